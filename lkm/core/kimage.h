@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kimage.h - an image as the loader leaves it: parsed, verified, and
+ * linked with the built-in classes.  Produced by kimg_load() (loader.c),
+ * read by the interpreter; nothing here changes after loading except
+ * the inline caches.  The file format is lkm/image.md.
+ */
+#ifndef KIMAGE_H
+#define KIMAGE_H
+
+#include "kport.h"
+
+#define KIMG_NONE		0xFFFFFFFFu
+#define KIMG_NATIVE_REF		0x80000000u
+#define KIMG_FIRST_SCRIPT_CLASS	32u
+
+enum ktype_kind {
+	KT_INT = 1,
+	KT_BOOL = 2,
+	KT_ANY = 3,
+	KT_CLASS = 4,
+	KT_ARRAY = 5,
+	KT_FUNC = 6,
+	KT_VOID = 7,
+};
+
+/* Opcode numbers, from opcodes.def. */
+enum kop {
+#define OP(name, operands, doc) KOP_##name,
+#include "opcodes.def"
+#undef OP
+	KOP__COUNT
+};
+
+/* Native ids, from builtins.def. */
+enum knative {
+#define K_CLASS(id, name, super, ctor, fields)
+#define K_NATIVE(id, owner, name, kind, slot, sig) KN_##owner##_##name,
+#define K_ERRNO(name, value)
+#include "builtins.def"
+#undef K_CLASS
+#undef K_NATIVE
+#undef K_ERRNO
+	KN__COUNT
+};
+
+/* Built-in class ids, from builtins.def. */
+enum kclass_id {
+#define K_CLASS(id, name, super, ctor, fields) KC_##name = id,
+#define K_NATIVE(id, owner, name, kind, slot, sig)
+#define K_ERRNO(name, value)
+#include "builtins.def"
+#undef K_CLASS
+#undef K_NATIVE
+#undef K_ERRNO
+	KC__BUILTIN_COUNT
+};
+
+struct kstr_lit {
+	const uint8_t *bytes;	/* points into the loader's copy */
+	uint32_t len;
+};
+
+/*
+ * Types: the image's own table first, then types the loader adds for the
+ * built-in library (String, Array<String>, the fields of built-in
+ * classes, native signatures): ktype_index() of any type the runtime
+ * needs is a valid index.  Equal types have equal indexes.
+ */
+struct ktype {
+	uint8_t kind;
+	uint32_t elem;		/* KT_CLASS: class id; KT_ARRAY: element type */
+	uint32_t result;	/* KT_FUNC */
+	uint32_t nparams;	/* KT_FUNC */
+	const uint32_t *params;	/* KT_FUNC */
+};
+
+struct kconst {
+	uint8_t kind;		/* 1 int, 2 string */
+	int64_t ival;
+	uint32_t str;		/* string index */
+};
+
+/* A vtable entry: a script function or a built-in native. */
+struct kmethod_ref {
+	uint32_t func;		/* function index, or KIMG_NONE */
+	uint32_t native;	/* native id, or KIMG_NONE */
+};
+
+struct kclass {
+	uint32_t id;
+	const char *name;	/* NUL-terminated */
+	uint32_t super;		/* class id or KIMG_NONE */
+	uint32_t depth;		/* Object is 0 */
+	uint32_t nfields;	/* all fields, inherited first */
+	const uint32_t *field_types;
+	const char *const *field_names;
+	uint32_t own_fields;	/* index of this class's first field */
+	uint32_t ctor_func;	/* script constructor, or KIMG_NONE */
+	uint32_t ctor_native;	/* built-in constructor, or KIMG_NONE */
+	uint32_t nvtable;
+	const struct kmethod_ref *vtable;
+	const char *const *vtable_names;
+	bool builtin;
+};
+
+struct khandler {
+	uint32_t start, end, target;
+	uint32_t class_id;	/* KIMG_NONE catches everything */
+	uint32_t reg;
+};
+
+struct kline {
+	uint32_t pc, line;
+};
+
+/* Inline cache of one CALLA site: receiver class/type -> resolved target. */
+struct kinline_cache {
+	uint32_t key;		/* class id, or KIMG_NONE when empty */
+	struct kmethod_ref target;
+	uint32_t misses;
+};
+
+#define KFN_METHOD	1u
+#define KFN_CTOR	2u
+#define KFN_INIT	4u
+
+struct kfunc {
+	const char *name;	/* NUL-terminated: "fib", "Point.sum", "<init>" */
+	uint32_t owner;		/* class id or KIMG_NONE */
+	uint32_t type;		/* KT_FUNC type: declared parameters and result */
+	uint32_t flags;
+	uint32_t nargs;		/* registers taken by arguments, receiver included */
+	uint32_t nregs;
+	const uint32_t *reg_types;
+	const uint8_t *reg_is_ref;	/* nregs bytes: 1 for reference registers */
+	uint32_t ncode;
+	const int32_t *code;
+	uint32_t nhandlers;
+	const struct khandler *handlers;
+	uint32_t nlines;
+	const struct kline *lines;
+	uint32_t nics;
+	struct kinline_cache *ics;
+};
+
+struct kglobal {
+	const char *name;
+	uint32_t type;
+	bool is_ref;
+};
+
+struct kimage {
+	uint8_t digest[32];
+	const char *source_name;
+	uint32_t nstrings;
+	const struct kstr_lit *strings;
+	uint32_t nconsts;
+	const struct kconst *consts;
+	uint32_t ntypes;	/* image types plus the loader's additions */
+	const struct ktype *types;
+	uint32_t nclasses;	/* class ids 0..nclasses-1 that exist */
+	const struct kclass *const *classes;	/* by class id; NULL gaps */
+	uint32_t nglobals;
+	const struct kglobal *globals;
+	uint32_t nfuncs;
+	const struct kfunc *funcs;
+	uint32_t init_func;
+	/* well-known types, added by the loader when absent */
+	uint32_t t_int, t_bool, t_any, t_string, t_string_array, t_void;
+	void *arena;		/* everything above lives in here */
+	size_t arena_size;
+};
+
+/*
+ * kimg_load - parse and completely verify an image.
+ * On success returns 0 and sets *out; on failure returns a negative errno
+ * and writes a one-line reason (no trailing newline) into err.  Never
+ * reads outside [data, data + size), whatever the bytes.
+ */
+int kimg_load(const uint8_t *data, size_t size, struct kimage **out,
+	      char *err, size_t errlen);
+void kimg_free(struct kimage *img);
+
+/* Index of a type equal to *t, or KIMG_NONE. */
+uint32_t kimg_find_type(const struct kimage *img, const struct ktype *t);
+/* True when a value of type s may be stored in a register of type t. */
+bool kimg_assignable(const struct kimage *img, uint32_t s, uint32_t t);
+/* True when class id sub is cls or a subclass of it. */
+bool kimg_subclass(const struct kimage *img, uint32_t sub, uint32_t cls);
+/* Type name as in source ("int", "Point", "int[]", "Func<int(int)>"). */
+int kimg_type_name(const struct kimage *img, uint32_t type, char *buf,
+		   size_t len);
+
+/* SHA-256 (sha256.c). */
+void ksha256(const uint8_t *data, size_t len, uint8_t out[32]);
+
+#endif /* KIMAGE_H */
