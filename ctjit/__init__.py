@@ -1,0 +1,1 @@
+"""The context-threading JIT lives here: K bytecode to native x86-64 code."""

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make demo`: compile and run a K script in the userspace VM.
+# (A later issue replaces this with the kernel demo under QEMU.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if command -v ktc >/dev/null 2>&1; then
+	ktc=(ktc)
+else
+	ktc=("$PYTHON" -m frontend.cli)
+fi
+script=examples/hello.k
+image=build/demo/hello.kbc
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "1. the script: $script"
+cat "$script"
+
+step "2. check it: ktc check $script"
+"${ktc[@]}" check "$script"
+echo "no errors"
+
+step "3. compile it to a bytecode image: ktc compile $script -o $image"
+mkdir -p "$(dirname "$image")"
+"${ktc[@]}" compile "$script" -o "$image"
+ls -l "$image"
+
+step "4. run the image in the userspace VM: build/kvm $image"
+build/kvm "$image"
+
+step "5. or compile and run in one step: ktc run $script"
+"${ktc[@]}" run "$script"
+
+step "done"
