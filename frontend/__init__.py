@@ -1,0 +1,1 @@
+"""ktc: the compiler of the K language (parser, checker, emitter, image)."""

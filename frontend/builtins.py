@@ -1,0 +1,261 @@
+"""Built-in classes, natives and errno constants, read from
+lkm/core/builtins.def (the single source of truth shared with the VM).
+
+`load()` parses the file once (cached) into `Builtins`; `install(info)`
+creates the built-in ClassInfos (with fields, methods, vtables and
+constructors) and the other built-in names of the top-level namespace.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from . import types as T
+from .symbols import ClassInfo, FieldInfo, FuncInfo, MethodInfo
+
+DEF_PATH = Path(__file__).resolve().parent.parent / "lkm" / "core" / "builtins.def"
+
+FIRST_SCRIPT_CLASS_ID = 32
+# Pseudo-owners of static natives: names of the namespace, not types.
+NAMESPACES = ("Math", "System", "Errno")
+# LANGUAGE.md 4: which built-in classes scripts may extend (with subclasses of Exception).
+EXTENDABLE = ("Object", "Exception", "Device")
+
+
+@dataclass
+class BuiltinClass:
+    id: int
+    name: str
+    super_id: int
+    ctor_native: str | None
+    fields: list            # [(type string, name)]
+
+
+@dataclass
+class Native:
+    id: int
+    owner: str
+    name: str
+    kind: str               # METHOD STATIC FUNC CTOR
+    slot: int
+    signature: str
+
+
+@dataclass
+class Builtins:
+    classes: list = field(default_factory=list)
+    natives: list = field(default_factory=list)
+    errnos: dict = field(default_factory=dict)
+
+
+_CLASS_RE = re.compile(r'^K_CLASS\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(-?\d+)\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*\)')
+_NATIVE_RE = re.compile(r'^K_NATIVE\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(-?\d+)\s*,\s*"([^"]*)"\s*\)')
+_ERRNO_RE = re.compile(r'^K_ERRNO\(\s*(\w+)\s*,\s*(\d+)\s*\)')
+
+
+@lru_cache(maxsize=None)
+def load(path=DEF_PATH) -> Builtins:
+    b = Builtins()
+    text = Path(path).read_text()
+    for line in text.splitlines():
+        line = line.strip()
+        m = _CLASS_RE.match(line)
+        if m:
+            fields = []
+            for part in m.group(5).split(";"):
+                part = part.strip()
+                if part:
+                    ty, name = part.rsplit(None, 1)
+                    fields.append((ty.strip(), name))
+            ctor = m.group(4)
+            b.classes.append(BuiltinClass(int(m.group(1)), m.group(2), int(m.group(3)),
+                                          None if ctor == "NONE" else ctor, fields))
+            continue
+        m = _NATIVE_RE.match(line)
+        if m:
+            nid = len(b.natives)
+            if int(m.group(1)) != nid:
+                raise ValueError(f"builtins.def: native {m.group(3)} has id {m.group(1)}, expected {nid}")
+            b.natives.append(Native(nid, m.group(2), m.group(3), m.group(4), int(m.group(5)), m.group(6)))
+            continue
+        m = _ERRNO_RE.match(line)
+        if m:
+            b.errnos[m.group(1)] = int(m.group(2))
+    return b
+
+
+# ------------------------------------------------------------ type strings
+
+_TOK_RE = re.compile(r"\s*(\w+|[<>()\[\],])")
+
+
+def parse_type(text, classes):
+    """Parse a type string of builtins.def ("Array<String>", "int[]", "T",
+    "Func<int(int)>") with `classes` mapping class names to ClassInfo."""
+    toks = _TOK_RE.findall(text)
+    pos = 0
+
+    def peek():
+        return toks[pos] if pos < len(toks) else None
+
+    def take(expect=None):
+        nonlocal pos
+        tok = toks[pos]
+        if expect is not None and tok != expect:
+            raise ValueError(f"bad builtin type {text!r}")
+        pos += 1
+        return tok
+
+    def typ():
+        name = take()
+        if name == "Array":
+            take("<")
+            t = T.ArrayType(typ())
+            take(">")
+        elif name == "Func":
+            take("<")
+            ret = typ()
+            take("(")
+            params = []
+            while peek() != ")":
+                params.append(typ())
+                if peek() == ",":
+                    take(",")
+            take(")")
+            take(">")
+            t = T.FuncType(ret, params)
+        else:
+            t = {"int": T.INT, "boolean": T.BOOL, "void": T.VOID, "Any": T.ANY,
+                 "T": T.TVAR}.get(name)
+            if t is None:
+                t = T.ClassType(classes[name])
+        while peek() == "[":
+            take("[")
+            take("]")
+            t = T.ArrayType(t)
+        return t
+
+    result = typ()
+    return result, toks[pos:]
+
+
+def parse_signature(sig, classes):
+    """"R(A, B)" -> (R, [A, B])."""
+    ret, _ = parse_type(sig[:_outer_paren(sig)], classes)
+    inner = sig[_outer_paren(sig) + 1:-1]
+    params = []
+    depth = 0
+    start = 0
+    for i, ch in enumerate(inner):
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            params.append(inner[start:i])
+            start = i + 1
+    if inner.strip():
+        params.append(inner[start:])
+    return ret, [parse_type(p.strip(), classes)[0] for p in params]
+
+
+def _outer_paren(sig):
+    depth = 0
+    for i, ch in enumerate(sig):
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif ch == "(" and depth == 0:
+            return i
+    raise ValueError(sig)
+
+
+# ------------------------------------------------------------ installation
+
+@dataclass
+class BuiltinScope:
+    """The built-in part of the program: classes by name, static natives of
+    the namespaces (`Math.min`), Array methods, `print`, errno values."""
+    classes: dict                 # name -> ClassInfo
+    statics: dict                 # owner name -> {name -> MethodInfo}
+    array_methods: dict           # name -> MethodInfo (params/ret may hold T)
+    print_func: FuncInfo
+    errnos: dict
+    natives: list                 # Native by id
+
+
+def install():
+    """Create fresh built-in ClassInfos (a new set per compilation, so
+    script classes never leak into another program)."""
+    b = load()
+    classes = {}
+    by_id = {}
+    for bc in b.classes:
+        sup = by_id[bc.super_id] if bc.super_id >= 0 else None
+        ci = ClassInfo(bc.name, bc.id, sup, builtin=True)
+        classes[bc.name] = ci
+        by_id[bc.id] = ci
+    # Fields (absolute indexes) and extendability.
+    for bc in b.classes:
+        ci = by_id[bc.id]
+        ci.fields = list(ci.superclass.fields) if ci.superclass else []
+        for ty, name in bc.fields:
+            hidden = name.startswith("$")
+            f = FieldInfo(name, parse_type(ty, classes)[0], len(ci.fields), ci, hidden=hidden)
+            ci.fields.append(f)
+            ci.own_fields.append(f)
+        ci.extendable = (bc.name in EXTENDABLE
+                         or (ci.superclass is not None and ci.superclass.name == "Exception"))
+    statics = {"Math": {}, "System": {}}
+    array_methods = {}
+    print_func = None
+    ctor_by_native = {}
+    for n in b.natives:
+        ret, params = parse_signature(n.signature, classes)
+        if n.kind == "FUNC":
+            print_func = FuncInfo(n.name, ret, [T.ANY] if n.name == "print" else params,
+                                  native_id=n.id, param_names=["x"])
+            continue
+        owner = classes.get(n.owner)
+        if n.kind == "CTOR":
+            m = MethodInfo("<init>", owner, T.VOID, params, kind="ctor", native_id=n.id)
+            ctor_by_native[n.name] = m
+        elif n.kind == "STATIC":
+            m = MethodInfo(n.name, owner, ret, params, kind="static", native_id=n.id,
+                           owner_name=n.owner)
+            if owner is not None:
+                owner.statics[n.name] = m
+            else:
+                statics.setdefault(n.owner, {})[n.name] = m
+        elif n.owner == "Array":
+            array_methods[n.name] = MethodInfo(n.name, None, ret, params, native_id=n.id,
+                                               owner_name="Array")
+        else:
+            m = MethodInfo(n.name, owner, ret, params, slot=n.slot, native_id=n.id)
+            owner.methods[n.name] = m
+    # Constructors: the class's own ctor native; the method owns the class.
+    for bc in b.classes:
+        ci = by_id[bc.id]
+        if bc.ctor_native is not None:
+            proto = ctor_by_native[bc.ctor_native]
+            if proto.owner is ci:
+                ci.ctor = proto
+            else:
+                m = MethodInfo("<init>", ci, T.VOID, proto.params, kind="ctor",
+                               native_id=proto.native_id)
+                ci.ctor = m
+            ci.ctor.super_ctor = ci.superclass.ctor if ci.superclass else None
+    # Vtables: inherit, then place this class's virtual natives at their slots.
+    for bc in b.classes:
+        ci = by_id[bc.id]
+        vt = list(ci.superclass.vtable) if ci.superclass else []
+        for m in ci.methods.values():
+            if m.slot >= 0:
+                while len(vt) <= m.slot:
+                    vt.append(None)
+                vt[m.slot] = m
+        ci.vtable = vt
+    return BuiltinScope(classes, statics, array_methods, print_func, dict(b.errnos), list(b.natives))

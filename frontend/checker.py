@@ -1,0 +1,1332 @@
+"""Type checker of K: names, types, classes, flow (LANGUAGE.md 2-9).
+
+`check(program, filename)` annotates the AST in place (DESIGN.md) and
+returns `(ProgramInfo, diagnostics)`.  Every error of the file is reported
+once; an expression that already failed gets `types.ERROR`, which is
+compatible with everything, so no error cascades from it.
+"""
+from __future__ import annotations
+
+from . import ast as A
+from . import types as T
+from .builtins import FIRST_SCRIPT_CLASS_ID, install
+from .diagnostics import Diagnostic
+from .symbols import ClassInfo, FieldInfo, FuncInfo, GlobalInfo, LocalVar, MethodInfo, ProgramInfo
+
+
+class _All:
+    """The definite-assignment set of an unreachable point: every variable."""
+
+    def __contains__(self, item):
+        return True
+
+    def copy(self):
+        return self
+
+    def __repr__(self):
+        return "ALL"
+
+
+ALL = _All()
+
+
+def da_join(a, b):
+    if a is ALL:
+        return b.copy() if b is not ALL else ALL
+    if b is ALL:
+        return a.copy()
+    return a & b
+
+
+class Namespace:
+    """A built-in name that is neither a value nor a type: Math, System, Errno."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+class _AnyName:
+    name = "Any"
+
+
+ANY_NAME = _AnyName()
+
+
+class _Fn:
+    """The function whose body is being checked."""
+
+    def __init__(self, kind, ret, cls=None, owner=None, name=""):
+        self.kind = kind          # func method ctor init field
+        self.ret = ret
+        self.cls = cls
+        self.owner = owner        # FuncInfo / MethodInfo / ProgramInfo
+        self.name = name
+        self.scopes = [{}]
+        self.locals = []
+        self.loops = []           # [ {breaks: [da], continues: [da]} ]
+
+
+def _bin_verb(op):
+    return {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "take the remainder of"}.get(op)
+
+
+class Checker:
+    def __init__(self, filename):
+        self.filename = filename
+        self.diags = []
+        self.info = ProgramInfo()
+        self.bs = install()
+        self.fn = None
+        self.live = True
+        self.da = set()
+        self.STRING = T.ClassType(self.bs.classes["String"])
+        self.exception_cls = self.bs.classes["Exception"]
+
+    # ------------------------------------------------------------ helpers
+    def error(self, code, msg, span, labels=None, notes=None, label=""):
+        self.diags.append(Diagnostic(code, msg, span, labels=list(labels or []),
+                                     notes=list(notes or []), label=label))
+
+    # ------------------------------------------------------------ entry
+    def run(self, program):
+        info = self.info
+        program.info = info
+        info.natives = self.bs.natives
+        top = info.top
+        for name, ci in self.bs.classes.items():
+            top[name] = ci
+        for ci in sorted(self.bs.classes.values(), key=lambda c: c.id):
+            info.classes.append(ci)
+        info.class_by_name = dict(self.bs.classes)
+        top["Any"] = ANY_NAME
+        for ns in ("Math", "System", "Errno"):
+            top[ns] = Namespace(ns)
+        top["print"] = self.bs.print_func
+        self.builtin_names = set(top)
+        self.decl_spans = {}
+        self.declare_top(program)
+        self.resolve_hierarchy()
+        self.layout_classes()
+        self.resolve_functions()
+        self.resolve_globals()
+        self.check_bodies(program)
+        self.diags.sort(key=lambda d: (d.span[1], d.span[2]))
+        return info, self.diags
+
+    # ------------------------------------------------------------ declarations
+    def declare_name(self, name, span, sym):
+        top = self.info.top
+        if name in self.builtin_names:
+            self.error("E0102", f"`{name}` is a built-in name and cannot be redeclared", span)
+            return False
+        if name in top:
+            self.error("E0101", f"the name `{name}` is declared twice", span,
+                       labels=[(self.decl_spans[name], f"first declaration of `{name}`")])
+            return False
+        top[name] = sym
+        self.decl_spans[name] = span
+        return True
+
+    def declare_top(self, program):
+        info = self.info
+        self.class_decls = []
+        self.func_decls = []
+        self.out_methods = []
+        self.global_decls = []
+        for item in program.items:
+            if isinstance(item, A.ClassDecl):
+                ci = ClassInfo(item.name, FIRST_SCRIPT_CLASS_ID + len(info.script_classes), decl=item)
+                ci.span = item.name_span
+                ci.extendable = True
+                item.info = ci
+                info.script_classes.append(ci)
+                info.classes.append(ci)
+                if self.declare_name(item.name, item.name_span, ci):
+                    info.class_by_name[item.name] = ci
+                self.class_decls.append(item)
+            elif isinstance(item, A.FuncDecl):
+                fi = FuncInfo(item.name, T.ERROR, [], decl=item, index=len(info.functions),
+                              param_names=[p.name for p in item.params])
+                item.info = fi
+                info.functions.append(fi)
+                self.declare_name(item.name, item.name_span, fi)
+                self.func_decls.append(item)
+            elif isinstance(item, A.MethodDecl):
+                self.out_methods.append(item)
+            elif isinstance(item, A.GlobalDecl):
+                gi = GlobalInfo(item.name, None, len(info.globals), decl=item)
+                item.info = gi
+                info.globals.append(gi)
+                if self.is_class_name(item.name):
+                    pass  # reported by declare_name as a duplicate
+                self.declare_name(item.name, item.name_span, gi)
+                self.global_decls.append(item)
+
+    def is_class_name(self, name):
+        sym = self.info.top.get(name)
+        return isinstance(sym, ClassInfo) or sym is ANY_NAME
+
+    def resolve_hierarchy(self):
+        obj = self.bs.classes["Object"]
+        for cd in self.class_decls:
+            ci = cd.info
+            ci.superclass = obj
+            if cd.superclass is None:
+                continue
+            sym = self.info.top.get(cd.superclass)
+            if isinstance(sym, ClassInfo):
+                if not sym.extendable:
+                    self.error("E0300", f"class `{cd.name}` cannot extend `{cd.superclass}`", cd.super_span,
+                               notes=["scripts may extend `Object`, `Exception` and its subclasses, `Device`, and their own classes"])
+                else:
+                    ci.superclass = sym
+            elif sym is ANY_NAME:
+                self.error("E0300", f"class `{cd.name}` cannot extend `Any`", cd.super_span)
+            else:
+                self.error("E0104", f"cannot find class `{cd.superclass}`", cd.super_span)
+        # cycles
+        for cd in self.class_decls:
+            ci = cd.info
+            seen = set()
+            c = ci
+            while c is not None and not c.builtin:
+                if id(c) in seen:
+                    self.error("E0301", f"cyclic inheritance: `{cd.name}` is its own ancestor", cd.super_span)
+                    ci.superclass = obj
+                    break
+                seen.add(id(c))
+                c = c.superclass
+
+    def depth(self, ci):
+        d = 0
+        while ci.superclass is not None:
+            ci = ci.superclass
+            d += 1
+        return d
+
+    # ------------------------------------------------------------ types
+    def resolve_type(self, node, allow_void=False, what="a variable"):
+        t = self._resolve_type(node)
+        if t == T.VOID and not allow_void:
+            self.error("E0206", f"`void` is not allowed as the type of {what}", node.span)
+            t = T.ERROR
+        node.resolved = t
+        return t
+
+    def _resolve_type(self, node):
+        if isinstance(node, A.NamedType):
+            n = node.name
+            if n == "int":
+                t = T.INT
+            elif n == "boolean":
+                t = T.BOOL
+            elif n == "void":
+                t = T.VOID
+            else:
+                sym = self.info.top.get(n)
+                if sym is ANY_NAME:
+                    t = T.ANY
+                elif isinstance(sym, ClassInfo):
+                    t = T.ClassType(sym)
+                elif sym is not None:
+                    self.error("E0104", f"`{n}` is not a type", node.span)
+                    t = T.ERROR
+                else:
+                    self.error("E0104", f"cannot find type `{n}`", node.span)
+                    t = T.ERROR
+        elif isinstance(node, A.ArrayTypeNode):
+            e = self._resolve_type(node.elem)
+            node.elem.resolved = e
+            if e == T.VOID:
+                self.error("E0206", "arrays of `void` are not allowed", node.elem.span)
+                e = T.ERROR
+            t = T.ERROR if T.is_error(e) else T.ArrayType(e)
+        elif isinstance(node, A.FuncTypeNode):
+            r = self._resolve_type(node.ret)
+            node.ret.resolved = r
+            ps = []
+            for p in node.params:
+                pt = self._resolve_type(p)
+                p.resolved = pt
+                if pt == T.VOID:
+                    self.error("E0206", "`void` is not allowed as a parameter type", p.span)
+                    pt = T.ERROR
+                ps.append(pt)
+            t = T.ERROR if T.is_error(r) or any(T.is_error(p) for p in ps) else T.FuncType(r, ps)
+        else:
+            raise TypeError(node)
+        node.resolved = t
+        return t
+
+    # ------------------------------------------------------------ classes
+    def method_sig(self, md):
+        ret = self.resolve_type(md.ret, allow_void=True)
+        params = []
+        for p in md.params:
+            params.append(self.resolve_type(p.type, what="a parameter"))
+        return ret, params
+
+    def layout_classes(self):
+        by_class = {}
+        for md in self.out_methods:
+            sym = self.info.top.get(md.class_name)
+            if isinstance(sym, ClassInfo) and not sym.builtin:
+                by_class.setdefault(id(sym), []).append(md)
+            elif isinstance(sym, ClassInfo) or sym is ANY_NAME:
+                self.error("E0308", f"cannot add a method to the built-in class `{md.class_name}`", md.class_span)
+                self.orphan_method(md)
+            else:
+                self.error("E0308", f"cannot find class `{md.class_name}` to add method `{md.name}` to", md.class_span)
+                self.orphan_method(md)
+        for cd in sorted(self.class_decls, key=lambda c: self.depth(c.info)):
+            self.layout_class(cd, by_class.get(id(cd.info), []))
+
+    def orphan_method(self, md):
+        """A method whose class is unknown: still check its body (without `this`)."""
+        ret, params = self.method_sig(md)
+        md.info = MethodInfo(md.name, None, ret, params, decl=md, owner_name=md.class_name,
+                             param_names=[p.name for p in md.params])
+
+    def layout_class(self, cd, extra_methods):
+        ci = cd.info
+        sup = ci.superclass
+        ci.fields = list(sup.fields)
+        ci.vtable = list(sup.vtable)
+        own_names = {}
+        ctor_decls = []
+        for m in cd.members:
+            if isinstance(m, A.FieldDecl):
+                ft = self.resolve_type(m.type, what="a field")
+                if self.is_class_name(m.name):
+                    self.error("E0103", f"field `{m.name}` has the name of a class", m.name_span)
+                if m.name in own_names:
+                    self.error("E0303", f"`{m.name}` is declared twice in class `{ci.name}`", m.name_span,
+                               labels=[(own_names[m.name], "first declared here")])
+                    continue
+                inh_f = sup.lookup_field(m.name)
+                inh_m = sup.lookup_method(m.name)
+                if inh_f is not None:
+                    self.error("E0303", f"field `{m.name}` is already declared in superclass `{inh_f.owner.name}`",
+                               m.name_span)
+                elif inh_m is not None:
+                    self.error("E0303", f"field `{m.name}` clashes with method `{inh_m.owner_name}.{m.name}`",
+                               m.name_span)
+                own_names[m.name] = m.name_span
+                fi = FieldInfo(m.name, ft, len(ci.fields), ci, decl=m)
+                m.info = fi
+                ci.fields.append(fi)
+                ci.own_fields.append(fi)
+            elif isinstance(m, A.CtorDecl):
+                ctor_decls.append(m)
+        for m in [x for x in cd.members if isinstance(x, A.MethodDecl)] + extra_methods:
+            ret, params = self.method_sig(m)
+            mi = MethodInfo(m.name, ci, ret, params, decl=m, param_names=[p.name for p in m.params])
+            m.info = mi
+            if m.name in own_names:
+                self.error("E0303", f"`{m.name}` is declared twice in class `{ci.name}`", m.name_span,
+                           labels=[(own_names[m.name], "first declared here")])
+                continue
+            own_names[m.name] = m.name_span
+            inh_f = sup.lookup_field(m.name)
+            inh_m = sup.lookup_method(m.name)
+            if inh_f is not None:
+                self.error("E0303", f"method `{m.name}` clashes with field `{inh_f.owner.name}.{m.name}`", m.name_span)
+            ci.methods[m.name] = mi
+            if inh_m is not None and inh_m.slot >= 0:
+                if inh_m.ret != ret and not (T.is_error(ret) or T.is_error(inh_m.ret)) or \
+                        len(inh_m.params) != len(params) or \
+                        any(a != b and not T.is_error(a) and not T.is_error(b) for a, b in zip(inh_m.params, params)):
+                    want = f"{inh_m.ret} {m.name}({', '.join(str(p) for p in inh_m.params)})"
+                    got = f"{ret} {m.name}({', '.join(str(p) for p in params)})"
+                    self.error("E0302", f"method `{m.name}` overrides `{inh_m.owner_name}.{m.name}` with a different signature",
+                               m.name_span, notes=[f"expected `{want}`", f"   found `{got}`"])
+                mi.slot = inh_m.slot
+                ci.vtable[mi.slot] = mi
+            else:
+                mi.slot = len(ci.vtable)
+                ci.vtable.append(mi)
+        for fd in ci.own_fields:
+            if fd.name in ci.methods:
+                md = ci.methods[fd.name].decl
+                self.error("E0303", f"method `{fd.name}` clashes with field `{ci.name}.{fd.name}`", md.name_span,
+                           labels=[(fd.decl.name_span, "field declared here")])
+        # constructor
+        sctor = sup.ctor
+        for i, c in enumerate(ctor_decls):
+            if c.name != ci.name:
+                self.error("E0307", f"constructor `{c.name}` must have the name of its class `{ci.name}`",
+                           c.name_span, notes=["a method needs a return type"])
+            if i > 0:
+                self.error("E0304", f"class `{ci.name}` has more than one constructor", c.name_span,
+                           labels=[(ctor_decls[0].name_span, "first constructor")],
+                           notes=["K has no overloading: one constructor per class"])
+                params = [self.resolve_type(p.type, what="a parameter") for p in c.params]
+                c.info = MethodInfo("<init>", ci, T.VOID, params, kind="ctor", decl=c,
+                                    param_names=[p.name for p in c.params])
+                c.info.super_ctor = sctor
+                continue
+            params = [self.resolve_type(p.type, what="a parameter") for p in c.params]
+            mi = MethodInfo("<init>", ci, T.VOID, params, kind="ctor", decl=c,
+                            param_names=[p.name for p in c.params])
+            mi.super_ctor = sctor
+            c.info = mi
+            ci.ctor = mi
+        if ci.ctor is None:
+            params = list(sctor.params) if sctor else []
+            mi = MethodInfo("<init>", ci, T.VOID, params, kind="ctor",
+                            param_names=list(sctor.param_names) if sctor else [])
+            mi.implicit = True
+            mi.super_ctor = sctor
+            mi.param_vars = [LocalVar(n, t, ci.span, is_param=True, index=i)
+                             for i, (n, t) in enumerate(zip(mi.param_names, params))]
+            mi.locals = list(mi.param_vars)
+            ci.ctor = mi
+
+    def resolve_functions(self):
+        for fd in self.func_decls:
+            ret, params = self.method_sig(fd)
+            fd.info.ret = ret
+            fd.info.params = params
+
+    def resolve_globals(self):
+        for gd in self.global_decls:
+            if gd.type is not None:
+                gd.info.type = self.resolve_type(gd.type, what="a variable")
+        self.inferring = set()
+        for gd in self.global_decls:
+            if gd.type is None and gd.info.type is None:
+                self.infer_global(gd)
+
+    def infer_global(self, gd):
+        if id(gd) in self.inferring:
+            self.error("E0207", f"cannot infer the type of `{gd.name}`: its initialiser depends on itself", gd.name_span)
+            gd.info.type = T.ERROR
+            return
+        self.inferring.add(id(gd))
+        saved = (self.fn, self.live, self.da)
+        self.fn = _Fn("init", T.VOID, owner=self.info, name="<init>")
+        self.live, self.da = True, set()
+        t = self.check_value(gd.init)
+        self.fn, self.live, self.da = saved
+        gd.init_checked = True
+        gd.info.type = self.var_type_from(t, gd.init, gd.name)
+
+    def var_type_from(self, t, init, name):
+        if t == T.NULL:
+            self.error("E0207", f"cannot infer the type of `{name}` from `null`", init.span,
+                       notes=["declare the variable with a type"])
+            return T.ERROR
+        return t
+
+    # ------------------------------------------------------------ bodies
+    def check_bodies(self, program):
+        info = self.info
+        for fd in self.func_decls:
+            fd.info.func_index = len(info.code_units)
+            info.code_units.append(fd.info)
+            self.check_function(fd, fd.info, _Fn("func", fd.info.ret, owner=fd.info, name=fd.name))
+        for cd in self.class_decls:
+            ci = cd.info
+            ci.ctor.func_index = len(info.code_units)
+            info.code_units.append(ci.ctor)
+            for m in cd.members:
+                if isinstance(m, A.FieldDecl) and m.init is not None:
+                    self.fn = _Fn("field", T.VOID, cls=ci, owner=ci.ctor, name=ci.name)
+                    self.live, self.da = True, set()
+                    self.check_assign_to(m.init, m.info.type if m.info else T.ERROR)
+            for m in cd.members:
+                if isinstance(m, A.CtorDecl):
+                    self.check_ctor(m, ci)
+            for mi in list(ci.methods.values()):
+                mi.func_index = len(info.code_units)
+                info.code_units.append(mi)
+                self.check_function(mi.decl, mi, _Fn("method", mi.ret, cls=ci, owner=mi, name=f"{ci.name}.{mi.name}"))
+        for md in self.out_methods:
+            if md.info is not None and md.info.owner is None:
+                self.check_function(md, md.info, _Fn("func", md.info.ret, owner=md.info, name=md.name))
+        # the init: top-level statements and global initialisers in order
+        self.fn = _Fn("init", T.VOID, owner=info, name="<init>")
+        self.live, self.da = True, set()
+        reported = False
+        for item in program.items:
+            if isinstance(item, A.GlobalDecl):
+                if not self.live and not reported and item.init is not None:
+                    self.error("E0400", "unreachable statement", item.span)
+                    reported = True
+                if item.init is not None and not getattr(item, "init_checked", False):
+                    self.check_assign_to(item.init, item.info.type)
+            elif isinstance(item, A.Stmt):
+                if not self.live and not reported:
+                    self.error("E0400", "unreachable statement", item.span)
+                    reported = True
+                    self.live = True
+                self.check_stmt(item)
+        info.init_locals = self.fn.locals
+
+    def declare_params(self, decl, mi):
+        mi.param_vars = []
+        for i, p in enumerate(decl.params):
+            t = mi.params[i] if i < len(mi.params) else T.ERROR
+            v = self.declare_local(p.name, t, p.name_span or p.span, is_param=True)
+            p.var = v
+            mi.param_vars.append(v)
+
+    def check_function(self, decl, mi, fn):
+        self.fn = fn
+        self.live, self.da = True, set()
+        self.declare_params(decl, mi)
+        self.check_block(decl.body, new_scope=False)
+        if self.live and mi.ret != T.VOID and not T.is_error(mi.ret):
+            what = "method" if fn.kind == "method" else "function"
+            b = decl.body.span
+            self.error("E0401", f"missing return: {what} `{fn.name}` can reach its end without returning `{mi.ret}`",
+                       (b[0], b[3], b[4] - 1, b[3], b[4]),
+                       labels=[(decl.name_span, f"`{fn.name}` returns `{mi.ret}`")],
+                       notes=["every path must end in `return` or `throw`"])
+        mi.locals = fn.locals
+
+    def check_ctor(self, cd, ci):
+        mi = cd.info
+        fn = _Fn("ctor", T.VOID, cls=ci, owner=mi, name=f"{ci.name}")
+        self.fn = fn
+        self.live, self.da = True, set()
+        self.declare_params(cd, mi)
+        stmts = cd.body.stmts
+        first_is_super = bool(stmts) and isinstance(stmts[0], A.ExprStmt) and \
+            isinstance(stmts[0].expr, A.Call) and isinstance(stmts[0].expr.callee, A.Super)
+        sctor = mi.super_ctor
+        if not first_is_super and sctor is not None and sctor.params and mi is ci.ctor:
+            sig = ", ".join(str(p) for p in sctor.params)
+            self.error("E0305", f"constructor of `{ci.name}` must begin with `super(...)`", cd.name_span,
+                       notes=[f"the constructor of `{ci.superclass.name}` takes `({sig})`"])
+        self.ctor_first = stmts[0].expr if first_is_super else None
+        self.check_block(cd.body, new_scope=False)
+        self.ctor_first = None
+        mi.locals = fn.locals
+
+    # ------------------------------------------------------------ scopes
+    def declare_local(self, name, ty, span, is_param=False):
+        fn = self.fn
+        if self.is_class_name(name):
+            self.error("E0103", f"{'parameter' if is_param else 'variable'} `{name}` has the name of a class", span)
+        else:
+            for scope in fn.scopes:
+                if name in scope:
+                    prev = scope[name]
+                    self.error("E0106", f"`{name}` is already declared in this function", span,
+                               labels=[(prev.span, f"`{name}` first declared here")])
+                    break
+        v = LocalVar(name, ty, span, is_param=is_param, index=len(fn.locals))
+        fn.locals.append(v)
+        fn.scopes[-1][name] = v
+        if is_param:
+            self.da.add(v)
+        return v
+
+    def lookup_local(self, name):
+        if self.fn is None:
+            return None
+        for scope in reversed(self.fn.scopes):
+            v = scope.get(name)
+            if v is not None:
+                return v
+        return None
+
+    # ------------------------------------------------------------ statements
+    def check_block(self, block, new_scope=True):
+        if new_scope:
+            self.fn.scopes.append({})
+        reported = False
+        for s in block.stmts:
+            if not self.live and not reported:
+                self.error("E0400", "unreachable statement", s.span)
+                reported = True
+                self.live = True
+                self.da = ALL
+            self.check_stmt(s)
+        if new_scope:
+            self.fn.scopes.pop()
+
+    def dead(self):
+        self.live = False
+        self.da = ALL
+
+    def check_stmt(self, s):
+        m = getattr(self, "stmt_" + type(s).__name__)
+        m(s)
+
+    def stmt_Block(self, s):
+        self.check_block(s)
+
+    def stmt_EmptyStmt(self, s):
+        pass
+
+    def stmt_VarDecl(self, s):
+        if s.type is None:
+            t = self.check_value(s.init)
+            t = self.var_type_from(t, s.init, s.name)
+        else:
+            t = self.resolve_type(s.type, what="a variable")
+            if s.init is not None:
+                self.check_assign_to(s.init, t)
+        v = self.declare_local(s.name, t, s.name_span)
+        s.var = v
+        if s.init is not None:
+            self.assign_var(v)
+
+    def assign_var(self, v):
+        if self.da is not ALL:
+            self.da.add(v)
+
+    def stmt_ExprStmt(self, s):
+        e = s.expr
+        if not isinstance(e, (A.Assign, A.IncDec, A.Call, A.New)):
+            self.check_expr(e)
+            self.error("E0220", "this expression is not a statement", e.span,
+                       notes=["only assignments, `++`/`--`, calls and `new` can be used as statements"])
+            return
+        self.check_expr(e)
+
+    def condition(self, e, what):
+        t, f, ty = self.flow_cond(e)
+        if ty != T.BOOL and not T.is_error(ty):
+            self.error("E0202", f"{what} must be `boolean`, found `{ty}`", e.span)
+        return t, f
+
+    def stmt_If(self, s):
+        t, f = self.condition(s.cond, "the condition of `if`")
+        self.da = t
+        self.check_stmt(s.then)
+        live1, da1 = self.live, self.da
+        self.live, self.da = True, f
+        if s.els is not None:
+            self.check_stmt(s.els)
+        self.live = live1 or self.live
+        self.da = da_join(da1 if live1 else ALL, self.da if self.live or s.els is None else ALL) \
+            if self.live else ALL
+        if not live1 and s.els is not None and self.live:
+            pass
+
+    def _loop(self, cond, body, kind, update=None):
+        const_true = cond is None or (isinstance(cond, A.BoolLit) and cond.value)
+        const_false = isinstance(cond, A.BoolLit) and not cond.value
+        if cond is not None:
+            t, f = self.condition(cond, f"the condition of `{kind}`")
+        else:
+            t, f = self.da, ALL
+        loop = {"breaks": [], "continues": []}
+        self.fn.loops.append(loop)
+        self.da = t
+        if const_false:
+            self.error("E0400", "unreachable statement", body.span,
+                       notes=[f"the condition of this `{kind}` loop is `false`"])
+        self.check_stmt(body)
+        if update:
+            self.live = True
+            for u in update:
+                self.check_expr(u)
+        self.fn.loops.pop()
+        out = f
+        for b in loop["breaks"]:
+            out = da_join(out, b)
+        self.live = (not const_true) or bool(loop["breaks"])
+        self.da = out if self.live else ALL
+
+    def stmt_While(self, s):
+        self._loop(s.cond, s.body, "while")
+
+    def stmt_DoWhile(self, s):
+        loop = {"breaks": [], "continues": []}
+        self.fn.loops.append(loop)
+        self.check_stmt(s.body)
+        self.fn.loops.pop()
+        body_live = self.live or bool(loop["continues"])
+        da = self.da
+        for c in loop["continues"]:
+            da = da_join(da, c) if self.live else c
+        self.live = True
+        self.da = da
+        t, f = self.condition(s.cond, "the condition of `do`")
+        const_true = isinstance(s.cond, A.BoolLit) and s.cond.value
+        out = f if body_live else ALL
+        for b in loop["breaks"]:
+            out = da_join(out, b)
+        self.live = (body_live and not const_true) or bool(loop["breaks"])
+        self.da = out if self.live else ALL
+
+    def stmt_For(self, s):
+        self.fn.scopes.append({})
+        for i in s.init:
+            self.check_stmt(i) if isinstance(i, A.VarDecl) else self.check_expr(i.expr)
+        self._loop(s.cond, s.body, "for", s.update)
+        self.fn.scopes.pop()
+
+    def stmt_ForEach(self, s):
+        it = self.check_value(s.iterable)
+        elem = T.ERROR
+        if isinstance(it, T.ArrayType):
+            elem = it.elem
+        elif not T.is_error(it):
+            self.error("E0219", f"cannot iterate over a value of type `{it}`", s.iterable.span,
+                       notes=["`for (T x : a)` needs an array"])
+        if s.type is None:
+            vt = elem
+        else:
+            vt = self.resolve_type(s.type, what="a variable")
+            if not T.assignable(elem, vt):
+                self.error("E0200", f"mismatched types: elements of `{it}` are `{elem}`, not `{vt}`", s.type.span)
+        self.fn.scopes.append({})
+        v = self.declare_local(s.name, vt, s.name_span)
+        s.var = v
+        before = self.da
+        self.assign_var(v)
+        loop = {"breaks": [], "continues": []}
+        self.fn.loops.append(loop)
+        self.check_stmt(s.body)
+        self.fn.loops.pop()
+        self.fn.scopes.pop()
+        self.live = True
+        self.da = before.copy() if before is not ALL else ALL
+        for b in loop["breaks"]:
+            self.da = da_join(self.da, b)
+
+    def stmt_Break(self, s):
+        if not self.fn.loops:
+            self.error("E0403", "`break` outside of a loop", s.span)
+        else:
+            self.fn.loops[-1]["breaks"].append(self.da.copy() if self.da is not ALL else ALL)
+        self.dead()
+
+    def stmt_Continue(self, s):
+        if not self.fn.loops:
+            self.error("E0403", "`continue` outside of a loop", s.span)
+        else:
+            self.fn.loops[-1]["continues"].append(self.da.copy() if self.da is not ALL else ALL)
+        self.dead()
+
+    def stmt_Return(self, s):
+        fn = self.fn
+        if fn.kind == "init":
+            self.error("E0405", "`return` outside of a function", s.span)
+            if s.value is not None:
+                self.check_expr(s.value)
+        elif fn.ret == T.VOID:
+            if s.value is not None:
+                t = self.check_expr(s.value)
+                what = "constructor" if fn.kind == "ctor" else f"`{fn.name}`"
+                self.error("E0404", f"{what} returns `void`: `return` cannot have a value", s.value.span)
+        elif s.value is None:
+            if not T.is_error(fn.ret):
+                self.error("E0404", f"`return` needs a value of type `{fn.ret}`", s.span)
+        else:
+            self.check_assign_to(s.value, fn.ret)
+        self.dead()
+
+    def stmt_Throw(self, s):
+        t = self.check_value(s.value)
+        if not (T.is_error(t) or t == T.NULL or
+                (isinstance(t, T.ClassType) and t.info.is_subclass_of(self.exception_cls))):
+            self.error("E0218", f"cannot throw a value of type `{t}`", s.value.span,
+                       notes=["only instances of `Exception` and its subclasses can be thrown"])
+        self.dead()
+
+    def stmt_Try(self, s):
+        before = self.da.copy() if self.da is not ALL else ALL
+        self.check_block(s.body)
+        live, da = self.live, (self.da if self.live else ALL)
+        for c in s.catches:
+            ct = self.resolve_type(c.type, what="a variable")
+            if not T.is_error(ct) and not (isinstance(ct, T.ClassType) and ct.info.is_subclass_of(self.exception_cls)):
+                self.error("E0218", f"cannot catch `{ct}`: it is not an `Exception`", c.type.span)
+            self.live = True
+            self.da = before.copy() if before is not ALL else ALL
+            self.fn.scopes.append({})
+            v = self.declare_local(c.name, ct, c.name_span)
+            c.var = v
+            self.assign_var(v)
+            self.check_block(c.body)
+            self.fn.scopes.pop()
+            if self.live:
+                da = da_join(da, self.da) if live else self.da
+                live = True
+        if s.finally_ is not None:
+            self.live = True
+            self.da = before.copy() if before is not ALL else ALL
+            self.check_block(s.finally_)
+            fin_live, fin_da = self.live, self.da
+            self.live = live and fin_live
+            if self.live:
+                if da is ALL:
+                    self.da = ALL
+                else:
+                    self.da = da | fin_da if fin_da is not ALL else da
+            else:
+                self.da = ALL
+        else:
+            self.live = live
+            self.da = da if live else ALL
+
+    # ------------------------------------------------------------ expressions
+    def check_assign_to(self, e, dst, what=None):
+        """Check `e` flowing into a slot of type `dst`."""
+        t = self.check_value(e, expected=dst)
+        if not T.assignable(t, dst):
+            self.error("E0200", f"mismatched types: expected `{dst}`, found `{t}`", e.span,
+                       label=f"expected `{dst}`")
+        return t
+
+    def check_value(self, e, expected=None):
+        t = self.check_expr(e, expected)
+        if t == T.VOID:
+            self.error("E0206", "this expression has type `void` and has no value", e.span)
+            e.ty = T.ERROR
+            return T.ERROR
+        return t
+
+    def check_expr(self, e, expected=None):
+        t = getattr(self, "expr_" + type(e).__name__)(e, expected)
+        e.ty = t
+        return t
+
+    def expr_IntLit(self, e, exp):
+        return T.INT
+
+    def expr_BoolLit(self, e, exp):
+        return T.BOOL
+
+    def expr_NullLit(self, e, exp):
+        return T.NULL
+
+    def expr_StringLit(self, e, exp):
+        return self.STRING
+
+    def in_class(self):
+        return self.fn is not None and self.fn.cls is not None
+
+    def expr_This(self, e, exp):
+        if not self.in_class():
+            self.error("E0216", "`this` is only available in methods and constructors", e.span)
+            return T.ERROR
+        return T.ClassType(self.fn.cls)
+
+    def expr_Super(self, e, exp):
+        self.error("E0216", "`super` can only be called or used to call a method", e.span)
+        return T.ERROR
+
+    def lookup_name(self, name):
+        v = self.lookup_local(name)
+        if v is not None:
+            return v
+        if self.in_class():
+            f = self.fn.cls.lookup_field(name)
+            if f is not None:
+                return f
+            m = self.fn.cls.lookup_method(name)
+            if m is not None:
+                return m
+        return self.info.top.get(name)
+
+    def expr_Name(self, e, exp):
+        sym = self.lookup_name(e.name)
+        e.ref = sym
+        if isinstance(sym, LocalVar):
+            if sym not in self.da:
+                self.error("E0402", f"variable `{e.name}` might not have been assigned", e.span)
+                self.assign_var(sym)
+            return sym.type
+        if isinstance(sym, FieldInfo):
+            return sym.type
+        if isinstance(sym, GlobalInfo):
+            if sym.type is None:
+                self.infer_global(sym.decl)
+            return sym.type
+        if isinstance(sym, FuncInfo):
+            if sym.native_id is not None:
+                self.error("E0215", f"built-in function `{e.name}` is not a value", e.span)
+                return T.ERROR
+            return sym.func_type()
+        if isinstance(sym, MethodInfo):
+            if sym.native_id is not None:
+                self.error("E0215", f"built-in method `{sym.qualname}` is not a value", e.span)
+                return T.ERROR
+            return sym.func_type()
+        if isinstance(sym, ClassInfo) or sym is ANY_NAME:
+            self.error("E0105", f"`{e.name}` is a type, not a value", e.span)
+            return T.ERROR
+        if isinstance(sym, Namespace):
+            self.error("E0105", f"`{e.name}` is a namespace, not a value", e.span)
+            return T.ERROR
+        self.error("E0100", f"cannot find `{e.name}` in this scope", e.span)
+        return T.ERROR
+
+    def type_qualifier(self, obj):
+        """If `obj` is a bare name denoting a type or namespace, return the symbol."""
+        if isinstance(obj, A.Name):
+            if self.lookup_local(obj.name) is not None:
+                return None
+            if self.in_class() and (self.fn.cls.lookup_field(obj.name) or self.fn.cls.lookup_method(obj.name)):
+                return None
+            sym = self.info.top.get(obj.name)
+            if isinstance(sym, (ClassInfo, Namespace)) or sym is ANY_NAME:
+                obj.ref = sym
+                return sym
+        return None
+
+    def expr_Member(self, e, exp):
+        q = self.type_qualifier(e.obj)
+        if q is not None:
+            if isinstance(q, Namespace) and q.name == "Errno":
+                v = self.bs.errnos.get(e.name)
+                if v is None:
+                    self.error("E0213", f"no errno constant `Errno.{e.name}`", e.name_span)
+                    return T.ERROR
+                e.ref = v
+                return T.INT
+            m = self.static_method(q, e.name)
+            if m is not None:
+                self.error("E0215", f"built-in method `{m.qualname}` is not a value", e.span,
+                           notes=["call it instead"])
+            else:
+                self.error("E0213", f"`{q.name}` has no static member `{e.name}`", e.name_span)
+            return T.ERROR
+        if isinstance(e.obj, A.Super):
+            self.error("E0309", f"`super.{e.name}` is not a value: it can only be called", e.span)
+            return T.ERROR
+        t = self.check_value(e.obj)
+        if T.is_error(t):
+            return T.ERROR
+        if isinstance(t, T.AnyType):
+            self.error("E0214", f"cannot access field `{e.name}` through `Any`", e.name_span,
+                       notes=["cast the value to its class first"])
+            return T.ERROR
+        if isinstance(t, T.ClassType):
+            f = t.info.lookup_field(e.name)
+            if f is not None:
+                e.ref = f
+                return f.type
+            m = t.info.lookup_method(e.name)
+            if m is not None:
+                if m.native_id is not None:
+                    self.error("E0215", f"built-in method `{m.qualname}` is not a value", e.span)
+                    return T.ERROR
+                e.ref = m
+                return m.func_type()
+        if isinstance(t, T.ArrayType) and e.name in self.bs.array_methods:
+            self.error("E0215", f"built-in method `Array.{e.name}` is not a value", e.span)
+            return T.ERROR
+        self.error("E0213", f"no field `{e.name}` on type `{t}`", e.name_span)
+        return T.ERROR
+
+    def static_method(self, q, name):
+        if isinstance(q, Namespace):
+            return self.bs.statics.get(q.name, {}).get(name)
+        if isinstance(q, ClassInfo):
+            return q.statics.get(name)
+        return None
+
+    def expr_Index(self, e, exp):
+        t = self.check_value(e.obj)
+        it = self.check_value(e.index)
+        if it != T.INT and not T.is_error(it):
+            self.error("E0200", f"mismatched types: an index must be `int`, found `{it}`", e.index.span)
+        if isinstance(t, T.ArrayType):
+            return t.elem
+        if not T.is_error(t):
+            self.error("E0210", f"cannot index a value of type `{t}`", e.obj.span)
+        return T.ERROR
+
+    def check_args(self, call, params, what):
+        call.param_types = list(params)
+        if len(call.args) != len(params):
+            n = len(params)
+            self.error("E0212", f"{what} takes {n} argument{'s' if n != 1 else ''} but {len(call.args)} "
+                       f"{'were' if len(call.args) != 1 else 'was'} supplied", call.span)
+            for a in call.args:
+                self.check_expr(a)
+            return
+        for a, p in zip(call.args, params):
+            self.check_assign_to(a, p)
+
+    def expr_Call(self, e, exp):
+        c = e.callee
+        if isinstance(c, A.Super):
+            return self.call_super_ctor(e)
+        if isinstance(c, A.Name):
+            sym = self.lookup_name(c.name)
+            c.ref = sym
+            if isinstance(sym, FuncInfo):
+                c.ty = sym.func_type()
+                if sym.native_id is not None:   # print
+                    e.kind = "print"
+                    e.target = sym
+                    e.param_types = [T.ANY]
+                    if len(e.args) != 1:
+                        self.error("E0212", f"`print` takes 1 argument but {len(e.args)} were supplied", e.span)
+                        for a in e.args:
+                            self.check_expr(a)
+                    else:
+                        self.check_value(e.args[0])
+                    return T.VOID
+                e.kind = "func"
+                e.target = sym
+                self.check_args(e, sym.params, f"function `{c.name}`")
+                return sym.ret
+            if isinstance(sym, MethodInfo):
+                c.ty = sym.func_type()
+                e.kind = "virtual"
+                e.target = sym
+                e.receiver = None
+                self.check_args(e, sym.params, f"method `{sym.qualname}`")
+                return sym.ret
+            if isinstance(sym, ClassInfo):
+                self.error("E0211", f"`{c.name}` is a class and cannot be called", c.span,
+                           notes=[f"use `new {c.name}(...)` to create an instance"])
+                for a in e.args:
+                    self.check_expr(a)
+                return T.ERROR
+        elif isinstance(c, A.Member):
+            if isinstance(c.obj, A.Super):
+                return self.call_super_method(e)
+            q = self.type_qualifier(c.obj)
+            if q is not None:
+                m = self.static_method(q, c.name)
+                if m is None:
+                    self.error("E0213", f"`{q.name}` has no static method `{c.name}`", c.name_span)
+                    for a in e.args:
+                        self.check_expr(a)
+                    return T.ERROR
+                e.kind = "native"
+                e.target = m
+                self.check_args(e, m.params, f"`{m.qualname}`")
+                return m.ret
+            t = self.check_value(c.obj)
+            c.ty = t
+            if isinstance(t, T.AnyType):
+                e.kind = "dynamic"
+                e.name = c.name
+                e.receiver = c.obj
+                e.param_types = [T.ANY] * len(e.args)
+                for a in e.args:
+                    self.check_value(a)
+                return T.ANY
+            if isinstance(t, T.ClassType):
+                f = t.info.lookup_field(c.name)
+                m = t.info.lookup_method(c.name) if f is None else None
+                if m is not None:
+                    e.kind = "native" if (m.native_id is not None and m.slot < 0) else "virtual"
+                    e.target = m
+                    e.receiver = c.obj
+                    c.ref = m
+                    self.check_args(e, m.params, f"method `{m.qualname}`")
+                    return m.ret
+            elif isinstance(t, T.ArrayType):
+                m = self.bs.array_methods.get(c.name)
+                if m is not None:
+                    e.kind = "native"
+                    e.target = m
+                    e.receiver = c.obj
+                    c.ref = m
+                    self.check_args(e, [T.substitute(p, t.elem) for p in m.params], f"method `Array.{c.name}`")
+                    return T.substitute(m.ret, t.elem)
+            elif T.is_error(t):
+                for a in e.args:
+                    self.check_expr(a)
+                return T.ERROR
+            if not (isinstance(t, T.ClassType) and t.info.lookup_field(c.name)):
+                self.error("E0213", f"no method `{c.name}` on type `{t}`", c.name_span)
+                for a in e.args:
+                    self.check_expr(a)
+                return T.ERROR
+        # a call of a Func value
+        ft = self.check_value(c)
+        if T.is_error(ft):
+            for a in e.args:
+                self.check_expr(a)
+            return T.ERROR
+        if not isinstance(ft, T.FuncType):
+            what = f"`{c.name}`" if isinstance(c, A.Name) else (f"`{c.name}`" if isinstance(c, A.Member) else "this expression")
+            self.error("E0211", f"{what} has type `{ft}` and cannot be called", c.span)
+            for a in e.args:
+                self.check_expr(a)
+            return T.ERROR
+        e.kind = "funcval"
+        self.check_args(e, list(ft.params), f"`{ft}`")
+        return ft.ret
+
+    def call_super_ctor(self, e):
+        fn = self.fn
+        e.kind = "super_ctor"
+        if fn is None or fn.kind != "ctor" or getattr(self, "ctor_first", None) is not e:
+            self.error("E0306", "`super(...)` can only be the first statement of a constructor", e.span)
+            for a in e.args:
+                self.check_expr(a)
+            return T.VOID
+        sctor = fn.cls.superclass.ctor
+        e.target = sctor
+        self.check_args(e, sctor.params, f"the constructor of `{fn.cls.superclass.name}`")
+        return T.VOID
+
+    def call_super_method(self, e):
+        c = e.callee
+        fn = self.fn
+        if not self.in_class() or fn.kind not in ("method", "ctor"):
+            self.error("E0216", "`super` is only available in methods and constructors", c.obj.span)
+            for a in e.args:
+                self.check_expr(a)
+            return T.ERROR
+        m = fn.cls.superclass.lookup_method(c.name)
+        if m is None:
+            self.error("E0213", f"superclass `{fn.cls.superclass.name}` has no method `{c.name}`", c.name_span)
+            for a in e.args:
+                self.check_expr(a)
+            return T.ERROR
+        e.kind = "super"
+        e.target = m
+        c.ref = m
+        self.check_args(e, m.params, f"method `{m.qualname}`")
+        return m.ret
+
+    def expr_New(self, e, exp):
+        t = self._resolve_type(e.type)
+        if T.is_error(t):
+            for a in e.args:
+                self.check_expr(a)
+            return T.ERROR
+        if not isinstance(t, T.ClassType) or t.info.ctor is None:
+            self.error("E0217", f"cannot create an instance of `{t}` with `new`", e.type.span)
+            for a in e.args:
+                self.check_expr(a)
+            return T.ERROR
+        e.cls = t.info
+        e.ctor = t.info.ctor
+        self.check_args(e, e.ctor.params, f"the constructor of `{t}`")
+        return t
+
+    def expr_NewArray(self, e, exp):
+        el = self.resolve_type(e.elem, what="an array element")
+        if e.size is not None:
+            st = self.check_value(e.size)
+            if st != T.INT and not T.is_error(st):
+                self.error("E0200", f"mismatched types: an array size must be `int`, found `{st}`", e.size.span)
+        return T.ERROR if T.is_error(el) else T.ArrayType(el)
+
+    def expr_ArrayLit(self, e, exp):
+        if isinstance(exp, T.ArrayType):
+            for x in e.elems:
+                self.check_assign_to(x, exp.elem)
+            return exp
+        if not e.elems:
+            self.error("E0208", "cannot infer the type of the empty array literal `[]`", e.span,
+                       notes=["give it an expected type, e.g. `int[] a = [];`"])
+            return T.ERROR
+        ts = [self.check_value(x) for x in e.elems]
+        j = ts[0]
+        for x, t in zip(e.elems[1:], ts[1:]):
+            nj = T.join(j, t)
+            if nj is None:
+                self.error("E0205", f"array literal elements have incompatible types `{j}` and `{t}`", x.span)
+                return T.ERROR
+            j = nj
+        if j == T.NULL:
+            self.error("E0208", "cannot infer the element type of an array literal of `null`s", e.span)
+            return T.ERROR
+        return T.ERROR if T.is_error(j) else T.ArrayType(j)
+
+    def expr_Unary(self, e, exp):
+        if e.op == "!":
+            t, f, ty = self.flow_cond(e)
+            self.da = da_join(t, f)
+            return ty
+        t = self.check_value(e.operand)
+        if t != T.INT and not T.is_error(t):
+            self.error("E0201", f"cannot apply unary `{e.op}` to `{t}`", e.span)
+            return T.ERROR
+        return T.INT
+
+    def flow_cond(self, e):
+        """Check a boolean expression; returns (da_true, da_false, type)."""
+        if isinstance(e, A.BoolLit):
+            e.ty = T.BOOL
+            d = self.da
+            return (d, ALL, T.BOOL) if e.value else (ALL, d, T.BOOL)
+        if isinstance(e, A.Unary) and e.op == "!":
+            t, f, ty = self.flow_cond(e.operand)
+            if ty != T.BOOL and not T.is_error(ty):
+                self.error("E0201", f"cannot apply `!` to `{ty}`", e.span)
+                ty = T.ERROR
+            e.ty = ty
+            return f, t, ty
+        if isinstance(e, A.Binary) and e.op in ("&&", "||"):
+            t1, f1, ty1 = self.flow_cond(e.left)
+            self.da = t1 if e.op == "&&" else f1
+            t2, f2, ty2 = self.flow_cond(e.right)
+            bad = [(x, ty) for x, ty in ((e.left, ty1), (e.right, ty2)) if ty != T.BOOL and not T.is_error(ty)]
+            ty = T.BOOL
+            if bad:
+                self.error("E0201", f"operands of `{e.op}` must be `boolean`, found `{bad[0][1]}`", e.op_span,
+                           labels=[(x.span, f"`{t}`") for x, t in bad])
+                ty = T.ERROR
+            elif T.is_error(ty1) or T.is_error(ty2):
+                ty = T.ERROR
+            e.ty = ty
+            if e.op == "&&":
+                return t2, da_join(f1, f2), ty
+            return da_join(t1, t2), f2, ty
+        ty = self.check_value(e)
+        d = self.da
+        return d, (d.copy() if d is not ALL else ALL), ty
+
+    def expr_Binary(self, e, exp):
+        op = e.op
+        if op in ("&&", "||"):
+            t, f, ty = self.flow_cond(e)
+            self.da = da_join(t, f)
+            return ty
+        lt = self.check_value(e.left)
+        rt = self.check_value(e.right)
+        if T.is_error(lt) or T.is_error(rt):
+            return T.BOOL if op in ("==", "!=", "<", "<=", ">", ">=") else T.ERROR
+        labels = [(e.left.span, f"{lt}"), (e.right.span, f"{rt}")]
+        if op == "+" and (lt == self.STRING or rt == self.STRING):
+            e.operand_ty = self.STRING
+            return self.STRING
+        if op in ("==", "!="):
+            if lt == rt:
+                e.operand_ty = lt
+            elif T.assignable(lt, rt):
+                e.operand_ty = rt
+            elif T.assignable(rt, lt):
+                e.operand_ty = lt
+            else:
+                self.error("E0209", f"cannot compare `{lt}` and `{rt}`", e.op_span, labels=labels)
+                return T.BOOL
+            if e.operand_ty == T.NULL:
+                e.operand_ty = T.ANY
+            return T.BOOL
+        if op in ("&", "|", "^") and lt == T.BOOL and rt == T.BOOL:
+            return T.BOOL
+        if lt == T.INT and rt == T.INT:
+            return T.BOOL if op in ("<", "<=", ">", ">=") else T.INT
+        verb = _bin_verb(op)
+        msg = f"cannot {verb} `{lt}` and `{rt}`" if verb and op != "-" else \
+            (f"cannot subtract `{rt}` from `{lt}`" if op == "-" else f"cannot apply `{op}` to `{lt}` and `{rt}`")
+        self.error("E0201", msg, e.op_span, labels=labels)
+        return T.BOOL if op in ("<", "<=", ">", ">=") else T.ERROR
+
+    def lvalue(self, target, what):
+        """Check an assignment target; returns its type."""
+        if isinstance(target, A.Name):
+            sym = self.lookup_name(target.name)
+            target.ref = sym
+            if isinstance(sym, LocalVar):
+                target.ty = sym.type
+                return sym, sym.type
+            if isinstance(sym, FieldInfo):
+                target.ty = sym.type
+                return sym, sym.type
+            if isinstance(sym, GlobalInfo):
+                if sym.type is None:
+                    self.infer_global(sym.decl)
+                target.ty = sym.type
+                return sym, sym.type
+            if sym is None:
+                self.error("E0100", f"cannot find `{target.name}` in this scope", target.span)
+                target.ty = T.ERROR
+                return None, T.ERROR
+            kind = {FuncInfo: "function", MethodInfo: "method", ClassInfo: "class"}.get(type(sym), "name")
+            self.error("E0013", f"cannot {what} {kind} `{target.name}`", target.span)
+            target.ty = T.ERROR
+            return None, T.ERROR
+        if isinstance(target, A.Member):
+            t = self.check_expr(target)
+            if isinstance(target.ref, FieldInfo) or T.is_error(t):
+                return target.ref, t
+            self.error("E0013", f"cannot {what} method `{target.name}`", target.span)
+            return None, T.ERROR
+        if isinstance(target, A.Index):
+            return None, self.check_expr(target)
+        self.check_expr(target)
+        self.error("E0013", f"cannot {what} this expression", target.span,
+                   notes=["only variables, fields and array elements can be assigned"])
+        return None, T.ERROR
+
+    def expr_Assign(self, e, exp):
+        verb = "assign to"
+        if e.op == "=":
+            if isinstance(e.target, A.Name) and isinstance(self.lookup_local(e.target.name), LocalVar):
+                v = self.lookup_local(e.target.name)
+                e.target.ref = v
+                e.target.ty = v.type
+                self.check_assign_to(e.value, v.type)
+                self.assign_var(v)
+                return v.type
+            sym, tt = self.lvalue(e.target, verb)
+            self.check_assign_to(e.value, tt)
+            return tt
+        sym, tt = self.lvalue(e.target, verb)
+        vt = self.check_value(e.value)
+        if T.is_error(tt) or T.is_error(vt):
+            return tt
+        base = e.op[:-1]
+        ok = (tt == T.INT and vt == T.INT) or \
+            (base == "+" and tt == self.STRING) or \
+            (base in ("&", "|", "^") and tt == T.BOOL and vt == T.BOOL)
+        if not ok:
+            self.error("E0201", f"cannot apply `{e.op}` to `{tt}` and `{vt}`", e.op_span,
+                       labels=[(e.target.span, f"{tt}"), (e.value.span, f"{vt}")])
+        return tt
+
+    def expr_IncDec(self, e, exp):
+        sym, tt = self.lvalue(e.target, "increment" if e.op == "++" else "decrement")
+        if tt != T.INT and not T.is_error(tt):
+            self.error("E0201", f"cannot apply `{e.op}` to `{tt}`", e.span)
+            return T.ERROR
+        return tt
+
+    def expr_Cond(self, e, exp):
+        t, f, ty = self.flow_cond(e.cond)
+        if ty != T.BOOL and not T.is_error(ty):
+            self.error("E0202", f"the condition of `?:` must be `boolean`, found `{ty}`", e.cond.span)
+        self.da = t
+        a = self.check_value(e.then, exp)
+        da1 = self.da
+        self.da = f
+        b = self.check_value(e.els, exp)
+        self.da = da_join(da1, self.da)
+        if exp is not None and not T.is_error(exp) and isinstance(exp, (T.ArrayType,)) and a == b:
+            return a
+        j = T.join(a, b, exp)
+        if j is None:
+            self.error("E0205", f"`?:` branches have incompatible types `{a}` and `{b}`", e.els.span,
+                       label=f"{b}", labels=[(e.then.span, f"{a}")])
+            return T.ERROR
+        return j
+
+    def expr_Cast(self, e, exp):
+        tt = self.resolve_type(e.type, what="a cast")
+        st = self.check_value(e.expr, tt if isinstance(e.expr, A.ArrayLit) else None)
+        if not T.castable(st, tt):
+            self.error("E0203", f"cannot cast `{st}` to `{tt}`", e.span)
+            return tt
+        return tt
+
+    def expr_InstanceOf(self, e, exp):
+        st = self.check_value(e.expr)
+        tt = self.resolve_type(e.type, what="an `instanceof` test")
+        if T.is_error(st) or T.is_error(tt):
+            return T.BOOL
+        ok = isinstance(st, T.AnyType) or \
+            (isinstance(st, T.ClassType) and isinstance(tt, T.ClassType) and T.castable(st, tt)) or \
+            (st == tt and st.is_ref) or (isinstance(st, T.NullType) and tt.is_ref)
+        if tt in (T.INT, T.BOOL) and not isinstance(st, T.AnyType):
+            ok = False
+        if not ok and tt in (T.INT, T.BOOL):
+            self.error("E0204", f"`instanceof {tt}` needs an operand of type `Any`, found `{st}`", e.span)
+        elif not ok:
+            self.error("E0204", f"`{st}` can never be an instance of `{tt}`", e.span)
+        return T.BOOL
+
+
+def check(program, filename="<input>"):
+    """Check and annotate `program`; returns (ProgramInfo, diagnostics)."""
+    return Checker(filename).run(program)

@@ -1,0 +1,238 @@
+"""Static types of K (LANGUAGE.md 3).
+
+Types are immutable values: equal types compare equal and hash alike.
+`str(t)` gives source syntax: `int`, `boolean`, `String`, `Point`, `int[]`,
+`Func<int(int)>`.  `ErrorType` is the type of an expression that already
+produced a diagnostic: it is compatible with everything, which stops
+cascades.
+"""
+from __future__ import annotations
+
+
+class Type:
+    __slots__ = ()
+    is_ref = False          # a reference type (accepts null)
+
+    def __repr__(self):
+        return f"<{self}>"
+
+
+class _Simple(Type):
+    __slots__ = ()
+    name = "?"
+
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __hash__(self):
+        return hash(type(self).__name__)
+
+    def __str__(self):
+        return self.name
+
+
+class IntType(_Simple):
+    __slots__ = ()
+    name = "int"
+
+
+class BoolType(_Simple):
+    __slots__ = ()
+    name = "boolean"
+
+
+class VoidType(_Simple):
+    __slots__ = ()
+    name = "void"
+
+
+class NullType(_Simple):
+    __slots__ = ()
+    name = "null"
+    is_ref = True
+
+
+class AnyType(_Simple):
+    __slots__ = ()
+    name = "Any"
+    is_ref = True
+
+
+class ErrorType(_Simple):
+    __slots__ = ()
+    name = "<error>"
+    is_ref = True
+
+
+class ClassType(Type):
+    """An instance of a class (built-in or script); `info` is a symbols.ClassInfo."""
+    __slots__ = ("info",)
+    is_ref = True
+
+    def __init__(self, info):
+        self.info = info
+
+    def __eq__(self, other):
+        return isinstance(other, ClassType) and other.info is self.info
+
+    def __hash__(self):
+        return id(self.info)
+
+    def __str__(self):
+        return self.info.name
+
+
+class ArrayType(Type):
+    __slots__ = ("elem",)
+    is_ref = True
+
+    def __init__(self, elem):
+        self.elem = elem
+
+    def __eq__(self, other):
+        return isinstance(other, ArrayType) and other.elem == self.elem
+
+    def __hash__(self):
+        return hash(("array", self.elem))
+
+    def __str__(self):
+        return f"{self.elem}[]"
+
+
+class FuncType(Type):
+    __slots__ = ("ret", "params")
+    is_ref = True
+
+    def __init__(self, ret, params):
+        self.ret = ret
+        self.params = tuple(params)
+
+    def __eq__(self, other):
+        return (isinstance(other, FuncType) and other.ret == self.ret
+                and other.params == self.params)
+
+    def __hash__(self):
+        return hash(("func", self.ret, self.params))
+
+    def __str__(self):
+        return f"Func<{self.ret}({', '.join(str(p) for p in self.params)})>"
+
+
+INT = IntType()
+BOOL = BoolType()
+VOID = VoidType()
+NULL = NullType()
+ANY = AnyType()
+ERROR = ErrorType()
+
+
+def is_error(t):
+    return isinstance(t, ErrorType)
+
+
+def is_subclass(sub, sup):
+    """True when ClassInfo `sub` is `sup` or one of its descendants."""
+    c = sub
+    while c is not None:
+        if c is sup:
+            return True
+        c = c.superclass
+    return False
+
+
+def assignable(src, dst):
+    """May a value of static type `src` flow into a slot of type `dst`?"""
+    if isinstance(src, ErrorType) or isinstance(dst, ErrorType):
+        return True
+    if src == dst:
+        return not isinstance(src, VoidType)
+    if isinstance(dst, VoidType) or isinstance(src, VoidType):
+        return False
+    if isinstance(dst, AnyType):
+        return True
+    if isinstance(src, NullType):
+        return dst.is_ref
+    if isinstance(src, ClassType) and isinstance(dst, ClassType):
+        return is_subclass(src.info, dst.info)
+    return False
+
+
+def common_superclass(a, b):
+    """Nearest common superclass of two ClassInfos."""
+    ancestors = set()
+    c = a
+    while c is not None:
+        ancestors.add(id(c))
+        c = c.superclass
+    c = b
+    while c is not None:
+        if id(c) in ancestors:
+            return c
+        c = c.superclass
+    return None
+
+
+def join(a, b, expected=None):
+    """Join of two types (LANGUAGE.md 3), or None when there is none."""
+    if isinstance(a, ErrorType) or isinstance(b, ErrorType):
+        return ERROR
+    if a == b:
+        return a
+    if isinstance(a, NullType) and b.is_ref:
+        return b
+    if isinstance(b, NullType) and a.is_ref:
+        return a
+    if isinstance(a, ClassType) and isinstance(b, ClassType):
+        c = common_superclass(a.info, b.info)
+        if c is not None:
+            return ClassType(c)
+    if isinstance(expected, AnyType):
+        return ANY
+    return None
+
+
+def castable(src, dst):
+    """Is `(dst) e` legal for `e` of static type `src`?"""
+    if isinstance(src, ErrorType) or isinstance(dst, ErrorType):
+        return True
+    if src == dst:
+        return True
+    if isinstance(src, AnyType):
+        return not isinstance(dst, (VoidType, NullType))
+    if isinstance(dst, AnyType):
+        return not isinstance(src, VoidType)
+    if isinstance(src, NullType):
+        return dst.is_ref
+    if isinstance(src, ClassType) and isinstance(dst, ClassType):
+        return is_subclass(src.info, dst.info) or is_subclass(dst.info, src.info)
+    return False
+
+
+class TypeVar(Type):
+    """The placeholder `T` of Array natives (builtins.def), substituted by the
+    element type of the receiving array at each call."""
+    __slots__ = ()
+    is_ref = True
+
+    def __eq__(self, other):
+        return isinstance(other, TypeVar)
+
+    def __hash__(self):
+        return hash("T")
+
+    def __str__(self):
+        return "T"
+
+
+TVAR = TypeVar()
+
+
+def substitute(t, elem):
+    """Replace the placeholder T in `t` by `elem`."""
+    if isinstance(t, TypeVar):
+        return elem
+    if isinstance(t, ArrayType):
+        return ArrayType(substitute(t.elem, elem))
+    if isinstance(t, FuncType):
+        return FuncType(substitute(t.ret, elem), [substitute(p, elem) for p in t.params])
+    return t
