@@ -1,0 +1,470 @@
+"""`ktc`: the command line of the K compiler.
+
+Subcommands: check, compile, run, disasm (see `ktc --help`).  Passes never
+print; this module renders their results.  Exit statuses: 0 success, 1
+compile errors or a user error (missing file, bad extension), and for `run`
+the VM's status: 2 uncaught exception or abort, 3 image refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import shlex
+import sys
+import tempfile
+
+from . import host
+
+EXIT_OK, EXIT_ERROR, EXIT_RUNTIME, EXIT_REFUSED = 0, 1, 2, 3
+
+DESCRIPTION = """\
+ktc compiles K scripts (.k) to bytecode images (.kbc) and runs them in the
+userspace VM (build/kvm, built with `make vm` on first use; $KTC_VM
+overrides it)."""
+
+EXAMPLES = """\
+examples:
+  ktc check hello.k                 report every error of hello.k (exit 1 if any)
+  ktc check --json hello.k          the same, as a JSON list on stdout
+  ktc compile hello.k               write hello.kbc next to the source
+  ktc compile hello.k -o /tmp/h.kbc
+  ktc run fib.k                     run the script's init; output on stdout
+  ktc run --budget 1000000 --heap 1048576 --depth 100 loop.k
+  ktc run hello.k --ops "open hello; read \\$ 4096; close \\$"
+                                    drive the devices the script registers
+  ktc disasm fib.k                  list the bytecode of every function
+
+exit status: 0 ok, 1 compile error or bad input, 2 uncaught exception or
+abort while running, 3 image refused by the VM's verifier."""
+
+OPS_HELP = """\
+device operations for `run --ops`, separated by `;` or newlines:
+  open NAME                  open /dev/NAME; prints the fd
+  read FD [COUNT]            read up to COUNT bytes (default 4096)
+  readall FD                 read until end of file
+  write FD TEXT              write TEXT ("quoted" with \\n \\t \\xHH escapes, or bare)
+  ioctl FD CMD [ARG]         call ioctl; prints the result
+  lseek FD OFFSET [WHENCE]   WHENCE: 0/set, 1/cur, 2/end
+  close FD                   close the file
+  devices                    list the registered devices
+FD may be `$`, the fd of the last successful open."""
+
+
+class UsageError(Exception):
+    """A user error: reported as `ktc: error: ...`, exit 1."""
+
+
+# ---------------------------------------------------------------- helpers
+
+def _read_source(path: str) -> str:
+    p = pathlib.Path(path)
+    if not p.exists():
+        raise UsageError(f"{path}: no such file")
+    if p.is_dir():
+        raise UsageError(f"{path}: is a directory")
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+    # K strings are byte strings: Latin-1 keeps every byte as one char.
+    return data.decode("latin-1")
+
+
+def _check_ext(path: str, allowed: tuple[str, ...]) -> str:
+    ext = pathlib.Path(path).suffix
+    if ext not in allowed:
+        want = " or ".join(allowed)
+        raise UsageError(f"{path}: expected a {want} file")
+    return ext
+
+
+def render_diagnostics(diags, source: str) -> str:
+    """Every diagnostic rendered with `Diagnostic.render`, separated by
+    blank lines (what `ktc` prints on stderr); "" when there are none."""
+    diags = list(diags)
+    if not diags:
+        return ""
+    try:
+        from .diagnostics import render_all
+        return render_all(diags, source) + "\n"
+    except ImportError:
+        return "\n\n".join(d.render(source) for d in diags) + "\n"
+
+
+def _diag_json(diag):
+    for name in ("to_json", "to_dict", "as_dict", "json"):
+        fn = getattr(diag, name, None)
+        if callable(fn):
+            d = fn()
+            return json.loads(d) if isinstance(d, str) else d
+    return {k: v for k, v in vars(diag).items() if not k.startswith("_")}
+
+
+def _analyze(path: str):
+    source = _read_source(path)
+    from .compiler import analyze
+    return source, analyze(source, path)
+
+
+def _compile(path: str) -> bytes:
+    """Compile a .k file to image bytes, or raise _CompileFailed after
+    printing its diagnostics."""
+    source = _read_source(path)
+    from .compiler import CompileError, compile_source
+    try:
+        return compile_source(source, path)
+    except CompileError as e:
+        diags = getattr(e, "diagnostics", None) or []
+        sys.stderr.write(render_diagnostics(diags, source))
+        if not diags:
+            print(f"ktc: error: {e}", file=sys.stderr)
+        raise _CompileFailed() from None
+
+
+class _CompileFailed(Exception):
+    pass
+
+
+def _image_bytes(path: str) -> bytes:
+    ext = _check_ext(path, (".k", ".kbc"))
+    if ext == ".k":
+        return _compile(path)
+    p = pathlib.Path(path)
+    if not p.exists():
+        raise UsageError(f"{path}: no such file")
+    try:
+        return p.read_bytes()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror}") from None
+
+
+# ---------------------------------------------------------------- commands
+
+def cmd_check(args) -> int:
+    _check_ext(args.file, (".k",))
+    source, analysis = _analyze(args.file)
+    diags = list(analysis.diagnostics)
+    if args.json:
+        print(json.dumps([_diag_json(d) for d in diags], indent=2))
+    else:
+        sys.stderr.write(render_diagnostics(diags, source))
+    return EXIT_OK if analysis.ok else EXIT_ERROR
+
+
+def cmd_compile(args) -> int:
+    _check_ext(args.file, (".k",))
+    data = _compile(args.file)
+    out = args.output or str(pathlib.Path(args.file).with_suffix(".kbc"))
+    try:
+        with open(out, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise UsageError(f"{out}: cannot write: {e.strerror}") from None
+    return EXIT_OK
+
+
+def cmd_disasm(args) -> int:
+    from .disasm import disassemble
+    from .image import ImageError, read_image
+    data = _image_bytes(args.file)
+    try:
+        img = read_image(data)
+    except ImageError as e:
+        raise UsageError(f"{args.file}: {e}") from None
+    sys.stdout.write(disassemble(img))
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    if args.ops is not None:
+        _validate_ops(_parse_ops(args.ops))
+    data = _image_bytes(args.file)
+    limits = dict(budget=args.budget, heap=args.heap, depth=args.depth)
+    if args.ops is not None:
+        return _run_ops(data, args.ops, limits)
+    vm = host.find_vm(announce=lambda m: print(m, file=sys.stderr))
+    with tempfile.TemporaryDirectory(prefix="ktc-") as tmp:
+        path = os.path.join(tmp, pathlib.Path(args.file).stem + ".kbc")
+        with open(path, "wb") as f:
+            f.write(data)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        r = host.run_image_file(path, vm_binary=vm, **limits)
+    return r.returncode
+
+
+# ---------------------------------------------------------------- --ops
+
+def _parse_ops(text: str) -> list[list[str]]:
+    ops = []
+    for part in text.replace("\n", ";").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            words = shlex.split(part, posix=False)
+        except ValueError as e:
+            raise UsageError(f"bad operation `{part}`: {e}") from None
+        ops.append(words)
+    return ops
+
+
+def _unescape(text: str) -> bytes:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1]
+    out = bytearray()
+    i = 0
+    simple = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39}
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text):
+            n = text[i + 1]
+            if n in simple:
+                out.append(simple[n])
+                i += 2
+                continue
+            if n == "x" and i + 3 < len(text) + 0:
+                try:
+                    out.append(int(text[i + 2:i + 4], 16))
+                    i += 4
+                    continue
+                except ValueError:
+                    pass
+        out += c.encode("latin-1")
+        i += 1
+    return bytes(out)
+
+
+def _show_bytes(b: bytes) -> str:
+    from .disasm import _quote
+    return _quote(b)
+
+
+_ARITY = {"open": (1, 1), "read": (1, 2), "readall": (1, 1),
+          "write": (1, 99), "ioctl": (2, 3), "lseek": (2, 3),
+          "close": (1, 1), "devices": (0, 0)}
+
+
+def _validate_ops(ops):
+    for words in ops:
+        name = words[0]
+        if name not in _ARITY:
+            raise UsageError(f"unknown operation `{name}` (see `ktc run "
+                             f"--help`)")
+        lo, hi = _ARITY[name]
+        if not lo <= len(words) - 1 <= hi:
+            raise UsageError(
+                f"wrong number of arguments in `{' '.join(words)}`")
+
+
+_WHENCE = {"0": 0, "set": 0, "1": 1, "cur": 1, "2": 2, "end": 2}
+
+
+def _run_ops(image: bytes, ops_text: str, limits) -> int:
+    ops = _parse_ops(ops_text)
+    last_fd = None
+
+    def fd_of(word):
+        if word == "$":
+            if last_fd is None:
+                raise UsageError("`$` used before any successful open")
+            return last_fd
+        try:
+            return int(word)
+        except ValueError:
+            raise UsageError(f"bad file descriptor `{word}`") from None
+
+    def num(word, what):
+        try:
+            return int(word, 0)
+        except ValueError:
+            raise UsageError(f"bad {what} `{word}`") from None
+
+    _validate_ops(ops)
+
+    vm = host.VM(image, **limits)
+    try:
+        vm.start()
+    except host.InitError as e:
+        _flush_vm_output(vm)
+        sys.stderr.write(e.report)
+        return e.status
+    except host.VMError as e:
+        print(f"ktc: error: {e}", file=sys.stderr)
+        return EXIT_RUNTIME
+    status = EXIT_OK
+    try:
+        _flush_vm_output(vm)
+        for words in ops:
+            name, rest = words[0], words[1:]
+            print(f"> {' '.join(words)}")
+            try:
+                if name == "open":
+                    f = vm.open(rest[0])
+                    last_fd = f.fd
+                    result = f"fd {f.fd}"
+                elif name == "read":
+                    count = num(rest[1], "count") if len(rest) > 1 else 4096
+                    b = vm.read(fd_of(rest[0]), count)
+                    result = f"{len(b)} bytes {_show_bytes(b)}" if b \
+                        else "0 bytes (end of file)"
+                elif name == "readall":
+                    fd = fd_of(rest[0])
+                    parts = []
+                    while True:
+                        b = vm.read(fd, 65536)
+                        if not b:
+                            break
+                        parts.append(b)
+                    b = b"".join(parts)
+                    result = f"{len(b)} bytes {_show_bytes(b)}"
+                elif name == "write":
+                    text = " ".join(rest[1:])
+                    n = vm.write(fd_of(rest[0]), _unescape(text))
+                    result = f"wrote {n} bytes"
+                elif name == "ioctl":
+                    arg = num(rest[2], "argument") if len(rest) > 2 else 0
+                    r = vm.ioctl(fd_of(rest[0]), num(rest[1], "command"), arg)
+                    result = f"result {r}"
+                elif name == "lseek":
+                    whence = _WHENCE.get(rest[2].lower()) if len(rest) > 2 \
+                        else 0
+                    if whence is None:
+                        raise UsageError(f"bad whence `{rest[2]}`")
+                    pos = vm.lseek(fd_of(rest[0]), num(rest[1], "offset"),
+                                   whence)
+                    result = f"position {pos}"
+                elif name == "close":
+                    vm.close(fd_of(rest[0]))
+                    result = "closed"
+                else:
+                    names = vm.devices()
+                    result = "devices: " + (" ".join(names) or "(none)")
+            except OSError as e:
+                import errno as errno_mod
+                code = e.errno
+                sym = errno_mod.errorcode.get(code, "?")
+                result = f"error {sym} ({code}): {os.strerror(code)}"
+            _flush_vm_output(vm)
+            print(result)
+            sys.stdout.flush()
+    except host.VMError as e:
+        _flush_vm_output(vm)
+        print(f"ktc: error: {e}", file=sys.stderr)
+        status = EXIT_RUNTIME
+    finally:
+        vm_status = vm.quit()
+        _flush_vm_output(vm)
+        sys.stderr.write(vm.report)
+    if status == EXIT_OK and vm_status not in (0, None):
+        status = vm_status
+    return status
+
+
+def _flush_vm_output(vm):
+    for line in vm.output:
+        print(line)
+    for line in vm.log:
+        print(line, file=sys.stderr)
+    vm.output.clear()
+    vm.log.clear()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- parser
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not an integer")
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"`{text}` must be positive")
+    return v
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit with 1, like every other user error (2 and 3 are
+    the VM's statuses under `ktc run`)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="ktc", description=DESCRIPTION, epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    c = sub.add_parser("check", help="type-check a script and report every error",
+                       description="Parse and type-check FILE.k; report all "
+                       "diagnostics (stderr), exit 1 if there is any error.")
+    c.add_argument("file", metavar="FILE.k")
+    c.add_argument("--json", action="store_true",
+                   help="print the diagnostics as a JSON list on stdout")
+    c.set_defaults(func=cmd_check)
+
+    c = sub.add_parser("compile", help="compile a script to a .kbc image",
+                       description="Compile FILE.k to a bytecode image "
+                       "(default: FILE.kbc next to the source).")
+    c.add_argument("file", metavar="FILE.k")
+    c.add_argument("-o", "--output", metavar="OUT.kbc",
+                   help="where to write the image")
+    c.set_defaults(func=cmd_compile)
+
+    c = sub.add_parser(
+        "run", help="run a script (or image) in the userspace VM",
+        description="Compile FILE.k (or take FILE.kbc) and run its init in "
+        "the userspace VM: program output on stdout, the report of an "
+        "uncaught exception or abort on stderr.  With --ops, then drive "
+        "the devices the script registered.",
+        epilog=OPS_HELP + "\n\nexit status: 0 ok, 1 compile error, 2 uncaught "
+        "exception or abort, 3 image refused.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("file", metavar="FILE.k|FILE.kbc")
+    c.add_argument("--budget", type=_positive, metavar="N",
+                   help="instructions per call (default 2^32)")
+    c.add_argument("--heap", type=_positive, metavar="BYTES",
+                   help="heap quota in bytes (default 256 MiB)")
+    c.add_argument("--depth", type=_positive, metavar="N",
+                   help="maximum call depth (default 1000)")
+    c.add_argument("--ops", "--device-ops", dest="ops", metavar="OPS",
+                   help='device operations, e.g. "open hello; read $ 4096; '
+                   'close $" (see below)')
+    c.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("disasm", help="print the bytecode of a script or image",
+                       description="Disassemble FILE.k (compiled first) or "
+                       "FILE.kbc: per function a header, then `offset line "
+                       "OPCODE operands`.")
+    c.add_argument("file", metavar="FILE.k|FILE.kbc")
+    c.set_defaults(func=cmd_disasm)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        print(f"ktc: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except _CompileFailed:
+        return EXIT_ERROR
+    except host.VMError as e:
+        print(f"ktc: error: {e}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

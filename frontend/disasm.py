@@ -1,0 +1,296 @@
+"""Disassembler for K images, in the clox style.
+
+Per function a header line, then one line per instruction:
+
+    offset line OPCODE operands
+
+with operands decoded: registers as `r3`, constants with their value, jump
+targets as `-> 0012`, function, class, global, field and native names, and
+types in source syntax.  A `|` in the line column means "same line as the
+previous instruction".
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from functools import lru_cache
+
+from . import image as im
+from .opcodes import BY_NUMBER
+
+_BUILTINS_DEF = (pathlib.Path(__file__).resolve().parent.parent
+                 / "lkm" / "core" / "builtins.def")
+
+
+@lru_cache(maxsize=1)
+def builtin_tables():
+    """(classes, natives) from builtins.def: classes maps id -> (name,
+    super id, field names); natives maps id -> (owner, name, slot)."""
+    classes: dict[int, tuple[str, int, list[str]]] = {}
+    natives: dict[int, tuple[str, str, int]] = {}
+    cls_re = re.compile(
+        r'^K_CLASS\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(-?\d+)\s*,\s*\w+\s*,\s*"([^"]*)"')
+    nat_re = re.compile(
+        r'^K_NATIVE\(\s*\d+\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*\w+\s*,\s*(-?\d+)')
+    for line in _BUILTINS_DEF.read_text().splitlines():
+        m = cls_re.match(line)
+        if m:
+            fields = [f.split()[-1] for f in m.group(4).split(";") if f.strip()]
+            classes[int(m.group(1))] = (m.group(2), int(m.group(3)), fields)
+            continue
+        m = nat_re.match(line)
+        if m:
+            natives[len(natives)] = (m.group(1), m.group(2), int(m.group(3)))
+    return classes, natives
+
+
+class Disassembler:
+    def __init__(self, img: im.Image):
+        self.img = img
+        self.bclasses, self.natives = builtin_tables()
+
+    # names
+    def class_name(self, cid: int | None) -> str:
+        if cid is None:
+            return "*"
+        if cid in self.bclasses:
+            return self.bclasses[cid][0]
+        i = cid - im.FIRST_SCRIPT_CLASS
+        if 0 <= i < len(self.img.classes):
+            return self.img.string(self.img.classes[i].name)
+        return f"<class {cid}>"
+
+    def type_name(self, t: int) -> str:
+        if not 0 <= t < len(self.img.types):
+            return f"<type {t}>"
+        rec = self.img.types[t]
+        kind = rec[0]
+        if kind == im.TY_INT:
+            return "int"
+        if kind == im.TY_BOOL:
+            return "boolean"
+        if kind == im.TY_ANY:
+            return "Any"
+        if kind == im.TY_VOID:
+            return "void"
+        if kind == im.TY_CLASS:
+            return self.class_name(rec[1])
+        if kind == im.TY_ARRAY:
+            return self.type_name(rec[1]) + "[]"
+        if kind == im.TY_FUNC:
+            params = ", ".join(self.type_name(p) for p in rec[2])
+            return f"Func<{self.type_name(rec[1])}({params})>"
+        return f"<type {t}>"
+
+    def signature(self, t: int) -> str:
+        rec = self.img.types[t] if 0 <= t < len(self.img.types) else None
+        if not rec or rec[0] != im.TY_FUNC:
+            return self.type_name(t)
+        params = ", ".join(self.type_name(p) for p in rec[2])
+        return f"{self.type_name(rec[1])}({params})"
+
+    def func_name(self, f: int) -> str:
+        if 0 <= f < len(self.img.functions):
+            return self.img.string(self.img.functions[f].name)
+        return f"<function {f}>"
+
+    def native_name(self, n: int) -> str:
+        if n in self.natives:
+            owner, name, _ = self.natives[n]
+            return name if owner == "Global" else f"{owner}.{name}"
+        return f"<native {n}>"
+
+    def _class_chain(self, cid):
+        """Field names of class `cid`, inherited first, and its vtable names."""
+        if cid in self.bclasses:
+            name, sup, own = self.bclasses[cid]
+            fields, vt = self._class_chain(sup) if sup >= 0 else ([], [])
+            vt = list(vt)
+            for (owner, nname, slot) in self.natives.values():
+                if owner == name and slot >= 0:
+                    while len(vt) <= slot:
+                        vt.append("?")
+                    vt[slot] = nname
+            return fields + own, vt
+        i = cid - im.FIRST_SCRIPT_CLASS
+        if not 0 <= i < len(self.img.classes):
+            return [], []
+        c = self.img.classes[i]
+        fields, _ = self._class_chain(c.super_id) if c.super_id != cid \
+            else ([], [])
+        fields = fields + [self.img.string(n) for n, _ in c.fields]
+        vt = []
+        for ref in c.vtable:
+            if ref & im.NATIVE_REF and ref != im.NONE:
+                vt.append(self.natives.get(ref & ~im.NATIVE_REF,
+                                           ("", "?", 0))[1])
+            else:
+                full = self.func_name(ref)
+                vt.append(full.rsplit(".", 1)[-1])
+        return fields, vt
+
+    def _reg_class(self, fn: im.Function, r: int):
+        if 0 <= r < len(fn.regs):
+            t = fn.regs[r]
+            if 0 <= t < len(self.img.types):
+                rec = self.img.types[t]
+                if rec[0] == im.TY_CLASS:
+                    return rec[1]
+        return None
+
+    # instructions
+    def operand(self, fn, letter, value, words):
+        if letter in "Ar":
+            return "-" if value == -1 else f"r{value}"
+        if letter in "iN":
+            return str(value)
+        if letter == "k":
+            if 0 <= value < len(self.img.constants):
+                kind, v = self.img.constants[value]
+                if kind == im.K_INT:
+                    return f"k{value}({v})"
+                return f"k{value}({_quote(self.img.strings[v])})"
+            return f"k{value}(?)"
+        if letter == "j":
+            return f"-> {value:04d}"
+        if letter == "g":
+            if 0 <= value < len(self.img.globals):
+                return f"g{value}({self.img.string(self.img.globals[value][0])})"
+            return f"g{value}"
+        if letter == "c":
+            return self.class_name(value)
+        if letter == "t":
+            return self.type_name(value)
+        if letter == "f":
+            return self.func_name(value)
+        if letter == "n":
+            return self.native_name(value)
+        if letter == "e":
+            if 0 <= value < len(self.img.strings):
+                return self.img.string(value)
+            return f"e{value}"
+        if letter == "q":
+            return f"ic{value}"
+        if letter in "sF":
+            return f"{'slot' if letter == 's' else 'field'} {value}"
+        return str(value)
+
+    def _annotate(self, fn, op, operands):
+        """Names for slot and field operands, found through the class of
+        the register that holds the object."""
+        if op.name in ("GETF", "SETF", "BINDM", "CALLV"):
+            obj = operands[1] if op.name in ("GETF", "BINDM", "CALLV") \
+                else operands[0]
+            idx = operands[2] if op.name != "SETF" else operands[1]
+            cid = self._reg_class(fn, obj)
+            if cid is None:
+                return ""
+            fields, vt = self._class_chain(cid)
+            names = vt if op.name in ("BINDM", "CALLV") else fields
+            if 0 <= idx < len(names):
+                return f"  ; {self.class_name(cid)}.{names[idx]}"
+        return ""
+
+    def function(self, index: int) -> list[str]:
+        fn = self.img.functions[index]
+        flags = []
+        if fn.flags & im.FLAG_METHOD:
+            flags.append("method")
+        if fn.flags & im.FLAG_CTOR:
+            flags.append("constructor")
+        if fn.flags & im.FLAG_INIT:
+            flags.append("init")
+        out = [f"== {index}: {self.func_name(index)} {self.signature(fn.type)}"
+               f"{' [' + ', '.join(flags) + ']' if flags else ''} =="]
+        regs = ", ".join(f"r{i} {self.type_name(t)}"
+                         for i, t in enumerate(fn.regs))
+        out.append(f"   registers: {regs or '(none)'}"
+                   + (f"; inline caches: {fn.nics}" if fn.nics else ""))
+        lines = sorted(fn.lines)
+        li = 0
+        this_line = cur_line = None
+        pc = 0
+        code = fn.code
+        while pc < len(code):
+            while li < len(lines) and lines[li][0] <= pc:
+                this_line = lines[li][1]
+                li += 1
+            line_col = "   |"
+            if this_line != cur_line:
+                line_col = f"{this_line:4d}" if this_line is not None else "   ?"
+                cur_line = this_line
+            op = BY_NUMBER.get(code[pc])
+            if op is None:
+                out.append(f"{pc:04d} {line_col} <bad opcode {code[pc]}>")
+                pc += 1
+                continue
+            operands = code[pc + 1:pc + 1 + len(op.operands)]
+            if len(operands) < len(op.operands):
+                out.append(f"{pc:04d} {line_col} {op.name} <truncated>")
+                break
+            text = " ".join(self.operand(fn, letter, v, code)
+                            for letter, v in zip(op.operands, operands))
+            note = self._annotate(fn, op, operands)
+            out.append(f"{pc:04d} {line_col} {op.name:<8} {text}".rstrip()
+                       + note)
+            pc += op.size
+        for h in fn.handlers:
+            out.append(f"   handler [{h.start:04d}, {h.end:04d}) -> "
+                       f"{h.target:04d} catch {self.class_name(h.class_id)}"
+                       f" in r{h.register}")
+        return out
+
+    def all(self) -> str:
+        out = [f"; image {self.img.digest.hex()[:16]} source "
+               f"{self.img.string(self.img.source)}"]
+        for i, c in enumerate(self.img.classes):
+            cid = im.FIRST_SCRIPT_CLASS + i
+            fields = ", ".join(f"{self.type_name(t)} {self.img.string(n)}"
+                               for n, t in c.fields)
+            out.append(f"; class {cid} {self.img.string(c.name)} extends "
+                       f"{self.class_name(c.super_id)} {{{fields}}} "
+                       f"ctor {self.func_name(c.ctor)}")
+            vt = []
+            for slot, ref in enumerate(c.vtable):
+                if ref != im.NONE and ref & im.NATIVE_REF:
+                    vt.append(f"{slot}:{self.native_name(ref & ~im.NATIVE_REF)}")
+                else:
+                    vt.append(f"{slot}:{self.func_name(ref)}")
+            out.append(f";   vtable {' '.join(vt) or '(empty)'}")
+        for i, (n, t) in enumerate(self.img.globals):
+            out.append(f"; global g{i} {self.type_name(t)} {self.img.string(n)}")
+        for i in range(len(self.img.functions)):
+            out.append("")
+            out.extend(self.function(i))
+        return "\n".join(out) + "\n"
+
+
+def _quote(b: bytes) -> str:
+    out = []
+    for ch in b:
+        c = chr(ch)
+        if c == '"' or c == "\\":
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\t":
+            out.append("\\t")
+        elif 0x20 <= ch < 0x7F:
+            out.append(c)
+        else:
+            out.append(f"\\x{ch:02x}")
+    return '"' + "".join(out) + '"'
+
+
+def disassemble(img: im.Image) -> str:
+    return Disassembler(img).all()
+
+
+def disassemble_function(img: im.Image, name: str) -> str:
+    """The listing of the function called `name` (for tests)."""
+    d = Disassembler(img)
+    for i, fn in enumerate(img.functions):
+        if img.string(fn.name) == name:
+            return "\n".join(d.function(i)) + "\n"
+    raise KeyError(name)

@@ -1,0 +1,1666 @@
+"""Bytecode emitter: the checked, annotated AST (DESIGN.md) to an image.
+
+`emit(program)` returns an `image.Image`; `image.write` turns it into
+bytes.  One `FunctionEmitter` per function body.  Registers are typed for
+the whole function (opcodes.def): parameters first, then locals and
+temporaries allocated per type, freed temporaries reused by later values
+of the same type; call arguments go to consecutive registers.
+
+Control flow is emitted with the loop condition at the bottom (one branch
+per iteration), conditions as fused compare-and-branch instructions, and
+code after an unconditional transfer is never emitted.  `finally` code is
+copied onto every exit path, and a catch-all handler runs it on an
+exception and rethrows; protected ranges get a hole around every copy so
+that an exception in the finally code is not caught by its own try.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import ast as A
+from . import image as im
+from . import types as T
+from .opcodes import BY_NAME, TERMINATORS
+
+I32_MIN, I32_MAX = -(2 ** 31), 2 ** 31 - 1
+U64 = 2 ** 64
+
+PRINT_NATIVE = "print"
+
+
+class EmitError(Exception):
+    """An internal error of the emitter, with the source line in progress."""
+
+
+def _wrap(v: int) -> int:
+    v %= U64
+    return v - U64 if v >= 2 ** 63 else v
+
+
+def _fits32(v) -> bool:
+    return v is not None and I32_MIN <= v <= I32_MAX
+
+
+def _line(node) -> int | None:
+    span = getattr(node, "span", None)
+    if span and len(span) > 1 and isinstance(span[1], int):
+        return span[1]
+    return None
+
+
+def const_int(e) -> int | None:
+    """The value of an int expression made only of literals, else None."""
+    if isinstance(e, A.IntLit):
+        return _wrap(e.value)
+    if isinstance(e, A.Unary) and e.op in ("-", "~"):
+        v = const_int(e.operand)
+        if v is None:
+            return None
+        return _wrap(-v) if e.op == "-" else _wrap(~v)
+    if isinstance(e, A.Binary) and isinstance(e.ty, T.IntType) \
+            and e.op in "+ - * / % & | ^ << >> >>>".split():
+        a, b = const_int(e.left), const_int(e.right)
+        if a is None or b is None:
+            return None
+        op = e.op
+        if op == "+":
+            return _wrap(a + b)
+        if op == "-":
+            return _wrap(a - b)
+        if op == "*":
+            return _wrap(a * b)
+        if op in ("/", "%"):
+            if b == 0:
+                return None
+            q = abs(a) // abs(b)
+            if (a < 0) != (b < 0):
+                q = -q
+            return _wrap(q) if op == "/" else _wrap(a - q * b)
+        if op == "&":
+            return a & b
+        if op == "|":
+            return a | b
+        if op == "^":
+            return a ^ b
+        s = b & 63
+        if op == "<<":
+            return _wrap(a << s)
+        if op == ">>":
+            return a >> s
+        return _wrap((a % U64) >> s)
+    return None
+
+
+# ------------------------------------------------------------- AST walking
+
+def _children(node):
+    for f in dataclasses.fields(node):
+        if f.name in ("span", "ty", "ref", "var", "info", "target",
+                      "receiver", "cls", "ctor", "param_types", "resolved",
+                      "operand_ty"):
+            continue
+        v = getattr(node, f.name, None)
+        if isinstance(v, A.Node):
+            yield v
+        elif isinstance(v, list):
+            for x in v:
+                if isinstance(x, A.Node):
+                    yield x
+
+
+_written_cache: dict[int, frozenset] = {}
+
+
+def locals_written(node) -> frozenset:
+    """LocalVars assigned (=, op=, ++, --) anywhere inside `node`."""
+    key = id(node)
+    got = _written_cache.get(key)
+    if got is not None and got[0] is node:
+        return got[1]
+    out = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (A.Assign, A.IncDec)):
+            t = n.target
+            if isinstance(t, A.Name) and _is_local(t.ref):
+                out.add(id(t.ref))
+        stack.extend(_children(n))
+    res = frozenset(out)
+    _written_cache[key] = (node, res)
+    return res
+
+
+def _is_local(ref) -> bool:
+    return type(ref).__name__ == "LocalVar"
+
+
+def _kind(ref) -> str:
+    return type(ref).__name__
+
+
+# ------------------------------------------------------------- code buffer
+
+class Label:
+    __slots__ = ("pos", "refs", "live")
+
+    def __init__(self, live=False):
+        self.pos = None
+        self.refs = []       # code positions of operand words to patch
+        self.live = live     # bound code is reachable whatever the refs
+
+
+class Region:
+    """A protected range of one try statement, as a list of intervals."""
+
+    def __init__(self, start):
+        self.intervals = []
+        self.open = start
+
+    def suspend(self, pos):
+        if self.open is not None:
+            if pos > self.open:
+                self.intervals.append((self.open, pos))
+            self.open = None
+
+    def resume(self, pos):
+        if self.open is None:
+            self.open = pos
+
+
+@dataclasses.dataclass
+class LoopCtx:
+    brk: Label
+    cont: Label
+
+
+@dataclasses.dataclass
+class TryCtx:
+    regions: list
+    finally_: A.Block | None
+
+
+# ------------------------------------------------------------- emitter
+
+class ProgramEmitter:
+    def __init__(self, program, filename=None):
+        self.program = program
+        self.info = program.info
+        if filename is None:
+            span = getattr(program, "span", None)
+            filename = span[0] if span and span[0] else "<input>"
+        self.b = im.ImageBuilder(str(filename))
+        self.class_by_id = {c.id: c for c in self.info.classes}
+
+    # types
+    def ty(self, t) -> int:
+        b = self.b
+        if isinstance(t, T.IntType):
+            return b.t_int()
+        if isinstance(t, T.BoolType):
+            return b.t_bool()
+        if isinstance(t, T.VoidType):
+            return b.t_void()
+        if isinstance(t, T.ClassType):
+            return b.t_class(t.info.id)
+        if isinstance(t, T.ArrayType):
+            return b.t_array(self.ty(t.elem))
+        if isinstance(t, T.FuncType):
+            return b.t_func(self.ty(t.ret), [self.ty(p) for p in t.params])
+        # Any, null (only as a register of a null value), error
+        return b.t_any()
+
+    def emit(self) -> im.Image:
+        info = self.info
+        b = self.b
+        units = list(info.code_units)
+        for i, u in enumerate(units):
+            if getattr(u, "func_index", None) is None:
+                u.func_index = i
+        nfuncs = max([u.func_index for u in units], default=-1) + 1
+        # reserve every function first: calls may refer forward
+        slots = [None] * nfuncs
+        for u in units:
+            slots[u.func_index] = u
+        for i, u in enumerate(slots):
+            if u is None:
+                raise EmitError(f"no code unit has function index {i}")
+            if _kind(u) == "FuncInfo":
+                b.reserve_function(u.name, None, self.ty(u.func_type()), 0)
+            else:
+                flags = im.FLAG_CTOR if u.is_ctor else im.FLAG_METHOD
+                name = f"{u.owner.name}.{'<init>' if u.is_ctor else u.name}"
+                b.reserve_function(name, u.owner.id,
+                                   self.ty(u.func_type()), flags)
+        init = b.reserve_function("<init>", None,
+                                  b.t_func(b.t_void(), []), im.FLAG_INIT)
+        b.set_init(init)
+        for g in info.globals:
+            b.add_global(g.name, self.ty(g.type))
+        for c in info.script_classes:
+            self.emit_class(c)
+        for u in slots:
+            FunctionEmitter(self, u).emit_unit()
+        FunctionEmitter(self, None).emit_init()
+        return b.image
+
+    def emit_class(self, c):
+        vtable = []
+        for m in c.vtable:
+            if m.native_id is not None:
+                vtable.append(im.NATIVE_REF | m.native_id)
+            else:
+                vtable.append(m.func_index)
+        fields = [(f.name, self.ty(f.type)) for f in c.own_fields]
+        self.b.set_class(c.id, c.name, c.superclass.id, fields,
+                         c.ctor.func_index, vtable)
+
+
+class FunctionEmitter:
+    def __init__(self, pe: ProgramEmitter, unit):
+        self.pe = pe
+        self.b = pe.b
+        self.unit = unit
+        self.code: list = []
+        self.lines: list[tuple[int, int]] = []
+        self.line = 0
+        self.reachable = True
+        self.reg_ty: list = []          # types.Type per register
+        self.reg_idx: list[int] = []    # image type index per register
+        self.free: set[int] = set()
+        self.temps: set[int] = set()
+        self.var_reg: dict[int, int] = {}   # id(LocalVar) -> register
+        self.scopes: list[list[int]] = []
+        self.ctl: list = []
+        self.handlers: list = []       # (start, end, Label, class id, reg)
+        self.nics = 0
+        self.fixups: list = []         # (code position, Label)
+        self.this_ty = None
+        self.ret_ty = T.VOID
+
+    # ----------------------------------------------------------- registers
+    def _new_reg(self, t) -> int:
+        if isinstance(t, (T.NullType, T.ErrorType)) or t is None:
+            t = T.ANY
+        self.reg_ty.append(t)
+        self.reg_idx.append(self.pe.ty(t))
+        return len(self.reg_ty) - 1
+
+    def temp(self, t) -> int:
+        if isinstance(t, (T.NullType, T.ErrorType)) or t is None:
+            t = T.ANY
+        idx = self.pe.ty(t)
+        best = None
+        for r in self.free:
+            if self.reg_idx[r] == idx and (best is None or r < best):
+                best = r
+        if best is None:
+            best = self._new_reg(t)
+        else:
+            self.free.discard(best)
+        self.temps.add(best)
+        return best
+
+    def block(self, types) -> list[int]:
+        """Consecutive registers of the given types, held as temporaries."""
+        idxs = [self.pe.ty(t if not isinstance(t, (T.NullType, T.ErrorType))
+                           else T.ANY) for t in types]
+        n = len(idxs)
+        if n == 0:
+            return []
+        nregs = len(self.reg_idx)
+        for p in range(nregs + 1):
+            ok = True
+            for j in range(n):
+                r = p + j
+                if r >= nregs:
+                    break
+                if r not in self.free or self.reg_idx[r] != idxs[j]:
+                    ok = False
+                    break
+            if ok:
+                regs = []
+                for j in range(n):
+                    r = p + j
+                    if r < len(self.reg_idx):
+                        self.free.discard(r)
+                    else:
+                        r = self._new_reg(types[j])
+                    self.temps.add(r)
+                    regs.append(r)
+                return regs
+        raise EmitError("no register block")  # unreachable: p == nregs fits
+
+    def release(self, *regs):
+        for r in regs:
+            if r is not None and r in self.temps:
+                self.temps.discard(r)
+                self.free.add(r)
+
+    def local_reg(self, var) -> int:
+        r = self.var_reg.get(id(var))
+        if r is None:
+            raise EmitError(f"local `{var.name}` used before its declaration")
+        return r
+
+    def declare(self, var) -> int:
+        """A register for a new local, owned by the innermost scope."""
+        r = self.temp(var.type)
+        self.temps.discard(r)
+        self.var_reg[id(var)] = r
+        if self.scopes:
+            self.scopes[-1].append(r)
+        return r
+
+    def push_scope(self):
+        self.scopes.append([])
+
+    def pop_scope(self):
+        for r in self.scopes.pop():
+            self.free.add(r)
+
+    def is_box(self, src_t, reg) -> bool:
+        return (isinstance(src_t, (T.IntType, T.BoolType))
+                and isinstance(self.reg_ty[reg], T.AnyType))
+
+    # ----------------------------------------------------------- code
+    def op(self, name, *operands):
+        if not self.reachable:
+            return
+        opc = BY_NAME[name]
+        assert len(operands) == len(opc.operands), (name, operands)
+        pos = len(self.code)
+        if not self.lines or self.lines[-1][1] != self.line:
+            if self.lines and self.lines[-1][0] == pos:
+                self.lines[-1] = (pos, self.line)
+            else:
+                self.lines.append((pos, self.line))
+        self.code.append(opc.number)
+        for letter, v in zip(opc.operands, operands):
+            if isinstance(v, Label):
+                v.refs.append(len(self.code))
+                self.fixups.append((len(self.code), v))
+                self.code.append(0)
+            else:
+                self.code.append(v)
+        if name in TERMINATORS:
+            self.reachable = False
+
+    def bind(self, label: Label):
+        label.pos = len(self.code)
+        if label.refs or label.live:
+            self.reachable = True
+
+    def pos(self) -> int:
+        return len(self.code)
+
+    def at(self, node):
+        ln = _line(node)
+        if ln is not None:
+            self.line = ln
+
+    def mov(self, dst, src):
+        if dst != src:
+            self.op("MOV", dst, src)
+
+    def load_int(self, dst, v):
+        if _fits32(v):
+            self.op("LOADI", dst, v)
+        else:
+            self.op("LOADK", dst, self.b.const_int(v))
+
+    def finish(self, fn_index, params_types=None):
+        if self.reachable:
+            if isinstance(self.ret_ty, T.VoidType) or self.unit is None \
+                    or getattr(self.unit, "is_ctor", False):
+                self.op("RETV")
+            else:
+                r = self.temp(self.ret_ty)
+                self.default_value(r)
+                self.op("RET", r)
+        code = self.code
+        for at, label in self.fixups:
+            if label.pos is None:
+                raise EmitError(f"line {self.line}: jump to an unbound label")
+            code[at] = label.pos
+        f = self.b.function(fn_index)
+        f.regs = list(self.reg_idx)
+        f.code = code
+        f.lines = self.lines
+        f.nics = self.nics
+        f.handlers = [im.Handler(s, e, lab.pos, cid, reg)
+                      for (s, e, lab, cid, reg) in self.handlers]
+
+    def default_value(self, r):
+        t = self.reg_ty[r]
+        if isinstance(t, (T.IntType, T.BoolType)):
+            self.op("LOADI", r, 0)
+        else:
+            self.op("LOADNULL", r)
+
+    # ----------------------------------------------------------- units
+    def emit_unit(self):
+        u = self.unit
+        kind = _kind(u)
+        self.ret_ty = u.ret if kind == "FuncInfo" else (
+            T.VOID if u.is_ctor else u.ret)
+        if kind == "FuncInfo":
+            params = [p.var for p in u.decl.params]
+        else:
+            self.this_ty = T.ClassType(u.owner)
+            self._new_reg(self.this_ty)
+            if u.decl is not None:
+                params = [p.var for p in u.decl.params]
+            else:
+                params = list(u.param_vars)
+        for v, pt in zip(params, u.params):
+            r = self._new_reg(pt)
+            self.var_reg[id(v)] = r
+        self.line = _line(u.decl) or _line(getattr(u.owner, "decl", None)) or 0
+        self.push_scope()
+        if kind == "MethodInfo" and u.is_ctor:
+            self.emit_ctor_body(u, params)
+        else:
+            self.stmt_list(u.decl.body.stmts)
+        self.pop_scope()
+        self.finish(u.func_index)
+
+    def emit_ctor_body(self, u, params):
+        owner = u.owner
+        stmts = list(u.decl.body.stmts) if u.decl is not None else []
+        first = stmts[0] if stmts else None
+        if (isinstance(first, A.ExprStmt) and isinstance(first.expr, A.Call)
+                and first.expr.kind == "super_ctor"):
+            self.stmt(first)
+            stmts = stmts[1:]
+        else:
+            sup = u.super_ctor
+            if sup is None and owner.superclass is not None:
+                sup = owner.superclass.ctor
+            if sup is not None:
+                args = [(v, v.type) for v in params] if u.implicit else []
+                self.call_super_ctor(sup, None, args)
+        # field initialisers of this class, in order
+        for f in owner.own_fields:
+            decl = f.decl
+            if decl is not None and decl.init is not None:
+                self.at(decl)
+                r = self.value(decl.init, f.type)
+                self.at(decl)
+                self.op("SETF", 0, f.index, r)
+                self.release(r)
+        self.stmt_list(stmts)
+
+    def call_super_ctor(self, sup, call, args):
+        """`super(...)`: explicit (`call` set, args are its expressions) or
+        implicit (args are (LocalVar, type) pairs passed on)."""
+        if sup.native_id is not None and sup.native_id == self._object_init():
+            return          # Object() does nothing
+        if call is not None:
+            types = list(call.param_types or sup.params)
+            regs = self.block([self.this_ty] + types)
+            self.mov(regs[0], 0)
+            for e, r in zip(call.args, regs[1:]):
+                self.into(e, r)
+            self.at(call)
+        else:
+            regs = self.block([self.this_ty] + list(sup.params))
+            self.mov(regs[0], 0)
+            for (v, _), r in zip(args, regs[1:]):
+                self.mov(r, self.local_reg(v))
+        if sup.native_id is not None:
+            self.op("CALLN", -1, sup.native_id, regs[0])
+        else:
+            self.op("CALL", -1, sup.func_index, regs[0])
+        self.release(*regs)
+
+    def _object_init(self):
+        obj = self.pe.class_by_id.get(0)
+        if obj is not None and obj.ctor is not None:
+            return obj.ctor.native_id
+        return 0
+
+    def emit_init(self):
+        b = self.b
+        self.ret_ty = T.VOID
+        prog = self.pe.program
+        self.line = _line(prog) or 1
+        self.push_scope()
+        for item in prog.items:
+            if isinstance(item, A.GlobalDecl):
+                if item.init is not None:
+                    self.at(item)
+                    g = item.info
+                    r = self.value(item.init, g.type)
+                    self.at(item)
+                    self.op("SETG", g.index, r)
+                    self.release(r)
+            elif isinstance(item, (A.ClassDecl, A.FuncDecl, A.MethodDecl)):
+                continue
+            else:
+                self.stmt(item)
+        self.pop_scope()
+        self.finish(b.image.init)
+
+    # ----------------------------------------------------------- statements
+    def stmt_list(self, stmts):
+        for s in stmts:
+            self.stmt(s)
+
+    def stmt(self, s):
+        if not self.reachable:
+            return
+        self.at(s)
+        m = getattr(self, "s_" + type(s).__name__, None)
+        if m is None:
+            raise EmitError(f"line {self.line}: cannot emit {type(s).__name__}")
+        m(s)
+
+    def s_Block(self, s):
+        self.push_scope()
+        self.stmt_list(s.stmts)
+        self.pop_scope()
+
+    def s_EmptyStmt(self, s):
+        pass
+
+    def s_VarDecl(self, s):
+        # the initialiser cannot read the new variable (definite
+        # assignment), so it is evaluated straight into its register
+        dst = self.declare(s.var)
+        if s.init is not None:
+            self.into(s.init, dst)
+
+    def s_ExprStmt(self, s):
+        self.effect(s.expr)
+
+    def s_If(self, s):
+        if s.els is None:
+            end = Label()
+            self.branch(s.cond, end, False)
+            self.stmt(s.then)
+            self.bind(end)
+            return
+        els, end = Label(), Label()
+        self.branch(s.cond, els, False)
+        self.stmt(s.then)
+        self.op("JMP", end)
+        self.bind(els)
+        self.stmt(s.els)
+        self.bind(end)
+
+    def _loop(self, cond, body, update=(), first_cond=True, node=None):
+        """Rotated loop: [JMP cond;] body: BODY; cont: UPDATE; cond: branch
+        back to body when COND holds."""
+        top, cont, brk, check = Label(live=True), Label(), Label(), Label()
+        if first_cond:
+            if cond is None or (isinstance(cond, A.BoolLit) and cond.value):
+                pass            # no check at entry
+            elif isinstance(cond, A.BoolLit) and not cond.value:
+                return          # checker: never happens (unreachable body)
+            else:
+                self.op("JMP", check)
+        self.bind(top)
+        self.ctl.append(LoopCtx(brk, cont))
+        self.stmt(body)
+        self.ctl.pop()
+        self.bind(cont)
+        for u in update:
+            self.at(u)
+            self.effect(u)
+        self.bind(check)
+        if cond is not None:
+            self.at(cond)
+            self.branch(cond, top, True)
+        else:
+            self.op("JMP", top)
+        self.bind(brk)
+
+    def s_While(self, s):
+        self._loop(s.cond, s.body, node=s)
+
+    def s_DoWhile(self, s):
+        self._loop(s.cond, s.body, first_cond=False, node=s)
+
+    def s_For(self, s):
+        self.push_scope()
+        for i in s.init:
+            if isinstance(i, A.Node) and isinstance(i, A.Stmt):
+                self.stmt(i)
+            else:
+                self.at(i)
+                self.effect(i)
+        self._loop(s.cond, s.body, s.update, node=s)
+        self.pop_scope()
+
+    def s_ForEach(self, s):
+        self.push_scope()
+        arr_t = s.iterable.ty
+        r = self.value(s.iterable)
+        it = s.iterable
+        stable = (isinstance(it, A.Name) and _is_local(it.ref)
+                  and id(it.ref) not in locals_written(s.body))
+        if r not in self.temps and not stable:
+            # the loop walks the array it started with, even if the body
+            # assigns the variable
+            t = self.temp(self.reg_ty[r])
+            self.mov(t, r)
+            r = t
+        if r in self.temps:
+            self.scopes[-1].append(r)
+            self.temps.discard(r)
+        idx = self.temp(T.INT)
+        self.temps.discard(idx)
+        self.scopes[-1].append(idx)
+        n = self.temp(T.INT)
+        self.temps.discard(n)
+        self.scopes[-1].append(n)
+        self.at(s)
+        self.op("LOADI", idx, 0)
+        top, cont, brk, check = Label(live=True), Label(), Label(), Label()
+        self.op("JMP", check)
+        self.bind(top)
+        var = s.var
+        self.push_scope()
+        dst = self.declare(var)
+        elem_t = arr_t.elem if isinstance(arr_t, T.ArrayType) else T.ANY
+        if self.is_box(elem_t, dst):
+            t = self.temp(elem_t)
+            self.op("AGET", t, r, idx)
+            self.op("BOXI" if isinstance(elem_t, T.IntType) else "BOXZ",
+                    dst, t)
+            self.release(t)
+        else:
+            self.op("AGET", dst, r, idx)
+        self.ctl.append(LoopCtx(brk, cont))
+        self.stmt(s.body)
+        self.ctl.pop()
+        self.pop_scope()
+        self.bind(cont)
+        self.at(s)
+        self.op("ADDI", idx, idx, 1)
+        self.bind(check)
+        self.op("CALLN", n, self._native_id("Array", "size"), r)
+        self.op("JLT", idx, n, top)
+        self.bind(brk)
+        self.pop_scope()
+
+    def _native_id(self, owner, name):
+        from .builtins import load
+        for nat in load().natives:
+            if nat.owner == owner and nat.name == name:
+                return nat.id
+        raise EmitError(f"no native {owner}.{name}")
+
+    def _exit(self, upto):
+        """Leave the try statements above control-stack index `upto`
+        (exclusive): suspend their protected ranges and run their finally
+        code, innermost first.  Returns the regions to resume."""
+        suspended = []
+        saved = self.ctl
+        for i in range(len(saved) - 1, upto - 1, -1):
+            ctx = saved[i]
+            if not isinstance(ctx, TryCtx):
+                continue
+            for reg in ctx.regions:
+                if reg.open is not None:
+                    reg.suspend(self.pos())
+                    suspended.append(reg)
+            if ctx.finally_ is not None:
+                self.ctl = saved[:i]
+                self.stmt(ctx.finally_)
+                self.ctl = saved
+        return suspended
+
+    def _resume(self, regions):
+        for reg in regions:
+            reg.resume(self.pos())
+
+    def _crosses_finally(self, upto):
+        return any(isinstance(c, TryCtx) and c.finally_ is not None
+                   for c in self.ctl[upto:])
+
+    def _loop_index(self):
+        for i in range(len(self.ctl) - 1, -1, -1):
+            if isinstance(self.ctl[i], LoopCtx):
+                return i
+        raise EmitError(f"line {self.line}: break or continue outside a loop")
+
+    def s_Break(self, s):
+        i = self._loop_index()
+        regions = self._exit(i + 1)
+        self.at(s)
+        self.op("JMP", self.ctl[i].brk)
+        self._resume(regions)
+
+    def s_Continue(self, s):
+        i = self._loop_index()
+        regions = self._exit(i + 1)
+        self.at(s)
+        self.op("JMP", self.ctl[i].cont)
+        self._resume(regions)
+
+    def s_Return(self, s):
+        if s.value is None:
+            regions = self._exit(0)
+            self.at(s)
+            self.op("RETV")
+            self._resume(regions)
+            return
+        r = self.value(s.value, self.ret_ty)
+        if self._crosses_finally(0) and r not in self.temps:
+            t = self.temp(self.reg_ty[r])
+            self.mov(t, r)
+            r = t
+        regions = self._exit(0)
+        self.at(s)
+        self.op("RET", r)
+        self._resume(regions)
+        self.release(r)
+
+    def s_Throw(self, s):
+        r = self.value(s.value)
+        self.at(s)
+        self.op("THROW", r)
+        self.release(r)
+
+    def s_Try(self, s):
+        start = self.pos()
+        catch_region = Region(start) if s.catches else None
+        all_region = Region(start) if s.finally_ is not None else None
+        regions = [r for r in (catch_region, all_region) if r is not None]
+        ctx = TryCtx(regions, s.finally_)
+        end = Label()
+        self.ctl.append(ctx)
+        self.stmt(s.body)
+        self.ctl.pop()
+        if catch_region is not None:
+            catch_region.suspend(self.pos())
+            ctx.regions = [r for r in regions if r is not catch_region]
+        # normal completion of the body
+        if all_region is not None:
+            all_region.suspend(self.pos())
+            if self.reachable:
+                self.stmt(s.finally_)
+        self.op("JMP", end)
+        handler_entries = []
+        for c in s.catches:
+            lab = Label(live=True)
+            self.bind(lab)
+            if all_region is not None:
+                all_region.resume(self.pos())
+            self.push_scope()
+            reg = self.declare(c.var)
+            cls = c.var.type
+            cid = cls.info.id if isinstance(cls, T.ClassType) else None
+            for (a, b_) in catch_region.intervals:
+                handler_entries.append((a, b_, lab, cid, reg))
+            self.at(c)
+            self.ctl.append(ctx)
+            self.stmt(c.body)
+            self.ctl.pop()
+            self.pop_scope()
+            if all_region is not None:
+                all_region.suspend(self.pos())
+                if self.reachable:
+                    self.stmt(s.finally_)
+            self.op("JMP", end)
+        if all_region is not None:
+            all_region.suspend(self.pos())
+            lab = Label(live=True)
+            self.bind(lab)
+            exc = self.temp(T.ClassType(self.pe.class_by_id[2]))
+            for (a, b_) in all_region.intervals:
+                handler_entries.append((a, b_, lab, None, exc))
+            self.stmt(s.finally_)
+            self.at(s.finally_)
+            self.op("THROW", exc)
+            self.release(exc)
+        self.handlers.extend(handler_entries)
+        self.bind(end)
+
+    # ----------------------------------------------------------- values
+    def value(self, e, ty=None) -> int:
+        """A register holding `e` (converted to `ty` if given: boxing,
+        null).  The register may belong to a local: `release` it, never
+        write it."""
+        if ty is not None and not isinstance(ty, (T.VoidType,)):
+            if isinstance(ty, T.AnyType) and isinstance(
+                    e.ty, (T.IntType, T.BoolType)):
+                dst = self.temp(T.ANY)
+                return self.into(e, dst)
+            if isinstance(e, A.NullLit):
+                dst = self.temp(ty)
+                return self.into(e, dst)
+        return self.expr(e)
+
+    def into(self, e, dst) -> int:
+        """Evaluate `e` into register `dst` (boxing as needed)."""
+        if self.is_box(e.ty, dst):
+            r = self.expr(e)
+            self.at(e)
+            self.op("BOXI" if isinstance(e.ty, T.IntType) else "BOXZ", dst, r)
+            self.release(r)
+            return dst
+        r = self.expr(e, dst)
+        if r != dst:
+            self.mov(dst, r)
+            self.release(r)
+        return dst
+
+    def expr(self, e, want=None) -> int:
+        saved = self.line
+        self.at(e)
+        m = getattr(self, "e_" + type(e).__name__, None)
+        if m is None:
+            raise EmitError(f"line {self.line}: cannot emit {type(e).__name__}")
+        r = m(e, want)
+        self.line = saved
+        return r
+
+    def dst(self, want, t, exact=True) -> int:
+        """Where an instruction producing a `t` writes: `want` when its
+        type allows it, else a new temporary."""
+        if want is not None:
+            wt = self.reg_ty[want]
+            if wt == t or (not exact and self._subtype(t, wt)):
+                return want
+        return self.temp(t)
+
+    def _subtype(self, s, t) -> bool:
+        if s == t:
+            return True
+        if isinstance(t, T.AnyType):
+            return s.is_ref
+        if isinstance(s, T.ClassType) and isinstance(t, T.ClassType):
+            return T.is_subclass(s.info, t.info)
+        return False
+
+    def protect(self, r, later) -> int:
+        """Copy a local's register when a later operand may assign it."""
+        if r in self.temps or r == 0 and self.this_ty is not None:
+            return r
+        written = set()
+        for e in later:
+            if e is not None:
+                written |= locals_written(e)
+        if not written:
+            return r
+        for vid, reg in self.var_reg.items():
+            if reg == r and vid in written:
+                t = self.temp(self.reg_ty[r])
+                self.mov(t, r)
+                return t
+        return r
+
+    def effect(self, e):
+        """Evaluate `e` for its side effects only."""
+        saved = self.line
+        self.at(e)
+        if isinstance(e, A.Call):
+            r = self.e_Call(e, None, discard=True)
+            self.release(r)
+        elif isinstance(e, A.IncDec):
+            self.release(self.incdec(e, None, discard=True))
+        elif isinstance(e, A.Assign):
+            self.release(self.e_Assign(e, None, discard=True))
+        else:
+            self.release(self.expr(e))
+        self.line = saved
+
+    # literals and names
+    def e_IntLit(self, e, want):
+        r = self.dst(want, T.INT)
+        self.load_int(r, _wrap(e.value))
+        return r
+
+    def e_BoolLit(self, e, want):
+        r = self.dst(want, T.BOOL)
+        self.op("LOADI", r, 1 if e.value else 0)
+        return r
+
+    def e_NullLit(self, e, want):
+        if want is not None and self.reg_ty[want].is_ref:
+            r = want
+        else:
+            r = self.temp(T.ANY)
+        self.op("LOADNULL", r)
+        return r
+
+    def e_StringLit(self, e, want):
+        r = self.dst(want, T.ClassType(self.pe.class_by_id[1]))
+        self.op("LOADK", r, self.b.const_str(e.value))
+        return r
+
+    def e_This(self, e, want):
+        return 0
+
+    def e_Name(self, e, want):
+        ref = e.ref
+        k = _kind(ref)
+        if k == "LocalVar":
+            return self.local_reg(ref)
+        if k == "FieldInfo":
+            r = self.dst(want, ref.type, exact=False)
+            self.op("GETF", r, 0, ref.index)
+            return r
+        if k == "GlobalInfo":
+            r = self.dst(want, ref.type, exact=False)
+            self.op("GETG", r, ref.index)
+            return r
+        if k == "FuncInfo":
+            r = self.dst(want, ref.func_type())
+            self.op("LOADFN", r, ref.func_index)
+            return r
+        raise EmitError(f"line {self.line}: cannot take the value of "
+                        f"`{e.name}`")
+
+    def e_Member(self, e, want):
+        ref = e.ref
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            r = self.dst(want, T.INT)
+            self.load_int(r, ref)
+            return r
+        k = _kind(ref)
+        if k == "FieldInfo":
+            o = self.expr(e.obj)
+            self.release(o)
+            r = self.dst(want, ref.type, exact=False)
+            self.at(e)
+            self.op("GETF", r, o, ref.index)
+            return r
+        if k == "MethodInfo":
+            o = self.expr(e.obj)
+            self.release(o)
+            r = self.dst(want, ref.func_type())
+            self.at(e)
+            self.op("BINDM", r, o, ref.slot)
+            return r
+        raise EmitError(f"line {self.line}: cannot emit member `{e.name}`")
+
+    def e_Index(self, e, want):
+        a = self.expr(e.obj)
+        a = self.protect(a, [e.index])
+        i = self.expr(e.index)
+        self.release(a, i)
+        r = self.dst(want, e.ty, exact=False)
+        self.at(e)
+        self.op("AGET", r, a, i)
+        return r
+
+    # operators
+    def e_Unary(self, e, want):
+        c = const_int(e) if isinstance(e.ty, T.IntType) else None
+        if c is not None:
+            r = self.dst(want, T.INT)
+            self.load_int(r, c)
+            return r
+        if e.op == "!":
+            x = self.expr(e.operand)
+            self.release(x)
+            r = self.dst(want, T.BOOL)
+            self.op("NOT", r, x)
+            return r
+        x = self.expr(e.operand)
+        self.release(x)
+        r = self.dst(want, T.INT)
+        self.op("NEG" if e.op == "-" else "BNOT", r, x)
+        return r
+
+    ARITH = {"+": "ADD", "-": "SUB", "*": "MUL", "/": "DIV", "%": "MOD",
+             "&": "BAND", "|": "BOR", "^": "BXOR", "<<": "SHL", ">>": "SHR",
+             ">>>": "USHR"}
+
+    def e_Binary(self, e, want):
+        op = e.op
+        if op in ("&&", "||"):
+            return self.logical(e, want)
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            return self.compare_value(e, want)
+        if isinstance(e.ty, T.ClassType) and e.ty.info.id == 1:
+            return self.concat(e, want)
+        if isinstance(e.ty, T.IntType):
+            c = const_int(e)
+            if c is not None:
+                r = self.dst(want, T.INT)
+                self.load_int(r, c)
+                return r
+            if op in ("+", "-"):
+                k = const_int(e.right)
+                if k is not None and op == "-":
+                    k = -k
+                if _fits32(k):
+                    x = self.expr(e.left)
+                    self.release(x)
+                    r = self.dst(want, T.INT)
+                    self.at(e)
+                    self.op("ADDI", r, x, k)
+                    return r
+                k = const_int(e.left)
+                if op == "+" and _fits32(k):
+                    x = self.expr(e.right)
+                    self.release(x)
+                    r = self.dst(want, T.INT)
+                    self.at(e)
+                    self.op("ADDI", r, x, k)
+                    return r
+        x = self.expr(e.left)
+        x = self.protect(x, [e.right])
+        y = self.expr(e.right)
+        self.release(x, y)
+        r = self.dst(want, e.ty)
+        self.at(e)
+        self.op(self.ARITH[op], r, x, y)
+        return r
+
+    def logical(self, e, want):
+        if want is not None and want in self.temps \
+                and isinstance(self.reg_ty[want], T.BoolType):
+            r = want
+        else:
+            r = self.temp(T.BOOL)
+        end = Label()
+        self.into(e.left, r)
+        self.at(e)
+        self.op("JF" if e.op == "&&" else "JT", r, end)
+        self.into(e.right, r)
+        self.bind(end)
+        return r
+
+    def _operand_type(self, e):
+        ot = getattr(e, "operand_ty", None)
+        lt, rt = e.left.ty, e.right.ty
+        if ot is None or isinstance(ot, T.ErrorType):
+            if lt == rt:
+                ot = lt
+            elif isinstance(lt, T.AnyType) or isinstance(rt, T.AnyType):
+                ot = T.ANY
+            elif isinstance(lt, T.NullType):
+                ot = rt
+            else:
+                ot = lt
+        if isinstance(ot, T.NullType) or isinstance(ot, T.ErrorType):
+            ot = T.ANY
+        return ot
+
+    def compare_value(self, e, want):
+        op = e.op
+        if op in ("==", "!="):
+            ot = self._operand_type(e)
+            if isinstance(ot, (T.IntType, T.BoolType)):
+                name = "EQ" if op == "==" else "NE"
+                x, y = self._two(e.left, e.right, None)
+            else:
+                name = self._eq_op(ot)
+                conv = ot if isinstance(ot, T.AnyType) else None
+                x, y = self._two(e.left, e.right, conv)
+            self.release(x, y)
+            r = self.dst(want, T.BOOL)
+            self.at(e)
+            self.op(name, r, x, y)
+            if op == "!=" and name not in ("EQ", "NE"):
+                self.op("NOT", r, r)
+            return r
+        x, y = self._two(e.left, e.right, None)
+        self.release(x, y)
+        r = self.dst(want, T.BOOL)
+        self.at(e)
+        if op == "<":
+            self.op("LT", r, x, y)
+        elif op == "<=":
+            self.op("LE", r, x, y)
+        elif op == ">":
+            self.op("LT", r, y, x)
+        else:
+            self.op("LE", r, y, x)
+        return r
+
+    def _eq_op(self, ot):
+        if isinstance(ot, T.AnyType):
+            return "EQANY"
+        if isinstance(ot, T.ClassType) and ot.info.id == 1:
+            return "EQSTR"
+        return "EQREF"
+
+    def _two(self, a, b, conv):
+        if conv is not None:
+            x = self.value(a, conv)
+        elif isinstance(a, A.NullLit):
+            x = self.value(a, b.ty if b.ty.is_ref else T.ANY)
+        else:
+            x = self.expr(a)
+        x = self.protect(x, [b])
+        if conv is not None:
+            y = self.value(b, conv)
+        elif isinstance(b, A.NullLit):
+            y = self.value(b, a.ty if a.ty.is_ref and not isinstance(
+                a.ty, T.NullType) else T.ANY)
+        else:
+            y = self.expr(b)
+        return x, y
+
+    def to_string(self, e) -> int:
+        """A String register holding the string conversion of `e`."""
+        t = e.ty
+        string_t = T.ClassType(self.pe.class_by_id[1])
+        if t == string_t:
+            return self.expr(e)
+        if isinstance(e, A.NullLit):
+            r = self.temp(string_t)
+            self.op("LOADNULL", r)
+            return r
+        x = self.expr(e)
+        self.release(x)
+        r = self.temp(string_t)
+        self.at(e)
+        if isinstance(t, T.IntType):
+            self.op("ITOS", r, x)
+        elif isinstance(t, T.BoolType):
+            self.op("ZTOS", r, x)
+        else:
+            self.op("RTOS", r, x)
+        return r
+
+    def concat(self, e, want):
+        x = self.to_string(e.left)
+        x = self.protect(x, [e.right])
+        y = self.to_string(e.right)
+        self.release(x, y)
+        r = self.dst(want, e.ty)
+        self.at(e)
+        self.op("CONCAT", r, x, y)
+        return r
+
+    def e_Cond(self, e, want):
+        t = e.ty
+        if want is not None and (self.reg_ty[want] == t or self._subtype(
+                t, self.reg_ty[want])):
+            r = want
+        else:
+            r = self.temp(t)
+        els, end = Label(), Label()
+        self.branch(e.cond, els, False)
+        self.into(e.then, r)
+        self.op("JMP", end)
+        self.bind(els)
+        self.into(e.els, r)
+        self.bind(end)
+        return r
+
+    def e_Cast(self, e, want):
+        s, t = e.expr.ty, e.ty
+        if isinstance(t, T.IntType) or isinstance(t, T.BoolType):
+            if s == t:
+                return self.expr(e.expr, want)
+            x = self.expr(e.expr)
+            self.release(x)
+            r = self.dst(want, t)
+            self.at(e)
+            self.op("UNBOXI" if isinstance(t, T.IntType) else "UNBOXZ", r, x)
+            return r
+        if isinstance(s, (T.IntType, T.BoolType)):
+            x = self.expr(e.expr)
+            self.release(x)
+            r = self.dst(want, T.ANY)
+            self.at(e)
+            self.op("BOXI" if isinstance(s, T.IntType) else "BOXZ", r, x)
+            return r
+        if isinstance(e.expr, A.NullLit) or isinstance(s, T.NullType):
+            x = self.expr(e.expr)
+            self.release(x)
+            r = self.dst(want, t)
+            self.op("LOADNULL", r)
+            return r
+        if self._subtype(s, t):
+            return self.expr(e.expr, want)
+        x = self.expr(e.expr)
+        self.release(x)
+        r = self.dst(want, t)
+        self.at(e)
+        self.op("CAST", r, x, self.pe.ty(t))
+        return r
+
+    def e_InstanceOf(self, e, want):
+        t = e.type.resolved if e.type is not None else None
+        x = self.value(e.expr, T.ANY if not e.expr.ty.is_ref else None)
+        self.release(x)
+        r = self.dst(want, T.BOOL)
+        self.at(e)
+        self.op("INSTOF", r, x, self.pe.ty(t))
+        return r
+
+    # assignment
+    def e_Assign(self, e, want, discard=False):
+        tgt = e.target
+        op = e.op
+        if op == "=":
+            return self.assign(tgt, e, want, discard)
+        bop = op[:-1]
+        k = _kind(getattr(tgt, "ref", None))
+        if isinstance(tgt, A.Name) and k == "LocalVar":
+            reg = self.local_reg(tgt.ref)
+            self.combine(e, bop, reg, reg)
+            return reg
+        if isinstance(tgt, A.Name) and k == "GlobalInfo":
+            g = tgt.ref
+            cur = self.temp(g.type)
+            self.op("GETG", cur, g.index)
+            self.combine(e, bop, cur, cur)
+            self.at(e)
+            self.op("SETG", g.index, cur)
+            return cur
+        if isinstance(tgt, (A.Name, A.Member)) and k == "FieldInfo":
+            f = tgt.ref
+            o = 0 if isinstance(tgt, A.Name) else self.expr(tgt.obj)
+            if o != 0:
+                o = self.protect(o, [e.value])
+            cur = self.temp(f.type)
+            self.at(tgt)
+            self.op("GETF", cur, o, f.index)
+            self.combine(e, bop, cur, cur)
+            self.at(e)
+            self.op("SETF", o, f.index, cur)
+            self.release(o)
+            return cur
+        if isinstance(tgt, A.Index):
+            a = self.expr(tgt.obj)
+            a = self.protect(a, [tgt.index, e.value])
+            i = self.expr(tgt.index)
+            i = self.protect(i, [e.value])
+            cur = self.temp(tgt.ty)
+            self.at(tgt)
+            self.op("AGET", cur, a, i)
+            self.combine(e, bop, cur, cur)
+            self.at(e)
+            self.op("ASET", a, i, cur)
+            self.release(a, i)
+            return cur
+        raise EmitError(f"line {self.line}: bad assignment target")
+
+    def combine(self, e, bop, cur, dst):
+        """dst := cur BOP value (compound assignment)."""
+        t = self.reg_ty[cur]
+        if isinstance(t, T.ClassType) and t.info.id == 1:
+            cur_safe = self.protect(cur, [e.value])
+            y = self.to_string(e.value)
+            self.at(e)
+            self.op("CONCAT", dst, cur_safe, y)
+            self.release(y)
+            if cur_safe != cur:
+                self.release(cur_safe)
+            return
+        if isinstance(t, T.IntType) and bop in ("+", "-"):
+            k = const_int(e.value)
+            if k is not None and bop == "-":
+                k = -k
+            if _fits32(k):
+                self.at(e)
+                self.op("ADDI", dst, cur, k)
+                return
+        cur_safe = self.protect(cur, [e.value])
+        y = self.expr(e.value)
+        self.at(e)
+        self.op(self.ARITH[bop], dst, cur_safe, y)
+        self.release(y)
+        if cur_safe != cur:
+            self.release(cur_safe)
+
+    def assign(self, tgt, e, want, discard):
+        k = _kind(getattr(tgt, "ref", None))
+        if isinstance(tgt, A.Name) and k == "LocalVar":
+            reg = self.local_reg(tgt.ref)
+            self.into(e.value, reg)
+            return reg
+        if isinstance(tgt, A.Name) and k == "GlobalInfo":
+            g = tgt.ref
+            r = self.value(e.value, g.type)
+            self.at(e)
+            self.op("SETG", g.index, r)
+            return r
+        if isinstance(tgt, (A.Name, A.Member)) and k == "FieldInfo":
+            f = tgt.ref
+            if isinstance(tgt, A.Name):
+                o = 0
+            else:
+                o = self.expr(tgt.obj)
+                o = self.protect(o, [e.value])
+            r = self.value(e.value, f.type)
+            self.at(e)
+            self.op("SETF", o, f.index, r)
+            self.release(o)
+            return r
+        if isinstance(tgt, A.Index):
+            a = self.expr(tgt.obj)
+            a = self.protect(a, [tgt.index, e.value])
+            i = self.expr(tgt.index)
+            i = self.protect(i, [e.value])
+            r = self.value(e.value, tgt.ty)
+            self.at(e)
+            self.op("ASET", a, i, r)
+            self.release(a, i)
+            return r
+        raise EmitError(f"line {self.line}: bad assignment target")
+
+    def e_IncDec(self, e, want):
+        return self.incdec(e, want, discard=False)
+
+    def incdec(self, e, want, discard):
+        d = 1 if e.op == "++" else -1
+        tgt = e.target
+        k = _kind(getattr(tgt, "ref", None))
+        post = not e.prefix and not discard
+        if isinstance(tgt, A.Name) and k == "LocalVar":
+            reg = self.local_reg(tgt.ref)
+            if post:
+                old = want if (want is not None and want != reg and
+                               self.reg_ty[want] == T.INT) else self.temp(T.INT)
+                self.mov(old, reg)
+                self.op("ADDI", reg, reg, d)
+                return old
+            self.op("ADDI", reg, reg, d)
+            return reg
+        if isinstance(tgt, A.Name) and k == "GlobalInfo":
+            cur = self.temp(T.INT)
+            self.op("GETG", cur, tgt.ref.index)
+            new = self.temp(T.INT) if post else cur
+            self.op("ADDI", new, cur, d)
+            self.op("SETG", tgt.ref.index, new)
+            if post:
+                self.release(new)
+            return cur
+        if isinstance(tgt, (A.Name, A.Member)) and k == "FieldInfo":
+            f = tgt.ref
+            o = 0 if isinstance(tgt, A.Name) else self.expr(tgt.obj)
+            cur = self.temp(T.INT)
+            self.op("GETF", cur, o, f.index)
+            new = self.temp(T.INT) if post else cur
+            self.op("ADDI", new, cur, d)
+            self.op("SETF", o, f.index, new)
+            self.release(o)
+            if post:
+                self.release(new)
+            return cur
+        if isinstance(tgt, A.Index):
+            a = self.expr(tgt.obj)
+            a = self.protect(a, [tgt.index])
+            i = self.expr(tgt.index)
+            cur = self.temp(T.INT)
+            self.op("AGET", cur, a, i)
+            new = self.temp(T.INT) if post else cur
+            self.op("ADDI", new, cur, d)
+            self.op("ASET", a, i, new)
+            self.release(a, i)
+            if post:
+                self.release(new)
+            return cur
+        raise EmitError(f"line {self.line}: bad ++/-- target")
+
+    # objects and arrays
+    def e_New(self, e, want):
+        cls = e.cls
+        ctor = e.ctor if e.ctor is not None else cls.ctor
+        ct = T.ClassType(cls)
+        types = list(e.param_types or ctor.params)
+        regs = self.block([ct] + types)
+        self.at(e)
+        self.op("NEW", regs[0], cls.id)
+        for a, r in zip(e.args, regs[1:]):
+            self.into(a, r)
+        self.at(e)
+        if ctor.native_id is not None:
+            if ctor.native_id != self._object_init():
+                self.op("CALLN", -1, ctor.native_id, regs[0])
+        else:
+            self.op("CALL", -1, ctor.func_index, regs[0])
+        self.release(*regs[1:])
+        return regs[0]
+
+    def e_NewArray(self, e, want):
+        t = e.ty
+        if e.size is None:
+            r = self.dst(want, t)
+            self.op("NEWARRV", r, self.pe.ty(t), 0, 0)
+            return r
+        n = self.expr(e.size)
+        self.release(n)
+        r = self.dst(want, t)
+        self.at(e)
+        self.op("NEWARR", r, self.pe.ty(t), n)
+        return r
+
+    def e_ArrayLit(self, e, want):
+        t = e.ty
+        elem = t.elem if isinstance(t, T.ArrayType) else T.ANY
+        ti = self.pe.ty(t)
+        if len(e.elems) <= 255:
+            regs = self.block([elem] * len(e.elems))
+            for x, r in zip(e.elems, regs):
+                self.into(x, r)
+            self.release(*regs)
+            r = self.dst(want, t)
+            self.at(e)
+            self.op("NEWARRV", r, ti, regs[0] if regs else 0, len(regs))
+            return r
+        # long literals: allocate, then store element by element
+        r = self.temp(t)
+        n = self.temp(T.INT)
+        self.load_int(n, len(e.elems))
+        self.op("NEWARR", r, ti, n)
+        for i, x in enumerate(e.elems):
+            self.load_int(n, i)
+            v = self.value(x, elem)
+            self.at(e)
+            self.op("ASET", r, n, v)
+            self.release(v)
+        self.release(n)
+        return r
+
+    # calls
+    def e_Call(self, e, want, discard=False):
+        kind = e.kind
+        ret = e.ty if e.ty is not None else T.VOID
+        void = isinstance(ret, T.VoidType)
+        target = e.target
+
+        def result():
+            if void:
+                return -1
+            if discard:
+                return self.temp(ret)
+            return self.dst(want, ret, exact=False)
+
+        if kind == "print":
+            s = self.to_string(e.args[0])
+            self.release(s)
+            self.at(e)
+            nid = target.native_id if target is not None and \
+                target.native_id is not None else self._native_id(
+                    "Global", "print")
+            self.op("CALLN", -1, nid, s)
+            return -1
+        if kind == "func":
+            types = list(e.param_types or target.params)
+            regs = self.args_block([], types, e.args)
+            self.release(*regs)
+            r = result()
+            self.at(e)
+            self.op("CALL", r, target.func_index, regs[0] if regs else 0)
+            return r
+        if kind in ("virtual", "super", "native"):
+            recv = e.receiver
+            has_recv = kind != "native" or target.kind != "static"
+            types = list(e.param_types or target.params)
+            if has_recv:
+                if recv is None:
+                    rt = self.this_ty
+                elif isinstance(recv, A.Super):
+                    rt = self.this_ty
+                else:
+                    rt = recv.ty
+                regs = self.block([rt] + types)
+                if recv is None or isinstance(recv, A.Super):
+                    self.mov(regs[0], 0)
+                else:
+                    self.into(recv, regs[0])
+            else:
+                regs = self.block(types)
+            off = 1 if has_recv else 0
+            for a, r in zip(e.args, regs[off:]):
+                self.into(a, r)
+            self.release(*regs)
+            r = result()
+            self.at(e)
+            first = regs[0] if regs else 0
+            if kind == "virtual":
+                if target.slot is None or target.slot < 0:
+                    if target.native_id is not None:
+                        self.op("CALLN", r, target.native_id, first)
+                    else:
+                        self.op("CALL", r, target.func_index, first)
+                else:
+                    self.op("CALLV", r, target.slot, first)
+            elif target.native_id is not None:
+                self.op("CALLN", r, target.native_id, first)
+            else:
+                self.op("CALL", r, target.func_index, first)
+            return r
+        if kind == "funcval":
+            ft = e.callee.ty
+            f = self.expr(e.callee)
+            f = self.protect(f, e.args)
+            types = list(ft.params) if isinstance(ft, T.FuncType) else \
+                [a.ty for a in e.args]
+            regs = self.args_block([], types, e.args)
+            self.release(f, *regs)
+            r = result()
+            self.at(e)
+            self.op("CALLF", r, f, regs[0] if regs else 0)
+            return r
+        if kind == "dynamic":
+            recv = e.receiver if e.receiver is not None else e.callee.obj
+            o = self.value(recv, T.ANY)
+            o = self.protect(o, e.args)
+            regs = self.args_block([], [T.ANY] * len(e.args), e.args)
+            self.release(o, *regs)
+            r = -1 if discard else self.dst(want, T.ANY)
+            self.at(e)
+            name = e.name or getattr(e.callee, "name", "")
+            self.op("CALLA", r, o, self.b.string(name), len(regs),
+                    regs[0] if regs else 0, self.nics)
+            self.nics += 1
+            return r
+        if kind == "super_ctor":
+            sup = target
+            self.call_super_ctor(sup, e, None)
+            return -1
+        raise EmitError(f"line {self.line}: unknown call kind {kind!r}")
+
+    def args_block(self, lead, types, args):
+        regs = self.block(types)
+        for a, r in zip(args, regs):
+            self.into(a, r)
+        return regs
+
+    # ----------------------------------------------------------- branches
+    def branch(self, e, label, when: bool):
+        """Jump to `label` when boolean `e` evaluates to `when`."""
+        saved = self.line
+        self.at(e)
+        self._branch(e, label, when)
+        self.line = saved
+
+    def _branch(self, e, label, when):
+        if isinstance(e, A.BoolLit):
+            if e.value == when:
+                self.op("JMP", label)
+            return
+        if isinstance(e, A.Unary) and e.op == "!":
+            self.branch(e.operand, label, not when)
+            return
+        if isinstance(e, A.Binary):
+            op = e.op
+            if op in ("&&", "||"):
+                short = (op == "&&") == when     # needs a skip label
+                if short:
+                    skip = Label()
+                    self.branch(e.left, skip, not when)
+                    self.branch(e.right, label, when)
+                    self.bind(skip)
+                else:
+                    self.branch(e.left, label, when)
+                    self.branch(e.right, label, when)
+                return
+            if op in ("<", "<=", ">", ">=") or (
+                    op in ("==", "!=") and isinstance(
+                        self._operand_type(e), (T.IntType, T.BoolType))):
+                self.compare_branch(e, label, when)
+                return
+            if op in ("==", "!="):
+                eq_when = when if op == "==" else not when
+                for a, b in ((e.left, e.right), (e.right, e.left)):
+                    if isinstance(b, A.NullLit) and not isinstance(
+                            a, A.NullLit):
+                        x = self.expr(a)
+                        self.release(x)
+                        self.at(e)
+                        self.op("JNULL" if eq_when else "JNNULL", x, label)
+                        return
+        r = self.expr(e)
+        self.release(r)
+        self.op("JT" if when else "JF", r, label)
+
+    # (op, when) -> instruction with operands (a, b) in that order
+    _CMP = {("<", True): ("JLT", False), ("<", False): ("JLE", True),
+            ("<=", True): ("JLE", False), ("<=", False): ("JLT", True),
+            (">", True): ("JLT", True), (">", False): ("JLE", False),
+            (">=", True): ("JLE", True), (">=", False): ("JLT", False),
+            ("==", True): ("JEQ", False), ("==", False): ("JNE", False),
+            ("!=", True): ("JNE", False), ("!=", False): ("JEQ", False)}
+    _CMPI = {("<", True): "JLTI", ("<", False): "JGEI",
+             ("<=", True): "JLEI", ("<=", False): "JGTI",
+             (">", True): "JGTI", (">", False): "JLEI",
+             (">=", True): "JGEI", (">=", False): "JLTI",
+             ("==", True): "JEQI", ("==", False): "JNEI",
+             ("!=", True): "JNEI", ("!=", False): "JEQI"}
+    _SWAP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==",
+             "!=": "!="}
+
+    def compare_branch(self, e, label, when):
+        op = e.op
+        is_int = isinstance(e.left.ty, T.IntType)
+        if is_int:
+            k = const_int(e.right)
+            if _fits32(k):
+                x = self.expr(e.left)
+                self.release(x)
+                self.at(e)
+                self.op(self._CMPI[(op, when)], x, k, label)
+                return
+            k = const_int(e.left)
+            if _fits32(k):
+                x = self.expr(e.right)
+                self.release(x)
+                self.at(e)
+                self.op(self._CMPI[(self._SWAP[op], when)], x, k, label)
+                return
+        x, y = self._two(e.left, e.right, None)
+        self.release(x, y)
+        name, swap = self._CMP[(op, when)]
+        self.at(e)
+        if swap:
+            self.op(name, y, x, label)
+        else:
+            self.op(name, x, y, label)
+
+
+def emit(program, filename=None) -> im.Image:
+    """The image of a checked program (an `image.Image`; `image.write`
+    gives its bytes)."""
+    pe = ProgramEmitter(program, filename)
+    img = pe.emit()
+    return img
+
+
+def emit_bytes(program, filename=None) -> bytes:
+    return im.write(emit(program, filename))

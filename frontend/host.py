@@ -1,0 +1,340 @@
+"""Host library: drive the devices of a K script from Python.
+
+`VM` compiles a script (or takes an image), starts the userspace VM in
+serve mode (`build/kvm --serve IMAGE.kbc`), and calls the callbacks of the
+devices the script registered with the semantics of the kernel's system
+calls::
+
+    with VM.from_source(open("hello.k").read(), "hello.k") as vm:
+        with vm.open("hello") as f:
+            print(f.read(4096))          # b'hello #1\\n'
+        print(vm.output)                 # lines the script printed
+
+The serve protocol (one text line per command on the VM's stdin, answers
+on its stdout):
+
+    command                   answer
+    open NAME                 ok FD
+    read FD COUNT             ok N HEXBYTES      (N = 0 at EOF; HEXBYTES then `-`)
+    write FD HEXBYTES         ok N               (HEXBYTES `-` for no bytes)
+    ioctl FD CMD ARG          ok RESULT
+    lseek FD OFFSET WHENCE    ok POS             (WHENCE 0 SET, 1 CUR, 2 END)
+    close FD                  ok 0
+    devices                   ok NAME1 NAME2 ... (or `ok` alone)
+    quit                      (the VM exits)
+
+Every command ends with exactly one `ok VALUES` or `err ERRNO` line; before
+it come any number of `out TEXT` lines (a line the script printed) and `log
+TEXT` lines (a report of a failed callback, as the kernel would log it).
+The VM runs the script's init first; if it fails, the VM prints the report
+on stderr and exits with status 2 before reading any command (`InitError`
+here).  A refused image exits with status 3.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+EXIT_OK, EXIT_COMPILE, EXIT_RUNTIME, EXIT_REFUSED = 0, 1, 2, 3
+
+
+class VMError(Exception):
+    """The VM could not be found, built or started, or broke the protocol."""
+
+
+class InitError(VMError):
+    """The VM exited before serving: the init failed (status 2) or the image
+    was refused (status 3).  `report` is the VM's stderr."""
+
+    def __init__(self, status: int, report: str):
+        self.status = status
+        self.report = report
+        what = "image refused" if status == EXIT_REFUSED else "init failed"
+        super().__init__(f"{what} (exit {status}): {report.strip()}")
+
+
+def find_vm(build: bool = True, announce=None) -> str:
+    """The VM binary: $KTC_VM if set, else <repo>/build/kvm, built with
+    `make vm` when missing (calling `announce(message)` first)."""
+    env = os.environ.get("KTC_VM")
+    if env:
+        if not os.path.exists(env):
+            raise VMError(f"KTC_VM names `{env}`, which does not exist")
+        # absolute: the VM may run with another working directory
+        return os.path.abspath(env)
+    path = REPO / "build" / "kvm"
+    if not path.exists() and build:
+        if announce:
+            announce("ktc: building the VM (make vm)...")
+        r = subprocess.run(["make", "-C", str(REPO), "vm"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        if r.returncode != 0 or not path.exists():
+            tail = "\n".join(r.stdout.splitlines()[-15:])
+            raise VMError(f"could not build the VM with `make vm`:\n{tail}")
+    if not path.exists():
+        raise VMError(f"no VM binary at {path} (run `make vm`)")
+    return str(path)
+
+
+def limit_args(budget=None, heap=None, depth=None) -> list[str]:
+    args = []
+    if budget is not None:
+        args += ["--budget", str(budget)]
+    if heap is not None:
+        args += ["--heap", str(heap)]
+    if depth is not None:
+        args += ["--depth", str(depth)]
+    return args
+
+
+def compile_file_source(source: str, filename: str) -> bytes:
+    from .compiler import compile_source
+    return compile_source(source, filename)
+
+
+class DeviceFile:
+    """An open file of a device (returned by `VM.open`)."""
+
+    def __init__(self, vm: "VM", fd: int, name: str):
+        self.vm = vm
+        self.fd = fd
+        self.name = name
+        self.closed = False
+
+    def read(self, count: int = 4096) -> bytes:
+        return self.vm.read(self.fd, count)
+
+    def read_all(self, chunk: int = 4096) -> bytes:
+        parts = []
+        while True:
+            b = self.read(chunk)
+            if not b:
+                return b"".join(parts)
+            parts.append(b)
+
+    def write(self, data: bytes | str) -> int:
+        return self.vm.write(self.fd, data)
+
+    def ioctl(self, cmd: int, arg: int = 0) -> int:
+        return self.vm.ioctl(self.fd, cmd, arg)
+
+    def lseek(self, offset: int, whence: int = 0) -> int:
+        return self.vm.lseek(self.fd, offset, whence)
+
+    seek = lseek
+
+    def close(self):
+        if not self.closed:
+            self.closed = True
+            self.vm.close(self.fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<DeviceFile /dev/{self.name} fd={self.fd}>"
+
+
+class VM:
+    """A userspace VM serving the devices of one script."""
+
+    def __init__(self, image: bytes | None = None, *, image_path=None,
+                 budget=None, heap=None, depth=None, vm_binary=None):
+        if (image is None) == (image_path is None):
+            raise ValueError("give exactly one of image and image_path")
+        self._image = image
+        self._image_path = image_path
+        self._limits = limit_args(budget, heap, depth)
+        self._vm_binary = vm_binary
+        self._proc = None
+        self._tmpdir = None
+        self._stderr = None
+        self.output: list[str] = []      # `out` lines, in order
+        self.log: list[str] = []         # `log` lines, in order
+
+    @classmethod
+    def from_source(cls, source: str, filename: str = "script.k", **kw):
+        return cls(compile_file_source(source, filename), **kw)
+
+    @classmethod
+    def from_file(cls, path, **kw):
+        path = pathlib.Path(path)
+        if path.suffix == ".kbc":
+            return cls(image_path=str(path), **kw)
+        return cls.from_source(path.read_text(encoding="latin-1"),
+                               str(path), **kw)
+
+    # lifetime
+    def start(self):
+        binary = self._vm_binary or find_vm(
+            announce=lambda m: print(m, file=sys.stderr))
+        path = self._image_path
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="ktc-")
+        if path is None:
+            path = os.path.join(self._tmpdir.name, "script.kbc")
+            with open(path, "wb") as f:
+                f.write(self._image)
+        self._stderr = open(os.path.join(self._tmpdir.name, "stderr"), "w+b")
+        self._proc = subprocess.Popen(
+            [binary, *self._limits, "--serve", path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self._stderr)
+        # `devices` is answered only after the init has run: it tells a
+        # failed init (the VM exits) from a running one.
+        try:
+            self.devices()
+        except VMError:
+            status = self._proc.wait()
+            raise InitError(status, self.stderr()) from None
+        return self
+
+    def stderr(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.flush()
+        self._stderr.seek(0)
+        return self._stderr.read().decode("latin-1")
+
+    def quit(self) -> int:
+        """Stop the VM; returns its exit status."""
+        if self._proc is None:
+            return 0
+        proc, self._proc = self._proc, None
+        try:
+            if proc.poll() is None:
+                try:
+                    proc.stdin.write(b"quit\n")
+                    proc.stdin.flush()
+                except (BrokenPipeError, OSError):
+                    pass
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                status = proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                status = proc.wait()
+            # drain any trailing output lines
+            for raw in proc.stdout.read().splitlines():
+                self._note(raw.decode("latin-1"))
+            proc.stdout.close()
+            return status
+        finally:
+            self.report = self.stderr()
+            if self._stderr is not None:
+                self._stderr.close()
+                self._stderr = None
+            if self._tmpdir is not None:
+                self._tmpdir.cleanup()
+                self._tmpdir = None
+
+    close_vm = quit
+
+    def __enter__(self):
+        if self._proc is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.quit()
+
+    # protocol
+    def _note(self, line: str) -> bool:
+        if line.startswith("out ") or line == "out":
+            self.output.append(line[4:])
+            return True
+        if line.startswith("log ") or line == "log":
+            self.log.append(line[4:])
+            return True
+        return False
+
+    def command(self, line: str) -> list[str]:
+        """Send one command line; returns the values of its `ok` answer,
+        raises OSError(errno) on `err`."""
+        if self._proc is None:
+            raise VMError("the VM is not running")
+        try:
+            self._proc.stdin.write(line.encode("latin-1") + b"\n")
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise VMError("the VM exited: " + self.stderr().strip()) from None
+        while True:
+            raw = self._proc.stdout.readline()
+            if not raw:
+                raise VMError("the VM exited: " + self.stderr().strip())
+            text = raw.decode("latin-1").rstrip("\n")
+            if self._note(text):
+                continue
+            word, _, rest = text.partition(" ")
+            if word == "ok":
+                return rest.split()
+            if word == "err":
+                try:
+                    code = int(rest)
+                except ValueError:
+                    raise VMError(f"bad answer {text!r}") from None
+                raise OSError(code, os.strerror(code))
+            raise VMError(f"unexpected answer {text!r} to {line!r}")
+
+    def _int(self, values, what):
+        if not values:
+            raise VMError(f"`{what}` answered without a value")
+        return int(values[0])
+
+    # system calls
+    def devices(self) -> list[str]:
+        return self.command("devices")
+
+    def open(self, name: str) -> DeviceFile:
+        if not name or any(c.isspace() for c in name):
+            raise OSError(_errno.ENOENT, f"no device named {name!r}")
+        return DeviceFile(self, self._int(self.command(f"open {name}"),
+                                          "open"), name)
+
+    def read(self, fd: int, count: int = 4096) -> bytes:
+        values = self.command(f"read {int(fd)} {int(count)}")
+        n = self._int(values, "read")
+        data = b"" if n == 0 or len(values) < 2 or values[1] == "-" \
+            else bytes.fromhex(values[1])
+        if len(data) != n:
+            raise VMError(f"read answered {n} bytes but sent {len(data)}")
+        return data
+
+    def write(self, fd: int, data: bytes | str) -> int:
+        if isinstance(data, str):
+            data = data.encode("latin-1")
+        hexbytes = data.hex() if data else "-"
+        return self._int(self.command(f"write {int(fd)} {hexbytes}"), "write")
+
+    def ioctl(self, fd: int, cmd: int, arg: int = 0) -> int:
+        return self._int(self.command(f"ioctl {int(fd)} {int(cmd)} {int(arg)}"),
+                         "ioctl")
+
+    def lseek(self, fd: int, offset: int, whence: int = 0) -> int:
+        return self._int(
+            self.command(f"lseek {int(fd)} {int(offset)} {int(whence)}"),
+            "lseek")
+
+    def close(self, fd: int) -> int:
+        return self._int(self.command(f"close {int(fd)}"), "close")
+
+
+def run_image_file(path: str, budget=None, heap=None, depth=None,
+                   vm_binary=None, **popen_kw) -> subprocess.CompletedProcess:
+    """Run the init of an image file in plain mode."""
+    binary = vm_binary or find_vm(announce=lambda m: print(m, file=sys.stderr))
+    return subprocess.run([binary, *limit_args(budget, heap, depth), path],
+                          **popen_kw)

@@ -1,0 +1,488 @@
+"""The K bytecode image (`.kbc`): building, writing and reading.
+
+The format is lkm/image.md.  `Image` is the in-memory form of one image,
+shared by the writer (`write`), the reader (`read_image`), the emitter
+(through `ImageBuilder`) and the disassembler.  Records keep the file's own
+representation (names are string indexes, types are type-table indexes), so
+`read_image(write(img)) == img` for every well-formed image.
+
+Type records are tuples:
+    (TY_INT,) (TY_BOOL,) (TY_ANY,) (TY_VOID,)
+    (TY_CLASS, class_id) (TY_ARRAY, elem_type) (TY_FUNC, result, (params...))
+Constant records are tuples (K_INT, value) or (K_STR, string_index).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass, field
+
+MAGIC = b"KBC\0"
+VERSION_MAJOR = 1
+VERSION_MINOR = 0
+HEADER_SIZE = 48
+NONE = 0xFFFFFFFF
+NATIVE_REF = 0x80000000
+FIRST_SCRIPT_CLASS = 32
+
+SEC_STRINGS, SEC_CONSTANTS, SEC_TYPES, SEC_CLASSES, SEC_GLOBALS, \
+    SEC_FUNCTIONS, SEC_META = range(1, 8)
+
+K_INT, K_STR = 1, 2
+
+TY_INT, TY_BOOL, TY_ANY, TY_CLASS, TY_ARRAY, TY_FUNC, TY_VOID = range(1, 8)
+
+FLAG_METHOD, FLAG_CTOR, FLAG_INIT = 1, 2, 4
+
+
+class ImageError(Exception):
+    """A malformed image (reading) or an impossible one (building)."""
+
+
+@dataclass
+class Handler:
+    start: int
+    end: int
+    target: int
+    class_id: int | None     # None: catches everything (NONE in the file)
+    register: int
+
+
+@dataclass
+class Function:
+    name: int                # string index
+    owner: int | None        # class id, None for top-level functions/init
+    type: int                # type index of a Func type
+    flags: int
+    regs: list[int] = field(default_factory=list)        # type indexes
+    code: list[int] = field(default_factory=list)        # signed i32 words
+    handlers: list[Handler] = field(default_factory=list)
+    lines: list[tuple[int, int]] = field(default_factory=list)  # (pc, line)
+    nics: int = 0
+
+
+@dataclass
+class ClassRecord:
+    name: int                # string index
+    super_id: int
+    fields: list[tuple[int, int]]   # (name string index, type index)
+    ctor: int                # function index
+    vtable: list[int]        # function index, or NATIVE_REF | native id
+
+
+@dataclass
+class Image:
+    strings: list[bytes] = field(default_factory=list)
+    constants: list[tuple] = field(default_factory=list)
+    types: list[tuple] = field(default_factory=list)
+    classes: list[ClassRecord] = field(default_factory=list)
+    globals: list[tuple[int, int]] = field(default_factory=list)  # (name, type)
+    functions: list[Function] = field(default_factory=list)
+    source: int = 0          # string index of the source file name
+    init: int = 0            # function index of the init
+    digest: bytes = b""      # filled by write() and read_image()
+
+    def __eq__(self, other):
+        if not isinstance(other, Image):
+            return NotImplemented
+        keys = ("strings", "constants", "types", "classes", "globals",
+                "functions", "source", "init")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+    def string(self, index: int) -> str:
+        """A string of the pool as text (bytes decoded as Latin-1)."""
+        return self.strings[index].decode("latin-1")
+
+
+# ---------------------------------------------------------------- writing
+
+class _Out:
+    def __init__(self):
+        self.parts: list[bytes] = []
+
+    def u8(self, v):
+        self.parts.append(struct.pack("<B", v))
+
+    def u32(self, v):
+        if v is None:
+            v = NONE
+        if not 0 <= v <= 0xFFFFFFFF:
+            raise ImageError(f"value {v} does not fit a u32")
+        self.parts.append(struct.pack("<I", v))
+
+    def i32(self, v):
+        if not -0x80000000 <= v <= 0xFFFFFFFF:
+            raise ImageError(f"code word {v} does not fit 32 bits")
+        self.parts.append(struct.pack("<I", v & 0xFFFFFFFF))
+
+    def i64(self, v):
+        self.parts.append(struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF))
+
+    def raw(self, b):
+        self.parts.append(bytes(b))
+
+    def bytes(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def _type_record(out: _Out, t: tuple):
+    out.u8(t[0])
+    if t[0] in (TY_CLASS, TY_ARRAY):
+        out.u32(t[1])
+    elif t[0] == TY_FUNC:
+        out.u32(t[1])
+        out.u32(len(t[2]))
+        for p in t[2]:
+            out.u32(p)
+    elif t[0] not in (TY_INT, TY_BOOL, TY_ANY, TY_VOID):
+        raise ImageError(f"bad type record {t!r}")
+
+
+def _sections(img: Image):
+    s = _Out()
+    s.u32(len(img.strings))
+    for b in img.strings:
+        s.u32(len(b))
+        s.raw(b)
+    yield SEC_STRINGS, s
+
+    s = _Out()
+    s.u32(len(img.constants))
+    for kind, value in img.constants:
+        s.u8(kind)
+        if kind == K_INT:
+            s.i64(value)
+        elif kind == K_STR:
+            s.u32(value)
+        else:
+            raise ImageError(f"bad constant kind {kind}")
+    yield SEC_CONSTANTS, s
+
+    s = _Out()
+    s.u32(len(img.types))
+    for t in img.types:
+        _type_record(s, t)
+    yield SEC_TYPES, s
+
+    s = _Out()
+    s.u32(len(img.classes))
+    for c in img.classes:
+        s.u32(c.name)
+        s.u32(c.super_id)
+        s.u32(len(c.fields))
+        for name, ty in c.fields:
+            s.u32(name)
+            s.u32(ty)
+        s.u32(c.ctor)
+        s.u32(len(c.vtable))
+        for ref in c.vtable:
+            s.u32(ref)
+    yield SEC_CLASSES, s
+
+    s = _Out()
+    s.u32(len(img.globals))
+    for name, ty in img.globals:
+        s.u32(name)
+        s.u32(ty)
+    yield SEC_GLOBALS, s
+
+    s = _Out()
+    s.u32(len(img.functions))
+    for f in img.functions:
+        s.u32(f.name)
+        s.u32(f.owner)
+        s.u32(f.type)
+        s.u32(f.flags)
+        s.u32(len(f.regs))
+        for r in f.regs:
+            s.u32(r)
+        s.u32(len(f.code))
+        for w in f.code:
+            s.i32(w)
+        s.u32(len(f.handlers))
+        for h in f.handlers:
+            s.u32(h.start)
+            s.u32(h.end)
+            s.u32(h.target)
+            s.u32(h.class_id)
+            s.u32(h.register)
+        s.u32(len(f.lines))
+        for pc, line in f.lines:
+            s.u32(pc)
+            s.u32(line)
+        s.u32(f.nics)
+    yield SEC_FUNCTIONS, s
+
+    s = _Out()
+    s.u32(img.source)
+    s.u32(img.init)
+    yield SEC_META, s
+
+
+def write(img: Image) -> bytes:
+    """The bytes of `img`, per lkm/image.md; sets `img.digest`."""
+    body = _Out()
+    for tag, sec in _sections(img):
+        payload = sec.bytes()
+        body.u32(tag)
+        body.u32(len(payload))
+        body.raw(payload)
+    payload = body.bytes()
+    size = HEADER_SIZE + len(payload)
+    digest = hashlib.sha256(payload).digest()
+    header = (MAGIC + struct.pack("<HHII", VERSION_MAJOR, VERSION_MINOR,
+                                  size, 0) + digest)
+    img.digest = digest
+    return header + payload
+
+
+# ---------------------------------------------------------------- reading
+
+class _In:
+    def __init__(self, data: bytes, where: str):
+        self.data = data
+        self.pos = 0
+        self.where = where
+
+    def _take(self, n):
+        if self.pos + n > len(self.data):
+            raise ImageError(f"{self.where}: truncated at byte {self.pos}")
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def u8(self):
+        return self._take(1)[0]
+
+    def u32(self):
+        return struct.unpack("<I", self._take(4))[0]
+
+    def opt32(self):
+        v = self.u32()
+        return None if v == NONE else v
+
+    def i32(self):
+        return struct.unpack("<i", self._take(4))[0]
+
+    def i64(self):
+        return struct.unpack("<q", self._take(8))[0]
+
+    def raw(self, n):
+        return bytes(self._take(n))
+
+    def count(self, item_size=1):
+        n = self.u32()
+        if n * item_size > len(self.data) - self.pos:
+            raise ImageError(f"{self.where}: count {n} exceeds the payload")
+        return n
+
+    def done(self):
+        if self.pos != len(self.data):
+            raise ImageError(f"{self.where}: {len(self.data) - self.pos} "
+                             f"unread bytes at the end of the payload")
+
+
+def read_image(data: bytes, check_digest: bool = True) -> Image:
+    """Parse image bytes back into an `Image` (structure only: it checks the
+    framing, not the verifier's typing rules)."""
+    data = bytes(data)
+    if len(data) < HEADER_SIZE or data[:4] != MAGIC:
+        raise ImageError("not a K image (bad magic)")
+    major, minor, size, _reserved = struct.unpack_from("<HHII", data, 4)
+    if major != VERSION_MAJOR:
+        raise ImageError(f"unsupported image version {major}.{minor}")
+    if size != len(data):
+        raise ImageError(f"header says {size} bytes, file has {len(data)}")
+    digest = data[16:48]
+    if check_digest and hashlib.sha256(data[48:]).digest() != digest:
+        raise ImageError("digest mismatch: the image is corrupt")
+    img = Image(digest=digest)
+    top = _In(data, "image")
+    top.pos = HEADER_SIZE
+    for tag in range(1, 8):
+        got = top.u32()
+        if got != tag:
+            raise ImageError(f"expected section {tag}, found tag {got}")
+        length = top.u32()
+        sec = _In(top.raw(length), f"section {tag}")
+        _READERS[tag](sec, img)
+        sec.done()
+    top.done()
+    return img
+
+
+def _read_strings(s: _In, img: Image):
+    for _ in range(s.count(4)):
+        img.strings.append(s.raw(s.u32()))
+
+
+def _read_constants(s: _In, img: Image):
+    for _ in range(s.count(5)):
+        kind = s.u8()
+        if kind == K_INT:
+            img.constants.append((K_INT, s.i64()))
+        elif kind == K_STR:
+            img.constants.append((K_STR, s.u32()))
+        else:
+            raise ImageError(f"bad constant kind {kind}")
+
+
+def _read_types(s: _In, img: Image):
+    for _ in range(s.count(1)):
+        kind = s.u8()
+        if kind in (TY_INT, TY_BOOL, TY_ANY, TY_VOID):
+            img.types.append((kind,))
+        elif kind in (TY_CLASS, TY_ARRAY):
+            img.types.append((kind, s.u32()))
+        elif kind == TY_FUNC:
+            result = s.u32()
+            params = tuple(s.u32() for _ in range(s.count(4)))
+            img.types.append((kind, result, params))
+        else:
+            raise ImageError(f"bad type kind {kind}")
+
+
+def _read_classes(s: _In, img: Image):
+    for _ in range(s.count(20)):
+        name = s.u32()
+        super_id = s.u32()
+        fields = [(s.u32(), s.u32()) for _ in range(s.count(8))]
+        ctor = s.u32()
+        vtable = [s.u32() for _ in range(s.count(4))]
+        img.classes.append(ClassRecord(name, super_id, fields, ctor, vtable))
+
+
+def _read_globals(s: _In, img: Image):
+    for _ in range(s.count(8)):
+        img.globals.append((s.u32(), s.u32()))
+
+
+def _read_functions(s: _In, img: Image):
+    for _ in range(s.count(40)):
+        f = Function(name=s.u32(), owner=s.opt32(), type=s.u32(),
+                     flags=s.u32())
+        f.regs = [s.u32() for _ in range(s.count(4))]
+        f.code = [s.i32() for _ in range(s.count(4))]
+        for _ in range(s.count(20)):
+            f.handlers.append(Handler(s.u32(), s.u32(), s.u32(), s.opt32(),
+                                      s.u32()))
+        f.lines = [(s.u32(), s.u32()) for _ in range(s.count(8))]
+        f.nics = s.u32()
+        img.functions.append(f)
+
+
+def _read_meta(s: _In, img: Image):
+    img.source = s.u32()
+    img.init = s.u32()
+
+
+_READERS = {SEC_STRINGS: _read_strings, SEC_CONSTANTS: _read_constants,
+            SEC_TYPES: _read_types, SEC_CLASSES: _read_classes,
+            SEC_GLOBALS: _read_globals, SEC_FUNCTIONS: _read_functions,
+            SEC_META: _read_meta}
+
+
+# ---------------------------------------------------------------- building
+
+class ImageBuilder:
+    """Interns the pools of an image and collects its records.
+
+    Strings, constants and types are deduplicated (type equality is index
+    equality).  Classes and functions may be reserved before they are
+    filled in, so that code can refer to them forward.
+    """
+
+    def __init__(self, source_name: str = ""):
+        self.image = Image()
+        self._strings: dict[bytes, int] = {}
+        self._constants: dict[tuple, int] = {}
+        self._types: dict[tuple, int] = {}
+        self.image.source = self.string(source_name)
+
+    # pools
+    def string(self, s: str | bytes) -> int:
+        b = s.encode("latin-1") if isinstance(s, str) else bytes(s)
+        idx = self._strings.get(b)
+        if idx is None:
+            idx = self._strings[b] = len(self.image.strings)
+            self.image.strings.append(b)
+        return idx
+
+    def const_int(self, value: int) -> int:
+        value = ((value + 2**63) % 2**64) - 2**63     # wrap to i64
+        return self._const((K_INT, value))
+
+    def const_str(self, s: str | bytes) -> int:
+        return self._const((K_STR, self.string(s)))
+
+    def _const(self, key):
+        idx = self._constants.get(key)
+        if idx is None:
+            idx = self._constants[key] = len(self.image.constants)
+            self.image.constants.append(key)
+        return idx
+
+    def type(self, record: tuple) -> int:
+        """Index of a type record (see the module docstring); its inner
+        types must already be indexes."""
+        if record[0] == TY_FUNC:
+            record = (TY_FUNC, record[1], tuple(record[2]))
+        idx = self._types.get(record)
+        if idx is None:
+            idx = self._types[record] = len(self.image.types)
+            self.image.types.append(record)
+        return idx
+
+    def t_int(self):
+        return self.type((TY_INT,))
+
+    def t_bool(self):
+        return self.type((TY_BOOL,))
+
+    def t_any(self):
+        return self.type((TY_ANY,))
+
+    def t_void(self):
+        return self.type((TY_VOID,))
+
+    def t_class(self, class_id: int):
+        return self.type((TY_CLASS, class_id))
+
+    def t_array(self, elem: int):
+        return self.type((TY_ARRAY, elem))
+
+    def t_func(self, result: int, params):
+        return self.type((TY_FUNC, result, tuple(params)))
+
+    # tables
+    def add_global(self, name: str, type_index: int) -> int:
+        self.image.globals.append((self.string(name), type_index))
+        return len(self.image.globals) - 1
+
+    def reserve_function(self, name: str, owner: int | None, type_index: int,
+                         flags: int) -> int:
+        self.image.functions.append(
+            Function(self.string(name), owner, type_index, flags))
+        return len(self.image.functions) - 1
+
+    def function(self, index: int) -> Function:
+        return self.image.functions[index]
+
+    def set_class(self, class_id: int, name: str, super_id: int,
+                  fields: list[tuple[str, int]], ctor: int,
+                  vtable: list[int]):
+        i = class_id - FIRST_SCRIPT_CLASS
+        while len(self.image.classes) <= i:
+            self.image.classes.append(None)
+        self.image.classes[i] = ClassRecord(
+            self.string(name), super_id,
+            [(self.string(n), t) for n, t in fields], ctor, list(vtable))
+
+    def set_init(self, index: int):
+        self.image.init = index
+
+    def build(self) -> bytes:
+        if any(c is None for c in self.image.classes):
+            raise ImageError("a class id was reserved but never defined")
+        return write(self.image)

@@ -1,0 +1,78 @@
+"""The K instruction set, read from lkm/core/opcodes.def at import.
+
+opcodes.def is the single source of truth: the opcode number of an
+instruction is the 0-based position of its OP(...) line, and its operand
+letters say how many operand words follow the opcode word and what each
+one means (see the comment at the top of opcodes.def).  Nothing here
+repeats the list by hand.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+from dataclasses import dataclass
+
+DEF_PATH = (pathlib.Path(__file__).resolve().parent.parent
+            / "lkm" / "core" / "opcodes.def")
+
+OPERAND_LETTERS = frozenset("ArikjgctfsFneNq")
+
+_OP_LINE = re.compile(
+    r'^OP\(\s*([A-Z_][A-Z0-9_]*)\s*,\s*"([^"]*)"\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)')
+
+
+@dataclass(frozen=True)
+class Opcode:
+    name: str
+    number: int
+    operands: str    # one letter per operand word
+    doc: str
+
+    @property
+    def size(self) -> int:
+        """Words taken by one instruction: the opcode and its operands."""
+        return 1 + len(self.operands)
+
+
+def _parse(text: str) -> list[Opcode]:
+    ops: list[Opcode] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line.startswith("OP("):
+            continue
+        m = _OP_LINE.match(line)
+        if m is None:
+            raise ValueError(f"{DEF_PATH}:{lineno}: malformed OP line")
+        name, operands, doc = m.groups()
+        bad = set(operands) - OPERAND_LETTERS
+        if bad:
+            raise ValueError(
+                f"{DEF_PATH}:{lineno}: unknown operand letter(s) {sorted(bad)}")
+        ops.append(Opcode(name, len(ops), operands, doc.replace('\\"', '"')))
+    return ops
+
+
+OPCODES: list[Opcode] = _parse(DEF_PATH.read_text())
+BY_NAME: dict[str, Opcode] = {op.name: op for op in OPCODES}
+BY_NUMBER: dict[int, Opcode] = {op.number: op for op in OPCODES}
+
+
+def opcode(name: str) -> Opcode:
+    return BY_NAME[name]
+
+
+# Instructions after which control never falls through.
+TERMINATORS = frozenset({"RET", "RETV", "THROW", "JMP"})
+
+# Module-level constants OP_NAME = number, for readers of the emitter.
+globals().update({f"OP_{op.name}": op.number for op in OPCODES})
+
+
+def encode(name: str, *operands: int) -> list[int]:
+    """The code words of one instruction."""
+    op = BY_NAME[name]
+    if len(operands) != len(op.operands):
+        raise ValueError(f"{name} takes {len(op.operands)} operands "
+                         f"({op.operands!r}), got {len(operands)}")
+    return [op.number, *operands]
