@@ -1,0 +1,1 @@
+"""Test tools: kasm, the K bytecode assembler."""
