@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * device.c - character devices written in K (LANGUAGE.md 9).
+ *
+ * Shared by the userspace host (kvm --serve, the host library) and the
+ * kernel glue: the host calls kdev_open/read/write/ioctl/llseek/release
+ * with host memory (the kernel glue copies from/to user space itself) and
+ * gets 0 or a count, or -errno.  Each entry takes the script's lock and
+ * runs the callback as a top-level call with a fresh budget.
+ */
+#include "kvm.h"
+
+/* Device vtable slots (builtins.def): open 1, read 2, ... release 5. */
+enum { KD_OPEN, KD_READ, KD_WRITE, KD_IOCTL, KD_RELEASE, KD__COUNT };
+#define KD_FIRST_SLOT 1
+
+static bool valid_name(const struct kstr *s)
+{
+	uint32_t i;
+
+	if (s->len < 1 || s->len > 31)
+		return false;
+	for (i = 0; i < s->len; i++) {
+		uint8_t c = s->b[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+struct kdev *kdev_find(struct kvm *vm, const char *name)
+{
+	struct kdev *d;
+
+	for (d = vm->devices; d; d = d->next)
+		if (!strcmp(d->name, name))
+			return d;
+	return NULL;
+}
+
+int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
+			struct kobj *obj)
+{
+	const struct kstr *name = (const struct kstr *)nameobj;
+	const struct kclass *c = vm->img->classes[obj->cls];
+	struct kinst *in = (struct kinst *)obj;
+	struct kdev *d, **tail;
+	int64_t mode = in->f[KF_DEVICE_MODE].i;
+	char msg[96];
+	int i, err;
+
+	if (!valid_name(name))
+		return kvm_throw_deverr(vm, EINVAL, "invalid device name");
+	if (mode & ~(int64_t)0777)
+		return kvm_throw_deverr(vm, EINVAL, "invalid device mode");
+	if (kdev_find(vm, (const char *)name->b)) {
+		snprintf(msg, sizeof(msg), "device %s already exists",
+			 (const char *)name->b);
+		return kvm_throw_deverr(vm, EEXIST, msg);
+	}
+	d = kvm_mem_alloc(vm, sizeof(*d));
+	if (!d)
+		return KVM_ABORT;
+	memset(d, 0, sizeof(*d));
+	d->vm = vm;
+	memcpy(d->name, name->b, name->len);
+	d->mode = (uint32_t)mode;
+	d->obj = obj;
+	for (i = 0; i < KD__COUNT; i++)
+		d->ops[i] = c->vtable[KD_FIRST_SLOT + i];
+	if (vm->host.dev_add) {
+		err = vm->host.dev_add(vm->host.ctx, d);
+		if (err) {
+			kvm_mem_free(vm, d, sizeof(*d));
+			snprintf(msg, sizeof(msg), "cannot create device %s",
+				 (const char *)name->b);
+			return kvm_throw_deverr(vm, err < 0 ? -err : EIO, msg);
+		}
+	}
+	for (tail = &vm->devices; *tail; tail = &(*tail)->next)
+		;
+	*tail = d;
+	vm->ndevices++;
+	return KVM_OK;
+}
+
+void kvm_devices_mark(struct kvm *vm)
+{
+	struct kdev *d;
+
+	for (d = vm->devices; d; d = d->next)
+		kvm_gc_mark_obj(vm, d->obj);
+}
+
+void kvm_devices_remove_all(struct kvm *vm)
+{
+	struct kdev *d;
+
+	while ((d = vm->devices)) {
+		vm->devices = d->next;
+		if (vm->host.dev_remove)
+			vm->host.dev_remove(vm->host.ctx, d);
+		kvm_mem_free(vm, d, sizeof(*d));
+	}
+	vm->ndevices = 0;
+}
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+static void log_report(struct kvm *vm)
+{
+	const char *p = kvm_report(vm), *nl;
+
+	if (!vm->host.log)
+		return;
+	while (*p) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			nl = p + strlen(p);
+		vm->host.log(vm->host.ctx, p, (size_t)(nl - p));
+		p = *nl ? nl + 1 : nl;
+	}
+}
+
+/* The result of a callback: 0 or -errno (LANGUAGE.md 9). */
+static int cb_result(struct kvm *vm, int st)
+{
+	if (st == KVM_OK)
+		return 0;
+	if (st == KVM_THROW && vm->exc &&
+	    kimg_subclass(vm->img, vm->exc->cls, KC_DeviceError)) {
+		int64_t e = ((struct kinst *)vm->exc)->f[KF_DEVERR_ERRNO].i;
+
+		vm->exc = NULL;
+		return e >= 1 && e <= 4095 ? -(int)e : -EIO;
+	}
+	vm->exc = NULL;
+	log_report(vm);
+	return -EIO;
+}
+
+static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
+		  union kvalue *ret)
+{
+	struct kvm *vm = d->vm;
+	int st;
+
+	st = kvm_call_top(vm, d->ops[op], args, n, ret, vm->lim.cb_budget);
+	return cb_result(vm, st);
+}
+
+/* A stream outside any run; its failure to allocate is logged. */
+static struct kstream *new_stream(struct kvm *vm, bool output)
+{
+	struct kstream *s;
+
+	vm->abort_kind = KVM_ABORT_NONE;
+	vm->ntrace = 0;
+	s = (struct kstream *)kvm_obj_alloc(vm, sizeof(*s), KO_STREAM,
+			output ? KC_OutputStream : KC_InputStream);
+	if (!s) {
+		kvm_make_report(vm, KVM_ABORT);
+		log_report(vm);
+		return NULL;
+	}
+	s->output = output;
+	s->valid = true;
+	return s;
+}
+
+static void drop_content(struct kdev_file *f)
+{
+	struct kvm *vm = f->dev->vm;
+
+	kvm_mem_free(vm, f->content, f->content_cap);
+	f->content = NULL;
+	f->content_len = f->content_cap = 0;
+	f->has_content = false;
+}
+
+/* Runs read(out) and makes its output the file's content. */
+static int produce(struct kdev_file *f)
+{
+	struct kdev *d = f->dev;
+	struct kvm *vm = d->vm;
+	struct kstream *s;
+	union kvalue args[2], ret;
+	int err;
+
+	drop_content(f);
+	s = new_stream(vm, true);
+	if (!s)
+		return -EIO;
+	args[0].o = d->obj;
+	args[1].o = &s->h;
+	kvm_push_root(vm, &s->h);
+	err = run_cb(d, KD_READ, args, 2, &ret);
+	kvm_pop_roots(vm, vm->ntmp);
+	s->valid = false;
+	if (err)
+		return err;
+	f->content = s->buf;
+	f->content_len = s->len;
+	f->content_cap = s->cap;
+	f->has_content = true;
+	s->buf = NULL;
+	s->len = s->cap = 0;
+	return 0;
+}
+
+int kdev_open(struct kdev *d, struct kdev_file **filep)
+{
+	struct kvm *vm = d->vm;
+	struct kdev_file *f;
+	union kvalue args[1], ret;
+	int err;
+
+	if (kp_mutex_lock(&vm->lock))
+		return -EINTR;
+	err = -ENXIO;
+	if (!vm->init_done)
+		goto out_unlock;
+	err = -ENOMEM;
+	f = kp_zalloc(sizeof(*f));
+	if (!f)
+		goto out_unlock;
+	f->dev = d;
+	args[0].o = d->obj;
+	err = run_cb(d, KD_OPEN, args, 1, &ret);
+	if (err) {
+		kp_free(f);
+		goto out_unlock;
+	}
+	d->nopen++;
+	vm->open_files++;
+	*filep = f;
+out_unlock:
+	kp_mutex_unlock(&vm->lock);
+	return err;
+}
+
+long kdev_read(struct kdev_file *f, char *buf, size_t count, int64_t *pos)
+{
+	struct kvm *vm = f->dev->vm;
+	long n;
+	int err;
+
+	if (kp_mutex_lock(&vm->lock))
+		return -EINTR;
+	if (!f->has_content || *pos == 0) {
+		err = produce(f);
+		if (err) {
+			n = err;
+			goto out_unlock;
+		}
+	}
+	n = 0;
+	if (*pos < 0 || *pos >= (int64_t)f->content_len)
+		goto out_unlock;
+	n = (long)(f->content_len - (uint64_t)*pos);
+	if ((size_t)n > count)
+		n = (long)count;
+	memcpy(buf, f->content + *pos, (size_t)n);
+	*pos += n;
+out_unlock:
+	kp_mutex_unlock(&vm->lock);
+	return n;
+}
+
+long kdev_write(struct kdev_file *f, const char *buf, size_t count,
+		int64_t *pos)
+{
+	struct kdev *d = f->dev;
+	struct kvm *vm = d->vm;
+	struct kstream *s;
+	union kvalue args[2], ret;
+	size_t n = count < KDEV_WRITE_MAX ? count : KDEV_WRITE_MAX;
+	long res = -EIO;
+	int err;
+
+	(void)pos;
+	if (kp_mutex_lock(&vm->lock))
+		return -EINTR;
+	s = new_stream(vm, false);
+	if (!s)
+		goto out_unlock;
+	kvm_push_root(vm, &s->h);
+	s->buf = kvm_mem_alloc(vm, n);
+	if (!s->buf) {
+		kvm_pop_roots(vm, 1);
+		kvm_make_report(vm, KVM_ABORT);
+		log_report(vm);
+		goto out_unlock;
+	}
+	s->cap = (uint32_t)n;
+	s->len = (uint32_t)n;
+	memcpy(s->buf, buf, n);
+	args[0].o = d->obj;
+	args[1].o = &s->h;
+	err = run_cb(d, KD_WRITE, args, 2, &ret);
+	kvm_pop_roots(vm, vm->ntmp);
+	s->valid = false;
+	res = err ? err : (long)n;
+out_unlock:
+	kp_mutex_unlock(&vm->lock);
+	return res;
+}
+
+int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
+	       int64_t *result)
+{
+	struct kdev *d = f->dev;
+	struct kvm *vm = d->vm;
+	union kvalue args[3], ret;
+	int err;
+
+	if (kp_mutex_lock(&vm->lock))
+		return -EINTR;
+	args[0].o = d->obj;
+	args[1].i = (int64_t)cmd;
+	args[2].i = arg;
+	ret.i = 0;
+	err = run_cb(d, KD_IOCTL, args, 3, &ret);
+	if (!err)
+		*result = ret.i;
+	kp_mutex_unlock(&vm->lock);
+	return err;
+}
+
+int64_t kdev_llseek(struct kdev_file *f, int64_t off, int whence,
+		    int64_t *pos)
+{
+	struct kvm *vm = f->dev->vm;
+	int64_t base, np;
+	int err = 0;
+
+	if (kp_mutex_lock(&vm->lock))
+		return -EINTR;
+	switch (whence) {
+	case 0:
+		base = 0;
+		break;
+	case 1:
+		base = *pos;
+		break;
+	case 2:
+		if (!f->has_content)
+			err = produce(f);
+		base = f->content_len;
+		break;
+	default:
+		err = -EINVAL;
+		break;
+	}
+	if (err)
+		goto out_unlock;
+	if (__builtin_add_overflow(base, off, &np) || np < 0) {
+		err = -EINVAL;
+		goto out_unlock;
+	}
+	/* bounds need the content: produce it unless seeking to 0 */
+	if (!f->has_content && np > 0) {
+		err = produce(f);
+		if (err)
+			goto out_unlock;
+	}
+	if (np > (int64_t)f->content_len) {
+		err = -EINVAL;
+		goto out_unlock;
+	}
+	*pos = np;
+out_unlock:
+	kp_mutex_unlock(&vm->lock);
+	return err ? err : np;
+}
+
+int kdev_release(struct kdev_file *f)
+{
+	struct kdev *d = f->dev;
+	struct kvm *vm = d->vm;
+	union kvalue args[1], ret;
+
+	kp_mutex_lock_always(&vm->lock);
+	args[0].o = d->obj;
+	run_cb(d, KD_RELEASE, args, 1, &ret);
+	drop_content(f);
+	d->nopen--;
+	vm->open_files--;
+	kp_free(f);
+	kp_mutex_unlock(&vm->lock);
+	return 0;
+}

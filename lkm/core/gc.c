@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gc.c - memory accounting and the precise mark-and-sweep collector.
+ *
+ * Every block the VM allocates for a script (objects, array storage,
+ * stream buffers, the register stack and frames, conversion buffers) is
+ * charged to the heap quota.  A collection runs when the charged volume
+ * passes vm->gc_next, and once more before an allocation is refused;
+ * after that the run aborts with "out of memory".
+ *
+ * Roots: the reference registers of every live frame (kfunc.reg_is_ref),
+ * the globals, the pending exception, string constants, Func values of
+ * functions, the natives' temporary roots, the arrays being converted to
+ * strings and the registered devices.  Marking uses an explicit gray
+ * stack (never the C stack: 16 KiB in the kernel); if that stack cannot
+ * grow, marking falls back to rescanning the heap.
+ */
+#include "kvm.h"
+
+#define GC_MIN_THRESHOLD	(1u << 20)
+
+static bool charge(struct kvm *vm, size_t n)
+{
+#ifdef KVM_GC_STRESS
+	/* testing: collect before every allocation to catch missing roots */
+	kvm_gc(vm);
+#endif
+	if (vm->heap_used + n > vm->gc_next ||
+	    n > vm->lim.heap - vm->heap_used)
+		kvm_gc(vm);
+	if (n > vm->lim.heap || vm->heap_used > vm->lim.heap - n) {
+		kvm_abort(vm, KVM_ABORT_OOM);
+		return false;
+	}
+	vm->heap_used += n;
+	if (vm->heap_used > vm->heap_peak)
+		vm->heap_peak = vm->heap_used;
+	return true;
+}
+
+void *kvm_mem_alloc(struct kvm *vm, size_t n)
+{
+	void *p;
+
+	if (!charge(vm, n))
+		return NULL;
+	p = kp_malloc(n);
+	if (!p) {
+		vm->heap_used -= n;
+		kvm_abort(vm, KVM_ABORT_OOM);
+		return NULL;
+	}
+	vm->live_allocs++;
+	return p;
+}
+
+void *kvm_mem_realloc(struct kvm *vm, void *p, size_t old, size_t n)
+{
+	void *q;
+
+	if (!p)
+		return kvm_mem_alloc(vm, n);
+	if (n > old && !charge(vm, n - old))
+		return NULL;
+	q = kp_realloc(p, old, n);
+	if (!q) {
+		if (n > old)
+			vm->heap_used -= n - old;
+		kvm_abort(vm, KVM_ABORT_OOM);
+		return NULL;
+	}
+	if (n < old)
+		vm->heap_used -= old - n;
+	return q;
+}
+
+void kvm_mem_free(struct kvm *vm, void *p, size_t n)
+{
+	if (!p)
+		return;
+	vm->heap_used -= n;
+	vm->live_allocs--;
+	kp_free(p);
+}
+
+struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
+			   uint32_t cls)
+{
+	struct kobj *o;
+
+	if (!charge(vm, size))
+		return NULL;
+	o = kp_zalloc(size);
+	if (!o) {
+		vm->heap_used -= size;
+		kvm_abort(vm, KVM_ABORT_OOM);
+		return NULL;
+	}
+	vm->live_allocs++;
+	o->kind = kind;
+	o->cls = cls;
+	o->gc_next = vm->objects;
+	vm->objects = o;
+	return o;
+}
+
+/* ---- marking ------------------------------------------------------------ */
+
+static bool has_children(const struct kobj *o)
+{
+	switch (o->kind) {
+	case KO_INSTANCE:
+	case KO_FUNC:
+		return true;
+	case KO_ARRAY:
+		return ((const struct karr *)o)->elem_ref;
+	default:
+		return false;
+	}
+}
+
+void kvm_gc_mark_obj(struct kvm *vm, struct kobj *o)
+{
+	struct kobj **g;
+	uint32_t cap;
+
+	if (!o || o->marked)
+		return;
+	o->marked = 1;
+	if (!has_children(o))
+		return;
+	if (vm->ngray == vm->gray_cap) {
+		cap = vm->gray_cap ? vm->gray_cap * 2 : 256;
+		g = kp_realloc(vm->gray, vm->gray_cap * sizeof(*g),
+			       cap * sizeof(*g));
+		if (!g) {
+			/* found again by the rescan in drain() */
+			vm->gray_overflow = true;
+			return;
+		}
+		vm->gray = g;
+		vm->gray_cap = cap;
+	}
+	vm->gray[vm->ngray++] = o;
+}
+
+static bool field_is_ref(const struct kimage *img, uint32_t type)
+{
+	return img->types[type].kind >= KT_ANY;
+}
+
+static void mark_children(struct kvm *vm, struct kobj *o)
+{
+	const struct kimage *img = vm->img;
+	uint32_t i;
+
+	switch (o->kind) {
+	case KO_INSTANCE: {
+		const struct kclass *c = img->classes[o->cls];
+		struct kinst *in = (struct kinst *)o;
+
+		for (i = 0; i < c->nfields; i++)
+			if (field_is_ref(img, c->field_types[i]))
+				kvm_gc_mark_obj(vm, in->f[i].o);
+		break;
+	}
+	case KO_ARRAY: {
+		struct karr *a = (struct karr *)o;
+
+		if (a->elem_ref)
+			for (i = 0; i < a->len; i++)
+				kvm_gc_mark_obj(vm, a->v[i].o);
+		break;
+	}
+	case KO_FUNC:
+		kvm_gc_mark_obj(vm, ((struct kfn *)o)->recv);
+		break;
+	default:
+		break;
+	}
+}
+
+static void drain(struct kvm *vm)
+{
+	struct kobj *o;
+
+	for (;;) {
+		while (vm->ngray)
+			mark_children(vm, vm->gray[--vm->ngray]);
+		if (!vm->gray_overflow)
+			break;
+		/* the gray stack overflowed: rescan marked objects */
+		vm->gray_overflow = false;
+		for (o = vm->objects; o; o = o->gc_next)
+			if (o->marked && has_children(o))
+				mark_children(vm, o);
+	}
+}
+
+static void mark_roots(struct kvm *vm)
+{
+	const struct kimage *img = vm->img;
+	uint32_t i, r;
+
+	for (i = 0; i < vm->nframes; i++) {
+		const struct kframe *f = &vm->frames[i];
+		const union kvalue *regs = vm->stack + f->base;
+
+		for (r = 0; r < f->fn->nregs; r++)
+			if (f->fn->reg_is_ref[r])
+				kvm_gc_mark_obj(vm, regs[r].o);
+		drain(vm);
+	}
+	if (vm->globals)
+		for (i = 0; i < img->nglobals; i++)
+			if (img->globals[i].is_ref)
+				kvm_gc_mark_obj(vm, vm->globals[i].o);
+	if (vm->kstrings)
+		for (i = 0; i < img->nconsts; i++)
+			kvm_gc_mark_obj(vm, vm->kstrings[i]);
+	if (vm->fnvals)
+		for (i = 0; i < img->nfuncs; i++)
+			kvm_gc_mark_obj(vm, vm->fnvals[i]);
+	for (i = 0; i < vm->ntmp; i++)
+		kvm_gc_mark_obj(vm, vm->tmp[i]);
+	for (i = 0; i < vm->nconv; i++)
+		kvm_gc_mark_obj(vm, vm->conv[i].o);
+	kvm_gc_mark_obj(vm, vm->exc);
+	kvm_gc_mark_obj(vm, vm->trace_exc);
+	kvm_devices_mark(vm);
+	drain(vm);
+}
+
+/* ---- sweeping ----------------------------------------------------------- */
+
+static void free_obj(struct kvm *vm, struct kobj *o)
+{
+	if (o->kind == KO_ARRAY) {
+		struct karr *a = (struct karr *)o;
+
+		kvm_mem_free(vm, a->v, (size_t)a->cap * sizeof(union kvalue));
+	} else if (o->kind == KO_STREAM) {
+		struct kstream *s = (struct kstream *)o;
+
+		kvm_mem_free(vm, s->buf, s->cap);
+	}
+	kvm_mem_free(vm, o, kvm_obj_size(vm, o));
+}
+
+static void sweep(struct kvm *vm)
+{
+	struct kobj **link = &vm->objects;
+	struct kobj *o;
+
+	while ((o = *link)) {
+		if (o->marked) {
+			o->marked = 0;
+			link = &o->gc_next;
+		} else {
+			*link = o->gc_next;
+			free_obj(vm, o);
+		}
+	}
+}
+
+void kvm_gc(struct kvm *vm)
+{
+	size_t next;
+
+	mark_roots(vm);
+	sweep(vm);
+	vm->ngc++;
+	next = vm->heap_used * 2;
+	if (next < GC_MIN_THRESHOLD)
+		next = GC_MIN_THRESHOLD;
+	vm->gc_next = next;
+}
+
+void kvm_free_all_objects(struct kvm *vm)
+{
+	struct kobj *o;
+
+	while ((o = vm->objects)) {
+		vm->objects = o->gc_next;
+		free_obj(vm, o);
+	}
+	kp_free(vm->gray);
+	vm->gray = NULL;
+	vm->ngray = vm->gray_cap = 0;
+}

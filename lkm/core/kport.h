@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kport.h - the portability layer of the K VM.
+ *
+ * The only file with #ifdef __KERNEL__.  Everything the VM core needs
+ * from its host (memory, the clock, randomness, the calling process,
+ * sleeping, a mutex, warnings, printing to the host's log) is named here
+ * with a kp_ prefix and mapped to the kernel's API or to libc.  The
+ * userspace implementations live in lkm/user/kport_user.c; the kernel
+ * ones are static inlines below.
+ *
+ * Contract of the allocation functions (both homes):
+ *	kp_malloc(n)		n bytes or NULL; may sleep
+ *	kp_zalloc(n)		the same, zeroed
+ *	kp_realloc(p, old, n)	resize p (old bytes) to n; NULL on
+ *				failure, p untouched; p may be NULL
+ *	kp_free(p)		p may be NULL
+ * Large blocks are fine (kvmalloc in the kernel).
+ */
+#ifndef KPORT_H
+#define KPORT_H
+
+#ifdef __KERNEL__
+
+#include <linux/types.h>
+#include <linux/kernel.h>
+#include <linux/errno.h>
+#include <linux/string.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/ktime.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/delay.h>
+#include <linux/mutex.h>
+#include <linux/bug.h>
+#include <linux/printk.h>
+
+static inline void *kp_malloc(size_t n)
+{
+	return kvmalloc(n ? n : 1, GFP_KERNEL | __GFP_NOWARN);
+}
+
+static inline void *kp_zalloc(size_t n)
+{
+	return kvzalloc(n ? n : 1, GFP_KERNEL | __GFP_NOWARN);
+}
+
+static inline void kp_free(void *p)
+{
+	kvfree(p);
+}
+
+/* kvrealloc() changed its signature between 6.1 and 6.12: do it by hand. */
+static inline void *kp_realloc(void *p, size_t old, size_t n)
+{
+	void *q = kp_malloc(n);
+
+	if (!q)
+		return NULL;
+	if (p) {
+		memcpy(q, p, old < n ? old : n);
+		kvfree(p);
+	}
+	return q;
+}
+
+/* Monotonic nanoseconds since boot: positive. */
+static inline int64_t kp_nanotime(void)
+{
+	return (int64_t)ktime_get_ns();
+}
+
+static inline uint64_t kp_random_u64(void)
+{
+	return get_random_u64();
+}
+
+static inline int64_t kp_pid(void)
+{
+	return (int64_t)current->pid;
+}
+
+#define KP_COMM_LEN TASK_COMM_LEN
+/* buf must hold KP_COMM_LEN bytes; NUL-terminated on return. */
+static inline void kp_comm(char *buf)
+{
+	char tmp[TASK_COMM_LEN];
+
+	get_task_comm(tmp, current);
+	memcpy(buf, tmp, TASK_COMM_LEN);
+	buf[TASK_COMM_LEN - 1] = '\0';
+}
+
+/* Sleeps up to ms milliseconds; a signal ends it early. */
+static inline void kp_sleep_ms(unsigned int ms)
+{
+	if (ms)
+		msleep_interruptible(ms);
+}
+
+struct kp_mutex {
+	struct mutex m;
+};
+
+static inline void kp_mutex_init(struct kp_mutex *m)
+{
+	mutex_init(&m->m);
+}
+
+static inline void kp_mutex_destroy(struct kp_mutex *m)
+{
+	mutex_destroy(&m->m);
+}
+
+/* 0, or -EINTR when a signal interrupted the wait. */
+static inline int kp_mutex_lock(struct kp_mutex *m)
+{
+	return mutex_lock_interruptible(&m->m);
+}
+
+/* For paths that must not fail (release). */
+static inline void kp_mutex_lock_always(struct kp_mutex *m)
+{
+	mutex_lock(&m->m);
+}
+
+static inline void kp_mutex_unlock(struct kp_mutex *m)
+{
+	mutex_unlock(&m->m);
+}
+
+/* Evaluates to cond; warns once per call site when it is true. */
+#define KP_WARN_ON(cond) WARN_ON_ONCE(cond)
+
+#ifndef INT64_MAX
+#define INT64_MAX	S64_MAX
+#endif
+#ifndef UINT64_MAX
+#define UINT64_MAX	U64_MAX
+#endif
+
+/* The interpreter's computed-goto table, as the BPF interpreter does it. */
+#define KP_JUMP_TABLE	__annotate_jump_table
+
+/* One line to the host's log (no trailing newline in s). */
+static inline void kp_log_line(const char *s, size_t len)
+{
+	pr_info("konoha: %.*s\n", (int)len, s);
+}
+
+#else /* userspace */
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+#include <errno.h>
+#include <stdio.h>
+#include <pthread.h>
+
+#define KP_JUMP_TABLE
+
+#ifndef likely
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+#endif
+
+void *kp_malloc(size_t n);
+void *kp_zalloc(size_t n);
+void *kp_realloc(void *p, size_t old, size_t n);
+void kp_free(void *p);
+/* Userspace only: blocks obtained from kp_* and not yet freed. */
+long kp_live_allocs(void);
+
+int64_t kp_nanotime(void);
+uint64_t kp_random_u64(void);
+int64_t kp_pid(void);
+#define KP_COMM_LEN 16
+void kp_comm(char *buf);
+void kp_sleep_ms(unsigned int ms);
+
+struct kp_mutex {
+	pthread_mutex_t m;
+};
+
+void kp_mutex_init(struct kp_mutex *m);
+void kp_mutex_destroy(struct kp_mutex *m);
+int kp_mutex_lock(struct kp_mutex *m);
+void kp_mutex_lock_always(struct kp_mutex *m);
+void kp_mutex_unlock(struct kp_mutex *m);
+
+bool kp_warn(bool cond, const char *expr, const char *file, int line);
+#define KP_WARN_ON(cond) kp_warn(!!(cond), #cond, __FILE__, __LINE__)
+
+void kp_log_line(const char *s, size_t len);
+
+#endif /* __KERNEL__ */
+
+#define KP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+/* Keeps a helper's locals off a caller's frame (kernel stack budget). */
+#define KP_NOINLINE __attribute__((__noinline__))
+
+#endif /* KPORT_H */

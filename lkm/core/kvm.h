@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvm.h - the K virtual machine: values, objects, the VM and its API.
+ *
+ * One struct kvm runs one loaded image (struct kimage, read-only except
+ * its inline caches).  The VM never prints: program output and log lines
+ * go to the host's callbacks (struct kvm_host).  The same code builds for
+ * userspace (build/kvm, the host library) and for the kernel (konoha.ko).
+ *
+ * Values: a register is a union kvalue.  int and boolean are unboxed in
+ * .i; every reference type is .o, NULL for null.  The loader guarantees
+ * that a register declared as a reference only ever holds a reference.
+ *
+ * Status codes: every VM function that can run script code returns
+ * KVM_OK, KVM_THROW (vm->exc holds the exception) or KVM_ABORT
+ * (vm->abort_kind says which limit; nothing can catch it).
+ */
+#ifndef KVM_H
+#define KVM_H
+
+#include "kport.h"
+#include "kimage.h"
+
+struct kvm;
+struct kobj;
+struct kdev;
+struct kdev_file;
+
+union kvalue {
+	int64_t i;
+	struct kobj *o;
+};
+
+enum kvm_status {
+	KVM_OK = 0,
+	KVM_THROW = 1,
+	KVM_ABORT = 2,
+};
+
+enum kvm_abort_kind {
+	KVM_ABORT_NONE = 0,
+	KVM_ABORT_BUDGET,
+	KVM_ABORT_OOM,
+	KVM_ABORT_DEPTH,
+};
+
+/* ---- objects ------------------------------------------------------------ */
+
+enum kobj_kind {
+	KO_INSTANCE = 1,	/* script or built-in class instance */
+	KO_STRING,
+	KO_ARRAY,
+	KO_FUNC,
+	KO_BOXI,		/* boxed int (in Any) */
+	KO_BOXZ,		/* boxed boolean */
+	KO_STREAM,		/* OutputStream / InputStream */
+};
+
+struct kobj {
+	struct kobj *gc_next;	/* list of every object of the VM */
+	uint32_t cls;		/* class id: instances, streams, strings */
+	uint8_t kind;
+	uint8_t marked;
+	uint16_t flags;
+};
+
+#define KOBJ_CONVERTING	1u	/* an array on vm->conv */
+
+struct kinst {
+	struct kobj h;
+	union kvalue f[];	/* kclass.nfields fields */
+};
+
+struct kstr {
+	struct kobj h;
+	uint32_t len;
+	uint8_t b[];		/* len bytes and a NUL (not part of it) */
+};
+
+struct karr {
+	struct kobj h;
+	uint32_t type;		/* image type index of the array type */
+	uint8_t elem_ref;	/* elements are references */
+	uint32_t len, cap;
+	union kvalue *v;
+};
+
+struct kfn {
+	struct kobj h;
+	uint32_t type;		/* image type index of its Func type */
+	struct kmethod_ref m;	/* script function or native */
+	struct kobj *recv;	/* bound receiver, or NULL for a function */
+};
+
+struct kbox {
+	struct kobj h;
+	int64_t v;
+};
+
+/* A device stream; its buffer belongs to the device layer (device.c). */
+struct kstream {
+	struct kobj h;
+	bool valid;		/* false once its callback returned */
+	bool output;
+	uint32_t len, cap, pos;
+	uint8_t *buf;
+};
+
+/* Built-in hidden fields (absolute indexes, builtins.def). */
+#define KF_EXC_MESSAGE	0
+#define KF_DEVERR_ERRNO	1
+#define KF_DEVICE_MODE	0
+
+/* ---- the VM ------------------------------------------------------------- */
+
+struct kvm_limits {
+	uint64_t budget;	/* instructions per init */
+	uint64_t cb_budget;	/* instructions per device callback */
+	size_t heap;		/* bytes */
+	uint32_t depth;		/* frames */
+};
+
+#define KVM_DEFAULT_BUDGET	(1ull << 32)
+#define KVM_DEFAULT_HEAP	(256u << 20)
+#define KVM_DEFAULT_DEPTH	1000u
+#define KVM_KERNEL_BUDGET	100000000ull
+/*
+ * Native code (toString during a conversion, join) re-entering the
+ * interpreter nests on the C stack: at most this many times.  The
+ * kernel stack is 16 KiB and each level costs the interpreter's frame.
+ */
+#define KVM_MAX_NEST		16
+
+struct kvm_host {
+	/* program output: bytes of print(), the newline included */
+	void (*output)(void *ctx, const char *buf, size_t len);
+	/* one line of a logged report (callback failures), no newline */
+	void (*log)(void *ctx, const char *line, size_t len);
+	/* a device was registered / is being removed (may be NULL) */
+	int (*dev_add)(void *ctx, struct kdev *dev);
+	void (*dev_remove)(void *ctx, struct kdev *dev);
+	void *ctx;
+};
+
+struct kframe {
+	const struct kfunc *fn;
+	uint32_t base;		/* first register in vm->stack */
+	uint32_t pc;		/* start of the instruction in progress */
+	int32_t ret_reg;	/* caller's destination register, -1 none */
+	uint8_t ret_mode;	/* enum kret_mode */
+	uint8_t entry;		/* first frame of a kvm_execute() */
+};
+
+enum kret_mode {
+	KRET_PLAIN = 0,
+	KRET_BOXI,		/* CALLA: box an int result */
+	KRET_BOXZ,		/* CALLA: box a boolean result */
+	KRET_VOIDNULL,		/* CALLA: void result stores null */
+	KRET_TOSTR,		/* RTOS: a null toString result is "null" */
+};
+
+struct ktrace_ent {
+	const struct kfunc *fn;
+	uint32_t pc;
+};
+
+/* Parsed native signature (builtins.def). */
+#define KP_T		100	/* "T": the array's element type */
+struct knparam {
+	uint8_t kind;		/* KT_INT/BOOL/CLASS/ARRAY/VOID, KP_T */
+	uint32_t type;		/* image type index, or NONE */
+	uint32_t cls;		/* KT_CLASS: class id */
+};
+
+struct knsig {
+	uint8_t nparams;	/* declared, receiver excluded */
+	bool has_recv;
+	struct knparam ret;	/* kind KT_VOID for void */
+	struct knparam p[3];
+};
+
+struct kvm {
+	const struct kimage *img;
+	struct kvm_limits lim;
+	struct kvm_host host;
+	struct kp_mutex lock;
+
+	/* execution */
+	union kvalue *stack;
+	uint32_t stack_cap;	/* in values */
+	struct kframe *frames;
+	uint32_t nframes, frames_cap;
+	uint32_t nest;		/* kvm_execute() nesting */
+	int64_t budget;		/* instructions left in this call */
+	union kvalue retval;	/* result of the last entry frame */
+	union kvalue *globals;
+
+	/* pending exception / abort */
+	struct kobj *exc;
+	enum kvm_abort_kind abort_kind;
+	struct ktrace_ent *trace;
+	uint32_t ntrace, trace_cap;
+	struct kobj *trace_exc;	/* exception the trace belongs to */
+	uint32_t trace_frame;	/* frame index where it was caught */
+	char *report;		/* last report, lines ending in '\n' */
+	size_t report_len;
+
+	/* heap */
+	struct kobj *objects;
+	size_t heap_used;	/* charged bytes */
+	size_t heap_peak;
+	size_t gc_next;		/* collect when heap_used exceeds this */
+	long live_allocs;	/* blocks from kvm_mem_alloc not yet freed */
+	uint64_t ngc;
+	struct kobj **gray;
+	uint32_t ngray, gray_cap;
+	bool gray_overflow;
+
+	/* roots */
+	struct kobj **kstrings;	/* string constants by constant index */
+	struct kobj **fnvals;	/* Func values by function index */
+#define KVM_MAX_TMP_ROOTS 32
+	struct kobj *tmp[KVM_MAX_TMP_ROOTS];
+	uint32_t ntmp;
+	struct kconv {
+		struct kobj *o;	/* an array being converted */
+		uint32_t i;	/* next element */
+	} *conv;
+	uint32_t nconv, conv_cap;
+
+	/* natives */
+	struct knsig nsig[KN__COUNT];
+
+	/* devices (device.c) */
+	struct kdev *devices;	/* registration order */
+	uint32_t ndevices;
+	uint32_t open_files;
+	bool init_done;
+	bool init_failed;
+
+	/* statistics */
+	uint64_t executed;	/* instructions of finished calls */
+};
+
+/* ---- API for hosts ------------------------------------------------------ */
+
+/* Defaults for userspace (kvm, ktc run). */
+void kvm_default_limits(struct kvm_limits *lim);
+/* NULL when out of memory.  The image must outlive the VM. */
+struct kvm *kvm_create(const struct kimage *img, const struct kvm_limits *lim,
+		       const struct kvm_host *host);
+/* Runs the init once; on failure its devices are removed. */
+int kvm_run_init(struct kvm *vm);
+/* The report of the last failed run ("Class: msg\n  at ...\n"), or "". */
+const char *kvm_report(struct kvm *vm);
+/* Frees every object and device; afterwards vm->live_allocs was 0. */
+void kvm_destroy(struct kvm *vm);
+/* Blocks allocated by the VM and not freed (for tests). */
+long kvm_live_allocs(const struct kvm *vm);
+
+/* ---- device file API (device.c); all return 0/-errno ------------------- */
+
+struct kdev {
+	struct kvm *vm;
+	struct kdev *next;
+	char name[32];
+	uint32_t mode;		/* permission bits, 0..0777 */
+	struct kobj *obj;	/* the Device instance */
+	/* open, read, write, ioctl, release */
+	struct kmethod_ref ops[5];
+	uint32_t nopen;
+	void *host_data;	/* for the host (e.g. the miscdevice) */
+};
+
+struct kdev_file {
+	struct kdev *dev;
+	uint8_t *content;
+	uint32_t content_len, content_cap;
+	bool has_content;
+};
+
+#define KDEV_CONTENT_MAX	65536u
+#define KDEV_WRITE_MAX		65536u
+
+struct kdev *kdev_find(struct kvm *vm, const char *name);
+int kdev_open(struct kdev *dev, struct kdev_file **filep);
+/* buf: host memory (kernel glue bounces through it); *pos updated */
+long kdev_read(struct kdev_file *f, char *buf, size_t count, int64_t *pos);
+long kdev_write(struct kdev_file *f, const char *buf, size_t count,
+		int64_t *pos);
+int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
+	       int64_t *result);
+int64_t kdev_llseek(struct kdev_file *f, int64_t off, int whence,
+		    int64_t *pos);
+int kdev_release(struct kdev_file *f);
+
+/* ---- internal API shared by the core files ------------------------------ */
+
+/* memory (gc.c): charged to the quota; NULL = out of memory abort set */
+void *kvm_mem_alloc(struct kvm *vm, size_t n);
+void *kvm_mem_realloc(struct kvm *vm, void *p, size_t old, size_t n);
+void kvm_mem_free(struct kvm *vm, void *p, size_t n);
+struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
+			   uint32_t cls);
+void kvm_gc(struct kvm *vm);
+void kvm_free_all_objects(struct kvm *vm);
+
+static inline void kvm_push_root(struct kvm *vm, struct kobj *o)
+{
+	if (!KP_WARN_ON(vm->ntmp >= KVM_MAX_TMP_ROOTS))
+		vm->tmp[vm->ntmp++] = o;
+}
+
+static inline void kvm_pop_roots(struct kvm *vm, uint32_t n)
+{
+	vm->ntmp -= n;
+}
+
+/* objects (object.c) */
+struct kstr *kvm_str_new(struct kvm *vm, const void *b, size_t len);
+struct kstr *kvm_str_cstr(struct kvm *vm, const char *s);
+struct kinst *kvm_inst_new(struct kvm *vm, uint32_t cls);
+struct karr *kvm_arr_new(struct kvm *vm, uint32_t type, uint32_t len);
+int kvm_arr_reserve(struct kvm *vm, struct karr *a, uint32_t n);
+struct kobj *kvm_box(struct kvm *vm, bool boolean, int64_t v);
+struct kfn *kvm_fn_new(struct kvm *vm, uint32_t type, struct kmethod_ref m,
+		       struct kobj *recv);
+uint32_t kvm_obj_class(const struct kobj *o);	/* NONE if not a class */
+bool kvm_instance_of(struct kvm *vm, const struct kobj *o, uint32_t type);
+void kvm_obj_type_name(struct kvm *vm, const struct kobj *o, char *buf,
+		       size_t len);
+bool kvm_str_eq(const struct kobj *a, const struct kobj *b);
+size_t kvm_obj_size(struct kvm *vm, const struct kobj *o);
+
+/* exceptions (vm.c) */
+int kvm_throw_new(struct kvm *vm, uint32_t cls, const char *msg);
+int kvm_throw_deverr(struct kvm *vm, int err, const char *msg);
+int kvm_throw_index(struct kvm *vm, int64_t i, int64_t n);
+int kvm_abort(struct kvm *vm, enum kvm_abort_kind kind);
+bool kvm_charge(struct kvm *vm, uint64_t n);	/* false: budget abort */
+
+/* calls (vm.c): args[0] is the receiver for methods */
+int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
+	       uint32_t nargs, union kvalue *ret);
+/* Runs a top-level call (init or callback) with a fresh budget. */
+int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
+		 uint32_t nargs, union kvalue *ret, uint64_t budget);
+/* Builds vm->report for the failed top-level call that returned st. */
+void kvm_make_report(struct kvm *vm, int st);
+
+/* strings (string.c) */
+struct kbuf {
+	char *p;
+	size_t len, cap;
+};
+int kvm_buf_put(struct kvm *vm, struct kbuf *b, const void *s, size_t n);
+void kvm_buf_free(struct kvm *vm, struct kbuf *b);
+/* String conversion of a value of the given image type (LANGUAGE.md 6). */
+int kvm_to_string(struct kvm *vm, union kvalue v, uint32_t type,
+		  struct kstr **out);
+int kvm_ref_to_string(struct kvm *vm, struct kobj *o, struct kstr **out);
+int kvm_buf_put_value(struct kvm *vm, struct kbuf *b, union kvalue v,
+		      uint32_t type);
+struct kstr *kvm_int_to_str(struct kvm *vm, int64_t v);
+int kvm_fmt_int(char *buf, int64_t v);	/* returns length; buf >= 21 */
+
+/* natives (natives.c) */
+typedef int (*knative_fn)(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret);
+extern const knative_fn kvm_natives[KN__COUNT];
+extern const char *const kvm_native_names[KN__COUNT];
+extern const char *const kvm_native_owners[KN__COUNT];
+int kvm_natives_init(struct kvm *vm);
+uint32_t kvm_native_nargs(const struct kvm *vm, uint32_t n);
+
+/* devices (device.c) */
+int kvm_device_register(struct kvm *vm, struct kobj *name, struct kobj *obj);
+void kvm_devices_remove_all(struct kvm *vm);
+void kvm_devices_mark(struct kvm *vm);
+void kvm_gc_mark_obj(struct kvm *vm, struct kobj *o);
+
+#endif /* KVM_H */

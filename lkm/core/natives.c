@@ -1,0 +1,997 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * natives.c - the built-in library of builtins.def (LANGUAGE.md 8).
+ *
+ * A native gets its arguments in args[] (receiver first for methods and
+ * constructors) and stores its result in *ret; it returns a status.  The
+ * interpreter has already refused a null receiver.  Natives that
+ * allocate keep their objects in vm->tmp (kvm_push_root) meanwhile.
+ */
+#include "kvm.h"
+
+#define ARG_STR(k)	((struct kstr *)args[k].o)
+#define ARG_ARR(k)	((struct karr *)args[k].o)
+#define ARG_INST(k)	((struct kinst *)args[k].o)
+
+/* ---- tables generated from builtins.def --------------------------------- */
+
+#define K_CLASS(id, name, super, ctor, fields)
+#define K_ERRNO(name, value)
+#define K_NATIVE(id, owner, name, kind, slot, sig)			\
+	static int nat_##owner##_##name(struct kvm *vm,			\
+					union kvalue *args,		\
+					union kvalue *ret);
+#include "builtins.def"
+#undef K_NATIVE
+
+const knative_fn kvm_natives[KN__COUNT] = {
+#define K_NATIVE(id, owner, name, kind, slot, sig) nat_##owner##_##name,
+#include "builtins.def"
+#undef K_NATIVE
+};
+
+const char *const kvm_native_names[KN__COUNT] = {
+#define K_NATIVE(id, owner, name, kind, slot, sig) #name,
+#include "builtins.def"
+#undef K_NATIVE
+};
+
+const char *const kvm_native_owners[KN__COUNT] = {
+#define K_NATIVE(id, owner, name, kind, slot, sig) #owner,
+#include "builtins.def"
+#undef K_NATIVE
+};
+
+enum { NK_METHOD, NK_STATIC, NK_FUNC, NK_CTOR };
+#define METHOD	NK_METHOD
+#define STATIC	NK_STATIC
+#define FUNC	NK_FUNC
+#define CTOR	NK_CTOR
+static const uint8_t native_kinds[KN__COUNT] = {
+#define K_NATIVE(id, owner, name, kind, slot, sig) kind,
+#include "builtins.def"
+#undef K_NATIVE
+};
+#undef METHOD
+#undef STATIC
+#undef FUNC
+#undef CTOR
+
+static const char *const native_sigs[KN__COUNT] = {
+#define K_NATIVE(id, owner, name, kind, slot, sig) sig,
+#include "builtins.def"
+#undef K_NATIVE
+};
+
+#undef K_CLASS
+static const char *const builtin_class_names[KC__BUILTIN_COUNT] = {
+#define K_CLASS(id, name, super, ctor, fields) [id] = #name,
+#define K_NATIVE(id, owner, name, kind, slot, sig)
+#include "builtins.def"
+#undef K_NATIVE
+#undef K_CLASS
+};
+#undef K_ERRNO
+
+/* ---- signatures --------------------------------------------------------- */
+
+static int parse_param(struct kvm *vm, const char *s, size_t n,
+		       struct knparam *p)
+{
+	const struct kimage *img = vm->img;
+	uint32_t c;
+
+	p->type = KIMG_NONE;
+	p->cls = KIMG_NONE;
+#define IS(lit) (n == sizeof(lit) - 1 && !memcmp(s, lit, n))
+	if (IS("void")) {
+		p->kind = KT_VOID;
+		p->type = img->t_void;
+	} else if (IS("int")) {
+		p->kind = KT_INT;
+		p->type = img->t_int;
+	} else if (IS("boolean")) {
+		p->kind = KT_BOOL;
+		p->type = img->t_bool;
+	} else if (IS("T")) {
+		p->kind = KP_T;
+	} else if (IS("Array<String>")) {
+		p->kind = KT_ARRAY;
+		p->type = img->t_string_array;
+	} else {
+		for (c = 0; c < KC__BUILTIN_COUNT; c++) {
+			const char *name = builtin_class_names[c];
+
+			if (name && strlen(name) == n && !memcmp(name, s, n))
+				break;
+		}
+		if (c == KC__BUILTIN_COUNT)
+			return -EINVAL;
+		p->kind = KT_CLASS;
+		p->cls = c;
+		if (c == KC_String) {
+			p->type = img->t_string;
+		} else {
+			struct ktype t = { .kind = KT_CLASS, .elem = c };
+
+			p->type = kimg_find_type(img, &t);
+		}
+	}
+#undef IS
+	return 0;
+}
+
+static int parse_sig(struct kvm *vm, uint32_t n, struct knsig *sig)
+{
+	const char *s = native_sigs[n], *open, *q;
+	int err;
+
+	open = strchr(s, '(');
+	if (!open)
+		return -EINVAL;
+	err = parse_param(vm, s, (size_t)(open - s), &sig->ret);
+	if (err)
+		return err;
+	sig->has_recv = native_kinds[n] == NK_METHOD ||
+		native_kinds[n] == NK_CTOR;
+	sig->nparams = 0;
+	s = open + 1;
+	while (*s && *s != ')') {
+		while (*s == ' ')
+			s++;
+		for (q = s; *q && *q != ',' && *q != ')'; q++)
+			;
+		if (sig->nparams >= KP_ARRAY_SIZE(sig->p))
+			return -EINVAL;
+		err = parse_param(vm, s, (size_t)(q - s),
+				  &sig->p[sig->nparams++]);
+		if (err)
+			return err;
+		s = *q == ',' ? q + 1 : q;
+	}
+	return 0;
+}
+
+int kvm_natives_init(struct kvm *vm)
+{
+	uint32_t n;
+	int err;
+
+	for (n = 0; n < KN__COUNT; n++) {
+		err = parse_sig(vm, n, &vm->nsig[n]);
+		if (KP_WARN_ON(err))
+			return err;
+	}
+	return 0;
+}
+
+uint32_t kvm_native_nargs(const struct kvm *vm, uint32_t n)
+{
+	return vm->nsig[n].nparams + (vm->nsig[n].has_recv ? 1 : 0);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int npe(struct kvm *vm)
+{
+	return kvm_throw_new(vm, KC_NullPointerException, "null dereference");
+}
+
+static int ret_str(struct kvm *vm, union kvalue *ret, const void *b,
+		   size_t n)
+{
+	struct kstr *s = kvm_str_new(vm, b, n);
+
+	if (!s)
+		return KVM_ABORT;
+	ret->o = &s->h;
+	return KVM_OK;
+}
+
+/* Charges the work of touching n bytes: one unit per 64. */
+static bool charge_bytes(struct kvm *vm, uint64_t n)
+{
+	return kvm_charge(vm, n / 64);
+}
+
+/*
+ * First occurrence of needle in hay[from..), or -1.  Naive search whose
+ * work is charged as it goes, so a quadratic case runs out of budget
+ * instead of stalling the kernel.
+ */
+static int find(struct kvm *vm, const struct kstr *hay, uint32_t from,
+		const struct kstr *needle, int64_t *pos)
+{
+	uint32_t n = hay->len, m = needle->len, i;
+	uint64_t work = 0;
+
+	*pos = -1;
+	if (m == 0) {
+		*pos = from <= n ? (int64_t)from : -1;
+		return KVM_OK;
+	}
+	if (m > n)
+		return KVM_OK;
+	for (i = from; i <= n - m; i++) {
+		const uint8_t *p = memchr(hay->b + i, needle->b[0],
+					  n - m + 1 - i);
+
+		if (!p)
+			break;
+		work += (uint64_t)(p - (hay->b + i)) + m;
+		i = (uint32_t)(p - hay->b);
+		if (work >= 4096) {
+			if (!charge_bytes(vm, work))
+				return KVM_ABORT;
+			work = 0;
+		}
+		if (!memcmp(p, needle->b, m)) {
+			*pos = i;
+			break;
+		}
+	}
+	return charge_bytes(vm, work) ? KVM_OK : KVM_ABORT;
+}
+
+/* ---- Object, Exception, DeviceError, Device ----------------------------- */
+
+static int nat_Object_Object_init(struct kvm *vm, union kvalue *args,
+				  union kvalue *ret)
+{
+	(void)vm; (void)args; (void)ret;
+	return KVM_OK;
+}
+
+static int nat_Object_toString(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	struct kobj *o = args[0].o;
+
+	if (o->kind == KO_STRING) {
+		ret->o = o;
+		return KVM_OK;
+	}
+	ret->o = (struct kobj *)kvm_str_cstr(vm,
+				vm->img->classes[kvm_obj_class(o)]->name);
+	return ret->o ? KVM_OK : KVM_ABORT;
+}
+
+static int nat_Exception_Exception_init(struct kvm *vm, union kvalue *args,
+					union kvalue *ret)
+{
+	(void)vm; (void)ret;
+	ARG_INST(0)->f[KF_EXC_MESSAGE] = args[1];
+	return KVM_OK;
+}
+
+static int nat_Exception_toString(struct kvm *vm, union kvalue *args,
+				  union kvalue *ret)
+{
+	struct kinst *e = ARG_INST(0);
+	const char *name = vm->img->classes[e->h.cls]->name;
+	struct kstr *msg = (struct kstr *)e->f[KF_EXC_MESSAGE].o;
+	size_t nl = strlen(name), ml = msg ? msg->len : 4;
+	struct kstr *s;
+
+	s = kvm_str_new(vm, NULL, nl + 2 + ml);
+	if (!s)
+		return KVM_ABORT;
+	memcpy(s->b, name, nl);
+	memcpy(s->b + nl, ": ", 2);
+	memcpy(s->b + nl + 2, msg ? msg->b : (const uint8_t *)"null", ml);
+	ret->o = &s->h;
+	return KVM_OK;
+}
+
+static int nat_Exception_getMessage(struct kvm *vm, union kvalue *args,
+				    union kvalue *ret)
+{
+	(void)vm;
+	*ret = ARG_INST(0)->f[KF_EXC_MESSAGE];
+	return KVM_OK;
+}
+
+static int nat_DeviceError_DeviceError_init(struct kvm *vm,
+					    union kvalue *args,
+					    union kvalue *ret)
+{
+	(void)vm; (void)ret;
+	ARG_INST(0)->f[KF_DEVERR_ERRNO] = args[1];
+	ARG_INST(0)->f[KF_EXC_MESSAGE] = args[2];
+	return KVM_OK;
+}
+
+static int nat_DeviceError_errno(struct kvm *vm, union kvalue *args,
+				 union kvalue *ret)
+{
+	(void)vm;
+	*ret = ARG_INST(0)->f[KF_DEVERR_ERRNO];
+	return KVM_OK;
+}
+
+static int nat_Device_Device_init(struct kvm *vm, union kvalue *args,
+				  union kvalue *ret)
+{
+	(void)vm; (void)ret;
+	ARG_INST(0)->f[KF_DEVICE_MODE].i = 0600;
+	return KVM_OK;
+}
+
+static int nat_Device_open(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
+{
+	(void)vm; (void)args; (void)ret;
+	return KVM_OK;
+}
+
+static int nat_Device_read(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
+{
+	(void)vm; (void)args; (void)ret;
+	return KVM_OK;
+}
+
+static int nat_Device_write(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	(void)args; (void)ret;
+	return kvm_throw_deverr(vm, EINVAL, "write not supported");
+}
+
+static int nat_Device_ioctl(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	(void)args; (void)ret;
+	return kvm_throw_deverr(vm, ENOTTY, "ioctl not supported");
+}
+
+static int nat_Device_release(struct kvm *vm, union kvalue *args,
+			      union kvalue *ret)
+{
+	(void)vm; (void)args; (void)ret;
+	return KVM_OK;
+}
+
+static int nat_Device_register(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	(void)ret;
+	if (!args[0].o || !args[1].o)
+		return npe(vm);
+	return kvm_device_register(vm, args[0].o, args[1].o);
+}
+
+/* ---- String ------------------------------------------------------------- */
+
+static int nat_String_length(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	(void)vm;
+	ret->i = ARG_STR(0)->len;
+	return KVM_OK;
+}
+
+static int nat_String_charAt(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0);
+	int64_t i = args[1].i;
+
+	if ((uint64_t)i >= s->len)
+		return kvm_throw_index(vm, i, s->len);
+	ret->i = s->b[i];
+	return KVM_OK;
+}
+
+static int nat_String_substring(struct kvm *vm, union kvalue *args,
+				union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0);
+	int64_t b = args[1].i, e = args[2].i;
+
+	if (b < 0 || b > e || e > (int64_t)s->len) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg),
+			 "begin %lld, end %lld, length %u",
+			 (long long)b, (long long)e, s->len);
+		return kvm_throw_new(vm, KC_IndexOutOfBoundsException, msg);
+	}
+	if (!charge_bytes(vm, (uint64_t)(e - b)))
+		return KVM_ABORT;
+	return ret_str(vm, ret, s->b + b, (size_t)(e - b));
+}
+
+static int nat_String_indexOf(struct kvm *vm, union kvalue *args,
+			      union kvalue *ret)
+{
+	if (!args[1].o)
+		return npe(vm);
+	return find(vm, ARG_STR(0), 0, ARG_STR(1), &ret->i);
+}
+
+static int nat_String_contains(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	int64_t pos;
+	int st;
+
+	if (!args[1].o)
+		return npe(vm);
+	st = find(vm, ARG_STR(0), 0, ARG_STR(1), &pos);
+	ret->i = pos >= 0;
+	return st;
+}
+
+static int nat_String_startsWith(struct kvm *vm, union kvalue *args,
+				 union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0), *p = ARG_STR(1);
+
+	if (!p)
+		return npe(vm);
+	ret->i = p->len <= s->len && !memcmp(s->b, p->b, p->len);
+	return charge_bytes(vm, p->len) ? KVM_OK : KVM_ABORT;
+}
+
+static int nat_String_endsWith(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0), *p = ARG_STR(1);
+
+	if (!p)
+		return npe(vm);
+	ret->i = p->len <= s->len &&
+		!memcmp(s->b + s->len - p->len, p->b, p->len);
+	return charge_bytes(vm, p->len) ? KVM_OK : KVM_ABORT;
+}
+
+static int arr_push(struct kvm *vm, struct karr *a, union kvalue v)
+{
+	int st = kvm_arr_reserve(vm, a, a->len + 1);
+
+	if (st)
+		return st;
+	a->v[a->len++] = v;
+	return KVM_OK;
+}
+
+/* Appends the string s[b..e) to the array a (both rooted by the caller). */
+static int push_piece(struct kvm *vm, struct karr *a, const struct kstr *s,
+		      uint32_t b, uint32_t e)
+{
+	struct kstr *p = kvm_str_new(vm, s->b + b, e - b);
+	union kvalue v;
+	int st;
+
+	if (!p)
+		return KVM_ABORT;
+	if (!kvm_charge(vm, 1))
+		return KVM_ABORT;
+	v.o = &p->h;
+	kvm_push_root(vm, &p->h);
+	st = arr_push(vm, a, v);
+	kvm_pop_roots(vm, 1);
+	return st;
+}
+
+static int nat_String_split(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0), *sep = ARG_STR(1);
+	struct karr *a;
+	uint32_t start = 0, i;
+	int64_t pos;
+	int st = KVM_OK;
+
+	if (!sep)
+		return npe(vm);
+	a = kvm_arr_new(vm, vm->img->t_string_array, 0);
+	if (!a)
+		return KVM_ABORT;
+	kvm_push_root(vm, &a->h);
+	if (sep->len == 0) {
+		for (i = 0; i < s->len && !st; i++)
+			st = push_piece(vm, a, s, i, i + 1);
+	} else {
+		for (;;) {
+			st = find(vm, s, start, sep, &pos);
+			if (st)
+				break;
+			if (pos < 0) {
+				st = push_piece(vm, a, s, start, s->len);
+				break;
+			}
+			st = push_piece(vm, a, s, start, (uint32_t)pos);
+			if (st)
+				break;
+			start = (uint32_t)pos + sep->len;
+		}
+	}
+	kvm_pop_roots(vm, 1);
+	ret->o = &a->h;
+	return st;
+}
+
+static int nat_String_trim(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0);
+	uint32_t b = 0, e = s->len;
+
+	while (b < e && s->b[b] <= 0x20)
+		b++;
+	while (e > b && s->b[e - 1] <= 0x20)
+		e--;
+	if (!charge_bytes(vm, s->len))
+		return KVM_ABORT;
+	if (b == 0 && e == s->len) {
+		ret->o = &s->h;
+		return KVM_OK;
+	}
+	return ret_str(vm, ret, s->b + b, e - b);
+}
+
+static int change_case(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret, bool upper)
+{
+	struct kstr *s = ARG_STR(0), *r;
+	uint32_t i;
+
+	if (!charge_bytes(vm, s->len))
+		return KVM_ABORT;
+	r = kvm_str_new(vm, s->b, s->len);
+	if (!r)
+		return KVM_ABORT;
+	for (i = 0; i < r->len; i++) {
+		uint8_t c = r->b[i];
+
+		if (upper && c >= 'a' && c <= 'z')
+			r->b[i] = c - 'a' + 'A';
+		else if (!upper && c >= 'A' && c <= 'Z')
+			r->b[i] = c - 'A' + 'a';
+	}
+	ret->o = &r->h;
+	return KVM_OK;
+}
+
+static int nat_String_toUpper(struct kvm *vm, union kvalue *args,
+			      union kvalue *ret)
+{
+	return change_case(vm, args, ret, true);
+}
+
+static int nat_String_toLower(struct kvm *vm, union kvalue *args,
+			      union kvalue *ret)
+{
+	return change_case(vm, args, ret, false);
+}
+
+static int nat_String_replace(struct kvm *vm, union kvalue *args,
+			      union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0), *from = ARG_STR(1), *to = ARG_STR(2);
+	struct kbuf b = { 0 };
+	uint32_t start = 0;
+	int64_t pos;
+	int st;
+
+	if (!from || !to)
+		return npe(vm);
+	if (from->len == 0) {
+		ret->o = &s->h;
+		return KVM_OK;
+	}
+	for (;;) {
+		st = find(vm, s, start, from, &pos);
+		if (st)
+			break;
+		if (pos < 0) {
+			st = kvm_buf_put(vm, &b, s->b + start, s->len - start);
+			break;
+		}
+		st = kvm_buf_put(vm, &b, s->b + start, (uint32_t)pos - start);
+		if (!st)
+			st = kvm_buf_put(vm, &b, to->b, to->len);
+		if (!st && !charge_bytes(vm, to->len))
+			st = KVM_ABORT;
+		if (st)
+			break;
+		start = (uint32_t)pos + from->len;
+	}
+	if (!st)
+		st = ret_str(vm, ret, b.p, b.len);
+	kvm_buf_free(vm, &b);
+	return st;
+}
+
+static int nat_String_repeat(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0), *r;
+	int64_t n = args[1].i, i;
+	uint64_t total;
+
+	if (n <= 0 || s->len == 0)
+		return ret_str(vm, ret, "", 0);
+	total = (uint64_t)s->len * (uint64_t)n;
+	if ((uint64_t)n > 0x7fffffffu || total > 0x7fffffffu)
+		return kvm_abort(vm, KVM_ABORT_OOM);
+	if (!charge_bytes(vm, total))
+		return KVM_ABORT;
+	r = kvm_str_new(vm, NULL, (size_t)total);
+	if (!r)
+		return KVM_ABORT;
+	for (i = 0; i < n; i++)
+		memcpy(r->b + (size_t)i * s->len, s->b, s->len);
+	ret->o = &r->h;
+	return KVM_OK;
+}
+
+static int nat_String_toInt(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0);
+	uint32_t i = 0;
+	bool neg = false;
+	uint64_t v = 0, lim;
+	char msg[120];
+
+	if (i < s->len && (s->b[i] == '+' || s->b[i] == '-'))
+		neg = s->b[i++] == '-';
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	if (i == s->len)
+		goto bad;
+	for (; i < s->len; i++) {
+		unsigned int d = (unsigned int)s->b[i] - '0';
+
+		if (d > 9 || v > (lim - d) / 10)
+			goto bad;
+		v = v * 10 + d;
+	}
+	ret->i = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return charge_bytes(vm, s->len) ? KVM_OK : KVM_ABORT;
+bad:
+	snprintf(msg, sizeof(msg), "invalid int \"%.*s\"",
+		 s->len > 64 ? 64 : (int)s->len, (const char *)s->b);
+	return kvm_throw_new(vm, KC_NumberFormatException, msg);
+}
+
+static int nat_String_fromChar(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	uint8_t c;
+
+	if ((uint64_t)args[0].i > 255)
+		return kvm_throw_index(vm, args[0].i, 256);
+	c = (uint8_t)args[0].i;
+	return ret_str(vm, ret, &c, 1);
+}
+
+/* ---- Array -------------------------------------------------------------- */
+
+static int nat_Array_size(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret)
+{
+	(void)vm;
+	ret->i = ARG_ARR(0)->len;
+	return KVM_OK;
+}
+
+static int nat_Array_add(struct kvm *vm, union kvalue *args,
+			 union kvalue *ret)
+{
+	(void)ret;
+	return arr_push(vm, ARG_ARR(0), args[1]);
+}
+
+static int nat_Array_pop(struct kvm *vm, union kvalue *args,
+			 union kvalue *ret)
+{
+	struct karr *a = ARG_ARR(0);
+
+	if (a->len == 0)
+		return kvm_throw_index(vm, -1, 0);
+	*ret = a->v[--a->len];
+	a->v[a->len].i = 0;
+	return KVM_OK;
+}
+
+static int nat_Array_insert(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	struct karr *a = ARG_ARR(0);
+	int64_t i = args[1].i;
+	int st;
+
+	(void)ret;
+	if ((uint64_t)i > a->len)
+		return kvm_throw_index(vm, i, a->len);
+	st = kvm_arr_reserve(vm, a, a->len + 1);
+	if (st)
+		return st;
+	if (!charge_bytes(vm, (uint64_t)(a->len - i) * 8))
+		return KVM_ABORT;
+	memmove(&a->v[i + 1], &a->v[i], (a->len - (size_t)i) * sizeof(*a->v));
+	a->v[i] = args[2];
+	a->len++;
+	return KVM_OK;
+}
+
+static int nat_Array_remove(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	struct karr *a = ARG_ARR(0);
+	int64_t i = args[1].i;
+
+	if ((uint64_t)i >= a->len)
+		return kvm_throw_index(vm, i, a->len);
+	if (!charge_bytes(vm, (uint64_t)(a->len - i) * 8))
+		return KVM_ABORT;
+	*ret = a->v[i];
+	memmove(&a->v[i], &a->v[i + 1],
+		(a->len - (size_t)i - 1) * sizeof(*a->v));
+	a->len--;
+	a->v[a->len].i = 0;
+	return KVM_OK;
+}
+
+static int nat_Array_clear(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
+{
+	struct karr *a = ARG_ARR(0);
+
+	(void)vm; (void)ret;
+	memset(a->v, 0, (size_t)a->len * sizeof(*a->v));
+	a->len = 0;
+	return KVM_OK;
+}
+
+static int nat_Array_join(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret)
+{
+	struct karr *a = ARG_ARR(0);
+	struct kstr *sep = ARG_STR(1);
+	uint32_t et = vm->img->types[a->type].elem, i;
+	struct kbuf b = { 0 };
+	int st = KVM_OK;
+
+	if (!sep)
+		return npe(vm);
+	/* toString may run script code: keep both alive */
+	kvm_push_root(vm, &a->h);
+	kvm_push_root(vm, &sep->h);
+	for (i = 0; i < a->len && !st; i++) {
+		if (i > 0)
+			st = kvm_buf_put(vm, &b, sep->b, sep->len);
+		if (!st && !kvm_charge(vm, 1))
+			st = KVM_ABORT;
+		if (!st)
+			st = kvm_buf_put_value(vm, &b, a->v[i], et);
+	}
+	kvm_pop_roots(vm, 2);
+	if (!st)
+		st = ret_str(vm, ret, b.p, b.len);
+	kvm_buf_free(vm, &b);
+	return st;
+}
+
+/* ---- Math, System, print ------------------------------------------------ */
+
+static int nat_Math_min(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
+{
+	(void)vm;
+	ret->i = args[0].i < args[1].i ? args[0].i : args[1].i;
+	return KVM_OK;
+}
+
+static int nat_Math_max(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
+{
+	(void)vm;
+	ret->i = args[0].i > args[1].i ? args[0].i : args[1].i;
+	return KVM_OK;
+}
+
+static int nat_Math_abs(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
+{
+	(void)vm;
+	/* abs(MIN) == MIN: negate in unsigned arithmetic */
+	ret->i = args[0].i < 0 ? (int64_t)(0 - (uint64_t)args[0].i) :
+		args[0].i;
+	return KVM_OK;
+}
+
+static int nat_System_nanoTime(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	(void)vm; (void)args;
+	ret->i = kp_nanotime();
+	return KVM_OK;
+}
+
+static int nat_System_random(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	uint64_t bound = (uint64_t)args[0].i, lim, r;
+
+	if (args[0].i <= 0)
+		return kvm_throw_new(vm, KC_ArithmeticException,
+				     "bound must be positive");
+	/* rejection sampling: uniform over [0, bound) */
+	lim = UINT64_MAX - UINT64_MAX % bound;
+	do {
+		r = kp_random_u64();
+	} while (r >= lim);
+	ret->i = (int64_t)(r % bound);
+	return KVM_OK;
+}
+
+static int nat_System_pid(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret)
+{
+	(void)vm; (void)args;
+	ret->i = kp_pid();
+	return KVM_OK;
+}
+
+static int nat_System_comm(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
+{
+	char comm[KP_COMM_LEN];
+
+	(void)args;
+	kp_comm(comm);
+	return ret_str(vm, ret, comm, strlen(comm));
+}
+
+static int nat_System_sleep(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	int64_t ms = args[0].i;
+
+	(void)vm; (void)ret;
+	if (ms < 0)
+		ms = 0;
+	if (ms > 10000)
+		ms = 10000;
+	kp_sleep_ms((unsigned int)ms);
+	return KVM_OK;
+}
+
+static int nat_Global_print(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0);
+	const uint8_t *b = s ? s->b : (const uint8_t *)"null";
+	size_t n = s ? s->len : 4;
+	char *line;
+
+	(void)ret;
+	if (!charge_bytes(vm, n))
+		return KVM_ABORT;
+	line = kvm_mem_alloc(vm, n + 1);
+	if (!line)
+		return KVM_ABORT;
+	memcpy(line, b, n);
+	line[n] = '\n';
+	if (vm->host.output)
+		vm->host.output(vm->host.ctx, line, n + 1);
+	kvm_mem_free(vm, line, n + 1);
+	return KVM_OK;
+}
+
+/* ---- streams ------------------------------------------------------------ */
+
+static int stream_check(struct kvm *vm, struct kstream *s)
+{
+	if (!s->valid)
+		return kvm_throw_deverr(vm, EINVAL,
+					"stream used outside its callback");
+	return KVM_OK;
+}
+
+static int out_put(struct kvm *vm, struct kstream *s, const void *b,
+		   uint32_t n)
+{
+	uint32_t cap;
+	uint8_t *p;
+
+	if ((uint64_t)s->len + n > KDEV_CONTENT_MAX)
+		return kvm_throw_deverr(vm, EFBIG,
+					"content exceeds 65536 bytes");
+	if (s->len + n > s->cap) {
+		cap = s->cap ? s->cap * 2 : 256;
+		while (cap < s->len + n)
+			cap *= 2;
+		kvm_push_root(vm, &s->h);
+		p = kvm_mem_realloc(vm, s->buf, s->cap, cap);
+		kvm_pop_roots(vm, 1);
+		if (!p)
+			return KVM_ABORT;
+		s->buf = p;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, b, n);
+	s->len += n;
+	return charge_bytes(vm, n) ? KVM_OK : KVM_ABORT;
+}
+
+static int nat_OutputStream_write(struct kvm *vm, union kvalue *args,
+				  union kvalue *ret)
+{
+	struct kstream *s = (struct kstream *)args[0].o;
+	struct kstr *str = ARG_STR(1);
+	int st = stream_check(vm, s);
+
+	(void)ret;
+	if (st)
+		return st;
+	if (!str)
+		return npe(vm);
+	return out_put(vm, s, str->b, str->len);
+}
+
+static int nat_OutputStream_writeByte(struct kvm *vm, union kvalue *args,
+				      union kvalue *ret)
+{
+	struct kstream *s = (struct kstream *)args[0].o;
+	uint8_t c = (uint8_t)(args[1].i & 0xff);
+	int st = stream_check(vm, s);
+
+	(void)ret;
+	if (st)
+		return st;
+	return out_put(vm, s, &c, 1);
+}
+
+static int nat_OutputStream_size(struct kvm *vm, union kvalue *args,
+				 union kvalue *ret)
+{
+	struct kstream *s = (struct kstream *)args[0].o;
+	int st = stream_check(vm, s);
+
+	ret->i = s->len;
+	return st;
+}
+
+static int nat_InputStream_readAll(struct kvm *vm, union kvalue *args,
+				   union kvalue *ret)
+{
+	struct kstream *s = (struct kstream *)args[0].o;
+	uint32_t pos = s->pos;
+	int st = stream_check(vm, s);
+
+	if (st)
+		return st;
+	if (!charge_bytes(vm, s->len - pos))
+		return KVM_ABORT;
+	st = ret_str(vm, ret, s->buf + pos, s->len - pos);
+	if (!st)
+		s->pos = s->len;
+	return st;
+}
+
+static int nat_InputStream_readByte(struct kvm *vm, union kvalue *args,
+				    union kvalue *ret)
+{
+	struct kstream *s = (struct kstream *)args[0].o;
+	int st = stream_check(vm, s);
+
+	if (st)
+		return st;
+	ret->i = s->pos < s->len ? s->buf[s->pos++] : -1;
+	return KVM_OK;
+}
+
+static int nat_InputStream_available(struct kvm *vm, union kvalue *args,
+				     union kvalue *ret)
+{
+	struct kstream *s = (struct kstream *)args[0].o;
+	int st = stream_check(vm, s);
+
+	ret->i = s->len - s->pos;
+	return st;
+}

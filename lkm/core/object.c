@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * object.c - allocation of K objects and their run-time types.
+ */
+#include "kvm.h"
+
+/* Strings and arrays stay below 2^31 bytes/elements whatever the quota. */
+#define KVM_MAX_LEN	0x7fffffffu
+
+size_t kvm_obj_size(struct kvm *vm, const struct kobj *o)
+{
+	switch (o->kind) {
+	case KO_INSTANCE:
+		return sizeof(struct kinst) + sizeof(union kvalue) *
+			(size_t)vm->img->classes[o->cls]->nfields;
+	case KO_STRING:
+		return sizeof(struct kstr) + ((const struct kstr *)o)->len + 1;
+	case KO_ARRAY:
+		return sizeof(struct karr);
+	case KO_FUNC:
+		return sizeof(struct kfn);
+	case KO_BOXI:
+	case KO_BOXZ:
+		return sizeof(struct kbox);
+	case KO_STREAM:
+		return sizeof(struct kstream);
+	}
+	return 0;
+}
+
+struct kstr *kvm_str_new(struct kvm *vm, const void *b, size_t len)
+{
+	struct kstr *s;
+
+	if (len > KVM_MAX_LEN) {
+		kvm_abort(vm, KVM_ABORT_OOM);
+		return NULL;
+	}
+	s = (struct kstr *)kvm_obj_alloc(vm, sizeof(*s) + len + 1, KO_STRING,
+					 KC_String);
+	if (!s)
+		return NULL;
+	s->len = (uint32_t)len;
+	if (len && b)
+		memcpy(s->b, b, len);
+	s->b[len] = '\0';
+	return s;
+}
+
+struct kstr *kvm_str_cstr(struct kvm *vm, const char *s)
+{
+	return kvm_str_new(vm, s, strlen(s));
+}
+
+struct kinst *kvm_inst_new(struct kvm *vm, uint32_t cls)
+{
+	const struct kclass *c = vm->img->classes[cls];
+
+	return (struct kinst *)kvm_obj_alloc(vm, sizeof(struct kinst) +
+			sizeof(union kvalue) * (size_t)c->nfields,
+			KO_INSTANCE, cls);
+}
+
+int kvm_arr_reserve(struct kvm *vm, struct karr *a, uint32_t n)
+{
+	size_t cap;
+	union kvalue *v;
+
+	if (n <= a->cap)
+		return KVM_OK;
+	if (n > KVM_MAX_LEN)
+		return kvm_abort(vm, KVM_ABORT_OOM);
+	cap = a->cap ? (size_t)a->cap * 2 : 4;
+	if (cap < n)
+		cap = n;
+	if (cap > KVM_MAX_LEN)
+		cap = KVM_MAX_LEN;
+	kvm_push_root(vm, &a->h);
+	v = kvm_mem_realloc(vm, a->v, (size_t)a->cap * sizeof(*v),
+			    cap * sizeof(*v));
+	kvm_pop_roots(vm, 1);
+	if (!v)
+		return KVM_ABORT;
+	memset(v + a->cap, 0, (cap - a->cap) * sizeof(*v));
+	a->v = v;
+	a->cap = (uint32_t)cap;
+	return KVM_OK;
+}
+
+struct karr *kvm_arr_new(struct kvm *vm, uint32_t type, uint32_t len)
+{
+	const struct kimage *img = vm->img;
+	struct karr *a;
+
+	if (len > KVM_MAX_LEN) {
+		kvm_abort(vm, KVM_ABORT_OOM);
+		return NULL;
+	}
+	a = (struct karr *)kvm_obj_alloc(vm, sizeof(*a), KO_ARRAY, KIMG_NONE);
+	if (!a)
+		return NULL;
+	a->type = type;
+	a->elem_ref = img->types[img->types[type].elem].kind >= KT_ANY;
+	if (len) {
+		if (kvm_arr_reserve(vm, a, len))
+			return NULL;
+		a->len = len;
+	}
+	return a;
+}
+
+struct kobj *kvm_box(struct kvm *vm, bool boolean, int64_t v)
+{
+	struct kbox *b;
+
+	b = (struct kbox *)kvm_obj_alloc(vm, sizeof(*b),
+					 boolean ? KO_BOXZ : KO_BOXI,
+					 KIMG_NONE);
+	if (!b)
+		return NULL;
+	b->v = v;
+	return &b->h;
+}
+
+struct kfn *kvm_fn_new(struct kvm *vm, uint32_t type, struct kmethod_ref m,
+		       struct kobj *recv)
+{
+	struct kfn *f;
+
+	kvm_push_root(vm, recv);
+	f = (struct kfn *)kvm_obj_alloc(vm, sizeof(*f), KO_FUNC, KIMG_NONE);
+	kvm_pop_roots(vm, 1);
+	if (!f)
+		return NULL;
+	f->type = type;
+	f->m = m;
+	f->recv = recv;
+	return f;
+}
+
+uint32_t kvm_obj_class(const struct kobj *o)
+{
+	switch (o->kind) {
+	case KO_INSTANCE:
+	case KO_STREAM:
+		return o->cls;
+	case KO_STRING:
+		return KC_String;
+	default:
+		return KIMG_NONE;
+	}
+}
+
+bool kvm_instance_of(struct kvm *vm, const struct kobj *o, uint32_t type)
+{
+	const struct ktype *t = &vm->img->types[type];
+	uint32_t cls;
+
+	switch (t->kind) {
+	case KT_ANY:
+		return true;
+	case KT_INT:
+		return o->kind == KO_BOXI;
+	case KT_BOOL:
+		return o->kind == KO_BOXZ;
+	case KT_CLASS:
+		cls = kvm_obj_class(o);
+		return cls != KIMG_NONE && kimg_subclass(vm->img, cls, t->elem);
+	case KT_ARRAY:
+		return o->kind == KO_ARRAY &&
+			((const struct karr *)o)->type == type;
+	case KT_FUNC:
+		return o->kind == KO_FUNC &&
+			((const struct kfn *)o)->type == type;
+	default:
+		return false;
+	}
+}
+
+void kvm_obj_type_name(struct kvm *vm, const struct kobj *o, char *buf,
+		       size_t len)
+{
+	const char *name = NULL;
+
+	if (!len)
+		return;
+	switch (o ? o->kind : 0) {
+	case 0:
+		name = "null";
+		break;
+	case KO_INSTANCE:
+	case KO_STREAM:
+	case KO_STRING:
+		name = vm->img->classes[kvm_obj_class(o)]->name;
+		break;
+	case KO_BOXI:
+		name = "int";
+		break;
+	case KO_BOXZ:
+		name = "boolean";
+		break;
+	case KO_ARRAY:
+		kimg_type_name(vm->img, ((const struct karr *)o)->type, buf,
+			       len);
+		return;
+	case KO_FUNC:
+		kimg_type_name(vm->img, ((const struct kfn *)o)->type, buf,
+			       len);
+		return;
+	}
+	snprintf(buf, len, "%s", name ? name : "?");
+}
+
+bool kvm_str_eq(const struct kobj *a, const struct kobj *b)
+{
+	const struct kstr *x = (const struct kstr *)a;
+	const struct kstr *y = (const struct kstr *)b;
+
+	if (a == b)
+		return true;
+	if (!a || !b)
+		return false;
+	return x->len == y->len && !memcmp(x->b, y->b, x->len);
+}

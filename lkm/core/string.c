@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * string.c - string conversion (LANGUAGE.md 6) and byte buffers.
+ *
+ * Arrays are converted with an explicit stack (vm->conv, also a GC root;
+ * its arrays carry KOBJ_CONVERTING), never by C recursion; objects
+ * call their toString (vtable slot 0), which may re-enter the
+ * interpreter.  Every converted value costs one unit of budget, and
+ * every 64 bytes copied one more.
+ */
+#include "kvm.h"
+
+int kvm_buf_put(struct kvm *vm, struct kbuf *b, const void *s, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (n > 0x7fffffffu || b->len + n > 0x7fffffffu)
+		return kvm_abort(vm, KVM_ABORT_OOM);
+	if (b->len + n > b->cap) {
+		cap = b->cap ? b->cap * 2 : 64;
+		while (cap < b->len + n)
+			cap *= 2;
+		p = kvm_mem_realloc(vm, b->p, b->cap, cap);
+		if (!p)
+			return KVM_ABORT;
+		b->p = p;
+		b->cap = cap;
+	}
+	if (n)
+		memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return KVM_OK;
+}
+
+void kvm_buf_free(struct kvm *vm, struct kbuf *b)
+{
+	kvm_mem_free(vm, b->p, b->cap);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+int kvm_fmt_int(char *buf, int64_t v)
+{
+	char tmp[24];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	int n = 0, len = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		buf[len++] = '-';
+	while (n)
+		buf[len++] = tmp[--n];
+	buf[len] = '\0';
+	return len;
+}
+
+struct kstr *kvm_int_to_str(struct kvm *vm, int64_t v)
+{
+	char buf[24];
+	int n = kvm_fmt_int(buf, v);
+
+	return kvm_str_new(vm, buf, (size_t)n);
+}
+
+static int put_int(struct kvm *vm, struct kbuf *b, int64_t v)
+{
+	char buf[24];
+	int n = kvm_fmt_int(buf, v);
+
+	return kvm_buf_put(vm, b, buf, (size_t)n);
+}
+
+static int put_func(struct kvm *vm, struct kbuf *b, const struct kfn *f)
+{
+	const char *name, *owner = NULL;
+	int st;
+
+	if (f->m.func != KIMG_NONE) {
+		name = vm->img->funcs[f->m.func].name;
+	} else {
+		owner = kvm_native_owners[f->m.native];
+		name = kvm_native_names[f->m.native];
+	}
+	st = kvm_buf_put(vm, b, f->recv ? "<method " : "<function ",
+			 f->recv ? 8 : 10);
+	if (!st && owner) {
+		st = kvm_buf_put(vm, b, owner, strlen(owner));
+		if (!st)
+			st = kvm_buf_put(vm, b, ".", 1);
+	}
+	if (!st)
+		st = kvm_buf_put(vm, b, name, strlen(name));
+	if (!st)
+		st = kvm_buf_put(vm, b, ">", 1);
+	return st;
+}
+
+static bool converting(const struct kobj *a)
+{
+	return a->flags & KOBJ_CONVERTING;
+}
+
+/* Pops the conversion stack down to base. */
+static void conv_pop_to(struct kvm *vm, uint32_t base)
+{
+	while (vm->nconv > base)
+		vm->conv[--vm->nconv].o->flags &= ~KOBJ_CONVERTING;
+}
+
+static int conv_push(struct kvm *vm, struct kobj *a)
+{
+	struct kconv *c;
+	uint32_t cap;
+
+	if (vm->nconv == vm->conv_cap) {
+		cap = vm->conv_cap ? vm->conv_cap * 2 : 16;
+		c = kvm_mem_realloc(vm, vm->conv,
+				    vm->conv_cap * sizeof(*c),
+				    cap * sizeof(*c));
+		if (!c)
+			return KVM_ABORT;
+		vm->conv = c;
+		vm->conv_cap = cap;
+	}
+	vm->conv[vm->nconv].o = a;
+	vm->conv[vm->nconv].i = 0;
+	vm->nconv++;
+	a->flags |= KOBJ_CONVERTING;
+	return KVM_OK;
+}
+
+/* Calls toString (vtable slot 0) of an object; *out may become NULL. */
+static int call_tostring(struct kvm *vm, struct kobj *o, struct kstr **out)
+{
+	const struct kclass *c = vm->img->classes[kvm_obj_class(o)];
+	union kvalue arg, ret;
+	int st;
+
+	arg.o = o;
+	st = kvm_invoke(vm, c->vtable[0], &arg, 1, &ret);
+	*out = (struct kstr *)ret.o;
+	return st;
+}
+
+/*
+ * Appends the conversion of a reference that is not an array.  The
+ * result of a toString is rooted while the buffer grows.
+ */
+static int put_scalar_ref(struct kvm *vm, struct kbuf *b, struct kobj *o)
+{
+	struct kstr *s;
+	int st;
+
+	if (!o)
+		return kvm_buf_put(vm, b, "null", 4);
+	switch (o->kind) {
+	case KO_STRING:
+		s = (struct kstr *)o;
+		if (!kvm_charge(vm, s->len / 64))
+			return KVM_ABORT;
+		return kvm_buf_put(vm, b, s->b, s->len);
+	case KO_BOXI:
+		return put_int(vm, b, ((struct kbox *)o)->v);
+	case KO_BOXZ:
+		return ((struct kbox *)o)->v ? kvm_buf_put(vm, b, "true", 4) :
+			kvm_buf_put(vm, b, "false", 5);
+	case KO_FUNC:
+		return put_func(vm, b, (struct kfn *)o);
+	default:
+		st = call_tostring(vm, o, &s);
+		if (st)
+			return st;
+		if (!s)
+			return kvm_buf_put(vm, b, "null", 4);
+		if (!kvm_charge(vm, s->len / 64))
+			return KVM_ABORT;
+		kvm_push_root(vm, &s->h);
+		st = kvm_buf_put(vm, b, s->b, s->len);
+		kvm_pop_roots(vm, 1);
+		return st;
+	}
+}
+
+/* Converts the array a into b, iteratively. */
+static int put_array(struct kvm *vm, struct kbuf *b, struct kobj *a)
+{
+	const struct kimage *img = vm->img;
+	uint32_t base = vm->nconv;
+	int st;
+
+	st = conv_push(vm, a);
+	if (!st)
+		st = kvm_buf_put(vm, b, "[", 1);
+	while (!st && vm->nconv > base) {
+		struct kconv *top = &vm->conv[vm->nconv - 1];
+		struct karr *arr = (struct karr *)top->o;
+		uint8_t ek;
+		union kvalue e;
+
+		if (top->i >= arr->len) {
+			conv_pop_to(vm, vm->nconv - 1);
+			st = kvm_buf_put(vm, b, "]", 1);
+			continue;
+		}
+		if (top->i > 0)
+			st = kvm_buf_put(vm, b, ", ", 2);
+		e = arr->v[top->i++];
+		if (!st && !kvm_charge(vm, 1))
+			st = KVM_ABORT;
+		if (st)
+			break;
+		ek = img->types[img->types[arr->type].elem].kind;
+		if (ek == KT_INT)
+			st = put_int(vm, b, e.i);
+		else if (ek == KT_BOOL)
+			st = e.i ? kvm_buf_put(vm, b, "true", 4) :
+				kvm_buf_put(vm, b, "false", 5);
+		else if (e.o && e.o->kind == KO_ARRAY && converting(e.o))
+			st = kvm_buf_put(vm, b, "[...]", 5);
+		else if (e.o && e.o->kind == KO_ARRAY) {
+			st = conv_push(vm, e.o);
+			if (!st)
+				st = kvm_buf_put(vm, b, "[", 1);
+		} else {
+			st = put_scalar_ref(vm, b, e.o);
+		}
+	}
+	conv_pop_to(vm, base);
+	return st;
+}
+
+static int put_ref(struct kvm *vm, struct kbuf *b, struct kobj *o)
+{
+	if (o && o->kind == KO_ARRAY)
+		return put_array(vm, b, o);
+	return put_scalar_ref(vm, b, o);
+}
+
+int kvm_ref_to_string(struct kvm *vm, struct kobj *o, struct kstr **out)
+{
+	struct kbuf b = { 0 };
+	struct kstr *s;
+	int st;
+
+	if (o && o->kind == KO_STRING) {
+		*out = (struct kstr *)o;
+		return KVM_OK;
+	}
+	if (o && o->kind != KO_ARRAY && o->kind != KO_FUNC &&
+	    o->kind != KO_BOXI && o->kind != KO_BOXZ) {
+		/* an object: its toString result, "null" for null */
+		st = call_tostring(vm, o, &s);
+		if (st)
+			return st;
+		if (s) {
+			*out = s;
+			return KVM_OK;
+		}
+		o = NULL;
+	}
+	kvm_push_root(vm, o);
+	st = put_ref(vm, &b, o);
+	kvm_pop_roots(vm, 1);
+	if (!st) {
+		s = kvm_str_new(vm, b.p, b.len);
+		if (!s)
+			st = KVM_ABORT;
+		else
+			*out = s;
+	}
+	kvm_buf_free(vm, &b);
+	return st;
+}
+
+int kvm_to_string(struct kvm *vm, union kvalue v, uint32_t type,
+		  struct kstr **out)
+{
+	switch (vm->img->types[type].kind) {
+	case KT_INT:
+		*out = kvm_int_to_str(vm, v.i);
+		return *out ? KVM_OK : KVM_ABORT;
+	case KT_BOOL:
+		*out = kvm_str_cstr(vm, v.i ? "true" : "false");
+		return *out ? KVM_OK : KVM_ABORT;
+	default:
+		return kvm_ref_to_string(vm, v.o, out);
+	}
+}
+
+/* Appends the conversion of v (of the given type) to b: used by join. */
+int kvm_buf_put_value(struct kvm *vm, struct kbuf *b, union kvalue v,
+		      uint32_t type)
+{
+	switch (vm->img->types[type].kind) {
+	case KT_INT:
+		return put_int(vm, b, v.i);
+	case KT_BOOL:
+		return v.i ? kvm_buf_put(vm, b, "true", 4) :
+			kvm_buf_put(vm, b, "false", 5);
+	default:
+		return put_ref(vm, b, v.o);
+	}
+}
