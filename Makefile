@@ -14,6 +14,7 @@ BENCH_ARGS ?=
 
 BUILD := build
 SETUP_STAMP := $(BUILD)/.setup.stamp
+KERNEL_STAMP := $(BUILD)/.kernel-setup.stamp
 
 # ---- VM sources -----------------------------------------------------------
 # build/kvm = core + userspace host + kvm_main.c (main);
@@ -55,25 +56,66 @@ FUZZ_CORPUS := $(BUILD)/fuzz-corpus
 FUZZ_ARTIFACTS := $(BUILD)/fuzz-artifacts
 
 .DEFAULT_GOAL := help
-.PHONY: help setup vm fuzz fuzz-seed fuzz-run test bench demo clean
+.PHONY: help setup kernel-setup vm kmod-ref kmod-konoha kernel-lint fuzz fuzz-seed fuzz-run test bench demo clean
 
 help: ## list the targets
 	@echo "K — targets (make TARGET):"
-	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | \
-		sed -E 's/^([a-z-]+):.*## (.*)/\1|\2/' | \
-		awk -F'|' '{ printf "  %-12s %s\n", $$1, $$2 }'
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(firstword $(MAKEFILE_LIST)) | \
+		sed -E 's/^([a-z-]+):.*## (.*)/\1\t\2/' | \
+		awk -F'\t' '{ printf "  %-13s %s\n", $$1, $$2 }'
 	@echo "Variables: PYTHON=$(PYTHON) CC=$(CC) FUZZ_SECONDS=$(FUZZ_SECONDS)" \
 		"PYTEST_ARGS='$(PYTEST_ARGS)' BENCH_ARGS='$(BENCH_ARGS)'"
 
 # ---- set-up ----------------------------------------------------------------
 
-setup: $(SETUP_STAMP) ## install Debian packages and ktc (idempotent; rm build/.setup.stamp to redo)
+setup: $(SETUP_STAMP) $(KERNEL_STAMP) ## install Debian packages, ktc and the kernel test kit (idempotent; rm build/.*.stamp to redo)
 
 $(SETUP_STAMP): pyproject.toml tools/setup.sh
 	@echo "==> setting up this machine (tools/setup.sh)"
 	@PYTHON='$(PYTHON)' bash tools/setup.sh
 	@mkdir -p $(@D)
 	@touch $@
+
+kernel-setup: $(KERNEL_STAMP) ## install the 6.1 and 6.12 kernels with headers, QEMU, busybox-static (idempotent)
+
+$(KERNEL_STAMP): tools/kernel_setup.sh tools/kernels.sh tools/fetch_checkpatch.sh
+	@echo "==> setting up the kernel side (tools/kernel_setup.sh)"
+	@bash tools/kernel_setup.sh
+	@mkdir -p $(@D)
+	@touch $@
+
+# ---- kernel modules ----------------------------------------------------------
+# Out-of-tree modules are built for every installed kernel (tools/kernels.sh
+# finds them) by tools/build_kmod.sh, into build/kernel/RELEASE/NAME/; Kbuild
+# tracks their dependencies, so these targets always run and cost little when
+# nothing changed.
+
+GUEST_TOOLS := $(BUILD)/kernel/guest/ktest_open $(BUILD)/kernel/guest/ktest_load
+
+kmod-ref: $(GUEST_TOOLS) | $(KERNEL_STAMP) ## build the C reference device kref_dev.ko for each installed kernel
+	@bash tools/build_kmod.sh lkm/kernel/ref ref
+
+# konoha.ko: lkm/kernel/ (Kbuild, the glue) with lkm/core/ mirrored into
+# core/ beside it.
+kmod-konoha: $(GUEST_TOOLS) | $(KERNEL_STAMP) ## build konoha.ko (lkm/kernel + lkm/core) for each installed kernel
+	@KBUILD_EXTRA_SRC=lkm/core bash tools/build_kmod.sh lkm/kernel konoha
+
+# The kernel glue follows kernel style: checkpatch.pl (fetched by
+# kernel-setup) on every C file under lkm/kernel/; lkm/core/ is shared with
+# userspace and is not checked here.
+KERNEL_GLUE := $(shell find lkm/kernel -name '*.c' -o -name '*.h' 2>/dev/null | sort)
+
+kernel-lint: | $(KERNEL_STAMP) ## run checkpatch.pl --no-tree -f on the kernel glue (lkm/kernel/)
+	@echo "==> checkpatch on $(KERNEL_GLUE)"
+	@for f in $(KERNEL_GLUE); do \
+		perl $(BUILD)/kernel/checkpatch/checkpatch.pl --no-tree -f --terse --quiet $$f || exit 1; \
+	done
+	@echo "==> checkpatch: clean"
+
+# Static programs for the test initramfs (it has busybox and no libc).
+$(BUILD)/kernel/guest/%: tests/kernel/guest/%.c | $(SETUP_STAMP) $(KERNEL_STAMP)
+	@mkdir -p $(@D)
+	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
 
 # ---- the VM ----------------------------------------------------------------
 
@@ -132,9 +174,11 @@ fuzz-run: fuzz fuzz-seed ## run the fuzzer for FUZZ_SECONDS (default 60) over bu
 
 # ---- tests, benchmarks, demo -----------------------------------------------
 
-test: setup vm ## run all the tests (python3 -m pytest -q tests $(PYTEST_ARGS))
+# KTEST_REQUIRE=1: a kernel suite whose kernel or module is missing fails
+# instead of being skipped (tests/kernel/ktest.py).
+test: setup vm kmod-ref ## run all the tests, the kernel suites under QEMU included (python3 -m pytest -q tests $(PYTEST_ARGS))
 	@echo "==> running the tests"
-	$(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
+	KTEST_REQUIRE=1 $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 
 bench: setup vm ## run the benchmark suites in bench/ and print the ratio tables
 	@echo "==> running the benchmarks (results in bench/results/)"

@@ -1,0 +1,21 @@
+"""pytest glue for the kernel suites (see ktest.py): a summary of the QEMU
+boots at the end of the run, with their times and the open/close loop
+figures the guests printed."""
+
+import ktest
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not ktest.BOOTS:
+        return
+    tr = terminalreporter
+    tr.section("kernel boots (QEMU)")
+    for (suite, line), r in sorted(ktest.BOOTS.items()):
+        passed = sum(1 for c in r.cases if c.ok and not c.skip)
+        tr.write_line(f"{suite:<16} {line:<5} {r.kernel.release:<24} {r.accel} "
+                      f"{r.seconds:6.1f} s  {passed}/{r.plan or 0} ok"
+                      + ("  TIMED OUT" if r.timed_out else ""))
+        for c in r.cases:
+            for d in c.diagnostics:
+                if d.startswith("open_close "):
+                    tr.write_line(f"    {c.name}: {d}")

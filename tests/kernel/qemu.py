@@ -1,0 +1,532 @@
+"""Boot Debian's kernels under QEMU with a busybox initramfs, run a guest
+test suite, and read its KTAP report back from the serial console.
+
+One boot runs one suite: the initramfs carries busybox, an /init script,
+the KTAP runner, the suite script, the modules built for that kernel and
+any other files the suite needs. /init mounts proc, sys and devtmpfs, runs
+the suite with its output between clear markers on ttyS0, prints the kernel
+log (dmesg) between markers of its own and powers the machine off.
+
+    result = boot_suite(kernel, suite_script, modules=[...], files={...})
+    result.cases       # KTAP results, in order
+    result.dmesg       # the kernel log at the end of the run
+    result.console     # the whole serial log
+
+The host side needs nothing but qemu-system-x86_64, busybox (static) and the
+kernels; `make kernel-setup` installs them. Environment:
+
+    KTEST_ACCEL    auto (default: KVM if a probe boot with it really works,
+                   else TCG; the answer is cached in build/kernel/accel),
+                   kvm, tcg
+    KTEST_TIMEOUT  seconds one boot may take before it is killed (default 300)
+
+The initramfs and the serial log of the last run of each suite stay in
+build/kernel/RELEASE/ktest/ (SUITE.cpio, SUITE.console.log). To boot faster
+under TCG, the kernel is booted from its uncompressed vmlinux (PVH entry,
+extracted once into build/kernel/RELEASE/) with the qboot firmware.
+"""
+
+from __future__ import annotations
+
+import functools
+import lzma
+import os
+import re
+import shutil
+import stat
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / "build"
+GUEST_DIR = Path(__file__).resolve().parent / "guest"
+KERNELS_SH = REPO / "tools" / "kernels.sh"
+BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+QEMU = "qemu-system-x86_64"
+QBOOT = Path("/usr/share/qemu/qboot.rom")
+
+# The kernel lines the project supports; both must pass.
+KERNEL_LINES = ("6.1", "6.12")
+
+SUITE_BEGIN = "KTEST-SUITE-BEGIN"
+SUITE_END = "KTEST-SUITE-END"
+DMESG_BEGIN = "KTEST-DMESG-BEGIN"
+DMESG_END = "KTEST-DMESG-END"
+DONE = "KTEST-DONE"
+
+# Lines of the kernel log that mean the kernel went wrong, whatever the
+# tests said.
+KERNEL_LOG_ERRORS = (
+    "Oops",
+    "BUG:",
+    "WARNING:",
+    "scheduling while atomic",
+    "Call Trace",
+    "Kernel panic",
+    "general protection fault",
+    "UBSAN:",
+    "KASAN:",
+)
+
+
+# ---- kernels ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kernel:
+    line: str       # "6.1"
+    release: str    # "6.1.0-41-amd64"
+
+    @property
+    def image(self) -> Path:
+        return Path("/boot") / f"vmlinuz-{self.release}"
+
+    @property
+    def modules_dir(self) -> Path:
+        return Path("/lib/modules") / self.release
+
+    @property
+    def build_dir(self) -> Path:
+        """Where `make kmod-*` puts the modules built for this kernel."""
+        return BUILD / "kernel" / self.release
+
+
+@functools.lru_cache(maxsize=None)
+def installed_kernels() -> dict[str, Kernel]:
+    """The newest installed release of each supported line, by line."""
+    if not KERNELS_SH.exists():
+        return {}
+    proc = subprocess.run(["bash", str(KERNELS_SH), "list"],
+                          capture_output=True, text=True, check=False)
+    found: dict[str, Kernel] = {}
+    for release in proc.stdout.split():
+        m = re.match(r"(\d+\.\d+)\.\d+[-+]", release)
+        if m and m.group(1) in KERNEL_LINES:
+            found[m.group(1)] = Kernel(m.group(1), release)  # sorted: newest last
+    return found
+
+
+# ---- acceleration ----------------------------------------------------------
+
+PROBE_MARKER = "KTEST-KVM-PROBE-OK"
+KVM_PROBE_TIMEOUT = 15.0
+
+
+def kvm_usable() -> bool:
+    """True when QEMU really boots a kernel with KVM, within a timeout.
+
+    /dev/kvm may exist and answer its ioctls while guests hang or QEMU
+    aborts on the first MSR write (nested virtualisation in containers), so
+    the probe boots an installed kernel with a tiny initramfs that prints a
+    marker and powers off. The answer is cached in build/kernel/accel, so a
+    machine pays for the probe once (rm the file to probe again).
+    """
+    cache = BUILD / "kernel" / "accel"
+    if cache.exists():
+        return cache.read_text().strip() == "kvm"
+    usable = False
+    kernels = list(installed_kernels().values())
+    if os.access("/dev/kvm", os.R_OK | os.W_OK) and kernels and shutil.which(QEMU):
+        kernel = kernels[0]
+        cpio = Cpio()
+        cpio.chardev("dev/console", 5, 1)
+        cpio.file("bin/busybox", find_busybox().read_bytes(), 0o755)
+        cpio.file("init", f"#!/bin/busybox sh\n/bin/busybox echo {PROBE_MARKER}\n"
+                  "/bin/busybox poweroff -f\n".encode(), 0o755)
+        initrd = BUILD / "kernel" / "kvm-probe.cpio"
+        initrd.parent.mkdir(parents=True, exist_ok=True)
+        initrd.write_bytes(cpio.bytes())
+        try:
+            proc = subprocess.run(
+                qemu_command("kvm", kernel, initrd, 256), stdin=subprocess.DEVNULL,
+                capture_output=True, timeout=KVM_PROBE_TIMEOUT, check=False)
+            usable = PROBE_MARKER.encode() in proc.stdout
+        except (OSError, subprocess.SubprocessError):
+            usable = False
+        initrd.unlink(missing_ok=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text("kvm\n" if usable else "tcg\n")
+    return usable
+
+
+@functools.lru_cache(maxsize=None)
+def accel() -> str:
+    choice = os.environ.get("KTEST_ACCEL", "auto")
+    if choice == "auto":
+        return "kvm" if kvm_usable() else "tcg"
+    if choice not in ("kvm", "tcg"):
+        raise ValueError(f"KTEST_ACCEL must be auto, kvm or tcg, not {choice!r}")
+    return choice
+
+
+# ---- the kernel image ------------------------------------------------------
+
+# Compressed payloads a bzImage may carry, by magic, with the command that
+# decompresses them (xz is done in Python).
+_PAYLOADS = ((b"\xfd7zXZ\x00", None), (b"\x28\xb5\x2f\xfd", ["zstd", "-dcq"]),
+             (b"\x1f\x8b\x08", ["gzip", "-dc"]))
+
+
+def _decompress(data: bytes, command: list[str] | None) -> bytes:
+    if command is None:
+        try:
+            return lzma.LZMADecompressor().decompress(data)
+        except lzma.LZMAError:
+            return b""
+    if not shutil.which(command[0]):
+        return b""
+    # Trailing bytes after the stream make the tool complain: what it wrote
+    # before that is what counts (as scripts/extract-vmlinux does).
+    return subprocess.run(command, input=data, capture_output=True,
+                          check=False).stdout
+
+
+def boot_image(kernel: Kernel) -> Path:
+    """The image QEMU boots: the uncompressed vmlinux (an ELF with a PVH
+    entry point) extracted from /boot/vmlinuz-RELEASE and cached under
+    build/kernel/RELEASE/, or the bzImage itself when that fails.
+
+    Under software emulation the kernel's own decompressor costs seconds
+    at every boot; the host does it once.
+    """
+    out = kernel.build_dir / "vmlinux"
+    stamp = kernel.build_dir / "vmlinux.source"
+    st = kernel.image.stat()
+    source = f"{kernel.image} {st.st_size} {int(st.st_mtime)}\n"
+    if out.exists() and stamp.exists() and stamp.read_text() == source:
+        return out
+    data = kernel.image.read_bytes()
+    for magic, command in _PAYLOADS:
+        start = data.find(magic)
+        while start >= 0:
+            elf = _decompress(data[start:], command)
+            if elf[:4] == b"\x7fELF" and len(elf) > 1 << 20:
+                kernel.build_dir.mkdir(parents=True, exist_ok=True)
+                tmp = out.with_suffix(".tmp")
+                tmp.write_bytes(elf)
+                tmp.replace(out)
+                stamp.write_text(source)
+                return out
+            start = data.find(magic, start + 1)
+    return kernel.image
+
+
+def qemu_command(mode: str, kernel: Kernel, initrd: Path, memory_mb: int) -> list[str]:
+    cmd = [QEMU, "-accel", mode, "-m", str(memory_mb), "-smp", "1",
+           "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+           "-serial", "stdio", "-monitor", "none",
+           "-kernel", str(boot_image(kernel)), "-initrd", str(initrd),
+           "-append", "console=ttyS0 panic=-1 quiet"]
+    # qboot starts a kernel in a fraction of SeaBIOS's time under TCG.
+    if QBOOT.exists():
+        cmd += ["-bios", str(QBOOT)]
+    return cmd
+
+
+# ---- initramfs -------------------------------------------------------------
+
+class Cpio:
+    """A newc cpio archive written without root: device nodes included."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._ino = 1
+        self._dirs: set[str] = set()
+
+    def _entry(self, name: str, mode: int, data: bytes = b"",
+               rdev: tuple[int, int] = (0, 0)) -> None:
+        name_b = name.encode() + b"\0"
+        fields = (self._ino, mode, 0, 0, 1, 0, len(data), 0, 0,
+                  rdev[0], rdev[1], len(name_b), 0)
+        self._ino += 1
+        header = b"070701" + b"".join(b"%08X" % f for f in fields)
+        part = header + name_b
+        part += b"\0" * (-len(part) % 4)
+        part += data
+        part += b"\0" * (-len(part) % 4)
+        self._parts.append(part)
+
+    def dir(self, name: str) -> None:
+        name = name.strip("/")
+        if not name or name in self._dirs:
+            return
+        self.dir(os.path.dirname(name))
+        self._dirs.add(name)
+        self._entry(name, stat.S_IFDIR | 0o755)
+
+    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
+        name = name.strip("/")
+        self.dir(os.path.dirname(name))
+        self._entry(name, stat.S_IFREG | mode, data)
+
+    def symlink(self, name: str, target: str) -> None:
+        name = name.strip("/")
+        self.dir(os.path.dirname(name))
+        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def chardev(self, name: str, major: int, minor: int, mode: int = 0o600) -> None:
+        name = name.strip("/")
+        self.dir(os.path.dirname(name))
+        self._entry(name, stat.S_IFCHR | mode, rdev=(major, minor))
+
+    def bytes(self) -> bytes:
+        trailer = Cpio()
+        trailer._entry("TRAILER!!!", 0)
+        return b"".join(self._parts) + trailer._parts[0]
+
+
+INIT_SCRIPT = f"""#!/bin/busybox sh
+# /init of the K kernel-test initramfs (written by tests/kernel/qemu.py).
+/bin/busybox --install -s
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+# Only emergencies on the console while the suite runs, so kernel messages
+# do not cut KTAP lines; the whole log is printed from dmesg at the end.
+echo 1 > /proc/sys/kernel/printk
+cd /ktest
+echo {SUITE_BEGIN}
+sh /ktest/ktap_run.sh /ktest/suite.sh
+echo "{SUITE_END} $?"
+echo {DMESG_BEGIN}
+dmesg
+echo {DMESG_END}
+echo {DONE}
+sync
+poweroff -f
+reboot -f
+"""
+
+
+def find_busybox() -> Path:
+    for candidate in BUSYBOX_CANDIDATES:
+        if Path(candidate).exists():
+            return Path(candidate)
+    raise FileNotFoundError("busybox not found (apt-get install busybox-static)")
+
+
+def resolve_kernel_modules(kernel: Kernel, names: list[str]) -> list[Path]:
+    """The kernel's own modules for `names` with their dependencies, in
+    loading order (dependencies first), read from modules.dep."""
+    if not names:
+        return []
+    deps: dict[str, list[str]] = {}
+    by_name: dict[str, str] = {}
+    for line in (kernel.modules_dir / "modules.dep").read_text().splitlines():
+        path, _, rest = line.partition(":")
+        deps[path] = rest.split()
+        base = os.path.basename(path).split(".ko")[0].replace("-", "_")
+        by_name[base] = path
+    order: list[str] = []
+
+    def visit(path: str) -> None:
+        if path in order:
+            return
+        for dep in deps.get(path, []):
+            visit(dep)
+        order.append(path)
+
+    for name in names:
+        key = name.replace("-", "_")
+        if key not in by_name:
+            raise FileNotFoundError(f"module {name} not in {kernel.modules_dir}/modules.dep")
+        visit(by_name[key])
+    return [kernel.modules_dir / p for p in order]
+
+
+def build_initramfs(kernel: Kernel, suite: Path, modules: list[Path],
+                    kernel_modules: list[str], files: dict[str, Path],
+                    out: Path) -> Path:
+    """Write the initramfs for one suite on one kernel; return its path.
+
+    modules: module files built for this kernel (loaded by the suite itself)
+    go to /ktest/modules/; kernel_modules: names of the kernel's own modules,
+    copied (decompressed) with their dependencies to /ktest/kmod/ and loaded
+    in order by a first case, `kernel_modules`, put before the suite's own;
+    files: guest path -> host path, anything else the suite needs.
+    """
+    cpio = Cpio()
+    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "tmp",
+              "ktest/modules", "ktest/bin", "ktest/kmod"):
+        cpio.dir(d)
+    cpio.chardev("dev/console", 5, 1)
+    cpio.chardev("dev/null", 1, 3, 0o666)
+    busybox = find_busybox()
+    cpio.file("bin/busybox", busybox.read_bytes(), 0o755)
+    cpio.symlink("bin/sh", "busybox")
+    cpio.file("init", INIT_SCRIPT.encode(), 0o755)
+    cpio.file("ktest/ktap_run.sh", (GUEST_DIR / "ktap_run.sh").read_bytes(), 0o755)
+    suite_text = suite.read_bytes()
+    kmods = resolve_kernel_modules(kernel, kernel_modules)
+    if kmods:
+        # Loaded before the suite's own cases: a case of their own, first.
+        names = [p.name.split(".ko")[0] + ".ko" for p in kmods]
+        loader = "kt_kernel_modules() {\n" + "".join(
+            f"\trun insmod /ktest/kmod/{n} || return 1\n" for n in names) + "}\n"
+        suite_text = loader.encode() + suite_text
+        for path, name in zip(kmods, names):
+            data = path.read_bytes()
+            if path.name.endswith(".xz"):
+                data = lzma.decompress(data)
+            elif not path.name.endswith(".ko"):
+                raise ValueError(f"cannot decompress {path}")
+            cpio.file(f"ktest/kmod/{name}", data)
+    cpio.file("ktest/suite.sh", suite_text, 0o755)
+    for module in modules:
+        cpio.file(f"ktest/modules/{module.name}", module.read_bytes())
+    for guest_path, host_path in files.items():
+        mode = 0o755 if os.access(host_path, os.X_OK) else 0o644
+        cpio.file(guest_path, Path(host_path).read_bytes(), mode)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(cpio.bytes())
+    return out
+
+
+# ---- KTAP ------------------------------------------------------------------
+
+@dataclass
+class Case:
+    number: int
+    name: str
+    ok: bool
+    skip: bool = False
+    directive: str = ""              # text after "#" on the result line
+    diagnostics: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "skip" if self.skip else ("ok" if self.ok else "not ok")
+
+
+_RESULT = re.compile(r"^(ok|not ok) (\d+)(?: -)?(?: ([^#]*?))?\s*(?:#\s*(.*))?$")
+_PLAN = re.compile(r"^1\.\.(\d+)$")
+
+
+def parse_ktap(lines: list[str]) -> tuple[int | None, list[Case]]:
+    """Parse top-level KTAP: the plan and the results, each with the
+    diagnostic lines ("# ...") printed before it. Indented (nested) lines
+    and other text are kept as diagnostics of the next result."""
+    plan = None
+    cases: list[Case] = []
+    pending: list[str] = []
+    for raw in lines:
+        line = raw.rstrip()
+        if line.startswith("KTAP version") or line.startswith("TAP version"):
+            continue
+        m = _PLAN.match(line)
+        if m and plan is None:
+            plan = int(m.group(1))
+            continue
+        m = _RESULT.match(line)
+        if m:
+            directive = (m.group(4) or "").strip()
+            skip = directive.upper().startswith("SKIP")
+            cases.append(Case(number=int(m.group(2)), name=(m.group(3) or "").strip(),
+                              ok=m.group(1) == "ok", skip=skip, directive=directive,
+                              diagnostics=pending))
+            pending = []
+            continue
+        pending.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
+    return plan, cases
+
+
+# ---- booting ---------------------------------------------------------------
+
+@dataclass
+class BootResult:
+    kernel: Kernel
+    suite: str
+    accel: str
+    seconds: float
+    returncode: int | None           # QEMU's, None when killed on timeout
+    timed_out: bool
+    console: str                     # the whole serial log
+    plan: int | None
+    cases: list[Case]
+    suite_status: int | None         # the runner's exit status
+    dmesg: str
+    completed: bool                  # /init reached its end marker
+
+    def case(self, name: str) -> Case | None:
+        for c in self.cases:
+            if c.name == name:
+                return c
+        return None
+
+    def kernel_log_errors(self) -> list[str]:
+        """Lines of the kernel log (or, when the run died before dmesg was
+        printed, of the console) that show the kernel went wrong."""
+        text = self.dmesg if self.completed else self.console
+        return [line for line in text.splitlines()
+                if any(p in line for p in KERNEL_LOG_ERRORS)]
+
+    def console_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.console.splitlines()[-lines:])
+
+
+def _between(lines: list[str], begin: str, end: str) -> tuple[list[str], str | None]:
+    """Lines after the `begin` marker up to the `end` marker, and the end
+    marker line itself (None when it never came)."""
+    out: list[str] = []
+    inside = False
+    for line in lines:
+        if not inside:
+            if line.strip() == begin:
+                inside = True
+            continue
+        if line.startswith(end):
+            return out, line
+        out.append(line)
+    return out, None
+
+
+def boot_suite(kernel: Kernel, suite: Path, modules: list[Path] = (),
+               kernel_modules: list[str] = (), files: dict[str, Path] | None = None,
+               timeout: float | None = None, memory_mb: int = 512) -> BootResult:
+    """Boot `kernel` once, run the guest `suite` (a ktap_run.sh suite file)
+    and return what happened."""
+    if timeout is None:
+        timeout = float(os.environ.get("KTEST_TIMEOUT", "300"))
+    work = kernel.build_dir / "ktest"
+    work.mkdir(parents=True, exist_ok=True)
+    initrd = build_initramfs(kernel, suite, list(modules), list(kernel_modules),
+                             dict(files or {}), work / f"{suite.stem}.cpio")
+    mode = accel()
+    cmd = qemu_command(mode, kernel, initrd, memory_mb)
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    timed_out = False
+    try:
+        raw, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        proc.kill()
+        raw, _ = proc.communicate()
+    seconds = time.monotonic() - start
+    console = raw.decode("utf-8", "replace").replace("\r", "")
+    (work / f"{suite.stem}.console.log").write_text(console)
+    lines = console.splitlines()
+
+    ktap, end = _between(lines, SUITE_BEGIN, SUITE_END)
+    suite_status = None
+    if end is not None:
+        try:
+            suite_status = int(end.split()[1])
+        except (IndexError, ValueError):
+            pass
+    plan, cases = parse_ktap(ktap)
+    dmesg_lines, dmesg_end = _between(lines, DMESG_BEGIN, DMESG_END)
+    return BootResult(kernel=kernel, suite=suite.stem, accel=mode, seconds=seconds,
+                      returncode=None if timed_out else proc.returncode,
+                      timed_out=timed_out, console=console, plan=plan, cases=cases,
+                      suite_status=suite_status, dmesg="\n".join(dmesg_lines),
+                      completed=dmesg_end is not None and DONE in lines)
+
+
+def suite_cases(suite: Path) -> list[str]:
+    """The case names of a guest suite, in order, as ktap_run.sh finds them."""
+    return re.findall(r"^kt_([A-Za-z0-9_]+)\(\) *\{", suite.read_text(), re.M)
