@@ -143,6 +143,12 @@ static inline void kp_mutex_unlock(struct kp_mutex *m)
 /* The interpreter's computed-goto table, as the BPF interpreter does it. */
 #define KP_JUMP_TABLE	__annotate_jump_table
 
+/*
+ * JIT stubs call each other on the kernel stack (16 KiB): past this many
+ * native levels, calls continue in the interpreter's own frames.
+ */
+#define KP_JIT_NEST_MAX	24
+
 /* One line to the host's log (no trailing newline in s). */
 static inline void kp_log_line(const char *s, size_t len)
 {
@@ -160,6 +166,12 @@ static inline void kp_log_line(const char *s, size_t len)
 #include <pthread.h>
 
 #define KP_JUMP_TABLE
+/* Native JIT levels before calls continue in the interpreter. */
+#define KP_JIT_NEST_MAX	64
+
+#ifndef fallthrough
+#define fallthrough	__attribute__((__fallthrough__))
+#endif
 
 #ifndef likely
 #define likely(x)	__builtin_expect(!!(x), 1)

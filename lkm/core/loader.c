@@ -1863,7 +1863,7 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 	case KOP_SHL: case KOP_SHR: case KOP_USHR:
 		if (need_type(ld, v, w[2], img->t_int))
 			return ld->failed;
-		/* fall through */
+		fallthrough;
 	case KOP_ADDI: case KOP_NEG: case KOP_BNOT:
 		if (need_type(ld, v, w[0], img->t_int) ||
 		    need_type(ld, v, w[1], img->t_int))
@@ -1911,7 +1911,7 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 	case KOP_CONCAT:
 		if (need_type(ld, v, w[2], img->t_string))
 			return ld->failed;
-		/* fall through */
+		fallthrough;
 	case KOP_RTOS:
 		if (v->op == KOP_RTOS && need_ref(ld, v, w[1]))
 			return ld->failed;
@@ -2111,7 +2111,7 @@ static int verify_operands(struct ld *ld, struct vinsn *v,
 					v->op == KOP_CALLN || v->op == KOP_CALLF ||
 					v->op == KOP_CALLA))
 				break;
-			/* fall through */
+			fallthrough;
 		case 'r':
 			if (i == block && u <= nregs)
 				break;	/* an empty block may start at nregs */
