@@ -1,4 +1,4 @@
-"""Parser of K: Lark LALR with the contextual lexer, building `ast` nodes.
+"""Parser of K: Lark LALR with a contextual lexer (`_FastLexer`), building `ast` nodes.
 
 `parse(source, filename)` returns `(Program, diagnostics)`.  Lexical
 errors found while building literals (bad escapes, out-of-range integers)
@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 import threading
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer
+from lark.grammar import NonTerminal, Rule
+from lark.lexer import ContextualLexer, Lexer
+from lark.parsers.lalr_analysis import Shift
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast as A
@@ -34,20 +38,111 @@ def builtin_type_names():
     return names
 
 
-class _TypeNamePostLex:
-    """Turns IDENT tokens naming a class into TYPE_IDENT (the lexer hack)."""
+class _FastLexer(Lexer):
+    """Contextual lexer of K, a faster stand-in for Lark's ContextualLexer.
+
+    It uses, for each LALR state, the very master regex Lark's contextual
+    lexer compiles for that state (same terminals, same order, so the same
+    tokens), but matches it directly and builds the `Token`s in one loop.
+    The regex is prefixed with the ignored white space (no other terminal
+    starts with white space), so that one match skips it and reads a token.
+    It also does the lexer hack: an IDENT naming a class (`type_names`)
+    becomes TYPE_IDENT.  On input no terminal of the state matches, it hands
+    over to Lark's ContextualLexer at that position, which raises exactly
+    the error Lark raises.
+    """
+    __future_interface__ = 2
     always_accept = ("IDENT",)
 
-    def __init__(self):
-        self.type_names = set()
+    def __init__(self, lexer_conf):
+        self.conf = lexer_conf
+        self.type_names = frozenset()
+        self._lark = None
+        self._match = None
 
-    def process(self, stream):
+    def _build(self, parse_table):
+        states = {s: list(t.keys()) for s, t in parse_table.states.items()}
+        self._lark = lx = ContextualLexer(self.conf, states, always_accept=self.always_accept)
+        root = lx.root_lexer
+        self._ignore = frozenset(root.ignore_types)
+        self._newline = frozenset(root.newline_types)
+        space = [t.pattern.to_regexp() for t in root.terminals
+                 if t.name in self._ignore and t.pattern.to_regexp() == _SPACE]
+        prefix = f"(?:{_SPACE})?" if space else ""
+        by_lexer = {}
+        match = {}
+        for state, sub in lx.lexers.items():
+            m = by_lexer.get(id(sub))
+            if m is None:
+                scanner = sub.scanner
+                if len(scanner._mres) != 1 or sub.callback:
+                    raise RuntimeError("K lexer: unexpected Lark scanner layout")
+                mre = scanner._mres[0]
+                m = by_lexer[id(sub)] = re.compile(prefix + f"(?:{mre.pattern})", mre.flags).match
+            match[state] = m
+        self._match = match
+
+    def lex(self, lexer_state, parser_state):
+        if self._match is None:
+            self._build(parser_state.parse_conf.parse_table)
+        text = lexer_state.text
+        src, end = text.text, text.end
+        ctr = lexer_state.line_ctr
+        pos, line, line_start = ctr.char_pos, ctr.line, ctr.line_start_pos
+        match = self._match
+        ignore, newline = self._ignore, self._newline
         names = self.type_names
-        for tok in stream:
-            if tok.type == "IDENT" and tok.value in names:
-                tok.type = "TYPE_IDENT"
+        stack = parser_state.state_stack
+        new = str.__new__
+        tok = None
+        while pos < end:
+            m = match[stack[-1]](src, pos, end)
+            if m is None:
+                break
+            kind = m.lastgroup
+            npos = m.end()
+            if kind in ignore:
+                value = m.group()
+                nl = value.count("\n")
+                if nl:
+                    line += nl
+                    line_start = pos + value.rindex("\n") + 1
+                pos = npos
+                continue
+            value = m.group(kind)
+            start = npos - len(value)
+            if start != pos:
+                nl = src.count("\n", pos, start)
+                if nl:
+                    line += nl
+                    line_start = src.rindex("\n", pos, start) + 1
+                pos = start
+            tok = new(Token, value)
+            tok.value = value
+            tok.start_pos = pos
+            tok.line = line
+            tok.column = pos - line_start + 1
+            if kind in newline:
+                nl = value.count("\n")
+                if nl:
+                    line += nl
+                    line_start = pos + value.rindex("\n") + 1
+            elif kind == "IDENT" and value in names:
+                kind = "TYPE_IDENT"
+            tok.type = kind
+            tok.end_line = line
+            tok.end_column = npos - line_start + 1
+            tok.end_pos = pos = npos
             yield tok
+        ctr.char_pos, ctr.line, ctr.line_start_pos = pos, line, line_start
+        ctr.column = pos - line_start + 1
+        if pos < end:
+            # Not a token here: let Lark's contextual lexer raise its error.
+            lexer_state.last_token = tok
+            yield from self._lark.lex(lexer_state, parser_state)
 
+
+_SPACE = "[ \t\r\n\x0c]+"   # the grammar's `%ignore` of white space, as Lark spells it
 
 _ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39}
 
@@ -57,11 +152,10 @@ _KEEP = frozenset({"IDENT", "TYPE_IDENT", "PRIM", "INT", "CHAR", "STRING", "DIMS
                    "SHIFT_OP", "ADD_OP", "MINUS", "MUL_OP", "INCDEC", "BANG", "TILDE"})
 
 
-class _Meta:
-    __slots__ = ("line", "column", "end_line", "end_column")
-
-    def __init__(self):
-        self.line = self.column = self.end_line = self.end_column = 0
+# Binding strength of the binary operators (LANGUAGE.md 6).
+_PREC = {"||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6,
+         "<": 7, ">": 7, "<=": 7, ">=": 7, "instanceof": 7,
+         "<<": 8, ">>": 8, ">>>": 8, "+": 9, "-": 9, "*": 10, "/": 10, "%": 10}
 
 
 def _bounds(c):
@@ -91,9 +185,6 @@ class _Builder(Transformer):
         self.pending_minmax = set()   # ids of IntLits equal to 2^63, valid only under unary minus
 
     # -- helpers
-    def sp(self, meta):
-        return (self.filename, meta.line, meta.column, meta.end_line, meta.end_column)
-
     def tsp(self, tok):
         return (self.filename, tok.line, tok.column, tok.end_line, tok.end_column)
 
@@ -103,23 +194,38 @@ class _Builder(Transformer):
     def error(self, code, msg, span, **kw):
         self.diags.append(Diagnostic(code, msg, span, **kw))
 
-    def meta(self, raw):
+    def span(self, raw):
+        """Span from the first to the last child that has a position."""
         first = last = None
         for c in raw:
+            if type(c) is Token:
+                first = c
+                break
             b = _bounds(c)
             if b is not None:
-                if first is None:
-                    first = b
+                first = b
+                break
+        else:
+            return (self.filename, 0, 0, 0, 0)
+        for c in reversed(raw):
+            if type(c) is Token:
+                last = c
+                break
+            b = _bounds(c)
+            if b is not None:
                 last = b
-        m = _Meta()
-        if first is not None:
-            m.line, m.column = first[0], first[1]
-            m.end_line, m.end_column = last[2], last[3]
-        return m
+                break
+        if type(first) is Token:
+            line, col = first.line, first.column
+        else:
+            line, col = first[0], first[1]
+        if type(last) is Token:
+            return (self.filename, line, col, last.end_line, last.end_column)
+        return (self.filename, line, col, last[2], last[3])
 
     @staticmethod
     def clean(raw):
-        return [c for c in raw if not (isinstance(c, Token) and c.type not in _KEEP)]
+        return [c for c in raw if type(c) is not Token or c.type in _KEEP]
 
     # -- names and types
     def name(self, children):
@@ -139,33 +245,33 @@ class _Builder(Transformer):
         return self.clean(raw)[0]
 
     def prim_type(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        span, ch = self.span(raw), self.clean(raw)
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
-        return self._wrap_dims(t, ch[1:], meta)
+        return self._wrap_dims(t, ch[1:])
 
     def class_type(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        span, ch = self.span(raw), self.clean(raw)
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
-        return self._wrap_dims(t, ch[1:], meta)
+        return self._wrap_dims(t, ch[1:])
 
     def array_generic(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        t = A.ArrayTypeNode(self.sp(meta), elem=ch[0])
+        span, ch = self.span(raw), self.clean(raw)
+        t = A.ArrayTypeNode(span, elem=ch[0])
         if len(ch) > 1:
             # span of Array<...> alone: up to the first dims token
             first = ch[1]
-            t.span = (self.filename, meta.line, meta.column, first.line, first.column)
-        return self._wrap_dims(t, ch[1:], meta)
+            t.span = (self.filename, span[1], span[2], first.line, first.column)
+        return self._wrap_dims(t, ch[1:])
 
     def func_type(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        t = A.FuncTypeNode(self.sp(meta), ret=ch[0], params=ch[1])
+        span, ch = self.span(raw), self.clean(raw)
+        t = A.FuncTypeNode(span, ret=ch[0], params=ch[1])
         if len(ch) > 2:
             first = ch[2]
-            t.span = (self.filename, meta.line, meta.column, first.line, first.column)
-        return self._wrap_dims(t, ch[2:], meta)
+            t.span = (self.filename, span[1], span[2], first.line, first.column)
+        return self._wrap_dims(t, ch[2:])
 
-    def _wrap_dims(self, t, dims, meta):
+    def _wrap_dims(self, t, dims):
         for d in dims:
             t = A.ArrayTypeNode(self.span2(t.span, self.tsp(d)), elem=t)
         return t
@@ -180,49 +286,49 @@ class _Builder(Transformer):
         return list(ch)
 
     def class_decl(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        span, ch = self.span(raw), self.clean(raw)
         name = ch[0]
         sup = ch[1] if len(ch) > 1 and isinstance(ch[1], Token) else None
         members = ch[2:] if sup is not None else ch[1:]
-        return A.ClassDecl(self.sp(meta), name=str(name), name_span=self.tsp(name),
+        return A.ClassDecl(span, name=str(name), name_span=self.tsp(name),
                            superclass=str(sup) if sup is not None else None,
                            super_span=self.tsp(sup) if sup is not None else None,
                            members=list(members))
 
     def field_decl(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.FieldDecl(self.sp(meta), type=ch[0], name=str(ch[1]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.FieldDecl(span, type=ch[0], name=str(ch[1]),
                            name_span=self.tsp(ch[1]), init=ch[2] if len(ch) > 2 else None)
 
     def method_decl(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.MethodDecl(self.sp(meta), ret=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.MethodDecl(span, ret=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
                             params=ch[2], body=ch[3])
 
     def ctor_decl(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.CtorDecl(self.sp(meta), name=str(ch[0]), name_span=self.tsp(ch[0]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.CtorDecl(span, name=str(ch[0]), name_span=self.tsp(ch[0]),
                           params=ch[1], body=ch[2])
 
     def func_decl(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.FuncDecl(self.sp(meta), ret=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.FuncDecl(span, ret=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
                           params=ch[2], body=ch[3])
 
     def method_out(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.MethodDecl(self.sp(meta), ret=ch[0], name=str(ch[2]), name_span=self.tsp(ch[2]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.MethodDecl(span, ret=ch[0], name=str(ch[2]), name_span=self.tsp(ch[2]),
                             params=ch[3], body=ch[4], class_name=str(ch[1]),
                             class_span=self.tsp(ch[1]))
 
     def global_decl(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.GlobalDecl(self.sp(meta), type=ch[0], name=str(ch[1]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.GlobalDecl(span, type=ch[0], name=str(ch[1]),
                             name_span=self.tsp(ch[1]), init=ch[2] if len(ch) > 2 else None)
 
     def global_var(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.GlobalDecl(self.sp(meta), type=None, name=str(ch[0]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.GlobalDecl(span, type=None, name=str(ch[0]),
                             name_span=self.tsp(ch[0]), init=ch[1])
 
     def params(self, raw):
@@ -230,38 +336,38 @@ class _Builder(Transformer):
         return [c for c in ch if c is not None]
 
     def param(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Param(self.sp(meta), type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]))
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Param(span, type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]))
 
     # -- statements
     def block(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Block(self.sp(meta), stmts=list(ch))
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Block(span, stmts=list(ch))
 
     def local_decl(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.VarDecl(self.sp(meta), type=ch[0], name=str(ch[1]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.VarDecl(span, type=ch[0], name=str(ch[1]),
                          name_span=self.tsp(ch[1]), init=ch[2] if len(ch) > 2 else None)
 
     def local_var(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.VarDecl(self.sp(meta), type=None, name=str(ch[0]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.VarDecl(span, type=None, name=str(ch[0]),
                          name_span=self.tsp(ch[0]), init=ch[1])
 
     for_decl = local_decl
     for_var = local_var
 
     def if_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.If(self.sp(meta), cond=ch[0], then=ch[1], els=ch[2] if len(ch) > 2 else None)
+        span, ch = self.span(raw), self.clean(raw)
+        return A.If(span, cond=ch[0], then=ch[1], els=ch[2] if len(ch) > 2 else None)
 
     def while_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.While(self.sp(meta), cond=ch[0], body=ch[1])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.While(span, cond=ch[0], body=ch[1])
 
     def do_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.DoWhile(self.sp(meta), body=ch[0], cond=ch[1])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.DoWhile(span, body=ch[0], cond=ch[1])
 
     def for_init(self, raw):
         ch = self.clean(raw)
@@ -276,121 +382,144 @@ class _Builder(Transformer):
         return [c for c in ch if c is not None]
 
     def for_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.For(self.sp(meta), init=ch[0], cond=ch[1], update=ch[2], body=ch[3])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.For(span, init=ch[0], cond=ch[1], update=ch[2], body=ch[3])
 
     def foreach_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.ForEach(self.sp(meta), type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.ForEach(span, type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
                          iterable=ch[2], body=ch[3])
 
     def foreach_var(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.ForEach(self.sp(meta), type=None, name=str(ch[0]), name_span=self.tsp(ch[0]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.ForEach(span, type=None, name=str(ch[0]), name_span=self.tsp(ch[0]),
                          iterable=ch[1], body=ch[2])
 
     def break_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Break(self.sp(meta))
+        span = self.span(raw)
+        return A.Break(span)
 
     def continue_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Continue(self.sp(meta))
+        span = self.span(raw)
+        return A.Continue(span)
 
     def return_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Return(self.sp(meta), value=ch[0] if ch else None)
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Return(span, value=ch[0] if ch else None)
 
     def throw_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Throw(self.sp(meta), value=ch[0])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Throw(span, value=ch[0])
 
     def try_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        span, ch = self.span(raw), self.clean(raw)
         body, rest, fin = ch[0], list(ch[1:]), None
         if rest and isinstance(rest[-1], A.FinallyMarker):
             fin = rest.pop().block
-        node = A.Try(self.sp(meta), body=body, catches=rest, finally_=fin)
+        node = A.Try(span, body=body, catches=rest, finally_=fin)
         if not rest and fin is None:
             self.error("E0012", "`try` without `catch` or `finally`",
-                       (self.filename, meta.line, meta.column, meta.line, meta.column + 3))
+                       (self.filename, span[1], span[2], span[1], span[2] + 3))
         return node
 
     def catch_clause(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Catch(self.sp(meta), type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Catch(span, type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
                        body=ch[2])
 
     def expr_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.ExprStmt(self.sp(meta), expr=ch[0])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.ExprStmt(span, expr=ch[0])
 
     def empty_stmt(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.EmptyStmt(self.sp(meta))
+        span = self.span(raw)
+        return A.EmptyStmt(span)
 
     # -- expressions
     def assign(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Assign(self.sp(meta), op=str(ch[1]), target=ch[0], value=ch[2],
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Assign(span, op=str(ch[1]), target=ch[0], value=ch[2],
                         op_span=self.tsp(ch[1]))
 
     def cond(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Cond(self.sp(meta), cond=ch[0], then=ch[1], els=ch[2])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Cond(span, cond=ch[0], then=ch[1], els=ch[2])
 
-    def binary(self, raw):
-        meta, ch = self.meta(raw), raw
-        return A.Binary(self.sp(meta), op=str(ch[1]), left=ch[0], right=ch[2],
-                        op_span=self.tsp(ch[1]))
+    def bin(self, ch):
+        """A flat run `operand (op operand)*` (grammar.lark `bin`), where an
+        `instanceof` token is followed by a type: the tree by precedence
+        climbing, all operators left-associative."""
+        fn = self.filename
+        operands = [ch[0]]
+        ops = []
+        i, n = 1, len(ch)
+        while i < n:
+            tok = ch[i]
+            prec = _PREC[tok.value]
+            while ops and _PREC[ops[-1].value] >= prec:
+                self._fold(operands, ops.pop(), fn)
+            ops.append(tok)
+            operands.append(ch[i + 1])
+            i += 2
+        while ops:
+            self._fold(operands, ops.pop(), fn)
+        return operands[0]
 
-    def instanceof(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.InstanceOf(self.sp(meta), expr=ch[0], type=ch[1])
+    @staticmethod
+    def _fold(operands, tok, fn):
+        right = operands.pop()
+        left = operands[-1]
+        a, b = left.span, right.span
+        span = (fn, a[1], a[2], b[3], b[4])
+        if tok.type == "INSTANCEOF":
+            operands[-1] = A.InstanceOf(span, expr=left, type=right)
+        else:
+            operands[-1] = A.Binary(span, op=tok.value, left=left, right=right,
+                                    op_span=(fn, tok.line, tok.column, tok.end_line, tok.end_column))
 
     def unary(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        span, ch = self.span(raw), self.clean(raw)
         op, operand = str(ch[0]), ch[1]
         if op == "-" and isinstance(operand, A.IntLit) and id(operand) in self.pending_minmax:
             self.pending_minmax.discard(id(operand))
-            return A.IntLit(self.sp(meta), value=INT_MIN, text="-" + operand.text)
-        return A.Unary(self.sp(meta), op=op, operand=operand)
+            return A.IntLit(span, value=INT_MIN, text="-" + operand.text)
+        return A.Unary(span, op=op, operand=operand)
 
     def pre_incdec(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.IncDec(self.sp(meta), op=str(ch[0]), prefix=True, target=ch[1])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.IncDec(span, op=str(ch[0]), prefix=True, target=ch[1])
 
     def post_incdec(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.IncDec(self.sp(meta), op=str(ch[1]), prefix=False, target=ch[0])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.IncDec(span, op=str(ch[1]), prefix=False, target=ch[0])
 
     def cast(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Cast(self.sp(meta), type=ch[0], expr=ch[1])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Cast(span, type=ch[0], expr=ch[1])
 
     def name_cast(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        span, ch = self.span(raw), self.clean(raw)
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
-        return A.Cast(self.sp(meta), type=t, expr=ch[1])
+        return A.Cast(span, type=t, expr=ch[1])
 
     def call(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Call(self.sp(meta), callee=ch[0], args=ch[1])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Call(span, callee=ch[0], args=ch[1])
 
     def member(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Member(self.sp(meta), obj=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]))
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Member(span, obj=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]))
 
     def index(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Index(self.sp(meta), obj=ch[0], index=ch[1])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Index(span, obj=ch[0], index=ch[1])
 
     def args(self, raw):
         ch = self.clean(raw)
         return [c for c in ch if c is not None]
 
     def int_lit(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        ch = self.clean(raw)
         tok = ch[0]
         return self._int(tok, self.tsp(tok))
 
@@ -462,13 +591,13 @@ class _Builder(Transformer):
         return bytes(out)
 
     def string_lit(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        ch = self.clean(raw)
         tok = ch[0]
         value = self._escapes(tok, str(tok)[1:-1], tok.column + 1)
         return A.StringLit(self.tsp(tok), value=value)
 
     def char_lit(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        ch = self.clean(raw)
         tok = ch[0]
         n_errors = len(self.diags)
         value = self._escapes(tok, str(tok)[1:-1], tok.column + 1)
@@ -480,78 +609,114 @@ class _Builder(Transformer):
         return node
 
     def true_lit(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.BoolLit(self.sp(meta), value=True)
+        span = self.tsp(raw[0])
+        return A.BoolLit(span, value=True)
 
     def false_lit(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.BoolLit(self.sp(meta), value=False)
+        span = self.tsp(raw[0])
+        return A.BoolLit(span, value=False)
 
     def null_lit(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.NullLit(self.sp(meta))
+        span = self.tsp(raw[0])
+        return A.NullLit(span)
 
     def this(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.This(self.sp(meta))
+        span = self.tsp(raw[0])
+        return A.This(span)
 
     def super(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.Super(self.sp(meta))
+        span = self.tsp(raw[0])
+        return A.Super(span)
 
     def name_expr(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        ch = self.clean(raw)
         return A.Name(self.tsp(ch[0]), name=str(ch[0]))
 
     def new_obj(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        span, ch = self.span(raw), self.clean(raw)
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
-        return A.New(self.sp(meta), type=t, args=ch[1])
+        return A.New(span, type=t, args=ch[1])
 
-    def _new_array(self, meta, elem, size, dims):
-        elem = self._wrap_dims(elem, dims, meta)
-        return A.NewArray(self.sp(meta), elem=elem, size=size)
+    def _new_array(self, span, elem, size, dims):
+        elem = self._wrap_dims(elem, dims)
+        return A.NewArray(span, elem=elem, size=size)
 
     def new_array_prim(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return self._new_array(meta, A.NamedType(self.tsp(ch[0]), name=str(ch[0])), ch[1], ch[2:])
+        span, ch = self.span(raw), self.clean(raw)
+        return self._new_array(span, A.NamedType(self.tsp(ch[0]), name=str(ch[0])), ch[1], ch[2:])
 
     new_array_class = new_array_prim
 
     def new_array_generic(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        span, ch = self.span(raw), self.clean(raw)
         elem = A.ArrayTypeNode(ch[0].span, elem=ch[0])
-        return self._new_array(meta, elem, ch[1], ch[2:])
+        return self._new_array(span, elem, ch[1], ch[2:])
 
     def new_array_func(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
+        span, ch = self.span(raw), self.clean(raw)
         elem = A.FuncTypeNode(ch[0].span, ret=ch[0], params=ch[1])
-        return self._new_array(meta, elem, ch[2], ch[3:])
+        return self._new_array(span, elem, ch[2], ch[3:])
 
     def new_empty_array(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.NewArray(self.sp(meta), elem=ch[0], size=None)
+        span, ch = self.span(raw), self.clean(raw)
+        return A.NewArray(span, elem=ch[0], size=None)
 
     def array_lit(self, raw):
-        meta, ch = self.meta(raw), self.clean(raw)
-        return A.ArrayLit(self.sp(meta), elems=ch[0])
+        span, ch = self.span(raw), self.clean(raw)
+        return A.ArrayLit(span, elems=ch[0])
 
 
 _lock = threading.Lock()
 _parser = None
 _builder = None
-_postlex = None
+_lexer = None
 
 
 def _get_parser():
-    global _parser, _builder, _postlex
+    global _parser, _builder, _lexer
     if _parser is None:
         _builder = _Builder()
-        _postlex = _TypeNamePostLex()
-        _parser = Lark(GRAMMAR_PATH.read_text(), parser="lalr", lexer="contextual",
+        _parser = Lark(GRAMMAR_PATH.read_text(), parser="lalr", lexer=_FastLexer,
                        maybe_placeholders=True, keep_all_tokens=True,
-                       transformer=_builder, postlex=_postlex, cache=False)
+                       transformer=_builder, cache=False)
+        _lexer = _parser.parser.lexer
+        _tune_parse_table(_parser)
     return _parser
+
+
+class _Rule(Rule):
+    """A Rule compared and hashed by identity, at C speed."""
+    __slots__ = ()
+    __eq__ = object.__eq__
+    __ne__ = object.__ne__
+    __hash__ = object.__hash__
+
+
+def _tune_parse_table(lark):
+    """Make the dictionary look-ups of Lark's LALR loop cheap, without
+    changing what the table says.  After each reduction the loop looks the
+    rule up in the callbacks (a Rule hashes and compares in Python) and the
+    goto by the rule's origin name (a `Token`, whose `==` is Python code,
+    and not the very object that keys the table).  Here each reduction gets
+    a copy of its rule that hashes and compares by identity, and the table
+    and the rules share the same interned name strings."""
+    lalr = lark.parser.parser
+    table, callbacks = lalr._parse_table, lalr.parser.callbacks
+    copies = {}     # id(rule) -> its copy
+    for row in table.states.values():
+        new_row = {}
+        for key, (action, arg) in row.items():
+            if action is not Shift:
+                rule = copies.get(id(arg))
+                if rule is None:
+                    origin = NonTerminal(sys.intern(str(arg.origin.name)))
+                    rule = _Rule(origin, arg.expansion, arg.order, arg.alias, arg.options)
+                    copies[id(arg)] = rule
+                    callbacks[rule] = callbacks[arg]
+                arg = rule
+            new_row[sys.intern(str(key))] = (action, arg)
+        row.clear()
+        row.update(new_row)
 
 
 _TOKEN_NAMES = {
@@ -591,7 +756,7 @@ def parse(source, filename="<input>"):
         _builder.diags = []
         _builder.pending_minmax = set()
         _builder.pending_nodes = []
-        _postlex.type_names = builtin_type_names() | scan_class_names(source)
+        _lexer.type_names = builtin_type_names() | scan_class_names(source)
         items = None
         # The parse allocates many small objects and no cycles: the cyclic
         # garbage collector only slows it down (3x on 10,000 lines).

@@ -125,4 +125,7 @@ def test_ten_thousand_lines_fast():
     a = analyze(src, "big.k")
     elapsed = time.perf_counter() - t0
     assert a.ok, a.render()[:2000]
-    assert elapsed < 8.0, elapsed  # TODO: target 2 s; Lark LALR parsing dominates
+    # A sanity bound only, far from the goal so that a busy machine cannot
+    # make it flake: the speed goal (a 10,000-line compile in under 3 s) is
+    # measured by bench/test_compile.py (`make bench`).
+    assert elapsed < 20.0, elapsed
