@@ -78,6 +78,7 @@ class Checker:
         self.bs = install()
         self.fn = None
         self.live = True
+        self.unreachable_reported = False
         self.da = set()
         self.STRING = T.ClassType(self.bs.classes["String"])
         self.exception_cls = self.bs.classes["Exception"]
@@ -196,6 +197,26 @@ class Checker:
                     break
                 seen.add(id(c))
                 c = c.superclass
+        # The image needs every superclass before its subclasses; classes may
+        # be declared in any order, so renumber them parents first.
+        order, placed = [], set()
+
+        def place(ci):
+            if id(ci) in placed or ci.builtin:
+                return
+            placed.add(id(ci))
+            if ci.superclass is not None:
+                place(ci.superclass)
+            order.append(ci)
+
+        for ci in self.info.script_classes:
+            place(ci)
+        if order != self.info.script_classes:
+            for i, ci in enumerate(order):
+                ci.id = FIRST_SCRIPT_CLASS_ID + i
+            n = len(self.info.script_classes)
+            self.info.script_classes[:] = order
+            self.info.classes[-n:] = order
 
     def depth(self, ci):
         d = 0
@@ -474,9 +495,12 @@ class Checker:
     def check_function(self, decl, mi, fn):
         self.fn = fn
         self.live, self.da = True, set()
+        self.unreachable_reported = False
         self.declare_params(decl, mi)
         self.check_block(decl.body, new_scope=False)
-        if self.live and mi.ret != T.VOID and not T.is_error(mi.ret):
+        # after an `unreachable statement` error the flow is in recovery (as
+        # in javac): no second error for the same dead path
+        if self.live and not self.unreachable_reported and mi.ret != T.VOID and not T.is_error(mi.ret):
             what = "method" if fn.kind == "method" else "function"
             b = decl.body.span
             self.error("E0401", f"missing return: {what} `{fn.name}` can reach its end without returning `{mi.ret}`",
@@ -541,6 +565,7 @@ class Checker:
             if not self.live and not reported:
                 self.error("E0400", "unreachable statement", s.span)
                 reported = True
+                self.unreachable_reported = True
                 self.live = True
                 self.da = ALL
             self.check_stmt(s)
@@ -734,10 +759,20 @@ class Checker:
         before = self.da.copy() if self.da is not ALL else ALL
         self.check_block(s.body)
         live, da = self.live, (self.da if self.live else ALL)
+        caught = []
         for c in s.catches:
             ct = self.resolve_type(c.type, what="a variable")
             if not T.is_error(ct) and not (isinstance(ct, T.ClassType) and ct.info.is_subclass_of(self.exception_cls)):
                 self.error("E0218", f"cannot catch `{ct}`: it is not an `Exception`", c.type.span)
+            elif isinstance(ct, T.ClassType):
+                # JLS 14.22: a catch block is unreachable when an earlier one
+                # catches the same class or a superclass of it
+                for prev in caught:
+                    if ct.info.is_subclass_of(prev[0].info):
+                        self.error("E0400", f"unreachable catch: `{ct}` is already caught by the earlier `catch ({prev[0]} ...)`",
+                                   c.type.span, labels=[(prev[1], f"`{prev[0]}` caught here")])
+                        break
+                caught.append((ct, c.type.span))
             self.live = True
             self.da = before.copy() if before is not ALL else ALL
             self.fn.scopes.append({})
@@ -1219,6 +1254,10 @@ class Checker:
             sym = self.lookup_name(target.name)
             target.ref = sym
             if isinstance(sym, LocalVar):
+                # only compound assignment and ++/-- get here: they read it
+                if sym not in self.da:
+                    self.error("E0402", f"variable `{target.name}` might not have been assigned", target.span)
+                    self.assign_var(sym)
                 target.ty = sym.type
                 return sym, sym.type
             if isinstance(sym, FieldInfo):

@@ -183,6 +183,7 @@ class _Builder(Transformer):
         self.pending_nodes = []
         self.diags = []
         self.pending_minmax = set()   # ids of IntLits equal to 2^63, valid only under unary minus
+        self.parenthesized = set()    # ids of expressions written in parentheses
 
     # -- helpers
     def tsp(self, tok):
@@ -242,7 +243,10 @@ class _Builder(Transformer):
         return ch[0] if ch else None
 
     def paren(self, raw):
-        return self.clean(raw)[0]
+        inner = self.clean(raw)[0]
+        # 2^63 is allowed only directly under unary minus: `-(2^63)` is not.
+        self.parenthesized.add(id(inner))
+        return inner
 
     def prim_type(self, raw):
         span, ch = self.span(raw), self.clean(raw)
@@ -480,7 +484,8 @@ class _Builder(Transformer):
     def unary(self, raw):
         span, ch = self.span(raw), self.clean(raw)
         op, operand = str(ch[0]), ch[1]
-        if op == "-" and isinstance(operand, A.IntLit) and id(operand) in self.pending_minmax:
+        if (op == "-" and isinstance(operand, A.IntLit) and id(operand) in self.pending_minmax
+                and id(operand) not in self.parenthesized):
             self.pending_minmax.discard(id(operand))
             return A.IntLit(span, value=INT_MIN, text="-" + operand.text)
         return A.Unary(span, op=op, operand=operand)
@@ -755,6 +760,7 @@ def parse(source, filename="<input>"):
         _builder.filename = filename
         _builder.diags = []
         _builder.pending_minmax = set()
+        _builder.parenthesized = set()
         _builder.pending_nodes = []
         _lexer.type_names = builtin_type_names() | scan_class_names(source)
         items = None

@@ -60,7 +60,10 @@ def run_program(path: pathlib.Path, args: list[str]):
         r = subprocess.run(
             [sys.executable, "-m", "frontend.cli", "run", *args, path.name],
             cwd=path.parent, capture_output=True, timeout=300,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+            env={**os.environ, "PYTHONPATH": str(ROOT),
+                 # the CLI runs in the test's directory: keep $KTC_VM valid
+                 **({"KTC_VM": os.path.abspath(os.environ["KTC_VM"])}
+                    if os.environ.get("KTC_VM") else {})})
         return r.returncode, r.stdout, r.stderr
     from frontend.compiler import CompileError, compile_source
     source = path.read_bytes().decode("latin-1")
