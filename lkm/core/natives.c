@@ -216,9 +216,13 @@ static int find(struct kvm *vm, const struct kstr *hay, uint32_t from,
 		const uint8_t *p = memchr(hay->b + i, needle->b[0],
 					  n - m + 1 - i);
 
-		if (!p)
+		if (!p) {
+			work += n - m + 1 - i;	/* the bytes memchr scanned */
 			break;
-		work += (uint64_t)(p - (hay->b + i)) + m;
+		}
+		/* the bytes scanned and compared, and 256 (four units) for
+		 * the memchr and memcmp calls of this candidate */
+		work += (uint64_t)(p - (hay->b + i)) + m + 256;
 		i = (uint32_t)(p - hay->b);
 		if (work >= 4096) {
 			if (!charge_bytes(vm, work))
@@ -538,7 +542,8 @@ static int change_case(struct kvm *vm, union kvalue *args,
 	struct kstr *s = ARG_STR(0), *r;
 	uint32_t i;
 
-	if (!charge_bytes(vm, s->len))
+	/* a byte loop, not a block copy: one unit per byte */
+	if (!kvm_charge(vm, s->len))
 		return KVM_ABORT;
 	r = kvm_str_new(vm, s->b, s->len);
 	if (!r)
@@ -609,8 +614,8 @@ static int nat_String_repeat(struct kvm *vm, union kvalue *args,
 			     union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0), *r;
-	int64_t n = args[1].i, i;
-	uint64_t total;
+	int64_t n = args[1].i;
+	uint64_t total, done, chunk;
 
 	if (n <= 0 || s->len == 0)
 		return ret_str(vm, ret, "", 0);
@@ -622,8 +627,12 @@ static int nat_String_repeat(struct kvm *vm, union kvalue *args,
 	r = kvm_str_new(vm, NULL, (size_t)total);
 	if (!r)
 		return KVM_ABORT;
-	for (i = 0; i < n; i++)
-		memcpy(r->b + (size_t)i * s->len, s->b, s->len);
+	/* doubling copies: O(log n) memcpy calls even for a 1-byte s */
+	memcpy(r->b, s->b, s->len);
+	for (done = s->len; done < total; done += chunk) {
+		chunk = done < total - done ? done : total - done;
+		memcpy(r->b + done, r->b, (size_t)chunk);
+	}
 	ret->o = &r->h;
 	return KVM_OK;
 }
@@ -645,13 +654,17 @@ static int nat_String_toInt(struct kvm *vm, union kvalue *args,
 	for (; i < s->len; i++) {
 		unsigned int d = (unsigned int)s->b[i] - '0';
 
-		if (d > 9 || v > (lim - d) / 10)
+		/* v * 10 + d <= lim, without a division per digit */
+		if (d > 9 || v > lim / 10 || (v == lim / 10 && d > lim % 10))
 			goto bad;
 		v = v * 10 + d;
 	}
 	ret->i = neg ? (int64_t)(0 - v) : (int64_t)v;
-	return charge_bytes(vm, s->len) ? KVM_OK : KVM_ABORT;
+	/* a division per digit: one unit per byte */
+	return kvm_charge(vm, s->len) ? KVM_OK : KVM_ABORT;
 bad:
+	if (!kvm_charge(vm, i))
+		return KVM_ABORT;
 	snprintf(msg, sizeof(msg), "invalid int \"%.*s\"",
 		 s->len > 64 ? 64 : (int)s->len, (const char *)s->b);
 	return kvm_throw_new(vm, KC_NumberFormatException, msg);
@@ -764,7 +777,8 @@ static int nat_Array_join(struct kvm *vm, union kvalue *args,
 	for (i = 0; i < a->len && !st; i++) {
 		if (i > 0)
 			st = kvm_buf_put(vm, &b, sep->b, sep->len);
-		if (!st && !kvm_charge(vm, 1))
+		/* formatting an element costs about what 8 instructions do */
+		if (!st && !kvm_charge(vm, 8))
 			st = KVM_ABORT;
 		if (!st)
 			st = kvm_buf_put_value(vm, &b, a->v[i], et);

@@ -209,7 +209,8 @@ static int put_array(struct kvm *vm, struct kbuf *b, struct kobj *a)
 		if (top->i > 0)
 			st = kvm_buf_put(vm, b, ", ", 2);
 		e = arr->v[top->i++];
-		if (!st && !kvm_charge(vm, 1))
+		/* formatting an element costs about what 8 instructions do */
+		if (!st && !kvm_charge(vm, 8))
 			st = KVM_ABORT;
 		if (st)
 			break;
