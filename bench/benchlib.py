@@ -23,6 +23,10 @@ class Table:
         self.title = title
         self.note = note
         self.rows = {}  # label -> dict(status, median, min, version)
+        # The row the ratio column divides by, and the unit of the times
+        # (open_overhead: the C driver, in microseconds).
+        self.ref = K_LABEL
+        self.unit = "s"
 
     def declare(self, label):
         self.rows.setdefault(label, {"status": "not run"})
@@ -51,6 +55,12 @@ def run_checked(cmd, cwd=None, timeout=600):
     return proc.stdout
 
 
+def link_stubs(obj, so):
+    """The shared object build/kvm loads with --jit, from the object
+    `ktc compile --jit` wrote."""
+    run_checked(["cc", "-shared", "-nostdlib", "-o", str(so), str(obj)])
+
+
 def median_of(benchmark):
     """Median and minimum seconds of a finished benchmark (None, None when
     benchmarking is disabled)."""
@@ -73,27 +83,35 @@ def machine():
     return f"{cpu}, {os.cpu_count()} cpus, Linux {platform.release()}"
 
 
-def _fmt(seconds):
-    return "-" if seconds is None else f"{seconds:.4f}"
+_UNITS = {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}
+
+
+def _fmt(seconds, unit="s"):
+    if seconds is None:
+        return "-"
+    return f"{seconds:.4f}" if unit == "s" else f"{seconds * _UNITS[unit]:.2f}"
 
 
 def render(tab):
     """The table as Markdown lines; the ratio is each row's median divided by
-    the K interpreter's median (above 1: slower than K; below 1: faster)."""
-    ref = tab.rows.get(K_LABEL, {}).get("median")
+    the reference row's median (tab.ref, by default the K interpreter;
+    above 1: slower than it; below 1: faster)."""
+    ref_label = getattr(tab, "ref", K_LABEL)
+    unit = getattr(tab, "unit", "s")
+    ref = tab.rows.get(ref_label, {}).get("median")
     lines = [f"### {tab.title}", ""]
     if tab.note:
         lines += [tab.note, ""]
-    has_ratio = K_LABEL in tab.rows
-    head = ["peer", "median s", "min s"]
+    has_ratio = ref_label in tab.rows
+    head = ["peer", f"median {unit}", f"min {unit}"]
     if has_ratio:
-        head.append(f"time / {K_LABEL}")
+        head.append(f"time / {ref_label}")
     head += ["status", "version"]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for label, row in tab.rows.items():
         median = row.get("median")
-        cells = [label, _fmt(median), _fmt(row.get("min"))]
+        cells = [label, _fmt(median, unit), _fmt(row.get("min"), unit)]
         if has_ratio:
             if median is not None and ref:
                 cells.append(f"{median / ref:.2f}")

@@ -4,10 +4,12 @@ as a subprocess, side by side in one pytest-benchmark run.
     FIB_N       argument of fib (default 36)
     FIB_ROUNDS  timed runs per peer (default 3)
 
-Compilation (ktc compile for K, gcc for C) happens outside the timing; each
-timed round is one whole process, start-up included, and its printed result
-is checked. The K row, "K (interpreter)", is the reference of the ratio
-column of the table printed at the end (bench/results/fib.md).
+Compilation (ktc compile for K, gcc for C; for "K (JIT)" also the native
+stubs of `ktc compile --jit`, linked into a shared object) happens outside
+the timing; each timed round is one whole process, start-up included, and
+its printed result is checked. The K row, "K (interpreter)", is the
+reference of the ratio column of the table printed at the end
+(bench/results/fib.md).
 """
 
 import os
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from benchlib import K_LABEL, median_of, run_checked, table
+from benchlib import K_LABEL, link_stubs, median_of, run_checked, table
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 N = int(os.environ.get("FIB_N", "36"))
@@ -40,7 +42,7 @@ def fib_value(n):
 @dataclass(frozen=True)
 class Peer:
     label: str
-    kind: str             # "k", "c" or "interp"
+    kind: str             # "k", "k-jit", "c" or "interp"
     program: str = ""     # binary (interp) or compiler (c)
     args: tuple = ()      # interpreter flags, or compiler flags for "c"
     source: str = ""      # file in bench/peers/
@@ -49,6 +51,7 @@ class Peer:
 
 PEERS = [
     Peer(K_LABEL, "k", source="fib.k"),
+    Peer("K (JIT)", "k-jit", source="fib.k"),
     Peer("python3", "interp", sys.executable, (), "fib.py",
          (sys.executable, "--version")),
     Peer("perl", "interp", "perl", (), "fib.pl",
@@ -97,15 +100,21 @@ def k_source(n):
 def prepare(peer, workdir, ktc, request):
     """The command to time for this peer; everything before the timing
     (compiling, looking up the interpreter) happens here."""
-    if peer.kind == "k":
+    if peer.kind in ("k", "k-jit"):
         kvm = request.getfixturevalue("kvm")
         src = workdir / f"fib{N}.k"
         src.write_text(k_source(N))
         image = workdir / f"fib{N}.kbc"
-        run_checked([*ktc, "compile", str(src), "-o", str(image)])
+        jit = ["--jit"] if peer.kind == "k-jit" else []
+        run_checked([*ktc, "compile", *jit, str(src), "-o", str(image)])
         if not image.exists():
             pytest.fail(f"ktc compile wrote no image at {image}")
-        return [str(kvm), "--budget", str(K_BUDGET), str(image)]
+        if not jit:
+            return [str(kvm), "--budget", str(K_BUDGET), str(image)]
+        so = workdir / f"fib{N}.jit.so"
+        link_stubs(workdir / f"fib{N}.jit.o", so)
+        return [str(kvm), "--budget", str(K_BUDGET), "--jit", str(so),
+                str(image)]
     if shutil.which(peer.program) is None:
         reason = f"{peer.program} is not installed (make setup installs it)"
         TABLE.set(peer.label, status="skipped: not installed")

@@ -1,9 +1,11 @@
 """`ktc`: the command line of the K compiler.
 
-Subcommands: check, compile, run, disasm (see `ktc --help`).  Passes never
-print; this module renders their results.  Exit statuses: 0 success, 1
-compile errors or a user error (missing file, bad extension), and for `run`
-the VM's status: 2 uncaught exception or abort, 3 image refused.
+Subcommands: check, compile, run, disasm, and load, unload, list for
+konoha.ko (see `ktc --help`).  Passes never print; this module renders
+their results.  Exit statuses: 0 success, 1 compile errors or a user error
+(missing file, bad extension, no /dev/konoha, not root), and for `run` and
+`load` the VM's status: 2 uncaught exception or abort (the init failed), 3
+image refused.
 """
 
 from __future__ import annotations
@@ -36,9 +38,14 @@ examples:
   ktc run hello.k --ops "open hello; read \\$ 4096; close \\$"
                                     drive the devices the script registers
   ktc disasm fib.k                  list the bytecode of every function
+  ktc load hello_device.k           compile, load into konoha.ko (root; make load)
+  ktc load --name hi --budget 1000000 hello_device.kbc
+  ktc list                          the loaded scripts, their devices and memory
+  ktc unload hello_device           remove a script and its devices
 
 exit status: 0 ok, 1 compile error or bad input, 2 uncaught exception or
-abort while running, 3 image refused by the VM's verifier."""
+abort while running (or in the init of a load), 3 image refused by the VM's
+verifier."""
 
 OPS_HELP = """\
 device operations for `run --ops`, separated by `;` or newlines:
@@ -163,7 +170,52 @@ def cmd_compile(args) -> int:
             f.write(data)
     except OSError as e:
         raise UsageError(f"{out}: cannot write: {e.strerror}") from None
+    if args.jit:
+        _write_jit(data, out, args)
     return EXIT_OK
+
+
+def _jit_stubs(data: bytes, args, profile="userspace"):
+    try:
+        import ctjit
+        return ctjit.compile_image(data, profile=profile, ct=args.ct,
+                                   kernel=getattr(args, "kernel", "6.12"))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _write_jit(data: bytes, image_path: str, args):
+    """FILE.jit.o (userspace), or the companion-module directory FILE.kmod/
+    (kernel), beside the image."""
+    import ctjit
+    base = pathlib.Path(image_path).with_suffix("")
+    stubs = _jit_stubs(data, args, args.profile)
+    try:
+        if args.profile == "kernel":
+            ctjit.write_kmod(stubs, str(base) + ".kmod", base.name)
+        else:
+            pathlib.Path(str(base) + ".jit.o").write_bytes(stubs.obj)
+    except OSError as e:
+        raise UsageError(f"{base}: cannot write the JIT stubs: "
+                         f"{e.strerror}") from None
+
+
+def _jit_vm_args(data: bytes, args, tmp: str) -> list[str]:
+    """Compile and link the userspace stubs of an image into tmp; the VM
+    options that load them."""
+    if not args.jit:
+        return []
+    import ctjit
+    stubs = _jit_stubs(data, args)
+    obj = os.path.join(tmp, "stubs.jit.o")
+    so = os.path.join(tmp, "stubs.jit.so")
+    with open(obj, "wb") as f:
+        f.write(stubs.obj)
+    try:
+        ctjit.link_shared(obj, so)
+    except ctjit.JitError as e:
+        raise UsageError(str(e)) from None
+    return ["--jit", so]
 
 
 def cmd_disasm(args) -> int:
@@ -183,17 +235,179 @@ def cmd_run(args) -> int:
         _validate_ops(_parse_ops(args.ops))
     data = _image_bytes(args.file)
     limits = dict(budget=args.budget, heap=args.heap, depth=args.depth)
-    if args.ops is not None:
-        return _run_ops(data, args.ops, limits)
-    vm = host.find_vm(announce=lambda m: print(m, file=sys.stderr))
     with tempfile.TemporaryDirectory(prefix="ktc-") as tmp:
+        vm_args = _jit_vm_args(data, args, tmp)
+        if args.ops is not None:
+            return _run_ops(data, args.ops, limits, vm_args)
+        vm = host.find_vm(announce=lambda m: print(m, file=sys.stderr))
         path = os.path.join(tmp, pathlib.Path(args.file).stem + ".kbc")
         with open(path, "wb") as f:
             f.write(data)
         sys.stdout.flush()
         sys.stderr.flush()
-        r = host.run_image_file(path, vm_binary=vm, **limits)
+        r = host.run_image_file(path, vm_binary=vm, vm_args=vm_args,
+                                **limits)
     return r.returncode
+
+
+# ---------------------------------------------------------------- konoha.ko
+
+# The ioctl interface of /dev/konoha: lkm/kernel/konoha_uapi.h (keep the
+# formats below in step with its structs; no implicit padding there).
+KONOHA_DEVICE = "/dev/konoha"
+_NAME_LEN = 32
+_LOAD_FMT = "<QQQQIIQII32s"          # struct konoha_load (88 bytes)
+_UNLOAD_FMT = "<32s"                 # struct konoha_unload
+_INFO_FMT = "<32s128sQQQQII"         # struct konoha_script_info (200 bytes)
+_LIST_FMT = "<QIIq"                  # struct konoha_list (24 bytes)
+_IOC_MAGIC = 0xB7
+_MSG_LEN = 65536
+
+
+def _ioc(direction: int, nr: int, fmt: str) -> int:
+    import struct
+    return (direction << 30) | (struct.calcsize(fmt) << 16) | \
+        (_IOC_MAGIC << 8) | nr
+
+
+_IOC_WRITE, _IOC_READ = 1, 2
+KONOHA_IOC_LOAD = _ioc(_IOC_READ | _IOC_WRITE, 1, _LOAD_FMT)
+KONOHA_IOC_UNLOAD = _ioc(_IOC_WRITE, 2, _UNLOAD_FMT)
+KONOHA_IOC_LIST = _ioc(_IOC_READ | _IOC_WRITE, 3, _LIST_FMT)
+
+
+def _cstr(b: bytes) -> str:
+    return b.split(b"\0", 1)[0].decode("latin-1")
+
+
+def _open_konoha(device: str) -> int:
+    try:
+        return os.open(device, os.O_RDWR)
+    except FileNotFoundError:
+        raise UsageError(f"{device} not found: is konoha.ko loaded? "
+                         f"(`make load` as root)") from None
+    except PermissionError as e:
+        raise UsageError(f"{device}: {e.strerror}: loading scripts needs "
+                         f"root") from None
+    except OSError as e:
+        raise UsageError(f"{device}: {e.strerror}") from None
+
+
+def _konoha_ioctl(device: str, request: int, buf: bytearray, what: str):
+    """The ioctl on a fresh fd of /dev/konoha; an OSError is left to the
+    caller, but EPERM is a user error."""
+    import errno as errno_mod
+    import fcntl
+    fd = _open_konoha(device)
+    try:
+        fcntl.ioctl(fd, request, buf, True)
+    except PermissionError as e:
+        if e.errno == errno_mod.EPERM:
+            raise UsageError(f"{what}: {e.strerror}: needs CAP_SYS_ADMIN "
+                             f"(root)") from None
+        raise
+    finally:
+        os.close(fd)
+
+
+def _errno_text(code: int) -> str:
+    import errno as errno_mod
+    return f"{os.strerror(code)} ({errno_mod.errorcode.get(code, code)})"
+
+
+def cmd_load(args) -> int:
+    import ctypes
+    import errno as errno_mod
+    import struct
+    data = _image_bytes(args.file)
+    name = args.name or ""
+    if len(name.encode()) >= _NAME_LEN:
+        raise UsageError(f"--name: at most {_NAME_LEN - 1} bytes")
+    image = ctypes.create_string_buffer(data, len(data))
+    msg = ctypes.create_string_buffer(_MSG_LEN)
+    buf = bytearray(struct.pack(
+        _LOAD_FMT, ctypes.addressof(image), len(data), args.budget or 0,
+        args.heap or 0, args.depth or 0, 0, ctypes.addressof(msg), _MSG_LEN,
+        0, name.encode()))
+    try:
+        _konoha_ioctl(args.device, KONOHA_IOC_LOAD, buf, "load")
+    except OSError as e:
+        text = msg.value.decode("latin-1")
+        print(f"ktc: load {args.file}: failed: {_errno_text(e.errno)}",
+              file=sys.stderr)
+        if text:
+            sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        if e.errno == errno_mod.ENOEXEC:
+            return EXIT_REFUSED
+        if "init failed" in text:
+            return EXIT_RUNTIME
+        return EXIT_ERROR
+    fields = struct.unpack(_LOAD_FMT, bytes(buf))
+    print(f"loaded {args.file} as {_cstr(fields[-1])}")
+    return EXIT_OK
+
+
+def cmd_unload(args) -> int:
+    import struct
+    name = args.name.encode()
+    if not name or len(name) >= _NAME_LEN:
+        raise UsageError(f"bad script name `{args.name}`")
+    buf = bytearray(struct.pack(_UNLOAD_FMT, name))
+    try:
+        _konoha_ioctl(args.device, KONOHA_IOC_UNLOAD, buf, "unload")
+    except OSError as e:
+        import errno as errno_mod
+        why = {errno_mod.ENOENT: "no script of that name is loaded",
+               errno_mod.EBUSY: "one of its devices is open"}.get(e.errno)
+        print(f"ktc: unload {args.name}: failed: {_errno_text(e.errno)}"
+              + (f": {why}" if why else ""), file=sys.stderr)
+        return EXIT_ERROR
+    print(f"unloaded {args.name}")
+    return EXIT_OK
+
+
+def konoha_list(device: str = KONOHA_DEVICE, max_scripts: int = 256):
+    """(scripts, live_allocs): one dict per loaded script, oldest first,
+    and the module's live allocation count (KONOHA_IOC_LIST)."""
+    import ctypes
+    import struct
+    size = struct.calcsize(_INFO_FMT)
+    out = ctypes.create_string_buffer(size * max_scripts)
+    buf = bytearray(struct.pack(_LIST_FMT, ctypes.addressof(out),
+                                max_scripts, 0, 0))
+    _konoha_ioctl(device, KONOHA_IOC_LIST, buf, "list")
+    _, _, count, live = struct.unpack(_LIST_FMT, bytes(buf))
+    scripts = []
+    for i in range(min(count, max_scripts)):
+        (name, devs, used, limit, calls, failed, ndev,
+         nopen) = struct.unpack_from(_INFO_FMT, out.raw, i * size)
+        scripts.append(dict(name=_cstr(name), devices=_cstr(devs).split(),
+                            heap_used=used, heap_limit=limit, calls=calls,
+                            failed_calls=failed, open_files=nopen))
+    return scripts, live
+
+
+def cmd_list(args) -> int:
+    try:
+        scripts, live = konoha_list(args.device)
+    except OSError as e:
+        print(f"ktc: list: failed: {_errno_text(e.errno)}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(dict(scripts=scripts, live_allocs=live), indent=2))
+        return EXIT_OK
+    if not scripts:
+        print("no script loaded")
+    else:
+        print(f"{'NAME':<20} {'DEVICES':<24} {'MEMORY':>16} {'CALLS':>9} "
+              f"{'FAILED':>7} {'OPEN':>5}")
+    for s in scripts:
+        mem = f"{s['heap_used']}/{s['heap_limit']}"
+        print(f"{s['name']:<20} {' '.join(s['devices']) or '-':<24} "
+              f"{mem:>16} {s['calls']:>9} {s['failed_calls']:>7} "
+              f"{s['open_files']:>5}")
+    print(f"module: {live} blocks allocated")
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------- --ops
@@ -263,7 +477,7 @@ def _validate_ops(ops):
 _WHENCE = {"0": 0, "set": 0, "1": 1, "cur": 1, "2": 2, "end": 2}
 
 
-def _run_ops(image: bytes, ops_text: str, limits) -> int:
+def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
     ops = _parse_ops(ops_text)
     last_fd = None
 
@@ -285,7 +499,7 @@ def _run_ops(image: bytes, ops_text: str, limits) -> int:
 
     _validate_ops(ops)
 
-    vm = host.VM(image, **limits)
+    vm = host.VM(image, vm_args=vm_args, **limits)
     try:
         vm.start()
     except host.InitError as e:
@@ -396,6 +610,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
+def _jit_options(c):
+    c.add_argument("--jit", action="store_true",
+                   help="also compile the bytecode to native stubs by "
+                   "context threading (ctjit/)")
+    c.add_argument("--ct", default="all", metavar="LEVEL",
+                   help="context-threading techniques for --jit: "
+                   "subroutine, +branch, +call, +tiny (cumulative) or all "
+                   "(the default)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="ktc", description=DESCRIPTION, epilog=EXAMPLES,
@@ -417,6 +641,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file", metavar="FILE.k")
     c.add_argument("-o", "--output", metavar="OUT.kbc",
                    help="where to write the image")
+    _jit_options(c)
+    c.add_argument("--profile", choices=("userspace", "kernel"),
+                   default="userspace",
+                   help="JIT target: userspace writes FILE.jit.o, kernel a "
+                   "companion-module directory FILE.kmod/ (default "
+                   "userspace)")
+    c.add_argument("--kernel", choices=("6.1", "6.12"), default="6.12",
+                   help="kernel line of --profile kernel (6.12 adds IBT "
+                   "and call-depth-tracking code generation)")
     c.set_defaults(func=cmd_compile)
 
     c = sub.add_parser(
@@ -435,6 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="heap quota in bytes (default 256 MiB)")
     c.add_argument("--depth", type=_positive, metavar="N",
                    help="maximum call depth (default 1000)")
+    _jit_options(c)
     c.add_argument("--ops", "--device-ops", dest="ops", metavar="OPS",
                    help='device operations, e.g. "open hello; read $ 4096; '
                    'close $" (see below)')
@@ -446,6 +680,44 @@ def build_parser() -> argparse.ArgumentParser:
                        "OPCODE operands`.")
     c.add_argument("file", metavar="FILE.k|FILE.kbc")
     c.set_defaults(func=cmd_disasm)
+
+    c = sub.add_parser(
+        "load", help="load a script (or image) into konoha.ko",
+        description="Compile FILE.k (or take FILE.kbc) and load it into "
+        "konoha.ko through /dev/konoha (root only): the kernel verifies the "
+        "image and runs its init, which registers the script's devices.  "
+        "On failure the verifier's or the init's message is printed.",
+        epilog="exit status: 0 loaded, 1 bad input, no /dev/konoha, not "
+        "root, or the name is taken, 2 the init failed, 3 image refused.")
+    c.add_argument("file", metavar="FILE.k|FILE.kbc")
+    c.add_argument("--name", metavar="NAME",
+                   help="script name (default: the source file's name "
+                   "without .k)")
+    c.add_argument("--budget", type=_positive, metavar="N",
+                   help="instructions per init or callback (default 10^8)")
+    c.add_argument("--heap", type=_positive, metavar="BYTES",
+                   help="heap quota in bytes (default 16 MiB)")
+    c.add_argument("--depth", type=_positive, metavar="N",
+                   help="maximum call depth (default 1000)")
+    c.add_argument("--device", default=KONOHA_DEVICE, help=argparse.SUPPRESS)
+    c.set_defaults(func=cmd_load)
+
+    c = sub.add_parser(
+        "unload", help="unload a script from konoha.ko",
+        description="Remove the script NAME and its devices (fails while "
+        "one of them is open).")
+    c.add_argument("name", metavar="NAME")
+    c.add_argument("--device", default=KONOHA_DEVICE, help=argparse.SUPPRESS)
+    c.set_defaults(func=cmd_unload)
+
+    c = sub.add_parser(
+        "list", help="list the scripts loaded in konoha.ko",
+        description="The loaded scripts: devices, heap in use and quota, "
+        "device calls served and failed, open files; then the module's "
+        "live allocation count.")
+    c.add_argument("--json", action="store_true", help="print JSON")
+    c.add_argument("--device", default=KONOHA_DEVICE, help=argparse.SUPPRESS)
+    c.set_defaults(func=cmd_list)
     return p
 
 

@@ -150,12 +150,14 @@ class VM:
     """A userspace VM serving the devices of one script."""
 
     def __init__(self, image: bytes | None = None, *, image_path=None,
-                 budget=None, heap=None, depth=None, vm_binary=None):
+                 budget=None, heap=None, depth=None, vm_binary=None,
+                 vm_args=()):
         if (image is None) == (image_path is None):
             raise ValueError("give exactly one of image and image_path")
         self._image = image
         self._image_path = image_path
         self._limits = limit_args(budget, heap, depth)
+        self._vm_args = list(vm_args)    # e.g. ["--jit", "stubs.so"]
         self._vm_binary = vm_binary
         self._proc = None
         self._tmpdir = None
@@ -187,7 +189,7 @@ class VM:
                 f.write(self._image)
         self._stderr = open(os.path.join(self._tmpdir.name, "stderr"), "w+b")
         self._proc = subprocess.Popen(
-            [binary, *self._limits, "--serve", path],
+            [binary, *self._limits, *self._vm_args, "--serve", path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self._stderr)
         # `devices` is answered only after the init has run: it tells a
@@ -333,8 +335,10 @@ class VM:
 
 
 def run_image_file(path: str, budget=None, heap=None, depth=None,
-                   vm_binary=None, **popen_kw) -> subprocess.CompletedProcess:
-    """Run the init of an image file in plain mode."""
+                   vm_binary=None, vm_args=(),
+                   **popen_kw) -> subprocess.CompletedProcess:
+    """Run the init of an image file in plain mode (vm_args: more options
+    for the VM, e.g. ["--jit", "stubs.so"])."""
     binary = vm_binary or find_vm(announce=lambda m: print(m, file=sys.stderr))
-    return subprocess.run([binary, *limit_args(budget, heap, depth), path],
-                          **popen_kw)
+    return subprocess.run([binary, *limit_args(budget, heap, depth),
+                           *vm_args, path], **popen_kw)

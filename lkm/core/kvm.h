@@ -142,6 +142,18 @@ struct kvm_host {
 	void *ctx;
 };
 
+/*
+ * A JIT stub runs the top frame (fn's registers at R) to its end, pops
+ * that frame and returns the status and, for KVM_OK, the result.  The
+ * struct is two integers: returned in rax:rdx on x86-64.
+ */
+struct kjit_ret {
+	int64_t st;
+	union kvalue v;
+};
+
+typedef struct kjit_ret (*kjit_fn)(struct kvm *vm, union kvalue *R);
+
 struct kframe {
 	const struct kfunc *fn;
 	uint32_t base;		/* first register in vm->stack */
@@ -180,20 +192,36 @@ struct knsig {
 };
 
 struct kvm {
-	const struct kimage *img;
+	/*
+	 * Execution state read and written by JIT code: this block comes
+	 * first, in this order, with fixed-width fields only, so its
+	 * offsets are the same in every home (KJIT_OFF_* in kjit.h, checked
+	 * at compile time in kops.c and read by ctjit/layout.py).
+	 */
+	union kvalue *stack;
+	struct kframe *frames;
+	int64_t budget;		/* instructions left in this call */
+	uint32_t stack_cap;	/* in values */
+	uint32_t nframes, frames_cap;
+	/*
+	 * JIT stubs run only frames below this index (min of the depth
+	 * limit and KP_JIT_NEST_MAX): the C stack holds at most that many
+	 * native levels; deeper frames run in the interpreter.
+	 */
+	uint32_t jit_frames_max;
+	union kvalue *globals;
+	const struct kfunc *funcs;	/* img->funcs */
 	struct kvm_limits lim;
+
+	const struct kimage *img;
 	struct kvm_host host;
 	struct kp_mutex lock;
 
 	/* execution */
-	union kvalue *stack;
-	uint32_t stack_cap;	/* in values */
-	struct kframe *frames;
-	uint32_t nframes, frames_cap;
 	uint32_t nest;		/* kvm_execute() nesting */
-	int64_t budget;		/* instructions left in this call */
 	union kvalue retval;	/* result of the last entry frame */
-	union kvalue *globals;
+	/* JIT stubs by function index (NULL: interpreted), or NULL */
+	const kjit_fn *jit_fns;
 
 	/* pending exception / abort */
 	struct kobj *exc;
@@ -243,6 +271,25 @@ struct kvm {
 };
 
 /* ---- API for hosts ------------------------------------------------------ */
+
+/*
+ * Native stubs compiled by `ktc compile --jit` for one image: a table
+ * exported by the stub object (ctjit/README.md).
+ */
+#define KJIT_ABI	1u
+struct kjit_table {
+	uint32_t abi;		/* KJIT_ABI */
+	uint32_t nfuncs;	/* the image's function count */
+	uint8_t digest[32];	/* the image the stubs were compiled from */
+	const kjit_fn *fns;	/* nfuncs entries, NULL: interpreted */
+};
+
+/*
+ * Binds stubs to a VM before it runs anything.  0, or -EINVAL with a
+ * one-line reason in err when the table is for another image or ABI.
+ */
+int kvm_jit_register(struct kvm *vm, const struct kjit_table *t, char *err,
+		     size_t errlen);
 
 /* Defaults for userspace (kvm, ktc run). */
 void kvm_default_limits(struct kvm_limits *lim);

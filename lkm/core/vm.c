@@ -123,22 +123,6 @@ int kvm_throw_index(struct kvm *vm, int64_t i, int64_t n)
 	return kvm_throw_new(vm, KC_IndexOutOfBoundsException, msg);
 }
 
-static KP_NOINLINE int throw_cast(struct kvm *vm, const struct kobj *o,
-				  uint32_t type)
-{
-	char a[96], b[96], msg[224];
-
-	kvm_obj_type_name(vm, o, a, sizeof(a));
-	kimg_type_name(vm->img, type, b, sizeof(b));
-	snprintf(msg, sizeof(msg), "cannot cast %s to %s", a, b);
-	return kvm_throw_new(vm, KC_ClassCastException, msg);
-}
-
-static KP_NOINLINE int throw_npe(struct kvm *vm)
-{
-	return kvm_throw_new(vm, KC_NullPointerException, "null dereference");
-}
-
 static const struct khandler *find_handler(struct kvm *vm,
 					   const struct kfunc *fn,
 					   uint32_t pc, struct kobj *exc)
@@ -221,9 +205,14 @@ static inline union kvalue *push_frame(struct kvm *vm,
 	if (unlikely(vm->nframes == vm->frames_cap) && !grow_frames(vm))
 		return NULL;
 	r = vm->stack + base;
-	/* usually a handful of registers: a loop beats a call to memset */
-	for (i = fn->nargs; i < fn->nregs; i++)
+	/*
+	 * Usually a handful of registers: a loop beats a call to memset.
+	 * The empty asm keeps compilers from turning the loop into one.
+	 */
+	for (i = fn->nargs; i < fn->nregs; i++) {
 		r[i].i = 0;
+		__asm__ volatile("");
+	}
 	f = &vm->frames[vm->nframes++];
 	f->fn = fn;
 	f->base = base;
@@ -234,267 +223,64 @@ static inline union kvalue *push_frame(struct kvm *vm,
 	return r;
 }
 
-/* ---- dynamic calls (CALLA) ---------------------------------------------- */
+#include "kops.h"
 
-#define KEY_ARRAY	(KIMG_NONE - 1)
+/* ---- unwinding ---------------------------------------------------------- */
 
-static bool name_eq(const char *a, const struct kstr_lit *b)
+/*
+ * One step of unwinding the pending exception through the top frame: the
+ * target pc of its handler (the exception stored in the handler's
+ * register), or -1 after popping the frame.  Traces get one line per
+ * frame the exception passes.
+ */
+static inline int32_t unwind_step(struct kvm *vm)
 {
-	size_t n = strlen(a);
+	uint32_t fi = vm->nframes - 1;
+	struct kframe *fr = &vm->frames[fi];
+	const struct kfunc *fn = fr->fn;
+	const struct khandler *h = find_handler(vm, fn, fr->pc, vm->exc);
 
-	return n == b->len && !memcmp(a, b->bytes, n);
-}
-
-static bool find_native(const char *owner, const struct kstr_lit *name,
-			struct kmethod_ref *m)
-{
-	uint32_t n;
-
-	for (n = 0; n < KN__COUNT; n++) {
-		if (strcmp(kvm_native_owners[n], owner))
-			continue;
-		if (!name_eq(kvm_native_names[n], name))
-			continue;
-		m->func = KIMG_NONE;
-		m->native = n;
-		return true;
-	}
-	return false;
-}
-
-static bool find_vtable(const struct kclass *c, const struct kstr_lit *name,
-			struct kmethod_ref *m)
-{
-	uint32_t i;
-
-	for (i = 0; i < c->nvtable; i++) {
-		if (c->vtable_names[i] && name_eq(c->vtable_names[i], name)) {
-			*m = c->vtable[i];
-			return true;
+	if (h) {
+		if (vm->trace_frame != fi) {
+			trace_add(vm, fn, fr->pc);
+			vm->trace_frame = fi;
 		}
+		vm->stack[fr->base + h->reg].o = vm->exc;
+		vm->exc = NULL;
+		return (int32_t)h->target;
 	}
-	return false;
-}
-
-static bool resolve_dynamic(struct kvm *vm, struct kobj *recv,
-			    const struct kstr_lit *name,
-			    struct kmethod_ref *m)
-{
-	const struct kimage *img = vm->img;
-
-	switch (recv->kind) {
-	case KO_STRING:
-		if (find_native("String", name, m) &&
-		    vm->nsig[m->native].has_recv)
-			return true;
-		return find_vtable(img->classes[KC_String], name, m);
-	case KO_ARRAY:
-		return find_native("Array", name, m);
-	case KO_STREAM:
-		if (find_native(recv->cls == KC_OutputStream ?
-				"OutputStream" : "InputStream", name, m))
-			return true;
-		return find_vtable(img->classes[recv->cls], name, m);
-	case KO_INSTANCE:
-		return find_vtable(img->classes[recv->cls], name, m);
-	default:
-		return false;
-	}
-}
-
-/* Can a dynamic argument (an Any) be passed to a parameter of type? */
-static bool dyn_ok(struct kvm *vm, struct kobj *v, uint32_t type)
-{
-	uint8_t kind = vm->img->types[type].kind;
-
-	if (kind == KT_INT || kind == KT_BOOL)
-		return v && v->kind == (kind == KT_INT ? KO_BOXI : KO_BOXZ);
-	return !v || kvm_instance_of(vm, v, type);
-}
-
-/* The parameter value of a checked dynamic argument (unboxed if needed). */
-static union kvalue dyn_val(struct kvm *vm, struct kobj *v, uint32_t type)
-{
-	uint8_t kind = vm->img->types[type].kind;
-	union kvalue r;
-
-	if (kind == KT_INT || kind == KT_BOOL)
-		r.i = ((struct kbox *)v)->v;
-	else
-		r.o = v;
-	return r;
-}
-
-static int dyn_arg(struct kvm *vm, struct kobj *v, uint32_t type,
-		   union kvalue *out)
-{
-	if (!dyn_ok(vm, v, type))
-		return throw_cast(vm, v, type);
-	*out = dyn_val(vm, v, type);
-	return KVM_OK;
-}
-
-static int dyn_arg_native(struct kvm *vm, struct kobj *recv, struct kobj *v,
-			  const struct knparam *p, union kvalue *out)
-{
-	uint32_t type = p->type;
-
-	if (p->kind == KP_T)
-		type = vm->img->types[((struct karr *)recv)->type].elem;
-	if (type == KIMG_NONE) {
-		/* a class the image's type table does not name */
-		uint32_t cls = v ? kvm_obj_class(v) : KIMG_NONE;
-
-		if (v && (cls == KIMG_NONE ||
-			  !kimg_subclass(vm->img, cls, p->cls))) {
-			char a[96], msg[200];
-
-			kvm_obj_type_name(vm, v, a, sizeof(a));
-			snprintf(msg, sizeof(msg), "cannot cast %s to %s", a,
-				 vm->img->classes[p->cls]->name);
-			return kvm_throw_new(vm, KC_ClassCastException, msg);
-		}
-		out->o = v;
-		return KVM_OK;
-	}
-	return dyn_arg(vm, v, type, out);
-}
-
-static KP_NOINLINE int throw_argc(struct kvm *vm, uint32_t want, uint32_t got)
-{
-	char msg[80];
-
-	snprintf(msg, sizeof(msg), "expected %u arguments, got %u", want, got);
-	return kvm_throw_new(vm, KC_ClassCastException, msg);
-}
-
-static KP_NOINLINE int throw_nomethod(struct kvm *vm, struct kobj *recv,
-			  const struct kstr_lit *name)
-{
-	char a[96], msg[200];
-	int n = name->len > 64 ? 64 : (int)name->len;
-
-	kvm_obj_type_name(vm, recv, a, sizeof(a));
-	snprintf(msg, sizeof(msg), "no method %.*s in %s", n,
-		 (const char *)name->bytes, a);
-	return kvm_throw_new(vm, KC_NoSuchMethodException, msg);
-}
-
-static uint8_t ret_mode_of(const struct kimage *img, uint32_t type)
-{
-	switch (img->types[type].kind) {
-	case KT_INT:
-		return KRET_BOXI;
-	case KT_BOOL:
-		return KRET_BOXZ;
-	case KT_VOID:
-		return KRET_VOIDNULL;
-	default:
-		return KRET_PLAIN;
-	}
+	if (vm->trace_frame != fi)
+		trace_add(vm, fn, fr->pc);
+	vm->trace_frame = KIMG_NONE;
+	vm->nframes--;
+	return -1;
 }
 
 /*
- * A native reached by CALLA: check, unbox, call, box.  A script method
- * is handled in the interpreter (it pushes a frame).
+ * Runs the top frame, just pushed by a call in the interpreter, with its
+ * JIT stub, and delivers the result to the caller like a return.  Out of
+ * line: it keeps the loop's registers for the loop.
  */
-static KP_NOINLINE int calla_native(struct kvm *vm, uint32_t n,
-				    struct kobj *recv, union kvalue *src,
-				    uint32_t argc, union kvalue *res)
+static KP_NOINLINE int run_stub(struct kvm *vm)
 {
-	const struct knsig *sig = &vm->nsig[n];
-	union kvalue a[4], r;
-	uint32_t i, rt;
-	uint8_t kind;
+	const struct kframe *cf = &vm->frames[vm->nframes - 1];
+	int32_t ret_reg = cf->ret_reg;
+	uint8_t mode = cf->ret_mode;
+	struct kjit_ret res;
+	union kvalue v;
 	int st;
 
-	if (sig->nparams != argc)
-		return throw_argc(vm, sig->nparams, argc);
-	a[0].o = recv;
-	for (i = 0; i < argc; i++) {
-		st = dyn_arg_native(vm, recv, src[i].o, &sig->p[i], &a[1 + i]);
-		if (st)
-			return st;
-	}
-	r.i = 0;
-	st = kvm_natives[n](vm, a, &r);
+	res = vm->jit_fns[cf->fn - vm->funcs](vm, vm->stack + cf->base);
+	if (res.st)
+		return (int)res.st;
+	if (ret_reg < 0)
+		return KVM_OK;
+	v = res.v;
+	st = ret_convert(vm, mode, &v);
 	if (st)
 		return st;
-	kind = sig->ret.kind;
-	if (kind == KP_T) {
-		rt = vm->img->types[((struct karr *)recv)->type].elem;
-		kind = vm->img->types[rt].kind;
-	}
-	if (kind == KT_INT || kind == KT_BOOL) {
-		res->o = kvm_box(vm, kind == KT_BOOL, r.i);
-		return res->o ? KVM_OK : KVM_ABORT;
-	}
-	res->o = kind == KT_VOID ? NULL : r.o;
+	kvm_top_regs(vm)[ret_reg] = v;
 	return KVM_OK;
-}
-
-/* ---- out-of-line helpers: they keep kvm_execute's frame small --------- */
-
-static KP_NOINLINE int throw_negative_size(struct kvm *vm, int64_t n)
-{
-	char msg[64];
-
-	snprintf(msg, sizeof(msg), "negative array size %lld", (long long)n);
-	return kvm_throw_new(vm, KC_IndexOutOfBoundsException, msg);
-}
-
-/* Calls native n with [recv,] src[0..); its arguments live here. */
-static KP_NOINLINE int call_native(struct kvm *vm, uint32_t n,
-				   struct kobj *recv, const union kvalue *src,
-				   union kvalue *out)
-{
-	union kvalue a[4];
-	uint32_t k = 0, i = 0, nargs = kvm_native_nargs(vm, n);
-
-	if (recv)
-		a[k++].o = recv;
-	while (k < nargs)
-		a[k++] = src[i++];
-	return kvm_natives[n](vm, a, out);
-}
-
-/* ---- string operations used by opcodes ---------------------------------- */
-
-static KP_NOINLINE int concat(struct kvm *vm, struct kobj *a, struct kobj *b,
-		  struct kobj **out)
-{
-	const struct kstr *x = (const struct kstr *)a;
-	const struct kstr *y = (const struct kstr *)b;
-	const uint8_t *xb = x ? x->b : (const uint8_t *)"null";
-	const uint8_t *yb = y ? y->b : (const uint8_t *)"null";
-	size_t xl = x ? x->len : 4, yl = y ? y->len : 4;
-	struct kstr *s;
-
-	s = kvm_str_new(vm, NULL, xl + yl);
-	if (!s)
-		return KVM_ABORT;
-	memcpy(s->b, xb, xl);
-	memcpy(s->b + xl, yb, yl);
-	*out = &s->h;
-	return KVM_OK;
-}
-
-static bool any_eq(const struct kobj *a, const struct kobj *b)
-{
-	if (a == b)
-		return true;
-	if (!a || !b || a->kind != b->kind)
-		return false;
-	switch (a->kind) {
-	case KO_BOXI:
-	case KO_BOXZ:
-		return ((const struct kbox *)a)->v ==
-			((const struct kbox *)b)->v;
-	case KO_STRING:
-		return kvm_str_eq(a, b);
-	default:
-		return false;
-	}
 }
 
 /* ---- the interpreter loop ----------------------------------------------- */
@@ -550,6 +336,31 @@ static bool any_eq(const struct kobj *a, const struct kobj *b)
 			goto status;					\
 	} while (0)
 #define THROW_NPE()	PROTECT(throw_npe(vm))
+/*
+ * An implementation from kops.h that cannot run script code.  The budget
+ * is synced anyway: a budget live across calls costs the loop a register.
+ */
+#define OPST(call) do {							\
+		SAVE_PC();						\
+		SYNC_OUT();						\
+		st = (call);						\
+		SYNC_IN();						\
+		if (unlikely(st))					\
+			goto status;					\
+	} while (0)
+/*
+ * The callee f's frame is pushed with its arguments (registers dst):
+ * its JIT stub runs it on the C stack while native levels remain, else
+ * it runs here.
+ */
+#define ENTER(f) do {							\
+		if (unlikely(vm->jit_fns != NULL) && vm->jit_fns[f] &&	\
+		    vm->nframes <= vm->jit_frames_max)			\
+			goto native_call;				\
+		LOAD_FRAME();						\
+		ip = code;						\
+		vmfetch();						\
+	} while (0)
 
 static int kvm_execute(struct kvm *vm)
 {
@@ -564,7 +375,7 @@ static int kvm_execute(struct kvm *vm)
 	struct kframe *fr;
 	const struct kfunc *fn;
 	const int32_t *code, *ip;
-	union kvalue *R, v;
+	union kvalue *R, *dst, v;
 	int64_t budget = vm->budget;
 	int st;
 
@@ -580,149 +391,96 @@ next:
 	vmcase(NOP)
 		vmnext(1);
 	vmcase(MOV)
-		R[A1] = R[A2];
+		kopi_MOV(R, A1, A2);
 		vmnext(3);
 	vmcase(LOADI)
-		RI(A1) = A2;
+		kopi_LOADI(R, A1, A2);
 		vmnext(3);
-	vmcase(LOADK) {
-		const struct kconst *k = &img->consts[A2];
-
-		if (k->kind == 1)
-			RI(A1) = k->ival;
-		else
-			RO(A1) = vm->kstrings[A2];
+	vmcase(LOADK)
+		kopi_LOADK(vm, R, A1, A2);
 		vmnext(3);
-	}
 	vmcase(LOADNULL)
-		RO(A1) = NULL;
+		kopi_LOADNULL(R, A1);
 		vmnext(2);
-	vmcase(LOADFN) {
-		uint32_t f = (uint32_t)A2;
-
-		if (unlikely(!vm->fnvals[f])) {
-			struct kmethod_ref m = { .func = f,
-						 .native = KIMG_NONE };
-			struct kfn *o;
-
-			SAVE_PC();
-			o = kvm_fn_new(vm, img->funcs[f].type, m, NULL);
-			if (!o) {
-				st = KVM_ABORT;
-				goto status;
-			}
-			vm->fnvals[f] = &o->h;
-		}
-		RO(A1) = vm->fnvals[f];
+	vmcase(LOADFN)
+		OPST(kopi_LOADFN(vm, R, A1, A2));
 		vmnext(3);
-	}
-	vmcase(BINDM) {
-		struct kobj *recv = RO(A2);
-		struct kfn *o;
-
-		if (unlikely(!recv))
-			THROW_NPE();
-		SAVE_PC();
-		o = kvm_fn_new(vm, fn->reg_types[A1],
-			       img->classes[kvm_obj_class(recv)]->vtable[A3],
-			       recv);
-		if (!o) {
-			st = KVM_ABORT;
-			goto status;
-		}
-		RO(A1) = &o->h;
+	vmcase(BINDM)
+		OPST(kopi_BINDM(vm, R, A1, A2, A3));
 		vmnext(4);
-	}
 	vmcase(GETG)
-		R[A1] = vm->globals[A2];
+		kopi_GETG(vm, R, A1, A2);
 		vmnext(3);
 	vmcase(SETG)
-		vm->globals[A1] = R[A2];
+		kopi_SETG(vm, R, A1, A2);
 		vmnext(3);
 
 	vmcase(ADD)
-		RI(A1) = (int64_t)(U(RI(A2)) + U(RI(A3)));
+		kopi_ADD(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(SUB)
-		RI(A1) = (int64_t)(U(RI(A2)) - U(RI(A3)));
+		kopi_SUB(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(MUL)
-		RI(A1) = (int64_t)(U(RI(A2)) * U(RI(A3)));
+		kopi_MUL(R, A1, A2, A3);
 		vmnext(4);
-	vmcase(DIV) {
-		int64_t b = RI(A2), c = RI(A3);
-
-		if (unlikely(c == 0))
-			PROTECT(kvm_throw_new(vm, KC_ArithmeticException,
-					      "division by zero"));
-		RI(A1) = c == -1 ? (int64_t)(0 - U(b)) : b / c;
+	vmcase(DIV)
+		OPST(kopi_DIV(vm, R, A1, A2, A3));
 		vmnext(4);
-	}
-	vmcase(MOD) {
-		int64_t b = RI(A2), c = RI(A3);
-
-		if (unlikely(c == 0))
-			PROTECT(kvm_throw_new(vm, KC_ArithmeticException,
-					      "division by zero"));
-		RI(A1) = c == -1 ? 0 : b % c;
+	vmcase(MOD)
+		OPST(kopi_MOD(vm, R, A1, A2, A3));
 		vmnext(4);
-	}
 	vmcase(ADDI)
-		RI(A1) = (int64_t)(U(RI(A2)) + U((int64_t)A3));
+		kopi_ADDI(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(BAND)
-		RI(A1) = RI(A2) & RI(A3);
+		kopi_BAND(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(BOR)
-		RI(A1) = RI(A2) | RI(A3);
+		kopi_BOR(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(BXOR)
-		RI(A1) = RI(A2) ^ RI(A3);
+		kopi_BXOR(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(SHL)
-		RI(A1) = (int64_t)(U(RI(A2)) << (RI(A3) & 63));
+		kopi_SHL(R, A1, A2, A3);
 		vmnext(4);
-	vmcase(SHR) {
-		/* arithmetic shift without >> of a negative value */
-		int64_t b = RI(A2);
-		unsigned int c = (unsigned int)(RI(A3) & 63);
-
-		RI(A1) = b < 0 ? (int64_t)~(~U(b) >> c) : (int64_t)(U(b) >> c);
+	vmcase(SHR)
+		kopi_SHR(R, A1, A2, A3);
 		vmnext(4);
-	}
 	vmcase(USHR)
-		RI(A1) = (int64_t)(U(RI(A2)) >> (RI(A3) & 63));
+		kopi_USHR(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(NEG)
-		RI(A1) = (int64_t)(0 - U(RI(A2)));
+		kopi_NEG(R, A1, A2);
 		vmnext(3);
 	vmcase(BNOT)
-		RI(A1) = ~RI(A2);
+		kopi_BNOT(R, A1, A2);
 		vmnext(3);
 	vmcase(NOT)
-		RI(A1) = !RI(A2);
+		kopi_NOT(R, A1, A2);
 		vmnext(3);
 
 	vmcase(EQ)
-		RI(A1) = RI(A2) == RI(A3);
+		kopi_EQ(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(NE)
-		RI(A1) = RI(A2) != RI(A3);
+		kopi_NE(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(LT)
-		RI(A1) = RI(A2) < RI(A3);
+		kopi_LT(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(LE)
-		RI(A1) = RI(A2) <= RI(A3);
+		kopi_LE(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(EQREF)
-		RI(A1) = RO(A2) == RO(A3);
+		kopi_EQREF(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(EQSTR)
-		RI(A1) = kvm_str_eq(RO(A2), RO(A3));
+		kopi_EQSTR(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(EQANY)
-		RI(A1) = any_eq(RO(A2), RO(A3));
+		kopi_EQANY(R, A1, A2, A3);
 		vmnext(4);
 
 	vmcase(JMP)
@@ -784,194 +542,87 @@ next:
 			vmjump(A2);
 		vmnext(3);
 
-	vmcase(CONCAT) {
-		struct kobj *o;
-
-		PROTECT(concat(vm, RO(A2), RO(A3), &o));
-		RO(A1) = o;
+	vmcase(CONCAT)
+		OPST(kopi_CONCAT(vm, R, A1, A2, A3));
 		vmnext(4);
-	}
-	vmcase(ITOS) {
-		struct kstr *s;
-
-		SAVE_PC();
-		s = kvm_int_to_str(vm, RI(A2));
-		if (!s) {
-			st = KVM_ABORT;
-			goto status;
-		}
-		RO(A1) = &s->h;
+	vmcase(ITOS)
+		OPST(kopi_ITOS(vm, R, A1, A2));
 		vmnext(3);
-	}
-	vmcase(ZTOS) {
-		struct kstr *s;
-
-		SAVE_PC();
-		s = kvm_str_cstr(vm, RI(A2) ? "true" : "false");
-		if (!s) {
-			st = KVM_ABORT;
-			goto status;
-		}
-		RO(A1) = &s->h;
+	vmcase(ZTOS)
+		OPST(kopi_ZTOS(vm, R, A1, A2));
 		vmnext(3);
-	}
 	vmcase(RTOS) {
 		struct kobj *o = RO(A2);
-		struct kstr *s = NULL;
+		uint32_t ts = kopi_rtos_script(vm, o);
 
 		/* a script toString runs in a frame, not on the C stack */
-		if (o && (o->kind == KO_INSTANCE || o->kind == KO_STREAM) &&
-		    img->classes[o->cls]->vtable[0].func != KIMG_NONE) {
-			uint32_t ts = img->classes[o->cls]->vtable[0].func;
-			const struct kfunc *callee = &img->funcs[ts];
-			union kvalue *dst;
-
+		if (ts != KIMG_NONE) {
 			SAVE_PC();
-			dst = push_frame(vm, callee, A1, KRET_TOSTR);
+			dst = push_frame(vm, &img->funcs[ts], A1, KRET_TOSTR);
 			if (unlikely(!dst)) {
 				st = KVM_ABORT;
 				goto status;
 			}
 			dst[0].o = o;
-			LOAD_FRAME();
-			ip = code;
-			vmfetch();
+			ENTER(ts);
 		}
-
-		PROTECT(kvm_ref_to_string(vm, RO(A2), &s));
-		RO(A1) = &s->h;
+		PROTECT(kopi_RTOS_native(vm, R, A1, A2));
 		vmnext(3);
 	}
 
 	vmcase(BOXI)
-	vmcase(BOXZ) {
-		struct kobj *o;
-
-		SAVE_PC();
-		o = kvm_box(vm, *ip == KOP_BOXZ, RI(A2));
-		if (!o) {
-			st = KVM_ABORT;
-			goto status;
-		}
-		RO(A1) = o;
+		OPST(kopi_BOX(vm, R, A1, A2, false));
 		vmnext(3);
-	}
+	vmcase(BOXZ)
+		OPST(kopi_BOX(vm, R, A1, A2, true));
+		vmnext(3);
 	vmcase(UNBOXI)
-	vmcase(UNBOXZ) {
-		struct kobj *o = RO(A2);
-		bool z = *ip == KOP_UNBOXZ;
-
-		if (unlikely(!o))
-			THROW_NPE();
-		if (unlikely(o->kind != (z ? KO_BOXZ : KO_BOXI)))
-			PROTECT(throw_cast(vm, o,
-					   z ? img->t_bool : img->t_int));
-		RI(A1) = ((struct kbox *)o)->v;
+		OPST(kopi_UNBOX(vm, R, A1, A2, false));
 		vmnext(3);
-	}
-	vmcase(CAST) {
-		struct kobj *o = RO(A2);
-
-		if (o && unlikely(!kvm_instance_of(vm, o, (uint32_t)A3)))
-			PROTECT(throw_cast(vm, o, (uint32_t)A3));
-		RO(A1) = o;
-		vmnext(4);
-	}
-	vmcase(INSTOF) {
-		struct kobj *o = RO(A2);
-
-		RI(A1) = o && kvm_instance_of(vm, o, (uint32_t)A3);
-		vmnext(4);
-	}
-
-	vmcase(NEW) {
-		struct kinst *o;
-
-		SAVE_PC();
-		o = kvm_inst_new(vm, (uint32_t)A2);
-		if (!o) {
-			st = KVM_ABORT;
-			goto status;
-		}
-		RO(A1) = &o->h;
+	vmcase(UNBOXZ)
+		OPST(kopi_UNBOX(vm, R, A1, A2, true));
 		vmnext(3);
-	}
-	vmcase(GETF) {
-		struct kobj *o = RO(A2);
-
-		if (unlikely(!o))
-			THROW_NPE();
-		R[A1] = ((struct kinst *)o)->f[A3];
+	vmcase(CAST)
+		OPST(kopi_CAST(vm, R, A1, A2, A3));
 		vmnext(4);
-	}
-	vmcase(SETF) {
-		struct kobj *o = RO(A1);
-
-		if (unlikely(!o))
-			THROW_NPE();
-		((struct kinst *)o)->f[A2] = R[A3];
+	vmcase(INSTOF)
+		kopi_INSTOF(vm, R, A1, A2, A3);
 		vmnext(4);
-	}
-	vmcase(NEWARR) {
-		int64_t n = RI(A3);
-		struct karr *a;
 
-		if (unlikely(n < 0))
-			PROTECT(throw_negative_size(vm, n));
-		SAVE_PC();
-		a = n > 0x7fffffff ? (kvm_abort(vm, KVM_ABORT_OOM), NULL) :
-			kvm_arr_new(vm, (uint32_t)A2, (uint32_t)n);
-		if (!a) {
-			st = KVM_ABORT;
-			goto status;
-		}
-		RO(A1) = &a->h;
+	vmcase(NEW)
+		OPST(kopi_NEW(vm, R, A1, A2));
+		vmnext(3);
+	vmcase(GETF)
+		OPST(kopi_GETF(vm, R, A1, A2, A3));
 		vmnext(4);
-	}
-	vmcase(NEWARRV) {
-		uint32_t n = (uint32_t)A4, i;
-		struct karr *a;
-
-		SAVE_PC();
-		a = kvm_arr_new(vm, (uint32_t)A2, n);
-		if (!a) {
-			st = KVM_ABORT;
-			goto status;
-		}
-		for (i = 0; i < n; i++)
-			a->v[i] = R[A3 + (int32_t)i];
-		RO(A1) = &a->h;
+	vmcase(SETF)
+		OPST(kopi_SETF(vm, R, A1, A2, A3));
+		vmnext(4);
+	vmcase(NEWARR)
+		OPST(kopi_NEWARR(vm, R, A1, A2, A3));
+		vmnext(4);
+	vmcase(NEWARRV)
+		OPST(kopi_NEWARRV(vm, R, A1, A2, A3, A4));
 		vmnext(5);
-	}
-	vmcase(AGET) {
-		struct karr *a = (struct karr *)RO(A2);
-		int64_t i = RI(A3);
-
-		if (unlikely(!a))
-			THROW_NPE();
-		if (unlikely(U(i) >= a->len))
-			PROTECT(kvm_throw_index(vm, i, a->len));
-		R[A1] = a->v[i];
+	vmcase(AGET)
+		OPST(kopi_AGET(vm, R, A1, A2, A3));
 		vmnext(4);
-	}
-	vmcase(ASET) {
-		struct karr *a = (struct karr *)RO(A1);
-		int64_t i = RI(A2);
-
-		if (unlikely(!a))
-			THROW_NPE();
-		if (unlikely(U(i) >= a->len))
-			PROTECT(kvm_throw_index(vm, i, a->len));
-		a->v[i] = R[A3];
+	vmcase(ASET)
+		OPST(kopi_ASET(vm, R, A1, A2, A3));
 		vmnext(4);
-	}
 
 	vmcase(CALL) {
-		const struct kfunc *callee = &img->funcs[A2];
+		uint32_t f = (uint32_t)A2;
+		const struct kfunc *callee = &img->funcs[f];
 		uint32_t caller = fr->base, i;
-		union kvalue *dst;
 		const union kvalue *src;
 
+		/* a callee with a stub: the handler JIT code calls, out of line */
+		if (unlikely(vm->jit_fns != NULL) && vm->jit_fns[f] &&
+		    vm->nframes < vm->jit_frames_max) {
+			PROTECT(kop_CALL(vm, R, A1, A2, A3));
+			vmnext(4);
+		}
 		SAVE_PC();
 		dst = push_frame(vm, callee, A1, KRET_PLAIN);
 		if (unlikely(!dst)) {
@@ -986,19 +637,14 @@ next:
 		vmfetch();
 	}
 	vmcase(CALLV) {
-		struct kobj *recv = RO(A3);
-		struct kmethod_ref m;
+		struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
 
-		if (unlikely(!recv))
-			THROW_NPE();
-		m = img->classes[kvm_obj_class(recv)]->vtable[A2];
+		OPST(kopi_callv_target(vm, R, A2, A3, &m));
 		if (m.func != KIMG_NONE) {
 			const struct kfunc *callee = &img->funcs[m.func];
 			uint32_t caller = fr->base, i;
-			union kvalue *dst;
 			const union kvalue *src;
 
-			SAVE_PC();
 			dst = push_frame(vm, callee, A1, KRET_PLAIN);
 			if (unlikely(!dst)) {
 				st = KVM_ABORT;
@@ -1007,27 +653,14 @@ next:
 			src = vm->stack + caller + A3;
 			for (i = 0; i < callee->nargs; i++)
 				dst[i] = src[i];
-			LOAD_FRAME();
-			ip = code;
-			vmfetch();
+			ENTER(m.func);
 		}
-		v.i = 0;
-		PROTECT(call_native(vm, m.native, NULL, &R[A3], &v));
-		if (A1 >= 0)
-			R[A1] = v;
+		PROTECT(kopi_native_call(vm, R, A1, m.native, NULL, A3));
 		vmnext(4);
 	}
-	vmcase(CALLN) {
-		uint32_t n = (uint32_t)A2;
-
-		if (vm->nsig[n].has_recv && unlikely(!RO(A3)))
-			THROW_NPE();
-		v.i = 0;
-		PROTECT(call_native(vm, n, NULL, &R[A3], &v));
-		if (A1 >= 0)
-			R[A1] = v;
+	vmcase(CALLN)
+		PROTECT(kopi_CALLN(vm, R, A1, A2, A3));
 		vmnext(4);
-	}
 	vmcase(CALLF) {
 		struct kfn *f = (struct kfn *)RO(A2);
 		uint32_t caller = fr->base, i, k;
@@ -1037,7 +670,6 @@ next:
 		if (f->m.func != KIMG_NONE) {
 			const struct kfunc *callee = &img->funcs[f->m.func];
 			struct kobj *recv = f->recv;
-			union kvalue *dst;
 			const union kvalue *src;
 
 			SAVE_PC();
@@ -1052,73 +684,32 @@ next:
 				dst[k++].o = recv;
 			for (i = 0; k < callee->nargs; i++)
 				dst[k++] = src[i];
-			LOAD_FRAME();
-			ip = code;
-			vmfetch();
+			ENTER(f->m.func);
 		}
-		v.i = 0;
-		PROTECT(call_native(vm, f->m.native, f->recv, &R[A3], &v));
-		if (A1 >= 0)
-			R[A1] = v;
+		PROTECT(kopi_native_call(vm, R, A1, f->m.native, f->recv, A3));
 		vmnext(4);
 	}
 	vmcase(CALLA) {
 		/* A r e N r q: dest, receiver, name, argc, first arg, cache */
-		struct kobj *recv = RO(A2);
-		const struct kstr_lit *name = &img->strings[A3];
-		uint32_t argc = (uint32_t)A4, i, key;
-		struct kinline_cache *ic = &fn->ics[A6];
-		struct kmethod_ref m;
+		struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
 
-		if (unlikely(!recv))
-			THROW_NPE();
-		key = recv->kind == KO_ARRAY ? KEY_ARRAY : kvm_obj_class(recv);
-		if (likely(key != KIMG_NONE && ic->key == key)) {
-			m = ic->target;
-		} else {
-			if (!resolve_dynamic(vm, recv, name, &m))
-				PROTECT(throw_nomethod(vm, recv, name));
-			ic->misses++;
-			if (key != KIMG_NONE) {
-				ic->key = key;
-				ic->target = m;
-			}
-		}
+		OPST(kopi_calla_target(vm, fn, R, A2, A3, A4, A5, A6, &m));
 		if (m.func != KIMG_NONE) {
 			const struct kfunc *callee = &img->funcs[m.func];
-			const struct ktype *sig = &img->types[callee->type];
 			uint32_t caller = fr->base;
-			union kvalue *dst;
 
-			if (sig->nparams != argc)
-				PROTECT(throw_argc(vm, sig->nparams, argc));
-			for (i = 0; i < argc; i++) {
-				struct kobj *x = RO(A5 + (int32_t)i);
-
-				if (!dyn_ok(vm, x, sig->params[i]))
-					PROTECT(throw_cast(vm, x,
-							   sig->params[i]));
-			}
-			SAVE_PC();
 			dst = push_frame(vm, callee, A1,
-					 ret_mode_of(img, sig->result));
+					 ret_mode_of(img,
+						     img->types[callee->type].result));
 			if (unlikely(!dst)) {
 				st = KVM_ABORT;
 				goto status;
 			}
-			R = vm->stack + caller;
-			dst[0].o = recv;
-			for (i = 0; i < argc; i++)
-				dst[1 + i] = dyn_val(vm, RO(A5 + (int32_t)i),
-						     sig->params[i]);
-			LOAD_FRAME();
-			ip = code;
-			vmfetch();
+			kopi_calla_args(vm, dst, vm->stack + caller, A2, A4, A5,
+					m.func);
+			ENTER(m.func);
 		}
-		v.o = NULL;
-		PROTECT(calla_native(vm, m.native, recv, &R[A5], argc, &v));
-		if (A1 >= 0)
-			R[A1] = v;
+		PROTECT(kopi_calla_native(vm, R, A1, m.native, A2, A4, A5));
 		vmnext(7);
 	}
 	vmcase(RET)
@@ -1127,15 +718,10 @@ next:
 	vmcase(RETV)
 		v.o = NULL;
 		goto do_return;
-	vmcase(THROW) {
-		struct kobj *e = RO(A1);
-
-		if (unlikely(!e))
-			THROW_NPE();
+	vmcase(THROW)
 		SAVE_PC();
-		st = begin_throw(vm, e);
+		st = kopi_THROW(vm, R, A1);
 		goto status;
-	}
 #if !(defined(__GNUC__) && !defined(KVM_NO_COMPUTED_GOTO))
 	default:
 		/* unreachable: the loader verified every opcode */
@@ -1145,6 +731,17 @@ next:
 		goto out;
 #endif
 	}
+
+native_call:
+	/* the callee's frame is pushed; its stub runs it to its end */
+	SYNC_OUT();
+	st = run_stub(vm);
+	SYNC_IN();
+	LOAD_FRAME();
+	if (unlikely(st))
+		goto status;
+	ip = code + fr->pc + op_len[code[fr->pc]];
+	vmfetch();
 
 do_return: {
 		bool entry = fr->entry;
@@ -1159,21 +756,9 @@ do_return: {
 		}
 		LOAD_FRAME();
 		if (ret_reg >= 0) {
-			if (mode == KRET_BOXI || mode == KRET_BOXZ) {
-				v.o = kvm_box(vm, mode == KRET_BOXZ, v.i);
-				if (!v.o) {
-					st = KVM_ABORT;
-					goto status;
-				}
-			} else if (mode == KRET_VOIDNULL) {
-				v.o = NULL;
-			} else if (mode == KRET_TOSTR && !v.o) {
-				v.o = (struct kobj *)kvm_str_cstr(vm, "null");
-				if (!v.o) {
-					st = KVM_ABORT;
-					goto status;
-				}
-			}
+			st = ret_convert(vm, mode, &v);
+			if (unlikely(st))
+				goto status;
 			R[ret_reg] = v;
 		}
 		ip = code + fr->pc + op_len[code[fr->pc]];
@@ -1185,28 +770,16 @@ status:
 		goto out;
 	/* KVM_THROW: unwind to the innermost handler */
 	for (;;) {
-		const struct khandler *h;
-		uint32_t fi = vm->nframes - 1;
+		int32_t target;
+		bool entry = vm->frames[vm->nframes - 1].entry;
 
-		fr = &vm->frames[fi];
-		fn = fr->fn;
-		h = find_handler(vm, fn, fr->pc, vm->exc);
-		if (h) {
-			if (vm->trace_frame != fi) {
-				trace_add(vm, fn, fr->pc);
-				vm->trace_frame = fi;
-			}
+		target = unwind_step(vm);
+		if (target >= 0) {
 			LOAD_FRAME();
-			RO(h->reg) = vm->exc;
-			vm->exc = NULL;
-			ip = code + h->target;
+			ip = code + target;
 			vmfetch();
 		}
-		if (vm->trace_frame != fi)
-			trace_add(vm, fn, fr->pc);
-		vm->trace_frame = KIMG_NONE;
-		vm->nframes--;
-		if (fr->entry) {
+		if (entry) {
 			st = KVM_THROW;
 			goto out;
 		}
@@ -1241,6 +814,94 @@ out:
 #undef SYNC_IN
 #undef PROTECT
 #undef THROW_NPE
+#undef OPST
+#undef ENTER
+
+/* ---- JIT support (ctjit/README.md) --------------------------------------- */
+
+int kvm_throw_obj(struct kvm *vm, struct kobj *exc)
+{
+	return begin_throw(vm, exc);
+}
+
+/* Pushes a frame for function f; the caller copies the arguments. */
+union kvalue *kvm_jit_push(struct kvm *vm, uint32_t f, int32_t ret_reg)
+{
+	return push_frame(vm, &vm->img->funcs[f], ret_reg, KRET_PLAIN);
+}
+
+/* Runs the top frame in the interpreter from its pc to its end. */
+struct kjit_ret kvm_jit_interp(struct kvm *vm)
+{
+	struct kjit_ret r;
+
+	vm->frames[vm->nframes - 1].entry = 1;
+	r.st = kvm_execute(vm);
+	r.v.i = 0;
+	if (r.st == KVM_OK)
+		r.v = vm->retval;
+	vm->retval.i = 0;
+	return r;
+}
+
+/* Runs the top frame, just pushed, to its end: natively if it can. */
+struct kjit_ret kvm_jit_run_top(struct kvm *vm)
+{
+	const struct kframe *fr = &vm->frames[vm->nframes - 1];
+	kjit_fn nat = vm->jit_fns ? vm->jit_fns[fr->fn - vm->funcs] : NULL;
+
+	if (nat && vm->nframes <= vm->jit_frames_max)
+		return nat(vm, vm->stack + fr->base);
+	return kvm_jit_interp(vm);
+}
+
+int32_t kvm_jit_unwind(struct kvm *vm)
+{
+	return unwind_step(vm);
+}
+
+static void hex16(char *out, const uint8_t *d)
+{
+	static const char digits[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 15];
+	}
+	out[16] = '\0';
+}
+
+int kvm_jit_register(struct kvm *vm, const struct kjit_table *t, char *err,
+		     size_t errlen)
+{
+	char want[17], have[17];
+
+	if (t->abi != KJIT_ABI) {
+		snprintf(err, errlen, "JIT stubs use ABI %u, this VM %u",
+			 t->abi, KJIT_ABI);
+		return -EINVAL;
+	}
+	if (memcmp(t->digest, vm->img->digest, sizeof(t->digest)) ||
+	    t->nfuncs != vm->img->nfuncs) {
+		hex16(want, t->digest);
+		hex16(have, vm->img->digest);
+		snprintf(err, errlen,
+			 "JIT stubs were compiled for image %s, not %s",
+			 want, have);
+		return -EINVAL;
+	}
+	/* stubs push frames below jit_frames_max without growing them */
+	vm->jit_frames_max = vm->lim.depth < KP_JIT_NEST_MAX ?
+		vm->lim.depth : KP_JIT_NEST_MAX;
+	while (vm->frames_cap < vm->jit_frames_max)
+		if (!grow_frames(vm)) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	vm->jit_fns = t->fns;
+	return 0;
+}
 
 /* ---- entry points ------------------------------------------------------- */
 
@@ -1248,9 +909,9 @@ int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 	       uint32_t nargs, union kvalue *ret)
 {
 	const struct kfunc *fn;
+	struct kjit_ret res;
 	union kvalue *r;
 	uint32_t i;
-	int st;
 
 	if (m.func == KIMG_NONE) {
 		ret->i = 0;
@@ -1264,15 +925,11 @@ int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 		return KVM_ABORT;
 	for (i = 0; i < fn->nargs && i < nargs; i++)
 		r[i] = args[i];
-	vm->frames[vm->nframes - 1].entry = 1;
 	vm->nest++;
-	st = kvm_execute(vm);
+	res = kvm_jit_run_top(vm);
 	vm->nest--;
-	ret->i = 0;
-	if (st == KVM_OK)
-		*ret = vm->retval;
-	vm->retval.i = 0;
-	return st;
+	*ret = res.v;
+	return (int)res.st;
 }
 
 int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
@@ -1417,6 +1074,7 @@ struct kvm *kvm_create(const struct kimage *img, const struct kvm_limits *lim,
 	if (!vm)
 		return NULL;
 	vm->img = img;
+	vm->funcs = img->funcs;
 	vm->lim = *lim;
 	if (vm->lim.depth < 1)
 		vm->lim.depth = 1;

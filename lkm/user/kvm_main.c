@@ -3,7 +3,12 @@
  * kvm_main.c - build/kvm: run a K image in the userspace VM.
  *
  *	kvm [--budget N] [--heap BYTES] [--depth N] [--serve] [--stats]
- *	    IMAGE.kbc
+ *	    [--jit STUBS.so] IMAGE.kbc
+ *
+ * --jit loads the JIT stubs `ktc compile --jit` made for this image (a
+ * shared object exporting `kjit_table`; its handlers bind to this
+ * executable's kop_* symbols): stubs for another image are refused
+ * (exit 3).
  *
  * Exit status: 0 success, 2 uncaught exception or abort in the init (the
  * report on stderr), 3 invalid image, 64 usage, 66 unreadable file.
@@ -27,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <dlfcn.h>
 
 #define EX_USAGE	64
 #define EX_NOINPUT	66
@@ -78,7 +84,7 @@ static void host_log(void *ctx, const char *line, size_t len)
 static int usage(void)
 {
 	fprintf(stderr, "usage: kvm [--budget N] [--heap BYTES] [--depth N] "
-		"[--serve] [--stats] IMAGE.kbc\n");
+		"[--serve] [--stats] [--jit STUBS.so] IMAGE.kbc\n");
 	return EX_USAGE;
 }
 
@@ -344,7 +350,8 @@ int main(int argc, char **argv)
 		.output = host_output,
 		.log = host_log,
 	};
-	const char *path = NULL;
+	const char *path = NULL, *jit_path = NULL;
+	void *jit_lib = NULL;
 	bool stats = false;
 	struct kimage *img;
 	struct kvm *vm;
@@ -362,6 +369,10 @@ int main(int argc, char **argv)
 			serve_mode = true;
 		} else if (!strcmp(a, "--stats")) {
 			stats = true;
+		} else if (!strcmp(a, "--jit")) {
+			if (i + 1 >= argc)
+				return usage();
+			jit_path = argv[++i];
 		} else if (!strcmp(a, "--budget") || !strcmp(a, "--heap") ||
 			   !strcmp(a, "--depth")) {
 			if (i + 1 >= argc || !parse_u64(argv[i + 1], &v))
@@ -405,6 +416,26 @@ int main(int argc, char **argv)
 		kimg_free(img);
 		return 2;
 	}
+	if (jit_path) {
+		const struct kjit_table *t;
+
+		jit_lib = dlopen(jit_path, RTLD_NOW | RTLD_LOCAL);
+		t = jit_lib ? dlsym(jit_lib, "kjit_table") : NULL;
+		if (!t) {
+			fprintf(stderr, "error: cannot load JIT stubs %s: %s\n",
+				jit_path, dlerror());
+			kvm_destroy(vm);
+			kimg_free(img);
+			return 3;
+		}
+		if (kvm_jit_register(vm, t, err, sizeof(err))) {
+			fprintf(stderr, "error: %s\n", err);
+			kvm_destroy(vm);
+			kimg_free(img);
+			dlclose(jit_lib);
+			return 3;
+		}
+	}
 	st = kvm_run_init(vm);
 	fflush(stdout);
 	rc = 0;
@@ -421,6 +452,8 @@ int main(int argc, char **argv)
 			(unsigned long long)vm->ngc, vm->heap_peak);
 	kvm_destroy(vm);
 	kimg_free(img);
+	if (jit_lib)
+		dlclose(jit_lib);
 	if (stats)
 		fprintf(stderr, "stats: live allocations %ld\n",
 			kp_live_allocs());

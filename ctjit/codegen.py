@@ -1,0 +1,761 @@
+"""Bytecode -> LLVM IR by context threading (ctjit/README.md).
+
+One LLVM function per K function, `{i64, i64} kjit_f<N>(ptr vm, ptr R)`:
+it runs the top frame (whose registers are at R) to its end, pops it and
+returns (status, result).  Each bytecode instruction becomes, depending on
+the techniques enabled:
+
+  subroutine   a direct call to the VM's handler kop_NAME(vm, R, operands),
+               operands as immediates (always, for non-trivial opcodes);
+  +branch      branches as native compare-and-branch (otherwise a branch
+               handler returns the next pc and a switch dispatches on it);
+  +call        CALL as an inline frame push and a direct native call of
+               the callee's stub; RET/RETV as an inline pop and `ret`;
+  +tiny        moves, constants, int arithmetic and compares as IR.
+
+Budget: each segment (a run of instructions entered only at its start and
+ending at a branch, a call or anything that may run script code) charges
+its length on entry; with too little budget left the function continues in
+the interpreter from the segment's start, which then stops at exactly the
+instruction where the interpreter alone would.  An instruction that throws
+in the middle of a segment refunds the instructions after it.
+
+The IR is written as text: the kernel profile needs attributes the
+llvmlite IR builder does not know.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from frontend import opcodes as O
+from frontend.image import Image, K_INT
+
+from .layout import L
+
+TECHNIQUES = ("branch", "call", "tiny")
+
+# Instructions that may run script code (so consume budget): a segment
+# ends after each.
+RUNS_SCRIPT = {"CALL", "CALLV", "CALLF", "CALLA", "CALLN", "RTOS"}
+BRANCHES = {"JMP", "JT", "JF", "JEQ", "JNE", "JLT", "JLE", "JEQI", "JNEI",
+            "JLTI", "JLEI", "JGTI", "JGEI", "JNULL", "JNNULL"}
+# Handlers that can neither throw nor allocate: no pc store, no status.
+NOTHROW = {"NOP", "MOV", "LOADI", "LOADK", "LOADNULL", "GETG", "SETG",
+           "ADD", "SUB", "MUL", "ADDI", "BAND", "BOR", "BXOR", "SHL", "SHR",
+           "USHR", "NEG", "BNOT", "NOT", "EQ", "NE", "LT", "LE", "EQREF",
+           "EQSTR", "EQANY", "INSTOF"}
+TINY = {"NOP", "MOV", "LOADI", "LOADNULL", "GETG", "SETG", "ADD", "SUB",
+        "MUL", "ADDI", "BAND", "BOR", "BXOR", "SHL", "SHR", "USHR", "NEG",
+        "BNOT", "NOT", "EQ", "NE", "LT", "LE", "EQREF", "DIV", "MOD",
+        "LOADK", "GETF", "SETF", "AGET", "ASET"}
+# Tiny with a fast path in IR and the handler as the slow path (it throws).
+GUARDED = {"GETF", "SETF", "AGET", "ASET"}
+# Functions longer than this (code words) stay in the interpreter: LLVM's
+# compile time grows faster than linearly.
+MAX_CODE_WORDS = 60000
+
+RET_T = "{ i64, i64 }"
+COLD = "!prof !0"      # branch weights: the second successor is hot
+HOT_FIRST = "!prof !1"  # the first successor is hot
+
+
+class Unsupported(Exception):
+    """A function the JIT leaves to the interpreter."""
+
+
+@dataclass
+class Options:
+    branch: bool = True
+    call: bool = True
+    tiny: bool = True
+
+    @classmethod
+    def parse(cls, spec: str) -> "Options":
+        """`subroutine`, `+branch`, `+call`, `+tiny` (cumulative, as in the
+        paper's table), `all`, or a comma list of technique names."""
+        spec = (spec or "all").strip()
+        ladder = {"subroutine": 0, "sub": 0, "+branch": 1, "branch": 1,
+                  "+call": 2, "call": 2, "+tiny": 3, "tiny": 3, "all": 3}
+        if spec in ladder:
+            n = ladder[spec]
+            return cls(branch=n >= 1, call=n >= 2, tiny=n >= 3)
+        parts = [p.strip() for p in spec.split(",") if p.strip()]
+        bad = [p for p in parts if p not in TECHNIQUES]
+        if bad:
+            raise ValueError(f"unknown context-threading level `{spec}` "
+                             f"(subroutine, +branch, +call, +tiny or all)")
+        return cls(branch="branch" in parts, call="call" in parts,
+                   tiny="tiny" in parts)
+
+    def label(self) -> str:
+        on = [t for t in TECHNIQUES if getattr(self, t)]
+        return "subroutine" + "".join("+" + t for t in on)
+
+
+def decode(code: list[int]) -> list[tuple[int, O.Opcode, list[int]]]:
+    out, pc = [], 0
+    while pc < len(code):
+        op = O.BY_NUMBER[code[pc]]
+        out.append((pc, op, code[pc + 1:pc + op.size]))
+        pc += op.size
+    return out
+
+
+def handler_params(op: O.Opcode) -> list[str]:
+    params = ["ptr", "ptr"] + ["i32"] * len(op.operands)
+    if op.name in BRANCHES and op.name != "JMP":
+        params.append("i32")          # the fall-through pc
+    return params
+
+
+def handler_ret(op: O.Opcode) -> str:
+    return "i64" if op.name in ("RET", "RETV") else "i32"
+
+
+class _Fn:
+    """IR text of one function under construction."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.n = 0
+
+    def tmp(self, hint="t") -> str:
+        self.n += 1
+        return f"%{hint}{self.n}"
+
+    def emit(self, text: str):
+        self.lines.append("  " + text)
+
+    def label(self, name: str):
+        self.lines.append(f"{name}:")
+
+
+@dataclass
+class ModuleIR:
+    text: str
+    compiled: list[bool] = field(default_factory=list)   # per function
+    fallback: dict[int, str] = field(default_factory=dict)  # index -> why
+
+
+class Lowering:
+    """Lowers one K function to one LLVM function."""
+
+    def __init__(self, img: Image, index: int, opts: Options,
+                 compiled: list[bool], used: set[str]):
+        self.img = img
+        self.index = index
+        self.fn = img.functions[index]
+        self.opts = opts
+        self.compiled = compiled
+        self.used = used            # handler/runtime symbols referenced
+        self.f = _Fn()
+
+    # ---- helpers ---------------------------------------------------------
+
+    def e(self, text):
+        self.f.emit(text)
+
+    def t(self, hint="t"):
+        return self.f.tmp(hint)
+
+    def field_ptr(self, base: str, off: int) -> str:
+        if off == 0:
+            return base
+        p = self.t("p")
+        self.e(f"{p} = getelementptr inbounds i8, ptr {base}, i64 {off}")
+        return p
+
+    def load(self, ty: str, ptr: str, hint="v") -> str:
+        v = self.t(hint)
+        al = 8 if ty in ("i64", "ptr") else 4 if ty == "i32" else 1
+        self.e(f"{v} = load {ty}, ptr {ptr}, align {al}")
+        return v
+
+    def store(self, ty: str, val, ptr: str):
+        al = 8 if ty in ("i64", "ptr") else 4 if ty == "i32" else 1
+        self.e(f"store {ty} {val}, ptr {ptr}, align {al}")
+
+    def vm_field(self, name: str) -> str:
+        return self.field_ptr("%vm", L[f"OFF_VM_{name}"])
+
+    def R(self) -> str:
+        r = self.t("R")
+        self.e(f"{r} = load ptr, ptr %Rslot, align 8")
+        return r
+
+    def reg_ptr(self, reg: int) -> str:
+        r = self.R()
+        p = self.t("r")
+        self.e(f"{p} = getelementptr inbounds i64, ptr {r}, i64 {reg}")
+        return p
+
+    def get(self, reg: int) -> str:
+        return self.load("i64", self.reg_ptr(reg), "x")
+
+    def put(self, reg: int, val):
+        self.store("i64", val, self.reg_ptr(reg))
+
+    def reload_R(self):
+        s = self.load("ptr", "%vm", "stk")
+        r = self.t("R")
+        self.e(f"{r} = getelementptr inbounds i8, ptr {s}, i64 %boff")
+        self.store("ptr", r, "%Rslot")
+
+    def frame_field(self, off: int) -> str:
+        frames = self.load("ptr", self.vm_field("FRAMES"), "frs")
+        p = self.t("fp")
+        self.e(f"{p} = getelementptr inbounds i8, ptr {frames}, i64 %froff")
+        return self.field_ptr(p, off)
+
+    def save_pc(self, pc: int):
+        self.store("i32", pc, self.frame_field(L["OFF_FRAME_PC"]))
+
+    def call_handler(self, name: str, args: list, ret="i32") -> str:
+        self.used.add(name)
+        v = self.t("h")
+        argtxt = ", ".join(args)
+        self.e(f"{v} = call {ret} @{name}({argtxt})")
+        return v
+
+    def exc_site(self, st: str, k: int) -> str:
+        """A block that refunds k instructions and unwinds with status st
+        (an i32 value); returns its label."""
+        lab = f"exc{self.f.tmp('')[1:]}"
+        self.exc_sites.append((lab, st, k))
+        return lab
+
+    def check_status(self, st: str, k: int):
+        bad = self.t("bad")
+        self.e(f"{bad} = icmp ne i32 {st}, 0")
+        ok = f"ok{self.f.tmp('')[1:]}"
+        self.e(f"br i1 {bad}, label %{self.exc_site(st, k)}, label %{ok}, "
+               f"{COLD}")
+        self.f.label(ok)
+
+    # ---- structure -------------------------------------------------------
+
+    def lower(self) -> list[str]:
+        code = self.fn.code
+        if len(code) > MAX_CODE_WORDS:
+            raise Unsupported(f"{len(code)} code words (limit "
+                              f"{MAX_CODE_WORDS})")
+        insns = decode(code)
+        self.insns = insns
+        pcs = [pc for pc, _, _ in insns]
+        self.next_pc = {pcs[i]: (pcs[i + 1] if i + 1 < len(pcs) else None)
+                        for i in range(len(pcs))}
+        leaders = {0}
+        seg_start = {0}
+        for pc, op, ops in insns:
+            nxt = self.next_pc[pc]
+            if op.name in BRANCHES:
+                leaders.add(ops[-1])
+                if nxt is not None:
+                    leaders.add(nxt)
+            elif op.name in O.TERMINATORS or op.name in RUNS_SCRIPT:
+                if nxt is not None:
+                    leaders.add(nxt)
+        for h in self.fn.handlers:
+            leaders.add(h.target)
+        seg_start |= leaders
+        self.leaders = sorted(leaders)
+        self.handler_targets = sorted({h.target for h in self.fn.handlers})
+        # segment lengths
+        seglen: dict[int, int] = {}
+        remaining: dict[int, int] = {}   # instructions after pc in segment
+        cur, run = None, []
+        for pc, _, _ in insns:
+            if pc in seg_start:
+                if cur is not None:
+                    seglen[cur] = len(run)
+                    for i, p in enumerate(run):
+                        remaining[p] = len(run) - i - 1
+                cur, run = pc, []
+            run.append(pc)
+        if cur is not None:
+            seglen[cur] = len(run)
+            for i, p in enumerate(run):
+                remaining[p] = len(run) - i - 1
+        self.seglen, self.remaining = seglen, remaining
+        self.exc_sites: list[tuple[str, str, int]] = []
+        self.bail_sites: list[tuple[str, int]] = []
+
+        f = self.f
+        f.label("entry")
+        self.e("%Rslot = alloca ptr, align 8")
+        self.e("store ptr %R0, ptr %Rslot, align 8")
+        stk = self.load("ptr", "%vm", "stk")
+        self.e(f"%stk.i = ptrtoint ptr {stk} to i64")
+        self.e("%R0.i = ptrtoint ptr %R0 to i64")
+        self.e("%boff = sub i64 %R0.i, %stk.i")
+        nf = self.load("i32", self.vm_field("NFRAMES"), "nf")
+        self.e(f"%fi = sub i32 {nf}, 1")
+        self.e("%fi64 = zext i32 %fi to i64")
+        self.e(f"%froff = mul i64 %fi64, {L['SIZEOF_FRAME']}")
+        self.e("br label %L0")
+
+        for pc, op, ops in insns:
+            if pc in seg_start:
+                # a new LLVM block at every segment start
+                if not f.lines[-1].startswith("  br ") and \
+                        not f.lines[-1].startswith("  ret ") and \
+                        not f.lines[-1].startswith("  switch ") and \
+                        not f.lines[-1].startswith("  unreachable"):
+                    self.e(f"br label %L{pc}")
+                f.label(f"L{pc}")
+                self.charge(pc, seglen[pc])
+            self.instr(pc, op, ops)
+        # falling off the end is impossible (verifier); close the last block
+        if not (f.lines[-1].startswith("  br ") or
+                f.lines[-1].startswith("  ret ") or
+                f.lines[-1].startswith("  switch ") or
+                f.lines[-1].startswith("  unreachable")):
+            self.e("unreachable")
+        self.tails()
+        name = f"kjit_f{self.index}"
+        return [f"define internal {RET_T} @{name}(ptr %vm, ptr %R0) #0 {{",
+                *f.lines, "}"]
+
+    def charge(self, pc: int, n: int):
+        bp = self.vm_field("BUDGET")
+        b = self.load("i64", bp, "bud")
+        ok = self.t("bok")
+        self.e(f"{ok} = icmp sge i64 {b}, {n}")
+        lab = f"bail{pc}"
+        self.bail_sites.append((lab, pc))
+        body = f"S{pc}"
+        self.e(f"br i1 {ok}, label %{body}, label %{lab}, {HOT_FIRST}")
+        self.f.label(body)
+        nb = self.t("bud")
+        self.e(f"{nb} = sub i64 {b}, {n}")
+        self.store("i64", nb, bp)
+
+    def tails(self):
+        """Bail-outs, exception paths and returns shared by the function."""
+        f = self.f
+        for lab, pc in self.bail_sites:
+            f.label(lab)
+            self.e(f"br label %bail")
+        if self.bail_sites:
+            f.label("bail")
+            phi = ", ".join(f"[ {pc}, %{lab} ]" for lab, pc in self.bail_sites)
+            self.e(f"%bpc = phi i32 {phi}")
+            self.store("i32", "%bpc", self.frame_field(L["OFF_FRAME_PC"]))
+            self.used.add("kvm_jit_interp")
+            self.e(f"%bres = tail call {RET_T} @kvm_jit_interp(ptr %vm)")
+            self.e(f"ret {RET_T} %bres")
+        if self.exc_sites:
+            for lab, st, k in self.exc_sites:
+                f.label(lab)
+                self.e("br label %exc")
+            f.label("exc")
+            sphi = ", ".join(f"[ {st}, %{lab} ]"
+                             for lab, st, k in self.exc_sites)
+            kphi = ", ".join(f"[ {k}, %{lab} ]"
+                             for lab, st, k in self.exc_sites)
+            self.e(f"%est = phi i32 {sphi}")
+            self.e(f"%ek = phi i64 {kphi}")
+            bp = self.vm_field("BUDGET")
+            b = self.load("i64", bp, "bud")
+            pos = self.t("pos")
+            self.e(f"{pos} = icmp sge i64 {b}, 0")
+            nb = self.t("bud")
+            self.e(f"{nb} = add i64 {b}, %ek")
+            sel = self.t("bud")
+            self.e(f"{sel} = select i1 {pos}, i64 {nb}, i64 {b}")
+            self.store("i64", sel, bp)
+            self.e("%isabort = icmp eq i32 %est, 2")
+            self.e("br i1 %isabort, label %ret_abort, label %unwind")
+            f.label("unwind")
+            self.used.add("kvm_jit_unwind")
+            self.e("%tgt = call i32 @kvm_jit_unwind(ptr %vm)")
+            self.reload_R()
+            cases = " ".join(f"i32 {t}, label %L{t}"
+                             for t in self.handler_targets)
+            self.e(f"switch i32 %tgt, label %ret_throw [ {cases} ]")
+            f.label("ret_throw")
+            self.e(f"ret {RET_T} {{ i64 1, i64 0 }}")
+            f.label("ret_abort")
+            self.e(f"ret {RET_T} {{ i64 2, i64 0 }}")
+        if getattr(self, "need_dispatch", False):
+            f.label("dispatch")
+            cases = " ".join(f"i32 {t}, label %L{t}" for t in self.leaders)
+            self.e(f"switch i32 %dpc, label %dead [ {cases} ]")
+            f.label("dead")
+            self.e("unreachable")
+            # %dpc is a phi over the branch sites
+            idx = f.lines.index("dispatch:")
+            phi = ", ".join(f"[ {v}, %{lab} ]" for lab, v in self.dispatch_in)
+            f.lines.insert(idx + 1, f"  %dpc = phi i32 {phi}")
+
+    # ---- instructions ----------------------------------------------------
+
+    def instr(self, pc: int, op: O.Opcode, ops: list[int]):
+        name = op.name
+        if name in BRANCHES:
+            return self.branch(pc, op, ops)
+        if name in ("RET", "RETV"):
+            return self.ret(op, ops)
+        if name == "CALL" and self.opts.call and self.compiled[ops[1]]:
+            return self.inline_call(pc, ops)
+        if self.opts.tiny and name in TINY:
+            if self.tiny(pc, name, ops):
+                return
+        self.generic(pc, op, ops)
+
+    def generic(self, pc, op, ops):
+        throws = op.name not in NOTHROW
+        if throws:
+            self.save_pc(pc)
+        args = ["ptr %vm", f"ptr {self.R()}"] + [f"i32 {v}" for v in ops]
+        st = self.call_handler(f"kop_{op.name}", args)
+        if throws:
+            self.reload_R()
+            self.check_status(st, self.remaining[pc])
+
+    def branch(self, pc, op, ops):
+        nxt = self.next_pc[pc]
+        target = ops[-1]
+        if not self.opts.branch:
+            args = ["ptr %vm", f"ptr {self.R()}"] + [f"i32 {v}" for v in ops]
+            if op.name != "JMP":
+                args.append(f"i32 {nxt}")
+            v = self.call_handler(f"kop_{op.name}", args)
+            self.need_dispatch = True
+            lab = f"d{self.f.tmp('')[1:]}"
+            self.e(f"br label %{lab}")
+            self.f.label(lab)
+            self.dispatch_in = getattr(self, "dispatch_in", [])
+            self.dispatch_in.append((lab, v))
+            self.e("br label %dispatch")
+            return
+        if op.name == "JMP":
+            self.e(f"br label %L{target}")
+            return
+        n = op.name
+        a = self.get(ops[0])
+        c = self.t("c")
+        if n in ("JT", "JF", "JNULL", "JNNULL"):
+            pred = "ne" if n in ("JT", "JNNULL") else "eq"
+            self.e(f"{c} = icmp {pred} i64 {a}, 0")
+        else:
+            if n in ("JEQ", "JNE", "JLT", "JLE"):
+                b = self.get(ops[1])
+            else:
+                b = str(ops[1])
+            pred = {"JEQ": "eq", "JNE": "ne", "JLT": "slt", "JLE": "sle",
+                    "JEQI": "eq", "JNEI": "ne", "JLTI": "slt", "JLEI": "sle",
+                    "JGTI": "sgt", "JGEI": "sge"}[n]
+            self.e(f"{c} = icmp {pred} i64 {a}, {b}")
+        self.e(f"br i1 {c}, label %L{target}, label %L{nxt}")
+
+    def ret(self, op, ops):
+        if self.opts.call:
+            v = self.get(ops[0]) if op.name == "RET" else "0"
+            self.store("i32", "%fi", self.vm_field("NFRAMES"))
+        else:
+            args = ["ptr %vm", f"ptr {self.R()}"] + [f"i32 {x}" for x in ops]
+            v = self.call_handler(f"kop_{op.name}", args, ret="i64")
+        r = self.t("ret")
+        self.e(f"{r} = insertvalue {RET_T} {{ i64 0, i64 0 }}, i64 {v}, 1")
+        self.e(f"ret {RET_T} {r}")
+
+    def inline_call(self, pc, ops):
+        a, g, b = ops
+        callee = self.img.functions[g]
+        nregs_c = len(callee.regs)
+        nargs_c = _nargs(self.img, callee)
+        my_nregs = len(self.fn.regs)
+        self.save_pc(pc)
+        nf = self.load("i32", self.vm_field("NFRAMES"), "nf")
+        lim = self.load("i32", self.vm_field("JIT_FRAMES_MAX"), "lim")
+        cap = self.load("i32", self.vm_field("STACK_CAP"), "scap")
+        c1, c3, c5 = (self.t("c") for _ in range(3))
+        # the frame index must stay below jit_frames_max (<= the depth
+        # limit; frames_cap covers it): else the handler pushes the frame,
+        # aborting at the depth limit, and runs it (in the interpreter
+        # past the native levels)
+        self.e(f"{c1} = icmp uge i32 {nf}, {lim}")
+        cb = self.t("cb")
+        self.e(f"{cb} = lshr i64 %boff, 3")
+        cb2 = self.t("cb")
+        self.e(f"{cb2} = add i64 {cb}, {my_nregs}")
+        need = self.t("need")
+        self.e(f"{need} = add i64 {cb2}, {nregs_c}")
+        cap64 = self.t("cap")
+        self.e(f"{cap64} = zext i32 {cap} to i64")
+        self.e(f"{c3} = icmp ugt i64 {need}, {cap64}")
+        self.e(f"{c5} = or i1 {c1}, {c3}")
+        k = self.f.tmp('')[1:]
+        fast, slow, join = f"pf{k}", f"ps{k}", f"pj{k}"
+        self.e(f"br i1 {c5}, label %{slow}, label %{fast}, {COLD}")
+        self.f.label(slow)
+        st = self.call_handler("kop_CALL", ["ptr %vm", f"ptr {self.R()}",
+                                            f"i32 {a}", f"i32 {g}",
+                                            f"i32 {b}"])
+        self.reload_R()
+        self.check_status(st, 0)
+        self.e(f"br label %{join}")
+        self.f.label(fast)
+        frames = self.load("ptr", self.vm_field("FRAMES"), "frs")
+        nf64 = self.t("nf")
+        self.e(f"{nf64} = zext i32 {nf} to i64")
+        off = self.t("off")
+        self.e(f"{off} = mul i64 {nf64}, {L['SIZEOF_FRAME']}")
+        fp = self.t("fp")
+        self.e(f"{fp} = getelementptr inbounds i8, ptr {frames}, i64 {off}")
+        funcs = self.load("ptr", self.vm_field("FUNCS"), "fns")
+        fnp = self.t("fn")
+        self.e(f"{fnp} = getelementptr inbounds i8, ptr {funcs}, i64 "
+               f"{g * L['SIZEOF_FUNC']}")
+        self.store("ptr", fnp, self.field_ptr(fp, L["OFF_FRAME_FN"]))
+        # base and pc (0) in one store; ret_reg, ret_mode and entry are
+        # read only for frames the interpreter pushed (a frame pushed here
+        # runs natively, or in kvm_jit_interp as an entry frame)
+        assert L["OFF_FRAME_PC"] == L["OFF_FRAME_BASE"] + 4
+        cbm = self.t("cb")
+        self.e(f"{cbm} = and i64 {cb2}, 4294967295")
+        bp = self.field_ptr(fp, L['OFF_FRAME_BASE'])
+        self.e(f"store i64 {cbm}, ptr {bp}, align 4")
+        nf1 = self.t("nf")
+        self.e(f"{nf1} = add i32 {nf}, 1")
+        self.store("i32", nf1, self.vm_field("NFRAMES"))
+        R = self.R()
+        rc = self.t("Rc")
+        self.e(f"{rc} = getelementptr inbounds i64, ptr {R}, i64 {my_nregs}")
+        for i in range(nargs_c, nregs_c):
+            p = self.t("r")
+            self.e(f"{p} = getelementptr inbounds i64, ptr {rc}, i64 {i}")
+            self.store("i64", 0, p)
+        for i in range(nargs_c):
+            v = self.get(b + i)
+            p = self.t("r")
+            self.e(f"{p} = getelementptr inbounds i64, ptr {rc}, i64 {i}")
+            self.store("i64", v, p)
+        res = self.t("res")
+        self.e(f"{res} = call {RET_T} @kjit_f{g}(ptr %vm, ptr {rc})")
+        self.reload_R()
+        st = self.t("st")
+        self.e(f"{st} = extractvalue {RET_T} {res}, 0")
+        st32 = self.t("st")
+        self.e(f"{st32} = trunc i64 {st} to i32")
+        self.check_status(st32, 0)
+        if a >= 0:
+            v = self.t("v")
+            self.e(f"{v} = extractvalue {RET_T} {res}, 1")
+            self.put(a, v)
+        self.e(f"br label %{join}")
+        self.f.label(join)
+
+    def guarded(self, pc, name, ops):
+        """Field and element access: the null and bounds checks and the
+        access as IR; the handler, which throws, when a check fails."""
+        k = self.f.tmp('')[1:]
+        fast, slow, join = f"gf{k}", f"gs{k}", f"gj{k}"
+        obj_reg = ops[1] if name in ("GETF", "AGET") else ops[0]
+        o = self.get(obj_reg)
+        isnull = self.t("c")
+        self.e(f"{isnull} = icmp eq i64 {o}, 0")
+        op = self.t("o")
+        self.e(f"{op} = inttoptr i64 {o} to ptr")
+        if name in ("GETF", "SETF"):
+            self.e(f"br i1 {isnull}, label %{slow}, label %{fast}, {COLD}")
+            self.f.label(fast)
+            fld = ops[2] if name == "GETF" else ops[1]
+            p = self.field_ptr(op, L["OFF_INST_FIELDS"] + 8 * fld)
+            if name == "GETF":
+                self.put(ops[0], self.load("i64", p, "x"))
+            else:
+                self.store("i64", self.get(ops[2]), p)
+        else:
+            nn = f"gn{k}"
+            self.e(f"br i1 {isnull}, label %{slow}, label %{nn}, {COLD}")
+            self.f.label(nn)
+            idx = self.get(ops[2] if name == "AGET" else ops[1])
+            ln = self.load("i32", self.field_ptr(op, L["OFF_ARR_LEN"]), "len")
+            ln64 = self.t("len")
+            self.e(f"{ln64} = zext i32 {ln} to i64")
+            oob = self.t("c")
+            self.e(f"{oob} = icmp uge i64 {idx}, {ln64}")
+            self.e(f"br i1 {oob}, label %{slow}, label %{fast}, {COLD}")
+            self.f.label(fast)
+            v = self.load("ptr", self.field_ptr(op, L["OFF_ARR_V"]), "ev")
+            p = self.t("e")
+            self.e(f"{p} = getelementptr inbounds i64, ptr {v}, i64 {idx}")
+            if name == "AGET":
+                self.put(ops[0], self.load("i64", p, "x"))
+            else:
+                self.store("i64", self.get(ops[2]), p)
+        self.e(f"br label %{join}")
+        self.f.label(slow)
+        self.generic(pc, O.BY_NAME[name], ops)
+        self.e(f"br label %{join}")
+        self.f.label(join)
+        return True
+
+    def tiny(self, pc, name, ops) -> bool:
+        """Emits name as IR; False to use the handler instead."""
+        if name in GUARDED:
+            return self.guarded(pc, name, ops)
+        if name == "NOP":
+            return True
+        if name == "MOV":
+            self.put(ops[0], self.get(ops[1]))
+            return True
+        if name == "LOADI":
+            self.put(ops[0], ops[1])
+            return True
+        if name == "LOADNULL":
+            self.put(ops[0], 0)
+            return True
+        if name == "LOADK":
+            kind, val = self.img.constants[ops[1]]
+            if kind != K_INT:
+                return False
+            self.put(ops[0], val)
+            return True
+        if name in ("GETG", "SETG"):
+            gl = self.load("ptr", self.vm_field("GLOBALS"), "gl")
+            gi = ops[1] if name == "GETG" else ops[0]
+            p = self.t("g")
+            self.e(f"{p} = getelementptr inbounds i64, ptr {gl}, i64 {gi}")
+            if name == "GETG":
+                self.put(ops[0], self.load("i64", p, "x"))
+            else:
+                self.store("i64", self.get(ops[1]), p)
+            return True
+        if name in ("NEG", "BNOT", "NOT"):
+            x = self.get(ops[1])
+            v = self.t("v")
+            if name == "NEG":
+                self.e(f"{v} = sub i64 0, {x}")
+            elif name == "BNOT":
+                self.e(f"{v} = xor i64 {x}, -1")
+            else:
+                c = self.t("c")
+                self.e(f"{c} = icmp eq i64 {x}, 0")
+                self.e(f"{v} = zext i1 {c} to i64")
+            self.put(ops[0], v)
+            return True
+        a, b, c = ops
+        x = self.get(b)
+        y = str(c) if name == "ADDI" else self.get(c)
+        v = self.t("v")
+        simple = {"ADD": "add", "ADDI": "add", "SUB": "sub", "MUL": "mul",
+                  "BAND": "and", "BOR": "or", "BXOR": "xor"}
+        if name in simple:
+            self.e(f"{v} = {simple[name]} i64 {x}, {y}")
+        elif name in ("SHL", "SHR", "USHR"):
+            m = self.t("m")
+            self.e(f"{m} = and i64 {y}, 63")
+            ins = {"SHL": "shl", "SHR": "ashr", "USHR": "lshr"}[name]
+            self.e(f"{v} = {ins} i64 {x}, {m}")
+        elif name in ("EQ", "NE", "LT", "LE", "EQREF"):
+            pred = {"EQ": "eq", "NE": "ne", "LT": "slt", "LE": "sle",
+                    "EQREF": "eq"}[name]
+            cc = self.t("c")
+            self.e(f"{cc} = icmp {pred} i64 {x}, {y}")
+            self.e(f"{v} = zext i1 {cc} to i64")
+        elif name in ("DIV", "MOD"):
+            z = self.t("c")
+            self.e(f"{z} = icmp eq i64 {y}, 0")
+            k = self.f.tmp('')[1:]
+            ok, bad = f"dz{k}", f"dv{k}"
+            self.e(f"br i1 {z}, label %{bad}, label %{ok}, {COLD}")
+            self.f.label(bad)
+            self.save_pc(pc)
+            self.used.add("kop_throw_div0")
+            st = self.t("st")
+            self.e(f"{st} = call i32 @kop_throw_div0(ptr %vm)")
+            self.e(f"br label %{self.exc_site(st, self.remaining[pc])}")
+            self.f.label(ok)
+            m1 = self.t("c")
+            self.e(f"{m1} = icmp eq i64 {y}, -1")
+            # y == -1: DIV negates (wrapping), MOD gives 0; no trap on MIN
+            safe = self.t("y")
+            self.e(f"{safe} = select i1 {m1}, i64 1, i64 {y}")
+            q = self.t("q")
+            if name == "DIV":
+                self.e(f"{q} = sdiv i64 {x}, {safe}")
+                neg = self.t("n")
+                self.e(f"{neg} = sub i64 0, {x}")
+                self.e(f"{v} = select i1 {m1}, i64 {neg}, i64 {q}")
+            else:
+                self.e(f"{q} = srem i64 {x}, {safe}")
+                self.e(f"{v} = select i1 {m1}, i64 0, i64 {q}")
+        else:
+            return False
+        self.put(a, v)
+        return True
+
+
+def _nargs(img: Image, fn) -> int:
+    t = img.types[fn.type]
+    n = len(t[2])
+    if fn.flags & 3:       # method or constructor: the receiver
+        n += 1
+    return n
+
+
+def generate(img: Image, digest: bytes, opts: Options,
+             attrs: str = "nounwind", module_tail: str = "",
+             table_name: str = "kjit_table") -> ModuleIR:
+    """The IR module of the stubs of img (digest: its 32-byte name)."""
+    nf = len(img.functions)
+    compiled = [True] * nf
+    bodies: dict[int, list[str]] = {}
+    fallback: dict[int, str] = {}
+    used: set[str] = set()
+    # first pass: find functions that cannot be compiled
+    for i, fn in enumerate(img.functions):
+        if len(fn.code) > MAX_CODE_WORDS:
+            compiled[i] = False
+            fallback[i] = f"{len(fn.code)} code words"
+    for i in range(nf):
+        if not compiled[i]:
+            continue
+        try:
+            bodies[i] = Lowering(img, i, opts, compiled, used).lower()
+        except Unsupported as e:
+            compiled[i] = False
+            fallback[i] = str(e)
+    if any(i not in bodies for i in range(nf) if compiled[i]):
+        raise AssertionError("lowering lost a function")
+    out = ["; K context-threaded stubs (ctjit), "
+           f"techniques: {opts.label()}",
+           f"; image {digest.hex()}", ""]
+    by_name = {op.name: op for op in O.OPCODES}
+    for sym in sorted(used):
+        if sym == "kvm_jit_interp":
+            out.append(f"declare {RET_T} @kvm_jit_interp(ptr) #1")
+        elif sym == "kvm_jit_unwind":
+            out.append("declare i32 @kvm_jit_unwind(ptr) #1")
+        elif sym == "kvm_jit_push":
+            out.append("declare ptr @kvm_jit_push(ptr, i32, i32) #1")
+        elif sym == "kop_throw_div0":
+            out.append("declare i32 @kop_throw_div0(ptr) #1")
+        else:
+            op = by_name[sym[len("kop_"):]]
+            out.append(f"declare {handler_ret(op)} @{sym}("
+                       f"{', '.join(handler_params(op))}) #1")
+    out.append("")
+    for i in range(nf):
+        if i in bodies:
+            out.extend(bodies[i])
+            out.append("")
+    entries = ", ".join(f"ptr @kjit_f{i}" if compiled[i] else "ptr null"
+                        for i in range(nf))
+    out.append(f"@kjit_fns = internal constant [{nf} x ptr] [{entries}]")
+    dig = "".join(f"\\{b:02X}" for b in digest)
+    out.append(f"@{table_name} = dso_local constant {{ i32, i32, [32 x i8], "
+               f"ptr }} {{ i32 {L['ABI_VERSION']}, i32 {nf}, "
+               f"[32 x i8] c\"{dig}\", ptr @kjit_fns }}, align 8")
+    out.append("")
+    out.append(f"attributes #0 = {{ {attrs} }}")
+    out.append("attributes #1 = { nounwind }")
+    out.append('!0 = !{!"branch_weights", i32 1, i32 2000}')
+    out.append('!1 = !{!"branch_weights", i32 2000, i32 1}')
+    if module_tail:
+        out.append(module_tail)
+    return ModuleIR("\n".join(out) + "\n", compiled, fallback)

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kjit.h - the struct layout and constants that JIT code relies on.
+ *
+ * The single source of truth shared by C and ctjit: kops.c checks every
+ * value against the structs at compile time, ctjit/layout.py reads them
+ * from this file.  Keep one "#define KJIT_NAME value" per line.
+ */
+#ifndef KJIT_H
+#define KJIT_H
+
+#define KJIT_ABI_VERSION	1
+
+/* struct kvm: the block of JIT-visible fields at its start */
+#define KJIT_OFF_VM_STACK	0
+#define KJIT_OFF_VM_FRAMES	8
+#define KJIT_OFF_VM_BUDGET	16
+#define KJIT_OFF_VM_STACK_CAP	24
+#define KJIT_OFF_VM_NFRAMES	28
+#define KJIT_OFF_VM_FRAMES_CAP	32
+#define KJIT_OFF_VM_JIT_FRAMES_MAX 36
+#define KJIT_OFF_VM_GLOBALS	40
+#define KJIT_OFF_VM_FUNCS	48
+#define KJIT_OFF_VM_DEPTH	80
+
+/* struct kframe */
+#define KJIT_OFF_FRAME_FN	0
+#define KJIT_OFF_FRAME_BASE	8
+#define KJIT_OFF_FRAME_PC	12
+#define KJIT_OFF_FRAME_RET_REG	16
+#define KJIT_OFF_FRAME_RET_MODE	20
+#define KJIT_OFF_FRAME_ENTRY	21
+#define KJIT_SIZEOF_FRAME	24
+
+/* objects: struct kinst fields, struct karr length and elements */
+#define KJIT_OFF_INST_FIELDS	16
+#define KJIT_OFF_ARR_LEN	24
+#define KJIT_OFF_ARR_V		32
+
+/* struct kfunc */
+#define KJIT_SIZEOF_FUNC	112
+
+/* statuses (enum kvm_status) */
+#define KJIT_ST_OK		0
+#define KJIT_ST_THROW		1
+#define KJIT_ST_ABORT		2
+
+#endif /* KJIT_H */

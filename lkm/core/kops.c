@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kops.c - the opcode handlers that JIT code calls (ctjit/README.md).
+ *
+ * Each kop_NAME takes the VM, the registers R of the top frame (the JIT'd
+ * function's own) and the instruction's operands as immediates, in the
+ * order of opcodes.def, and returns a status (KVM_OK, KVM_THROW,
+ * KVM_ABORT).  They are thin wrappers of kops.h, the implementations the
+ * interpreter inlines.  The caller stored the instruction's pc in its
+ * frame; after any handler it re-reads its registers (the stack may move).
+ *
+ * Branch handlers (used only by the subroutine-threading ablation) return
+ * the next pc: the target J when taken, else NEXT.  Calls run the callee
+ * to its end (its stub, or the interpreter) before returning.
+ */
+#include "kops.h"
+
+/* The layout JIT code relies on (kjit.h, read by ctjit/layout.py). */
+#include "kjit.h"
+
+#define OFF(t, f)	__builtin_offsetof(t, f)
+_Static_assert(OFF(struct kvm, stack) == KJIT_OFF_VM_STACK, "kvm.stack");
+_Static_assert(OFF(struct kvm, frames) == KJIT_OFF_VM_FRAMES, "kvm.frames");
+_Static_assert(OFF(struct kvm, budget) == KJIT_OFF_VM_BUDGET, "kvm.budget");
+_Static_assert(OFF(struct kvm, stack_cap) == KJIT_OFF_VM_STACK_CAP,
+	       "kvm.stack_cap");
+_Static_assert(OFF(struct kvm, nframes) == KJIT_OFF_VM_NFRAMES,
+	       "kvm.nframes");
+_Static_assert(OFF(struct kvm, frames_cap) == KJIT_OFF_VM_FRAMES_CAP,
+	       "kvm.frames_cap");
+_Static_assert(OFF(struct kvm, jit_frames_max) == KJIT_OFF_VM_JIT_FRAMES_MAX,
+	       "kvm.jit_frames_max");
+_Static_assert(OFF(struct kvm, globals) == KJIT_OFF_VM_GLOBALS,
+	       "kvm.globals");
+_Static_assert(OFF(struct kvm, funcs) == KJIT_OFF_VM_FUNCS, "kvm.funcs");
+_Static_assert(OFF(struct kvm, lim.depth) == KJIT_OFF_VM_DEPTH, "kvm.depth");
+_Static_assert(OFF(struct kframe, fn) == KJIT_OFF_FRAME_FN, "kframe.fn");
+_Static_assert(OFF(struct kframe, base) == KJIT_OFF_FRAME_BASE,
+	       "kframe.base");
+_Static_assert(OFF(struct kframe, pc) == KJIT_OFF_FRAME_PC, "kframe.pc");
+_Static_assert(OFF(struct kframe, ret_reg) == KJIT_OFF_FRAME_RET_REG,
+	       "kframe.ret_reg");
+_Static_assert(OFF(struct kframe, ret_mode) == KJIT_OFF_FRAME_RET_MODE,
+	       "kframe.ret_mode");
+_Static_assert(OFF(struct kframe, entry) == KJIT_OFF_FRAME_ENTRY,
+	       "kframe.entry");
+_Static_assert(sizeof(struct kframe) == KJIT_SIZEOF_FRAME, "kframe size");
+_Static_assert(OFF(struct kinst, f) == KJIT_OFF_INST_FIELDS, "kinst.f");
+_Static_assert(OFF(struct karr, len) == KJIT_OFF_ARR_LEN, "karr.len");
+_Static_assert(OFF(struct karr, v) == KJIT_OFF_ARR_V, "karr.v");
+_Static_assert(sizeof(struct kfunc) == KJIT_SIZEOF_FUNC, "kfunc size");
+_Static_assert(sizeof(union kvalue) == 8, "kvalue size");
+_Static_assert(KVM_OK == KJIT_ST_OK && KVM_THROW == KJIT_ST_THROW &&
+	       KVM_ABORT == KJIT_ST_ABORT, "statuses");
+_Static_assert(KJIT_ABI_VERSION == KJIT_ABI, "abi");
+#undef OFF
+
+typedef int32_t i32;
+typedef struct kvm kvm_t;
+typedef union kvalue kval_t;
+
+/* ---- trivial opcodes (subroutine threading without tiny inlining) ------ */
+
+#define TINY3(name)							\
+int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c);		\
+int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)		\
+{									\
+	(void)vm;							\
+	kopi_##name(R, a, b, c);					\
+	return KVM_OK;							\
+}
+#define TINY2(name)							\
+int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b);			\
+int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b)			\
+{									\
+	(void)vm;							\
+	kopi_##name(R, a, b);						\
+	return KVM_OK;							\
+}
+TINY3(ADD) TINY3(SUB) TINY3(MUL) TINY3(ADDI) TINY3(BAND) TINY3(BOR)
+TINY3(BXOR) TINY3(SHL) TINY3(SHR) TINY3(USHR) TINY3(EQ) TINY3(NE)
+TINY3(LT) TINY3(LE) TINY3(EQREF) TINY3(EQSTR) TINY3(EQANY)
+TINY2(NEG) TINY2(BNOT) TINY2(NOT) TINY2(MOV) TINY2(LOADI)
+#undef TINY2
+#undef TINY3
+
+int kop_NOP(kvm_t *vm, kval_t *R)
+{
+	(void)vm;
+	(void)R;
+	return KVM_OK;
+}
+
+int kop_LOADNULL(kvm_t *vm, kval_t *R, i32 a)
+{
+	(void)vm;
+	kopi_LOADNULL(R, a);
+	return KVM_OK;
+}
+
+int kop_GETG(kvm_t *vm, kval_t *R, i32 a, i32 g)
+{
+	kopi_GETG(vm, R, a, g);
+	return KVM_OK;
+}
+
+int kop_SETG(kvm_t *vm, kval_t *R, i32 g, i32 b)
+{
+	kopi_SETG(vm, R, g, b);
+	return KVM_OK;
+}
+
+int kop_LOADK(kvm_t *vm, kval_t *R, i32 a, i32 k)
+{
+	kopi_LOADK(vm, R, a, k);
+	return KVM_OK;
+}
+
+int kop_INSTOF(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 t)
+{
+	kopi_INSTOF(vm, R, a, b, t);
+	return KVM_OK;
+}
+
+/* ---- branches (subroutine threading without branch inlining) ----------- */
+
+#define JUMP1(name, cond)						\
+int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 j, i32 next);		\
+int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 j, i32 next)		\
+{									\
+	(void)vm;							\
+	return (cond) ? j : next;					\
+}
+#define JUMP2(name, cond)						\
+int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 j, i32 next);	\
+int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 j, i32 next)	\
+{									\
+	(void)vm;							\
+	return (cond) ? j : next;					\
+}
+#define JUMPI(name, op)	JUMP2(name, R[a].i op (int64_t)b)
+JUMP1(JT, R[a].i)
+JUMP1(JF, !R[a].i)
+JUMP1(JNULL, !R[a].o)
+JUMP1(JNNULL, R[a].o)
+JUMP2(JEQ, R[a].i == R[b].i)
+JUMP2(JNE, R[a].i != R[b].i)
+JUMP2(JLT, R[a].i < R[b].i)
+JUMP2(JLE, R[a].i <= R[b].i)
+JUMPI(JEQI, ==)
+JUMPI(JNEI, !=)
+JUMPI(JLTI, <)
+JUMPI(JLEI, <=)
+JUMPI(JGTI, >)
+JUMPI(JGEI, >=)
+#undef JUMPI
+#undef JUMP2
+#undef JUMP1
+
+int kop_JMP(kvm_t *vm, kval_t *R, i32 j)
+{
+	(void)vm;
+	(void)R;
+	return j;
+}
+
+/* ---- the rest ------------------------------------------------------------ */
+
+int kop_DIV(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
+{
+	return kopi_DIV(vm, R, a, b, c);
+}
+
+int kop_MOD(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
+{
+	return kopi_MOD(vm, R, a, b, c);
+}
+
+/* Division by zero, for tiny-inlined DIV and MOD. */
+int kop_throw_div0(kvm_t *vm)
+{
+	return throw_div0(vm);
+}
+
+int kop_LOADFN(kvm_t *vm, kval_t *R, i32 a, i32 f)
+{
+	return kopi_LOADFN(vm, R, a, f);
+}
+
+int kop_BINDM(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 s)
+{
+	return kopi_BINDM(vm, R, a, b, s);
+}
+
+int kop_CONCAT(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
+{
+	return kopi_CONCAT(vm, R, a, b, c);
+}
+
+int kop_ITOS(kvm_t *vm, kval_t *R, i32 a, i32 b)
+{
+	return kopi_ITOS(vm, R, a, b);
+}
+
+int kop_ZTOS(kvm_t *vm, kval_t *R, i32 a, i32 b)
+{
+	return kopi_ZTOS(vm, R, a, b);
+}
+
+int kop_BOXI(kvm_t *vm, kval_t *R, i32 a, i32 b)
+{
+	return kopi_BOX(vm, R, a, b, false);
+}
+
+int kop_BOXZ(kvm_t *vm, kval_t *R, i32 a, i32 b)
+{
+	return kopi_BOX(vm, R, a, b, true);
+}
+
+int kop_UNBOXI(kvm_t *vm, kval_t *R, i32 a, i32 b)
+{
+	return kopi_UNBOX(vm, R, a, b, false);
+}
+
+int kop_UNBOXZ(kvm_t *vm, kval_t *R, i32 a, i32 b)
+{
+	return kopi_UNBOX(vm, R, a, b, true);
+}
+
+int kop_CAST(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 t)
+{
+	return kopi_CAST(vm, R, a, b, t);
+}
+
+int kop_NEW(kvm_t *vm, kval_t *R, i32 a, i32 c)
+{
+	return kopi_NEW(vm, R, a, c);
+}
+
+int kop_GETF(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 f)
+{
+	return kopi_GETF(vm, R, a, b, f);
+}
+
+int kop_SETF(kvm_t *vm, kval_t *R, i32 a, i32 f, i32 c)
+{
+	return kopi_SETF(vm, R, a, f, c);
+}
+
+int kop_NEWARR(kvm_t *vm, kval_t *R, i32 a, i32 t, i32 c)
+{
+	return kopi_NEWARR(vm, R, a, t, c);
+}
+
+int kop_NEWARRV(kvm_t *vm, kval_t *R, i32 a, i32 t, i32 c, i32 n)
+{
+	return kopi_NEWARRV(vm, R, a, t, c, n);
+}
+
+int kop_AGET(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
+{
+	return kopi_AGET(vm, R, a, b, c);
+}
+
+int kop_ASET(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
+{
+	return kopi_ASET(vm, R, a, b, c);
+}
+
+int kop_CALLN(kvm_t *vm, kval_t *R, i32 a, i32 n, i32 b)
+{
+	return kopi_CALLN(vm, R, a, n, b);
+}
+
+int kop_THROW(kvm_t *vm, kval_t *R, i32 a)
+{
+	return kopi_THROW(vm, R, a);
+}
+
+/* ---- calls: the callee runs to its end before the handler returns ------- */
+
+/* The pushed callee's result into the caller's R[a], converted (mode). */
+static int finish_call(kvm_t *vm, i32 a, uint8_t mode)
+{
+	struct kjit_ret r = kvm_jit_run_top(vm);
+	union kvalue v = r.v;
+	int st;
+
+	if (r.st)
+		return (int)r.st;
+	if (a < 0)
+		return KVM_OK;
+	st = ret_convert(vm, mode, &v);
+	if (st)
+		return st;
+	kvm_top_regs(vm)[a] = v;
+	return KVM_OK;
+}
+
+/* Pushes script function f with R[b..] (after recv if not NULL). */
+static int push_call(kvm_t *vm, i32 a, uint32_t f, struct kobj *recv, i32 b,
+		     uint8_t mode)
+{
+	uint32_t caller = vm->frames[vm->nframes - 1].base;
+	const struct kfunc *callee = &vm->img->funcs[f];
+	const union kvalue *src;
+	union kvalue *dst;
+	uint32_t i, k = 0;
+
+	dst = kvm_jit_push(vm, f, a);
+	if (!dst)
+		return KVM_ABORT;
+	vm->frames[vm->nframes - 1].ret_mode = mode;
+	src = vm->stack + caller + b;
+	if (recv)
+		dst[k++].o = recv;
+	for (i = 0; k < callee->nargs; i++)
+		dst[k++] = src[i];
+	return KVM_OK;
+}
+
+int kop_CALL(kvm_t *vm, kval_t *R, i32 a, i32 f, i32 b)
+{
+	int st;
+
+	(void)R;
+	st = push_call(vm, a, (uint32_t)f, NULL, b, KRET_PLAIN);
+	return st ? st : finish_call(vm, a, KRET_PLAIN);
+}
+
+int kop_CALLV(kvm_t *vm, kval_t *R, i32 a, i32 s, i32 b)
+{
+	struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
+	int st = kopi_callv_target(vm, R, s, b, &m);
+
+	if (st)
+		return st;
+	if (m.func == KIMG_NONE)
+		return kopi_native_call(vm, R, a, m.native, NULL, b);
+	st = push_call(vm, a, m.func, NULL, b, KRET_PLAIN);
+	return st ? st : finish_call(vm, a, KRET_PLAIN);
+}
+
+int kop_CALLF(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
+{
+	struct kfn *f = (struct kfn *)R[b].o;
+	int st;
+
+	if (unlikely(!f))
+		return throw_npe(vm);
+	if (f->m.func == KIMG_NONE)
+		return kopi_native_call(vm, R, a, f->m.native, f->recv, c);
+	st = push_call(vm, a, f->m.func, f->recv, c, KRET_PLAIN);
+	return st ? st : finish_call(vm, a, KRET_PLAIN);
+}
+
+int kop_CALLA(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 e, i32 n, i32 c,
+	      i32 q)
+{
+	const struct kimage *img = vm->img;
+	struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
+	union kvalue *dst;
+	uint8_t mode;
+	uint32_t caller;
+	int st;
+
+	st = kopi_calla_target(vm, kvm_top_fn(vm), R, b, e, n, c, q, &m);
+	if (st)
+		return st;
+	if (m.func == KIMG_NONE)
+		return kopi_calla_native(vm, R, a, m.native, b, n, c);
+	caller = vm->frames[vm->nframes - 1].base;
+	mode = ret_mode_of(img, img->types[img->funcs[m.func].type].result);
+	dst = kvm_jit_push(vm, m.func, a);
+	if (!dst)
+		return KVM_ABORT;
+	vm->frames[vm->nframes - 1].ret_mode = mode;
+	kopi_calla_args(vm, dst, vm->stack + caller, b, n, c, m.func);
+	return finish_call(vm, a, mode);
+}
+
+int kop_RTOS(kvm_t *vm, kval_t *R, i32 a, i32 b)
+{
+	struct kobj *o = R[b].o;
+	uint32_t ts = kopi_rtos_script(vm, o);
+	union kvalue *dst;
+
+	if (ts == KIMG_NONE)
+		return kopi_RTOS_native(vm, R, a, b);
+	dst = kvm_jit_push(vm, ts, a);
+	if (!dst)
+		return KVM_ABORT;
+	vm->frames[vm->nframes - 1].ret_mode = KRET_TOSTR;
+	dst[0].o = o;
+	return finish_call(vm, a, KRET_TOSTR);
+}
+
+/* RET and RETV without apply/return inlining: pop the frame. */
+int64_t kop_RET(kvm_t *vm, kval_t *R, i32 a)
+{
+	vm->nframes--;
+	return R[a].i;
+}
+
+int64_t kop_RETV(kvm_t *vm, kval_t *R)
+{
+	(void)R;
+	vm->nframes--;
+	return 0;
+}
+
+/* The handlers and JIT entry points stubs link against (kernel: exports). */
+KP_EXPORT(kop_ADD);
+KP_EXPORT(kop_ADDI);
+KP_EXPORT(kop_AGET);
+KP_EXPORT(kop_ASET);
+KP_EXPORT(kop_BAND);
+KP_EXPORT(kop_BINDM);
+KP_EXPORT(kop_BNOT);
+KP_EXPORT(kop_BOR);
+KP_EXPORT(kop_BOXI);
+KP_EXPORT(kop_BOXZ);
+KP_EXPORT(kop_BXOR);
+KP_EXPORT(kop_CALL);
+KP_EXPORT(kop_CALLA);
+KP_EXPORT(kop_CALLF);
+KP_EXPORT(kop_CALLN);
+KP_EXPORT(kop_CALLV);
+KP_EXPORT(kop_CAST);
+KP_EXPORT(kop_CONCAT);
+KP_EXPORT(kop_DIV);
+KP_EXPORT(kop_EQ);
+KP_EXPORT(kop_EQANY);
+KP_EXPORT(kop_EQREF);
+KP_EXPORT(kop_EQSTR);
+KP_EXPORT(kop_GETF);
+KP_EXPORT(kop_GETG);
+KP_EXPORT(kop_INSTOF);
+KP_EXPORT(kop_ITOS);
+KP_EXPORT(kop_JEQ);
+KP_EXPORT(kop_JEQI);
+KP_EXPORT(kop_JF);
+KP_EXPORT(kop_JGEI);
+KP_EXPORT(kop_JGTI);
+KP_EXPORT(kop_JLE);
+KP_EXPORT(kop_JLEI);
+KP_EXPORT(kop_JLT);
+KP_EXPORT(kop_JLTI);
+KP_EXPORT(kop_JMP);
+KP_EXPORT(kop_JNE);
+KP_EXPORT(kop_JNEI);
+KP_EXPORT(kop_JNNULL);
+KP_EXPORT(kop_JNULL);
+KP_EXPORT(kop_JT);
+KP_EXPORT(kop_LE);
+KP_EXPORT(kop_LOADFN);
+KP_EXPORT(kop_LOADI);
+KP_EXPORT(kop_LOADK);
+KP_EXPORT(kop_LOADNULL);
+KP_EXPORT(kop_LT);
+KP_EXPORT(kop_MOD);
+KP_EXPORT(kop_MOV);
+KP_EXPORT(kop_MUL);
+KP_EXPORT(kop_NE);
+KP_EXPORT(kop_NEG);
+KP_EXPORT(kop_NEW);
+KP_EXPORT(kop_NEWARR);
+KP_EXPORT(kop_NEWARRV);
+KP_EXPORT(kop_NOP);
+KP_EXPORT(kop_NOT);
+KP_EXPORT(kop_RET);
+KP_EXPORT(kop_RETV);
+KP_EXPORT(kop_RTOS);
+KP_EXPORT(kop_SETF);
+KP_EXPORT(kop_SETG);
+KP_EXPORT(kop_SHL);
+KP_EXPORT(kop_SHR);
+KP_EXPORT(kop_SUB);
+KP_EXPORT(kop_THROW);
+KP_EXPORT(kop_UNBOXI);
+KP_EXPORT(kop_UNBOXZ);
+KP_EXPORT(kop_USHR);
+KP_EXPORT(kop_ZTOS);
+KP_EXPORT(kop_throw_div0);
+KP_EXPORT(kvm_jit_interp);
+KP_EXPORT(kvm_jit_unwind);
+KP_EXPORT(kvm_jit_push);

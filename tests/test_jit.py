@@ -1,0 +1,363 @@
+"""The context-threading JIT (ctjit/): parity with the interpreter on the
+whole conformance suite, the IR of fib, digest binding, and exact limits.
+
+Parity: every tests/conformance program, run as `ktc run --jit`, gives the
+stdout, stderr and exit status the suite expects of the interpreter (the
+discovery and expectations of tests/test_conformance.py).
+"""
+
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import test_conformance as conf  # noqa: E402
+from frontend import cli, host  # noqa: E402
+from frontend.compiler import compile_source  # noqa: E402
+
+ctjit = pytest.importorskip("ctjit")
+pytestmark = pytest.mark.jit
+
+FIB = """\
+int fib(int n) { if (n < 2) return n; return fib(n - 1) + fib(n - 2); }
+print(fib(20));
+"""
+
+
+def build_so(image: bytes, tmp: str, ct: str = "all") -> str:
+    stubs = ctjit.compile_image(image, ct=ct)
+    obj = os.path.join(tmp, "s.jit.o")
+    so = os.path.join(tmp, "s.jit.so")
+    with open(obj, "wb") as f:
+        f.write(stubs.obj)
+    ctjit.link_shared(obj, so)
+    return so
+
+
+def run_vm(image: bytes, args=(), jit=True, ct="all", cwd=None, so=None):
+    binary = conf.vm_binary()
+    with tempfile.TemporaryDirectory(prefix="ktc-jit-") as tmp:
+        img = os.path.join(tmp, "p.kbc")
+        with open(img, "wb") as f:
+            f.write(image)
+        extra = []
+        if jit:
+            extra = ["--jit", so or build_so(image, tmp, ct)]
+        r = subprocess.run([binary, *args, *extra, img], cwd=cwd,
+                           capture_output=True, timeout=300)
+    return r.returncode, r.stdout, r.stderr
+
+
+def run_program_jit(path: pathlib.Path, args: list[str]):
+    parsed = cli.build_parser().parse_args(["run", *args, path.name])
+    if parsed.ops is not None:
+        r = subprocess.run(
+            [sys.executable, "-m", "frontend.cli", "run", "--jit", *args,
+             path.name], cwd=path.parent, capture_output=True, timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        return r.returncode, r.stdout, r.stderr
+    source = path.read_bytes().decode("latin-1")
+    try:
+        image = compile_source(source, path.name)
+    except Exception:   # compile errors: the JIT is not involved
+        return conf.run_program(path, args)
+    return run_vm(image, host.limit_args(parsed.budget, parsed.heap,
+                                         parsed.depth), cwd=path.parent)
+
+
+@pytest.mark.parametrize("path", conf.programs(),
+                         ids=[str(p.relative_to(conf.SUITE))
+                              for p in conf.programs()])
+def test_parity(path: pathlib.Path):
+    source = path.read_bytes().decode("latin-1")
+    d = conf.directives(source)
+    status = int(d.get("status", "0"))
+    args = shlex.split(d.get("args", ""))
+    got_status, out, err = run_program_jit(path, args)
+    err_text = err.decode("latin-1")
+    context = f"\n--- stderr (JIT) ---\n{err_text}"
+    expected_out = path.with_suffix(".out")
+    if expected_out.exists():
+        assert out.decode("latin-1") == \
+            expected_out.read_bytes().decode("latin-1"), context
+    assert got_status == status, f"exit status {got_status}, expected " \
+        f"{status}{context}"
+    expected_err = path.with_suffix(".err")
+    if expected_err.exists():
+        assert err_text == expected_err.read_bytes().decode("latin-1")
+    head = path.with_suffix(".errhead")
+    if head.exists():
+        assert err_text.startswith(head.read_bytes().decode("latin-1")), \
+            context
+
+
+# ---- the IR of fib: the four techniques ----------------------------------
+
+def fib_ir(ct):
+    image = compile_source(FIB, "fib.k")
+    return ctjit.compile_image(image, ct=ct).ir
+
+
+def fib_body(ir):
+    m = re.search(r"define internal \{ i64, i64 \} @kjit_f0\(.*?\n\}", ir,
+                  re.S)
+    assert m, ir
+    return m.group(0)
+
+
+def test_ir_subroutine_threading_calls_handlers():
+    body = fib_body(fib_ir("subroutine"))
+    # every instruction is a direct call of its handler, operands immediate
+    assert "call i32 @kop_ADDI(ptr %vm, ptr %R" in body
+    assert re.search(r"@kop_ADDI\(ptr %vm, ptr %R\d+, i32 1, i32 0, i32 -1\)",
+                     body)
+    assert "call i32 @kop_CALL(" in body
+    assert "call { i64, i64 } @kjit_f0(" not in body
+    assert "call i32 @kop_ADD(" in body
+    assert "call i64 @kop_RET(" in body
+    # branches return the next pc and dispatch through a switch
+    assert "call i32 @kop_JGEI(" in body
+    assert "switch i32 %dpc" in body
+
+
+def test_ir_branch_inlining():
+    body = fib_body(fib_ir("+branch"))
+    assert "@kop_JGEI" not in body
+    assert re.search(r"icmp sge i64 %x\d+, 2\n\s+br i1 %c\d+, label %L6, "
+                     r"label %L4", body)
+    assert "@kop_CALL(" in body            # calls still go through handlers
+
+
+def test_ir_call_return_inlining():
+    body = fib_body(fib_ir("+call"))
+    assert "@kop_RET(" not in body
+    # kop_CALL remains only as the slow path (past the native frames or
+    # the stack's capacity)
+    assert body.count("call { i64, i64 } @kjit_f0(") == 2
+    # a native call of the callee's own stub, with a depth check
+    assert "call { i64, i64 } @kjit_f0(ptr %vm, ptr %Rc" in body
+    assert re.search(r"icmp uge i32 %nf\d+, %lim\d+", body)
+    assert "ret { i64, i64 }" in body
+    assert "@kop_ADDI(" in body            # tiny ops still call handlers
+
+
+def test_ir_tiny_inlining():
+    body = fib_body(fib_ir("+tiny"))
+    # no handler call left in fib but the slow path of calls
+    assert set(re.findall(r"@kop_\w+", body)) == {"@kop_CALL"}
+    assert re.search(r"= add i64 %x\d+, -1", body)
+    assert re.search(r"= add i64 %x\d+, %x\d+", body)
+
+
+def test_ir_budget_per_segment():
+    body = fib_body(fib_ir("all"))
+    # fib's segments: [JGEI] [RET] [ADDI CALL] [ADDI CALL] [ADD RET]
+    charges = re.findall(r"icmp sge i64 %bud\d+, ([1-9]\d*)", body)
+    assert sorted(map(int, charges)) == [1, 1, 2, 2, 2]
+
+
+def test_ct_levels_parse():
+    from ctjit.codegen import Options
+    assert Options.parse("subroutine").label() == "subroutine"
+    assert Options.parse("+call").label() == "subroutine+branch+call"
+    assert Options.parse("all").label() == "subroutine+branch+call+tiny"
+    with pytest.raises(ValueError):
+        Options.parse("bogus")
+
+
+@pytest.mark.parametrize("ct", ["subroutine", "+branch", "+call", "+tiny"])
+def test_every_level_runs_fib(ct):
+    image = compile_source(FIB, "fib.k")
+    st, out, err = run_vm(image, ct=ct)
+    assert (st, out, err) == (0, b"6765\n", b"")
+
+
+# ---- digest binding --------------------------------------------------------
+
+def test_digest_mismatch_is_refused(tmp_path):
+    a = compile_source(FIB, "fib.k")
+    b = compile_source(FIB.replace("fib(20)", "fib(21)"), "fib.k")
+    so = build_so(a, str(tmp_path))
+    st, out, err = run_vm(b, so=so)
+    da, db = a[16:24].hex(), b[16:24].hex()
+    assert st == 3
+    assert out == b""
+    assert err.decode() == (f"error: JIT stubs were compiled for image {da}, "
+                            f"not {db}\n")
+
+
+def test_cli_compile_jit_writes_object(tmp_path):
+    src = tmp_path / "fib.k"
+    src.write_text(FIB)
+    r = subprocess.run([sys.executable, "-m", "frontend.cli", "compile",
+                        "--jit", str(src)], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "fib.kbc").exists()
+    assert (tmp_path / "fib.jit.o").read_bytes()[:4] == b"\x7fELF"
+
+
+def test_cli_run_jit(tmp_path):
+    src = tmp_path / "fib.k"
+    src.write_text(FIB)
+    r = subprocess.run([sys.executable, "-m", "frontend.cli", "run", "--jit",
+                        str(src)], cwd=ROOT, capture_output=True, text=True)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "6765\n", "")
+
+
+# ---- exact limits ----------------------------------------------------------
+
+LOOPS = """\
+int g;
+int f(int n) {
+    int s = 0;
+    for (int i = 0; i < n; i = i + 1) {
+        try {
+            if (i % 3 == 0) { s = s + 10 / (i - i); }
+            s = s + i;
+        } catch (ArithmeticException e) { s = s + 1; }
+    }
+    g = g + 1;
+    return s;
+}
+print(f(3));
+print(f(4) + f(2));
+int rec(int n) { if (n == 0) return 0; return 1 + rec(n - 1); }
+print(rec(150));
+"""
+
+
+def interp_vs_jit(image, args, tmp):
+    so = build_so(image, tmp)
+    return (run_vm(image, args, jit=False), run_vm(image, args, so=so))
+
+
+@pytest.mark.parametrize("src", [FIB.replace("fib(20)", "fib(7)"), LOOPS],
+                         ids=["fib", "loops"])
+def test_budget_sweep_is_exact(src, tmp_path):
+    image = compile_source(src, "p.k")
+    so = build_so(image, str(tmp_path))
+    # the budget the whole run needs, from the interpreter's count
+    r = subprocess.run([conf.vm_binary(), "--stats",
+                        str(_write(tmp_path, image))], capture_output=True)
+    need = int(re.search(rb"instructions (\d+)", r.stderr).group(1))
+    for budget in list(range(1, 60)) + list(range(need - 40, need + 3)):
+        if budget <= 0:
+            continue
+        args = ["--budget", str(budget)]
+        want = run_vm(image, args, jit=False)
+        got = run_vm(image, args, so=so)
+        assert got == want, f"budget {budget}"
+
+
+@pytest.mark.parametrize("depth", [1, 2, 50, 63, 64, 65, 100, 149, 150, 151,
+                                   152, 1000])
+def test_depth_limit_is_exact(depth, tmp_path):
+    image = compile_source(LOOPS, "p.k")
+    so = build_so(image, str(tmp_path))
+    args = ["--depth", str(depth)]
+    assert run_vm(image, args, so=so) == run_vm(image, args, jit=False)
+
+
+def test_deep_recursion_past_native_nesting(tmp_path):
+    src = ("int rec(int n) { if (n == 0) return 0; return 1 + rec(n - 1); }\n"
+           "print(rec(998));\nprint(rec(999));\n")
+    image = compile_source(src, "p.k")
+    want = run_vm(image, jit=False)
+    assert want[0] == 2 and b"abort: stack overflow" in want[2]
+    assert run_vm(image) == want
+
+
+def test_stats_count_the_same_instructions(tmp_path):
+    image = compile_source(LOOPS, "p.k")
+    so = build_so(image, str(tmp_path))
+    a = run_vm(image, ["--stats"], jit=False)[2]
+    b = run_vm(image, ["--stats"], so=so)[2]
+    pick = re.compile(rb"instructions \d+")
+    assert pick.findall(a) == pick.findall(b)
+
+
+def _write(tmp_path, image):
+    p = tmp_path / "p.kbc"
+    p.write_bytes(image)
+    return p
+
+
+# ---- the kernel profile ----------------------------------------------------
+
+EXC = """\
+class Box { int v; Box(int v) { this.v = v; } int get() { return v; } }
+int f(int[] a, int i) {
+    try { return a[i] / (i - 2); }
+    catch (ArithmeticException e) { return -1; }
+}
+int[] a = new int[4];
+Box b = new Box(5);
+int s = 0;
+for (int i = 0; i < 4; i = i + 1) { s = s + f(a, i) + b.get(); }
+print(s);
+"""
+
+
+def objdump(path, *flags):
+    r = subprocess.run(["objdump", *flags, str(path)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        pytest.skip("objdump is missing")
+    return r.stdout
+
+
+@pytest.mark.parametrize("kernel", ["6.1", "6.12"])
+@pytest.mark.parametrize("ct", ["subroutine", "all"])
+def test_kernel_object(kernel, ct, tmp_path):
+    image = compile_source(EXC, "k.k")
+    stubs = ctjit.compile_image(image, profile="kernel", kernel=kernel,
+                                ct=ct)
+    obj = tmp_path / "k.o"
+    obj.write_bytes(stubs.obj)
+    dis = objdump(obj, "-dr", "--no-show-raw-insn")
+    relocs = objdump(obj, "-r")
+    assert "GOT" not in relocs                      # dso_local, static
+    assert not re.search(r"%[xyz]mm\d|%st\b|%mm\d", dis)   # no SSE, x87, MMX
+    assert not re.search(r"^\s+[0-9a-f]+:\s+ret", dis, re.M)  # return thunk
+    assert "__x86_return_thunk" in dis
+    assert not re.search(r"jmp\s+\*|call\s+\*", dis)     # no indirect jumps
+    endbr = "endbr64" in dis
+    assert endbr == (kernel == "6.12")
+    text = objdump(obj, "-t")
+    assert "kjit_table" in text
+    if kernel == "6.12":
+        # 16 bytes of patchable prefix before each function
+        m = re.search(r"([0-9a-f]+) <kjit_f0>:", dis)
+        start = int(m.group(1), 16)
+        assert start >= 16
+        assert re.search(rf"\n\s+{start - 1:x}:\s+nop", dis)
+
+
+def test_kernel_kmod_dir(tmp_path):
+    src = tmp_path / "drv.k"
+    src.write_text(EXC)
+    r = subprocess.run([sys.executable, "-m", "frontend.cli", "compile",
+                        "--jit", "--profile", "kernel", str(src)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    d = tmp_path / "drv.kmod"
+    kbuild = (d / "Kbuild").read_text()
+    assert "if_changed" in kbuild and "obj-m" in kbuild
+    assert (d / "drv.stubs").read_bytes()[:4] == b"\x7fELF"
+    glue = list(d.glob("kjit_*_glue.c"))
+    assert glue and "kjit_table" in glue[0].read_text()
+
+
+def test_userspace_object_runs_exceptions_and_objects():
+    image = compile_source(EXC, "k.k")
+    assert run_vm(image) == run_vm(image, jit=False)
