@@ -56,7 +56,7 @@ FUZZ_CORPUS := $(BUILD)/fuzz-corpus
 FUZZ_ARTIFACTS := $(BUILD)/fuzz-artifacts
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel-setup vm kmod-ref kmod-konoha kernel-lint fuzz fuzz-seed fuzz-run test bench demo clean
+.PHONY: help setup kernel-setup vm kmod-ref kmod-konoha kernel-suites kernel-lint load unload fuzz fuzz-seed fuzz-run test bench demo clean
 
 help: ## list the targets
 	@echo "K — targets (make TARGET):"
@@ -90,7 +90,8 @@ $(KERNEL_STAMP): tools/kernel_setup.sh tools/kernels.sh tools/fetch_checkpatch.s
 # tracks their dependencies, so these targets always run and cost little when
 # nothing changed.
 
-GUEST_TOOLS := $(BUILD)/kernel/guest/ktest_open $(BUILD)/kernel/guest/ktest_load
+GUEST_TOOLS := $(BUILD)/kernel/guest/ktest_open $(BUILD)/kernel/guest/ktest_load \
+	$(BUILD)/kernel/guest/kload
 
 kmod-ref: $(GUEST_TOOLS) | $(KERNEL_STAMP) ## build the C reference device kref_dev.ko for each installed kernel
 	@bash tools/build_kmod.sh lkm/kernel/ref ref
@@ -105,6 +106,24 @@ kmod-konoha: $(GUEST_TOOLS) | $(KERNEL_STAMP) ## build konoha.ko (lkm/kernel + l
 # userspace and is not checked here.
 KERNEL_GLUE := $(shell find lkm/kernel -name '*.c' -o -name '*.h' 2>/dev/null | sort)
 
+# make load / make unload: for a real Linux machine with root, never for the
+# containers the project is developed in (they boot kernels under QEMU).
+KREL := $(shell uname -r)
+
+load: ## build konoha.ko against the running kernel's headers and insmod it (root; a real Linux machine)
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "make load: must be run as root (it inserts konoha.ko into the running kernel)" >&2; exit 1; fi
+	@if [ ! -e /lib/modules/$(KREL)/build/Makefile ]; then \
+		echo "make load: no headers for $(KREL) in /lib/modules/$(KREL)/build (install linux-headers-$(KREL))" >&2; exit 1; fi
+	@KBUILD_EXTRA_SRC=lkm/core bash tools/build_kmod.sh lkm/kernel konoha $(KREL)
+	insmod $(BUILD)/kernel/$(KREL)/konoha/konoha.ko
+	@echo "==> /dev/konoha is ready: ktc load examples/hello_device.k"
+
+unload: ## rmmod konoha.ko (root; fails while a script's device is open)
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "make unload: must be run as root (it removes konoha.ko from the running kernel)" >&2; exit 1; fi
+	rmmod konoha
+
 kernel-lint: | $(KERNEL_STAMP) ## run checkpatch.pl --no-tree -f on the kernel glue (lkm/kernel/)
 	@echo "==> checkpatch on $(KERNEL_GLUE)"
 	@for f in $(KERNEL_GLUE); do \
@@ -117,19 +136,30 @@ $(BUILD)/kernel/guest/%: tests/kernel/guest/%.c | $(SETUP_STAMP) $(KERNEL_STAMP)
 	@mkdir -p $(@D)
 	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
 
+# kload speaks the ioctl ABI of /dev/konoha.
+$(BUILD)/kernel/guest/kload: lkm/kernel/konoha_uapi.h
+
+# The kconformance, kdrivers and khostile suites (tests/kernel/test_k*.py)
+# and the open_overhead benchmark: konoha.ko and the guest tools that speak
+# its ioctl ABI.
+$(BUILD)/kernel/guest/kdrive: lkm/kernel/konoha_uapi.h
+
+kernel-suites: kmod-konoha $(BUILD)/kernel/guest/kdrive $(BUILD)/kernel/guest/kload ## build what the kernel suites of konoha.ko need (konoha.ko, kdrive, kload)
+
 # ---- the VM ----------------------------------------------------------------
 
 vm: $(VM_TARGETS) ## build build/kvm, build/kvm-asan, build/libkvm.so (and build/fuzz-loader)
 
 fuzz: $(BUILD)/fuzz-loader ## build the libFuzzer image-loader harness build/fuzz-loader
 
-$(BUILD)/kvm: $(KVM_OBJS)
+$(BUILD)/kvm: $(KVM_OBJS) Makefile
 	@echo "==> building $@"
-	@$(CC) -O2 -o $@ $^ $(LDLIBS)
+	@$(CC) -O2 -rdynamic -o $@ $(filter %.o,$^) $(LDLIBS)
 
-$(BUILD)/kvm-asan: $(ASAN_OBJS)
+# -rdynamic: JIT stubs (--jit STUBS.so) bind to the VM's own kop_* handlers.
+$(BUILD)/kvm-asan: $(ASAN_OBJS) Makefile
 	@echo "==> building $@"
-	@$(CC) -O1 -g $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
+	@$(CC) -O1 -g $(ASAN_FLAGS) -rdynamic -o $@ $(filter %.o,$^) $(LDLIBS)
 
 $(BUILD)/libkvm.so: $(PIC_OBJS)
 	@echo "==> building $@"
@@ -176,16 +206,16 @@ fuzz-run: fuzz fuzz-seed ## run the fuzzer for FUZZ_SECONDS (default 60) over bu
 
 # KTEST_REQUIRE=1: a kernel suite whose kernel or module is missing fails
 # instead of being skipped (tests/kernel/ktest.py).
-test: setup vm kmod-ref ## run all the tests, the kernel suites under QEMU included (python3 -m pytest -q tests $(PYTEST_ARGS))
+test: setup vm kmod-ref kmod-konoha kernel-suites ## run all the tests, the kernel suites under QEMU included (python3 -m pytest -q tests $(PYTEST_ARGS))
 	@echo "==> running the tests"
 	KTEST_REQUIRE=1 $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 
-bench: setup vm ## run the benchmark suites in bench/ and print the ratio tables
+bench: setup vm kmod-ref kernel-suites ## run the benchmark suites in bench/ and print the ratio tables
 	@echo "==> running the benchmarks (results in bench/results/)"
 	$(PYTHON) -m pytest bench/ --benchmark-only --benchmark-columns=min,median,max,rounds \
 		--benchmark-sort=name $(BENCH_ARGS)
 
-demo: setup vm ## the demo: compile and run examples/hello.k in the userspace VM
+demo: setup vm kmod-konoha ## the demo: boot Linux under QEMU, load konoha.ko and examples/hello_device.k, use /dev/hello
 	@PYTHON='$(PYTHON)' bash tools/demo.sh
 
 clean: ## remove build/ (the set-up stamp included)

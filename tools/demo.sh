@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: compile and run a K script in the userspace VM.
-# (A later issue replaces this with the kernel demo under QEMU.)
+# `make demo`: a K driver in a real kernel under QEMU (tools/kdemo.py:
+# konoha.ko, examples/hello_device.k used with cat/echo/dd, a bad image, a
+# faulting callback, unload). Without an installed test kernel, or with
+# `tools/demo.sh --userspace`, the userspace demo below runs instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,11 @@ if command -v ktc >/dev/null 2>&1; then
 else
 	ktc=("$PYTHON" -m frontend.cli)
 fi
+if [ "${1:-}" != --userspace ] && [ -n "$(bash tools/kernels.sh list 2>/dev/null)" ]; then
+	exec "$PYTHON" tools/kdemo.py
+fi
+echo "(no test kernel installed: the userspace demo; make kernel-setup for the kernel one)"
+
 script=examples/hello.k
 image=build/demo/hello.kbc
 

@@ -35,20 +35,42 @@
 #include <linux/mutex.h>
 #include <linux/bug.h>
 #include <linux/printk.h>
+#include <linux/atomic.h>
+
+/*
+ * Blocks from kp_* not yet freed, for the whole module (the kernel glue
+ * defines it and reports it, so tests can see every load and unload give
+ * back what it took).
+ */
+extern atomic_long_t kp_live_blocks;
+
+static inline void *kp_counted(void *p)
+{
+	if (p)
+		atomic_long_inc(&kp_live_blocks);
+	return p;
+}
 
 static inline void *kp_malloc(size_t n)
 {
-	return kvmalloc(n ? n : 1, GFP_KERNEL | __GFP_NOWARN);
+	return kp_counted(kvmalloc(n ? n : 1, GFP_KERNEL | __GFP_NOWARN));
 }
 
 static inline void *kp_zalloc(size_t n)
 {
-	return kvzalloc(n ? n : 1, GFP_KERNEL | __GFP_NOWARN);
+	return kp_counted(kvzalloc(n ? n : 1, GFP_KERNEL | __GFP_NOWARN));
 }
 
 static inline void kp_free(void *p)
 {
+	if (p)
+		atomic_long_dec(&kp_live_blocks);
 	kvfree(p);
+}
+
+static inline long kp_live_allocs(void)
+{
+	return atomic_long_read(&kp_live_blocks);
 }
 
 /* kvrealloc() changed its signature between 6.1 and 6.12: do it by hand. */
@@ -60,7 +82,7 @@ static inline void *kp_realloc(void *p, size_t old, size_t n)
 		return NULL;
 	if (p) {
 		memcpy(q, p, old < n ? old : n);
-		kvfree(p);
+		kp_free(p);
 	}
 	return q;
 }
@@ -144,10 +166,13 @@ static inline void kp_mutex_unlock(struct kp_mutex *m)
 #define KP_JUMP_TABLE	__annotate_jump_table
 
 /*
- * JIT stubs call each other on the kernel stack (16 KiB): past this many
- * native levels, calls continue in the interpreter's own frames.
+ * JIT stubs call each other on the kernel stack (16 KiB): frames from
+ * this depth on run in the interpreter's own loop.
  */
 #define KP_JIT_NEST_MAX	24
+/* Symbols JIT stubs (a companion module) call in konoha.ko. */
+#include <linux/export.h>
+#define KP_EXPORT(sym)	EXPORT_SYMBOL_GPL(sym)
 
 /* One line to the host's log (no trailing newline in s). */
 static inline void kp_log_line(const char *s, size_t len)
@@ -166,8 +191,9 @@ static inline void kp_log_line(const char *s, size_t len)
 #include <pthread.h>
 
 #define KP_JUMP_TABLE
-/* Native JIT levels before calls continue in the interpreter. */
-#define KP_JIT_NEST_MAX	64
+/* Frames JIT stubs may run natively; deeper ones are interpreted. */
+#define KP_JIT_NEST_MAX	256
+#define KP_EXPORT(sym)
 
 #ifndef fallthrough
 #define fallthrough	__attribute__((__fallthrough__))

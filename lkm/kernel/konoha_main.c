@@ -1,18 +1,33 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * konoha_main.c - konoha.ko: the K VM in the kernel (prototype).
+ * konoha_main.c - konoha.ko: the K VM in the kernel.
  *
- * /dev/konoha (root only, 0600) takes a compiled image: write(2) appends
- * bytes, close(2) (the flush of the file) verifies the image with
- * kimg_load(), creates a VM for it and runs its init; the init registers
- * the script's devices, each a misc device driven by device.c. close(2)
- * fails with the loader's or the init's error, the message goes to the
- * kernel log. Scripts stay loaded until the module is removed.
+ * /dev/konoha (root only) loads compiled images: write(2) the bytes and
+ * close(2) the file (close fails with the load's errno, the reason goes
+ * to the kernel log), or the ioctls of konoha_uapi.h, which also return
+ * the reason as text, unload a script by name and list the scripts.
+ *
+ * A script's devices are character devices of our own dynamic major, in
+ * the class "konoha": Device.register (in an init, under the script's
+ * lock) adds the cdev and the node; nothing here ever waits for a
+ * script's lock while holding a lock that registration takes, and the
+ * callbacks run under the script's lock only (device.c takes it).
+ *
+ * Lifetimes: a script is reference counted.  The list of loaded scripts
+ * holds one reference, each open file of its devices one more, and an
+ * open(2) in progress one while it runs.  Unloading unpublishes the
+ * nodes and drops the list's reference; the VM and its image are freed
+ * with the last reference.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cdev.h>
+#include <linux/ctype.h>
+#include <linux/device.h>
 #include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -21,47 +36,117 @@
 #include <linux/uaccess.h>
 
 #include "kvm.h"
+#include "konoha_uapi.h"
 
-/* Largest image accepted on /dev/konoha. */
+/* Largest image accepted. */
 #define KONOHA_IMAGE_MAX	(16u << 20)
-/* Heap quota of one script in the kernel. */
+/* Default heap quota of one script, and the largest one accepted. */
 #define KONOHA_HEAP		(16u << 20)
+#define KONOHA_HEAP_MAX		(1u << 30)
+/* Largest call depth accepted (frames live in the VM's heap). */
+#define KONOHA_DEPTH_MAX	100000u
+/* Devices of all scripts together. */
+#define KONOHA_MINORS		256
+/* Error text of a load, as returned to the caller. */
+#define KONOHA_MSG_MAX		8192
+
+atomic_long_t kp_live_blocks = ATOMIC_LONG_INIT(0);
 
 struct konoha_script {
-	struct list_head node;
+	struct list_head node;		/* in konoha_scripts once loaded */
+	struct kref ref;
+	char name[KONOHA_NAME_LEN];
 	struct kimage *img;
 	struct kvm *vm;
+	atomic64_t calls;
+	atomic64_t failed_calls;
 };
 
+/* The loaded scripts, oldest first. Taken before any script's lock. */
 static LIST_HEAD(konoha_scripts);
 static DEFINE_MUTEX(konoha_scripts_lock);
 
-/* ---- devices of scripts ------------------------------------------------ */
-
+/*
+ * A published device: its minor maps to it in konoha_minors until the
+ * device is removed. konoha_minors_lock is taken under a script's lock
+ * (registration) and never held while taking one.
+ */
 struct konoha_dev {
-	struct miscdevice misc;
+	struct konoha_script *script;
 	struct kdev *kdev;
+	struct cdev *cdev;
+	int minor;
 };
+
+static DEFINE_IDR(konoha_minors);
+static DEFINE_MUTEX(konoha_minors_lock);
+static dev_t konoha_devt;
+
+static void script_release(struct kref *ref);
+
+static void script_put(struct konoha_script *s)
+{
+	kref_put(&s->ref, script_release);
+}
+
+/* ---- device files --------------------------------------------------------- */
+
+/* The script of an open device file. */
+static struct konoha_script *file_script(struct kdev_file *f)
+{
+	return f->dev->vm->host.ctx;
+}
+
+/* Counts a finished callback; -EIO is a failure the log tells about. */
+static long count_call(struct kdev_file *f, long ret)
+{
+	struct konoha_script *s = file_script(f);
+
+	atomic64_inc(&s->calls);
+	if (ret == -EIO)
+		atomic64_inc(&s->failed_calls);
+	return ret;
+}
 
 static int kdev_fop_open(struct inode *inode, struct file *file)
 {
-	struct konoha_dev *kd = container_of(file->private_data,
-					     struct konoha_dev, misc);
+	struct konoha_script *s;
+	struct konoha_dev *kd;
 	struct kdev_file *f;
+	struct kdev *d;
 	int err;
 
-	/*
-	 * misc_open() calls us with misc_mtx held, and an init registers its
-	 * devices with the script's lock held: never wait for that lock
-	 * before the init is over.
-	 */
-	if (!READ_ONCE(kd->kdev->vm->init_done))
+	mutex_lock(&konoha_minors_lock);
+	kd = idr_find(&konoha_minors, iminor(inode));
+	if (!kd || kd->cdev != inode->i_cdev) {
+		mutex_unlock(&konoha_minors_lock);
 		return -ENXIO;
-	err = kdev_open(kd->kdev, &f);
+	}
+	d = kd->kdev;
+	s = kd->script;
+	kref_get(&s->ref);
+	mutex_unlock(&konoha_minors_lock);
+
+	err = -ENXIO;
+	/*
+	 * Until the init has finished its devices may still be removed:
+	 * only a finished init makes d safe to use while we hold s (pairs
+	 * with the unlock of the script's lock after the init).
+	 */
+	if (!smp_load_acquire(&s->vm->init_done))
+		goto out_put;
+	err = kdev_open(d, &f);
 	if (err)
-		return err;
+		goto out_put;
+	atomic64_inc(&s->calls);
 	file->private_data = f;
 	return 0;
+
+out_put:
+	if (err == -EIO)
+		atomic64_inc(&s->failed_calls);
+	script_put(s);
+	return err;
 }
 
 static ssize_t kdev_fop_read(struct file *file, char __user *buf,
@@ -82,7 +167,7 @@ static ssize_t kdev_fop_read(struct file *file, char __user *buf,
 	if (n >= 0)
 		*ppos = pos;
 	kvfree(bounce);
-	return n;
+	return count_call(f, n);
 }
 
 static ssize_t kdev_fop_write(struct file *file, const char __user *buf,
@@ -101,34 +186,41 @@ static ssize_t kdev_fop_write(struct file *file, const char __user *buf,
 	if (n >= 0)
 		*ppos = pos;
 	kvfree(bounce);
-	return n;
+	return count_call(f, n);
 }
 
 static long kdev_fop_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
+	struct kdev_file *f = file->private_data;
 	int64_t result;
 	int err;
 
-	err = kdev_ioctl(file->private_data, cmd, (int64_t)(long)arg, &result);
-	return err ? err : (long)result;
+	err = kdev_ioctl(f, cmd, (int64_t)(long)arg, &result);
+	return count_call(f, err ? err : (long)result);
 }
 
 static loff_t kdev_fop_llseek(struct file *file, loff_t off, int whence)
 {
+	struct kdev_file *f = file->private_data;
 	int64_t pos = file->f_pos;
 	int64_t ret;
 
-	ret = kdev_llseek(file->private_data, off, whence, &pos);
-	if (ret < 0)
-		return ret;
-	file->f_pos = pos;
-	return pos;
+	ret = kdev_llseek(f, off, whence, &pos);
+	if (ret >= 0)
+		file->f_pos = pos;
+	return ret;
 }
 
 static int kdev_fop_release(struct inode *inode, struct file *file)
 {
-	return kdev_release(file->private_data);
+	struct kdev_file *f = file->private_data;
+	struct konoha_script *s = file_script(f);
+
+	kdev_release(f);
+	atomic64_inc(&s->calls);
+	script_put(s);
+	return 0;
 }
 
 static const struct file_operations konoha_dev_fops = {
@@ -141,49 +233,149 @@ static const struct file_operations konoha_dev_fops = {
 	.release = kdev_fop_release,
 };
 
-/* ---- the host of a VM --------------------------------------------------- */
+/*
+ * The node's permissions: the script's `mode` field, read at registration.
+ * The class callback takes a const device from 6.2 on (Kbuild probes it).
+ */
+#ifdef KONOHA_DEVNODE_CONST
+static char *konoha_devnode(const struct device *dev, umode_t *mode)
+#else
+static char *konoha_devnode(struct device *dev, umode_t *mode)
+#endif
+{
+	struct konoha_dev *kd = dev_get_drvdata(dev);
 
+	if (mode && kd && kd->kdev)
+		*mode = kd->kdev->mode;
+	return NULL;
+}
+
+static struct class konoha_class = {
+	.name = "konoha",
+	.devnode = konoha_devnode,
+};
+
+/* ---- the host of a VM ------------------------------------------------------ */
+
+/* print(): one log line per line of output. */
 static void host_output(void *ctx, const char *buf, size_t len)
 {
-	pr_info("%.*s", (int)len, buf);
+	struct konoha_script *s = ctx;
+	const char *nl;
+
+	while (len) {
+		nl = memchr(buf, '\n', len);
+		if (!nl)
+			nl = buf + len;
+		pr_info("%s: %.*s\n", s->name, (int)(nl - buf), buf);
+		if (nl == buf + len)
+			break;
+		len -= nl + 1 - buf;
+		buf = nl + 1;
+	}
 }
 
+/* A line of the report of a failed callback. */
 static void host_log(void *ctx, const char *line, size_t len)
 {
-	pr_warn("%.*s\n", (int)len, line);
+	struct konoha_script *s = ctx;
+
+	pr_warn("%s: %.*s\n", s->name, (int)len, line);
 }
 
-static int host_dev_add(void *ctx, struct kdev *d)
+/* Called with konoha_minors_lock held. */
+static bool dev_name_taken(const char *name)
 {
 	struct konoha_dev *kd;
+	int id;
+
+	if (!strcmp(name, "konoha"))
+		return true;
+	idr_for_each_entry(&konoha_minors, kd, id)
+		if (kd->kdev && !strcmp(kd->kdev->name, name))
+			return true;
+	return false;
+}
+
+/* Device.register: runs under the script's lock. */
+static int host_dev_add(void *ctx, struct kdev *d)
+{
+	struct konoha_script *s = ctx;
+	struct konoha_dev *kd;
+	struct device *dev;
+	struct cdev *cdev;
+	dev_t devt;
 	int err;
 
-	kd = kzalloc(sizeof(*kd), GFP_KERNEL);
+	kd = kp_zalloc(sizeof(*kd));
 	if (!kd)
 		return -ENOMEM;
+	cdev = cdev_alloc();
+	if (!cdev) {
+		err = -ENOMEM;
+		goto out_free_kd;
+	}
+	cdev->owner = THIS_MODULE;
+	cdev->ops = &konoha_dev_fops;
+	kd->script = s;
 	kd->kdev = d;
-	kd->misc.minor = MISC_DYNAMIC_MINOR;
-	kd->misc.name = d->name;
-	kd->misc.fops = &konoha_dev_fops;
-	kd->misc.mode = d->mode;
-	err = misc_register(&kd->misc);
-	if (err) {
-		kfree(kd);
-		return err;
+	kd->cdev = cdev;
+
+	mutex_lock(&konoha_minors_lock);
+	if (dev_name_taken(d->name)) {
+		mutex_unlock(&konoha_minors_lock);
+		err = -EEXIST;
+		goto out_put_cdev;
+	}
+	err = idr_alloc(&konoha_minors, kd, 0, KONOHA_MINORS, GFP_KERNEL);
+	mutex_unlock(&konoha_minors_lock);
+	if (err < 0)
+		goto out_put_cdev;
+	kd->minor = err;
+	devt = MKDEV(MAJOR(konoha_devt), kd->minor);
+
+	err = cdev_add(cdev, devt, 1);
+	if (err)
+		goto out_remove_minor;
+	dev = device_create(&konoha_class, NULL, devt, kd, "%s", d->name);
+	if (IS_ERR(dev)) {
+		err = PTR_ERR(dev);
+		cdev_del(cdev);
+		cdev = NULL;
+		goto out_remove_minor;
 	}
 	d->host_data = kd;
 	return 0;
+
+out_remove_minor:
+	mutex_lock(&konoha_minors_lock);
+	idr_remove(&konoha_minors, kd->minor);
+	mutex_unlock(&konoha_minors_lock);
+out_put_cdev:
+	if (cdev)
+		kobject_put(&cdev->kobj);
+out_free_kd:
+	kp_free(kd);
+	return err;
 }
 
+/*
+ * Removes a device's node: at unload (under the script's lock), when an
+ * init fails, and when the VM is destroyed.  Idempotent.
+ */
 static void host_dev_remove(void *ctx, struct kdev *d)
 {
 	struct konoha_dev *kd = d->host_data;
 
 	if (!kd)
 		return;
-	misc_deregister(&kd->misc);
-	kfree(kd);
 	d->host_data = NULL;
+	device_destroy(&konoha_class, MKDEV(MAJOR(konoha_devt), kd->minor));
+	cdev_del(kd->cdev);
+	mutex_lock(&konoha_minors_lock);
+	idr_remove(&konoha_minors, kd->minor);
+	mutex_unlock(&konoha_minors_lock);
+	kp_free(kd);
 }
 
 static const struct kvm_host konoha_host = {
@@ -193,69 +385,287 @@ static const struct kvm_host konoha_host = {
 	.dev_remove = host_dev_remove,
 };
 
-static void log_report(const char *what, const char *report)
+/* ---- scripts ------------------------------------------------------------- */
+
+static void script_release(struct kref *ref)
 {
+	struct konoha_script *s = container_of(ref, struct konoha_script, ref);
+
+	kvm_destroy(s->vm);
+	kimg_free(s->img);
+	kp_free(s);
+}
+
+/* Called with konoha_scripts_lock held. */
+static struct konoha_script *script_find(const char *name)
+{
+	struct konoha_script *s;
+
+	list_for_each_entry(s, &konoha_scripts, node)
+		if (!strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+static bool valid_script_name(const char *name)
+{
+	size_t i, n = strnlen(name, KONOHA_NAME_LEN);
+
+	if (n < 1 || n >= KONOHA_NAME_LEN)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum(name[i]) && !strchr("_-.", name[i]))
+			return false;
+	return true;
+}
+
+/* The name of a script from its source file: basename without ".k". */
+static void name_from_source(const char *src, char *name)
+{
+	const char *base = strrchr(src, '/');
+	size_t n, i;
+
+	base = base ? base + 1 : src;
+	n = strlen(base);
+	if (n > 2 && !strcmp(base + n - 2, ".k"))
+		n -= 2;
+	n = min_t(size_t, n, KONOHA_NAME_LEN - 1);
+	for (i = 0; i < n; i++)
+		name[i] = isalnum(base[i]) || strchr("_-.", base[i]) ?
+			base[i] : '_';
+	name[n] = '\0';
+	if (!n)
+		strscpy(name, "script", KONOHA_NAME_LEN);
+}
+
+/* What a load asks for, and where its error text goes. */
+struct load_req {
+	const u8 *data;
+	size_t len;
+	u64 budget, heap;
+	u32 depth;
+	char name[KONOHA_NAME_LEN];	/* "" or the name wanted; the name used */
+	char *msg;			/* KONOHA_MSG_MAX bytes */
+};
+
+/* Appends the report to the message and to the log, line by line. */
+static void report_init_failure(struct load_req *rq, const char *report)
+{
+	size_t used = strlen(rq->msg);
 	const char *nl;
 
-	pr_err("%s\n", what);
+	pr_err("%s: init failed:\n", rq->name);
+	used += scnprintf(rq->msg + used, KONOHA_MSG_MAX - used,
+			  "%s: init failed:\n", rq->name);
 	while (*report) {
 		nl = strchrnul(report, '\n');
-		pr_err("  %.*s\n", (int)(nl - report), report);
+		pr_err("%s:   %.*s\n", rq->name, (int)(nl - report), report);
+		used += scnprintf(rq->msg + used, KONOHA_MSG_MAX - used,
+				  "  %.*s\n", (int)(nl - report), report);
 		report = *nl ? nl + 1 : nl;
 	}
 }
 
-static void script_destroy(struct konoha_script *s)
+/* The errno of a failed init: a DeviceError's own, else EINVAL. */
+static int init_errno(struct kvm *vm)
 {
-	kvm_destroy(s->vm);
-	kimg_free(s->img);
-	kfree(s);
+	s64 e;
+
+	if (!vm->exc || !kimg_subclass(vm->img, vm->exc->cls, KC_DeviceError))
+		return -EINVAL;
+	e = ((struct kinst *)vm->exc)->f[KF_DEVERR_ERRNO].i;
+	return e >= 1 && e <= 4095 ? -(int)e : -EINVAL;
 }
 
 /* Verifies an image, runs its init and keeps the script: 0 or -errno. */
-static int script_load(const u8 *data, size_t size)
+static int script_load(struct load_req *rq)
 {
 	struct konoha_script *s;
+	struct kvm_host host = konoha_host;
 	struct kvm_limits lim;
-	char err_msg[128];
+	struct kimage *img;
+	char why[128];
 	int err;
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
-	if (!s)
-		return -ENOMEM;
-	err = kimg_load(data, size, &s->img, err_msg, sizeof(err_msg));
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (rq->heap > KONOHA_HEAP_MAX || rq->depth > KONOHA_DEPTH_MAX) {
+		scnprintf(rq->msg, KONOHA_MSG_MAX,
+			  "limits out of range (heap <= %u bytes, depth <= %u)\n",
+			  KONOHA_HEAP_MAX, KONOHA_DEPTH_MAX);
+		return -EINVAL;
+	}
+	if (rq->name[0] && !valid_script_name(rq->name)) {
+		scnprintf(rq->msg, KONOHA_MSG_MAX,
+			  "invalid script name (1-31 of [A-Za-z0-9_.-])\n");
+		return -EINVAL;
+	}
+	err = kimg_load(rq->data, rq->len, &img, why, sizeof(why));
 	if (err) {
-		pr_err("image refused: %s\n", err_msg);
-		goto out_free_script;
+		pr_err("image refused: %s\n", why);
+		scnprintf(rq->msg, KONOHA_MSG_MAX, "image refused: %s\n", why);
+		return err == -ENOMEM ? err : -ENOEXEC;
 	}
-	kvm_default_limits(&lim);
-	lim.budget = KVM_KERNEL_BUDGET;
-	lim.cb_budget = KVM_KERNEL_BUDGET;
-	lim.heap = KONOHA_HEAP;
-	err = -ENOMEM;
-	s->vm = kvm_create(s->img, &lim, &konoha_host);
-	if (!s->vm)
-		goto out_free_image;
-	if (kvm_run_init(s->vm) != KVM_OK) {
-		log_report("the init of the script failed:", kvm_report(s->vm));
-		err = -EINVAL;
-		goto out_destroy_vm;
-	}
+	if (!rq->name[0])
+		name_from_source(img->source_name, rq->name);
+
 	mutex_lock(&konoha_scripts_lock);
-	list_add_tail(&s->node, &konoha_scripts);
+	err = script_find(rq->name) ? -EEXIST : 0;
 	mutex_unlock(&konoha_scripts_lock);
+	if (err)
+		goto out_taken;
+
+	err = -ENOMEM;
+	s = kp_zalloc(sizeof(*s));
+	if (!s)
+		goto out_free_image;
+	kref_init(&s->ref);
+	strscpy(s->name, rq->name, sizeof(s->name));
+	s->img = img;
+	kvm_default_limits(&lim);
+	lim.budget = rq->budget ? rq->budget : KVM_KERNEL_BUDGET;
+	lim.cb_budget = lim.budget;
+	lim.heap = rq->heap ? rq->heap : KONOHA_HEAP;
+	lim.depth = rq->depth ? rq->depth : KVM_DEFAULT_DEPTH;
+	host.ctx = s;
+	s->vm = kvm_create(img, &lim, &host);
+	if (!s->vm)
+		goto out_free_script;
+
+	if (kvm_run_init(s->vm) != KVM_OK) {
+		/* kvm_run_init() removed the devices of the script */
+		report_init_failure(rq, kvm_report(s->vm));
+		err = init_errno(s->vm);
+		script_put(s);
+		return err;
+	}
+
+	mutex_lock(&konoha_scripts_lock);
+	err = script_find(rq->name) ? -EEXIST : 0;
+	if (!err)
+		list_add_tail(&s->node, &konoha_scripts);
+	mutex_unlock(&konoha_scripts_lock);
+	if (err) {
+		script_put(s);
+		goto out_taken_msg;
+	}
+	pr_info("%s: loaded\n", s->name);
 	return 0;
 
-out_destroy_vm:
-	kvm_destroy(s->vm);
-out_free_image:
-	kimg_free(s->img);
 out_free_script:
-	kfree(s);
+	kp_free(s);
+out_free_image:
+	kimg_free(img);
+	return err;
+out_taken:
+	kimg_free(img);
+out_taken_msg:
+	scnprintf(rq->msg, KONOHA_MSG_MAX,
+		  "a script named %s is already loaded\n", rq->name);
+	return -EEXIST;
+}
+
+/* Unpublishes the devices of a script: called with its lock held. */
+static void script_unpublish(struct konoha_script *s)
+{
+	struct kdev *d;
+
+	WRITE_ONCE(s->vm->init_done, false);	/* refuse opens in progress */
+	for (d = s->vm->devices; d; d = d->next)
+		host_dev_remove(s, d);
+}
+
+static int script_unload(const char *name)
+{
+	struct konoha_script *s;
+	int err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	err = mutex_lock_interruptible(&konoha_scripts_lock);
+	if (err)
+		return err;
+	s = script_find(name);
+	if (!s) {
+		err = -ENOENT;
+		goto out_unlock;
+	}
+	err = kp_mutex_lock(&s->vm->lock);
+	if (err)
+		goto out_unlock;
+	if (s->vm->open_files) {
+		kp_mutex_unlock(&s->vm->lock);
+		err = -EBUSY;
+		goto out_unlock;
+	}
+	script_unpublish(s);
+	kp_mutex_unlock(&s->vm->lock);
+	list_del(&s->node);
+	pr_info("%s: unloaded\n", s->name);
+	script_put(s);
+out_unlock:
+	mutex_unlock(&konoha_scripts_lock);
 	return err;
 }
 
-/* ---- /dev/konoha -------------------------------------------------------- */
+/* Fills info for a script: called with konoha_scripts_lock held. */
+static int script_info(struct konoha_script *s, struct konoha_script_info *in)
+{
+	struct kdev *d;
+	size_t used = 0;
+	int err;
+
+	memset(in, 0, sizeof(*in));
+	strscpy(in->name, s->name, sizeof(in->name));
+	err = kp_mutex_lock(&s->vm->lock);
+	if (err)
+		return err;
+	for (d = s->vm->devices; d; d = d->next)
+		used += scnprintf(in->devices + used, sizeof(in->devices) - used,
+				  "%s%s", used ? " " : "", d->name);
+	in->heap_used = s->vm->heap_used;
+	in->heap_limit = s->vm->lim.heap;
+	in->ndevices = s->vm->ndevices;
+	in->open_files = s->vm->open_files;
+	kp_mutex_unlock(&s->vm->lock);
+	in->calls = atomic64_read(&s->calls);
+	in->failed_calls = atomic64_read(&s->failed_calls);
+	return 0;
+}
+
+static int konoha_list(struct konoha_list *ls)
+{
+	struct konoha_script_info __user *out = u64_to_user_ptr(ls->scripts);
+	struct konoha_script_info *in;
+	struct konoha_script *s;
+	u32 n = 0;
+	int err;
+
+	in = kzalloc(sizeof(*in), GFP_KERNEL);
+	if (!in)
+		return -ENOMEM;
+	err = mutex_lock_interruptible(&konoha_scripts_lock);
+	if (err)
+		goto out_free;
+	list_for_each_entry(s, &konoha_scripts, node) {
+		if (n < ls->max) {
+			err = script_info(s, in);
+			if (!err && copy_to_user(out + n, in, sizeof(*in)))
+				err = -EFAULT;
+			if (err)
+				break;
+		}
+		n++;
+	}
+	mutex_unlock(&konoha_scripts_lock);
+	ls->count = n;
+out_free:
+	kfree(in);
+	ls->live_allocs = kp_live_allocs();
+	return err;
+}
+
+/* ---- /dev/konoha ------------------------------------------------------------ */
 
 struct konoha_upload {
 	u8 *buf;
@@ -268,6 +678,7 @@ static int konoha_open(struct inode *inode, struct file *file)
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
+	/* not counted by kp_live_blocks: the count reads 0 with no script */
 	up = kzalloc(sizeof(*up), GFP_KERNEL);
 	if (!up)
 		return -ENOMEM;
@@ -287,12 +698,9 @@ static ssize_t konoha_write(struct file *file, const char __user *buf,
 	if (up->len + count > up->cap) {
 		cap = max_t(size_t, up->cap * 2, up->len + count);
 		cap = min_t(size_t, cap, KONOHA_IMAGE_MAX);
-		p = kvmalloc(cap, GFP_KERNEL);
+		p = kp_realloc(up->buf, up->len, cap);
 		if (!p)
 			return -ENOMEM;
-		if (up->len)
-			memcpy(p, up->buf, up->len);
-		kvfree(up->buf);
 		up->buf = p;
 		up->cap = cap;
 	}
@@ -306,12 +714,20 @@ static ssize_t konoha_write(struct file *file, const char __user *buf,
 static int konoha_flush(struct file *file, fl_owner_t id)
 {
 	struct konoha_upload *up = file->private_data;
+	struct load_req *rq;
 	int err;
 
 	if (!up->len)
 		return 0;
-	err = script_load(up->buf, up->len);
+	rq = kp_zalloc(sizeof(*rq) + KONOHA_MSG_MAX);
+	if (!rq)
+		return -ENOMEM;
+	rq->msg = (char *)(rq + 1);
+	rq->data = up->buf;
+	rq->len = up->len;
+	err = script_load(rq);
 	up->len = 0;
+	kp_free(rq);
 	return err;
 }
 
@@ -319,9 +735,93 @@ static int konoha_release(struct inode *inode, struct file *file)
 {
 	struct konoha_upload *up = file->private_data;
 
-	kvfree(up->buf);
+	kp_free(up->buf);
 	kfree(up);
 	return 0;
+}
+
+static long ioctl_load(void __user *arg)
+{
+	struct konoha_load ld;
+	struct load_req *rq;
+	size_t n;
+	int err;
+
+	if (copy_from_user(&ld, arg, sizeof(ld)))
+		return -EFAULT;
+	rq = kp_zalloc(sizeof(*rq) + KONOHA_MSG_MAX);
+	if (!rq)
+		return -ENOMEM;
+	rq->msg = (char *)(rq + 1);
+	rq->budget = ld.budget;
+	rq->heap = ld.heap;
+	rq->depth = ld.depth;
+	memcpy(rq->name, ld.name, sizeof(rq->name));
+	rq->name[KONOHA_NAME_LEN - 1] = '\0';
+	if (ld.flags || ld.image_len > KONOHA_IMAGE_MAX) {
+		scnprintf(rq->msg, KONOHA_MSG_MAX, ld.flags ?
+			  "unknown flags %#x\n" : "image larger than %u bytes\n",
+			  ld.flags ? ld.flags : KONOHA_IMAGE_MAX);
+		err = ld.flags ? -EINVAL : -EFBIG;
+		goto out_reply;
+	}
+	/* an empty image goes to the verifier too, for its message */
+	rq->data = ld.image_len ?
+		vmemdup_user(u64_to_user_ptr(ld.image), ld.image_len) :
+		(const u8 *)"";
+	if (IS_ERR(rq->data)) {
+		err = PTR_ERR(rq->data);
+		goto out_free;
+	}
+	rq->len = ld.image_len;
+	err = script_load(rq);
+	if (ld.image_len)
+		kvfree(rq->data);
+
+out_reply:
+
+	n = strlen(rq->msg);
+	ld.msg_out = n;
+	memcpy(ld.name, rq->name, sizeof(ld.name));
+	if (ld.msg_len) {
+		n = min_t(size_t, n, ld.msg_len - 1);
+		rq->msg[n] = '\0';
+		if (copy_to_user(u64_to_user_ptr(ld.msg), rq->msg, n + 1))
+			err = -EFAULT;
+	}
+	if (copy_to_user(arg, &ld, sizeof(ld)))
+		err = -EFAULT;
+out_free:
+	kp_free(rq);
+	return err;
+}
+
+static long konoha_ioctl(struct file *file, unsigned int cmd,
+			 unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+	struct konoha_unload ul;
+	struct konoha_list ls;
+	long err;
+
+	switch (cmd) {
+	case KONOHA_IOC_LOAD:
+		return ioctl_load(uarg);
+	case KONOHA_IOC_UNLOAD:
+		if (copy_from_user(&ul, uarg, sizeof(ul)))
+			return -EFAULT;
+		ul.name[KONOHA_NAME_LEN - 1] = '\0';
+		return script_unload(ul.name);
+	case KONOHA_IOC_LIST:
+		if (copy_from_user(&ls, uarg, sizeof(ls)))
+			return -EFAULT;
+		err = konoha_list(&ls);
+		if (copy_to_user(uarg, &ls, sizeof(ls)))
+			err = -EFAULT;
+		return err;
+	default:
+		return -ENOTTY;
+	}
 }
 
 static const struct file_operations konoha_fops = {
@@ -330,6 +830,8 @@ static const struct file_operations konoha_fops = {
 	.write = konoha_write,
 	.flush = konoha_flush,
 	.release = konoha_release,
+	.unlocked_ioctl = konoha_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
 };
 
 static struct miscdevice konoha_misc = {
@@ -343,24 +845,44 @@ static int __init konoha_init(void)
 {
 	int err;
 
+	err = alloc_chrdev_region(&konoha_devt, 0, KONOHA_MINORS, "konoha");
+	if (err)
+		return err;
+	err = class_register(&konoha_class);
+	if (err)
+		goto out_unregister_region;
 	err = misc_register(&konoha_misc);
 	if (err) {
 		pr_err("cannot register /dev/konoha: %d\n", err);
-		return err;
+		goto out_unregister_class;
 	}
 	pr_info("/dev/konoha ready\n");
 	return 0;
+
+out_unregister_class:
+	class_unregister(&konoha_class);
+out_unregister_region:
+	unregister_chrdev_region(konoha_devt, KONOHA_MINORS);
+	return err;
 }
 
 static void __exit konoha_exit(void)
 {
 	struct konoha_script *s, *tmp;
+	long left;
 
 	misc_deregister(&konoha_misc);
+	/* no file of ours is open: the module could not go otherwise */
 	list_for_each_entry_safe(s, tmp, &konoha_scripts, node) {
 		list_del(&s->node);
-		script_destroy(s);
+		script_put(s);
 	}
+	class_unregister(&konoha_class);
+	unregister_chrdev_region(konoha_devt, KONOHA_MINORS);
+	idr_destroy(&konoha_minors);
+	left = kp_live_allocs();
+	if (left)
+		pr_err("%ld blocks still allocated at unload\n", left);
 	pr_info("unloaded\n");
 }
 

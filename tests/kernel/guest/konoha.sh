@@ -1,5 +1,44 @@
-# Guest suite: konoha.ko and /dev/konoha (lkm/kernel/konoha_main.c).
-# Images compiled on the host by ktc are in /ktest/images/.
+# Guest suite: konoha.ko, /dev/konoha and the devices of scripts
+# (lkm/kernel/konoha_main.c, tests/kernel/test_konoha.py). Images compiled
+# on the host by ktc are in /ktest/images/; kload (the ioctls of
+# konoha_uapi.h, plus ioctl/lseek on a device) is in /ktest/bin/.
+#
+# kload exits with the errno of what failed: the cases check it with
+# expect_status. The cases run in order and share the loaded scripts.
+
+KLOAD=/ktest/bin/kload
+IMG=/ktest/images
+
+# expect_status WANT CMD...: run CMD, show its output, check its exit status.
+expect_status() {
+	_want=$1
+	shift
+	echo "\$ $*"
+	"$@" >/tmp/expect.out 2>&1
+	_rc=$?
+	cat /tmp/expect.out
+	if [ "$_rc" -ne "$_want" ]; then
+		echo "exit status $_rc, expected $_want: $*"
+		return 1
+	fi
+}
+
+# expect_out WANT CMD...: run CMD (must succeed), compare its output.
+expect_out() {
+	_want=$1
+	shift
+	echo "\$ $*"
+	_got=$("$@" 2>&1) || { echo "$_got"; echo "failed: $*"; return 1; }
+	expect_eq "$_got" "$_want" "$*"
+}
+
+# in_log TEXT: the kernel log has a line with TEXT.
+in_log() {
+	dmesg | grep -F -- "$1" >/dev/null && return 0
+	echo "not in the kernel log: $1"
+	dmesg | tail -n 15
+	return 1
+}
 
 kt_insmod() {
 	run insmod /ktest/modules/konoha.ko
@@ -15,20 +54,24 @@ kt_dev_konoha_root_only() {
 }
 
 kt_other_users_refused() {
-	if /ktest/bin/ktest_load -u 1000 /ktest/images/hello.kbc; then
+	# opening /dev/konoha: EACCES; an ioctl without CAP_SYS_ADMIN: EPERM
+	if /ktest/bin/ktest_load -u 1000 $IMG/hello.kbc; then
 		echo "user 1000 could load an image"
 		return 1
 	fi
+	expect_status 1 $KLOAD -u 1000 load $IMG/hello.kbc &&
+		expect_status 1 $KLOAD -u 1000 unload hello
 }
 
-kt_load_program() {
-	# close(2) of /dev/konoha loads the image and runs its init.
-	run /ktest/bin/ktest_load /ktest/images/hello.kbc || return 1
-	dmesg | grep 'fib(10) = 55' || { dmesg | tail -n 20; return 1; }
+kt_load_with_cat() {
+	# close(2) of /dev/konoha loads the image and runs its init; print()
+	# goes to the kernel log as "konoha: NAME: ..."
+	run sh -c "cat $IMG/hello.kbc > /dev/konoha" || return 1
+	in_log 'konoha: hello: fib(10) = 55'
 }
 
-kt_load_device_script() {
-	run /ktest/bin/ktest_load /ktest/images/hello_dev.kbc || return 1
+kt_load_with_close() {
+	run /ktest/bin/ktest_load $IMG/hello_dev.kbc || return 1
 	ls -l /dev/khello && [ -c /dev/khello ]
 }
 
@@ -47,10 +90,167 @@ kt_bad_image_refused() {
 		echo "a garbage image was accepted"
 		return 1
 	fi
-	dmesg | grep 'image refused' || { echo "no refusal in dmesg"; return 1; }
+	in_log 'image refused' || return 1
+	# through the ioctl: ENOEXEC and the verifier's message
+	expect_status 8 $KLOAD load /tmp/garbage.kbc &&
+		grep 'image refused' /tmp/expect.out
+}
+
+kt_load_with_ioctl() {
+	expect_status 0 $KLOAD load -b 20000000 $IMG/konoha_ops.kbc &&
+		grep 'as konoha_ops' /tmp/expect.out &&
+		in_log 'konoha: konoha_ops: kops ready' &&
+		[ -c /dev/kops ] && [ -c /dev/kplain ]
+}
+
+kt_names_taken() {
+	# the same script name, then a device name another script holds
+	expect_status 17 $KLOAD load $IMG/konoha_ops.kbc &&
+		grep 'already loaded' /tmp/expect.out &&
+		expect_status 17 $KLOAD load -n other $IMG/konoha_ops.kbc &&
+		grep 'cannot create device kops' /tmp/expect.out &&
+		expect_status 22 $KLOAD load -n 'bad name' $IMG/konoha_ops.kbc
+}
+
+kt_list() {
+	expect_status 0 $KLOAD list || return 1
+	grep '^konoha_ops devices=\[kops kplain\]' /tmp/expect.out &&
+		grep '^hello_dev devices=\[khello\]' /tmp/expect.out &&
+		grep '^hello devices=\[\]' /tmp/expect.out
+}
+
+kt_node_modes() {
+	ls -l /dev/kops /dev/kplain
+	case "$(ls -l /dev/kops)" in
+	crw-r--r--*) ;;
+	*) echo "/dev/kops is not 0644"; return 1 ;;
+	esac
+	case "$(ls -l /dev/kplain)" in
+	crw-------*) ;;
+	*) echo "/dev/kplain is not 0600"; return 1 ;;
+	esac
+}
+
+kt_read_write() {
+	expect_out "opens=1 stored=" cat /dev/kops &&
+		run sh -c 'echo abc > /dev/kops' &&
+		run sh -c 'printf def > /dev/kops' &&
+		expect_out "opens=4 stored=abcdef" cat /dev/kops &&
+		expect_out "opens=5 stored=abcdef" dd if=/dev/kops bs=3 status=none
+}
+
+kt_ioctl() {
+	expect_out 42 $KLOAD ioctl /dev/kops 101 21 &&
+		expect_out 2000000000 $KLOAD ioctl /dev/kops 101 1000000000 &&
+		expect_status 28 $KLOAD ioctl /dev/kops 102 28 &&
+		expect_status 5 $KLOAD ioctl /dev/kops 102 5000 &&
+		expect_status 25 $KLOAD ioctl /dev/kops 99 0
+}
+
+kt_llseek() {
+	expect_out "$(printf '2\nens=11 stored=abcdef')" $KLOAD seek /dev/kops 2 0 &&
+		expect_out 23 $KLOAD seek /dev/kops 0 2 &&
+		expect_status 22 $KLOAD seek /dev/kops 100 0 &&
+		expect_status 22 $KLOAD seek /dev/kops -1 0
+}
+
+kt_release() {
+	# each close calls release(): the script counts them (command 107)
+	_r1=$($KLOAD ioctl /dev/kops 107 0) || return 1
+	cat /dev/kops >/dev/null
+	_r2=$($KLOAD ioctl /dev/kops 107 0) || return 1
+	echo "releases: $_r1, then $_r2"
+	expect_eq "$_r2" "$((_r1 + 2))" "releases after a cat and an ioctl"
+}
+
+kt_errno_mapping() {
+	# DeviceError(e) -> -e; any other exception -> EIO and a logged report
+	expect_status 1 sh -c 'echo full > /dev/kops' &&
+		grep -i 'no space' /tmp/expect.out &&
+		expect_status 1 sh -c 'echo crash > /dev/kops' &&
+		grep -i 'Input/output error' /tmp/expect.out &&
+		in_log 'konoha: konoha_ops: IndexOutOfBoundsException' &&
+		expect_status 0 $KLOAD ioctl /dev/kops 106 1 &&
+		expect_status 1 cat /dev/kops &&
+		grep -i 'temporarily unavailable' /tmp/expect.out &&
+		expect_status 0 $KLOAD ioctl /dev/kops 106 0
+}
+
+kt_default_methods() {
+	expect_out "" cat /dev/kplain &&
+		expect_status 1 sh -c 'echo x > /dev/kplain' &&
+		grep -i 'invalid argument' /tmp/expect.out &&
+		expect_status 25 $KLOAD ioctl /dev/kplain 101 0
+}
+
+kt_aborts_keep_device_usable() {
+	expect_status 5 $KLOAD ioctl /dev/kops 103 0 &&
+		in_log 'abort: budget exceeded' &&
+		expect_status 5 $KLOAD ioctl /dev/kops 104 0 &&
+		in_log 'abort: out of memory' &&
+		expect_status 5 $KLOAD ioctl /dev/kops 105 0 &&
+		in_log 'abort: stack overflow' &&
+		expect_out 42 $KLOAD ioctl /dev/kops 101 21 &&
+		cat /dev/kops
+}
+
+kt_failing_init() {
+	# the DeviceError's errno, the report for the caller, no device left
+	expect_status 28 $KLOAD load $IMG/konoha_badinit.kbc &&
+		grep 'init fails on purpose' /tmp/expect.out &&
+		in_log 'konoha_badinit: init failed' || return 1
+	if [ -e /dev/kgone ]; then
+		echo "/dev/kgone is left after a failed init"
+		return 1
+	fi
+	! $KLOAD list | grep konoha_badinit
+}
+
+kt_unload_while_open() {
+	exec 3</dev/kops
+	expect_status 16 $KLOAD unload konoha_ops
+	_rc=$?
+	exec 3<&-
+	[ $_rc -eq 0 ] && [ -c /dev/kops ] && cat /dev/kops
+}
+
+kt_unload() {
+	expect_status 0 $KLOAD unload konoha_ops || return 1
+	for node in /dev/kops /dev/kplain; do
+		if [ -e $node ]; then
+			echo "$node still exists after unload"
+			return 1
+		fi
+	done
+	expect_status 2 $KLOAD unload konoha_ops &&
+		expect_status 0 $KLOAD load $IMG/konoha_ops.kbc &&
+		expect_out "opens=1 stored=" cat /dev/kops &&
+		expect_status 0 $KLOAD unload konoha_ops
+}
+
+kt_load_unload_200_cycles() {
+	_before=$($KLOAD allocs) || return 1
+	_i=0
+	while [ $_i -lt 200 ]; do
+		$KLOAD load $IMG/konoha_cycle.kbc >/dev/null || { echo "load $_i failed"; return 1; }
+		if [ $((_i % 50)) -eq 0 ]; then
+			expect_eq "$(cat /dev/kcycle)" cycle "read in cycle $_i" || return 1
+		fi
+		$KLOAD unload konoha_cycle >/dev/null || { echo "unload $_i failed"; return 1; }
+		_i=$((_i + 1))
+	done
+	_after=$($KLOAD allocs)
+	echo "live allocations: $_before before, $_after after 200 cycles"
+	expect_eq "$_after" "$_before" "live allocations"
+}
+
+kt_allocations_back_to_zero() {
+	run $KLOAD unload hello_dev && run $KLOAD unload hello || return 1
+	expect_out 0 $KLOAD allocs
 }
 
 kt_rmmod() {
+	run $KLOAD load $IMG/hello_dev.kbc || return 1
 	run rmmod konoha || return 1
 	for node in /dev/konoha /dev/khello; do
 		if [ -e $node ]; then
@@ -58,4 +258,7 @@ kt_rmmod() {
 			return 1
 		fi
 	done
+	if dmesg | grep 'still allocated'; then
+		return 1
+	fi
 }

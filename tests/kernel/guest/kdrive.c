@@ -1,0 +1,975 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kdrive: drives konoha.ko and the devices of K scripts from the test
+ * initramfs (the kconformance, kdrivers and khostile suites).
+ *
+ *   kdrive op DEV OP...            one system call per OP, one line each
+ *   kdrive stress [-p P] [-n N] DEV
+ *                                  P processes open+read+close DEV N times
+ *   kdrive conform MANIFEST        load, collect the log of, unload each
+ *                                  image of MANIFEST (conformance suite)
+ *   kdrive mass [-q] IMAGE...      load every image; each must be refused
+ *                                  with a message, or load and unload
+ *   kdrive load [-b BUDGET] [-H HEAP] [-d DEPTH] [-u UID] NAME IMAGE
+ *   kdrive unload [-u UID] NAME
+ *   kdrive allocs                  print the module's live allocation count
+ *   kdrive cycle [-n N] NAME IMAGE DEV
+ *                                  N times: load, read DEV, unload; the
+ *                                  live allocation count must come back
+ *   kdrive abuse IMAGE             malformed ioctl arguments on /dev/konoha:
+ *                                  each must fail with an errno, not crash
+ *   kdrive -u UID ...              the same as user UID (files read first)
+ *
+ * OPs of `op`: open, open:r, open:w (O_RDWR, O_RDONLY, O_WRONLY), tryopen
+ * (opens a second file and closes it at once), read:N,
+ * readall, write:TEXT (\n in TEXT is a newline), fill:N:C (write N bytes
+ * C), ioctl:CMD:ARG, lseek:OFF:set|cur|end, close. Each prints its result:
+ * `read 5 "hello"`, `ioctl 42`, or `write -1 EINVAL`.
+ *
+ * Loading uses the ioctls of lkm/kernel/konoha_uapi.h: LOAD (with limits
+ * and a name; returns the loader's or the init's message), UNLOAD, LIST.
+ * Built with gcc -static: the initramfs has no libc.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../../lkm/kernel/konoha_uapi.h"
+
+#define KONOHA_DEV "/dev/konoha"
+#define IMAGE_MAX (16u << 20)
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static const char *errname(int e)
+{
+	static char buf[16];
+
+	switch (e) {
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EINTR: return "EINTR";
+	case EIO: return "EIO";
+	case ENXIO: return "ENXIO";
+	case E2BIG: return "E2BIG";
+	case EBADF: return "EBADF";
+	case EAGAIN: return "EAGAIN";
+	case ENOMEM: return "ENOMEM";
+	case EACCES: return "EACCES";
+	case EFAULT: return "EFAULT";
+	case EBUSY: return "EBUSY";
+	case EEXIST: return "EEXIST";
+	case ENODEV: return "ENODEV";
+	case EINVAL: return "EINVAL";
+	case ENOSPC: return "ENOSPC";
+	case ESPIPE: return "ESPIPE";
+	case ENOTTY: return "ENOTTY";
+	case EFBIG: return "EFBIG";
+	case ERANGE: return "ERANGE";
+	case ENAMETOOLONG: return "ENAMETOOLONG";
+	case ENOEXEC: return "ENOEXEC";
+	case EOVERFLOW: return "EOVERFLOW";
+	case ECANCELED: return "ECANCELED";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case EBADMSG: return "EBADMSG";
+	}
+	snprintf(buf, sizeof(buf), "E%d", e);
+	return buf;
+}
+
+/* Prints bytes as a C-like string literal (printable ASCII kept). */
+static void print_quoted(const char *p, size_t n)
+{
+	size_t i;
+
+	putchar('"');
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '\n')
+			fputs("\\n", stdout);
+		else if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			printf("\\x%02x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static int read_file(const char *path, char **data, size_t *len)
+{
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_size > IMAGE_MAX) {
+		close(fd);
+		return -EFBIG;
+	}
+	*data = malloc(st.st_size ? st.st_size : 1);
+	if (!*data) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, *data + got, st.st_size - got);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(fd);
+	*len = got;
+	return 0;
+}
+
+static int become(long uid)
+{
+	if (uid < 0)
+		return 0;
+	if (setgid((gid_t)uid) < 0 || setuid((uid_t)uid) < 0) {
+		printf("setuid %ld: %s\n", uid, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the kernel log --------------------------------------------------------- */
+
+/* /dev/kmsg, positioned at the end: later reads return only new records. */
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/*
+ * Reads the next record's text (after the "prio,seq,ts,flags;" header, up
+ * to the newline, \xHH escapes left as they are) into buf and its log
+ * level into *level: the text's length, or -1 when there is none.
+ */
+static int kmsg_next(int fd, char *buf, size_t size, int *level)
+{
+	char rec[8192];
+	char *text, *nl;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records: go on */
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		rec[n] = 0;
+		text = strchr(rec, ';');
+		if (!text)
+			continue;
+		*level = atoi(rec) & 7;
+		text++;
+		nl = strchr(text, '\n');
+		if (nl)
+			*nl = 0;
+		snprintf(buf, size, "%s", text);
+		return (int)strlen(buf);
+	}
+}
+
+/* ---- loading ----------------------------------------------------------------- */
+
+struct limits {
+	uint64_t budget, heap, depth;
+};
+
+/*
+ * Loads an image under NAME with LIM: 0, or -errno with the module's
+ * message in msg.
+ */
+static int load_image(const char *name, const char *data, size_t len,
+		      const struct limits *lim, char *msg, size_t msgsize)
+{
+	struct konoha_load req;
+	int fd, ret;
+
+	memset(&req, 0, sizeof(req));
+	msg[0] = 0;
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	req.image = (uintptr_t)data;
+	req.image_len = len;
+	req.budget = lim ? lim->budget : 0;
+	req.heap = lim ? lim->heap : 0;
+	req.depth = lim ? lim->depth : 0;
+	req.msg = (uintptr_t)msg;
+	req.msg_len = msgsize;
+	fd = open(KONOHA_DEV, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, KONOHA_IOC_LOAD, &req);
+	ret = ret < 0 ? -errno : 0;
+	close(fd);
+	msg[msgsize - 1] = 0;
+	return ret;
+}
+
+static int unload_script(const char *name)
+{
+	struct konoha_unload req;
+	int fd, ret;
+
+	memset(&req, 0, sizeof(req));
+	snprintf(req.name, sizeof(req.name), "%s", name);
+	fd = open(KONOHA_DEV, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, KONOHA_IOC_UNLOAD, &req);
+	ret = ret < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* The module's live allocation count, or -errno. */
+static long long live_allocs(void)
+{
+	struct konoha_list req;
+	int fd, ret;
+
+	memset(&req, 0, sizeof(req));
+	fd = open(KONOHA_DEV, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, KONOHA_IOC_LIST, &req);
+	ret = ret < 0 ? -errno : 0;
+	close(fd);
+	return ret ? ret : (long long)req.live_allocs;
+}
+
+/* ---- op ------------------------------------------------------------------------ */
+
+static void unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] == 'n') {
+			*o++ = '\n';
+			s++;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+}
+
+static void say_ret(const char *what, long long ret, int err)
+{
+	if (ret < 0)
+		printf("%s -1 %s\n", what, errname(err));
+	else
+		printf("%s %lld\n", what, ret);
+}
+
+static int cmd_op(int argc, char **argv)
+{
+	static char buf[1 << 17];
+	int fd = -1, i;
+
+	/* argv[0] is "op" */
+	argc--;
+	argv++;
+	if (argc < 2) {
+		fprintf(stderr, "usage: kdrive op DEV OP...\n");
+		return 2;
+	}
+	for (i = 1; i < argc; i++) {
+		char *op = argv[i], *arg = strchr(op, ':');
+		long long ret;
+
+		if (arg)
+			*arg++ = 0;
+		errno = 0;
+		if (!strcmp(op, "open")) {
+			int flags = O_RDWR;
+
+			if (arg && !strcmp(arg, "r"))
+				flags = O_RDONLY;
+			else if (arg && !strcmp(arg, "w"))
+				flags = O_WRONLY;
+			fd = open(argv[0], flags);
+			say_ret("open", fd < 0 ? -1 : 0, errno);
+		} else if (!strcmp(op, "tryopen")) {
+			int fd2 = open(argv[0], O_RDONLY);
+
+			say_ret("tryopen", fd2 < 0 ? -1 : 0, errno);
+			if (fd2 >= 0)
+				close(fd2);
+		} else if (!strcmp(op, "close")) {
+			ret = close(fd);
+			say_ret("close", ret, errno);
+			fd = -1;
+		} else if (!strcmp(op, "read")) {
+			size_t n = arg ? strtoul(arg, NULL, 0) : 4096;
+
+			if (n > sizeof(buf))
+				n = sizeof(buf);
+			ret = read(fd, buf, n);
+			if (ret < 0) {
+				say_ret("read", ret, errno);
+			} else {
+				printf("read %lld ", ret);
+				print_quoted(buf, ret);
+				putchar('\n');
+			}
+		} else if (!strcmp(op, "readall")) {
+			size_t got = 0;
+
+			for (;;) {
+				ret = read(fd, buf + got, 4096);
+				if (ret <= 0 || got + ret + 4096 > sizeof(buf))
+					break;
+				got += ret;
+			}
+			if (ret < 0) {
+				say_ret("readall", ret, errno);
+			} else {
+				printf("readall %zu ", got);
+				if (got <= 200)
+					print_quoted(buf, got);
+				else
+					printf("(%zu bytes)", got);
+				putchar('\n');
+			}
+		} else if (!strcmp(op, "write")) {
+			char *text = arg ? arg : "";
+
+			unescape(text);
+			ret = write(fd, text, strlen(text));
+			say_ret("write", ret, errno);
+		} else if (!strcmp(op, "fill")) {
+			size_t n = arg ? strtoul(arg, &arg, 0) : 0;
+			int c = (arg && *arg == ':') ? arg[1] : 'x';
+			char *big = malloc(n ? n : 1);
+
+			memset(big, c, n);
+			ret = write(fd, big, n);
+			say_ret("fill", ret, errno);
+			free(big);
+		} else if (!strcmp(op, "ioctl")) {
+			unsigned long cmd = arg ? strtoul(arg, &arg, 0) : 0;
+			long long a = (arg && *arg == ':') ? strtoll(arg + 1, NULL, 0) : 0;
+
+			/* syscall(2): the whole 64-bit result, not an int */
+			ret = syscall(SYS_ioctl, fd, cmd, a);
+			/* -4095..-1 came back as -1 and errno; others as is */
+			if (ret == -1)
+				printf("ioctl -1 %s\n", errname(errno));
+			else
+				printf("ioctl %lld\n", ret);
+		} else if (!strcmp(op, "lseek")) {
+			long long off = arg ? strtoll(arg, &arg, 0) : 0;
+			int whence = SEEK_SET;
+
+			if (arg && !strcmp(arg, ":cur"))
+				whence = SEEK_CUR;
+			else if (arg && !strcmp(arg, ":end"))
+				whence = SEEK_END;
+			ret = lseek(fd, off, whence);
+			say_ret("lseek", ret, errno);
+		} else {
+			fprintf(stderr, "kdrive op: unknown op %s\n", op);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+/* What /dev/kdrv_stress returns after "pid=PID " (kdrv_stress.k). */
+#define STRESS_PAYLOAD \
+	"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
+
+/* ---- stress ------------------------------------------------------------------ */
+
+/*
+ * One child: N rounds of open, read to EOF, close on DEV; the content must
+ * be "pid=<our pid> <payload>\n" with the payload of the first round.
+ * Returns the number of bad rounds (printing the first few).
+ */
+static long stress_child(const char *dev, long n, int who)
+{
+	char buf[4096], want[64];
+	long i, bad = 0;
+	size_t wl;
+
+	wl = snprintf(want, sizeof(want), "pid=%d ", (int)getpid());
+	for (i = 0; i < n; i++) {
+		size_t got = 0;
+		ssize_t r;
+		int fd = open(dev, O_RDONLY);
+
+		if (fd < 0) {
+			if (bad++ < 3)
+				printf("worker %d round %ld: open: %s\n", who, i,
+				       strerror(errno));
+			continue;
+		}
+		while ((r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += r;
+		if (r < 0 || got < wl || memcmp(buf, want, wl) ||
+		    buf[got - 1] != '\n' ||
+		    strcmp(buf + wl, STRESS_PAYLOAD)) {
+			buf[got] = 0;
+			if (bad++ < 3) {
+				printf("worker %d round %ld: read %s ", who, i,
+				       r < 0 ? strerror(errno) : "ok");
+				print_quoted(buf, got);
+				putchar('\n');
+			}
+		}
+		if (close(fd) < 0 && bad++ < 3)
+			printf("worker %d round %ld: close: %s\n", who, i,
+			       strerror(errno));
+	}
+	return bad;
+}
+
+static int cmd_stress(int argc, char **argv)
+{
+	long procs = 8, n = 10000, bad = 0, i;
+	int opt, status, failed = 0;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "p:n:")) != -1) {
+		if (opt == 'p')
+			procs = strtol(optarg, NULL, 10);
+		else if (opt == 'n')
+			n = strtol(optarg, NULL, 10);
+		else
+			return 2;
+	}
+	if (optind != argc - 1 || procs < 1 || procs > 64)
+		return 2;
+	fflush(stdout);
+	for (i = 0; i < procs; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			printf("fork: %s\n", strerror(errno));
+			return 1;
+		}
+		if (pid == 0) {
+			long b = stress_child(argv[optind], n, (int)i);
+
+			printf("worker %ld: %ld rounds, %ld bad\n", i, n, b);
+			fflush(stdout);
+			_exit(b ? 1 : 0);
+		}
+	}
+	while (wait(&status) > 0) {
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			failed++;
+	}
+	bad = failed;
+	printf("stress %s: %ld processes x %ld rounds, %ld failed\n",
+	       argv[optind], procs, n, bad);
+	return bad ? 1 : 0;
+}
+
+/* ---- conform ------------------------------------------------------------------- */
+
+/*
+ * MANIFEST: one line per program, "NAME IMAGE BUDGET HEAP DEPTH" (0: the
+ * module's default). For each: load it, print every line the script logged
+ * ("konoha: NAME: TEXT") and the result, unload it:
+ *
+ *   @@ BEGIN NAME
+ *   @| TEXT|            (the program's output: the script's lines at info
+ *                       level, \xHH escapes as in /dev/kmsg)
+ *   @! TEXT|            (the script's lines at other levels: reports)
+ *   @@ END NAME load=0|-ERRNO unload=0|-ERRNO msg=MESSAGE
+ */
+static int cmd_conform(int argc, char **argv)
+{
+	char line[1024], name[128], path[512], text[4096], held[4096];
+	static char msg[8192];
+	int have_held;
+	unsigned long long budget, heap, depth;
+	FILE *m;
+	int kmsg, count = 0;
+
+	if (argc != 2)
+		return 2;
+	m = fopen(argv[1], "r");
+	if (!m) {
+		printf("open %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	kmsg = kmsg_open();
+	if (kmsg < 0) {
+		printf("open /dev/kmsg: %s\n", strerror(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), m)) {
+		struct limits lim;
+		char prefix[160], *data;
+		size_t len, plen;
+		int ret, un = 0, t, level;
+
+		if (sscanf(line, "%127s %511s %llu %llu %llu", name, path,
+			   &budget, &heap, &depth) != 5)
+			continue;
+		lim.budget = budget;
+		lim.heap = heap;
+		lim.depth = depth;
+		plen = snprintf(prefix, sizeof(prefix), "konoha: %s:", name);
+		printf("@@ BEGIN %s\n", name);
+		fflush(stdout);
+		ret = read_file(path, &data, &len);
+		if (ret == 0) {
+			ret = load_image(name, data, len, &lim, msg, sizeof(msg));
+			free(data);
+		} else {
+			snprintf(msg, sizeof(msg), "cannot read %s", path);
+		}
+		/*
+		 * "konoha: NAME: TEXT" (or "konoha: NAME:" for ""). The module
+		 * ends a successful load with "konoha: NAME: loaded" at the
+		 * level of output: held back one line, and dropped if last.
+		 */
+		held[0] = 0;
+		have_held = 0;
+		while ((t = kmsg_next(kmsg, text, sizeof(text), &level)) >= 0) {
+			const char *body;
+
+			if (strncmp(text, prefix, plen))
+				continue;
+			body = text[plen] == ' ' ? text + plen + 1 : text + plen;
+			if (level != 6) {
+				printf("@! %s|\n", body);
+				continue;
+			}
+			if (have_held)
+				printf("@| %s|\n", held);
+			snprintf(held, sizeof(held), "%s", body);
+			have_held = 1;
+		}
+		if (have_held && !(ret == 0 && !strcmp(held, "loaded")))
+			printf("@| %s|\n", held);
+		if (ret == 0)
+			un = unload_script(name);
+		/* the whole report is in the log lines above: its start only */
+		for (t = 0; msg[t] && t < 300; t++)
+			if (msg[t] == '\n')
+				msg[t] = '|';
+		msg[t] = 0;
+		printf("@@ END %s load=%d unload=%d msg=%s\n", name, ret, un,
+		       msg);
+		fflush(stdout);
+		count++;
+	}
+	fclose(m);
+	printf("conform: %d programs\n", count);
+	return 0;
+}
+
+/* ---- mass ------------------------------------------------------------------------- */
+
+/*
+ * Loads each image (tiny limits). A refused image must come with a
+ * message; one that loads is unloaded at once. Prints one line per image
+ * with -v, else only the problems, and a summary.
+ */
+static int cmd_mass(int argc, char **argv)
+{
+	struct limits lim = { 1000000, 4u << 20, 200 };
+	long refused = 0, loaded = 0, initfail = 0, problems = 0;
+	char msg[512], name[32];
+	int i = 1, verbose = 0;
+
+	if (argc > 1 && !strcmp(argv[1], "-v")) {
+		verbose = 1;
+		i++;
+	}
+	for (; i < argc; i++) {
+		char *data;
+		size_t len;
+		int ret, un;
+
+		if (read_file(argv[i], &data, &len)) {
+			printf("%s: cannot read\n", argv[i]);
+			problems++;
+			continue;
+		}
+		snprintf(name, sizeof(name), "mass%d", i);
+		ret = load_image(name, data, len, &lim, msg, sizeof(msg));
+		free(data);
+		if (ret == 0) {
+			loaded++;
+			un = unload_script(name);
+			if (verbose || un)
+				printf("%s: loaded, unload %s\n", argv[i],
+				       un ? errname(-un) : "ok");
+			if (un)
+				problems++;
+			continue;
+		}
+		if (ret == -EPERM || ret == -ENOTTY || ret == -EFAULT ||
+		    ret == -ENOENT) {
+			printf("%s: load failed with %s, not a refusal\n",
+			       argv[i], errname(-ret));
+			problems++;
+			continue;
+		}
+		if (!msg[0]) {
+			printf("%s: refused with %s but no message\n", argv[i],
+			       errname(-ret));
+			problems++;
+			continue;
+		}
+		if (ret != -ENOEXEC && strstr(msg, "init failed"))
+			initfail++;
+		else
+			refused++;
+		if (verbose)
+			printf("%s: %s: %s\n", argv[i], errname(-ret), msg);
+	}
+	printf("mass: %d images: %ld refused by the loader with a message; %ld verified and ran: %ld loaded and unloaded cleanly, %ld failed in their init with a report; %ld problems\n",
+	       argc - 1 - verbose, refused, loaded + initfail, loaded,
+	       initfail, problems);
+	return problems ? 1 : 0;
+}
+
+/* ---- load / unload / allocs ----------------------------------------------------- */
+
+static int cmd_load(int argc, char **argv)
+{
+	struct limits lim = { 0, 0, 0 };
+	char msg[1024], *data;
+	long uid = -1;
+	size_t len;
+	int opt, ret;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "b:H:d:u:")) != -1) {
+		if (opt == 'b')
+			lim.budget = strtoull(optarg, NULL, 0);
+		else if (opt == 'H')
+			lim.heap = strtoull(optarg, NULL, 0);
+		else if (opt == 'd')
+			lim.depth = strtoull(optarg, NULL, 0);
+		else if (opt == 'u')
+			uid = strtol(optarg, NULL, 10);
+		else
+			return 2;
+	}
+	if (optind != argc - 2)
+		return 2;
+	ret = read_file(argv[optind + 1], &data, &len);
+	if (ret) {
+		printf("read %s: %s\n", argv[optind + 1], strerror(-ret));
+		return 1;
+	}
+	if (become(uid))
+		return 1;
+	ret = load_image(argv[optind], data, len, &lim, msg, sizeof(msg));
+	if (ret) {
+		printf("load %s: %s: %s\n", argv[optind], errname(-ret), msg);
+		return 1;
+	}
+	printf("loaded %s\n", argv[optind]);
+	return 0;
+}
+
+static int cmd_unload(int argc, char **argv)
+{
+	long uid = -1;
+	int opt, ret;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "u:")) != -1) {
+		if (opt != 'u')
+			return 2;
+		uid = strtol(optarg, NULL, 10);
+	}
+	if (optind != argc - 1)
+		return 2;
+	if (become(uid))
+		return 1;
+	ret = unload_script(argv[optind]);
+	if (ret) {
+		printf("unload %s: %s\n", argv[optind], errname(-ret));
+		return 1;
+	}
+	printf("unloaded %s\n", argv[optind]);
+	return 0;
+}
+
+static int cmd_allocs(void)
+{
+	long long n = live_allocs();
+
+	if (n < 0) {
+		printf("list: %s\n", errname((int)-n));
+		return 1;
+	}
+	printf("%lld\n", n);
+	return 0;
+}
+
+/*
+ * N cycles of: load IMAGE as NAME, open DEV, read it to EOF, close it,
+ * unload NAME, and compare the module's live allocation count with the
+ * one before the first cycle. Stops at the first problem.
+ */
+static int cmd_cycle(int argc, char **argv)
+{
+	long n = 200, i;
+	long long base, now;
+	char msg[1024], buf[4096], *data;
+	size_t len;
+	int opt, ret;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "n:")) != -1) {
+		if (opt != 'n')
+			return 2;
+		n = strtol(optarg, NULL, 10);
+	}
+	if (optind != argc - 3)
+		return 2;
+	if (read_file(argv[optind + 1], &data, &len)) {
+		printf("cannot read %s\n", argv[optind + 1]);
+		return 1;
+	}
+	base = live_allocs();
+	printf("live allocations before the first cycle: %lld\n", base);
+	if (base != 0) {
+		printf("the count must be 0 with no script loaded\n");
+		return 1;
+	}
+	for (i = 0; i < n; i++) {
+		ssize_t r, got = 0;
+		int fd;
+
+		ret = load_image(argv[optind], data, len, NULL, msg, sizeof(msg));
+		if (ret) {
+			printf("cycle %ld: load: %s: %s\n", i, errname(-ret), msg);
+			return 1;
+		}
+		fd = open(argv[optind + 2], O_RDONLY);
+		if (fd < 0) {
+			printf("cycle %ld: open %s: %s\n", i, argv[optind + 2],
+			       strerror(errno));
+			return 1;
+		}
+		while ((r = read(fd, buf, sizeof(buf))) > 0)
+			got += r;
+		close(fd);
+		if (r < 0 || got == 0) {
+			printf("cycle %ld: read %s: %s\n", i, argv[optind + 2],
+			       r < 0 ? strerror(errno) : "empty");
+			return 1;
+		}
+		ret = unload_script(argv[optind]);
+		if (ret) {
+			printf("cycle %ld: unload: %s\n", i, errname(-ret));
+			return 1;
+		}
+		now = live_allocs();
+		if (now != base) {
+			printf("cycle %ld: %lld live allocations after the unload, %lld before the first load\n",
+			       i, now, base);
+			return 1;
+		}
+		if (access(argv[optind + 2], F_OK) == 0) {
+			printf("cycle %ld: %s still exists after the unload\n", i,
+			       argv[optind + 2]);
+			return 1;
+		}
+	}
+	printf("cycle: %ld load/read/unload cycles, live allocations back to %lld after each\n",
+	       n, base);
+	return 0;
+}
+
+/* One LOAD with a raw request: 0 or -errno. */
+static int raw_load(struct konoha_load *req)
+{
+	int fd = open(KONOHA_DEV, O_RDWR), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ioctl(fd, KONOHA_IOC_LOAD, req);
+	ret = ret < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* A valid LOAD request for the image, named "abuse". */
+static void fresh(struct konoha_load *req, const char *data, size_t len,
+		  char *msg, size_t msgsize)
+{
+	memset(req, 0, sizeof(*req));
+	snprintf(req->name, sizeof(req->name), "abuse");
+	req->image = (uintptr_t)data;
+	req->image_len = len;
+	req->msg = (uintptr_t)msg;
+	req->msg_len = msgsize;
+}
+
+static int abuse_check(const char *what, int ret, int *bad)
+{
+	printf("%-44s %s\n", what, ret ? errname(-ret) : "succeeded");
+	if (!ret)
+		(*bad)++;
+	return ret;
+}
+
+static int cmd_abuse(int argc, char **argv)
+{
+	static char msg[256], big[1 << 16];
+	struct konoha_load req;
+	struct konoha_unload ul;
+	struct konoha_list ls;
+	char *data;
+	size_t len;
+	int bad = 0, fd, ret;
+	ssize_t w;
+
+	if (argc != 2 || read_file(argv[1], &data, &len))
+		return 2;
+	fresh(&req, data, len, msg, sizeof(msg));
+	req.image = 0;
+	abuse_check("LOAD image=NULL", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	req.image = 0xffff800000000000ull;
+	abuse_check("LOAD image=kernel address", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	req.image_len = 0;
+	abuse_check("LOAD image_len=0", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	req.image_len = 1ull << 40;
+	abuse_check("LOAD image_len=2^40", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	req.image_len = len - 1;
+	abuse_check("LOAD image_len one byte short", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	req.flags = 1;
+	abuse_check("LOAD flags=1", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	req.heap = 1ull << 62;
+	abuse_check("LOAD heap=2^62", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	req.depth = 0xffffffffu;
+	abuse_check("LOAD depth=2^32-1", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	memset(req.name, 'a', sizeof(req.name));
+	ret = raw_load(&req);
+	/* refused, or truncated to 31 bytes: both fine, not a crash */
+	printf("%-44s %s\n", "LOAD name without NUL", ret ? errname(-ret) : "ok (truncated)");
+	if (!ret)
+		unload_script("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	fresh(&req, data, len, msg, sizeof(msg));
+	snprintf(req.name, sizeof(req.name), "../../x");
+	abuse_check("LOAD name ../../x", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	req.image_len = 16;
+	req.msg = 1;		/* a refusal, its text to a bad address */
+	abuse_check("LOAD refused, msg=bad address", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	ret = raw_load(&req);
+	printf("%-44s %s\n", "LOAD valid (for what follows)", ret ? errname(-ret) : "ok");
+	if (ret)
+		bad++;
+	fresh(&req, data, len, msg, sizeof(msg));
+	abuse_check("LOAD same name again", raw_load(&req), &bad);
+
+	fd = open(KONOHA_DEV, O_RDWR);
+	memset(&ls, 0, sizeof(ls));
+	ls.scripts = 1;
+	ls.max = 1000;
+	ret = ioctl(fd, KONOHA_IOC_LIST, &ls) < 0 ? -errno : 0;
+	abuse_check("LIST scripts=bad address", ret, &bad);
+	ret = ioctl(fd, KONOHA_IOC_LIST, (void *)8) < 0 ? -errno : 0;
+	abuse_check("LIST argument=bad address", ret, &bad);
+	ret = ioctl(fd, _IO(KONOHA_IOC_MAGIC, 99), 0) < 0 ? -errno : 0;
+	abuse_check("unknown ioctl", ret, &bad);
+	memset(&ul, 0, sizeof(ul));
+	snprintf(ul.name, sizeof(ul.name), "no-such-script");
+	ret = ioctl(fd, KONOHA_IOC_UNLOAD, &ul) < 0 ? -errno : 0;
+	abuse_check("UNLOAD unknown name", ret, &bad);
+	ret = ioctl(fd, KONOHA_IOC_UNLOAD, (void *)8) < 0 ? -errno : 0;
+	abuse_check("UNLOAD argument=bad address", ret, &bad);
+	close(fd);
+
+	/* write(2) path: more than the largest image, then close */
+	fd = open(KONOHA_DEV, O_WRONLY);
+	ret = 0;
+	for (len = 0; len < (17u << 20); len += w) {
+		w = write(fd, big, sizeof(big));
+		if (w < 0) {
+			ret = -errno;
+			break;
+		}
+	}
+	abuse_check("write 17 MiB to /dev/konoha", ret, &bad);
+	ret = close(fd) < 0 ? -errno : 0;
+	abuse_check("close after it (loads the garbage)", ret, &bad);
+
+	ret = unload_script("abuse");
+	printf("%-44s %s\n", "UNLOAD abuse", ret ? errname(-ret) : "ok");
+	if (ret)
+		bad++;
+	printf("abuse: %d requests wrongly accepted\n", bad);
+	return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (argc >= 3 && !strcmp(argv[1], "-u")) {
+		if (become(strtol(argv[2], NULL, 10)))
+			return 1;
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc >= 2) {
+		if (!strcmp(argv[1], "abuse"))
+			return cmd_abuse(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "cycle"))
+			return cmd_cycle(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "op"))
+			return cmd_op(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "stress"))
+			return cmd_stress(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "conform"))
+			return cmd_conform(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "mass"))
+			return cmd_mass(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "load"))
+			return cmd_load(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "unload"))
+			return cmd_unload(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "allocs"))
+			return cmd_allocs();
+	}
+	fprintf(stderr, "usage: kdrive op|stress|conform|mass|load|unload|allocs ...\n");
+	return 2;
+}
