@@ -38,13 +38,16 @@ TECHNIQUES = ("branch", "call", "tiny")
 # Instructions that may run script code (so consume budget): a segment
 # ends after each.
 RUNS_SCRIPT = {"CALL", "CALLV", "CALLF", "CALLA", "CALLN", "RTOS"}
+# Handlers that charge the budget themselves (string scans and copies): a
+# segment ends after each too, so they see the interpreter's budget.
+CHARGES = {"CONCAT", "EQSTR", "EQANY"}
 BRANCHES = {"JMP", "JT", "JF", "JEQ", "JNE", "JLT", "JLE", "JEQI", "JNEI",
             "JLTI", "JLEI", "JGTI", "JGEI", "JNULL", "JNNULL"}
 # Handlers that can neither throw nor allocate: no pc store, no status.
 NOTHROW = {"NOP", "MOV", "LOADI", "LOADK", "LOADNULL", "GETG", "SETG",
            "ADD", "SUB", "MUL", "ADDI", "BAND", "BOR", "BXOR", "SHL", "SHR",
            "USHR", "NEG", "BNOT", "NOT", "EQ", "NE", "LT", "LE", "EQREF",
-           "EQSTR", "EQANY", "INSTOF"}
+           "INSTOF"}
 TINY = {"NOP", "MOV", "LOADI", "LOADNULL", "GETG", "SETG", "ADD", "SUB",
         "MUL", "ADDI", "BAND", "BOR", "BXOR", "SHL", "SHR", "USHR", "NEG",
         "BNOT", "NOT", "EQ", "NE", "LT", "LE", "EQREF", "DIV", "MOD",
@@ -253,7 +256,8 @@ class Lowering:
                 leaders.add(ops[-1])
                 if nxt is not None:
                     leaders.add(nxt)
-            elif op.name in O.TERMINATORS or op.name in RUNS_SCRIPT:
+            elif (op.name in O.TERMINATORS or op.name in RUNS_SCRIPT or
+                  op.name in CHARGES):
                 if nxt is not None:
                     leaders.add(nxt)
         for h in self.fn.handlers:

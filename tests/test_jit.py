@@ -236,13 +236,34 @@ print(rec(150));
 """
 
 
+# Handlers that charge the budget themselves (== on Strings and on Any,
+# concatenation) in the middle of straight-line code.
+STRINGS = """\
+int f(String a, String b) {
+    Any c = b;
+    int n = 0;
+    for (int i = 0; i < 4; i = i + 1) {
+        if (a == b) { n = n + 1; }
+        n = n + 2;
+        if (c == a) { n = n + 1; }
+        String d = a + b;
+        n = n + d.length() % 7;
+    }
+    return n;
+}
+String x = "ab".repeat(400);
+print(f(x, "ab".repeat(400)));
+print(f(x, x + ""));
+"""
+
+
 def interp_vs_jit(image, args, tmp):
     so = build_so(image, tmp)
     return (run_vm(image, args, jit=False), run_vm(image, args, so=so))
 
 
-@pytest.mark.parametrize("src", [FIB.replace("fib(20)", "fib(7)"), LOOPS],
-                         ids=["fib", "loops"])
+@pytest.mark.parametrize("src", [FIB.replace("fib(20)", "fib(7)"), LOOPS,
+                                 STRINGS], ids=["fib", "loops", "strings"])
 def test_budget_sweep_is_exact(src, tmp_path):
     image = compile_source(src, "p.k")
     so = build_so(image, str(tmp_path))

@@ -79,7 +79,7 @@ int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b)			\
 }
 TINY3(ADD) TINY3(SUB) TINY3(MUL) TINY3(ADDI) TINY3(BAND) TINY3(BOR)
 TINY3(BXOR) TINY3(SHL) TINY3(SHR) TINY3(USHR) TINY3(EQ) TINY3(NE)
-TINY3(LT) TINY3(LE) TINY3(EQREF) TINY3(EQSTR) TINY3(EQANY)
+TINY3(LT) TINY3(LE) TINY3(EQREF)
 TINY2(NEG) TINY2(BNOT) TINY2(NOT) TINY2(MOV) TINY2(LOADI)
 #undef TINY2
 #undef TINY3
@@ -195,6 +195,16 @@ int kop_BINDM(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 s)
 int kop_CONCAT(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
 {
 	return kopi_CONCAT(vm, R, a, b, c);
+}
+
+int kop_EQSTR(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
+{
+	return kopi_EQSTR(vm, R, a, b, c);
+}
+
+int kop_EQANY(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
+{
+	return kopi_EQANY(vm, R, a, b, c);
 }
 
 int kop_ITOS(kvm_t *vm, kval_t *R, i32 a, i32 b)

@@ -55,6 +55,10 @@ int kop_LOADFN(struct kvm *vm, union kvalue *R, int32_t a, int32_t f);
 int kop_BINDM(struct kvm *vm, union kvalue *R, int32_t a, int32_t b, int32_t s);
 int kop_CONCAT(struct kvm *vm, union kvalue *R, int32_t a, int32_t b,
 	       int32_t c);
+int kop_EQSTR(struct kvm *vm, union kvalue *R, int32_t a, int32_t b,
+	      int32_t c);
+int kop_EQANY(struct kvm *vm, union kvalue *R, int32_t a, int32_t b,
+	      int32_t c);
 int kop_ITOS(struct kvm *vm, union kvalue *R, int32_t a, int32_t b);
 int kop_ZTOS(struct kvm *vm, union kvalue *R, int32_t a, int32_t b);
 int kop_BOXI(struct kvm *vm, union kvalue *R, int32_t a, int32_t b);
@@ -354,6 +358,22 @@ static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct
 	return KVM_OK;
 }
 
+/*
+ * String == compares contents: when the lengths match, the scan of both
+ * is charged like natives do, one unit per 64 bytes (docs/
+ * language-decisions.md), before it runs.  False: budget abort.
+ */
+static inline bool str_eq_charge(struct kvm *vm, const struct kobj *a,
+				 const struct kobj *b)
+{
+	const struct kstr *x = (const struct kstr *)a;
+	const struct kstr *y = (const struct kstr *)b;
+
+	if (a == b || !a || !b || x->len != y->len || x->len < 64)
+		return true;
+	return kvm_charge(vm, x->len / 64);
+}
+
 static inline bool any_eq(const struct kobj *a, const struct kobj *b)
 {
 	if (a == b)
@@ -424,11 +444,31 @@ KOP_TINY3(NE, R[b].i != R[c].i)
 KOP_TINY3(LT, R[b].i < R[c].i)
 KOP_TINY3(LE, R[b].i <= R[c].i)
 KOP_TINY3(EQREF, R[b].o == R[c].o)
-KOP_TINY3(EQSTR, kvm_str_eq(R[b].o, R[c].o))
-KOP_TINY3(EQANY, any_eq(R[b].o, R[c].o))
 KOP_TINY2(LOADI, b)
 #undef KOP_TINY2
 #undef KOP_TINY3
+
+/* == on Strings and on Any: they may abort (the budget, str_eq_charge). */
+static inline int kopi_EQSTR(struct kvm *vm, union kvalue *R, int32_t a,
+			     int32_t b, int32_t c)
+{
+	if (unlikely(!str_eq_charge(vm, R[b].o, R[c].o)))
+		return KVM_ABORT;
+	R[a].i = kvm_str_eq(R[b].o, R[c].o);
+	return KVM_OK;
+}
+
+static inline int kopi_EQANY(struct kvm *vm, union kvalue *R, int32_t a,
+			     int32_t b, int32_t c)
+{
+	const struct kobj *x = R[b].o, *y = R[c].o;
+
+	if (x && y && x->kind == KO_STRING && y->kind == KO_STRING &&
+	    unlikely(!str_eq_charge(vm, x, y)))
+		return KVM_ABORT;
+	R[a].i = any_eq(x, y);
+	return KVM_OK;
+}
 
 static inline void kopi_MOV(union kvalue *R, int32_t a, int32_t b)
 {

@@ -477,10 +477,10 @@ next:
 		kopi_EQREF(R, A1, A2, A3);
 		vmnext(4);
 	vmcase(EQSTR)
-		kopi_EQSTR(R, A1, A2, A3);
+		OPST(kopi_EQSTR(vm, R, A1, A2, A3));
 		vmnext(4);
 	vmcase(EQANY)
-		kopi_EQANY(R, A1, A2, A3);
+		OPST(kopi_EQANY(vm, R, A1, A2, A3));
 		vmnext(4);
 
 	vmcase(JMP)
