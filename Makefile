@@ -109,19 +109,33 @@ KERNEL_GLUE := $(shell find lkm/kernel -name '*.c' -o -name '*.h' 2>/dev/null | 
 # make load / make unload: for a real Linux machine with root, never for the
 # containers the project is developed in (they boot kernels under QEMU).
 KREL := $(shell uname -r)
+# JIT companion modules `make load` builds and inserts after konoha.ko: the
+# FILE.kmod/ directories of `ktc compile --jit --profile kernel --kernel
+# LINE FILE.k` (LINE of the running kernel); scripts loaded afterwards
+# run on their stubs.
+JIT_KMODS ?= $(wildcard examples/*.kmod)
 
-load: ## build konoha.ko against the running kernel's headers and insmod it (root; a real Linux machine)
+load: ## build konoha.ko (and the JIT companions JIT_KMODS=DIR.kmod...) against the running kernel and insmod them (root; a real Linux machine)
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make load: must be run as root (it inserts konoha.ko into the running kernel)" >&2; exit 1; fi
 	@if [ ! -e /lib/modules/$(KREL)/build/Makefile ]; then \
 		echo "make load: no headers for $(KREL) in /lib/modules/$(KREL)/build (install linux-headers-$(KREL))" >&2; exit 1; fi
 	@KBUILD_EXTRA_SRC=lkm/core bash tools/build_kmod.sh lkm/kernel konoha $(KREL)
 	insmod $(BUILD)/kernel/$(KREL)/konoha/konoha.ko
+	@for d in $(JIT_KMODS); do \
+		name=$$(basename $$d .kmod)_kmod; \
+		KMAKE_ARGS="KBUILD_EXTRA_SYMBOLS=$(CURDIR)/$(BUILD)/kernel/$(KREL)/konoha/Module.symvers" \
+			bash tools/build_kmod.sh $$d $$name $(KREL) || exit 1; \
+		for ko in $(BUILD)/kernel/$(KREL)/$$name/*.ko; do \
+			echo "insmod $$ko"; insmod $$ko || exit 1; done; \
+	done
 	@echo "==> /dev/konoha is ready: ktc load examples/hello_device.k"
 
 unload: ## rmmod konoha.ko (root; fails while a script's device is open)
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make unload: must be run as root (it removes konoha.ko from the running kernel)" >&2; exit 1; fi
+	@for m in $$(lsmod | awk '$$1 ~ /^kjit_/ { print $$1 }'); do \
+		echo "rmmod $$m"; rmmod $$m || exit 1; done
 	rmmod konoha
 
 kernel-lint: | $(KERNEL_STAMP) ## run checkpatch.pl --no-tree -f on the kernel glue (lkm/kernel/)

@@ -37,7 +37,7 @@ fi
 # Source files of a module: what is mirrored (and pruned) in the build tree.
 source_files() {
 	find "$1" -type f ! -name '*.mod.c' \( -name '*.c' -o -name '*.h' -o -name '*.def' \
-		-o -name Kbuild -o -name '*.S' -o -name '*.o_shipped' \) -print0
+		-o -name Kbuild -o -name '*.S' -o -name '*.o_shipped' -o -name '*.stubs' \) -print0
 }
 
 # Copy only what changed, so Kbuild's own dependency tracking stays valid,

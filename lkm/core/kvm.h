@@ -268,6 +268,7 @@ struct kvm {
 
 	/* statistics */
 	uint64_t executed;	/* instructions of finished calls */
+	uint64_t jit_entries;	/* JIT stubs entered from C (not stub to stub) */
 };
 
 /* ---- API for hosts ------------------------------------------------------ */

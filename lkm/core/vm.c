@@ -270,6 +270,7 @@ static KP_NOINLINE int run_stub(struct kvm *vm)
 	union kvalue v;
 	int st;
 
+	vm->jit_entries++;
 	res = vm->jit_fns[cf->fn - vm->funcs](vm, vm->stack + cf->base);
 	if (res.st)
 		return (int)res.st;
@@ -850,8 +851,10 @@ struct kjit_ret kvm_jit_run_top(struct kvm *vm)
 	const struct kframe *fr = &vm->frames[vm->nframes - 1];
 	kjit_fn nat = vm->jit_fns ? vm->jit_fns[fr->fn - vm->funcs] : NULL;
 
-	if (nat && vm->nframes <= vm->jit_frames_max)
+	if (nat && vm->nframes <= vm->jit_frames_max) {
+		vm->jit_entries++;
 		return nat(vm, vm->stack + fr->base);
+	}
 	return kvm_jit_interp(vm);
 }
 

@@ -18,6 +18,10 @@
  * open(2) in progress one while it runs.  Unloading unpublishes the
  * nodes and drops the list's reference; the VM and its image are freed
  * with the last reference.
+ *
+ * JIT stubs come in companion modules (konoha_jit.h): a script loaded
+ * while stubs for its image digest are registered runs on them and holds
+ * a reference on their module until the script is freed.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -36,10 +40,13 @@
 #include <linux/uaccess.h>
 
 #include "kvm.h"
+#include "konoha_jit.h"
 #include "konoha_uapi.h"
 
 /* Largest image accepted. */
 #define KONOHA_IMAGE_MAX	(16u << 20)
+/* Load flags konoha_uapi.h defines. */
+#define KONOHA_LOAD_FLAGS	(KONOHA_LOAD_JIT | KONOHA_LOAD_NOJIT)
 /* Default heap quota of one script, and the largest one accepted. */
 #define KONOHA_HEAP		(16u << 20)
 #define KONOHA_HEAP_MAX		(1u << 30)
@@ -60,6 +67,7 @@ struct konoha_script {
 	struct kvm *vm;
 	atomic64_t calls;
 	atomic64_t failed_calls;
+	struct module *jit_owner;	/* holds a reference while used */
 };
 
 /* The loaded scripts, oldest first. Taken before any script's lock. */
@@ -385,15 +393,143 @@ static const struct kvm_host konoha_host = {
 	.dev_remove = host_dev_remove,
 };
 
+/* ---- JIT stub tables ------------------------------------------------------ */
+
+struct konoha_jit {
+	struct list_head node;
+	const struct kjit_table *table;
+	struct module *owner;
+};
+
+/* Registered stub tables; never held while taking another lock. */
+static LIST_HEAD(konoha_jits);
+static DEFINE_MUTEX(konoha_jits_lock);
+
+/* Called with konoha_jits_lock held. */
+static struct konoha_jit *jit_find(const u8 *digest)
+{
+	struct konoha_jit *j;
+
+	list_for_each_entry(j, &konoha_jits, node)
+		if (!memcmp(j->table->digest, digest, sizeof(j->table->digest)))
+			return j;
+	return NULL;
+}
+
+/* Registers the stubs of one image: 0, -EINVAL, -EEXIST or -ENOMEM. */
+int konoha_jit_add(const struct kjit_table *t, struct module *owner)
+{
+	struct konoha_jit *j;
+	int err = 0;
+
+	if (!t || t->abi != KJIT_ABI || !t->nfuncs || !t->fns) {
+		pr_err("jit: %s: stub table refused (ABI %u, this module %u)\n",
+		       owner ? module_name(owner) : "?", t ? t->abi : 0,
+		       KJIT_ABI);
+		return -EINVAL;
+	}
+	j = kzalloc(sizeof(*j), GFP_KERNEL);
+	if (!j)
+		return -ENOMEM;
+	j->table = t;
+	j->owner = owner;
+	mutex_lock(&konoha_jits_lock);
+	if (jit_find(t->digest))
+		err = -EEXIST;
+	else
+		list_add_tail(&j->node, &konoha_jits);
+	mutex_unlock(&konoha_jits_lock);
+	if (err) {
+		pr_err("jit: %s: stubs for image %*phN are already registered\n",
+		       owner ? module_name(owner) : "?", 8, t->digest);
+		kfree(j);
+		return err;
+	}
+	pr_info("jit: stubs for image %*phN registered (%u functions)\n",
+		8, t->digest, t->nfuncs);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(konoha_jit_add);
+
+/*
+ * Unregisters a table (its module's exit).  No script uses it: each one
+ * that did held a reference on the module, which could not go before.
+ */
+void konoha_jit_remove(const struct kjit_table *t)
+{
+	struct konoha_jit *j, *tmp;
+
+	mutex_lock(&konoha_jits_lock);
+	list_for_each_entry_safe(j, tmp, &konoha_jits, node) {
+		if (j->table == t) {
+			list_del(&j->node);
+			kfree(j);
+			pr_info("jit: stubs for image %*phN unregistered\n",
+				8, t->digest);
+			break;
+		}
+	}
+	mutex_unlock(&konoha_jits_lock);
+}
+EXPORT_SYMBOL_GPL(konoha_jit_remove);
+
+/*
+ * Binds the registered stubs for the script's image to its VM, before
+ * anything runs: 0 (also when none are registered and none required), or
+ * -errno with the reason in msg.
+ */
+static int script_attach_jit(struct konoha_script *s, u32 flags, char *msg)
+{
+	const struct kjit_table *t = NULL;
+	struct module *owner = NULL;
+	struct konoha_jit *j;
+	char why[128];
+	int err;
+
+	if (flags & KONOHA_LOAD_NOJIT)
+		return 0;
+	mutex_lock(&konoha_jits_lock);
+	j = jit_find(s->img->digest);
+	if (j && try_module_get(j->owner)) {
+		t = j->table;
+		owner = j->owner;
+	}
+	mutex_unlock(&konoha_jits_lock);
+	if (!t) {
+		if (!(flags & KONOHA_LOAD_JIT))
+			return 0;
+		scnprintf(msg, KONOHA_MSG_MAX,
+			  "no JIT stubs registered for image %*phN (load its companion module kjit_%*phN first)\n",
+			  8, s->img->digest, 8, s->img->digest);
+		return -ENOENT;
+	}
+	err = kvm_jit_register(s->vm, t, why, sizeof(why));
+	if (err) {
+		module_put(owner);
+		if (!(flags & KONOHA_LOAD_JIT) && err != -ENOMEM) {
+			pr_warn("%s: JIT stubs not used: %s\n", s->name, why);
+			return 0;
+		}
+		scnprintf(msg, KONOHA_MSG_MAX, "%s\n", why);
+		return err;
+	}
+	s->jit_owner = owner;
+	return 0;
+}
+
 /* ---- scripts ------------------------------------------------------------- */
 
 static void script_release(struct kref *ref)
 {
 	struct konoha_script *s = container_of(ref, struct konoha_script, ref);
 
+	struct module *owner = s->jit_owner;
+
 	kvm_destroy(s->vm);
 	kimg_free(s->img);
 	kp_free(s);
+	if (owner)
+		module_put(owner);	/* the stubs are no longer reachable */
 }
 
 /* Called with konoha_scripts_lock held. */
@@ -444,6 +580,7 @@ struct load_req {
 	size_t len;
 	u64 budget, heap;
 	u32 depth;
+	u32 flags;			/* KONOHA_LOAD_* */
 	char name[KONOHA_NAME_LEN];	/* "" or the name wanted; the name used */
 	char *msg;			/* KONOHA_MSG_MAX bytes */
 };
@@ -531,6 +668,12 @@ static int script_load(struct load_req *rq)
 	s->vm = kvm_create(img, &lim, &host);
 	if (!s->vm)
 		goto out_free_script;
+	err = script_attach_jit(s, rq->flags, rq->msg);
+	if (err) {
+		pr_err("%s: %s", s->name, rq->msg);
+		script_put(s);
+		return err;
+	}
 
 	if (kvm_run_init(s->vm) != KVM_OK) {
 		/* kvm_run_init() removed the devices of the script */
@@ -549,6 +692,9 @@ static int script_load(struct load_req *rq)
 		script_put(s);
 		goto out_taken_msg;
 	}
+	if (s->jit_owner)
+		pr_info("jit: %s: runs on the stubs of %s\n", s->name,
+			module_name(s->jit_owner));
 	pr_info("%s: loaded\n", s->name);
 	return 0;
 
@@ -601,6 +747,9 @@ static int script_unload(const char *name)
 	script_unpublish(s);
 	kp_mutex_unlock(&s->vm->lock);
 	list_del(&s->node);
+	if (s->jit_owner)
+		pr_info("jit: %s: %llu native entries\n", s->name,
+			(unsigned long long)s->vm->jit_entries);
 	pr_info("%s: unloaded\n", s->name);
 	script_put(s);
 out_unlock:
@@ -745,6 +894,7 @@ static long ioctl_load(void __user *arg)
 	struct konoha_load ld;
 	struct load_req *rq;
 	size_t n;
+	u32 bad;
 	int err;
 
 	if (copy_from_user(&ld, arg, sizeof(ld)))
@@ -756,13 +906,16 @@ static long ioctl_load(void __user *arg)
 	rq->budget = ld.budget;
 	rq->heap = ld.heap;
 	rq->depth = ld.depth;
+	rq->flags = ld.flags;
 	memcpy(rq->name, ld.name, sizeof(rq->name));
 	rq->name[KONOHA_NAME_LEN - 1] = '\0';
-	if (ld.flags || ld.image_len > KONOHA_IMAGE_MAX) {
-		scnprintf(rq->msg, KONOHA_MSG_MAX, ld.flags ?
+	if ((ld.flags & ~KONOHA_LOAD_FLAGS) ||
+	    ld.image_len > KONOHA_IMAGE_MAX) {
+		bad = ld.flags & ~KONOHA_LOAD_FLAGS;
+		scnprintf(rq->msg, KONOHA_MSG_MAX, bad ?
 			  "unknown flags %#x\n" : "image larger than %u bytes\n",
-			  ld.flags ? ld.flags : KONOHA_IMAGE_MAX);
-		err = ld.flags ? -EINVAL : -EFBIG;
+			  bad ? bad : KONOHA_IMAGE_MAX);
+		err = bad ? -EINVAL : -EFBIG;
 		goto out_reply;
 	}
 	/* an empty image goes to the verifier too, for its message */

@@ -29,6 +29,7 @@
  *	EINVAL	bad arguments, or the init failed (exception or abort)
  *	ENOEXEC	the image was refused by the verifier
  *	EEXIST	a script of that name is loaded, or a device name is taken
+ *	ENOENT	KONOHA_LOAD_JIT and no JIT stubs for this image
  *	E...	the errno of a DeviceError the init did not catch
  * A zero budget/heap/depth selects the kernel default (10^8
  * instructions per init or callback, 16 MiB, 1000 frames).
@@ -39,12 +40,23 @@ struct konoha_load {
 	__u64 budget;		/* in: instructions per init or callback */
 	__u64 heap;		/* in: heap quota in bytes */
 	__u32 depth;		/* in: call depth in frames */
-	__u32 flags;		/* in: must be 0 */
+	__u32 flags;		/* in: KONOHA_LOAD_* */
 	__u64 msg;		/* in: address of a buffer for the error text */
 	__u32 msg_len;		/* in: its size (0: no text wanted) */
 	__u32 msg_out;		/* out: length of the full text, NUL excluded */
 	char name[KONOHA_NAME_LEN];	/* in: name or "" (out: name used) */
 };
+
+/*
+ * Flags of KONOHA_IOC_LOAD.  By default a script runs on the JIT stubs
+ * registered for its image digest by a companion module (loaded before
+ * the script), else in the interpreter.
+ *	KONOHA_LOAD_JIT		refuse the load (ENOENT, with a message)
+ *				when no stubs are registered for the image
+ *	KONOHA_LOAD_NOJIT	always interpret, even when stubs exist
+ */
+#define KONOHA_LOAD_JIT		0x1u
+#define KONOHA_LOAD_NOJIT	0x2u
 
 /* KONOHA_IOC_UNLOAD: remove a script and its devices (EBUSY if open). */
 struct konoha_unload {

@@ -6,11 +6,15 @@
  *   kdrive op DEV OP...            one system call per OP, one line each
  *   kdrive stress [-p P] [-n N] DEV
  *                                  P processes open+read+close DEV N times
- *   kdrive conform MANIFEST        load, collect the log of, unload each
- *                                  image of MANIFEST (conformance suite)
+ *   kdrive conform [-j] MANIFEST   load, collect the log of, unload each
+ *                                  image of MANIFEST (conformance suite);
+ *                                  -j: require JIT stubs (KONOHA_LOAD_JIT)
+ *                                  and report "@@ JIT NAME TEXT" from the
+ *                                  module's "jit: NAME: TEXT" lines
  *   kdrive mass [-q] IMAGE...      load every image; each must be refused
  *                                  with a message, or load and unload
- *   kdrive load [-b BUDGET] [-H HEAP] [-d DEPTH] [-u UID] NAME IMAGE
+ *   kdrive load [-b BUDGET] [-H HEAP] [-d DEPTH] [-u UID] [-j|-J] NAME IMAGE
+ *                                  -j: KONOHA_LOAD_JIT, -J: KONOHA_LOAD_NOJIT
  *   kdrive unload [-u UID] NAME
  *   kdrive allocs                  print the module's live allocation count
  *   kdrive cycle [-n N] NAME IMAGE DEV
@@ -199,6 +203,9 @@ struct limits {
 	uint64_t budget, heap, depth;
 };
 
+/* KONOHA_LOAD_* flags of every load (-j / -J). */
+static uint32_t load_flags;
+
 /*
  * Loads an image under NAME with LIM: 0, or -errno with the module's
  * message in msg.
@@ -217,6 +224,7 @@ static int load_image(const char *name, const char *data, size_t len,
 	req.budget = lim ? lim->budget : 0;
 	req.heap = lim ? lim->heap : 0;
 	req.depth = lim ? lim->depth : 0;
+	req.flags = load_flags;
 	req.msg = (uintptr_t)msg;
 	req.msg_len = msgsize;
 	fd = open(KONOHA_DEV, O_RDWR);
@@ -511,8 +519,14 @@ static int cmd_conform(int argc, char **argv)
 	int have_held;
 	unsigned long long budget, heap, depth;
 	FILE *m;
-	int kmsg, count = 0;
+	int kmsg, count = 0, jit = 0;
 
+	if (argc == 3 && !strcmp(argv[1], "-j")) {
+		jit = 1;
+		load_flags = KONOHA_LOAD_JIT;
+		argc--;
+		argv++;
+	}
 	if (argc != 2)
 		return 2;
 	m = fopen(argv[1], "r");
@@ -573,6 +587,17 @@ static int cmd_conform(int argc, char **argv)
 			printf("@| %s|\n", held);
 		if (ret == 0)
 			un = unload_script(name);
+		if (jit) {
+			/* "konoha: jit: NAME: TEXT", logged by the unload */
+			char jprefix[160];
+			size_t jlen;
+
+			jlen = snprintf(jprefix, sizeof(jprefix),
+					"konoha: jit: %s: ", name);
+			while (kmsg_next(kmsg, text, sizeof(text), &level) >= 0)
+				if (!strncmp(text, jprefix, jlen))
+					printf("@@ JIT %s %s\n", name, text + jlen);
+		}
 		/* the whole report is in the log lines above: its start only */
 		for (t = 0; msg[t] && t < 300; t++)
 			if (msg[t] == '\n')
@@ -666,8 +691,12 @@ static int cmd_load(int argc, char **argv)
 	int opt, ret;
 
 	optind = 1;
-	while ((opt = getopt(argc, argv, "b:H:d:u:")) != -1) {
-		if (opt == 'b')
+	while ((opt = getopt(argc, argv, "b:H:d:u:jJ")) != -1) {
+		if (opt == 'j')
+			load_flags = KONOHA_LOAD_JIT;
+		else if (opt == 'J')
+			load_flags = KONOHA_LOAD_NOJIT;
+		else if (opt == 'b')
 			lim.budget = strtoull(optarg, NULL, 0);
 		else if (opt == 'H')
 			lim.heap = strtoull(optarg, NULL, 0);
@@ -870,8 +899,11 @@ static int cmd_abuse(int argc, char **argv)
 	req.image_len = len - 1;
 	abuse_check("LOAD image_len one byte short", raw_load(&req), &bad);
 	fresh(&req, data, len, msg, sizeof(msg));
-	req.flags = 1;
-	abuse_check("LOAD flags=1", raw_load(&req), &bad);
+	req.flags = 0x4;	/* no such flag */
+	abuse_check("LOAD flags=0x4", raw_load(&req), &bad);
+	fresh(&req, data, len, msg, sizeof(msg));
+	req.flags = 0x80000000u;
+	abuse_check("LOAD flags=0x80000000", raw_load(&req), &bad);
 	fresh(&req, data, len, msg, sizeof(msg));
 	req.heap = 1ull << 62;
 	abuse_check("LOAD heap=2^62", raw_load(&req), &bad);
