@@ -56,7 +56,7 @@ FUZZ_CORPUS := $(BUILD)/fuzz-corpus
 FUZZ_ARTIFACTS := $(BUILD)/fuzz-artifacts
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel-setup vm kmod-ref kmod-konoha kernel-suites kernel-lint load unload fuzz fuzz-seed fuzz-run test bench demo clean
+.PHONY: help setup kernel-setup vm kmod-ref kmod-kfib kmod-konoha kernel-suites kernel-lint load unload fuzz fuzz-seed fuzz-run test bench demo clean
 
 help: ## list the targets
 	@echo "K — targets (make TARGET):"
@@ -95,6 +95,11 @@ GUEST_TOOLS := $(BUILD)/kernel/guest/ktest_open $(BUILD)/kernel/guest/ktest_load
 
 kmod-ref: $(GUEST_TOOLS) | $(KERNEL_STAMP) ## build the C reference device kref_dev.ko for each installed kernel
 	@bash tools/build_kmod.sh lkm/kernel/ref ref
+
+# The C baseline of the kfib benchmark (bench/test_kfib.py), and its guest
+# tool that times an ioctl.
+kmod-kfib: $(BUILD)/kernel/guest/kbench_ioctl | $(KERNEL_STAMP) ## build the C reference kfib_ref.ko (recursive fib ioctl) for each installed kernel
+	@bash tools/build_kmod.sh lkm/kernel/ref/kfib kfib
 
 # konoha.ko: lkm/kernel/ (Kbuild, the glue) with lkm/core/ mirrored into
 # core/ beside it.
@@ -224,7 +229,7 @@ test: setup vm kmod-ref kmod-konoha kernel-suites ## run all the tests, the kern
 	@echo "==> running the tests"
 	KTEST_REQUIRE=1 $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 
-bench: setup vm kmod-ref kernel-suites ## run the benchmark suites in bench/ and print the ratio tables
+bench: setup vm kmod-ref kmod-kfib kernel-suites ## run the benchmark suites in bench/ and print the ratio tables
 	@echo "==> running the benchmarks (results in bench/results/)"
 	$(PYTHON) -m pytest bench/ --benchmark-only --benchmark-columns=min,median,max,rounds \
 		--benchmark-sort=name $(BENCH_ARGS)
