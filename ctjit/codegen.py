@@ -10,7 +10,9 @@ the techniques enabled:
   +branch      branches as native compare-and-branch (otherwise a branch
                handler returns the next pc and a switch dispatches on it);
   +call        CALL as an inline frame push and a direct native call of
-               the callee's stub; RET/RETV as an inline pop and `ret`;
+               the callee's stub; CALLV the same after selecting the
+               target by the receiver's class id (kop_CALLV as the slow
+               path); RET/RETV as an inline pop and `ret`;
   +tiny        moves, constants, int arithmetic and compares as IR.
 
 Budget: each segment (a run of instructions entered only at its start and
@@ -29,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from frontend import opcodes as O
-from frontend.image import Image, K_INT
+from frontend.image import FIRST_SCRIPT_CLASS, Image, K_INT, NATIVE_REF
 
 from .layout import L
 
@@ -57,6 +59,9 @@ GUARDED = {"GETF", "SETF", "AGET", "ASET"}
 # Functions longer than this (code words) stay in the interpreter: LLVM's
 # compile time grows faster than linearly.
 MAX_CODE_WORDS = 60000
+# CALLV sites with more script targets (distinct methods with stubs in the
+# slot) than this keep the handler: each target is an inline frame push.
+CALLV_MAX_TARGETS = 4
 
 RET_T = "{ i64, i64 }"
 COLD = "!prof !0"      # branch weights: the second successor is hot
@@ -403,6 +408,9 @@ class Lowering:
             return self.ret(op, ops)
         if name == "CALL" and self.opts.call and self.compiled[ops[1]]:
             return self.inline_call(pc, ops)
+        if name == "CALLV" and self.opts.call:
+            if self.inline_callv(pc, ops):
+                return
         if self.opts.tiny and name in TINY:
             if self.tiny(pc, name, ops):
                 return
@@ -467,11 +475,28 @@ class Lowering:
 
     def inline_call(self, pc, ops):
         a, g, b = ops
+        self.save_pc(pc)
+        k = self.f.tmp('')[1:]
+        slow, join = f"ps{k}", f"pj{k}"
+        self.push_and_call(g, a, b, slow, join)
+        self.f.label(slow)
+        st = self.call_handler("kop_CALL", ["ptr %vm", f"ptr {self.R()}",
+                                            f"i32 {a}", f"i32 {g}",
+                                            f"i32 {b}"])
+        self.reload_R()
+        self.check_status(st, 0)
+        self.e(f"br label %{join}")
+        self.f.label(join)
+
+    def push_and_call(self, g, a, b, slow, join):
+        """The frame of script function g (which has a stub) pushed inline,
+        arguments R[b..], and a direct call of its stub; the result into
+        R[a].  Branches to slow when the frame index reaches
+        jit_frames_max or the stack is too small, to join when done."""
         callee = self.img.functions[g]
         nregs_c = len(callee.regs)
         nargs_c = _nargs(self.img, callee)
         my_nregs = len(self.fn.regs)
-        self.save_pc(pc)
         nf = self.load("i32", self.vm_field("NFRAMES"), "nf")
         lim = self.load("i32", self.vm_field("JIT_FRAMES_MAX"), "lim")
         cap = self.load("i32", self.vm_field("STACK_CAP"), "scap")
@@ -491,16 +516,8 @@ class Lowering:
         self.e(f"{cap64} = zext i32 {cap} to i64")
         self.e(f"{c3} = icmp ugt i64 {need}, {cap64}")
         self.e(f"{c5} = or i1 {c1}, {c3}")
-        k = self.f.tmp('')[1:]
-        fast, slow, join = f"pf{k}", f"ps{k}", f"pj{k}"
+        fast = f"pf{self.f.tmp('')[1:]}"
         self.e(f"br i1 {c5}, label %{slow}, label %{fast}, {COLD}")
-        self.f.label(slow)
-        st = self.call_handler("kop_CALL", ["ptr %vm", f"ptr {self.R()}",
-                                            f"i32 {a}", f"i32 {g}",
-                                            f"i32 {b}"])
-        self.reload_R()
-        self.check_status(st, 0)
-        self.e(f"br label %{join}")
         self.f.label(fast)
         frames = self.load("ptr", self.vm_field("FRAMES"), "frs")
         nf64 = self.t("nf")
@@ -550,7 +567,64 @@ class Lowering:
             self.e(f"{v} = extractvalue {RET_T} {res}, 1")
             self.put(a, v)
         self.e(f"br label %{join}")
+
+    def callv_targets(self, s: int) -> dict[int, list[int]]:
+        """Vtable slot s of every script class whose method there has a
+        stub: target function -> class ids.  The image is fixed (its
+        digest binds the stubs), so these are all the script targets."""
+        out: dict[int, list[int]] = {}
+        for i, c in enumerate(self.img.classes):
+            if s >= len(c.vtable):
+                continue
+            ref = c.vtable[s]
+            if ref & NATIVE_REF or not self.compiled[ref]:
+                continue
+            out.setdefault(ref, []).append(FIRST_SCRIPT_CLASS + i)
+        return out
+
+    def inline_callv(self, pc, ops) -> bool:
+        """CALLV: the receiver's class id selects the target among the
+        script methods in slot s (direct calls of their stubs, frames
+        pushed inline); a null receiver, a native method, a method
+        without a stub or the native nesting bound go to kop_CALLV."""
+        a, s, b = ops
+        targets = self.callv_targets(s)
+        if not targets or len(targets) > CALLV_MAX_TARGETS:
+            return False
+        self.save_pc(pc)
+        k = self.f.tmp('')[1:]
+        slow, join = f"vs{k}", f"vj{k}"
+        o = self.get(b)
+        isnull = self.t("c")
+        self.e(f"{isnull} = icmp eq i64 {o}, 0")
+        nn = f"vn{k}"
+        self.e(f"br i1 {isnull}, label %{slow}, label %{nn}, {COLD}")
+        self.f.label(nn)
+        op = self.t("o")
+        self.e(f"{op} = inttoptr i64 {o} to ptr")
+        kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]), "kd")
+        inst = self.t("c")
+        self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
+        ki = f"vk{k}"
+        self.e(f"br i1 {inst}, label %{ki}, label %{slow}, {HOT_FIRST}")
+        self.f.label(ki)
+        cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]), "cls")
+        labels = {g: f"vt{k}_{g}" for g in targets}
+        cases = " ".join(f"i32 {c}, label %{labels[g]}"
+                         for g, cs in targets.items() for c in cs)
+        self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
+        for g in targets:
+            self.f.label(labels[g])
+            self.push_and_call(g, a, b, slow, join)
+        self.f.label(slow)
+        st = self.call_handler("kop_CALLV", ["ptr %vm", f"ptr {self.R()}",
+                                             f"i32 {a}", f"i32 {s}",
+                                             f"i32 {b}"])
+        self.reload_R()
+        self.check_status(st, 0)
+        self.e(f"br label %{join}")
         self.f.label(join)
+        return True
 
     def guarded(self, pc, name, ops):
         """Field and element access: the null and bounds checks and the

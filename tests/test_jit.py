@@ -165,6 +165,106 @@ def test_ir_budget_per_segment():
     assert sorted(map(int, charges)) == [1, 1, 2, 2, 2]
 
 
+# ---- CALLV: virtual calls dispatched natively (+call) -------------------
+
+FIBM = """\
+class F { int fib(int n) { if (n < 2) return n; return fib(n - 1) + fib(n - 2); } }
+F f = new F();
+print(f.fib(20));
+"""
+
+# Receivers of four classes in turn: A.f, B.f (recursive), C.f (throws),
+# D inheriting A.f; toString native for A and D, script for B and C; a
+# null receiver at the end (the trace of its NPE).
+POLY = """\
+class A { int k; A(int k) { this.k = k; } int f(int n) { return n + k; } }
+class B extends A {
+    B() { super(1); }
+    int f(int n) { if (n < 1) return 0; return 1 + f(n - 1); }
+    String toString() { return "B" + k; }
+}
+class C extends B {
+    int f(int n) { if (n == 4) throw new Exception("c" + n); return 2 * n; }
+}
+class D extends A { D() { super(7); } }
+int g(A a, int n) {
+    try { return a.f(n); } catch (Exception e) { print(e.getMessage()); return -1; }
+}
+A[] xs = new A[5];
+xs[0] = new A(3); xs[1] = new B(); xs[2] = new C(); xs[3] = new D();
+int s = 0;
+for (int i = 0; i < 24; i = i + 1) {
+    A a = xs[i % 4];
+    s = s + g(a, i % 6);
+    print(a.toString());
+}
+print(s);
+print(xs[4].f(1));
+"""
+
+
+def test_ir_callv_native_dispatch():
+    image = compile_source(FIBM, "fibm.k")
+    ir = ctjit.compile_image(image, ct="+call").ir
+    fns = {m.group(1): m.group(0) for m in re.finditer(
+        r"define internal \{ i64, i64 \} @kjit_f(\d+)\(.*?\n\}", ir, re.S)}
+    # the method: the body that calls its own stub natively
+    rec = [(i, b) for i, b in fns.items()
+           if f"call {{ i64, i64 }} @kjit_f{i}(ptr %vm, ptr %Rc" in b]
+    assert len(rec) == 1, ir
+    i, body = rec[0]
+    # receiver's class id selects the target; the handler only as the
+    # slow path (null receiver, native or unstubbed target, nesting bound)
+    assert re.search(r"switch i32 %cls\d+, label %vs\d+ \[ i32 \d+, "
+                     r"label %vt\d+_" + i + r" \]", body)
+    assert body.count(f"call {{ i64, i64 }} @kjit_f{i}(") == 2
+    assert body.count("call i32 @kop_CALLV(") == 2
+    assert re.search(r"icmp uge i32 %nf\d+, %lim\d+", body)
+    # subroutine/+branch keep the handler only
+    ir0 = ctjit.compile_image(image, ct="+branch").ir
+    assert "switch i32 %cls" not in ir0
+
+
+def test_callv_polymorphic_parity(tmp_path):
+    image = compile_source(POLY, "p.k")
+    for ct in ("+branch", "+call", "all"):
+        so = build_so(image, str(tmp_path), ct)
+        want = run_vm(image, jit=False)
+        assert want[0] == 2 and b"NullPointerException" in want[2]
+        assert b"c4" in want[1] and b"B1" in want[1] and b"D" in want[1]
+        assert run_vm(image, so=so) == want
+        for depth in (3, 4, 5, 10):
+            args = ["--depth", str(depth)]
+            assert run_vm(image, args, so=so) == \
+                run_vm(image, args, jit=False)
+
+
+@pytest.mark.parametrize("src", [FIBM.replace("fib(20)", "fib(7)"), POLY],
+                         ids=["fibm", "poly"])
+def test_callv_budget_sweep_is_exact(src, tmp_path):
+    image = compile_source(src, "p.k")
+    so = build_so(image, str(tmp_path))
+    r = subprocess.run([conf.vm_binary(), "--stats",
+                        str(_write(tmp_path, image))], capture_output=True)
+    need = int(re.search(rb"instructions (\d+)", r.stderr).group(1))
+    for budget in list(range(1, 40)) + list(range(need - 30, need + 3)):
+        if budget <= 0:
+            continue
+        args = ["--budget", str(budget)]
+        assert run_vm(image, args, so=so) == \
+            run_vm(image, args, jit=False), f"budget {budget}"
+
+
+def test_callv_deep_recursion_past_native_nesting(tmp_path):
+    src = ("class R { int rec(int n) { if (n == 0) return 0; "
+           "return 1 + rec(n - 1); } }\n"
+           "R r = new R();\nprint(r.rec(997));\nprint(r.rec(999));\n")
+    image = compile_source(src, "p.k")
+    want = run_vm(image, jit=False)
+    assert want[0] == 2 and b"abort: stack overflow" in want[2]
+    assert run_vm(image) == want
+
+
 def test_ct_levels_parse():
     from ctjit.codegen import Options
     assert Options.parse("subroutine").label() == "subroutine"
@@ -362,6 +462,26 @@ def test_kernel_object(kernel, ct, tmp_path):
         start = int(m.group(1), 16)
         assert start >= 16
         assert re.search(rf"\n\s+{start - 1:x}:\s+nop", dis)
+
+
+def test_kernel_callv_is_a_direct_call(tmp_path):
+    # a recursive method: its virtual self-calls are direct calls of its
+    # stub (targets are selected by class id, so no indirect call, no
+    # retpoline thunk); kop_CALLV only behind the slow-path branches
+    image = compile_source(FIBM, "m.k")
+    stubs = ctjit.compile_image(image, profile="kernel", kernel="6.12")
+    obj = tmp_path / "m.o"
+    obj.write_bytes(stubs.obj)
+    dis = objdump(obj, "-dr", "--no-show-raw-insn")
+    assert not re.search(r"jmp\s+\*|call\s+\*", dis)
+    assert "__x86_indirect_thunk" not in dis
+    fns = dict(re.findall(r"<(kjit_f\d+)>:\n(.*?)(?=\n\n|\Z)", dis,
+                          re.S))
+    rec = [n for n, body in fns.items()
+           if len(re.findall(rf"call\s+[0-9a-f]+ <{n}>", body)) == 2]
+    assert len(rec) == 1, dis
+    body = fns[rec[0]]
+    assert len(re.findall(r"R_X86_64_PLT32\s+kop_CALLV", body)) == 2
 
 
 def test_kernel_kmod_dir(tmp_path):

@@ -32,7 +32,11 @@
 #define KJIT_OFF_FRAME_ENTRY	21
 #define KJIT_SIZEOF_FRAME	24
 
-/* objects: struct kinst fields, struct karr length and elements */
+/* objects: struct kobj class id and kind, struct kinst fields, struct karr
+ * length and elements */
+#define KJIT_OFF_OBJ_CLS	8
+#define KJIT_OFF_OBJ_KIND	12
+#define KJIT_KO_INSTANCE	1
 #define KJIT_OFF_INST_FIELDS	16
 #define KJIT_OFF_ARR_LEN	24
 #define KJIT_OFF_ARR_V		32
