@@ -62,7 +62,7 @@ def compile_source(source, filename="<input>", **options):
     a = analyze(source, filename)
     if not a.ok:
         raise CompileError(a.diagnostics, source)
-    from . import emitter, image   # written by the emitter helper
+    from . import emitter, image   # imported here: analyze() needs neither
     module = emitter.emit(a.program, **options) if options else emitter.emit(a.program)
     if isinstance(module, (bytes, bytearray)):
         return bytes(module)
