@@ -11,12 +11,44 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from benchlib import ROOT
 
 sys.path.insert(0, str(ROOT / "tests" / "kernel"))
 import qemu  # noqa: E402
 
 OUT = qemu.BUILD / "kernel" / "bench"
+
+# pytest-benchmark times each round with guest_clock, which a benchmark
+# advances by what the guest measured for that round (advance_clock).
+_NOW = [0.0]
+
+
+def guest_clock() -> float:
+    return _NOW[0]
+
+
+def advance_clock(seconds: float) -> None:
+    _NOW[0] += seconds
+
+
+def checked_boot(suite, line: str, what: str):
+    """Boot `suite` on kernel `line` (once; ktest caches the result) and
+    fail the benchmark unless every guest case ran and passed and the
+    kernel log is clean."""
+    r = suite.boot(line)
+    failed = [c for c in r.cases if not c.ok]
+    if r.timed_out or not r.completed or failed or len(r.cases) != len(suite.cases):
+        detail = "\n".join(f"  {c.name}: " + " | ".join(c.diagnostics[-6:]) for c in failed)
+        pytest.fail(f"{what} boot on {r.kernel.release} failed "
+                    f"({len(r.cases)}/{len(suite.cases)} cases reported):\n{detail}\n"
+                    f"{r.console_tail(20)}", pytrace=False)
+    errors = r.kernel_log_errors()
+    if errors:
+        pytest.fail(f"{what} boot on {r.kernel.release}: kernel log errors:\n  "
+                    + "\n  ".join(errors[:20]), pytrace=False)
+    return r
 
 
 def compile_k(source: str, name: str) -> bytes:

@@ -107,17 +107,7 @@ def guest_samples(line):
     """Seconds per ioctl of each round, by device path."""
     if line in _SAMPLES:
         return _SAMPLES[line]
-    r = SUITE.boot(line)
-    failed = [c for c in r.cases if not c.ok]
-    if r.timed_out or not r.completed or failed or len(r.cases) != len(SUITE.cases):
-        detail = "\n".join(f"  {c.name}: " + " | ".join(c.diagnostics[-6:]) for c in failed)
-        pytest.fail(f"kfib boot on {r.kernel.release} failed "
-                    f"({len(r.cases)}/{len(SUITE.cases)} cases reported):\n{detail}\n"
-                    f"{r.console_tail(20)}", pytrace=False)
-    errors = r.kernel_log_errors()
-    if errors:
-        pytest.fail(f"kfib boot on {r.kernel.release}: kernel log errors:\n  "
-                    + "\n  ".join(errors[:20]), pytrace=False)
+    r = kbench.checked_boot(SUITE, line, "kfib")
     samples = {}
     want = _fib(N)
     for c in r.cases:
@@ -131,15 +121,8 @@ def guest_samples(line):
     return _SAMPLES[line]
 
 
-_NOW = [0.0]
-
-
-def guest_clock():
-    return _NOW[0]
-
-
 @pytest.mark.kernel
-@pytest.mark.benchmark(group="kfib", timer=guest_clock, disable_gc=False)
+@pytest.mark.benchmark(group="kfib", timer=kbench.guest_clock, disable_gc=False)
 @pytest.mark.parametrize("label", LABELS)
 @pytest.mark.parametrize("line", qemu.KERNEL_LINES)
 def test_kfib(benchmark, line, label):
@@ -151,7 +134,7 @@ def test_kfib(benchmark, line, label):
     it = iter(samples)
 
     def one_round():
-        _NOW[0] += next(it)
+        kbench.advance_clock(next(it))
 
     benchmark.extra_info.update(kernel=line, device=DEVICES[label], n=N,
                                 ms_per_call=[round(s * 1e3, 2) for s in samples])

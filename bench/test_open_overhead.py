@@ -105,13 +105,7 @@ _ROUND = re.compile(r"round (\d+) open_close (\S+) iterations=(\d+) total_ns=(\d
 
 def guest_samples(line):
     """Seconds per open+close of each round, by device path."""
-    r = SUITE.boot(line)
-    failed = [c for c in r.cases if not c.ok]
-    if r.timed_out or not r.completed or failed or len(r.cases) != len(SUITE.cases):
-        detail = "\n".join(f"  {c.name}: " + " | ".join(c.diagnostics[-5:]) for c in failed)
-        pytest.fail(f"open_overhead boot on {r.kernel.release} failed "
-                    f"({len(r.cases)}/{len(SUITE.cases)} cases reported):\n{detail}\n"
-                    f"{r.console_tail(20)}", pytrace=False)
+    r = kbench.checked_boot(SUITE, line, "open_overhead")
     samples = {}
     for c in r.cases:
         for d in c.diagnostics:
@@ -121,17 +115,8 @@ def guest_samples(line):
     return samples
 
 
-# pytest-benchmark times each round with this clock, which the target
-# advances by what the guest measured for that round.
-_NOW = [0.0]
-
-
-def guest_clock():
-    return _NOW[0]
-
-
 @pytest.mark.kernel
-@pytest.mark.benchmark(group="open_overhead", timer=guest_clock, disable_gc=False)
+@pytest.mark.benchmark(group="open_overhead", timer=kbench.guest_clock, disable_gc=False)
 @pytest.mark.parametrize("label", LABELS)
 @pytest.mark.parametrize("line", qemu.KERNEL_LINES)
 def test_open_overhead(benchmark, line, label):
@@ -142,7 +127,7 @@ def test_open_overhead(benchmark, line, label):
     it = iter(samples)
 
     def one_round():
-        _NOW[0] += next(it)
+        kbench.advance_clock(next(it))
 
     benchmark.extra_info.update(kernel=line, device=DEVICES[label], iterations=N,
                                 ns_per_open_close=[round(s * 1e9, 1) for s in samples])
