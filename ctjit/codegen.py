@@ -479,10 +479,14 @@ class Lowering:
         k = self.f.tmp('')[1:]
         slow, join = f"ps{k}", f"pj{k}"
         self.push_and_call(g, a, b, slow, join)
+        self.call_slow_path("kop_CALL", a, g, b, slow, join)
+
+    def call_slow_path(self, handler, a, x, b, slow, join):
+        """Block `slow`: the call through its handler (which pushes the frame
+        and runs the callee, stub or interpreter), then on to `join`."""
         self.f.label(slow)
-        st = self.call_handler("kop_CALL", ["ptr %vm", f"ptr {self.R()}",
-                                            f"i32 {a}", f"i32 {g}",
-                                            f"i32 {b}"])
+        st = self.call_handler(handler, ["ptr %vm", f"ptr {self.R()}",
+                                         f"i32 {a}", f"i32 {x}", f"i32 {b}"])
         self.reload_R()
         self.check_status(st, 0)
         self.e(f"br label %{join}")
@@ -616,14 +620,7 @@ class Lowering:
         for g in targets:
             self.f.label(labels[g])
             self.push_and_call(g, a, b, slow, join)
-        self.f.label(slow)
-        st = self.call_handler("kop_CALLV", ["ptr %vm", f"ptr {self.R()}",
-                                             f"i32 {a}", f"i32 {s}",
-                                             f"i32 {b}"])
-        self.reload_R()
-        self.check_status(st, 0)
-        self.e(f"br label %{join}")
-        self.f.label(join)
+        self.call_slow_path("kop_CALLV", a, s, b, slow, join)
         return True
 
     def guarded(self, pc, name, ops):
