@@ -1,7 +1,7 @@
 """The context-threading ablation: each technique of Berndl et al. (CGO
 2005) added in turn, on three K programs.
 
-    levels: K (interpreter), subroutine, +branch, +call, +tiny
+    levels: K (interpreter), subroutine, +branch, +call, +tiny, +direct
     programs: fib (bench/peers/fib.k, N from FIB_N), sieve and nbody_int
               (bench/programs/)
 
@@ -27,7 +27,7 @@ ROUNDS = int(os.environ.get("ABLATION_ROUNDS", "3"))
 FIB_N = int(os.environ.get("FIB_N", "32"))
 BUDGET = 100_000_000_000
 
-LEVELS = [K_LABEL, "subroutine", "+branch", "+call", "+tiny"]
+LEVELS = [K_LABEL, "subroutine", "+branch", "+call", "+tiny", "+direct"]
 PROGRAMS = {
     "fib": BENCH / "peers" / "fib.k",
     "sieve": BENCH / "programs" / "sieve.k",
@@ -41,7 +41,8 @@ for _name in PROGRAMS:
         f"context threading on {_name}, median of {ROUNDS} runs",
         "Each row adds one technique to the previous one (subroutine "
         "threading, then branch inlining, apply/return inlining, tiny "
-        "inlining); the ratio is to the interpreter.")
+        "inlining, direct calls of int-only functions); the ratio is to "
+        "the interpreter.")
     for _level in LEVELS:
         TABLES[_name].declare(_level)
 

@@ -47,8 +47,11 @@ def compile_image(data: bytes, profile: str = "userspace", ct: str = "all",
     digest = bytes(data[16:48])
     opts = Options.parse(ct)
     prof = target.profile(profile, kernel)
+    stack = (codegen.L["DIRECT_STACK_KERNEL"] if prof.name == "kernel"
+             else codegen.L["DIRECT_STACK_USER"])
     mod = codegen.generate(img, digest, opts, attrs=prof.fn_attrs,
-                           module_tail=prof.module_flags)
+                           module_tail=prof.module_flags,
+                           direct_stack=stack)
     optimized, obj = target.emit_object(mod.text, prof, opt_level)
     return Stubs(digest, mod.text, optimized, obj, mod.compiled,
                  mod.fallback, prof.name)

@@ -31,11 +31,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from frontend import opcodes as O
-from frontend.image import FIRST_SCRIPT_CLASS, Image, K_INT, NATIVE_REF
+from frontend.image import (FIRST_SCRIPT_CLASS, Image, K_INT, NATIVE_REF,
+                            TY_BOOL, TY_INT)
 
 from .layout import L
 
-TECHNIQUES = ("branch", "call", "tiny")
+TECHNIQUES = ("branch", "call", "tiny", "direct")
 
 # Instructions that may run script code (so consume budget): a segment
 # ends after each.
@@ -59,6 +60,15 @@ GUARDED = {"GETF", "SETF", "AGET", "ASET"}
 # Functions longer than this (code words) stay in the interpreter: LLVM's
 # compile time grows faster than linearly.
 MAX_CODE_WORDS = 60000
+# Instructions a direct function may contain (with CALL only to direct
+# functions and LOADK only of int constants).
+DIRECT_OPS = ({"NOP", "MOV", "LOADI", "LOADK", "GETG", "ADD", "SUB", "MUL",
+               "ADDI", "BAND", "BOR", "BXOR", "SHL", "SHR", "USHR", "NEG",
+               "BNOT", "NOT", "EQ", "NE", "LT", "LE", "DIV", "MOD", "RET",
+               "RETV", "CALL"} | BRANCHES) - {"JNULL", "JNNULL"}
+# Direct functions have at most this many registers (bounds the native
+# frame, so the stack check at entry cannot be overshot by much).
+DIRECT_MAX_REGS = 64
 # CALLV sites with more script targets (distinct methods with stubs in the
 # slot) than this keep the handler: each target is an inline frame push.
 CALLV_MAX_TARGETS = 4
@@ -77,24 +87,32 @@ class Options:
     branch: bool = True
     call: bool = True
     tiny: bool = True
+    direct: bool = True
 
     @classmethod
     def parse(cls, spec: str) -> "Options":
-        """`subroutine`, `+branch`, `+call`, `+tiny` (cumulative, as in the
-        paper's table), `all`, or a comma list of technique names."""
+        """`subroutine`, `+branch`, `+call`, `+tiny`, `+direct`
+        (cumulative, as in the paper's table, plus direct calls), `all`,
+        or a comma list of technique names."""
         spec = (spec or "all").strip()
         ladder = {"subroutine": 0, "sub": 0, "+branch": 1, "branch": 1,
-                  "+call": 2, "call": 2, "+tiny": 3, "tiny": 3, "all": 3}
+                  "+call": 2, "call": 2, "+tiny": 3, "tiny": 3,
+                  "+direct": 4, "direct": 4, "all": 4}
         if spec in ladder:
             n = ladder[spec]
-            return cls(branch=n >= 1, call=n >= 2, tiny=n >= 3)
+            return cls(branch=n >= 1, call=n >= 2, tiny=n >= 3,
+                       direct=n >= 4)
         parts = [p.strip() for p in spec.split(",") if p.strip()]
         bad = [p for p in parts if p not in TECHNIQUES]
         if bad:
             raise ValueError(f"unknown context-threading level `{spec}` "
-                             f"(subroutine, +branch, +call, +tiny or all)")
+                             f"(subroutine, +branch, +call, +tiny, "
+                             f"+direct or all)")
+        if "direct" in parts and not {"branch", "call", "tiny"} <= \
+                set(parts):
+            raise ValueError("`direct` needs branch, call and tiny")
         return cls(branch="branch" in parts, call="call" in parts,
-                   tiny="tiny" in parts)
+                   tiny="tiny" in parts, direct="direct" in parts)
 
     def label(self) -> str:
         on = [t for t in TECHNIQUES if getattr(self, t)]
@@ -150,8 +168,12 @@ class Lowering:
     """Lowers one K function to one LLVM function."""
 
     def __init__(self, img: Image, index: int, opts: Options,
-                 compiled: list[bool], used: set[str]):
+                 compiled: list[bool], used: set[str],
+                 direct: list[bool] | None = None,
+                 direct_stack: int = L["DIRECT_STACK_USER"]):
         self.img = img
+        self.direct = direct or [False] * len(img.functions)
+        self.direct_stack = direct_stack
         self.index = index
         self.fn = img.functions[index]
         self.opts = opts
@@ -243,12 +265,10 @@ class Lowering:
 
     # ---- structure -------------------------------------------------------
 
-    def lower(self) -> list[str]:
-        code = self.fn.code
-        if len(code) > MAX_CODE_WORDS:
-            raise Unsupported(f"{len(code)} code words (limit "
-                              f"{MAX_CODE_WORDS})")
-        insns = decode(code)
+    def segment(self):
+        """Decodes the function and cuts it into budget segments:
+        self.insns, next_pc, leaders, seg_start, seglen, remaining."""
+        insns = decode(self.fn.code)
         self.insns = insns
         pcs = [pc for pc, _, _ in insns]
         self.next_pc = {pcs[i]: (pcs[i + 1] if i + 1 < len(pcs) else None)
@@ -287,6 +307,14 @@ class Lowering:
             for i, p in enumerate(run):
                 remaining[p] = len(run) - i - 1
         self.seglen, self.remaining = seglen, remaining
+        self.seg_start = seg_start
+
+    def lower(self) -> list[str]:
+        code = self.fn.code
+        if len(code) > MAX_CODE_WORDS:
+            raise Unsupported(f"{len(code)} code words (limit "
+                              f"{MAX_CODE_WORDS})")
+        self.segment()
         self.exc_sites: list[tuple[str, str, int]] = []
         self.bail_sites: list[tuple[str, int]] = []
 
@@ -303,28 +331,29 @@ class Lowering:
         self.e("%fi64 = zext i32 %fi to i64")
         self.e(f"%froff = mul i64 %fi64, {L['SIZEOF_FRAME']}")
         self.e("br label %L0")
-
-        for pc, op, ops in insns:
-            if pc in seg_start:
-                # a new LLVM block at every segment start
-                if not f.lines[-1].startswith("  br ") and \
-                        not f.lines[-1].startswith("  ret ") and \
-                        not f.lines[-1].startswith("  switch ") and \
-                        not f.lines[-1].startswith("  unreachable"):
-                    self.e(f"br label %L{pc}")
-                f.label(f"L{pc}")
-                self.charge(pc, seglen[pc])
-            self.instr(pc, op, ops)
-        # falling off the end is impossible (verifier); close the last block
-        if not (f.lines[-1].startswith("  br ") or
-                f.lines[-1].startswith("  ret ") or
-                f.lines[-1].startswith("  switch ") or
-                f.lines[-1].startswith("  unreachable")):
-            self.e("unreachable")
+        self.body()
         self.tails()
         name = f"kjit_f{self.index}"
         return [f"define internal {RET_T} @{name}(ptr %vm, ptr %R0) #0 {{",
                 *f.lines, "}"]
+
+    def closed(self) -> bool:
+        last = self.f.lines[-1]
+        return last.startswith(("  br ", "  ret ", "  switch ",
+                                "  unreachable"))
+
+    def body(self):
+        """The instructions, a block at every segment start."""
+        for pc, op, ops in self.insns:
+            if pc in self.seg_start:
+                if not self.closed():
+                    self.e(f"br label %L{pc}")
+                self.f.label(f"L{pc}")
+                self.charge(pc, self.seglen[pc])
+            self.instr(pc, op, ops)
+        # falling off the end is impossible (verifier); close the last block
+        if not self.closed():
+            self.e("unreachable")
 
     def charge(self, pc: int, n: int):
         bp = self.vm_field("BUDGET")
@@ -475,11 +504,74 @@ class Lowering:
 
     def inline_call(self, pc, ops):
         a, g, b = ops
-        self.save_pc(pc)
         k = self.f.tmp('')[1:]
         slow, join = f"ps{k}", f"pj{k}"
+        if self.opts.direct and self.direct[g]:
+            self.direct_entry(pc, g, a, b, k, join)
+        self.save_pc(pc)
         self.push_and_call(g, a, b, slow, join)
         self.call_slow_path("kop_CALL", a, g, b, slow, join)
+
+    def direct_entry(self, pc, g, a, b, k, join):
+        """A call of direct function g from frame code: its direct entry
+        with the depth left, the stack floor and the budget; the result
+        into R[a].  If the direct code gives up (budget, depth, stack or
+        a division by zero: it has no side effects, and the budget is
+        only stored on success) the call is run again with frames by
+        kop_CALL, with direct calls off below it (vm->jit_nodirect), so
+        it aborts or throws exactly as the interpreter would.  While
+        jit_nodirect is set, calls go on to the frame path."""
+        nd = self.load("i32", self.vm_field("JIT_NODIRECT"), "nd")
+        c = self.t("c")
+        self.e(f"{c} = icmp eq i32 {nd}, 0")
+        dt, dk, dr, df = (f"{x}{k}" for x in ("dt", "dk", "dr", "df"))
+        self.e(f"br i1 {c}, label %{dt}, label %{df}, {HOT_FIRST}")
+        self.f.label(dt)
+        nf = self.load("i32", self.vm_field("NFRAMES"), "nf")
+        dep = self.load("i32", self.vm_field("DEPTH"), "dep")
+        nf64, dep64, rd = self.t("nf"), self.t("dep"), self.t("rd")
+        self.e(f"{nf64} = zext i32 {nf} to i64")
+        self.e(f"{dep64} = zext i32 {dep} to i64")
+        self.e(f"{rd} = sub i64 {dep64}, {nf64}")
+        sp, fl = self.t("sp"), self.t("fl")
+        self.e(f"{sp} = call i64 @llvm.read_register.i64(metadata !20)")
+        self.e(f"{fl} = sub i64 {sp}, {self.direct_stack}")
+        self.store("i64", fl, self.vm_field("JIT_SP_FLOOR"))
+        bud = self.load("i64", self.vm_field("BUDGET"), "bud")
+        args = [f"i64 {self.get(b + i)}"
+                for i in range(_nargs(self.img, self.img.functions[g]))]
+        res = self.t("res")
+        self.e(f"{res} = call {RET_T} @kjit_d{g}(ptr %vm, i64 {rd}, "
+               f"i64 {bud}{''.join(', ' + x for x in args)})")
+        nb, bad = self.t("bud"), self.t("c")
+        self.e(f"{nb} = extractvalue {RET_T} {res}, 1")
+        self.e(f"{bad} = icmp slt i64 {nb}, 0")
+        self.e(f"br i1 {bad}, label %{dr}, label %{dk}, {COLD}")
+        self.f.label(dk)
+        self.store("i64", nb, self.vm_field("BUDGET"))
+        if a >= 0:
+            v = self.t("v")
+            self.e(f"{v} = extractvalue {RET_T} {res}, 0")
+            self.put(a, v)
+        self.e(f"br label %{join}")
+        self.f.label(dr)
+        self.save_pc(pc)
+        ndp = self.vm_field("JIT_NODIRECT")
+        n0 = self.load("i32", ndp, "nd")
+        n1 = self.t("nd")
+        self.e(f"{n1} = add i32 {n0}, 1")
+        self.store("i32", n1, ndp)
+        st = self.call_handler("kop_CALL", ["ptr %vm", f"ptr {self.R()}",
+                                            f"i32 {a}", f"i32 {g}",
+                                            f"i32 {b}"])
+        n2 = self.load("i32", ndp, "nd")
+        n3 = self.t("nd")
+        self.e(f"{n3} = sub i32 {n2}, 1")
+        self.store("i32", n3, ndp)
+        self.reload_R()
+        self.check_status(st, 0)
+        self.e(f"br label %{join}")
+        self.f.label(df)
 
     def call_slow_path(self, handler, a, x, b, slow, join):
         """Block `slow`: the call through its handler (which pushes the frame
@@ -669,6 +761,14 @@ class Lowering:
         self.f.label(join)
         return True
 
+    def div0(self, pc):
+        """The block of a division by zero (DIV/MOD as IR)."""
+        self.save_pc(pc)
+        self.used.add("kop_throw_div0")
+        st = self.t("st")
+        self.e(f"{st} = call i32 @kop_throw_div0(ptr %vm)")
+        self.e(f"br label %{self.exc_site(st, self.remaining[pc])}")
+
     def tiny(self, pc, name, ops) -> bool:
         """Emits name as IR; False to use the handler instead."""
         if name in GUARDED:
@@ -739,11 +839,7 @@ class Lowering:
             ok, bad = f"dz{k}", f"dv{k}"
             self.e(f"br i1 {z}, label %{bad}, label %{ok}, {COLD}")
             self.f.label(bad)
-            self.save_pc(pc)
-            self.used.add("kop_throw_div0")
-            st = self.t("st")
-            self.e(f"{st} = call i32 @kop_throw_div0(ptr %vm)")
-            self.e(f"br label %{self.exc_site(st, self.remaining[pc])}")
+            self.div0(pc)
             self.f.label(ok)
             m1 = self.t("c")
             self.e(f"{m1} = icmp eq i64 {y}, -1")
@@ -765,6 +861,131 @@ class Lowering:
         return True
 
 
+class DirectLowering(Lowering):
+    """The direct version of a function whose registers are all int or
+    boolean and which only computes: no objects, no natives, no stores
+    to globals, calls only to other direct functions (direct_functions).
+
+    `{i64, i64} kjit_d<N>(ptr vm, i64 rd, i64 b, i64 args...)` keeps the
+    registers in SSA values (machine registers), pushes no VM frame and
+    returns {result, budget left}.  rd is the number of frames the depth
+    limit still allows, b the budget.  Anything the interpreter would
+    turn into an abort or an exception (the budget running out, the
+    depth limit, a division by zero) and the native stack reaching
+    vm->jit_sp_floor make it give up instead: it returns a negative
+    budget, every direct caller passes that on, and the frame code that
+    entered the chain runs the call again with frames (direct_entry).
+    That is exact because direct code has no effect but its result and
+    the budget, which only the frame code stores.
+    """
+
+    def get(self, reg: int) -> str:
+        return self.load("i64", f"%reg{reg}", "x")
+
+    def put(self, reg: int, val):
+        self.store("i64", val, f"%reg{reg}")
+
+    def lower(self) -> list[str]:
+        self.segment()
+        f = self.f
+        nargs = _nargs(self.img, self.fn)
+        f.label("entry")
+        for i in range(len(self.fn.regs)):
+            self.e(f"%reg{i} = alloca i64, align 8")
+        self.e("%bs = alloca i64, align 8")
+        for i in range(len(self.fn.regs)):
+            self.put(i, f"%a{i}" if i < nargs else 0)
+        self.store("i64", "%b0", "%bs")
+        self.e("%rd1 = sub i64 %rd, 1")
+        self.e("%deep = icmp slt i64 %rd, 1")
+        self.e("%sp = call i64 @llvm.read_register.i64(metadata !20)")
+        fl = self.load("i64", self.vm_field("JIT_SP_FLOOR"), "fl")
+        self.e(f"%low = icmp ult i64 %sp, {fl}")
+        self.e("%stop = or i1 %deep, %low")
+        self.e(f"br i1 %stop, label %fail, label %L0, {COLD}")
+        self.body()
+        f.label("fail")
+        self.e(f"ret {RET_T} {{ i64 0, i64 -1 }}")
+        params = "".join(f", i64 %a{i}" for i in range(nargs))
+        return [f"define internal {RET_T} @kjit_d{self.index}(ptr %vm, "
+                f"i64 %rd, i64 %b0{params}) #0 {{", *f.lines, "}"]
+
+    def charge(self, pc: int, n: int):
+        b = self.load("i64", "%bs", "bud")
+        nb, c = self.t("bud"), self.t("c")
+        self.e(f"{nb} = sub i64 {b}, {n}")
+        self.e(f"{c} = icmp slt i64 {nb}, 0")
+        body = f"S{pc}"
+        self.e(f"br i1 {c}, label %fail, label %{body}, {COLD}")
+        self.f.label(body)
+        self.store("i64", nb, "%bs")
+
+    def instr(self, pc: int, op: O.Opcode, ops: list[int]):
+        name = op.name
+        if name in BRANCHES:
+            return self.branch(pc, op, ops)
+        if name in ("RET", "RETV"):
+            v = self.get(ops[0]) if name == "RET" else "0"
+            b = self.load("i64", "%bs", "bud")
+            r1, r2 = self.t("ret"), self.t("ret")
+            self.e(f"{r1} = insertvalue {RET_T} undef, i64 {v}, 0")
+            self.e(f"{r2} = insertvalue {RET_T} {r1}, i64 {b}, 1")
+            self.e(f"ret {RET_T} {r2}")
+            return
+        if name == "CALL":
+            a, g, b = ops
+            args = "".join(f", i64 {self.get(b + i)}" for i in
+                           range(_nargs(self.img, self.img.functions[g])))
+            bud = self.load("i64", "%bs", "bud")
+            res, nb, c = self.t("res"), self.t("bud"), self.t("c")
+            self.e(f"{res} = call {RET_T} @kjit_d{g}(ptr %vm, i64 %rd1, "
+                   f"i64 {bud}{args})")
+            self.e(f"{nb} = extractvalue {RET_T} {res}, 1")
+            self.e(f"{c} = icmp slt i64 {nb}, 0")
+            ok = f"ok{self.f.tmp('')[1:]}"
+            self.e(f"br i1 {c}, label %fail, label %{ok}, {COLD}")
+            self.f.label(ok)
+            self.store("i64", nb, "%bs")
+            if a >= 0:
+                v = self.t("v")
+                self.e(f"{v} = extractvalue {RET_T} {res}, 0")
+                self.put(a, v)
+            return
+        if not self.tiny(pc, name, ops):
+            raise AssertionError(f"direct function with {name}")
+
+    def div0(self, pc):
+        self.e("br label %fail")
+
+
+def direct_functions(img: Image, compiled: list[bool]) -> list[bool]:
+    """Which functions get a direct version (DirectLowering): the
+    greatest set closed under CALL of functions with only int and
+    boolean registers (so no receiver) and only DIRECT_OPS."""
+    ok = []
+    for i, fn in enumerate(img.functions):
+        good = (compiled[i] and i != img.init and not fn.flags & 3 and
+                len(fn.regs) <= DIRECT_MAX_REGS and
+                all(img.types[t][0] in (TY_INT, TY_BOOL) for t in fn.regs))
+        if good:
+            for _, op, ops in decode(fn.code):
+                if op.name not in DIRECT_OPS or (
+                        op.name == "LOADK" and
+                        img.constants[ops[1]][0] != K_INT):
+                    good = False
+                    break
+        ok.append(good)
+    changed = True
+    while changed:
+        changed = False
+        for i, fn in enumerate(img.functions):
+            if ok[i] and any(op.name == "CALL" and not ok[ops[1]]
+                             for _, op, ops in decode(fn.code)):
+                ok[i] = False
+                changed = True
+    return ok
+
+
 def _nargs(img: Image, fn) -> int:
     t = img.types[fn.type]
     n = len(t[2])
@@ -775,8 +996,10 @@ def _nargs(img: Image, fn) -> int:
 
 def generate(img: Image, digest: bytes, opts: Options,
              attrs: str = "nounwind", module_tail: str = "",
-             table_name: str = "kjit_table") -> ModuleIR:
-    """The IR module of the stubs of img (digest: its 32-byte name)."""
+             table_name: str = "kjit_table",
+             direct_stack: int = L["DIRECT_STACK_USER"]) -> ModuleIR:
+    """The IR module of the stubs of img (digest: its 32-byte name);
+    direct_stack: bytes of stack a chain of direct calls may use."""
     nf = len(img.functions)
     compiled = [True] * nf
     bodies: dict[int, list[str]] = {}
@@ -795,6 +1018,19 @@ def generate(img: Image, digest: bytes, opts: Options,
         except Unsupported as e:
             compiled[i] = False
             fallback[i] = str(e)
+    direct = (direct_functions(img, compiled) if opts.direct
+              else [False] * nf)
+    if any(direct):
+        # again, now that direct calls are known
+        for i in range(nf):
+            if compiled[i]:
+                bodies[i] = Lowering(img, i, opts, compiled, used, direct,
+                                     direct_stack).lower()
+        for i in range(nf):
+            if direct[i]:
+                bodies[i] += [""] + DirectLowering(
+                    img, i, opts, compiled, used, direct,
+                    direct_stack).lower()
     if any(i not in bodies for i in range(nf) if compiled[i]):
         raise AssertionError("lowering lost a function")
     out = ["; K context-threaded stubs (ctjit), "
@@ -814,6 +1050,8 @@ def generate(img: Image, digest: bytes, opts: Options,
             op = by_name[sym[len("kop_"):]]
             out.append(f"declare {handler_ret(op)} @{sym}("
                        f"{', '.join(handler_params(op))}) #1")
+    if any(direct):
+        out.append("declare i64 @llvm.read_register.i64(metadata)")
     out.append("")
     for i in range(nf):
         if i in bodies:
@@ -831,6 +1069,7 @@ def generate(img: Image, digest: bytes, opts: Options,
     out.append("attributes #1 = { nounwind }")
     out.append('!0 = !{!"branch_weights", i32 1, i32 2000}')
     out.append('!1 = !{!"branch_weights", i32 2000, i32 1}')
+    out.append('!20 = !{!"rsp"}')
     if module_tail:
         out.append(module_tail)
     return ModuleIR("\n".join(out) + "\n", compiled, fallback)

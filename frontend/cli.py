@@ -616,8 +616,8 @@ def _jit_options(c):
                    "context threading (ctjit/)")
     c.add_argument("--ct", default="all", metavar="LEVEL",
                    help="context-threading techniques for --jit: "
-                   "subroutine, +branch, +call, +tiny (cumulative) or all "
-                   "(the default)")
+                   "subroutine, +branch, +call, +tiny, +direct "
+                   "(cumulative) or all (the default, = +direct)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -269,12 +269,17 @@ def test_ct_levels_parse():
     from ctjit.codegen import Options
     assert Options.parse("subroutine").label() == "subroutine"
     assert Options.parse("+call").label() == "subroutine+branch+call"
-    assert Options.parse("all").label() == "subroutine+branch+call+tiny"
+    assert Options.parse("+tiny").label() == "subroutine+branch+call+tiny"
+    assert Options.parse("all").label() == \
+        "subroutine+branch+call+tiny+direct"
     with pytest.raises(ValueError):
         Options.parse("bogus")
+    with pytest.raises(ValueError):
+        Options.parse("call,direct")
 
 
-@pytest.mark.parametrize("ct", ["subroutine", "+branch", "+call", "+tiny"])
+@pytest.mark.parametrize("ct", ["subroutine", "+branch", "+call", "+tiny",
+                                "+direct"])
 def test_every_level_runs_fib(ct):
     image = compile_source(FIB, "fib.k")
     st, out, err = run_vm(image, ct=ct)
@@ -357,13 +362,90 @@ print(f(x, x + ""));
 """
 
 
+# Direct functions (sq, div, both, odd, getg, rec) called from frame code
+# (safe, uses, the init): a division by zero caught around a direct call,
+# an uncaught one (its trace), a global read after it changes, recursion.
+DIRECT = """\
+int g = 5;
+int sq(int x) { return x * x; }
+int div(int a, int b) { return a / b; }
+int getg() { return g + 1; }
+boolean odd(int n) { if (n == 0) return false; return !odd(n - 1); }
+int both(int n) { if (n == 0) return getg(); return sq(n) % 7 + both(n - 1); }
+int safe(int a, int b) {
+    try { return div(a, b); } catch (ArithmeticException e) { return -7; }
+}
+int uses(String s) { return s.length() + sq(3); }
+print(safe(7, 0));
+print(safe(7, 2));
+print(both(30));
+g = 40;
+print(both(30));
+print(odd(31));
+print(uses("abc"));
+print(div(1, 0));
+"""
+
+
+def test_direct_functions_are_the_pure_int_ones():
+    from ctjit.codegen import direct_functions
+    from frontend.image import read_image
+    img = read_image(compile_source(DIRECT, "d.k"))
+    names = [img.string(f.name) for f in img.functions]
+    direct = direct_functions(img, [True] * len(names))
+    assert {n for n, d in zip(names, direct) if d} == \
+        {"sq", "div", "getg", "odd", "both"}
+
+
+def test_ir_direct_calls():
+    ir = fib_ir("all")
+    m = re.search(r"define internal \{ i64, i64 \} @kjit_d0\(ptr %vm, "
+                  r"i64 %rd, i64 %b0, i64 %a0\).*?\n\}", ir, re.S)
+    assert m, ir
+    body = m.group(0)
+    # no handler and no VM frame: registers and budget in SSA values
+    assert "@kop_" not in body and "%Rslot" not in body
+    assert body.count("call { i64, i64 } @kjit_d0(ptr %vm, i64 %rd1, ") == 2
+    assert "ret { i64, i64 } { i64 0, i64 -1 }" in body
+    assert "@llvm.read_register.i64(metadata !20)" in body
+    # the frame code enters the chain, and runs a call that gave up
+    # again through kop_CALL with direct calls off
+    f0 = fib_body(ir)
+    assert f0.count("call { i64, i64 } @kjit_d0(ptr %vm, i64 %rd") == 2
+    assert f0.count("call i32 @kop_CALL(") == 4
+    assert "kjit_d0" not in fib_ir("+tiny")
+
+
+@pytest.mark.parametrize("args", [[], ["--depth", "12"], ["--depth", "31"],
+                                  ["--depth", "32"], ["--budget", "700"]])
+def test_direct_parity(args, tmp_path):
+    image = compile_source(DIRECT, "d.k")
+    want, got = interp_vs_jit(image, args, str(tmp_path))
+    assert got == want
+    if not args:
+        assert want[0] == 2 and b"  at div (d.k:3)" in want[2]
+
+
+def test_direct_recursion_past_the_stack_floor(tmp_path):
+    # 1 MiB of stack for direct code in userspace: a million levels do
+    # not fit (nor in the 8 MiB of the process), so the call gives up at
+    # the floor and runs again with frames
+    src = ("int rec(int n) { if (n == 0) return 0; return 1 + rec(n - 1); }\n"
+           "print(rec(1000000));\n")
+    image = compile_source(src, "p.k")
+    args = ["--depth", "1000002"]
+    want, got = interp_vs_jit(image, args, str(tmp_path))
+    assert want == (0, b"1000000\n", b"")
+    assert got == want
+
 def interp_vs_jit(image, args, tmp):
     so = build_so(image, tmp)
     return (run_vm(image, args, jit=False), run_vm(image, args, so=so))
 
 
 @pytest.mark.parametrize("src", [FIB.replace("fib(20)", "fib(7)"), LOOPS,
-                                 STRINGS], ids=["fib", "loops", "strings"])
+                                 STRINGS, DIRECT],
+                         ids=["fib", "loops", "strings", "direct"])
 def test_budget_sweep_is_exact(src, tmp_path):
     image = compile_source(src, "p.k")
     so = build_so(image, str(tmp_path))

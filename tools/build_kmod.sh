@@ -83,6 +83,14 @@ for release in "${releases[@]}"; do
 		mirror "$(cd "$extra" && pwd)" "$out" "$(basename "$extra")/"
 	done
 	prune "$out"
+	# Kbuild reruns modpost only when the module's objects change, not
+	# when KBUILD_EXTRA_SYMBOLS does: after the exporting module changed
+	# its symbol versions, drop modpost's output so it runs again.
+	extra=$(sed -n 's/.*KBUILD_EXTRA_SYMBOLS=\([^ ]*\).*/\1/p' <<<"${KMAKE_ARGS:-}")
+	if [ -n "$extra" ] && ! cmp -s "$extra" "$out/.extra-symvers"; then
+		rm -f "$out/Module.symvers" "$out"/*.mod.c "$out"/*.mod.o "$out"/*.ko
+		cp "$extra" "$out/.extra-symvers"
+	fi
 	log="$out/build.log"
 	# shellcheck disable=SC2086
 	if ! make -s -C "$headers" M="$out" ${KMAKE_ARGS:-} modules >"$log" 2>&1; then

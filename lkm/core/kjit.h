@@ -9,7 +9,7 @@
 #ifndef KJIT_H
 #define KJIT_H
 
-#define KJIT_ABI_VERSION	1
+#define KJIT_ABI_VERSION	2
 
 /* struct kvm: the block of JIT-visible fields at its start */
 #define KJIT_OFF_VM_STACK	0
@@ -21,7 +21,13 @@
 #define KJIT_OFF_VM_JIT_FRAMES_MAX 36
 #define KJIT_OFF_VM_GLOBALS	40
 #define KJIT_OFF_VM_FUNCS	48
-#define KJIT_OFF_VM_DEPTH	80
+#define KJIT_OFF_VM_JIT_NODIRECT 56
+#define KJIT_OFF_VM_JIT_SP_FLOOR 64
+#define KJIT_OFF_VM_DEPTH	96
+
+/* stack bytes a chain of direct calls may use, per profile */
+#define KJIT_DIRECT_STACK_KERNEL 3072
+#define KJIT_DIRECT_STACK_USER	1048576
 
 /* struct kframe */
 #define KJIT_OFF_FRAME_FN	0

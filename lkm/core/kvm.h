@@ -211,6 +211,14 @@ struct kvm {
 	uint32_t jit_frames_max;
 	union kvalue *globals;
 	const struct kfunc *funcs;	/* img->funcs */
+	/*
+	 * Direct calls (ctjit/README.md): nonzero while a call that left
+	 * direct code is run again with frames, whose calls then all push
+	 * frames; and the lowest stack address direct code may reach.
+	 */
+	uint32_t jit_nodirect;
+	uint32_t jit_pad;
+	uintptr_t jit_sp_floor;
 	struct kvm_limits lim;
 
 	const struct kimage *img;
@@ -277,7 +285,7 @@ struct kvm {
  * Native stubs compiled by `ktc compile --jit` for one image: a table
  * exported by the stub object (ctjit/README.md).
  */
-#define KJIT_ABI	1u
+#define KJIT_ABI	2u
 struct kjit_table {
 	uint32_t abi;		/* KJIT_ABI */
 	uint32_t nfuncs;	/* the image's function count */
