@@ -62,7 +62,7 @@ GUARDED = {"GETF", "SETF", "AGET", "ASET"}
 MAX_CODE_WORDS = 60000
 # Instructions a direct function may contain (with CALL only to direct
 # functions and LOADK only of int constants).
-DIRECT_OPS = ({"NOP", "MOV", "LOADI", "LOADK", "GETG", "ADD", "SUB", "MUL",
+DIRECT_OPS = ({"NOP", "MOV", "LOADI", "LOADK", "ADD", "SUB", "MUL",
                "ADDI", "BAND", "BOR", "BXOR", "SHL", "SHR", "USHR", "NEG",
                "BNOT", "NOT", "EQ", "NE", "LT", "LE", "DIV", "MOD", "RET",
                "RETV", "CALL"} | BRANCHES) - {"JNULL", "JNNULL"}
@@ -514,8 +514,7 @@ class Lowering:
 
     def direct_entry(self, pc, g, a, b, k, join):
         """A call of direct function g from frame code: its direct entry
-        with the depth left, the stack floor and the budget; the result
-        into R[a].  If the direct code gives up (budget, depth, stack or
+        with the stack floor and the budget; the result into R[a].  If the direct code gives up (budget, depth, stack or
         a division by zero: it has no side effects, and the budget is
         only stored on success) the call is run again with frames by
         kop_CALL, with direct calls off below it (vm->jit_nodirect), so
@@ -527,21 +526,34 @@ class Lowering:
         dt, dk, dr, df = (f"{x}{k}" for x in ("dt", "dk", "dr", "df"))
         self.e(f"br i1 {c}, label %{dt}, label %{df}, {HOT_FIRST}")
         self.f.label(dt)
+        # rd frames left under the depth limit: none, and the frame path
+        # aborts; else the floor is the higher of the stack the profile
+        # allows and 8 bytes (a return address) per frame after the
+        # first, so that a chain deeper than rd always reaches it
         nf = self.load("i32", self.vm_field("NFRAMES"), "nf")
         dep = self.load("i32", self.vm_field("DEPTH"), "dep")
         nf64, dep64, rd = self.t("nf"), self.t("dep"), self.t("rd")
         self.e(f"{nf64} = zext i32 {nf} to i64")
         self.e(f"{dep64} = zext i32 {dep} to i64")
         self.e(f"{rd} = sub i64 {dep64}, {nf64}")
-        sp, fl = self.t("sp"), self.t("fl")
+        room, go = self.t("c"), f"dg{k}"
+        self.e(f"{room} = icmp sgt i64 {rd}, 0")
+        self.e(f"br i1 {room}, label %{go}, label %{df}, {HOT_FIRST}")
+        self.f.label(go)
+        sp, fl1, fl2, rd8 = (self.t(x) for x in ("sp", "fl", "fl", "rd"))
         self.e(f"{sp} = call i64 @llvm.read_register.i64(metadata !20)")
-        self.e(f"{fl} = sub i64 {sp}, {self.direct_stack}")
-        self.store("i64", fl, self.vm_field("JIT_SP_FLOOR"))
+        self.e(f"{fl1} = sub i64 {sp}, {self.direct_stack}")
+        self.e(f"{rd8} = shl i64 {rd}, 3")
+        self.e(f"{fl2} = sub i64 {sp}, {rd8}")
+        fl2b = self.t("fl")
+        self.e(f"{fl2b} = add i64 {fl2}, 8")
+        fl = self.t("fl")
+        self.e(f"{fl} = call i64 @llvm.umax.i64(i64 {fl1}, i64 {fl2b})")
         bud = self.load("i64", self.vm_field("BUDGET"), "bud")
         args = [f"i64 {self.get(b + i)}"
                 for i in range(_nargs(self.img, self.img.functions[g]))]
         res = self.t("res")
-        self.e(f"{res} = call {RET_T} @kjit_d{g}(ptr %vm, i64 {rd}, "
+        self.e(f"{res} = notail call {RET_T} @kjit_d{g}(i64 {fl}, "
                f"i64 {bud}{''.join(', ' + x for x in args)})")
         nb, bad = self.t("bud"), self.t("c")
         self.e(f"{nb} = extractvalue {RET_T} {res}, 1")
@@ -866,17 +878,22 @@ class DirectLowering(Lowering):
     boolean and which only computes: no objects, no natives, no stores
     to globals, calls only to other direct functions (direct_functions).
 
-    `{i64, i64} kjit_d<N>(ptr vm, i64 rd, i64 b, i64 args...)` keeps the
+    `{i64, i64} kjit_d<N>(i64 fl, i64 b, i64 args...)` keeps the
     registers in SSA values (machine registers), pushes no VM frame and
-    returns {result, budget left}.  rd is the number of frames the depth
-    limit still allows, b the budget.  Anything the interpreter would
-    turn into an abort or an exception (the budget running out, the
-    depth limit, a division by zero) and the native stack reaching
-    vm->jit_sp_floor make it give up instead: it returns a negative
-    budget, every direct caller passes that on, and the frame code that
-    entered the chain runs the call again with frames (direct_entry).
-    That is exact because direct code has no effect but its result and
-    the budget, which only the frame code stores.
+    returns {result, budget left}.  b is the budget, fl the stack floor:
+    the frame code that enters a chain (when the depth limit allows rd
+    >= 1 more frames) sets it to the higher of its stack pointer minus
+    the stack the profile allows and minus 8 bytes per frame after the
+    first; every call checks the stack pointer against it first.  As
+    every level of a chain pushes at least a return address (noinline,
+    notail), a chain deeper than rd reaches the floor.  Anything the
+    interpreter would turn into an abort or an exception (the budget
+    running out, a division by zero) and a call below the floor make
+    it give up instead: it returns a negative budget, every direct caller
+    passes that on, and the frame code that entered the chain runs the
+    call again with frames (direct_entry).  That is exact because direct
+    code has no effect but its result and the budget, which only the
+    frame code stores.
     """
 
     def get(self, reg: int) -> str:
@@ -887,6 +904,8 @@ class DirectLowering(Lowering):
 
     def lower(self) -> list[str]:
         self.segment()
+        self.loop_heads = {ops[-1] for pc, op, ops in self.insns
+                           if op.name in BRANCHES and ops[-1] <= pc}
         f = self.f
         nargs = _nargs(self.img, self.fn)
         f.label("entry")
@@ -896,28 +915,31 @@ class DirectLowering(Lowering):
         for i in range(len(self.fn.regs)):
             self.put(i, f"%a{i}" if i < nargs else 0)
         self.store("i64", "%b0", "%bs")
-        self.e("%rd1 = sub i64 %rd, 1")
-        self.e("%deep = icmp slt i64 %rd, 1")
-        self.e("%sp = call i64 @llvm.read_register.i64(metadata !20)")
-        fl = self.load("i64", self.vm_field("JIT_SP_FLOOR"), "fl")
-        self.e(f"%low = icmp ult i64 %sp, {fl}")
-        self.e("%stop = or i1 %deep, %low")
-        self.e(f"br i1 %stop, label %fail, label %L0, {COLD}")
+        self.e("br label %L0")
         self.body()
         f.label("fail")
         self.e(f"ret {RET_T} {{ i64 0, i64 -1 }}")
         params = "".join(f", i64 %a{i}" for i in range(nargs))
-        return [f"define internal {RET_T} @kjit_d{self.index}(ptr %vm, "
-                f"i64 %rd, i64 %b0{params}) #0 {{", *f.lines, "}"]
+        # noinline and notail calls: every level of a chain pushes at
+        # least its return address (the floor bounds the depth by it)
+        return [f"define internal {RET_T} @kjit_d{self.index}(i64 %fl, "
+                f"i64 %b0{params}) noinline #0 {{", *f.lines, "}"]
 
     def charge(self, pc: int, n: int):
+        """The budget only decreases, so the run succeeds exactly when it
+        is still >= 0 at the return (every caller checks what a call
+        gives back): a segment only subtracts, except at loop heads
+        (targets of backward branches), which give up on a negative
+        budget so that a loop cannot outlast it."""
         b = self.load("i64", "%bs", "bud")
-        nb, c = self.t("bud"), self.t("c")
+        nb = self.t("bud")
         self.e(f"{nb} = sub i64 {b}, {n}")
-        self.e(f"{c} = icmp slt i64 {nb}, 0")
-        body = f"S{pc}"
-        self.e(f"br i1 {c}, label %fail, label %{body}, {COLD}")
-        self.f.label(body)
+        if pc in self.loop_heads:
+            c = self.t("c")
+            self.e(f"{c} = icmp slt i64 {nb}, 0")
+            body = f"S{pc}"
+            self.e(f"br i1 {c}, label %fail, label %{body}, {COLD}")
+            self.f.label(body)
         self.store("i64", nb, "%bs")
 
     def instr(self, pc: int, op: O.Opcode, ops: list[int]):
@@ -934,11 +956,17 @@ class DirectLowering(Lowering):
             return
         if name == "CALL":
             a, g, b = ops
+            sp, low = self.t("sp"), self.t("c")
+            self.e(f"{sp} = call i64 @llvm.read_register.i64(metadata !20)")
+            self.e(f"{low} = icmp ult i64 {sp}, %fl")
+            deeper = f"dc{self.f.tmp('')[1:]}"
+            self.e(f"br i1 {low}, label %fail, label %{deeper}, {COLD}")
+            self.f.label(deeper)
             args = "".join(f", i64 {self.get(b + i)}" for i in
                            range(_nargs(self.img, self.img.functions[g])))
             bud = self.load("i64", "%bs", "bud")
             res, nb, c = self.t("res"), self.t("bud"), self.t("c")
-            self.e(f"{res} = call {RET_T} @kjit_d{g}(ptr %vm, i64 %rd1, "
+            self.e(f"{res} = notail call {RET_T} @kjit_d{g}(i64 %fl, "
                    f"i64 {bud}{args})")
             self.e(f"{nb} = extractvalue {RET_T} {res}, 1")
             self.e(f"{c} = icmp slt i64 {nb}, 0")
@@ -1052,6 +1080,7 @@ def generate(img: Image, digest: bytes, opts: Options,
                        f"{', '.join(handler_params(op))}) #1")
     if any(direct):
         out.append("declare i64 @llvm.read_register.i64(metadata)")
+        out.append("declare i64 @llvm.umax.i64(i64, i64)")
     out.append("")
     for i in range(nf):
         if i in bodies:

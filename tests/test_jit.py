@@ -362,27 +362,26 @@ print(f(x, x + ""));
 """
 
 
-# Direct functions (sq, div, both, odd, getg, rec) called from frame code
-# (safe, uses, the init): a division by zero caught around a direct call,
-# an uncaught one (its trace), a global read after it changes, recursion.
+# Direct functions (sq, div, both, odd) called from frame code (safe,
+# uses, the init, getg which reads a global): a division by zero caught
+# around a direct call, an uncaught one (its trace), recursion.
 DIRECT = """\
 int g = 5;
 int sq(int x) { return x * x; }
 int div(int a, int b) { return a / b; }
 int getg() { return g + 1; }
 boolean odd(int n) { if (n == 0) return false; return !odd(n - 1); }
-int both(int n) { if (n == 0) return getg(); return sq(n) % 7 + both(n - 1); }
+int both(int n) { if (n == 0) return 1; return sq(n) % 7 + both(n - 1); }
 int safe(int a, int b) {
     try { return div(a, b); } catch (ArithmeticException e) { return -7; }
 }
-int uses(String s) { return s.length() + sq(3); }
+int uses(String s) { return s.length() + sq(3) + getg(); }
 print(safe(7, 0));
 print(safe(7, 2));
 print(both(30));
 g = 40;
-print(both(30));
-print(odd(31));
 print(uses("abc"));
+print(odd(31));
 print(div(1, 0));
 """
 
@@ -394,24 +393,26 @@ def test_direct_functions_are_the_pure_int_ones():
     names = [img.string(f.name) for f in img.functions]
     direct = direct_functions(img, [True] * len(names))
     assert {n for n, d in zip(names, direct) if d} == \
-        {"sq", "div", "getg", "odd", "both"}
+        {"sq", "div", "odd", "both"}
 
 
 def test_ir_direct_calls():
     ir = fib_ir("all")
-    m = re.search(r"define internal \{ i64, i64 \} @kjit_d0\(ptr %vm, "
-                  r"i64 %rd, i64 %b0, i64 %a0\).*?\n\}", ir, re.S)
+    m = re.search(r"define internal \{ i64, i64 \} @kjit_d0\(i64 %fl, "
+                  r"i64 %b0, i64 %a0\) noinline #0.*?\n\}", ir, re.S)
     assert m, ir
     body = m.group(0)
     # no handler and no VM frame: registers and budget in SSA values
     assert "@kop_" not in body and "%Rslot" not in body
-    assert body.count("call { i64, i64 } @kjit_d0(ptr %vm, i64 %rd1, ") == 2
+    assert body.count("notail call { i64, i64 } @kjit_d0(i64 %fl, ") == 2
     assert "ret { i64, i64 } { i64 0, i64 -1 }" in body
     assert "@llvm.read_register.i64(metadata !20)" in body
     # the frame code enters the chain, and runs a call that gave up
     # again through kop_CALL with direct calls off
     f0 = fib_body(ir)
-    assert f0.count("call { i64, i64 } @kjit_d0(ptr %vm, i64 %rd") == 2
+    assert f0.count("notail call { i64, i64 } @kjit_d0(i64 %fl") == 2
+    assert len(re.findall(r"@llvm.umax.i64\(i64 %fl\d+, i64 %fl\d+\)",
+                          f0)) == 2
     assert f0.count("call i32 @kop_CALL(") == 4
     assert "kjit_d0" not in fib_ir("+tiny")
 
@@ -424,6 +425,24 @@ def test_direct_parity(args, tmp_path):
     assert got == want
     if not args:
         assert want[0] == 2 and b"  at div (d.k:3)" in want[2]
+
+
+TAIL = """\
+int sum(int n, int acc) { if (n == 0) return acc; return sum(n - 1, acc + n); }
+int f(int n) { return sum(n, 0); }
+print(f(3));
+print(f(40));
+print(f(997));
+"""
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5, 6, 40, 41, 42, 43, 998,
+                                   999, 1000])
+def test_direct_depth_limit_is_exact(depth, tmp_path):
+    # a tail call stays a call (notail): every level counts
+    image = compile_source(TAIL, "t.k")
+    want, got = interp_vs_jit(image, ["--depth", str(depth)], str(tmp_path))
+    assert got == want
 
 
 def test_direct_recursion_past_the_stack_floor(tmp_path):

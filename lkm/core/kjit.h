@@ -22,8 +22,7 @@
 #define KJIT_OFF_VM_GLOBALS	40
 #define KJIT_OFF_VM_FUNCS	48
 #define KJIT_OFF_VM_JIT_NODIRECT 56
-#define KJIT_OFF_VM_JIT_SP_FLOOR 64
-#define KJIT_OFF_VM_DEPTH	96
+#define KJIT_OFF_VM_DEPTH	88
 
 /* stack bytes a chain of direct calls may use, per profile */
 #define KJIT_DIRECT_STACK_KERNEL 3072

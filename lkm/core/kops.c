@@ -35,8 +35,6 @@ _Static_assert(OFF(struct kvm, globals) == KJIT_OFF_VM_GLOBALS,
 _Static_assert(OFF(struct kvm, funcs) == KJIT_OFF_VM_FUNCS, "kvm.funcs");
 _Static_assert(OFF(struct kvm, jit_nodirect) == KJIT_OFF_VM_JIT_NODIRECT,
 	       "kvm.jit_nodirect");
-_Static_assert(OFF(struct kvm, jit_sp_floor) == KJIT_OFF_VM_JIT_SP_FLOOR,
-	       "kvm.jit_sp_floor");
 _Static_assert(OFF(struct kvm, lim.depth) == KJIT_OFF_VM_DEPTH, "kvm.depth");
 _Static_assert(OFF(struct kframe, fn) == KJIT_OFF_FRAME_FN, "kframe.fn");
 _Static_assert(OFF(struct kframe, base) == KJIT_OFF_FRAME_BASE,

@@ -214,11 +214,10 @@ struct kvm {
 	/*
 	 * Direct calls (ctjit/README.md): nonzero while a call that left
 	 * direct code is run again with frames, whose calls then all push
-	 * frames; and the lowest stack address direct code may reach.
+	 * frames.
 	 */
 	uint32_t jit_nodirect;
 	uint32_t jit_pad;
-	uintptr_t jit_sp_floor;
 	struct kvm_limits lim;
 
 	const struct kimage *img;
