@@ -210,6 +210,46 @@ static int produce(struct kdev_file *f)
 	return 0;
 }
 
+/*
+ * Device files are reused: an open+close loop allocates nothing.  At
+ * most this many released ones are kept per VM.
+ */
+#define KDEV_SPARE_FILES	4
+
+static struct kdev_file *file_get(struct kvm *vm)
+{
+	struct kdev_file *f = vm->spare_files;
+
+	if (!f)
+		return kp_zalloc(sizeof(*f));
+	vm->spare_files = f->next_spare;
+	vm->nspare_files--;
+	memset(f, 0, sizeof(*f));
+	return f;
+}
+
+static void file_put(struct kvm *vm, struct kdev_file *f)
+{
+	if (vm->nspare_files >= KDEV_SPARE_FILES) {
+		kp_free(f);
+		return;
+	}
+	f->next_spare = vm->spare_files;
+	vm->spare_files = f;
+	vm->nspare_files++;
+}
+
+void kdev_free_spares(struct kvm *vm)
+{
+	struct kdev_file *f;
+
+	while ((f = vm->spare_files)) {
+		vm->spare_files = f->next_spare;
+		kp_free(f);
+	}
+	vm->nspare_files = 0;
+}
+
 int kdev_open(struct kdev *d, struct kdev_file **filep)
 {
 	struct kvm *vm = d->vm;
@@ -223,14 +263,14 @@ int kdev_open(struct kdev *d, struct kdev_file **filep)
 	if (!vm->init_done)
 		goto out_unlock;
 	err = -ENOMEM;
-	f = kp_zalloc(sizeof(*f));
+	f = file_get(vm);
 	if (!f)
 		goto out_unlock;
 	f->dev = d;
 	args[0].o = d->obj;
 	err = run_cb(d, KD_OPEN, args, 1, &ret);
 	if (err) {
-		kp_free(f);
+		file_put(vm, f);
 		goto out_unlock;
 	}
 	d->nopen++;
@@ -388,7 +428,7 @@ int kdev_release(struct kdev_file *f)
 	drop_content(f);
 	d->nopen--;
 	vm->open_files--;
-	kp_free(f);
+	file_put(vm, f);
 	kp_mutex_unlock(&vm->lock);
 	return 0;
 }

@@ -270,6 +270,9 @@ struct kvm {
 	struct kdev *devices;	/* registration order */
 	uint32_t ndevices;
 	uint32_t open_files;
+	/* released device files kept for the next opens (under vm->lock) */
+	struct kdev_file *spare_files;
+	uint32_t nspare_files;
 	bool init_done;
 	bool init_failed;
 
@@ -310,6 +313,8 @@ int kvm_run_init(struct kvm *vm);
 const char *kvm_report(struct kvm *vm);
 /* Frees every object and device; afterwards vm->live_allocs was 0. */
 void kvm_destroy(struct kvm *vm);
+/* Frees the device files kept for reuse (kvm_destroy does it). */
+void kdev_free_spares(struct kvm *vm);
 /* Blocks allocated by the VM and not freed (for tests). */
 long kvm_live_allocs(const struct kvm *vm);
 
@@ -332,6 +337,7 @@ struct kdev_file {
 	uint8_t *content;
 	uint32_t content_len, content_cap;
 	bool has_content;
+	struct kdev_file *next_spare;	/* on vm->spare_files */
 };
 
 #define KDEV_CONTENT_MAX	65536u

@@ -1151,6 +1151,7 @@ void kvm_destroy(struct kvm *vm)
 	if (!vm)
 		return;
 	kvm_devices_remove_all(vm);
+	kdev_free_spares(vm);
 	vm->nframes = 0;
 	vm->ntmp = 0;
 	vm->nconv = 0;
