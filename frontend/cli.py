@@ -15,6 +15,7 @@ import json
 import os
 import pathlib
 import shlex
+import subprocess
 import sys
 import tempfile
 
@@ -262,6 +263,7 @@ _INFO_FMT = "<32s128sQQQQII"         # struct konoha_script_info (200 bytes)
 _LIST_FMT = "<QIIq"                  # struct konoha_list (24 bytes)
 _IOC_MAGIC = 0xB7
 _MSG_LEN = 65536
+KONOHA_LOAD_JIT = 0x1          # konoha_uapi.h: stubs required
 
 
 def _ioc(direction: int, nr: int, fmt: str) -> int:
@@ -315,6 +317,52 @@ def _errno_text(code: int) -> str:
     return f"{os.strerror(code)} ({errno_mod.errorcode.get(code, code)})"
 
 
+# The source tree ktc runs from: `make load` builds konoha.ko in its build/.
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _companion(data: bytes, args) -> pathlib.Path:
+    """ktc load --jit: the image's kernel stubs for the target kernel,
+    written beside it as FILE.kmod/ and built there against konoha.ko's
+    Module.symvers; returns the module."""
+    import ctjit
+    release = args.kernel_release or os.uname().release
+    try:
+        line = ctjit.kernel_line(release)
+        ctjit.kernel_headers(release)
+        symvers = args.symvers or str(REPO / "build" / "kernel" / release /
+                                      "konoha" / "Module.symvers")
+        ctjit.check_symvers(symvers, release)
+        stubs = ctjit.compile_image(data, profile="kernel", kernel=line)
+        base = pathlib.Path(args.file).with_suffix("")
+        d = ctjit.write_kmod(stubs, str(base) + ".kmod", base.name)
+        return ctjit.build_kmod(str(d), release, symvers, progress=lambda m:
+                                print(f"ktc: {m}", file=sys.stderr))
+    except ctjit.JitError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot write the companion module: "
+                         f"{e.strerror}") from None
+
+
+def _insmod(ko: pathlib.Path) -> None:
+    """Inserts a companion module unless a module of its name (the image
+    digest's start) is loaded already."""
+    name = ko.stem
+    if pathlib.Path("/sys/module", name).exists():
+        print(f"ktc: {name} is loaded already", file=sys.stderr)
+        return
+    try:
+        r = subprocess.run(["insmod", str(ko)], capture_output=True,
+                           text=True)
+    except OSError as e:
+        raise UsageError(f"cannot run insmod: {e.strerror}") from None
+    if r.returncode != 0:
+        raise UsageError(f"insmod {ko} failed: "
+                         f"{(r.stderr or r.stdout).strip()}")
+    print(f"ktc: inserted {ko}", file=sys.stderr)
+
+
 def cmd_load(args) -> int:
     import ctypes
     import errno as errno_mod
@@ -323,12 +371,24 @@ def cmd_load(args) -> int:
     name = args.name or ""
     if len(name.encode()) >= _NAME_LEN:
         raise UsageError(f"--name: at most {_NAME_LEN - 1} bytes")
+    if (args.build_only or args.kernel_release or args.symvers) and \
+            not args.jit:
+        raise UsageError("--build-only, --kernel-release and --symvers go "
+                         "with --jit")
+    flags = 0
+    if args.jit:
+        ko = _companion(data, args)
+        if args.build_only:
+            print(ko)
+            return EXIT_OK
+        _insmod(ko)
+        flags = KONOHA_LOAD_JIT
     image = ctypes.create_string_buffer(data, len(data))
     msg = ctypes.create_string_buffer(_MSG_LEN)
     buf = bytearray(struct.pack(
         _LOAD_FMT, ctypes.addressof(image), len(data), args.budget or 0,
-        args.heap or 0, args.depth or 0, 0, ctypes.addressof(msg), _MSG_LEN,
-        0, name.encode()))
+        args.heap or 0, args.depth or 0, flags, ctypes.addressof(msg),
+        _MSG_LEN, 0, name.encode()))
     try:
         _konoha_ioctl(args.device, KONOHA_IOC_LOAD, buf, "load")
     except OSError as e:
@@ -343,7 +403,8 @@ def cmd_load(args) -> int:
             return EXIT_RUNTIME
         return EXIT_ERROR
     fields = struct.unpack(_LOAD_FMT, bytes(buf))
-    print(f"loaded {args.file} as {_cstr(fields[-1])}")
+    print(f"loaded {args.file} as {_cstr(fields[-1])}"
+          + (" (JIT stubs)" if args.jit else ""))
     return EXIT_OK
 
 
@@ -687,9 +748,27 @@ def build_parser() -> argparse.ArgumentParser:
         "konoha.ko through /dev/konoha (root only): the kernel verifies the "
         "image and runs its init, which registers the script's devices.  "
         "On failure the verifier's or the init's message is printed.",
-        epilog="exit status: 0 loaded, 1 bad input, no /dev/konoha, not "
-        "root, or the name is taken, 2 the init failed, 3 image refused.")
+        epilog="With --jit, the image's stubs are compiled for the running "
+        "kernel (--profile kernel) into FILE.kmod/, built there as a "
+        "companion module with the kernel's Kbuild against konoha.ko's "
+        "Module.symvers (by default the one `make load` built in this "
+        "source tree), inserted, and the script is loaded on them.  "
+        "exit status: 0 loaded, 1 bad input, no /dev/konoha, not "
+        "root, the name is taken, or the companion module could not be "
+        "built or inserted, 2 the init failed, 3 image refused.")
     c.add_argument("file", metavar="FILE.k|FILE.kbc")
+    c.add_argument("--jit", action="store_true",
+                   help="build and insert the JIT companion module, then "
+                   "load the script on its stubs (refused without them)")
+    c.add_argument("--kernel-release", metavar="RELEASE",
+                   help="with --jit: the kernel to build for (default: "
+                   "the running one, uname -r)")
+    c.add_argument("--symvers", metavar="FILE",
+                   help="with --jit: konoha.ko's Module.symvers (default: "
+                   "build/kernel/RELEASE/konoha/Module.symvers)")
+    c.add_argument("--build-only", action="store_true",
+                   help="with --jit: build the companion module, print its "
+                   "path and load nothing")
     c.add_argument("--name", metavar="NAME",
                    help="script name (default: the source file's name "
                    "without .k)")

@@ -4,6 +4,7 @@ a C program against the header), and without /dev/konoha each command
 fails with a clear message and exit status 1. The commands themselves run
 against konoha.ko in tests/kernel/ (through kload, the guest's C twin)."""
 
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 from frontend import cli
 
-REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[1]
 HEADER = REPO / "lkm" / "kernel" / "konoha_uapi.h"
 
 PROBE = r"""
@@ -69,3 +70,74 @@ def test_load_compile_error_first(tmp_path):
     r = _ktc("load", "--device", "/nonexistent/konoha", str(bad))
     assert r.returncode == 1
     assert "is konoha.ko loaded?" not in r.stderr
+
+
+# ---- ktc load --jit: the companion module ----------------------------------
+
+HELLO = REPO / "tests" / "kernel" / "scripts" / "hello_dev.k"
+
+
+def _releases_with_konoha():
+    """Installed kernels for which konoha.ko was built (make kmod-konoha)."""
+    out = []
+    for d in sorted((REPO / "build" / "kernel").glob("*/konoha/Module.symvers")):
+        out.append(d.parent.parent.name)
+    return out
+
+
+def test_load_jit_build_only(tmp_path):
+    """The module `ktc load --jit` would insert, built for each installed
+    kernel (nothing is loaded: --build-only). tests/kernel/test_kjit.py
+    inserts such a module in QEMU and runs the script on it."""
+    releases = _releases_with_konoha()
+    if not releases:
+        pytest.skip("konoha.ko is not built (make kmod-konoha)")
+    for release in releases:
+        src = tmp_path / release / "hello_dev.k"
+        src.parent.mkdir()
+        shutil.copy(HELLO, src)
+        r = _ktc("load", "--jit", "--build-only", "--kernel-release", release,
+                 str(src))
+        assert r.returncode == 0, r.stderr
+        ko = pathlib.Path(r.stdout.strip())
+        assert ko.parent == src.with_suffix(".kmod") and ko.exists()
+        assert f"building hello_dev.kmod for {release}" in r.stderr
+        info = subprocess.run(["modinfo", "-F", "vermagic", str(ko)],
+                              capture_output=True, text=True)
+        if info.returncode == 0:
+            assert info.stdout.split()[0] == release
+        deps = subprocess.run(["modinfo", "-F", "depends", str(ko)],
+                              capture_output=True, text=True)
+        if deps.returncode == 0:
+            assert deps.stdout.strip() == "konoha"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--jit", "--build-only", "--kernel-release", "9.9.9-nothere"],
+     "no kernel headers for 9.9.9-nothere"),
+    (["--jit", "--build-only", "--kernel-release", "5.10.0-1-amd64"],
+     "supports Linux 6.1 and later"),
+    (["--build-only"], "go with --jit"),
+])
+def test_load_jit_errors(argv, message, tmp_path):
+    src = tmp_path / "hello_dev.k"
+    shutil.copy(HELLO, src)
+    r = _ktc("load", *argv, str(src))
+    assert r.returncode == 1
+    assert message in r.stderr
+    assert not src.with_suffix(".kmod").exists()
+
+
+def test_load_jit_without_symvers(tmp_path):
+    releases = [p.parent.name for p in
+                pathlib.Path("/lib/modules").glob("*/build")]
+    if not releases:
+        pytest.skip("no kernel headers installed")
+    src = tmp_path / "hello_dev.k"
+    shutil.copy(HELLO, src)
+    r = _ktc("load", "--jit", "--build-only", "--kernel-release", releases[0],
+             "--symvers", str(tmp_path / "missing.symvers"), str(src))
+    assert r.returncode == 1
+    assert "missing.symvers: no such file (konoha.ko's Module.symvers" \
+        in r.stderr
+    assert not src.with_suffix(".kmod").exists()

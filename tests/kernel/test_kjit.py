@@ -22,6 +22,7 @@ entries" line, N > 0).
 from __future__ import annotations
 
 import os
+import pathlib
 import re
 import shutil
 import subprocess
@@ -75,6 +76,36 @@ def _build_companion(line: str, release: str, items) -> None:
                 KJIT / line / f"{MODULE}.ko")
 
 
+def _ktc_companion(line: str, release: str) -> None:
+    """hello_dev.k's companion module as `ktc load --jit --build-only`
+    builds it (the kernel case ktc_companion inserts it and loads the
+    image on its stubs)."""
+    # one source path for every line: it is part of the image (its digest)
+    work = KJIT / "ktc"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    src = work / "hello_dev.k"
+    shutil.copy(qemu.REPO / "tests" / "kernel" / "scripts" / "hello_dev.k", src)
+    symvers = qemu.BUILD / "kernel" / release / "konoha" / "Module.symvers"
+    r = subprocess.run([sys.executable, "-m", "frontend.cli", "load", "--jit",
+                        "--build-only", "--kernel-release", release,
+                        "--symvers", str(symvers), str(src)],
+                       cwd=qemu.REPO, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"ktc load --jit --build-only for {release} "
+                             f"failed:\n{r.stdout}{r.stderr}")
+    ko = pathlib.Path(r.stdout.strip())
+    shutil.copy(ko, KJIT / line / "ktc_companion.ko")
+    r = subprocess.run([sys.executable, "-m", "frontend.cli", "compile",
+                        str(src), "-o", str(KJIT / "ktc_hello.kbc")],
+                       cwd=qemu.REPO, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"ktc compile failed:\n{r.stdout}{r.stderr}")
+    SUITE.files[f"ktest/kjit/{line}/ktc_companion.ko"] = \
+        f"build/kernel/kjit/{line}/ktc_companion.ko"
+    SUITE.files["ktest/kjit/ktc_hello.kbc"] = "build/kernel/kjit/ktc_hello.kbc"
+
+
 def prepare() -> None:
     import ctjit
     from frontend.compiler import compile_source
@@ -99,6 +130,7 @@ def prepare() -> None:
         kernel = kernels.get(line)
         if kernel is None:
             continue
+        _ktc_companion(line, kernel.release)
         items, seen = [], set()
         for name, data in images.items():
             if data[16:48] in seen:         # same image twice: one table

@@ -74,6 +74,23 @@ kt_rmmod_companion() {
 	run rmmod kjit_suite
 }
 
+kt_ktc_companion() {
+	# hello_dev.k's companion module as `ktc load --jit --build-only`
+	# built it on the host for this kernel; the script on its stubs
+	ko=$(dirname "$(companion)")/ktc_companion.ko
+	run insmod "$ko" || return 1
+	run $KDRIVE load -j khello $IMG/ktc_hello.kbc || return 1
+	out=$($KDRIVE op /dev/khello open readall close open readall close) ||
+		{ echo "$out"; return 1; }
+	echo "$out"
+	expect_eq "$(echo "$out" | grep -c 'hello #2')" 1 "second open on stubs" ||
+		return 1
+	dmesg | grep 'konoha: jit: khello:' | tail -n 1
+	run $KDRIVE unload khello || return 1
+	# the module keeps its own name, kjit_ and the image digest's start
+	run rmmod "$(awk '$1 ~ /^kjit_/ { print $1 }' /proc/modules)"
+}
+
 kt_rmmod() {
 	run rmmod konoha
 }
