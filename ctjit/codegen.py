@@ -67,7 +67,7 @@ DIRECT_OPS = ({"NOP", "MOV", "LOADI", "LOADK", "ADD", "SUB", "MUL",
                "BNOT", "NOT", "EQ", "NE", "LT", "LE", "DIV", "MOD", "RET",
                "RETV", "CALL"} | BRANCHES) - {"JNULL", "JNNULL"}
 # Direct functions have at most this many registers (bounds the native
-# frame, so the stack check at entry cannot be overshot by much).
+# frame, by which a chain may pass its stack floor: calls check it).
 DIRECT_MAX_REGS = 64
 # CALLV sites with more script targets (distinct methods with stubs in the
 # slot) than this keep the handler: each target is an inline frame push.
@@ -514,12 +514,14 @@ class Lowering:
 
     def direct_entry(self, pc, g, a, b, k, join):
         """A call of direct function g from frame code: its direct entry
-        with the stack floor and the budget; the result into R[a].  If the direct code gives up (budget, depth, stack or
-        a division by zero: it has no side effects, and the budget is
-        only stored on success) the call is run again with frames by
-        kop_CALL, with direct calls off below it (vm->jit_nodirect), so
-        it aborts or throws exactly as the interpreter would.  While
-        jit_nodirect is set, calls go on to the frame path."""
+        with the stack floor and the budget; the result into R[a].  If
+        the direct code gives up (budget, depth, stack or a division by
+        zero: it has no side effects, and the budget is only stored on
+        success) the call is run again with frames by kop_CALL, with
+        direct calls off below it (vm->jit_nodirect), so it aborts or
+        throws exactly as the interpreter would.  While jit_nodirect is
+        set, or when the depth limit allows no frame, calls go on to the
+        frame path."""
         nd = self.load("i32", self.vm_field("JIT_NODIRECT"), "nd")
         c = self.t("c")
         self.e(f"{c} = icmp eq i32 {nd}, 0")

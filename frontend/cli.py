@@ -377,6 +377,9 @@ def cmd_load(args) -> int:
                          "with --jit")
     flags = 0
     if args.jit:
+        if not args.build_only:
+            # konoha.ko must be there (and we root) before building anything
+            os.close(_open_konoha(args.device))
         ko = _companion(data, args)
         if args.build_only:
             print(ko)

@@ -55,6 +55,7 @@ def _ktc(*args):
 
 @pytest.mark.parametrize("argv", [
     ["load", "--device", "/nonexistent/konoha", "examples/hello.k"],
+    ["load", "--jit", "--device", "/nonexistent/konoha", "examples/hello.k"],
     ["unload", "--device", "/nonexistent/konoha", "hello"],
     ["list", "--device", "/nonexistent/konoha"],
 ])
