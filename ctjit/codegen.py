@@ -1035,32 +1035,27 @@ def generate(img: Image, digest: bytes, opts: Options,
     bodies: dict[int, list[str]] = {}
     fallback: dict[int, str] = {}
     used: set[str] = set()
-    # first pass: find functions that cannot be compiled
+    # functions that cannot be compiled (the only reason Lowering raises
+    # Unsupported: callers are lowered knowing which callees have stubs)
     for i, fn in enumerate(img.functions):
         if len(fn.code) > MAX_CODE_WORDS:
             compiled[i] = False
             fallback[i] = f"{len(fn.code)} code words"
+    direct = (direct_functions(img, compiled) if opts.direct
+              else [False] * nf)
     for i in range(nf):
         if not compiled[i]:
             continue
         try:
-            bodies[i] = Lowering(img, i, opts, compiled, used).lower()
+            bodies[i] = Lowering(img, i, opts, compiled, used, direct,
+                                 direct_stack).lower()
         except Unsupported as e:
             compiled[i] = False
             fallback[i] = str(e)
-    direct = (direct_functions(img, compiled) if opts.direct
-              else [False] * nf)
-    if any(direct):
-        # again, now that direct calls are known
-        for i in range(nf):
-            if compiled[i]:
-                bodies[i] = Lowering(img, i, opts, compiled, used, direct,
-                                     direct_stack).lower()
-        for i in range(nf):
-            if direct[i]:
-                bodies[i] += [""] + DirectLowering(
-                    img, i, opts, compiled, used, direct,
-                    direct_stack).lower()
+            continue
+        if direct[i]:
+            bodies[i] += [""] + DirectLowering(
+                img, i, opts, compiled, used, direct, direct_stack).lower()
     if any(i not in bodies for i in range(nf) if compiled[i]):
         raise AssertionError("lowering lost a function")
     out = ["; K context-threaded stubs (ctjit), "
