@@ -95,6 +95,7 @@ def _ktc_companion(line: str, release: str) -> None:
         raise AssertionError(f"ktc load --jit --build-only for {release} "
                              f"failed:\n{r.stdout}{r.stderr}")
     ko = pathlib.Path(r.stdout.strip())
+    (KJIT / line).mkdir(parents=True, exist_ok=True)
     shutil.copy(ko, KJIT / line / "ktc_companion.ko")
     r = subprocess.run([sys.executable, "-m", "frontend.cli", "compile",
                         str(src), "-o", str(KJIT / "ktc_hello.kbc")],
