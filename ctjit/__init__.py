@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 
@@ -164,10 +165,19 @@ def write_kmod_batch(items: list[tuple[Stubs, str]], directory: str,
     """One companion module `mod` carrying the stubs of several images
     (each registered under its own digest); stems must be unique."""
     d = pathlib.Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
     stems = [_c_ident(stem) for _, stem in items]
     if len(set(stems)) != len(stems):
         raise JitError("write_kmod_batch: stems are not unique")
+    if d.exists():
+        # a previous companion directory (perhaps of another image, so
+        # another module name): start afresh, leaving no stale module
+        kbuild = d / "Kbuild"
+        if not (d.is_dir() and kbuild.is_file() and
+                "# Companion module of" in kbuild.read_text(errors="replace")):
+            raise JitError(f"{d} exists and is not a companion-module "
+                           f"directory: not overwriting it")
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
     for (stubs, _), stem in zip(items, stems):
         if stubs.profile != "kernel":
             raise JitError(f"{stem}: stubs of profile {stubs.profile}, "

@@ -196,6 +196,8 @@ def _write_jit(data: bytes, image_path: str, args):
             ctjit.write_kmod(stubs, str(base) + ".kmod", base.name)
         else:
             pathlib.Path(str(base) + ".jit.o").write_bytes(stubs.obj)
+    except ctjit.JitError as e:
+        raise UsageError(str(e)) from None
     except OSError as e:
         raise UsageError(f"{base}: cannot write the JIT stubs: "
                          f"{e.strerror}") from None

@@ -142,3 +142,35 @@ def test_load_jit_without_symvers(tmp_path):
     assert "missing.symvers: no such file (konoha.ko's Module.symvers" \
         in r.stderr
     assert not src.with_suffix(".kmod").exists()
+
+
+def test_load_jit_rebuild_after_edit(tmp_path):
+    """Editing the script changes its digest, so its module's name: the
+    companion directory is rebuilt without the old module."""
+    releases = _releases_with_konoha()
+    if not releases:
+        pytest.skip("konoha.ko is not built (make kmod-konoha)")
+    src = tmp_path / "hello_dev.k"
+    shutil.copy(HELLO, src)
+    kos = []
+    for text in (HELLO.read_text(), HELLO.read_text() + "print(2);\n"):
+        src.write_text(text)
+        r = _ktc("load", "--jit", "--build-only", "--kernel-release",
+                 releases[-1], str(src))
+        assert r.returncode == 0, r.stderr
+        kos.append(pathlib.Path(r.stdout.strip()))
+    assert kos[0].name != kos[1].name
+    assert sorted(p.name for p in src.with_suffix(".kmod").glob("*.ko")) \
+        == [kos[1].name]
+
+
+def test_load_jit_leaves_other_directories_alone(tmp_path):
+    src = tmp_path / "hello_dev.k"
+    shutil.copy(HELLO, src)
+    other = src.with_suffix(".kmod")
+    other.mkdir()
+    (other / "notes.txt").write_text("mine\n")
+    r = _ktc("compile", "--jit", "--profile", "kernel", str(src))
+    assert r.returncode == 1
+    assert "is not a companion-module directory" in r.stderr
+    assert (other / "notes.txt").read_text() == "mine\n"
