@@ -91,6 +91,9 @@ for release in "${releases[@]}"; do
 		rm -f "$out/Module.symvers" "$out"/*.mod.c "$out"/*.mod.o "$out"/*.ko
 		cp "$extra" "$out/.extra-symvers"
 	fi
+	# Only this build's modules are left (a companion directory's module
+	# is named after its image, which may have changed since).
+	rm -f "$out"/*.ko
 	log="$out/build.log"
 	# shellcheck disable=SC2086
 	if ! make -s -C "$headers" M="$out" ${KMAKE_ARGS:-} modules >"$log" 2>&1; then
