@@ -70,7 +70,7 @@ help: ## list the targets
 
 setup: $(SETUP_STAMP) $(KERNEL_STAMP) ## install Debian packages, ktc and the kernel test kit (idempotent; rm build/.*.stamp to redo)
 
-$(SETUP_STAMP): pyproject.toml tools/setup.sh
+$(SETUP_STAMP): pyproject.toml tools/setup.sh tools/debpkg.sh
 	@echo "==> setting up this machine (tools/setup.sh)"
 	@PYTHON='$(PYTHON)' bash tools/setup.sh
 	@mkdir -p $(@D)
@@ -78,7 +78,7 @@ $(SETUP_STAMP): pyproject.toml tools/setup.sh
 
 kernel-setup: $(KERNEL_STAMP) ## install the 6.1 and 6.12 kernels with headers, QEMU, busybox-static (idempotent)
 
-$(KERNEL_STAMP): tools/kernel_setup.sh tools/kernels.sh tools/fetch_checkpatch.sh
+$(KERNEL_STAMP): tools/kernel_setup.sh tools/debpkg.sh tools/kernels.sh tools/fetch_checkpatch.sh
 	@echo "==> setting up the kernel side (tools/kernel_setup.sh)"
 	@bash tools/kernel_setup.sh
 	@mkdir -p $(@D)

@@ -28,19 +28,8 @@ DEB_PACKAGES=(
 	python3
 )
 
-if [ "$(id -u)" -eq 0 ]; then
-	SUDO=()
-else
-	SUDO=(sudo)
-fi
-
-missing=()
-for pkg in "${DEB_PACKAGES[@]}"; do
-	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-	if [ "$status" != "install ok installed" ]; then
-		missing+=("$pkg")
-	fi
-done
+. "$(dirname "$0")/debpkg.sh"
+mapfile -t missing < <(deb_missing "${DEB_PACKAGES[@]}")
 
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "==> kernel set-up: installing Debian packages: ${missing[*]}"
