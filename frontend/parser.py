@@ -50,6 +50,15 @@ class _FastLexer(Lexer):
     becomes TYPE_IDENT.  On input no terminal of the state matches, it hands
     over to Lark's ContextualLexer at that position, which raises exactly
     the error Lark raises.
+
+    `>>` and `>>>` close type arguments one `>` at a time when a shift
+    operator cannot continue the parse (LANGUAGE.md 6).  The contextual
+    lexer alone does not decide this: LALR merges the state after `[]` in
+    a type (`Array<Array<int[]>>`) with the one after `new int[n][]`,
+    which a shift operator may follow, so that state accepts `>>` and the
+    parse fails one reduction later.  `_continues` runs the parser's
+    reductions on a copy of the stack to see whether the shift operator is
+    really acceptable here; if not, the lexer hands over a single GT.
     """
     __future_interface__ = 2
     always_accept = ("IDENT",)
@@ -61,6 +70,7 @@ class _FastLexer(Lexer):
         self._match = None
 
     def _build(self, parse_table):
+        self._table = parse_table.states
         states = {s: list(t.keys()) for s, t in parse_table.states.items()}
         self._lark = lx = ContextualLexer(self.conf, states, always_accept=self.always_accept)
         root = lx.root_lexer
@@ -129,6 +139,18 @@ class _FastLexer(Lexer):
                     line_start = pos + value.rindex("\n") + 1
             elif kind == "IDENT" and value in names:
                 kind = "TYPE_IDENT"
+            elif kind == "SHIFT_OP" and value[0] == ">" and \
+                    not self._continues(stack, "SHIFT_OP") and \
+                    self._continues(stack, "GT"):
+                # `>>` or `>>>` closing type arguments: only its first `>`
+                kind = "GT"
+                value = ">"
+                npos = pos + 1
+                tok = new(Token, value)
+                tok.value = value
+                tok.start_pos = pos
+                tok.line = line
+                tok.column = pos - line_start + 1
             tok.type = kind
             tok.end_line = line
             tok.end_column = npos - line_start + 1
@@ -140,6 +162,28 @@ class _FastLexer(Lexer):
             # Not a token here: let Lark's contextual lexer raise its error.
             lexer_state.last_token = tok
             yield from self._lark.lex(lexer_state, parser_state)
+
+
+    def _continues(self, stack, terminal):
+        """Whether the parser, its state stack being `stack`, can shift
+        `terminal` after the reductions it calls for (no reduction is
+        performed on the real stack)."""
+        table = self._table
+        states = list(stack)
+        while True:
+            action = table[states[-1]].get(terminal)
+            if action is None:
+                return False
+            kind, arg = action
+            if kind is Shift:
+                return True
+            n = len(arg.expansion)
+            if n:
+                del states[-n:]
+            goto = table[states[-1]].get(arg.origin.name)
+            if goto is None:
+                return False
+            states.append(goto[1])
 
 
 _SPACE = "[ \t\r\n\x0c]+"   # the grammar's `%ignore` of white space, as Lark spells it

@@ -75,6 +75,75 @@ def test_generic_closing_shift():
     assert isinstance(prog.items[1].type.elem.elem, A.ArrayTypeNode)
 
 
+def type_text(t):
+    """A type node written back as canonical source (`T[]` for arrays)."""
+    if isinstance(t, A.NamedType):
+        return t.name
+    if isinstance(t, A.ArrayTypeNode):
+        return type_text(t.elem) + "[]"
+    if isinstance(t, A.FuncTypeNode):
+        params = ", ".join(type_text(p) for p in t.params)
+        return f"Func<{type_text(t.ret)}({params})>"
+    raise AssertionError(type(t).__name__)
+
+
+# `>>` and `>>>` close two and three type-argument levels even when the
+# innermost argument ends with `[]`: after `[]` a shift operator could
+# follow in `new int[n][] >> k`, a state LALR shares with types.
+@pytest.mark.parametrize("src,want", [
+    ("Array<Array<int[]>>", "int[][][]"),
+    ("Array<Array<String[][]>>", "String[][][][]"),
+    ("Array<Array<Array<int[]>>>", "int[][][][]"),
+    ("Array<Array<Array<Array<int[]>>>>", "int[][][][][]"),
+    ("Array<Array<int[]>>[]", "int[][][][]"),
+    ("Array<Array<Func<int(int)>[]>>", "Func<int(int)>[][][]"),
+    ("Func<Array<Array<int[]>>(Array<Array<boolean[]>>)>",
+     "Func<int[][][](boolean[][][])>"),
+    ("Array<Func<int(Array<Array<int[]>>)>>", "Func<int(int[][][])>[]"),
+    ("Array<Array<P[]>>", "P[][][]"),
+    ("Array<Array<Array<P[]>>>", "P[][][][]"),
+])
+def test_generic_closing_shift_after_dims(src, want):
+    prog, diags = parse(f"class P {{}}\n{src} g;\n"
+                        f"void f({src} p) {{ {src} l = null; }}\n", "t.k")
+    assert not diags, diags
+    assert type_text(prog.items[1].type) == want
+    func = prog.items[2]
+    assert type_text(func.params[0].type) == want
+    assert type_text(func.body.stmts[0].type) == want
+
+
+@pytest.mark.parametrize("src", [
+    "Any x = new Array<Array<int[]>>[3];",
+    "Any x = new Array<Array<Array<int[]>>>();",
+    "Any x = (Array<Array<int[]>>) null;",
+    "boolean b = x instanceof Array<Array<int[]>>;",
+    "boolean b = x instanceof Array<Array<Array<int[]>>> == true;",
+    "class C { Array<Array<int[]>> f; Array<Array<int[]>> m() { return null; } }",
+])
+def test_generic_closing_shift_in_expressions(src):
+    _, diags = parse(src, "t.k")
+    assert not diags, diags
+
+
+def test_shift_after_new_array_dims_still_shifts():
+    # the same `[]` state: here `>>` and `>>>` are shift operators
+    e = expr("new int[3][] >> 1")
+    assert isinstance(e, A.Binary) and e.op == ">>"
+    e = expr("new int[3][][] >>> a >> 2")
+    assert e.op == ">>" and e.left.op == ">>>"
+    prog, diags = parse("int x = 1; x >>= 1; x >>>= 2;", "t.k")
+    assert not diags
+    assert [s.expr.op for s in prog.items[1:]] == [">>=", ">>>="]
+
+
+def test_extra_closing_angle_is_reported_where_it_is():
+    _, diags = parse("Array<Array<int[]>>> b;\n", "t.k")
+    assert diags[0].code == "E0010"
+    assert (diags[0].line, diags[0].col) == (1, 20)
+    assert "found `>`" in diags[0].message
+
+
 def test_out_of_class_method_and_spans():
     prog, diags = parse("class P { int x; }\nint P.get() { return x; }\n", "t.k")
     assert not diags
