@@ -13,7 +13,14 @@ A test module declares its suite and takes the generated tests:
   (tests/kernel/guest/SUITE.sh), in order; a failure shows what the case
   printed in the guest;
 - `test_kernel_log[LINE]`: the kernel log of the run has no Oops, BUG:,
-  WARNING:, scheduling while atomic, Call Trace (nor panics, GPFs, UBSAN).
+  WARNING:, scheduling while atomic, Call Trace (nor panics, GPFs, nor a
+  report of KASAN, KFENCE, UBSAN, lockdep, DEBUG_ATOMIC_SLEEP or DEBUG_LIST:
+  qemu.KERNEL_LOG_ERRORS).
+
+LINE is 6.1 and 6.12, Debian's kernels, or what KTEST_KERNELS names: `make
+test-debug` runs the suites on the debug kernel only (KTEST_KERNELS=debug,
+built by tools/debug_kernel.sh), where boots take longer and every timeout
+is scaled (qemu.Kernel.timeout_scale).
 
 The case list is read from the guest script at collection time, so `-k`,
 `--collect-only` and the like never boot anything. A kernel line that is
@@ -79,11 +86,14 @@ class GuestSuite:
             return BOOTS[key]
         kernel = qemu.installed_kernels().get(line)
         if kernel is None:
+            if line == qemu.DEBUG_LINE:
+                _unavailable("the debug kernel is not built: run `make debug-kernel`")
             _unavailable(f"kernel {line} is not installed: run `make kernel-setup`")
         modules = [kernel.build_dir / m for m in self.modules]
         missing = [str(p) for p in modules if not p.exists()]
         if missing:
-            _unavailable(f"not built: {', '.join(missing)}: run `{self.build_hint}`",
+            hint = "make test-debug" if kernel.debug else self.build_hint
+            _unavailable(f"not built: {', '.join(missing)}: run `{hint}`",
                          self.required)
         if self.prepare is not None and not self._prepared:
             self.prepare()

@@ -18,7 +18,21 @@ kernels; `make kernel-setup` installs them. Environment:
     KTEST_ACCEL    auto (default: KVM if a probe boot with it really works,
                    else TCG; the answer is cached in build/kernel/accel),
                    kvm, tcg
-    KTEST_TIMEOUT  seconds one boot may take before it is killed (default 300)
+    KTEST_TIMEOUT  seconds one boot may take before it is killed (default 300,
+                   or the suite's own), multiplied by the kernel's timeout
+                   scale
+    KTEST_KERNELS  the kernel lines the suites run on, comma-separated:
+                   6.1 and 6.12 (the default, Debian's kernels) and debug
+                   (the debug kernel of tools/debug_kernel.sh; `make
+                   test-debug` sets KTEST_KERNELS=debug)
+    KTEST_TIMEOUT_SCALE
+                   the factor for the timeouts of the debug kernel (default
+                   4: KASAN, lockdep and KFENCE slow it down; 1 for the others)
+
+The debug line is Debian's 6.1 source built with KASAN, UBSAN, lockdep,
+DEBUG_ATOMIC_SLEEP and KFENCE by tools/debug_kernel.sh into
+build/debug-kernel/ (`make debug-kernel`): its vmlinux is booted as it is,
+modules are built against its tree, and its release ends in -kdebug.
 
 The initramfs and the serial log of the last run of each suite stay in
 build/kernel/RELEASE/ktest/ (SUITE.cpio, SUITE.console.log). To boot faster
@@ -48,7 +62,28 @@ QEMU = "qemu-system-x86_64"
 QBOOT = Path("/usr/share/qemu/qboot.rom")
 
 # The kernel lines the project supports; both must pass.
-KERNEL_LINES = ("6.1", "6.12")
+DEBIAN_LINES = ("6.1", "6.12")
+# The debug kernel (tools/debug_kernel.sh): a line of its own, run only when
+# asked for, as it takes long to build and to boot.
+DEBUG_LINE = "debug"
+DEBUG_DIR = BUILD / "debug-kernel"
+DEBUG_TIMEOUT_SCALE = 4.0
+
+
+def _kernel_lines() -> tuple[str, ...]:
+    wanted = os.environ.get("KTEST_KERNELS", "").replace(",", " ").split()
+    if not wanted:
+        return DEBIAN_LINES
+    known = DEBIAN_LINES + (DEBUG_LINE,)
+    bad = [w for w in wanted if w not in known]
+    if bad:
+        raise ValueError(f"KTEST_KERNELS: unknown line(s) {', '.join(bad)} "
+                         f"(known: {', '.join(known)})")
+    return tuple(line for line in known if line in wanted)
+
+
+# The lines the suites of this run are parametrized over (KTEST_KERNELS).
+KERNEL_LINES = _kernel_lines()
 
 SUITE_BEGIN = "KTEST-SUITE-BEGIN"
 SUITE_END = "KTEST-SUITE-END"
@@ -57,17 +92,35 @@ DMESG_END = "KTEST-DMESG-END"
 DONE = "KTEST-DONE"
 
 # Lines of the kernel log that mean the kernel went wrong, whatever the
-# tests said.
+# tests said. Most of what the debug kernel's checkers print starts with
+# "BUG:" or "WARNING:"; their own headers are listed too, so a report is
+# caught whatever its first line looks like.
 KERNEL_LOG_ERRORS = (
     "Oops",
     "BUG:",
+    "kernel BUG at",
     "WARNING:",
     "scheduling while atomic",
     "Call Trace",
     "Kernel panic",
     "general protection fault",
-    "UBSAN:",
+    # KASAN and KFENCE ("BUG: KASAN: slab-use-after-free in ...")
     "KASAN:",
+    "KFENCE:",
+    # UBSAN ("UBSAN: array-index-out-of-bounds in ...")
+    "UBSAN:",
+    # lockdep ("WARNING: possible circular locking dependency detected")
+    "possible circular locking",
+    "possible recursive locking",
+    "inconsistent lock state",
+    "WARNING: possible",
+    "suspicious RCU usage",
+    "held when returning to user space",
+    # DEBUG_ATOMIC_SLEEP
+    "sleeping function called from invalid context",
+    # DEBUG_LIST
+    "list_add corruption",
+    "list_del corruption",
 )
 
 
@@ -75,16 +128,34 @@ KERNEL_LOG_ERRORS = (
 
 @dataclass(frozen=True)
 class Kernel:
-    line: str       # "6.1"
+    line: str       # "6.1", or "debug"
     release: str    # "6.1.0-41-amd64"
+    tree: Path | None = None
+    """The debug kernel's build tree (build/debug-kernel/src); None for
+    Debian's installed kernels."""
+
+    @property
+    def debug(self) -> bool:
+        return self.tree is not None
 
     @property
     def image(self) -> Path:
+        if self.tree is not None:
+            return self.tree / "arch" / "x86" / "boot" / "bzImage"
         return Path("/boot") / f"vmlinuz-{self.release}"
 
     @property
     def modules_dir(self) -> Path:
+        if self.tree is not None:
+            return DEBUG_DIR / "modroot" / "lib" / "modules" / self.release
         return Path("/lib/modules") / self.release
+
+    @property
+    def timeout_scale(self) -> float:
+        """What boot timeouts are multiplied by on this kernel."""
+        if not self.debug:
+            return 1.0
+        return float(os.environ.get("KTEST_TIMEOUT_SCALE", DEBUG_TIMEOUT_SCALE))
 
     @property
     def build_dir(self) -> Path:
@@ -92,18 +163,34 @@ class Kernel:
         return BUILD / "kernel" / self.release
 
 
+def debug_kernel() -> Kernel | None:
+    """The debug kernel, when tools/debug_kernel.sh has finished building
+    it (it writes the stamp last)."""
+    release_file = DEBUG_DIR / "release"
+    tree = DEBUG_DIR / "src"
+    if not ((DEBUG_DIR / "stamp").exists() and release_file.exists()
+            and (tree / "vmlinux").exists()):
+        return None
+    return Kernel(DEBUG_LINE, release_file.read_text().strip(), tree)
+
+
 @functools.lru_cache(maxsize=None)
 def installed_kernels() -> dict[str, Kernel]:
-    """The newest installed release of each supported line, by line."""
-    if not KERNELS_SH.exists():
-        return {}
-    proc = subprocess.run(["bash", str(KERNELS_SH), "list"],
-                          capture_output=True, text=True, check=False)
+    """The kernel of each line of this run (KERNEL_LINES) that is there:
+    the newest installed release of each Debian line, and the debug kernel
+    once built."""
     found: dict[str, Kernel] = {}
-    for release in proc.stdout.split():
-        m = re.match(r"(\d+\.\d+)\.\d+[-+]", release)
-        if m and m.group(1) in KERNEL_LINES:
-            found[m.group(1)] = Kernel(m.group(1), release)  # sorted: newest last
+    if KERNELS_SH.exists():
+        proc = subprocess.run(["bash", str(KERNELS_SH), "list"],
+                              capture_output=True, text=True, check=False)
+        for release in proc.stdout.split():
+            m = re.match(r"(\d+\.\d+)\.\d+[-+]", release)
+            if m and m.group(1) in KERNEL_LINES:
+                found[m.group(1)] = Kernel(m.group(1), release)  # newest last
+    if DEBUG_LINE in KERNEL_LINES:
+        kernel = debug_kernel()
+        if kernel is not None:
+            found[DEBUG_LINE] = kernel
     return found
 
 
@@ -190,6 +277,9 @@ def boot_image(kernel: Kernel) -> Path:
     Under software emulation the kernel's own decompressor costs seconds
     at every boot; the host does it once.
     """
+    if kernel.tree is not None:
+        # The build tree has the uncompressed kernel already.
+        return kernel.tree / "vmlinux"
     out = kernel.build_dir / "vmlinux"
     stamp = kernel.build_dir / "vmlinux.source"
     st = kernel.image.stat()
@@ -213,11 +303,15 @@ def boot_image(kernel: Kernel) -> Path:
 
 
 def qemu_command(mode: str, kernel: Kernel, initrd: Path, memory_mb: int) -> list[str]:
+    append = "console=ttyS0 panic=-1 quiet"
+    if kernel.debug:
+        # Every KASAN report, not only the first of the boot.
+        append += " kasan_multi_shot"
     cmd = [QEMU, "-accel", mode, "-m", str(memory_mb), "-smp", "1",
            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
            "-serial", "stdio", "-monitor", "none",
            "-kernel", str(boot_image(kernel)), "-initrd", str(initrd),
-           "-append", "console=ttyS0 panic=-1 quiet"]
+           "-append", append]
     # qboot starts a kernel in a fraction of SeaBIOS's time under TCG.
     if QBOOT.exists():
         cmd += ["-bios", str(QBOOT)]
@@ -310,7 +404,16 @@ def find_busybox() -> Path:
 
 def resolve_kernel_modules(kernel: Kernel, names: list[str]) -> list[Path]:
     """The kernel's own modules for `names` with their dependencies, in
-    loading order (dependencies first), read from modules.dep."""
+    loading order (dependencies first), read from modules.dep. Modules the
+    kernel has built in (modules.builtin: the debug kernel's vfat) need no
+    file and are left out."""
+    if not names:
+        return []
+    builtin_list = kernel.modules_dir / "modules.builtin"
+    builtin = {os.path.basename(p).split(".ko")[0].replace("-", "_")
+               for p in (builtin_list.read_text().split()
+                         if builtin_list.exists() else [])}
+    names = [n for n in names if n.replace("-", "_") not in builtin]
     if not names:
         return []
     deps: dict[str, list[str]] = {}
@@ -490,6 +593,7 @@ def boot_suite(kernel: Kernel, suite: Path, modules: list[Path] = (),
     and return what happened."""
     if timeout is None:
         timeout = float(os.environ.get("KTEST_TIMEOUT", "300"))
+    timeout *= kernel.timeout_scale
     work = kernel.build_dir / "ktest"
     work.mkdir(parents=True, exist_ok=True)
     initrd = build_initramfs(kernel, suite, list(modules), list(kernel_modules),
