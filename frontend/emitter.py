@@ -857,7 +857,32 @@ class FunctionEmitter:
             raise EmitError(f"line {self.line}: cannot emit {type(e).__name__}")
         r = m(e, want)
         self.line = saved
-        return r
+        return self.as_static(e, r, want)
+
+    def as_static(self, e, r, want) -> int:
+        """`r` itself when it is `want` or has exactly `e`'s static type,
+        else a register of that type holding it.  An upcast (`(Any) s`,
+        `(Shape) sq`) and an assignment used as a value (`a = s` with
+        `Any a`) leave the value in a register of the operand's type;
+        instructions that require an exact type (CALLA's receiver,
+        UNBOXI/UNBOXZ's operand, ...) take the expression's register, so
+        it gets the static type by a MOV (opcodes.def: S <= T)."""
+        if r < 0 or r == want:
+            return r
+        t = e.ty
+        if t is None or isinstance(t, (T.NullType, T.ErrorType,
+                                       T.VoidType)):
+            return r
+        if self.reg_idx[r] == self.pe.ty(t) or not self._subtype(
+                self.reg_ty[r], t):
+            return r
+        if want is not None and self._subtype(t, self.reg_ty[want]):
+            dst = want
+        else:
+            dst = self.temp(t)
+        self.mov(dst, r)
+        self.release(r)
+        return dst
 
     def dst(self, want, t, exact=True) -> int:
         """Where an instruction producing a `t` writes: `want` when its
@@ -1142,18 +1167,28 @@ class FunctionEmitter:
 
     def to_string(self, e) -> int:
         """A String register holding the string conversion of `e`."""
+        return self.convert(e, self.concat_operand(e))
+
+    def concat_operand(self, e) -> int | None:
+        """The value of an operand of string conversion, not yet converted
+        (None for a `null` literal, which needs no code)."""
+        if isinstance(e, A.NullLit):
+            return None
+        return self.expr(e)
+
+    def convert(self, e, x) -> int:
+        """The string conversion of `e`, whose value is in `x`
+        (`concat_operand`): may call toString."""
         t = e.ty
         string_t = T.ClassType(self.pe.class_by_id[1])
-        if t == string_t:
-            return self.expr(e)
-        if isinstance(e, A.NullLit):
-            r = self.temp(string_t)
-            self.op("LOADNULL", r)
-            return r
-        x = self.expr(e)
-        self.release(x)
+        if t == string_t and x is not None:
+            return x
         r = self.temp(string_t)
         self.at(e)
+        if x is None:
+            self.op("LOADNULL", r)
+            return r
+        self.release(x)
         if isinstance(t, T.IntType):
             self.op("ITOS", r, x)
         elif isinstance(t, T.BoolType):
@@ -1163,13 +1198,20 @@ class FunctionEmitter:
         return r
 
     def concat(self, e, want):
-        x = self.to_string(e.left)
-        x = self.protect(x, [e.right])
-        y = self.to_string(e.right)
-        self.release(x, y)
+        # LANGUAGE.md 6: both operands are evaluated, left then right,
+        # before the operation; the conversion (a toString call) is part
+        # of the operation, so it comes after the right operand's side
+        # effects: left, right, toString of left, toString of right.
+        x = self.concat_operand(e.left)
+        if x is not None:
+            x = self.protect(x, [e.right])
+        y = self.concat_operand(e.right)
+        xs = self.convert(e.left, x)
+        ys = self.convert(e.right, y)
+        self.release(xs, ys)
         r = self.dst(want, e.ty)
         self.at(e)
-        self.op("CONCAT", r, x, y)
+        self.op("CONCAT", r, xs, ys)
         return r
 
     def e_Cond(self, e, want):

@@ -257,3 +257,72 @@ def test_programs_run(tmp_path):
         r = subprocess.run([vm, str(p)], capture_output=True, text=True,
                            timeout=60)
         assert (r.returncode, r.stdout) == (0, out), (name, r.stderr)
+
+
+# ------------------------------------------------ static types of registers
+
+UPCASTS = """\
+class Box { Any v; }
+class Shape { String name() { return "shape"; } }
+class Square extends Shape { String name() { return "square"; } }
+Any g;
+Any id(Any x) { return x; }
+void f(String s, Box b, Any[] arr, Square sq) {
+    Any a;
+    print(((Any) s).length());
+    print((a = s).length());
+    print((g = s).length());
+    print((b.v = s).length());
+    print((arr[0] = s).length());
+    print(id(b.v = s).length());
+    print((int) (Any) s);
+    print((boolean) (b.v = s));
+    Any y = (arr[1] = s);
+    print(((Shape) sq).name());
+}
+"""
+
+
+def any_registers(img, name):
+    """Indexes of the registers of function `name` typed Any."""
+    any_t = img.types.index((im.TY_ANY,))
+    return {i for i, t in enumerate(func(img, name).regs) if t == any_t}
+
+
+def test_upcast_values_are_in_registers_of_their_static_type():
+    # CALLA wants its receiver typed Any, UNBOXI/UNBOXZ their operand: a
+    # value upcast to Any (cast or assignment used as a value) must be
+    # moved out of its String register first
+    img = compile_img(UPCASTS)
+    anys = any_registers(img, "f")
+    code = instructions(img, "f")
+    callas = [i for i in code if i[0] == "CALLA"]
+    assert len(callas) == 6
+    assert all(c[2] in anys for c in callas)
+    unbox = [i for i in code if i[0] in ("UNBOXI", "UNBOXZ")]
+    assert len(unbox) == 2 and all(u[2] in anys for u in unbox)
+
+
+def test_upcasts_pass_the_verifier(tmp_path):
+    vm = vm_or_skip()
+    p = tmp_path / "up.kbc"
+    p.write_bytes(compiler.compile_source(UPCASTS, "up.k"))
+    r = subprocess.run([vm, str(p)], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+CONCAT_ORDER = """\
+class L { String toString() { return "l"; } }
+String r() { return "r"; }
+L l() { return new L(); }
+String f() { return l() + r(); }
+"""
+
+
+def test_concat_converts_after_evaluating_both_operands():
+    # LANGUAGE.md 6: left, right, then the operation (toString of the
+    # left operand included)
+    img = compile_img(CONCAT_ORDER)
+    names = ops(img, "f")
+    assert names == ["CALL", "CALL", "RTOS", "CONCAT", "RET"]
