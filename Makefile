@@ -56,7 +56,7 @@ FUZZ_CORPUS := $(BUILD)/fuzz-corpus
 FUZZ_ARTIFACTS := $(BUILD)/fuzz-artifacts
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel-setup vm kmod-ref kmod-kfib kmod-konoha kernel-suites kernel-lint load unload fuzz fuzz-seed fuzz-run test bench demo clean
+.PHONY: help setup kernel-setup vm kmod-ref kmod-kfib kmod-konoha kernel-suites kernel-lint load unload fuzz fuzz-seed fuzz-run fuzz-syscalls test bench demo clean
 
 help: ## list the targets
 	@echo "K — targets (make TARGET):"
@@ -91,7 +91,7 @@ $(KERNEL_STAMP): tools/kernel_setup.sh tools/debpkg.sh tools/kernels.sh tools/fe
 # nothing changed.
 
 GUEST_TOOLS := $(BUILD)/kernel/guest/ktest_open $(BUILD)/kernel/guest/ktest_load \
-	$(BUILD)/kernel/guest/kload
+	$(BUILD)/kernel/guest/kload $(BUILD)/kernel/guest/ksysfuzz
 
 kmod-ref: $(GUEST_TOOLS) | $(KERNEL_STAMP) ## build the C reference device kref_dev.ko for each installed kernel
 	@bash tools/build_kmod.sh lkm/kernel/ref ref
@@ -220,6 +220,19 @@ fuzz-run: fuzz fuzz-seed ## run the fuzzer for FUZZ_SECONDS (default 60) over bu
 	$(BUILD)/fuzz-loader -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		-rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_ARTIFACTS)/ $(FUZZ_CORPUS)
+
+# The system-call fuzzer on script devices (tests/kernel/test_ksysfuzz.py):
+# `make test` runs it for 25 s per kernel with a fixed seed; this target runs
+# a longer campaign per kernel, with a new seed unless one is given.
+FUZZ_SYSCALL_SECONDS ?= 600
+ifeq ($(origin FUZZ_SYSCALL_SEED),undefined)
+FUZZ_SYSCALL_SEED := $(shell date +%s)
+endif
+
+fuzz-syscalls: setup kernel-suites ## fuzz the system calls of script devices under QEMU for FUZZ_SYSCALL_SECONDS (default 600) per kernel
+	@echo "==> fuzzing script devices for $(FUZZ_SYSCALL_SECONDS) s per kernel, seed $(FUZZ_SYSCALL_SEED)"
+	FUZZ_SYSCALL_SECONDS=$(FUZZ_SYSCALL_SECONDS) FUZZ_SYSCALL_SEED=$(FUZZ_SYSCALL_SEED) \
+		KTEST_REQUIRE=1 $(PYTHON) -m pytest -q tests/kernel/test_ksysfuzz.py $(PYTEST_ARGS)
 
 # ---- tests, benchmarks, demo -----------------------------------------------
 
