@@ -221,6 +221,19 @@ fuzz-run: fuzz fuzz-seed ## run the fuzzer for FUZZ_SECONDS (default 60) over bu
 		-rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_ARTIFACTS)/ $(FUZZ_CORPUS)
 
+# Random programs (tests/progfuzz): each generated program runs on the
+# interpreter, the ASan VM and a JIT level, against an independent model of
+# the semantics; divergences go to build/progfuzz/failures/.
+PROGFUZZ_COUNT ?= 2000
+PROGFUZZ_SEED ?= 1
+PROGFUZZ_ORACLES ?= spread
+PROGFUZZ_JOBS ?= 2
+.PHONY: fuzz-programs
+fuzz-programs: vm ## run PROGFUZZ_COUNT (2000) random programs from PROGFUZZ_SEED on every VM and JIT level against the model
+	@echo "==> $(PROGFUZZ_COUNT) random programs from seed $(PROGFUZZ_SEED), oracles $(PROGFUZZ_ORACLES)"
+	$(PYTHON) -m tests.progfuzz.run --seed $(PROGFUZZ_SEED) --count $(PROGFUZZ_COUNT) \
+		--oracles $(PROGFUZZ_ORACLES) -j $(PROGFUZZ_JOBS)
+
 # The system-call fuzzer on script devices (tests/kernel/test_ksysfuzz.py):
 # `make test` runs it for 25 s per kernel with a fixed seed; this target runs
 # a longer campaign per kernel, with a new seed unless one is given.
