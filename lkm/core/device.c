@@ -53,7 +53,8 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 
 	if (!valid_name(name))
 		return kvm_throw_deverr(vm, EINVAL, "invalid device name");
-	if (mode & ~(int64_t)0777)
+	/* 0 too: devtmpfs would quietly make it 0600 (LANGUAGE.md 9.3) */
+	if ((mode & ~(int64_t)0777) || mode == 0)
 		return kvm_throw_deverr(vm, EINVAL, "invalid device mode");
 	if (kdev_find(vm, (const char *)name->b)) {
 		snprintf(msg, sizeof(msg), "device %s already exists",
@@ -124,6 +125,27 @@ static void log_report(struct kvm *vm)
 	}
 }
 
+/*
+ * The only place that turns an errno a script chose (a DeviceError's, an
+ * ioctl result read as one, an init's) into what a caller gets: Linux's
+ * user errnos 1..KDEV_ERRNO_MAX stand, anything else is EIO.  The kernel's
+ * internal codes (ERESTARTSYS 512 and up) must never leave a system call:
+ * 512 would restart it forever, 514 and up are not errnos for userspace.
+ */
+int kdev_errno(int64_t e)
+{
+	return e >= 1 && e <= KDEV_ERRNO_MAX ? -(int)e : -EIO;
+}
+
+/*
+ * An ioctl result as the caller gets it: a value in -4095..-1 is read as
+ * an errno by userspace, so it goes through kdev_errno(); others as is.
+ */
+int64_t kdev_ioctl_result(int64_t r)
+{
+	return r < 0 && r >= -4095 ? kdev_errno(-r) : r;
+}
+
 /* The result of a callback: 0 or -errno (LANGUAGE.md 9). */
 static int cb_result(struct kvm *vm, int st)
 {
@@ -134,7 +156,7 @@ static int cb_result(struct kvm *vm, int st)
 		int64_t e = ((struct kinst *)vm->exc)->f[KF_DEVERR_ERRNO].i;
 
 		vm->exc = NULL;
-		return e >= 1 && e <= 4095 ? -(int)e : -EIO;
+		return kdev_errno(e);
 	}
 	vm->exc = NULL;
 	log_report(vm);
@@ -212,16 +234,29 @@ static int produce(struct kdev_file *f)
 
 /*
  * Device files are reused: an open+close loop allocates nothing.  At
- * most this many released ones are kept per VM.
+ * most this many released ones are kept per VM.  Every file, kept or in
+ * use, is charged to the script's heap quota: opens by any number of
+ * users cannot take kernel memory beyond it.
  */
 #define KDEV_SPARE_FILES	4
 
+/*
+ * Called under the script's lock with nothing unrooted live: the charge
+ * may run a collection.  NULL when the quota is spent (no abort left
+ * pending: nothing runs).
+ */
 static struct kdev_file *file_get(struct kvm *vm)
 {
 	struct kdev_file *f = vm->spare_files;
 
-	if (!f)
-		return kp_zalloc(sizeof(*f));
+	if (!f) {
+		f = kvm_mem_alloc(vm, sizeof(*f));
+		if (f)
+			memset(f, 0, sizeof(*f));
+		else
+			vm->abort_kind = KVM_ABORT_NONE;
+		return f;
+	}
 	vm->spare_files = f->next_spare;
 	vm->nspare_files--;
 	memset(f, 0, sizeof(*f));
@@ -231,7 +266,7 @@ static struct kdev_file *file_get(struct kvm *vm)
 static void file_put(struct kvm *vm, struct kdev_file *f)
 {
 	if (vm->nspare_files >= KDEV_SPARE_FILES) {
-		kp_free(f);
+		kvm_mem_free(vm, f, sizeof(*f));
 		return;
 	}
 	f->next_spare = vm->spare_files;
@@ -245,7 +280,7 @@ void kdev_free_spares(struct kvm *vm)
 
 	while ((f = vm->spare_files)) {
 		vm->spare_files = f->next_spare;
-		kp_free(f);
+		kvm_mem_free(vm, f, sizeof(*f));
 	}
 	vm->nspare_files = 0;
 }
@@ -364,7 +399,7 @@ int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
 	ret.i = 0;
 	err = run_cb(d, KD_IOCTL, args, 3, &ret);
 	if (!err)
-		*result = ret.i;
+		*result = kdev_ioctl_result(ret.i);
 	kp_mutex_unlock(&vm->lock);
 	return err;
 }
@@ -416,19 +451,39 @@ out_unlock:
 	return err ? err : np;
 }
 
-int kdev_release(struct kdev_file *f)
+/* Runs release() and gives the file back: under the script's lock. */
+static void release_locked(struct kdev_file *f)
 {
 	struct kdev *d = f->dev;
 	struct kvm *vm = d->vm;
 	union kvalue args[1], ret;
 
-	kp_mutex_lock_always(&vm->lock);
 	args[0].o = d->obj;
 	run_cb(d, KD_RELEASE, args, 1, &ret);
 	drop_content(f);
 	d->nopen--;
 	vm->open_files--;
 	file_put(vm, f);
+}
+
+int kdev_release(struct kdev_file *f)
+{
+	struct kvm *vm = f->dev->vm;
+
+	kp_mutex_lock_always(&vm->lock);
+	release_locked(f);
+	kp_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+int kdev_release_nowait(struct kdev_file *f, bool may_wait)
+{
+	struct kvm *vm = f->dev->vm;
+
+	if (may_wait ? kp_mutex_lock_killable(&vm->lock) :
+	    !kp_mutex_trylock(&vm->lock))
+		return -EINTR;
+	release_locked(f);
 	kp_mutex_unlock(&vm->lock);
 	return 0;
 }

@@ -147,6 +147,18 @@ static inline void kp_mutex_lock_always(struct kp_mutex *m)
 	mutex_lock(&m->m);
 }
 
+/* 0, or -EINTR when the task was killed (SIGKILL) while it waited. */
+static inline int kp_mutex_lock_killable(struct kp_mutex *m)
+{
+	return mutex_lock_killable(&m->m);
+}
+
+/* true when the lock was free and is now held. */
+static inline bool kp_mutex_trylock(struct kp_mutex *m)
+{
+	return mutex_trylock(&m->m);
+}
+
 static inline void kp_mutex_unlock(struct kp_mutex *m)
 {
 	mutex_unlock(&m->m);
@@ -227,6 +239,17 @@ void kp_mutex_destroy(struct kp_mutex *m);
 int kp_mutex_lock(struct kp_mutex *m);
 void kp_mutex_lock_always(struct kp_mutex *m);
 void kp_mutex_unlock(struct kp_mutex *m);
+/* A process is not killed while it waits here: the wait always ends held. */
+static inline int kp_mutex_lock_killable(struct kp_mutex *m)
+{
+	kp_mutex_lock_always(m);
+	return 0;
+}
+
+static inline bool kp_mutex_trylock(struct kp_mutex *m)
+{
+	return pthread_mutex_trylock(&m->m) == 0;
+}
 
 bool kp_warn(bool cond, const char *expr, const char *file, int line);
 #define KP_WARN_ON(cond) kp_warn(!!(cond), #cond, __FILE__, __LINE__)

@@ -354,6 +354,21 @@ int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
 int64_t kdev_llseek(struct kdev_file *f, int64_t off, int whence,
 		    int64_t *pos);
 int kdev_release(struct kdev_file *f);
+/*
+ * release(2) for a caller that must not hang on the script's lock (a
+ * killed or exiting task): may_wait, it waits killably, else it only tries
+ * the lock.  0 when released; -EINTR when not, and the host must then call
+ * kdev_release() later from a context that may wait (the kernel glue's
+ * work item), so release() still runs and nothing leaks.
+ */
+int kdev_release_nowait(struct kdev_file *f, bool may_wait);
+
+/* Linux's largest user errno (EHWPOISON); see kdev_errno() in device.c. */
+#define KDEV_ERRNO_MAX		133
+/* -e for a user errno e (1..KDEV_ERRNO_MAX), else -EIO. */
+int kdev_errno(int64_t e);
+/* An ioctl result: -4095..-1 through kdev_errno(), others as they are. */
+int64_t kdev_ioctl_result(int64_t r);
 
 /* ---- internal API shared by the core files ------------------------------ */
 
