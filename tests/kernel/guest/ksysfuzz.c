@@ -103,6 +103,7 @@ struct shared {
 	/* what each worker slot is doing, for unexpected deaths and hangs */
 	char ring[MAX_PROCS][RING][RING_LEN];
 	uint32_t ring_pos[MAX_PROCS];
+	int sigint_caught[MAX_PROCS];	/* the worker has a SIGINT handler */
 };
 
 static struct shared *sh;
@@ -763,6 +764,7 @@ static void worker(int s, uint64_t wseed, uid_t uid)
 	memset(&sa, 0, sizeof(sa));
 	mode = (int)below(3);	/* SIGINT: default, caught, caught + restart */
 	if (mode) {
+		sh->sigint_caught[s] = 1;
 		sa.sa_handler = on_signal;
 		sa.sa_flags = mode == 2 ? SA_RESTART : 0;
 		sigaction(SIGINT, &sa, NULL);
@@ -815,6 +817,7 @@ static pid_t spawn(int s, uint64_t generation)
 
 	splitmix(&ws);
 	procs[s].uid = uids[s % 3];
+	sh->sigint_caught[s] = 0;
 	pid = fork();
 	if (pid == 0)
 		worker(s, ws, procs[s].uid);
@@ -1121,8 +1124,13 @@ int main(int argc, char **argv)
 				kill(procs[s].pid, SIGCONT);
 				procs[s].stopped = 0;
 			}
-			/* a caught SIGINT is not fatal: forget it after a while */
-			if (procs[s].sent == SIGINT && now() - procs[s].sent_at > 2)
+			/*
+			 * A caught SIGINT is not fatal: forget it after a
+			 * while. An uncaught one is, however late it acts (a
+			 * long callback delays it).
+			 */
+			if (procs[s].sent == SIGINT && sh->sigint_caught[s] &&
+			    now() - procs[s].sent_at > 2)
 				procs[s].sent = 0;
 			if (procs[s].pid <= 0 && now() < end_time - 0.2)
 				spawn(s, ++generation);
