@@ -11,7 +11,10 @@
  * the interpreter); a table for another digest is never used for it.
  * While a script uses a table, konoha.ko holds a reference on the
  * table's module (try_module_get), so the companion cannot be unloaded
- * before the script is.
+ * before the script is.  A table is used only once its module is live
+ * (its init has returned 0): a companion that adds some tables and then
+ * fails its init is freed whatever its reference count, so no script may
+ * have bound them in between.
  */
 #ifndef KONOHA_JIT_H
 #define KONOHA_JIT_H

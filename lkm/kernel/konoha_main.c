@@ -17,7 +17,15 @@
  * holds one reference, each open file of its devices one more, and an
  * open(2) in progress one while it runs.  Unloading unpublishes the
  * nodes and drops the list's reference; the VM and its image are freed
- * with the last reference.
+ * with the last reference.  A load puts its script on the list (not yet
+ * live) before it runs the init, so two loads of one name cannot both
+ * run: the second fails with EEXIST at once.
+ *
+ * Waiting: konoha_scripts_lock is held only for list operations, never
+ * while waiting for a script's lock; every wait for a script's lock can
+ * be ended by a signal, or at least by SIGKILL.  A release(2) from a
+ * killed or exiting task that finds the script busy does not wait: a work
+ * item runs release() once the lock is free (konoha_wq).
  *
  * JIT stubs come in companion modules (konoha_jit.h): a script loaded
  * while stubs for its image digest are registered runs on them and holds
@@ -36,8 +44,12 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/namei.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "kvm.h"
 #include "konoha_jit.h"
@@ -52,6 +64,12 @@
 #define KONOHA_HEAP_MAX		(1u << 30)
 /* Largest call depth accepted (frames live in the VM's heap). */
 #define KONOHA_DEPTH_MAX	100000u
+/*
+ * Largest budget accepted, in instructions per init or callback: about a
+ * minute of the interpreter at full speed, while a callback holds the
+ * script's lock.
+ */
+#define KONOHA_BUDGET_MAX	10000000000ull
 /* Devices of all scripts together. */
 #define KONOHA_MINORS		256
 /* Error text of a load, as returned to the caller. */
@@ -68,6 +86,16 @@ struct konoha_script {
 	atomic64_t calls;
 	atomic64_t failed_calls;
 	struct module *jit_owner;	/* holds a reference while used */
+	bool live;		/* init done (under konoha_scripts_lock) */
+	bool unloaded;		/* unpublished (under the script's lock) */
+	/*
+	 * Files whose release(2) could not wait for the script's lock,
+	 * linked by next_spare; each holds its reference to the script
+	 * until release_work has released it.
+	 */
+	spinlock_t pending_lock;
+	struct kdev_file *pending;
+	struct work_struct release_work;
 };
 
 /* The loaded scripts, oldest first. Taken before any script's lock. */
@@ -89,6 +117,9 @@ struct konoha_dev {
 static DEFINE_IDR(konoha_minors);
 static DEFINE_MUTEX(konoha_minors_lock);
 static dev_t konoha_devt;
+
+/* Runs the deferred releases; drained before the module goes. */
+static struct workqueue_struct *konoha_wq;
 
 static void script_release(struct kref *ref);
 
@@ -132,7 +163,11 @@ static int kdev_fop_open(struct inode *inode, struct file *file)
 	}
 	d = kd->kdev;
 	s = kd->script;
-	kref_get(&s->ref);
+	/* a script whose last reference is gone is on its way out */
+	if (!kref_get_unless_zero(&s->ref)) {
+		mutex_unlock(&konoha_minors_lock);
+		return -ENXIO;
+	}
 	mutex_unlock(&konoha_minors_lock);
 
 	err = -ENXIO;
@@ -197,15 +232,34 @@ static ssize_t kdev_fop_write(struct file *file, const char __user *buf,
 	return count_call(f, n);
 }
 
-static long kdev_fop_ioctl(struct file *file, unsigned int cmd,
-			   unsigned long arg)
+/*
+ * ioctl(2) returns an int (fs/ioctl.c keeps the low 32 bits of what we
+ * return), so the errno rule applies to that int: a 64-bit result whose
+ * low half reads as -512 must not restart the call.
+ */
+static long kdev_do_ioctl(struct file *file, unsigned int cmd, int64_t arg)
 {
 	struct kdev_file *f = file->private_data;
 	int64_t result;
 	int err;
 
-	err = kdev_ioctl(f, cmd, (int64_t)(long)arg, &result);
-	return count_call(f, err ? err : (long)result);
+	err = kdev_ioctl(f, cmd, arg, &result);
+	if (err)
+		return count_call(f, err);
+	return count_call(f, (long)kdev_ioctl_result((int)result));
+}
+
+static long kdev_fop_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	return kdev_do_ioctl(file, cmd, (int64_t)(long)arg);
+}
+
+/* A 32-bit caller: the argument, a K int, is its int sign-extended. */
+static long kdev_fop_compat_ioctl(struct file *file, unsigned int cmd,
+				  unsigned long arg)
+{
+	return kdev_do_ioctl(file, cmd, (int64_t)(s32)(u32)arg);
 }
 
 static loff_t kdev_fop_llseek(struct file *file, loff_t off, int whence)
@@ -220,12 +274,49 @@ static loff_t kdev_fop_llseek(struct file *file, loff_t off, int whence)
 	return ret;
 }
 
+/* The releases handed over by kdev_fop_release, in process context. */
+static void script_release_work(struct work_struct *work)
+{
+	struct konoha_script *s =
+		container_of(work, struct konoha_script, release_work);
+	struct kdev_file *f, *next;
+	unsigned int n = 0;
+
+	spin_lock(&s->pending_lock);
+	f = s->pending;
+	s->pending = NULL;
+	spin_unlock(&s->pending_lock);
+	for (; f; f = next) {
+		next = f->next_spare;
+		kdev_release(f);
+		atomic64_inc(&s->calls);
+		n++;
+	}
+	/* the files' references: s may be freed by the last one */
+	while (n--)
+		script_put(s);
+}
+
 static int kdev_fop_release(struct inode *inode, struct file *file)
 {
 	struct kdev_file *f = file->private_data;
 	struct konoha_script *s = file_script(f);
 
-	kdev_release(f);
+	/*
+	 * release(2) waits for the script without interruption by ordinary
+	 * signals, but a killed task must not hang: it hands the release
+	 * to the work item instead.  So does an exiting task that finds the
+	 * script busy: once a fatal signal has been taken it is no longer
+	 * pending, and nobody waits for the result of an exit's close.
+	 */
+	if (kdev_release_nowait(f, !(current->flags & PF_EXITING))) {
+		spin_lock(&s->pending_lock);
+		f->next_spare = s->pending;
+		s->pending = f;
+		spin_unlock(&s->pending_lock);
+		queue_work(konoha_wq, &s->release_work);
+		return 0;
+	}
 	atomic64_inc(&s->calls);
 	script_put(s);
 	return 0;
@@ -237,6 +328,7 @@ static const struct file_operations konoha_dev_fops = {
 	.read = kdev_fop_read,
 	.write = kdev_fop_write,
 	.unlocked_ioctl = kdev_fop_ioctl,
+	.compat_ioctl = kdev_fop_compat_ioctl,
 	.llseek = kdev_fop_llseek,
 	.release = kdev_fop_release,
 };
@@ -291,7 +383,25 @@ static void host_log(void *ctx, const char *line, size_t len)
 	pr_warn("%s: %.*s\n", s->name, (int)len, line);
 }
 
-/* Called with konoha_minors_lock held. */
+/*
+ * Whether /dev already has an entry of that name, whichever driver (or
+ * anyone) made it: a script must not shadow /dev/null and the like
+ * (LANGUAGE.md 9.3).  Anything but "no such entry" counts as taken.
+ */
+static bool dev_node_exists(const char *name)
+{
+	char path[sizeof("/dev/") + KONOHA_NAME_LEN];
+	struct path p;
+	int err;
+
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	err = kern_path(path, 0, &p);
+	if (!err)
+		path_put(&p);
+	return err != -ENOENT;
+}
+
+/* Called with konoha_minors_lock held: our own devices, published or not. */
 static bool dev_name_taken(const char *name)
 {
 	struct konoha_dev *kd;
@@ -329,6 +439,11 @@ static int host_dev_add(void *ctx, struct kdev *d)
 	kd->kdev = d;
 	kd->cdev = cdev;
 
+	/* a path walk sleeps: before taking the lock */
+	if (dev_node_exists(d->name)) {
+		err = -EEXIST;
+		goto out_put_cdev;
+	}
 	mutex_lock(&konoha_minors_lock);
 	if (dev_name_taken(d->name)) {
 		mutex_unlock(&konoha_minors_lock);
@@ -490,7 +605,14 @@ static int script_attach_jit(struct konoha_script *s, u32 flags, char *msg)
 		return 0;
 	mutex_lock(&konoha_jits_lock);
 	j = jit_find(s->img->digest);
-	if (j && try_module_get(j->owner)) {
+	/*
+	 * Only the tables of a module whose init has returned: one still in
+	 * its init may fail it after this table was added, and a failed
+	 * module is freed whatever its reference count.  Once live, it goes
+	 * only through delete_module, which try_module_get holds off.
+	 */
+	if (j && (!j->owner || j->owner->state == MODULE_STATE_LIVE) &&
+	    try_module_get(j->owner)) {
 		t = j->table;
 		owner = j->owner;
 	}
@@ -603,7 +725,10 @@ static void report_init_failure(struct load_req *rq, const char *report)
 	}
 }
 
-/* The errno of a failed init: a DeviceError's own, else EINVAL. */
+/*
+ * The errno of a failed init: a DeviceError's own as kdev_errno() maps
+ * it (EIO outside 1..133: never ERESTARTSYS and the like), else EINVAL.
+ */
 static int init_errno(struct kvm *vm)
 {
 	s64 e;
@@ -611,7 +736,15 @@ static int init_errno(struct kvm *vm)
 	if (!vm->exc || !kimg_subclass(vm->img, vm->exc->cls, KC_DeviceError))
 		return -EINVAL;
 	e = ((struct kinst *)vm->exc)->f[KF_DEVERR_ERRNO].i;
-	return e >= 1 && e <= 4095 ? -(int)e : -EINVAL;
+	return kdev_errno(e);
+}
+
+/* Takes a script that never became live off the list. */
+static void script_forget(struct konoha_script *s)
+{
+	mutex_lock(&konoha_scripts_lock);	/* held briefly by all */
+	list_del(&s->node);
+	mutex_unlock(&konoha_scripts_lock);
 }
 
 /* Verifies an image, runs its init and keeps the script: 0 or -errno. */
@@ -626,10 +759,11 @@ static int script_load(struct load_req *rq)
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	if (rq->heap > KONOHA_HEAP_MAX || rq->depth > KONOHA_DEPTH_MAX) {
+	if (rq->budget > KONOHA_BUDGET_MAX || rq->heap > KONOHA_HEAP_MAX ||
+	    rq->depth > KONOHA_DEPTH_MAX) {
 		scnprintf(rq->msg, KONOHA_MSG_MAX,
-			  "limits out of range (heap <= %u bytes, depth <= %u)\n",
-			  KONOHA_HEAP_MAX, KONOHA_DEPTH_MAX);
+			  "limits out of range (budget <= %llu instructions, heap <= %u bytes, depth <= %u)\n",
+			  KONOHA_BUDGET_MAX, KONOHA_HEAP_MAX, KONOHA_DEPTH_MAX);
 		return -EINVAL;
 	}
 	if (rq->name[0] && !valid_script_name(rq->name)) {
@@ -646,18 +780,15 @@ static int script_load(struct load_req *rq)
 	if (!rq->name[0])
 		name_from_source(img->source_name, rq->name);
 
-	mutex_lock(&konoha_scripts_lock);
-	err = script_find(rq->name) ? -EEXIST : 0;
-	mutex_unlock(&konoha_scripts_lock);
-	if (err)
-		goto out_taken;
-
-	err = -ENOMEM;
 	s = kp_zalloc(sizeof(*s));
-	if (!s)
-		goto out_free_image;
+	if (!s) {
+		kimg_free(img);
+		return -ENOMEM;
+	}
 	kref_init(&s->ref);
 	strscpy(s->name, rq->name, sizeof(s->name));
+	spin_lock_init(&s->pending_lock);
+	INIT_WORK(&s->release_work, script_release_work);
 	s->img = img;
 	kvm_default_limits(&lim);
 	lim.budget = rq->budget ? rq->budget : KVM_KERNEL_BUDGET;
@@ -666,49 +797,54 @@ static int script_load(struct load_req *rq)
 	lim.depth = rq->depth ? rq->depth : KVM_DEFAULT_DEPTH;
 	host.ctx = s;
 	s->vm = kvm_create(img, &lim, &host);
-	if (!s->vm)
-		goto out_free_script;
-	err = script_attach_jit(s, rq->flags, rq->msg);
+	if (!s->vm) {
+		kp_free(s);
+		kimg_free(img);
+		return -ENOMEM;
+	}
+
+	/* the name is ours from here on: a second load of it fails at once */
+	err = mutex_lock_killable(&konoha_scripts_lock);
 	if (err) {
-		pr_err("%s: %s", s->name, rq->msg);
 		script_put(s);
 		return err;
 	}
-
-	if (kvm_run_init(s->vm) != KVM_OK) {
-		/* kvm_run_init() removed the devices of the script */
-		report_init_failure(rq, kvm_report(s->vm));
-		err = init_errno(s->vm);
-		script_put(s);
-		return err;
-	}
-
-	mutex_lock(&konoha_scripts_lock);
 	err = script_find(rq->name) ? -EEXIST : 0;
 	if (!err)
 		list_add_tail(&s->node, &konoha_scripts);
 	mutex_unlock(&konoha_scripts_lock);
 	if (err) {
 		script_put(s);
-		goto out_taken_msg;
+		scnprintf(rq->msg, KONOHA_MSG_MAX,
+			  "a script named %s is already loaded\n", rq->name);
+		return err;
 	}
+
+	err = script_attach_jit(s, rq->flags, rq->msg);
+	if (err) {
+		pr_err("%s: %s", s->name, rq->msg);
+		goto out_forget;
+	}
+	if (kvm_run_init(s->vm) != KVM_OK) {
+		/* kvm_run_init() removed the devices of the script */
+		report_init_failure(rq, kvm_report(s->vm));
+		err = init_errno(s->vm);
+		goto out_forget;
+	}
+
+	mutex_lock(&konoha_scripts_lock);	/* held briefly by all */
+	s->live = true;
+	mutex_unlock(&konoha_scripts_lock);
 	if (s->jit_owner)
 		pr_info("jit: %s: runs on the stubs of %s\n", s->name,
 			module_name(s->jit_owner));
 	pr_info("%s: loaded\n", s->name);
 	return 0;
 
-out_free_script:
-	kp_free(s);
-out_free_image:
-	kimg_free(img);
+out_forget:
+	script_forget(s);
+	script_put(s);
 	return err;
-out_taken:
-	kimg_free(img);
-out_taken_msg:
-	scnprintf(rq->msg, KONOHA_MSG_MAX,
-		  "a script named %s is already loaded\n", rq->name);
-	return -EEXIST;
 }
 
 /* Unpublishes the devices of a script: called with its lock held. */
@@ -721,6 +857,30 @@ static void script_unpublish(struct konoha_script *s)
 		host_dev_remove(s, d);
 }
 
+/* A live script by name, with a reference, or NULL. */
+static struct konoha_script *script_get(const char *name, int *err)
+{
+	struct konoha_script *s;
+
+	*err = mutex_lock_killable(&konoha_scripts_lock);
+	if (*err)
+		return NULL;
+	s = script_find(name);
+	if (s && s->live)
+		kref_get(&s->ref);
+	else
+		s = NULL;
+	mutex_unlock(&konoha_scripts_lock);
+	if (!s)
+		*err = -ENOENT;
+	return s;
+}
+
+/*
+ * Waits for the script's lock without holding konoha_scripts_lock: a
+ * callback that keeps its script busy delays only this unload, never the
+ * loads, unloads and lists of the other scripts.
+ */
 static int script_unload(const char *name)
 {
 	struct konoha_script *s;
@@ -728,36 +888,36 @@ static int script_unload(const char *name)
 
 	if (!capable(CAP_SYS_ADMIN))
 		return -EPERM;
-	err = mutex_lock_interruptible(&konoha_scripts_lock);
-	if (err)
+	s = script_get(name, &err);
+	if (!s)
 		return err;
-	s = script_find(name);
-	if (!s) {
-		err = -ENOENT;
-		goto out_unlock;
-	}
 	err = kp_mutex_lock(&s->vm->lock);
 	if (err)
-		goto out_unlock;
-	if (s->vm->open_files) {
-		kp_mutex_unlock(&s->vm->lock);
+		goto out_put;
+	if (s->unloaded)
+		err = -ENOENT;		/* another unload got there first */
+	else if (s->vm->open_files)
 		err = -EBUSY;
-		goto out_unlock;
-	}
-	script_unpublish(s);
+	else
+		script_unpublish(s);
+	s->unloaded = !err;
 	kp_mutex_unlock(&s->vm->lock);
+	if (err)
+		goto out_put;
+	mutex_lock(&konoha_scripts_lock);	/* held briefly by all */
 	list_del(&s->node);
+	mutex_unlock(&konoha_scripts_lock);
 	if (s->jit_owner)
 		pr_info("jit: %s: %llu native entries\n", s->name,
 			(unsigned long long)s->vm->jit_entries);
 	pr_info("%s: unloaded\n", s->name);
+	script_put(s);			/* the list's reference */
+out_put:
 	script_put(s);
-out_unlock:
-	mutex_unlock(&konoha_scripts_lock);
 	return err;
 }
 
-/* Fills info for a script: called with konoha_scripts_lock held. */
+/* Fills info for a script the caller holds a reference on. */
 static int script_info(struct konoha_script *s, struct konoha_script_info *in)
 {
 	struct kdev *d;
@@ -782,31 +942,51 @@ static int script_info(struct konoha_script *s, struct konoha_script_info *in)
 	return 0;
 }
 
+/*
+ * Takes a reference on each live script under konoha_scripts_lock, then
+ * waits for their locks (and copies to the caller) without it.
+ */
 static int konoha_list(struct konoha_list *ls)
 {
 	struct konoha_script_info __user *out = u64_to_user_ptr(ls->scripts);
-	struct konoha_script_info *in;
+	struct konoha_script_info *in = NULL;
+	struct konoha_script **held = NULL;
 	struct konoha_script *s;
-	u32 n = 0;
+	u32 n = 0, nheld = 0, i;
 	int err;
 
 	in = kzalloc(sizeof(*in), GFP_KERNEL);
 	if (!in)
 		return -ENOMEM;
-	err = mutex_lock_interruptible(&konoha_scripts_lock);
+	err = mutex_lock_killable(&konoha_scripts_lock);
 	if (err)
 		goto out_free;
-	list_for_each_entry(s, &konoha_scripts, node) {
-		if (n < ls->max) {
-			err = script_info(s, in);
-			if (!err && copy_to_user(out + n, in, sizeof(*in)))
-				err = -EFAULT;
-			if (err)
-				break;
+	list_for_each_entry(s, &konoha_scripts, node)
+		n += s->live;
+	if (ls->max && n) {
+		/* not counted by kp_live_blocks, as in konoha_open */
+		held = kmalloc_array(min(n, ls->max), sizeof(*held),
+				     GFP_KERNEL);
+		if (!held)
+			err = -ENOMEM;
+	}
+	if (held) {
+		list_for_each_entry(s, &konoha_scripts, node) {
+			if (!s->live || nheld == min(n, ls->max))
+				continue;
+			kref_get(&s->ref);
+			held[nheld++] = s;
 		}
-		n++;
 	}
 	mutex_unlock(&konoha_scripts_lock);
+	for (i = 0; i < nheld; i++) {
+		if (!err)
+			err = script_info(held[i], in);
+		if (!err && copy_to_user(out + i, in, sizeof(*in)))
+			err = -EFAULT;
+		script_put(held[i]);
+	}
+	kfree(held);
 	ls->count = n;
 out_free:
 	kfree(in);
@@ -816,7 +996,13 @@ out_free:
 
 /* ---- /dev/konoha ------------------------------------------------------------ */
 
+/*
+ * What was written to one open file of /dev/konoha.  Its descriptors may
+ * be shared (threads, dup, fork): lock serializes writes and the load at
+ * a close.
+ */
 struct konoha_upload {
+	struct mutex lock;
 	u8 *buf;
 	size_t len, cap;
 };
@@ -831,6 +1017,7 @@ static int konoha_open(struct inode *inode, struct file *file)
 	up = kzalloc(sizeof(*up), GFP_KERNEL);
 	if (!up)
 		return -ENOMEM;
+	mutex_init(&up->lock);
 	file->private_data = up;
 	return stream_open(inode, file);
 }
@@ -839,24 +1026,34 @@ static ssize_t konoha_write(struct file *file, const char __user *buf,
 			    size_t count, loff_t *ppos)
 {
 	struct konoha_upload *up = file->private_data;
+	ssize_t ret = count;
 	size_t cap;
 	u8 *p;
 
-	if (count > KONOHA_IMAGE_MAX - up->len)
-		return -EFBIG;
+	if (mutex_lock_killable(&up->lock))
+		return -EINTR;
+	if (count > KONOHA_IMAGE_MAX - up->len) {
+		ret = -EFBIG;
+		goto out_unlock;
+	}
 	if (up->len + count > up->cap) {
 		cap = max_t(size_t, up->cap * 2, up->len + count);
 		cap = min_t(size_t, cap, KONOHA_IMAGE_MAX);
 		p = kp_realloc(up->buf, up->len, cap);
-		if (!p)
-			return -ENOMEM;
+		if (!p) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
 		up->buf = p;
 		up->cap = cap;
 	}
 	if (copy_from_user(up->buf + up->len, buf, count))
-		return -EFAULT;
-	up->len += count;
-	return count;
+		ret = -EFAULT;
+	else
+		up->len += count;
+out_unlock:
+	mutex_unlock(&up->lock);
+	return ret;
 }
 
 /* close(2): load what was written, report the result to the caller. */
@@ -864,19 +1061,34 @@ static int konoha_flush(struct file *file, fl_owner_t id)
 {
 	struct konoha_upload *up = file->private_data;
 	struct load_req *rq;
+	size_t len;
+	u8 *buf;
 	int err;
 
-	if (!up->len)
-		return 0;
-	rq = kp_zalloc(sizeof(*rq) + KONOHA_MSG_MAX);
-	if (!rq)
-		return -ENOMEM;
-	rq->msg = (char *)(rq + 1);
-	rq->data = up->buf;
-	rq->len = up->len;
-	err = script_load(rq);
+	/* the load takes the bytes: a write meanwhile starts a new image */
+	if (mutex_lock_killable(&up->lock))
+		return -EINTR;
+	buf = up->buf;
+	len = up->len;
+	up->buf = NULL;
 	up->len = 0;
+	up->cap = 0;
+	mutex_unlock(&up->lock);
+	if (!len) {
+		kp_free(buf);
+		return 0;
+	}
+	rq = kp_zalloc(sizeof(*rq) + KONOHA_MSG_MAX);
+	if (!rq) {
+		kp_free(buf);
+		return -ENOMEM;
+	}
+	rq->msg = (char *)(rq + 1);
+	rq->data = buf;
+	rq->len = len;
+	err = script_load(rq);
 	kp_free(rq);
+	kp_free(buf);
 	return err;
 }
 
@@ -884,7 +1096,9 @@ static int konoha_release(struct inode *inode, struct file *file)
 {
 	struct konoha_upload *up = file->private_data;
 
+	/* the last reference to the file: nobody else uses up */
 	kp_free(up->buf);
+	mutex_destroy(&up->lock);
 	kfree(up);
 	return 0;
 }
@@ -998,9 +1212,12 @@ static int __init konoha_init(void)
 {
 	int err;
 
+	konoha_wq = alloc_workqueue("konoha", 0, 0);
+	if (!konoha_wq)
+		return -ENOMEM;
 	err = alloc_chrdev_region(&konoha_devt, 0, KONOHA_MINORS, "konoha");
 	if (err)
-		return err;
+		goto out_destroy_wq;
 	err = class_register(&konoha_class);
 	if (err)
 		goto out_unregister_region;
@@ -1016,6 +1233,8 @@ out_unregister_class:
 	class_unregister(&konoha_class);
 out_unregister_region:
 	unregister_chrdev_region(konoha_devt, KONOHA_MINORS);
+out_destroy_wq:
+	destroy_workqueue(konoha_wq);
 	return err;
 }
 
@@ -1025,7 +1244,11 @@ static void __exit konoha_exit(void)
 	long left;
 
 	misc_deregister(&konoha_misc);
-	/* no file of ours is open: the module could not go otherwise */
+	/*
+	 * No file of ours is open: the module could not go otherwise.  A
+	 * release handed to the work item may still be pending: finish it.
+	 */
+	destroy_workqueue(konoha_wq);
 	list_for_each_entry_safe(s, tmp, &konoha_scripts, node) {
 		list_del(&s->node);
 		script_put(s);

@@ -28,11 +28,14 @@
  * 0 on success; -1 with errno on failure, the reason in msg:
  *	EINVAL	bad arguments, or the init failed (exception or abort)
  *	ENOEXEC	the image was refused by the verifier
- *	EEXIST	a script of that name is loaded, or a device name is taken
+ *	EEXIST	a script of that name is loaded or being loaded, or a
+ *		device name is taken (by any node in /dev)
  *	ENOENT	KONOHA_LOAD_JIT and no JIT stubs for this image
- *	E...	the errno of a DeviceError the init did not catch
+ *	E...	the errno of a DeviceError the init did not catch (EIO
+ *		when it is not a user errno, 1..133)
  * A zero budget/heap/depth selects the kernel default (10^8
- * instructions per init or callback, 16 MiB, 1000 frames).
+ * instructions per init or callback, 16 MiB, 1000 frames); the largest
+ * accepted are 10^10 instructions, 1 GiB and 100,000 frames (EINVAL).
  */
 struct konoha_load {
 	__u64 image;		/* in: address of the image */
