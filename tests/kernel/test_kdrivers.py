@@ -3,8 +3,8 @@
 
 - every device operation (open, read, write, ioctl, lseek, release) and the
   errno each kind of script failure gives (DeviceError(e) -> e, e outside
-  1..4095 -> EIO, other exceptions and aborts -> EIO, content over 64 KiB
-  -> EFBIG), read pieces, lseek and EOF, the defaults of Device, modes;
+  Linux's user errnos 1..133 -> EIO, other exceptions and aborts -> EIO,
+  content over 64 KiB -> EFBIG), read pieces, lseek and EOF, the defaults of Device, modes;
 - ENXIO until the init is over; a failing init removes its devices;
 - 8 processes opening and reading one device 10,000 times each, every read
   checked (kdrive stress), every open and release counted by the script;

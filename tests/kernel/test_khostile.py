@@ -13,6 +13,21 @@
   recurse without bound (tests/kernel/scripts/khost_*.k): each call aborts
   with a report, the device and the kernel stay usable, a sleeping callback
   ends on a signal;
+- scripts against the rest of the system: a device named like another
+  driver's node (/dev/null, /dev/zero, ...) is refused with EEXIST and
+  leaves nothing in /sys/class/konoha; mode 0 is refused with EINVAL; a
+  budget over 10^10 instructions is refused;
+- a 0666 device driven by user 1000: errnos a script hands the kernel
+  (DeviceError of any callback, ioctl results read as errnos) outside
+  1..133, ERESTARTSYS (512) above all, reach the caller as EIO and never
+  restart the call; 32-bit callers reach ioctl (compat_ioctl, made with
+  int $0x80); a process killed while it waits for a busy script dies at
+  once (its release runs later); an unload waiting for a busy script
+  delays no other load; concurrent loads of one name: exactly one runs its
+  init and wins;
+- a tree that user 1000 grows 20 levels deep and reads through toString
+  and Array.join: the read gives the tree or EIO (abort), the log stays
+  clean;
 - the kernel log of the whole boot has no oops, BUG, WARNING or
   "scheduling while atomic" (test_kernel_log).
 
@@ -28,7 +43,8 @@ import ktest
 import qemu
 from kimages import IMAGES, compile_scripts, guest_files
 
-SCRIPTS = ["khost_evil", "khost_init_loop", "khost_init_alloc", "khost_init_recurse"]
+SCRIPTS = ["khost_evil", "khost_init_loop", "khost_init_alloc", "khost_init_recurse",
+           "khost_user", "khost_squat", "khost_mode0", "khost_race", "khost_tree"]
 MUTANTS = IMAGES / "mutants"
 COUNT = 1000
 SEED = int(os.environ.get("K_KHOSTILE_SEED", "20251127"))
@@ -76,7 +92,7 @@ SUITE = ktest.GuestSuite(
            **guest_files(SCRIPTS)},
     build_hint="make kernel-suites",
     prepare=prepare,
-    timeout=240,
+    timeout=360,
 )
 
 test_boot, test_case, test_kernel_log = SUITE.tests()

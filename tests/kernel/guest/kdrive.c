@@ -22,13 +22,20 @@
  *                                  live allocation count must come back
  *   kdrive abuse IMAGE             malformed ioctl arguments on /dev/konoha:
  *                                  each must fail with an errno, not crash
+ *   kdrive share [-p P] IMAGE      P processes write IMAGE in pieces to one
+ *                                  shared descriptor of /dev/konoha at once,
+ *                                  then each closes its copy (each close
+ *                                  loads what was written so far)
  *   kdrive -u UID ...              the same as user UID (files read first)
  *
  * OPs of `op`: open, open:r, open:w (O_RDWR, O_RDONLY, O_WRONLY), tryopen
  * (opens a second file and closes it at once), read:N,
  * readall, write:TEXT (\n in TEXT is a newline), fill:N:C (write N bytes
- * C), ioctl:CMD:ARG, lseek:OFF:set|cur|end, close. Each prints its result:
- * `read 5 "hello"`, `ioctl 42`, or `write -1 EINVAL`.
+ * C), ioctl:CMD:ARG, ioctl32:CMD:ARG (the 32-bit system call, through
+ * int $0x80: the driver's compat_ioctl; ARG is cut to 32 bits),
+ * lseek:OFF:set|cur|end, sleep:MS, close. Each prints its result:
+ * `read 5 "hello"`, `ioctl 42`, or `write -1 EINVAL` (sleep prints
+ * nothing).
  *
  * Loading uses the ioctls of lkm/kernel/konoha_uapi.h: LOAD (with limits
  * and a name; returns the loader's or the init's message), UNLOAD, LIST.
@@ -286,6 +293,23 @@ static void unescape(char *s)
 	*o = 0;
 }
 
+/*
+ * ioctl(2) of the i386 system call table (number 54), made from this
+ * 64-bit process with int $0x80: the kernel takes it as a 32-bit caller's
+ * (in_compat_syscall()), so it reaches the driver's compat_ioctl.  The
+ * result: the syscall's int, -4095..-1 being -errno.
+ */
+static long ioctl32(int fd, unsigned int cmd, unsigned int arg)
+{
+	long ret = 54;
+
+	asm volatile("int $0x80"
+		     : "+a"(ret)
+		     : "b"((long)fd), "c"((long)cmd), "d"((long)arg)
+		     : "memory", "r8", "r9", "r10", "r11");
+	return (int)ret;
+}
+
 static void say_ret(const char *what, long long ret, int err)
 {
 	if (ret < 0)
@@ -390,6 +414,17 @@ static int cmd_op(int argc, char **argv)
 				printf("ioctl -1 %s\n", errname(errno));
 			else
 				printf("ioctl %lld\n", ret);
+		} else if (!strcmp(op, "ioctl32")) {
+			unsigned long cmd = arg ? strtoul(arg, &arg, 0) : 0;
+			long long a = (arg && *arg == ':') ? strtoll(arg + 1, NULL, 0) : 0;
+
+			ret = ioctl32(fd, (unsigned int)cmd, (unsigned int)a);
+			if (ret < 0 && ret >= -4095)
+				printf("ioctl32 -1 %s\n", errname((int)-ret));
+			else
+				printf("ioctl32 %lld\n", ret);
+		} else if (!strcmp(op, "sleep")) {
+			usleep((useconds_t)(arg ? strtoul(arg, NULL, 0) : 0) * 1000);
 		} else if (!strcmp(op, "lseek")) {
 			long long off = arg ? strtoll(arg, &arg, 0) : 0;
 			int whence = SEEK_SET;
@@ -972,6 +1007,60 @@ static int cmd_abuse(int argc, char **argv)
 	return bad ? 1 : 0;
 }
 
+static int cmd_share(int argc, char **argv)
+{
+	long procs = 4, i;
+	int opt, status, fd, failed = 0;
+	char *data;
+	size_t len;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "p:")) != -1) {
+		if (opt != 'p')
+			return 2;
+		procs = strtol(optarg, NULL, 10);
+	}
+	if (optind != argc - 1 || procs < 1 || procs > 64 ||
+	    read_file(argv[optind], &data, &len))
+		return 2;
+	fd = open(KONOHA_DEV, O_WRONLY);
+	if (fd < 0) {
+		printf("open %s: %s\n", KONOHA_DEV, strerror(errno));
+		return 1;
+	}
+	fflush(stdout);
+	for (i = 0; i < procs; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			printf("fork: %s\n", strerror(errno));
+			return 1;
+		}
+		if (pid == 0) {
+			int round, ret;
+			size_t off;
+
+			for (round = 0; round < 20; round++)
+				for (off = 0; off < len; off += 512)
+					if (write(fd, data + off, len - off < 512 ?
+						  len - off : 512) < 0 &&
+					    errno != EFBIG)
+						_exit(3);
+			ret = close(fd);
+			printf("worker %ld: close %s\n", i,
+			       ret ? errname(errno) : "0");
+			fflush(stdout);
+			_exit(0);
+		}
+	}
+	while (wait(&status) > 0)
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			failed++;
+	printf("parent: close %s\n", close(fd) ? errname(errno) : "0");
+	printf("share: %ld processes, %d failed\n", procs, failed);
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -985,6 +1074,8 @@ int main(int argc, char **argv)
 	if (argc >= 2) {
 		if (!strcmp(argv[1], "abuse"))
 			return cmd_abuse(argc - 1, argv + 1);
+		if (!strcmp(argv[1], "share"))
+			return cmd_share(argc - 1, argv + 1);
 		if (!strcmp(argv[1], "cycle"))
 			return cmd_cycle(argc - 1, argv + 1);
 		if (!strcmp(argv[1], "op"))

@@ -141,8 +141,8 @@ kt_write() {
 }
 
 kt_ioctl() {
-	# DeviceError(e) gives -e, e outside 1..4095 gives EIO; a result in
-	# -4095..-1 reads as an errno; an unknown command ENOTTY; the argument
+	# DeviceError(e) gives -e, e outside 1..133 gives EIO; a result in
+	# -4095..-1 reads as an errno (the same rule: khostile.sh); an unknown command ENOTTY; the argument
 	# is 64-bit (109: ARG / 10^6); 106 returns the opens so far. Linux
 	# returns ioctl(2) results as an int (fs/ioctl.c): the high bits of a
 	# 64-bit result are lost (103 with -9*10^12), recorded so a change shows.

@@ -50,6 +50,19 @@ kt_malformed_requests() {
 	$KDRIVE abuse $IMG/khost_evil.kbc && allocs_are_zero "after them"
 }
 
+kt_shared_upload_descriptor() {
+	# One open file of /dev/konoha written by 4 processes at once, each
+	# closing its copy (a load of what is there then): the buffer is
+	# shared under a lock, each close fails cleanly or loads, and nothing
+	# leaks.
+	run $KDRIVE share -p 4 $IMG/khost_evil.kbc || return 1
+	# a close that happened to take exactly one whole image loaded it
+	$KLOAD unload khost_evil > /dev/null 2>&1
+	left=$($KLOAD list | grep -v '^live_allocs')
+	[ -z "$left" ] || { echo "scripts loaded: $left"; return 1; }
+	allocs_are_zero "after the shared uploads"
+}
+
 kt_init_loops_forever() {
 	out=$($KLOAD load -n hl -b 3000000 $IMG/khost_init_loop.kbc)
 	rc=$?
@@ -158,6 +171,260 @@ kt_device_and_script_still_usable() {
 
 kt_unload_evil() {
 	run $KLOAD unload evil && allocs_are_zero "after unloading evil"
+}
+
+# ---- a script's device in the hands of an unprivileged user --------------
+# (tests/kernel/scripts/khost_user.k; user 1000 through kdrive -u)
+
+# now_cs: centiseconds since boot, from /proc/uptime.
+now_cs() {
+	read -r _up _idle < /proc/uptime
+	echo "${_up%.*}${_up#*.}" | sed 's/^0*//;s/^$/0/'
+}
+
+# expect_user_ops DEV "OP..." "EXPECTED": kdrive op as user 1000, within
+# 60 s (a system call that restarts forever must not hang the suite).
+expect_user_ops() {
+	_want=$(printf '%b' "$3")
+	# shellcheck disable=SC2086
+	_got=$(timeout 60 $KDRIVE -u 1000 op "$1" $2 2>&1)
+	echo "$ kdrive -u 1000 op $1 $2"
+	if [ "$_got" = "$_want" ]; then
+		echo "$_got"
+		return 0
+	fi
+	echo "--- expected"
+	echo "$_want"
+	echo "--- got"
+	echo "$_got"
+	return 1
+}
+
+# wait_for_line FILE TEXT: up to 10 s for a line TEXT in FILE.
+wait_for_line() {
+	_i=0
+	while ! grep -qx "$2" "$1" 2>/dev/null; do
+		_i=$((_i + 1))
+		if [ $_i -gt 200 ]; then
+			echo "no '$2' in $1 after 10 s:"
+			cat "$1"
+			return 1
+		fi
+		usleep 50000
+	done
+}
+
+kt_squatting_a_node_is_eexist() {
+	# /dev/null, /dev/zero ... belong to other drivers: every name is
+	# refused with EEXIST (17), the uncaught last one fails the load.
+	out=$($KLOAD load -n squat $IMG/khost_squat.kbc)
+	rc=$?
+	echo "$out"
+	expect_eq "$rc" 17 "exit status (EEXIST) of the squatting load" || return 1
+	for n in zero tty kmsg console; do
+		echo "$out" | grep -q "refused $n errno 17" ||
+			dmesg | grep -q "squat: refused $n errno 17" ||
+			{ echo "no 'refused $n errno 17'"; return 1; }
+	done
+	for n in null zero tty kmsg console; do
+		if [ -e /sys/class/konoha/$n ]; then
+			echo "/sys/class/konoha/$n was left behind"
+			return 1
+		fi
+	done
+	ls -l /dev/null
+	case "$(ls -l /dev/null)" in
+	crw-rw-rw-*" 1,"*" 3 "*) ;;
+	*) echo "/dev/null is no longer the mem driver's 1:3"; return 1 ;;
+	esac
+	echo data > /dev/null || return 1
+	$KLOAD list | grep '^squat ' && { echo "squat is listed"; return 1; }
+	allocs_are_zero "after the refused squat"
+}
+
+kt_mode_zero_is_einval() {
+	out=$($KLOAD load -n mode0 $IMG/khost_mode0.kbc)
+	rc=$?
+	echo "$out"
+	expect_eq "$rc" 22 "exit status (EINVAL) of a load registering mode 0" || return 1
+	echo "$out" | grep -q 'invalid device mode' ||
+		{ echo "the message does not say 'invalid device mode'"; return 1; }
+	if [ -e /dev/khost_mode0 ] || [ -e /sys/class/konoha/khost_mode0 ]; then
+		echo "the mode-0 device was created"
+		return 1
+	fi
+	allocs_are_zero "after the refused mode 0"
+}
+
+kt_budget_has_an_upper_bound() {
+	# 10^10 instructions is the largest budget; one more is refused.
+	out=$($KLOAD load -n bigbudget -b 10000000001 $IMG/khost_user.kbc)
+	rc=$?
+	echo "$out"
+	expect_eq "$rc" 22 "exit status (EINVAL) of a budget of 10^10 + 1" || return 1
+	echo "$out" | grep -q 'limits out of range (budget <= 10000000000' ||
+		{ echo "no message naming the largest budget"; return 1; }
+	[ ! -e /dev/khost_user ] || { echo "/dev/khost_user exists"; return 1; }
+	run $KLOAD load -n bigbudget -b 10000000000 $IMG/khost_user.kbc &&
+		run $KLOAD unload bigbudget && allocs_are_zero "after the budgets"
+}
+
+kt_load_user_device() {
+	run $KLOAD load -n user -b 5000000 $IMG/khost_user.kbc || return 1
+	ls -l /dev/khost_user
+}
+
+kt_kernel_errnos_become_eio() {
+	# 512 (ERESTARTSYS) would restart the call forever, 514 and up are
+	# not errnos; 134 is past the last one (133): all EIO. From a
+	# DeviceError of any callback, and from an ioctl result whose int
+	# (what ioctl(2) returns) is in -4095..-1: 8589934080 = 2^33 - 512.
+	expect_user_ops /dev/khost_user "open ioctl:104:512 ioctl:104:514 ioctl:104:516 ioctl:104:134 ioctl:104:133 ioctl:104:5000 ioctl:104:-512 ioctl:105:-512 ioctl:105:-514 ioctl:105:-516 ioctl:105:-134 ioctl:105:-133 ioctl:105:-4095 ioctl:105:8589934080 ioctl:105:-4096 ioctl:105:-22 close" \
+		'open 0\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 E133\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 E133\nioctl -1 EIO\nioctl -1 EIO\nioctl -4096\nioctl -1 EINVAL\nclose 0' || return 1
+	for e in 512 514 516 134; do
+		expect_user_ops /dev/khost_user "open ioctl:101:$e tryopen read:10 write:x ioctl:101:0 read:10 close" \
+			'open 0\nioctl 0\ntryopen -1 EIO\nread -1 EIO\nwrite -1 EIO\nioctl 0\nread 8 "user ok\\n"\nclose 0' || return 1
+	done
+}
+
+kt_compat_ioctl_for_32bit_callers() {
+	# int $0x80 from kdrive: the i386 ioctl, through compat_ioctl. The
+	# argument is an int sign-extended from 32 bits (103: 1 if negative).
+	expect_user_ops /dev/khost_user "open ioctl32:100:0 ioctl32:102:21 ioctl32:103:-1 ioctl32:103:5 ioctl32:105:-100000 ioctl32:105:-512 ioctl32:104:516 ioctl32:104:28 ioctl32:199:0 close" \
+		'open 0\nioctl32 42\nioctl32 42\nioctl32 1\nioctl32 0\nioctl32 -100000\nioctl32 -1 EIO\nioctl32 -1 EIO\nioctl32 -1 ENOSPC\nioctl32 -1 ENOTTY\nclose 0'
+}
+
+kt_sigkill_while_waiting_for_the_script() {
+	# A (user 1000) holds the script's lock for 8 s in a sleeping ioctl.
+	# B (user 1000) opened before, then waits for the lock in an ioctl;
+	# SIGKILL must end B at once: its exit's release(2) must not wait
+	# for A (it is handed to a work item that runs it after A).
+	: > /tmp/a.out
+	$KDRIVE -u 1000 op /dev/khost_user open:r sleep:3000 ioctl:100:0 close > /tmp/b.out 2>&1 &
+	b=$!
+	wait_for_line /tmp/b.out 'open 0' || return 1
+	$KDRIVE -u 1000 op /dev/khost_user open:r ioctl:107:8000 close > /tmp/a.out 2>&1 &
+	a=$!
+	wait_for_line /tmp/a.out 'open 0' || return 1
+	# B's ioctl begins 3 s after its open, while A sleeps
+	usleep 4000000
+	t0=$(now_cs)
+	kill -KILL $b
+	wait $b
+	t1=$(now_cs)
+	echo "B ended $(((t1 - t0) * 10)) ms after SIGKILL"
+	rc=0
+	if [ $((t1 - t0)) -gt 150 ]; then
+		echo "B took more than 1.5 s to die: it waited for A"
+		rc=1
+	fi
+	wait $a
+	echo "A:"
+	cat /tmp/a.out
+	expect_eq "$(cat /tmp/a.out)" "$(printf 'open 0\nioctl 7\nclose 0')" "A's calls" || rc=1
+	# B's release ran (after A): only the file below is open.
+	usleep 200000
+	expect_user_ops /dev/khost_user "open:r ioctl:106:0 close" 'open 0\nioctl 1\nclose 0' || rc=1
+	return $rc
+}
+
+kt_unload_waiting_for_a_script_blocks_no_load() {
+	# While A holds the script's lock, an unload of it waits; loads of
+	# other scripts must go on meanwhile.
+	$KDRIVE -u 1000 op /dev/khost_user open:r ioctl:107:6000 close > /tmp/a.out 2>&1 &
+	a=$!
+	usleep 1000000
+	$KLOAD unload user > /tmp/u.out 2>&1 &
+	u=$!
+	usleep 500000
+	t0=$(now_cs)
+	run $KLOAD load -n other $IMG/khost_evil.kbc
+	rc=$?
+	run $KLOAD unload other || rc=1
+	t1=$(now_cs)
+	echo "load and unload of another script: $(((t1 - t0) * 10)) ms"
+	if [ $((t1 - t0)) -gt 200 ]; then
+		echo "they waited for the busy script"
+		rc=1
+	fi
+	wait $a
+	wait $u
+	echo "the waiting unload: $(cat /tmp/u.out)"
+	# it got the lock before or after A's close: EBUSY or unloaded
+	if $KLOAD list | grep -q '^user '; then
+		run $KLOAD unload user || rc=1
+	fi
+	allocs_are_zero "after unloading user" || rc=1
+	return $rc
+}
+
+kt_concurrent_loads_of_one_name() {
+	# 3 processes load one name at once, 5 times: exactly one wins each
+	# time, the others fail with EEXIST without running the init (the
+	# name is taken before it runs); nothing leaks.
+	rc=0
+	for round in 1 2 3 4 5; do
+		before=$(dmesg | grep -c 'race: init of the race runs')
+		for p in 1 2 3; do
+			$KLOAD load -n race $IMG/khost_race.kbc > /tmp/race.$p 2>&1 &
+			eval "pid$p=\$!"
+		done
+		won=0
+		for p in 1 2 3; do
+			eval "wait \$pid$p"
+			st=$?
+			case $st in
+			0) won=$((won + 1)) ;;
+			17) ;;
+			*) echo "round $round: load $p: exit $st"; cat /tmp/race.$p; rc=1 ;;
+			esac
+		done
+		echo "round $round: $won of 3 loads won"
+		[ $won -eq 1 ] || rc=1
+		inits=$(($(dmesg | grep -c 'race: init of the race runs') - before))
+		expect_eq "$inits" 1 "inits run in round $round" || rc=1
+		n=$($KLOAD list | grep -c '^race ')
+		expect_eq "$n" 1 "scripts named race after round $round" || rc=1
+		[ -e /dev/khost_race ] || { echo "no /dev/khost_race"; rc=1; }
+		run $KLOAD unload race || rc=1
+		[ -e /sys/class/konoha/khost_race ] &&
+			{ echo "/sys/class/konoha/khost_race left behind"; rc=1; }
+		allocs_are_zero "after round $round" || rc=1
+		[ $rc -eq 0 ] || return 1
+	done
+}
+
+kt_deep_tree_by_a_user() {
+	# Root loads a 0666 device; user 1000 grows a 20-level tree and reads
+	# it rendered through toString and Array.join (a native re-entry of
+	# the interpreter per level): the read succeeds or fails with EIO
+	# ("abort: stack overflow" logged); the kernel log stays clean.
+	run $KLOAD load -n tree $IMG/khost_tree.kbc || return 1
+	ops="open:w"
+	i=1
+	while [ $i -le 20 ]; do
+		ops="$ops write:n$i"
+		i=$((i + 1))
+	done
+	# shellcheck disable=SC2086
+	out=$(timeout 60 $KDRIVE -u 1000 op /dev/khost_tree $ops close)
+	echo "$out" | sort | uniq -c
+	[ "$(echo "$out" | grep -c '^write 2$')" -eq 9 ] &&
+		[ "$(echo "$out" | grep -c '^write 3$')" -eq 11 ] ||
+		{ echo "the 20 writes did not all succeed"; return 1; }
+	out=$(timeout 60 $KDRIVE -u 1000 op /dev/khost_tree open:r read:4096 close)
+	echo "$out" | cut -c 1-200
+	rc=0
+	case "$out" in
+	*'read -1 EIO'*)
+		dmesg | grep 'tree' | grep -q 'abort: stack overflow' ||
+			{ echo "EIO without 'abort: stack overflow' in the log"; rc=1; } ;;
+	*'read '*'"root(n1(n2(n3('*) ;;
+	*) echo "neither the tree nor EIO"; rc=1 ;;
+	esac
+	run $KLOAD unload tree || rc=1
+	allocs_are_zero "after unloading tree" || rc=1
+	return $rc
 }
 
 kt_rmmod_and_reload() {
