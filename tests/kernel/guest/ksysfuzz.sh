@@ -17,7 +17,7 @@ FUZZ=/ktest/bin/ksysfuzz
 IMG=/ktest/fuzz
 KMSG=/tmp/kmsg.log
 # a line of the trace of a script's error report
-TRACE='konoha: fz_[a-z0-9_]*:  +at [^ ]+ \('
+TRACE='konoha: fz_[a-z0-9_]*:  +at [^ ]+ [(]'
 . /ktest/ksysfuzz.conf
 
 # name, limits
@@ -45,11 +45,12 @@ kt_insmod() {
 kt_watch_kernel_log() {
 	# Each abort report of a script is a trace of up to 1,000 lines that
 	# would wrap the ring buffer: keep the log as it comes, without the
-	# trace lines, so nothing else is lost. (cat feeds grep through a
-	# FIFO, so that ending cat lets grep write all it holds.)
+	# trace lines (counted), so nothing else is lost. (cat feeds awk
+	# through a FIFO, so that ending cat lets awk write all it holds.)
 	mkfifo /tmp/kmsg.fifo || return 1
-	grep -v -E "$TRACE" </tmp/kmsg.fifo >$KMSG &
-	echo $! >/tmp/kmsg.grep
+	awk -v trace="$TRACE" '$0 ~ trace { n++; next } { print }
+		END { print n + 0 >"/tmp/kmsg.traces" }' </tmp/kmsg.fifo >$KMSG &
+	echo $! >/tmp/kmsg.filter
 	cat /proc/kmsg >/tmp/kmsg.fifo &
 	echo $! >/tmp/kmsg.cat
 	# report tasks stuck in D state for 20 s (the default is 120 s)
@@ -124,6 +125,16 @@ kt_heaps_within_quota() {
 	return $rc
 }
 
+# ioctl3 DEV CMD: ioctl(CMD, 0) on DEV, tried up to three times (the
+# open of /dev/fz_log fails with EBUSY every 97th time, on purpose).
+ioctl3() {
+	for _try in 1 2 3; do
+		_out=$($KLOAD ioctl "$1" "$2" 0) && return 0
+	done
+	echo "ioctl $2 on $1: $_out"
+	return 1
+}
+
 kt_heaps_back_after_reset() {
 	# ioctl 198 drops what fz_state and fz_limits keep, 199 allocates more
 	# garbage than the quota so that the collector runs: the heap is then
@@ -132,8 +143,8 @@ kt_heaps_back_after_reset() {
 	for pair in fz_state:fz_log fz_limits:fz_big; do
 		s=${pair%%:*}
 		d=${pair#*:}
-		$KLOAD ioctl /dev/$d 198 0 >/dev/null || { echo "reset of $d failed"; rc=1; }
-		$KLOAD ioctl /dev/$d 199 0 >/dev/null || { echo "churn of $d failed"; rc=1; }
+		ioctl3 /dev/$d 198 || rc=1
+		ioctl3 /dev/$d 199 || rc=1
 		before=$(sed -n "s/^$s .* heap=\([0-9]*\)\/.*/\1/p" /tmp/list.loaded)
 		after=$(heap $s)
 		echo "$s: heap $before after the load, $after after the fuzzing and a reset"
@@ -168,11 +179,12 @@ kt_kernel_log_clean() {
 	sleep 1
 	kill "$(cat /tmp/kmsg.cat)"
 	i=0
-	while kill -0 "$(cat /tmp/kmsg.grep)" 2>/dev/null && [ $i -lt 50 ]; do
+	while kill -0 "$(cat /tmp/kmsg.filter)" 2>/dev/null && [ $i -lt 50 ]; do
 		usleep 100000
 		i=$((i + 1))
 	done
-	echo "kernel log kept: $(wc -l <$KMSG) lines (trace lines left out)"
+	echo "kernel log: $(wc -l <$KMSG) lines kept, $(cat /tmp/kmsg.traces)" \
+		"lines of script traces left out"
 	echo "script reports, by kind:"
 	grep -E 'konoha: fz_[a-z0-9_]*: (abort|[A-Za-z]*(Exception|Error))' $KMSG |
 		sed 's/^<[0-9]*>//; s/^\[[ 0-9.]*\] //; s/[0-9][0-9]*/N/g' |
