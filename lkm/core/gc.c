@@ -19,8 +19,61 @@
 
 #define GC_MIN_THRESHOLD	(1u << 20)
 
+/*
+ * Work is charged to the running call's budget (while vm->charging):
+ * an allocation one unit per 64 bytes, rounded up (the allocator's own
+ * cost, and the zeroing or copying that fills the block), before it is
+ * made: a call that cannot pay aborts with "budget exceeded" instead.
+ * A collection is charged one unit per object it marks and one per
+ * object it sweeps, after it ran, and so are the allocations of an
+ * exception being thrown (vm->lenient): these may take the budget below
+ * zero, and the call then aborts at its next instruction, in the
+ * interpreter and in JIT code alike (JIT segments are charged up front,
+ * so only instructions that end a segment may charge strictly).
+ */
+static inline void charge_work(struct kvm *vm, size_t units)
+{
+	if (vm->charging)
+		vm->budget -= (int64_t)units;
+}
+
+/* Charges n bytes of kernel memory that a collection must not free. */
+static bool charge_quota(struct kvm *vm, size_t n)
+{
+	if (n > vm->lim.heap || vm->heap_used > vm->lim.heap - n)
+		return false;
+	vm->heap_used += n;
+	if (vm->heap_used > vm->heap_peak)
+		vm->heap_peak = vm->heap_used;
+	return true;
+}
+
+int kvm_grow_roots(struct kvm *vm)
+{
+	uint32_t cap = vm->tmp_cap ? vm->tmp_cap * 2 : 32;
+	struct kobj **t;
+
+	/* no collection here: the caller's object is not rooted yet */
+	if (cap < vm->tmp_cap || !charge_quota(vm, (cap - vm->tmp_cap) *
+					       sizeof(*t)))
+		return kvm_abort(vm, KVM_ABORT_OOM);
+	t = kp_realloc(vm->tmp, vm->tmp_cap * sizeof(*t), cap * sizeof(*t));
+	if (!t) {
+		vm->heap_used -= (cap - vm->tmp_cap) * sizeof(*t);
+		return kvm_abort(vm, KVM_ABORT_OOM);
+	}
+	if (!vm->tmp)
+		vm->live_allocs++;
+	vm->tmp = t;
+	vm->tmp_cap = cap;
+	return KVM_OK;
+}
+
 static bool charge(struct kvm *vm, size_t n)
 {
+	if (vm->charging && !vm->lenient &&
+	    !kvm_charge(vm, n / 64 + (n % 64 != 0)))
+		return false;
 #ifdef KVM_GC_STRESS
 	/* testing: collect before every allocation to catch missing roots */
 	kvm_gc(vm);
@@ -35,6 +88,8 @@ static bool charge(struct kvm *vm, size_t n)
 	vm->heap_used += n;
 	if (vm->heap_used > vm->heap_peak)
 		vm->heap_peak = vm->heap_used;
+	if (vm->lenient)
+		charge_work(vm, n / 64 + (n % 64 != 0));
 	return true;
 }
 
@@ -127,14 +182,21 @@ void kvm_gc_mark_obj(struct kvm *vm, struct kobj *o)
 	if (!o || o->marked)
 		return;
 	o->marked = 1;
+	vm->gc_work++;
 	if (!has_children(o))
 		return;
 	if (vm->ngray == vm->gray_cap) {
 		cap = vm->gray_cap ? vm->gray_cap * 2 : 256;
+		/* the gray stack is charged to the quota too */
+		if (!charge_quota(vm, (cap - vm->gray_cap) * sizeof(*g))) {
+			/* found again by the rescan in drain() */
+			vm->gray_overflow = true;
+			return;
+		}
 		g = kp_realloc(vm->gray, vm->gray_cap * sizeof(*g),
 			       cap * sizeof(*g));
 		if (!g) {
-			/* found again by the rescan in drain() */
+			vm->heap_used -= (cap - vm->gray_cap) * sizeof(*g);
 			vm->gray_overflow = true;
 			return;
 		}
@@ -260,6 +322,7 @@ static void sweep(struct kvm *vm)
 			*link = o->gc_next;
 			free_obj(vm, o);
 		}
+		vm->gc_work++;
 	}
 }
 
@@ -267,9 +330,11 @@ void kvm_gc(struct kvm *vm)
 {
 	size_t next;
 
+	vm->gc_work = 0;
 	mark_roots(vm);
 	sweep(vm);
 	vm->ngc++;
+	charge_work(vm, vm->gc_work);
 	next = vm->heap_used * 2;
 	if (next < GC_MIN_THRESHOLD)
 		next = GC_MIN_THRESHOLD;
@@ -285,6 +350,7 @@ void kvm_free_all_objects(struct kvm *vm)
 		free_obj(vm, o);
 	}
 	kp_free(vm->gray);
+	vm->heap_used -= vm->gray_cap * sizeof(*vm->gray);
 	vm->gray = NULL;
 	vm->ngray = vm->gray_cap = 0;
 }
