@@ -286,6 +286,7 @@ struct kvm {
 	long live_allocs;	/* blocks from kvm_mem_alloc not yet freed */
 	uint64_t ngc;
 	uint64_t gc_work;	/* objects the running collection visited */
+	uint32_t nobjects;	/* on vm->objects */
 	struct kobj **gray;
 	uint32_t ngray, gray_cap;
 	bool gray_overflow;
