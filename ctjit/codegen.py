@@ -41,9 +41,13 @@ TECHNIQUES = ("branch", "call", "tiny", "direct")
 # Instructions that may run script code (so consume budget): a segment
 # ends after each.
 RUNS_SCRIPT = {"CALL", "CALLV", "CALLF", "CALLA", "CALLN", "RTOS"}
-# Handlers that charge the budget themselves (string scans and copies): a
-# segment ends after each too, so they see the interpreter's budget.
-CHARGES = {"CONCAT", "EQSTR", "EQANY"}
+# Handlers that charge the budget themselves (string scans and copies, and
+# every allocation, which is charged by size before it is made): a segment
+# ends after each too, so they see the interpreter's budget.  (An
+# exception's allocations charge after the fact: any instruction may
+# throw, see lkm/core/gc.c.)
+CHARGES = {"CONCAT", "EQSTR", "EQANY", "NEW", "NEWARR", "NEWARRV", "BOXI",
+           "BOXZ", "LOADFN", "BINDM", "ITOS", "ZTOS"}
 BRANCHES = {"JMP", "JT", "JF", "JEQ", "JNE", "JLT", "JLE", "JEQI", "JNEI",
             "JLTI", "JLEI", "JGTI", "JGEI", "JNULL", "JNNULL"}
 # Handlers that can neither throw nor allocate: no pc store, no status.
@@ -173,6 +177,11 @@ class Lowering:
                  direct_stack: int = L["DIRECT_STACK_USER"]):
         self.img = img
         self.direct = direct or [False] * len(img.functions)
+        # the most registers of a direct function (bounds a chain's
+        # frames when it reruns with frames)
+        self.direct_maxregs = max(
+            [len(f.regs) for i, f in enumerate(img.functions)
+             if self.direct[i]] + [1])
         self.direct_stack = direct_stack
         self.index = index
         self.fn = img.functions[index]
@@ -201,6 +210,15 @@ class Lowering:
         al = 8 if ty in ("i64", "ptr") else 4 if ty == "i32" else 1
         self.e(f"{v} = load {ty}, ptr {ptr}, align {al}")
         return v
+
+    def load_expr(self, ty: str, ptr: str) -> str:
+        """The right-hand side of a load (for a named result)."""
+        return f"load {ty}, ptr {ptr}, align 8"
+
+    def t_ashr(self, v: str, n: int) -> str:
+        r = self.t("sh")
+        self.e(f"{r} = ashr i64 {v}, {n}")
+        return r
 
     def store(self, ty: str, val, ptr: str):
         al = 8 if ty in ("i64", "ptr") else 4 if ty == "i32" else 1
@@ -356,15 +374,26 @@ class Lowering:
             self.e("unreachable")
 
     def charge(self, pc: int, n: int):
+        """A segment of n instructions charges them on entry.  When the
+        slice (vm->budget) has less, kvm_jit_refill polls for signals
+        and moves the next slice over; when the call's budget has less
+        (or it was killed), the segment runs in the interpreter, which
+        stops at the exact instruction."""
         bp = self.vm_field("BUDGET")
         b = self.load("i64", bp, "bud")
         ok = self.t("bok")
         self.e(f"{ok} = icmp sge i64 {b}, {n}")
-        lab = f"bail{pc}"
+        lab, refill = f"bail{pc}", f"refill{pc}"
         self.bail_sites.append((lab, pc))
         body = f"S{pc}"
-        self.e(f"br i1 {ok}, label %{body}, label %{lab}, {HOT_FIRST}")
+        self.e(f"br i1 {ok}, label %{body}, label %{refill}, {HOT_FIRST}")
+        self.f.label(refill)
+        self.used.add("kvm_jit_refill")
+        r = self.t("r")
+        self.e(f"{r} = call i1 @kvm_jit_refill(ptr %vm, i64 {n})")
+        self.e(f"br i1 {r}, label %{body}, label %{lab}, {HOT_FIRST}")
         self.f.label(body)
+        b = self.load("i64", bp, "bud")
         nb = self.t("bud")
         self.e(f"{nb} = sub i64 {b}, {n}")
         self.store("i64", nb, bp)
@@ -394,16 +423,18 @@ class Lowering:
                              for lab, st, k in self.exc_sites)
             self.e(f"%est = phi i32 {sphi}")
             self.e(f"%ek = phi i64 {kphi}")
+            # a throw refunds the instructions of the segment after
+            # it (the exception's allocations may have taken the budget
+            # below zero: the handler's segment then stops where the
+            # interpreter would); an abort leaves the budget as it is
             bp = self.vm_field("BUDGET")
             b = self.load("i64", bp, "bud")
-            pos = self.t("pos")
-            self.e(f"{pos} = icmp sge i64 {b}, 0")
+            self.e("%isabort = icmp eq i32 %est, 2")
             nb = self.t("bud")
             self.e(f"{nb} = add i64 {b}, %ek")
             sel = self.t("bud")
-            self.e(f"{sel} = select i1 {pos}, i64 {nb}, i64 {b}")
+            self.e(f"{sel} = select i1 %isabort, i64 {b}, i64 {nb}")
             self.store("i64", sel, bp)
-            self.e("%isabort = icmp eq i32 %est, 2")
             self.e("br i1 %isabort, label %ret_abort, label %unwind")
             f.label("unwind")
             self.used.add("kvm_jit_unwind")
@@ -535,34 +566,70 @@ class Lowering:
         nf = self.load("i32", self.vm_field("NFRAMES"), "nf")
         dep = self.load("i32", self.vm_field("DEPTH"), "dep")
         nf64, dep64, rd = self.t("nf"), self.t("dep"), self.t("rd")
+        rd0 = self.t("rd")
         self.e(f"{nf64} = zext i32 {nf} to i64")
         self.e(f"{dep64} = zext i32 {dep} to i64")
-        self.e(f"{rd} = sub i64 {dep64}, {nf64}")
+        self.e(f"{rd0} = sub i64 {dep64}, {nf64}")
+        # and as many as the register stack has room for: the frames
+        # would take at most maxregs values each (vm->stack_max
+        # bounds the interpreter's stack; a deeper chain reruns with
+        # frames and aborts where the interpreter does)
+        top, room_v, rd1 = self.t("top"), self.t("rv"), self.t("rd")
+        rb = self.t("rb")
+        self.e(f"{rb} = ptrtoint ptr {self.R()} to i64")
+        sb = self.t("sb")
+        self.e(f"{sb} = ptrtoint ptr {self.load('ptr', self.vm_field('STACK'), 'st')} to i64")
+        self.e(f"{top} = sub i64 {rb}, {sb}")
+        smax = self.load("i32", self.vm_field("STACK_MAX"), "smax")
+        smax64 = self.t("smax")
+        self.e(f"{smax64} = zext i32 {smax} to i64")
+        used = self.t("used")
+        self.e(f"{used} = add i64 {self.t_ashr(top, 3)}, {len(self.fn.regs)}")
+        self.e(f"{room_v} = sub i64 {smax64}, {used}")
+        self.e(f"{rd1} = sdiv i64 {room_v}, {self.direct_maxregs}")
+        self.e(f"{rd} = call i64 @llvm.smin.i64(i64 {rd0}, i64 {rd1})")
         room, go = self.t("c"), f"dg{k}"
         self.e(f"{room} = icmp sgt i64 {rd}, 0")
         self.e(f"br i1 {room}, label %{go}, label %{df}, {HOT_FIRST}")
         self.f.label(go)
         sp, fl1, fl2, rd8 = (self.t(x) for x in ("sp", "fl", "fl", "rd"))
         self.e(f"{sp} = call i64 @llvm.read_register.i64(metadata !20)")
-        self.e(f"{fl1} = sub i64 {sp}, {self.direct_stack}")
+        # the stack the profile allows below here, but never below the
+        # floor anchored to the stack's base (vm->stack_floor)
+        fl0, sfl = self.t("fl"), self.t("sfl")
+        self.e(f"{fl0} = sub i64 {sp}, {self.direct_stack}")
+        self.e(f"{sfl} = {self.load_expr('i64', self.vm_field('STACK_FLOOR'))}")
+        self.e(f"{fl1} = call i64 @llvm.umax.i64(i64 {fl0}, i64 {sfl})")
         self.e(f"{rd8} = shl i64 {rd}, 3")
         self.e(f"{fl2} = sub i64 {sp}, {rd8}")
         fl2b = self.t("fl")
         self.e(f"{fl2b} = add i64 {fl2}, 8")
         fl = self.t("fl")
         self.e(f"{fl} = call i64 @llvm.umax.i64(i64 {fl1}, i64 {fl2b})")
+        # direct code gets the call's whole budget (slice and rest): it
+        # polls by itself every slice (DirectLowering.charge)
         bud = self.load("i64", self.vm_field("BUDGET"), "bud")
+        rest = self.load("i64", self.vm_field("BUDGET_REST"), "rest")
+        tot = self.t("tot")
+        self.e(f"{tot} = add i64 {bud}, {rest}")
         args = [f"i64 {self.get(b + i)}"
                 for i in range(_nargs(self.img, self.img.functions[g]))]
         res = self.t("res")
         self.e(f"{res} = notail call {RET_T} @kjit_d{g}(i64 {fl}, "
-               f"i64 {bud}{''.join(', ' + x for x in args)})")
+               f"i64 {tot}{''.join(', ' + x for x in args)})")
         nb, bad = self.t("bud"), self.t("c")
         self.e(f"{nb} = extractvalue {RET_T} {res}, 1")
         self.e(f"{bad} = icmp slt i64 {nb}, 0")
         self.e(f"br i1 {bad}, label %{dr}, label %{dk}, {COLD}")
         self.f.label(dk)
-        self.store("i64", nb, self.vm_field("BUDGET"))
+        # split what is left again: the rest stays, unless less is left
+        nsl, pos, b2, r2 = (self.t(x) for x in ("bud", "c", "bud", "rest"))
+        self.e(f"{nsl} = sub i64 {nb}, {rest}")
+        self.e(f"{pos} = icmp sgt i64 {nsl}, 0")
+        self.e(f"{b2} = select i1 {pos}, i64 {nsl}, i64 0")
+        self.e(f"{r2} = select i1 {pos}, i64 {rest}, i64 {nb}")
+        self.store("i64", b2, self.vm_field("BUDGET"))
+        self.store("i64", r2, self.vm_field("BUDGET_REST"))
         if a >= 0:
             v = self.t("v")
             self.e(f"{v} = extractvalue {RET_T} {res}, 0")
@@ -914,9 +981,11 @@ class DirectLowering(Lowering):
         for i in range(len(self.fn.regs)):
             self.e(f"%reg{i} = alloca i64, align 8")
         self.e("%bs = alloca i64, align 8")
+        self.e("%nps = alloca i64, align 8")
         for i in range(len(self.fn.regs)):
             self.put(i, f"%a{i}" if i < nargs else 0)
         self.store("i64", "%b0", "%bs")
+        self.next_poll("%b0")
         self.e("br label %L0")
         self.body()
         f.label("fail")
@@ -927,21 +996,53 @@ class DirectLowering(Lowering):
         return [f"define internal {RET_T} @kjit_d{self.index}(i64 %fl, "
                 f"i64 %b0{params}) noinline #0 {{", *f.lines, "}"]
 
+    def next_poll(self, b: str):
+        """The budget at which this activation polls next: a slice
+        below b, and never below 0, so that one compare also catches
+        the budget running out."""
+        s, np = self.t("np"), self.t("np")
+        self.e(f"{s} = sub i64 {b}, {L['SLICE']}")
+        self.e(f"{np} = call i64 @llvm.smax.i64(i64 {s}, i64 0)")
+        self.store("i64", np, "%nps")
+
+    def poll_check(self, nb: str):
+        """At loop heads and after calls: below the next poll, give up if
+        the budget ran out or the task was killed (the rerun with frames
+        then aborts exactly), else poll again a slice later.  Every
+        activation polls at least once per slice of its own work, and a
+        callee's work is checked by its caller when it returns."""
+        np = self.load("i64", "%nps", "np")
+        c = self.t("c")
+        self.e(f"{c} = icmp slt i64 {nb}, {np}")
+        k = self.f.tmp('')[1:]
+        slow, go = f"pl{k}", f"pg{k}"
+        self.e(f"br i1 {c}, label %{slow}, label %{go}, {COLD}")
+        self.f.label(slow)
+        neg, pl = self.t("c"), f"pp{k}"
+        self.e(f"{neg} = icmp slt i64 {nb}, 0")
+        self.e(f"br i1 {neg}, label %fail, label %{pl}, {COLD}")
+        self.f.label(pl)
+        self.used.add("kvm_jit_poll")
+        killed = self.t("c")
+        self.e(f"{killed} = call i1 @kvm_jit_poll()")
+        again = f"pa{k}"
+        self.e(f"br i1 {killed}, label %fail, label %{again}, {COLD}")
+        self.f.label(again)
+        self.next_poll(nb)
+        self.e(f"br label %{go}")
+        self.f.label(go)
+
     def charge(self, pc: int, n: int):
         """The budget only decreases, so the run succeeds exactly when it
         is still >= 0 at the return (every caller checks what a call
         gives back): a segment only subtracts, except at loop heads
         (targets of backward branches), which give up on a negative
-        budget so that a loop cannot outlast it."""
+        budget so that a loop cannot outlast it, and poll."""
         b = self.load("i64", "%bs", "bud")
         nb = self.t("bud")
         self.e(f"{nb} = sub i64 {b}, {n}")
         if pc in self.loop_heads:
-            c = self.t("c")
-            self.e(f"{c} = icmp slt i64 {nb}, 0")
-            body = f"S{pc}"
-            self.e(f"br i1 {c}, label %fail, label %{body}, {COLD}")
-            self.f.label(body)
+            self.poll_check(nb)
         self.store("i64", nb, "%bs")
 
     def instr(self, pc: int, op: O.Opcode, ops: list[int]):
@@ -971,10 +1072,7 @@ class DirectLowering(Lowering):
             self.e(f"{res} = notail call {RET_T} @kjit_d{g}(i64 %fl, "
                    f"i64 {bud}{args})")
             self.e(f"{nb} = extractvalue {RET_T} {res}, 1")
-            self.e(f"{c} = icmp slt i64 {nb}, 0")
-            ok = f"ok{self.f.tmp('')[1:]}"
-            self.e(f"br i1 {c}, label %fail, label %{ok}, {COLD}")
-            self.f.label(ok)
+            self.poll_check(nb)
             self.store("i64", nb, "%bs")
             if a >= 0:
                 v = self.t("v")
@@ -1065,6 +1163,10 @@ def generate(img: Image, digest: bytes, opts: Options,
     for sym in sorted(used):
         if sym == "kvm_jit_interp":
             out.append(f"declare {RET_T} @kvm_jit_interp(ptr) #1")
+        elif sym == "kvm_jit_refill":
+            out.append("declare i1 @kvm_jit_refill(ptr, i64) #1")
+        elif sym == "kvm_jit_poll":
+            out.append("declare i1 @kvm_jit_poll() #1")
         elif sym == "kvm_jit_unwind":
             out.append("declare i32 @kvm_jit_unwind(ptr) #1")
         elif sym == "kvm_jit_push":
@@ -1078,6 +1180,8 @@ def generate(img: Image, digest: bytes, opts: Options,
     if any(direct):
         out.append("declare i64 @llvm.read_register.i64(metadata)")
         out.append("declare i64 @llvm.umax.i64(i64, i64)")
+        out.append("declare i64 @llvm.smin.i64(i64, i64)")
+        out.append("declare i64 @llvm.smax.i64(i64, i64)")
     out.append("")
     for i in range(nf):
         if i in bodies:

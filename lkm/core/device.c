@@ -217,9 +217,12 @@ static int produce(struct kdev_file *f)
 		return -EIO;
 	args[0].o = d->obj;
 	args[1].o = &s->h;
-	kvm_push_root(vm, &s->h);
+	if (kvm_push_root(vm, &s->h)) {
+		s->valid = false;
+		return -EIO;
+	}
 	err = run_cb(d, KD_READ, args, 2, &ret);
-	kvm_pop_roots(vm, vm->ntmp);
+	kvm_pop_roots(vm, 1);
 	s->valid = false;
 	if (err)
 		return err;
@@ -361,7 +364,10 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 	s = new_stream(vm, false);
 	if (!s)
 		goto out_unlock;
-	kvm_push_root(vm, &s->h);
+	if (kvm_push_root(vm, &s->h)) {
+		s->valid = false;
+		goto out_unlock;
+	}
 	s->buf = kvm_mem_alloc(vm, n);
 	if (!s->buf) {
 		kvm_pop_roots(vm, 1);
@@ -375,7 +381,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 	args[0].o = d->obj;
 	args[1].o = &s->h;
 	err = run_cb(d, KD_WRITE, args, 2, &ret);
-	kvm_pop_roots(vm, vm->ntmp);
+	kvm_pop_roots(vm, 1);
 	s->valid = false;
 	res = err ? err : (long)n;
 out_unlock:

@@ -18,16 +18,112 @@
 #include "kvm.h"
 
 #define GC_MIN_THRESHOLD	(1u << 20)
+/* Gray stack entries kept from one collection to the next. */
+#define GC_GRAY_KEEP		1024u
+/*
+ * What work costs, in instructions' worth of budget, so that no call
+ * does much more than about 10x the work of ordinary code per unit
+ * (bench/test_adversary.py measures it): fresh memory (page faults and
+ * zeroing) costs about 0.5 ns a byte, an instruction about 2 ns, and a
+ * collection about 25 ns per object it visits (a cache miss each).
+ */
+#define GC_BYTES_PER_UNIT	16u
+#define GC_UNITS_PER_OBJECT	2u
+
+/*
+ * Work is charged to the running call's budget (while vm->charging):
+ * an allocation one unit per 64 bytes, rounded up (the allocator's own
+ * cost, and the zeroing or copying that fills the block), before it is
+ * made: a call that cannot pay aborts with "budget exceeded" instead.
+ * A collection is charged one unit per object it marks and one per
+ * object it sweeps, after it ran, and so are the allocations of an
+ * exception being thrown (vm->lenient): these may take the budget below
+ * zero, and the call then aborts at its next instruction, in the
+ * interpreter and in JIT code alike (JIT segments are charged up front,
+ * so only instructions that end a segment may charge strictly).
+ */
+static inline void charge_work(struct kvm *vm, size_t units)
+{
+	if (vm->charging)
+		vm->budget -= (int64_t)units;
+}
+
+/* Charges n bytes of kernel memory that a collection must not free. */
+static bool charge_quota(struct kvm *vm, size_t n)
+{
+	if (n > vm->lim.heap || vm->heap_used > vm->lim.heap - n)
+		return false;
+	vm->heap_used += n;
+	if (vm->heap_used > vm->heap_peak)
+		vm->heap_peak = vm->heap_used;
+	return true;
+}
+
+int kvm_grow_roots(struct kvm *vm)
+{
+	uint32_t cap = vm->tmp_cap ? vm->tmp_cap * 2 : 32;
+	struct kobj **t;
+
+	/* no collection here: the caller's object is not rooted yet */
+	if (cap < vm->tmp_cap || !charge_quota(vm, (cap - vm->tmp_cap) *
+					       sizeof(*t)))
+		return kvm_abort(vm, KVM_ABORT_OOM);
+	t = kp_realloc(vm->tmp, vm->tmp_cap * sizeof(*t), cap * sizeof(*t));
+	if (!t) {
+		vm->heap_used -= (cap - vm->tmp_cap) * sizeof(*t);
+		return kvm_abort(vm, KVM_ABORT_OOM);
+	}
+	if (!vm->tmp)
+		vm->live_allocs++;
+	vm->tmp = t;
+	vm->tmp_cap = cap;
+	return KVM_OK;
+}
+
+static inline size_t alloc_units(size_t n)
+{
+	return n / GC_BYTES_PER_UNIT + (n % GC_BYTES_PER_UNIT != 0);
+}
+
+/*
+ * A collection the running call cannot pay for is not started (strict
+ * charging only, where the budget is exact: see above): the allocation
+ * goes ahead without it while the quota has room, else the call aborts
+ * with "budget exceeded".  At most every object is marked and swept.
+ */
+static bool can_collect(struct kvm *vm, bool *skip, size_t n)
+{
+	uint64_t cost = (uint64_t)vm->nobjects * 2 * GC_UNITS_PER_OBJECT;
+
+	*skip = false;
+	if (!vm->charging || vm->lenient ||
+	    vm->budget + vm->budget_rest >= (int64_t)cost)
+		return true;
+	if (n <= vm->lim.heap && vm->heap_used <= vm->lim.heap - n) {
+		*skip = true;
+		return true;
+	}
+	kvm_charge(vm, cost);	/* fails: the abort, by the usual path */
+	return false;
+}
 
 static bool charge(struct kvm *vm, size_t n)
 {
+	if (vm->charging && !vm->lenient && !kvm_charge(vm, alloc_units(n)))
+		return false;
 #ifdef KVM_GC_STRESS
 	/* testing: collect before every allocation to catch missing roots */
 	kvm_gc(vm);
 #endif
 	if (vm->heap_used + n > vm->gc_next ||
-	    n > vm->lim.heap - vm->heap_used)
-		kvm_gc(vm);
+	    n > vm->lim.heap - vm->heap_used) {
+		bool skip;
+
+		if (!can_collect(vm, &skip, n))
+			return false;
+		if (!skip)
+			kvm_gc(vm);
+	}
 	if (n > vm->lim.heap || vm->heap_used > vm->lim.heap - n) {
 		kvm_abort(vm, KVM_ABORT_OOM);
 		return false;
@@ -35,6 +131,8 @@ static bool charge(struct kvm *vm, size_t n)
 	vm->heap_used += n;
 	if (vm->heap_used > vm->heap_peak)
 		vm->heap_peak = vm->heap_used;
+	if (vm->lenient)
+		charge_work(vm, alloc_units(n));
 	return true;
 }
 
@@ -97,6 +195,7 @@ struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
 		return NULL;
 	}
 	vm->live_allocs++;
+	vm->nobjects++;
 	o->kind = kind;
 	o->cls = cls;
 	o->gc_next = vm->objects;
@@ -127,10 +226,18 @@ void kvm_gc_mark_obj(struct kvm *vm, struct kobj *o)
 	if (!o || o->marked)
 		return;
 	o->marked = 1;
+	vm->gc_work++;
 	if (!has_children(o))
 		return;
 	if (vm->ngray == vm->gray_cap) {
 		cap = vm->gray_cap ? vm->gray_cap * 2 : 256;
+		/*
+		 * The gray stack counts in heap_used, but may take it past
+		 * the quota while a collection runs: a pointer per object
+		 * at most, a third of the heap, given back after the
+		 * collection (kvm_gc).  Refusing it would leave the rescan
+		 * below, whose passes are quadratic on a long list.
+		 */
 		g = kp_realloc(vm->gray, vm->gray_cap * sizeof(*g),
 			       cap * sizeof(*g));
 		if (!g) {
@@ -138,6 +245,7 @@ void kvm_gc_mark_obj(struct kvm *vm, struct kobj *o)
 			vm->gray_overflow = true;
 			return;
 		}
+		vm->heap_used += (cap - vm->gray_cap) * sizeof(*g);
 		vm->gray = g;
 		vm->gray_cap = cap;
 	}
@@ -259,7 +367,9 @@ static void sweep(struct kvm *vm)
 		} else {
 			*link = o->gc_next;
 			free_obj(vm, o);
+			vm->nobjects--;
 		}
+		vm->gc_work++;
 	}
 }
 
@@ -267,9 +377,18 @@ void kvm_gc(struct kvm *vm)
 {
 	size_t next;
 
+	vm->gc_work = 0;
 	mark_roots(vm);
 	sweep(vm);
 	vm->ngc++;
+	charge_work(vm, vm->gc_work * GC_UNITS_PER_OBJECT);
+	if (vm->gray_cap > GC_GRAY_KEEP) {
+		/* a big gray stack is given back, with its charge */
+		vm->heap_used -= vm->gray_cap * sizeof(*vm->gray);
+		kp_free(vm->gray);
+		vm->gray = NULL;
+		vm->gray_cap = 0;
+	}
 	next = vm->heap_used * 2;
 	if (next < GC_MIN_THRESHOLD)
 		next = GC_MIN_THRESHOLD;
@@ -285,6 +404,7 @@ void kvm_free_all_objects(struct kvm *vm)
 		free_obj(vm, o);
 	}
 	kp_free(vm->gray);
+	vm->heap_used -= vm->gray_cap * sizeof(*vm->gray);
 	vm->gray = NULL;
 	vm->ngray = vm->gray_cap = 0;
 }

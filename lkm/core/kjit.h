@@ -9,7 +9,7 @@
 #ifndef KJIT_H
 #define KJIT_H
 
-#define KJIT_ABI_VERSION	2
+#define KJIT_ABI_VERSION	3
 
 /* struct kvm: the block of JIT-visible fields at its start */
 #define KJIT_OFF_VM_STACK	0
@@ -22,7 +22,13 @@
 #define KJIT_OFF_VM_GLOBALS	40
 #define KJIT_OFF_VM_FUNCS	48
 #define KJIT_OFF_VM_JIT_NODIRECT 56
-#define KJIT_OFF_VM_DEPTH	88
+#define KJIT_OFF_VM_BUDGET_REST	64
+#define KJIT_OFF_VM_STACK_FLOOR	72
+#define KJIT_OFF_VM_DEPTH	104
+
+/* instructions between two polls (KVM_SLICE) */
+#define KJIT_SLICE		8192
+#define KJIT_OFF_VM_STACK_MAX	60
 
 /* stack bytes a chain of direct calls may use, per profile */
 #define KJIT_DIRECT_STACK_KERNEL 3072

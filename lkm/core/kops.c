@@ -35,7 +35,14 @@ _Static_assert(OFF(struct kvm, globals) == KJIT_OFF_VM_GLOBALS,
 _Static_assert(OFF(struct kvm, funcs) == KJIT_OFF_VM_FUNCS, "kvm.funcs");
 _Static_assert(OFF(struct kvm, jit_nodirect) == KJIT_OFF_VM_JIT_NODIRECT,
 	       "kvm.jit_nodirect");
+_Static_assert(OFF(struct kvm, budget_rest) == KJIT_OFF_VM_BUDGET_REST,
+	       "kvm.budget_rest");
+_Static_assert(OFF(struct kvm, stack_floor) == KJIT_OFF_VM_STACK_FLOOR,
+	       "kvm.stack_floor");
 _Static_assert(OFF(struct kvm, lim.depth) == KJIT_OFF_VM_DEPTH, "kvm.depth");
+_Static_assert(KVM_SLICE == KJIT_SLICE, "slice");
+_Static_assert(OFF(struct kvm, stack_max) == KJIT_OFF_VM_STACK_MAX,
+	       "kvm.stack_max");
 _Static_assert(OFF(struct kframe, fn) == KJIT_OFF_FRAME_FN, "kframe.fn");
 _Static_assert(OFF(struct kframe, base) == KJIT_OFF_FRAME_BASE,
 	       "kframe.base");
@@ -501,3 +508,5 @@ KP_EXPORT(kop_throw_div0);
 KP_EXPORT(kvm_jit_interp);
 KP_EXPORT(kvm_jit_unwind);
 KP_EXPORT(kvm_jit_push);
+KP_EXPORT(kvm_jit_refill);
+KP_EXPORT(kvm_jit_poll);

@@ -31,6 +31,8 @@ union kvalue *kvm_jit_push(struct kvm *vm, uint32_t f, int32_t ret_reg);
 struct kjit_ret kvm_jit_interp(struct kvm *vm);
 struct kjit_ret kvm_jit_run_top(struct kvm *vm);
 int32_t kvm_jit_unwind(struct kvm *vm);
+bool kvm_jit_refill(struct kvm *vm, int64_t n);
+bool kvm_jit_poll(void);
 /* kops.c: CALL of a function with a stub (the interpreter uses it too) */
 int kop_CALL(struct kvm *vm, union kvalue *R, int32_t a, int32_t f,
 	     int32_t b);
@@ -347,8 +349,7 @@ static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct
 	size_t xl = x ? x->len : 4, yl = y ? y->len : 4;
 	struct kstr *s;
 
-	if (!kvm_charge(vm, (xl + yl) / 64))	/* the copy, as natives do */
-		return KVM_ABORT;
+	/* the allocation is charged by size, which covers the copy */
 	s = kvm_str_new(vm, NULL, xl + yl);
 	if (!s)
 		return KVM_ABORT;

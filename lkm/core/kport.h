@@ -36,6 +36,8 @@
 #include <linux/bug.h>
 #include <linux/printk.h>
 #include <linux/atomic.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task_stack.h>
 
 /*
  * Blocks from kp_* not yet freed, for the whole module (the kernel glue
@@ -167,6 +169,29 @@ static inline void kp_mutex_unlock(struct kp_mutex *m)
 /* Evaluates to cond; warns once per call site when it is true. */
 #define KP_WARN_ON(cond) WARN_ON_ONCE(cond)
 
+/*
+ * Called every few thousand instructions of a running call and inside
+ * long natives: gives the CPU away if the scheduler asks for it, and
+ * says whether the calling task was killed (the call then aborts with
+ * "killed").  Callbacks run in process context, where both are allowed.
+ */
+static inline bool kp_poll(void)
+{
+	cond_resched();
+	return fatal_signal_pending(current);
+}
+
+/*
+ * The lowest address of the running task's stack (THREAD_SIZE, 16 KiB
+ * on x86-64), and the address of the caller's frame: their difference
+ * is the stack left.  anchor is unused here (see the userspace twin).
+ */
+static inline uintptr_t kp_stack_base(uintptr_t anchor)
+{
+	(void)anchor;
+	return (uintptr_t)task_stack_page(current);
+}
+
 #ifndef INT64_MAX
 #define INT64_MAX	S64_MAX
 #endif
@@ -253,6 +278,32 @@ static inline bool kp_mutex_trylock(struct kp_mutex *m)
 
 bool kp_warn(bool cond, const char *expr, const char *file, int line);
 #define KP_WARN_ON(cond) kp_warn(!!(cond), #cond, __FILE__, __LINE__)
+
+#ifndef __must_check
+#define __must_check	__attribute__((__warn_unused_result__))
+#endif
+
+/*
+ * Set by the host (build/kvm: SIGTERM) to end the running call with
+ * "abort: killed", as a fatal signal does in the kernel.
+ */
+extern volatile int kp_killed;
+
+static inline bool kp_poll(void)
+{
+	return kp_killed != 0;
+}
+
+/*
+ * Userspace threads have megabytes of stack; the VM pretends to have
+ * KP_USER_STACK bytes below the frame where the top-level call began
+ * (anchor), so that the stack guard behaves as in the kernel.
+ */
+#define KP_USER_STACK	(1u << 20)
+static inline uintptr_t kp_stack_base(uintptr_t anchor)
+{
+	return anchor - KP_USER_STACK;
+}
 
 void kp_log_line(const char *s, size_t len);
 

@@ -42,6 +42,7 @@ enum kvm_abort_kind {
 	KVM_ABORT_BUDGET,
 	KVM_ABORT_OOM,
 	KVM_ABORT_DEPTH,
+	KVM_ABORT_KILLED,	/* the calling task got a fatal signal */
 };
 
 /* ---- objects ------------------------------------------------------------ */
@@ -130,6 +131,26 @@ struct kvm_limits {
  * kernel stack is 16 KiB and each level costs the interpreter's frame.
  */
 #define KVM_MAX_NEST		16
+/* Instructions between two polls for signals and rescheduling. */
+#define KVM_SLICE		8192
+/*
+ * Stack native code leaves untouched: re-entering the interpreter from
+ * a native, or a JIT call, with less than this left aborts with "stack
+ * overflow".  Interrupts run on their own stacks on x86-64; this covers
+ * what the allocator, printk and the glue may need below the VM.
+ */
+#define KVM_STACK_RESERVE	(5u << 10)
+/*
+ * The register stack (values of all live frames) is bounded by
+ * vm->stack_max values: 16 per frame the depth limit allows, and at
+ * least this many (1 MiB), whatever the heap quota.  Frames are not
+ * charged to the quota, in any home or mode, so that the JIT (whose
+ * direct code keeps registers in machine registers) counts them as the
+ * interpreter does.  Passing it is a "stack overflow", like the depth
+ * limit.
+ */
+#define KVM_STACK_VALUES_MIN	(1u << 17)
+#define KVM_STACK_VALUES_PER_FRAME 16u
 
 struct kvm_host {
 	/* program output: bytes of print(), the newline included */
@@ -217,7 +238,21 @@ struct kvm {
 	 * frames.
 	 */
 	uint32_t jit_nodirect;
-	uint32_t jit_pad;
+	/* values the register stack may hold (KVM_STACK_VALUES_MIN) */
+	uint32_t stack_max;
+	/*
+	 * The budget of a call is counted in slices (KVM_SLICE): budget is
+	 * what is left of the current slice, budget_rest what the call has
+	 * beyond it.  Whoever runs the slice out calls kvm_budget_refill,
+	 * which polls for a fatal signal and reschedules before it moves
+	 * the next slice over, so a call never runs long without a check.
+	 */
+	int64_t budget_rest;
+	/*
+	 * Native code must keep the C stack above this address (the stack
+	 * base plus KVM_STACK_RESERVE), set when a top-level call starts.
+	 */
+	uint64_t stack_floor;
 	struct kvm_limits lim;
 
 	const struct kimage *img;
@@ -233,6 +268,9 @@ struct kvm {
 	/* pending exception / abort */
 	struct kobj *exc;
 	enum kvm_abort_kind abort_kind;
+	bool killed;		/* kp_poll said so: the call aborts */
+	bool charging;		/* in a top-level call: work costs budget */
+	bool lenient;		/* throwing: allocations charge after (gc.c) */
 	struct ktrace_ent *trace;
 	uint32_t ntrace, trace_cap;
 	struct kobj *trace_exc;	/* exception the trace belongs to */
@@ -247,6 +285,8 @@ struct kvm {
 	size_t gc_next;		/* collect when heap_used exceeds this */
 	long live_allocs;	/* blocks from kvm_mem_alloc not yet freed */
 	uint64_t ngc;
+	uint64_t gc_work;	/* objects the running collection visited */
+	uint32_t nobjects;	/* on vm->objects */
 	struct kobj **gray;
 	uint32_t ngray, gray_cap;
 	bool gray_overflow;
@@ -254,9 +294,13 @@ struct kvm {
 	/* roots */
 	struct kobj **kstrings;	/* string constants by constant index */
 	struct kobj **fnvals;	/* Func values by function index */
-#define KVM_MAX_TMP_ROOTS 32
-	struct kobj *tmp[KVM_MAX_TMP_ROOTS];
-	uint32_t ntmp;
+	/*
+	 * Natives' temporary roots, a stack that grows (kvm_push_root):
+	 * an entry is never dropped, and when it cannot grow the call
+	 * aborts with "out of memory" before anything is left unrooted.
+	 */
+	struct kobj **tmp;
+	uint32_t ntmp, tmp_cap;
 	struct kconv {
 		struct kobj *o;	/* an array being converted */
 		uint32_t i;	/* next element */
@@ -287,7 +331,7 @@ struct kvm {
  * Native stubs compiled by `ktc compile --jit` for one image: a table
  * exported by the stub object (ctjit/README.md).
  */
-#define KJIT_ABI	2u
+#define KJIT_ABI	3u
 struct kjit_table {
 	uint32_t abi;		/* KJIT_ABI */
 	uint32_t nfuncs;	/* the image's function count */
@@ -381,14 +425,24 @@ struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
 void kvm_gc(struct kvm *vm);
 void kvm_free_all_objects(struct kvm *vm);
 
-static inline void kvm_push_root(struct kvm *vm, struct kobj *o)
+int kvm_grow_roots(struct kvm *vm);
+
+/*
+ * Roots o until the matching kvm_pop_roots.  KVM_OK, or KVM_ABORT (out
+ * of memory) with nothing pushed: the caller returns the status without
+ * popping, and must not allocate again.
+ */
+static inline __must_check int kvm_push_root(struct kvm *vm, struct kobj *o)
 {
-	if (!KP_WARN_ON(vm->ntmp >= KVM_MAX_TMP_ROOTS))
-		vm->tmp[vm->ntmp++] = o;
+	if (unlikely(vm->ntmp == vm->tmp_cap) && kvm_grow_roots(vm))
+		return KVM_ABORT;
+	vm->tmp[vm->ntmp++] = o;
+	return KVM_OK;
 }
 
 static inline void kvm_pop_roots(struct kvm *vm, uint32_t n)
 {
+	KP_WARN_ON(n > vm->ntmp);
 	vm->ntmp -= n;
 }
 
@@ -414,6 +468,10 @@ int kvm_throw_deverr(struct kvm *vm, int err, const char *msg);
 int kvm_throw_index(struct kvm *vm, int64_t i, int64_t n);
 int kvm_abort(struct kvm *vm, enum kvm_abort_kind kind);
 bool kvm_charge(struct kvm *vm, uint64_t n);	/* false: budget abort */
+/* Moves the next slice over; false: the budget or the task is done. */
+bool kvm_budget_refill(struct kvm *vm, int64_t need);
+/* KVM_OK, or an abort when less than KVM_STACK_RESERVE is left. */
+int kvm_check_stack(struct kvm *vm);
 
 /* calls (vm.c): args[0] is the receiver for methods */
 int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,

@@ -473,7 +473,8 @@ static int push_piece(struct kvm *vm, struct karr *a, const struct kstr *s,
 	if (!kvm_charge(vm, 1))
 		return KVM_ABORT;
 	v.o = &p->h;
-	kvm_push_root(vm, &p->h);
+	if (kvm_push_root(vm, &p->h))
+		return KVM_ABORT;
 	st = arr_push(vm, a, v);
 	kvm_pop_roots(vm, 1);
 	return st;
@@ -493,7 +494,8 @@ static int nat_String_split(struct kvm *vm, union kvalue *args,
 	a = kvm_arr_new(vm, vm->img->t_string_array, 0);
 	if (!a)
 		return KVM_ABORT;
-	kvm_push_root(vm, &a->h);
+	if (kvm_push_root(vm, &a->h))
+		return KVM_ABORT;
 	if (sep->len == 0) {
 		for (i = 0; i < s->len && !st; i++)
 			st = push_piece(vm, a, s, i, i + 1);
@@ -772,8 +774,12 @@ static int nat_Array_join(struct kvm *vm, union kvalue *args,
 	if (!sep)
 		return npe(vm);
 	/* toString may run script code: keep both alive */
-	kvm_push_root(vm, &a->h);
-	kvm_push_root(vm, &sep->h);
+	if (kvm_push_root(vm, &a->h))
+		return KVM_ABORT;
+	if (kvm_push_root(vm, &sep->h)) {
+		kvm_pop_roots(vm, 1);
+		return KVM_ABORT;
+	}
 	for (i = 0; i < a->len && !st; i++) {
 		if (i > 0)
 			st = kvm_buf_put(vm, &b, sep->b, sep->len);
@@ -920,7 +926,8 @@ static int out_put(struct kvm *vm, struct kstream *s, const void *b,
 		cap = s->cap ? s->cap * 2 : 256;
 		while (cap < s->len + n)
 			cap *= 2;
-		kvm_push_root(vm, &s->h);
+		if (kvm_push_root(vm, &s->h))
+			return KVM_ABORT;
 		p = kvm_mem_realloc(vm, s->buf, s->cap, cap);
 		kvm_pop_roots(vm, 1);
 		if (!p)

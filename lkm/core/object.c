@@ -75,7 +75,8 @@ int kvm_arr_reserve(struct kvm *vm, struct karr *a, uint32_t n)
 		cap = n;
 	if (cap > KVM_MAX_LEN)
 		cap = KVM_MAX_LEN;
-	kvm_push_root(vm, &a->h);
+	if (kvm_push_root(vm, &a->h))
+		return KVM_ABORT;
 	v = kvm_mem_realloc(vm, a->v, (size_t)a->cap * sizeof(*v),
 			    cap * sizeof(*v));
 	kvm_pop_roots(vm, 1);
@@ -127,7 +128,8 @@ struct kfn *kvm_fn_new(struct kvm *vm, uint32_t type, struct kmethod_ref m,
 {
 	struct kfn *f;
 
-	kvm_push_root(vm, recv);
+	if (kvm_push_root(vm, recv))
+		return NULL;
 	f = (struct kfn *)kvm_obj_alloc(vm, sizeof(*f), KO_FUNC, KIMG_NONE);
 	kvm_pop_roots(vm, 1);
 	if (!f)

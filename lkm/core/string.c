@@ -178,7 +178,8 @@ static int put_scalar_ref(struct kvm *vm, struct kbuf *b, struct kobj *o)
 			return kvm_buf_put(vm, b, "null", 4);
 		if (!kvm_charge(vm, s->len / 64))
 			return KVM_ABORT;
-		kvm_push_root(vm, &s->h);
+		if (kvm_push_root(vm, &s->h))
+			return KVM_ABORT;
 		st = kvm_buf_put(vm, b, s->b, s->len);
 		kvm_pop_roots(vm, 1);
 		return st;
@@ -263,7 +264,8 @@ int kvm_ref_to_string(struct kvm *vm, struct kobj *o, struct kstr **out)
 		}
 		o = NULL;
 	}
-	kvm_push_root(vm, o);
+	if (kvm_push_root(vm, o))
+		return KVM_ABORT;
 	st = put_ref(vm, &b, o);
 	kvm_pop_roots(vm, 1);
 	if (!st) {

@@ -59,15 +59,45 @@ int kvm_abort(struct kvm *vm, enum kvm_abort_kind kind)
 	return KVM_ABORT;
 }
 
+bool kvm_budget_refill(struct kvm *vm, int64_t need)
+{
+	int64_t total, slice;
+
+	if (vm->killed || kp_poll()) {
+		vm->killed = true;
+		return false;
+	}
+	/* budget may be negative: allocations charge without checking */
+	total = vm->budget + vm->budget_rest;
+	if (total < need)
+		return false;
+	slice = need > KVM_SLICE ? need : KVM_SLICE;
+	if (slice > total)
+		slice = total;
+	vm->budget = slice;
+	vm->budget_rest = total - slice;
+	return true;
+}
+
 bool kvm_charge(struct kvm *vm, uint64_t n)
 {
-	if (n > (uint64_t)INT64_MAX || vm->budget < (int64_t)n) {
+	if (n > (uint64_t)INT64_MAX ||
+	    (vm->budget < (int64_t)n && !kvm_budget_refill(vm, (int64_t)n))) {
 		vm->budget = -1;
-		kvm_abort(vm, KVM_ABORT_BUDGET);
+		kvm_abort(vm, vm->killed ? KVM_ABORT_KILLED : KVM_ABORT_BUDGET);
 		return false;
 	}
 	vm->budget -= (int64_t)n;
 	return true;
+}
+
+int kvm_check_stack(struct kvm *vm)
+{
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+
+	if (unlikely(sp < vm->stack_floor))
+		return kvm_abort(vm, KVM_ABORT_DEPTH);
+	return KVM_OK;
 }
 
 /* ---- exceptions --------------------------------------------------------- */
@@ -93,12 +123,20 @@ int kvm_throw_new(struct kvm *vm, uint32_t cls, const char *msg)
 	struct kstr *s;
 	struct kinst *e;
 
+	/*
+	 * Any instruction may throw, also inside a JIT segment that was
+	 * charged up front: the exception's allocations charge afterwards
+	 * (gc.c), so that the budget left decides nothing here.
+	 */
+	vm->lenient = true;
 	s = kvm_str_cstr(vm, msg);
-	if (!s)
+	if (!s || kvm_push_root(vm, &s->h)) {
+		vm->lenient = false;
 		return KVM_ABORT;
-	kvm_push_root(vm, &s->h);
+	}
 	e = kvm_inst_new(vm, cls);
 	kvm_pop_roots(vm, 1);
+	vm->lenient = false;
 	if (!e)
 		return KVM_ABORT;
 	e->f[KF_EXC_MESSAGE].o = &s->h;
@@ -143,19 +181,27 @@ static const struct khandler *find_handler(struct kvm *vm,
 
 /* ---- frames ------------------------------------------------------------- */
 
+/*
+ * The register stack and the frames are not charged to the heap quota
+ * (vm->stack_max and the depth limit bound them), so that every
+ * mode counts them alike: JIT code pre-grows the frames, direct code
+ * keeps registers in machine registers.
+ */
 static bool grow_stack(struct kvm *vm, size_t need)
 {
 	size_t cap = vm->stack_cap ? vm->stack_cap : STACK_MIN;
 	union kvalue *s;
 
+	if (need > vm->stack_max)
+		return kvm_abort(vm, KVM_ABORT_DEPTH), false;
 	while (cap < need)
 		cap *= 2;
-	if (cap > 0xffffffffu)
-		return kvm_abort(vm, KVM_ABORT_OOM), false;
-	s = kvm_mem_realloc(vm, vm->stack, vm->stack_cap * sizeof(*s),
-			    cap * sizeof(*s));
+	if (cap > vm->stack_max)
+		cap = vm->stack_max;
+	s = kp_realloc(vm->stack, vm->stack_cap * sizeof(*s),
+		       cap * sizeof(*s));
 	if (!s)
-		return false;
+		return kvm_abort(vm, KVM_ABORT_OOM), false;
 	vm->stack = s;
 	vm->stack_cap = (uint32_t)cap;
 	return true;
@@ -168,10 +214,10 @@ static bool grow_frames(struct kvm *vm)
 
 	if (cap > vm->lim.depth)
 		cap = vm->lim.depth;
-	f = kvm_mem_realloc(vm, vm->frames, vm->frames_cap * sizeof(*f),
-			    (size_t)cap * sizeof(*f));
+	f = kp_realloc(vm->frames, vm->frames_cap * sizeof(*f),
+		       (size_t)cap * sizeof(*f));
 	if (!f)
-		return false;
+		return kvm_abort(vm, KVM_ABORT_OOM), false;
 	vm->frames = f;
 	vm->frames_cap = cap;
 	return true;
@@ -299,10 +345,13 @@ static KP_NOINLINE int run_stub(struct kvm *vm)
 			goto out_budget;				\
 		goto *disptab[*ip];					\
 	} while (0)
+/* Dispatches *ip without charging it (it was charged already). */
+#define vmredispatch()	goto *disptab[*ip]
 #else
 #define vmdispatch(o)	switch (o)
 #define vmcase(l)	case KOP_##l:
 #define vmfetch()	goto next
+#define vmredispatch()	goto redispatch
 #endif
 #define vmnext(n)	do { ip += (n); vmfetch(); } while (0)
 #define vmjump(t)	do { ip = code + (t); vmfetch(); } while (0)
@@ -387,6 +436,7 @@ static int kvm_execute(struct kvm *vm)
 next:
 	if (unlikely(--budget < 0))
 		goto out_budget;
+redispatch:
 #endif
 	vmdispatch(*ip) {
 	vmcase(NOP)
@@ -787,9 +837,18 @@ status:
 	}
 
 out_budget:
+	/*
+	 * The slice ran out before this instruction: undo its charge, poll
+	 * for signals and move the next slice over, then run it.
+	 */
 	SAVE_PC();
+	vm->budget = budget + 1;
+	if (likely(kvm_budget_refill(vm, 1))) {
+		budget = vm->budget - 1;
+		vmredispatch();
+	}
 	budget = -1;
-	st = kvm_abort(vm, KVM_ABORT_BUDGET);
+	st = kvm_abort(vm, vm->killed ? KVM_ABORT_KILLED : KVM_ABORT_BUDGET);
 out:
 	vm->budget = budget;
 	return st;
@@ -799,6 +858,7 @@ out:
 #undef vmcase
 #undef vmfetch
 #undef vmnext
+#undef vmredispatch
 #undef vmjump
 #undef A1
 #undef A2
@@ -863,6 +923,21 @@ int32_t kvm_jit_unwind(struct kvm *vm)
 	return unwind_step(vm);
 }
 
+/* A JIT segment of n instructions found the slice short (charge()). */
+bool kvm_jit_refill(struct kvm *vm, int64_t n)
+{
+	return kvm_budget_refill(vm, n);
+}
+
+/*
+ * Direct code (no VM at hand) polls every KVM_SLICE instructions; true
+ * makes it give up, and the run with frames that follows aborts.
+ */
+bool kvm_jit_poll(void)
+{
+	return kp_poll();
+}
+
 static void hex16(char *out, const uint8_t *d)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -920,7 +995,8 @@ int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 		ret->i = 0;
 		return kvm_natives[m.native](vm, args, ret);
 	}
-	if (vm->nest >= KVM_MAX_NEST)
+	/* a native re-enters the interpreter on the C stack: check it */
+	if (vm->nest >= KVM_MAX_NEST || kvm_check_stack(vm))
 		return kvm_abort(vm, KVM_ABORT_DEPTH);
 	fn = &vm->img->funcs[m.func];
 	r = push_frame(vm, fn, -1, KRET_PLAIN);
@@ -938,22 +1014,32 @@ int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 		 uint32_t nargs, union kvalue *ret, uint64_t budget)
 {
+	int64_t total = budget > (uint64_t)INT64_MAX ? INT64_MAX :
+		(int64_t)budget, left;
+	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+	uint32_t ntmp = vm->ntmp;	/* the host's roots (device streams) */
 	int st;
 
-	vm->budget = budget > (uint64_t)INT64_MAX ? INT64_MAX :
-		(int64_t)budget;
+	vm->budget = total < KVM_SLICE ? total : KVM_SLICE;
+	vm->budget_rest = total - vm->budget;
+	vm->killed = false;
+	vm->charging = true;
+	vm->stack_floor = kp_stack_base(sp) + KVM_STACK_RESERVE;
 	vm->abort_kind = KVM_ABORT_NONE;
 	vm->exc = NULL;
 	vm->trace_exc = NULL;
 	vm->trace_frame = KIMG_NONE;
 	vm->ntrace = 0;
 	st = kvm_invoke(vm, m, args, nargs, ret);
-	vm->executed += budget - (uint64_t)(vm->budget < 0 ? 0 : vm->budget);
+	left = vm->budget + vm->budget_rest;
+	vm->executed += (uint64_t)total - (uint64_t)(left < 0 ? 0 : left);
+	vm->budget_rest = 0;
+	vm->charging = false;
 	if (st != KVM_OK)
 		kvm_make_report(vm, st);
 	vm->nframes = 0;
 	vm->nest = 0;
-	vm->ntmp = 0;
+	vm->ntmp = ntmp;
 	while (vm->nconv)
 		vm->conv[--vm->nconv].o->flags &= ~KOBJ_CONVERTING;
 	vm->trace_exc = NULL;
@@ -1007,6 +1093,7 @@ void kvm_make_report(struct kvm *vm, int st)
 		[KVM_ABORT_BUDGET] = "abort: budget exceeded",
 		[KVM_ABORT_OOM] = "abort: out of memory",
 		[KVM_ABORT_DEPTH] = "abort: stack overflow",
+		[KVM_ABORT_KILLED] = "abort: killed",
 	};
 	char line[512];
 	size_t cap = 0;
@@ -1081,6 +1168,11 @@ struct kvm *kvm_create(const struct kimage *img, const struct kvm_limits *lim,
 	vm->lim = *lim;
 	if (vm->lim.depth < 1)
 		vm->lim.depth = 1;
+	vm->stack_max = KVM_STACK_VALUES_MIN;
+	if ((uint64_t)vm->lim.depth * KVM_STACK_VALUES_PER_FRAME > vm->stack_max)
+		vm->stack_max = (uint64_t)vm->lim.depth *
+			KVM_STACK_VALUES_PER_FRAME > 0x7fffffffu ? 0x7fffffffu :
+			vm->lim.depth * KVM_STACK_VALUES_PER_FRAME;
 	vm->host = *host;
 	vm->gc_next = 1u << 20;
 	vm->trace_frame = KIMG_NONE;
@@ -1162,8 +1254,9 @@ void kvm_destroy(struct kvm *vm)
 		     sizeof(struct kobj *));
 	kvm_mem_free(vm, vm->fnvals, (vm->img->nfuncs + 1) *
 		     sizeof(struct kobj *));
-	kvm_mem_free(vm, vm->stack, vm->stack_cap * sizeof(union kvalue));
-	kvm_mem_free(vm, vm->frames, vm->frames_cap * sizeof(struct kframe));
+	kp_free(vm->stack);
+	kp_free(vm->frames);
+	kvm_mem_free(vm, vm->tmp, vm->tmp_cap * sizeof(struct kobj *));
 	kvm_mem_free(vm, vm->conv, vm->conv_cap * sizeof(struct kconv));
 	KP_WARN_ON(vm->live_allocs != 0);
 	kp_free(vm->trace);

@@ -128,6 +128,8 @@ void kp_mutex_unlock(struct kp_mutex *m)
 	pthread_mutex_unlock(&m->m);
 }
 
+volatile int kp_killed;
+
 bool kp_warn(bool cond, const char *expr, const char *file, int line)
 {
 	if (cond)

@@ -2,8 +2,8 @@
 /*
  * kvm_main.c - build/kvm: run a K image in the userspace VM.
  *
- *	kvm [--budget N] [--heap BYTES] [--depth N] [--serve] [--stats]
- *	    [--jit STUBS.so] IMAGE.kbc
+ *	kvm [--budget N] [--cb-budget N] [--heap BYTES] [--depth N]
+ *	    [--serve] [--stats] [--jit STUBS.so] IMAGE.kbc
  *
  * --jit loads the JIT stubs `ktc compile --jit` made for this image (a
  * shared object exporting `kjit_table`; its handlers bind to this
@@ -12,6 +12,10 @@
  *
  * Exit status: 0 success, 2 uncaught exception or abort in the init (the
  * report on stderr), 3 invalid image, 64 usage, 66 unreadable file.
+ *
+ * SIGTERM plays the kernel's fatal signal: the running call ends with
+ * "abort: killed" at its next poll (every KVM_SLICE instructions), and a
+ * second SIGTERM kills the process.
  *
  * --serve drives the registered devices from stdin after the init, one
  * command a line; each answer ends with exactly one "ok ..." or
@@ -27,6 +31,7 @@
  *	quit
  */
 #include "kvm.h"
+#include <signal.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +88,7 @@ static void host_log(void *ctx, const char *line, size_t len)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: kvm [--budget N] [--heap BYTES] [--depth N] "
+	fprintf(stderr, "usage: kvm [--budget N] [--cb-budget N] [--heap BYTES] [--depth N] "
 		"[--serve] [--stats] [--jit STUBS.so] IMAGE.kbc\n");
 	return EX_USAGE;
 }
@@ -343,6 +348,13 @@ static void serve(struct kvm *vm)
 	fflush(stdout);
 }
 
+static void on_sigterm(int sig)
+{
+	if (kp_killed)
+		signal(sig, SIG_DFL), raise(sig);
+	kp_killed = 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct kvm_limits lim;
@@ -361,6 +373,7 @@ int main(int argc, char **argv)
 	uint64_t v;
 	int i, st, rc;
 
+	signal(SIGTERM, on_sigterm);
 	kvm_default_limits(&lim);
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -373,6 +386,11 @@ int main(int argc, char **argv)
 			if (i + 1 >= argc)
 				return usage();
 			jit_path = argv[++i];
+		} else if (!strcmp(a, "--cb-budget")) {
+			/* device callbacks only (the kernel's per-call limit) */
+			if (i + 1 >= argc || !parse_u64(argv[++i], &v))
+				return usage();
+			lim.cb_budget = v;
 		} else if (!strcmp(a, "--budget") || !strcmp(a, "--heap") ||
 			   !strcmp(a, "--depth")) {
 			if (i + 1 >= argc || !parse_u64(argv[i + 1], &v))
