@@ -463,6 +463,10 @@ class Machine:
         except KThrow as e:
             o = e.obj
             m = o.f.get("$message")
+            if m is not None and "\0" in m and \
+                    not self.flags.get("nul_in_report"):
+                # the VM's report stops at the NUL and loses the trace
+                raise Avoid("NUL byte in an uncaught exception's message")
             err = f"{o.cls}: {'null' if m is None else m}\n" + \
                 "".join(f"  at {n} ({FILE}:{ln})\n" for n, ln in o.trace)
             status = 2
