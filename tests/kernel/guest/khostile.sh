@@ -427,6 +427,35 @@ kt_deep_tree_by_a_user() {
 	return $rc
 }
 
+kt_sigkill_ends_a_running_callback() {
+	# User 1000 runs a callback that would run until a budget of 10^9
+	# (minutes under emulation); SIGKILL must end it at the next poll.
+	run $KLOAD load -n spin -b 1000000000 $IMG/khost_spin.kbc || return 1
+	: > /tmp/spin.out
+	$KDRIVE -u 1000 op /dev/khost_spin open:r ioctl:1:0 close > /tmp/spin.out 2>&1 &
+	p=$!
+	wait_for_line /tmp/spin.out 'open 0' || return 1
+	usleep 1000000
+	kill -0 $p 2>/dev/null || { echo "the callback ended by itself"; cat /tmp/spin.out; return 1; }
+	t0=$(now_cs)
+	kill -KILL $p
+	wait $p
+	t1=$(now_cs)
+	echo "the spinning caller ended $(((t1 - t0) * 10)) ms after SIGKILL"
+	rc=0
+	if [ $((t1 - t0)) -gt 50 ]; then
+		echo "more than 500 ms: the call did not poll for the signal"
+		rc=1
+	fi
+	dmesg | grep 'spin' | grep -q 'abort: killed' ||
+		{ echo "no 'abort: killed' in the log"; dmesg | tail -n 5; rc=1; }
+	# the device goes on: another caller's read works
+	expect_ops /dev/khost_spin "open:r read:100 close" \
+		'open 0\nread 7 "spin 1\\n"\nclose 0' || rc=1
+	run $KLOAD unload spin || rc=1
+	return $rc
+}
+
 kt_rmmod_and_reload() {
 	run rmmod konoha && run insmod /ktest/modules/konoha.ko &&
 		run $KLOAD load -n again $IMG/khost_evil.kbc &&
