@@ -757,7 +757,9 @@ static int nat_Array_clear(struct kvm *vm, union kvalue *args,
 	struct karr *a = ARG_ARR(0);
 
 	(void)vm; (void)ret;
-	memset(a->v, 0, (size_t)a->len * sizeof(*a->v));
+	/* an array that never had storage has a->v == NULL */
+	if (a->len)
+		memset(a->v, 0, (size_t)a->len * sizeof(*a->v));
 	a->len = 0;
 	return KVM_OK;
 }

@@ -193,6 +193,13 @@ static int put_array(struct kvm *vm, struct kbuf *b, struct kobj *a)
 	uint32_t base = vm->nconv;
 	int st;
 
+	/*
+	 * An array whose conversion is in progress further out (a
+	 * toString converting the array that contains its object) prints
+	 * as [...], as nested elements do.
+	 */
+	if (converting(a))
+		return kvm_buf_put(vm, b, "[...]", 5);
 	st = conv_push(vm, a);
 	if (!st)
 		st = kvm_buf_put(vm, b, "[", 1);

@@ -458,7 +458,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	rc = 0;
 	if (st != KVM_OK) {
-		fputs(kvm_report(vm), stderr);
+		/* a message may hold NUL bytes: the report has a length */
+		fwrite(kvm_report(vm), 1, vm->report_len, stderr);
 		rc = 2;
 	} else if (serve_mode) {
 		serve(vm);
