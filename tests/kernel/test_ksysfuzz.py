@@ -5,6 +5,7 @@ against the devices of tests/kernel/fuzz/fz_*.k (compiled here by ktc).
 Several processes, as root and as uids 1000 and 1001, make random sequences
 of open/read/write/lseek/pread/pwrite/readv/writev/ioctl/poll/mmap/dup/close
 and fork, some of them killed or interrupted by signals at random times,
+while another unloads two of the scripts whenever it can and loads them again,
 for FUZZ_SYSCALL_SECONDS (default 25: the short run of `make test`; `make
 fuzz-syscalls` runs a longer campaign) with the seed FUZZ_SYSCALL_SEED
 (default 20251201). Then, in the guest: no file is left open, each script's
@@ -40,7 +41,7 @@ import qemu
 
 FUZZ_DIR = qemu.Path(__file__).resolve().parent / "fuzz"
 OUT = qemu.BUILD / "kernel" / "ksysfuzz"
-SCRIPTS = ["fz_state", "fz_errors", "fz_limits", "fz_slow", "fz_mode0"]
+SCRIPTS = ["fz_state", "fz_errors", "fz_limits", "fz_slow", "fz_cycle", "fz_mode0"]
 
 SECONDS = int(os.environ.get("FUZZ_SYSCALL_SECONDS", "25"))
 SEED = int(os.environ.get("FUZZ_SYSCALL_SEED", "20251201"))
@@ -113,6 +114,10 @@ def test_fuzz_summary(line):
     assert not missing, f"never succeeded: {missing}\n{joined}"
     unmade = [op for op, (n, _) in per_op.items() if n == 0]
     assert not unmade, f"never made: {unmade}\n{joined}"
+    # the loader process unloaded (or met EBUSY) and reloaded scripts
+    m = re.search(r"^unloads: (\d+) done .* failed (\d+)\), (\d+) busy", joined, re.M)
+    assert m and int(m.group(1)) + int(m.group(3)) > 0 and m.group(2) == "0", \
+        f"unloads during the run:\n{joined}"
     for what in ("anomalies", "unexpected deaths", "hangs",
                  "errnos outside 1..133 returned to userspace"):
         m = re.search(rf"^{what}: (\d+)$", joined, re.M)

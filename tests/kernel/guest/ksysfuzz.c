@@ -3,7 +3,8 @@
  * ksysfuzz: a system-call fuzzer for the devices of K scripts (the
  * ksysfuzz suite, tests/kernel/test_ksysfuzz.py).
  *
- *   ksysfuzz [-s SEED] [-t SECONDS] [-p PROCS] [-g GRACE] [-x CMD:MAX]... DEV...
+ *   ksysfuzz [-s SEED] [-t SECONDS] [-p PROCS] [-g GRACE] [-x CMD:MAX]...
+ *            [-L NAME:IMAGE:BUDGET:HEAP]... DEV...
  *
  * The parent keeps PROCS worker processes running for SECONDS: a third of
  * them as root, the others as uid/gid 1000 and 1001. Each worker makes a
@@ -24,6 +25,12 @@
  * reaped. -x CMD:MAX caps the magnitude of the argument of ioctl CMD (and
  * the length of "chain N" lines for CMD 108): inputs that crash the kernel
  * every time can be held back while the crash is being fixed.
+ *
+ * With -L, one more process (root) unloads script NAME through /dev/konoha
+ * every 20 to 200 ms while the workers use its devices (EBUSY while one is
+ * open) and, when the unload succeeds, loads IMAGE again under that name
+ * with those limits: unloads race with opens, releases and callbacks. A
+ * reload that fails is an anomaly; at the end every such script is loaded.
  *
  * At the end the parent kills every worker and its children and waits up to
  * GRACE seconds (default 60) for them. It prints a summary: operations and
@@ -60,6 +67,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../../lkm/kernel/konoha_uapi.h"
+
 #define USAGE_EXIT 100
 #define MAX_DEVS 32
 #define MAX_PROCS 64
@@ -71,6 +80,7 @@
 #define NOTES 12
 #define NOTE_LEN 200
 #define BIG (1u << 20)
+#define MAX_RELOADS 8
 
 enum op {
 	OP_OPEN, OP_CLOSE, OP_READ, OP_WRITE, OP_PREAD, OP_PWRITE, OP_READV,
@@ -104,6 +114,7 @@ struct shared {
 	char ring[MAX_PROCS][RING][RING_LEN];
 	uint32_t ring_pos[MAX_PROCS];
 	int sigint_caught[MAX_PROCS];	/* the worker has a SIGINT handler */
+	uint64_t unloads, unload_busy, unload_other, reloads, reload_failed;
 };
 
 static struct shared *sh;
@@ -115,6 +126,17 @@ static int nprocs = 6;
 static int grace = 60;
 static struct { uint32_t cmd; int64_t max; } caps[MAX_CAPS];
 static int ncaps;
+
+/* scripts the loader process unloads and loads again (-L) */
+struct reload {
+	char name[KONOHA_NAME_LEN];
+	char *image;
+	size_t len;
+	uint64_t budget, heap;
+};
+
+static struct reload reloads[MAX_RELOADS];
+static int nreloads;
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -796,6 +818,117 @@ static void worker(int s, uint64_t wseed, uid_t uid)
 	_exit(0);
 }
 
+/* ---- the loader -------------------------------------------------------------- */
+
+static int load_script(int konoha, const struct reload *r, char *msg, size_t msg_len)
+{
+	struct konoha_load ld;
+
+	memset(&ld, 0, sizeof(ld));
+	memcpy(ld.name, r->name, sizeof(ld.name));
+	ld.image = (uint64_t)(uintptr_t)r->image;
+	ld.image_len = r->len;
+	ld.budget = r->budget;
+	ld.heap = r->heap;
+	ld.msg = (uint64_t)(uintptr_t)msg;
+	ld.msg_len = (uint32_t)msg_len;
+	msg[0] = '\0';
+	return ioctl(konoha, KONOHA_IOC_LOAD, &ld) < 0 ? errno : 0;
+}
+
+/* Loads r again until it works (a script of a name is loaded once). */
+static void reload(int konoha, const struct reload *r)
+{
+	char msg[512];
+	int err = 0, i;
+
+	for (i = 0; i < 20; i++) {
+		err = load_script(konoha, r, msg, sizeof(msg));
+		if (!err) {
+			add(&sh->reloads, 1);
+			return;
+		}
+		usleep(100000);
+	}
+	add(&sh->reload_failed, 1);
+	snprintf(last, sizeof(last), "load %.31s", r->name);
+	anomaly("reloading %s failed: %s (errno %d): %.80s", r->name,
+		strerror(err), err, msg);
+}
+
+static void loader(uint64_t lseed)
+{
+	struct konoha_unload ul;
+	const struct reload *r;
+	char msg[512];
+	int konoha, i, err;
+
+	rng = lseed;
+	setpgid(0, 0);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm((unsigned int)(end_time - now()) + (unsigned int)grace);
+	konoha = open("/dev/konoha", O_RDWR);
+	if (konoha < 0) {
+		snprintf(last, sizeof(last), "open /dev/konoha");
+		anomaly("the loader cannot open /dev/konoha: %s", strerror(errno));
+		_exit(5);
+	}
+	while (now() < end_time) {
+		usleep((useconds_t)(20000 + below(180000)));
+		r = &reloads[below((uint64_t)nreloads)];
+		memset(&ul, 0, sizeof(ul));
+		memcpy(ul.name, r->name, sizeof(ul.name));
+		if (!ioctl(konoha, KONOHA_IOC_UNLOAD, &ul)) {
+			add(&sh->unloads, 1);
+			usleep((useconds_t)below(50000));
+			reload(konoha, r);
+		} else if (errno == EBUSY || errno == EINTR) {
+			add(&sh->unload_busy, 1);
+		} else {
+			add(&sh->unload_other, 1);
+			snprintf(last, sizeof(last), "unload %.31s", r->name);
+			anomaly("unloading %s failed: %s", r->name, strerror(errno));
+			reload(konoha, r);
+		}
+	}
+	/* leave every script loaded, as it was before the run */
+	for (i = 0; i < nreloads; i++) {
+		err = load_script(konoha, &reloads[i], msg, sizeof(msg));
+		if (err && err != EEXIST)
+			reload(konoha, &reloads[i]);
+	}
+	_exit(0);
+}
+
+/* -L NAME:IMAGE:BUDGET:HEAP */
+static int parse_reload(char *arg)
+{
+	struct reload *r = &reloads[nreloads];
+	char *name = strtok(arg, ":"), *path = strtok(NULL, ":");
+	char *budget = strtok(NULL, ":"), *heap = strtok(NULL, ":");
+	struct stat st;
+	int fd;
+
+	if (nreloads == MAX_RELOADS || !name || !path || !budget || !heap ||
+	    strlen(name) >= sizeof(r->name))
+		return -1;
+	strcpy(r->name, name);
+	r->budget = strtoull(budget, NULL, 0);
+	r->heap = strtoull(heap, NULL, 0);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size <= 0) {
+		perror(path);
+		return -1;
+	}
+	r->len = (size_t)st.st_size;
+	r->image = malloc(r->len);
+	if (!r->image || read(fd, r->image, r->len) != (ssize_t)r->len)
+		return -1;
+	close(fd);
+	nreloads++;
+	return 0;
+}
+
 /* ---- the parent ------------------------------------------------------------ */
 
 struct proc {
@@ -812,6 +945,7 @@ static uint64_t started, deaths_expected, sent_count[32];
 static double lat_sum, lat_max;
 static uint64_t lat_n;
 static int unexpected;
+static pid_t loader_pid;
 
 static pid_t spawn(int s, uint64_t generation)
 {
@@ -859,6 +993,15 @@ static void reaped(pid_t pid, int status, int respawn, uint64_t *generation)
 	int s = slot_of(pid), sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	double t = now();
 
+	if (pid == loader_pid) {
+		loader_pid = 0;
+		if (sig || !WIFEXITED(status) || WEXITSTATUS(status)) {
+			unexpected++;
+			printf("UNEXPECTED: the loader (pid %d) ended with status %#x\n",
+			       pid, status);
+		}
+		return;
+	}
 	if (s < 0) {
 		/* a worker's child, adopted: only faults are news */
 		if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL) {
@@ -986,6 +1129,12 @@ static int finish(uint64_t *generation)
 		usleep(20000);
 	}
 	left = 0;
+	if (loader_pid > 0) {
+		left++;
+		printf("HANG: the loader (pid %d) still there %d s after the end\n",
+		       loader_pid, grace);
+		show_proc(loader_pid);
+	}
 	for (s = 0; s < nprocs; s++) {
 		if (procs[s].pid <= 0)
 			continue;
@@ -1043,6 +1192,13 @@ static void summary(double elapsed, int hangs)
 	printf("kill latency (SIGKILL to reaped): %llu kills, mean %.0f ms, max %.0f ms\n",
 	       (unsigned long long)lat_n, lat_n ? lat_sum * 1000 / (double)lat_n : 0.0,
 	       lat_max * 1000);
+	if (nreloads)
+		printf("unloads: %llu done (each loaded again: %llu, failed %llu), "
+		       "%llu busy, %llu other\n",
+		       (unsigned long long)sh->unloads, (unsigned long long)sh->reloads,
+		       (unsigned long long)sh->reload_failed,
+		       (unsigned long long)sh->unload_busy,
+		       (unsigned long long)sh->unload_other);
 	printf("errnos outside 1..133 returned to userspace: %llu\n",
 	       (unsigned long long)internal);
 	for (e = 0; e < (int)sh->internal_used && e < NOTES; e++)
@@ -1057,7 +1213,7 @@ static void summary(double elapsed, int hangs)
 static int usage(void)
 {
 	fprintf(stderr, "usage: ksysfuzz [-s SEED] [-t SECONDS] [-p PROCS] "
-		"[-g GRACE] [-x CMD:MAX]... DEV...\n");
+		"[-g GRACE] [-x CMD:MAX]... [-L NAME:IMAGE:BUDGET:HEAP]... DEV...\n");
 	return USAGE_EXIT;
 }
 
@@ -1069,7 +1225,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 	char *colon;
 
-	while ((opt = getopt(argc, argv, "s:t:p:g:x:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:p:g:x:L:")) != -1) {
 		switch (opt) {
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
@@ -1090,6 +1246,10 @@ int main(int argc, char **argv)
 			caps[ncaps].cmd = (uint32_t)strtoul(optarg, NULL, 0);
 			caps[ncaps].max = strtoll(colon + 1, NULL, 0);
 			ncaps++;
+			break;
+		case 'L':
+			if (parse_reload(optarg))
+				return usage();
 			break;
 		default:
 			return usage();
@@ -1116,6 +1276,14 @@ int main(int argc, char **argv)
 	alarm((unsigned int)(seconds + grace + 30));
 	for (s = 0; s < nprocs; s++)
 		spawn(s, generation);
+	if (nreloads) {
+		uint64_t ls = seed ^ 0x10adull;
+
+		splitmix(&ls);
+		loader_pid = fork();
+		if (loader_pid == 0)
+			loader(ls);
+	}
 	next_signal = now() + 0.5;
 	while (now() < end_time) {
 		pid = waitpid(-1, &status, WNOHANG);

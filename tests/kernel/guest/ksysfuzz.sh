@@ -7,6 +7,8 @@
 # The scripts are loaded as root with small limits, so that callbacks that
 # loop, allocate or recurse hit them quickly under emulation; fz_slow gets
 # a larger budget to keep callbacks long enough for SIGKILL to meet them.
+# During the run the fuzzer unloads fz_cycle and fz_slow whenever it can and
+# loads them again.
 # After the run every descriptor must be closed, each script's heap back
 # within bounds, every unload must succeed and the module's live allocation
 # count must be zero. The kernel log is read all along (the scripts' error
@@ -20,14 +22,22 @@ KMSG=/tmp/kmsg.log
 TRACE='konoha: fz_[a-z0-9_]*:  +at [^ ]+ [(]'
 . /ktest/ksysfuzz.conf
 
-# name, limits
-SCRIPTS="fz_state fz_errors fz_limits fz_slow"
-limits() {
+SCRIPTS="fz_state fz_errors fz_limits fz_slow fz_cycle"
+# budget and heap quota of each script
+budget() {
 	case $1 in
-	fz_slow) echo "-b 30000000 -H 4194304" ;;
-	*) echo "-b 2000000 -H 8388608" ;;
+	fz_slow) echo 30000000 ;;
+	*) echo 2000000 ;;
 	esac
 }
+heap_quota() {
+	case $1 in
+	fz_slow | fz_cycle) echo 4194304 ;;
+	*) echo 8388608 ;;
+	esac
+}
+# The scripts the fuzzer's loader unloads and loads again during the run.
+CYCLED="fz_cycle fz_slow"
 
 # heap NAME: the heap bytes kload list shows for script NAME.
 heap() {
@@ -63,8 +73,8 @@ kt_watch_kernel_log() {
 
 kt_load_fuzz_scripts() {
 	for s in $SCRIPTS; do
-		# shellcheck disable=SC2046
-		run $KLOAD load -n $s $(limits $s) $IMG/$s.kbc || return 1
+		run $KLOAD load -n $s -b "$(budget $s)" -H "$(heap_quota $s)" \
+			$IMG/$s.kbc || return 1
 	done
 	$KLOAD list | tee /tmp/list.loaded
 }
@@ -88,7 +98,7 @@ kt_mode0_device() {
 
 kt_devices_open_to_everyone() {
 	ls -l /dev/fz_*
-	for d in fz_log fz_map fz_err fz_plain fz_big fz_slow; do
+	for d in fz_log fz_map fz_err fz_plain fz_big fz_slow fz_cycle; do
 		case "$(ls -l /dev/$d)" in
 		crw-rw-rw-*) ;;
 		*) echo "/dev/$d is not 0666"; return 1 ;;
@@ -101,8 +111,13 @@ kt_devices_open_to_everyone() {
 }
 
 kt_fuzz() {
+	cycle=
+	for s in $CYCLED; do
+		cycle="$cycle -L $s:$IMG/$s.kbc:$(budget $s):$(heap_quota $s)"
+	done
 	# shellcheck disable=SC2086
-	$FUZZ -s "$FUZZ_SEED" -t "$FUZZ_SECONDS" -p "$FUZZ_PROCS" $FUZZ_CAPS /dev/fz_*
+	$FUZZ -s "$FUZZ_SEED" -t "$FUZZ_SECONDS" -p "$FUZZ_PROCS" $FUZZ_CAPS $cycle \
+		/dev/fz_*
 }
 
 kt_no_open_files_left() {
