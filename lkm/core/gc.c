@@ -335,6 +335,8 @@ static void mark_roots(struct kvm *vm)
 		kvm_gc_mark_obj(vm, vm->conv[i].o);
 	kvm_gc_mark_obj(vm, vm->exc);
 	kvm_gc_mark_obj(vm, vm->trace_exc);
+	for (i = 0; i < vm->nsaved; i++)
+		kvm_gc_mark_obj(vm, vm->saved[i].exc);
 	kvm_devices_mark(vm);
 	drain(vm);
 }

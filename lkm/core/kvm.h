@@ -275,6 +275,21 @@ struct kvm {
 	uint32_t ntrace, trace_cap;
 	struct kobj *trace_exc;	/* exception the trace belongs to */
 	uint32_t trace_frame;	/* frame index where it was caught */
+	/*
+	 * Traces of caught exceptions that a frame still holds while another
+	 * exception is thrown (a try inside a finally): a rethrow of one of
+	 * them from the frame that caught it gets its trace back.  Innermost
+	 * last; the oldest is dropped when all are taken.
+	 */
+#define KVM_SAVED_TRACES	8
+	struct ksaved_trace {
+		struct kobj *exc;
+		const struct kfunc *fn;	/* of frame */
+		uint32_t frame;
+		uint32_t n;
+		struct ktrace_ent *ents;
+	} saved[KVM_SAVED_TRACES];
+	uint32_t nsaved;
 	char *report;		/* last report, lines ending in '\n' */
 	size_t report_len;
 

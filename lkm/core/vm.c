@@ -102,17 +102,81 @@ int kvm_check_stack(struct kvm *vm)
 
 /* ---- exceptions --------------------------------------------------------- */
 
+static void drop_saved(struct kvm *vm, uint32_t i)
+{
+	kp_free(vm->saved[i].ents);
+	memmove(&vm->saved[i], &vm->saved[i + 1],
+		(vm->nsaved - i - 1) * sizeof(vm->saved[0]));
+	vm->nsaved--;
+}
+
+/* Forgets every saved trace (a top-level call ends). */
+static void drop_all_saved(struct kvm *vm)
+{
+	while (vm->nsaved)
+		drop_saved(vm, vm->nsaved - 1);
+}
+
+/*
+ * The pending trace belongs to an exception caught in a frame that is
+ * still live: keep a copy while another exception is thrown.
+ */
+static void save_trace(struct kvm *vm)
+{
+	struct ksaved_trace *t;
+	struct ktrace_ent *ents;
+	uint32_t fi = vm->trace_frame;
+
+	if (!vm->trace_exc || fi == KIMG_NONE || fi >= vm->nframes ||
+	    !vm->ntrace)
+		return;
+	ents = kp_malloc(vm->ntrace * sizeof(*ents));
+	if (!ents)
+		return;		/* the rethrow starts a new trace, as before */
+	if (vm->nsaved == KVM_SAVED_TRACES)
+		drop_saved(vm, 0);
+	memcpy(ents, vm->trace, vm->ntrace * sizeof(*ents));
+	t = &vm->saved[vm->nsaved++];
+	t->exc = vm->trace_exc;
+	t->fn = vm->frames[fi].fn;
+	t->frame = fi;
+	t->n = vm->ntrace;
+	t->ents = ents;
+}
+
 /* The exception exc starts unwinding from the top frame. */
 static int begin_throw(struct kvm *vm, struct kobj *exc)
 {
 	uint32_t fi = vm->nframes ? vm->nframes - 1 : KIMG_NONE;
+	uint32_t i;
 
+	/* traces of frames that have returned are gone */
+	for (i = vm->nsaved; i-- > 0;)
+		if (vm->saved[i].frame >= vm->nframes ||
+		    vm->saved[i].fn != vm->frames[vm->saved[i].frame].fn)
+			drop_saved(vm, i);
 	/* a rethrow (finally) from the frame that caught it keeps its trace */
 	if (exc != vm->trace_exc || fi != vm->trace_frame || !vm->ntrace ||
 	    vm->trace[vm->ntrace - 1].fn != vm->frames[fi].fn) {
+		save_trace(vm);
 		vm->ntrace = 0;
 		vm->trace_exc = exc;
 		vm->trace_frame = KIMG_NONE;
+		for (i = vm->nsaved; i-- > 0;) {
+			struct ksaved_trace *t = &vm->saved[i];
+
+			if (t->exc != exc || t->frame != fi)
+				continue;
+			/* the trace it had when its frame caught it */
+			vm->ntrace = 0;
+			while (vm->ntrace < t->n && vm->ntrace < vm->trace_cap) {
+				vm->trace[vm->ntrace] = t->ents[vm->ntrace];
+				vm->ntrace++;
+			}
+			vm->trace_frame = fi;
+			drop_saved(vm, i);
+			break;
+		}
 	}
 	vm->exc = exc;
 	return KVM_THROW;
@@ -1040,6 +1104,7 @@ int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 	vm->nframes = 0;
 	vm->nest = 0;
 	vm->ntmp = ntmp;
+	drop_all_saved(vm);
 	while (vm->nconv)
 		vm->conv[--vm->nconv].o->flags &= ~KOBJ_CONVERTING;
 	vm->trace_exc = NULL;
@@ -1259,6 +1324,7 @@ void kvm_destroy(struct kvm *vm)
 	kvm_mem_free(vm, vm->tmp, vm->tmp_cap * sizeof(struct kobj *));
 	kvm_mem_free(vm, vm->conv, vm->conv_cap * sizeof(struct kconv));
 	KP_WARN_ON(vm->live_allocs != 0);
+	drop_all_saved(vm);
 	kp_free(vm->trace);
 	kp_free(vm->report);
 	kp_mutex_destroy(&vm->lock);

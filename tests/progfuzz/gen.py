@@ -44,7 +44,7 @@ FLAGS = {
     # `>>` does not close two levels in Array<Array<int[]>>
     "shr_array_suffix": True,
     # trace of an exception through a finally that throws and catches
-    "finally_trace": False,
+    "finally_trace": True,
     # Array.clear() on an array that never had storage
     "clear_never_stored": True,
     # an array converted again from a toString called by its own
