@@ -31,8 +31,8 @@ kernels; `make kernel-setup` installs them. Environment:
 
 The debug line is Debian's 6.1 source built with KASAN, UBSAN, lockdep,
 DEBUG_ATOMIC_SLEEP and KFENCE by tools/debug_kernel.sh into
-build/debug-kernel/ (`make debug-kernel`): its vmlinux is booted as it is,
-modules are built against its tree, and its release ends in -kdebug.
+build/debug-kernel/ (`make debug-kernel`): its bzImage is booted, modules
+are built against its tree, and its release ends in -kdebug.
 
 The initramfs and the serial log of the last run of each suite stay in
 build/kernel/RELEASE/ktest/ (SUITE.cpio, SUITE.console.log). To boot faster
@@ -169,7 +169,7 @@ def debug_kernel() -> Kernel | None:
     release_file = DEBUG_DIR / "release"
     tree = DEBUG_DIR / "src"
     if not ((DEBUG_DIR / "stamp").exists() and release_file.exists()
-            and (tree / "vmlinux").exists()):
+            and (tree / "arch" / "x86" / "boot" / "bzImage").exists()):
         return None
     return Kernel(DEBUG_LINE, release_file.read_text().strip(), tree)
 
@@ -278,8 +278,10 @@ def boot_image(kernel: Kernel) -> Path:
     at every boot; the host does it once.
     """
     if kernel.tree is not None:
-        # The build tree has the uncompressed kernel already.
-        return kernel.tree / "vmlinux"
+        # The debug kernel boots through its own decompressor: entered at
+        # its PVH entry, KASAN-instrumented code runs before KASAN's shadow
+        # memory is mapped and the machine triple-faults.
+        return kernel.image
     out = kernel.build_dir / "vmlinux"
     stamp = kernel.build_dir / "vmlinux.source"
     st = kernel.image.stat()
