@@ -56,7 +56,7 @@ FUZZ_CORPUS := $(BUILD)/fuzz-corpus
 FUZZ_ARTIFACTS := $(BUILD)/fuzz-artifacts
 
 .DEFAULT_GOAL := help
-.PHONY: help setup kernel-setup vm kmod-ref kmod-kfib kmod-konoha kernel-suites kernel-lint load unload fuzz fuzz-seed fuzz-run fuzz-syscalls test bench demo clean
+.PHONY: help setup kernel-setup vm kmod-ref kmod-kfib kmod-konoha kernel-suites kernel-lint load unload fuzz fuzz-seed fuzz-run fuzz-syscalls test test-debug debug-kernel bench demo clean
 
 help: ## list the targets
 	@echo "K — targets (make TARGET):"
@@ -254,6 +254,25 @@ fuzz-syscalls: setup kernel-suites ## fuzz the system calls of script devices un
 test: setup vm kmod-ref kmod-konoha kernel-suites ## run all the tests, the kernel suites under QEMU included (python3 -m pytest -q tests $(PYTEST_ARGS))
 	@echo "==> running the tests"
 	KTEST_REQUIRE=1 $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
+
+# The debug kernel: Debian's 6.1 source with KASAN, UBSAN, lockdep,
+# DEBUG_ATOMIC_SLEEP and KFENCE (tools/debug_kernel.sh), cached in
+# build/debug-kernel/. It takes 20 to 40 minutes to build on two cores and
+# its boots are slow, so plain `make test` (and CI) does not use it:
+# `make test-debug` runs every kernel suite (tests/kernel, -m kernel) on it
+# alone, with the modules and all the guest tools built for it.
+GUEST_ALL := $(patsubst tests/kernel/guest/%.c,$(BUILD)/kernel/guest/%,$(wildcard tests/kernel/guest/*.c))
+
+debug-kernel: ## build the debug kernel (Debian 6.1 + KASAN, UBSAN, lockdep, KFENCE) in build/debug-kernel/ (20-40 min, once)
+	@bash tools/debug_kernel.sh
+
+test-debug: setup vm debug-kernel $(GUEST_ALL) ## run every kernel suite on the debug kernel only (builds it and its modules first)
+	@rel=$$(bash tools/debug_kernel.sh release) && \
+		bash tools/build_kmod.sh lkm/kernel/ref ref $$rel && \
+		bash tools/build_kmod.sh lkm/kernel/ref/kfib kfib $$rel && \
+		KBUILD_EXTRA_SRC=lkm/core bash tools/build_kmod.sh lkm/kernel konoha $$rel
+	@echo "==> running the kernel suites on the debug kernel"
+	KTEST_KERNELS=debug KTEST_REQUIRE=1 $(PYTHON) -m pytest -q -m kernel tests/kernel $(PYTEST_ARGS)
 
 bench: setup vm kmod-ref kmod-kfib kernel-suites ## run the benchmark suites in bench/ and print the ratio tables
 	@echo "==> running the benchmarks (results in bench/results/)"
