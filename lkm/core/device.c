@@ -112,16 +112,17 @@ void kvm_devices_remove_all(struct kvm *vm)
 
 static void log_report(struct kvm *vm)
 {
-	const char *p = kvm_report(vm), *nl;
+	const char *p = kvm_report(vm), *end = p + vm->report_len, *nl;
 
 	if (!vm->host.log)
 		return;
-	while (*p) {
-		nl = strchr(p, '\n');
+	/* by length: a message may hold NUL bytes */
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
-			nl = p + strlen(p);
+			nl = end;
 		vm->host.log(vm->host.ctx, p, (size_t)(nl - p));
-		p = *nl ? nl + 1 : nl;
+		p = nl < end ? nl + 1 : nl;
 	}
 }
 

@@ -337,6 +337,13 @@ struct kvm {
 
 	/* statistics */
 	uint64_t executed;	/* instructions of finished calls */
+	/*
+	 * The lowest C stack address seen where native code re-enters the
+	 * interpreter and where memory is allocated, in the running call;
+	 * the least stack left (above the stack's base) of any call.
+	 */
+	uintptr_t stack_low;
+	uint64_t stack_min_left;
 	uint64_t jit_entries;	/* JIT stubs entered from C (not stub to stub) */
 };
 

@@ -95,6 +95,9 @@ int kvm_check_stack(struct kvm *vm)
 {
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 
+	if (sp < vm->stack_low)
+		vm->stack_low = sp;
+
 	if (unlikely(sp < vm->stack_floor))
 		return kvm_abort(vm, KVM_ABORT_DEPTH);
 	return KVM_OK;
@@ -1089,6 +1092,7 @@ int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 	vm->killed = false;
 	vm->charging = true;
 	vm->stack_floor = kp_stack_base(sp) + KVM_STACK_RESERVE;
+	vm->stack_low = sp;
 	vm->abort_kind = KVM_ABORT_NONE;
 	vm->exc = NULL;
 	vm->trace_exc = NULL;
@@ -1099,6 +1103,10 @@ int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 	vm->executed += (uint64_t)total - (uint64_t)(left < 0 ? 0 : left);
 	vm->budget_rest = 0;
 	vm->charging = false;
+	if (vm->stack_low - (vm->stack_floor - KVM_STACK_RESERVE) <
+	    vm->stack_min_left)
+		vm->stack_min_left = vm->stack_low -
+			(vm->stack_floor - KVM_STACK_RESERVE);
 	if (st != KVM_OK)
 		kvm_make_report(vm, st);
 	vm->nframes = 0;
@@ -1240,6 +1248,7 @@ struct kvm *kvm_create(const struct kimage *img, const struct kvm_limits *lim,
 			vm->lim.depth * KVM_STACK_VALUES_PER_FRAME;
 	vm->host = *host;
 	vm->gc_next = 1u << 20;
+	vm->stack_min_left = UINT64_MAX;
 	vm->trace_frame = KIMG_NONE;
 	kp_mutex_init(&vm->lock);
 	if (kvm_natives_init(vm))

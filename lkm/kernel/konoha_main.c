@@ -136,10 +136,24 @@ static struct konoha_script *file_script(struct kdev_file *f)
 	return f->dev->vm->host.ctx;
 }
 
+/*
+ * The least kernel stack any script call has left, in bytes above the
+ * stack's base, where the VM looked (native re-entry, allocation): for
+ * measuring the worst case (tests/kernel/guest/khostile.sh).
+ */
+static unsigned long stack_min_left = ULONG_MAX;
+module_param(stack_min_left, ulong, 0444);
+MODULE_PARM_DESC(stack_min_left,
+		 "least kernel stack left in a script call (bytes, read only)");
+
 /* Counts a finished callback; -EIO is a failure the log tells about. */
 static long count_call(struct kdev_file *f, long ret)
 {
 	struct konoha_script *s = file_script(f);
+	u64 left = READ_ONCE(s->vm->stack_min_left);
+
+	if (left < READ_ONCE(stack_min_left))
+		WRITE_ONCE(stack_min_left, left);
 
 	atomic64_inc(&s->calls);
 	if (ret == -EIO)
@@ -376,11 +390,38 @@ static void host_output(void *ctx, const char *buf, size_t len)
 }
 
 /* A line of the report of a failed callback. */
+/*
+ * A line of a script's report for the kernel log: printk stops at a NUL
+ * byte, which a K string may hold, so NULs are shown as \0.
+ */
+static void log_line(int level_err, const char *script, const char *indent,
+		     const char *line, size_t len)
+{
+	char *buf = kmalloc(2 * len + 1, GFP_KERNEL);
+	size_t i, n = 0;
+
+	if (!buf)
+		return;
+	for (i = 0; i < len; i++) {
+		if (line[i]) {
+			buf[n++] = line[i];
+		} else {
+			buf[n++] = '\\';
+			buf[n++] = '0';
+		}
+	}
+	if (level_err)
+		pr_err("%s: %s%.*s\n", script, indent, (int)n, buf);
+	else
+		pr_warn("%s: %s%.*s\n", script, indent, (int)n, buf);
+	kfree(buf);
+}
+
 static void host_log(void *ctx, const char *line, size_t len)
 {
 	struct konoha_script *s = ctx;
 
-	pr_warn("%s: %.*s\n", s->name, (int)len, line);
+	log_line(0, s->name, "", line, len);
 }
 
 /*
@@ -708,20 +749,24 @@ struct load_req {
 };
 
 /* Appends the report to the message and to the log, line by line. */
-static void report_init_failure(struct load_req *rq, const char *report)
+static void report_init_failure(struct load_req *rq, const char *report,
+				size_t len)
 {
 	size_t used = strlen(rq->msg);
-	const char *nl;
+	const char *end = report + len, *nl;
 
 	pr_err("%s: init failed:\n", rq->name);
 	used += scnprintf(rq->msg + used, KONOHA_MSG_MAX - used,
 			  "%s: init failed:\n", rq->name);
-	while (*report) {
-		nl = strchrnul(report, '\n');
-		pr_err("%s:   %.*s\n", rq->name, (int)(nl - report), report);
+	/* by length: a message may hold NUL bytes */
+	while (report < end) {
+		nl = memchr(report, '\n', end - report);
+		if (!nl)
+			nl = end;
+		log_line(1, rq->name, "  ", report, nl - report);
 		used += scnprintf(rq->msg + used, KONOHA_MSG_MAX - used,
 				  "  %.*s\n", (int)(nl - report), report);
-		report = *nl ? nl + 1 : nl;
+		report = nl < end ? nl + 1 : nl;
 	}
 }
 
@@ -827,7 +872,7 @@ static int script_load(struct load_req *rq)
 	}
 	if (kvm_run_init(s->vm) != KVM_OK) {
 		/* kvm_run_init() removed the devices of the script */
-		report_init_failure(rq, kvm_report(s->vm));
+		report_init_failure(rq, kvm_report(s->vm), s->vm->report_len);
 		err = init_errno(s->vm);
 		goto out_forget;
 	}

@@ -80,10 +80,12 @@ static void host_output(void *ctx, const char *buf, size_t len)
 static void host_log(void *ctx, const char *line, size_t len)
 {
 	(void)ctx;
-	if (serve_mode)
+	if (serve_mode) {
 		put_prefixed("log ", line, len);
-	else
-		fprintf(stderr, "%.*s\n", (int)len, line);
+	} else {
+		fwrite(line, 1, len, stderr);
+		fputc('\n', stderr);
+	}
 }
 
 static int usage(void)
