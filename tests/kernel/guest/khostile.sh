@@ -427,6 +427,34 @@ kt_deep_tree_by_a_user() {
 	return $rc
 }
 
+kt_stack_left_at_the_deepest_nesting() {
+	# Trees of 12 to 20 levels, each read once (up to 16 native levels of
+	# the interpreter, then "stack overflow"): the least kernel stack any
+	# call had left where the VM looked stays above the guard's reserve
+	# less what one level below the check may take.
+	rc=0
+	for depth in 12 14 15 20; do
+		run $KLOAD load -n tree $IMG/khost_tree.kbc || return 1
+		ops="open:w"
+		i=1
+		while [ $i -le $depth ]; do
+			ops="$ops write:n$i"
+			i=$((i + 1))
+		done
+		# shellcheck disable=SC2086
+		$KDRIVE -u 1000 op /dev/khost_tree $ops close > /dev/null
+		$KDRIVE -u 1000 op /dev/khost_tree open:r read:65536 close | cut -c 1-60
+		run $KLOAD unload tree || rc=1
+		left=$(cat /sys/module/konoha/parameters/stack_min_left)
+		echo "depth $depth: least stack left so far $left bytes"
+	done
+	if [ "$left" -lt 3072 ]; then
+		echo "less than 3 KiB of the kernel stack was left"
+		rc=1
+	fi
+	return $rc
+}
+
 kt_sigkill_ends_a_running_callback() {
 	# User 1000 runs a callback that would run until a budget of 10^9
 	# (minutes under emulation); SIGKILL must end it at the next poll.
