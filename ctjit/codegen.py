@@ -693,6 +693,16 @@ class Lowering:
         self.e(f"{cap64} = zext i32 {cap} to i64")
         self.e(f"{c3} = icmp ugt i64 {need}, {cap64}")
         self.e(f"{c5} = or i1 {c1}, {c3}")
+        # and the C stack must be above the VM's floor (the stack's base
+        # plus its reserve): else the handler runs the callee in the
+        # interpreter, which does not recurse on the C stack
+        self.used.add("read_register")
+        sp, sfl, c6, c7 = (self.t(x) for x in ("sp", "sfl", "c", "c"))
+        self.e(f"{sp} = call i64 @llvm.read_register.i64(metadata !20)")
+        self.e(f"{sfl} = {self.load_expr('i64', self.vm_field('STACK_FLOOR'))}")
+        self.e(f"{c6} = icmp ult i64 {sp}, {sfl}")
+        self.e(f"{c7} = or i1 {c5}, {c6}")
+        c5 = c7
         fast = f"pf{self.f.tmp('')[1:]}"
         self.e(f"br i1 {c5}, label %{slow}, label %{fast}, {COLD}")
         self.f.label(fast)
@@ -1161,6 +1171,8 @@ def generate(img: Image, digest: bytes, opts: Options,
            f"; image {digest.hex()}", ""]
     by_name = {op.name: op for op in O.OPCODES}
     for sym in sorted(used):
+        if sym == "read_register":
+            continue
         if sym == "kvm_jit_interp":
             out.append(f"declare {RET_T} @kvm_jit_interp(ptr) #1")
         elif sym == "kvm_jit_refill":
@@ -1177,8 +1189,9 @@ def generate(img: Image, digest: bytes, opts: Options,
             op = by_name[sym[len("kop_"):]]
             out.append(f"declare {handler_ret(op)} @{sym}("
                        f"{', '.join(handler_params(op))}) #1")
-    if any(direct):
+    if any(direct) or "read_register" in used:
         out.append("declare i64 @llvm.read_register.i64(metadata)")
+    if any(direct):
         out.append("declare i64 @llvm.umax.i64(i64, i64)")
         out.append("declare i64 @llvm.smin.i64(i64, i64)")
         out.append("declare i64 @llvm.smax.i64(i64, i64)")

@@ -978,7 +978,9 @@ struct kjit_ret kvm_jit_run_top(struct kvm *vm)
 	const struct kframe *fr = &vm->frames[vm->nframes - 1];
 	kjit_fn nat = vm->jit_fns ? vm->jit_fns[fr->fn - vm->funcs] : NULL;
 
-	if (nat && vm->nframes <= vm->jit_frames_max) {
+	/* stubs recurse on the C stack: not below the VM's floor */
+	if (nat && vm->nframes <= vm->jit_frames_max &&
+	    (uintptr_t)__builtin_frame_address(0) >= vm->stack_floor) {
 		vm->jit_entries++;
 		return nat(vm, vm->stack + fr->base);
 	}
