@@ -38,27 +38,22 @@ from .layout import L
 
 TECHNIQUES = ("branch", "call", "tiny", "direct")
 
-# Instructions that may run script code (so consume budget): a segment
-# ends after each.
-RUNS_SCRIPT = {"CALL", "CALLV", "CALLF", "CALLA", "CALLN", "RTOS"}
-# Handlers that charge the budget themselves (string scans and copies, and
-# every allocation, which is charged by size before it is made): a segment
-# ends after each too, so they see the interpreter's budget.  (An
-# exception's allocations charge after the fact: any instruction may
-# throw, see lkm/core/gc.c.)
-CHARGES = {"CONCAT", "EQSTR", "EQANY", "NEW", "NEWARR", "NEWARRV", "BOXI",
-           "BOXZ", "LOADFN", "BINDM", "ITOS", "ZTOS"}
-BRANCHES = {"JMP", "JT", "JF", "JEQ", "JNE", "JLT", "JLE", "JEQI", "JNEI",
-            "JLTI", "JLEI", "JGTI", "JGEI", "JNULL", "JNNULL"}
-# Handlers that can neither throw nor allocate: no pc store, no status.
-NOTHROW = {"NOP", "MOV", "LOADI", "LOADK", "LOADNULL", "GETG", "SETG",
-           "ADD", "SUB", "MUL", "ADDI", "BAND", "BOR", "BXOR", "SHL", "SHR",
-           "USHR", "NEG", "BNOT", "NOT", "EQ", "NE", "LT", "LE", "EQREF",
-           "INSTOF"}
-TINY = {"NOP", "MOV", "LOADI", "LOADNULL", "GETG", "SETG", "ADD", "SUB",
-        "MUL", "ADDI", "BAND", "BOR", "BXOR", "SHL", "SHR", "USHR", "NEG",
-        "BNOT", "NOT", "EQ", "NE", "LT", "LE", "EQREF", "DIV", "MOD",
-        "LOADK", "GETF", "SETF", "AGET", "ASET"}
+# The opcode sets the lowering relies on, from opcodes.def's flags (its
+# header says what each means):
+# - RUNS_SCRIPT (s): may run script code, so consume budget: a segment
+#   ends after each;
+# - CHARGES ($): the handler charges the budget itself (string scans and
+#   copies, every allocation): a segment ends after each too, so it sees
+#   the interpreter's budget (an exception's allocations charge after the
+#   fact: any instruction may throw, see lkm/core/gc.c);
+# - NOTHROW (n): neither throws nor allocates: no pc store, no status;
+# - TINY (i): emitted as IR in place;
+# - BRANCHES: those with a jump target.
+RUNS_SCRIPT = frozenset(op.name for op in O.OPCODES if op.runs_script)
+CHARGES = frozenset(op.name for op in O.OPCODES if op.charges)
+NOTHROW = frozenset(op.name for op in O.OPCODES if op.nothrow)
+TINY = frozenset(op.name for op in O.OPCODES if op.tiny)
+BRANCHES = frozenset(op.name for op in O.OPCODES if op.branches)
 # Tiny with a fast path in IR and the handler as the slow path (it throws).
 GUARDED = {"GETF", "SETF", "AGET", "ASET"}
 # Functions longer than this (code words) stay in the interpreter: LLVM's

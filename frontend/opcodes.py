@@ -18,8 +18,11 @@ DEF_PATH = (pathlib.Path(__file__).resolve().parent.parent
 
 OPERAND_LETTERS = frozenset("ArikjgctfsFneNq")
 
+FLAG_LETTERS = frozenset("ts$ni")
+
 _OP_LINE = re.compile(
-    r'^OP\(\s*([A-Z_][A-Z0-9_]*)\s*,\s*"([^"]*)"\s*,\s*"((?:[^"\\]|\\.)*)"\s*\)')
+    r'^OP\(\s*([A-Z_][A-Z0-9_]*)\s*,\s*"([^"]*)"\s*,\s*"([^"]*)"\s*,'
+    r'\s*"((?:[^"\\]|\\.)*)"\s*\)')
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,38 @@ class Opcode:
     name: str
     number: int
     operands: str    # one letter per operand word
+    flags: str       # opcodes.def's flag letters (t s $ n i)
     doc: str
+
+    @property
+    def terminates(self) -> bool:
+        """Control never falls through it."""
+        return "t" in self.flags
+
+    @property
+    def runs_script(self) -> bool:
+        """May run script code (a call, a toString)."""
+        return "s" in self.flags
+
+    @property
+    def charges(self) -> bool:
+        """Its handler charges the budget itself (scans, allocation)."""
+        return "$" in self.flags
+
+    @property
+    def nothrow(self) -> bool:
+        """Neither throws nor allocates."""
+        return "n" in self.flags
+
+    @property
+    def tiny(self) -> bool:
+        """The JIT emits it as IR in place."""
+        return "i" in self.flags
+
+    @property
+    def branches(self) -> bool:
+        """Has a jump target."""
+        return "j" in self.operands
 
     @property
     def size(self) -> int:
@@ -44,12 +78,17 @@ def _parse(text: str) -> list[Opcode]:
         m = _OP_LINE.match(line)
         if m is None:
             raise ValueError(f"{DEF_PATH}:{lineno}: malformed OP line")
-        name, operands, doc = m.groups()
+        name, operands, flags, doc = m.groups()
         bad = set(operands) - OPERAND_LETTERS
         if bad:
             raise ValueError(
                 f"{DEF_PATH}:{lineno}: unknown operand letter(s) {sorted(bad)}")
-        ops.append(Opcode(name, len(ops), operands, doc.replace('\\"', '"')))
+        bad = set(flags) - FLAG_LETTERS
+        if bad:
+            raise ValueError(
+                f"{DEF_PATH}:{lineno}: unknown flag letter(s) {sorted(bad)}")
+        ops.append(Opcode(name, len(ops), operands, flags,
+                          doc.replace('\\"', '"')))
     return ops
 
 
@@ -62,8 +101,8 @@ def opcode(name: str) -> Opcode:
     return BY_NAME[name]
 
 
-# Instructions after which control never falls through.
-TERMINATORS = frozenset({"RET", "RETV", "THROW", "JMP"})
+# Instructions after which control never falls through (flag t).
+TERMINATORS = frozenset(op.name for op in OPCODES if op.terminates)
 
 # Module-level constants OP_NAME = number, for readers of the emitter.
 globals().update({f"OP_{op.name}": op.number for op in OPCODES})

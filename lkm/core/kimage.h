@@ -26,7 +26,7 @@ enum ktype_kind {
 
 /* Opcode numbers, from opcodes.def. */
 enum kop {
-#define OP(name, operands, doc) KOP_##name,
+#define OP(name, operands, flags, doc) KOP_##name,
 #include "opcodes.def"
 #undef OP
 	KOP__COUNT

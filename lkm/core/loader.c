@@ -99,13 +99,13 @@ static const struct native_def native_defs[] = {
 };
 
 static const char *const op_names[] = {
-#define OP(name, operands, doc) #name,
+#define OP(name, operands, flags, doc) #name,
 #include "opcodes.def"
 #undef OP
 };
 
 static const char *const op_operands[] = {
-#define OP(name, operands, doc) operands,
+#define OP(name, operands, flags, doc) operands,
 #include "opcodes.def"
 #undef OP
 };

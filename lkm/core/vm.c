@@ -15,7 +15,7 @@
 #include "kvm.h"
 
 static const uint8_t op_len[KOP__COUNT] = {
-#define OP(name, operands, doc) sizeof(operands),
+#define OP(name, operands, flags, doc) sizeof(operands),
 #include "opcodes.def"
 #undef OP
 };
@@ -483,7 +483,7 @@ static int kvm_execute(struct kvm *vm)
 {
 #if defined(__GNUC__) && !defined(KVM_NO_COMPUTED_GOTO)
 	static const void *const disptab[KOP__COUNT] KP_JUMP_TABLE = {
-#define OP(name, operands, doc) [KOP_##name] = &&L_##name,
+#define OP(name, operands, flags, doc) [KOP_##name] = &&L_##name,
 #include "opcodes.def"
 #undef OP
 	};

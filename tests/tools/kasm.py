@@ -86,6 +86,7 @@ class AsmError(Exception):
 
 def _load_opcodes():
     ops = {}
+    # OP(NAME, "operands", "flags", "doc"): the first two are enough here
     pat = re.compile(r'^OP\(\s*(\w+)\s*,\s*"([^"]*)"')
     for line in (CORE / "opcodes.def").read_text().splitlines():
         mo = pat.match(line)
