@@ -29,8 +29,10 @@
  * With -L, one more process (root) unloads script NAME through /dev/konoha
  * every 20 to 200 ms while the workers use its devices (EBUSY while one is
  * open) and, when the unload succeeds, loads IMAGE again under that name
- * with those limits: unloads race with opens, releases and callbacks. A
- * reload that fails is an anomaly; at the end every such script is loaded.
+ * with those limits: unloads race with opens, releases and callbacks. The
+ * workers close their files of /dev/NAME soon after opening them, so that
+ * unloads find moments when none is open. A reload that fails is an
+ * anomaly; at the end every such script is loaded.
  *
  * At the end the parent kills every worker and its children and waits up to
  * GRACE seconds (default 60) for them. It prints a summary: operations and
@@ -228,6 +230,9 @@ struct fdent {
 	int dev;
 	int flags;		/* as opened, or -1 (a dup: not known) */
 };
+
+/* devs[i] belongs to a script the loader cycles (-L): its files are short-lived */
+static int dev_cycled[MAX_DEVS];
 
 static int slot;
 static struct fdent fds[MAX_FDS];
@@ -480,6 +485,13 @@ static void do_open(void)
 			flags |= PICK(extras);
 	if (chance(4))
 		flags |= PICK(rare);
+	/*
+	 * While its script is unloaded, a root worker's O_CREAT would make
+	 * /dev/NAME a regular file, and the name taken keeps the script from
+	 * loading again (EEXIST, LANGUAGE.md 9.3).
+	 */
+	if (dev_cycled[dev])
+		flags &= ~(O_CREAT | O_EXCL);
 	trace("open(%s, %#x)", devs[dev], flags);
 	fd = open(devs[dev], flags, 0666);
 	count(OP_OPEN, dev, fd, errno);
@@ -696,6 +708,24 @@ static void do_misc(enum op op)
 static void one_op(void);
 
 /*
+ * Files of the devices the loader unloads are closed soon after they are
+ * opened: otherwise some worker always holds one and every unload meets
+ * EBUSY.
+ */
+static void close_cycled(void)
+{
+	int i;
+
+	for (i = 0; i < nfds; i++) {
+		if (fds[i].dev >= 0 && dev_cycled[fds[i].dev] && chance(10)) {
+			close(fds[i].fd);
+			fds[i] = fds[--nfds];
+			i--;
+		}
+	}
+}
+
+/*
  * A child that holds every descriptor of the worker: it makes a few
  * operations (through the shared open files) and exits, or is killed by
  * the worker, or simply exits at once.
@@ -812,6 +842,7 @@ static void worker(int s, uint64_t wseed, uid_t uid)
 	}
 	while (now() < end_time) {
 		one_op();
+		close_cycled();
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
 	}
@@ -1255,8 +1286,16 @@ int main(int argc, char **argv)
 			return usage();
 		}
 	}
-	for (; optind < argc && ndevs < MAX_DEVS; optind++)
+	for (; optind < argc && ndevs < MAX_DEVS; optind++) {
+		const char *base = strrchr(argv[optind], '/');
+		int i;
+
+		base = base ? base + 1 : argv[optind];
+		for (i = 0; i < nreloads; i++)
+			if (!strcmp(base, reloads[i].name))
+				dev_cycled[ndevs] = 1;
 		devs[ndevs++] = argv[optind];
+	}
 	if (!ndevs || seconds <= 0 || nprocs < 1 || nprocs > MAX_PROCS || grace < 1)
 		return usage();
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
