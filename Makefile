@@ -155,8 +155,9 @@ $(BUILD)/kernel/guest/%: tests/kernel/guest/%.c | $(SETUP_STAMP) $(KERNEL_STAMP)
 	@mkdir -p $(@D)
 	$(CC) -static -O2 -Wall -Wextra -Werror -o $@ $<
 
-# kload speaks the ioctl ABI of /dev/konoha.
+# kload speaks the ioctl ABI of /dev/konoha, and so does ksysfuzz (-L).
 $(BUILD)/kernel/guest/kload: lkm/kernel/konoha_uapi.h
+$(BUILD)/kernel/guest/ksysfuzz: lkm/kernel/konoha_uapi.h
 
 # The kconformance, kdrivers and khostile suites (tests/kernel/test_k*.py)
 # and the open_overhead benchmark: konoha.ko and the guest tools that speak
