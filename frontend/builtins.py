@@ -1,21 +1,19 @@
-"""Built-in classes, natives and errno constants, read from
-lkm/core/builtins.def (the single source of truth shared with the VM).
+"""Built-in classes, natives and errno constants for the checker and the
+emitter, from lkm/core/builtins.def (the single source of truth shared
+with the VM).
 
-`load()` parses the file once (cached) into `Builtins`; `install(info)`
-creates the built-in ClassInfos (with fields, methods, vtables and
-constructors) and the other built-in names of the top-level namespace.
+The file is read once, by frontend/defs.py; `load()` returns its tables.
+`install()` creates the built-in ClassInfos (with fields, methods, vtables
+and constructors) and the other built-in names of the top-level namespace.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import dataclass
 
 from . import types as T
+from .defs import DEF_PATH, BUILTINS, BuiltinClass, Builtins, Native  # noqa: F401
 from .symbols import ClassInfo, FieldInfo, FuncInfo, MethodInfo
-
-DEF_PATH = Path(__file__).resolve().parent.parent / "lkm" / "core" / "builtins.def"
 
 FIRST_SCRIPT_CLASS_ID = 32
 # Pseudo-owners of static natives: names of the namespace, not types.
@@ -24,66 +22,9 @@ NAMESPACES = ("Math", "System", "Errno")
 EXTENDABLE = ("Object", "Exception", "Device")
 
 
-@dataclass
-class BuiltinClass:
-    id: int
-    name: str
-    super_id: int
-    ctor_native: str | None
-    fields: list            # [(type string, name)]
-
-
-@dataclass
-class Native:
-    id: int
-    owner: str
-    name: str
-    kind: str               # METHOD STATIC FUNC CTOR
-    slot: int
-    signature: str
-
-
-@dataclass
-class Builtins:
-    classes: list = field(default_factory=list)
-    natives: list = field(default_factory=list)
-    errnos: dict = field(default_factory=dict)
-
-
-_CLASS_RE = re.compile(r'^K_CLASS\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(-?\d+)\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*\)')
-_NATIVE_RE = re.compile(r'^K_NATIVE\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*(-?\d+)\s*,\s*"([^"]*)"\s*\)')
-_ERRNO_RE = re.compile(r'^K_ERRNO\(\s*(\w+)\s*,\s*(\d+)\s*\)')
-
-
-@lru_cache(maxsize=None)
-def load(path=DEF_PATH) -> Builtins:
-    b = Builtins()
-    text = Path(path).read_text()
-    for line in text.splitlines():
-        line = line.strip()
-        m = _CLASS_RE.match(line)
-        if m:
-            fields = []
-            for part in m.group(5).split(";"):
-                part = part.strip()
-                if part:
-                    ty, name = part.rsplit(None, 1)
-                    fields.append((ty.strip(), name))
-            ctor = m.group(4)
-            b.classes.append(BuiltinClass(int(m.group(1)), m.group(2), int(m.group(3)),
-                                          None if ctor == "NONE" else ctor, fields))
-            continue
-        m = _NATIVE_RE.match(line)
-        if m:
-            nid = len(b.natives)
-            if int(m.group(1)) != nid:
-                raise ValueError(f"builtins.def: native {m.group(3)} has id {m.group(1)}, expected {nid}")
-            b.natives.append(Native(nid, m.group(2), m.group(3), m.group(4), int(m.group(5)), m.group(6)))
-            continue
-        m = _ERRNO_RE.match(line)
-        if m:
-            b.errnos[m.group(1)] = int(m.group(2))
-    return b
+def load() -> Builtins:
+    """The tables of builtins.def (parsed once, at import of defs.py)."""
+    return BUILTINS
 
 
 # ------------------------------------------------------------ type strings

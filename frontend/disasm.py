@@ -12,50 +12,21 @@ previous instruction".
 
 from __future__ import annotations
 
-import pathlib
-import re
-from functools import lru_cache
-
 from . import image as im
+from .defs import BUILTINS
 from .opcodes import BY_NUMBER
-
-_BUILTINS_DEF = (pathlib.Path(__file__).resolve().parent.parent
-                 / "lkm" / "core" / "builtins.def")
-
-
-@lru_cache(maxsize=1)
-def builtin_tables():
-    """(classes, natives) from builtins.def: classes maps id -> (name,
-    super id, field names); natives maps id -> (owner, name, slot)."""
-    classes: dict[int, tuple[str, int, list[str]]] = {}
-    natives: dict[int, tuple[str, str, int]] = {}
-    cls_re = re.compile(
-        r'^K_CLASS\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(-?\d+)\s*,\s*\w+\s*,\s*"([^"]*)"')
-    nat_re = re.compile(
-        r'^K_NATIVE\(\s*\d+\s*,\s*(\w+)\s*,\s*(\w+)\s*,\s*\w+\s*,\s*(-?\d+)')
-    for line in _BUILTINS_DEF.read_text().splitlines():
-        m = cls_re.match(line)
-        if m:
-            fields = [f.split()[-1] for f in m.group(4).split(";") if f.strip()]
-            classes[int(m.group(1))] = (m.group(2), int(m.group(3)), fields)
-            continue
-        m = nat_re.match(line)
-        if m:
-            natives[len(natives)] = (m.group(1), m.group(2), int(m.group(3)))
-    return classes, natives
 
 
 class Disassembler:
     def __init__(self, img: im.Image):
         self.img = img
-        self.bclasses, self.natives = builtin_tables()
 
     # names
     def class_name(self, cid: int | None) -> str:
         if cid is None:
             return "*"
-        if cid in self.bclasses:
-            return self.bclasses[cid][0]
+        if cid in BUILTINS.class_by_id:
+            return BUILTINS.class_by_id[cid].name
         i = cid - im.FIRST_SCRIPT_CLASS
         if 0 <= i < len(self.img.classes):
             return self.img.string(self.img.classes[i].name)
@@ -96,23 +67,16 @@ class Disassembler:
         return f"<function {f}>"
 
     def native_name(self, n: int) -> str:
-        if n in self.natives:
-            owner, name, _ = self.natives[n]
-            return name if owner == "Global" else f"{owner}.{name}"
+        if 0 <= n < len(BUILTINS.natives):
+            return BUILTINS.natives[n].qualified
         return f"<native {n}>"
 
     def _class_chain(self, cid):
         """Field names of class `cid`, inherited first, and its vtable names."""
-        if cid in self.bclasses:
-            name, sup, own = self.bclasses[cid]
-            fields, vt = self._class_chain(sup) if sup >= 0 else ([], [])
-            vt = list(vt)
-            for (owner, nname, slot) in self.natives.values():
-                if owner == name and slot >= 0:
-                    while len(vt) <= slot:
-                        vt.append("?")
-                    vt[slot] = nname
-            return fields + own, vt
+        if cid in BUILTINS.class_by_id:
+            bc = BUILTINS.class_by_id[cid]
+            return (list(bc.field_names),
+                    [nat.name if nat else "?" for nat in bc.vtable])
         i = cid - im.FIRST_SCRIPT_CLASS
         if not 0 <= i < len(self.img.classes):
             return [], []
@@ -123,8 +87,9 @@ class Disassembler:
         vt = []
         for ref in c.vtable:
             if ref & im.NATIVE_REF and ref != im.NONE:
-                vt.append(self.natives.get(ref & ~im.NATIVE_REF,
-                                           ("", "?", 0))[1])
+                n = ref & ~im.NATIVE_REF
+                vt.append(BUILTINS.natives[n].name
+                          if n < len(BUILTINS.natives) else "?")
             else:
                 full = self.func_name(ref)
                 vt.append(full.rsplit(".", 1)[-1])

@@ -96,25 +96,44 @@ class Image:
 
 
 # ---------------------------------------------------------------- writing
+#
+# This is the only code that knows how an image is laid out in bytes: the
+# compiler writes through it, and so does the test assembler
+# tests/tools/kasm.py, which also needs images the verifier must refuse.
+# With strict=True (the compiler's default) a value that does not fit its
+# field, an unknown constant kind or an unknown type kind is an
+# ImageError.  With strict=False every field is written as given, truncated
+# to its width: u32 fields keep their low 32 bits, an unknown constant kind
+# is followed by its value as a u32, an unknown type kind by its remaining
+# record elements as u32s.
 
 class _Out:
-    def __init__(self):
+    def __init__(self, strict: bool = True):
         self.parts: list[bytes] = []
+        self.strict = strict
 
     def u8(self, v):
-        self.parts.append(struct.pack("<B", v))
+        if self.strict and not 0 <= v <= 0xFF:
+            raise ImageError(f"value {v} does not fit a u8")
+        self.parts.append(struct.pack("<B", v & 0xFF))
 
     def u32(self, v):
         if v is None:
             v = NONE
-        if not 0 <= v <= 0xFFFFFFFF:
+        if self.strict and not 0 <= v <= 0xFFFFFFFF:
             raise ImageError(f"value {v} does not fit a u32")
-        self.parts.append(struct.pack("<I", v))
-
-    def i32(self, v):
-        if not -0x80000000 <= v <= 0xFFFFFFFF:
-            raise ImageError(f"code word {v} does not fit 32 bits")
         self.parts.append(struct.pack("<I", v & 0xFFFFFFFF))
+
+    def words(self, ws):
+        """Code words: signed or unsigned 32-bit values, in one piece."""
+        ws = list(ws)
+        if self.strict and ws and (min(ws) < -0x80000000
+                                   or max(ws) > 0xFFFFFFFF):
+            bad = next(w for w in ws
+                       if not -0x80000000 <= w <= 0xFFFFFFFF)
+            raise ImageError(f"code word {bad} does not fit 32 bits")
+        self.parts.append(struct.pack(f"<{len(ws)}I",
+                                      *(w & 0xFFFFFFFF for w in ws)))
 
     def i64(self, v):
         self.parts.append(struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF))
@@ -136,36 +155,50 @@ def _type_record(out: _Out, t: tuple):
         for p in t[2]:
             out.u32(p)
     elif t[0] not in (TY_INT, TY_BOOL, TY_ANY, TY_VOID):
-        raise ImageError(f"bad type record {t!r}")
+        if out.strict:
+            raise ImageError(f"bad type record {t!r}")
+        for v in t[1:]:
+            out.u32(v)
 
 
-def _sections(img: Image):
-    s = _Out()
+def _handler_words(h) -> tuple:
+    """A Handler, or a raw 5-tuple (start, end, target, class, register)
+    of a hand-made image."""
+    if isinstance(h, Handler):
+        return (h.start, h.end, h.target, h.class_id, h.register)
+    return tuple(h)
+
+
+def sections(img: Image, strict: bool = True) -> list[tuple[int, bytes]]:
+    """The seven (tag, payload) pairs of `img`, in file order."""
+    out = []
+
+    s = _Out(strict)
     s.u32(len(img.strings))
     for b in img.strings:
         s.u32(len(b))
         s.raw(b)
-    yield SEC_STRINGS, s
+    out.append((SEC_STRINGS, s))
 
-    s = _Out()
+    s = _Out(strict)
     s.u32(len(img.constants))
     for kind, value in img.constants:
         s.u8(kind)
         if kind == K_INT:
             s.i64(value)
-        elif kind == K_STR:
+        elif kind == K_STR or not strict:
             s.u32(value)
         else:
             raise ImageError(f"bad constant kind {kind}")
-    yield SEC_CONSTANTS, s
+    out.append((SEC_CONSTANTS, s))
 
-    s = _Out()
+    s = _Out(strict)
     s.u32(len(img.types))
     for t in img.types:
         _type_record(s, t)
-    yield SEC_TYPES, s
+    out.append((SEC_TYPES, s))
 
-    s = _Out()
+    s = _Out(strict)
     s.u32(len(img.classes))
     for c in img.classes:
         s.u32(c.name)
@@ -178,16 +211,16 @@ def _sections(img: Image):
         s.u32(len(c.vtable))
         for ref in c.vtable:
             s.u32(ref)
-    yield SEC_CLASSES, s
+    out.append((SEC_CLASSES, s))
 
-    s = _Out()
+    s = _Out(strict)
     s.u32(len(img.globals))
     for name, ty in img.globals:
         s.u32(name)
         s.u32(ty)
-    yield SEC_GLOBALS, s
+    out.append((SEC_GLOBALS, s))
 
-    s = _Out()
+    s = _Out(strict)
     s.u32(len(img.functions))
     for f in img.functions:
         s.u32(f.name)
@@ -198,43 +231,58 @@ def _sections(img: Image):
         for r in f.regs:
             s.u32(r)
         s.u32(len(f.code))
-        for w in f.code:
-            s.i32(w)
+        s.words(f.code)
         s.u32(len(f.handlers))
         for h in f.handlers:
-            s.u32(h.start)
-            s.u32(h.end)
-            s.u32(h.target)
-            s.u32(h.class_id)
-            s.u32(h.register)
+            for v in _handler_words(h):
+                s.u32(v)
         s.u32(len(f.lines))
         for pc, line in f.lines:
             s.u32(pc)
             s.u32(line)
         s.u32(f.nics)
-    yield SEC_FUNCTIONS, s
+    out.append((SEC_FUNCTIONS, s))
 
-    s = _Out()
+    s = _Out(strict)
     s.u32(img.source)
     s.u32(img.init)
-    yield SEC_META, s
+    out.append((SEC_META, s))
+    return [(tag, sec.bytes()) for tag, sec in out]
 
 
-def write(img: Image) -> bytes:
+def frame(secs) -> bytes:
+    """The body of an image (everything after the header): each section
+    as its tag, its length and its payload.  The tags and payloads are
+    written as given, so a test may frame wrong or misordered sections."""
+    return b"".join(struct.pack("<II", tag & 0xFFFFFFFF, len(payload))
+                    + bytes(payload) for tag, payload in secs)
+
+
+def header(body: bytes, major: int = VERSION_MAJOR,
+           minor: int = VERSION_MINOR) -> bytes:
+    """The whole image for `body`: the 48-byte header (magic, version,
+    size, reserved 0, SHA-256 of the body) followed by the body."""
+    return (MAGIC + struct.pack("<HHII", major & 0xFFFF, minor & 0xFFFF,
+                                HEADER_SIZE + len(body), 0)
+            + hashlib.sha256(body).digest() + bytes(body))
+
+
+def fix_digest(data: bytes) -> bytes:
+    """`data` with the header's size and digest fields made right for its
+    body (padded to a full header if shorter): for mutated images."""
+    body = data[HEADER_SIZE:] if len(data) >= HEADER_SIZE else b""
+    head = bytearray(data[:HEADER_SIZE].ljust(HEADER_SIZE, b"\0"))
+    head[8:12] = struct.pack("<I", HEADER_SIZE + len(body))
+    head[16:48] = hashlib.sha256(body).digest()
+    return bytes(head) + bytes(body)
+
+
+def write(img: Image, strict: bool = True, major: int = VERSION_MAJOR,
+          minor: int = VERSION_MINOR) -> bytes:
     """The bytes of `img`, per lkm/image.md; sets `img.digest`."""
-    body = _Out()
-    for tag, sec in _sections(img):
-        payload = sec.bytes()
-        body.u32(tag)
-        body.u32(len(payload))
-        body.raw(payload)
-    payload = body.bytes()
-    size = HEADER_SIZE + len(payload)
-    digest = hashlib.sha256(payload).digest()
-    header = (MAGIC + struct.pack("<HHII", VERSION_MAJOR, VERSION_MINOR,
-                                  size, 0) + digest)
-    img.digest = digest
-    return header + payload
+    data = header(frame(sections(img, strict)), major, minor)
+    img.digest = data[16:HEADER_SIZE]
+    return data
 
 
 # ---------------------------------------------------------------- reading

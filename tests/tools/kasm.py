@@ -1,10 +1,13 @@
 """kasm: a small assembler from a readable text form to a K image (.kbc).
 
-The image format is lkm/image.md; opcode numbers and operand letters come
-from lkm/core/opcodes.def and built-in classes/natives from
-lkm/core/builtins.def (both parsed here, nothing repeated by hand).  The
-assembler checks syntax and names, never types: it happily writes images
-the verifier must refuse, which is what the verifier tests need.
+The image format is lkm/image.md.  Opcode numbers and operand letters come
+from lkm/core/opcodes.def (read by frontend/opcodes.py), built-in classes
+and natives from lkm/core/builtins.def (read by frontend/defs.py), and the
+bytes are written by frontend/image.py's writer, the compiler's own: nothing
+is repeated here.  The assembler checks syntax and names, never types: it
+happily writes images the verifier must refuse, which is what the verifier
+tests need (it uses the writer's non-strict mode, which writes every field
+as given).
 
 Python use:
     assemble(text) -> bytes             # parse + resolve + serialize
@@ -61,110 +64,31 @@ Operands by letter (a plain integer is always accepted as the raw value):
 
 from __future__ import annotations
 
-import hashlib
 import pathlib
 import re
-import struct
 import sys
 from dataclasses import dataclass, field
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-CORE = ROOT / "lkm" / "core"
-
-NONE = 0xFFFFFFFF
-NATIVE_REF = 0x80000000
-FIRST_SCRIPT_CLASS = 32
-FLAG_METHOD, FLAG_CTOR, FLAG_INIT = 1, 2, 4
-TY_INT, TY_BOOL, TY_ANY, TY_CLASS, TY_ARRAY, TY_FUNC, TY_VOID = range(1, 8)
+from frontend import image as im
+from frontend.defs import BUILTINS
+from frontend.opcodes import OPCODES as _OPCODES
+from frontend.image import (FIRST_SCRIPT_CLASS, FLAG_CTOR, FLAG_INIT,  # noqa: F401
+                            FLAG_METHOD, NATIVE_REF, NONE, TY_ANY, TY_ARRAY,
+                            TY_BOOL, TY_CLASS, TY_FUNC, TY_INT, TY_VOID,
+                            fix_digest, header)
 
 
 class AsmError(Exception):
     pass
 
 
-# ---- the two .def files ---------------------------------------------------
-
-def _load_opcodes():
-    ops = {}
-    # OP(NAME, "operands", "flags", "doc"): the first two are enough here
-    pat = re.compile(r'^OP\(\s*(\w+)\s*,\s*"([^"]*)"')
-    for line in (CORE / "opcodes.def").read_text().splitlines():
-        mo = pat.match(line)
-        if mo:
-            ops[mo.group(1)] = (len(ops), mo.group(2))
-    return ops
-
-
-OPCODES = _load_opcodes()
-
-
-@dataclass
-class BuiltinClass:
-    id: int
-    name: str
-    super: int | None
-    ctor: str
-    fields: list            # [(type text, name)] own fields
-    nfields: int = 0        # total
-    vtable: list = field(default_factory=list)   # [(name, native id)]
-
-
-@dataclass
-class Native:
-    id: int
-    owner: str
-    name: str
-    kind: str
-    slot: int
-    sig: str
-
-
-def _load_builtins():
-    classes, natives = {}, []
-    text = (CORE / "builtins.def").read_text()
-    cpat = re.compile(r'^K_CLASS\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(-?\d+)\s*,'
-                      r'\s*(\w+)\s*,\s*"([^"]*)"\s*\)')
-    npat = re.compile(r'^K_NATIVE\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(\w+)\s*,'
-                      r'\s*(\w+)\s*,\s*(-?\d+)\s*,\s*"([^"]*)"\s*\)')
-    for line in text.splitlines():
-        mo = cpat.match(line)
-        if mo:
-            flds = []
-            for part in mo.group(5).split(";"):
-                part = part.strip()
-                if part:
-                    ty, nm = part.rsplit(None, 1)
-                    flds.append((ty, nm))
-            sup = int(mo.group(3))
-            classes[mo.group(2)] = BuiltinClass(
-                int(mo.group(1)), mo.group(2), None if sup < 0 else sup,
-                mo.group(4), flds)
-            continue
-        mo = npat.match(line)
-        if mo:
-            natives.append(Native(len(natives), mo.group(2), mo.group(3),
-                                  mo.group(4), int(mo.group(5)), mo.group(6)))
-    by_id = {c.id: c for c in classes.values()}
-    for c in sorted(classes.values(), key=lambda c: c.id):
-        sup = by_id.get(c.super) if c.super is not None else None
-        c.nfields = (sup.nfields if sup else 0) + len(c.fields)
-        vt = list(sup.vtable) if sup else []
-        for nat in natives:
-            if nat.owner == c.name and nat.kind == "METHOD" and nat.slot >= 0:
-                while len(vt) <= nat.slot:
-                    vt.append(None)
-                vt[nat.slot] = (nat.name, nat.id)
-        c.vtable = vt
-    return classes, natives
-
-
-BUILTIN_CLASSES, NATIVES = _load_builtins()
-BUILTIN_BY_ID = {c.id: c for c in BUILTIN_CLASSES.values()}
+# name -> (opcode number, operand letters)
+OPCODES = {op.name: (op.number, op.operands) for op in _OPCODES}
 
 
 def native_id(name: str) -> int:
     """`print`, `String.length`, `Object_init` or `Device.register`."""
-    for nat in NATIVES:
+    for nat in BUILTINS.natives:
         if name in (nat.name, f"{nat.owner}.{nat.name}") and \
                 (nat.owner == "Global" or "." in name or nat.kind == "CTOR"):
             return nat.id
@@ -172,53 +96,49 @@ def native_id(name: str) -> int:
 
 
 # ---- the resolved image -----------------------------------------------------
+#
+# A Module is a frontend.image.Image (records keep the file's own
+# representation) that tests may change freely before writing it: any
+# field may hold a value the verifier must refuse.
 
-@dataclass
-class Klass:
-    name: int
-    super: int
-    fields: list            # [(name string, type)]
-    ctor: int
-    vtable: list            # method refs
+Function = im.Function
 
 
-@dataclass
-class Function:
-    name: int
-    owner: int
-    type: int
-    flags: int
-    regs: list
-    code: list
-    handlers: list          # [(start, end, target, class, reg)]
-    lines: list             # [(pc, line)]
-    nics: int
+class Klass(im.ClassRecord):
+    """A class record; `super` is the superclass id (super_id)."""
+
+    @property
+    def super(self) -> int:
+        return self.super_id
+
+    @super.setter
+    def super(self, value: int):
+        self.super_id = value
 
 
-@dataclass
-class Module:
-    strings: list = field(default_factory=list)    # bytes
-    consts: list = field(default_factory=list)     # (kind, value)
-    types: list = field(default_factory=list)      # tuples as image.md
-    classes: list = field(default_factory=list)    # Klass
-    globals: list = field(default_factory=list)    # (name, type)
-    functions: list = field(default_factory=list)  # Function
-    source: int = 0
-    init: int = 0
-    major: int = 1
-    minor: int = 0
+@dataclass(eq=False)
+class Module(im.Image):
+    major: int = im.VERSION_MAJOR
+    minor: int = im.VERSION_MINOR
+
+    @property
+    def consts(self) -> list:
+        """The constant pool, (kind, value) pairs."""
+        return self.constants
 
     # interning helpers (usable by tests too)
-    def string(self, s) -> int:
+    def intern(self, s) -> int:
+        """Index of string `s` in the pool, added at the end if new (the
+        inherited `string(i)` still reads the pool back as text)."""
         b = s.encode() if isinstance(s, str) else bytes(s)
         if b not in self.strings:
             self.strings.append(b)
         return self.strings.index(b)
 
     def const(self, kind: int, value: int) -> int:
-        if (kind, value) not in self.consts:
-            self.consts.append((kind, value))
-        return self.consts.index((kind, value))
+        if (kind, value) not in self.constants:
+            self.constants.append((kind, value))
+        return self.constants.index((kind, value))
 
     def type(self, rec: tuple) -> int:
         if rec not in self.types:
@@ -227,68 +147,11 @@ class Module:
 
     def sections(self) -> list:
         """The seven (tag, payload) pairs."""
-        u32 = lambda v: struct.pack("<I", v & 0xFFFFFFFF)
-        out = []
-        p = u32(len(self.strings)) + b"".join(
-            u32(len(s)) + s for s in self.strings)
-        out.append((1, p))
-        p = u32(len(self.consts))
-        for kind, v in self.consts:
-            p += bytes([kind & 0xFF]) + (struct.pack("<q", v) if kind == 1
-                                         else u32(v))
-        out.append((2, p))
-        p = u32(len(self.types))
-        for rec in self.types:
-            p += bytes([rec[0] & 0xFF])
-            if rec[0] in (TY_CLASS, TY_ARRAY):
-                p += u32(rec[1])
-            elif rec[0] == TY_FUNC:
-                p += u32(rec[1]) + u32(len(rec[2])) + b"".join(
-                    u32(x) for x in rec[2])
-        out.append((3, p))
-        p = u32(len(self.classes))
-        for c in self.classes:
-            p += u32(c.name) + u32(c.super) + u32(len(c.fields))
-            p += b"".join(u32(n) + u32(t) for n, t in c.fields)
-            p += u32(c.ctor) + u32(len(c.vtable))
-            p += b"".join(u32(r) for r in c.vtable)
-        out.append((4, p))
-        p = u32(len(self.globals)) + b"".join(
-            u32(n) + u32(t) for n, t in self.globals)
-        out.append((5, p))
-        p = u32(len(self.functions))
-        for f in self.functions:
-            p += u32(f.name) + u32(f.owner) + u32(f.type) + u32(f.flags)
-            p += u32(len(f.regs)) + b"".join(u32(t) for t in f.regs)
-            p += u32(len(f.code)) + b"".join(u32(w) for w in f.code)
-            p += u32(len(f.handlers)) + b"".join(
-                b"".join(u32(x) for x in h) for h in f.handlers)
-            p += u32(len(f.lines)) + b"".join(
-                u32(a) + u32(b) for a, b in f.lines)
-            p += u32(f.nics)
-        out.append((6, p))
-        out.append((7, u32(self.source) + u32(self.init)))
-        return out
+        return im.sections(self, strict=False)
 
     def to_bytes(self) -> bytes:
-        body = b"".join(struct.pack("<II", tag, len(p)) + p
-                        for tag, p in self.sections())
-        return header(body, self.major, self.minor)
-
-
-def header(body: bytes, major: int = 1, minor: int = 0) -> bytes:
-    """The 48-byte header for a body (everything after the header)."""
-    return (b"KBC\0" + struct.pack("<HHII", major, minor, 48 + len(body), 0)
-            + hashlib.sha256(body).digest() + body)
-
-
-def fix_digest(image: bytes) -> bytes:
-    """Rewrite the size and digest fields of a (mutated) image."""
-    body = image[48:] if len(image) >= 48 else b""
-    head = bytearray(image[:48].ljust(48, b"\0"))
-    head[8:12] = struct.pack("<I", 48 + len(body))
-    head[16:48] = hashlib.sha256(body).digest()
-    return bytes(head) + body
+        return im.write(self, strict=False, major=self.major,
+                        minor=self.minor)
 
 
 # ---- the text form ------------------------------------------------------------
@@ -492,8 +355,8 @@ class Assembler:
     def class_id(self, name: str) -> int:
         if re.fullmatch(r"-?\d+|0x[0-9a-fA-F]+", name):
             return int(name, 0) & 0xFFFFFFFF
-        if name in BUILTIN_CLASSES:
-            return BUILTIN_CLASSES[name].id
+        if name in BUILTINS.class_by_name:
+            return BUILTINS.class_by_name[name].id
         for i, c in enumerate(self.classes):
             if c.name == name:
                 return FIRST_SCRIPT_CLASS + i
@@ -530,23 +393,20 @@ class Assembler:
 
     def class_fields(self, cid: int) -> list:
         """All field names of a class, absolute order."""
-        if cid in BUILTIN_BY_ID:
-            c = BUILTIN_BY_ID[cid]
-            up = self.class_fields(c.super) if c.super is not None else []
-            return up + [n for _, n in c.fields]
+        if cid in BUILTINS.class_by_id:
+            return list(BUILTINS.class_by_id[cid].field_names)
         c = self.classes[cid - FIRST_SCRIPT_CLASS]
         return self.class_fields(self.class_id(c.super)) + \
             [n for _, n in c.fields]
 
     def vtable_names(self, cid: int) -> list:
-        if cid in BUILTIN_BY_ID:
-            return [v[0] for v in BUILTIN_BY_ID[cid].vtable]
         return [n for n, _ in self.vtable(cid)]
 
     def vtable(self, cid: int) -> list:
         """[(name, ref)] of a class."""
-        if cid in BUILTIN_BY_ID:
-            return [(n, NATIVE_REF | i) for n, i in BUILTIN_BY_ID[cid].vtable]
+        if cid in BUILTINS.class_by_id:
+            return [(nat.name, NATIVE_REF | nat.id) if nat else (None, NONE)
+                    for nat in BUILTINS.class_by_id[cid].vtable]
         c = self.classes[cid - FIRST_SCRIPT_CLASS]
         vt = list(self.vtable(self.class_id(c.super)))
         for nm, fname in c.methods:
@@ -562,15 +422,15 @@ class Assembler:
     # -- pass 2: resolve ----------------------------------------------------
     def resolve(self) -> Module:
         m = self.m
-        m.source = m.string(self.source)
+        m.source = m.intern(self.source)
         for f in self.funcs:
-            m.string(f.name)
+            m.intern(f.name)
         for ty, nm in self.globals:
-            m.globals.append((m.string(nm), self.type(ty)))
+            m.globals.append((m.intern(nm), self.type(ty)))
         for i, c in enumerate(self.classes):
             cid = FIRST_SCRIPT_CLASS + i
             sup = self.class_id(c.super)
-            flds = [(m.string(nm), self.type(ty)) for ty, nm in c.fields]
+            flds = [(m.intern(nm), self.type(ty)) for ty, nm in c.fields]
             if c.raw_vtable is not None:
                 vt = []
                 for r in c.raw_vtable:
@@ -585,7 +445,7 @@ class Assembler:
                 ctor_i = self.func_index(ctor)
             except AsmError:
                 ctor_i = NONE
-            m.classes.append(Klass(m.string(c.name), sup, flds, ctor_i, vt))
+            m.classes.append(Klass(m.intern(c.name), sup, flds, ctor_i, vt))
         init = None
         for i, f in enumerate(self.funcs):
             m.functions.append(self._function(f))
@@ -603,9 +463,9 @@ class Assembler:
             decl = decl[1:]
         ftype = self.type(f.raw_type) if f.raw_type else \
             self.type(f"Func<{f.rtype}({', '.join(decl)})>")
-        owner = NONE if f.owner is None else self.class_id(f.owner)
+        owner = None if f.owner is None else self.class_id(f.owner)
         if f.raw_owner is not None:
-            owner = NONE if f.raw_owner in ("NONE", "none") else \
+            owner = None if f.raw_owner in ("NONE", "none") else \
                 self.class_id(f.raw_owner)
         regs = list(f.params) + list(f.regs)
         regnames = {nm: i for i, (_, nm) in enumerate(regs)}
@@ -641,12 +501,12 @@ class Assembler:
         handlers = []
         for h in f.handlers:
             s, e, t = (labels[x] if x in labels else int(x, 0) for x in h[:3])
-            c = NONE if h[3] == "*" else self.class_id(h[3])
+            c = None if h[3] == "*" else self.class_id(h[3])
             r = self._operand("r", h[4], regnames, labels)
-            handlers.append((s, e, t, c, r))
+            handlers.append(im.Handler(s, e, t, c, r))
         flags = f.flags if f.raw_flags is None else f.raw_flags
         nics = f.nics if f.nics is not None else maxq + 1
-        return Function(m.string(f.name), owner, ftype, flags, reg_types,
+        return Function(m.intern(f.name), owner, ftype, flags, reg_types,
                         code, handlers, lines, nics)
 
     def _int(self, a: str) -> int:
@@ -668,7 +528,7 @@ class Assembler:
             if a.startswith("#"):
                 return int(a[1:], 0)
             if a.startswith('"'):
-                return m.const(2, m.string(_unquote(a)))
+                return m.const(2, m.intern(_unquote(a)))
             return m.const(1, int(a, 0))
         if letter == "j":
             if a not in labels:
@@ -695,7 +555,7 @@ class Assembler:
         if letter == "n":
             return native_id(a)
         if letter == "e":
-            return m.string(_unquote(a) if a.startswith('"') else a)
+            return m.intern(_unquote(a) if a.startswith('"') else a)
         raise AsmError(f"bad operand `{a}` for letter {letter}")
 
 
