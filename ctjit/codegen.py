@@ -986,11 +986,14 @@ class DirectLowering(Lowering):
         for i in range(len(self.fn.regs)):
             self.e(f"%reg{i} = alloca i64, align 8")
         self.e("%bs = alloca i64, align 8")
-        self.e("%nps = alloca i64, align 8")
+        self.e("%refs = alloca i64, align 8")
         for i in range(len(self.fn.regs)):
             self.put(i, f"%a{i}" if i < nargs else 0)
         self.store("i64", "%b0", "%bs")
-        self.next_poll("%b0")
+        # the budget at the last poll: the entry budget (an argument, so
+        # nothing to compute on the way to a leaf's return)
+        self.store("i64", "%b0", "%refs")
+        self.polled_rets, self.first_calls = self.rets_after_calls()
         self.e("br label %L0")
         self.body()
         f.label("fail")
@@ -1001,39 +1004,59 @@ class DirectLowering(Lowering):
         return [f"define internal {RET_T} @kjit_d{self.index}(i64 %fl, "
                 f"i64 %b0{params}) noinline #0 {{", *f.lines, "}"]
 
-    def next_poll(self, b: str):
-        """The budget at which this activation polls next: a slice
-        below b, and never below 0, so that one compare also catches
-        the budget running out."""
-        s, np = self.t("np"), self.t("np")
-        self.e(f"{s} = sub i64 {b}, {L['SLICE']}")
-        self.e(f"{np} = call i64 @llvm.smax.i64(i64 {s}, i64 0)")
-        self.store("i64", np, "%nps")
+    def rets_after_calls(self) -> tuple[set[int], set[int]]:
+        """The returns that some path from the entry reaches through a
+        call: only those can end an activation that ran longer than a
+        slice without a loop head (a leaf's return needs no check); and
+        the calls some path reaches before any other call, where the
+        activation's reference budget is set (so that a leaf's path does
+        not keep the entry budget in a callee-saved register)."""
+        succ: dict[int, list[int]] = {}
+        for i, (pc, op, ops) in enumerate(self.insns):
+            nxt = self.insns[i + 1][0] if i + 1 < len(self.insns) else None
+            out = []
+            if op.name in BRANCHES:
+                out.append(ops[-1])
+            if not op.terminates and nxt is not None:
+                out.append(nxt)
+            succ[pc] = out
+        kinds = {pc: op.name for pc, op, ops in self.insns}
+        seen, todo, rets, first = set(), [(0, False)], set(), set()
+        while todo:
+            pc, called = todo.pop()
+            if (pc, called) in seen:
+                continue
+            seen.add((pc, called))
+            if kinds[pc] in ("RET", "RETV") and called:
+                rets.add(pc)
+            if kinds[pc] == "CALL" and not called:
+                first.add(pc)
+            called = called or kinds[pc] == "CALL"
+            todo.extend((s, called) for s in succ[pc])
+        return rets, first
 
     def poll_check(self, nb: str):
-        """At loop heads and after calls: below the next poll, give up if
-        the budget ran out or the task was killed (the rerun with frames
-        then aborts exactly), else poll again a slice later.  Every
-        activation polls at least once per slice of its own work, and a
-        callee's work is checked by its caller when it returns."""
-        np = self.load("i64", "%nps", "np")
-        c = self.t("c")
-        self.e(f"{c} = icmp slt i64 {nb}, {np}")
+        """At loop heads and at returns reached through calls: once a
+        slice was spent since this activation's last poll (or its
+        entry), poll, and give up if the task was killed (the rerun with
+        frames then aborts with "killed").  A loop polls every slice; a
+        recursion polls where an activation that ran longer than a slice
+        returns, so no more than about two slices pass between polls."""
+        ref = self.load("i64", "%refs", "ref")
+        d, c = self.t("d"), self.t("c")
+        self.e(f"{d} = sub i64 {ref}, {nb}")
+        self.e(f"{c} = icmp ugt i64 {d}, {L['SLICE']}")
         k = self.f.tmp('')[1:]
         slow, go = f"pl{k}", f"pg{k}"
         self.e(f"br i1 {c}, label %{slow}, label %{go}, {COLD}")
         self.f.label(slow)
-        neg, pl = self.t("c"), f"pp{k}"
-        self.e(f"{neg} = icmp slt i64 {nb}, 0")
-        self.e(f"br i1 {neg}, label %fail, label %{pl}, {COLD}")
-        self.f.label(pl)
         self.used.add("kvm_jit_poll")
         killed = self.t("c")
         self.e(f"{killed} = call i1 @kvm_jit_poll()")
         again = f"pa{k}"
         self.e(f"br i1 {killed}, label %fail, label %{again}, {COLD}")
         self.f.label(again)
-        self.next_poll(nb)
+        self.store("i64", nb, "%refs")
         self.e(f"br label %{go}")
         self.f.label(go)
 
@@ -1047,6 +1070,11 @@ class DirectLowering(Lowering):
         nb = self.t("bud")
         self.e(f"{nb} = sub i64 {b}, {n}")
         if pc in self.loop_heads:
+            c = self.t("c")
+            self.e(f"{c} = icmp slt i64 {nb}, 0")
+            body = f"S{pc}"
+            self.e(f"br i1 {c}, label %fail, label %{body}, {COLD}")
+            self.f.label(body)
             self.poll_check(nb)
         self.store("i64", nb, "%bs")
 
@@ -1057,6 +1085,8 @@ class DirectLowering(Lowering):
         if name in ("RET", "RETV"):
             v = self.get(ops[0]) if name == "RET" else "0"
             b = self.load("i64", "%bs", "bud")
+            if pc in self.polled_rets:
+                self.poll_check(b)
             r1, r2 = self.t("ret"), self.t("ret")
             self.e(f"{r1} = insertvalue {RET_T} undef, i64 {v}, 0")
             self.e(f"{r2} = insertvalue {RET_T} {r1}, i64 {b}, 1")
@@ -1073,11 +1103,21 @@ class DirectLowering(Lowering):
             args = "".join(f", i64 {self.get(b + i)}" for i in
                            range(_nargs(self.img, self.img.functions[g])))
             bud = self.load("i64", "%bs", "bud")
+            if pc in self.first_calls:
+                # an opaque copy: kept itself across the call, it does
+                # not keep the entry budget alive from the entry on
+                # (which would cost every leaf a callee-saved register)
+                ref = self.t("ref")
+                self.e(f'{ref} = call i64 asm "", "=r,0"(i64 {bud})')
+                self.store("i64", ref, "%refs")
             res, nb, c = self.t("res"), self.t("bud"), self.t("c")
             self.e(f"{res} = notail call {RET_T} @kjit_d{g}(i64 %fl, "
                    f"i64 {bud}{args})")
             self.e(f"{nb} = extractvalue {RET_T} {res}, 1")
-            self.poll_check(nb)
+            self.e(f"{c} = icmp slt i64 {nb}, 0")
+            ok = f"ok{self.f.tmp('')[1:]}"
+            self.e(f"br i1 {c}, label %fail, label %{ok}, {COLD}")
+            self.f.label(ok)
             self.store("i64", nb, "%bs")
             if a >= 0:
                 v = self.t("v")

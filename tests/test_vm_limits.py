@@ -120,12 +120,14 @@ def test_hostile_work_is_stopped_by_the_budget(cmd, arg, tmp_path):
 
 LOOP = """\
 int spin(int n) { int s = 0; while (n > 0) { s = s + n; } return s; }
+int fib(int n) { if (n < 2) return n; return fib(n - 1) + fib(n - 2); }
 class Box { int v; }
 print("start");
 if (%s) {
     Box b = new Box();
     while (b.v >= 0) { b.v = b.v + 1; }
 }
+if (%s) print(fib(80));
 print(spin(3));
 """
 
@@ -140,12 +142,15 @@ def jit_so(image, tmp_path, ct):
 
 
 @pytest.mark.parametrize("mode", ["interp", "subroutine", "all"])
-@pytest.mark.parametrize("frames", ["true", "false"],
-                         ids=["frame-loop", "direct-loop"])
-def test_sigterm_ends_a_running_call(mode, frames, tmp_path):
+@pytest.mark.parametrize("loop", [("true", "false"), ("false", "false"),
+                                  ("false", "true")],
+                         ids=["frame-loop", "direct-loop", "direct-recursion"])
+def test_sigterm_ends_a_running_call(mode, loop, tmp_path):
     """SIGTERM stands for the kernel's fatal signal: the call ends at its
-    next poll, long before its budget (2^32 instructions) would."""
-    image = image_file(tmp_path, LOOP % frames)
+    next poll, long before its budget (2^32 instructions) would: in a
+    loop of frame code, a loop of direct code and a recursion of direct
+    code without loops."""
+    image = image_file(tmp_path, LOOP % loop)
     cmd = [str(KVM)]
     if mode != "interp":
         cmd += ["--jit", str(jit_so(image, tmp_path, mode))]
