@@ -2,7 +2,7 @@
 # `make help` lists the targets.
 
 PYTHON ?= python3
-KTC ?= $(PYTHON) -m frontend.cli
+KTC ?= $(PYTHON) -m ktc.cli
 
 ifeq ($(origin CC),default)
 CC := gcc

@@ -24,7 +24,7 @@ def ktc():
     script = Path(sysconfig.get_path("scripts")) / "ktc"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "frontend.cli"]
+    return [sys.executable, "-m", "ktc.cli"]
 
 
 @pytest.fixture(scope="session")

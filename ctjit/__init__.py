@@ -5,8 +5,8 @@
 Stubs hold the IR (before and after optimisation), the relocatable object
 and the per-function fallbacks.  `link_shared` turns a userspace object into
 the shared object build/kvm loads with --jit; `write_kmod` writes the kernel
-companion-module directory.  The protocol between stubs and the VM is
-ctjit/README.md.
+companion-module directory, which ktc/kmod.py builds against an installed
+kernel.  The protocol between stubs and the VM is ctjit/README.md.
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from frontend.image import read_image
 from . import codegen, target
 from .codegen import Options
 
-__all__ = ["Options", "Stubs", "build_kmod", "check_symvers", "compile_image",
-           "kernel_line",
-           "kernel_headers", "link_shared", "module_name", "write_kmod",
-           "write_kmod_batch"]
+__all__ = ["JitError", "Options", "Stubs", "compile_image", "kernel_line",
+           "link_shared", "module_name", "write_kmod", "write_kmod_batch"]
 
 
 class JitError(Exception):
@@ -211,48 +209,3 @@ def kernel_line(release: str) -> str:
         raise JitError(f"kernel {release}: the kernel profile supports "
                        f"Linux 6.1 and later")
     return "6.12" if (major, minor) >= (6, 12) else "6.1"
-
-
-def kernel_headers(release: str) -> pathlib.Path:
-    """The Kbuild tree of an installed kernel release."""
-    for d in (pathlib.Path("/lib/modules") / release / "build",
-              pathlib.Path("/usr/src") / f"linux-headers-{release}"):
-        if (d / "Makefile").exists():
-            return d.resolve()
-    raise JitError(f"no kernel headers for {release} (install "
-                   f"linux-headers-{release})")
-
-
-def check_symvers(symvers: str, release: str) -> None:
-    if not pathlib.Path(symvers).is_file():
-        raise JitError(f"{symvers}: no such file (konoha.ko's "
-                       f"Module.symvers: build konoha.ko for {release} "
-                       f"first, e.g. with `make load`)")
-
-
-def build_kmod(directory: str, release: str, symvers: str,
-               progress=None) -> pathlib.Path:
-    """Builds a companion-module directory (write_kmod) with the kernel's
-    own Kbuild against `release`, resolving konoha.ko's symbols from its
-    Module.symvers; returns the .ko.  A build that fails or prints a
-    warning raises JitError with Kbuild's output."""
-    d = pathlib.Path(directory).resolve()
-    headers = kernel_headers(release)
-    check_symvers(symvers, release)
-    if progress:
-        progress(f"building {d.name} for {release} ({headers})")
-    cmd = ["make", "-s", "-C", str(headers), f"M={d}",
-           f"KBUILD_EXTRA_SYMBOLS={pathlib.Path(symvers).resolve()}",
-           "modules"]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True)
-    except OSError as e:
-        raise JitError(f"cannot run make: {e.strerror}") from None
-    log = (r.stdout + r.stderr).strip()
-    if r.returncode != 0 or re.search(r"warning:|error:", log):
-        raise JitError(f"building the companion module in {d} for "
-                       f"{release} failed:\n{log}")
-    kos = sorted(d.glob("*.ko"))
-    if len(kos) != 1:
-        raise JitError(f"{d}: Kbuild made {len(kos)} modules, not one")
-    return kos[0]

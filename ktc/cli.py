@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from . import host
+from . import host, konoha
 
 EXIT_OK, EXIT_ERROR, EXIT_RUNTIME, EXIT_REFUSED = 0, 1, 2, 3
 
@@ -95,11 +95,8 @@ def render_diagnostics(diags, source: str) -> str:
     diags = list(diags)
     if not diags:
         return ""
-    try:
-        from .diagnostics import render_all
-        return render_all(diags, source) + "\n"
-    except ImportError:
-        return "\n\n".join(d.render(source) for d in diags) + "\n"
+    from frontend.diagnostics import render_all
+    return render_all(diags, source) + "\n"
 
 
 def _diag_json(diag):
@@ -113,7 +110,7 @@ def _diag_json(diag):
 
 def _analyze(path: str):
     source = _read_source(path)
-    from .compiler import analyze
+    from frontend.compiler import analyze
     return source, analyze(source, path)
 
 
@@ -121,7 +118,7 @@ def _compile(path: str) -> bytes:
     """Compile a .k file to image bytes, or raise _CompileFailed after
     printing its diagnostics."""
     source = _read_source(path)
-    from .compiler import CompileError, compile_source
+    from frontend.compiler import CompileError, compile_source
     try:
         return compile_source(source, path)
     except CompileError as e:
@@ -177,8 +174,8 @@ def cmd_compile(args) -> int:
 
 
 def _jit_stubs(data: bytes, args, profile="userspace"):
+    import ctjit   # llvmlite: imported only when compiling stubs
     try:
-        import ctjit
         return ctjit.compile_image(data, profile=profile, ct=args.ct,
                                    kernel=getattr(args, "kernel", "6.12"))
     except ValueError as e:
@@ -222,8 +219,8 @@ def _jit_vm_args(data: bytes, args, tmp: str) -> list[str]:
 
 
 def cmd_disasm(args) -> int:
-    from .disasm import disassemble
-    from .image import ImageError, read_image
+    from frontend.disasm import disassemble
+    from frontend.image import ImageError, read_image
     data = _image_bytes(args.file)
     try:
         img = read_image(data)
@@ -255,65 +252,6 @@ def cmd_run(args) -> int:
 
 # ---------------------------------------------------------------- konoha.ko
 
-# The ioctl interface of /dev/konoha: lkm/kernel/konoha_uapi.h (keep the
-# formats below in step with its structs; no implicit padding there).
-KONOHA_DEVICE = "/dev/konoha"
-_NAME_LEN = 32
-_LOAD_FMT = "<QQQQIIQII32s"          # struct konoha_load (88 bytes)
-_UNLOAD_FMT = "<32s"                 # struct konoha_unload
-_INFO_FMT = "<32s128sQQQQII"         # struct konoha_script_info (200 bytes)
-_LIST_FMT = "<QIIq"                  # struct konoha_list (24 bytes)
-_IOC_MAGIC = 0xB7
-_MSG_LEN = 65536
-KONOHA_LOAD_JIT = 0x1          # konoha_uapi.h: stubs required
-
-
-def _ioc(direction: int, nr: int, fmt: str) -> int:
-    import struct
-    return (direction << 30) | (struct.calcsize(fmt) << 16) | \
-        (_IOC_MAGIC << 8) | nr
-
-
-_IOC_WRITE, _IOC_READ = 1, 2
-KONOHA_IOC_LOAD = _ioc(_IOC_READ | _IOC_WRITE, 1, _LOAD_FMT)
-KONOHA_IOC_UNLOAD = _ioc(_IOC_WRITE, 2, _UNLOAD_FMT)
-KONOHA_IOC_LIST = _ioc(_IOC_READ | _IOC_WRITE, 3, _LIST_FMT)
-
-
-def _cstr(b: bytes) -> str:
-    return b.split(b"\0", 1)[0].decode("latin-1")
-
-
-def _open_konoha(device: str) -> int:
-    try:
-        return os.open(device, os.O_RDWR)
-    except FileNotFoundError:
-        raise UsageError(f"{device} not found: is konoha.ko loaded? "
-                         f"(`make load` as root)") from None
-    except PermissionError as e:
-        raise UsageError(f"{device}: {e.strerror}: loading scripts needs "
-                         f"root") from None
-    except OSError as e:
-        raise UsageError(f"{device}: {e.strerror}") from None
-
-
-def _konoha_ioctl(device: str, request: int, buf: bytearray, what: str):
-    """The ioctl on a fresh fd of /dev/konoha; an OSError is left to the
-    caller, but EPERM is a user error."""
-    import errno as errno_mod
-    import fcntl
-    fd = _open_konoha(device)
-    try:
-        fcntl.ioctl(fd, request, buf, True)
-    except PermissionError as e:
-        if e.errno == errno_mod.EPERM:
-            raise UsageError(f"{what}: {e.strerror}: needs CAP_SYS_ADMIN "
-                             f"(root)") from None
-        raise
-    finally:
-        os.close(fd)
-
-
 def _errno_text(code: int) -> str:
     import errno as errno_mod
     return f"{os.strerror(code)} ({errno_mod.errorcode.get(code, code)})"
@@ -328,19 +266,16 @@ def _companion(data: bytes, args) -> pathlib.Path:
     written beside it as FILE.kmod/ and built there against konoha.ko's
     Module.symvers; returns the module."""
     import ctjit
+    from . import kmod
     release = args.kernel_release or os.uname().release
+    symvers = args.symvers or str(REPO / "build" / "kernel" / release /
+                                  "konoha" / "Module.symvers")
     try:
-        line = ctjit.kernel_line(release)
-        ctjit.kernel_headers(release)
-        symvers = args.symvers or str(REPO / "build" / "kernel" / release /
-                                      "konoha" / "Module.symvers")
-        ctjit.check_symvers(symvers, release)
-        stubs = ctjit.compile_image(data, profile="kernel", kernel=line)
-        base = pathlib.Path(args.file).with_suffix("")
-        d = ctjit.write_kmod(stubs, str(base) + ".kmod", base.name)
-        return ctjit.build_kmod(str(d), release, symvers, progress=lambda m:
-                                print(f"ktc: {m}", file=sys.stderr))
-    except ctjit.JitError as e:
+        return kmod.build_companion(
+            data, release, symvers,
+            str(pathlib.Path(args.file).with_suffix("")),
+            progress=lambda m: print(f"ktc: {m}", file=sys.stderr))
+    except (ctjit.JitError, kmod.KmodError) as e:
         raise UsageError(str(e)) from None
     except OSError as e:
         raise UsageError(f"cannot write the companion module: "
@@ -366,13 +301,11 @@ def _insmod(ko: pathlib.Path) -> None:
 
 
 def cmd_load(args) -> int:
-    import ctypes
     import errno as errno_mod
-    import struct
     data = _image_bytes(args.file)
     name = args.name or ""
-    if len(name.encode()) >= _NAME_LEN:
-        raise UsageError(f"--name: at most {_NAME_LEN - 1} bytes")
+    if len(name.encode()) >= konoha.NAME_LEN:
+        raise UsageError(f"--name: at most {konoha.NAME_LEN - 1} bytes")
     if (args.build_only or args.kernel_release or args.symvers) and \
             not args.jit:
         raise UsageError("--build-only, --kernel-release and --symvers go "
@@ -381,23 +314,19 @@ def cmd_load(args) -> int:
     if args.jit:
         if not args.build_only:
             # konoha.ko must be there (and we root) before building anything
-            os.close(_open_konoha(args.device))
+            os.close(konoha.open_device(args.device))
         ko = _companion(data, args)
         if args.build_only:
             print(ko)
             return EXIT_OK
         _insmod(ko)
-        flags = KONOHA_LOAD_JIT
-    image = ctypes.create_string_buffer(data, len(data))
-    msg = ctypes.create_string_buffer(_MSG_LEN)
-    buf = bytearray(struct.pack(
-        _LOAD_FMT, ctypes.addressof(image), len(data), args.budget or 0,
-        args.heap or 0, args.depth or 0, flags, ctypes.addressof(msg),
-        _MSG_LEN, 0, name.encode()))
+        flags = konoha.LOAD_JIT
     try:
-        _konoha_ioctl(args.device, KONOHA_IOC_LOAD, buf, "load")
-    except OSError as e:
-        text = msg.value.decode("latin-1")
+        loaded = konoha.load(data, name=name, budget=args.budget or 0,
+                             heap=args.heap or 0, depth=args.depth or 0,
+                             flags=flags, device=args.device)
+    except konoha.LoadError as e:
+        text = e.message
         print(f"ktc: load {args.file}: failed: {_errno_text(e.errno)}",
               file=sys.stderr)
         if text:
@@ -407,22 +336,18 @@ def cmd_load(args) -> int:
         if "init failed" in text:
             return EXIT_RUNTIME
         return EXIT_ERROR
-    fields = struct.unpack(_LOAD_FMT, bytes(buf))
-    print(f"loaded {args.file} as {_cstr(fields[-1])}"
+    print(f"loaded {args.file} as {loaded}"
           + (" (JIT stubs)" if args.jit else ""))
     return EXIT_OK
 
 
 def cmd_unload(args) -> int:
-    import struct
-    name = args.name.encode()
-    if not name or len(name) >= _NAME_LEN:
-        raise UsageError(f"bad script name `{args.name}`")
-    buf = bytearray(struct.pack(_UNLOAD_FMT, name))
+    import errno as errno_mod
     try:
-        _konoha_ioctl(args.device, KONOHA_IOC_UNLOAD, buf, "unload")
+        konoha.unload(args.name, args.device)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     except OSError as e:
-        import errno as errno_mod
         why = {errno_mod.ENOENT: "no script of that name is loaded",
                errno_mod.EBUSY: "one of its devices is open"}.get(e.errno)
         print(f"ktc: unload {args.name}: failed: {_errno_text(e.errno)}"
@@ -432,30 +357,9 @@ def cmd_unload(args) -> int:
     return EXIT_OK
 
 
-def konoha_list(device: str = KONOHA_DEVICE, max_scripts: int = 256):
-    """(scripts, live_allocs): one dict per loaded script, oldest first,
-    and the module's live allocation count (KONOHA_IOC_LIST)."""
-    import ctypes
-    import struct
-    size = struct.calcsize(_INFO_FMT)
-    out = ctypes.create_string_buffer(size * max_scripts)
-    buf = bytearray(struct.pack(_LIST_FMT, ctypes.addressof(out),
-                                max_scripts, 0, 0))
-    _konoha_ioctl(device, KONOHA_IOC_LIST, buf, "list")
-    _, _, count, live = struct.unpack(_LIST_FMT, bytes(buf))
-    scripts = []
-    for i in range(min(count, max_scripts)):
-        (name, devs, used, limit, calls, failed, ndev,
-         nopen) = struct.unpack_from(_INFO_FMT, out.raw, i * size)
-        scripts.append(dict(name=_cstr(name), devices=_cstr(devs).split(),
-                            heap_used=used, heap_limit=limit, calls=calls,
-                            failed_calls=failed, open_files=nopen))
-    return scripts, live
-
-
 def cmd_list(args) -> int:
     try:
-        scripts, live = konoha_list(args.device)
+        scripts, live = konoha.list_scripts(args.device)
     except OSError as e:
         print(f"ktc: list: failed: {_errno_text(e.errno)}", file=sys.stderr)
         return EXIT_ERROR
@@ -519,7 +423,7 @@ def _unescape(text: str) -> bytes:
 
 
 def _show_bytes(b: bytes) -> str:
-    from .disasm import _quote
+    from frontend.disasm import _quote
     return _quote(b)
 
 
@@ -783,7 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="heap quota in bytes (default 16 MiB)")
     c.add_argument("--depth", type=_positive, metavar="N",
                    help="maximum call depth (default 1000)")
-    c.add_argument("--device", default=KONOHA_DEVICE, help=argparse.SUPPRESS)
+    c.add_argument("--device", default=konoha.DEVICE, help=argparse.SUPPRESS)
     c.set_defaults(func=cmd_load)
 
     c = sub.add_parser(
@@ -791,7 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Remove the script NAME and its devices (fails while "
         "one of them is open).")
     c.add_argument("name", metavar="NAME")
-    c.add_argument("--device", default=KONOHA_DEVICE, help=argparse.SUPPRESS)
+    c.add_argument("--device", default=konoha.DEVICE, help=argparse.SUPPRESS)
     c.set_defaults(func=cmd_unload)
 
     c = sub.add_parser(
@@ -800,7 +704,7 @@ def build_parser() -> argparse.ArgumentParser:
         "device calls served and failed, open files; then the module's "
         "live allocation count.")
     c.add_argument("--json", action="store_true", help="print JSON")
-    c.add_argument("--device", default=KONOHA_DEVICE, help=argparse.SUPPRESS)
+    c.add_argument("--device", default=konoha.DEVICE, help=argparse.SUPPRESS)
     c.set_defaults(func=cmd_list)
     return p
 
@@ -810,7 +714,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except UsageError as e:
+    except (UsageError, konoha.DeviceError) as e:
         print(f"ktc: error: {e}", file=sys.stderr)
         return EXIT_ERROR
     except _CompileFailed:

@@ -96,7 +96,7 @@ def limit_args(budget=None, heap=None, depth=None) -> list[str]:
 
 
 def compile_file_source(source: str, filename: str) -> bytes:
-    from .compiler import compile_source
+    from frontend.compiler import compile_source
     return compile_source(source, filename)
 
 

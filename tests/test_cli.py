@@ -11,7 +11,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from frontend import cli, host  # noqa: E402
+from ktc import cli, host  # noqa: E402
 
 FIB = """\
 int fib(int n) {
@@ -49,7 +49,7 @@ def ktc(*args, cwd=None):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if env.get("KTC_VM"):
         env["KTC_VM"] = os.path.abspath(env["KTC_VM"])
-    return subprocess.run([sys.executable, "-m", "frontend.cli", *args],
+    return subprocess.run([sys.executable, "-m", "ktc.cli", *args],
                           cwd=cwd or ROOT, capture_output=True, text=True,
                           env=env, timeout=300)
 

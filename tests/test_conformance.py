@@ -26,7 +26,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 SUITE = ROOT / "tests" / "conformance"
 sys.path.insert(0, str(ROOT))
 
-from frontend import cli, host  # noqa: E402
+from ktc import cli, host  # noqa: E402
 
 DIRECTIVE = re.compile(r"^//\s*([a-z-]+)\s*:\s*(.*?)\s*$")
 
@@ -58,7 +58,7 @@ def run_program(path: pathlib.Path, args: list[str]):
     if parsed.ops is not None:
         # device operations go through the host library: run the real CLI
         r = subprocess.run(
-            [sys.executable, "-m", "frontend.cli", "run", *args, path.name],
+            [sys.executable, "-m", "ktc.cli", "run", *args, path.name],
             cwd=path.parent, capture_output=True, timeout=300,
             env={**os.environ, "PYTHONPATH": str(ROOT),
                  # the CLI runs in the test's directory: keep $KTC_VM valid

@@ -12,7 +12,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from frontend import host  # noqa: E402
+from ktc import host  # noqa: E402
 from frontend import image as im  # noqa: E402
 from frontend.disasm import disassemble, disassemble_function  # noqa: E402
 from frontend.opcodes import BY_NUMBER, TERMINATORS  # noqa: E402

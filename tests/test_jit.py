@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import test_conformance as conf  # noqa: E402
-from frontend import cli, host  # noqa: E402
+from ktc import cli, host  # noqa: E402
 from frontend.compiler import compile_source  # noqa: E402
 
 ctjit = pytest.importorskip("ctjit")
@@ -61,7 +61,7 @@ def run_program_jit(path: pathlib.Path, args: list[str]):
     parsed = cli.build_parser().parse_args(["run", *args, path.name])
     if parsed.ops is not None:
         r = subprocess.run(
-            [sys.executable, "-m", "frontend.cli", "run", "--jit", *args,
+            [sys.executable, "-m", "ktc.cli", "run", "--jit", *args,
              path.name], cwd=path.parent, capture_output=True, timeout=300,
             env={**os.environ, "PYTHONPATH": str(ROOT)})
         return r.returncode, r.stdout, r.stderr
@@ -303,7 +303,7 @@ def test_digest_mismatch_is_refused(tmp_path):
 def test_cli_compile_jit_writes_object(tmp_path):
     src = tmp_path / "fib.k"
     src.write_text(FIB)
-    r = subprocess.run([sys.executable, "-m", "frontend.cli", "compile",
+    r = subprocess.run([sys.executable, "-m", "ktc.cli", "compile",
                         "--jit", str(src)], cwd=ROOT, capture_output=True,
                        text=True)
     assert r.returncode == 0, r.stderr
@@ -314,7 +314,7 @@ def test_cli_compile_jit_writes_object(tmp_path):
 def test_cli_run_jit(tmp_path):
     src = tmp_path / "fib.k"
     src.write_text(FIB)
-    r = subprocess.run([sys.executable, "-m", "frontend.cli", "run", "--jit",
+    r = subprocess.run([sys.executable, "-m", "ktc.cli", "run", "--jit",
                         str(src)], cwd=ROOT, capture_output=True, text=True)
     assert (r.returncode, r.stdout, r.stderr) == (0, "6765\n", "")
 
@@ -588,7 +588,7 @@ def test_kernel_callv_is_a_direct_call(tmp_path):
 def test_kernel_kmod_dir(tmp_path):
     src = tmp_path / "drv.k"
     src.write_text(EXC)
-    r = subprocess.run([sys.executable, "-m", "frontend.cli", "compile",
+    r = subprocess.run([sys.executable, "-m", "ktc.cli", "compile",
                         "--jit", "--profile", "kernel", str(src)], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

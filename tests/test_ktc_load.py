@@ -1,5 +1,5 @@
 """`ktc load/unload/list` on the host: the ioctl structs and numbers that
-frontend/cli.py packs match lkm/kernel/konoha_uapi.h (checked by compiling
+ktc/konoha.py packs match lkm/kernel/konoha_uapi.h (checked by compiling
 a C program against the header), and without /dev/konoha each command
 fails with a clear message and exit status 1. The commands themselves run
 against konoha.ko in tests/kernel/ (through kload, the guest's C twin)."""
@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from frontend import cli
+from ktc import konoha
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 HEADER = REPO / "lkm" / "kernel" / "konoha_uapi.h"
@@ -42,14 +42,15 @@ def test_abi_matches_header(tmp_path):
     got = subprocess.run([str(exe)], capture_output=True, text=True,
                          check=True).stdout.split()
     import struct
-    want = [struct.calcsize(cli._LOAD_FMT), struct.calcsize(cli._UNLOAD_FMT),
-            struct.calcsize(cli._INFO_FMT), struct.calcsize(cli._LIST_FMT),
-            cli.KONOHA_IOC_LOAD, cli.KONOHA_IOC_UNLOAD, cli.KONOHA_IOC_LIST]
+    want = [struct.calcsize(konoha.LOAD_FMT),
+            struct.calcsize(konoha.UNLOAD_FMT),
+            struct.calcsize(konoha.INFO_FMT), struct.calcsize(konoha.LIST_FMT),
+            konoha.IOC_LOAD, konoha.IOC_UNLOAD, konoha.IOC_LIST]
     assert [int(x) for x in got] == want
 
 
 def _ktc(*args):
-    return subprocess.run([sys.executable, "-m", "frontend.cli", *args],
+    return subprocess.run([sys.executable, "-m", "ktc.cli", *args],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
 
 

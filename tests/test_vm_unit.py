@@ -16,7 +16,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from frontend import compiler, host  # noqa: E402
+from frontend import compiler  # noqa: E402
+from ktc import host  # noqa: E402
 from tests.tools import kasm  # noqa: E402
 
 

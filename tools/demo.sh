@@ -10,7 +10,7 @@ PYTHON=${PYTHON:-python3}
 if command -v ktc >/dev/null 2>&1; then
 	ktc=(ktc)
 else
-	ktc=("$PYTHON" -m frontend.cli)
+	ktc=("$PYTHON" -m ktc.cli)
 fi
 if [ "${1:-}" != --userspace ] && [ -n "$(bash tools/kernels.sh list 2>/dev/null)" ]; then
 	exec "$PYTHON" tools/kdemo.py

@@ -7,7 +7,7 @@ set -euo pipefail
 
 corpus=$1
 shift
-KTC=${KTC:-python3 -m frontend.cli}
+KTC=${KTC:-python3 -m ktc.cli}
 read -r -a ktc <<<"$KTC"
 
 mkdir -p "$corpus"

@@ -3,7 +3,7 @@
  * konoha_uapi.h - the ioctl interface of /dev/konoha (konoha.ko).
  *
  * Shared by the module, the guest tool tests/kernel/guest/kload.c and
- * `ktc load/unload/list` (frontend/cli.py mirrors these structs with the
+ * `ktc load/unload/list` (ktc/konoha.py mirrors these structs with the
  * struct module: keep both in step).  Every struct has a fixed layout
  * without implicit padding; user addresses travel as __u64.
  *

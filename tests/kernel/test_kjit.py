@@ -87,7 +87,7 @@ def _ktc_companion(line: str, release: str) -> None:
     src = work / "hello_dev.k"
     shutil.copy(qemu.REPO / "tests" / "kernel" / "scripts" / "hello_dev.k", src)
     symvers = qemu.BUILD / "kernel" / release / "konoha" / "Module.symvers"
-    r = subprocess.run([sys.executable, "-m", "frontend.cli", "load", "--jit",
+    r = subprocess.run([sys.executable, "-m", "ktc.cli", "load", "--jit",
                         "--build-only", "--kernel-release", release,
                         "--symvers", str(symvers), str(src)],
                        cwd=qemu.REPO, capture_output=True, text=True)
@@ -97,7 +97,7 @@ def _ktc_companion(line: str, release: str) -> None:
     ko = pathlib.Path(r.stdout.strip())
     (KJIT / line).mkdir(parents=True, exist_ok=True)
     shutil.copy(ko, KJIT / line / "ktc_companion.ko")
-    r = subprocess.run([sys.executable, "-m", "frontend.cli", "compile",
+    r = subprocess.run([sys.executable, "-m", "ktc.cli", "compile",
                         str(src), "-o", str(KJIT / "ktc_hello.kbc")],
                        cwd=qemu.REPO, capture_output=True, text=True)
     if r.returncode != 0:

@@ -50,7 +50,7 @@ class Result:
 
 def compile_case(case: Case) -> bytes | str:
     """The image, or the compiler's diagnostics (a str)."""
-    from frontend import cli
+    from ktc import cli
     from frontend.compiler import CompileError, compile_source
     try:
         return compile_source(case.text, "p.k")
