@@ -145,14 +145,16 @@ class Disassembler:
         """Names for slot and field operands, found through the class of
         the register that holds the object."""
         if op.name in ("GETF", "SETF", "BINDM", "CALLV"):
-            obj = operands[1] if op.name in ("GETF", "BINDM", "CALLV") \
-                else operands[0]
-            idx = operands[2] if op.name != "SETF" else operands[1]
+            # The object is the first plain register operand (GETF ArF,
+            # SETF rFr, BINDM Ars, CALLV Asr); the index is the s or F one.
+            obj = operands[op.operands.index("r")]
+            slot = "s" in op.operands
+            idx = operands[op.operands.index("s" if slot else "F")]
             cid = self._reg_class(fn, obj)
             if cid is None:
                 return ""
             fields, vt = self._class_chain(cid)
-            names = vt if op.name in ("BINDM", "CALLV") else fields
+            names = vt if slot else fields
             if 0 <= idx < len(names):
                 return f"  ; {self.class_name(cid)}.{names[idx]}"
         return ""
