@@ -486,6 +486,8 @@ size_t kvm_obj_size(struct kvm *vm, const struct kobj *o);
 
 /* exceptions (vm.c) */
 int kvm_throw_new(struct kvm *vm, uint32_t cls, const char *msg);
+/* The same with a message of len bytes (NULs allowed). */
+int kvm_throw_newn(struct kvm *vm, uint32_t cls, const char *msg, size_t len);
 int kvm_throw_deverr(struct kvm *vm, int err, const char *msg);
 int kvm_throw_index(struct kvm *vm, int64_t i, int64_t n);
 int kvm_abort(struct kvm *vm, enum kvm_abort_kind kind);

@@ -647,6 +647,7 @@ static int nat_String_toInt(struct kvm *vm, union kvalue *args,
 	bool neg = false;
 	uint64_t v = 0, lim;
 	char msg[120];
+	uint32_t n;
 
 	if (i < s->len && (s->b[i] == '+' || s->b[i] == '-'))
 		neg = s->b[i++] == '-';
@@ -667,9 +668,12 @@ static int nat_String_toInt(struct kvm *vm, union kvalue *args,
 bad:
 	if (!kvm_charge(vm, i))
 		return KVM_ABORT;
-	snprintf(msg, sizeof(msg), "invalid int \"%.*s\"",
-		 s->len > 64 ? 64 : (int)s->len, (const char *)s->b);
-	return kvm_throw_new(vm, KC_NumberFormatException, msg);
+	/* by length: the string may hold NUL bytes */
+	n = s->len > 64 ? 64 : s->len;
+	memcpy(msg, "invalid int \"", 13);
+	memcpy(msg + 13, s->b, n);
+	msg[13 + n] = '"';
+	return kvm_throw_newn(vm, KC_NumberFormatException, msg, 14 + n);
 }
 
 static int nat_String_fromChar(struct kvm *vm, union kvalue *args,

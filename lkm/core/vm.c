@@ -187,6 +187,11 @@ static int begin_throw(struct kvm *vm, struct kobj *exc)
 
 int kvm_throw_new(struct kvm *vm, uint32_t cls, const char *msg)
 {
+	return kvm_throw_newn(vm, cls, msg, strlen(msg));
+}
+
+int kvm_throw_newn(struct kvm *vm, uint32_t cls, const char *msg, size_t len)
+{
 	struct kstr *s;
 	struct kinst *e;
 
@@ -196,7 +201,7 @@ int kvm_throw_new(struct kvm *vm, uint32_t cls, const char *msg)
 	 * (gc.c), so that the budget left decides nothing here.
 	 */
 	vm->lenient = true;
-	s = kvm_str_cstr(vm, msg);
+	s = kvm_str_new(vm, msg, len);
 	if (!s || kvm_push_root(vm, &s->h)) {
 		vm->lenient = false;
 		return KVM_ABORT;

@@ -973,26 +973,39 @@ def compound(m, op, ty, old, new):
 
 def assign(m, t, op, value):
     """Assignment to a Var, FieldGet or Index: operands left to right,
-    then the store (and the read, for a compound)."""
+    then the store.  A compound assignment reads (and saves) the
+    target's value before the right operand is evaluated (JLS 15.26.2),
+    so a field or element read fails before it."""
     if isinstance(t, Var):
+        old = t.ev(m) if op else None
         v = value.ev(m)
         m.step()
         if op:
-            v = compound(m, op, t.ty, t.ev(m), v)
+            v = compound(m, op, t.ty, old, v)
         t.store(m, v)
         return v
     if isinstance(t, FieldGet):
         o = t.obj.ev(m)
+        if op:
+            if o is None:
+                m.npe()
+            old = o.f[t.name]
         v = value.ev(m)
         m.step()
         if o is None:
             m.npe()
         if op:
-            v = compound(m, op, t.ty, o.f[t.name], v)
+            v = compound(m, op, t.ty, old, v)
         o.f[t.name] = v
         return v
     a = t.arr.ev(m)
     i = t.idx.ev(m)
+    if op:
+        if a is None:
+            m.npe()
+        if not 0 <= i < len(a.v):
+            m.oob(i, len(a.v))
+        old = a.v[i]
     v = value.ev(m)
     m.step()
     if a is None:
@@ -1000,7 +1013,7 @@ def assign(m, t, op, value):
     if not 0 <= i < len(a.v):
         m.oob(i, len(a.v))
     if op:
-        v = compound(m, op, t.ty, a.v[i], v)
+        v = compound(m, op, t.ty, old, v)
     a.v[i] = v
     return v
 
