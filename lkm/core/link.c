@@ -1,0 +1,726 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * link.c - the loader's second pass: the built-in library and the tables.
+ *
+ * builtins.def is compiled into the tables below (X-macros); linking turns
+ * them into real classes and resolved native signatures inside each image,
+ * since a type is an index into the image's own type table.  Then
+ * everything that crosses sections in the tables is checked: class ids
+ * named by types, function headers, the superclass of every script class,
+ * and each class's fields, constructor and vtable.
+ *
+ * After this pass every class, function header and vtable is sound, so
+ * verify.c may follow any index they hold without checking it again.
+ */
+#include "loader.h"
+
+/* ---- the built-in library, from builtins.def ----------------------------- */
+
+/* Constructor natives by name (K_CLASS names them without their owner). */
+enum {
+#define K_CLASS(id, name, super, ctor, fields)
+#define K_NATIVE(id, owner, name, kind, slot, sig) CTOR_##kind(id, name)
+#define K_ERRNO(name, value)
+#define CTOR_CTOR(id, name) LDC_##name = id,
+#define CTOR_METHOD(id, name)
+#define CTOR_STATIC(id, name)
+#define CTOR_FUNC(id, name)
+#include "builtins.def"
+#undef CTOR_CTOR
+#undef CTOR_METHOD
+#undef CTOR_STATIC
+#undef CTOR_FUNC
+#undef K_CLASS
+#undef K_NATIVE
+#undef K_ERRNO
+	LDC_NONE = -1
+};
+
+/* One K_CLASS line of builtins.def. */
+struct builtin_class_def {
+	uint32_t id;
+	const char *name;
+	int32_t super;		/* class id, -1 for Object */
+	int32_t ctor;		/* native id, LDC_NONE when not instantiable */
+	const char *fields;	/* "Type name; Type name" */
+};
+
+static const struct builtin_class_def builtin_classes[] = {
+#define K_CLASS(id, name, super, ctor, fields) \
+	{ id, #name, super, LDC_##ctor, fields },
+#define K_NATIVE(id, owner, name, kind, slot, sig)
+#define K_ERRNO(name, value)
+#include "builtins.def"
+#undef K_CLASS
+#undef K_NATIVE
+#undef K_ERRNO
+};
+
+/* Indexed by native id: the K_NATIVE lines in order. */
+const struct native_def ld_native_defs[] = {
+#define K_CLASS(id, name, super, ctor, fields)
+#define K_NATIVE(id, owner, name, kind, slot, sig) \
+	{ #owner, #name, NK_##kind, slot, sig },
+#define K_ERRNO(name, value)
+#include "builtins.def"
+#undef K_CLASS
+#undef K_NATIVE
+#undef K_ERRNO
+};
+
+/* ---- linking the built-in library --------------------------------------- */
+
+/* Id of the built-in class of that name (not NUL-terminated), or none. */
+static uint32_t builtin_class_by_name(const char *name, size_t len)
+{
+	uint32_t i;
+
+	for (i = 0; i < KP_ARRAY_SIZE(builtin_classes); i++) {
+		const char *n = builtin_classes[i].name;
+
+		if (strlen(n) == len && !memcmp(n, name, len))
+			return builtin_classes[i].id;
+	}
+	return KIMG_NONE;
+}
+
+static bool is_space(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/*
+ * One type of builtins.def's type syntax at *p (int, boolean, void, Any,
+ * T, a built-in class, Array<X>, X[]); the strings are ours, so the
+ * nesting is fixed and small.
+ */
+static uint32_t builtin_type(struct ld *ld, const char **p, int depth)
+{
+	const char *s = *p, *e;
+	uint32_t t, cls;
+
+	while (is_space(*s))
+		s++;
+	for (e = s; (*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z') ||
+		    (*e >= '0' && *e <= '9') || *e == '_'; e++)
+		;
+	if (depth > 4 || e == s)
+		goto bad;
+	if (e - s == 5 && !memcmp(s, "Array", 5) && *e == '<') {
+		e++;
+		t = builtin_type(ld, &e, depth + 1);
+		if (t == KIMG_NONE || *e != '>')
+			goto bad;
+		e++;
+		t = t == TYPE_T ? TYPE_T : ld_add_simple_type(ld, KT_ARRAY, t);
+	} else if (e - s == 3 && !memcmp(s, "int", 3)) {
+		t = ld->img->t_int;
+	} else if (e - s == 7 && !memcmp(s, "boolean", 7)) {
+		t = ld->img->t_bool;
+	} else if (e - s == 4 && !memcmp(s, "void", 4)) {
+		t = ld->img->t_void;
+	} else if (e - s == 3 && !memcmp(s, "Any", 3)) {
+		t = ld->img->t_any;
+	} else if (e - s == 1 && *s == 'T') {
+		t = TYPE_T;
+	} else {
+		cls = builtin_class_by_name(s, (size_t)(e - s));
+		if (cls == KIMG_NONE)
+			goto bad;
+		t = ld_add_simple_type(ld, KT_CLASS, cls);
+	}
+	while (t != KIMG_NONE && t != TYPE_T && e[0] == '[' && e[1] == ']') {
+		t = ld_add_simple_type(ld, KT_ARRAY, t);
+		e += 2;
+	}
+	*p = e;
+	return t;
+bad:
+	ld_err(ld, -EINVAL, "internal: bad type in builtins.def: %s", *p);
+	return KIMG_NONE;
+}
+
+/*
+ * The signature of every native, in this image's types: what verify.c
+ * checks native calls against, and the Func type a vtable slot holding the
+ * native has.  Generic signatures (T of an Array method) have no Func
+ * type: verify.c substitutes T for the element type at each call.
+ */
+static int link_natives(struct ld *ld)
+{
+	struct kimg_priv *priv = ld->priv;
+	uint32_t i, tp[MAX_NATIVE_PARAMS];
+
+	for (i = 0; i < KN__COUNT; i++) {
+		const struct native_def *d = &ld_native_defs[i];
+		struct native_sig *ns = &priv->natives[i];
+		const char *p = d->sig;
+		bool generic;
+		uint32_t j;
+
+		if (!strcmp(d->owner, "Array"))
+			ns->owner = TYPE_T;
+		else
+			ns->owner = builtin_class_by_name(d->owner,
+							  strlen(d->owner));
+		ns->result = builtin_type(ld, &p, 0);
+		if (ns->result == KIMG_NONE || *p++ != '(')
+			return ld_err(ld, -EINVAL, "internal: bad signature %s",
+				      d->sig);
+		generic = ns->result == TYPE_T;
+		while (is_space(*p))
+			p++;
+		while (*p != ')') {
+			if (ns->nparams >= MAX_NATIVE_PARAMS)
+				return ld_err(ld, -EINVAL,
+					      "internal: bad signature %s", d->sig);
+			ns->params[ns->nparams] = builtin_type(ld, &p, 0);
+			if (ns->params[ns->nparams] == KIMG_NONE)
+				return ld->failed;
+			generic |= ns->params[ns->nparams] == TYPE_T;
+			ns->nparams++;
+			while (is_space(*p) || *p == ',')
+				p++;
+			if (!*p)
+				return ld_err(ld, -EINVAL,
+					      "internal: bad signature %s", d->sig);
+		}
+		ns->functype = KIMG_NONE;
+		if (!generic) {
+			struct ktype ft = {
+				.kind = KT_FUNC, .result = ns->result,
+				.nparams = ns->nparams, .params = tp,
+			};
+
+			for (j = 0; j < ns->nparams; j++)
+				tp[j] = ns->params[j];
+			ns->functype = ld_add_type(ld, &ft);
+			if (ns->functype == KIMG_NONE)
+				return ld->failed;
+		}
+	}
+	return 0;
+}
+
+/* Copies [s, e) into the arena as a NUL-terminated string. */
+static const char *arena_strndup(struct ld *ld, const char *s, size_t n)
+{
+	char *d = ld_alloc(ld, n + 1);
+
+	if (d) {
+		memcpy(d, s, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+/*
+ * The class record of one built-in class: fields parsed from the
+ * builtins.def text and appended to the super's (supers come first in
+ * builtins.def), and its super's vtable with the natives that name a
+ * slot of this class put in: every slot ends up holding a native.
+ */
+static int link_builtin_class(struct ld *ld, const struct builtin_class_def *d,
+			      struct kclass *k)
+{
+	const struct kclass *sup = NULL;
+	uint32_t nown = 0, i, nvt;
+	const char *p;
+	uint32_t *ftypes;
+	const char **fnames;
+	struct kmethod_ref *vt;
+	const char **vtn;
+
+	k->id = d->id;
+	k->name = d->name;
+	k->builtin = true;
+	k->ctor_func = KIMG_NONE;
+	k->ctor_native = d->ctor < 0 ? KIMG_NONE : (uint32_t)d->ctor;
+	k->super = KIMG_NONE;
+	if (d->super >= 0) {
+		sup = ld_get_class(ld->img, (uint32_t)d->super);
+		if (!sup)
+			return ld_err(ld, -EINVAL, "internal: builtin order");
+		k->super = sup->id;
+		k->depth = sup->depth + 1;
+	}
+	for (p = d->fields; *p; p++)
+		nown += *p == ';';
+	if (*d->fields)
+		nown++;
+	k->own_fields = sup ? sup->nfields : 0;
+	k->nfields = k->own_fields + nown;
+	ftypes = ld_array(ld, k->nfields, sizeof(*ftypes));
+	fnames = ld_array(ld, k->nfields, sizeof(*fnames));
+	if (!ftypes || !fnames)
+		return ld->failed;
+	for (i = 0; i < k->own_fields; i++) {
+		ftypes[i] = sup->field_types[i];
+		fnames[i] = sup->field_names[i];
+	}
+	p = d->fields;
+	for (i = k->own_fields; i < k->nfields; i++) {
+		const char *e;
+
+		ftypes[i] = builtin_type(ld, &p, 0);
+		if (ftypes[i] == KIMG_NONE)
+			return ld->failed;
+		while (is_space(*p))
+			p++;
+		for (e = p; *e && *e != ';' && !is_space(*e); e++)
+			;
+		fnames[i] = arena_strndup(ld, p, (size_t)(e - p));
+		if (!fnames[i])
+			return ld->failed;
+		p = e;
+		while (is_space(*p) || *p == ';')
+			p++;
+	}
+	k->field_types = ftypes;
+	k->field_names = fnames;
+	nvt = sup ? sup->nvtable : 0;
+	for (i = 0; i < KN__COUNT; i++)
+		if (ld_native_defs[i].slot >= 0 &&
+		    !strcmp(ld_native_defs[i].owner, d->name) &&
+		    (uint32_t)ld_native_defs[i].slot >= nvt)
+			nvt = (uint32_t)ld_native_defs[i].slot + 1;
+	vt = ld_array(ld, nvt, sizeof(*vt));
+	vtn = ld_array(ld, nvt, sizeof(*vtn));
+	if (!vt || !vtn)
+		return ld->failed;
+	for (i = 0; i < nvt; i++) {
+		vt[i].func = KIMG_NONE;
+		vt[i].native = KIMG_NONE;
+		vtn[i] = "";
+		if (sup && i < sup->nvtable) {
+			vt[i] = sup->vtable[i];
+			vtn[i] = sup->vtable_names[i];
+		}
+	}
+	for (i = 0; i < KN__COUNT; i++)
+		if (ld_native_defs[i].slot >= 0 &&
+		    !strcmp(ld_native_defs[i].owner, d->name)) {
+			vt[ld_native_defs[i].slot].native = i;
+			vtn[ld_native_defs[i].slot] = ld_native_defs[i].name;
+		}
+	for (i = 0; i < nvt; i++)
+		if (vt[i].native == KIMG_NONE)
+			return ld_err(ld, -EINVAL, "internal: %s has a vtable gap",
+				      d->name);
+	k->nvtable = nvt;
+	k->vtable = vt;
+	k->vtable_names = vtn;
+	return 0;
+}
+
+/*
+ * Builds the class table (built-in classes at their fixed ids, a gap up
+ * to KIMG_FIRST_SCRIPT_CLASS, then room for the script classes, which
+ * ld_verify_class_supers() enters), adds the well-known types, and links
+ * the built-in classes and natives.
+ */
+int ld_link_builtins(struct ld *ld)
+{
+	struct kimage *img = ld->img;
+	struct kclass **classes;
+	struct kclass *bk;
+	uint32_t i;
+
+	/* without script classes, the table ends with the built-in ones */
+	img->nclasses = ld->nscript_classes ?
+			KIMG_FIRST_SCRIPT_CLASS + ld->nscript_classes :
+			KC__BUILTIN_COUNT;
+	classes = ld_array(ld, img->nclasses, sizeof(*classes));
+	bk = ld_array(ld, KC__BUILTIN_COUNT, sizeof(*bk));
+	if (!classes || !bk)
+		return ld->failed;
+	img->classes = (const struct kclass *const *)classes;
+	/* Built-in classes exist before the types that name them. */
+	for (i = 0; i < KP_ARRAY_SIZE(builtin_classes); i++)
+		classes[builtin_classes[i].id] = &bk[i];
+
+	img->t_int = ld_add_simple_type(ld, KT_INT, 0);
+	img->t_bool = ld_add_simple_type(ld, KT_BOOL, 0);
+	img->t_any = ld_add_simple_type(ld, KT_ANY, 0);
+	img->t_void = ld_add_simple_type(ld, KT_VOID, 0);
+	img->t_string = ld_add_simple_type(ld, KT_CLASS, KC_String);
+	img->t_string_array = ld_add_simple_type(ld, KT_ARRAY, img->t_string);
+	for (i = 0; i < KP_ARRAY_SIZE(builtin_classes); i++)
+		if (ld_add_simple_type(ld, KT_CLASS, builtin_classes[i].id) ==
+		    KIMG_NONE)
+			return ld->failed;
+	if (ld->failed)
+		return ld->failed;
+	for (i = 0; i < KP_ARRAY_SIZE(builtin_classes); i++)
+		if (link_builtin_class(ld, &builtin_classes[i], &bk[i]))
+			return ld->failed;
+	return link_natives(ld);
+}
+
+/* ---- verifying the tables --------------------------------------------------- */
+
+/* True for built-in ids and for script classes entered so far. */
+bool ld_class_exists(const struct kimage *img, uint32_t id)
+{
+	return ld_get_class(img, id) != NULL;
+}
+
+/* Class ids in class types, known only now. */
+int ld_verify_type_classes(struct ld *ld)
+{
+	const struct kimage *img = ld->img;
+	uint32_t i, id;
+
+	for (i = 0; i < ld->priv->nimage_types; i++) {
+		if (img->types[i].kind != KT_CLASS)
+			continue;
+		id = img->types[i].elem;
+		if (id < KC__BUILTIN_COUNT)
+			continue;
+		if (id < KIMG_FIRST_SCRIPT_CLASS ||
+		    id - KIMG_FIRST_SCRIPT_CLASS >= ld->nscript_classes)
+			return ld_err(ld, -EINVAL,
+				      "type %u: class %u does not exist", i, id);
+	}
+	return 0;
+}
+
+/* Methods and constructors take their receiver in r0. */
+bool ld_func_is_member(const struct kfunc *f)
+{
+	return f->flags & (KFN_METHOD | KFN_CTOR);
+}
+
+/*
+ * Owner, flags, type and parameter registers of every function.  Sets
+ * f->nargs: the receiver (members only) and the declared parameters,
+ * which arrive in r0.. with exactly the declared types.
+ */
+int ld_verify_function_headers(struct ld *ld)
+{
+	struct kimage *img = ld->img;
+	struct kfunc *funcs = (struct kfunc *)img->funcs;
+	uint32_t i, j;
+
+	for (i = 0; i < img->nfuncs; i++) {
+		struct kfunc *f = &funcs[i];
+		const struct ktype *ft;
+		uint32_t self = 0;
+
+		if (f->type >= ld->priv->nimage_types ||
+		    img->types[f->type].kind != KT_FUNC)
+			return ld_err(ld, -EINVAL,
+				      "function %s: type %u is not a Func type",
+				      f->name, f->type);
+		ft = &img->types[f->type];
+		if (f->flags & ~(KFN_METHOD | KFN_CTOR | KFN_INIT) ||
+		    (f->flags & (f->flags - 1)))
+			return ld_err(ld, -EINVAL, "function %s: bad flags %#x",
+				      f->name, f->flags);
+		if (ld_func_is_member(f)) {
+			if (f->owner < KIMG_FIRST_SCRIPT_CLASS ||
+			    !ld_class_exists(img, f->owner))
+				return ld_err(ld, -EINVAL,
+					      "function %s: owner %u is not a script class",
+					      f->name, f->owner);
+			self = 1;
+		} else if (f->owner != KIMG_NONE) {
+			return ld_err(ld, -EINVAL,
+				      "function %s: owner %u but not a method or constructor",
+				      f->name, f->owner);
+		}
+		if ((f->flags & KFN_INIT) && i != img->init_func)
+			return ld_err(ld, -EINVAL,
+				      "function %s: init flag on a function that is not the init",
+				      f->name);
+		if ((f->flags & (KFN_CTOR | KFN_INIT)) &&
+		    img->types[ft->result].kind != KT_VOID)
+			return ld_err(ld, -EINVAL,
+				      "function %s: a %s must return void",
+				      f->name, f->flags & KFN_CTOR ?
+				      "constructor" : "init");
+		f->nargs = ft->nparams + self;
+		if (f->nregs < f->nargs)
+			return ld_err(ld, -EINVAL,
+				      "function %s: %u registers for %u arguments",
+				      f->name, f->nregs, f->nargs);
+		if (self && ld_type_class(img, f->reg_types[0]) != f->owner)
+			return ld_err(ld, -EINVAL,
+				      "function %s: receiver register r0 has type %s, expected %s",
+				      f->name, ld_tname1(ld, f->reg_types[0]),
+				      ld_get_class(img, f->owner)->name);
+		for (j = 0; j < ft->nparams; j++)
+			if (f->reg_types[self + j] != ft->params[j])
+				return ld_err(ld, -EINVAL,
+					      "function %s: parameter register r%u has type %s, expected %s",
+					      f->name, self + j,
+					      ld_tname1(ld,
+							f->reg_types[self + j]),
+					      ld_tname2(ld, ft->params[j]));
+	}
+	if (img->funcs[img->init_func].flags != KFN_INIT ||
+	    img->types[img->funcs[img->init_func].type].nparams)
+		return ld_err(ld, -EINVAL,
+			      "init function %s: must have the init flag and no parameters",
+			      img->funcs[img->init_func].name);
+	return 0;
+}
+
+/* LANGUAGE.md 4: Object, Exception and its subclasses, Device, earlier script classes. */
+static bool extendable(uint32_t sup, uint32_t id)
+{
+	if (sup == KC_Object || (sup >= KC_Exception && sup <= KC_Device))
+		return true;
+	return sup >= KIMG_FIRST_SCRIPT_CLASS && sup < id;
+}
+
+/*
+ * Preorder numbers: a class is a subclass of C iff its number is in C's
+ * span.  One pass each way suffices because a super always has a smaller
+ * id than its subclasses (builtins.def's order; extendable() for scripts).
+ * next[c] is the number the next child of c gets.
+ */
+static int number_classes(struct ld *ld)
+{
+	struct kimg_priv *priv = ld->priv;
+	const struct kimage *img = ld->img;
+	uint32_t *next, i, n = img->nclasses, counter = 0;
+
+	priv->class_pre = ld_array(ld, n, sizeof(uint32_t));
+	priv->class_span = ld_array(ld, n, sizeof(uint32_t));
+	next = ld_array(ld, n, sizeof(uint32_t));
+	if (!priv->class_pre || !priv->class_span || !next)
+		return ld->failed;
+	/* supers have smaller ids: sizes bottom-up, numbers top-down */
+	for (i = n; i-- > 0;) {
+		if (!img->classes[i])
+			continue;
+		priv->class_span[i]++;
+		if (img->classes[i]->super != KIMG_NONE)
+			priv->class_span[img->classes[i]->super] +=
+				priv->class_span[i];
+	}
+	for (i = 0; i < n; i++) {
+		uint32_t s;
+
+		if (!img->classes[i])
+			continue;
+		s = img->classes[i]->super;
+		if (s == KIMG_NONE) {
+			priv->class_pre[i] = counter;
+			counter += priv->class_span[i];
+		} else {
+			priv->class_pre[i] = next[s];
+			next[s] += priv->class_span[i];
+		}
+		next[i] = priv->class_pre[i] + 1;
+	}
+	return 0;
+}
+
+/*
+ * Supers of the script classes: valid, earlier, extendable.  Enters each
+ * script class into the class table (sc: one record per script class,
+ * filled further by ld_verify_classes()), so a class can extend only
+ * classes entered before it: no cycles, and depths are known in order.
+ */
+int ld_verify_class_supers(struct ld *ld, struct kclass *sc)
+{
+	struct kimage *img = ld->img;
+	struct kclass **classes = (struct kclass **)img->classes;
+	uint32_t i;
+
+	for (i = 0; i < ld->nscript_classes; i++) {
+		const struct raw_class *rc = &ld->raw[i];
+		uint32_t id = KIMG_FIRST_SCRIPT_CLASS + i;
+
+		sc[i].id = id;
+		if (ld_check_string(ld, rc->name, "class name"))
+			return ld->failed;
+		sc[i].name = ld_str_of(img, rc->name);
+		/* ids 0..12 exist already; later script classes not yet */
+		if (!ld_class_exists(img, rc->super) ||
+		    !extendable(rc->super, id))
+			return ld_err(ld, -EINVAL,
+				      "class %s: cannot extend class %u",
+				      sc[i].name, rc->super);
+		sc[i].super = rc->super;
+		sc[i].depth = ld_get_class(img, rc->super)->depth + 1;
+		classes[id] = &sc[i];
+	}
+	return number_classes(ld);
+}
+
+/* Small hash set of names, for unique vtable names. */
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+/* "Point.sum" -> "sum": vtable slots are named without their class. */
+static const char *method_name(const char *fname)
+{
+	const char *p;
+
+	for (p = fname; *p; p++)
+		if (*p == '.')
+			return p + 1;
+	return fname;
+}
+
+/*
+ * Fields (inherited ones first, at the same indexes), constructor and
+ * vtable of one script class.  A vtable extends its super's: a slot the
+ * super has keeps its name and type and holds either the same native
+ * (inherited) or a method of this class or an ancestor; slot names are
+ * unique, checked with a hash set of 2 * LIM_VTABLE entries in
+ * ld->scratch.
+ */
+static int verify_class_body(struct ld *ld, struct kclass *k,
+			     const struct raw_class *rc)
+{
+	struct kimage *img = ld->img;
+	const struct kclass *sup = ld_get_class(img, k->super);
+	uint32_t i, *ftypes, *hash, hmask = 2 * LIM_VTABLE - 1;
+	const char **fnames, **vtn;
+	struct kmethod_ref *vt;
+	const struct kfunc *ctor;
+
+	if (sup->nfields + rc->nfields > LIM_FIELDS)
+		return ld_err(ld, -E2BIG, "class %s: %u fields (limit %u)",
+			      k->name, sup->nfields + rc->nfields, LIM_FIELDS);
+	k->own_fields = sup->nfields;
+	k->nfields = sup->nfields + rc->nfields;
+	ftypes = ld_array(ld, k->nfields, sizeof(*ftypes));
+	fnames = ld_array(ld, k->nfields, sizeof(*fnames));
+	if (!ftypes || !fnames)
+		return ld->failed;
+	for (i = 0; i < sup->nfields; i++) {
+		ftypes[i] = sup->field_types[i];
+		fnames[i] = sup->field_names[i];
+	}
+	for (i = 0; i < rc->nfields; i++) {
+		uint32_t t = rc->field_types[i];
+
+		if (ld_check_string(ld, rc->field_names[i], "field name"))
+			return ld->failed;
+		fnames[k->own_fields + i] = ld_str_of(img, rc->field_names[i]);
+		if (t >= ld->priv->nimage_types || img->types[t].kind == KT_VOID)
+			return ld_err(ld, -EINVAL,
+				      "class %s: field %s has bad type %u",
+				      k->name, fnames[k->own_fields + i], t);
+		ftypes[k->own_fields + i] = t;
+	}
+	k->field_types = ftypes;
+	k->field_names = fnames;
+
+	k->ctor_native = KIMG_NONE;
+	k->ctor_func = rc->ctor;
+	if (rc->ctor >= img->nfuncs)
+		return ld_err(ld, -EINVAL,
+			      "class %s: constructor %u out of range (%u functions)",
+			      k->name, rc->ctor, img->nfuncs);
+	ctor = &img->funcs[rc->ctor];
+	if (!(ctor->flags & KFN_CTOR) || ctor->owner != k->id)
+		return ld_err(ld, -EINVAL,
+			      "class %s: constructor %s is not a constructor of the class",
+			      k->name, ctor->name);
+
+	if (rc->nvtable < sup->nvtable)
+		return ld_err(ld, -EINVAL,
+			      "class %s: vtable of %u slots is shorter than its superclass's %u",
+			      k->name, rc->nvtable, sup->nvtable);
+	vt = ld_array(ld, rc->nvtable, sizeof(*vt));
+	vtn = ld_array(ld, rc->nvtable, sizeof(*vtn));
+	hash = (uint32_t *)ld->scratch;
+	if (!vt || !vtn)
+		return ld->failed;
+	memset(hash, 0xff, (hmask + 1) * sizeof(uint32_t));
+	for (i = 0; i < rc->nvtable; i++) {
+		uint32_t ref = rc->vtable[i], sig, h;
+
+		vt[i].func = KIMG_NONE;
+		vt[i].native = KIMG_NONE;
+		if (ref & KIMG_NATIVE_REF) {
+			uint32_t n = ref & ~KIMG_NATIVE_REF;
+
+			if (n >= KN__COUNT || ld_native_defs[n].slot < 0 ||
+			    (uint32_t)ld_native_defs[n].slot != i)
+				return ld_err(ld, -EINVAL,
+					      "class %s: vtable slot %u: native %u is not the built-in method of that slot",
+					      k->name, i, n);
+			if (i >= sup->nvtable || sup->vtable[i].native != n)
+				return ld_err(ld, -EINVAL,
+					      "class %s: vtable slot %u: native %s is not inherited",
+					      k->name, i,
+					      ld_native_defs[n].name);
+			vt[i].native = n;
+			vtn[i] = ld_native_defs[n].name;
+			sig = ld->priv->natives[n].functype;
+		} else {
+			const struct kfunc *f;
+
+			if (ref >= img->nfuncs)
+				return ld_err(ld, -EINVAL,
+					      "class %s: vtable slot %u: function %u out of range (%u functions)",
+					      k->name, i, ref, img->nfuncs);
+			f = &img->funcs[ref];
+			if (!(f->flags & KFN_METHOD) ||
+			    !kimg_subclass(img, k->id, f->owner))
+				return ld_err(ld, -EINVAL,
+					      "class %s: vtable slot %u: %s is not a method of the class or an ancestor",
+					      k->name, i, f->name);
+			vt[i].func = ref;
+			vtn[i] = method_name(f->name);
+			sig = f->type;
+		}
+		if (i < sup->nvtable) {
+			const struct kmethod_ref *sr = &sup->vtable[i];
+			uint32_t ssig = sr->native != KIMG_NONE ?
+				ld->priv->natives[sr->native].functype :
+				img->funcs[sr->func].type;
+
+			if (sig != ssig)
+				return ld_err(ld, -EINVAL,
+					      "class %s: vtable slot %u: %s has type %s, the superclass's slot has %s",
+					      k->name, i, vtn[i],
+					      ld_tname1(ld, sig),
+					      ld_tname2(ld, ssig));
+			if (strcmp(vtn[i], sup->vtable_names[i]))
+				return ld_err(ld, -EINVAL,
+					      "class %s: vtable slot %u: %s overrides %s",
+					      k->name, i, vtn[i],
+					      sup->vtable_names[i]);
+		}
+		/* names are unique per vtable */
+		for (h = name_hash(vtn[i]) & hmask; hash[h] != KIMG_NONE;
+		     h = (h + 1) & hmask)
+			if (!strcmp(vtn[hash[h]], vtn[i]))
+				return ld_err(ld, -EINVAL,
+					      "class %s: vtable slots %u and %u are both named %s",
+					      k->name, hash[h], i, vtn[i]);
+		hash[h] = i;
+	}
+	k->nvtable = rc->nvtable;
+	k->vtable = vt;
+	k->vtable_names = vtn;
+	return 0;
+}
+
+/* Class bodies in id order, so that every super's body is done first. */
+int ld_verify_classes(struct ld *ld, struct kclass *sc)
+{
+	uint32_t i;
+
+	if (ld_scratch_reserve(ld, 2 * LIM_VTABLE * sizeof(uint32_t)))
+		return ld->failed;
+	for (i = 0; i < ld->nscript_classes; i++)
+		if (verify_class_body(ld, &sc[i], &ld->raw[i]))
+			return ld->failed;
+	return 0;
+}
+
