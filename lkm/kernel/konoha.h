@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * konoha.h - what the parts of konoha.ko share; nothing outside the
+ * module uses it (companion modules see konoha_jit.h, user space
+ * konoha_uapi.h).
+ *
+ *   konoha_main.c    module init and exit, the host callbacks of a VM
+ *   konoha_ctl.c     /dev/konoha: writes, the load at close, the ioctls
+ *   konoha_script.c  the registry of scripts: load, unload, list, and
+ *                    the reference counting that bounds their lifetimes
+ *   konoha_dev.c     the character devices scripts register: the minor
+ *                    map, the class, the nodes and their file_operations
+ *   konoha_jit.c     the registry of JIT stub tables of companion modules
+ *
+ * Locks: konoha_scripts_lock is held only for list operations, never
+ * while waiting for a script's lock (vm->lock); konoha_minors_lock is
+ * taken under a script's lock (registration) and never held while taking
+ * one; konoha_jits_lock is never held while taking another.  So no wait
+ * for a script's lock, which a busy callback holds, can stall the loads,
+ * unloads and lists of the other scripts.
+ */
+#ifndef KONOHA_H
+#define KONOHA_H
+
+#include <linux/atomic.h>
+#include <linux/fs.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+
+#include "kvm.h"
+#include "konoha_uapi.h"
+
+/* Largest image accepted. */
+#define KONOHA_IMAGE_MAX	(16u << 20)
+/* Load flags konoha_uapi.h defines. */
+#define KONOHA_LOAD_FLAGS	(KONOHA_LOAD_JIT | KONOHA_LOAD_NOJIT)
+/* Default heap quota of one script, and the largest one accepted. */
+#define KONOHA_HEAP		(16u << 20)
+#define KONOHA_HEAP_MAX		(1u << 30)
+/* Largest call depth accepted (frames live in the VM's heap). */
+#define KONOHA_DEPTH_MAX	100000u
+/*
+ * Largest budget accepted, in instructions per init or callback: about a
+ * minute of the interpreter at full speed, while a callback holds the
+ * script's lock.
+ */
+#define KONOHA_BUDGET_MAX	10000000000ull
+/* Devices of all scripts together. */
+#define KONOHA_MINORS		256
+/* Error text of a load, as returned to the caller. */
+#define KONOHA_MSG_MAX		8192
+
+/*
+ * A loaded script: its image, its VM and the counters /dev/konoha lists.
+ * The VM's host context is the script, so a device file finds its script
+ * through f->dev->vm->host.ctx.
+ */
+struct konoha_script {
+	struct list_head node;		/* in konoha_scripts once loaded */
+	struct kref ref;
+	char name[KONOHA_NAME_LEN];
+	struct kimage *img;
+	struct kvm *vm;
+	atomic64_t calls;
+	atomic64_t failed_calls;
+	struct module *jit_owner;	/* holds a reference while used */
+	bool live;		/* init done (under konoha_scripts_lock) */
+	bool unloaded;		/* unpublished (under the script's lock) */
+	/*
+	 * Files whose release(2) could not wait for the script's lock,
+	 * linked by next_spare; each holds its reference to the script
+	 * until release_work has released it.
+	 */
+	spinlock_t pending_lock;
+	struct kdev_file *pending;
+	struct work_struct release_work;
+};
+
+/*
+ * A published device: its minor maps to it in konoha_minors until the
+ * device is removed. konoha_minors_lock is taken under a script's lock
+ * (registration) and never held while taking one.
+ */
+struct konoha_dev {
+	struct konoha_script *script;
+	struct kdev *kdev;
+	struct cdev *cdev;
+	int minor;
+};
+
+/* What a load asks for, and where its error text goes. */
+struct load_req {
+	const u8 *data;
+	size_t len;
+	u64 budget, heap;
+	u32 depth;
+	u32 flags;			/* KONOHA_LOAD_* */
+	char name[KONOHA_NAME_LEN];	/* "" or the name wanted; the name used */
+	char *msg;			/* KONOHA_MSG_MAX bytes */
+};
+
+/* konoha_main.c */
+extern struct workqueue_struct *konoha_wq;
+extern const struct kvm_host konoha_host;
+void konoha_log_line(int level_err, const char *script, const char *indent,
+		     const char *line, size_t len);
+
+/* konoha_ctl.c */
+extern struct miscdevice konoha_misc;
+
+/* konoha_script.c */
+extern struct list_head konoha_scripts;
+void konoha_script_put(struct konoha_script *s);
+int konoha_script_load(struct load_req *rq);
+int konoha_script_unload(const char *name);
+int konoha_list(struct konoha_list *ls);
+
+/* konoha_dev.c */
+extern struct idr konoha_minors;
+extern dev_t konoha_devt;
+extern struct class konoha_class;
+int konoha_dev_add(void *ctx, struct kdev *d);
+void konoha_dev_remove(void *ctx, struct kdev *d);
+void konoha_release_work(struct work_struct *work);
+
+/* konoha_jit.c */
+int konoha_jit_attach(struct konoha_script *s, u32 flags, char *msg);
+
+#endif /* KONOHA_H */

@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * konoha_ctl.c - /dev/konoha (root only), which loads compiled images:
+ * write(2) the bytes and close(2) the file (close fails with the load's
+ * errno, the reason goes to the kernel log), or the ioctls of
+ * konoha_uapi.h, which also return the reason as text, unload a script
+ * by name and list the scripts.  The work is konoha_script.c's.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/compat.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "konoha.h"
+
+/*
+ * What was written to one open file of /dev/konoha.  Its descriptors may
+ * be shared (threads, dup, fork): lock serializes writes and the load at
+ * a close.
+ */
+struct konoha_upload {
+	struct mutex lock;
+	u8 *buf;
+	size_t len, cap;
+};
+
+/* Root only: loading a script is loading kernel code. */
+static int konoha_open(struct inode *inode, struct file *file)
+{
+	struct konoha_upload *up;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	/* not counted by kp_live_blocks: the count reads 0 with no script */
+	up = kzalloc(sizeof(*up), GFP_KERNEL);
+	if (!up)
+		return -ENOMEM;
+	mutex_init(&up->lock);
+	file->private_data = up;
+	return stream_open(inode, file);
+}
+
+/* Appends to the image, up to KONOHA_IMAGE_MAX bytes in all. */
+static ssize_t konoha_write(struct file *file, const char __user *buf,
+			    size_t count, loff_t *ppos)
+{
+	struct konoha_upload *up = file->private_data;
+	ssize_t ret = count;
+	size_t cap;
+	u8 *p;
+
+	if (mutex_lock_killable(&up->lock))
+		return -EINTR;
+	if (count > KONOHA_IMAGE_MAX - up->len) {
+		ret = -EFBIG;
+		goto out_unlock;
+	}
+	if (up->len + count > up->cap) {
+		cap = max_t(size_t, up->cap * 2, up->len + count);
+		cap = min_t(size_t, cap, KONOHA_IMAGE_MAX);
+		p = kp_realloc(up->buf, up->len, cap);
+		if (!p) {
+			ret = -ENOMEM;
+			goto out_unlock;
+		}
+		up->buf = p;
+		up->cap = cap;
+	}
+	if (copy_from_user(up->buf + up->len, buf, count))
+		ret = -EFAULT;
+	else
+		up->len += count;
+out_unlock:
+	mutex_unlock(&up->lock);
+	return ret;
+}
+
+/* close(2): load what was written, report the result to the caller. */
+static int konoha_flush(struct file *file, fl_owner_t id)
+{
+	struct konoha_upload *up = file->private_data;
+	struct load_req *rq;
+	size_t len;
+	u8 *buf;
+	int err;
+
+	/* the load takes the bytes: a write meanwhile starts a new image */
+	if (mutex_lock_killable(&up->lock))
+		return -EINTR;
+	buf = up->buf;
+	len = up->len;
+	up->buf = NULL;
+	up->len = 0;
+	up->cap = 0;
+	mutex_unlock(&up->lock);
+	if (!len) {
+		kp_free(buf);
+		return 0;
+	}
+	rq = kp_zalloc(sizeof(*rq) + KONOHA_MSG_MAX);
+	if (!rq) {
+		kp_free(buf);
+		return -ENOMEM;
+	}
+	rq->msg = (char *)(rq + 1);
+	rq->data = buf;
+	rq->len = len;
+	err = konoha_script_load(rq);
+	kp_free(rq);
+	kp_free(buf);
+	return err;
+}
+
+static int konoha_release(struct inode *inode, struct file *file)
+{
+	struct konoha_upload *up = file->private_data;
+
+	/* the last reference to the file: nobody else uses up */
+	kp_free(up->buf);
+	mutex_destroy(&up->lock);
+	kfree(up);
+	return 0;
+}
+
+/*
+ * KONOHA_IOC_LOAD: the image, its name and limits in, the name used and
+ * the reason (truncated to msg_len, its full length in msg_out) out; the
+ * reply is written back even when the load fails.
+ */
+static long ioctl_load(void __user *arg)
+{
+	struct konoha_load ld;
+	struct load_req *rq;
+	size_t n;
+	u32 bad;
+	int err;
+
+	if (copy_from_user(&ld, arg, sizeof(ld)))
+		return -EFAULT;
+	rq = kp_zalloc(sizeof(*rq) + KONOHA_MSG_MAX);
+	if (!rq)
+		return -ENOMEM;
+	rq->msg = (char *)(rq + 1);
+	rq->budget = ld.budget;
+	rq->heap = ld.heap;
+	rq->depth = ld.depth;
+	rq->flags = ld.flags;
+	memcpy(rq->name, ld.name, sizeof(rq->name));
+	rq->name[KONOHA_NAME_LEN - 1] = '\0';
+	if ((ld.flags & ~KONOHA_LOAD_FLAGS) ||
+	    ld.image_len > KONOHA_IMAGE_MAX) {
+		bad = ld.flags & ~KONOHA_LOAD_FLAGS;
+		scnprintf(rq->msg, KONOHA_MSG_MAX, bad ?
+			  "unknown flags %#x\n" : "image larger than %u bytes\n",
+			  bad ? bad : KONOHA_IMAGE_MAX);
+		err = bad ? -EINVAL : -EFBIG;
+		goto out_reply;
+	}
+	/* an empty image goes to the verifier too, for its message */
+	rq->data = ld.image_len ?
+		vmemdup_user(u64_to_user_ptr(ld.image), ld.image_len) :
+		(const u8 *)"";
+	if (IS_ERR(rq->data)) {
+		err = PTR_ERR(rq->data);
+		goto out_free;
+	}
+	rq->len = ld.image_len;
+	err = konoha_script_load(rq);
+	if (ld.image_len)
+		kvfree(rq->data);
+
+out_reply:
+
+	n = strlen(rq->msg);
+	ld.msg_out = n;
+	memcpy(ld.name, rq->name, sizeof(ld.name));
+	if (ld.msg_len) {
+		n = min_t(size_t, n, ld.msg_len - 1);
+		rq->msg[n] = '\0';
+		if (copy_to_user(u64_to_user_ptr(ld.msg), rq->msg, n + 1))
+			err = -EFAULT;
+	}
+	if (copy_to_user(arg, &ld, sizeof(ld)))
+		err = -EFAULT;
+out_free:
+	kp_free(rq);
+	return err;
+}
+
+static long konoha_ioctl(struct file *file, unsigned int cmd,
+			 unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+	struct konoha_unload ul;
+	struct konoha_list ls;
+	long err;
+
+	switch (cmd) {
+	case KONOHA_IOC_LOAD:
+		return ioctl_load(uarg);
+	case KONOHA_IOC_UNLOAD:
+		if (copy_from_user(&ul, uarg, sizeof(ul)))
+			return -EFAULT;
+		ul.name[KONOHA_NAME_LEN - 1] = '\0';
+		return konoha_script_unload(ul.name);
+	case KONOHA_IOC_LIST:
+		if (copy_from_user(&ls, uarg, sizeof(ls)))
+			return -EFAULT;
+		err = konoha_list(&ls);
+		if (copy_to_user(uarg, &ls, sizeof(ls)))
+			err = -EFAULT;
+		return err;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations konoha_fops = {
+	.owner = THIS_MODULE,
+	.open = konoha_open,
+	.write = konoha_write,
+	.flush = konoha_flush,
+	.release = konoha_release,
+	.unlocked_ioctl = konoha_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+/* /dev/konoha, registered by konoha_init(). */
+struct miscdevice konoha_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "konoha",
+	.fops = &konoha_fops,
+	.mode = 0600,
+};

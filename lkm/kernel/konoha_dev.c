@@ -1,0 +1,418 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * konoha_dev.c - the character devices of scripts.
+ *
+ * A script's devices are character devices of our own dynamic major, in
+ * the class "konoha": Device.register (in an init, under the script's
+ * lock) calls konoha_dev_add(), which takes a minor, adds the cdev and
+ * creates the node; konoha_dev_remove() undoes it at unload, when an init
+ * fails and when the VM is destroyed.  Nothing here ever waits for a
+ * script's lock while holding a lock that registration takes, and the
+ * callbacks of the file_operations below run under the script's lock
+ * only (device.c takes it).
+ *
+ * Each open file holds a reference on its script, so a script outlives
+ * the files of its devices; an unload refuses a script with open files.
+ * A release(2) from a killed or exiting task that finds the script busy
+ * does not wait: konoha_release_work() releases the file once the lock
+ * is free.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cdev.h>
+#include <linux/device.h>
+#include <linux/fs.h>
+#include <linux/idr.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/namei.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "konoha.h"
+
+/* Published devices by minor (struct konoha_dev). */
+DEFINE_IDR(konoha_minors);
+static DEFINE_MUTEX(konoha_minors_lock);
+/* Our dynamic major and its KONOHA_MINORS minors (konoha_init). */
+dev_t konoha_devt;
+
+/* ---- device files --------------------------------------------------------- */
+
+/* The script of an open device file. */
+static struct konoha_script *file_script(struct kdev_file *f)
+{
+	return f->dev->vm->host.ctx;
+}
+
+/*
+ * The least kernel stack any script call has left, in bytes above the
+ * stack's base, where the VM looked (native re-entry, allocation): for
+ * measuring the worst case (tests/kernel/guest/khostile.sh).
+ */
+static unsigned long stack_min_left = ULONG_MAX;
+module_param(stack_min_left, ulong, 0444);
+MODULE_PARM_DESC(stack_min_left,
+		 "least kernel stack left in a script call (bytes, read only)");
+
+/* Counts a finished callback; -EIO is a failure the log tells about. */
+static long count_call(struct kdev_file *f, long ret)
+{
+	struct konoha_script *s = file_script(f);
+	u64 left = READ_ONCE(s->vm->stack_min_left);
+
+	if (left < READ_ONCE(stack_min_left))
+		WRITE_ONCE(stack_min_left, left);
+
+	atomic64_inc(&s->calls);
+	if (ret == -EIO)
+		atomic64_inc(&s->failed_calls);
+	return ret;
+}
+
+/*
+ * The minor leads to the device and its script under konoha_minors_lock;
+ * the script is pinned before the lock goes (an unload may be removing
+ * the device meanwhile), and the open itself runs in device.c under the
+ * script's lock.  The file holds its reference until release.
+ */
+static int kdev_fop_open(struct inode *inode, struct file *file)
+{
+	struct konoha_script *s;
+	struct konoha_dev *kd;
+	struct kdev_file *f;
+	struct kdev *d;
+	int err;
+
+	mutex_lock(&konoha_minors_lock);
+	kd = idr_find(&konoha_minors, iminor(inode));
+	if (!kd || kd->cdev != inode->i_cdev) {
+		mutex_unlock(&konoha_minors_lock);
+		return -ENXIO;
+	}
+	d = kd->kdev;
+	s = kd->script;
+	/* a script whose last reference is gone is on its way out */
+	if (!kref_get_unless_zero(&s->ref)) {
+		mutex_unlock(&konoha_minors_lock);
+		return -ENXIO;
+	}
+	mutex_unlock(&konoha_minors_lock);
+
+	err = -ENXIO;
+	/*
+	 * Until the init has finished its devices may still be removed:
+	 * only a finished init makes d safe to use while we hold s (pairs
+	 * with the unlock of the script's lock after the init).
+	 */
+	if (!smp_load_acquire(&s->vm->init_done))
+		goto out_put;
+	err = kdev_open(d, &f);
+	if (err)
+		goto out_put;
+	atomic64_inc(&s->calls);
+	file->private_data = f;
+	return 0;
+
+out_put:
+	if (err == -EIO)
+		atomic64_inc(&s->failed_calls);
+	konoha_script_put(s);
+	return err;
+}
+
+/*
+ * read(2) and write(2) copy through a kernel buffer: the VM sees kernel
+ * memory only, and at most KDEV_CONTENT_MAX / KDEV_WRITE_MAX bytes a call.
+ */
+static ssize_t kdev_fop_read(struct file *file, char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	struct kdev_file *f = file->private_data;
+	int64_t pos = *ppos;
+	char *bounce;
+	long n;
+
+	count = min_t(size_t, count, KDEV_CONTENT_MAX);
+	bounce = kvmalloc(count ? count : 1, GFP_KERNEL);
+	if (!bounce)
+		return -ENOMEM;
+	n = kdev_read(f, bounce, count, &pos);
+	if (n > 0 && copy_to_user(buf, bounce, n))
+		n = -EFAULT;
+	if (n >= 0)
+		*ppos = pos;
+	kvfree(bounce);
+	return count_call(f, n);
+}
+
+static ssize_t kdev_fop_write(struct file *file, const char __user *buf,
+			      size_t count, loff_t *ppos)
+{
+	struct kdev_file *f = file->private_data;
+	int64_t pos = *ppos;
+	char *bounce;
+	long n;
+
+	count = min_t(size_t, count, KDEV_WRITE_MAX);
+	bounce = vmemdup_user(buf, count);
+	if (IS_ERR(bounce))
+		return PTR_ERR(bounce);
+	n = kdev_write(f, bounce, count, &pos);
+	if (n >= 0)
+		*ppos = pos;
+	kvfree(bounce);
+	return count_call(f, n);
+}
+
+/*
+ * ioctl(2) returns an int (fs/ioctl.c keeps the low 32 bits of what we
+ * return), so the errno rule applies to that int: a 64-bit result whose
+ * low half reads as -512 must not restart the call.
+ */
+static long kdev_do_ioctl(struct file *file, unsigned int cmd, int64_t arg)
+{
+	struct kdev_file *f = file->private_data;
+	int64_t result;
+	int err;
+
+	err = kdev_ioctl(f, cmd, arg, &result);
+	if (err)
+		return count_call(f, err);
+	return count_call(f, (long)kdev_ioctl_result((int)result));
+}
+
+static long kdev_fop_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	return kdev_do_ioctl(file, cmd, (int64_t)(long)arg);
+}
+
+/* A 32-bit caller: the argument, a K int, is its int sign-extended. */
+static long kdev_fop_compat_ioctl(struct file *file, unsigned int cmd,
+				  unsigned long arg)
+{
+	return kdev_do_ioctl(file, cmd, (int64_t)(s32)(u32)arg);
+}
+
+/* lseek(2): the script's seek callback, or device.c's default rule. */
+static loff_t kdev_fop_llseek(struct file *file, loff_t off, int whence)
+{
+	struct kdev_file *f = file->private_data;
+	int64_t pos = file->f_pos;
+	int64_t ret;
+
+	ret = kdev_llseek(f, off, whence, &pos);
+	if (ret >= 0)
+		file->f_pos = pos;
+	return ret;
+}
+
+/* The releases handed over by kdev_fop_release, in process context. */
+void konoha_release_work(struct work_struct *work)
+{
+	struct konoha_script *s =
+		container_of(work, struct konoha_script, release_work);
+	struct kdev_file *f, *next;
+	unsigned int n = 0;
+
+	spin_lock(&s->pending_lock);
+	f = s->pending;
+	s->pending = NULL;
+	spin_unlock(&s->pending_lock);
+	for (; f; f = next) {
+		next = f->next_spare;
+		kdev_release(f);
+		atomic64_inc(&s->calls);
+		n++;
+	}
+	/* the files' references: s may be freed by the last one */
+	while (n--)
+		konoha_script_put(s);
+}
+
+/* release(2): the last close of a file; drops the file's reference. */
+static int kdev_fop_release(struct inode *inode, struct file *file)
+{
+	struct kdev_file *f = file->private_data;
+	struct konoha_script *s = file_script(f);
+
+	/*
+	 * release(2) waits for the script without interruption by ordinary
+	 * signals, but a killed task must not hang: it hands the release
+	 * to the work item instead.  So does an exiting task that finds the
+	 * script busy: once a fatal signal has been taken it is no longer
+	 * pending, and nobody waits for the result of an exit's close.
+	 */
+	if (kdev_release_nowait(f, !(current->flags & PF_EXITING))) {
+		spin_lock(&s->pending_lock);
+		f->next_spare = s->pending;
+		s->pending = f;
+		spin_unlock(&s->pending_lock);
+		queue_work(konoha_wq, &s->release_work);
+		return 0;
+	}
+	atomic64_inc(&s->calls);
+	konoha_script_put(s);
+	return 0;
+}
+
+static const struct file_operations konoha_dev_fops = {
+	.owner = THIS_MODULE,
+	.open = kdev_fop_open,
+	.read = kdev_fop_read,
+	.write = kdev_fop_write,
+	.unlocked_ioctl = kdev_fop_ioctl,
+	.compat_ioctl = kdev_fop_compat_ioctl,
+	.llseek = kdev_fop_llseek,
+	.release = kdev_fop_release,
+};
+
+/*
+ * The node's permissions: the script's `mode` field, read at registration.
+ * The class callback takes a const device from 6.2 on (Kbuild probes it).
+ */
+#ifdef KONOHA_DEVNODE_CONST
+static char *konoha_devnode(const struct device *dev, umode_t *mode)
+#else
+static char *konoha_devnode(struct device *dev, umode_t *mode)
+#endif
+{
+	struct konoha_dev *kd = dev_get_drvdata(dev);
+
+	if (mode && kd && kd->kdev)
+		*mode = kd->kdev->mode;
+	return NULL;
+}
+
+/* The class of all script devices: /sys/class/konoha. */
+struct class konoha_class = {
+	.name = "konoha",
+	.devnode = konoha_devnode,
+};
+
+/*
+ * Whether /dev already has an entry of that name, whichever driver (or
+ * anyone) made it: a script must not shadow /dev/null and the like
+ * (LANGUAGE.md 9.3).  Anything but "no such entry" counts as taken.
+ */
+static bool dev_node_exists(const char *name)
+{
+	char path[sizeof("/dev/") + KONOHA_NAME_LEN];
+	struct path p;
+	int err;
+
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	err = kern_path(path, 0, &p);
+	if (!err)
+		path_put(&p);
+	return err != -ENOENT;
+}
+
+/* Called with konoha_minors_lock held: our own devices, published or not. */
+static bool dev_name_taken(const char *name)
+{
+	struct konoha_dev *kd;
+	int id;
+
+	if (!strcmp(name, "konoha"))
+		return true;
+	idr_for_each_entry(&konoha_minors, kd, id)
+		if (kd->kdev && !strcmp(kd->kdev->name, name))
+			return true;
+	return false;
+}
+
+/* ---- publishing devices ---------------------------------------------------- */
+
+/*
+ * Device.register: runs under the script's lock.  The name is checked
+ * and the minor taken under konoha_minors_lock, so two devices cannot
+ * take one name; opens reach the device only after cdev_add(), and its
+ * node appears last.  Every failure undoes what was done, in reverse.
+ */
+int konoha_dev_add(void *ctx, struct kdev *d)
+{
+	struct konoha_script *s = ctx;
+	struct konoha_dev *kd;
+	struct device *dev;
+	struct cdev *cdev;
+	dev_t devt;
+	int err;
+
+	kd = kp_zalloc(sizeof(*kd));
+	if (!kd)
+		return -ENOMEM;
+	cdev = cdev_alloc();
+	if (!cdev) {
+		err = -ENOMEM;
+		goto out_free_kd;
+	}
+	cdev->owner = THIS_MODULE;
+	cdev->ops = &konoha_dev_fops;
+	kd->script = s;
+	kd->kdev = d;
+	kd->cdev = cdev;
+
+	/* a path walk sleeps: before taking the lock */
+	if (dev_node_exists(d->name)) {
+		err = -EEXIST;
+		goto out_put_cdev;
+	}
+	mutex_lock(&konoha_minors_lock);
+	if (dev_name_taken(d->name)) {
+		mutex_unlock(&konoha_minors_lock);
+		err = -EEXIST;
+		goto out_put_cdev;
+	}
+	err = idr_alloc(&konoha_minors, kd, 0, KONOHA_MINORS, GFP_KERNEL);
+	mutex_unlock(&konoha_minors_lock);
+	if (err < 0)
+		goto out_put_cdev;
+	kd->minor = err;
+	devt = MKDEV(MAJOR(konoha_devt), kd->minor);
+
+	err = cdev_add(cdev, devt, 1);
+	if (err)
+		goto out_remove_minor;
+	dev = device_create(&konoha_class, NULL, devt, kd, "%s", d->name);
+	if (IS_ERR(dev)) {
+		err = PTR_ERR(dev);
+		cdev_del(cdev);
+		cdev = NULL;
+		goto out_remove_minor;
+	}
+	d->host_data = kd;
+	return 0;
+
+out_remove_minor:
+	mutex_lock(&konoha_minors_lock);
+	idr_remove(&konoha_minors, kd->minor);
+	mutex_unlock(&konoha_minors_lock);
+out_put_cdev:
+	if (cdev)
+		kobject_put(&cdev->kobj);
+out_free_kd:
+	kp_free(kd);
+	return err;
+}
+
+/*
+ * Removes a device's node: at unload (under the script's lock), when an
+ * init fails, and when the VM is destroyed.  Idempotent.
+ */
+void konoha_dev_remove(void *ctx, struct kdev *d)
+{
+	struct konoha_dev *kd = d->host_data;
+
+	if (!kd)
+		return;
+	d->host_data = NULL;
+	device_destroy(&konoha_class, MKDEV(MAJOR(konoha_devt), kd->minor));
+	cdev_del(kd->cdev);
+	mutex_lock(&konoha_minors_lock);
+	idr_remove(&konoha_minors, kd->minor);
+	mutex_unlock(&konoha_minors_lock);
+	kp_free(kd);
+}
