@@ -56,6 +56,10 @@ int main(int argc, char **argv)
 """
 
 
+# The loader: reading, linking, verifying (lkm/core/loader.h).
+LOADER_SOURCES = ("loader.c", "read.c", "link.c", "verify.c")
+
+
 def build_driver(outdir: Path) -> Path:
     """Loader + sha256 + kport_user + DRIVER_C, with ASan and UBSan."""
     src = outdir / "kimg_check.c"
@@ -66,7 +70,7 @@ def build_driver(outdir: Path) -> Path:
         [cc, "-std=gnu11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
          "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
          f"-I{CORE}", f"-I{ROOT / 'lkm' / 'user'}",
-         str(CORE / "loader.c"), str(CORE / "sha256.c"),
+         *(str(CORE / f) for f in LOADER_SOURCES), str(CORE / "sha256.c"),
          str(ROOT / "lkm" / "user" / "kport_user.c"), str(src), "-o",
          str(exe)], check=True)
     return exe
@@ -1188,3 +1192,24 @@ def test_sha256_vectors(tmp_path):
                              check=True).stdout.decode().strip()
         want = known.get(data, hashlib.sha256(data).hexdigest())
         assert out == want == hashlib.sha256(data).hexdigest(), len(data)
+
+
+# ---- hostile type graphs --------------------------------------------------------
+
+def test_naming_a_huge_nested_function_type_is_bounded(checker):
+    """Seven function types, each with 4096 parameters of the one below:
+    naming the top one (the verifier's message for a bad MOV) used to take
+    4096^6 steps; the name stops when its buffer is full."""
+    import time
+    m = module("MOV fi, a", regs="int a; Func<int(int)> fi")
+    ty_int = m.type((kasm.TY_INT,))
+    t = ty_int
+    for _ in range(7):
+        t = m.type((kasm.TY_FUNC, ty_int, tuple([t] * 4096)))
+    f = func(m, "t")
+    f.regs[1] = t
+    started = time.monotonic()
+    rc, out = run_image(checker, m.to_bytes())
+    assert time.monotonic() - started < 20, "naming the type did not stop"
+    assert rc == 3, out
+    assert "Func<int(Func<int(" in out

@@ -318,6 +318,10 @@ static void name_put(char *buf, size_t len, size_t *pos, const char *s)
 /*
  * Array and function types may nest as deep as the image likes; names
  * print "..." below this depth so that the recursion stays bounded.
+ * The work is bounded too: a name stops growing when its buffer is full
+ * (a function type may have 4096 parameters, each of a function type:
+ * without that stop, naming one nested six deep would take 4096^6
+ * steps, in the verifier or in a cast's message at run time).
  */
 #define TYPE_NAME_DEPTH 6
 
@@ -328,6 +332,8 @@ static void type_name_rec(const struct kimage *img, uint32_t t, char *buf,
 	const struct kclass *cls;
 	uint32_t i;
 
+	if (*pos + 1 >= len)
+		return;		/* the buffer is full: nothing more shows */
 	if (t >= img->ntypes) {
 		name_put(buf, len, pos, t == TYPE_T ? "T" : "<bad type>");
 		return;
@@ -363,7 +369,7 @@ static void type_name_rec(const struct kimage *img, uint32_t t, char *buf,
 		name_put(buf, len, pos, "Func<");
 		type_name_rec(img, ty->result, buf, len, pos, depth + 1);
 		name_put(buf, len, pos, "(");
-		for (i = 0; i < ty->nparams; i++) {
+		for (i = 0; i < ty->nparams && *pos + 1 < len; i++) {
 			if (i)
 				name_put(buf, len, pos, ", ");
 			type_name_rec(img, ty->params[i], buf, len, pos,
