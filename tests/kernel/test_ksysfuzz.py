@@ -143,7 +143,6 @@ def test_fuzzer_ends_on_time_on_the_host():
     assert proc.returncode in (0, 1), f"exit status {proc.returncode}:\n{out}{proc.stderr}"
     assert elapsed < 3 + 10, f"took {elapsed:.1f} s:\n{out}"
     assert re.search(r"^ops \d+ ", out, re.M), out
+    # "hangs: 0": the fuzzer (a subreaper) waited until it had no child left,
+    # forked grandchildren included
     assert "\nunexpected deaths: 0\n" in out and "\nhangs: 0\n" in out, out
-    # every worker still running at the end is killed and reaped
-    m = re.search(r"^kill latency .*: (\d+) kills", out, re.M)
-    assert m and int(m.group(1)) >= 6, out
