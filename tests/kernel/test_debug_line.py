@@ -1,7 +1,8 @@
 """The harness's side of the debug kernel (tools/debug_kernel.sh): the
-kernel log check catches what its checkers report, the debug line is found
-in build/debug-kernel/ and chosen with KTEST_KERNELS, and its boots get
-scaled timeouts. Nothing here boots a kernel."""
+kernel log check catches what its checkers report (and not a script's
+output that happens to say Oops), the debug line is found in
+build/debug-kernel/ and chosen with KTEST_KERNELS, and its boots get scaled
+timeouts. Nothing here boots a kernel."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ REPORTS = [
     "[   12.345678] list_add corruption. prev->next should be next (ffff8880), "
     "but was 0000000000000000.",
     "[   12.345678] kernel BUG at lib/list_debug.c:56!",
+    "[   12.345678] Oops: 0000 [#1] PREEMPT SMP KASAN NOPTI",
+    "[   12.345678] invalid opcode: 0000 [#1] PREEMPT SMP KASAN NOPTI",
 ]
 
 # What the debug kernel prints on every boot: none of it is an error.
@@ -37,6 +40,8 @@ BENIGN = [
     "[    0.123456] kfence: initialized - using 2097152 bytes for 255 objects "
     "at 0x(____ptrval____)-0x(____ptrval____)",
     "[    1.234567] konoha: loaded hello_device",
+    # a script's output (a class named Oops), not a kernel oops
+    "[    8.458698] konoha: c127: Oops: bad",
 ]
 
 
