@@ -138,8 +138,11 @@ def prepare() -> None:
                 continue
             seen.add(data[16:48])
             try:
-                items.append((ctjit.compile_image(data, profile="kernel",
-                                                  kernel=line), name))
+                # the profile of the kernel's version: the debug line
+                # is a 6.1 kernel
+                items.append((ctjit.compile_image(
+                    data, profile="kernel",
+                    kernel=ctjit.kernel_line(kernel.release)), name))
             except Exception as e:
                 PROBLEMS[name] = f"JIT ({line}): {type(e).__name__}: {e}"
         (KJIT / line).mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ IMG=/ktest/kjit
 
 companion() {
 	case "$(uname -r)" in
+	*-kdebug) echo $IMG/debug/kjit_suite.ko ;;
 	6.1.*) echo $IMG/6.1/kjit_suite.ko ;;
 	*) echo $IMG/6.12/kjit_suite.ko ;;
 	esac
