@@ -110,9 +110,17 @@ void kvm_devices_remove_all(struct kvm *vm)
 
 /* ---- callbacks ---------------------------------------------------------- */
 
+/*
+ * Logs the report of a failed callback through the host, a line at a
+ * time: its first line and at most KDEV_LOG_FRAMES trace lines, then how
+ * many more there were (a stack overflow has a thousand, and any user of
+ * a device can cause one).
+ */
 static void log_report(struct kvm *vm)
 {
 	const char *p = kvm_report(vm), *end = p + vm->report_len, *nl;
+	uint32_t line = 0, more = 0;
+	char tail[48];
 
 	if (!vm->host.log)
 		return;
@@ -121,8 +129,15 @@ static void log_report(struct kvm *vm)
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
 			nl = end;
-		vm->host.log(vm->host.ctx, p, (size_t)(nl - p));
+		if (line++ <= KDEV_LOG_FRAMES)
+			vm->host.log(vm->host.ctx, p, (size_t)(nl - p));
+		else
+			more++;
 		p = nl < end ? nl + 1 : nl;
+	}
+	if (more) {
+		snprintf(tail, sizeof(tail), "  ... %u more frames", more);
+		vm->host.log(vm->host.ctx, tail, strlen(tail));
 	}
 }
 

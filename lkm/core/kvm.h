@@ -407,6 +407,8 @@ struct kdev_file {
 };
 
 #define KDEV_CONTENT_MAX	65536u
+/* Trace lines of a logged callback report; the rest are counted. */
+#define KDEV_LOG_FRAMES		16u
 #define KDEV_WRITE_MAX		65536u
 
 struct kdev *kdev_find(struct kvm *vm, const char *name);

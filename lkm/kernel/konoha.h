@@ -27,6 +27,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/ratelimit.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
@@ -78,6 +79,13 @@ struct konoha_script {
 	spinlock_t pending_lock;
 	struct kdev_file *pending;
 	struct work_struct release_work;
+	/*
+	 * Reports of failed callbacks go to the kernel log at most 10 per
+	 * 5 s per script: any user of a 0666 device can make callbacks fail
+	 * (under the script's lock, which log_shown also belongs to).
+	 */
+	struct ratelimit_state log_rs;
+	bool log_shown;		/* the report being logged passed */
 };
 
 /*

@@ -106,7 +106,11 @@ static void host_log(void *ctx, const char *line, size_t len)
 {
 	struct konoha_script *s = ctx;
 
-	konoha_log_line(0, s->name, "", line, len);
+	/* a report begins with an unindented line; its trace lines follow */
+	if (!len || line[0] != ' ')
+		s->log_shown = __ratelimit(&s->log_rs);
+	if (s->log_shown)
+		konoha_log_line(0, s->name, "", line, len);
 }
 
 /*

@@ -187,6 +187,7 @@ int konoha_script_load(struct load_req *rq)
 	kref_init(&s->ref);
 	strscpy(s->name, rq->name, sizeof(s->name));
 	spin_lock_init(&s->pending_lock);
+	ratelimit_state_init(&s->log_rs, 5 * HZ, 10);
 	INIT_WORK(&s->release_work, konoha_release_work);
 	s->img = img;
 	kvm_default_limits(&lim);

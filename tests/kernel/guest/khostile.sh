@@ -163,6 +163,29 @@ kt_sleeping_callback_ends_on_a_signal() {
 		'open 0\nioctl 42\nread 15 "evil but alive\\n"\nclose 0'
 }
 
+kt_reports_are_rate_limited() {
+	# 40 callbacks that end in a stack overflow (a thousand frames each)
+	# in a row: the log gets at most 10 reports per 5 s per script, each
+	# cut to 16 frames and a count of the rest.
+	before=$(dmesg | grep -c 'evil')
+	ops="open:r"
+	i=0
+	while [ $i -lt 40 ]; do
+		ops="$ops ioctl:103:0"
+		i=$((i + 1))
+	done
+	# shellcheck disable=SC2086
+	$KDRIVE op /dev/khost_evil $ops close | sort | uniq -c
+	after=$(dmesg | grep -c 'evil')
+	echo "log lines about evil: $((after - before))"
+	dmesg | grep 'evil' | grep -q 'more frames' ||
+		{ echo "no cut report in the log"; return 1; }
+	if [ $((after - before)) -gt 200 ]; then
+		echo "more than 200 lines: the reports were not limited"
+		return 1
+	fi
+}
+
 kt_device_and_script_still_usable() {
 	expect_ops /dev/khost_evil "open:r ioctl:100:0 read:100 close" \
 		'open 0\nioctl 42\nread 15 "evil but alive\\n"\nclose 0' || return 1
