@@ -80,6 +80,14 @@ CONFIG_PRINTK=y
 CONFIG_PRINTK_TIME=y
 CONFIG_VFAT_FS=y
 CONFIG_MSDOS_FS=y
+# With a preemptible kernel, lockdep brings in TASKS_RCU, whose boot-time
+# self-test (run under PROVE_LOCKING) hangs about one boot in two on one
+# emulated CPU. Debian's kernels run the voluntary model by default
+# (PREEMPT_DYNAMIC): build that model alone, which is not PREEMPTION.
+CONFIG_PREEMPT_VOLUNTARY=y
+# CONFIG_PREEMPT_DYNAMIC is not set
+# CONFIG_KPROBES is not set
+# CONFIG_FTRACE is not set
 # CONFIG_DRM is not set
 # CONFIG_AGP is not set
 # CONFIG_SOUND is not set
