@@ -128,8 +128,7 @@ JIT_KMODS ?= $(wildcard examples/*.kmod)
 load: ## build konoha.ko (and the JIT companions JIT_KMODS=DIR.kmod...) against the running kernel and insmod them (root; a real Linux machine)
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make load: must be run as root (it inserts konoha.ko into the running kernel)" >&2; exit 1; fi
-	@if [ ! -e /lib/modules/$(KREL)/build/Makefile ]; then \
-		echo "make load: no headers for $(KREL) in /lib/modules/$(KREL)/build (install linux-headers-$(KREL))" >&2; exit 1; fi
+	@bash tools/kernels.sh headers $(KREL) >/dev/null
 	@KBUILD_EXTRA_SRC=lkm/core bash tools/build_kmod.sh lkm/kernel konoha $(KREL)
 	insmod $(BUILD)/kernel/$(KREL)/konoha/konoha.ko
 	@for d in $(JIT_KMODS); do \

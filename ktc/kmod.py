@@ -1,19 +1,25 @@
 """Building JIT companion modules for an installed kernel.
 
 ctjit produces the stubs and the companion-module directory (`write_kmod`:
-the stub objects, a Kbuild and the glue); this module finds the kernel's
-Kbuild tree and runs it there against konoha.ko's Module.symvers, which is
-what `ktc load --jit` does before inserting the module.
+the stub objects, a Kbuild and the glue); this module builds it in place
+with tools/build_kmod.sh against konoha.ko's Module.symvers, which is what
+`ktc load --jit` does before inserting the module.  The script is the
+project's one module builder (the Makefile's, the tests' and the
+benchmarks' too) and tools/kernels.sh the one place that finds a kernel's
+headers, so every module is held to the same rules: any warning, objtool's
+included, fails the build.
 """
 
 from __future__ import annotations
 
+import os
 import pathlib
-import re
 import subprocess
 from typing import Callable
 
 import ctjit
+
+TOOLS = pathlib.Path(__file__).resolve().parent.parent / "tools"
 
 
 class KmodError(Exception):
@@ -21,14 +27,22 @@ class KmodError(Exception):
     carries its output)."""
 
 
+def _run(cmd: list[str], env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, env=env)
+    except OSError as e:
+        raise KmodError(f"cannot run {cmd[0]}: {e.strerror}") from None
+
+
 def kernel_headers(release: str) -> pathlib.Path:
-    """The Kbuild tree of an installed kernel release."""
-    for d in (pathlib.Path("/lib/modules") / release / "build",
-              pathlib.Path("/usr/src") / f"linux-headers-{release}"):
-        if (d / "Makefile").exists():
-            return d.resolve()
-    raise KmodError(f"no kernel headers for {release} (install "
-                    f"linux-headers-{release})")
+    """The Kbuild tree of an installed kernel release, as
+    `tools/kernels.sh headers` finds it."""
+    r = _run(["bash", str(TOOLS / "kernels.sh"), "headers", release])
+    if r.returncode != 0 or not r.stdout.strip():
+        raise KmodError(r.stderr.strip().removeprefix("error: ") or
+                        f"no kernel headers for {release}")
+    return pathlib.Path(r.stdout.strip())
 
 
 def check_symvers(symvers: str, release: str) -> None:
@@ -41,24 +55,26 @@ def check_symvers(symvers: str, release: str) -> None:
 def build_kmod(directory: str, release: str, symvers: str,
                progress: Callable[[str], None] | None = None
                ) -> pathlib.Path:
-    """Builds a companion-module directory (ctjit.write_kmod) with the
-    kernel's own Kbuild against `release`, resolving konoha.ko's symbols
-    from its Module.symvers; returns the .ko.  A build that fails or prints
-    a warning raises KmodError with Kbuild's output."""
+    """Builds a companion-module directory (ctjit.write_kmod) in place with
+    tools/build_kmod.sh for `release`, resolving konoha.ko's symbols from
+    its Module.symvers; returns the .ko.  A build that fails or prints a
+    warning raises KmodError with Kbuild's output."""
     d = pathlib.Path(directory).resolve()
     headers = kernel_headers(release)
     check_symvers(symvers, release)
     if progress:
         progress(f"building {d.name} for {release} ({headers})")
-    cmd = ["make", "-s", "-C", str(headers), f"M={d}",
-           f"KBUILD_EXTRA_SYMBOLS={pathlib.Path(symvers).resolve()}",
-           "modules"]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True)
-    except OSError as e:
-        raise KmodError(f"cannot run make: {e.strerror}") from None
-    log = (r.stdout + r.stderr).strip()
-    if r.returncode != 0 or re.search(r"warning:|error:", log):
+    symvers_path = pathlib.Path(symvers).resolve()
+    if any(c.isspace() for c in str(symvers_path)):
+        # build_kmod.sh splits KMAKE_ARGS on blanks, as Kbuild would
+        raise KmodError(f"{symvers_path}: Kbuild cannot take a "
+                        f"Module.symvers path with blanks")
+    env = dict(os.environ,
+               KMAKE_ARGS=f"KBUILD_EXTRA_SYMBOLS={symvers_path}")
+    r = _run(["bash", str(TOOLS / "build_kmod.sh"), "-o", str(d), str(d),
+              d.name, release], env=env)
+    if r.returncode != 0:
+        log = (r.stdout + r.stderr).strip()
         raise KmodError(f"building the companion module in {d} for "
                         f"{release} failed:\n{log}")
     kos = sorted(d.glob("*.ko"))

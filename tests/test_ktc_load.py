@@ -165,6 +165,50 @@ def test_load_jit_rebuild_after_edit(tmp_path):
         == [kos[1].name]
 
 
+def test_kmod_headers_are_kernels_sh_headers():
+    """ktc/kmod.py finds a release's headers where tools/kernels.sh (so
+    tools/build_kmod.sh and the Makefile) finds them."""
+    from ktc import kmod
+    releases = subprocess.run(["bash", str(REPO / "tools" / "kernels.sh"),
+                               "list"], capture_output=True, text=True
+                              ).stdout.split()
+    if not releases:
+        pytest.skip("no kernel headers installed")
+    for release in releases:
+        sh = subprocess.run(["bash", str(REPO / "tools" / "kernels.sh"),
+                             "headers", release], capture_output=True,
+                            text=True, check=True).stdout.strip()
+        assert kmod.kernel_headers(release) == pathlib.Path(sh)
+        assert (kmod.kernel_headers(release) / "Makefile").exists()
+
+
+def test_kmod_warning_fails_the_build(tmp_path):
+    """A companion module is held to the rules of every other module
+    (tools/build_kmod.sh): a compiler warning fails its build, and the
+    error carries Kbuild's message."""
+    import ctjit
+    from ktc import kmod
+    releases = _releases_with_konoha()
+    if not releases:
+        pytest.skip("konoha.ko is not built (make kmod-konoha)")
+    release = releases[-1]
+    src = tmp_path / "hello_dev.k"
+    shutil.copy(HELLO, src)
+    r = _ktc("compile", "--jit", "--profile", "kernel", "--kernel",
+             ctjit.kernel_line(release), str(src))
+    assert r.returncode == 0, r.stderr
+    d = src.with_suffix(".kmod")
+    glue = next(d.glob("*_glue.c"))
+    glue.write_text(glue.read_text() + "static int kjit_never_used;\n")
+    symvers = (REPO / "build" / "kernel" / release / "konoha" /
+               "Module.symvers")
+    with pytest.raises(kmod.KmodError) as e:
+        kmod.build_kmod(str(d), release, str(symvers))
+    assert "kjit_never_used" in str(e.value)
+    assert "warning:" in str(e.value)
+    assert "printed warnings" in str(e.value)
+
+
 def test_load_jit_leaves_other_directories_alone(tmp_path):
     src = tmp_path / "hello_dev.k"
     shutil.copy(HELLO, src)

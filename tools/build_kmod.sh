@@ -1,28 +1,49 @@
 #!/usr/bin/env bash
 # Build an out-of-tree kernel module for every installed kernel.
 #
-#   build_kmod.sh SRC_DIR NAME [RELEASE...]
+#   build_kmod.sh [-o OUT_DIR] SRC_DIR NAME [RELEASE...]
 #
 # SRC_DIR holds a Kbuild file and its sources. For each release (default:
 # every one tools/kernels.sh lists) the sources are mirrored into
 # build/kernel/RELEASE/NAME/ and built there with the kernel's own Kbuild
 # (make -C HEADERS M=DIR modules), so the source tree stays clean and each
 # kernel keeps its own objects. Warnings are errors: the build fails when
-# Kbuild prints any "warning:" line.
+# Kbuild prints any "warning:" or "error:" line (objtool's included).
+#
+# With -o the module is built in OUT_DIR instead, for the one RELEASE
+# given; OUT_DIR may be SRC_DIR itself, which is how `ktc load --jit`
+# (ktc/kmod.py) builds a companion directory FILE.kmod/ in place. This
+# script is the only module builder and tools/kernels.sh the only place
+# that finds a release's headers.
 #
 # Environment: BUILD (default build), KMAKE_ARGS (extra make arguments),
 # KBUILD_EXTRA_SRC (extra directories mirrored in as subdirectories).
 set -euo pipefail
 
-if [ $# -lt 2 ]; then
-	echo "usage: $0 SRC_DIR NAME [RELEASE...]" >&2
+usage() {
+	echo "usage: $0 [-o OUT_DIR] SRC_DIR NAME [RELEASE...]" >&2
 	exit 2
+}
+out_dir=
+if [ "${1:-}" = -o ]; then
+	[ $# -ge 2 ] || usage
+	out_dir=$2
+	shift 2
 fi
+[ $# -ge 2 ] || usage
 src=$(cd "$1" && pwd)
 name=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
-build=$(mkdir -p "${BUILD:-build}" && cd "${BUILD:-build}" && pwd)
+if [ -n "$out_dir" ]; then
+	if [ $# -ne 1 ]; then
+		echo "error: -o builds for exactly one release" >&2
+		exit 2
+	fi
+	out_dir=$(mkdir -p "$out_dir" && cd "$out_dir" && pwd)
+else
+	build=$(mkdir -p "${BUILD:-build}" && cd "${BUILD:-build}" && pwd)
+fi
 
 if [ $# -gt 0 ]; then
 	releases=("$@")
@@ -74,7 +95,7 @@ prune() {
 failed=()
 for release in "${releases[@]}"; do
 	headers=$("$here/kernels.sh" headers "$release")
-	out="$build/kernel/$release/$name"
+	out=${out_dir:-"$build/kernel/$release/$name"}
 	echo "==> building kernel module(s) $name for $release"
 	expected=()
 	mkdir -p "$out"

@@ -8,6 +8,8 @@
 #
 # A release is usable when /boot/vmlinuz-RELEASE exists and its header tree
 # is found as /lib/modules/RELEASE/build or /usr/src/linux-headers-RELEASE.
+# This is the one place that finds header trees: tools/build_kmod.sh and
+# ktc/kmod.py (`ktc load --jit`) both ask `kernels.sh headers RELEASE`.
 set -euo pipefail
 
 headers_of() {
@@ -47,7 +49,10 @@ release)
 	;;
 headers)
 	[ $# -eq 2 ] || { echo "usage: $0 headers RELEASE" >&2; exit 2; }
-	headers_of "$2"
+	headers_of "$2" || {
+		echo "error: no kernel headers for $2 (install linux-headers-$2)" >&2
+		exit 1
+	}
 	;;
 *)
 	echo "usage: $0 list | release LINE | headers RELEASE" >&2
