@@ -3,15 +3,17 @@
  * gc.c - memory accounting and the precise mark-and-sweep collector.
  *
  * Every block the VM allocates for a script (objects, array storage,
- * stream buffers, the register stack and frames, conversion buffers) is
- * charged to the heap quota.  A collection runs when the charged volume
- * passes vm->gc_next, and once more before an allocation is refused;
- * after that the run aborts with "out of memory".
+ * stream buffers, device files, conversion buffers, temporary roots, the
+ * gray stack) is charged to the heap quota; the register stack and the
+ * frames are not (vm.c: the depth limit bounds them).  A collection runs
+ * when the charged volume passes vm->gc_next, and once more before an
+ * allocation is refused; after that the run aborts with "out of memory".
  *
  * Roots: the reference registers of every live frame (kfunc.reg_is_ref),
- * the globals, the pending exception, string constants, Func values of
- * functions, the natives' temporary roots, the arrays being converted to
- * strings and the registered devices.  Marking uses an explicit gray
+ * the globals, the pending exception and the exceptions whose traces are
+ * kept (vm->saved), string constants, Func values of functions, the
+ * natives' temporary roots, the arrays being converted to strings and
+ * the registered devices.  Marking uses an explicit gray
  * stack (never the C stack: 16 KiB in the kernel); if that stack cannot
  * grow, marking falls back to rescanning the heap.
  */
@@ -32,11 +34,13 @@
 
 /*
  * Work is charged to the running call's budget (while vm->charging):
- * an allocation one unit per 64 bytes, rounded up (the allocator's own
- * cost, and the zeroing or copying that fills the block), before it is
- * made: a call that cannot pay aborts with "budget exceeded" instead.
- * A collection is charged one unit per object it marks and one per
- * object it sweeps, after it ran, and so are the allocations of an
+ * an allocation one unit per GC_BYTES_PER_UNIT bytes, rounded up (the
+ * allocator's own cost, and the zeroing or copying that fills the
+ * block), before it is made: a call that cannot pay aborts with "budget
+ * exceeded" instead.  A collection is charged GC_UNITS_PER_OBJECT per
+ * object it marks and per object it sweeps, after it ran (one the call
+ * cannot pay for is not started: can_collect), and so are the
+ * allocations of an
  * exception being thrown (vm->lenient): these may take the budget below
  * zero, and the call then aborts at its next instruction, in the
  * interpreter and in JIT code alike (JIT segments are charged up front,

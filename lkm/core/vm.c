@@ -5,12 +5,16 @@
  * Registers live on one value stack owned by the VM; a script call pushes
  * a struct kframe and never recurses on the C stack.  Native code that
  * must run script code (toString during a conversion, join) re-enters
- * kvm_execute() through kvm_invoke(), at most KVM_MAX_NEST levels deep.
+ * kvm_execute() through kvm_invoke(), at most KVM_MAX_NEST levels deep
+ * and never with less than KVM_STACK_RESERVE of the C stack left.
  *
  * Exceptions unwind VM frames through each function's handler table; the
  * trace of an uncaught exception is collected while unwinding.  Aborts
- * (budget, heap, depth) take a snapshot of the frames and unwind without
- * running handlers.
+ * (budget, heap, depth, a fatal signal) take a snapshot of the frames and
+ * unwind without running handlers.
+ *
+ * The budget runs in slices (kvm_budget_refill): between two, the VM
+ * polls for a fatal signal and lets the scheduler run others.
  */
 #include "kvm.h"
 
