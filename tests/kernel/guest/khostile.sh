@@ -9,11 +9,14 @@ KLOAD=/ktest/bin/kload
 KDRIVE=/ktest/bin/kdrive
 IMG=/ktest/images
 
-expect_ops() {
-	_want=$(printf '%b' "$3")
-	# shellcheck disable=SC2086
-	_got=$($KDRIVE op "$1" $2 2>&1)
-	echo "$ kdrive op $1 $2"
+# expect_run WANT LABEL COMMAND...: COMMAND's output must be WANT
+# (printf %b escapes); LABEL names the command in the case's output.
+expect_run() {
+	_want=$(printf '%b' "$1")
+	_label=$2
+	shift 2
+	_got=$("$@" 2>&1)
+	echo "$ $_label"
 	if [ "$_got" = "$_want" ]; then
 		echo "$_got"
 		return 0
@@ -23,6 +26,11 @@ expect_ops() {
 	echo "--- got"
 	echo "$_got"
 	return 1
+}
+
+expect_ops() {
+	# shellcheck disable=SC2086
+	expect_run "$3" "kdrive op $1 $2" $KDRIVE op "$1" $2
 }
 
 allocs_are_zero() {
@@ -208,19 +216,8 @@ now_cs() {
 # expect_user_ops DEV "OP..." "EXPECTED": kdrive op as user 1000, within
 # 60 s (a system call that restarts forever must not hang the suite).
 expect_user_ops() {
-	_want=$(printf '%b' "$3")
 	# shellcheck disable=SC2086
-	_got=$(timeout 60 $KDRIVE -u 1000 op "$1" $2 2>&1)
-	echo "$ kdrive -u 1000 op $1 $2"
-	if [ "$_got" = "$_want" ]; then
-		echo "$_got"
-		return 0
-	fi
-	echo "--- expected"
-	echo "$_want"
-	echo "--- got"
-	echo "$_got"
-	return 1
+	expect_run "$3" "kdrive -u 1000 op $1 $2" timeout 60 $KDRIVE -u 1000 op "$1" $2
 }
 
 # wait_for_line FILE TEXT: up to 10 s for a line TEXT in FILE.
