@@ -113,11 +113,8 @@ static bool can_collect(struct kvm *vm, bool *skip, size_t n)
 
 static bool charge(struct kvm *vm, size_t n)
 {
-	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-
-	/* allocation is among the deepest paths (bench: stack_min_left) */
-	if (sp < vm->stack_low)
-		vm->stack_low = sp;
+	/* allocation is among the deepest paths (stack_min_left) */
+	kvm_note_stack(vm, (uintptr_t)__builtin_frame_address(0));
 	if (vm->charging && !vm->lenient && !kvm_charge(vm, alloc_units(n)))
 		return false;
 #ifdef KVM_GC_STRESS

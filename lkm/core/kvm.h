@@ -451,6 +451,13 @@ void kvm_free_all_objects(struct kvm *vm);
 
 int kvm_grow_roots(struct kvm *vm);
 
+/* Records sp, a C stack address of the running call (vm->stack_low). */
+static inline void kvm_note_stack(struct kvm *vm, uintptr_t sp)
+{
+	if (sp < vm->stack_low)
+		vm->stack_low = sp;
+}
+
 /*
  * Roots o until the matching kvm_pop_roots.  KVM_OK, or KVM_ABORT (out
  * of memory) with nothing pushed: the caller returns the status without

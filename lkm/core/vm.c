@@ -99,9 +99,7 @@ int kvm_check_stack(struct kvm *vm)
 {
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 
-	if (sp < vm->stack_low)
-		vm->stack_low = sp;
-
+	kvm_note_stack(vm, sp);
 	if (unlikely(sp < vm->stack_floor))
 		return kvm_abort(vm, KVM_ABORT_DEPTH);
 	return KVM_OK;
@@ -1096,6 +1094,7 @@ int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 		(int64_t)budget, left;
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
 	uint32_t ntmp = vm->ntmp;	/* the host's roots (device streams) */
+	uint64_t stack_left;
 	int st;
 
 	vm->budget = total < KVM_SLICE ? total : KVM_SLICE;
@@ -1114,10 +1113,10 @@ int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 	vm->executed += (uint64_t)total - (uint64_t)(left < 0 ? 0 : left);
 	vm->budget_rest = 0;
 	vm->charging = false;
-	if (vm->stack_low - (vm->stack_floor - KVM_STACK_RESERVE) <
-	    vm->stack_min_left)
-		vm->stack_min_left = vm->stack_low -
-			(vm->stack_floor - KVM_STACK_RESERVE);
+	/* the stack's base is the floor less the reserve */
+	stack_left = vm->stack_low - (vm->stack_floor - KVM_STACK_RESERVE);
+	if (stack_left < vm->stack_min_left)
+		vm->stack_min_left = stack_left;
 	if (st != KVM_OK)
 		kvm_make_report(vm, st);
 	vm->nframes = 0;
