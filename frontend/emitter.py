@@ -552,30 +552,30 @@ class FunctionEmitter:
         if not self.reachable:
             return
         self.at(s)
-        m = getattr(self, "s_" + type(s).__name__, None)
+        m = getattr(self, "stmt_" + type(s).__name__, None)
         if m is None:
             raise EmitError(f"line {self.line}: cannot emit {type(s).__name__}")
         m(s)
 
-    def s_Block(self, s):
+    def stmt_Block(self, s):
         self.push_scope()
         self.stmt_list(s.stmts)
         self.pop_scope()
 
-    def s_EmptyStmt(self, s):
+    def stmt_EmptyStmt(self, s):
         pass
 
-    def s_VarDecl(self, s):
+    def stmt_VarDecl(self, s):
         # the initialiser cannot read the new variable (definite
         # assignment), so it is evaluated straight into its register
         dst = self.declare(s.var)
         if s.init is not None:
             self.into(s.init, dst)
 
-    def s_ExprStmt(self, s):
+    def stmt_ExprStmt(self, s):
         self.effect(s.expr)
 
-    def s_If(self, s):
+    def stmt_If(self, s):
         if s.els is None:
             end = Label()
             self.branch(s.cond, end, False)
@@ -617,13 +617,13 @@ class FunctionEmitter:
             self.op("JMP", top)
         self.bind(brk)
 
-    def s_While(self, s):
+    def stmt_While(self, s):
         self._loop(s.cond, s.body, node=s)
 
-    def s_DoWhile(self, s):
+    def stmt_DoWhile(self, s):
         self._loop(s.cond, s.body, first_cond=False, node=s)
 
-    def s_For(self, s):
+    def stmt_For(self, s):
         self.push_scope()
         for i in s.init:
             if isinstance(i, A.Node) and isinstance(i, A.Stmt):
@@ -634,7 +634,7 @@ class FunctionEmitter:
         self._loop(s.cond, s.body, s.update, node=s)
         self.pop_scope()
 
-    def s_ForEach(self, s):
+    def stmt_ForEach(self, s):
         self.push_scope()
         arr_t = s.iterable.ty
         r = self.value(s.iterable)
@@ -727,21 +727,21 @@ class FunctionEmitter:
                 return i
         raise EmitError(f"line {self.line}: break or continue outside a loop")
 
-    def s_Break(self, s):
+    def stmt_Break(self, s):
         i = self._loop_index()
         regions = self._exit(i + 1)
         self.at(s)
         self.op("JMP", self.ctl[i].brk)
         self._resume(regions)
 
-    def s_Continue(self, s):
+    def stmt_Continue(self, s):
         i = self._loop_index()
         regions = self._exit(i + 1)
         self.at(s)
         self.op("JMP", self.ctl[i].cont)
         self._resume(regions)
 
-    def s_Return(self, s):
+    def stmt_Return(self, s):
         if s.value is None:
             regions = self._exit(0)
             self.at(s)
@@ -759,13 +759,13 @@ class FunctionEmitter:
         self._resume(regions)
         self.release(r)
 
-    def s_Throw(self, s):
+    def stmt_Throw(self, s):
         r = self.value(s.value)
         self.at(s)
         self.op("THROW", r)
         self.release(r)
 
-    def s_Try(self, s):
+    def stmt_Try(self, s):
         start = self.pos()
         catch_region = Region(start) if s.catches else None
         all_region = Region(start) if s.finally_ is not None else None
@@ -852,7 +852,7 @@ class FunctionEmitter:
     def expr(self, e, want=None) -> int:
         saved = self.line
         self.at(e)
-        m = getattr(self, "e_" + type(e).__name__, None)
+        m = getattr(self, "expr_" + type(e).__name__, None)
         if m is None:
             raise EmitError(f"line {self.line}: cannot emit {type(e).__name__}")
         r = m(e, want)
@@ -924,28 +924,28 @@ class FunctionEmitter:
         saved = self.line
         self.at(e)
         if isinstance(e, A.Call):
-            r = self.e_Call(e, None, discard=True)
+            r = self.expr_Call(e, None, discard=True)
             self.release(r)
         elif isinstance(e, A.IncDec):
             self.release(self.incdec(e, None, discard=True))
         elif isinstance(e, A.Assign):
-            self.release(self.e_Assign(e, None, discard=True))
+            self.release(self.expr_Assign(e, None, discard=True))
         else:
             self.release(self.expr(e))
         self.line = saved
 
     # literals and names
-    def e_IntLit(self, e, want):
+    def expr_IntLit(self, e, want):
         r = self.dst(want, T.INT)
         self.load_int(r, _wrap(e.value))
         return r
 
-    def e_BoolLit(self, e, want):
+    def expr_BoolLit(self, e, want):
         r = self.dst(want, T.BOOL)
         self.op("LOADI", r, 1 if e.value else 0)
         return r
 
-    def e_NullLit(self, e, want):
+    def expr_NullLit(self, e, want):
         if want is not None and self.reg_ty[want].is_ref:
             r = want
         else:
@@ -953,15 +953,15 @@ class FunctionEmitter:
         self.op("LOADNULL", r)
         return r
 
-    def e_StringLit(self, e, want):
+    def expr_StringLit(self, e, want):
         r = self.dst(want, T.ClassType(self.pe.class_by_id[1]))
         self.op("LOADK", r, self.b.const_str(e.value))
         return r
 
-    def e_This(self, e, want):
+    def expr_This(self, e, want):
         return 0
 
-    def e_Name(self, e, want):
+    def expr_Name(self, e, want):
         ref = e.ref
         k = _kind(ref)
         if k == "LocalVar":
@@ -981,7 +981,7 @@ class FunctionEmitter:
         raise EmitError(f"line {self.line}: cannot take the value of "
                         f"`{e.name}`")
 
-    def e_Member(self, e, want):
+    def expr_Member(self, e, want):
         ref = e.ref
         if isinstance(ref, int) and not isinstance(ref, bool):
             r = self.dst(want, T.INT)
@@ -1004,7 +1004,7 @@ class FunctionEmitter:
             return r
         raise EmitError(f"line {self.line}: cannot emit member `{e.name}`")
 
-    def e_Index(self, e, want):
+    def expr_Index(self, e, want):
         a = self.expr(e.obj)
         a = self.protect(a, [e.index])
         i = self.expr(e.index)
@@ -1015,7 +1015,7 @@ class FunctionEmitter:
         return r
 
     # operators
-    def e_Unary(self, e, want):
+    def expr_Unary(self, e, want):
         c = const_int(e) if isinstance(e.ty, T.IntType) else None
         if c is not None:
             r = self.dst(want, T.INT)
@@ -1037,7 +1037,7 @@ class FunctionEmitter:
              "&": "BAND", "|": "BOR", "^": "BXOR", "<<": "SHL", ">>": "SHR",
              ">>>": "USHR"}
 
-    def e_Binary(self, e, want):
+    def expr_Binary(self, e, want):
         op = e.op
         if op in ("&&", "||"):
             return self.logical(e, want)
@@ -1214,7 +1214,7 @@ class FunctionEmitter:
         self.op("CONCAT", r, xs, ys)
         return r
 
-    def e_Cond(self, e, want):
+    def expr_Cond(self, e, want):
         t = e.ty
         if want is not None and (self.reg_ty[want] == t or self._subtype(
                 t, self.reg_ty[want])):
@@ -1230,7 +1230,7 @@ class FunctionEmitter:
         self.bind(end)
         return r
 
-    def e_Cast(self, e, want):
+    def expr_Cast(self, e, want):
         s, t = e.expr.ty, e.ty
         if isinstance(t, T.IntType) or isinstance(t, T.BoolType):
             if s == t:
@@ -1263,7 +1263,7 @@ class FunctionEmitter:
         self.op("CAST", r, x, self.pe.ty(t))
         return r
 
-    def e_InstanceOf(self, e, want):
+    def expr_InstanceOf(self, e, want):
         t = e.type.resolved if e.type is not None else None
         x = self.value(e.expr, T.ANY if not e.expr.ty.is_ref else None)
         self.release(x)
@@ -1273,7 +1273,7 @@ class FunctionEmitter:
         return r
 
     # assignment
-    def e_Assign(self, e, want, discard=False):
+    def expr_Assign(self, e, want, discard=False):
         tgt = e.target
         op = e.op
         if op == "=":
@@ -1384,7 +1384,7 @@ class FunctionEmitter:
             return r
         raise EmitError(f"line {self.line}: bad assignment target")
 
-    def e_IncDec(self, e, want):
+    def expr_IncDec(self, e, want):
         return self.incdec(e, want, discard=False)
 
     def incdec(self, e, want, discard):
@@ -1439,7 +1439,7 @@ class FunctionEmitter:
         raise EmitError(f"line {self.line}: bad ++/-- target")
 
     # objects and arrays
-    def e_New(self, e, want):
+    def expr_New(self, e, want):
         cls = e.cls
         ctor = e.ctor if e.ctor is not None else cls.ctor
         ct = T.ClassType(cls)
@@ -1458,7 +1458,7 @@ class FunctionEmitter:
         self.release(*regs[1:])
         return regs[0]
 
-    def e_NewArray(self, e, want):
+    def expr_NewArray(self, e, want):
         t = e.ty
         if e.size is None:
             r = self.dst(want, t)
@@ -1471,7 +1471,7 @@ class FunctionEmitter:
         self.op("NEWARR", r, self.pe.ty(t), n)
         return r
 
-    def e_ArrayLit(self, e, want):
+    def expr_ArrayLit(self, e, want):
         t = e.ty
         elem = t.elem if isinstance(t, T.ArrayType) else T.ANY
         ti = self.pe.ty(t)
@@ -1499,7 +1499,7 @@ class FunctionEmitter:
         return r
 
     # calls
-    def e_Call(self, e, want, discard=False):
+    def expr_Call(self, e, want, discard=False):
         kind = e.kind
         ret = e.ty if e.ty is not None else T.VOID
         void = isinstance(ret, T.VoidType)
