@@ -19,6 +19,7 @@
  */
 #include "kvm.h"
 
+/* The next collection: at twice what survived the last, at least this. */
 #define GC_MIN_THRESHOLD	(1u << 20)
 /* Gray stack entries kept from one collection to the next. */
 #define GC_GRAY_KEEP		1024u
@@ -52,7 +53,10 @@ static inline void charge_work(struct kvm *vm, size_t units)
 		vm->budget -= (int64_t)units;
 }
 
-/* Charges n bytes of kernel memory that a collection must not free. */
+/*
+ * Charges n bytes to the quota only: no budget, no collection (which
+ * would free the object being rooted).  false: over quota, no charge.
+ */
 static bool charge_quota(struct kvm *vm, size_t n)
 {
 	if (n > vm->lim.heap || vm->heap_used > vm->lim.heap - n)
@@ -63,6 +67,10 @@ static bool charge_quota(struct kvm *vm, size_t n)
 	return true;
 }
 
+/*
+ * Doubles vm->tmp for kvm_push_root().  KVM_OK, or KVM_ABORT (out of
+ * memory) with vm->tmp unchanged.
+ */
 int kvm_grow_roots(struct kvm *vm)
 {
 	uint32_t cap = vm->tmp_cap ? vm->tmp_cap * 2 : 32;
@@ -84,6 +92,7 @@ int kvm_grow_roots(struct kvm *vm)
 	return KVM_OK;
 }
 
+/* Budget units for an allocation of n bytes: a unit per started 16 bytes. */
 static inline size_t alloc_units(size_t n)
 {
 	return n / GC_BYTES_PER_UNIT + (n % GC_BYTES_PER_UNIT != 0);
@@ -94,6 +103,7 @@ static inline size_t alloc_units(size_t n)
  * charging only, where the budget is exact: see above): the allocation
  * goes ahead without it while the quota has room, else the call aborts
  * with "budget exceeded".  At most every object is marked and swept.
+ * true: go on, *skip says without collecting; false: the abort is set.
  */
 static bool can_collect(struct kvm *vm, bool *skip, size_t n)
 {
@@ -111,6 +121,13 @@ static bool can_collect(struct kvm *vm, bool *skip, size_t n)
 	return false;
 }
 
+/*
+ * Accounts for n bytes about to be allocated: the budget, a collection
+ * past gc_next, then the quota.  true: heap_used includes n, which the
+ * caller allocates or gives back; false: an abort is set.  Every script
+ * allocation passes here, so any of them may collect: a native roots
+ * (kvm_push_root) what it holds across a call that allocates.
+ */
 static bool charge(struct kvm *vm, size_t n)
 {
 	/* allocation is among the deepest paths (stack_min_left) */
@@ -142,6 +159,11 @@ static bool charge(struct kvm *vm, size_t n)
 	return true;
 }
 
+/*
+ * A charged block that is not an object (array storage, buffers): not
+ * zeroed, unknown to the collector; its owner frees it with kvm_mem_free()
+ * and the same n.  NULL: an abort is set.
+ */
 void *kvm_mem_alloc(struct kvm *vm, size_t n)
 {
 	void *p;
@@ -158,6 +180,7 @@ void *kvm_mem_alloc(struct kvm *vm, size_t n)
 	return p;
 }
 
+/* Only growth is charged.  NULL: an abort is set, p is kept at old. */
 void *kvm_mem_realloc(struct kvm *vm, void *p, size_t old, size_t n)
 {
 	void *q;
@@ -178,6 +201,7 @@ void *kvm_mem_realloc(struct kvm *vm, void *p, size_t old, size_t n)
 	return q;
 }
 
+/* Frees a block of kvm_mem_alloc(); n must be the size it is charged at. */
 void kvm_mem_free(struct kvm *vm, void *p, size_t n)
 {
 	if (!p)
@@ -187,6 +211,11 @@ void kvm_mem_free(struct kvm *vm, void *p, size_t n)
 	kp_free(p);
 }
 
+/*
+ * A zeroed object (every reference null) of size bytes, which
+ * kvm_obj_size() must give back when it is freed.  Nothing roots it: the
+ * caller stores it in a root before it allocates again.  NULL: an abort.
+ */
 struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
 			   uint32_t cls)
 {
@@ -211,6 +240,11 @@ struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
 
 /* ---- marking ------------------------------------------------------------ */
 
+/*
+ * Whether o may reference other objects and must go on the gray stack:
+ * instances (fields), Func values (a bound receiver), arrays of
+ * references.  Strings, boxes and streams never do.
+ */
 static bool has_children(const struct kobj *o)
 {
 	switch (o->kind) {
@@ -224,6 +258,10 @@ static bool has_children(const struct kobj *o)
 	}
 }
 
+/*
+ * Marks o (NULL allowed) and queues it for mark_children(); a marked
+ * object is not queued again, so cycles end.  Also for device.c's roots.
+ */
 void kvm_gc_mark_obj(struct kvm *vm, struct kobj *o)
 {
 	struct kobj **g;
@@ -258,11 +296,16 @@ void kvm_gc_mark_obj(struct kvm *vm, struct kobj *o)
 	vm->gray[vm->ngray++] = o;
 }
 
+/* The type kinds are ordered so that every reference kind is >= KT_ANY. */
 static bool field_is_ref(const struct kimage *img, uint32_t type)
 {
 	return img->types[type].kind >= KT_ANY;
 }
 
+/*
+ * Marks what o references, by the image's field types: the verifier
+ * ensures a reference field never holds an int.
+ */
 static void mark_children(struct kvm *vm, struct kobj *o)
 {
 	const struct kimage *img = vm->img;
@@ -294,6 +337,10 @@ static void mark_children(struct kvm *vm, struct kobj *o)
 	}
 }
 
+/*
+ * Marks until nothing is gray.  Objects marked while the gray stack could
+ * not grow were never queued: whole-heap passes find them.
+ */
 static void drain(struct kvm *vm)
 {
 	struct kobj *o;
@@ -311,6 +358,11 @@ static void drain(struct kvm *vm)
 	}
 }
 
+/*
+ * Only registers reg_is_ref declares references are read: an int register
+ * holds any bit pattern.  Draining after each frame keeps the gray stack
+ * short; the tables may still be NULL while the VM is being created.
+ */
 static void mark_roots(struct kvm *vm)
 {
 	const struct kimage *img = vm->img;
@@ -349,6 +401,7 @@ static void mark_roots(struct kvm *vm)
 
 /* ---- sweeping ----------------------------------------------------------- */
 
+/* Frees o and the storage it owns, giving back what each was charged. */
 static void free_obj(struct kvm *vm, struct kobj *o)
 {
 	if (o->kind == KO_ARRAY) {
@@ -363,6 +416,7 @@ static void free_obj(struct kvm *vm, struct kobj *o)
 	kvm_mem_free(vm, o, kvm_obj_size(vm, o));
 }
 
+/* Frees the unmarked objects, unmarks the others for the next time. */
 static void sweep(struct kvm *vm)
 {
 	struct kobj **link = &vm->objects;
@@ -381,6 +435,10 @@ static void sweep(struct kvm *vm)
 	}
 }
 
+/*
+ * One full, non-incremental collection, from charge() only; its work is
+ * charged after it ran.
+ */
 void kvm_gc(struct kvm *vm)
 {
 	size_t next;
@@ -403,6 +461,7 @@ void kvm_gc(struct kvm *vm)
 	vm->gc_next = next;
 }
 
+/* Frees every object, reachable or not: the VM is being destroyed. */
 void kvm_free_all_objects(struct kvm *vm)
 {
 	struct kobj *o;
