@@ -1,12 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * object.c - allocation of K objects and their run-time types.
+ *
+ * Every constructor here returns an object that nothing roots yet (see
+ * kvm_obj_alloc in gc.c): the caller stores it in a register, a field of a
+ * rooted object or on vm->tmp before its next allocation.  A NULL result
+ * means an abort is set; constructors never throw.  Each value carries its
+ * exact run-time type (the language reference §3): an instance its class,
+ * an array or a Func the image type index it was created with, a box
+ * whether it holds an int or a boolean.
  */
 #include "kvm.h"
 
 /* Strings and arrays stay below 2^31 bytes/elements whatever the quota. */
 #define KVM_MAX_LEN	0x7fffffffu
 
+/*
+ * The bytes o was charged at when allocated, header included; the storage
+ * an array or a stream owns is charged apart (free_obj in gc.c).  An
+ * instance's size is read from its class, which the image keeps fixed.
+ */
 size_t kvm_obj_size(struct kvm *vm, const struct kobj *o)
 {
 	switch (o->kind) {
@@ -28,6 +41,12 @@ size_t kvm_obj_size(struct kvm *vm, const struct kobj *o)
 	return 0;
 }
 
+/*
+ * A String of the len bytes at b, which may hold NULs; a NUL follows them
+ * so that b can be read as a C string where no NUL is expected.  b NULL
+ * leaves the bytes zeroed for the caller to fill before the string is
+ * seen by a script.
+ */
 struct kstr *kvm_str_new(struct kvm *vm, const void *b, size_t len)
 {
 	struct kstr *s;
@@ -52,6 +71,10 @@ struct kstr *kvm_str_cstr(struct kvm *vm, const char *s)
 	return kvm_str_new(vm, s, strlen(s));
 }
 
+/*
+ * An instance of class cls with every field at its default (0, false or
+ * null, all zero bits).  Runs no constructor: the caller does.
+ */
 struct kinst *kvm_inst_new(struct kvm *vm, uint32_t cls)
 {
 	const struct kclass *c = vm->img->classes[cls];
@@ -61,6 +84,12 @@ struct kinst *kvm_inst_new(struct kvm *vm, uint32_t cls)
 			KO_INSTANCE, cls);
 }
 
+/*
+ * Makes room for n elements in a, without changing its length.  The
+ * capacity at least doubles, so that n appends cost O(n) copies; the new
+ * slots are zeroed, so a later length increase shows default values (and
+ * never a stale reference to the collector).  KVM_OK or KVM_ABORT.
+ */
 int kvm_arr_reserve(struct kvm *vm, struct karr *a, uint32_t n)
 {
 	size_t cap;
@@ -75,6 +104,7 @@ int kvm_arr_reserve(struct kvm *vm, struct karr *a, uint32_t n)
 		cap = n;
 	if (cap > KVM_MAX_LEN)
 		cap = KVM_MAX_LEN;
+	/* the realloc may collect; a may be held by no more than a C local */
 	if (kvm_push_root(vm, &a->h))
 		return KVM_ABORT;
 	v = kvm_mem_realloc(vm, a->v, (size_t)a->cap * sizeof(*v),
@@ -88,6 +118,11 @@ int kvm_arr_reserve(struct kvm *vm, struct karr *a, uint32_t n)
 	return KVM_OK;
 }
 
+/*
+ * An array of image type `type` (a KT_ARRAY type) with len default
+ * elements.  elem_ref is fixed here from the element type: it tells the
+ * collector whether to read the elements as references.
+ */
 struct karr *kvm_arr_new(struct kvm *vm, uint32_t type, uint32_t len)
 {
 	const struct kimage *img = vm->img;
@@ -110,6 +145,7 @@ struct karr *kvm_arr_new(struct kvm *vm, uint32_t type, uint32_t len)
 	return a;
 }
 
+/* An int or a boolean boxed to be stored as Any (KO_BOXI / KO_BOXZ). */
 struct kobj *kvm_box(struct kvm *vm, bool boolean, int64_t v)
 {
 	struct kbox *b;
@@ -123,6 +159,11 @@ struct kobj *kvm_box(struct kvm *vm, bool boolean, int64_t v)
 	return &b->h;
 }
 
+/*
+ * A Func value of image type `type` calling m, bound to recv for a method
+ * (NULL for a function).  recv is rooted across the allocation since the
+ * caller may hold it only in a C local.
+ */
 struct kfn *kvm_fn_new(struct kvm *vm, uint32_t type, struct kmethod_ref m,
 		       struct kobj *recv)
 {
@@ -140,6 +181,11 @@ struct kfn *kvm_fn_new(struct kvm *vm, uint32_t type, struct kmethod_ref m,
 	return f;
 }
 
+/*
+ * The class of o for subclass tests and class names: instances and
+ * streams carry theirs, a string is a String; arrays, Funcs and boxes
+ * have none (KIMG_NONE).
+ */
 uint32_t kvm_obj_class(const struct kobj *o)
 {
 	switch (o->kind) {
@@ -153,6 +199,12 @@ uint32_t kvm_obj_class(const struct kobj *o)
 	}
 }
 
+/*
+ * Whether the non-null o belongs to image type `type`, for casts and
+ * instanceof (the caller handles null).  Arrays and Func types are
+ * invariant: they match by type index, which is one per type since the
+ * reader refuses duplicate types.
+ */
 bool kvm_instance_of(struct kvm *vm, const struct kobj *o, uint32_t type)
 {
 	const struct ktype *t = &vm->img->types[type];
@@ -179,6 +231,10 @@ bool kvm_instance_of(struct kvm *vm, const struct kobj *o, uint32_t type)
 	}
 }
 
+/*
+ * The run-time type of o (NULL: "null") as the language writes it, into
+ * buf, NUL-terminated and cut to len; for exception messages.
+ */
 void kvm_obj_type_name(struct kvm *vm, const struct kobj *o, char *buf,
 		       size_t len)
 {
@@ -213,6 +269,7 @@ void kvm_obj_type_name(struct kvm *vm, const struct kobj *o, char *buf,
 	snprintf(buf, len, "%s", name ? name : "?");
 }
 
+/* Byte equality of two Strings, either of them NULL (null == null). */
 bool kvm_str_eq(const struct kobj *a, const struct kobj *b)
 {
 	const struct kstr *x = (const struct kstr *)a;
