@@ -1,15 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * string.c - string conversion (LANGUAGE.md 6) and byte buffers.
+ * string.c - string conversion (language reference §6) and byte buffers.
  *
  * Arrays are converted with an explicit stack (vm->conv, also a GC root;
- * its arrays carry KOBJ_CONVERTING), never by C recursion; objects
- * call their toString (vtable slot 0), which may re-enter the
- * interpreter.  Every converted value costs one unit of budget, and
- * every 64 bytes copied one more.
+ * its arrays carry KOBJ_CONVERTING), never by C recursion, so a deeply
+ * nested array cannot overflow the 16 KiB kernel stack; objects call
+ * their toString (vtable slot 0), which may re-enter the interpreter
+ * (bounded by KVM_MAX_NEST in vm.c).  Every array element costs 8 units
+ * of budget, every 64 bytes of a string copied one more, and the buffer
+ * is charged as any allocation.
+ *
+ * A conversion is built in a struct kbuf, which is charged memory but not
+ * an object: nothing points into it, so a collection during a toString
+ * leaves it alone.  Only the final kvm_str_new() makes a String.
  */
 #include "kvm.h"
 
+/*
+ * Appends n bytes to b, doubling its capacity (64 bytes at first).  The
+ * length stays below 2^31, the limit of a String.  KVM_OK, or KVM_ABORT
+ * with b as it was (still to be freed by the caller).
+ */
 int kvm_buf_put(struct kvm *vm, struct kbuf *b, const void *s, size_t n)
 {
 	size_t cap;
@@ -33,6 +44,7 @@ int kvm_buf_put(struct kvm *vm, struct kbuf *b, const void *s, size_t n)
 	return KVM_OK;
 }
 
+/* Frees b's bytes (charged at b->cap) and leaves it empty and reusable. */
 void kvm_buf_free(struct kvm *vm, struct kbuf *b)
 {
 	kvm_mem_free(vm, b->p, b->cap);
@@ -40,6 +52,11 @@ void kvm_buf_free(struct kvm *vm, struct kbuf *b)
 	b->len = b->cap = 0;
 }
 
+/*
+ * Writes v in decimal and a NUL to buf (21 bytes at least: a sign and 19
+ * digits); returns the length.  The magnitude is taken as unsigned so
+ * that INT64_MIN, which has no positive int64_t, prints right.
+ */
 int kvm_fmt_int(char *buf, int64_t v)
 {
 	char tmp[24];
@@ -74,6 +91,10 @@ static int put_int(struct kvm *vm, struct kbuf *b, int64_t v)
 	return kvm_buf_put(vm, b, buf, (size_t)n);
 }
 
+/*
+ * A Func value: "<function NAME>", or "<method NAME>" when it is bound to
+ * a receiver; a native's name is prefixed by the class that owns it.
+ */
 static int put_func(struct kvm *vm, struct kbuf *b, const struct kfn *f)
 {
 	const char *name, *owner = NULL;
@@ -99,18 +120,26 @@ static int put_func(struct kvm *vm, struct kbuf *b, const struct kfn *f)
 	return st;
 }
 
+/* Whether the array a is on vm->conv, in this conversion or an outer one. */
 static bool converting(const struct kobj *a)
 {
 	return a->flags & KOBJ_CONVERTING;
 }
 
-/* Pops the conversion stack down to base. */
+/*
+ * Pops the conversion stack down to base, clearing the flags: every exit
+ * of put_array (an error included) does, so no array stays flagged.
+ */
 static void conv_pop_to(struct kvm *vm, uint32_t base)
 {
 	while (vm->nconv > base)
 		vm->conv[--vm->nconv].o->flags &= ~KOBJ_CONVERTING;
 }
 
+/*
+ * Pushes the array a, whose elements are converted next, and flags it.
+ * KVM_ABORT (out of memory) leaves a neither pushed nor flagged.
+ */
 static int conv_push(struct kvm *vm, struct kobj *a)
 {
 	struct kconv *c;
@@ -133,7 +162,10 @@ static int conv_push(struct kvm *vm, struct kobj *a)
 	return KVM_OK;
 }
 
-/* Calls toString (vtable slot 0) of an object; *out may become NULL. */
+/*
+ * Calls toString (vtable slot 0) of an object; *out may become NULL.  The
+ * result is not rooted: the caller roots it before it allocates.
+ */
 static int call_tostring(struct kvm *vm, struct kobj *o, struct kstr **out)
 {
 	const struct kclass *c = vm->img->classes[kvm_obj_class(o)];
@@ -186,7 +218,12 @@ static int put_scalar_ref(struct kvm *vm, struct kbuf *b, struct kobj *o)
 	}
 }
 
-/* Converts the array a into b, iteratively. */
+/*
+ * Converts the array a into b, iteratively: the top of vm->conv is the
+ * array being printed and its next index, a nested array is pushed where
+ * a recursive version would call itself.  The caller roots a; the nested
+ * arrays are rooted by vm->conv itself.
+ */
 static int put_array(struct kvm *vm, struct kbuf *b, struct kobj *a)
 {
 	const struct kimage *img = vm->img;
@@ -242,6 +279,7 @@ static int put_array(struct kvm *vm, struct kbuf *b, struct kobj *a)
 	return st;
 }
 
+/* Appends the conversion of the reference o (null included). */
 static int put_ref(struct kvm *vm, struct kbuf *b, struct kobj *o)
 {
 	if (o && o->kind == KO_ARRAY)
@@ -249,6 +287,12 @@ static int put_ref(struct kvm *vm, struct kbuf *b, struct kobj *o)
 	return put_scalar_ref(vm, b, o);
 }
 
+/*
+ * The string conversion of the reference o, as a String in *out (not
+ * rooted).  A String converts to itself and an object to its toString
+ * result, without a copy; everything else is built in a buffer.  Returns
+ * KVM_OK, or the status of a toString that threw or of an abort.
+ */
 int kvm_ref_to_string(struct kvm *vm, struct kobj *o, struct kstr **out)
 {
 	struct kbuf b = { 0 };
@@ -286,6 +330,10 @@ int kvm_ref_to_string(struct kvm *vm, struct kobj *o, struct kstr **out)
 	return st;
 }
 
+/*
+ * The string conversion of v, whose static image type is `type` (it says
+ * whether v.i or v.o is meaningful).  Same contract as kvm_ref_to_string.
+ */
 int kvm_to_string(struct kvm *vm, union kvalue v, uint32_t type,
 		  struct kstr **out)
 {
