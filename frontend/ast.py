@@ -1,8 +1,18 @@
 """AST of K: dataclasses built by `parser.py`, annotated in place by `checker.py`.
 
-Every node has `span` = (file, line, col, end_line, end_col), 1-based, end
-exclusive-inclusive as Lark reports it (end_col is one past the last column).
-Annotation fields (DESIGN.md) default to None and are filled by the checker.
+Every node has `span` = (file, line, col, end_line, end_col), all 1-based as
+Lark reports them: (line, col) is the first character, (end_line, end_col)
+one past the last (Lark's end_column), so a one-character token at column 7
+spans columns 7..8.  A node built from nothing positioned gets (file, 0, 0,
+0, 0).  Diagnostics underline exactly this range, so a node's span is the
+smallest source text that shows it.
+
+Fields before the `kw_only` ones are syntax, set by the parser.  The
+`kw_only` fields are annotations (frontend/DESIGN.md lists them): they
+default to None and only the checker fills them, so the emitter lowers a
+call from `Call.kind`/`target` rather than from the shape of `callee`.
+Nodes compare by identity (`eq=False`): two equal-looking expressions at
+different places stay distinct (the parser keeps sets of node ids).
 
 Type syntax:   NamedType, ArrayTypeNode, FuncTypeNode        (.resolved: types.Type)
 Top level:     Program, ClassDecl, FieldDecl, MethodDecl, CtorDecl,
@@ -24,6 +34,7 @@ Span = tuple  # (file, line, col, end_line, end_col)
 
 @dataclass(eq=False)
 class Node:
+    """Base of every node: only the source range (see the module docstring)."""
     span: Span
 
 
@@ -31,6 +42,9 @@ class Node:
 
 @dataclass(eq=False)
 class TypeNode(Node):
+    """A type as written in the source.  `resolved` is the `types.Type` the
+    checker made of it (types.ERROR when the name is unknown, so that one
+    bad name gives one diagnostic and no cascade)."""
     resolved: Any = field(default=None, kw_only=True)   # types.Type
 
 
@@ -57,12 +71,17 @@ class FuncTypeNode(TypeNode):
 
 @dataclass(eq=False)
 class Program(Node):
+    """A whole script.  `items` keeps source order, which is the order the
+    init runs top-level statements and global initialisers in (the language
+    reference §2); declarations may be used before they appear."""
     items: list = field(default_factory=list)   # ClassDecl, FuncDecl, MethodDecl (out of class), GlobalDecl, statements
     info: Any = field(default=None, kw_only=True)   # symbols.ProgramInfo
 
 
 @dataclass(eq=False)
 class Param(Node):
+    """One declared parameter of a function, method or constructor; its
+    `var` is the LocalVar the body refers to (index = parameter position)."""
     type: TypeNode = None
     name: str = ""
     name_span: Span = None
@@ -71,6 +90,10 @@ class Param(Node):
 
 @dataclass(eq=False)
 class ClassDecl(Node):
+    """`class Name extends Super { members }`; `superclass` None means
+    Object.  Methods written outside the body (`R Name.m() {}`) are not in
+    `members`: they are MethodDecls of Program.items with `class_name` set,
+    and the checker adds them to the class exactly as if written inside."""
     name: str = ""
     name_span: Span = None
     superclass: Optional[str] = None
@@ -81,6 +104,9 @@ class ClassDecl(Node):
 
 @dataclass(eq=False)
 class FieldDecl(Node):
+    """`T name = init;` in a class body.  Initialisers run in declaration
+    order in the class's constructor, after the superclass constructor and
+    before the rest of its body (the language reference §4)."""
     type: TypeNode = None
     name: str = ""
     name_span: Span = None
@@ -103,6 +129,9 @@ class MethodDecl(Node):
 
 @dataclass(eq=False)
 class CtorDecl(Node):
+    """A constructor `Name(params) { body }`; `name` must repeat the class
+    name (the checker reports it otherwise).  A class without one gets an
+    implicit MethodInfo, not a CtorDecl."""
     name: str = ""
     name_span: Span = None
     params: list = field(default_factory=list)
@@ -112,6 +141,7 @@ class CtorDecl(Node):
 
 @dataclass(eq=False)
 class FuncDecl(Node):
+    """A top-level function `R name(params) { body }`."""
     ret: TypeNode = None
     name: str = ""
     name_span: Span = None
@@ -134,11 +164,12 @@ class GlobalDecl(Node):
 
 @dataclass(eq=False)
 class Stmt(Node):
-    pass
+    """Base of statements (the language reference §5)."""
 
 
 @dataclass(eq=False)
 class Block(Stmt):
+    """`{ stmts }`: a scope for the locals declared directly in it."""
     stmts: list = field(default_factory=list)
 
 
@@ -154,16 +185,18 @@ class VarDecl(Stmt):
 
 @dataclass(eq=False)
 class ExprStmt(Stmt):
+    """`expr;`: the value is discarded (the emitter asks for no result)."""
     expr: Any = None
 
 
 @dataclass(eq=False)
 class EmptyStmt(Stmt):
-    pass
+    """A lone `;`."""
 
 
 @dataclass(eq=False)
 class If(Stmt):
+    """`if (cond) then else els`; `els` None when there is no else."""
     cond: Any = None
     then: Stmt = None
     els: Optional[Stmt] = None
@@ -192,6 +225,8 @@ class For(Stmt):
 
 @dataclass(eq=False)
 class ForEach(Stmt):
+    """`for (T name : iterable) body`: iterable must be an array; `var`
+    holds one element per iteration."""
     type: Optional[TypeNode] = None   # None for var
     name: str = ""
     name_span: Span = None
@@ -212,6 +247,7 @@ class Continue(Stmt):
 
 @dataclass(eq=False)
 class Return(Stmt):
+    """`return;` (value None) or `return value;`."""
     value: Any = None
 
 
@@ -222,6 +258,8 @@ class Throw(Stmt):
 
 @dataclass(eq=False)
 class Catch(Node):
+    """`catch (Type name) body`: Type must be Exception or a subclass;
+    `var` is the local the caught exception is stored in."""
     type: TypeNode = None
     name: str = ""
     name_span: Span = None
@@ -231,6 +269,9 @@ class Catch(Node):
 
 @dataclass(eq=False)
 class Try(Stmt):
+    """`try body catches... finally finally_`: at least one catch or a
+    finally.  Catches are tried in order; the finally block runs on every
+    exit except an abort (the language reference §7)."""
     body: Block = None
     catches: list = field(default_factory=list)
     finally_: Optional[Block] = None
@@ -240,11 +281,16 @@ class Try(Stmt):
 
 @dataclass(eq=False)
 class Expr(Node):
+    """Base of expressions (the language reference §6).  `ty` is the static
+    type the checker gave the expression: the emitter allocates its result
+    register with it and boxes where it flows into `Any`."""
     ty: Any = field(default=None, kw_only=True)   # types.Type
 
 
 @dataclass(eq=False)
 class IntLit(Expr):
+    """An integer or character literal; `text` is the source spelling (for
+    messages), `value` what it denotes (the language reference §1)."""
     value: int = 0          # already reduced to the signed 64-bit value
     text: str = ""
 
@@ -261,11 +307,15 @@ class NullLit(Expr):
 
 @dataclass(eq=False)
 class StringLit(Expr):
+    """A string literal, escapes already decoded: K strings are bytes."""
     value: bytes = b""
 
 
 @dataclass(eq=False)
 class Name(Expr):
+    """A bare identifier.  `ref` says what it denotes after the lookup order
+    of the language reference §2 (local, member of `this`, top level); a
+    class name only ever appears as the qualifier of a Member."""
     name: str = ""
     ref: Any = field(default=None, kw_only=True)   # LocalVar | FieldInfo | GlobalInfo | FuncInfo | ClassInfo (qualifier only)
 
@@ -282,6 +332,9 @@ class Super(Expr):
 
 @dataclass(eq=False)
 class Member(Expr):
+    """`obj.name`: a field, a bound method value or an `Errno.NAME`
+    constant (`ref` says which); as the callee of a Call, the method
+    named (then Call.target says which)."""
     obj: Any = None
     name: str = ""
     name_span: Span = None
@@ -290,12 +343,17 @@ class Member(Expr):
 
 @dataclass(eq=False)
 class Index(Expr):
+    """`obj[index]`: obj must be an array, index an int."""
     obj: Any = None
     index: Any = None
 
 
 @dataclass(eq=False)
 class Call(Expr):
+    """`callee(args)`.  The checker decides what is called: `kind` picks
+    the emitter's lowering (frontend/DESIGN.md lists the kinds), and
+    `param_types` has one type per argument, the type it flows into (the
+    emitter boxes an int/boolean argument whose entry is `Any`)."""
     callee: Any = None
     args: list = field(default_factory=list)
     kind: Optional[str] = field(default=None, kw_only=True)   # func virtual super native print funcval dynamic super_ctor
@@ -307,6 +365,8 @@ class Call(Expr):
 
 @dataclass(eq=False)
 class New(Expr):
+    """`new C(args)`: `cls` the class, `ctor` its constructor (a script
+    function or a built-in constructor native)."""
     type: TypeNode = None
     args: list = field(default_factory=list)
     cls: Any = field(default=None, kw_only=True)    # ClassInfo
@@ -323,6 +383,8 @@ class NewArray(Expr):
 
 @dataclass(eq=False)
 class ArrayLit(Expr):
+    """`[e1, ..., en]`: its element type comes from the expected type, else
+    the join of the elements (the language reference §3)."""
     elems: list = field(default_factory=list)
 
 
@@ -334,6 +396,8 @@ class Unary(Expr):
 
 @dataclass(eq=False)
 class Binary(Expr):
+    """A binary operator; `&&` and `||` short-circuit, every other operator
+    evaluates left then right (the language reference §6)."""
     op: str = ""          # || && | ^ & == != < <= > >= << >> >>> + - * / %
     left: Any = None
     right: Any = None
@@ -343,6 +407,8 @@ class Binary(Expr):
 
 @dataclass(eq=False)
 class Assign(Expr):
+    """`target op value`; target is a Name, Member or Index.  A compound
+    operator evaluates the target's object and index once, before value."""
     op: str = "="         # '=' or a compound operator like '+='
     target: Any = None
     value: Any = None
@@ -351,6 +417,8 @@ class Assign(Expr):
 
 @dataclass(eq=False)
 class IncDec(Expr):
+    """`++x`, `x--` etc. on an int target; `prefix` says whether the value
+    is the one after (prefix) or before (postfix) the update."""
     op: str = "++"
     prefix: bool = True
     target: Any = None
@@ -358,6 +426,8 @@ class IncDec(Expr):
 
 @dataclass(eq=False)
 class Cond(Expr):
+    """`cond ? then : els`; its type is the join of the branches (the
+    language reference §3)."""
     cond: Any = None
     then: Any = None
     els: Any = None
@@ -365,12 +435,15 @@ class Cond(Expr):
 
 @dataclass(eq=False)
 class Cast(Expr):
+    """`(type) expr`.  `ty` is the target type; the emitter picks a no-op,
+    CAST, UNBOXI or UNBOXZ from the operand's and the target's types."""
     type: TypeNode = None
     expr: Any = None
 
 
 @dataclass(eq=False)
 class InstanceOf(Expr):
+    """`expr instanceof type`: false for null (the language reference §3)."""
     expr: Any = None
     type: TypeNode = None
 
