@@ -31,6 +31,11 @@ static int cur_need(struct ld *ld, const struct kcur *c, size_t n)
 		      ld->where, n, c->off, c->end - c->off);
 }
 
+/*
+ * The readers: 0 with the value stored and the cursor past it, or
+ * ld->failed after the truncation error, with neither touched.  Values
+ * are little-endian whatever the host (image.md, "Header").
+ */
 static int rd_u8(struct ld *ld, struct kcur *c, uint8_t *v)
 {
 	if (cur_need(ld, c, 1))
@@ -113,6 +118,7 @@ static const char *const section_names[NSECTIONS] = {
 	"meta",
 };
 
+/* No bound check here: see ld_check_string(). */
 const char *ld_str_of(const struct kimage *img, uint32_t s)
 {
 	return (const char *)img->strings[s].bytes;
@@ -139,6 +145,7 @@ static int parse_strings(struct ld *ld, struct kcur *c)
 	uint32_t n, i, len;
 	uint8_t *copy;
 
+	/* a string is at least its u32 length */
 	if (rd_count(ld, c, &n, LIM_TABLE, 4, "strings"))
 		return ld->failed;
 	strs = ld_array(ld, n, sizeof(*strs));
@@ -147,6 +154,7 @@ static int parse_strings(struct ld *ld, struct kcur *c)
 	for (i = 0; i < n; i++) {
 		if (rd_u32(ld, c, &len))
 			return ld->failed;
+		/* the bound of one copy; the image size bounds them all */
 		if (len > LIM_STRING)
 			return ld_err(ld, -E2BIG,
 				      "string %u too long: %u bytes (limit %u)",
@@ -167,7 +175,11 @@ static int parse_strings(struct ld *ld, struct kcur *c)
 	return 0;
 }
 
-/* Constants: kind 1 is an int (i64), kind 2 a string index. */
+/*
+ * Constants: kind 1 is an int (i64), kind 2 a string index, 5 bytes at
+ * least.  The string index is checked here since strings come first; the
+ * VM makes one String object per string constant (vm->kstrings).
+ */
 static int parse_constants(struct ld *ld, struct kcur *c)
 {
 	struct kimage *img = ld->img;
@@ -218,6 +230,11 @@ static int parse_types(struct ld *ld, struct kcur *c)
 
 	if (rd_count(ld, c, &n, LIM_TABLE, 1, "types"))
 		return ld->failed;
+	/*
+	 * A power-of-two hash at most half full (64 slots at least), so an
+	 * open-addressing probe always ends at an empty slot (0xff bytes:
+	 * KIMG_NONE).
+	 */
 	priv->type_cap = n + EXTRA_TYPES;
 	types = ld_array(ld, priv->type_cap, sizeof(*types));
 	if (!types)
@@ -259,6 +276,7 @@ static int parse_types(struct ld *ld, struct kcur *c)
 					      "type %u: array of void", i);
 			break;
 		case KT_FUNC:
+			/* a void result is allowed, a void parameter not */
 			if (rd_u32(ld, c, &t->result))
 				return ld->failed;
 			if (t->result >= i)
@@ -308,6 +326,7 @@ static int parse_classes(struct ld *ld, struct kcur *c)
 {
 	uint32_t n, i;
 
+	/* name, super, nfields, ctor and nvtable: 20 bytes at least */
 	if (rd_count(ld, c, &n, LIM_CLASSES, 20, "classes"))
 		return ld->failed;
 	ld->raw = ld_array(ld, n, sizeof(*ld->raw));
@@ -325,6 +344,7 @@ static int parse_classes(struct ld *ld, struct kcur *c)
 		rc->field_types = ld_array(ld, rc->nfields, 4);
 		if (!rc->field_names || !rc->field_types)
 			return ld->failed;
+		/* arena memory: const only for link.c, which reads it */
 		for (j = 0; j < rc->nfields; j++) {
 			if (rd_u32(ld, c, (uint32_t *)&rc->field_names[j]) ||
 			    rd_u32(ld, c, (uint32_t *)&rc->field_types[j]))
@@ -342,7 +362,10 @@ static int parse_classes(struct ld *ld, struct kcur *c)
 	return 0;
 }
 
-/* Globals: a name and a type of the file (not void). */
+/*
+ * Globals: a name and a type of the file (not void).  is_ref is computed
+ * once here: the collector reads it to know which globals to mark.
+ */
 static int parse_globals(struct ld *ld, struct kcur *c)
 {
 	struct kimage *img = ld->img;
@@ -396,6 +419,11 @@ static int parse_function(struct ld *ld, struct kcur *c, uint32_t fi,
 			      "function %u: name string %u out of range (%u strings)",
 			      fi, name, img->nstrings);
 	f->name = ld_str_of(img, name);
+	/*
+	 * reg_is_ref is derived from the register types here, once: the
+	 * collector marks exactly these registers, and the verifier makes
+	 * sure that no int is ever written to one of them.
+	 */
 	if (rd_count(ld, c, &f->nregs, LIM_REGS, 4, "registers"))
 		return ld->failed;
 	f->reg_types = rd_u32_array(ld, c, f->nregs);
@@ -422,6 +450,10 @@ static int parse_function(struct ld *ld, struct kcur *c, uint32_t fi,
 		code[i] = (int32_t)get_u32(ld->data + c->off);
 		c->off += 4;
 	}
+	/*
+	 * Handlers (five words) and line entries (two) are only read here:
+	 * their pcs are checked by verify.c against the instruction starts.
+	 */
 	if (rd_count(ld, c, &f->nhandlers, LIM_CODE, 20, "handlers"))
 		return ld->failed;
 	f->handlers = h = ld_array(ld, f->nhandlers, sizeof(*h));
@@ -442,6 +474,10 @@ static int parse_function(struct ld *ld, struct kcur *c, uint32_t fi,
 		if (rd_u32(ld, c, &l[i].pc) || rd_u32(ld, c, &l[i].line))
 			return ld->failed;
 	}
+	/*
+	 * Inline caches take no bytes in the image, so the bytes-left rule of
+	 * rd_count() cannot bound them: the code size does instead.
+	 */
 	if (rd_u32(ld, c, &n))
 		return ld->failed;
 	/* each cache serves one CALLA, so there are fewer than code words */
@@ -462,6 +498,10 @@ static int parse_function(struct ld *ld, struct kcur *c, uint32_t fi,
 	return 0;
 }
 
+/*
+ * The function table; nfuncs counts the records read whole, so a failure
+ * never leaves a half-read function inside the table's bounds.
+ */
 static int parse_functions(struct ld *ld, struct kcur *c)
 {
 	struct kfunc *f;
@@ -481,7 +521,11 @@ static int parse_functions(struct ld *ld, struct kcur *c)
 	return 0;
 }
 
-/* The source file name and the init function, run once after loading. */
+/*
+ * The source file name and the init function, run once after loading.
+ * Only the index is checked here; link.c checks that the function is
+ * flagged as the init and takes no parameters.
+ */
 static int parse_meta(struct ld *ld, struct kcur *c)
 {
 	struct kimage *img = ld->img;
@@ -505,7 +549,13 @@ static int parse_meta(struct ld *ld, struct kcur *c)
  * each parsed through a cursor bounded by its declared length and
  * required to consume exactly that length.  The digest is checked before
  * any section is parsed: a damaged image fails early and with a clear
- * message; it is no defence, the verifier is.
+ * message; it is no defence, the verifier is.  The digest is kept in the
+ * image: it names the image (kvm_jit_register matches stubs by it).
+ *
+ *	 0  "KBC\0"      4  major, minor (u16)   8  size     12  reserved
+ *	16  SHA-256 of [48, size)                 48  section 1 (tag, len)
+ *
+ * Return: 0, or ld->failed with the first error in ld->err.
  */
 int ld_read_image(struct ld *ld)
 {
@@ -543,6 +593,7 @@ int ld_read_image(struct ld *ld)
 		struct kcur sec;
 		uint32_t tag, len;
 
+		/* ld->where names the part a truncation message is about */
 		ld->where = "image";
 		if (rd_u32(ld, &c, &tag) || rd_u32(ld, &c, &len))
 			return ld->failed;
