@@ -19,20 +19,31 @@ import struct
 from dataclasses import dataclass, field
 
 MAGIC = b"KBC\0"
+# The VM's loader accepts exactly 1.0; read_image checks the major only.
 VERSION_MAJOR = 1
 VERSION_MINOR = 0
+# magic, major, minor, file size, reserved, SHA-256 of the rest (32 bytes)
 HEADER_SIZE = 48
+# "No index" in a u32 field: no owner class, a handler that catches all.
 NONE = 0xFFFFFFFF
+# A vtable entry with this bit is `NATIVE_REF | native id` (a built-in
+# virtual method inherited unchanged), else a function index.
 NATIVE_REF = 0x80000000
+# Ids below are builtins.def's classes; script class i has id 32 + i.
 FIRST_SCRIPT_CLASS = 32
 
+# Section tags: every image has all seven, exactly in this order.
 SEC_STRINGS, SEC_CONSTANTS, SEC_TYPES, SEC_CLASSES, SEC_GLOBALS, \
     SEC_FUNCTIONS, SEC_META = range(1, 8)
 
+# Constant kinds: an i64, or a string (by its string-pool index).
 K_INT, K_STR = 1, 2
 
+# Type record kinds (the first element of a type tuple).
 TY_INT, TY_BOOL, TY_ANY, TY_CLASS, TY_ARRAY, TY_FUNC, TY_VOID = range(1, 8)
 
+# Function flags: at most one is set (a constructor is 2, not 3).  A
+# method or constructor takes its receiver in R[0], before the parameters.
 FLAG_METHOD, FLAG_CTOR, FLAG_INIT = 1, 2, 4
 
 
@@ -42,6 +53,11 @@ class ImageError(Exception):
 
 @dataclass
 class Handler:
+    """An exception handler: an exception thrown by an instruction at pc,
+    start <= pc < end (code-word offsets), of class `class_id` or a
+    subclass, is stored in R[register] and execution goes on at `target`.
+    A function's handlers are searched in order, so inner ones come
+    first."""
     start: int
     end: int
     target: int
@@ -51,6 +67,12 @@ class Handler:
 
 @dataclass
 class Function:
+    """One function record.  `regs` gives every register's type for the
+    whole function, parameters first (after the receiver of a method or
+    constructor); `code` is the instruction words (opcodes.def encoding);
+    `lines` maps pcs to source lines, sorted by pc, an instruction taking
+    the line of the last entry at or before it; `nics` counts the inline
+    caches its CALLA instructions use (operand q: each index used once)."""
     name: int                # string index
     owner: int | None        # class id, None for top-level functions/init
     type: int                # type index of a Func type
@@ -64,6 +86,9 @@ class Function:
 
 @dataclass
 class ClassRecord:
+    """A script class.  `fields` lists only the fields it adds (indexes are
+    absolute: the superclass's come first); `vtable` extends the
+    superclass's, slot for slot, overrides in place and new methods after."""
     name: int                # string index
     super_id: int
     fields: list[tuple[int, int]]   # (name string index, type index)
@@ -73,6 +98,8 @@ class ClassRecord:
 
 @dataclass
 class Image:
+    """A whole image.  Equality ignores `digest`, which is derived from the
+    bytes: an Image built in memory has none until it is written."""
     strings: list[bytes] = field(default_factory=list)
     constants: list[tuple] = field(default_factory=list)
     types: list[tuple] = field(default_factory=list)
@@ -108,6 +135,8 @@ class Image:
 # record elements as u32s.
 
 class _Out:
+    """An accumulating little-endian writer of one section's payload."""
+
     def __init__(self, strict: bool = True):
         self.parts: list[bytes] = []
         self.strict = strict
@@ -118,6 +147,7 @@ class _Out:
         self.parts.append(struct.pack("<B", v & 0xFF))
 
     def u32(self, v):
+        """A u32; None is written as NONE (an absent index)."""
         if v is None:
             v = NONE
         if self.strict and not 0 <= v <= 0xFFFFFFFF:
@@ -136,6 +166,7 @@ class _Out:
                                       *(w & 0xFFFFFFFF for w in ws)))
 
     def i64(self, v):
+        """An i64 in two's complement (an int constant; never refused)."""
         self.parts.append(struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF))
 
     def raw(self, b):
@@ -146,6 +177,7 @@ class _Out:
 
 
 def _type_record(out: _Out, t: tuple):
+    """One type record: its kind byte, then the payload of lkm/image.md."""
     out.u8(t[0])
     if t[0] in (TY_CLASS, TY_ARRAY):
         out.u32(t[1])
@@ -288,6 +320,10 @@ def write(img: Image, strict: bool = True, major: int = VERSION_MAJOR,
 # ---------------------------------------------------------------- reading
 
 class _In:
+    """A reader of one payload (or of the whole file, for the framing).
+    Every read past the end is an ImageError naming `where`, so a
+    truncated or lying image fails with a message, never an IndexError."""
+
     def __init__(self, data: bytes, where: str):
         self.data = data
         self.pos = 0
@@ -307,6 +343,7 @@ class _In:
         return struct.unpack("<I", self._take(4))[0]
 
     def opt32(self):
+        """A u32 that may be NONE, read as None."""
         v = self.u32()
         return None if v == NONE else v
 
@@ -320,12 +357,16 @@ class _In:
         return bytes(self._take(n))
 
     def count(self, item_size=1):
+        """A u32 item count.  `item_size` is the fewest bytes one item
+        takes, so a count the rest of the payload cannot hold is refused
+        before the loop: a hostile count of 2^32 - 1 costs nothing."""
         n = self.u32()
         if n * item_size > len(self.data) - self.pos:
             raise ImageError(f"{self.where}: count {n} exceeds the payload")
         return n
 
     def done(self):
+        """The payload must be consumed exactly (lkm/image.md)."""
         if self.pos != len(self.data):
             raise ImageError(f"{self.where}: {len(self.data) - self.pos} "
                              f"unread bytes at the end of the payload")
@@ -333,7 +374,11 @@ class _In:
 
 def read_image(data: bytes, check_digest: bool = True) -> Image:
     """Parse image bytes back into an `Image` (structure only: it checks the
-    framing, not the verifier's typing rules)."""
+    framing, not the verifier's typing rules).  Raises ImageError on a bad
+    magic, another major version, a size or digest that does not match
+    (check_digest=False skips the digest, for inspecting a corrupt
+    file), a section out of order, or a payload read past or not to its
+    end."""
     data = bytes(data)
     if len(data) < HEADER_SIZE or data[:4] != MAGIC:
         raise ImageError("not a K image (bad magic)")
@@ -359,6 +404,12 @@ def read_image(data: bytes, check_digest: bool = True) -> Image:
     top.done()
     return img
 
+
+# One reader per section tag.  The item sizes given to count() are the
+# smallest encodings: a constant is a kind byte and at least a u32, a
+# class five u32s, a function nine u32s (the counts of its lists included)
+# plus the one code word every function needs, a handler five u32s, a
+# line entry two.
 
 def _read_strings(s: _In, img: Image):
     for _ in range(s.count(4)):
@@ -438,7 +489,9 @@ class ImageBuilder:
 
     Strings, constants and types are deduplicated (type equality is index
     equality).  Classes and functions may be reserved before they are
-    filled in, so that code can refer to them forward.
+    filled in, so that code can refer to them forward.  A type's inner
+    types are interned before it, so a type record only ever refers to
+    types before it, as the loader requires.
     """
 
     def __init__(self, source_name: str = ""):
@@ -450,6 +503,8 @@ class ImageBuilder:
 
     # pools
     def string(self, s: str | bytes) -> int:
+        """Index of a string in the pool.  K strings are bytes; a str (a
+        name) is encoded as Latin-1, so each character is one byte."""
         b = s.encode("latin-1") if isinstance(s, str) else bytes(s)
         idx = self._strings.get(b)
         if idx is None:
@@ -458,6 +513,8 @@ class ImageBuilder:
         return idx
 
     def const_int(self, value: int) -> int:
+        """Index of an int constant, wrapped to i64 first, so 2^63 and
+        -2^63 are the same constant."""
         value = ((value + 2**63) % 2**64) - 2**63     # wrap to i64
         return self._const((K_INT, value))
 
@@ -505,11 +562,15 @@ class ImageBuilder:
 
     # tables
     def add_global(self, name: str, type_index: int) -> int:
+        """Appends a global; its index is its position (declaration order)."""
         self.image.globals.append((self.string(name), type_index))
         return len(self.image.globals) - 1
 
     def reserve_function(self, name: str, owner: int | None, type_index: int,
                          flags: int) -> int:
+        """Appends an empty function record and returns its index, so
+        calls can name it before its code is emitted (fill it in through
+        `function(index)`)."""
         self.image.functions.append(
             Function(self.string(name), owner, type_index, flags))
         return len(self.image.functions) - 1
@@ -520,6 +581,9 @@ class ImageBuilder:
     def set_class(self, class_id: int, name: str, super_id: int,
                   fields: list[tuple[str, int]], ctor: int,
                   vtable: list[int]):
+        """Defines script class `class_id` (32 + its position).  Classes
+        may be defined in any order; the slots of those not yet defined
+        hold None until they are, and build() refuses a gap."""
         i = class_id - FIRST_SCRIPT_CLASS
         while len(self.image.classes) <= i:
             self.image.classes.append(None)
@@ -531,6 +595,8 @@ class ImageBuilder:
         self.image.init = index
 
     def build(self) -> bytes:
+        """The image's bytes (strict write); ImageError if a class slot was
+        never defined or a value does not fit its field."""
         if any(c is None for c in self.image.classes):
             raise ImageError("a class id was reserved but never defined")
         return write(self.image)
