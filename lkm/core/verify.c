@@ -21,7 +21,10 @@
  */
 #include "loader.h"
 
-/* Names and operand letters by opcode, for messages and decoding. */
+/*
+ * Names and operand letters by opcode, for messages and decoding: an
+ * instruction is its opcode word and strlen(op_operands[op]) operand words.
+ */
 static const char *const op_names[] = {
 #define OP(name, operands, flags, doc) #name,
 #include "opcodes.def"
@@ -40,8 +43,8 @@ static const char *const op_operands[] = {
 struct vinsn {
 	const struct kfunc *f;
 	uint32_t pc;
-	int op;
-	const int32_t *w;	/* operand words */
+	int op;			/* in range: checked by the first walk */
+	const int32_t *w;	/* operand words, all inside f->code */
 };
 
 /* An error located at the instruction: function, pc and opcode name. */
@@ -61,7 +64,10 @@ static uint8_t rkind(const struct kimage *img, const struct vinsn *v, int32_t r)
 	return img->types[rtype(v, r)].kind;
 }
 
-/* Register r has exactly type t. */
+/*
+ * Register r has exactly type t.  Types are interned (read.c refuses
+ * duplicates), so equal indexes are equal types.
+ */
 static int need_type(struct ld *ld, const struct vinsn *v, int32_t r,
 		     uint32_t t)
 {
@@ -80,7 +86,10 @@ static int need_ref(struct ld *ld, const struct vinsn *v, int32_t r)
 		    r, ld_tname1(ld, rtype(v, r)));
 }
 
-/* A value of type s flows into register r. */
+/*
+ * A value of type s flows into register r: s <= type(r), as opcodes.def
+ * defines it (equal, Any from a reference, or a subclass).
+ */
 static int need_into(struct ld *ld, const struct vinsn *v, uint32_t s,
 		     int32_t r)
 {
@@ -100,7 +109,12 @@ static int need_from(struct ld *ld, const struct vinsn *v, int32_t r,
 		    ld_tname1(ld, rtype(v, r)), ld_tname2(ld, t), what);
 }
 
-/* Registers of the same type, int or boolean. */
+/*
+ * Registers of the same type, int or boolean.  A boolean register only
+ * ever holds 0 or 1 (LOADI checks its immediate, the other writes come
+ * from boolean results), so an operation may not mix the two: an int
+ * result stored as a boolean would break that for every later reader.
+ */
 static int need_same_intbool(struct ld *ld, const struct vinsn *v,
 			     int32_t a, int32_t b)
 {
@@ -112,7 +126,10 @@ static int need_same_intbool(struct ld *ld, const struct vinsn *v,
 	return need_type(ld, v, b, rtype(v, a));
 }
 
-/* Class of the class type in register r, else an error. */
+/*
+ * Class of the class type in register r, else an error (Any, arrays and
+ * Func types have no class: their members cannot be named statically).
+ */
 static int need_class(struct ld *ld, const struct vinsn *v, int32_t r,
 		      const struct kclass **out)
 {
@@ -175,7 +192,11 @@ static int need_result(struct ld *ld, const struct vinsn *v, int32_t a,
 	return is_void ? 0 : need_into(ld, v, result, a);
 }
 
-/* Register b holds an instance of class cls or of a subclass. */
+/*
+ * Register b holds an instance of class cls or of a subclass.  b comes
+ * from an argument block operand, which may be nregs for an empty block,
+ * so it is checked here again.
+ */
 static int need_receiver(struct ld *ld, const struct vinsn *v, int32_t b,
 			 uint32_t cls)
 {
@@ -254,7 +275,10 @@ static bool instantiable(uint32_t c)
 /*
  * The typing rule of one instruction whose operands are in range.  Each
  * inline cache may serve one CALLA only (ic_used: a bit per cache), since
- * a cache remembers one call site's receiver class.
+ * a cache remembers one call site's receiver class.  An opcode without a
+ * case here is refused (the last line), so an instruction added to
+ * opcodes.def is never trusted before it has a rule.
+ * Return: 0, or ld->failed with the first error recorded.
  */
 static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 {
@@ -278,12 +302,12 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 			return 0;
 		}
 		return need_type(ld, v, w[0], img->t_int);
-	case KOP_LOADK:
+	case KOP_LOADK:		/* kind 1: int constant, else a string */
 		return need_type(ld, v, w[0], img->consts[w[1]].kind == 1 ?
 				 img->t_int : img->t_string);
 	case KOP_LOADNULL:
 		return need_ref(ld, v, w[0]);
-	case KOP_LOADFN:
+	case KOP_LOADFN:	/* flags 0: no method, constructor or init */
 		if (img->funcs[w[1]].flags)
 			return VERR(ld, v, "%s is not a top-level function",
 				    img->funcs[w[1]].name);
@@ -388,12 +412,14 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 		if (need_type(ld, v, w[0], (uint32_t)w[2]))
 			return ld->failed;
 		return need_ref(ld, v, w[1]);
+	/* int and boolean are allowed: they test a boxed value in an Any */
 	case KOP_INSTOF:
 		if (img->types[w[2]].kind == KT_VOID)
 			return VERR(ld, v, "instanceof void");
 		if (need_type(ld, v, w[0], img->t_bool))
 			return ld->failed;
 		return need_ref(ld, v, w[1]);
+	/* the result register has exactly the class created */
 	case KOP_NEW:
 		if (!instantiable((uint32_t)w[1]))
 			return VERR(ld, v, "class %s cannot be instantiated",
@@ -410,6 +436,7 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 	 */
 	case KOP_GETF:
 	case KOP_SETF:
+		/* x: the operand holding the object (B of GETF, A of SETF) */
 		x = v->op == KOP_GETF ? 1 : 0;
 		if (need_class(ld, v, w[x], &k))
 			return ld->failed;
@@ -419,6 +446,7 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 		if (v->op == KOP_GETF)
 			return need_into(ld, v, k->field_types[w[2]], w[0]);
 		return need_from(ld, v, w[2], k->field_types[w[1]], "the field");
+	/* NEWARR A t len; NEWARRV A t C N: elements from R[C..C+N) */
 	case KOP_NEWARR:
 	case KOP_NEWARRV:
 		t = &img->types[w[1]];
@@ -448,7 +476,10 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 		    need_type(ld, v, w[1], img->t_int))
 			return ld->failed;
 		return need_from(ld, v, w[2], elem, "an element");
-	/* a direct call: the callee's declared type */
+	/*
+	 * A direct call: the callee's declared type, the receiver first for
+	 * a method or constructor.  The init runs once, from the VM only.
+	 */
 	case KOP_CALL: {
 		const struct kfunc *g = &img->funcs[w[1]];
 		int32_t b = w[2];
@@ -475,6 +506,7 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 		return need_result(ld, v, w[0], t->result);
 	case KOP_CALLN:
 		return verify_calln(ld, v);
+	/* a Func's parameters never include a receiver: BINDM holds it */
 	case KOP_CALLF:
 		t = &img->types[rtype(v, w[1])];
 		if (t->kind != KT_FUNC)
@@ -487,7 +519,7 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 	 * A call on Any: receiver, arguments and result are all Any and
 	 * are checked when it runs, through its inline cache.
 	 */
-	case KOP_CALLA:
+	case KOP_CALLA:		/* A r e N C q */
 		if (w[0] != -1 && need_type(ld, v, w[0], img->t_any))
 			return ld->failed;
 		if (need_type(ld, v, w[1], img->t_any))
@@ -503,6 +535,7 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 			return VERR(ld, v, "inline cache %d used twice", w[5]);
 		ic_used[w[5] / 8] |= (uint8_t)(1u << (w[5] % 8));
 		return 0;
+	/* v->f->type is a Func type: link.c checked the function headers */
 	case KOP_RET:
 		t = &img->types[v->f->type];
 		if (img->types[t->result].kind == KT_VOID)
@@ -526,7 +559,10 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 		      v->f->name, v->pc);
 }
 
-/* Operand index of a register that starts an argument block (may be empty). */
+/*
+ * Operand index of a register that starts an argument block (may be
+ * empty), or -1.  The block's length is checked with the typing rule.
+ */
 static int arg_block_operand(int op)
 {
 	switch (op) {
@@ -552,6 +588,8 @@ static bool is_start(const uint8_t *starts, uint32_t pc)
  * Operand ranges by letter (opcodes.def): every index an operand holds is
  * in range for its table, so verify_insn() and the interpreter may use it
  * directly.  A result register A may be -1 ("no result") on calls.
+ * Types named by code must be the file's own (nimage_types), not the ones
+ * link.c appended for the built-in signatures.
  */
 static int verify_operands(struct ld *ld, struct vinsn *v,
 			   const uint8_t *starts)
@@ -653,6 +691,7 @@ int ld_verify_function(struct ld *ld, const struct kfunc *f)
 
 	if (!f->ncode)
 		return ld_err(ld, -EINVAL, "function %s: no code", f->name);
+	/* one bit per code word, then one per inline cache */
 	if (ld_scratch_reserve(ld, start_bytes + ((size_t)f->nics + 7) / 8))
 		return ld->failed;
 	starts = ld->scratch;
@@ -661,6 +700,7 @@ int ld_verify_function(struct ld *ld, const struct kfunc *f)
 	for (pc = 0; pc < f->ncode; pc += 1 + (uint32_t)strlen(op_operands[last])) {
 		int32_t op = f->code[pc];
 
+		/* first walk: the opcode, its operand words inside the code */
 		if (op < 0 || op >= KOP__COUNT)
 			return ld_err(ld, -EINVAL, "function %s: pc %u: bad opcode %d",
 				      f->name, pc, op);
@@ -676,6 +716,7 @@ int ld_verify_function(struct ld *ld, const struct kfunc *f)
 		return ld_err(ld, -EINVAL,
 			      "function %s: code falls off the end (last instruction %s)",
 			      f->name, op_names[last]);
+	/* second walk: every start is now known, so jumps can be checked */
 	for (pc = 0; pc < f->ncode; pc += 1 + (uint32_t)strlen(op_operands[v.op])) {
 		v.pc = pc;
 		v.op = f->code[pc];
@@ -684,6 +725,11 @@ int ld_verify_function(struct ld *ld, const struct kfunc *f)
 		    verify_insn(ld, &v, ic_used))
 			return ld->failed;
 	}
+	/*
+	 * Handlers: a range inside the code, a target that is an instruction
+	 * start, an exception class (NONE: any exception), and a register
+	 * that can hold every exception the handler catches.
+	 */
 	for (i = 0; i < f->nhandlers; i++) {
 		const struct khandler *h = &f->handlers[i];
 		uint32_t cls = h->class_id == KIMG_NONE ? KC_Exception :
@@ -714,6 +760,7 @@ int ld_verify_function(struct ld *ld, const struct kfunc *f)
 				      f->name, i, h->reg, ld_tname1(ld, rt),
 				      ld_get_class(img, cls)->name);
 	}
+	/* sorted by pc: a trace finds an instruction's line by bisection */
 	for (i = 0; i < f->nlines; i++) {
 		if (f->lines[i].pc > f->ncode ||
 		    (i && f->lines[i].pc < f->lines[i - 1].pc))
