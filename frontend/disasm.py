@@ -8,6 +8,12 @@ with operands decoded: registers as `r3`, constants with their value, jump
 targets as `-> 0012`, function, class, global, field and native names, and
 types in source syntax.  A `|` in the line column means "same line as the
 previous instruction".
+
+The input is whatever read_image accepted, which the verifier has not seen
+(`ktc disasm` lists any image file, and tests list hand-made bad ones), so
+every index an operand or record holds is checked before use and an
+out-of-range one prints as `<kind N>` instead of raising.  The listing is
+pure text: the CLI prints it.
 """
 
 from __future__ import annotations
@@ -18,11 +24,15 @@ from .opcodes import BY_NUMBER
 
 
 class Disassembler:
+    """Renders one image; stateless apart from the image it reads."""
+
     def __init__(self, img: im.Image):
         self.img = img
 
     # names
     def class_name(self, cid: int | None) -> str:
+        """A class id's name: built-ins from builtins.def, script classes
+        from the image; None (a catch-all handler) is `*`."""
         if cid is None:
             return "*"
         if cid in BUILTINS.class_by_id:
@@ -33,6 +43,10 @@ class Disassembler:
         return f"<class {cid}>"
 
     def type_name(self, t: int) -> str:
+        """A type index in source syntax (`int[]`, `Func<int(int)>`).
+        Types refer only to earlier ones in a loadable image, but
+        read_image does not check it: a type that names itself, directly
+        or through a cycle, recurses until Python's recursion limit."""
         if not 0 <= t < len(self.img.types):
             return f"<type {t}>"
         rec = self.img.types[t]
@@ -55,6 +69,8 @@ class Disassembler:
         return f"<type {t}>"
 
     def signature(self, t: int) -> str:
+        """A function type as `R(A, B)` (a function header's form);
+        anything else as its type name."""
         rec = self.img.types[t] if 0 <= t < len(self.img.types) else None
         if not rec or rec[0] != im.TY_FUNC:
             return self.type_name(t)
@@ -62,17 +78,22 @@ class Disassembler:
         return f"{self.type_name(rec[1])}({params})"
 
     def func_name(self, f: int) -> str:
+        """A function index's name (`fib`, `Point.sum`, `<init>`)."""
         if 0 <= f < len(self.img.functions):
             return self.img.string(self.img.functions[f].name)
         return f"<function {f}>"
 
     def native_name(self, n: int) -> str:
+        """A native id's qualified name (`String.length`, `print`)."""
         if 0 <= n < len(BUILTINS.natives):
             return BUILTINS.natives[n].qualified
         return f"<native {n}>"
 
     def _class_chain(self, cid):
-        """Field names of class `cid`, inherited first, and its vtable names."""
+        """Field names of class `cid`, inherited first, and its vtable names.
+        Only a class naming itself as superclass is guarded against: a
+        longer cycle, which the verifier refuses but read_image does not,
+        recurses until Python's recursion limit."""
         if cid in BUILTINS.class_by_id:
             bc = BUILTINS.class_by_id[cid]
             return (list(bc.field_names),
@@ -96,6 +117,8 @@ class Disassembler:
         return fields, vt
 
     def _reg_class(self, fn: im.Function, r: int):
+        """The class id of register r's declared type, or None if it is not
+        a class type (registers are typed for the whole function)."""
         if 0 <= r < len(fn.regs):
             t = fn.regs[r]
             if 0 <= t < len(self.img.types):
@@ -106,6 +129,10 @@ class Disassembler:
 
     # instructions
     def operand(self, fn, letter, value, words):
+        """One operand word, rendered by its opcodes.def letter: registers
+        `r3` (`-` for an absent destination, -1), constants `k2(value)`,
+        jumps `-> 0012`, names for globals, classes, types, functions,
+        natives and strings, `ic0` for inline caches."""
         if letter in "Ar":
             return "-" if value == -1 else f"r{value}"
         if letter in "iN":
@@ -137,6 +164,8 @@ class Disassembler:
             return f"e{value}"
         if letter == "q":
             return f"ic{value}"
+        # the slot or field number alone: its name depends on the class
+        # of the object register, which _annotate appends
         if letter in "sF":
             return f"{'slot' if letter == 's' else 'field'} {value}"
         return str(value)
@@ -160,6 +189,9 @@ class Disassembler:
         return ""
 
     def function(self, index: int) -> list[str]:
+        """The listing lines of one function: a `== N: name signature
+        [flags] ==` header, the registers and their types, one line per
+        instruction, then its handlers in search order."""
         fn = self.img.functions[index]
         flags = []
         if fn.flags & im.FLAG_METHOD:
@@ -180,13 +212,19 @@ class Disassembler:
         pc = 0
         code = fn.code
         while pc < len(code):
+            # the line table is sorted by pc: an instruction takes the
+            # line of the last entry at or before it (lkm/image.md)
             while li < len(lines) and lines[li][0] <= pc:
                 this_line = lines[li][1]
                 li += 1
+            # the line number only where it changes, `   ?` before the
+            # first entry of the table
             line_col = "   |"
             if this_line != cur_line:
                 line_col = f"{this_line:4d}" if this_line is not None else "   ?"
                 cur_line = this_line
+            # a bad opcode or a cut-off instruction is listed, not raised:
+            # after a bad opcode the listing resynchronises word by word
             op = BY_NUMBER.get(code[pc])
             if op is None:
                 out.append(f"{pc:04d} {line_col} <bad opcode {code[pc]}>")
@@ -209,6 +247,8 @@ class Disassembler:
         return out
 
     def all(self) -> str:
+        """The whole listing: a `;` comment block (digest, source, classes
+        with their vtables, globals), then every function in index order."""
         out = [f"; image {self.img.digest.hex()[:16]} source "
                f"{self.img.string(self.img.source)}"]
         for i, c in enumerate(self.img.classes):
@@ -218,6 +258,7 @@ class Disassembler:
             out.append(f"; class {cid} {self.img.string(c.name)} extends "
                        f"{self.class_name(c.super_id)} {{{fields}}} "
                        f"ctor {self.func_name(c.ctor)}")
+            # each slot as `slot:name`: a function, or an inherited native
             vt = []
             for slot, ref in enumerate(c.vtable):
                 if ref != im.NONE and ref & im.NATIVE_REF:
@@ -234,6 +275,8 @@ class Disassembler:
 
 
 def _quote(b: bytes) -> str:
+    """A byte string as a K string literal: printable ASCII as is, the
+    usual escapes, `\\xHH` for any other byte (strings are bytes, not text)."""
     out = []
     for ch in b:
         c = chr(ch)
@@ -251,6 +294,7 @@ def _quote(b: bytes) -> str:
 
 
 def disassemble(img: im.Image) -> str:
+    """The listing of a whole image (what `ktc disasm` prints)."""
     return Disassembler(img).all()
 
 
