@@ -23,8 +23,13 @@ from dataclasses import dataclass, field
 DEF_PATH = (pathlib.Path(__file__).resolve().parent.parent
             / "lkm" / "core" / "builtins.def")
 
+# builtins.def's kinds: a method on a receiver, a static on a type name
+# (`Math.min`), a top-level function (`print`), a constructor.
 NATIVE_KINDS = frozenset(("METHOD", "STATIC", "FUNC", "CTOR"))
 
+# One regular expression per entry form of builtins.def's header comment;
+# a line that starts like an entry but does not match is an error, never
+# skipped, so a typo cannot silently drop a native (and shift the ids).
 _CLASS_LINE = re.compile(
     r'^K_CLASS\(\s*(\d+)\s*,\s*(\w+)\s*,\s*(-?\d+)\s*,\s*(\w+)\s*,'
     r'\s*"([^"]*)"\s*\)')
@@ -36,12 +41,13 @@ _ERRNO_LINE = re.compile(r'^K_ERRNO\(\s*(\w+)\s*,\s*(\d+)\s*\)')
 
 @dataclass(frozen=True)
 class Native:
+    """One K_NATIVE line.  `id` is the number images call it by."""
     id: int
     owner: str              # a class, or a pseudo-owner: Array Math System Global
     name: str
     kind: str               # METHOD STATIC FUNC CTOR
     slot: int               # vtable slot, -1 when not virtual
-    signature: str          # "R(A, B)" in the type syntax of LANGUAGE.md
+    signature: str          # "R(A, B)", the language reference's type syntax (§3)
 
     @property
     def qualified(self) -> str:
@@ -52,6 +58,9 @@ class Native:
 
 @dataclass
 class BuiltinClass:
+    """One K_CLASS line, with what follows from the whole file: the
+    absolute field names and the vtable (slot -> Native, None where no
+    native of the class or its ancestors has that slot)."""
     id: int
     name: str
     super_id: int           # -1: no superclass
@@ -64,6 +73,8 @@ class BuiltinClass:
 
 @dataclass
 class Builtins:
+    """The parsed file: classes and natives in file order (natives by id),
+    errno values by name, and the classes indexed by id and by name."""
     classes: list[BuiltinClass] = field(default_factory=list)
     natives: list[Native] = field(default_factory=list)
     errnos: dict[str, int] = field(default_factory=dict)
@@ -71,6 +82,8 @@ class Builtins:
     class_by_name: dict[str, BuiltinClass] = field(default_factory=dict)
 
     def native(self, owner: str, name: str) -> Native:
+        """The native `owner.name`; KeyError if there is none (a linear
+        scan: callers look up a handful of natives, not every call)."""
         for nat in self.natives:
             if nat.owner == owner and nat.name == name:
                 return nat
@@ -125,7 +138,12 @@ def parse(text: str, where: str = str(DEF_PATH)) -> Builtins:
 
 
 def _derive(b: Builtins, c: BuiltinClass, done: set[int], path: tuple):
-    """Absolute field names and vtable of `c`, its superclass's first."""
+    """Absolute field names and vtable of `c`, its superclass's first.
+
+    Depth first, so the file may list a class before its superclass:
+    `done` holds the classes already derived, `path` the chain being
+    derived, in which meeting `c` again means an inheritance cycle.  A
+    native's slot overrides the inherited entry at that slot."""
     if c.id in done:
         return
     if c.id in path:
@@ -149,4 +167,6 @@ def _derive(b: Builtins, c: BuiltinClass, done: set[int], path: tuple):
     done.add(c.id)
 
 
+# Parsed at import: a malformed builtins.def stops every use of the
+# compiler with a ValueError naming the line, before anything is compiled.
 BUILTINS: Builtins = parse(DEF_PATH.read_text())
