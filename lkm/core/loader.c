@@ -34,8 +34,10 @@ struct arena_chunk {
 	size_t pad;		/* keeps the data 16-byte aligned */
 };
 
+/* Most images fit a few chunks; bigger tables get chunks of their own. */
 #define ARENA_CHUNK	(64u << 10)
 
+/* err may be NULL: the code is still recorded, the message dropped. */
 int ld_err(struct ld *ld, int code, const char *fmt, ...)
 {
 	__builtin_va_list ap;
@@ -54,7 +56,9 @@ int ld_err(struct ld *ld, int code, const char *fmt, ...)
 /*
  * Sizes round up to 16 bytes, so every block stays aligned like the
  * chunk data.  A block larger than a chunk gets a chunk of its own, linked
- * behind the current one so that the small ones keep filling it.
+ * behind the current one so that the small ones keep filling it.  No
+ * block may pass 1 GiB: the rounding cannot overflow, and no count the
+ * limits allow comes near it (an image is at most 16 MiB).
  */
 void *ld_alloc(struct ld *ld, size_t n)
 {
@@ -101,7 +105,11 @@ static void arena_free_all(struct arena_chunk *c)
 	}
 }
 
-/* n elements of size sz, zeroed; n * sz cannot overflow (bounded counts). */
+/*
+ * n elements of size sz, zeroed; n * sz cannot overflow (bounded counts).
+ * An empty table still gets a (1-byte) block, so that NULL always means
+ * a failure and callers need not tell the two apart.
+ */
 void *ld_array(struct ld *ld, size_t n, size_t sz)
 {
 	if (n && sz > (((size_t)1 << 30) / n)) {
@@ -168,6 +176,11 @@ static uint32_t type_hash(const struct ktype *t)
 	return h ^ (h >> 15);
 }
 
+/*
+ * Structural equality, one level deep: component types are compared by
+ * index, which is enough because they are interned already (a type names
+ * only earlier types, or the loader added them first).
+ */
 static bool type_equal(const struct ktype *a, const struct ktype *b)
 {
 	if (a->kind != b->kind)
@@ -187,6 +200,11 @@ static bool type_equal(const struct ktype *a, const struct ktype *b)
 	}
 }
 
+/*
+ * Linear probing from the hash; the table is never full (see
+ * ld_type_hash_insert), so the loop ends at an empty slot.  No hash yet
+ * (the types section not read) finds nothing.
+ */
 uint32_t kimg_find_type(const struct kimage *img, const struct ktype *t)
 {
 	const struct kimg_priv *priv = PRIV(img);
@@ -213,7 +231,11 @@ void ld_type_hash_insert(struct kimg_priv *priv, uint32_t idx)
 	priv->type_hash[h] = idx;
 }
 
-/* Index of a type equal to t, appended (loader type) when absent. */
+/*
+ * Index of a type equal to t, appended (loader type) when absent.  t may
+ * live on the caller's stack: its parameter list is copied to the arena.
+ * KIMG_NONE with ld->failed set when no room or memory is left.
+ */
 uint32_t ld_add_type(struct ld *ld, const struct ktype *t)
 {
 	struct kimg_priv *priv = ld->priv;
@@ -382,6 +404,11 @@ static void type_name_rec(const struct kimage *img, uint32_t t, char *buf,
 	}
 }
 
+/*
+ * Writes the name of type into buf (len bytes, NUL-terminated, cut when
+ * too long) and returns its length.  For messages of the loader and of
+ * the running VM (casts); an index out of the table names "<bad type>".
+ */
 int kimg_type_name(const struct kimage *img, uint32_t type, char *buf,
 		   size_t len)
 {
@@ -394,6 +421,10 @@ int kimg_type_name(const struct kimage *img, uint32_t type, char *buf,
 	return (int)pos;
 }
 
+/*
+ * Two buffers, so that one message can name two types; each call
+ * overwrites its own buffer, valid until the next call of the same one.
+ */
 const char *ld_tname1(struct ld *ld, uint32_t t)
 {
 	kimg_type_name(ld->img, t, ld->tn1, sizeof(ld->tn1));
@@ -436,6 +467,12 @@ static int verify_image(struct ld *ld)
 
 /* ---- entry points ------------------------------------------------------------------ */
 
+/*
+ * The contract is in kimage.h.  The caller keeps data: everything the
+ * image needs (strings, code, tables) is copied into the arena, so data
+ * may be freed once this returns.  The struct ld and the scratch buffer
+ * are freed on both paths; only the arena is handed to the image.
+ */
 int kimg_load(const uint8_t *data, size_t size, struct kimage **out,
 	      char *err, size_t errlen)
 {
@@ -483,6 +520,10 @@ out_free_ld:
 	return ret;
 }
 
+/*
+ * Frees an image of kimg_load() (NULL allowed) in one sweep over the
+ * arena: struct kimage itself lives in it.  No VM may still use it.
+ */
 void kimg_free(struct kimage *img)
 {
 	if (img)
