@@ -16,10 +16,14 @@ from dataclasses import dataclass
 DEF_PATH = (pathlib.Path(__file__).resolve().parent.parent
             / "lkm" / "core" / "opcodes.def")
 
+# The letters opcodes.def's header defines.  An unknown one is an error at
+# import: it would be an operand kind that the disassembler, kasm and the
+# JIT (which decode operands by letter) do not know how to treat.
 OPERAND_LETTERS = frozenset("ArikjgctfsFneNq")
 
 FLAG_LETTERS = frozenset("ts$ni")
 
+# OP(NAME, "operands", "flags", "semantics"); \" may occur in semantics
 _OP_LINE = re.compile(
     r'^OP\(\s*([A-Z_][A-Z0-9_]*)\s*,\s*"([^"]*)"\s*,\s*"([^"]*)"\s*,'
     r'\s*"((?:[^"\\]|\\.)*)"\s*\)')
@@ -27,6 +31,8 @@ _OP_LINE = re.compile(
 
 @dataclass(frozen=True)
 class Opcode:
+    """One OP(...) line.  `number` is the opcode word's value (the line's
+    position); `doc` is the semantics column, for listings and errors."""
     name: str
     number: int
     operands: str    # one letter per operand word
@@ -70,6 +76,9 @@ class Opcode:
 
 
 def _parse(text: str) -> list[Opcode]:
+    """The opcodes of an opcodes.def text, numbered by position.  Any line
+    beginning with `OP(` must match exactly (ValueError otherwise): a
+    skipped line would renumber every opcode after it."""
     ops: list[Opcode] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -92,6 +101,8 @@ def _parse(text: str) -> list[Opcode]:
     return ops
 
 
+# Read once at import, by everything that needs opcode numbers: the
+# emitter, the disassembler, tests/tools/kasm.py and the JIT.
 OPCODES: list[Opcode] = _parse(DEF_PATH.read_text())
 BY_NAME: dict[str, Opcode] = {op.name: op for op in OPCODES}
 BY_NUMBER: dict[int, Opcode] = {op.number: op for op in OPCODES}
@@ -109,7 +120,10 @@ globals().update({f"OP_{op.name}": op.number for op in OPCODES})
 
 
 def encode(name: str, *operands: int) -> list[int]:
-    """The code words of one instruction."""
+    """The code words of one instruction: its number, then the operands
+    as given (ValueError if their count does not match the letters).
+    Values are not range-checked here: image.write refuses a word that
+    does not fit 32 bits, and the verifier the rest."""
     op = BY_NAME[name]
     if len(operands) != len(op.operands):
         raise ValueError(f"{name} takes {len(op.operands)} operands "
