@@ -10,10 +10,18 @@
 
 #include "kport.h"
 
+/* "no index" in every table, as in the file (NONE of image.md) */
 #define KIMG_NONE		0xFFFFFFFFu
+/* a vtable entry of the file with this bit is a native id, not a function */
 #define KIMG_NATIVE_REF		0x80000000u
+/* built-in classes have ids below this; the unused ids are NULL gaps */
 #define KIMG_FIRST_SCRIPT_CLASS	32u
 
+/*
+ * The kinds of the file's type records.  Every kind from KT_ANY on is a
+ * reference, but for KT_VOID, which no register, field or element has:
+ * the collector and kvm_arr_new() test `kind >= KT_ANY`.
+ */
 enum ktype_kind {
 	KT_INT = 1,
 	KT_BOOL = 2,
@@ -81,12 +89,18 @@ struct kconst {
 	uint32_t str;		/* string index */
 };
 
-/* A vtable entry: a script function or a built-in native. */
+/* A vtable entry: a script function or a built-in native; one is NONE. */
 struct kmethod_ref {
 	uint32_t func;		/* function index, or KIMG_NONE */
 	uint32_t native;	/* native id, or KIMG_NONE */
 };
 
+/*
+ * A class, built-in or script, as link.c leaves it.  A subclass's fields
+ * and vtable extend its super's: field i and slot i mean the same in
+ * every subclass, which is what lets GETF/SETF and CALLV be typed
+ * against the static class alone.
+ */
 struct kclass {
 	uint32_t id;
 	const char *name;	/* NUL-terminated */
@@ -100,25 +114,33 @@ struct kclass {
 	uint32_t ctor_native;	/* built-in constructor, or KIMG_NONE */
 	uint32_t nvtable;
 	const struct kmethod_ref *vtable;
+	/* method names by slot, for dynamic calls (CALLA) by name */
 	const char *const *vtable_names;
 	bool builtin;
 };
 
+/* Catches what an instruction starting in [start, end) throws. */
 struct khandler {
 	uint32_t start, end, target;
 	uint32_t class_id;	/* KIMG_NONE catches everything */
 	uint32_t reg;
 };
 
+/* Sorted by pc (verify.c): an instruction has the line of the last <= it. */
 struct kline {
 	uint32_t pc, line;
 };
 
-/* Inline cache of one CALLA site: receiver class/type -> resolved target. */
+/*
+ * Inline cache of one CALLA site: receiver class/type -> resolved target.
+ * The only part of a loaded image written at run time (by calls, which
+ * vm->lock serialises).  It only saves the lookup by name: the arguments
+ * are checked against the target's signature on every call.
+ */
 struct kinline_cache {
 	uint32_t key;		/* class id, or KIMG_NONE when empty */
 	struct kmethod_ref target;
-	uint32_t misses;
+	uint32_t misses;	/* resolutions by name (a statistic) */
 };
 
 #define KFN_METHOD	1u
@@ -151,6 +173,7 @@ struct kglobal {
 };
 
 struct kimage {
+	/* SHA-256 of the file after its header: names the image (JIT stubs) */
 	uint8_t digest[32];
 	const char *source_name;
 	uint32_t nstrings;
