@@ -15,10 +15,13 @@ from . import types as T
 from .defs import DEF_PATH, BUILTINS, BuiltinClass, Builtins, Native  # noqa: F401
 from .symbols import ClassInfo, FieldInfo, FuncInfo, MethodInfo
 
+# The id of the first script class (image.FIRST_SCRIPT_CLASS): the
+# checker numbers script classes from here, in declaration order.
 FIRST_SCRIPT_CLASS_ID = 32
 # Pseudo-owners of static natives: names of the namespace, not types.
 NAMESPACES = ("Math", "System", "Errno")
-# LANGUAGE.md 4: which built-in classes scripts may extend (with subclasses of Exception).
+# The built-in classes scripts may extend, by the language reference §4;
+# install() adds every subclass of Exception.
 EXTENDABLE = ("Object", "Exception", "Device")
 
 
@@ -34,7 +37,12 @@ _TOK_RE = re.compile(r"\s*(\w+|[<>()\[\],])")
 
 def parse_type(text, classes):
     """Parse a type string of builtins.def ("Array<String>", "int[]", "T",
-    "Func<int(int)>") with `classes` mapping class names to ClassInfo."""
+    "Func<int(int)>") with `classes` mapping class names to ClassInfo.
+
+    Returns (type, the tokens after it).  "T" is the placeholder TypeVar
+    of Array natives, replaced per call by the receiver's element type.
+    builtins.def is ours, not user input: a malformed string raises
+    ValueError, an unknown class name KeyError, when install() runs."""
     toks = _TOK_RE.findall(text)
     pos = 0
 
@@ -49,6 +57,7 @@ def parse_type(text, classes):
         pos += 1
         return tok
 
+    # recursive descent over the type grammar; `pos` is the next token
     def typ():
         name = take()
         if name == "Array":
@@ -83,7 +92,9 @@ def parse_type(text, classes):
 
 
 def parse_signature(sig, classes):
-    """"R(A, B)" -> (R, [A, B])."""
+    """"R(A, B)" -> (R, [A, B]).  Parameters are split at the commas that
+    are outside every `<...>` and `(...)`, since a parameter may itself be
+    a Func type with a parameter list."""
     ret, _ = parse_type(sig[:_outer_paren(sig)], classes)
     inner = sig[_outer_paren(sig) + 1:-1]
     params = []
@@ -103,6 +114,8 @@ def parse_signature(sig, classes):
 
 
 def _outer_paren(sig):
+    """Index of the `(` opening the parameter list: the first one outside
+    `<...>`, since a Func result type has parentheses of its own."""
     depth = 0
     for i, ch in enumerate(sig):
         if ch == "<":
@@ -130,7 +143,11 @@ class BuiltinScope:
 
 def install():
     """Create fresh built-in ClassInfos (a new set per compilation, so
-    script classes never leak into another program)."""
+    script classes never leak into another program).
+
+    Unlike defs.py, which derives layouts in any order, this walks the
+    classes in file order and needs every superclass listed before its
+    subclasses (builtins.def is written so)."""
     b = load()
     classes = {}
     by_id = {}
@@ -154,6 +171,12 @@ def install():
     array_methods = {}
     print_func = None
     ctor_by_native = {}
+    # Natives by kind.  `print` takes any value here; the emitter converts
+    # it to a String (ITOS, ZTOS or RTOS) before calling the native, whose
+    # builtins.def signature is void(String).  Static natives of a class
+    # (String.fromChar, Device.register) hang on the class; those of a
+    # namespace (Math, System) in `statics`.  Array methods have no owner
+    # class: they apply to every array type.
     for n in b.natives:
         ret, params = parse_signature(n.signature, classes)
         if n.kind == "FUNC":
@@ -177,7 +200,10 @@ def install():
         else:
             m = MethodInfo(n.name, owner, ret, params, slot=n.slot, native_id=n.id)
             owner.methods[n.name] = m
-    # Constructors: the class's own ctor native; the method owns the class.
+    # Constructors.  Classes may share a constructor native (every
+    # exception class but DeviceError uses Exception_init); each class
+    # gets its own MethodInfo owned by it, with the shared native id, so
+    # `new ArithmeticException(...)` names the class it creates.
     for bc in b.classes:
         ci = by_id[bc.id]
         if bc.ctor_native is not None:
