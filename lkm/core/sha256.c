@@ -7,6 +7,10 @@
  */
 #include "kimage.h"
 
+/*
+ * Round constants: the first 32 bits of the fractional parts of the cube
+ * roots of the first 64 primes (FIPS 180-4, 4.2.2).
+ */
 static const uint32_t ksha256_k[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1,
 	0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
@@ -26,7 +30,11 @@ static inline uint32_t ksha_ror(uint32_t x, unsigned int n)
 	return (x >> n) | (x << (32 - n));
 }
 
-/* One 64-byte block into the state h[8]. */
+/*
+ * One 64-byte block into the state h[8].  The message schedule w (256
+ * bytes) is the largest thing on the stack here; blk is read bytewise, as
+ * big-endian words, so it needs no alignment.
+ */
 static void ksha256_block(uint32_t h[8], const uint8_t *blk)
 {
 	uint32_t w[64];
@@ -45,6 +53,7 @@ static void ksha256_block(uint32_t h[8], const uint8_t *blk)
 
 		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
 	}
+	/* 64 rounds: t1 = h + Sigma1(e) + Ch + K[i] + W[i], t2 = Sigma0 + Maj */
 	a = h[0]; b = h[1]; c = h[2]; d = h[3];
 	e = h[4]; f = h[5]; g = h[6]; hh = h[7];
 	for (i = 0; i < 64; i++) {
@@ -59,6 +68,11 @@ static void ksha256_block(uint32_t h[8], const uint8_t *blk)
 	h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 }
 
+/*
+ * The digest of len bytes at data into out, big-endian as the standard
+ * prints it.  h starts at the first 32 bits of the fractional parts of
+ * the square roots of the first 8 primes (5.3.3).
+ */
 void ksha256(const uint8_t *data, size_t len, uint8_t out[32])
 {
 	uint32_t h[8] = {
@@ -71,6 +85,12 @@ void ksha256(const uint8_t *data, size_t len, uint8_t out[32])
 
 	for (i = 0; i < full; i += 64)
 		ksha256_block(h, data + i);
+	/*
+	 * Padding (5.1.1): the rest of the data, a 1 bit, zeros, and the
+	 * length in bits as a big-endian u64 ending the last block.  When
+	 * fewer than 9 bytes are left after the data (rest >= 56), the
+	 * length moves to a second block.
+	 */
 	memset(tail, 0, sizeof(tail));
 	if (rest)
 		memcpy(tail, data + full, rest);
