@@ -1,6 +1,6 @@
 """Symbols of a checked K program: what names denote, and class layouts.
 
-The checker creates these and hangs them on the AST (DESIGN.md); the emitter
+The checker creates these and hangs them on the AST (frontend/DESIGN.md); the emitter
 reads them.  All are plain mutable objects compared by identity.
 """
 from __future__ import annotations
@@ -65,7 +65,8 @@ class MethodInfo:
     - `super_ctor`: for constructors, the superclass constructor called
       (explicitly by `super(...)` or implicitly), None for Object's.
     - `func_index`: index among the script functions (set by the checker
-      for script methods and constructors, in ProgramInfo.code_units)."""
+      for script methods and constructors, in ProgramInfo.code_units).
+    - `locals`: every LocalVar of the body, parameters first."""
 
     __slots__ = ("name", "owner", "owner_name", "ret", "params", "param_names",
                  "param_vars", "slot", "native_id", "kind", "decl",
@@ -111,7 +112,8 @@ class MethodInfo:
 class FuncInfo:
     """A top-level function (script, or the native `print`).  `index`:
     position among script functions in declaration order; `locals`: every
-    LocalVar of its body (parameters first)."""
+    LocalVar of its body (parameters first); `func_index`: its place in
+    ProgramInfo.code_units, hence its function index in the image."""
 
     __slots__ = ("name", "ret", "params", "param_names", "decl", "index",
                  "native_id", "locals", "func_index", "param_vars")
@@ -158,7 +160,8 @@ class ClassInfo:
     methods declared by this class, by name (not constructors).  `vtable`:
     MethodInfo per slot (inherited slots kept, overrides in place, new
     methods appended).  `ctor`: the constructor MethodInfo (None when
-    scripts cannot instantiate, e.g. String)."""
+    scripts cannot instantiate, e.g. String).  `extendable`: scripts may
+    extend it (the language reference §4; every script class is)."""
 
     __slots__ = ("name", "id", "superclass", "builtin", "decl", "fields",
                  "own_fields", "methods", "vtable", "ctor", "extendable",

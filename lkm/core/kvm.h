@@ -20,6 +20,7 @@
 
 #include "kport.h"
 #include "kimage.h"
+#include "builtins.h"
 
 struct kvm;
 struct kobj;
@@ -209,7 +210,7 @@ struct knsig {
 	uint8_t nparams;	/* declared, receiver excluded */
 	bool has_recv;
 	struct knparam ret;	/* kind KT_VOID for void */
-	struct knparam p[3];
+	struct knparam p[KB_MAX_PARAMS];
 };
 
 struct kvm {
@@ -531,12 +532,10 @@ int kvm_buf_put_value(struct kvm *vm, struct kbuf *b, union kvalue v,
 struct kstr *kvm_int_to_str(struct kvm *vm, int64_t v);
 int kvm_fmt_int(char *buf, int64_t v);	/* returns length; buf >= 21 */
 
-/* natives (natives.c) */
+/* natives (natives.c); their names, kinds and signatures: builtins.h */
 typedef int (*knative_fn)(struct kvm *vm, union kvalue *args,
 			  union kvalue *ret);
 extern const knative_fn kvm_natives[KN__COUNT];
-extern const char *const kvm_native_names[KN__COUNT];
-extern const char *const kvm_native_owners[KN__COUNT];
 int kvm_natives_init(struct kvm *vm);
 uint32_t kvm_native_nargs(const struct kvm *vm, uint32_t n);
 
