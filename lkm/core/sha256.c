@@ -53,7 +53,7 @@ static void ksha256_block(uint32_t h[8], const uint8_t *blk)
 
 		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
 	}
-	/* 64 rounds: t1 = h + Sigma1(e) + Ch + K[i] + W[i], t2 = Sigma0 + Maj */
+	/* 64 rounds: t1 = h + Sigma1 + Ch + K[i] + W[i], t2 = Sigma0 + Maj */
 	a = h[0]; b = h[1]; c = h[2]; d = h[3];
 	e = h[4]; f = h[5]; g = h[6]; hh = h[7];
 	for (i = 0; i < 64; i++) {
