@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 
 
 # The loader: reading, linking, verifying (lkm/core/loader.h).
-LOADER_SOURCES = ("loader.c", "read.c", "link.c", "verify.c")
+LOADER_SOURCES = ("loader.c", "read.c", "link.c", "verify.c", "builtins.c")
 
 
 def build_driver(outdir: Path) -> Path:

@@ -130,9 +130,9 @@ static inline bool find_native(const char *owner, const struct kstr_lit *name,
 	uint32_t n;
 
 	for (n = 0; n < KN__COUNT; n++) {
-		if (strcmp(kvm_native_owners[n], owner))
+		if (strcmp(kb_natives[n].owner, owner))
 			continue;
-		if (!name_eq(kvm_native_names[n], name))
+		if (!name_eq(kb_natives[n].name, name))
 			continue;
 		m->func = KIMG_NONE;
 		m->native = n;

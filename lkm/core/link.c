@@ -2,9 +2,9 @@
 /*
  * link.c - the loader's second pass: the built-in library and the tables.
  *
- * builtins.def is compiled into the tables below (X-macros); linking turns
- * them into real classes and resolved native signatures inside each image,
- * since a type is an index into the image's own type table.  Then
+ * The built-in library is builtins.def's one C table (builtins.h); linking
+ * turns it into real classes and resolved native signatures inside each
+ * image, since a type is an index into the image's own type table.  Then
  * everything that crosses sections in the tables is checked: class ids
  * named by types, function headers, the superclass of every script class,
  * and each class's fields, constructor and vtable.
@@ -14,130 +14,43 @@
  */
 #include "loader.h"
 
-/* ---- the built-in library, from builtins.def ----------------------------- */
-
-/* Constructor natives by name (K_CLASS names them without their owner). */
-enum {
-#define K_CLASS(id, name, super, ctor, fields)
-#define K_NATIVE(id, owner, name, kind, slot, sig) CTOR_##kind(id, name)
-#define K_ERRNO(name, value)
-#define CTOR_CTOR(id, name) LDC_##name = id,
-#define CTOR_METHOD(id, name)
-#define CTOR_STATIC(id, name)
-#define CTOR_FUNC(id, name)
-#include "builtins.def"
-#undef CTOR_CTOR
-#undef CTOR_METHOD
-#undef CTOR_STATIC
-#undef CTOR_FUNC
-#undef K_CLASS
-#undef K_NATIVE
-#undef K_ERRNO
-	LDC_NONE = -1
-};
-
-/* One K_CLASS line of builtins.def. */
-struct builtin_class_def {
-	uint32_t id;
-	const char *name;
-	int32_t super;		/* class id, -1 for Object */
-	int32_t ctor;		/* native id, LDC_NONE when not instantiable */
-	const char *fields;	/* "Type name; Type name" */
-};
-
-static const struct builtin_class_def builtin_classes[] = {
-#define K_CLASS(id, name, super, ctor, fields) \
-	{ id, #name, super, LDC_##ctor, fields },
-#define K_NATIVE(id, owner, name, kind, slot, sig)
-#define K_ERRNO(name, value)
-#include "builtins.def"
-#undef K_CLASS
-#undef K_NATIVE
-#undef K_ERRNO
-};
-
-/* Indexed by native id: the K_NATIVE lines in order. */
-const struct native_def ld_native_defs[] = {
-#define K_CLASS(id, name, super, ctor, fields)
-#define K_NATIVE(id, owner, name, kind, slot, sig) \
-	{ #owner, #name, NK_##kind, slot, sig },
-#define K_ERRNO(name, value)
-#include "builtins.def"
-#undef K_CLASS
-#undef K_NATIVE
-#undef K_ERRNO
-};
-
 /* ---- linking the built-in library --------------------------------------- */
 
-/* Id of the built-in class of that name (not NUL-terminated), or none. */
-static uint32_t builtin_class_by_name(const char *name, size_t len)
-{
-	uint32_t i;
-
-	for (i = 0; i < KP_ARRAY_SIZE(builtin_classes); i++) {
-		const char *n = builtin_classes[i].name;
-
-		if (strlen(n) == len && !memcmp(n, name, len))
-			return builtin_classes[i].id;
-	}
-	return KIMG_NONE;
-}
-
-static bool is_space(char ch)
-{
-	return ch == ' ' || ch == '\t';
-}
-
 /*
- * One type of builtins.def's type syntax at *p (int, boolean, void, Any,
- * T, a built-in class, Array<X>, X[]); the strings are ours, so the
- * nesting is fixed and small.
+ * The index in this image of a type of builtins.def, added when absent;
+ * "T" stays TYPE_T (verify.c substitutes the element type at each call).
  */
-static uint32_t builtin_type(struct ld *ld, const char **p, int depth)
+static uint32_t builtin_type(struct ld *ld, const struct kb_type *bt,
+			     const char *text)
 {
-	const char *s = *p, *e;
-	uint32_t t, cls;
+	uint32_t t, i;
 
-	while (is_space(*s))
-		s++;
-	for (e = s; (*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z') ||
-		    (*e >= '0' && *e <= '9') || *e == '_'; e++)
-		;
-	if (depth > 4 || e == s)
-		goto bad;
-	if (e - s == 5 && !memcmp(s, "Array", 5) && *e == '<') {
-		e++;
-		t = builtin_type(ld, &e, depth + 1);
-		if (t == KIMG_NONE || *e != '>')
-			goto bad;
-		e++;
-		t = t == TYPE_T ? TYPE_T : ld_add_simple_type(ld, KT_ARRAY, t);
-	} else if (e - s == 3 && !memcmp(s, "int", 3)) {
+	switch (bt->base) {
+	case KB_T:
+		return TYPE_T;
+	case KT_INT:
 		t = ld->img->t_int;
-	} else if (e - s == 7 && !memcmp(s, "boolean", 7)) {
+		break;
+	case KT_BOOL:
 		t = ld->img->t_bool;
-	} else if (e - s == 4 && !memcmp(s, "void", 4)) {
+		break;
+	case KT_VOID:
 		t = ld->img->t_void;
-	} else if (e - s == 3 && !memcmp(s, "Any", 3)) {
+		break;
+	case KT_ANY:
 		t = ld->img->t_any;
-	} else if (e - s == 1 && *s == 'T') {
-		t = TYPE_T;
-	} else {
-		cls = builtin_class_by_name(s, (size_t)(e - s));
-		if (cls == KIMG_NONE)
-			goto bad;
-		t = ld_add_simple_type(ld, KT_CLASS, cls);
+		break;
+	case KT_CLASS:
+		t = ld_add_simple_type(ld, KT_CLASS, bt->cls);
+		break;
+	default:
+		ld_err(ld, -EINVAL, "internal: bad type in builtins.def: %s",
+		       text);
+		return KIMG_NONE;
 	}
-	while (t != KIMG_NONE && t != TYPE_T && e[0] == '[' && e[1] == ']') {
+	for (i = 0; i < bt->dims && t != KIMG_NONE; i++)
 		t = ld_add_simple_type(ld, KT_ARRAY, t);
-		e += 2;
-	}
-	*p = e;
 	return t;
-bad:
-	ld_err(ld, -EINVAL, "internal: bad type in builtins.def: %s", *p);
-	return KIMG_NONE;
 }
 
 /*
@@ -149,41 +62,33 @@ bad:
 static int link_natives(struct ld *ld)
 {
 	struct kimg_priv *priv = ld->priv;
-	uint32_t i, tp[MAX_NATIVE_PARAMS];
+	uint32_t i, tp[KB_MAX_PARAMS];
 
 	for (i = 0; i < KN__COUNT; i++) {
-		const struct native_def *d = &ld_native_defs[i];
+		const struct kb_native *d = &kb_natives[i];
 		struct native_sig *ns = &priv->natives[i];
-		const char *p = d->sig;
+		struct kb_sig bs;
 		bool generic;
 		uint32_t j;
 
+		if (kb_parse_sig(d->sig, &bs))
+			return ld_err(ld, -EINVAL, "internal: bad signature %s",
+				      d->sig);
 		if (!strcmp(d->owner, "Array"))
 			ns->owner = TYPE_T;
 		else
-			ns->owner = builtin_class_by_name(d->owner,
-							  strlen(d->owner));
-		ns->result = builtin_type(ld, &p, 0);
-		if (ns->result == KIMG_NONE || *p++ != '(')
-			return ld_err(ld, -EINVAL, "internal: bad signature %s",
-				      d->sig);
+			ns->owner = kb_class_by_name(d->owner,
+						     strlen(d->owner));
+		ns->result = builtin_type(ld, &bs.result, d->sig);
+		if (ns->result == KIMG_NONE)
+			return ld->failed;
 		generic = ns->result == TYPE_T;
-		while (is_space(*p))
-			p++;
-		while (*p != ')') {
-			if (ns->nparams >= MAX_NATIVE_PARAMS)
-				return ld_err(ld, -EINVAL,
-					      "internal: bad signature %s", d->sig);
-			ns->params[ns->nparams] = builtin_type(ld, &p, 0);
-			if (ns->params[ns->nparams] == KIMG_NONE)
+		ns->nparams = bs.nparams;
+		for (j = 0; j < bs.nparams; j++) {
+			ns->params[j] = builtin_type(ld, &bs.params[j], d->sig);
+			if (ns->params[j] == KIMG_NONE)
 				return ld->failed;
-			generic |= ns->params[ns->nparams] == TYPE_T;
-			ns->nparams++;
-			while (is_space(*p) || *p == ',')
-				p++;
-			if (!*p)
-				return ld_err(ld, -EINVAL,
-					      "internal: bad signature %s", d->sig);
+			generic |= ns->params[j] == TYPE_T;
 		}
 		ns->functype = KIMG_NONE;
 		if (!generic) {
@@ -220,12 +125,15 @@ static const char *arena_strndup(struct ld *ld, const char *s, size_t n)
  * builtins.def), and its super's vtable with the natives that name a
  * slot of this class put in: every slot ends up holding a native.
  */
-static int link_builtin_class(struct ld *ld, const struct builtin_class_def *d,
+static int link_builtin_class(struct ld *ld, const struct kb_class *d,
 			      struct kclass *k)
 {
 	const struct kclass *sup = NULL;
 	uint32_t nown = 0, i, nvt;
-	const char *p;
+	const char *p, *fname;
+	struct kb_type bt;
+	size_t flen;
+	int r;
 	uint32_t *ftypes;
 	const char **fnames;
 	struct kmethod_ref *vt;
@@ -244,10 +152,14 @@ static int link_builtin_class(struct ld *ld, const struct builtin_class_def *d,
 		k->super = sup->id;
 		k->depth = sup->depth + 1;
 	}
-	for (p = d->fields; *p; p++)
-		nown += *p == ';';
-	if (*d->fields)
+	/* count them first: a field of type T is as bad as a syntax error */
+	p = d->fields;
+	while ((r = kb_parse_field(&p, &bt, &fname, &flen)) > 0 &&
+	       bt.base != KB_T)
 		nown++;
+	if (r)
+		return ld_err(ld, -EINVAL, "internal: bad fields of %s: %s",
+			      d->name, d->fields);
 	k->own_fields = sup ? sup->nfields : 0;
 	k->nfields = k->own_fields + nown;
 	ftypes = ld_array(ld, k->nfields, sizeof(*ftypes));
@@ -260,30 +172,20 @@ static int link_builtin_class(struct ld *ld, const struct builtin_class_def *d,
 	}
 	p = d->fields;
 	for (i = k->own_fields; i < k->nfields; i++) {
-		const char *e;
-
-		ftypes[i] = builtin_type(ld, &p, 0);
-		if (ftypes[i] == KIMG_NONE)
+		kb_parse_field(&p, &bt, &fname, &flen);
+		ftypes[i] = builtin_type(ld, &bt, d->fields);
+		fnames[i] = arena_strndup(ld, fname, flen);
+		if (ftypes[i] == KIMG_NONE || !fnames[i])
 			return ld->failed;
-		while (is_space(*p))
-			p++;
-		for (e = p; *e && *e != ';' && !is_space(*e); e++)
-			;
-		fnames[i] = arena_strndup(ld, p, (size_t)(e - p));
-		if (!fnames[i])
-			return ld->failed;
-		p = e;
-		while (is_space(*p) || *p == ';')
-			p++;
 	}
 	k->field_types = ftypes;
 	k->field_names = fnames;
 	nvt = sup ? sup->nvtable : 0;
 	for (i = 0; i < KN__COUNT; i++)
-		if (ld_native_defs[i].slot >= 0 &&
-		    !strcmp(ld_native_defs[i].owner, d->name) &&
-		    (uint32_t)ld_native_defs[i].slot >= nvt)
-			nvt = (uint32_t)ld_native_defs[i].slot + 1;
+		if (kb_natives[i].slot >= 0 &&
+		    !strcmp(kb_natives[i].owner, d->name) &&
+		    (uint32_t)kb_natives[i].slot >= nvt)
+			nvt = (uint32_t)kb_natives[i].slot + 1;
 	vt = ld_array(ld, nvt, sizeof(*vt));
 	vtn = ld_array(ld, nvt, sizeof(*vtn));
 	if (!vt || !vtn)
@@ -298,10 +200,10 @@ static int link_builtin_class(struct ld *ld, const struct builtin_class_def *d,
 		}
 	}
 	for (i = 0; i < KN__COUNT; i++)
-		if (ld_native_defs[i].slot >= 0 &&
-		    !strcmp(ld_native_defs[i].owner, d->name)) {
-			vt[ld_native_defs[i].slot].native = i;
-			vtn[ld_native_defs[i].slot] = ld_native_defs[i].name;
+		if (kb_natives[i].slot >= 0 &&
+		    !strcmp(kb_natives[i].owner, d->name)) {
+			vt[kb_natives[i].slot].native = i;
+			vtn[kb_natives[i].slot] = kb_natives[i].name;
 		}
 	for (i = 0; i < nvt; i++)
 		if (vt[i].native == KIMG_NONE)
@@ -336,8 +238,8 @@ int ld_link_builtins(struct ld *ld)
 		return ld->failed;
 	img->classes = (const struct kclass *const *)classes;
 	/* Built-in classes exist before the types that name them. */
-	for (i = 0; i < KP_ARRAY_SIZE(builtin_classes); i++)
-		classes[builtin_classes[i].id] = &bk[i];
+	for (i = 0; i < kb_nclasses; i++)
+		classes[kb_classes[i].id] = &bk[i];
 
 	img->t_int = ld_add_simple_type(ld, KT_INT, 0);
 	img->t_bool = ld_add_simple_type(ld, KT_BOOL, 0);
@@ -345,14 +247,14 @@ int ld_link_builtins(struct ld *ld)
 	img->t_void = ld_add_simple_type(ld, KT_VOID, 0);
 	img->t_string = ld_add_simple_type(ld, KT_CLASS, KC_String);
 	img->t_string_array = ld_add_simple_type(ld, KT_ARRAY, img->t_string);
-	for (i = 0; i < KP_ARRAY_SIZE(builtin_classes); i++)
-		if (ld_add_simple_type(ld, KT_CLASS, builtin_classes[i].id) ==
+	for (i = 0; i < kb_nclasses; i++)
+		if (ld_add_simple_type(ld, KT_CLASS, kb_classes[i].id) ==
 		    KIMG_NONE)
 			return ld->failed;
 	if (ld->failed)
 		return ld->failed;
-	for (i = 0; i < KP_ARRAY_SIZE(builtin_classes); i++)
-		if (link_builtin_class(ld, &builtin_classes[i], &bk[i]))
+	for (i = 0; i < kb_nclasses; i++)
+		if (link_builtin_class(ld, &kb_classes[i], &bk[i]))
 			return ld->failed;
 	return link_natives(ld);
 }
@@ -648,8 +550,8 @@ static int verify_class_body(struct ld *ld, struct kclass *k,
 		if (ref & KIMG_NATIVE_REF) {
 			uint32_t n = ref & ~KIMG_NATIVE_REF;
 
-			if (n >= KN__COUNT || ld_native_defs[n].slot < 0 ||
-			    (uint32_t)ld_native_defs[n].slot != i)
+			if (n >= KN__COUNT || kb_natives[n].slot < 0 ||
+			    (uint32_t)kb_natives[n].slot != i)
 				return ld_err(ld, -EINVAL,
 					      "class %s: vtable slot %u: native %u is not the built-in method of that slot",
 					      k->name, i, n);
@@ -657,9 +559,9 @@ static int verify_class_body(struct ld *ld, struct kclass *k,
 				return ld_err(ld, -EINVAL,
 					      "class %s: vtable slot %u: native %s is not inherited",
 					      k->name, i,
-					      ld_native_defs[n].name);
+					      kb_natives[n].name);
 			vt[i].native = n;
-			vtn[i] = ld_native_defs[n].name;
+			vtn[i] = kb_natives[n].name;
 			sig = ld->priv->natives[n].functype;
 		} else {
 			const struct kfunc *f;

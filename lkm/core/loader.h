@@ -8,7 +8,7 @@
  *   read.c    reads the header and the seven sections into the tables of
  *             struct kimage, checking what a section can check alone:
  *             bounds, limits, indexes into earlier sections;
- *   link.c    adds the built-in classes and natives of builtins.def and
+ *   link.c    adds the built-in classes and natives (builtins.h) and
  *             checks what crosses sections in the tables: class ids in
  *             types, function headers, the class hierarchy and vtables;
  *   verify.c  checks the code of every function, instruction by
@@ -24,6 +24,7 @@
 #define KLOADER_H
 
 #include "kimage.h"
+#include "builtins.h"
 
 /* ---- limits (image.md, "Verifier limits") -------------------------------- */
 
@@ -38,32 +39,17 @@
 
 #define HEADER_SIZE	48u
 #define NSECTIONS	7u
-#define MAX_NATIVE_PARAMS 4u
 #define TYPE_T		0xFFFFFFFEu	/* "T" in an Array method signature */
 #define EXTRA_TYPES	256u		/* room for the loader's own types */
 
-/* ---- the built-in library, from builtins.def ----------------------------- */
-
-enum native_kind { NK_METHOD, NK_STATIC, NK_FUNC, NK_CTOR };
-
-/* One K_NATIVE line of builtins.def, as text; link.c resolves it. */
-struct native_def {
-	const char *owner;	/* class name, or "Array" for any array */
-	const char *name;
-	uint8_t kind;		/* enum native_kind */
-	int16_t slot;		/* vtable slot scripts may override, or -1 */
-	const char *sig;	/* builtins.def type syntax */
-};
-
-/* By native id (enum knative): KN__COUNT entries (link.c). */
-extern const struct native_def ld_native_defs[];
+/* ---- the built-in library in one image (builtins.h) ----------------------- */
 
 /* A native's signature resolved against one image's type table. */
 struct native_sig {
 	uint32_t owner;		/* class id, KIMG_NONE, or TYPE_T for Array */
 	uint32_t result;	/* type index or TYPE_T */
 	uint32_t nparams;
-	uint32_t params[MAX_NATIVE_PARAMS];
+	uint32_t params[KB_MAX_PARAMS];
 	uint32_t functype;	/* Func type, KIMG_NONE for generic ones */
 };
 

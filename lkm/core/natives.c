@@ -13,8 +13,13 @@
 #define ARG_ARR(k)	((struct karr *)args[k].o)
 #define ARG_INST(k)	((struct kinst *)args[k].o)
 
-/* ---- tables generated from builtins.def --------------------------------- */
+/* ---- the natives by id --------------------------------------------------- */
 
+/*
+ * The one place natives.c expands builtins.def: it binds each native id
+ * to its nat_<Owner>_<name> below.  Everything else about a native (its
+ * names, kind, slot, signature) is in builtins.c's table, kb_natives[].
+ */
 #define K_CLASS(id, name, super, ctor, fields)
 #define K_ERRNO(name, value)
 #define K_NATIVE(id, owner, name, kind, slot, sig)			\
@@ -29,138 +34,74 @@ const knative_fn kvm_natives[KN__COUNT] = {
 #include "builtins.def"
 #undef K_NATIVE
 };
-
-const char *const kvm_native_names[KN__COUNT] = {
-#define K_NATIVE(id, owner, name, kind, slot, sig) #name,
-#include "builtins.def"
-#undef K_NATIVE
-};
-
-const char *const kvm_native_owners[KN__COUNT] = {
-#define K_NATIVE(id, owner, name, kind, slot, sig) #owner,
-#include "builtins.def"
-#undef K_NATIVE
-};
-
-enum { NK_METHOD, NK_STATIC, NK_FUNC, NK_CTOR };
-#define METHOD	NK_METHOD
-#define STATIC	NK_STATIC
-#define FUNC	NK_FUNC
-#define CTOR	NK_CTOR
-static const uint8_t native_kinds[KN__COUNT] = {
-#define K_NATIVE(id, owner, name, kind, slot, sig) kind,
-#include "builtins.def"
-#undef K_NATIVE
-};
-#undef METHOD
-#undef STATIC
-#undef FUNC
-#undef CTOR
-
-static const char *const native_sigs[KN__COUNT] = {
-#define K_NATIVE(id, owner, name, kind, slot, sig) sig,
-#include "builtins.def"
-#undef K_NATIVE
-};
-
 #undef K_CLASS
-static const char *const builtin_class_names[KC__BUILTIN_COUNT] = {
-#define K_CLASS(id, name, super, ctor, fields) [id] = #name,
-#define K_NATIVE(id, owner, name, kind, slot, sig)
-#include "builtins.def"
-#undef K_NATIVE
-#undef K_CLASS
-};
 #undef K_ERRNO
 
-/* ---- signatures --------------------------------------------------------- */
+/* ---- signatures ---------------------------------------------------------- */
 
-static int parse_param(struct kvm *vm, const char *s, size_t n,
-		       struct knparam *p)
+/*
+ * A type of builtins.def as this image's type: the loader added every
+ * type a native signature names (link.c), so each one is found.
+ */
+static int sig_param(const struct kimage *img, const struct kb_type *bt,
+		     struct knparam *p)
 {
-	const struct kimage *img = vm->img;
-	uint32_t c;
+	struct ktype t = { .kind = KT_CLASS, .elem = bt->cls };
+	uint32_t i;
 
-	p->type = KIMG_NONE;
-	p->cls = KIMG_NONE;
-#define IS(lit) (n == sizeof(lit) - 1 && !memcmp(s, lit, n))
-	if (IS("void")) {
-		p->kind = KT_VOID;
-		p->type = img->t_void;
-	} else if (IS("int")) {
-		p->kind = KT_INT;
-		p->type = img->t_int;
-	} else if (IS("boolean")) {
-		p->kind = KT_BOOL;
-		p->type = img->t_bool;
-	} else if (IS("T")) {
+	p->cls = bt->cls;
+	if (bt->base == KB_T) {
 		p->kind = KP_T;
-	} else if (IS("Array<String>")) {
-		p->kind = KT_ARRAY;
-		p->type = img->t_string_array;
-	} else {
-		for (c = 0; c < KC__BUILTIN_COUNT; c++) {
-			const char *name = builtin_class_names[c];
-
-			if (name && strlen(name) == n && !memcmp(name, s, n))
-				break;
-		}
-		if (c == KC__BUILTIN_COUNT)
-			return -EINVAL;
-		p->kind = KT_CLASS;
-		p->cls = c;
-		if (c == KC_String) {
-			p->type = img->t_string;
-		} else {
-			struct ktype t = { .kind = KT_CLASS, .elem = c };
-
-			p->type = kimg_find_type(img, &t);
-		}
+		p->type = KIMG_NONE;
+		return 0;
 	}
-#undef IS
-	return 0;
-}
-
-static int parse_sig(struct kvm *vm, uint32_t n, struct knsig *sig)
-{
-	const char *s = native_sigs[n], *open, *q;
-	int err;
-
-	open = strchr(s, '(');
-	if (!open)
+	switch (bt->base) {
+	case KT_INT:
+		p->type = img->t_int;
+		break;
+	case KT_BOOL:
+		p->type = img->t_bool;
+		break;
+	case KT_VOID:
+		p->type = img->t_void;
+		break;
+	case KT_ANY:
+		p->type = img->t_any;
+		break;
+	default:
+		p->type = kimg_find_type(img, &t);
+		break;
+	}
+	for (i = 0; i < bt->dims && p->type != KIMG_NONE; i++) {
+		t.kind = KT_ARRAY;
+		t.elem = p->type;
+		p->type = kimg_find_type(img, &t);
+	}
+	if (p->type == KIMG_NONE)
 		return -EINVAL;
-	err = parse_param(vm, s, (size_t)(open - s), &sig->ret);
-	if (err)
-		return err;
-	sig->has_recv = native_kinds[n] == NK_METHOD ||
-		native_kinds[n] == NK_CTOR;
-	sig->nparams = 0;
-	s = open + 1;
-	while (*s && *s != ')') {
-		while (*s == ' ')
-			s++;
-		for (q = s; *q && *q != ',' && *q != ')'; q++)
-			;
-		if (sig->nparams >= KP_ARRAY_SIZE(sig->p))
-			return -EINVAL;
-		err = parse_param(vm, s, (size_t)(q - s),
-				  &sig->p[sig->nparams++]);
-		if (err)
-			return err;
-		s = *q == ',' ? q + 1 : q;
-	}
+	p->kind = img->types[p->type].kind;
 	return 0;
 }
 
+/* The signature of every native in vm->img's types, for calls by name. */
 int kvm_natives_init(struct kvm *vm)
 {
-	uint32_t n;
+	struct kb_sig bs;
+	uint32_t n, i;
 	int err;
 
 	for (n = 0; n < KN__COUNT; n++) {
-		err = parse_sig(vm, n, &vm->nsig[n]);
+		struct knsig *sig = &vm->nsig[n];
+
+		err = kb_parse_sig(kb_natives[n].sig, &bs);
+		if (!err)
+			err = sig_param(vm->img, &bs.result, &sig->ret);
+		for (i = 0; !err && i < bs.nparams; i++)
+			err = sig_param(vm->img, &bs.params[i], &sig->p[i]);
 		if (KP_WARN_ON(err))
 			return err;
+		sig->nparams = (uint8_t)bs.nparams;
+		sig->has_recv = kb_native_has_recv(n);
 	}
 	return 0;
 }

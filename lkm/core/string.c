@@ -103,8 +103,8 @@ static int put_func(struct kvm *vm, struct kbuf *b, const struct kfn *f)
 	if (f->m.func != KIMG_NONE) {
 		name = vm->img->funcs[f->m.func].name;
 	} else {
-		owner = kvm_native_owners[f->m.native];
-		name = kvm_native_names[f->m.native];
+		owner = kb_natives[f->m.native].owner;
+		name = kb_natives[f->m.native].name;
 	}
 	st = kvm_buf_put(vm, b, f->recv ? "<method " : "<function ",
 			 f->recv ? 8 : 10);

@@ -238,12 +238,11 @@ static int slot_sig(struct ld *ld, const struct vinsn *v,
  */
 static int verify_calln(struct ld *ld, const struct vinsn *v)
 {
-	const struct native_def *d = &ld_native_defs[v->w[1]];
 	const struct native_sig *ns = &ld->priv->natives[v->w[1]];
 	int32_t a = v->w[0], b = v->w[2];
 	uint32_t elem = KIMG_NONE;
 
-	if (d->kind == NK_METHOD || d->kind == NK_CTOR) {
+	if (kb_native_has_recv((uint32_t)v->w[1])) {
 		if (b < 0 || (uint32_t)b >= v->f->nregs)
 			return VERR(ld, v, "receiver register r%d out of range",
 				    b);
