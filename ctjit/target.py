@@ -4,13 +4,15 @@ userspace   x86-64 SysV, position-independent (linked into a shared object
             that build/kvm dlopens); handlers bind to the VM's exported
             kop_* symbols.
 kernel      what objtool and the module loader accept on 6.1 and 6.12
-            (/work/shared/ARCHITECTURE.md, "Native code in the kernel"):
-            code model kernel, static relocations, dso_local externals,
-            nounwind noredzone noimplicitfloat, no MMX/SSE/x87
-            (+soft-float), retpolines without jump tables, return thunks
-            (fn_ret_thunk_extern), SLS hardening, and with kernel="6.12"
-            also the cf-protection-branch module flag (IBT: endbr64) and
-            16 bytes of patchable-function-prefix (call-depth tracking).
+            (a module cannot map executable memory there, so the stubs
+            are an object linked into a companion module): code model
+            kernel, static relocations (every external dso_local: the
+            loader rejects GOT relocations), nounwind noredzone
+            noimplicitfloat, no MMX/SSE/x87 (+soft-float), retpolines
+            without jump tables, return thunks (fn_ret_thunk_extern), SLS
+            hardening, and with kernel="6.12" also the cf-protection-branch
+            module flag (IBT: endbr64) and 16 bytes of
+            patchable-function-prefix (call-depth tracking).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ TRIPLE = "x86_64-unknown-linux-gnu"
 # feature strings: pin the llvmlite line that bundles it.
 LLVMLITE_PINNED = "0.50"
 
+# No FPU/vector state (it is the user task's), and the kernel's
+# mitigations for indirect branches and returns.
 _KERNEL_FEATURES = ",".join([
     "-mmx", "-sse", "-sse2", "-sse3", "-ssse3", "-sse4.1", "-sse4.2",
     "-avx", "-avx2", "-avx512f", "-x87", "+soft-float",
@@ -36,6 +40,8 @@ _KERNEL_FEATURES = ",".join([
 
 @dataclass(frozen=True)
 class Profile:
+    """How to generate code for one home: `fn_attrs` is attribute group #0
+    of every stub, `module_flags` is appended to the module text as is."""
     name: str
     reloc: str
     codemodel: str
@@ -46,6 +52,9 @@ class Profile:
 
 
 def profile(name: str, kernel: str = "6.12") -> Profile:
+    """The profile called `name` ("userspace" or "user", "kernel"); for
+    the kernel, `kernel` is the line (ctjit.kernel_line).  ValueError for
+    an unknown name."""
     if name in ("user", "userspace"):
         return Profile("userspace", "pic", "default", "",
                        'nounwind "frame-pointer"="none"')
@@ -56,6 +65,7 @@ def profile(name: str, kernel: str = "6.12") -> Profile:
                  f'"target-features"="{_KERNEL_FEATURES}"',
                  '"indirect-tls-seg-refs"']
         flags = []
+        # a string comparison: fine for the two lines kernel_line yields
         if kernel >= "6.12":
             attrs.append('"patchable-function-prefix"="16"')
             flags = ['!llvm.module.flags = !{!10}',
@@ -86,6 +96,7 @@ def check_llvmlite():
 
 
 def target_machine(prof: Profile):
+    """A baseline x86-64 target machine with the profile's settings."""
     _init()
     target = llvm.Target.from_triple(TRIPLE)
     return target.create_target_machine(
@@ -94,6 +105,7 @@ def target_machine(prof: Profile):
 
 
 def optimize(mod, tm, level: int = 2):
+    """Runs LLVM's default module pipeline at -O`level` on `mod`, in place."""
     pto = llvm.create_pipeline_tuning_options(speed_level=level)
     pb = llvm.create_pass_builder(tm, pto)
     mpm = pb.getModulePassManager()
@@ -101,7 +113,8 @@ def optimize(mod, tm, level: int = 2):
 
 
 def emit_object(ir_text: str, prof: Profile, level: int = 2):
-    """(optimised IR text, object bytes) of a module."""
+    """(optimised IR text, object bytes) of a module; the IR is verified
+    first, so a lowering bug fails here rather than as wrong code."""
     check_llvmlite()
     tm = target_machine(prof)
     mod = llvm.parse_assembly(ir_text)
