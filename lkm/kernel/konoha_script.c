@@ -39,6 +39,7 @@ static void script_release(struct kref *ref)
 {
 	struct konoha_script *s = container_of(ref, struct konoha_script, ref);
 
+	/* read before s is freed; dropped only after the VM is gone */
 	struct module *owner = s->jit_owner;
 
 	kvm_destroy(s->vm);
@@ -65,7 +66,11 @@ static struct konoha_script *script_find(const char *name)
 	return NULL;
 }
 
-/* A name for the list and the log: 1 to 31 of [A-Za-z0-9_.-]. */
+/*
+ * A name for the list and the log: 1 to 31 of [A-Za-z0-9_.-].  No spaces,
+ * slashes or control bytes, so a name printed in a log line or in the
+ * list can never be mistaken for something else.
+ */
 static bool valid_script_name(const char *name)
 {
 	size_t i, n = strnlen(name, KONOHA_NAME_LEN);
@@ -78,7 +83,11 @@ static bool valid_script_name(const char *name)
 	return true;
 }
 
-/* The name of a script from its source file: basename without ".k". */
+/*
+ * The name of a script from its source file: basename without ".k".  The
+ * source name comes from the image, so every byte outside the name
+ * alphabet becomes '_': the result always passes valid_script_name().
+ */
 static void name_from_source(const char *src, char *name)
 {
 	const char *base = strrchr(src, '/');
@@ -97,7 +106,12 @@ static void name_from_source(const char *src, char *name)
 		strscpy(name, "script", KONOHA_NAME_LEN);
 }
 
-/* Appends the report to the message and to the log, line by line. */
+/*
+ * Appends the report to the message and to the log, line by line.  The
+ * message is cut at KONOHA_MSG_MAX (scnprintf never writes past it and
+ * returns what it wrote, so used stays below the size); the log gets
+ * every line.  Loads are root's only: no rate limit here.
+ */
 static void report_init_failure(struct load_req *rq, const char *report,
 				size_t len)
 {
@@ -133,7 +147,10 @@ static int init_errno(struct kvm *vm)
 	return kdev_errno(e);
 }
 
-/* Takes a script that never became live off the list. */
+/*
+ * Takes a script that never became live off the list.  Not killable: the
+ * name must be given back, and the lock is never held across a wait.
+ */
 static void script_forget(struct konoha_script *s)
 {
 	mutex_lock(&konoha_scripts_lock);	/* held briefly by all */
@@ -146,6 +163,11 @@ static void script_forget(struct konoha_script *s)
  * with the reason in rq->msg.  The script enters the list (not yet live)
  * before its init runs, so that the name is taken; until live it is
  * invisible to unload and list, and a failed init takes it off again.
+ *
+ * Every exit after kvm_create() frees through konoha_script_put(): the
+ * reference of kref_init() is the one the list keeps once the load
+ * succeeds.  CAP_SYS_ADMIN is checked here, and not only at the open of
+ * /dev/konoha, since a descriptor can be passed to another process.
  */
 int konoha_script_load(struct load_req *rq)
 {
@@ -170,6 +192,7 @@ int konoha_script_load(struct load_req *rq)
 			  "invalid script name (1-31 of [A-Za-z0-9_.-])\n");
 		return -EINVAL;
 	}
+	/* rq->data is the caller's: kimg_load() copies what it keeps */
 	err = kimg_load(rq->data, rq->len, &img, why, sizeof(why));
 	if (err) {
 		pr_err("image refused: %s\n", why);
@@ -190,6 +213,7 @@ int konoha_script_load(struct load_req *rq)
 	ratelimit_state_init(&s->log_rs, 5 * HZ, 10);
 	INIT_WORK(&s->release_work, konoha_release_work);
 	s->img = img;
+	/* 0 selects the kernel default (konoha_uapi.h) */
 	kvm_default_limits(&lim);
 	lim.budget = rq->budget ? rq->budget : KVM_KERNEL_BUDGET;
 	lim.cb_budget = lim.budget;
@@ -220,6 +244,7 @@ int konoha_script_load(struct load_req *rq)
 		return err;
 	}
 
+	/* may take a reference on the stubs' module (s->jit_owner) */
 	err = konoha_jit_attach(s, rq->flags, rq->msg);
 	if (err) {
 		pr_err("%s: %s", s->name, rq->msg);
@@ -232,6 +257,7 @@ int konoha_script_load(struct load_req *rq)
 		goto out_forget;
 	}
 
+	/* the init succeeded: nothing may fail from here on */
 	mutex_lock(&konoha_scripts_lock);	/* held briefly by all */
 	s->live = true;
 	mutex_unlock(&konoha_scripts_lock);
@@ -247,7 +273,12 @@ out_forget:
 	return err;
 }
 
-/* Unpublishes the devices of a script: called with its lock held. */
+/*
+ * Unpublishes the devices of a script: called with its lock held.  The
+ * kdevs stay in the VM until it is destroyed; only their nodes go.  An
+ * open that passed the lockless init_done test of konoha_dev.c finds it
+ * false once it has the lock (kdev_open), and fails with ENXIO.
+ */
 static void script_unpublish(struct konoha_script *s)
 {
 	struct kdev *d;
@@ -257,7 +288,11 @@ static void script_unpublish(struct konoha_script *s)
 		konoha_dev_remove(s, d);
 }
 
-/* A live script by name, with a reference, or NULL. */
+/*
+ * A live script by name, with a reference, or NULL with *err set (-ENOENT,
+ * or -EINTR when killed).  A script still running its init is not found:
+ * nobody may unload it before its load has decided.
+ */
 static struct konoha_script *script_get(const char *name, int *err)
 {
 	struct konoha_script *s;
@@ -291,6 +326,7 @@ int konoha_script_unload(const char *name)
 	s = script_get(name, &err);
 	if (!s)
 		return err;
+	/* interruptible: a callback may hold the lock for its whole budget */
 	err = kp_mutex_lock(&s->vm->lock);
 	if (err)
 		goto out_put;
@@ -317,7 +353,10 @@ out_put:
 	return err;
 }
 
-/* Fills info for a script the caller holds a reference on (takes its lock). */
+/*
+ * Fills info for a script the caller holds a reference on (takes its lock,
+ * interruptibly: 0 or -EINTR).  The counters are atomics, read without it.
+ */
 static int script_info(struct konoha_script *s, struct konoha_script_info *in)
 {
 	struct kdev *d;
@@ -344,7 +383,11 @@ static int script_info(struct konoha_script *s, struct konoha_script_info *in)
 
 /*
  * Takes a reference on each live script under konoha_scripts_lock, then
- * waits for their locks (and copies to the caller) without it.
+ * waits for their locks (and copies to the caller) without it.  count is
+ * the number of live scripts even when max is smaller, so a caller can
+ * retry with room for all; after an error the references are still
+ * dropped.  live_allocs is read last: a put above may have freed a
+ * script that an unload had left to the last reference.
  */
 int konoha_list(struct konoha_list *ls)
 {
