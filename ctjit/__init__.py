@@ -28,11 +28,16 @@ __all__ = ["JitError", "Options", "Stubs", "compile_image", "kernel_line",
 
 
 class JitError(Exception):
-    pass
+    """A companion module or shared object that cannot be made; the
+    message is for the user, as is."""
 
 
 @dataclass
 class Stubs:
+    """The JIT's output for one image.  `digest` binds the stubs to it
+    (the VM refuses them for any other image); `compiled[i]` says whether
+    function i has a stub, `fallback[i]` why not (it then runs in the
+    interpreter)."""
     digest: bytes
     ir: str
     optimized_ir: str
@@ -44,6 +49,11 @@ class Stubs:
 
 def compile_image(data: bytes, profile: str = "userspace", ct: str = "all",
                   kernel: str = "6.12", opt_level: int = 2) -> Stubs:
+    """The stubs of an image's bytes.  `profile` is userspace or kernel
+    (for the kernel line `kernel`), `ct` the techniques (Options.parse).
+    ImageError for bytes that are not an image, ValueError for an
+    unknown profile or technique.  The image is not verified here: the
+    VM verifies it at load, and refuses stubs whose digest differs."""
     img = read_image(data)
     digest = bytes(data[16:48])
     opts = Options.parse(ct)
@@ -113,6 +123,8 @@ def module_name(stubs: Stubs) -> str:
 
 
 def _c_ident(stem: str) -> str:
+    """A file stem made a C identifier: the Kbuild renames each object's
+    kjit_table to kjit_table_<stem>, which the glue declares."""
     out = re.sub(r"[^A-Za-z0-9_]", "_", stem)
     return out if out and not out[0].isdigit() else "s" + out
 
