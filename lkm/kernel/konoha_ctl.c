@@ -22,12 +22,13 @@
 /*
  * What was written to one open file of /dev/konoha.  Its descriptors may
  * be shared (threads, dup, fork): lock serializes writes and the load at
- * a close.
+ * a close.  buf comes from kp_realloc(), so an image written and never
+ * loaded shows in kp_live_blocks until the file is released.
  */
 struct konoha_upload {
 	struct mutex lock;
-	u8 *buf;
-	size_t len, cap;
+	u8 *buf;		/* the bytes written since the last load */
+	size_t len, cap;	/* cap <= KONOHA_IMAGE_MAX */
 };
 
 /* Root only: loading a script is loading kernel code. */
@@ -46,7 +47,12 @@ static int konoha_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 }
 
-/* Appends to the image, up to KONOHA_IMAGE_MAX bytes in all. */
+/*
+ * Appends to the image, up to KONOHA_IMAGE_MAX bytes in all; *ppos is not
+ * used (a stream).  A write that fails appends nothing: count, or -EFBIG
+ * past the limit, -ENOMEM, -EFAULT, or -EINTR when killed while waiting
+ * for the lock (held only to append, or by a flush to take the bytes).
+ */
 static ssize_t konoha_write(struct file *file, const char __user *buf,
 			    size_t count, loff_t *ppos)
 {
@@ -61,6 +67,7 @@ static ssize_t konoha_write(struct file *file, const char __user *buf,
 		ret = -EFBIG;
 		goto out_unlock;
 	}
+	/* doubling keeps many small writes linear */
 	if (up->len + count > up->cap) {
 		cap = max_t(size_t, up->cap * 2, up->len + count);
 		cap = min_t(size_t, cap, KONOHA_IMAGE_MAX);
@@ -81,7 +88,13 @@ out_unlock:
 	return ret;
 }
 
-/* close(2): load what was written, report the result to the caller. */
+/*
+ * close(2): load what was written, report the result to the caller.
+ * ->flush runs at every close of every descriptor of the file: the first
+ * one after some writes loads them, the others find nothing and return 0.
+ * The request and its message buffer (8 KiB) are allocated, not put on
+ * the kernel stack.
+ */
 static int konoha_flush(struct file *file, fl_owner_t id)
 {
 	struct konoha_upload *up = file->private_data;
@@ -117,6 +130,7 @@ static int konoha_flush(struct file *file, fl_owner_t id)
 	return err;
 }
 
+/* The last close: frees bytes never loaded (a flush that was killed). */
 static int konoha_release(struct inode *inode, struct file *file)
 {
 	struct konoha_upload *up = file->private_data;
@@ -131,7 +145,9 @@ static int konoha_release(struct inode *inode, struct file *file)
 /*
  * KONOHA_IOC_LOAD: the image, its name and limits in, the name used and
  * the reason (truncated to msg_len, its full length in msg_out) out; the
- * reply is written back even when the load fails.
+ * reply is written back even when the load fails, but not when the image
+ * could not be copied in.  msg_len 0 asks for no text; msg_out still says
+ * how long it was.  A failed copy back turns the result into -EFAULT.
  */
 static long ioctl_load(void __user *arg)
 {
@@ -151,6 +167,7 @@ static long ioctl_load(void __user *arg)
 	rq->heap = ld.heap;
 	rq->depth = ld.depth;
 	rq->flags = ld.flags;
+	/* the user's name may lack its NUL */
 	memcpy(rq->name, ld.name, sizeof(rq->name));
 	rq->name[KONOHA_NAME_LEN - 1] = '\0';
 	if ((ld.flags & ~KONOHA_LOAD_FLAGS) ||
@@ -162,7 +179,10 @@ static long ioctl_load(void __user *arg)
 		err = bad ? -EINVAL : -EFBIG;
 		goto out_reply;
 	}
-	/* an empty image goes to the verifier too, for its message */
+	/*
+	 * Up to 16 MiB: vmemdup_user() falls back to vmalloc.  An empty
+	 * image goes to the verifier too, for its message.
+	 */
 	rq->data = ld.image_len ?
 		vmemdup_user(u64_to_user_ptr(ld.image), ld.image_len) :
 		(const u8 *)"";
@@ -193,6 +213,12 @@ out_free:
 	return err;
 }
 
+/*
+ * The commands of konoha_uapi.h.  Only CAP_SYS_ADMIN opens /dev/konoha;
+ * load and unload check it again (konoha_script.c), since a descriptor
+ * may be handed to another process.  Every struct is copied whole, in
+ * and out: no user pointer is read twice.
+ */
 static long konoha_ioctl(struct file *file, unsigned int cmd,
 			 unsigned long arg)
 {
@@ -221,6 +247,7 @@ static long konoha_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/* The uapi structs have one layout for 32- and 64-bit callers (__u64). */
 static const struct file_operations konoha_fops = {
 	.owner = THIS_MODULE,
 	.open = konoha_open,
