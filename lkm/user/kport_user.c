@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kport_user.c - userspace implementations of kport.h.
+ *
+ * The contracts are kport.h's; where libc cannot keep one the same way as
+ * the kernel, the difference is said at the function.  In short: memory
+ * is malloc's, a lock wait is never interrupted, a "fatal signal" is the
+ * kp_killed flag the host sets, and the log is stderr.
  */
 #define _GNU_SOURCE
 #include "kport.h"
@@ -11,9 +16,14 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 
-/* Single-threaded hosts; an atomic keeps it honest when they are not. */
+/*
+ * Blocks from kp_* not yet freed: the leak tests read it after
+ * kvm_destroy().  Single-threaded hosts; an atomic keeps it honest when
+ * they are not.
+ */
 static long live_allocs;
 
+/* A zero size still gets a block, so that NULL only means failure. */
 void *kp_malloc(size_t n)
 {
 	void *p = malloc(n ? n : 1);
@@ -32,6 +42,11 @@ void *kp_zalloc(size_t n)
 	return p;
 }
 
+/*
+ * libc knows the old size, so old is unused.  The block count does not
+ * change: the block moves, none is added.  On failure realloc() leaves p
+ * allocated, as the contract wants.
+ */
 void *kp_realloc(void *p, size_t old, size_t n)
 {
 	void *q;
@@ -56,6 +71,7 @@ long kp_live_allocs(void)
 	return __atomic_load_n(&live_allocs, __ATOMIC_RELAXED);
 }
 
+/* Monotonic; the + 1 keeps it positive, as the contract says. */
 int64_t kp_nanotime(void)
 {
 	struct timespec ts;
@@ -69,6 +85,7 @@ uint64_t kp_random_u64(void)
 	static uint64_t fallback = 0x9E3779B97F4A7C15ull;
 	uint64_t v;
 
+	/* fails in old kernels and in sandboxes that filter the call */
 	if (getrandom(&v, sizeof(v), 0) == (ssize_t)sizeof(v))
 		return v;
 	/* splitmix64 over the clock when getrandom is unavailable */
@@ -84,6 +101,7 @@ int64_t kp_pid(void)
 	return (int64_t)getpid();
 }
 
+/* The calling thread's name, as TASK_COMM_LEN bytes are in the kernel. */
 void kp_comm(char *buf)
 {
 	memset(buf, 0, KP_COMM_LEN);
@@ -92,6 +110,7 @@ void kp_comm(char *buf)
 	buf[KP_COMM_LEN - 1] = '\0';
 }
 
+/* A signal ends the sleep early and it is not resumed, as in the kernel. */
 void kp_sleep_ms(unsigned int ms)
 {
 	struct timespec ts = {
@@ -113,6 +132,11 @@ void kp_mutex_destroy(struct kp_mutex *m)
 	pthread_mutex_destroy(&m->m);
 }
 
+/*
+ * A pthread wait cannot be interrupted; an error of pthread_mutex_lock
+ * (none with the default mutex type) still takes the caller's -EINTR path
+ * rather than going on without the lock.
+ */
 int kp_mutex_lock(struct kp_mutex *m)
 {
 	return pthread_mutex_lock(&m->m) ? -EINTR : 0;
@@ -128,8 +152,13 @@ void kp_mutex_unlock(struct kp_mutex *m)
 	pthread_mutex_unlock(&m->m);
 }
 
+/* Set from a signal handler (build/kvm: SIGTERM), read by kp_poll(). */
 volatile int kp_killed;
 
+/*
+ * Returns cond, so that `if (KP_WARN_ON(x))` works as in the kernel;
+ * unlike WARN_ON_ONCE it prints every time.
+ */
 bool kp_warn(bool cond, const char *expr, const char *file, int line)
 {
 	if (cond)
@@ -138,6 +167,7 @@ bool kp_warn(bool cond, const char *expr, const char *file, int line)
 	return cond;
 }
 
+/* One line of at most len bytes (a NUL ends it early), and a newline. */
 void kp_log_line(const char *s, size_t len)
 {
 	fprintf(stderr, "%.*s\n", (int)len, s);
