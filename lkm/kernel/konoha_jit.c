@@ -41,7 +41,11 @@ static struct konoha_jit *jit_find(const u8 *digest)
 	return NULL;
 }
 
-/* Registers the stubs of one image: 0, -EINVAL, -EEXIST or -ENOMEM. */
+/*
+ * Registers the stubs of one image: 0, -EINVAL, -EEXIST or -ENOMEM.  t is
+ * not copied: it lives in the owner's module, which must keep it until
+ * its konoha_jit_remove().  One table per digest, the first one wins.
+ */
 int konoha_jit_add(const struct kjit_table *t, struct module *owner)
 {
 	struct konoha_jit *j;
@@ -135,6 +139,11 @@ int konoha_jit_attach(struct konoha_script *s, u32 flags, char *msg)
 			  8, s->img->digest, 8, s->img->digest);
 		return -ENOENT;
 	}
+	/*
+	 * kvm_jit_register() checks the ABI and the function count again
+	 * and may run out of memory for the frames.  Without KONOHA_LOAD_JIT
+	 * a mismatch only costs speed: the script is interpreted.
+	 */
 	err = kvm_jit_register(s->vm, t, why, sizeof(why));
 	if (err) {
 		module_put(owner);
