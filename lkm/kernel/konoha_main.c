@@ -4,34 +4,19 @@
  * init and exit, and the host callbacks a script's VM calls (output, log,
  * device registration).  konoha.h says which file does what.
  *
- * /dev/konoha (root only) loads compiled images: write(2) the bytes and
- * close(2) the file (close fails with the load's errno, the reason goes
- * to the kernel log), or the ioctls of konoha_uapi.h, which also return
- * the reason as text, unload a script by name and list the scripts.
+ * /dev/konoha (root only) loads compiled images (konoha_ctl.c); the
+ * scripts' lifetimes and the rule that every wait for a script's lock can
+ * be ended by SIGKILL are konoha_script.c's; JIT stubs come in companion
+ * modules (konoha_jit.c).
  *
  * A script's devices are character devices of our own dynamic major, in
  * the class "konoha": Device.register (in an init, under the script's
  * lock) adds the cdev and the node; nothing here ever waits for a
  * script's lock while holding a lock that registration takes, and the
- * callbacks run under the script's lock only (device.c takes it).
- *
- * Lifetimes: a script is reference counted.  The list of loaded scripts
- * holds one reference, each open file of its devices one more, and an
- * open(2) in progress one while it runs.  Unloading unpublishes the
- * nodes and drops the list's reference; the VM and its image are freed
- * with the last reference.  A load puts its script on the list (not yet
- * live) before it runs the init, so two loads of one name cannot both
- * run: the second fails with EEXIST at once.
- *
- * Waiting: konoha_scripts_lock is held only for list operations, never
- * while waiting for a script's lock; every wait for a script's lock can
- * be ended by a signal, or at least by SIGKILL.  A release(2) from a
- * killed or exiting task that finds the script busy does not wait: a work
- * item runs release() once the lock is free (konoha_wq).
- *
- * JIT stubs come in companion modules (konoha_jit.h): a script loaded
- * while stubs for its image digest are registered runs on them and holds
- * a reference on their module until the script is freed.
+ * callbacks run under the script's lock only (device.c takes it).  A
+ * release(2) from a killed or exiting task that finds the script busy
+ * does not wait: a work item runs release() once the lock is free
+ * (konoha_wq).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -56,7 +41,10 @@ struct workqueue_struct *konoha_wq;
 
 /* ---- the host of a VM ------------------------------------------------------ */
 
-/* print(): one log line per line of output. */
+/*
+ * print(): one log line per line of output.  Called under the script's
+ * lock, by the script; a NUL in the output ends its line early.
+ */
 static void host_output(void *ctx, const char *buf, size_t len)
 {
 	struct konoha_script *s = ctx;
