@@ -13,14 +13,41 @@ the techniques enabled:
                the callee's stub; CALLV the same after selecting the
                target by the receiver's class id (kop_CALLV as the slow
                path); RET/RETV as an inline pop and `ret`;
-  +tiny        moves, constants, int arithmetic and compares as IR.
+  +tiny        moves, constants, globals, int arithmetic and compares,
+               DIV/MOD, and field and element access (the handler as the
+               slow path) as IR;
+  +direct      functions that only compute on ints also get a direct
+               version, called without a VM frame (DirectLowering).
 
 Budget: each segment (a run of instructions entered only at its start and
-ending at a branch, a call or anything that may run script code) charges
-its length on entry; with too little budget left the function continues in
-the interpreter from the segment's start, which then stops at exactly the
+ending at a branch, a return, anything that may run script code, or an
+instruction whose handler charges the budget itself) charges its length
+on entry; with too little budget left the function continues in the
+interpreter from the segment's start, which then stops at exactly the
 instruction where the interpreter alone would.  An instruction that throws
 in the middle of a segment refunds the instructions after it.
+
+Calling convention with the C VM (struct offsets from lkm/core/kjit.h
+through layout.py; kops.c checks them against the structs):
+
+  stub         {i64 status, i64 result} kjit_f<N>(ptr vm, ptr R), returned
+               in rax:rdx like C's struct kjit_ret; status is KVM_OK 0,
+               KVM_THROW 1 (exception in vm->exc, frame popped) or
+               KVM_ABORT 2 (frames left for the report);
+  handler      i32 kop_NAME(ptr vm, ptr R, i32 operand...) returns a
+               status; a conditional branch handler also takes the
+               fall-through pc and returns the next pc (JMP: its target);
+               kop_RET/kop_RETV pop the frame and return the value (i64);
+  runtime      kvm_jit_refill/interp/unwind/poll, kop_throw_div0 (see
+               their uses below).
+
+Registers live in the VM stack, not in machine registers, because the
+collector, traces and the interpreter read them there.  A handler that may
+run script code can move that stack (it grows by reallocation), so R is
+kept in a stack slot (%Rslot, promoted to SSA by LLVM) and recomputed as
+vm->stack plus the frame's byte offset %boff after every handler call but
+a NOTHROW one; vm->frames is likewise loaded afresh at each use (kop_CALL
+may push frames past jit_frames_max, growing the array).
 
 The IR is written as text: the kernel profile needs attributes the
 llvmlite IR builder does not know.
@@ -72,6 +99,8 @@ DIRECT_MAX_REGS = 64
 # slot) than this keep the handler: each target is an inline frame push.
 CALLV_MAX_TARGETS = 4
 
+# struct kjit_ret (status, value) of a stub, and (value, budget left) of a
+# direct function: two i64s come back in rax:rdx.
 RET_T = "{ i64, i64 }"
 COLD = "!prof !0"      # branch weights: the second successor is hot
 HOT_FIRST = "!prof !1"  # the first successor is hot
@@ -83,6 +112,8 @@ class Unsupported(Exception):
 
 @dataclass
 class Options:
+    """The context-threading techniques enabled (all by default); with none
+    the lowering is plain subroutine threading."""
     branch: bool = True
     call: bool = True
     tiny: bool = True
@@ -119,6 +150,9 @@ class Options:
 
 
 def decode(code: list[int]) -> list[tuple[int, O.Opcode, list[int]]]:
+    """(pc, opcode, operand words) per instruction.  The code is trusted to
+    be well formed: stubs only ever run for an image the VM verified (its
+    digest binds them), and a bad opcode here is a KeyError."""
     out, pc = [], 0
     while pc < len(code):
         op = O.BY_NUMBER[code[pc]]
@@ -128,6 +162,8 @@ def decode(code: list[int]) -> list[tuple[int, O.Opcode, list[int]]]:
 
 
 def handler_params(op: O.Opcode) -> list[str]:
+    """The IR parameter types of kop_NAME: vm, R, one i32 per operand word,
+    and for a conditional branch the fall-through pc."""
     params = ["ptr", "ptr"] + ["i32"] * len(op.operands)
     if op.name in BRANCHES and op.name != "JMP":
         params.append("i32")          # the fall-through pc
@@ -135,11 +171,15 @@ def handler_params(op: O.Opcode) -> list[str]:
 
 
 def handler_ret(op: O.Opcode) -> str:
+    """kop_RET and kop_RETV return the result value; the others a status
+    (or, for branches, the next pc)."""
     return "i64" if op.name in ("RET", "RETV") else "i32"
 
 
 class _Fn:
-    """IR text of one function under construction."""
+    """IR text of one function under construction.  `tmp` numbers values
+    from one counter per function, so every name (and the labels built
+    from a fresh number) is unique within it."""
 
     def __init__(self):
         self.lines: list[str] = []
@@ -158,13 +198,21 @@ class _Fn:
 
 @dataclass
 class ModuleIR:
+    """The module's IR text, and per function whether it has a stub."""
     text: str
     compiled: list[bool] = field(default_factory=list)   # per function
     fallback: dict[int, str] = field(default_factory=dict)  # index -> why
 
 
 class Lowering:
-    """Lowers one K function to one LLVM function."""
+    """Lowers one K function to one LLVM function, the stub kjit_f<N>.
+
+    `compiled` says which functions have stubs (calls to the others go
+    through their handler), `direct` which have a direct version, `used`
+    collects the external symbols referenced, shared by the whole module so
+    generate() declares each once.  Per function, after segment(): insns,
+    the segment starts and lengths, and `remaining[pc]`, the instructions
+    after pc in its segment."""
 
     def __init__(self, img: Image, index: int, opts: Options,
                  compiled: list[bool], used: set[str],
@@ -194,6 +242,7 @@ class Lowering:
         return self.f.tmp(hint)
 
     def field_ptr(self, base: str, off: int) -> str:
+        """A pointer `off` bytes into `base` (no instruction for 0)."""
         if off == 0:
             return base
         p = self.t("p")
@@ -201,13 +250,15 @@ class Lowering:
         return p
 
     def load(self, ty: str, ptr: str, hint="v") -> str:
+        """A load at the natural alignment of the C field it reads."""
         v = self.t(hint)
         al = 8 if ty in ("i64", "ptr") else 4 if ty == "i32" else 1
         self.e(f"{v} = load {ty}, ptr {ptr}, align {al}")
         return v
 
     def load_expr(self, ty: str, ptr: str) -> str:
-        """The right-hand side of a load (for a named result)."""
+        """The right-hand side of a load (for a named result); only used
+        for i64 fields, hence align 8."""
         return f"load {ty}, ptr {ptr}, align 8"
 
     def t_ashr(self, v: str, n: int) -> str:
@@ -223,6 +274,8 @@ class Lowering:
         return self.field_ptr("%vm", L[f"OFF_VM_{name}"])
 
     def R(self) -> str:
+        """The current register base (never cached across handler calls:
+        see reload_R)."""
         r = self.t("R")
         self.e(f"{r} = load ptr, ptr %Rslot, align 8")
         return r
@@ -233,6 +286,8 @@ class Lowering:
         self.e(f"{p} = getelementptr inbounds i64, ptr {r}, i64 {reg}")
         return p
 
+    # Registers are i64 slots of the VM stack (union kvalue): ints and
+    # booleans as values, references as pointers, null as 0.
     def get(self, reg: int) -> str:
         return self.load("i64", self.reg_ptr(reg), "x")
 
@@ -240,21 +295,30 @@ class Lowering:
         self.store("i64", val, self.reg_ptr(reg))
 
     def reload_R(self):
+        """R := vm->stack + %boff, after a call that may have moved the
+        register stack (it grows by reallocation).  The frame's offset in
+        it never changes, only its base."""
         s = self.load("ptr", "%vm", "stk")
         r = self.t("R")
         self.e(f"{r} = getelementptr inbounds i8, ptr {s}, i64 %boff")
         self.store("ptr", r, "%Rslot")
 
     def frame_field(self, off: int) -> str:
+        """A field of this function's frame, vm->frames[%fi]; the array is
+        loaded afresh each time, as it may have been reallocated."""
         frames = self.load("ptr", self.vm_field("FRAMES"), "frs")
         p = self.t("fp")
         self.e(f"{p} = getelementptr inbounds i8, ptr {frames}, i64 %froff")
         return self.field_ptr(p, off)
 
     def save_pc(self, pc: int):
+        """Stores pc in the frame before anything that may fail: unwinding
+        searches handlers at the frame's pc, and traces and abort reports
+        print its line, exactly as for the interpreter."""
         self.store("i32", pc, self.frame_field(L["OFF_FRAME_PC"]))
 
     def call_handler(self, name: str, args: list, ret="i32") -> str:
+        """A call of an external VM function, recorded for its declaration."""
         self.used.add(name)
         v = self.t("h")
         argtxt = ", ".join(args)
@@ -263,12 +327,16 @@ class Lowering:
 
     def exc_site(self, st: str, k: int) -> str:
         """A block that refunds k instructions and unwinds with status st
-        (an i32 value); returns its label."""
+        (an i32 value); returns its label.  k is the number of
+        instructions of the segment after the failing one: charged on
+        entry, never run.  The blocks are emitted by tails()."""
         lab = f"exc{self.f.tmp('')[1:]}"
         self.exc_sites.append((lab, st, k))
         return lab
 
     def check_status(self, st: str, k: int):
+        """Goes on in a new block if st is KVM_OK, else to an exception
+        site refunding k.  Calls pass k = 0: a call ends its segment."""
         bad = self.t("bad")
         self.e(f"{bad} = icmp ne i32 {st}, 0")
         ok = f"ok{self.f.tmp('')[1:]}"
@@ -280,7 +348,18 @@ class Lowering:
 
     def segment(self):
         """Decodes the function and cuts it into budget segments:
-        self.insns, next_pc, leaders, seg_start, seglen, remaining."""
+        self.insns, next_pc, leaders, seg_start, seglen, remaining.
+
+        A segment starts at pc 0, at every jump target and handler target,
+        and after every branch, terminator, call (RUNS_SCRIPT) or
+        self-charging instruction (CHARGES).  Each segment is entered only
+        at its start and charges its whole length there.  The invariant
+        that makes the budget exact: wherever the budget is looked at
+        (a callee running, a handler charging) the segment has reached
+        its last instruction, so the budget equals what the interpreter,
+        charging one instruction at a time, would have.  An instruction
+        that throws earlier refunds the rest of its segment (exc_site);
+        the exception's own allocation is charged after the fact."""
         insns = decode(self.fn.code)
         self.insns = insns
         pcs = [pc for pc, _, _ in insns]
@@ -323,6 +402,8 @@ class Lowering:
         self.seg_start = seg_start
 
     def lower(self) -> list[str]:
+        """The IR lines of the stub.  Raises Unsupported for a function
+        the JIT leaves to the interpreter."""
         code = self.fn.code
         if len(code) > MAX_CODE_WORDS:
             raise Unsupported(f"{len(code)} code words (limit "
@@ -332,6 +413,10 @@ class Lowering:
         self.bail_sites: list[tuple[str, int]] = []
 
         f = self.f
+        # Entry: the caller pushed this function's frame, so it is the top
+        # one; %fi is its index and %froff its byte offset in vm->frames,
+        # %boff the byte offset of its registers in the VM stack.  All
+        # three stay valid while the arrays move.
         f.label("entry")
         self.e("%Rslot = alloca ptr, align 8")
         self.e("store ptr %R0, ptr %Rslot, align 8")
@@ -351,12 +436,14 @@ class Lowering:
                 *f.lines, "}"]
 
     def closed(self) -> bool:
+        """Whether the current block already ends in a terminator."""
         last = self.f.lines[-1]
         return last.startswith(("  br ", "  ret ", "  switch ",
                                 "  unreachable"))
 
     def body(self):
-        """The instructions, a block at every segment start."""
+        """The instructions, a block L<pc> at every segment start (the only
+        places control enters from elsewhere), charging on entry."""
         for pc, op, ops in self.insns:
             if pc in self.seg_start:
                 if not self.closed():
@@ -373,7 +460,10 @@ class Lowering:
         slice (vm->budget) has less, kvm_jit_refill polls for signals
         and moves the next slice over; when the call's budget has less
         (or it was killed), the segment runs in the interpreter, which
-        stops at the exact instruction."""
+        stops at the exact instruction.
+
+        The budget is read again after the refill (which moved the next
+        slice into vm->budget) before the segment's length is taken off."""
         bp = self.vm_field("BUDGET")
         b = self.load("i64", bp, "bud")
         ok = self.t("bok")
@@ -394,7 +484,15 @@ class Lowering:
         self.store("i64", nb, bp)
 
     def tails(self):
-        """Bail-outs, exception paths and returns shared by the function."""
+        """Bail-outs, exception paths and returns shared by the function.
+
+        bail: the segment that could not be charged runs, with the rest of
+        the function, in the interpreter from its start (pc stored in the
+        frame first); kvm_jit_interp returns the frame's result as the
+        stub's own, so it is tail-called.  exc: one block for every
+        failing site, which passes its status and refund through phis.
+        dispatch (subroutine threading of branches only): the next pc a
+        branch handler returned, switched over the segment starts."""
         f = self.f
         for lab, pc in self.bail_sites:
             f.label(lab)
@@ -431,6 +529,9 @@ class Lowering:
             self.e(f"{sel} = select i1 %isabort, i64 {b}, i64 {nb}")
             self.store("i64", sel, bp)
             self.e("br i1 %isabort, label %ret_abort, label %unwind")
+            # kvm_jit_unwind: the interpreter's unwinding step for this
+            # frame: the handler target covering its pc, or -1 after
+            # popping the frame and adding the trace line
             f.label("unwind")
             self.used.add("kvm_jit_unwind")
             self.e("%tgt = call i32 @kvm_jit_unwind(ptr %vm)")
@@ -456,6 +557,8 @@ class Lowering:
     # ---- instructions ----------------------------------------------------
 
     def instr(self, pc: int, op: O.Opcode, ops: list[int]):
+        """One instruction, by the most specific technique enabled; each
+        inline form falls back to the handler call (generic)."""
         name = op.name
         if name in BRANCHES:
             return self.branch(pc, op, ops)
@@ -472,6 +575,9 @@ class Lowering:
         self.generic(pc, op, ops)
 
     def generic(self, pc, op, ops):
+        """Subroutine threading: a call of kop_NAME with the operands as
+        immediates.  A NOTHROW instruction neither fails nor allocates, so
+        it needs no pc store, no status check and no reload of R."""
         throws = op.name not in NOTHROW
         if throws:
             self.save_pc(pc)
@@ -482,6 +588,10 @@ class Lowering:
             self.check_status(st, self.remaining[pc])
 
     def branch(self, pc, op, ops):
+        """A branch.  Without +branch the handler returns the next pc and
+        the function's dispatch switch jumps there; each call gets its own
+        block so the dispatch phi has one distinct edge per site.  With
+        +branch: the compare inline (a reference is null when 0)."""
         nxt = self.next_pc[pc]
         target = ops[-1]
         if not self.opts.branch:
@@ -518,6 +628,8 @@ class Lowering:
         self.e(f"br i1 {c}, label %L{target}, label %L{nxt}")
 
     def ret(self, op, ops):
+        """Return (status KVM_OK, value).  With +call the pop is inline:
+        this frame is the top one, so nframes becomes its index."""
         if self.opts.call:
             v = self.get(ops[0]) if op.name == "RET" else "0"
             self.store("i32", "%fi", self.vm_field("NFRAMES"))
@@ -529,6 +641,9 @@ class Lowering:
         self.e(f"ret {RET_T} {r}")
 
     def inline_call(self, pc, ops):
+        """CALL of a function with a stub: its direct version when it has
+        one and may be entered, else an inline frame push and a call of
+        its stub, else (bounds reached) kop_CALL."""
         a, g, b = ops
         k = self.f.tmp('')[1:]
         slow, join = f"ps{k}", f"pj{k}"
@@ -665,6 +780,8 @@ class Lowering:
         arguments R[b..], and a direct call of its stub; the result into
         R[a].  Branches to slow when the frame index reaches
         jit_frames_max or the stack is too small, to join when done."""
+        # The callee's registers start right after ours (R + my_nregs):
+        # its base, in values, is our base plus our register count.
         callee = self.img.functions[g]
         nregs_c = len(callee.regs)
         nargs_c = _nargs(self.img, callee)
@@ -724,6 +841,9 @@ class Lowering:
         nf1 = self.t("nf")
         self.e(f"{nf1} = add i32 {nf}, 1")
         self.store("i32", nf1, self.vm_field("NFRAMES"))
+        # Zero the callee's non-argument registers (they start as 0/null,
+        # lkm/image.md, and the collector scans them), then copy the
+        # arguments; ours and the callee's registers do not overlap.
         R = self.R()
         rc = self.t("Rc")
         self.e(f"{rc} = getelementptr inbounds i64, ptr {R}, i64 {my_nregs}")
@@ -736,6 +856,7 @@ class Lowering:
             p = self.t("r")
             self.e(f"{p} = getelementptr inbounds i64, ptr {rc}, i64 {i}")
             self.store("i64", v, p)
+        # the callee's stub runs its frame to the end and pops it
         res = self.t("res")
         self.e(f"{res} = call {RET_T} @kjit_f{g}(ptr %vm, ptr {rc})")
         self.reload_R()
@@ -769,6 +890,9 @@ class Lowering:
         script methods in slot s (direct calls of their stubs, frames
         pushed inline); a null receiver, a native method, a method
         without a stub or the native nesting bound go to kop_CALLV."""
+        # The receiver's kind is checked before its class id: struct kobj's
+        # cls is meaningful only for some kinds, and only instances
+        # (KO_INSTANCE) can be of a script class.
         a, s, b = ops
         targets = self.callv_targets(s)
         if not targets or len(targets) > CALLV_MAX_TARGETS:
@@ -803,7 +927,12 @@ class Lowering:
 
     def guarded(self, pc, name, ops):
         """Field and element access: the null and bounds checks and the
-        access as IR; the handler, which throws, when a check fails."""
+        access as IR; the handler, which throws, when a check fails.
+
+        A field needs no class check: the verifier typed the register,
+        and a field's absolute index is the same in every subclass.  The
+        bounds check compares unsigned, so a negative index fails too, as
+        in kopi_AGET."""
         k = self.f.tmp('')[1:]
         fast, slow, join = f"gf{k}", f"gs{k}", f"gj{k}"
         obj_reg = ops[1] if name in ("GETF", "AGET") else ops[0]
@@ -856,7 +985,10 @@ class Lowering:
         self.e(f"br label %{self.exc_site(st, self.remaining[pc])}")
 
     def tiny(self, pc, name, ops) -> bool:
-        """Emits name as IR; False to use the handler instead."""
+        """Emits name as IR; False to use the handler instead (e.g. LOADK
+        of a string constant).  Int arithmetic wraps, as i64 arithmetic
+        does (the language reference §6); shift counts are masked to 6
+        bits."""
         if name in GUARDED:
             return self.guarded(pc, name, ops)
         if name == "NOP":
@@ -970,6 +1102,7 @@ class DirectLowering(Lowering):
     frame code stores.
     """
 
+    # Registers are allocas (SSA after mem2reg), not VM stack slots.
     def get(self, reg: int) -> str:
         return self.load("i64", f"%reg{reg}", "x")
 
@@ -977,7 +1110,11 @@ class DirectLowering(Lowering):
         self.store("i64", val, f"%reg{reg}")
 
     def lower(self) -> list[str]:
+        """The IR lines of kjit_d<N>.  %bs holds the budget left, %refs the
+        budget at this activation's last poll; `fail` gives up, returning
+        budget -1."""
         self.segment()
+        # targets of backward branches: every loop passes through one
         self.loop_heads = {ops[-1] for pc, op, ops in self.insns
                            if op.name in BRANCHES and ops[-1] <= pc}
         f = self.f
@@ -1128,6 +1265,7 @@ class DirectLowering(Lowering):
             raise AssertionError(f"direct function with {name}")
 
     def div0(self, pc):
+        """A division by zero gives up: the rerun with frames throws."""
         self.e("br label %fail")
 
 
@@ -1160,6 +1298,8 @@ def direct_functions(img: Image, compiled: list[bool]) -> list[bool]:
 
 
 def _nargs(img: Image, fn) -> int:
+    """The argument registers of fn: its parameters, plus the receiver in
+    R[0] for a method or constructor."""
     t = img.types[fn.type]
     n = len(t[2])
     if fn.flags & 3:       # method or constructor: the receiver
@@ -1172,7 +1312,14 @@ def generate(img: Image, digest: bytes, opts: Options,
              table_name: str = "kjit_table",
              direct_stack: int = L["DIRECT_STACK_USER"]) -> ModuleIR:
     """The IR module of the stubs of img (digest: its 32-byte name);
-    direct_stack: bytes of stack a chain of direct calls may use."""
+    direct_stack: bytes of stack a chain of direct calls may use.
+
+    The module: declarations of the externals used, the stubs (and direct
+    versions), the table kjit_fns (NULL for an interpreted function) and
+    `table_name`, a struct kjit_table {ABI version, function count,
+    digest, kjit_fns} that the VM checks when it registers the stubs.
+    Attribute group #0 is the profile's, #1 the externals'; !0 and !1 are
+    branch weights, !20 names rsp for llvm.read_register."""
     nf = len(img.functions)
     compiled = [True] * nf
     bodies: dict[int, list[str]] = {}
