@@ -18,8 +18,12 @@ DEVICE = "/dev/konoha"
 NAME_LEN = 32                        # script names, NUL included
 MSG_LEN = 65536                      # the verifier's / init's message buffer
 
+# Field by field: image address and length, budget, heap, depth, flags,
+# message buffer address, its length, the full message length (out), name.
 LOAD_FMT = "<QQQQIIQII32s"           # struct konoha_load (88 bytes)
 UNLOAD_FMT = "<32s"                  # struct konoha_unload
+# name, devices (space-separated), heap used and limit, calls, failed
+# calls, device count, open files
 INFO_FMT = "<32s128sQQQQII"          # struct konoha_script_info (200 bytes)
 LIST_FMT = "<QIIq"                   # struct konoha_list (24 bytes)
 
@@ -55,10 +59,13 @@ class LoadError(OSError):
 
 
 def cstr(b: bytes) -> str:
+    """A NUL-terminated C string field as text (bytes as Latin-1)."""
     return b.split(b"\0", 1)[0].decode("latin-1")
 
 
 def open_device(device: str = DEVICE) -> int:
+    """An fd of the device; DeviceError, with what to do, if it cannot be
+    opened."""
     try:
         return os.open(device, os.O_RDWR)
     except FileNotFoundError:
@@ -92,6 +99,9 @@ def load(image: bytes, *, name: str = "", budget: int = 0, heap: int = 0,
     konoha.ko gave the script, or raises LoadError."""
     if len(name.encode()) >= NAME_LEN:
         raise ValueError(f"script name: at most {NAME_LEN - 1} bytes")
+    # The kernel reads the image and writes the message through the
+    # addresses in the struct: both buffers must stay alive (referenced
+    # here) until the ioctl has returned.
     img = ctypes.create_string_buffer(image, len(image))
     msg = ctypes.create_string_buffer(MSG_LEN)
     buf = bytearray(struct.pack(
@@ -125,6 +135,7 @@ def list_scripts(device: str = DEVICE, max_scripts: int = 256):
                                 max_scripts, 0, 0))
     _ioctl(device, IOC_LIST, buf, "list")
     _, _, count, live = struct.unpack(LIST_FMT, bytes(buf))
+    # count is every loaded script; the kernel filled at most max_scripts
     scripts = []
     for i in range(min(count, max_scripts)):
         (name, devs, used, limit, calls, failed, _ndev,
