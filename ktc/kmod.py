@@ -29,6 +29,7 @@ class KmodError(Exception):
 
 def _run(cmd: list[str], env: dict[str, str] | None = None
          ) -> subprocess.CompletedProcess:
+    """Runs cmd, capturing its output; KmodError if it cannot be started."""
     try:
         return subprocess.run(cmd, capture_output=True, text=True, env=env)
     except OSError as e:
@@ -46,6 +47,8 @@ def kernel_headers(release: str) -> pathlib.Path:
 
 
 def check_symvers(symvers: str, release: str) -> None:
+    """KmodError, saying how to make it, unless konoha.ko's Module.symvers
+    exists (without it the companion's kop_* symbols cannot resolve)."""
     if not pathlib.Path(symvers).is_file():
         raise KmodError(f"{symvers}: no such file (konoha.ko's "
                         f"Module.symvers: build konoha.ko for {release} "
