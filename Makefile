@@ -170,7 +170,7 @@ $(BUILD)/kernel/guest/ksysfuzz: lkm/kernel/konoha_uapi.h
 # The kconformance, kdrivers and khostile suites (tests/kernel/test_k*.py)
 # and the open_overhead benchmark: konoha.ko and the guest tools that speak
 # its ioctl ABI.
-$(BUILD)/kernel/guest/kdrive: lkm/kernel/konoha_uapi.h
+$(BUILD)/kernel/guest/kdrive: lkm/kernel/konoha_uapi.h lkm/core/devops.def
 
 kernel-suites: kmod-konoha $(BUILD)/kernel/guest/kdrive $(BUILD)/kernel/guest/kload ## build what the kernel suites of konoha.ko need (konoha.ko, kdrive, kload)
 

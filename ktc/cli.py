@@ -48,17 +48,17 @@ exit status: 0 ok, 1 compile error or bad input, 2 uncaught exception or
 abort while running (or in the init of a load), 3 image refused by the VM's
 verifier."""
 
-OPS_HELP = """\
-device operations for `run --ops`, separated by `;` or newlines:
-  open NAME                  open /dev/NAME; prints the fd
-  read FD [COUNT]            read up to COUNT bytes (default 4096)
-  readall FD                 read until end of file
-  write FD TEXT              write TEXT ("quoted" with \\n \\t \\xHH escapes, or bare)
-  ioctl FD CMD [ARG]         call ioctl; prints the result
-  lseek FD OFFSET [WHENCE]   WHENCE: 0/set, 1/cur, 2/end
-  close FD                   close the file
-  devices                    list the registered devices
-FD may be `$`, the fd of the last successful open."""
+def _ops_help() -> str:
+    """The --ops part of `ktc run --help`, from devops.def's table."""
+    from . import devops
+    lines = ["device operations for `run --ops`, separated by `;` or "
+             "newlines:"]
+    for op in devops.SERVED.values():
+        lines.append(f"  {op.synopsis:<28} {op.doc}")
+    lines.append('FD may be `$`, the fd of the last successful open; MODE '
+                 'is r, w or rw;\nWHENCE 0/set, 1/cur or 2/end; TEXT is '
+                 '"quoted" with \\n \\t \\xHH escapes, or bare.')
+    return "\n".join(lines)
 
 
 class UsageError(Exception):
@@ -427,45 +427,63 @@ def _show_bytes(b: bytes) -> str:
     return _quote(b)
 
 
-_ARITY = {"open": (1, 1), "read": (1, 2), "readall": (1, 1),
-          "write": (1, 99), "ioctl": (2, 3), "lseek": (2, 3),
-          "close": (1, 1), "devices": (0, 0)}
-
-
 def _validate_ops(ops):
+    from . import devops
     for words in ops:
         name = words[0]
-        if name not in _ARITY:
+        op = devops.SERVED.get(name)
+        if op is None:
             raise UsageError(f"unknown operation `{name}` (see `ktc run "
                              f"--help`)")
-        lo, hi = _ARITY[name]
-        if not lo <= len(words) - 1 <= hi:
+        lo, hi = op.arity
+        if len(words) - 1 < lo or (hi is not None and len(words) - 1 > hi):
             raise UsageError(
                 f"wrong number of arguments in `{' '.join(words)}`")
 
 
-_WHENCE = {"0": 0, "set": 0, "1": 1, "cur": 1, "2": 2, "end": 2}
+def _show_result(op, value) -> str:
+    """What --ops prints for an operation's result (devops.def's shown)."""
+    if op.kind == "DATA" and not value:
+        text = "0 bytes (end of file)"
+    elif op.kind in ("DATA", "CONTENT"):
+        text = f"{len(value)} bytes {_show_bytes(value)}"
+    elif op.kind == "NAMES":
+        text = " ".join(value) or "(none)"
+    else:
+        text = str(value)
+    return op.shown.replace("%", text)
 
 
 def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
+    from . import devops
     ops = _parse_ops(ops_text)
     last_fd = None
 
-    def fd_of(word):
-        if word == "$":
-            if last_fd is None:
-                raise UsageError("`$` used before any successful open")
-            return last_fd
-        try:
-            return int(word)
-        except ValueError:
-            raise UsageError(f"bad file descriptor `{word}`") from None
-
-    def num(word, what):
-        try:
-            return int(word, 0)
-        except ValueError:
-            raise UsageError(f"bad {what} `{word}`") from None
+    def operand(o, word):
+        """One --ops word as the value host.VM.op takes."""
+        if o.letter == "f":
+            if word == "$":
+                if last_fd is None:
+                    raise UsageError("`$` used before any successful open")
+                return last_fd
+            try:
+                return int(word)
+            except ValueError:
+                raise UsageError(f"bad file descriptor `{word}`") from None
+        if o.letter == "i":
+            try:
+                return int(word, 0)
+            except ValueError:
+                raise UsageError(f"bad {o.meta} `{word}`") from None
+        if o.letter == "w":
+            if word.lower() not in devops.WHENCE:
+                raise UsageError(f"bad whence `{word}`")
+            return devops.WHENCE[word.lower()]
+        if o.letter == "m" and word not in devops.MODES:
+            raise UsageError(f"bad mode `{word}`")
+        if o.letter == "b":
+            return _unescape(word)
+        return word
 
     _validate_ops(ops)
 
@@ -483,50 +501,21 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
     try:
         _flush_vm_output(vm)
         for words in ops:
-            name, rest = words[0], words[1:]
+            op = devops.SERVED[words[0]]
             print(f"> {' '.join(words)}")
             try:
-                if name == "open":
-                    f = vm.open(rest[0])
-                    last_fd = f.fd
-                    result = f"fd {f.fd}"
-                elif name == "read":
-                    count = num(rest[1], "count") if len(rest) > 1 else 4096
-                    b = vm.read(fd_of(rest[0]), count)
-                    result = f"{len(b)} bytes {_show_bytes(b)}" if b \
-                        else "0 bytes (end of file)"
-                elif name == "readall":
-                    fd = fd_of(rest[0])
-                    parts = []
-                    while True:
-                        b = vm.read(fd, 65536)
-                        if not b:
-                            break
-                        parts.append(b)
-                    b = b"".join(parts)
-                    result = f"{len(b)} bytes {_show_bytes(b)}"
-                elif name == "write":
-                    text = " ".join(rest[1:])
-                    n = vm.write(fd_of(rest[0]), _unescape(text))
-                    result = f"wrote {n} bytes"
-                elif name == "ioctl":
-                    arg = num(rest[2], "argument") if len(rest) > 2 else 0
-                    r = vm.ioctl(fd_of(rest[0]), num(rest[1], "command"), arg)
-                    result = f"result {r}"
-                elif name == "lseek":
-                    whence = _WHENCE.get(rest[2].lower()) if len(rest) > 2 \
-                        else 0
-                    if whence is None:
-                        raise UsageError(f"bad whence `{rest[2]}`")
-                    pos = vm.lseek(fd_of(rest[0]), num(rest[1], "offset"),
-                                   whence)
-                    result = f"position {pos}"
-                elif name == "close":
-                    vm.close(fd_of(rest[0]))
-                    result = "closed"
+                args = []
+                for k, o in enumerate(op.operands[:len(words) - 1]):
+                    # the bytes operand takes the rest of the line
+                    word = " ".join(words[1 + k:]) if o.letter == "b" \
+                        else words[1 + k]
+                    args.append(operand(o, word))
+                if op.name == "open":
+                    value = vm.open(*args).fd
+                    last_fd = value
                 else:
-                    names = vm.devices()
-                    result = "devices: " + (" ".join(names) or "(none)")
+                    value = vm.op(op.name, *args)
+                result = _show_result(op, value)
             except OSError as e:
                 import errno as errno_mod
                 code = e.errno
@@ -628,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
         "the userspace VM: program output on stdout, the report of an "
         "uncaught exception or abort on stderr.  With --ops, then drive "
         "the devices the script registered.",
-        epilog=OPS_HELP + "\n\nexit status: 0 ok, 1 compile error, 2 uncaught "
+        epilog=_ops_help() + "\n\nexit status: 0 ok, 1 compile error, 2 uncaught "
         "exception or abort, 3 image refused.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("file", metavar="FILE.k|FILE.kbc")

@@ -11,14 +11,16 @@ calls::
         print(vm.output)                 # lines the script printed
 
 The serve protocol (one text line per command on the VM's stdin, answers
-on its stdout):
+on its stdout) speaks the operations of lkm/core/devops.def, the table of
+device operations (`python3 -m ktc.devops` lists them): `NAME OPERAND...`
+with bytes in hex (`-` for none), e.g.
 
     command                   answer
-    open NAME                 ok FD
-    read FD COUNT             ok N HEXBYTES      (N = 0 at EOF; HEXBYTES then `-`)
+    open NAME [r|w|rw]        ok FD
+    read FD [COUNT]           ok N HEXBYTES      (N = 0 at EOF; HEXBYTES then `-`)
     write FD HEXBYTES         ok N               (HEXBYTES `-` for no bytes)
-    ioctl FD CMD ARG          ok RESULT
-    lseek FD OFFSET WHENCE    ok POS             (WHENCE 0 SET, 1 CUR, 2 END)
+    ioctl FD CMD [ARG]        ok RESULT
+    lseek FD OFFSET [WHENCE]  ok POS             (WHENCE 0 SET, 1 CUR, 2 END)
     close FD                  ok 0
     devices                   ok NAME1 NAME2 ... (or `ok` alone)
     quit                      (the VM exits)
@@ -29,16 +31,23 @@ TEXT` lines (a report of a failed callback, as the kernel would log it).
 The VM runs the script's init first; if it fails, the VM prints the report
 on stderr and exits with status 2 before reading any command (`InitError`
 here).  A refused image exits with status 3.
+
+`VM` and `DeviceFile` have a method per operation of the table, made from
+its line (`VM.op(name, ...)` underneath): `vm.ioctl(fd, cmd, arg=0)`,
+`f.ioctl(cmd, arg=0)`, and so on; only `open` is written by hand.
 """
 
 from __future__ import annotations
 
 import errno as _errno
+import inspect
 import os
 import pathlib
 import subprocess
 import sys
 import tempfile
+
+from . import devops
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -109,9 +118,6 @@ class DeviceFile:
         self.name = name
         self.closed = False
 
-    def read(self, count: int = 4096) -> bytes:
-        return self.vm.read(self.fd, count)
-
     def read_all(self, chunk: int = 4096) -> bytes:
         parts = []
         while True:
@@ -119,17 +125,6 @@ class DeviceFile:
             if not b:
                 return b"".join(parts)
             parts.append(b)
-
-    def write(self, data: bytes | str) -> int:
-        return self.vm.write(self.fd, data)
-
-    def ioctl(self, cmd: int, arg: int = 0) -> int:
-        return self.vm.ioctl(self.fd, cmd, arg)
-
-    def lseek(self, offset: int, whence: int = 0) -> int:
-        return self.vm.lseek(self.fd, offset, whence)
-
-    seek = lseek
 
     def close(self):
         if not self.closed:
@@ -144,6 +139,8 @@ class DeviceFile:
 
     def __repr__(self):
         return f"<DeviceFile /dev/{self.name} fd={self.fd}>"
+
+    # read, write, ioctl, lseek...: made from devops.def below (_install)
 
 
 class VM:
@@ -291,47 +288,109 @@ class VM:
                 raise OSError(code, os.strerror(code))
             raise VMError(f"unexpected answer {text!r} to {line!r}")
 
-    def _int(self, values, what):
-        if not values:
-            raise VMError(f"`{what}` answered without a value")
-        return int(values[0])
-
-    # system calls
-    def devices(self) -> list[str]:
-        return self.command("devices")
-
-    def open(self, name: str) -> DeviceFile:
+    # system calls: open here, the others made from devops.def (_install)
+    def open(self, name: str, mode: str = "rw") -> DeviceFile:
         if not name or any(c.isspace() for c in name):
             raise OSError(_errno.ENOENT, f"no device named {name!r}")
-        return DeviceFile(self, self._int(self.command(f"open {name}"),
-                                          "open"), name)
+        return DeviceFile(self, self.op("open", name, mode), name)
 
-    def read(self, fd: int, count: int = 4096) -> bytes:
-        values = self.command(f"read {int(fd)} {int(count)}")
-        n = self._int(values, "read")
-        data = b"" if n == 0 or len(values) < 2 or values[1] == "-" \
-            else bytes.fromhex(values[1])
-        if len(data) != n:
-            raise VMError(f"read answered {n} bytes but sent {len(data)}")
-        return data
+    def op(self, name: str, *args):
+        """Runs operation `name` of devops.def with its operands in the
+        table's order (those with a default may be left out): an int for
+        an FD, COUNT, INT or NONE result, bytes for DATA and CONTENT, a
+        list of names for NAMES.  Raises OSError(errno) on `err`."""
+        op = devops.SERVED.get(name)
+        if op is None:
+            raise ValueError(f"no device operation `{name}`")
+        least = sum(1 for o in op.operands if not o.optional)
+        if not least <= len(args) <= len(op.operands):
+            raise TypeError(f"{op.synopsis}: {len(args)} operands given")
+        words = [name] + [_word(o, a) for o, a in zip(op.operands, args)]
+        return _result(op, self.command(" ".join(words)))
 
-    def write(self, fd: int, data: bytes | str) -> int:
-        if isinstance(data, str):
-            data = data.encode("latin-1")
-        hexbytes = data.hex() if data else "-"
-        return self._int(self.command(f"write {int(fd)} {hexbytes}"), "write")
 
-    def ioctl(self, fd: int, cmd: int, arg: int = 0) -> int:
-        return self._int(self.command(f"ioctl {int(fd)} {int(cmd)} {int(arg)}"),
-                         "ioctl")
+def _word(operand: devops.Operand, value) -> str:
+    """One operand as the serve protocol spells it."""
+    if operand.letter == "b":
+        if isinstance(value, str):
+            value = value.encode("latin-1")
+        return bytes(value).hex() or "-"
+    if operand.letter in "nm":
+        text = str(value)
+        if not text or any(c.isspace() for c in text):
+            raise ValueError(f"bad {operand.meta} {text!r}")
+        return text
+    if operand.letter == "w" and isinstance(value, str):
+        if value.lower() not in devops.WHENCE:
+            raise ValueError(f"bad {operand.meta} {value!r}")
+        return str(devops.WHENCE[value.lower()])
+    return str(int(value))
 
-    def lseek(self, fd: int, offset: int, whence: int = 0) -> int:
-        return self._int(
-            self.command(f"lseek {int(fd)} {int(offset)} {int(whence)}"),
-            "lseek")
 
-    def close(self, fd: int) -> int:
-        return self._int(self.command(f"close {int(fd)}"), "close")
+def _result(op: devops.DevOp, values: list[str]):
+    """An `ok` answer's values as the operation's kind of result."""
+    if op.kind == "NAMES":
+        return values
+    if not values:
+        raise VMError(f"`{op.name}` answered without a value")
+    n = int(values[0])
+    if op.kind not in ("DATA", "CONTENT"):
+        return n
+    data = b"" if n == 0 or len(values) < 2 or values[1] == "-" \
+        else bytes.fromhex(values[1])
+    if len(data) != n:
+        raise VMError(f"{op.name} answered {n} bytes but sent {len(data)}")
+    return data
+
+
+def _default(operand: devops.Operand):
+    """An operand's default as a Python value, for a method's signature."""
+    if operand.default is None:
+        return inspect.Parameter.empty
+    if operand.letter == "b":
+        return operand.default.encode("latin-1")
+    if operand.letter == "w":
+        return devops.WHENCE[operand.default]
+    if operand.letter == "i":
+        return int(operand.default, 0)
+    return operand.default
+
+
+def _method(op: devops.DevOp, on_file: bool):
+    """VM.NAME(operands...) or DeviceFile.NAME(operands after FD...)."""
+    operands = op.operands[1:] if on_file else op.operands
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
+    params += [inspect.Parameter(o.meta.lower(),
+                                 inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                 default=_default(o)) for o in operands]
+    sig = inspect.Signature(params)
+
+    def method(self, *args, **kw):
+        bound = sig.bind(self, *args, **kw)
+        bound.apply_defaults()
+        values = list(bound.arguments.values())[1:]
+        if on_file:
+            return self.vm.op(op.name, self.fd, *values)
+        return self.op(op.name, *values)
+
+    method.__name__ = method.__qualname__ = op.name
+    method.__signature__ = sig
+    method.__doc__ = f"`{op.synopsis}`: {op.doc}."
+    return method
+
+
+def _install():
+    """Gives VM a method per served operation and DeviceFile one per
+    operation on an FD, unless the class writes its own."""
+    for op in devops.SERVED.values():
+        if op.name not in VM.__dict__:
+            setattr(VM, op.name, _method(op, on_file=False))
+        if op.has_fd and op.name not in DeviceFile.__dict__:
+            setattr(DeviceFile, op.name, _method(op, on_file=True))
+
+
+_install()
+DeviceFile.seek = DeviceFile.lseek
 
 
 def run_image_file(path: str, budget=None, heap=None, depth=None,

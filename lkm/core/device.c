@@ -10,9 +10,30 @@
  */
 #include "kvm.h"
 
-/* Device vtable slots (builtins.def): open 1, read 2, ... release 5. */
-enum { KD_OPEN, KD_READ, KD_WRITE, KD_IOCTL, KD_RELEASE, KD__COUNT };
-#define KD_FIRST_SLOT 1
+/* The vtable slot of every native (builtins.def), -1 if not virtual. */
+static const int8_t native_slot[KN__COUNT] = {
+#define K_CLASS(id, name, super, ctor, fields)
+#define K_NATIVE(id, owner, name, kind, slot, sig) slot,
+#define K_ERRNO(name, value)
+#include "builtins.def"
+#undef K_CLASS
+#undef K_NATIVE
+#undef K_ERRNO
+};
+
+/*
+ * The Device method of each callback (devops.def): a KD_CB line without
+ * its builtins.def method does not compile.
+ */
+static const uint16_t callback_native[KD__COUNT] = {
+#define KD_CB(name) KN_Device_##name,
+#define KD_KIND(name, doc)
+#define KD_OP(name, cb, how, where, operands, kind, shown, doc)
+#include "devops.def"
+#undef KD_CB
+#undef KD_KIND
+#undef KD_OP
+};
 
 static bool valid_name(const struct kstr *s)
 {
@@ -69,8 +90,9 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 	memcpy(d->name, name->b, name->len);
 	d->mode = (uint32_t)mode;
 	d->obj = obj;
+	/* the loader made every Device vtable extend Device's own */
 	for (i = 0; i < KD__COUNT; i++)
-		d->ops[i] = c->vtable[KD_FIRST_SLOT + i];
+		d->ops[i] = c->vtable[native_slot[callback_native[i]]];
 	if (vm->host.dev_add) {
 		err = vm->host.dev_add(vm->host.ctx, d);
 		if (err) {
@@ -237,7 +259,7 @@ static int produce(struct kdev_file *f)
 		s->valid = false;
 		return -EIO;
 	}
-	err = run_cb(d, KD_READ, args, 2, &ret);
+	err = run_cb(d, KD_read, args, 2, &ret);
 	kvm_pop_roots(vm, 1);
 	s->valid = false;
 	if (err)
@@ -322,7 +344,7 @@ int kdev_open(struct kdev *d, struct kdev_file **filep)
 		goto out_unlock;
 	f->dev = d;
 	args[0].o = d->obj;
-	err = run_cb(d, KD_OPEN, args, 1, &ret);
+	err = run_cb(d, KD_open, args, 1, &ret);
 	if (err) {
 		file_put(vm, f);
 		goto out_unlock;
@@ -396,7 +418,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 	memcpy(s->buf, buf, n);
 	args[0].o = d->obj;
 	args[1].o = &s->h;
-	err = run_cb(d, KD_WRITE, args, 2, &ret);
+	err = run_cb(d, KD_write, args, 2, &ret);
 	kvm_pop_roots(vm, 1);
 	s->valid = false;
 	res = err ? err : (long)n;
@@ -405,24 +427,39 @@ out_unlock:
 	return res;
 }
 
-int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
-	       int64_t *result)
+int kdev_call(struct kdev_file *f, int cb, const int64_t *in, uint32_t n,
+	      int64_t *result)
 {
 	struct kdev *d = f->dev;
 	struct kvm *vm = d->vm;
-	union kvalue args[3], ret;
+	union kvalue args[1 + KDEV_CALL_MAX_INTS], ret;
+	uint32_t i;
 	int err;
 
+	if (cb < 0 || cb >= KD__COUNT || n > KDEV_CALL_MAX_INTS)
+		return -EINVAL;
 	if (kp_mutex_lock(&vm->lock))
 		return -EINTR;
 	args[0].o = d->obj;
-	args[1].i = (int64_t)cmd;
-	args[2].i = arg;
+	for (i = 0; i < n; i++)
+		args[1 + i].i = in[i];
 	ret.i = 0;
-	err = run_cb(d, KD_IOCTL, args, 3, &ret);
+	err = run_cb(d, cb, args, 1 + n, &ret);
 	if (!err)
-		*result = kdev_ioctl_result(ret.i);
+		*result = ret.i;
 	kp_mutex_unlock(&vm->lock);
+	return err;
+}
+
+int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
+	       int64_t *result)
+{
+	int64_t in[2] = { (int64_t)cmd, arg }, r;
+	int err;
+
+	err = kdev_call(f, KD_ioctl, in, 2, &r);
+	if (!err)
+		*result = kdev_ioctl_result(r);
 	return err;
 }
 
@@ -481,7 +518,7 @@ static void release_locked(struct kdev_file *f)
 	union kvalue args[1], ret;
 
 	args[0].o = d->obj;
-	run_cb(d, KD_RELEASE, args, 1, &ret);
+	run_cb(d, KD_release, args, 1, &ret);
 	drop_content(f);
 	d->nopen--;
 	vm->open_files--;

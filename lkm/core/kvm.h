@@ -387,14 +387,31 @@ long kvm_live_allocs(const struct kvm *vm);
 
 /* ---- device file API (device.c); all return 0/-errno ------------------- */
 
+/*
+ * The callbacks of a Device, in devops.def's order (the table of device
+ * operations): KD_open, KD_read, ... index struct kdev's ops[].
+ */
+enum kd_callback {
+#define KD_CB(name) KD_##name,
+#define KD_KIND(name, doc)
+#define KD_OP(name, cb, how, where, operands, kind, shown, doc)
+#include "devops.def"
+#undef KD_CB
+#undef KD_KIND
+#undef KD_OP
+	KD__COUNT
+};
+/* The callback column of an operation that runs none. */
+#define KD_none		(-1)
+
 struct kdev {
 	struct kvm *vm;
 	struct kdev *next;
 	char name[32];
 	uint32_t mode;		/* permission bits, 0..0777 */
 	struct kobj *obj;	/* the Device instance */
-	/* open, read, write, ioctl, release */
-	struct kmethod_ref ops[5];
+	/* the script's methods for the callbacks, by enum kd_callback */
+	struct kmethod_ref ops[KD__COUNT];
 	uint32_t nopen;
 	void *host_data;	/* for the host (e.g. the miscdevice) */
 };
@@ -420,6 +437,16 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		int64_t *pos);
 int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
 	       int64_t *result);
+/*
+ * Runs callback cb (enum kd_callback) of f's device with the ints in[n]
+ * after the receiver (at most KDEV_CALL_MAX_INTS), under the script's
+ * lock with a callback's budget: 0 and its int result in *result (0 for
+ * a void method), or -errno.  The way of every operation whose callback
+ * takes only ints (devops.def's `call`), and of kdev_ioctl().
+ */
+int kdev_call(struct kdev_file *f, int cb, const int64_t *in, uint32_t n,
+	      int64_t *result);
+#define KDEV_CALL_MAX_INTS	4u
 int64_t kdev_llseek(struct kdev_file *f, int64_t off, int whence,
 		    int64_t *pos);
 int kdev_release(struct kdev_file *f);

@@ -18,17 +18,23 @@
  * second SIGTERM kills the process.
  *
  * --serve drives the registered devices from stdin after the init, one
- * command a line; each answer ends with exactly one "ok ..." or
- * "err ERRNO" line, script output comes as "out TEXT" lines and logged
- * callback failures as "log TEXT" lines:
- *	open NAME		ok FD
- *	read FD COUNT		ok N HEX	(ok 0 - at EOF)
- *	write FD HEX		ok N		("-" writes nothing)
- *	ioctl FD CMD ARG	ok RESULT
- *	lseek FD OFF WHENCE	ok POS
+ * command a line: an operation of lkm/core/devops.def (the table of
+ * device operations; those whose `where` has s) as `NAME OPERAND...`,
+ * bytes in hex (`-` for none), operands with a default optional, or
+ * `quit`.  Each answer ends with exactly one "ok ..." or "err ERRNO" line
+ * (ENOSYS: no such operation; EBADF, ENOENT, EINVAL: a bad FD, NAME or
+ * other operand); script output comes before it as "out TEXT" lines and
+ * logged callback failures as "log TEXT" lines.  Today's operations:
+ *	open NAME [r|w|rw]	ok FD
+ *	read FD [COUNT]		ok N HEX	(ok 0 - at EOF)
+ *	readall FD		ok N HEX
+ *	write FD [HEX]		ok N		("-" writes nothing)
+ *	ioctl FD CMD [ARG]	ok RESULT
+ *	lseek FD OFF [WHENCE]	ok POS		(0|set, 1|cur, 2|end)
  *	close FD		ok 0
  *	devices			ok NAME...
  *	quit
+ * A file opened r or w refuses write or read with EBADF, as Linux does.
  */
 #include "kvm.h"
 #include <signal.h>
@@ -49,6 +55,7 @@ static bool serve_mode;
 struct open_file {
 	struct kdev_file *f;
 	int64_t pos;
+	bool can_read, can_write;	/* its open mode */
 };
 
 static struct open_file files[MAX_FILES];
@@ -142,21 +149,6 @@ out_fail:
 	return NULL;
 }
 
-static struct open_file *get_file(const char *arg)
-{
-	long fd;
-	char *end;
-
-	if (!arg)
-		return NULL;
-	fd = strtol(arg, &end, 10);
-	if (*end || fd < FD_BASE || fd >= FD_BASE + MAX_FILES)
-		return NULL;
-	if (!files[fd - FD_BASE].f)
-		return NULL;
-	return &files[fd - FD_BASE];
-}
-
 static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')
@@ -191,140 +183,389 @@ static bool parse_i64(const char *s, int64_t *out)
 	return true;
 }
 
+/* ---- the serve protocol: the operations of devops.def --------------------- */
+
+/* Result kinds (devops.def's KD_KIND): how an answer is printed. */
+enum kd_kind {
+#define KD_CB(name)
+#define KD_KIND(name, doc) KDK_##name,
+#define KD_OP(name, cb, how, where, operands, kind, shown, doc)
+#include "devops.def"
+#undef KD_CB
+#undef KD_KIND
+#undef KD_OP
+};
+
+/* An operation's operands, parsed by their letters. */
+struct serve_args {
+	struct open_file *of;		/* f */
+	const char *name;		/* n */
+	bool can_read, can_write;	/* m */
+	int64_t in[KDEV_CALL_MAX_INTS];	/* i and w, in order */
+	uint32_t nin;
+	char *bytes;			/* b, decoded (malloc'd) */
+	size_t nbytes;
+};
+
+/* An answer: value for most kinds, bytes (malloc'd) for DATA, NAMES. */
+struct serve_result {
+	int64_t value;
+	char *bytes;
+	size_t nbytes;
+};
+
+struct serve_op;
+typedef int serve_fn(struct kvm *vm, const struct serve_op *op,
+		     struct serve_args *a, struct serve_result *r);
+
+struct serve_op {
+	const char *name;
+	const char *operands;
+	enum kd_kind kind;
+	int cb;
+	serve_fn *run;
+};
+
+static struct open_file *get_file(const char *arg)
+{
+	long fd;
+	char *end;
+
+	fd = strtol(arg, &end, 10);
+	if (!*arg || *end || fd < FD_BASE || fd >= FD_BASE + MAX_FILES)
+		return NULL;
+	if (!files[fd - FD_BASE].f)
+		return NULL;
+	return &files[fd - FD_BASE];
+}
+
+/* Decodes HEX ("-": nothing) into a->bytes: 0 or -EINVAL. */
+static int parse_hex(const char *s, struct serve_args *a)
+{
+	size_t len = strcmp(s, "-") ? strlen(s) : 0, i;
+
+	if (len % 2)
+		return -EINVAL;
+	a->bytes = malloc(len / 2 + 1);
+	if (!a->bytes)
+		return -ENOMEM;
+	for (i = 0; i < len / 2; i++) {
+		int h = hexval(s[2 * i]), l = hexval(s[2 * i + 1]);
+
+		if (h < 0 || l < 0)
+			return -EINVAL;
+		a->bytes[i] = (char)(h * 16 + l);
+	}
+	a->nbytes = len / 2;
+	return 0;
+}
+
+/*
+ * One operand of letter `letter` from word (a default given in TEXT form
+ * when is_default): 0, or -errno (EBADF for an FD, ENOENT for a NAME,
+ * else EINVAL).
+ */
+static int parse_operand(char letter, const char *word, bool is_default,
+			 struct serve_args *a)
+{
+	int64_t v;
+
+	switch (letter) {
+	case 'f':
+		a->of = get_file(word);
+		return a->of ? 0 : -EBADF;
+	case 'n':
+		a->name = word;
+		return 0;
+	case 'm':
+		a->can_read = strchr(word, 'r') != NULL;
+		a->can_write = strchr(word, 'w') != NULL;
+		return !strcmp(word, "r") || !strcmp(word, "w") ||
+			!strcmp(word, "rw") ? 0 : -EINVAL;
+	case 'w':
+		if (!strcmp(word, "set"))
+			word = "0";
+		else if (!strcmp(word, "cur"))
+			word = "1";
+		else if (!strcmp(word, "end"))
+			word = "2";
+		if (!parse_i64(word, &v) || v < 0 || v > 2)
+			return -EINVAL;
+		goto store_int;
+	case 'i':
+		if (!parse_i64(word, &v))
+			return -EINVAL;
+store_int:
+		if (a->nin == KDEV_CALL_MAX_INTS)
+			return -EINVAL;
+		a->in[a->nin++] = v;
+		return 0;
+	case 'b':
+		if (!is_default)
+			return parse_hex(word, a);
+		a->nbytes = strlen(word);
+		a->bytes = malloc(a->nbytes + 1);
+		if (!a->bytes)
+			return -ENOMEM;
+		memcpy(a->bytes, word, a->nbytes);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/*
+ * Parses the words after an operation's name by its operands string
+ * ("f:FD i:COUNT=4096"): a missing operand takes its default, or fails
+ * as a bad one; words left over are EINVAL.
+ */
+static int parse_operands(const char *spec, char **words, int nwords,
+			  struct serve_args *a)
+{
+	char def[64];
+	int k = 0, err;
+
+	while (*spec) {
+		char letter = spec[0];
+		const char *eq, *end = strchr(spec, ' ');
+		bool is_default = false;
+		const char *word;
+
+		if (!end)
+			end = spec + strlen(spec);
+		eq = memchr(spec, '=', (size_t)(end - spec));
+		if (k < nwords) {
+			word = words[k++];
+		} else if (eq && (size_t)(end - eq) <= sizeof(def)) {
+			memcpy(def, eq + 1, (size_t)(end - eq - 1));
+			def[end - eq - 1] = 0;
+			word = def;
+			is_default = true;
+		} else {
+			word = "";
+		}
+		err = parse_operand(letter, word, is_default, a);
+		if (err)
+			return err;
+		spec = *end ? end + 1 : end;
+	}
+	return k < nwords ? -EINVAL : 0;
+}
+
+static int serve_open(struct kvm *vm, const struct serve_op *op,
+		      struct serve_args *a, struct serve_result *r)
+{
+	struct kdev *d = kdev_find(vm, a->name);
+	int i, err;
+
+	(void)op;
+	if (!d)
+		return -ENOENT;
+	for (i = 0; i < MAX_FILES && files[i].f; i++)
+		;
+	if (i == MAX_FILES)
+		return -EMFILE;
+	err = kdev_open(d, &files[i].f);
+	if (err) {
+		files[i].f = NULL;
+		return err;
+	}
+	files[i].pos = 0;
+	files[i].can_read = a->can_read;
+	files[i].can_write = a->can_write;
+	r->value = FD_BASE + i;
+	return 0;
+}
+
+static int serve_read(struct kvm *vm, const struct serve_op *op,
+		      struct serve_args *a, struct serve_result *r)
+{
+	long n;
+
+	(void)vm;
+	(void)op;
+	if (!a->of->can_read)
+		return -EBADF;
+	if (a->in[0] < 0 || a->in[0] > (1 << 24))
+		return -EINVAL;
+	r->bytes = malloc((size_t)a->in[0] + 1);
+	if (!r->bytes)
+		return -ENOMEM;
+	n = kdev_read(a->of->f, r->bytes, (size_t)a->in[0], &a->of->pos);
+	if (n < 0)
+		return (int)n;
+	r->nbytes = (size_t)n;
+	return 0;
+}
+
+/* Reads until end of file: the content is at most KDEV_CONTENT_MAX. */
+static int serve_readall(struct kvm *vm, const struct serve_op *op,
+			 struct serve_args *a, struct serve_result *r)
+{
+	size_t cap = KDEV_CONTENT_MAX;
+	long n;
+
+	(void)vm;
+	(void)op;
+	if (!a->of->can_read)
+		return -EBADF;
+	r->bytes = malloc(cap);
+	if (!r->bytes)
+		return -ENOMEM;
+	while (r->nbytes < cap) {
+		n = kdev_read(a->of->f, r->bytes + r->nbytes,
+			      cap - r->nbytes, &a->of->pos);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			break;
+		r->nbytes += (size_t)n;
+	}
+	return 0;
+}
+
+static int serve_write(struct kvm *vm, const struct serve_op *op,
+		       struct serve_args *a, struct serve_result *r)
+{
+	long n;
+
+	(void)vm;
+	(void)op;
+	if (!a->of->can_write)
+		return -EBADF;
+	n = kdev_write(a->of->f, a->bytes, a->nbytes, &a->of->pos);
+	if (n < 0)
+		return (int)n;
+	r->value = n;
+	return 0;
+}
+
+static int serve_ioctl(struct kvm *vm, const struct serve_op *op,
+		       struct serve_args *a, struct serve_result *r)
+{
+	(void)vm;
+	(void)op;
+	return kdev_ioctl(a->of->f, (unsigned int)a->in[0], a->in[1],
+			  &r->value);
+}
+
+static int serve_lseek(struct kvm *vm, const struct serve_op *op,
+		       struct serve_args *a, struct serve_result *r)
+{
+	int64_t pos;
+
+	(void)vm;
+	(void)op;
+	pos = kdev_llseek(a->of->f, a->in[0], (int)a->in[1], &a->of->pos);
+	if (pos < 0)
+		return (int)pos;
+	r->value = pos;
+	return 0;
+}
+
+static int serve_close(struct kvm *vm, const struct serve_op *op,
+		       struct serve_args *a, struct serve_result *r)
+{
+	(void)vm;
+	(void)op;
+	(void)r;
+	kdev_release(a->of->f);
+	a->of->f = NULL;
+	return 0;
+}
+
+/* " NAME" per device, in registration order. */
+static int serve_devices(struct kvm *vm, const struct serve_op *op,
+			 struct serve_args *a, struct serve_result *r)
+{
+	struct kdev *d;
+
+	(void)op;
+	(void)a;
+	r->bytes = malloc((size_t)vm->ndevices * sizeof(d->name) + 1);
+	if (!r->bytes)
+		return -ENOMEM;
+	for (d = vm->devices; d; d = d->next)
+		r->nbytes += (size_t)sprintf(r->bytes + r->nbytes, " %s",
+					     d->name);
+	return 0;
+}
+
+/*
+ * devops.def's `call`: the callback with the int operands after FD.
+ * Unused while no line says `call`.
+ */
+static __attribute__((unused)) int serve_call(struct kvm *vm, const struct serve_op *op,
+		      struct serve_args *a, struct serve_result *r)
+{
+	(void)vm;
+	if (!a->of)
+		return -EBADF;
+	return kdev_call(a->of->f, op->cb, a->in, a->nin, &r->value);
+}
+
+/* The operations of devops.def that the simulation serves. */
+#define SERVE_HOW_own(name)	serve_##name
+#define SERVE_HOW_call(name)	serve_call
+#define SERVE_WHERE_s(...)	__VA_ARGS__,
+#define SERVE_WHERE_sk(...)	__VA_ARGS__,
+#define SERVE_WHERE_k(...)
+
+static const struct serve_op serve_ops[] = {
+#define KD_CB(name)
+#define KD_KIND(name, doc)
+#define KD_OP(name, cb, how, where, operands, kind, shown, doc)	\
+	SERVE_WHERE_##where({ #name, operands, KDK_##kind, KD_##cb,	\
+			      SERVE_HOW_##how(name) })
+#include "devops.def"
+#undef KD_CB
+#undef KD_KIND
+#undef KD_OP
+};
+
+#define SERVE_MAX_WORDS	16
+
 /* One command; prints its final ok/err line. */
 static bool serve_command(struct kvm *vm, char *line)
 {
-	char *cmd = strtok(line, " \t\r\n");
-	char *a1 = strtok(NULL, " \t\r\n");
-	char *a2 = strtok(NULL, " \t\r\n");
-	char *a3 = strtok(NULL, " \t\r\n");
-	struct open_file *of;
-	int64_t x, y, r;
-	long n;
-	int err, i;
+	char *words[SERVE_MAX_WORDS];
+	const struct serve_op *op = NULL;
+	struct serve_args a = { .can_read = true, .can_write = true };
+	struct serve_result r = { 0 };
+	int nwords = 0, err;
+	size_t i;
 
-	if (!cmd)
+	for (words[0] = strtok(line, " \t\r\n"); words[nwords];
+	     words[nwords] = strtok(NULL, " \t\r\n"))
+		if (++nwords == SERVE_MAX_WORDS)
+			break;
+	if (!nwords)
 		return true;
-	if (!strcmp(cmd, "quit"))
+	if (!strcmp(words[0], "quit"))
 		return false;
-	if (!strcmp(cmd, "devices")) {
-		struct kdev *d;
-
-		fputs("ok", stdout);
-		for (d = vm->devices; d; d = d->next)
-			printf(" %s", d->name);
+	for (i = 0; i < sizeof(serve_ops) / sizeof(serve_ops[0]); i++)
+		if (!strcmp(words[0], serve_ops[i].name))
+			op = &serve_ops[i];
+	err = -ENOSYS;
+	if (op)
+		err = parse_operands(op->operands, words + 1, nwords - 1, &a);
+	if (!err)
+		err = op->run(vm, op, &a, &r);
+	if (err) {
+		printf("err %d\n", -err);
+	} else if (op->kind == KDK_DATA || op->kind == KDK_CONTENT) {
+		printf("ok %zu ", r.nbytes);
+		if (!r.nbytes)
+			fputc('-', stdout);
+		for (i = 0; i < r.nbytes; i++)
+			printf("%02x", (unsigned char)r.bytes[i]);
 		fputc('\n', stdout);
-		return true;
-	}
-	if (!strcmp(cmd, "open")) {
-		struct kdev *d = a1 ? kdev_find(vm, a1) : NULL;
-
-		if (!d) {
-			printf("err %d\n", ENOENT);
-			return true;
-		}
-		for (i = 0; i < MAX_FILES && files[i].f; i++)
-			;
-		if (i == MAX_FILES) {
-			printf("err %d\n", EMFILE);
-			return true;
-		}
-		err = kdev_open(d, &files[i].f);
-		if (err) {
-			files[i].f = NULL;
-			printf("err %d\n", -err);
-			return true;
-		}
-		files[i].pos = 0;
-		printf("ok %d\n", FD_BASE + i);
-		return true;
-	}
-	of = get_file(a1);
-	if (!of) {
-		printf("err %d\n", EBADF);
-		return true;
-	}
-	if (!strcmp(cmd, "read")) {
-		char *buf;
-
-		if (!parse_i64(a2, &x) || x < 0 || x > (1 << 24)) {
-			printf("err %d\n", EINVAL);
-			return true;
-		}
-		buf = malloc((size_t)x + 1);
-		if (!buf) {
-			printf("err %d\n", ENOMEM);
-			return true;
-		}
-		n = kdev_read(of->f, buf, (size_t)x, &of->pos);
-		if (n < 0) {
-			printf("err %ld\n", -n);
-		} else {
-			printf("ok %ld ", n);
-			if (n == 0)
-				fputc('-', stdout);
-			for (i = 0; i < n; i++)
-				printf("%02x", (unsigned char)buf[i]);
-			fputc('\n', stdout);
-		}
-		free(buf);
-	} else if (!strcmp(cmd, "write")) {
-		size_t len = a2 && strcmp(a2, "-") ? strlen(a2) : 0;
-		char *buf;
-
-		if (!a2 || len % 2) {
-			printf("err %d\n", EINVAL);
-			return true;
-		}
-		buf = malloc(len / 2 + 1);
-		if (!buf) {
-			printf("err %d\n", ENOMEM);
-			return true;
-		}
-		for (i = 0; (size_t)i < len / 2; i++) {
-			int h = hexval(a2[2 * i]), l = hexval(a2[2 * i + 1]);
-
-			if (h < 0 || l < 0) {
-				free(buf);
-				printf("err %d\n", EINVAL);
-				return true;
-			}
-			buf[i] = (char)(h * 16 + l);
-		}
-		n = kdev_write(of->f, buf, len / 2, &of->pos);
-		if (n < 0)
-			printf("err %ld\n", -n);
-		else
-			printf("ok %ld\n", n);
-		free(buf);
-	} else if (!strcmp(cmd, "ioctl")) {
-		if (!parse_i64(a2, &x) || !parse_i64(a3, &y)) {
-			printf("err %d\n", EINVAL);
-			return true;
-		}
-		err = kdev_ioctl(of->f, (unsigned int)x, y, &r);
-		if (err)
-			printf("err %d\n", -err);
-		else
-			printf("ok %lld\n", (long long)r);
-	} else if (!strcmp(cmd, "lseek")) {
-		if (!parse_i64(a2, &x) || !parse_i64(a3, &y) ||
-		    y < 0 || y > 2) {
-			printf("err %d\n", EINVAL);
-			return true;
-		}
-		r = kdev_llseek(of->f, x, (int)y, &of->pos);
-		if (r < 0)
-			printf("err %lld\n", -(long long)r);
-		else
-			printf("ok %lld\n", (long long)r);
-	} else if (!strcmp(cmd, "close")) {
-		kdev_release(of->f);
-		of->f = NULL;
-		printf("ok 0\n");
+	} else if (op->kind == KDK_NAMES) {
+		printf("ok%.*s\n", (int)r.nbytes, r.nbytes ? r.bytes : "");
 	} else {
-		printf("err %d\n", EINVAL);
+		printf("ok %lld\n", (long long)r.value);
 	}
+	free(a.bytes);
+	free(r.bytes);
 	return true;
 }
 

@@ -28,15 +28,18 @@
  *                                  loads what was written so far)
  *   kdrive -u UID ...              the same as user UID (files read first)
  *
- * OPs of `op`: open, open:r, open:w (O_RDWR, O_RDONLY, O_WRONLY), tryopen
- * (opens a second file and closes it at once), read:N,
- * readall, write:TEXT (\n in TEXT is a newline), fill:N:C (write N bytes
- * C), ioctl:CMD:ARG, ioctl32:CMD:ARG (the 32-bit system call, through
- * int $0x80: the driver's compat_ioctl; ARG is cut to 32 bits),
- * lseek:OFF:set|cur|end, sleep:MS, close. Each prints its result:
- * `read 5 "hello"`, `ioctl 42`, or `write -1 EINVAL` (sleep prints
- * nothing).
- *
+ * OPs of `op`: the operations of lkm/core/devops.def (the table of
+ * device operations) that kdrive offers (`where` has k), each written as
+ * one argument NAME:OPERAND:... without FD and NAME (kdrive drives one
+ * file of DEV), operands with a default optional: open[:r|w|rw],
+ * tryopen (opens a second file, read-only, and closes it at once),
+ * read[:COUNT], readall, write[:TEXT] (\n in TEXT is a newline),
+ * fill:N[:C] (write N bytes C), ioctl:CMD[:ARG], ioctl32:CMD[:ARG] (the
+ * 32-bit system call, through int $0x80: the driver's compat_ioctl; ARG
+ * is cut to 32 bits), lseek:OFF[:set|cur|end], sleep:MS, close.  Each
+ * prints its result: `read 5 "hello"`, `ioctl 42`, or `write -1 EINVAL`
+ * (sleep prints nothing).
+
  * Loading uses the ioctls of lkm/kernel/konoha_uapi.h: LOAD (with limits
  * and a name; returns the loader's or the init's message), UNLOAD, LIST.
  * Built with gcc -static: the initramfs has no libc.
@@ -318,10 +321,271 @@ static void say_ret(const char *what, long long ret, int err)
 		printf("%s %lld\n", what, ret);
 }
 
+/* Result kinds of devops.def: how an operation's result is printed. */
+enum kd_kind {
+#define KD_CB(name)
+#define KD_KIND(name, doc) KDK_##name,
+#define KD_OP(name, cb, how, where, operands, kind, shown, doc)
+#include "../../../lkm/core/devops.def"
+#undef KD_CB
+#undef KD_KIND
+#undef KD_OP
+};
+
+#define KD_MAX_INTS 4
+
+/* An operation's operands (FD and NAME are kdrive's own file and DEV). */
+struct kd_args {
+	int flags;			/* m: O_RDWR, O_RDONLY, O_WRONLY */
+	long long in[KD_MAX_INTS];	/* i and w, in order */
+	int nin;
+	char *bytes;			/* b, unescaped in place */
+};
+
+/* The state of `kdrive op`: DEV, its one file, and the read buffer. */
+struct kd_ctx {
+	const char *dev;
+	int fd;
+	char *buf;
+	size_t cap;
+	size_t nread;			/* DATA, CONTENT: bytes in buf */
+};
+
+/* A system call: its result, or -1 with errno set. */
+typedef long long kd_fn(struct kd_ctx *c, struct kd_args *a);
+
+static long long kd_open(struct kd_ctx *c, struct kd_args *a)
+{
+	c->fd = open(c->dev, a->flags);
+	return c->fd < 0 ? -1 : 0;
+}
+
+static long long kd_tryopen(struct kd_ctx *c, struct kd_args *a)
+{
+	int fd2 = open(c->dev, O_RDONLY);
+
+	(void)a;
+	if (fd2 < 0)
+		return -1;
+	close(fd2);
+	return 0;
+}
+
+static long long kd_close(struct kd_ctx *c, struct kd_args *a)
+{
+	long long ret = close(c->fd);
+
+	(void)a;
+	c->fd = -1;
+	return ret;
+}
+
+static long long kd_read(struct kd_ctx *c, struct kd_args *a)
+{
+	size_t n = a->in[0] < 0 ? 0 : (size_t)a->in[0];
+	long long ret;
+
+	if (n > c->cap)
+		n = c->cap;
+	ret = read(c->fd, c->buf, n);
+	c->nread = ret < 0 ? 0 : (size_t)ret;
+	return ret;
+}
+
+static long long kd_readall(struct kd_ctx *c, struct kd_args *a)
+{
+	long long ret;
+
+	(void)a;
+	c->nread = 0;
+	for (;;) {
+		ret = read(c->fd, c->buf + c->nread, 4096);
+		if (ret <= 0 || c->nread + ret + 4096 > c->cap)
+			break;
+		c->nread += ret;
+	}
+	return ret < 0 ? ret : (long long)c->nread;
+}
+
+static long long kd_write(struct kd_ctx *c, struct kd_args *a)
+{
+	return write(c->fd, a->bytes, strlen(a->bytes));
+}
+
+static long long kd_fill(struct kd_ctx *c, struct kd_args *a)
+{
+	size_t n = a->in[0] < 0 ? 0 : (size_t)a->in[0];
+	char *big = malloc(n ? n : 1);
+	long long ret;
+
+	if (!big) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memset(big, a->bytes[0] ? a->bytes[0] : 'x', n);
+	ret = write(c->fd, big, n);
+	free(big);
+	return ret;
+}
+
+static long long kd_ioctl(struct kd_ctx *c, struct kd_args *a)
+{
+	/* syscall(2): the whole 64-bit result, not an int; -4095..-1
+	 * come back as -1 and errno, others as they are */
+	return syscall(SYS_ioctl, c->fd, (unsigned long)a->in[0], a->in[1]);
+}
+
+static long long kd_ioctl32(struct kd_ctx *c, struct kd_args *a)
+{
+	long long ret = ioctl32(c->fd, (unsigned int)a->in[0],
+				(unsigned int)a->in[1]);
+
+	if (ret < 0 && ret >= -4095) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return ret;
+}
+
+static long long kd_lseek(struct kd_ctx *c, struct kd_args *a)
+{
+	return lseek(c->fd, a->in[0], (int)a->in[1]);
+}
+
+static long long kd_sleep(struct kd_ctx *c, struct kd_args *a)
+{
+	(void)c;
+	usleep((useconds_t)(a->in[0] < 0 ? 0 : a->in[0]) * 1000);
+	return 0;
+}
+
+struct kd_op {
+	const char *name;
+	const char *operands;
+	enum kd_kind kind;
+	kd_fn *run;
+};
+
+/* The operations of devops.def that kdrive offers. */
+#define KDRIVE_WHERE_k(...)	__VA_ARGS__,
+#define KDRIVE_WHERE_sk(...)	__VA_ARGS__,
+#define KDRIVE_WHERE_s(...)
+
+static const struct kd_op kd_ops[] = {
+#define KD_CB(name)
+#define KD_KIND(name, doc)
+#define KD_OP(name, cb, how, where, operands, kind, shown, doc)	\
+	KDRIVE_WHERE_##where({ #name, operands, KDK_##kind, kd_##name })
+#include "../../../lkm/core/devops.def"
+#undef KD_CB
+#undef KD_KIND
+#undef KD_OP
+};
+
+/* An int operand: signed 64-bit, or an unsigned 64-bit pattern. */
+static int parse_int(const char *s, long long *out)
+{
+	char *end;
+
+	if (!*s)
+		return -1;
+	errno = 0;
+	*out = strtoll(s, &end, 0);
+	if (errno || *end) {
+		errno = 0;
+		*out = (long long)strtoull(s, &end, 0);
+		if (errno || *end)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_one(char letter, char *word, struct kd_args *a)
+{
+	long long v;
+
+	switch (letter) {
+	case 'm':
+		if (!strcmp(word, "r"))
+			a->flags = O_RDONLY;
+		else if (!strcmp(word, "w"))
+			a->flags = O_WRONLY;
+		else if (!strcmp(word, "rw"))
+			a->flags = O_RDWR;
+		else
+			return -1;
+		return 0;
+	case 'w':
+		if (!strcmp(word, "set") || !strcmp(word, "0"))
+			v = SEEK_SET;
+		else if (!strcmp(word, "cur") || !strcmp(word, "1"))
+			v = SEEK_CUR;
+		else if (!strcmp(word, "end") || !strcmp(word, "2"))
+			v = SEEK_END;
+		else
+			return -1;
+		goto store;
+	case 'i':
+		if (parse_int(word, &v))
+			return -1;
+store:
+		if (a->nin == KD_MAX_INTS)
+			return -1;
+		a->in[a->nin++] = v;
+		return 0;
+	case 'b':
+		unescape(word);
+		a->bytes = word;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Parses the operands after NAME in arg ("6:set") by spec ("f:FD
+ * i:OFFSET w:WHENCE=0"); FD and NAME are implicit.  defs holds the
+ * defaults' copies.  0, or -1 for a bad or missing operand.
+ */
+static int parse_args(const char *spec, char *arg, struct kd_args *a,
+		      char *defs, size_t ndefs)
+{
+	while (*spec) {
+		char letter = spec[0];
+		const char *eq, *end = strchr(spec, ' ');
+		char *word = NULL;
+
+		if (!end)
+			end = spec + strlen(spec);
+		eq = memchr(spec, '=', end - spec);
+		if (letter == 'f' || letter == 'n') {
+			spec = *end ? end + 1 : end;
+			continue;
+		}
+		if (arg) {
+			word = arg;
+			/* bytes take the rest, colons included */
+			arg = letter == 'b' ? NULL : strchr(arg, ':');
+			if (arg)
+				*arg++ = 0;
+		} else if (eq && (size_t)(end - eq) <= ndefs) {
+			memcpy(defs, eq + 1, end - eq - 1);
+			defs[end - eq - 1] = 0;
+			word = defs;
+			defs += end - eq;
+			ndefs -= end - eq;
+		}
+		if (!word || parse_one(letter, word, a))
+			return -1;
+		spec = *end ? end + 1 : end;
+	}
+	return arg ? -1 : 0;
+}
+
 static int cmd_op(int argc, char **argv)
 {
 	static char buf[1 << 17];
-	int fd = -1, i;
+	struct kd_ctx c = { .fd = -1, .buf = buf, .cap = sizeof(buf) };
+	int i;
 
 	/* argv[0] is "op" */
 	argc--;
@@ -330,114 +594,43 @@ static int cmd_op(int argc, char **argv)
 		fprintf(stderr, "usage: kdrive op DEV OP...\n");
 		return 2;
 	}
+	c.dev = argv[0];
 	for (i = 1; i < argc; i++) {
-		char *op = argv[i], *arg = strchr(op, ':');
+		char *name = argv[i], *arg = strchr(name, ':'), defs[64];
+		struct kd_args a = { .flags = O_RDWR, .bytes = "" };
+		const struct kd_op *op = NULL;
 		long long ret;
+		size_t k;
 
 		if (arg)
 			*arg++ = 0;
-		errno = 0;
-		if (!strcmp(op, "open")) {
-			int flags = O_RDWR;
-
-			if (arg && !strcmp(arg, "r"))
-				flags = O_RDONLY;
-			else if (arg && !strcmp(arg, "w"))
-				flags = O_WRONLY;
-			fd = open(argv[0], flags);
-			say_ret("open", fd < 0 ? -1 : 0, errno);
-		} else if (!strcmp(op, "tryopen")) {
-			int fd2 = open(argv[0], O_RDONLY);
-
-			say_ret("tryopen", fd2 < 0 ? -1 : 0, errno);
-			if (fd2 >= 0)
-				close(fd2);
-		} else if (!strcmp(op, "close")) {
-			ret = close(fd);
-			say_ret("close", ret, errno);
-			fd = -1;
-		} else if (!strcmp(op, "read")) {
-			size_t n = arg ? strtoul(arg, NULL, 0) : 4096;
-
-			if (n > sizeof(buf))
-				n = sizeof(buf);
-			ret = read(fd, buf, n);
-			if (ret < 0) {
-				say_ret("read", ret, errno);
-			} else {
-				printf("read %lld ", ret);
-				print_quoted(buf, ret);
-				putchar('\n');
-			}
-		} else if (!strcmp(op, "readall")) {
-			size_t got = 0;
-
-			for (;;) {
-				ret = read(fd, buf + got, 4096);
-				if (ret <= 0 || got + ret + 4096 > sizeof(buf))
-					break;
-				got += ret;
-			}
-			if (ret < 0) {
-				say_ret("readall", ret, errno);
-			} else {
-				printf("readall %zu ", got);
-				if (got <= 200)
-					print_quoted(buf, got);
-				else
-					printf("(%zu bytes)", got);
-				putchar('\n');
-			}
-		} else if (!strcmp(op, "write")) {
-			char *text = arg ? arg : "";
-
-			unescape(text);
-			ret = write(fd, text, strlen(text));
-			say_ret("write", ret, errno);
-		} else if (!strcmp(op, "fill")) {
-			size_t n = arg ? strtoul(arg, &arg, 0) : 0;
-			int c = (arg && *arg == ':') ? arg[1] : 'x';
-			char *big = malloc(n ? n : 1);
-
-			memset(big, c, n);
-			ret = write(fd, big, n);
-			say_ret("fill", ret, errno);
-			free(big);
-		} else if (!strcmp(op, "ioctl")) {
-			unsigned long cmd = arg ? strtoul(arg, &arg, 0) : 0;
-			long long a = (arg && *arg == ':') ? strtoll(arg + 1, NULL, 0) : 0;
-
-			/* syscall(2): the whole 64-bit result, not an int */
-			ret = syscall(SYS_ioctl, fd, cmd, a);
-			/* -4095..-1 came back as -1 and errno; others as is */
-			if (ret == -1)
-				printf("ioctl -1 %s\n", errname(errno));
-			else
-				printf("ioctl %lld\n", ret);
-		} else if (!strcmp(op, "ioctl32")) {
-			unsigned long cmd = arg ? strtoul(arg, &arg, 0) : 0;
-			long long a = (arg && *arg == ':') ? strtoll(arg + 1, NULL, 0) : 0;
-
-			ret = ioctl32(fd, (unsigned int)cmd, (unsigned int)a);
-			if (ret < 0 && ret >= -4095)
-				printf("ioctl32 -1 %s\n", errname((int)-ret));
-			else
-				printf("ioctl32 %lld\n", ret);
-		} else if (!strcmp(op, "sleep")) {
-			usleep((useconds_t)(arg ? strtoul(arg, NULL, 0) : 0) * 1000);
-		} else if (!strcmp(op, "lseek")) {
-			long long off = arg ? strtoll(arg, &arg, 0) : 0;
-			int whence = SEEK_SET;
-
-			if (arg && !strcmp(arg, ":cur"))
-				whence = SEEK_CUR;
-			else if (arg && !strcmp(arg, ":end"))
-				whence = SEEK_END;
-			ret = lseek(fd, off, whence);
-			say_ret("lseek", ret, errno);
-		} else {
-			fprintf(stderr, "kdrive op: unknown op %s\n", op);
+		for (k = 0; k < sizeof(kd_ops) / sizeof(kd_ops[0]); k++)
+			if (!strcmp(name, kd_ops[k].name))
+				op = &kd_ops[k];
+		if (!op) {
+			fprintf(stderr, "kdrive op: unknown op %s\n", name);
 			return 2;
+		}
+		if (parse_args(op->operands, arg, &a, defs, sizeof(defs))) {
+			fprintf(stderr, "kdrive op: bad operands for %s: %s\n",
+				name, op->operands);
+			return 2;
+		}
+		errno = 0;
+		ret = op->run(&c, &a);
+		if (op->kind == KDK_QUIET)
+			continue;
+		if (ret == -1) {
+			say_ret(name, -1, errno);
+		} else if (op->kind == KDK_DATA ||
+			   (op->kind == KDK_CONTENT && c.nread <= 200)) {
+			printf("%s %zu ", name, c.nread);
+			print_quoted(buf, c.nread);
+			putchar('\n');
+		} else if (op->kind == KDK_CONTENT) {
+			printf("%s %zu (%zu bytes)\n", name, c.nread, c.nread);
+		} else {
+			say_ret(name, op->kind == KDK_FD ? 0 : ret, 0);
 		}
 	}
 	return 0;
