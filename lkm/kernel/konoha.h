@@ -54,6 +54,8 @@
 #define KONOHA_MINORS		256
 /* Error text of a load, as returned to the caller. */
 #define KONOHA_MSG_MAX		8192
+/* Lines a live script's callbacks may print per 5 s (host_output()). */
+#define KONOHA_PRINT_BURST	200
 
 /*
  * A loaded script: its image, its VM and the counters /dev/konoha lists.
@@ -86,6 +88,8 @@ struct konoha_script {
 	 */
 	struct ratelimit_state log_rs;
 	bool log_shown;		/* the report being logged passed */
+	/* print() lines of callbacks: KONOHA_PRINT_BURST per 5 s */
+	struct ratelimit_state print_rs;
 };
 
 /*

@@ -44,6 +44,15 @@ struct workqueue_struct *konoha_wq;
 /*
  * print(): one log line per line of output.  Called under the script's
  * lock, by the script; a NUL in the output ends its line early.
+ *
+ * The init's output is logged whole: only CAP_SYS_ADMIN loads a script,
+ * and the kernel conformance suite reads its results there.  Once the
+ * script is live, its prints come from callbacks that any user of a
+ * 0666 device can trigger, so they pass through a per-script limit of
+ * KONOHA_PRINT_BURST lines per 5 s (the budget bounds the bytes of one
+ * call, not the calls).  READ_ONCE: live is written under
+ * konoha_scripts_lock, which the script's lock does not exclude; a print
+ * racing the end of the init is logged either way.
  */
 static void host_output(void *ctx, const char *buf, size_t len)
 {
@@ -54,7 +63,8 @@ static void host_output(void *ctx, const char *buf, size_t len)
 		nl = memchr(buf, '\n', len);
 		if (!nl)
 			nl = buf + len;
-		pr_info("%s: %.*s\n", s->name, (int)(nl - buf), buf);
+		if (!READ_ONCE(s->live) || __ratelimit(&s->print_rs))
+			pr_info("%s: %.*s\n", s->name, (int)(nl - buf), buf);
 		if (nl == buf + len)
 			break;
 		len -= nl + 1 - buf;

@@ -211,6 +211,7 @@ int konoha_script_load(struct load_req *rq)
 	strscpy(s->name, rq->name, sizeof(s->name));
 	spin_lock_init(&s->pending_lock);
 	ratelimit_state_init(&s->log_rs, 5 * HZ, 10);
+	ratelimit_state_init(&s->print_rs, 5 * HZ, KONOHA_PRINT_BURST);
 	INIT_WORK(&s->release_work, konoha_release_work);
 	s->img = img;
 	/* 0 selects the kernel default (konoha_uapi.h) */

@@ -314,6 +314,22 @@ kt_compat_ioctl_for_32bit_callers() {
 		'open 0\nioctl32 42\nioctl32 42\nioctl32 1\nioctl32 0\nioctl32 -100000\nioctl32 -1 EIO\nioctl32 -1 EIO\nioctl32 -1 ENOSPC\nioctl32 -1 ENOTTY\nclose 0'
 }
 
+kt_callback_prints_are_rate_limited() {
+	# 3 x 2000 lines printed by callbacks that user 1000 triggers: the
+	# log takes at most 200 per 5 s per script (KONOHA_PRINT_BURST), so
+	# an unprivileged user cannot flood it through a script's print().
+	before=$(dmesg | grep -c 'user: flood ')
+	expect_user_ops /dev/khost_user "open ioctl:108:2000 ioctl:108:2000 ioctl:108:2000 close" \
+		'open 0\nioctl 2000\nioctl 2000\nioctl 2000\nclose 0' || return 1
+	after=$(dmesg | grep -c 'user: flood ')
+	echo "flood lines logged: $((after - before)) of 6000"
+	[ $((after - before)) -ge 1 ] || { echo "no print reached the log"; return 1; }
+	if [ $((after - before)) -gt 600 ]; then
+		echo "more than 600 lines: callback prints were not limited"
+		return 1
+	fi
+}
+
 kt_sigkill_while_waiting_for_the_script() {
 	# A (user 1000) holds the script's lock for 8 s in a sleeping ioctl.
 	# B (user 1000) opened before, then waits for the lock in an ioctl;
