@@ -630,7 +630,8 @@ static int cmd_op(int argc, char **argv)
 		} else if (op->kind == KDK_CONTENT) {
 			printf("%s %zu (%zu bytes)\n", name, c.nread, c.nread);
 		} else {
-			say_ret(name, op->kind == KDK_FD ? 0 : ret, 0);
+			/* a result, negative ones included (ioctl) */
+			printf("%s %lld\n", name, op->kind == KDK_FD ? 0 : ret);
 		}
 	}
 	return 0;
