@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import ast as A
 from . import types as T
 from .builtins import FIRST_SCRIPT_CLASS_ID, install
-from .diagnostics import Diagnostic
+from .diagnostics import Diagnostic, unused_locals
 from .symbols import ClassInfo, FieldInfo, FuncInfo, GlobalInfo, LocalVar, MethodInfo, ProgramInfo
 
 
@@ -80,6 +80,8 @@ class Checker:
         self.live = True
         self.unreachable_reported = False
         self.da = set()
+        self.declared_locals = []   # W0001: LocalVars declared by statements
+        self.read_locals = set()    # W0001: LocalVars some name reads
         self.STRING = T.ClassType(self.bs.classes["String"])
         self.exception_cls = self.bs.classes["Exception"]
 
@@ -111,6 +113,7 @@ class Checker:
         self.resolve_functions()
         self.resolve_globals()
         self.check_bodies(program)
+        self.diags += unused_locals(self.declared_locals, self.read_locals)
         self.diags.sort(key=lambda d: (d.span[1], d.span[2]))
         return info, self.diags
 
@@ -596,6 +599,7 @@ class Checker:
                 self.check_assign_to(s.init, t)
         v = self.declare_local(s.name, t, s.name_span)
         s.var = v
+        self.declared_locals.append(v)
         if s.init is not None:
             self.assign_var(v)
 
@@ -865,6 +869,7 @@ class Checker:
         sym = self.lookup_name(e.name)
         e.ref = sym
         if isinstance(sym, LocalVar):
+            self.read_locals.add(sym)
             if sym not in self.da:
                 self.error("E0402", f"variable `{e.name}` might not have been assigned", e.span)
                 self.assign_var(sym)
@@ -1255,6 +1260,7 @@ class Checker:
             target.ref = sym
             if isinstance(sym, LocalVar):
                 # only compound assignment and ++/-- get here: they read it
+                self.read_locals.add(sym)
                 if sym not in self.da:
                     self.error("E0402", f"variable `{target.name}` might not have been assigned", target.span)
                     self.assign_var(sym)

@@ -1,5 +1,10 @@
 """Entry points of the front end: `analyze` (parse + check) and
-`compile_source` (analyze + emit + image)."""
+`compile_source` (analyze + emit + image).
+
+Diagnostics come in two kinds (the language reference §10): errors
+(`Analysis.diagnostics`; any of them stops the compile) and warnings
+(`Analysis.warnings`, severity "warning"), which stop it only under
+`werror`.  A file with lexical or syntax errors gets only those."""
 from __future__ import annotations
 
 import gc
@@ -14,16 +19,28 @@ from .parser import parse
 @dataclass
 class Analysis:
     program: object
-    diagnostics: list = field(default_factory=list)
+    diagnostics: list = field(default_factory=list)   # errors
     source: str = ""
     filename: str = "<input>"
+    warnings: list = field(default_factory=list)
 
     @property
     def ok(self):
+        """No errors (warnings do not count)."""
         return not self.diagnostics
 
+    def all_diagnostics(self):
+        """Errors and warnings, in source order (errors first at a tie)."""
+        return sorted(self.diagnostics + self.warnings,
+                      key=lambda d: (d.span[1], d.span[2], d.severity != "error"))
+
     def render(self):
+        """The errors, rendered (what makes a compile fail)."""
         return render_all(self.diagnostics, self.source)
+
+    def render_all(self):
+        """Errors and warnings, rendered as `ktc check` prints them."""
+        return render_all(self.all_diagnostics(), self.source)
 
 
 @contextmanager
@@ -54,14 +71,20 @@ def _analyze(source, filename):
         seen = {(d.code, d.span) for d in diags}
         diags = diags + [d for d in check_diags if (d.code, d.span) not in seen]
         diags.sort(key=lambda d: (d.span[1], d.span[2]))
-    return Analysis(program, diags, source, filename)
+    errors = [d for d in diags if d.severity == "error"]
+    warnings = [d for d in diags if d.severity != "error"]
+    return Analysis(program, errors, source, filename, warnings)
 
 
-def compile_source(source, filename="<input>", **options):
-    """Compile to image bytes, or raise CompileError with the diagnostics."""
+def compile_source(source, filename="<input>", *, werror=False, warnings=None, **options):
+    """Compile to image bytes, or raise CompileError with the diagnostics:
+    on any error, or under `werror` on any warning.  The warnings of a
+    successful compile are appended to the list `warnings` when given."""
     a = analyze(source, filename)
-    if not a.ok:
-        raise CompileError(a.diagnostics, source)
+    if not a.ok or (werror and a.warnings):
+        raise CompileError(a.diagnostics, source, a.warnings)
+    if warnings is not None:
+        warnings.extend(a.warnings)
     from . import emitter, image   # imported here: analyze() needs neither
     module = emitter.emit(a.program, **options) if options else emitter.emit(a.program)
     if isinstance(module, (bytes, bytearray)):

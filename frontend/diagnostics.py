@@ -21,6 +21,20 @@ CODES = {
     "E0011": "unexpected end of file",
     "E0012": "`try` without `catch` or `finally`",
     "E0013": "invalid assignment or increment target",
+    # (1.1) Java constructs that K lacks: syntax errors naming the K way
+    "E0020": "`static` member or initialiser (use a global or a top-level function)",
+    "E0021": "`enum` (use a class with final global instances, or constant globals)",
+    "E0022": "`abstract` class or method (use an interface, or a method that throws)",
+    "E0023": "`public`, `private`, `protected` (remove it: K has no visibility)",
+    "E0024": "`float`, `double` as a type (use `int`: K has no floating point)",
+    "E0025": "`long`, `char`, `byte`, `short` as a type (use `int`: 64 bits; characters are ints)",
+    "E0026": "array initialiser `{1, 2}` (use the array literal `[1, 2]`)",
+    "E0027": "annotation `@Name` (remove it)",
+    "E0028": "`import`, `package` (remove it: a script is one file)",
+    "E0029": "generic declaration or type arguments after a class name (use `Any` and casts, or `Array`, `Map`, `Func`)",
+    "E0030": "labelled statement, `break L;`, `continue L;` (use a flag, or a function and `return`)",
+    "E0031": "`case L:`, `default:` (use `case L ->`: no fall-through)",
+    "E0032": "`final` class, interface, method or constructor (remove it)",
     # names
     "E0100": "cannot find a name in this scope",
     "E0101": "name declared twice",
@@ -62,6 +76,20 @@ CODES = {
     "E0307": "constructor name does not match its class",
     "E0308": "method added to an unknown or built-in class",
     "E0309": "`super.m` is not a value",
+    # (1.1) final, constant expressions and switch (E05xx)
+    "E0500": "assignment, `++`, `--` or compound assignment of a final variable or field",
+    "E0501": "final global or local without an initialiser",
+    "E0502": "blank final field not assigned by its constructor on every path",
+    "E0503": "final field might be assigned twice",
+    "E0504": "final field read before it is definitely assigned",
+    "E0505": "constant globals that depend on each other in a cycle",
+    "E0510": "switch selector is not `int` or `String`",
+    "E0511": "`case` label is not a constant expression",
+    "E0513": "duplicate `case` label",
+    "E0514": "more than one `default` arm",
+    "E0515": "switch expression without `default`",
+    "E0516": "block as an arm of a switch expression",
+    "E0517": "switch expression with no arm that gives a value",
     # flow
     "E0400": "unreachable statement",
     "E0401": "missing return",
@@ -69,13 +97,16 @@ CODES = {
     "E0403": "`break` or `continue` outside a loop",
     "E0404": "`return` with a value in a void function or without one in a non-void function",
     "E0405": "`return` at top level",
+    # (1.1) warnings: valid but suspicious code; `--werror` makes them errors
+    "W0001": "unused local variable (its name is used nowhere but as the target of `=`)",
 }
 
 docs = """Error codes of ktc.
 
 Each diagnostic names a code; `ktc explain CODE` (or this table) gives a one
-line description.  E00xx are lexical and syntax errors, E01xx names,
-E02xx types and expressions, E03xx classes, E04xx control flow.
+line description.  E00xx are lexical and syntax errors (E0020-E0032: Java
+constructs K lacks), E01xx names, E02xx types and expressions, E03xx
+classes, E04xx control flow; Wnnnn are warnings.
 """ + "\n".join(f"{code}  {text}" for code, text in CODES.items())
 
 
@@ -197,10 +228,24 @@ def render_all(diagnostics, source_text):
     return "\n\n".join(d.render(source_text) for d in diagnostics)
 
 
-class CompileError(Exception):
-    """Raised by compile_source when the file has errors."""
+def unused_locals(declared, used):
+    """W0001 (the language reference §10): each local of `declared` (the
+    checker's LocalVars of the variables declared by statements, in order)
+    that is not in `used` (the locals some name reads: every use but as the
+    target of `=`), unless its name begins with `_`."""
+    return [Diagnostic("W0001", f"unused local variable `{v.name}`", v.span,
+                       notes=[f"its value is never read; if that is intended, name it `_{v.name}`"],
+                       severity="warning")
+            for v in declared if v not in used and not v.name.startswith("_")]
 
-    def __init__(self, diagnostics, source_text=None):
+
+class CompileError(Exception):
+    """Raised by compile_source when the file has errors (or, under
+    `werror`, warnings).  `diagnostics` holds the errors and `warnings` the
+    warnings, each in source order."""
+
+    def __init__(self, diagnostics, source_text=None, warnings=()):
         self.diagnostics = list(diagnostics)
+        self.warnings = list(warnings)
         self.source_text = source_text
         super().__init__(f"{len(self.diagnostics)} error(s)")

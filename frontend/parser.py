@@ -1,22 +1,35 @@
-"""Parser of K: Lark LALR with a contextual lexer (`_FastLexer`), building `ast` nodes.
+"""Parser of K: an LALR(1) parser over the tables Lark computes from
+grammar.lark, building `ast` nodes as it reduces.
 
-`parse(source, filename)` returns `(Program, diagnostics)`.  Lexical
-errors found while building literals (bad escapes, out-of-range integers)
-are all reported; a syntax error stops the parse after it is reported.
+`parse(source, filename)` returns `(Program, diagnostics)`, or `(None,
+diagnostics)` when the file has lexical or syntax errors.  Every one of them
+is reported, in source order, each once (the language reference §10): after
+a syntax error the parser skips to the end of the statement, member or
+top-level item and goes on (`_Parser._recover`), and the Java constructs K
+lacks get their own codes (`_java_constructs`, E0020-E0032).
+
+Start-up.  Building the LALR tables from the grammar takes Lark about half
+a second, so the tables (states, rules, the lexer's regular expressions)
+are computed once and kept as a marshal file in the user's cache directory
+($KTC_CACHE_DIR, else $XDG_CACHE_HOME/ktc, else ~/.cache/ktc), named by a
+hash of grammar.lark's text and of the table format: editing the grammar
+makes a new file.  The parser itself does not import Lark; only building
+the tables does.  Where no cache directory is writable, the tables are
+built in memory at each start (slower, same results).  The lexer compiles
+the regular expression of a parser state the first time it reaches that
+state.
 """
 from __future__ import annotations
 
+import bisect
 import gc
+import hashlib
+import marshal
+import os
 import re
 import sys
 import threading
 from pathlib import Path
-
-from lark import Lark, Token, Transformer
-from lark.grammar import NonTerminal, Rule
-from lark.lexer import ContextualLexer, Lexer
-from lark.parsers.lalr_analysis import Shift
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast as A
 from .builtins import load as load_builtins
@@ -27,9 +40,31 @@ INT_MIN = -(1 << 63)
 INT_MAX = (1 << 63) - 1
 U64 = 1 << 64
 
+# Bump when the layout of the cached tables (`_build_tables`) changes.
+_TABLE_FORMAT = 2
+
+# Terminals lexed in every parser state: IDENT (the lexer hack turns it
+# into TYPE_IDENT) and the reserved words of 1.1 and `->`, so that a
+# reserved word is a keyword everywhere, not an identifier where no rule
+# uses it yet.
+_ALWAYS = ("IDENT", "INTERFACE", "IMPLEMENTS", "FINAL", "SWITCH", "CASE", "DEFAULT",
+           "MAP", "ARROW")
+
 _CLASS_SCAN = re.compile(
-    r'//[^\n]*|/\*.*?(?:\*/|\Z)|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|\bclass\s+([A-Za-z_]\w*)',
+    r'//[^\n]*|/\*.*?(?:\*/|\Z)|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|'
+    r'\b(?:class|interface)\s+([A-Za-z_]\w*)',
     re.S)
+
+# Java's primitive types that K lacks (E0024, E0025), with the K alternative
+# the message names.  They are not reserved: only in a type position.
+_JAVA_TYPES = {
+    "float": ("E0024", "`int`: K has no floating point"),
+    "double": ("E0024", "`int`: K has no floating point"),
+    "long": ("E0025", "`int` (64 bits; characters are ints)"),
+    "char": ("E0025", "`int` (64 bits; characters are ints)"),
+    "byte": ("E0025", "`int` (64 bits; characters are ints)"),
+    "short": ("E0025", "`int` (64 bits; characters are ints)"),
+}
 
 
 def builtin_type_names():
@@ -38,165 +73,205 @@ def builtin_type_names():
     return names
 
 
-class _FastLexer(Lexer):
-    """Contextual lexer of K, a faster stand-in for Lark's ContextualLexer.
+def scan_class_names(source):
+    """Names declared by `class NAME` or `interface NAME` anywhere in the
+    source (comments and literals skipped): the lexer hack's type names."""
+    return {m.group(1) for m in _CLASS_SCAN.finditer(source) if m.group(1)}
 
-    It uses, for each LALR state, the very master regex Lark's contextual
-    lexer compiles for that state (same terminals, same order, so the same
-    tokens), but matches it directly and builds the `Token`s in one loop.
-    The regex is prefixed with the ignored white space (no other terminal
-    starts with white space), so that one match skips it and reads a token.
-    It also does the lexer hack: an IDENT naming a class (`type_names`)
-    becomes TYPE_IDENT.  On input no terminal of the state matches, it hands
-    over to Lark's ContextualLexer at that position, which raises exactly
-    the error Lark raises.
 
-    `>>` and `>>>` close type arguments one `>` at a time when a shift
-    operator cannot continue the parse (LANGUAGE.md 6).  The contextual
-    lexer alone does not decide this: LALR merges the state after `[]` in
-    a type (`Array<Array<int[]>>`) with the one after `new int[n][]`,
-    which a shift operator may follow, so that state accepts `>>` and the
-    parse fails one reduction later.  `_continues` runs the parser's
-    reductions on a copy of the stack to see whether the shift operator is
-    really acceptable here; if not, the lexer hands over a single GT.
-    """
-    __future_interface__ = 2
-    always_accept = ("IDENT",)
+class Token(str):
+    """A token: its text, with its terminal name (`type`) and position.
+    Lines and columns are 1-based; `end_column` is one past the last
+    character."""
+    __slots__ = ("type", "value", "start_pos", "line", "column", "end_line",
+                 "end_column", "end_pos")
 
-    def __init__(self, lexer_conf):
-        self.conf = lexer_conf
-        self.type_names = frozenset()
-        self._lark = None
-        self._match = None
 
-    def _build(self, parse_table):
-        self._table = parse_table.states
-        states = {s: list(t.keys()) for s, t in parse_table.states.items()}
-        self._lark = lx = ContextualLexer(self.conf, states, always_accept=self.always_accept)
-        root = lx.root_lexer
-        self._ignore = frozenset(root.ignore_types)
-        self._newline = frozenset(root.newline_types)
-        space = [t.pattern.to_regexp() for t in root.terminals
-                 if t.name in self._ignore and t.pattern.to_regexp() == _SPACE]
-        prefix = f"(?:{_SPACE})?" if space else ""
-        by_lexer = {}
-        match = {}
-        for state, sub in lx.lexers.items():
-            m = by_lexer.get(id(sub))
-            if m is None:
-                scanner = sub.scanner
-                if len(scanner._mres) != 1 or sub.callback:
-                    raise RuntimeError("K lexer: unexpected Lark scanner layout")
-                mre = scanner._mres[0]
-                m = by_lexer[id(sub)] = re.compile(prefix + f"(?:{mre.pattern})", mre.flags).match
-            match[state] = m
-        self._match = match
+class _Tree:
+    """The value of a rule the builder has no method for (the lists Lark
+    makes of `x*`, inlined `_rules`): its children, which the enclosing
+    rule splices into its own."""
+    __slots__ = ("data", "children")
 
-    def lex(self, lexer_state, parser_state):
-        if self._match is None:
-            self._build(parser_state.parse_conf.parse_table)
-        text = lexer_state.text
-        src, end = text.text, text.end
-        ctr = lexer_state.line_ctr
-        pos, line, line_start = ctr.char_pos, ctr.line, ctr.line_start_pos
-        match = self._match
-        ignore, newline = self._ignore, self._newline
-        names = self.type_names
-        stack = parser_state.state_stack
-        new = str.__new__
-        tok = None
-        while pos < end:
-            m = match[stack[-1]](src, pos, end)
-            if m is None:
-                break
-            kind = m.lastgroup
-            npos = m.end()
-            if kind in ignore:
-                value = m.group()
-                nl = value.count("\n")
-                if nl:
-                    line += nl
-                    line_start = pos + value.rindex("\n") + 1
-                pos = npos
+    def __init__(self, data, children):
+        self.data = data
+        self.children = children
+
+
+def _new_token(kind, value, pos, line, col, end_line, end_col, end_pos):
+    tok = str.__new__(Token, value)
+    tok.type = kind
+    tok.value = value
+    tok.start_pos = pos
+    tok.line = line
+    tok.column = col
+    tok.end_line = end_line
+    tok.end_column = end_col
+    tok.end_pos = end_pos
+    return tok
+
+
+# ---------------------------------------------------------------- tables
+
+def _cache_dir():
+    d = os.environ.get("KTC_CACHE_DIR")
+    if d:
+        return Path(d)
+    d = os.environ.get("XDG_CACHE_HOME")
+    return (Path(d) if d else Path.home() / ".cache") / "ktc"
+
+
+def _tables_key(text):
+    h = hashlib.sha256()
+    h.update(f"{_TABLE_FORMAT}\0{_ALWAYS}\0{sys.version_info[:2]}\0".encode())
+    h.update(text.encode())
+    return h.hexdigest()[:24]
+
+
+def load_tables(text=None, cache=True):
+    """The parser's tables for the grammar `text` (grammar.lark's by
+    default): from the cache when it holds them, else built with Lark and
+    stored there."""
+    if text is None:
+        text = GRAMMAR_PATH.read_text()
+    key = _tables_key(text)
+    path = _cache_dir() / f"parser-{key}.marshal"
+    if cache:
+        try:
+            data = marshal.loads(path.read_bytes())
+            if isinstance(data, dict) and data.get("key") == key:
+                return data
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+    data = _build_tables(text)
+    data["key"] = key
+    if cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(marshal.dumps(data))
+            os.replace(tmp, path)
+        except OSError:
+            pass    # a read-only home: build the tables at each start
+    return data
+
+
+def _build_tables(text):
+    """Compute the LALR tables of the grammar with Lark, as plain data.
+
+    - `table`: state -> {terminal or rule name: (shift?, state or rule)};
+    - `rules`: per rule, (origin name, length, callback name, expand a
+      single child?, which children to keep and inline, Nones to append),
+      the shaping Lark's parse-tree builder would apply, read off the
+      callbacks Lark builds (keep_all_tokens, maybe_placeholders);
+    - `lexers`: the master regular expressions of Lark's contextual lexer,
+      and `state_lexer` which one each state uses;
+    - `root`: the expression of all terminals (is some token there, where
+      the state's lexer found none?)."""
+    from lark import Lark
+    from lark.lexer import ContextualLexer, UnlessCallback
+    from lark.parse_tree_builder import ChildFilter, ExpandSingleChild
+    from lark.parsers.lalr_analysis import Shift
+
+    class _KeepAlways:
+        # A post-lexer only so that Lark keeps the _ALWAYS terminals that no
+        # rule uses; it never runs.
+        always_accept = _ALWAYS
+
+        def process(self, stream):
+            return stream
+
+    lark = Lark(text, parser="lalr", lexer="contextual", postlex=_KeepAlways(),
+                maybe_placeholders=True, keep_all_tokens=True)
+    pt = lark.parser.parser._parse_table
+    callbacks = lark._callbacks
+    rule_index = {}
+    rules = []
+    table = {}
+    for state, row in pt.states.items():
+        out = {}
+        for key, (action, arg) in row.items():
+            if action is Shift:
+                out[str(key)] = (True, int(arg))
                 continue
-            value = m.group(kind)
-            start = npos - len(value)
-            if start != pos:
-                nl = src.count("\n", pos, start)
-                if nl:
-                    line += nl
-                    line_start = src.rindex("\n", pos, start) + 1
-                pos = start
-            tok = new(Token, value)
-            tok.value = value
-            tok.start_pos = pos
-            tok.line = line
-            tok.column = pos - line_start + 1
-            if kind in newline:
-                nl = value.count("\n")
-                if nl:
-                    line += nl
-                    line_start = pos + value.rindex("\n") + 1
-            elif kind == "IDENT" and value in names:
-                kind = "TYPE_IDENT"
-            elif kind == "SHIFT_OP" and value[0] == ">" and \
-                    not self._continues(stack, "SHIFT_OP") and \
-                    self._continues(stack, "GT"):
-                # `>>` or `>>>` closing type arguments: only its first `>`
-                kind = "GT"
-                value = ">"
-                npos = pos + 1
-                tok = new(Token, value)
-                tok.value = value
-                tok.start_pos = pos
-                tok.line = line
-                tok.column = pos - line_start + 1
-            tok.type = kind
-            tok.end_line = line
-            tok.end_column = npos - line_start + 1
-            tok.end_pos = pos = npos
-            yield tok
-        ctr.char_pos, ctr.line, ctr.line_start_pos = pos, line, line_start
-        ctr.column = pos - line_start + 1
-        if pos < end:
-            # Not a token here: let Lark's contextual lexer raise its error.
-            lexer_state.last_token = tok
-            yield from self._lark.lex(lexer_state, parser_state)
+            i = rule_index.get(id(arg))
+            if i is None:
+                i = rule_index[id(arg)] = len(rules)
+                f = callbacks[arg]
+                include, append_none, expand1 = None, 0, False
+                if isinstance(f, ChildFilter):
+                    include = tuple((int(c[0]), bool(c[1]), int(c[2]) if len(c) > 2 else 0)
+                                    for c in f.to_include)
+                    append_none = getattr(f, "append_none", 0) or 0
+                    f = f.node_builder
+                if isinstance(f, ExpandSingleChild):
+                    expand1 = True
+                    f = f.node_builder
+                name = f.args[0]
+                rules.append((str(arg.origin.name), len(arg.expansion), str(name), expand1,
+                              include, int(append_none)))
+            out[str(key)] = (False, i)
+        table[int(state)] = out
+    states = {s: list(row) for s, row in table.items()}
+    lx = ContextualLexer(lark.lexer_conf, states, always_accept=_ALWAYS)
+    root = lx.root_lexer
+    space = [t.pattern.to_regexp() for t in root.terminals
+             if t.name in root.ignore_types and t.pattern.to_regexp() == _SPACE]
+    def unless(sub):
+        # Lark's "unless" callbacks: a string terminal that a pattern
+        # terminal also matches (MINUS and ADD_OP for `-`) is lexed as the
+        # pattern's terminal, then renamed when its text is the string.
+        out = {}
+        for name, cb in sub.callback.items():
+            if not isinstance(cb, UnlessCallback):
+                raise RuntimeError(f"K lexer: unexpected Lark callback on {name}")
+            out[str(name)] = {str(t.pattern.value): str(t.name) for t in cb.scanner.terminals}
+        return out
 
-
-    def _continues(self, stack, terminal):
-        """Whether the parser, its state stack being `stack`, can shift
-        `terminal` after the reductions it calls for (no reduction is
-        performed on the real stack)."""
-        table = self._table
-        states = list(stack)
-        while True:
-            action = table[states[-1]].get(terminal)
-            if action is None:
-                return False
-            kind, arg = action
-            if kind is Shift:
-                return True
-            n = len(arg.expansion)
-            if n:
-                del states[-n:]
-            goto = table[states[-1]].get(arg.origin.name)
-            if goto is None:
-                return False
-            states.append(goto[1])
+    patterns, by_pattern, state_lexer = [], {}, {}
+    for state, sub in lx.lexers.items():
+        scanner = sub.scanner
+        if len(scanner._mres) != 1:
+            raise RuntimeError("K lexer: unexpected Lark scanner layout")
+        mre = scanner._mres[0]
+        key = (mre.pattern, int(mre.flags), unless(sub))
+        i = by_pattern.get(key[:2])
+        if i is None:
+            i = by_pattern[key[:2]] = len(patterns)
+            patterns.append(key)
+        state_lexer[int(state)] = i
+    literals = {t.name: t.pattern.value for t in lark.terminals if t.pattern.type == "str"}
+    names = {v: k for k, v in literals.items()}
+    return {
+        "format": _TABLE_FORMAT,
+        "start": int(pt.start_states["start"]),
+        "end": int(pt.end_states["start"]),
+        "table": table,
+        "rules": rules,
+        "lexers": patterns,
+        "state_lexer": state_lexer,
+        "root": [(m.pattern, int(m.flags)) for m in root.scanner._mres],
+        "root_unless": unless(root),
+        "space": bool(space),
+        "ignore": sorted(map(str, root.ignore_types)),
+        "newline": sorted(map(str, root.newline_types)),
+        "literals": {str(k): str(v) for k, v in literals.items()},
+        "lbrace": names["{"], "rbrace": names["}"], "semicolon": names[";"],
+        "arrow": names["->"], "null": names["null"],
+    }
 
 
 _SPACE = "[ \t\r\n\x0c]+"   # the grammar's `%ignore` of white space, as Lark spells it
 
-_ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39}
-
+_ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39,
+            "b": 8, "f": 12}
 
 _KEEP = frozenset({"IDENT", "TYPE_IDENT", "PRIM", "INT", "CHAR", "STRING", "DIMS",
                    "ASSIGN_OP", "OROR", "ANDAND", "BAR", "CARET", "AMP", "EQ_OP",
                    "SHIFT_OP", "ADD_OP", "MINUS", "MUL_OP", "INCDEC", "BANG", "TILDE"})
 
 
-# Binding strength of the binary operators (LANGUAGE.md 6).
+# Binding strength of the binary operators (the language reference §6).
 _PREC = {"||": 1, "&&": 2, "|": 3, "^": 4, "&": 5, "==": 6, "!=": 6,
          "<": 7, ">": 7, "<=": 7, ">=": 7, "instanceof": 7,
          "<<": 8, ">>": 8, ">>>": 8, "+": 9, "-": 9, "*": 10, "/": 10, "%": 10}
@@ -218,12 +293,14 @@ def _bounds(c):
     return None
 
 
-class _Builder(Transformer):
-    """Builds AST nodes during the LALR parse (inline transformer)."""
+class _Builder:
+    """Builds AST nodes during the LALR parse: the parser calls the method
+    named after each rule (or its alias) with the rule's children as they
+    are reduced, as Lark's inline transformers are called."""
 
     def __init__(self):
-        super().__init__(visit_tokens=False)
         self.filename = "<input>"
+        self.java_types = frozenset()  # Java type names this script did not declare
         self.pending_nodes = []
         self.diags = []
         self.pending_minmax = set()   # ids of IntLits equal to 2^63, valid only under unary minus
@@ -299,6 +376,7 @@ class _Builder(Transformer):
 
     def class_type(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        self._java_type(ch[0])
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
         return self._wrap_dims(t, ch[1:])
 
@@ -318,6 +396,17 @@ class _Builder(Transformer):
             first = ch[2]
             t.span = (self.filename, span[1], span[2], first.line, first.column)
         return self._wrap_dims(t, ch[2:])
+
+
+    def _java_type(self, tok):
+        """E0024, E0025: a Java primitive type (`long`, `double`...) in a
+        type position, unless the script declares a class of that name.
+        The lexer makes these words TYPE_IDENTs wherever a type may begin,
+        so they reach the rules of types, casts and `new`."""
+        name = str(tok)
+        if name in self.java_types:
+            code, alternative = _JAVA_TYPES[name]
+            self.error(code, f"`{name}` is not a K type: use {alternative}", self.tsp(tok))
 
     def _wrap_dims(self, t, dims):
         for d in dims:
@@ -548,6 +637,7 @@ class _Builder(Transformer):
 
     def name_cast(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        self._java_type(ch[0])
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
         return A.Cast(span, type=t, expr=ch[1])
 
@@ -683,6 +773,7 @@ class _Builder(Transformer):
 
     def new_obj(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        self._java_type(ch[0])
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
         return A.New(span, type=t, args=ch[1])
 
@@ -692,6 +783,7 @@ class _Builder(Transformer):
 
     def new_array_prim(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        self._java_type(ch[0])
         return self._new_array(span, A.NamedType(self.tsp(ch[0]), name=str(ch[0])), ch[1], ch[2:])
 
     new_array_class = new_array_prim
@@ -710,62 +802,855 @@ class _Builder(Transformer):
         span, ch = self.span(raw), self.clean(raw)
         return A.NewArray(span, elem=ch[0], size=None)
 
+
     def array_lit(self, raw):
         span, ch = self.span(raw), self.clean(raw)
         return A.ArrayLit(span, elems=ch[0])
 
 
-_lock = threading.Lock()
-_parser = None
-_builder = None
-_lexer = None
+# ---------------------------------------------------------------- lexer
+
+class _Matchers(dict):
+    """state -> the `match` of its lexer's expression, compiled on first
+    use (a script reaches a fraction of the states; compiling them all
+    would cost more than parsing a small script)."""
+
+    def __init__(self, tables):
+        super().__init__()
+        self.patterns = tables["lexers"]
+        self.state_lexer = tables["state_lexer"]
+        # The white space `%ignore` is matched in front of every token by
+        # the same expression, so that one match skips it and reads a token.
+        self.prefix = f"(?:{_SPACE})?" if tables["space"] else ""
+        self.compiled = {}
+        self.unless = {}    # state -> {terminal: {text: terminal}} (Lark's UnlessCallback)
+
+    def __missing__(self, state):
+        i = self.state_lexer[state]
+        m = self.compiled.get(i)
+        if m is None:
+            pattern, flags, _ = self.patterns[i]
+            m = self.compiled[i] = re.compile(self.prefix + f"(?:{pattern})", flags).match
+        unless = self.patterns[i][2]
+        if unless:
+            self.unless[state] = unless
+        self[state] = m
+        return m
 
 
-def _get_parser():
-    global _parser, _builder, _lexer
-    if _parser is None:
-        _builder = _Builder()
-        _parser = Lark(GRAMMAR_PATH.read_text(), parser="lalr", lexer=_FastLexer,
-                       maybe_placeholders=True, keep_all_tokens=True,
-                       transformer=_builder, cache=False)
-        _lexer = _parser.parser.lexer
-        _tune_parse_table(_parser)
-    return _parser
+class _LexFail(Exception):
+    """No terminal of the parser's state matches at `pos`."""
+
+    def __init__(self, pos):
+        super().__init__(pos)
+        self.pos = pos
 
 
-class _Rule(Rule):
-    """A Rule compared and hashed by identity, at C speed."""
-    __slots__ = ()
-    __eq__ = object.__eq__
-    __ne__ = object.__ne__
-    __hash__ = object.__hash__
+class _Lexer:
+    """The contextual lexer of K: in each parser state it matches only the
+    terminals that state accepts (plus `_ALWAYS`), with the expression Lark
+    compiles for the state, and does the lexer hack: an IDENT naming a class
+    (`type_names`) becomes TYPE_IDENT, as does one of Java's primitive types
+    (`java_types`) where a type may begin.  `repairs` (start offset ->
+    (end offset, tokens)) replaces the Java constructs `_java_constructs`
+    reported by what K would accept, so that the parse goes on.
+
+    `>>` and `>>>` close type arguments one `>` at a time when a shift
+    operator cannot continue the parse (the language reference §6).  The
+    contextual lexer alone does not decide this: LALR merges the state after
+    `[]` in a type (`Array<Array<int[]>>`) with the one after `new int[n][]`,
+    which a shift operator may follow, so that state accepts `>>` and the
+    parse fails one reduction later.  `_continues` runs the parser's
+    reductions on a copy of the stack to see whether the shift operator is
+    really acceptable here; if not, the lexer hands over a single GT.
+    """
+
+    def __init__(self, parser, src, type_names, java_types, repairs):
+        self.p = parser
+        self.src = src
+        self.end = len(src)
+        self.pos = 0
+        self.line = 1
+        self.line_start = 0
+        self.type_names = type_names
+        self.java_types = java_types
+        self.repairs = repairs
+        self.pending = []
+
+    def seek(self, pos):
+        """Go on lexing at `pos` (>= the current position)."""
+        src = self.src
+        nl = src.count("\n", self.pos, pos)
+        if nl:
+            self.line += nl
+            self.line_start = src.rindex("\n", self.pos, pos) + 1
+        self.pos = pos
+        self.pending = []
+
+    def token(self, stack):
+        """The next token for the parser whose state stack is `stack`; None
+        at the end of the text; raises _LexFail where nothing matches."""
+        if self.pending:
+            return self.pending.pop(0)
+        p = self.p
+        src, end = self.src, self.end
+        pos, line, line_start = self.pos, self.line, self.line_start
+        match = p.matchers
+        ignore, newline = p.ignore, p.newline
+        while pos < end:
+            m = match[stack[-1]](src, pos, end)
+            if m is None:
+                break
+            kind = m.lastgroup
+            npos = m.end()
+            if kind in ignore:
+                value = m.group()
+                nl = value.count("\n")
+                if nl:
+                    line += nl
+                    line_start = pos + value.rindex("\n") + 1
+                pos = npos
+                continue
+            value = m.group(kind)
+            start = npos - len(value)
+            if start != pos:
+                nl = src.count("\n", pos, start)
+                if nl:
+                    line += nl
+                    line_start = src.rindex("\n", pos, start) + 1
+                pos = start
+            if self.repairs and pos in self.repairs:
+                self.pos, self.line, self.line_start = pos, line, line_start
+                tok = self.repair()
+                if tok is not None:
+                    return tok
+                pos, line, line_start = self.pos, self.line, self.line_start
+                continue
+            if match.unless and stack[-1] in match.unless:
+                kind = match.unless[stack[-1]].get(kind, {}).get(value, kind)
+            if kind in newline:
+                tok = _new_token(kind, value, pos, line, pos - line_start + 1, 0, 0, npos)
+                nl = value.count("\n")
+                if nl:
+                    line += nl
+                    line_start = pos + value.rindex("\n") + 1
+            else:
+                if kind == "IDENT":
+                    if value in self.type_names:
+                        kind = "TYPE_IDENT"
+                    elif value in self.java_types and "TYPE_IDENT" in p.table[stack[-1]]:
+                        kind = "TYPE_IDENT"
+                elif kind == "SHIFT_OP" and value[0] == ">" and \
+                        not p.continues(stack, "SHIFT_OP") and p.continues(stack, "GT"):
+                    # `>>` or `>>>` closing type arguments: only its first `>`
+                    kind = "GT"
+                    value = ">"
+                    npos = pos + 1
+                tok = _new_token(kind, value, pos, line, pos - line_start + 1, 0, 0, npos)
+            tok.end_line = line
+            tok.end_column = npos - line_start + 1
+            self.pos, self.line, self.line_start = npos, line, line_start
+            return tok
+        self.pos, self.line, self.line_start = pos, line, line_start
+        if pos < end:
+            raise _LexFail(pos)
+        return None
+
+    def repair(self):
+        """Apply the repair at the current position: skip the construct and
+        return the first token that stands for it (None if none does)."""
+        pos, line, line_start = self.pos, self.line, self.line_start
+        rend, toks = self.repairs[pos]
+        col = pos - line_start + 1
+        out = [_new_token(k, v, pos, line, col, line, col + len(v), pos) for k, v in toks]
+        self.seek(rend)
+        if out:
+            self.pending = out[1:]
+            return out[0]
+        return None
+
+    def skip_ignored(self):
+        """Skip the white space and comments at the current position (where
+        the state's lexer matched nothing)."""
+        src, pos = self.src, self.pos
+        while pos < self.end:
+            for m in self.p.root_matchers:
+                mm = m(src, pos)
+                if mm is not None:
+                    break
+            if mm is None or mm.lastgroup not in self.p.ignore or mm.end() == pos:
+                break
+            pos = mm.end()
+        self.seek(pos)
+
+    def root_token(self, pos):
+        """The token of any terminal at `pos` (where the state's lexer found
+        none), or None: is this a token in the wrong place, or no token?"""
+        for m in self.p.root_matchers:
+            mm = m(self.src, pos)
+            if mm is not None:
+                value = mm.group(mm.lastgroup)
+                col = pos - self.line_start + 1
+                kind = mm.lastgroup
+                kind = self.p.root_unless.get(kind, {}).get(value, kind)
+                if kind == "IDENT" and (value in self.type_names or value in self.java_types):
+                    kind = "TYPE_IDENT"
+                return _new_token(kind, value, pos, self.line, col, self.line,
+                                  col + len(value), pos + len(value))
+        return None
 
 
-def _tune_parse_table(lark):
-    """Make the dictionary look-ups of Lark's LALR loop cheap, without
-    changing what the table says.  After each reduction the loop looks the
-    rule up in the callbacks (a Rule hashes and compares in Python) and the
-    goto by the rule's origin name (a `Token`, whose `==` is Python code,
-    and not the very object that keys the table).  Here each reduction gets
-    a copy of its rule that hashes and compares by identity, and the table
-    and the rules share the same interned name strings."""
-    lalr = lark.parser.parser
-    table, callbacks = lalr._parse_table, lalr.parser.callbacks
-    copies = {}     # id(rule) -> its copy
-    for row in table.states.values():
-        new_row = {}
-        for key, (action, arg) in row.items():
-            if action is not Shift:
-                rule = copies.get(id(arg))
-                if rule is None:
-                    origin = NonTerminal(sys.intern(str(arg.origin.name)))
-                    rule = _Rule(origin, arg.expansion, arg.order, arg.alias, arg.options)
-                    copies[id(arg)] = rule
-                    callbacks[rule] = callbacks[arg]
-                arg = rule
-            new_row[sys.intern(str(key))] = (action, arg)
-        row.clear()
-        row.update(new_row)
+# ---------------------------------------------------------------- Java constructs
+
+# A scanner of K's tokens that never fails (an unknown character is a token
+# of its own), for the Java constructs and for skipping after an error.
+_SCAN = re.compile(r"""
+    [ \t\r\n\f]+ | //[^\n]* | /\*.*?\*/
+  | (?P<str>"(?:\\.|[^"\\\n])*" | '(?:\\.|[^'\\\n])*')
+  | (?P<id>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<num>[0-9][0-9A-Za-z_]*)
+  | (?P<op>->|>>>=|>>=|<<=|>>>|>>|<<|\+\+|--|&&|\|\||[=!<>+\-*/%&|^]=|.)
+""", re.S | re.X)
+
+_KEYWORDS = frozenset("""class extends new this super null true false if else while do for
+    break continue return try catch finally throw instanceof var void int boolean Array
+    Func interface implements final switch case default Map""".split())
+_MODIFIERS = {"static": "E0020", "abstract": "E0022", "public": "E0023",
+              "private": "E0023", "protected": "E0023"}
+# Keywords that may follow a modifier (besides names and other modifiers).
+_AFTER_MODIFIER = frozenset({"int", "boolean", "void", "Array", "Func", "Map", "class",
+                             "interface", "final", "<"})
+_TYPE_WORDS = frozenset({"int", "boolean", "void", "Array", "Func", "Map"})
+_ALT_GENERIC = "`Any` and casts, or `Array`, `Map`, `Func`"
+_ALT_LABEL = "a flag, or a function and `return`"
+
+
+# Text without which no construct `_java_constructs` looks for can be there:
+# most scripts have none, and skip that pass (a tenth of a large parse).
+_JAVA_HINTS = re.compile(r"""
+    \b(?:static|abstract|public|private|protected|enum|import|package|final|case|default)\b
+  | @ | (?<![=!<>])=\s*\{ | \]\s*\{ | \b(?:break|continue)\s+[A-Za-z_]
+  | (?:^|[;{}])\s*(?:<|[A-Za-z_]\w*\s*:(?!:))
+""", re.X | re.M)
+_NAME_LT = re.compile(r"\b([A-Za-z_]\w*)\s*<")
+
+
+def _may_have_java(src, class_names):
+    """False when the source cannot hold a construct of `_java_constructs`."""
+    if _JAVA_HINTS.search(src):
+        return True
+    return any(m.group(1) in class_names for m in _NAME_LT.finditer(src))
+
+
+def _scan(src, pos=0):
+    """(text, kind, start, end) of the tokens from `pos`: kind is "id",
+    "num", "str" or "op" (an operator, punctuation or unknown character)."""
+    out = []
+    for m in _SCAN.finditer(src, pos):
+        kind = m.lastgroup
+        if kind is not None:
+            out.append((m.group(), kind, m.start(), m.end()))
+    return out
+
+
+def _is_name(t):
+    return t is not None and t[1] == "id" and t[0] not in _KEYWORDS
+
+
+def _java_constructs(src, filename, class_names, tables):
+    """The Java constructs K lacks (the language reference §10, E0020 to
+    E0032 but E0024 and E0025, which the builder reports), found on the
+    tokens, where §10 says each is recognised.  Returns (diagnostics,
+    repairs): each construct is reported, and `repairs` makes the parser
+    read on as if it were written the K way (a modifier dropped, `case L:`
+    read as `case L ->`, an array initialiser read as `null`...), so that
+    one construct gives one diagnostic."""
+    toks = _scan(src)
+    n = len(toks)
+    diags, repairs = [], {}
+    line_starts = None
+
+    def span(a, b=None):
+        nonlocal line_starts
+        if line_starts is None:
+            line_starts = [0] + [m.end() for m in re.finditer("\n", src)]
+        sa, ea = toks[a][2], toks[b if b is not None else a][3]
+        la = bisect.bisect_right(line_starts, sa)
+        lb = bisect.bisect_right(line_starts, ea - 1) if ea > sa else la
+        return (filename, la, sa - line_starts[la - 1] + 1, lb, ea - line_starts[lb - 1] + 1)
+
+    def report(code, msg, a, b=None, notes=()):
+        diags.append(Diagnostic(code, msg, span(a, b), notes=list(notes)))
+
+    def drop(a, b, toks_in=()):
+        """Replace tokens a..b (inclusive) by `toks_in` for the parser."""
+        repairs[toks[a][2]] = (toks[b][3], tuple(toks_in))
+
+    def text(i):
+        return toks[i][0] if 0 <= i < n else None
+
+    def tok(i):
+        return toks[i] if 0 <= i < n else None
+
+    def closing(i, open_, close):
+        """Index of the token closing the bracket at i, or None."""
+        depth = 0
+        for j in range(i, n):
+            t = toks[j][0]
+            if t == open_:
+                depth += 1
+            elif t == close:
+                depth -= 1
+                if depth == 0:
+                    return j
+        return None
+
+    def closing_angle(i):
+        """Index of the `>` closing the `<` at i (type arguments), or None
+        if something that cannot be in type arguments comes first."""
+        depth = 0
+        for j in range(i, n):
+            t = toks[j][0]
+            if t == "<":
+                depth += 1
+            elif t in (">", ">>", ">>>"):
+                depth -= len(t)
+                if depth <= 0:
+                    return j if depth == 0 else None
+            elif t in (";", "{", "}", "=", "->"):
+                return None
+        return None
+
+    def skip_type(i):
+        """Index after the type that begins at i, or None."""
+        t = tok(i)
+        if t is None or not (t[1] == "id" and (t[0] in _TYPE_WORDS or t[0] not in _KEYWORDS)):
+            return None
+        i += 1
+        if text(i) == "<":
+            j = closing_angle(i)
+            if j is None:
+                return None
+            i = j + 1
+        while text(i) == "[" and text(i + 1) == "]":
+            i += 2
+        return i
+
+    braces = []          # per open `{`: the paren depth outside it
+    paren = 0
+    start = True         # does a statement, member or top-level item begin here?
+    abstract_items = []  # indices where an `abstract` item begins
+    i = 0
+    while i < n:
+        t, kind = toks[i][0], toks[i][1]
+        nxt = text(i + 1)
+        if start and paren == 0:
+            if t in _MODIFIERS and tok(i + 1) is not None and (
+                    _is_name(tok(i + 1)) or nxt in _AFTER_MODIFIER or
+                    (nxt == "{" and t == "static")):
+                code = _MODIFIERS[t]
+                if code == "E0020":
+                    report(code, "`static` is not K: use a global or a top-level function", i)
+                elif code == "E0022":
+                    report(code, "`abstract` is not K: use an interface, or a method that throws", i)
+                    abstract_items.append(i + 1)
+                else:
+                    report(code, f"`{t}` is not K: remove it (K has no visibility)", i)
+                if nxt == "{" and t == "static":
+                    j = closing(i + 1, "{", "}")
+                    drop(i, j if j is not None else i)
+                    i = (j if j is not None else i) + 1
+                else:
+                    drop(i, i)
+                    i += 1
+                continue
+            if t == "import" or t == "package":
+                if not braces and _is_name(tok(i + 1)):
+                    report("E0028", f"`{t}` is not K: remove it (a script is one file)", i)
+                    j = i + 1
+                    while j < n and toks[j][0] != ";":
+                        j += 1
+                    drop(i, min(j, n - 1))
+                    i = j + 1
+                    continue
+            if t == "@" and _is_name(tok(i + 1)):
+                i = _annotation(toks, i, report, drop)
+                continue
+            if t == "<" and _is_name(tok(i + 1)):
+                j = closing_angle(i)
+                if j is not None:
+                    report("E0029", f"generic methods are not K: use {_ALT_GENERIC}", i, j)
+                    drop(i, j)
+                    i = j + 1
+                    continue
+            if kind == "id" and t not in _KEYWORDS and nxt == ":" and text(i + 2) != ":":
+                report("E0030", f"labelled statements are not K: use {_ALT_LABEL}", i, i + 1)
+                drop(i, i + 1)
+                i += 2
+                continue
+            if t == "final":
+                j = i + 1
+                while text(j) in _MODIFIERS:
+                    j += 1
+                what = None
+                if text(j) in ("class", "interface"):
+                    what = f"a `final` {text(j)}"
+                elif _is_name(tok(j)) and text(j + 1) == "(":
+                    what = "a `final` constructor"
+                else:
+                    k = skip_type(j)
+                    if k is not None and _is_name(tok(k)) and text(k + 1) == "(":
+                        what = "a `final` method"
+                if what is not None:
+                    report("E0032", f"{what} is not K: remove `final`", i)
+                    drop(i, i)
+                    i += 1
+                    continue
+        if t == "enum" and _is_name(tok(i + 1)) and text(i + 2) == "{":
+            report("E0021", "`enum` is not K: use a class with final global instances, "
+                   "or constant globals", i)
+            j = closing(i + 2, "{", "}")
+            if j is None:
+                j = n - 1
+            if text(j + 1) == ";":
+                j += 1
+            drop(i, j)
+            i = j + 1
+            start = True
+            continue
+        if t == "@" and _is_name(tok(i + 1)) and text(i - 1) in ("(", ","):
+            i = _annotation(toks, i, report, drop)
+            continue
+        if kind == "id" and t in class_names and nxt == "<":
+            j = closing_angle(i + 1)
+            if toks[i - 1][0] in ("class", "interface") if i else False:
+                report("E0029", f"generic {toks[i - 1][0]}es are not K: use {_ALT_GENERIC}",
+                       i + 1, j)
+            else:
+                report("E0029", f"type arguments after `{t}` are not K: use {_ALT_GENERIC}",
+                       i + 1, j)
+            if j is not None:
+                drop(i + 1, j)
+                i = j + 1
+                start = False
+                continue
+        if t in ("break", "continue") and _is_name(tok(i + 1)) and text(i + 2) == ";":
+            report("E0030", f"`{t}` with a label is not K: use {_ALT_LABEL}", i, i + 1)
+            drop(i + 1, i + 1)
+            i += 3
+            start = True
+            continue
+        if t == "case" or (t == "default" and nxt == ":"):
+            j, q, depth = i + 1, 0, 0
+            while j < n:
+                u = toks[j][0]
+                if u in ("(", "["):
+                    depth += 1
+                elif u in (")", "]"):
+                    depth -= 1
+                elif depth == 0 and u == "?":
+                    q += 1
+                elif depth == 0 and u == ":":
+                    if q == 0:
+                        break
+                    q -= 1
+                elif u in ("->", ";", "{", "}"):
+                    j = n
+                    break
+                j += 1
+            if j < n:
+                label = "case L" if t == "case" else "default"
+                report("E0031", f"`{label}:` is not K: write `{label} ->` (no fall-through)", j)
+                drop(j, j, [(tables["arrow"], "->")])
+        if t == "=" and nxt == "{":
+            j = closing(i + 1, "{", "}")
+            if j is not None:
+                report("E0026", "array initialisers are not K: use an array literal such as `[1, 2]`",
+                       i + 1, j)
+                drop(i + 1, j, [(tables["null"], "null")])
+                i = j + 1
+                start = False
+                continue
+        if t == "new":
+            k = skip_type(i + 1)
+            if k is not None and k > i + 3 and text(k - 1) == "]" and text(k) == "{":
+                j = closing(k, "{", "}")
+                if j is not None:
+                    report("E0026", "array initialisers are not K: use an array literal such as "
+                           "`[1, 2]`", k, j)
+                    drop(i, j, [(tables["null"], "null")])
+                    i = j + 1
+                    start = False
+                    continue
+        # brackets and where items begin
+        if t == "{":
+            braces.append(paren)
+            paren = 0
+        elif t == "}":
+            paren = braces.pop() if braces else 0
+        elif t in ("(", "["):
+            paren += 1
+        elif t in (")", "]"):
+            paren = max(0, paren - 1)
+        start = t in (";", "{", "}")
+        i += 1
+    for a in abstract_items:
+        # An abstract method has no body: read `)` `;` as `) {}`.
+        j, depth = a, 0
+        while j < n:
+            u = toks[j][0]
+            if u in ("(", "["):
+                depth += 1
+            elif u in (")", "]"):
+                depth -= 1
+            elif depth == 0 and u in ("{", "=", "}"):
+                break
+            elif depth == 0 and u == ";":
+                if toks[j - 1][0] == ")" and toks[j][2] not in repairs:
+                    drop(j, j, [(tables["lbrace"], "{"), (tables["rbrace"], "}")])
+                break
+            j += 1
+    return diags, repairs
+
+
+def _annotation(toks, i, report, drop):
+    """E0027 at the `@` of toks[i]: drops `@Name`, `@a.b.Name` and their
+    arguments `(...)`; returns the index after them."""
+    n = len(toks)
+    j = i + 1
+    while j + 2 < n and toks[j + 1][0] == "." and toks[j + 2][1] == "id":
+        j += 2
+    if j + 1 < n and toks[j + 1][0] == "(":
+        depth = 0
+        for k in range(j + 1, n):
+            if toks[k][0] == "(":
+                depth += 1
+            elif toks[k][0] == ")":
+                depth -= 1
+                if depth == 0:
+                    j = k
+                    break
+    name = "".join(t[0] for t in toks[i:j + 1]) if j - i < 8 else "@" + toks[i + 1][0]
+    name = name.split("(")[0]
+    report("E0027", f"annotations are not K: remove `{name}`", i, j if toks[j][0] != ")" else i + 1)
+    drop(i, j)
+    return j + 1
+
+
+# ---------------------------------------------------------------- parser
+
+class _Parser:
+    """The LALR(1) driver: shifts tokens and reduces rules by the tables,
+    calling the builder's method of each rule, as Lark's parser does, plus
+    error recovery."""
+
+    def __init__(self, tables):
+        self.tables = tables
+        self.table = tables["table"]
+        self.start = tables["start"]
+        self.end_state = tables["end"]
+        self.ignore = frozenset(tables["ignore"])
+        self.newline = frozenset(tables["newline"])
+        self.literals = tables["literals"]
+        self.lbrace, self.rbrace = tables["lbrace"], tables["rbrace"]
+        self.semicolon = tables["semicolon"]
+        self.matchers = _Matchers(tables)
+        self.root_matchers = [re.compile(p, f).match for p, f in tables["root"]]
+        self.root_unless = tables["root_unless"]
+        self.builder = _Builder()
+        self.rules = [(origin, size, self._callback(name, expand1, include, append_none))
+                      for origin, size, name, expand1, include, append_none in tables["rules"]]
+
+    def _callback(self, name, expand1, include, append_none):
+        """The builder's method for a rule, shaped like Lark's callbacks:
+        `include` lists the children kept ((index, inline it?, Nones
+        before)), `expand1` returns a single child as is (`?rule`)."""
+        f = getattr(self.builder, name, None)
+        if f is None:
+            def f(children, name=name):
+                return _Tree(name, children)
+        if expand1:
+            inner = f
+
+            def f(children, inner=inner):
+                if len(children) == 1:
+                    return children[0]
+                return inner(children)
+        if include is not None:
+            node = f
+
+            def f(children, node=node, include=include, append_none=append_none):
+                out = []
+                for i, inline, nones in include:
+                    if nones:
+                        out += [None] * nones
+                    if inline:
+                        if out:
+                            out += children[i].children
+                        else:
+                            out = children[i].children
+                    else:
+                        out.append(children[i])
+                if append_none:
+                    out += [None] * append_none
+                return node(out)
+        return f
+
+    def continues(self, stack, terminal):
+        """Whether the parser, its state stack being `stack`, can shift
+        `terminal` after the reductions it calls for (no reduction is
+        performed on the real stack)."""
+        table, rules = self.table, self.rules
+        states = list(stack)
+        while True:
+            action = table[states[-1]].get(terminal)
+            if action is None:
+                return False
+            shift, arg = action
+            if shift:
+                return True
+            origin, n, _ = rules[arg]
+            if n:
+                del states[-n:]
+            goto = table[states[-1]].get(origin)
+            if goto is None:
+                return False
+            states.append(goto[1])
+
+    def parse(self, src, filename, type_names, java_types, repairs):
+        """The top-level items, or None after a syntax error (all of them
+        in `self.diags`)."""
+        self.src, self.filename = src, filename
+        self.diags = []
+        self.failed = False
+        self.stopped = False
+        self.last_error = None
+        table, rules, end_state = self.table, self.rules, self.end_state
+        lexer = _Lexer(self, src, type_names, java_types, repairs)
+        states = [self.start]
+        values = []
+        tok = self._next(lexer, states, values)
+        while True:
+            if tok is None:
+                if self.stopped:
+                    return None
+                # end of input: reduce until the start rule is complete
+                while True:
+                    action = table[states[-1]].get("$END")
+                    if action is None or action[0]:
+                        self._error_eof(states)
+                        return None
+                    origin, n, cb = rules[action[1]]
+                    if n:
+                        children = values[-n:]
+                        del values[-n:]
+                        del states[-n:]
+                    else:
+                        children = []
+                    values.append(cb(children))
+                    states.append(table[states[-1]][origin][1])
+                    if states[-1] == end_state:
+                        return None if self.failed else values[-1]
+            action = table[states[-1]].get(tok.type)
+            if action is None:
+                tok = self._error_token(tok, lexer, states, values)
+                continue
+            shift, arg = action
+            if shift:
+                states.append(arg)
+                values.append(tok)
+                tok = self._next(lexer, states, values)
+                continue
+            origin, n, cb = rules[arg]
+            if n:
+                children = values[-n:]
+                del values[-n:]
+                del states[-n:]
+            else:
+                children = []
+            values.append(cb(children))
+            states.append(table[states[-1]][origin][1])
+
+    def _next(self, lexer, states, values):
+        """The next token; a character no terminal matches is reported and
+        skipped over by recovery."""
+        while True:
+            try:
+                return lexer.token(states)
+            except _LexFail:
+                lexer.skip_ignored()
+                pos = lexer.pos
+                if lexer.repairs and pos in lexer.repairs:
+                    tok = lexer.repair()
+                    if tok is not None:
+                        return tok
+                    continue
+                tok = lexer.root_token(pos)
+                if tok is not None:
+                    lexer.seek(tok.end_pos)
+                    return tok      # a token in the wrong place: a syntax error
+                self.diags.append(self._char_diag(pos, lexer))
+                self.failed = True
+                if not self._recover(pos, lexer, states, values):
+                    self.stopped = True
+                    return None
+                tok = self.pending
+                if tok is not None:
+                    return tok
+
+    # -- errors and recovery
+
+    def _error_token(self, tok, lexer, states, values):
+        """Report the syntax error at `tok` and recover; returns the token
+        to go on with.
+
+        A `;` missing at the end of a line is reported there, and read as
+        if it were written: the error shows at the first token of the next
+        statement, member or item, which skipping would swallow."""
+        first = tok.start_pos != self.last_error
+        self.last_error = tok.start_pos
+        if first:
+            self.diags.append(self._token_diag(tok, states))
+        self.failed = True
+        if first and self._semicolon_missing(tok, states):
+            lexer.pending.insert(0, tok)
+            return _new_token(self.semicolon, ";", tok.start_pos, tok.line, tok.column,
+                              tok.line, tok.column, tok.start_pos)
+        if not self._recover(tok.start_pos, lexer, states, values):
+            self.stopped = True
+            return None
+        if self.pending is not None:
+            return self.pending
+        return self._next(lexer, states, values)
+
+    def _recover(self, pos, lexer, states, values):
+        """The recovery of the language reference §10: skip the tokens from
+        `pos` up to and including the next `;` at the same brace depth, or
+        the `}` closing the innermost open brace, then resume where the next
+        statement, member or top-level item begins: the parser's stack is
+        cut back to just after the innermost open `{` (or to the start).
+        After a `}`, that `}` is given back to the parser, which closes the
+        block or class body it opened; the items parsed inside are lost (the
+        AST of a file with errors is discarded anyway).  Returns False when
+        the skip reached the end of the file, where the parse stops."""
+        self.pending = None
+        src = self.src
+        depth = 0
+        stop = None
+        for m in _SCAN.finditer(src, pos):
+            if m.lastgroup is None:
+                continue        # white space or a comment
+            t = m.group()
+            if t == "/" and src.startswith("/*", m.start()):
+                return False        # an unterminated comment runs to the end
+            if t == "{":
+                depth += 1
+            elif t == "}":
+                if depth == 0:
+                    stop = (m.start(), m.end(), "}")
+                    break
+                depth -= 1
+            elif t == ";" and depth == 0:
+                stop = (m.start(), m.end(), ";")
+                break
+        if stop is None:
+            return False
+        start, end, what = stop
+        lexer.seek(end)
+        braces = [i for i, v in enumerate(values)
+                  if type(v) is Token and v.type == self.lbrace]
+        cut = braces[-1] + 1 if braces else 0
+        del values[cut:]
+        del states[cut + 1:]
+        if what == "}":
+            if braces and self.rbrace in self.table[states[-1]]:
+                line = src.count("\n", 0, start) + 1
+                col = start - (src.rfind("\n", 0, start) + 1) + 1
+                self.pending = _new_token(self.rbrace, "}", start, line, col, line, col + 1, end)
+            elif braces:
+                # this `{` cannot be closed here: drop its whole construct
+                outer = braces[-2] + 1 if len(braces) > 1 else 0
+                del values[outer:]
+                del states[outer + 1:]
+        return True
+
+    def _semicolon_missing(self, tok, states):
+        """Could a `;` go before `tok`, which begins a later line than the
+        token before it?"""
+        src, i = self.src, tok.start_pos
+        while i > 0 and src[i - 1] in " \t\r\n":
+            i -= 1
+        return "\n" in src[i:tok.start_pos] and self.continues(states, self.semicolon)
+
+    def _accepts(self, states):
+        row = self.table[states[-1]]
+        return sorted(t for t in row if t.isupper() and self.continues(states, t)) or \
+            sorted(t for t in row if t.isupper())
+
+    def _describe(self, name):
+        if name in _TOKEN_NAMES:
+            return _TOKEN_NAMES[name]
+        lit = self.literals.get(name)
+        if lit is not None:
+            return f"`{lit}`"
+        return name.lower()
+
+    def _char_diag(self, pos, lexer):
+        src, filename = self.src, self.filename
+        line = src.count("\n", 0, pos) + 1
+        col = pos - (src.rfind("\n", 0, pos) + 1) + 1
+        ch = src[pos]
+        span = (filename, line, col, line, col + 1)
+        if ch == '"':
+            return Diagnostic("E0002", "unterminated string literal", span)
+        if ch == "'":
+            return Diagnostic("E0002", "unterminated character literal", span)
+        if src.startswith("/*", pos):
+            return Diagnostic("E0002", "unterminated block comment", (filename, line, col, line, col + 2))
+        if ch == "[" or ch == "]" or ch.isalnum() or ch in "_(){};,.=<>+-*/%&|^!~?:":
+            return Diagnostic("E0010", f"unexpected `{ch}`", span)
+        return Diagnostic("E0001", f"invalid character `{ch}` in source", span)
+
+    def _error_eof(self, states):
+        src, filename = self.src, self.filename
+        self.failed = True
+        lines = src.split("\n")
+        while len(lines) > 1 and not lines[-1].strip():
+            lines.pop()
+        line = len(lines)
+        col = len(lines[-1]) + 1
+        expected = sorted(t for t in self.table[states[-1]] if t.isupper())
+        d = Diagnostic("E0011", "unexpected end of file", (filename, line, col, line, col + 1))
+        if expected and len(expected) <= 4:
+            d.message = "expected " + _one_of([self._describe(x) for x in expected]) + \
+                ", found end of file"
+        self.diags.append(d)
+
+    def _token_diag(self, tok, states):
+        src, filename = self.src, self.filename
+        if tok.value == "/" and src.startswith("/*", tok.start_pos):
+            return Diagnostic("E0002", "unterminated block comment",
+                              (filename, tok.line, tok.column, tok.line, tok.column + 2))
+        span = (filename, tok.line, tok.column, tok.end_line or tok.line,
+                tok.end_column or tok.column + max(1, len(tok.value)))
+        expected = [x for x in self._accepts(states) if not x.startswith("__")]
+        if "IDENT" in expected:
+            expected = [x for x in expected if x not in ("TYPE_IDENT", "DIMS")]
+        shown = f"`{tok.value}`"
+        if self.semicolon in expected and tok.start_pos is not None:
+            # point just after the previous token, where the `;` belongs
+            i = tok.start_pos
+            while i > 0 and src[i - 1] in " \t\r\n":
+                i -= 1
+            line = src.count("\n", 0, i) + 1
+            col = i - (src.rfind("\n", 0, i) + 1) + 1
+            if line != tok.line:
+                return Diagnostic("E0010", f"expected `;`, found {shown}", (filename, line, col, line, col + 1))
+        if expected and len(expected) <= 4:
+            msg = "expected " + _one_of([self._describe(x) for x in expected]) + f", found {shown}"
+        else:
+            msg = f"unexpected {shown}"
+        return Diagnostic("E0010", msg, span)
 
 
 _TOKEN_NAMES = {
@@ -775,121 +1660,63 @@ _TOKEN_NAMES = {
 }
 
 
-def _describe_terminal(name, parser):
-    if name in _TOKEN_NAMES:
-        return _TOKEN_NAMES[name]
-    for t in parser.terminals:
-        if t.name == name:
-            p = t.pattern
-            if p.type == "str":
-                return f"`{p.value}`"
-            return name.lower()
-    return name.lower()
-
-
-def _show_token(tok):
-    if tok.type == "$END" or tok.value == "":
-        return "end of file"
-    return f"`{tok.value}`"
-
-
-def scan_class_names(source):
-    return {m.group(1) for m in _CLASS_SCAN.finditer(source) if m.group(1)}
-
-
-def parse(source, filename="<input>"):
-    """Parse `source`; returns (Program or None, diagnostics)."""
-    parser = _get_parser()
-    with _lock:
-        _builder.filename = filename
-        _builder.diags = []
-        _builder.pending_minmax = set()
-        _builder.parenthesized = set()
-        _builder.pending_nodes = []
-        _lexer.type_names = builtin_type_names() | scan_class_names(source)
-        items = None
-        # The parse allocates many small objects and no cycles: the cyclic
-        # garbage collector only slows it down (3x on 10,000 lines).
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            items = parser.parse(source)
-        except UnexpectedInput as e:
-            _builder.diags.append(_syntax_diag(e, source, filename, parser))
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        diags = _builder.diags
-        for node in _builder.pending_nodes:
-            if id(node) in _builder.pending_minmax:
-                diags.append(Diagnostic(
-                    "E0005", f"integer literal `{node.text}` is out of range (the maximum is 9223372036854775807)",
-                    node.span))
-        _builder.diags = []
-        _builder.pending_nodes = []
-    diags.sort(key=lambda d: (d.span[1], d.span[2]))
-    if items is None:
-        return None, diags
-    lines = source.count("\n") + 1
-    prog = A.Program((filename, 1, 1, lines, 1), items=items)
-    return prog, diags
-
-
-def _syntax_diag(e, source, filename, parser):
-    if isinstance(e, UnexpectedCharacters):
-        line, col = e.line, e.column
-        ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
-        span = (filename, line, col, line, col + 1)
-        if ch == '"':
-            return Diagnostic("E0002", "unterminated string literal", span)
-        if ch == "'":
-            return Diagnostic("E0002", "unterminated character literal", span)
-        if source.startswith("/*", e.pos_in_stream):
-            return Diagnostic("E0002", "unterminated block comment", (filename, line, col, line, col + 2))
-        if ch == "[" or ch == "]" or ch.isalnum() or ch in "_(){};,.=<>+-*/%&|^!~?:":
-            return Diagnostic("E0010", f"unexpected `{ch}`", span)
-        return Diagnostic("E0001", f"invalid character `{ch}` in source", span)
-    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
-        lines = source.split("\n")
-        while len(lines) > 1 and not lines[-1].strip():
-            lines.pop()
-        line = len(lines)
-        col = len(lines[-1]) + 1
-        expected = sorted(getattr(e, "expected", None) or [])
-        msg = "unexpected end of file"
-        d = Diagnostic("E0011", msg, (filename, line, col, line, col + 1))
-        if expected and len(expected) <= 4:
-            d.message = "expected " + _one_of([_describe_terminal(x, parser) for x in expected]) + ", found end of file"
-        return d
-    tok = e.token
-    if tok.value == "/" and source.startswith("/*", tok.start_pos):
-        return Diagnostic("E0002", "unterminated block comment",
-                          (filename, tok.line, tok.column, tok.line, tok.column + 2))
-    span = (filename, tok.line, tok.column, tok.end_line or tok.line,
-            tok.end_column or tok.column + max(1, len(tok.value)))
-    expected = sorted(getattr(e, "accepts", None) or getattr(e, "expected", None) or [])
-    expected = [x for x in expected if not x.startswith("__")]
-    if "IDENT" in expected:
-        expected = [x for x in expected if x not in ("TYPE_IDENT", "DIMS")]
-    shown = _show_token(tok)
-    if "SEMICOLON" in expected and tok.start_pos is not None:
-        # point just after the previous token, where the `;` belongs
-        i = tok.start_pos
-        while i > 0 and source[i - 1] in " \t\r\n":
-            i -= 1
-        line = source.count("\n", 0, i) + 1
-        col = i - (source.rfind("\n", 0, i) + 1) + 1
-        if line != tok.line:
-            return Diagnostic("E0010", f"expected `;`, found {shown}", (filename, line, col, line, col + 1))
-    if expected and len(expected) <= 4:
-        msg = "expected " + _one_of([_describe_terminal(x, parser) for x in expected]) + f", found {shown}"
-    else:
-        msg = f"unexpected {shown}"
-    return Diagnostic("E0010", msg, span)
-
-
 def _one_of(items):
     items = sorted(set(items))
     if len(items) == 1:
         return items[0]
     return "one of " + ", ".join(items)
+
+
+_lock = threading.Lock()
+_parser = None
+
+
+def _get_parser():
+    global _parser
+    if _parser is None:
+        _parser = _Parser(load_tables())
+    return _parser
+
+
+def parse(source, filename="<input>"):
+    """Parse `source`; returns (Program or None, diagnostics)."""
+    with _lock:
+        parser = _get_parser()
+        b = parser.builder
+        b.filename = filename
+        b.diags = []
+        b.pending_minmax = set()
+        b.parenthesized = set()
+        b.pending_nodes = []
+        declared = scan_class_names(source)
+        type_names = builtin_type_names() | declared
+        java_types = frozenset(_JAVA_TYPES) - declared
+        b.java_types = java_types
+        if _may_have_java(source, type_names):
+            java_diags, repairs = _java_constructs(source, filename, type_names, parser.tables)
+        else:
+            java_diags, repairs = [], {}
+        # The parse allocates many small objects and no cycles: the cyclic
+        # garbage collector only slows it down (3x on 10,000 lines).
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            items = parser.parse(source, filename, type_names, java_types, repairs)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        diags = java_diags + parser.diags + b.diags
+        for node in b.pending_nodes:
+            if id(node) in b.pending_minmax:
+                diags.append(Diagnostic(
+                    "E0005", f"integer literal `{node.text}` is out of range (the maximum is 9223372036854775807)",
+                    node.span))
+        b.diags = []
+        b.pending_nodes = []
+        parser.diags = []
+    diags.sort(key=lambda d: (d.span[1], d.span[2]))
+    if items is None or diags:
+        return None, diags
+    lines = source.count("\n") + 1
+    prog = A.Program((filename, 1, 1, lines, 1), items=items)
+    return prog, diags

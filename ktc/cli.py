@@ -114,29 +114,38 @@ def _analyze(path: str):
     return source, analyze(source, path)
 
 
-def _compile(path: str) -> bytes:
+def _compile(path: str, werror: bool = False,
+             show_warnings: bool = False) -> bytes:
     """Compile a .k file to image bytes, or raise _CompileFailed after
-    printing its diagnostics."""
+    printing its diagnostics.  Warnings are printed only if
+    `show_warnings`; under `werror` any warning fails the compile."""
     source = _read_source(path)
     from frontend.compiler import CompileError, compile_source
+    warnings = []
     try:
-        return compile_source(source, path)
+        data = compile_source(source, path, werror=werror, warnings=warnings)
     except CompileError as e:
-        diags = getattr(e, "diagnostics", None) or []
+        diags = list(getattr(e, "diagnostics", None) or [])
+        if show_warnings:
+            diags = sorted(diags + e.warnings,
+                           key=lambda d: (d.span[1], d.span[2]))
         sys.stderr.write(render_diagnostics(diags, source))
         if not diags:
             print(f"ktc: error: {e}", file=sys.stderr)
         raise _CompileFailed() from None
+    if show_warnings:
+        sys.stderr.write(render_diagnostics(warnings, source))
+    return data
 
 
 class _CompileFailed(Exception):
     pass
 
 
-def _image_bytes(path: str) -> bytes:
+def _image_bytes(path: str, **compile_options) -> bytes:
     ext = _check_ext(path, (".k", ".kbc"))
     if ext == ".k":
-        return _compile(path)
+        return _compile(path, **compile_options)
     p = pathlib.Path(path)
     if not p.exists():
         raise UsageError(f"{path}: no such file")
@@ -151,17 +160,18 @@ def _image_bytes(path: str) -> bytes:
 def cmd_check(args) -> int:
     _check_ext(args.file, (".k",))
     source, analysis = _analyze(args.file)
-    diags = list(analysis.diagnostics)
+    diags = analysis.all_diagnostics()
     if args.json:
         print(json.dumps([_diag_json(d) for d in diags], indent=2))
     else:
         sys.stderr.write(render_diagnostics(diags, source))
-    return EXIT_OK if analysis.ok else EXIT_ERROR
+    failed = not analysis.ok or (args.werror and analysis.warnings)
+    return EXIT_ERROR if failed else EXIT_OK
 
 
 def cmd_compile(args) -> int:
     _check_ext(args.file, (".k",))
-    data = _compile(args.file)
+    data = _compile(args.file, werror=args.werror, show_warnings=True)
     out = args.output or str(pathlib.Path(args.file).with_suffix(".kbc"))
     try:
         with open(out, "wb") as f:
@@ -233,7 +243,10 @@ def cmd_disasm(args) -> int:
 def cmd_run(args) -> int:
     if args.ops is not None:
         _validate_ops(_parse_ops(args.ops))
-    data = _image_bytes(args.file)
+    # Warnings are printed only when asked for, so that the program's
+    # stderr stays its own (the language reference §10).
+    data = _image_bytes(args.file, werror=args.werror,
+                        show_warnings=args.warnings or args.werror)
     limits = dict(budget=args.budget, heap=args.heap, depth=args.depth)
     with tempfile.TemporaryDirectory(prefix="ktc-") as tmp:
         vm_args = _jit_vm_args(data, args, tmp)
@@ -579,6 +592,12 @@ def _jit_options(c):
                    "(cumulative) or all (the default, = +direct)")
 
 
+def _werror_option(c):
+    c.add_argument("--werror", action="store_true",
+                   help="treat warnings as errors: print them and exit 1 "
+                   "(nothing is written or run)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="ktc", description=DESCRIPTION, epilog=EXAMPLES,
@@ -592,6 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file", metavar="FILE.k")
     c.add_argument("--json", action="store_true",
                    help="print the diagnostics as a JSON list on stdout")
+    _werror_option(c)
     c.set_defaults(func=cmd_check)
 
     c = sub.add_parser("compile", help="compile a script to a .kbc image",
@@ -609,6 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--kernel", choices=("6.1", "6.12"), default="6.12",
                    help="kernel line of --profile kernel (6.12 adds IBT "
                    "and call-depth-tracking code generation)")
+    _werror_option(c)
     c.set_defaults(func=cmd_compile)
 
     c = sub.add_parser(
@@ -631,6 +652,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ops", "--device-ops", dest="ops", metavar="OPS",
                    help='device operations, e.g. "open hello; read $ 4096; '
                    'close $" (see below)')
+    c.add_argument("--warnings", action="store_true",
+                   help="print the compiler's warnings (on stderr) before "
+                   "running; without it a run prints none")
+    _werror_option(c)
     c.set_defaults(func=cmd_run)
 
     c = sub.add_parser("disasm", help="print the bytecode of a script or image",
