@@ -1,5 +1,7 @@
 """Golden diagnostics suite: tests/diagnostics/NAME.k must produce exactly
-NAME.expected (all diagnostics rendered, in source order).
+NAME.expected (all diagnostics, errors and warnings, rendered in source
+order, as `ktc check` prints them).  A file whose name begins with `warn_`
+has warnings and no error; every other file has errors.
 
 Regenerate after reviewing changes with: python3 tests/test_diagnostics.py --regen
 """
@@ -21,7 +23,7 @@ CASES = sorted(p.stem for p in (ROOT / "diagnostics").glob("*.k"))
 def render(name):
     path = ROOT / "diagnostics" / f"{name}.k"
     a = analyze(path.read_text(), f"{name}.k")
-    return a, a.render() + "\n"
+    return a, a.render_all() + "\n"
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -29,18 +31,22 @@ def test_golden(name):
     a, text = render(name)
     expected = (ROOT / "diagnostics" / f"{name}.expected").read_text()
     assert text == expected
-    assert not a.ok
+    if name.startswith("warn_"):
+        assert a.ok and a.warnings
+    else:
+        assert not a.ok
 
 
 def test_suite_is_large_enough():
-    assert len(CASES) >= 70
+    assert len(CASES) >= 150
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_codes_are_documented(name):
     a, _ = render(name)
-    for d in a.diagnostics:
+    for d in a.all_diagnostics():
         assert d.code in CODES
+        assert d.code.startswith("W" if d.severity == "warning" else "E")
         assert d.message[:1].islower() or d.message[:1] in "`", d.message
         assert not d.message.endswith(".")
 
