@@ -161,3 +161,19 @@ TABLE = parse(DEF_PATH.read_text())
 OPS = TABLE.ops
 # what the userspace simulation offers, in table order
 SERVED = {name: op for name, op in OPS.items() if op.served}
+
+
+def describe() -> str:
+    """The table as text: each operation, where it is offered, its kind of
+    result and its help line, then the kinds (`python3 -m ktc.devops`)."""
+    lines = []
+    for op in OPS.values():
+        where = {"s": "serve", "k": "kdrive", "sk": "serve,kdrive"}[op.where]
+        lines.append(f"{op.synopsis:<28} {where:<13} {op.kind:<8} {op.doc}")
+    lines.append("")
+    lines += [f"{kind:<8} {doc}" for kind, doc in TABLE.kinds.items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(describe())

@@ -278,3 +278,12 @@ def test_kdrive_speaks_the_table(kdrive, tmp_path):
     for bad in ("lseek:1:sideways", "read:x", "close:1", "open:rx"):
         r = kdrive_op(kdrive, f, bad)
         assert r.returncode == 2 and "bad operands" in r.stderr, bad
+
+
+def test_describe_lists_every_operation_and_kind():
+    lines = devops.describe().splitlines()
+    for op in devops.OPS.values():
+        assert any(ln.startswith(op.synopsis + " ") and ln.endswith(op.doc)
+                   for ln in lines), op.name
+    for kind in devops.TABLE.kinds:
+        assert any(ln.startswith(kind + " ") for ln in lines), kind

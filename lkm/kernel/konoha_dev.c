@@ -258,6 +258,10 @@ static int kdev_fop_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * One member per system call of lkm/core/devops.def's operations (the
+ * table of device operations); each runs its callback through device.c.
+ */
 static const struct file_operations konoha_dev_fops = {
 	.owner = THIS_MODULE,
 	.open = kdev_fop_open,
