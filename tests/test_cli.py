@@ -165,6 +165,87 @@ def test_compile_error_exit_1(script, capsys):
     assert not (script(BAD, "bad.k").with_suffix(".kbc")).exists()
 
 
+# An unused local (W0001) in an otherwise correct program that prints.
+UNUSED = """\
+void f() { int unused = 3; }
+f();
+print("ran");
+"""
+
+SYNTAX_ERRORS = """\
+int a = 1 +;
+int b = 2;
+print(b b);
+void f() { int c = ; }
+class P { int q = ; }
+print(a +);
+"""
+
+
+def test_check_prints_warnings_and_werror_fails(script, capsys):
+    need_compiler()
+    src = str(script(UNUSED, "w.k"))
+    assert cli.main(["check", src]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("warning[W0001]: unused local variable `unused`\n")
+    assert "w.k:1:16" in err and "error[" not in err
+    assert cli.main(["check", "--werror", src]) == 1
+    assert capsys.readouterr().err.startswith("warning[W0001]: ")
+    assert cli.main(["check", "--json", src]) == 0
+    [d] = json.loads(capsys.readouterr().out)
+    assert (d["severity"], d["code"], d["line"], d["col"]) == ("warning", "W0001", 1, 16)
+
+
+def test_compile_werror_writes_nothing(script, tmp_path, capsys):
+    need_compiler()
+    src = script(UNUSED, "w.k")
+    assert cli.main(["compile", "--werror", str(src)]) == 1
+    assert capsys.readouterr().err.startswith("warning[W0001]: ")
+    assert not (tmp_path / "w.kbc").exists()
+    assert cli.main(["compile", str(src)]) == 0
+    assert capsys.readouterr().err.startswith("warning[W0001]: ")
+    assert (tmp_path / "w.kbc").exists()
+
+
+def test_run_prints_warnings_only_when_asked(script):
+    need_vm()
+    src = str(script(UNUSED, "w.k"))
+    r = ktc("run", src)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "ran\n", "")
+    r = ktc("run", "--warnings", src)
+    assert (r.returncode, r.stdout) == (0, "ran\n")
+    assert r.stderr.startswith("warning[W0001]: unused local variable `unused`")
+
+
+def test_run_werror_runs_nothing(script):
+    need_vm()
+    r = ktc("run", "--werror", str(script(UNUSED, "w.k")))
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.startswith("warning[W0001]: ") and "error[" not in r.stderr
+    # without warnings, --werror changes nothing
+    r = ktc("run", "--werror", str(script(FIB)))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "55\n", "")
+
+
+def test_run_reports_every_syntax_error(script):
+    need_vm()
+    r = ktc("run", str(script(SYNTAX_ERRORS, "syn.k")))
+    assert r.returncode == 1 and r.stdout == ""
+    heads = [l for l in r.stderr.splitlines() if l.startswith("error[")]
+    places = [l.split("syn.k:")[1] for l in r.stderr.splitlines() if "-->" in l]
+    assert len(heads) == 5 and all(h.startswith("error[E0010]") for h in heads)
+    assert places == ["1:12", "3:9", "4:20", "5:19", "6:10"]
+
+
+def test_run_java_construct_names_the_k_way(script):
+    need_vm()
+    r = ktc("run", str(script("public static int twice(int x) { return 2 * x; }\n"
+                              "print(twice(2));\n", "j.k")))
+    assert r.returncode == 1 and r.stdout == ""
+    assert "error[E0023]: `public` is not K: remove it (K has no visibility)" in r.stderr
+    assert "error[E0020]: `static` is not K: use a global or a top-level function" in r.stderr
+    assert r.stderr.count("error[") == 2
+
 def test_disasm_of_source_and_image(script, tmp_path, capsys):
     need_compiler()
     src = script(FIB)

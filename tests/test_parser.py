@@ -1,10 +1,16 @@
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from frontend import ast as A
 from frontend.compiler import analyze
 from frontend.parser import parse
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def expr(src):
@@ -198,3 +204,179 @@ def test_ten_thousand_lines_fast():
     # make it flake: the speed goal (a 10,000-line compile in under 3 s) is
     # measured by bench/test_compile.py (`make bench`).
     assert elapsed < 20.0, elapsed
+
+
+# ---------------------------------------------------------------- 1.1
+
+def test_new_escapes():
+    assert expr(r'"\b\f"').value == b"\x08\x0c"
+    assert expr(r"'\b'").value == 8 and expr(r"'\f'").value == 12
+
+
+def test_arrow_is_one_token_but_decrement_then_greater_is_not():
+    assert shape(expr("x-->0")) == "(IncDec > 0)"
+    _, diags = parse("int y = 1 -> 2;\n", "t.k")
+    assert [d.code for d in diags] == ["E0010"] and "`->`" in diags[0].message
+
+
+@pytest.mark.parametrize("word", ["interface", "implements", "final", "switch", "case",
+                                  "default", "Map"])
+def test_reserved_words_are_not_names(word):
+    _, diags = parse(f"int {word} = 1;\n", "t.k")
+    assert [d.code for d in diags] == ["E0010"]
+    assert f"found `{word}`" in diags[0].message
+    assert (diags[0].line, diags[0].col) == (1, 5)
+
+
+# The words of E0020-E0025 and E0028 are ordinary identifiers wherever the
+# Java construct is not recognised (the language reference §10).
+NOT_RESERVED = """\
+int static = 1;
+int public = 2;
+String enum = "e";
+int import = 3;
+int package = import + 1;
+int abstract = 0;
+static = static + public;
+abstract++;
+print(static);
+class Box {
+    int long;
+    int char;
+    int double() { return long * 2; }
+    int float(int short) { return short + char; }
+}
+int private(int byte) { return byte; }
+Box b = new Box();
+int protected = b.double() + b.float(2) + private(3) + b.long;
+print(protected + package);
+"""
+
+
+def test_java_words_are_names_elsewhere():
+    a = analyze(NOT_RESERVED, "t.k")
+    assert a.ok, a.render()
+    assert a.render_all() == ""
+
+
+def test_java_type_names_declared_as_classes_are_types():
+    a = analyze("class long { int v; }\nlong x = new long();\nprint(x.v);\n", "t.k")
+    assert a.ok, a.render()
+
+
+@pytest.mark.parametrize("src,codes", [
+    ("static int x = 1;", ["E0020"]),
+    ("class A { static void f() { } }", ["E0020"]),
+    ("void f() { static int n = 0; }", ["E0020"]),
+    ("class A { static { print(1); } }", ["E0020"]),
+    ("enum E { A, B }", ["E0021"]),
+    ("abstract class A { }", ["E0022"]),
+    ("class A { abstract int f(); }", ["E0022"]),
+    ("public class A { private int x; protected void f() { } }", ["E0023"] * 3),
+    ("double d = 1;", ["E0024"]),
+    ("int f(float x) { return 1; }", ["E0024"]),
+    ("long n = (long) 1;", ["E0025", "E0025"]),
+    ("int[] a = new char[3];", ["E0025"]),
+    ("Array<byte> a = null;", ["E0025"]),
+    ("int[] a = {1, 2};", ["E0026"]),
+    ("int[] a = new int[] {1, 2};", ["E0026"]),
+    ("class A { @Override String toString() { return \"\"; } }", ["E0027"]),
+    ("void f(@Nullable String s) { }", ["E0027"]),
+    ("import java.util.List;", ["E0028"]),
+    ("package a.b;", ["E0028"]),
+    ("class Box<T> { }", ["E0029"]),
+    ("<T> T id(T x) { return x; }", ["E0029"]),
+    ("class B { } B<int> b = null;", ["E0029"]),
+    ("void f() { outer: while (true) { } }", ["E0030"]),
+    ("void f() { while (true) { break outer; } }", ["E0030"]),
+    ("void f() { while (true) { continue outer; } }", ["E0030"]),
+    ("final class A { }", ["E0032"]),
+    ("class A { final int f() { return 1; } }", ["E0032"]),
+    ("class A { final A() { } }", ["E0032"]),
+])
+def test_java_constructs_have_their_codes(src, codes):
+    """Each construct is one diagnostic with its code: the parser reads on
+    as if it were written the K way, so nothing else is reported."""
+    a = analyze(src + "\n", "t.k")
+    assert [d.code for d in a.diagnostics] == codes, a.render()
+    assert a.program is None and not a.warnings
+
+
+def test_case_colon_is_e0031():
+    _, diags = parse("void f(int n) { switch (n) { case 1: print(1); default: print(2); } }\n",
+                     "t.k")
+    assert [(d.code, d.col) for d in diags if d.code == "E0031"] == [("E0031", 36), ("E0031", 55)]
+    assert "`case L ->`" in diags[0].message
+
+
+def test_recovery_reports_each_error_once_in_order():
+    src = ("int a = 1 +;\n"           # 1: expression
+           "class C {\n"
+           "    int f = ;\n"           # 3: member
+           "    int g() { return 1 + ; }\n"   # 4: statement in a member
+           "    int h;\n"
+           "}\n"
+           "int b = (2;\n"             # 7: top-level item
+           "print(a b);\n"             # 8
+           "int c = 3 # 4;\n")         # 9: lexical
+    _, diags = parse(src, "t.k")
+    assert [(d.code, d.line) for d in diags] == [
+        ("E0010", 1), ("E0010", 3), ("E0010", 4), ("E0010", 7), ("E0010", 8), ("E0001", 9)]
+
+
+def test_recovery_after_brace_closes_the_block():
+    # the `}` that ends the skip closes f's body: g and h parse normally
+    _, diags = parse("int f() { return 1 + }\nint g() { return 2; }\nint h() { return (3; }\n",
+                     "t.k")
+    assert [(d.code, d.line) for d in diags] == [("E0010", 1), ("E0010", 3)]
+
+
+def test_missing_semicolon_at_end_of_line_keeps_the_next_statement():
+    _, diags = parse("int a = 1\nint b = 2 +;\n", "t.k")
+    assert [(d.line, d.message) for d in diags] == [
+        (1, "expected `;`, found `int`"), (2, "unexpected `;`")]
+
+
+def test_syntax_errors_hide_type_errors():
+    a = analyze("int a = true;\nint b = 1 +;\n", "t.k")
+    assert [(d.code, d.line) for d in a.diagnostics] == [("E0010", 2)]
+
+
+def test_unterminated_comment_stops_the_parse():
+    _, diags = parse("int a = 1 +;\n/* never closed\nint b = ;\n", "t.k")
+    assert [d.code for d in diags] == ["E0010", "E0002"]
+
+
+# ---------------------------------------------------------------- tables cache
+
+def test_tables_cache_is_keyed_by_the_grammar(tmp_path, monkeypatch):
+    from frontend import parser as P
+    monkeypatch.setenv("KTC_CACHE_DIR", str(tmp_path))
+    text = P.GRAMMAR_PATH.read_text()
+    t1 = P.load_tables(text)
+    [f1] = tmp_path.glob("parser-*.marshal")
+    assert P.load_tables(text)["key"] == t1["key"]     # read back from the file
+    # an edited grammar gets its own tables, in a file of its own
+    t2 = P.load_tables(text + "\n// edited\n")
+    assert t2["key"] != t1["key"] and len(list(tmp_path.glob("parser-*.marshal"))) == 2
+    # a damaged file is rebuilt
+    f1.write_bytes(b"garbage")
+    t3 = P.load_tables(text)
+    assert t3["key"] == t1["key"] and len(t3["table"]) == len(t1["table"])
+    assert f1.read_bytes() != b"garbage"
+
+
+def test_parses_without_a_writable_cache(tmp_path):
+    """A read-only home: the tables are built in memory, the parse works."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    env = {**os.environ, "KTC_CACHE_DIR": str(ro / "ktc")}
+    code = ("from frontend.parser import parse\n"
+            "p, d = parse('int a = 1 +;\\nprint(2);\\n', 't.k')\n"
+            "print([x.code for x in d])\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    ro.chmod(0o700)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "['E0010']\n"
