@@ -5,14 +5,22 @@
  * Each kop_NAME takes the VM, the registers R of the top frame (the JIT'd
  * function's own) and the instruction's operands as immediates, in the
  * order of opcodes.def, and returns a status (KVM_OK, KVM_THROW,
- * KVM_ABORT).  They are thin wrappers of kops.h, the implementations the
- * interpreter inlines.  The caller stored the instruction's pc in its
- * frame; after any handler it re-reads its registers (the stack may move).
+ * KVM_ABORT).  The caller stored the instruction's pc in its frame
+ * (unless the opcode has the flag n); after any handler it re-reads its
+ * registers (the stack may move).
  *
- * Branch handlers (used only by the subroutine-threading ablation) return
- * the next pc: the target J when taken, else NEXT.  Calls run the callee
- * to its end (its stub, or the interpreter) before returning.
+ * The handlers of the ordinary opcodes are not written here: kops.h's
+ * KOPI defines each one, with its prototype, as a wrapper of the
+ * implementation the interpreter inlines, when included with
+ * KOPS_HANDLERS.  This file has the handlers of control flow, written by
+ * hand.  Branch handlers (used only by the subroutine-threading ablation)
+ * return the next pc: the target J when taken, else NEXT.  Calls run the
+ * callee to its end (its stub, or the interpreter) before returning.
+ * RET and RETV return the function's result.
+ *
+ * Every kop_NAME is exported, from the list of opcodes.def, at the end.
  */
+#define KOPS_HANDLERS
 #include "kops.h"
 
 /* The layout JIT code relies on (kjit.h, read by ctjit/layout.py). */
@@ -72,85 +80,30 @@ typedef int32_t i32;
 typedef struct kvm kvm_t;
 typedef union kvalue kval_t;
 
-/* ---- trivial opcodes (subroutine threading without tiny inlining) ------ */
-
-#define TINY3(name)							\
-int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c);		\
-int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)		\
-{									\
-	(void)vm;							\
-	kopi_##name(R, a, b, c);					\
-	return KVM_OK;							\
-}
-#define TINY2(name)							\
-int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b);			\
-int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b)			\
-{									\
-	(void)vm;							\
-	kopi_##name(R, a, b);						\
-	return KVM_OK;							\
-}
-TINY3(ADD) TINY3(SUB) TINY3(MUL) TINY3(ADDI) TINY3(BAND) TINY3(BOR)
-TINY3(BXOR) TINY3(SHL) TINY3(SHR) TINY3(USHR) TINY3(EQ) TINY3(NE)
-TINY3(LT) TINY3(LE) TINY3(EQREF)
-TINY2(NEG) TINY2(BNOT) TINY2(NOT) TINY2(MOV) TINY2(LOADI)
-#undef TINY2
-#undef TINY3
-
-int kop_NOP(kvm_t *vm, kval_t *R)
-{
-	(void)vm;
-	(void)R;
-	return KVM_OK;
-}
-
-int kop_LOADNULL(kvm_t *vm, kval_t *R, i32 a)
-{
-	(void)vm;
-	kopi_LOADNULL(R, a);
-	return KVM_OK;
-}
-
-int kop_GETG(kvm_t *vm, kval_t *R, i32 a, i32 g)
-{
-	kopi_GETG(vm, R, a, g);
-	return KVM_OK;
-}
-
-int kop_SETG(kvm_t *vm, kval_t *R, i32 g, i32 b)
-{
-	kopi_SETG(vm, R, g, b);
-	return KVM_OK;
-}
-
-int kop_LOADK(kvm_t *vm, kval_t *R, i32 a, i32 k)
-{
-	kopi_LOADK(vm, R, a, k);
-	return KVM_OK;
-}
-
-int kop_INSTOF(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 t)
-{
-	kopi_INSTOF(vm, R, a, b, t);
-	return KVM_OK;
-}
+/*
+ * A hand-written handler: its prototype (the kernel wants one before an
+ * exported definition), then its definition.
+ */
+#define HANDLER(type, name, ...)					\
+	type name(__VA_ARGS__);						\
+	type name(__VA_ARGS__)
 
 /* ---- branches (subroutine threading without branch inlining) ----------- */
 
 #define JUMP1(name, cond)						\
-int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 j, i32 next);		\
-int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 j, i32 next)		\
-{									\
-	(void)vm;							\
-	return (cond) ? j : next;					\
-}
+	HANDLER(int, kop_##name, kvm_t *vm, kval_t *R, i32 a, i32 j,	\
+		i32 next)						\
+	{								\
+		(void)vm;						\
+		return (cond) ? j : next;				\
+	}
 #define JUMP2(name, cond)						\
-int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 j, i32 next);	\
-int kop_##name(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 j, i32 next)	\
-{									\
-	(void)vm;							\
-	return (cond) ? j : next;					\
-}
+	HANDLER(int, kop_##name, kvm_t *vm, kval_t *R, i32 a, i32 b,	\
+		i32 j, i32 next)					\
+	{								\
+		(void)vm;						\
+		return (cond) ? j : next;				\
+	}
 #define JUMPI(name, op)	JUMP2(name, R[a].i op (int64_t)b)
 JUMP1(JT, R[a].i)
 JUMP1(JF, !R[a].i)
@@ -170,132 +123,27 @@ JUMPI(JGEI, >=)
 #undef JUMP2
 #undef JUMP1
 
-int kop_JMP(kvm_t *vm, kval_t *R, i32 j)
+HANDLER(int, kop_JMP, kvm_t *vm, kval_t *R, i32 j)
 {
 	(void)vm;
 	(void)R;
 	return j;
 }
 
-/* ---- the rest ------------------------------------------------------------ */
-
-int kop_DIV(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
-{
-	return kopi_DIV(vm, R, a, b, c);
-}
-
-int kop_MOD(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
-{
-	return kopi_MOD(vm, R, a, b, c);
-}
+/* ---- throws and native calls ------------------------------------------- */
 
 /* Division by zero, for tiny-inlined DIV and MOD. */
-int kop_throw_div0(kvm_t *vm)
+HANDLER(int, kop_throw_div0, kvm_t *vm)
 {
 	return throw_div0(vm);
 }
 
-int kop_LOADFN(kvm_t *vm, kval_t *R, i32 a, i32 f)
-{
-	return kopi_LOADFN(vm, R, a, f);
-}
-
-int kop_BINDM(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 s)
-{
-	return kopi_BINDM(vm, R, a, b, s);
-}
-
-int kop_CONCAT(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
-{
-	return kopi_CONCAT(vm, R, a, b, c);
-}
-
-int kop_EQSTR(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
-{
-	return kopi_EQSTR(vm, R, a, b, c);
-}
-
-int kop_EQANY(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
-{
-	return kopi_EQANY(vm, R, a, b, c);
-}
-
-int kop_ITOS(kvm_t *vm, kval_t *R, i32 a, i32 b)
-{
-	return kopi_ITOS(vm, R, a, b);
-}
-
-int kop_ZTOS(kvm_t *vm, kval_t *R, i32 a, i32 b)
-{
-	return kopi_ZTOS(vm, R, a, b);
-}
-
-int kop_BOXI(kvm_t *vm, kval_t *R, i32 a, i32 b)
-{
-	return kopi_BOX(vm, R, a, b, false);
-}
-
-int kop_BOXZ(kvm_t *vm, kval_t *R, i32 a, i32 b)
-{
-	return kopi_BOX(vm, R, a, b, true);
-}
-
-int kop_UNBOXI(kvm_t *vm, kval_t *R, i32 a, i32 b)
-{
-	return kopi_UNBOX(vm, R, a, b, false);
-}
-
-int kop_UNBOXZ(kvm_t *vm, kval_t *R, i32 a, i32 b)
-{
-	return kopi_UNBOX(vm, R, a, b, true);
-}
-
-int kop_CAST(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 t)
-{
-	return kopi_CAST(vm, R, a, b, t);
-}
-
-int kop_NEW(kvm_t *vm, kval_t *R, i32 a, i32 c)
-{
-	return kopi_NEW(vm, R, a, c);
-}
-
-int kop_GETF(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 f)
-{
-	return kopi_GETF(vm, R, a, b, f);
-}
-
-int kop_SETF(kvm_t *vm, kval_t *R, i32 a, i32 f, i32 c)
-{
-	return kopi_SETF(vm, R, a, f, c);
-}
-
-int kop_NEWARR(kvm_t *vm, kval_t *R, i32 a, i32 t, i32 c)
-{
-	return kopi_NEWARR(vm, R, a, t, c);
-}
-
-int kop_NEWARRV(kvm_t *vm, kval_t *R, i32 a, i32 t, i32 c, i32 n)
-{
-	return kopi_NEWARRV(vm, R, a, t, c, n);
-}
-
-int kop_AGET(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
-{
-	return kopi_AGET(vm, R, a, b, c);
-}
-
-int kop_ASET(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
-{
-	return kopi_ASET(vm, R, a, b, c);
-}
-
-int kop_CALLN(kvm_t *vm, kval_t *R, i32 a, i32 n, i32 b)
+HANDLER(int, kop_CALLN, kvm_t *vm, kval_t *R, i32 a, i32 n, i32 b)
 {
 	return kopi_CALLN(vm, R, a, n, b);
 }
 
-int kop_THROW(kvm_t *vm, kval_t *R, i32 a)
+HANDLER(int, kop_THROW, kvm_t *vm, kval_t *R, i32 a)
 {
 	return kopi_THROW(vm, R, a);
 }
@@ -342,7 +190,7 @@ static int push_call(kvm_t *vm, i32 a, uint32_t f, struct kobj *recv, i32 b,
 	return KVM_OK;
 }
 
-int kop_CALL(kvm_t *vm, kval_t *R, i32 a, i32 f, i32 b)
+HANDLER(int, kop_CALL, kvm_t *vm, kval_t *R, i32 a, i32 f, i32 b)
 {
 	int st;
 
@@ -351,7 +199,7 @@ int kop_CALL(kvm_t *vm, kval_t *R, i32 a, i32 f, i32 b)
 	return st ? st : finish_call(vm, a, KRET_PLAIN);
 }
 
-int kop_CALLV(kvm_t *vm, kval_t *R, i32 a, i32 s, i32 b)
+HANDLER(int, kop_CALLV, kvm_t *vm, kval_t *R, i32 a, i32 s, i32 b)
 {
 	struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
 	int st = kopi_callv_target(vm, R, s, b, &m);
@@ -364,7 +212,7 @@ int kop_CALLV(kvm_t *vm, kval_t *R, i32 a, i32 s, i32 b)
 	return st ? st : finish_call(vm, a, KRET_PLAIN);
 }
 
-int kop_CALLF(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
+HANDLER(int, kop_CALLF, kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
 {
 	struct kfn *f = (struct kfn *)R[b].o;
 	int st;
@@ -377,8 +225,8 @@ int kop_CALLF(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
 	return st ? st : finish_call(vm, a, KRET_PLAIN);
 }
 
-int kop_CALLA(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 e, i32 n, i32 c,
-	      i32 q)
+HANDLER(int, kop_CALLA, kvm_t *vm, kval_t *R, i32 a, i32 b, i32 e, i32 n,
+	i32 c, i32 q)
 {
 	const struct kimage *img = vm->img;
 	struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
@@ -402,7 +250,7 @@ int kop_CALLA(kvm_t *vm, kval_t *R, i32 a, i32 b, i32 e, i32 n, i32 c,
 	return finish_call(vm, a, mode);
 }
 
-int kop_RTOS(kvm_t *vm, kval_t *R, i32 a, i32 b)
+HANDLER(int, kop_RTOS, kvm_t *vm, kval_t *R, i32 a, i32 b)
 {
 	struct kobj *o = R[b].o;
 	uint32_t ts = kopi_rtos_script(vm, o);
@@ -419,91 +267,29 @@ int kop_RTOS(kvm_t *vm, kval_t *R, i32 a, i32 b)
 }
 
 /* RET and RETV without apply/return inlining: pop the frame. */
-int64_t kop_RET(kvm_t *vm, kval_t *R, i32 a)
+HANDLER(int64_t, kop_RET, kvm_t *vm, kval_t *R, i32 a)
 {
 	vm->nframes--;
 	return R[a].i;
 }
 
-int64_t kop_RETV(kvm_t *vm, kval_t *R)
+HANDLER(int64_t, kop_RETV, kvm_t *vm, kval_t *R)
 {
 	(void)R;
 	vm->nframes--;
 	return 0;
 }
 
-/* The handlers and JIT entry points stubs link against (kernel: exports). */
-KP_EXPORT(kop_ADD);
-KP_EXPORT(kop_ADDI);
-KP_EXPORT(kop_AGET);
-KP_EXPORT(kop_ASET);
-KP_EXPORT(kop_BAND);
-KP_EXPORT(kop_BINDM);
-KP_EXPORT(kop_BNOT);
-KP_EXPORT(kop_BOR);
-KP_EXPORT(kop_BOXI);
-KP_EXPORT(kop_BOXZ);
-KP_EXPORT(kop_BXOR);
-KP_EXPORT(kop_CALL);
-KP_EXPORT(kop_CALLA);
-KP_EXPORT(kop_CALLF);
-KP_EXPORT(kop_CALLN);
-KP_EXPORT(kop_CALLV);
-KP_EXPORT(kop_CAST);
-KP_EXPORT(kop_CONCAT);
-KP_EXPORT(kop_DIV);
-KP_EXPORT(kop_EQ);
-KP_EXPORT(kop_EQANY);
-KP_EXPORT(kop_EQREF);
-KP_EXPORT(kop_EQSTR);
-KP_EXPORT(kop_GETF);
-KP_EXPORT(kop_GETG);
-KP_EXPORT(kop_INSTOF);
-KP_EXPORT(kop_ITOS);
-KP_EXPORT(kop_JEQ);
-KP_EXPORT(kop_JEQI);
-KP_EXPORT(kop_JF);
-KP_EXPORT(kop_JGEI);
-KP_EXPORT(kop_JGTI);
-KP_EXPORT(kop_JLE);
-KP_EXPORT(kop_JLEI);
-KP_EXPORT(kop_JLT);
-KP_EXPORT(kop_JLTI);
-KP_EXPORT(kop_JMP);
-KP_EXPORT(kop_JNE);
-KP_EXPORT(kop_JNEI);
-KP_EXPORT(kop_JNNULL);
-KP_EXPORT(kop_JNULL);
-KP_EXPORT(kop_JT);
-KP_EXPORT(kop_LE);
-KP_EXPORT(kop_LOADFN);
-KP_EXPORT(kop_LOADI);
-KP_EXPORT(kop_LOADK);
-KP_EXPORT(kop_LOADNULL);
-KP_EXPORT(kop_LT);
-KP_EXPORT(kop_MOD);
-KP_EXPORT(kop_MOV);
-KP_EXPORT(kop_MUL);
-KP_EXPORT(kop_NE);
-KP_EXPORT(kop_NEG);
-KP_EXPORT(kop_NEW);
-KP_EXPORT(kop_NEWARR);
-KP_EXPORT(kop_NEWARRV);
-KP_EXPORT(kop_NOP);
-KP_EXPORT(kop_NOT);
-KP_EXPORT(kop_RET);
-KP_EXPORT(kop_RETV);
-KP_EXPORT(kop_RTOS);
-KP_EXPORT(kop_SETF);
-KP_EXPORT(kop_SETG);
-KP_EXPORT(kop_SHL);
-KP_EXPORT(kop_SHR);
-KP_EXPORT(kop_SUB);
-KP_EXPORT(kop_THROW);
-KP_EXPORT(kop_UNBOXI);
-KP_EXPORT(kop_UNBOXZ);
-KP_EXPORT(kop_USHR);
-KP_EXPORT(kop_ZTOS);
+/*
+ * The handlers and JIT entry points stubs link against (kernel: exports):
+ * one kop_NAME per line of opcodes.def.  The assertion makes a missing
+ * handler a compile error in userspace too, where KP_EXPORT is empty.
+ */
+#define OP(name, operands, flags, doc)					\
+	_Static_assert(sizeof(&kop_##name) != 0, "kop_" #name);	\
+	KP_EXPORT(kop_##name);
+#include "opcodes.def"
+#undef OP
 KP_EXPORT(kop_throw_div0);
 KP_EXPORT(kvm_jit_interp);
 KP_EXPORT(kvm_jit_unwind);

@@ -429,6 +429,8 @@ static KP_NOINLINE int run_stub(struct kvm *vm)
 #endif
 #define vmnext(n)	do { ip += (n); vmfetch(); } while (0)
 #define vmjump(t)	do { ip = code + (t); vmfetch(); } while (0)
+/* past the instruction NAME at ip (its length from opcodes.def) */
+#define vmnextop(name)	vmnext(KOP_LEN_##name)
 
 #define A1	ip[1]
 #define A2	ip[2]
@@ -486,6 +488,73 @@ static KP_NOINLINE int run_stub(struct kvm *vm)
 		vmfetch();						\
 	} while (0)
 
+/*
+ * The opcodes whose cases kvm_execute has by hand: control flow, which
+ * jumps, pushes or pops frames, or throws.  opcodes.def's header defines
+ * them by their line: a "j" operand, or the flag t or s.  Every other
+ * opcode is ordinary and gets the case VM_ORDINARY, generated from its
+ * opcodes.def line and its KOPI implementation in kops.h.  A name is
+ * tested with VM_CHECK(VM_HAND_NAME): 1 when listed here, else 0.
+ */
+#define VM_HAND		~, 1
+#define VM_HAND_JMP	VM_HAND
+#define VM_HAND_JT	VM_HAND
+#define VM_HAND_JF	VM_HAND
+#define VM_HAND_JEQ	VM_HAND
+#define VM_HAND_JNE	VM_HAND
+#define VM_HAND_JLT	VM_HAND
+#define VM_HAND_JLE	VM_HAND
+#define VM_HAND_JEQI	VM_HAND
+#define VM_HAND_JNEI	VM_HAND
+#define VM_HAND_JLTI	VM_HAND
+#define VM_HAND_JLEI	VM_HAND
+#define VM_HAND_JGTI	VM_HAND
+#define VM_HAND_JGEI	VM_HAND
+#define VM_HAND_JNULL	VM_HAND
+#define VM_HAND_JNNULL	VM_HAND
+#define VM_HAND_RTOS	VM_HAND
+#define VM_HAND_CALL	VM_HAND
+#define VM_HAND_CALLV	VM_HAND
+#define VM_HAND_CALLN	VM_HAND
+#define VM_HAND_CALLF	VM_HAND
+#define VM_HAND_CALLA	VM_HAND
+#define VM_HAND_RET	VM_HAND
+#define VM_HAND_RETV	VM_HAND
+#define VM_HAND_THROW	VM_HAND
+#define VM_SECOND(x, n, ...)	n
+#define VM_CHECK(...)		VM_SECOND(__VA_ARGS__, 0, ~)
+#define VM_IF(c)		VM_IF_(c)
+#define VM_IF_(c)		VM_IF_##c
+#define VM_IF_0(t, f)		f
+#define VM_IF_1(t, f)		t
+#define VM_NOTHING(name, operands, flags)
+
+/*
+ * Called only where the compiler proves the call dead: the generated case
+ * of an opcode that opcodes.def says is control flow, missing from the
+ * VM_HAND list, does not compile.
+ */
+extern void vm_control_flow_is_not_ordinary(void)
+	__attribute__((__error__("control flow (a j operand, flag t or s) "
+				 "needs a VM_HAND_NAME and a case by hand")));
+
+/*
+ * The case of an ordinary opcode.  Its flag n (neither throws nor
+ * allocates), folded by the compiler, spares the call of its
+ * implementation the pc store, the budget's sync and the status check.
+ * The next instruction is past the opcode's word and its operand words.
+ */
+#define VM_ORDINARY(name, operands, flags)				\
+	vmcase(name)							\
+		if (KOP_FLAG(operands, 'j') || KOP_FLAG(flags, 't') ||	\
+		    KOP_FLAG(flags, 's'))				\
+			vm_control_flow_is_not_ordinary();		\
+		if (KOP_FLAG(flags, 'n'))				\
+			(void)kopx_##name(vm, R, ip);			\
+		else							\
+			OPST(kopx_##name(vm, R, ip));			\
+		vmnext(sizeof(operands));
+
 static int kvm_execute(struct kvm *vm)
 {
 #if defined(__GNUC__) && !defined(KVM_NO_COMPUTED_GOTO)
@@ -513,169 +582,73 @@ next:
 redispatch:
 #endif
 	vmdispatch(*ip) {
-	vmcase(NOP)
-		vmnext(1);
-	vmcase(MOV)
-		kopi_MOV(R, A1, A2);
-		vmnext(3);
-	vmcase(LOADI)
-		kopi_LOADI(R, A1, A2);
-		vmnext(3);
-	vmcase(LOADK)
-		kopi_LOADK(vm, R, A1, A2);
-		vmnext(3);
-	vmcase(LOADNULL)
-		kopi_LOADNULL(R, A1);
-		vmnext(2);
-	vmcase(LOADFN)
-		OPST(kopi_LOADFN(vm, R, A1, A2));
-		vmnext(3);
-	vmcase(BINDM)
-		OPST(kopi_BINDM(vm, R, A1, A2, A3));
-		vmnext(4);
-	vmcase(GETG)
-		kopi_GETG(vm, R, A1, A2);
-		vmnext(3);
-	vmcase(SETG)
-		kopi_SETG(vm, R, A1, A2);
-		vmnext(3);
+	/* the ordinary opcodes: one generated case each (VM_ORDINARY) */
+#define OP(name, operands, flags, doc)					\
+	VM_IF(VM_CHECK(VM_HAND_##name))(VM_NOTHING, VM_ORDINARY)	\
+		(name, operands, flags)
+#include "opcodes.def"
+#undef OP
 
-	vmcase(ADD)
-		kopi_ADD(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(SUB)
-		kopi_SUB(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(MUL)
-		kopi_MUL(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(DIV)
-		OPST(kopi_DIV(vm, R, A1, A2, A3));
-		vmnext(4);
-	vmcase(MOD)
-		OPST(kopi_MOD(vm, R, A1, A2, A3));
-		vmnext(4);
-	vmcase(ADDI)
-		kopi_ADDI(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(BAND)
-		kopi_BAND(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(BOR)
-		kopi_BOR(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(BXOR)
-		kopi_BXOR(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(SHL)
-		kopi_SHL(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(SHR)
-		kopi_SHR(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(USHR)
-		kopi_USHR(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(NEG)
-		kopi_NEG(R, A1, A2);
-		vmnext(3);
-	vmcase(BNOT)
-		kopi_BNOT(R, A1, A2);
-		vmnext(3);
-	vmcase(NOT)
-		kopi_NOT(R, A1, A2);
-		vmnext(3);
-
-	vmcase(EQ)
-		kopi_EQ(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(NE)
-		kopi_NE(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(LT)
-		kopi_LT(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(LE)
-		kopi_LE(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(EQREF)
-		kopi_EQREF(R, A1, A2, A3);
-		vmnext(4);
-	vmcase(EQSTR)
-		OPST(kopi_EQSTR(vm, R, A1, A2, A3));
-		vmnext(4);
-	vmcase(EQANY)
-		OPST(kopi_EQANY(vm, R, A1, A2, A3));
-		vmnext(4);
-
+	/* control flow, by hand (VM_HAND_NAME) */
 	vmcase(JMP)
 		vmjump(A1);
 	vmcase(JT)
 		if (RI(A1))
 			vmjump(A2);
-		vmnext(3);
+		vmnextop(JT);
 	vmcase(JF)
 		if (!RI(A1))
 			vmjump(A2);
-		vmnext(3);
+		vmnextop(JF);
 	vmcase(JEQ)
 		if (RI(A1) == RI(A2))
 			vmjump(A3);
-		vmnext(4);
+		vmnextop(JEQ);
 	vmcase(JNE)
 		if (RI(A1) != RI(A2))
 			vmjump(A3);
-		vmnext(4);
+		vmnextop(JNE);
 	vmcase(JLT)
 		if (RI(A1) < RI(A2))
 			vmjump(A3);
-		vmnext(4);
+		vmnextop(JLT);
 	vmcase(JLE)
 		if (RI(A1) <= RI(A2))
 			vmjump(A3);
-		vmnext(4);
+		vmnextop(JLE);
 	vmcase(JEQI)
 		if (RI(A1) == A2)
 			vmjump(A3);
-		vmnext(4);
+		vmnextop(JEQI);
 	vmcase(JNEI)
 		if (RI(A1) != A2)
 			vmjump(A3);
-		vmnext(4);
+		vmnextop(JNEI);
 	vmcase(JLTI)
 		if (RI(A1) < A2)
 			vmjump(A3);
-		vmnext(4);
+		vmnextop(JLTI);
 	vmcase(JLEI)
 		if (RI(A1) <= A2)
 			vmjump(A3);
-		vmnext(4);
+		vmnextop(JLEI);
 	vmcase(JGTI)
 		if (RI(A1) > A2)
 			vmjump(A3);
-		vmnext(4);
+		vmnextop(JGTI);
 	vmcase(JGEI)
 		if (RI(A1) >= A2)
 			vmjump(A3);
-		vmnext(4);
+		vmnextop(JGEI);
 	vmcase(JNULL)
 		if (!RO(A1))
 			vmjump(A2);
-		vmnext(3);
+		vmnextop(JNULL);
 	vmcase(JNNULL)
 		if (RO(A1))
 			vmjump(A2);
-		vmnext(3);
+		vmnextop(JNNULL);
 
-	vmcase(CONCAT)
-		OPST(kopi_CONCAT(vm, R, A1, A2, A3));
-		vmnext(4);
-	vmcase(ITOS)
-		OPST(kopi_ITOS(vm, R, A1, A2));
-		vmnext(3);
-	vmcase(ZTOS)
-		OPST(kopi_ZTOS(vm, R, A1, A2));
-		vmnext(3);
 	vmcase(RTOS) {
 		struct kobj *o = RO(A2);
 		uint32_t ts = kopi_rtos_script(vm, o);
@@ -692,49 +665,8 @@ redispatch:
 			ENTER(ts);
 		}
 		PROTECT(kopi_RTOS_native(vm, R, A1, A2));
-		vmnext(3);
+		vmnextop(RTOS);
 	}
-
-	vmcase(BOXI)
-		OPST(kopi_BOX(vm, R, A1, A2, false));
-		vmnext(3);
-	vmcase(BOXZ)
-		OPST(kopi_BOX(vm, R, A1, A2, true));
-		vmnext(3);
-	vmcase(UNBOXI)
-		OPST(kopi_UNBOX(vm, R, A1, A2, false));
-		vmnext(3);
-	vmcase(UNBOXZ)
-		OPST(kopi_UNBOX(vm, R, A1, A2, true));
-		vmnext(3);
-	vmcase(CAST)
-		OPST(kopi_CAST(vm, R, A1, A2, A3));
-		vmnext(4);
-	vmcase(INSTOF)
-		kopi_INSTOF(vm, R, A1, A2, A3);
-		vmnext(4);
-
-	vmcase(NEW)
-		OPST(kopi_NEW(vm, R, A1, A2));
-		vmnext(3);
-	vmcase(GETF)
-		OPST(kopi_GETF(vm, R, A1, A2, A3));
-		vmnext(4);
-	vmcase(SETF)
-		OPST(kopi_SETF(vm, R, A1, A2, A3));
-		vmnext(4);
-	vmcase(NEWARR)
-		OPST(kopi_NEWARR(vm, R, A1, A2, A3));
-		vmnext(4);
-	vmcase(NEWARRV)
-		OPST(kopi_NEWARRV(vm, R, A1, A2, A3, A4));
-		vmnext(5);
-	vmcase(AGET)
-		OPST(kopi_AGET(vm, R, A1, A2, A3));
-		vmnext(4);
-	vmcase(ASET)
-		OPST(kopi_ASET(vm, R, A1, A2, A3));
-		vmnext(4);
 
 	vmcase(CALL) {
 		uint32_t f = (uint32_t)A2;
@@ -746,7 +678,7 @@ redispatch:
 		if (unlikely(vm->jit_fns != NULL) && vm->jit_fns[f] &&
 		    vm->nframes < vm->jit_frames_max) {
 			PROTECT(kop_CALL(vm, R, A1, A2, A3));
-			vmnext(4);
+			vmnextop(CALL);
 		}
 		SAVE_PC();
 		dst = push_frame(vm, callee, A1, KRET_PLAIN);
@@ -781,11 +713,11 @@ redispatch:
 			ENTER(m.func);
 		}
 		PROTECT(kopi_native_call(vm, R, A1, m.native, NULL, A3));
-		vmnext(4);
+		vmnextop(CALLV);
 	}
 	vmcase(CALLN)
 		PROTECT(kopi_CALLN(vm, R, A1, A2, A3));
-		vmnext(4);
+		vmnextop(CALLN);
 	vmcase(CALLF) {
 		struct kfn *f = (struct kfn *)RO(A2);
 		uint32_t caller = fr->base, i, k;
@@ -812,7 +744,7 @@ redispatch:
 			ENTER(f->m.func);
 		}
 		PROTECT(kopi_native_call(vm, R, A1, f->m.native, f->recv, A3));
-		vmnext(4);
+		vmnextop(CALLF);
 	}
 	vmcase(CALLA) {
 		/* A r e N r q: dest, receiver, name, argc, first arg, cache */
@@ -835,7 +767,7 @@ redispatch:
 			ENTER(m.func);
 		}
 		PROTECT(kopi_calla_native(vm, R, A1, m.native, A2, A4, A5));
-		vmnext(7);
+		vmnextop(CALLA);
 	}
 	vmcase(RET)
 		v = R[A1];
@@ -932,6 +864,7 @@ out:
 #undef vmcase
 #undef vmfetch
 #undef vmnext
+#undef vmnextop
 #undef vmredispatch
 #undef vmjump
 #undef A1
@@ -951,6 +884,14 @@ out:
 #undef THROW_NPE
 #undef OPST
 #undef ENTER
+#undef VM_ORDINARY
+#undef VM_NOTHING
+#undef VM_IF_1
+#undef VM_IF_0
+#undef VM_IF_
+#undef VM_IF
+#undef VM_CHECK
+#undef VM_SECOND
 
 /* ---- JIT support (ctjit/README.md) --------------------------------------- */
 
