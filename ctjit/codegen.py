@@ -610,6 +610,8 @@ class Lowering:
         if op.name == "JMP":
             self.e(f"br label %L{target}")
             return
+        if op.name == "SWITCH":
+            return self.switch(pc, ops)
         n = op.name
         a = self.get(ops[0])
         c = self.t("c")
@@ -626,6 +628,21 @@ class Lowering:
                     "JGTI": "sgt", "JGEI": "sge"}[n]
             self.e(f"{c} = icmp {pred} i64 {a}, {b}")
         self.e(f"br i1 {c}, label %L{target}, label %L{nxt}")
+
+    def switch(self, pc, ops):
+        """(1.1) SWITCH A lo n default: an LLVM switch on R[A] whose k-th
+        case is the target of the k-th JMP of the table that follows
+        (opcodes.def).  Those targets and the default are jump targets,
+        so segment starts: the budget is charged as in the interpreter,
+        one unit here and the target's segment on arrival.  The table's
+        JMPs themselves never run."""
+        a = self.get(ops[0])
+        lo, n, dflt = ops[1], ops[2], ops[3]
+        table = self.next_pc[pc]
+        code = self.fn.code
+        cases = " ".join(f"i64 {lo + k}, label %L{code[table + 2 * k + 1]}"
+                         for k in range(n))
+        self.e(f"switch i64 {a}, label %L{dflt} [ {cases} ]")
 
     def ret(self, op, ops):
         """Return (status KVM_OK, value).  With +call the pop is inline:

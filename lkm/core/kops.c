@@ -130,6 +130,15 @@ HANDLER(int, kop_JMP, kvm_t *vm, kval_t *R, i32 j)
 	return j;
 }
 
+/* (1.1) The table follows the instruction: it starts at the next pc. */
+HANDLER(int, kop_SWITCH, kvm_t *vm, kval_t *R, i32 a, i32 lo, i32 n, i32 j,
+	i32 next)
+{
+	const struct kframe *fr = &vm->frames[vm->nframes - 1];
+
+	return kopi_SWITCH(fr->fn->code, R, a, lo, n, j, next);
+}
+
 /* ---- throws and native calls ------------------------------------------- */
 
 /* Division by zero, for tiny-inlined DIV and MOD. */

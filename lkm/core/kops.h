@@ -559,6 +559,23 @@ KOPI(EQANY, a, b, c)
 	return KVM_OK;
 }
 
+/*
+ * (1.1) SWITCH A lo n j: the next pc.  table is the pc of the n JMPs that
+ * follow the instruction (the verifier checked that they are there); the
+ * k-th one's target word is code[table + 2k + 1].  k is computed modulo
+ * 2^64, so a selector below lo is out of range too.
+ */
+static inline int32_t kopi_SWITCH(const int32_t *code, const union kvalue *R,
+				  int32_t a, int32_t lo, int32_t n, int32_t j,
+				  int32_t table)
+{
+	uint64_t k = (uint64_t)R[a].i - (uint64_t)(int64_t)lo;
+
+	if (k < (uint64_t)(uint32_t)n)
+		return code[table + 2 * (int64_t)k + 1];
+	return j;
+}
+
 /* ---- opcodes that may throw, allocate or run script code ----------------- */
 
 static KP_NOINLINE __attribute__((__unused__)) int throw_div0(struct kvm *vm)

@@ -372,6 +372,23 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 		return need_type(ld, v, w[0], img->t_int);
 	case KOP_JNULL: case KOP_JNNULL:
 		return need_ref(ld, v, w[0]);
+	/*
+	 * (1.1) SWITCH A lo n j: A int, then its table, n >= 1 JMPs.  The
+	 * first walk decoded the code after it one instruction at a time,
+	 * so n JMP opcode words 2 apart are n instruction starts, and each
+	 * table target was checked as that JMP's operand.
+	 */
+	case KOP_SWITCH:
+		if (w[2] < 1)
+			return VERR(ld, v, "jump table of %d entries", w[2]);
+		if ((uint64_t)v->pc + 5 + 2 * (uint64_t)w[2] > v->f->ncode)
+			return VERR(ld, v, "jump table of %d entries runs off the code",
+				    w[2]);
+		for (x = 0; x < (uint32_t)w[2]; x++)
+			if (v->f->code[v->pc + 5 + 2 * x] != KOP_JMP)
+				return VERR(ld, v, "jump table entry %u is not a JMP",
+					    x);
+		return need_type(ld, v, w[0], img->t_int);
 	/* string conversions: the result register is a String */
 	case KOP_CONCAT:
 		if (need_type(ld, v, w[2], img->t_string))

@@ -521,6 +521,7 @@ static KP_NOINLINE int run_stub(struct kvm *vm)
 #define VM_HAND_RET	VM_HAND
 #define VM_HAND_RETV	VM_HAND
 #define VM_HAND_THROW	VM_HAND
+#define VM_HAND_SWITCH	VM_HAND
 #define VM_SECOND(x, n, ...)	n
 #define VM_CHECK(...)		VM_SECOND(__VA_ARGS__, 0, ~)
 #define VM_IF(c)		VM_IF_(c)
@@ -648,6 +649,9 @@ redispatch:
 		if (RO(A1))
 			vmjump(A2);
 		vmnextop(JNNULL);
+	vmcase(SWITCH)		/* (1.1) its table of JMPs follows it */
+		vmjump(kopi_SWITCH(code, R, A1, A2, A3, A4,
+				   (int32_t)(ip - code) + 5));
 
 	vmcase(RTOS) {
 		struct kobj *o = RO(A2);
