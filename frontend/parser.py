@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import bisect
 import gc
-import hashlib
 import marshal
 import os
 import re
 import sys
 import threading
+import zlib
 from pathlib import Path
 
 from . import ast as A
@@ -122,10 +122,10 @@ def _cache_dir():
 
 
 def _tables_key(text):
-    h = hashlib.sha256()
-    h.update(f"{_TABLE_FORMAT}\0{_ALWAYS}\0{sys.version_info[:2]}\0".encode())
-    h.update(text.encode())
-    return h.hexdigest()[:24]
+    """Names the tables of `text` (a CRC and an Adler checksum: hashlib's
+    start-up would cost more than the rest of the key's work)."""
+    data = f"{_TABLE_FORMAT}\0{_ALWAYS}\0{sys.version_info[:2]}\0{text}".encode()
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}{len(data):x}"
 
 
 def load_tables(text=None, cache=True):
