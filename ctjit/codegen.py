@@ -58,7 +58,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from frontend import opcodes as O
-from frontend.image import (FIRST_SCRIPT_CLASS, Image, K_INT, NATIVE_REF,
+from frontend.image import (FIRST_SCRIPT_CLASS, FLAG_LAMBDA, FLAG_METHOD,
+                            Image, K_INT, NATIVE_REF,
                             TY_BOOL, TY_INT)
 
 from .layout import L
@@ -98,6 +99,9 @@ DIRECT_MAX_REGS = 64
 # CALLV sites with more script targets (distinct methods with stubs in the
 # slot) than this keep the handler: each target is an inline frame push.
 CALLV_MAX_TARGETS = 4
+# (1.1) Likewise for CALLF: the script functions that Func values of the
+# register's type may call (closures, functions, bound methods).
+CALLF_MAX_TARGETS = 4
 
 # struct kjit_ret (status, value) of a stub, and (value, budget left) of a
 # direct function: two i64s come back in rax:rdx.
@@ -293,6 +297,17 @@ class Lowering:
 
     def put(self, reg: int, val):
         self.store("i64", val, self.reg_ptr(reg))
+
+    def get_arg(self, reg: int) -> str:
+        """R[reg] read for a callee's argument register.  A volatile load:
+        LLVM would otherwise merge the copies of consecutive argument
+        registers into one 16-byte load and store, and the load, spanning
+        the two 8-byte stores the caller's MOVs just made, cannot be
+        forwarded from them (a stall of the order of a call's whole cost;
+        the receiver and first argument of every method call)."""
+        v = self.t("x")
+        self.e(f"{v} = load volatile i64, ptr {self.reg_ptr(reg)}, align 8")
+        return v
 
     def reload_R(self):
         """R := vm->stack + %boff, after a call that may have moved the
@@ -569,6 +584,9 @@ class Lowering:
         if name == "CALLV" and self.opts.call:
             if self.inline_callv(pc, ops):
                 return
+        if name == "CALLF" and self.opts.call:
+            if self.inline_callf(pc, ops):
+                return
         if self.opts.tiny and name in TINY:
             if self.tiny(pc, name, ops):
                 return
@@ -792,9 +810,10 @@ class Lowering:
         self.e(f"br label %{join}")
         self.f.label(join)
 
-    def push_and_call(self, g, a, b, slow, join):
+    def push_and_call(self, g, a, b, slow, join, args=None):
         """The frame of script function g (which has a stub) pushed inline,
-        arguments R[b..], and a direct call of its stub; the result into
+        arguments R[b..] (or the IR values `args`), and a direct call of
+        its stub; the result into
         R[a].  Branches to slow when the frame index reaches
         jit_frames_max or the stack is too small, to join when done."""
         # The callee's registers start right after ours (R + my_nregs):
@@ -869,7 +888,7 @@ class Lowering:
             self.e(f"{p} = getelementptr inbounds i64, ptr {rc}, i64 {i}")
             self.store("i64", 0, p)
         for i in range(nargs_c):
-            v = self.get(b + i)
+            v = self.get_arg(b + i) if args is None else args[i]
             p = self.t("r")
             self.e(f"{p} = getelementptr inbounds i64, ptr {rc}, i64 {i}")
             self.store("i64", v, p)
@@ -940,6 +959,52 @@ class Lowering:
             self.f.label(labels[g])
             self.push_and_call(g, a, b, slow, join)
         self.call_slow_path("kop_CALLV", a, s, b, slow, join)
+        return True
+
+    def inline_callf(self, pc, ops) -> bool:
+        """(1.1) CALLF as CALLV: the Func value's function index selects
+        the target among the script functions Func values of this type
+        may call (callf_targets), each pushed inline and its stub called
+        directly, with what the value passes first (a bound method's
+        receiver, a closure's captured values: kopi_callf_lead) before
+        R[c..].  A null value, a native target, a target without a stub
+        or the native nesting bound go to kop_CALLF."""
+        a, b, c = ops
+        ftype = self.fn.regs[b]
+        targets = [g for g in callf_targets(self.img).get(ftype, ())
+                   if self.compiled[g]]
+        if not targets or len(targets) > CALLF_MAX_TARGETS:
+            return False
+        nparams = len(self.img.types[ftype][2])
+        self.save_pc(pc)
+        k = self.f.tmp('')[1:]
+        slow, join = f"fs{k}", f"fj{k}"
+        o = self.get(b)
+        isnull = self.t("c")
+        self.e(f"{isnull} = icmp eq i64 {o}, 0")
+        nn = f"fn{k}"
+        self.e(f"br i1 {isnull}, label %{slow}, label %{nn}, {COLD}")
+        self.f.label(nn)
+        op = self.t("o")
+        self.e(f"{op} = inttoptr i64 {o} to ptr")
+        fi = self.load("i32", self.field_ptr(op, L["OFF_FN_FUNC"]), "fnidx")
+        labels = {g: f"ft{k}_{g}" for g in targets}
+        cases = " ".join(f"i32 {g}, label %{labels[g]}" for g in targets)
+        self.e(f"switch i32 {fi}, label %{slow} [ {cases} ]")
+        for g in targets:
+            self.f.label(labels[g])
+            callee = self.img.functions[g]
+            lead = []
+            if callee.flags & FLAG_METHOD:
+                lead.append(self.load(
+                    "i64", self.field_ptr(op, L["OFF_FN_RECV"]), "rv"))
+            elif callee.flags & FLAG_LAMBDA:
+                for j in range(_nargs(self.img, callee) - nparams):
+                    lead.append(self.load("i64", self.field_ptr(
+                        op, L["OFF_FN_CAP"] + 8 * j), "cv"))
+            args = lead + [self.get(c + i) for i in range(nparams)]
+            self.push_and_call(g, a, None, slow, join, args=args)
+        self.call_slow_path("kop_CALLF", a, b, c, slow, join)
         return True
 
     def guarded(self, pc, name, ops):
@@ -1312,6 +1377,42 @@ def direct_functions(img: Image, compiled: list[bool]) -> list[bool]:
                 ok[i] = False
                 changed = True
     return ok
+
+
+_CALLF_TARGETS: dict = {}
+
+
+def callf_targets(img: Image) -> dict[int, list[int]]:
+    """(1.1) Func type index -> the script functions that Func values of
+    that type may call: those LOADFN, BINDM (any class's method in the
+    slot, of that signature) and CLOSURE make values of.  A function's
+    flags say what a value passes before the call's arguments (nothing, a
+    receiver, or a lambda's captured values).  Computed once per image."""
+    key = id(img)
+    hit = _CALLF_TARGETS.get(key)
+    if hit is not None and hit[0] is img:
+        return hit[1]
+    out: dict[int, list[int]] = {}
+
+    def add(t, g):
+        if g not in out.setdefault(t, []):
+            out[t].append(g)
+
+    for fn in img.functions:
+        for _, op, ops in decode(fn.code):
+            if op.name == "LOADFN":
+                add(fn.regs[ops[0]], ops[1])
+            elif op.name == "CLOSURE":
+                add(fn.regs[ops[0]], ops[1])
+            elif op.name == "BINDM":
+                t, s = fn.regs[ops[0]], ops[2]
+                for cl in img.classes:
+                    if s < len(cl.vtable) and not cl.vtable[s] & NATIVE_REF \
+                            and img.functions[cl.vtable[s]].type == t:
+                        add(t, cl.vtable[s])
+    _CALLF_TARGETS.clear()
+    _CALLF_TARGETS[key] = (img, out)
+    return out
 
 
 def _nargs(img: Image, fn) -> int:

@@ -200,6 +200,8 @@ class Disassembler:
             flags.append("constructor")
         if fn.flags & im.FLAG_INIT:
             flags.append("init")
+        if fn.flags & im.FLAG_LAMBDA:
+            flags.append("lambda")
         out = [f"== {index}: {self.func_name(index)} {self.signature(fn.type)}"
                f"{' [' + ', '.join(flags) + ']' if flags else ''} =="]
         regs = ", ".join(f"r{i} {self.type_name(t)}"

@@ -45,6 +45,9 @@ TY_INT, TY_BOOL, TY_ANY, TY_CLASS, TY_ARRAY, TY_FUNC, TY_VOID = range(1, 8)
 # Function flags: at most one is set (a constructor is 2, not 3).  A
 # method or constructor takes its receiver in R[0], before the parameters.
 FLAG_METHOD, FLAG_CTOR, FLAG_INIT = 1, 2, 4
+# (1.1) A lambda's synthetic function: no owner, its captured values are its
+# leading parameters, and its name ends in `lambda@LINE` (lkm/image.md).
+FLAG_LAMBDA = 8
 
 
 class ImageError(Exception):

@@ -702,8 +702,14 @@ def test_function_type_not_func(checker):
 
 def test_function_bad_flags(checker):
     m = module()
-    func(m, "t").flags = 8
-    refused(checker, m.to_bytes(), "function t: bad flags 0x8")
+    func(m, "t").flags = 16
+    refused(checker, m.to_bytes(), "function t: bad flags 0x10")
+
+
+def test_function_lambda_and_method_flags(checker):
+    m = module()
+    func(m, "P.get").flags = 9
+    refused(checker, m.to_bytes(), "function P.get: bad flags 0x9")
 
 
 def test_function_two_flags(checker):
@@ -1041,6 +1047,74 @@ def test_typing_rule(checker, name, body, msg):
     if "CALLA" in body:
         f.nics = 1
     refused(checker, m.to_bytes(), "function t: pc 0: " + msg)
+
+
+# ---- (1.1) lambdas: CLOSURE and the lambda flag ------------------------------
+
+# A lambda function taking one captured int and the int of Func<int(int)>,
+# and one capturing a P (its `this`) for a Func<int()>.
+LAMBDAS = """
+.function int t.lambda@3(int c, int v)
+  .flags 8
+  .reg int r
+  ADD r, c, v
+  RET r
+.end
+.function int P.get.lambda@9(P self)
+  .flags 8
+  .reg int r
+  GETF r, self, P.x
+  RET r
+.end
+"""
+
+
+def test_closure_valid(checker):
+    m = module("CLOSURE fi, t.lambda@3, a, 1\nCALLF b, fi, a\n"
+               "NEW p, P\nCLOSURE fg, P.get.lambda@9, p, 1\nCALLF a, fg, 0\n"
+               "MOV y, fi",
+               regs="int a; int b; Func<int(int)> fi; P p; Func<int()> fg; Any y",
+               extra=LAMBDAS)
+    accepted(checker, m.to_bytes())
+
+
+LAMBDA_CASES = [
+    ("not_lambda", "CLOSURE fi, id, a, 0", "CLOSURE: id is not a lambda function"),
+    ("not_func", "CLOSURE a, t.lambda@3, a, 1",
+     "CLOSURE: register r0 has type int, expected a Func type"),
+    ("count", "CLOSURE fi, t.lambda@3, a, 0",
+     "CLOSURE: lambda t.lambda@3 with 0 captured values does not have type Func<int(int)>"),
+    ("params", "CLOSURE fs, t.lambda@3, a, 1",
+     "CLOSURE: lambda t.lambda@3 with 1 captured values does not have type Func<String(int)>"),
+    ("capture_type", "CLOSURE fi, t.lambda@3, s, 1",
+     "CLOSURE: register r2 has type String, expected int for an argument"),
+    ("this_type", "CLOSURE fg, P.get.lambda@9, o, 1",
+     "CLOSURE: register r4 has type Object, expected P for an argument"),
+    ("range", "CLOSURE fi, t.lambda@3, 7, 1",
+     "CLOSURE: argument registers r7..r7 out of range (7 registers)"),
+]
+
+
+@pytest.mark.parametrize("name,body,msg", LAMBDA_CASES,
+                         ids=[c[0] for c in LAMBDA_CASES])
+def test_closure_rule(checker, name, body, msg):
+    m = module(body, regs="int a; int b; String s; Func<int(int)> fi; Object o; "
+               "Func<String(int)> fs; Func<int()> fg",
+               extra=LAMBDAS)
+    refused(checker, m.to_bytes(), "function t: pc 0: " + msg)
+
+
+def test_lambda_name_needs_line(checker):
+    m = module("", extra=LAMBDAS.replace("t.lambda@3", "t.lambda"))
+    refused(checker, m.to_bytes(),
+            "function t.lambda: a lambda's name must end in lambda@LINE")
+
+
+def test_lambda_is_not_loadfn(checker):
+    m = module("LOADFN fg, P.get.lambda@9",
+               regs="Func<int(P)> fg", extra=LAMBDAS)
+    refused(checker, m.to_bytes(),
+            "function t: pc 0: LOADFN: P.get.lambda@9 is not a top-level function")
 
 
 def test_brief_example_message(checker):

@@ -242,7 +242,8 @@ struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
 
 /*
  * Whether o may reference other objects and must go on the gray stack:
- * instances (fields), Func values (a bound receiver), arrays of
+ * instances (fields), Func values (a bound receiver, (1.1) a closure's
+ * captured values), arrays of
  * references.  Strings, boxes and streams never do.
  */
 static bool has_children(const struct kobj *o)
@@ -329,9 +330,21 @@ static void mark_children(struct kvm *vm, struct kobj *o)
 				kvm_gc_mark_obj(vm, a->v[i].o);
 		break;
 	}
-	case KO_FUNC:
-		kvm_gc_mark_obj(vm, ((struct kfn *)o)->recv);
+	case KO_FUNC: {
+		struct kfn *f = (struct kfn *)o;
+
+		kvm_gc_mark_obj(vm, f->recv);
+		/* (1.1) a closure: its lambda's reference parameters */
+		if (f->ncap) {
+			const uint8_t *ref = vm->img->funcs[f->m.func].reg_is_ref;
+			uint32_t j;
+
+			for (j = 0; j < f->ncap; j++)
+				if (ref[j])
+					kvm_gc_mark_obj(vm, f->cap[j].o);
+		}
 		break;
+	}
 	default:
 		break;
 	}

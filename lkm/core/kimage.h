@@ -146,6 +146,13 @@ struct kinline_cache {
 #define KFN_METHOD	1u
 #define KFN_CTOR	2u
 #define KFN_INIT	4u
+/*
+ * (1.1) A lambda's synthetic function: no owner; its type's leading
+ * parameters are the captured values (`this` first when captured), the
+ * rest those of the Func type it was created for (CLOSURE).  Its name is
+ * its trace name and ends in "lambda@LINE" (the line where it begins).
+ */
+#define KFN_LAMBDA	8u
 
 struct kfunc {
 	const char *name;	/* NUL-terminated: "fib", "Point.sum", "<init>" */

@@ -55,6 +55,12 @@
 /* struct kfunc */
 #define KJIT_SIZEOF_FUNC	112
 
+/* struct kfn (a Func value): its function index, bound receiver and
+ * (1.1) a closure's captured values */
+#define KJIT_OFF_FN_FUNC	20
+#define KJIT_OFF_FN_RECV	32
+#define KJIT_OFF_FN_CAP		40
+
 /* statuses (enum kvm_status) */
 #define KJIT_ST_OK		0
 #define KJIT_ST_THROW		1

@@ -68,6 +68,9 @@ _Static_assert(sizeof(((struct kobj *)0)->kind) == 1, "kobj.kind size");
 _Static_assert(KO_INSTANCE == KJIT_KO_INSTANCE, "KO_INSTANCE");
 _Static_assert(OFF(struct kinst, f) == KJIT_OFF_INST_FIELDS, "kinst.f");
 _Static_assert(OFF(struct karr, len) == KJIT_OFF_ARR_LEN, "karr.len");
+_Static_assert(OFF(struct kfn, m.func) == KJIT_OFF_FN_FUNC, "kfn.m.func");
+_Static_assert(OFF(struct kfn, recv) == KJIT_OFF_FN_RECV, "kfn.recv");
+_Static_assert(OFF(struct kfn, cap) == KJIT_OFF_FN_CAP, "kfn.cap");
 _Static_assert(OFF(struct karr, v) == KJIT_OFF_ARR_V, "karr.v");
 _Static_assert(sizeof(struct kfunc) == KJIT_SIZEOF_FUNC, "kfunc size");
 _Static_assert(sizeof(union kvalue) == 8, "kvalue size");
@@ -221,17 +224,29 @@ HANDLER(int, kop_CALLV, kvm_t *vm, kval_t *R, i32 a, i32 s, i32 b)
 	return st ? st : finish_call(vm, a, KRET_PLAIN);
 }
 
+/*
+ * A Func value's call: a bound method's receiver, or (1.1) a closure's
+ * captured values, go before the arguments R[c..].
+ */
 HANDLER(int, kop_CALLF, kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
 {
 	struct kfn *f = (struct kfn *)R[b].o;
-	int st;
+	union kvalue *dst;
+	uint32_t caller, i, k;
 
 	if (unlikely(!f))
 		return throw_npe(vm);
 	if (f->m.func == KIMG_NONE)
 		return kopi_native_call(vm, R, a, f->m.native, f->recv, c);
-	st = push_call(vm, a, f->m.func, f->recv, c, KRET_PLAIN);
-	return st ? st : finish_call(vm, a, KRET_PLAIN);
+	caller = vm->frames[vm->nframes - 1].base;
+	dst = kvm_jit_push(vm, f->m.func, a);
+	if (!dst)
+		return KVM_ABORT;
+	vm->frames[vm->nframes - 1].ret_mode = KRET_PLAIN;
+	k = kopi_callf_lead(f, dst);
+	for (i = 0; k < vm->img->funcs[f->m.func].nargs; i++)
+		dst[k++] = vm->stack[caller + c + i];
+	return finish_call(vm, a, KRET_PLAIN);
 }
 
 HANDLER(int, kop_CALLA, kvm_t *vm, kval_t *R, i32 a, i32 b, i32 e, i32 n,

@@ -634,6 +634,22 @@ KOPI(BINDM, a, b, s)
 	return KVM_OK;
 }
 
+/*
+ * (1.1) A new closure of lambda function f with the n captured values
+ * R[c..c+n), of A's Func type (its run-time type, the language
+ * reference §6).
+ */
+KOPI(CLOSURE, a, f, c, n)
+{
+	struct kfn *o = kvm_closure_new(vm, kvm_top_fn(vm)->reg_types[a],
+					(uint32_t)f, &R[c], (uint32_t)n);
+
+	if (!o)
+		return KVM_ABORT;
+	R[a].o = &o->h;
+	return KVM_OK;
+}
+
 KOPI(CONCAT, a, b, c)
 {
 	struct kobj *o;
@@ -858,6 +874,23 @@ static inline int kopi_CALLN(struct kvm *vm, union kvalue *R, int32_t a,
 	if (vm->nsig[n].has_recv && unlikely(!R[b].o))
 		return throw_npe(vm);
 	return kopi_native_call(vm, R, a, (uint32_t)n, NULL, b);
+}
+
+/*
+ * What a Func value passes before a call's own arguments: a bound
+ * method's receiver, or (1.1) a closure's captured values.  Stores them
+ * at dst and returns how many.
+ */
+static inline uint32_t kopi_callf_lead(const struct kfn *f,
+				       union kvalue *dst)
+{
+	uint32_t k = 0, j;
+
+	if (f->recv)
+		dst[k++].o = f->recv;
+	for (j = 0; j < f->ncap; j++)
+		dst[k++] = f->cap[j];
+	return k;
 }
 
 /* CALLV: the method in slot s of the receiver R[b]. */

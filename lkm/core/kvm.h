@@ -87,11 +87,21 @@ struct karr {
 	union kvalue *v;
 };
 
+/*
+ * A Func value: a top-level function (recv NULL, ncap 0), a bound method
+ * (recv set) or (1.1) a lambda's closure: m.func is the lambda's synthetic
+ * function (KFN_LAMBDA), whose leading ncap parameters receive cap[] (the
+ * captured values, `this` first when captured) before the call's own
+ * arguments.  Which cap[] entries are references is read from that
+ * function's parameter registers (reg_is_ref), so a closure needs no map.
+ */
 struct kfn {
 	struct kobj h;
 	uint32_t type;		/* image type index of its Func type */
 	struct kmethod_ref m;	/* script function or native */
+	uint32_t ncap;		/* (1.1) captured values in cap[] */
 	struct kobj *recv;	/* bound receiver, or NULL for a function */
+	union kvalue cap[];	/* (1.1) a lambda's captured values */
 };
 
 struct kbox {
@@ -514,6 +524,8 @@ int kvm_arr_reserve(struct kvm *vm, struct karr *a, uint32_t n);
 struct kobj *kvm_box(struct kvm *vm, bool boolean, int64_t v);
 struct kfn *kvm_fn_new(struct kvm *vm, uint32_t type, struct kmethod_ref m,
 		       struct kobj *recv);
+struct kfn *kvm_closure_new(struct kvm *vm, uint32_t type, uint32_t func,
+			    const union kvalue *cap, uint32_t ncap);
 uint32_t kvm_obj_class(const struct kobj *o);	/* NONE if not a class */
 bool kvm_instance_of(struct kvm *vm, const struct kobj *o, uint32_t type);
 void kvm_obj_type_name(struct kvm *vm, const struct kobj *o, char *buf,

@@ -294,6 +294,23 @@ bool ld_func_is_member(const struct kfunc *f)
 }
 
 /*
+ * (1.1) Whether a lambda function's name ends in "lambda@" and 1 to 9
+ * digits: string conversion prints those digits as the lambda's line.
+ */
+static bool lambda_name_ok(const char *name)
+{
+	const char *at = strrchr(name, '@');
+	size_t n;
+
+	if (!at || at - name < 6 || memcmp(at - 6, "lambda", 6))
+		return false;
+	for (n = 0; at[1 + n]; n++)
+		if (at[1 + n] < '0' || at[1 + n] > '9')
+			return false;
+	return n >= 1 && n <= 9;
+}
+
+/*
  * Owner, flags, type and parameter registers of every function.  Sets
  * f->nargs: the receiver (members only) and the declared parameters,
  * which arrive in r0.. with exactly the declared types.
@@ -315,10 +332,15 @@ int ld_verify_function_headers(struct ld *ld)
 				      "function %s: type %u is not a Func type",
 				      f->name, f->type);
 		ft = &img->types[f->type];
-		if (f->flags & ~(KFN_METHOD | KFN_CTOR | KFN_INIT) ||
+		if (f->flags & ~(KFN_METHOD | KFN_CTOR | KFN_INIT |
+				 KFN_LAMBDA) ||
 		    (f->flags & (f->flags - 1)))
 			return ld_err(ld, -EINVAL, "function %s: bad flags %#x",
 				      f->name, f->flags);
+		if ((f->flags & KFN_LAMBDA) && !lambda_name_ok(f->name))
+			return ld_err(ld, -EINVAL,
+				      "function %s: a lambda's name must end in lambda@LINE",
+				      f->name);
 		if (ld_func_is_member(f)) {
 			if (f->owner < KIMG_FIRST_SCRIPT_CLASS ||
 			    !ld_class_exists(img, f->owner))

@@ -30,8 +30,9 @@ size_t kvm_obj_size(struct kvm *vm, const struct kobj *o)
 		return sizeof(struct kstr) + ((const struct kstr *)o)->len + 1;
 	case KO_ARRAY:
 		return sizeof(struct karr);
-	case KO_FUNC:
-		return sizeof(struct kfn);
+	case KO_FUNC:	/* (1.1) a closure's captured values included */
+		return sizeof(struct kfn) + sizeof(union kvalue) *
+			(size_t)((const struct kfn *)o)->ncap;
 	case KO_BOXI:
 	case KO_BOXZ:
 		return sizeof(struct kbox);
@@ -178,6 +179,32 @@ struct kfn *kvm_fn_new(struct kvm *vm, uint32_t type, struct kmethod_ref m,
 	f->type = type;
 	f->m = m;
 	f->recv = recv;
+	return f;
+}
+
+/*
+ * (1.1) A lambda's closure: a Func value of image type `type` calling the
+ * lambda function func with the ncap captured values at cap (registers of
+ * the running frame, which root them: the collector never moves objects,
+ * so they are copied after the allocation).  Each evaluation of a lambda
+ * makes a new one (the language reference §6), charged like any object.
+ */
+struct kfn *kvm_closure_new(struct kvm *vm, uint32_t type, uint32_t func,
+			    const union kvalue *cap, uint32_t ncap)
+{
+	struct kfn *f;
+	uint32_t i;
+
+	f = (struct kfn *)kvm_obj_alloc(vm, sizeof(*f) + sizeof(union kvalue) *
+					(size_t)ncap, KO_FUNC, KIMG_NONE);
+	if (!f)
+		return NULL;
+	f->type = type;
+	f->m.func = func;
+	f->m.native = KIMG_NONE;
+	f->ncap = ncap;
+	for (i = 0; i < ncap; i++)
+		f->cap[i] = cap[i];
 	return f;
 }
 

@@ -92,6 +92,29 @@ static int put_int(struct kvm *vm, struct kbuf *b, int64_t v)
 }
 
 /*
+ * (1.1) A lambda's value: "<lambda FILE:LINE>", FILE as trace lines name
+ * it and LINE where the lambda begins, the digits that end its function's
+ * name ("main.lambda@12"; the loader checked that form).
+ */
+static int put_lambda(struct kvm *vm, struct kbuf *b, const char *name)
+{
+	const char *src = vm->img->source_name;
+	const char *line = strrchr(name, '@') + 1;
+	int st;
+
+	st = kvm_buf_put(vm, b, "<lambda ", 8);
+	if (!st)
+		st = kvm_buf_put(vm, b, src, strlen(src));
+	if (!st)
+		st = kvm_buf_put(vm, b, ":", 1);
+	if (!st)
+		st = kvm_buf_put(vm, b, line, strlen(line));
+	if (!st)
+		st = kvm_buf_put(vm, b, ">", 1);
+	return st;
+}
+
+/*
  * A Func value: "<function NAME>", or "<method NAME>" when it is bound to
  * a receiver; a native's name is prefixed by the class that owns it.
  */
@@ -100,6 +123,9 @@ static int put_func(struct kvm *vm, struct kbuf *b, const struct kfn *f)
 	const char *name, *owner = NULL;
 	int st;
 
+	if (f->m.func != KIMG_NONE &&
+	    (vm->img->funcs[f->m.func].flags & KFN_LAMBDA))
+		return put_lambda(vm, b, vm->img->funcs[f->m.func].name);
 	if (f->m.func != KIMG_NONE) {
 		name = vm->img->funcs[f->m.func].name;
 	} else {

@@ -532,6 +532,32 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 			return ld->failed;
 		return need_result(ld, v, w[0], t->result);
 	/*
+	 * (1.1) A lambda's closure: f takes the N captured values first,
+	 * then exactly the parameters of A's Func type, and returns its
+	 * result, so that CALLF through A passes what f expects.
+	 */
+	case KOP_CLOSURE: {	/* A f C N */
+		const struct kfunc *g = &img->funcs[w[1]];
+		const struct ktype *ft = &img->types[g->type];
+		uint32_t n = (uint32_t)w[3];
+
+		t = &img->types[rtype(v, w[0])];
+		if (!(g->flags & KFN_LAMBDA))
+			return VERR(ld, v, "%s is not a lambda function", g->name);
+		if (t->kind != KT_FUNC)
+			return VERR(ld, v, "register r%d has type %s, expected a Func type",
+				    w[0], ld_tname1(ld, rtype(v, w[0])));
+		if (ft->nparams != n + t->nparams || ft->result != t->result)
+			return VERR(ld, v, "lambda %s with %u captured values does not have type %s",
+				    g->name, n, ld_tname1(ld, rtype(v, w[0])));
+		for (x = 0; x < t->nparams; x++)
+			if (ft->params[n + x] != t->params[x])
+				return VERR(ld, v, "lambda %s with %u captured values does not have type %s",
+					    g->name, n,
+					    ld_tname1(ld, rtype(v, w[0])));
+		return need_args(ld, v, w[2], n, ft->params, KIMG_NONE);
+	}
+	/*
 	 * A call on Any: receiver, arguments and result are all Any and
 	 * are checked when it runs, through its inline cache.
 	 */
@@ -586,6 +612,7 @@ static int arg_block_operand(int op)
 	case KOP_CALLN:
 	case KOP_CALLF:
 	case KOP_NEWARRV:
+	case KOP_CLOSURE:	/* (1.1) the captured values */
 		return 2;
 	case KOP_CALLA:
 		return 4;

@@ -730,7 +730,6 @@ redispatch:
 			THROW_NPE();
 		if (f->m.func != KIMG_NONE) {
 			const struct kfunc *callee = &img->funcs[f->m.func];
-			struct kobj *recv = f->recv;
 			const union kvalue *src;
 
 			SAVE_PC();
@@ -740,9 +739,8 @@ redispatch:
 				goto status;
 			}
 			src = vm->stack + caller + A3;
-			k = 0;
-			if (recv)
-				dst[k++].o = recv;
+			/* a receiver or (1.1) captured values, then the args */
+			k = kopi_callf_lead(f, dst);
 			for (i = 0; k < callee->nargs; i++)
 				dst[k++] = src[i];
 			ENTER(f->m.func);

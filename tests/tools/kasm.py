@@ -270,7 +270,7 @@ class Assembler:
             raise AsmError("missing .end at end of input")
 
     def _sig(self, text: str):
-        mo = re.match(r"^(.*?)\s*([\w.<>]+)\((.*)\)$", text.strip())
+        mo = re.match(r"^(.*?)\s*([\w.<>@]+)\((.*)\)$", text.strip())
         if not mo:
             raise AsmError(f"bad signature `{text}`")
         params = []
