@@ -1223,9 +1223,9 @@ def _java_constructs(src, filename, class_names, tables):
             continue
         if kind == "id" and t in class_names and nxt == "<":
             j = closing_angle(i + 1)
-            if toks[i - 1][0] in ("class", "interface") if i else False:
-                report("E0029", f"generic {toks[i - 1][0]}es are not K: use {_ALT_GENERIC}",
-                       i + 1, j)
+            declared = {"class": "classes", "interface": "interfaces"}.get(text(i - 1))
+            if declared is not None:
+                report("E0029", f"generic {declared} are not K: use {_ALT_GENERIC}", i + 1, j)
             else:
                 report("E0029", f"type arguments after `{t}` are not K: use {_ALT_GENERIC}",
                        i + 1, j)

@@ -380,3 +380,11 @@ def test_parses_without_a_writable_cache(tmp_path):
     ro.chmod(0o700)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "['E0010']\n"
+
+
+def test_generic_and_final_interfaces_are_reported():
+    # reported whether or not the grammar has interfaces yet
+    _, diags = parse("interface Box<T> { }\nfinal interface Shape { }\n", "t.k")
+    found = {(d.code, d.line): d.message for d in diags}
+    assert found[("E0029", 1)].startswith("generic interfaces are not K: use `Any` and casts")
+    assert found[("E0032", 2)] == "a `final` interface is not K: remove `final`"
