@@ -305,8 +305,10 @@ def test_java_constructs_have_their_codes(src, codes):
 def test_case_colon_is_e0031():
     _, diags = parse("void f(int n) { switch (n) { case 1: print(1); default: print(2); } }\n",
                      "t.k")
-    assert [(d.code, d.col) for d in diags if d.code == "E0031"] == [("E0031", 36), ("E0031", 55)]
-    assert "`case L ->`" in diags[0].message
+    e0031 = [d for d in diags if d.code == "E0031"]
+    assert [d.col for d in e0031] == [36, 55]
+    assert e0031[0].message == "`case L:` is not K: write `case L ->` (no fall-through)"
+    assert e0031[1].message == "`default:` is not K: write `default ->` (no fall-through)"
 
 
 def test_recovery_reports_each_error_once_in_order():

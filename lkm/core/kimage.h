@@ -30,6 +30,7 @@ enum ktype_kind {
 	KT_ARRAY = 5,
 	KT_FUNC = 6,
 	KT_VOID = 7,
+	KT_IFACE = 9,		/* (1.1) an interface: its index in ifaces, in elem */
 };
 
 /* Opcode numbers, from opcodes.def. */
@@ -97,6 +98,18 @@ struct kmethod_ref {
 
 /*
  * A class, built-in or script, as link.c leaves it.  A subclass's fields
+/*
+ * (1.1) One interface a class implements, directly, through an ancestor
+ * or through an interface it extends: the class's vtable slot of each of
+ * the interface's own methods, in their order.  link.c checked that every
+ * slot's method has the name and exactly the type of the interface's
+ * method, which is what lets CALLI be typed against the interface alone.
+ */
+struct kimpl {
+	uint32_t iface;		/* index in img->ifaces */
+	const uint32_t *slots;	/* ifaces[iface].nmethods vtable slots */
+};
+
  * and vtable extend its super's: field i and slot i mean the same in
  * every subclass, which is what lets GETF/SETF and CALLV be typed
  * against the static class alone.
@@ -118,9 +131,27 @@ struct kclass {
 	const char *const *vtable_names;
 	bool builtin;
 };
+	/* (1.1) every interface implemented, sorted by interface index */
+	uint32_t nimpl;
+	const struct kimpl *impl;
 
 /* Catches what an instruction starting in [start, end) throws. */
 struct khandler {
+/*
+ * (1.1) An interface (the image's interfaces section).  Interfaces only
+ * extend earlier ones, so the graph has no cycles; supers is the closure.
+ */
+struct kiface {
+	const char *name;
+	uint32_t nextends;
+	const uint32_t *extends;	/* direct, each < this index */
+	uint32_t nsupers;
+	const uint32_t *supers;		/* itself and all it extends, sorted */
+	uint32_t nmethods;		/* its own methods */
+	const char *const *method_names;
+	const uint32_t *method_types;	/* Func types without the receiver */
+};
+
 	uint32_t start, end, target;
 	uint32_t class_id;	/* KIMG_NONE catches everything */
 	uint32_t reg;
@@ -132,7 +163,8 @@ struct kline {
 };
 
 /*
- * Inline cache of one CALLA site: receiver class/type -> resolved target.
+ * Inline cache of one CALLA or (1.1) CALLI site: receiver class/type ->
+ * resolved target.
  * The only part of a loaded image written at run time (by calls, which
  * vm->lock serialises).  It only saves the lookup by name: the arguments
  * are checked against the target's signature on every call.
@@ -193,6 +225,8 @@ struct kimage {
 	const struct kclass *const *classes;	/* by class id; NULL gaps */
 	uint32_t nglobals;
 	const struct kglobal *globals;
+	uint32_t nifaces;	/* (1.1) the interfaces section */
+	const struct kiface *ifaces;
 	uint32_t nfuncs;
 	const struct kfunc *funcs;
 	uint32_t init_func;
@@ -220,6 +254,9 @@ bool kimg_assignable(const struct kimage *img, uint32_t s, uint32_t t);
 bool kimg_subclass(const struct kimage *img, uint32_t sub, uint32_t cls);
 /* Type name as in source ("int", "Point", "int[]", "Func<int(int)>"). */
 int kimg_type_name(const struct kimage *img, uint32_t type, char *buf,
+/* (1.1) Class cls's slots of interface iface, or NULL if it lacks it. */
+const struct kimpl *kimg_find_impl(const struct kimage *img, uint32_t cls,
+				   uint32_t iface);
 		   size_t len);
 
 /* SHA-256 (sha256.c). */

@@ -224,6 +224,21 @@ HANDLER(int, kop_CALLV, kvm_t *vm, kval_t *R, i32 a, i32 s, i32 b)
 	return st ? st : finish_call(vm, a, KRET_PLAIN);
 }
 
+/* (1.1) CALLI: CALLV with the method found through inline cache q. */
+HANDLER(int, kop_CALLI, kvm_t *vm, kval_t *R, i32 a, i32 t, i32 i, i32 b,
+	i32 q)
+{
+	struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
+	int st = kopi_calli_target(vm, kvm_top_fn(vm), R, t, i, b, q, &m);
+
+	if (st)
+		return st;
+	if (m.func == KIMG_NONE)
+		return kopi_native_call(vm, R, a, m.native, NULL, b);
+	st = push_call(vm, a, m.func, NULL, b, KRET_PLAIN);
+	return st ? st : finish_call(vm, a, KRET_PLAIN);
+}
+
 /*
  * A Func value's call: a bound method's receiver, or (1.1) a closure's
  * captured values, go before the arguments R[c..].

@@ -282,6 +282,12 @@ int ld_verify_type_classes(struct ld *ld)
 		if (id < KIMG_FIRST_SCRIPT_CLASS ||
 		    id - KIMG_FIRST_SCRIPT_CLASS >= ld->nscript_classes)
 			return ld_err(ld, -EINVAL,
+		/* (1.1) interface types: an index into the interfaces */
+		if (img->types[i].kind == KT_IFACE &&
+		    img->types[i].elem >= img->nifaces)
+			return ld_err(ld, -EINVAL,
+				      "type %u: interface %u does not exist (%u interfaces)",
+				      i, img->types[i].elem, img->nifaces);
 				      "type %u: class %u does not exist", i, id);
 	}
 	return 0;
@@ -506,6 +512,10 @@ static const char *method_name(const char *fname)
  */
 static int verify_class_body(struct ld *ld, struct kclass *k,
 			     const struct raw_class *rc)
+static int link_itable(struct ld *ld, struct kclass *k,
+		       const struct raw_class *rc, const uint32_t *hash,
+		       uint32_t hmask);
+
 {
 	struct kimage *img = ld->img;
 	const struct kclass *sup = ld_get_class(img, k->super);
@@ -642,6 +652,153 @@ int ld_verify_classes(struct ld *ld, struct kclass *sc)
 
 	if (ld_scratch_reserve(ld, 2 * LIM_VTABLE * sizeof(uint32_t)))
 		return ld->failed;
+	return link_itable(ld, k, rc, hash, hmask);
+}
+
+/* (1.1) A set of interface indexes, one bit each (LIM_IFACES bits). */
+struct iface_set {
+	uint8_t bits[LIM_IFACES / 8];
+};
+
+static void iset_add(struct iface_set *set, uint32_t i)
+{
+	set->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+static bool iset_has(const struct iface_set *set, uint32_t i)
+{
+	return set->bits[i / 8] & (1u << (i % 8));
+}
+
+/* The members of set among 0..n-1, sorted, into a new arena array. */
+static uint32_t *iset_list(struct ld *ld, const struct iface_set *set,
+			   uint32_t n, uint32_t *count)
+{
+	uint32_t i, k = 0, *a;
+
+	for (i = 0; i < n; i++)
+		k += iset_has(set, i);
+	a = ld_array(ld, k, sizeof(*a));
+	if (!a)
+		return NULL;
+	k = 0;
+	for (i = 0; i < n; i++)
+		if (iset_has(set, i))
+			a[k++] = i;
+	*count = k;
+	return a;
+}
+
+/*
+ * (1.1) The closure of each interface: itself and every interface it
+ * extends, directly or not.  read.c made each extend only earlier ones,
+ * so one pass in order finds every closure it needs already built.
+ */
+int ld_link_ifaces(struct ld *ld)
+{
+	struct kimage *img = ld->img;
+	struct kiface *ifs = (struct kiface *)img->ifaces;
+	uint32_t i, j, k;
+
+	for (i = 0; i < img->nifaces; i++) {
+		struct iface_set set;
+
+		memset(&set, 0, sizeof(set));
+		iset_add(&set, i);
+		for (j = 0; j < ifs[i].nextends; j++) {
+			const struct kiface *e = &ifs[ifs[i].extends[j]];
+
+			for (k = 0; k < e->nsupers; k++)
+				iset_add(&set, e->supers[k]);
+		}
+		ifs[i].supers = iset_list(ld, &set, i + 1, &ifs[i].nsupers);
+		if (!ifs[i].supers)
+			return ld->failed;
+	}
+	return 0;
+}
+
+/* The slot named name in a vtable hashed by verify_class_body, or NONE. */
+static uint32_t slot_by_name(const uint32_t *hash, uint32_t hmask,
+			     const char *const *vtn, const char *name)
+{
+	uint32_t h;
+
+	for (h = name_hash(name) & hmask; hash[h] != KIMG_NONE;
+	     h = (h + 1) & hmask)
+		if (!strcmp(vtn[hash[h]], name))
+			return hash[h];
+	return KIMG_NONE;
+}
+
+/* The Func type of a vtable entry. */
+static uint32_t ref_sig(struct ld *ld, const struct kmethod_ref *m)
+{
+	return m->native != KIMG_NONE ? ld->priv->natives[m->native].functype :
+					ld->img->funcs[m->func].type;
+}
+
+/*
+ * (1.1) The itable of class k: every interface it implements (those its
+ * superclass does, those it names and all they extend), each with the
+ * vtable slot of each of the interface's methods.  A slot must have the
+ * method's name and exactly its type, else the class does not implement
+ * the interface it claims and the image is refused.  hash is the vtable's
+ * name hash of verify_class_body().
+ */
+static int link_itable(struct ld *ld, struct kclass *k,
+		       const struct raw_class *rc, const uint32_t *hash,
+		       uint32_t hmask)
+{
+	struct kimage *img = ld->img;
+	const struct kclass *sup = ld_get_class(img, k->super);
+	struct iface_set set;
+	struct kimpl *impl;
+	uint32_t *list, n, i, j, total = 0;
+
+	memset(&set, 0, sizeof(set));
+	for (i = 0; i < sup->nimpl; i++)
+		iset_add(&set, sup->impl[i].iface);
+	for (i = 0; i < rc->nimpl; i++) {
+		const struct kiface *d = &img->ifaces[rc->impl[i]];
+
+		for (j = 0; j < d->nsupers; j++)
+			iset_add(&set, d->supers[j]);
+	}
+	list = iset_list(ld, &set, img->nifaces, &n);
+	impl = ld_array(ld, n, sizeof(*impl));
+	if (!list || !impl)
+		return ld->failed;
+	for (i = 0; i < n; i++) {
+		const struct kiface *it = &img->ifaces[list[i]];
+		uint32_t *slots;
+
+		total += it->nmethods;
+		if (total > LIM_ITABLE)
+			return ld_err(ld, -E2BIG,
+				      "class %s: more than %u interface methods",
+				      k->name, LIM_ITABLE);
+		slots = ld_array(ld, it->nmethods, sizeof(*slots));
+		if (!slots)
+			return ld->failed;
+		for (j = 0; j < it->nmethods; j++) {
+			uint32_t s = slot_by_name(hash, hmask, k->vtable_names,
+						  it->method_names[j]);
+
+			if (s == KIMG_NONE ||
+			    ref_sig(ld, &k->vtable[s]) != it->method_types[j])
+				return ld_err(ld, -EINVAL,
+					      "class %s: does not implement %s.%s of type %s",
+					      k->name, it->name,
+					      it->method_names[j],
+					      ld_tname1(ld, it->method_types[j]));
+			slots[j] = s;
+		}
+		impl[i].iface = list[i];
+		impl[i].slots = slots;
+	}
+	k->nimpl = n;
+	k->impl = impl;
 	for (i = 0; i < ld->nscript_classes; i++)
 		if (verify_class_body(ld, &sc[i], &ld->raw[i]))
 			return ld->failed;

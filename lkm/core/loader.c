@@ -165,7 +165,8 @@ static uint32_t type_hash(const struct ktype *t)
 	uint32_t h = 2166136261u, i;
 
 	h = (h ^ t->kind) * 16777619u;
-	if (t->kind == KT_CLASS || t->kind == KT_ARRAY)
+	if (t->kind == KT_CLASS || t->kind == KT_ARRAY ||
+	    t->kind == KT_IFACE)
 		h = (h ^ t->elem) * 16777619u;
 	if (t->kind == KT_FUNC) {
 		h = (h ^ t->result) * 16777619u;
@@ -191,6 +192,7 @@ static bool type_equal(const struct ktype *a, const struct ktype *b)
 		return a->elem == b->elem;
 	case KT_FUNC:
 		if (a->result != b->result || a->nparams != b->nparams)
+	case KT_IFACE:
 			return false;
 		return !a->nparams ||
 		       !memcmp(a->params, b->params,
@@ -309,9 +311,61 @@ bool kimg_subclass(const struct kimage *img, uint32_t sub, uint32_t cls)
 
 /*
  * Assignability is identity, any reference into Any, and subclassing
- * between class types: arrays and function types are invariant.
+ * between class types: arrays and function types are invariant.  (1.1) A
+ * class type is assignable to the interfaces its class implements, an
+ * interface type to those it extends and to Object (the language
+ * reference §3).
  */
 bool kimg_assignable(const struct kimage *img, uint32_t s, uint32_t t)
+/*
+ * (1.1) Binary search of a class's sorted implemented interfaces.  Before
+ * link.c has filled them (nimpl 0) a class implements nothing.
+ */
+const struct kimpl *kimg_find_impl(const struct kimage *img, uint32_t cls,
+				   uint32_t iface)
+{
+	const struct kclass *k = ld_get_class(img, cls);
+	uint32_t lo = 0, hi;
+
+	if (!k)
+		return NULL;
+	hi = k->nimpl;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (k->impl[mid].iface == iface)
+			return &k->impl[mid];
+		if (k->impl[mid].iface < iface)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* (1.1) Whether interface sub is sup or extends it (supers is sorted). */
+static bool iface_extends(const struct kimage *img, uint32_t sub, uint32_t sup)
+{
+	const struct kiface *it;
+	uint32_t lo = 0, hi;
+
+	if (sub >= img->nifaces || !img->ifaces[sub].supers)
+		return sub == sup;
+	it = &img->ifaces[sub];
+	hi = it->nsupers;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (it->supers[mid] == sup)
+			return true;
+		if (it->supers[mid] < sup)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 {
 	const struct ktype *ts, *tt;
 
@@ -330,6 +384,12 @@ bool kimg_assignable(const struct kimage *img, uint32_t s, uint32_t t)
 
 /* Appends s to buf at *pos, always NUL-terminated, truncating. */
 static void name_put(char *buf, size_t len, size_t *pos, const char *s)
+	if (tt->kind == KT_IFACE && ts->kind == KT_CLASS)
+		return kimg_find_impl(img, ts->elem, tt->elem) != NULL;
+	if (tt->kind == KT_IFACE && ts->kind == KT_IFACE)
+		return iface_extends(img, ts->elem, tt->elem);
+	if (ts->kind == KT_IFACE && tt->kind == KT_CLASS)
+		return tt->elem == KC_Object;
 {
 	while (*s && *pos + 1 < len)
 		buf[(*pos)++] = *s++;
@@ -340,6 +400,10 @@ static void name_put(char *buf, size_t len, size_t *pos, const char *s)
 /*
  * Array and function types may nest as deep as the image likes; names
  * print "..." below this depth so that the recursion stays bounded.
+	case KT_IFACE:	/* (1.1) */
+		name_put(buf, len, pos, ty->elem < img->nifaces ?
+			 img->ifaces[ty->elem].name : "<bad interface>");
+		break;
  * The work is bounded too: a name stops growing when its buffer is full
  * (a function type may have 4096 parameters, each of a function type:
  * without that stop, naming one nested six deep would take 4096^6
@@ -457,7 +521,8 @@ static int verify_image(struct ld *ld)
 		return ld->failed;
 	sc = ld_array(ld, ld->nscript_classes, sizeof(*sc));
 	if (!sc || ld_verify_class_supers(ld, sc) ||
-	    ld_verify_function_headers(ld) || ld_verify_classes(ld, sc))
+	    ld_verify_function_headers(ld) || ld_link_ifaces(ld) ||
+	    ld_verify_classes(ld, sc))
 		return ld->failed;
 	for (i = 0; i < ld->img->nfuncs; i++)
 		if (ld_verify_function(ld, &ld->img->funcs[i]))

@@ -36,6 +36,9 @@
 #define LIM_CODE	1048576u
 #define LIM_IMAGE	(16u << 20)
 #define LIM_STRING	(1u << 20)
+/* (1.1) interfaces: their number, and the vtable slots of a class's itable */
+#define LIM_IFACES	512u
+#define LIM_ITABLE	4096u
 
 #define HEADER_SIZE	48u
 #define NSECTIONS	7u
@@ -88,6 +91,10 @@ struct ld {
 	struct kimg_priv *priv;
 	struct kimage *img;		/* &priv->img */
 	struct arena_chunk *arena;	/* newest chunk first */
+	/* (1.1) interfaces it names (`implements`); listed: seen in the file */
+	uint32_t nimpl;
+	const uint32_t *impl;
+	bool listed;
 	size_t arena_total;
 	char *err;
 	size_t errlen;
@@ -150,3 +157,4 @@ bool ld_func_is_member(const struct kfunc *f);
 int ld_verify_function(struct ld *ld, const struct kfunc *f);
 
 #endif /* KLOADER_H */
+int ld_link_ifaces(struct ld *ld);

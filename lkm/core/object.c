@@ -253,6 +253,10 @@ bool kvm_instance_of(struct kvm *vm, const struct kobj *o, uint32_t type)
 	case KT_FUNC:
 		return o->kind == KO_FUNC &&
 			((const struct kfn *)o)->type == type;
+	case KT_IFACE:	/* (1.1) the class implements it (its itable) */
+		cls = kvm_obj_class(o);
+		return cls != KIMG_NONE &&
+			kimg_find_impl(vm->img, cls, t->elem) != NULL;
 	default:
 		return false;
 	}

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * read.c - the loader's first pass: the header and the seven sections of
- * an image (lkm/image.md) into the tables of struct kimage.
+ * an image (lkm/image.md), and (1.1) the optional interfaces section, into
+ * the tables of struct kimage.
  *
  * Every byte is read through a cursor (struct kcur) bounded by its
  * section, so nothing here can read outside [data, data + size) whatever
@@ -287,6 +288,7 @@ static int parse_types(struct ld *ld, struct kcur *c)
 				     "parameters"))
 				return ld->failed;
 			params = rd_u32_array(ld, c, t->nparams);
+		case KT_IFACE:	/* (1.1) the index, with the interfaces */
 			if (!params)
 				return ld->failed;
 			for (j = 0; j < t->nparams; j++) {
@@ -581,6 +583,100 @@ int ld_read_image(struct ld *ld)
 	if (v != ld->size)
 		return ld_err(ld, -EINVAL,
 			      "image size field %u does not match %zu bytes",
+/*
+ * (1.1) The optional interfaces section: the interfaces (name, the
+ * earlier interfaces each extends, its own method signatures), then the
+ * interfaces each script class names in `implements`.  An interface may
+ * extend only interfaces before it, so the graph read here is acyclic; a
+ * cycle in a script is the compiler's error, and in an image an index
+ * that is not earlier.  What needs the classes (names matching vtable
+ * slots) is link.c's.
+ */
+static int parse_interfaces(struct ld *ld, struct kcur *c)
+{
+	struct kimage *img = ld->img;
+	struct kiface *ifs;
+	uint32_t n, i, j, name, ncls;
+
+	/* name, nextends and nmethods: 12 bytes at least */
+	if (rd_count(ld, c, &n, LIM_IFACES, 12, "interfaces"))
+		return ld->failed;
+	ifs = ld_array(ld, n, sizeof(*ifs));
+	if (!ifs)
+		return ld->failed;
+	img->ifaces = ifs;
+	for (i = 0; i < n; i++) {
+		struct kiface *it = &ifs[i];
+		const char **names;
+		uint32_t *types;
+
+		if (rd_u32(ld, c, &name) ||
+		    ld_check_string(ld, name, "interface name"))
+			return ld->failed;
+		it->name = ld_str_of(img, name);
+		if (rd_count(ld, c, &it->nextends, LIM_IFACES, 4, "extended interfaces"))
+			return ld->failed;
+		it->extends = rd_u32_array(ld, c, it->nextends);
+		if (!it->extends)
+			return ld->failed;
+		for (j = 0; j < it->nextends; j++)
+			if (it->extends[j] >= i)
+				return ld_err(ld, -EINVAL,
+					      "interface %s: extends interface %u, which is not an earlier one (a cycle or a bad index)",
+					      it->name, it->extends[j]);
+		if (rd_count(ld, c, &it->nmethods, LIM_VTABLE, 8, "interface methods"))
+			return ld->failed;
+		names = ld_array(ld, it->nmethods, sizeof(*names));
+		types = ld_array(ld, it->nmethods, sizeof(*types));
+		if (!names || !types)
+			return ld->failed;
+		for (j = 0; j < it->nmethods; j++) {
+			if (rd_u32(ld, c, &name) || rd_u32(ld, c, &types[j]) ||
+			    ld_check_string(ld, name, "interface method name"))
+				return ld->failed;
+			names[j] = ld_str_of(img, name);
+			if (types[j] >= ld->priv->nimage_types ||
+			    img->types[types[j]].kind != KT_FUNC)
+				return ld_err(ld, -EINVAL,
+					      "interface %s: method %s: type %u is not a Func type",
+					      it->name, names[j], types[j]);
+		}
+		it->method_names = names;
+		it->method_types = types;
+		img->nifaces = i + 1;
+	}
+	/* class id and count: 8 bytes at least */
+	if (rd_count(ld, c, &ncls, LIM_CLASSES, 8, "implementing classes"))
+		return ld->failed;
+	for (i = 0; i < ncls; i++) {
+		struct raw_class *rc;
+		uint32_t id, *impl;
+
+		if (rd_u32(ld, c, &id))
+			return ld->failed;
+		if (id < KIMG_FIRST_SCRIPT_CLASS ||
+		    id - KIMG_FIRST_SCRIPT_CLASS >= ld->nscript_classes)
+			return ld_err(ld, -EINVAL,
+				      "implements: class %u is not a script class", id);
+		rc = &ld->raw[id - KIMG_FIRST_SCRIPT_CLASS];
+		if (rc->listed)
+			return ld_err(ld, -EINVAL,
+				      "implements: class %u listed twice", id);
+		rc->listed = true;
+		if (rd_count(ld, c, &rc->nimpl, LIM_IFACES, 4, "implemented interfaces"))
+			return ld->failed;
+		rc->impl = impl = rd_u32_array(ld, c, rc->nimpl);
+		if (!impl)
+			return ld->failed;
+		for (j = 0; j < rc->nimpl; j++)
+			if (impl[j] >= img->nifaces)
+				return ld_err(ld, -EINVAL,
+					      "implements: class %u: interface %u out of range (%u interfaces)",
+					      id, impl[j], img->nifaces);
+	}
+	return 0;
+}
+
 			      v, ld->size);
 	if (get_u32(ld->data + 12))
 		return ld_err(ld, -EINVAL, "reserved header field not 0");
@@ -622,3 +718,28 @@ int ld_read_image(struct ld *ld)
 			      c.end - c.off, c.off);
 	return 0;
 }
+	/* (1.1) the optional eighth section */
+	if (c.off != c.end) {
+		struct kcur sec;
+		uint32_t tag, len;
+
+		ld->where = "image";
+		if (rd_u32(ld, &c, &tag) || rd_u32(ld, &c, &len))
+			return ld->failed;
+		if (tag != SEC_INTERFACES)
+			return ld_err(ld, -EINVAL,
+				      "section %u: expected tag %u (interfaces), found %u",
+				      SEC_INTERFACES, SEC_INTERFACES, tag);
+		if (cur_need(ld, &c, len))
+			return ld->failed;
+		sec.off = c.off;
+		sec.end = c.off + len;
+		ld->where = "interfaces";
+		if (parse_interfaces(ld, &sec))
+			return ld->failed;
+		if (sec.off != sec.end)
+			return ld_err(ld, -EINVAL,
+				      "interfaces section: %zu bytes left over at offset %zu",
+				      sec.end - sec.off, sec.off);
+		c.off = sec.end;
+	}

@@ -142,6 +142,34 @@ static int need_class(struct ld *ld, const struct vinsn *v, int32_t r,
 	return 0;
 }
 
+/*
+ * (1.1) An interface call's receiver and method: type t is an interface
+ * type, i one of its own methods, and register b (checked again: it
+ * starts an argument block) holds a subtype of t.  *sig gets the
+ * method's Func type, which link.c made every implementing class's slot
+ * have exactly.
+ */
+static int need_iface_method(struct ld *ld, const struct vinsn *v,
+			     uint32_t t, int32_t i, int32_t b, uint32_t *sig)
+{
+	const struct ktype *ty = &ld->img->types[t];
+	const struct kiface *it;
+
+	if (ty->kind != KT_IFACE)
+		return VERR(ld, v, "type %s is not an interface",
+			    ld_tname1(ld, t));
+	it = &ld->img->ifaces[ty->elem];
+	if (i < 0 || (uint32_t)i >= it->nmethods)
+		return VERR(ld, v, "interface %s has no method %d", it->name, i);
+	if (b < 0 || (uint32_t)b >= v->f->nregs)
+		return VERR(ld, v, "receiver register r%d out of range", b);
+	if (!kimg_assignable(ld->img, rtype(v, b), t))
+		return VERR(ld, v, "receiver r%d has type %s, expected %s", b,
+			    ld_tname1(ld, rtype(v, b)), ld_tname2(ld, t));
+	*sig = it->method_types[i];
+	return 0;
+}
+
 /* Register r has an array type; *elem gets its element type. */
 static int need_array(struct ld *ld, const struct vinsn *v, int32_t r,
 		      uint32_t *elem)
@@ -512,9 +540,17 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 			return ld->failed;
 		return need_result(ld, v, w[0], t->result);
 	}
-	/* a virtual call: the slot's type through the static class */
+	/*
+	 * a virtual call: the slot's type through the static class; (1.1)
+	 * through an interface type, Object's slots (toString): every
+	 * interface type is a subtype of Object
+	 */
 	case KOP_CALLV:
-		if (need_class(ld, v, w[2], &k) || slot_sig(ld, v, k, w[1], &sig))
+		if (rkind(img, v, w[2]) == KT_IFACE)
+			k = ld_get_class(img, KC_Object);
+		else if (need_class(ld, v, w[2], &k))
+			return ld->failed;
+		if (slot_sig(ld, v, k, w[1], &sig))
 			return ld->failed;
 		t = &img->types[sig];
 		if (need_args(ld, v, w[2] + 1, t->nparams, t->params, KIMG_NONE))
@@ -620,6 +656,24 @@ static int arg_block_operand(int op)
 		return -1;
 	}
 }
+	/*
+	 * (1.1) An interface call: the method's signature through the
+	 * interface type; the receiver's class finds its slot at run time.
+	 */
+	case KOP_CALLI:		/* A t i B q */
+		if (need_iface_method(ld, v, (uint32_t)w[1], w[2], w[3], &sig))
+			return ld->failed;
+		t = &img->types[sig];
+		if (need_args(ld, v, w[3] + 1, t->nparams, t->params, KIMG_NONE))
+			return ld->failed;
+		if (ic_used[w[4] / 8] & (1u << (w[4] % 8)))
+			return VERR(ld, v, "inline cache %d used twice", w[4]);
+		ic_used[w[4] / 8] |= (uint8_t)(1u << (w[4] % 8));
+		return need_result(ld, v, w[0], t->result);
+	case KOP_BINDI:		/* A B t i */
+		if (need_iface_method(ld, v, (uint32_t)w[2], w[3], w[1], &sig))
+			return ld->failed;
+		return need_type(ld, v, w[0], sig);
 
 /* starts: a bit per code word, set where an instruction begins. */
 static bool is_start(const uint8_t *starts, uint32_t pc)
@@ -650,7 +704,7 @@ static int verify_operands(struct ld *ld, struct vinsn *v,
 		case 'A':
 			if (x == -1 && (v->op == KOP_CALL || v->op == KOP_CALLV ||
 					v->op == KOP_CALLN || v->op == KOP_CALLF ||
-					v->op == KOP_CALLA))
+					v->op == KOP_CALLA || v->op == KOP_CALLI))
 				break;
 			fallthrough;
 		case 'r':
@@ -659,6 +713,8 @@ static int verify_operands(struct ld *ld, struct vinsn *v,
 			if (u >= nregs)
 				return VERR(ld, v, "register r%d out of range (%u registers)",
 					    x, nregs);
+	case KOP_CALLI:		/* (1.1) the receiver, then the arguments */
+		return 3;
 			break;
 		case 'i':
 			break;

@@ -518,6 +518,7 @@ static KP_NOINLINE int run_stub(struct kvm *vm)
 #define VM_HAND_CALLN	VM_HAND
 #define VM_HAND_CALLF	VM_HAND
 #define VM_HAND_CALLA	VM_HAND
+#define VM_HAND_CALLI	VM_HAND
 #define VM_HAND_RET	VM_HAND
 #define VM_HAND_RETV	VM_HAND
 #define VM_HAND_THROW	VM_HAND
@@ -718,6 +719,29 @@ redispatch:
 		}
 		PROTECT(kopi_native_call(vm, R, A1, m.native, NULL, A3));
 		vmnextop(CALLV);
+	}
+	vmcase(CALLI) {
+		/* (1.1) A t i B q: CALLV with the slot found by cache q */
+		struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
+
+		OPST(kopi_calli_target(vm, fn, R, A2, A3, A4, A5, &m));
+		if (m.func != KIMG_NONE) {
+			const struct kfunc *callee = &img->funcs[m.func];
+			uint32_t caller = fr->base, i;
+			const union kvalue *src;
+
+			dst = push_frame(vm, callee, A1, KRET_PLAIN);
+			if (unlikely(!dst)) {
+				st = KVM_ABORT;
+				goto status;
+			}
+			src = vm->stack + caller + A4;
+			for (i = 0; i < callee->nargs; i++)
+				dst[i] = src[i];
+			ENTER(m.func);
+		}
+		PROTECT(kopi_native_call(vm, R, A1, m.native, NULL, A4));
+		vmnextop(CALLI);
 	}
 	vmcase(CALLN)
 		PROTECT(kopi_CALLN(vm, R, A1, A2, A3));
