@@ -18,11 +18,15 @@ Type syntax:   NamedType, ArrayTypeNode, FuncTypeNode        (.resolved: types.T
 Top level:     Program, ClassDecl, FieldDecl, MethodDecl, CtorDecl,
                FuncDecl, GlobalDecl, Param
 Statements:    Block, VarDecl, ExprStmt, EmptyStmt, If, While, DoWhile, For,
-               ForEach, Break, Continue, Return, Throw, Try, Catch
+               ForEach, Break, Continue, Return, Throw, Try, Catch,
+               (1.1) Switch, SwitchArm
 Expressions:   IntLit, BoolLit, NullLit, StringLit, Name, This, Super,
                Member, Index, Call, New, NewArray, ArrayLit, Unary, Binary,
-               Assign, IncDec, Cond, Cast, InstanceOf
+               Assign, IncDec, Cond, Cast, InstanceOf, (1.1) SwitchExpr
                (all with .ty: types.Type)
+
+(1.1) `final` is syntax: the `final` flag of Param, FieldDecl, GlobalDecl,
+VarDecl, ForEach and Catch says the declaration was written with it.
 """
 from __future__ import annotations
 
@@ -85,6 +89,7 @@ class Param(Node):
     type: TypeNode = None
     name: str = ""
     name_span: Span = None
+    final: bool = False                            # (1.1) `final T name`
     var: Any = field(default=None, kw_only=True)   # symbols.LocalVar
 
 
@@ -111,6 +116,7 @@ class FieldDecl(Node):
     name: str = ""
     name_span: Span = None
     init: Any = None
+    final: bool = False    # (1.1) a final field; a blank final when init is None
     info: Any = field(default=None, kw_only=True)   # symbols.FieldInfo
 
 
@@ -157,6 +163,8 @@ class GlobalDecl(Node):
     name: str = ""
     name_span: Span = None
     init: Any = None
+    final: bool = False    # (1.1) a final global (a constant global when
+                           # int/boolean/String with a constant initialiser)
     info: Any = field(default=None, kw_only=True)   # symbols.GlobalInfo
 
 
@@ -180,6 +188,7 @@ class VarDecl(Stmt):
     name: str = ""
     name_span: Span = None
     init: Any = None
+    final: bool = False    # (1.1) `final T x = e;`
     var: Any = field(default=None, kw_only=True)   # symbols.LocalVar
 
 
@@ -232,6 +241,7 @@ class ForEach(Stmt):
     name_span: Span = None
     iterable: Any = None
     body: Stmt = None
+    final: bool = False    # (1.1) `for (final T x : a)`
     var: Any = field(default=None, kw_only=True)   # symbols.LocalVar
 
 
@@ -264,6 +274,7 @@ class Catch(Node):
     name: str = ""
     name_span: Span = None
     body: Block = None
+    final: bool = False    # (1.1) `catch (final E e)`
     var: Any = field(default=None, kw_only=True)   # symbols.LocalVar
 
 
@@ -275,6 +286,29 @@ class Try(Stmt):
     body: Block = None
     catches: list = field(default_factory=list)
     finally_: Optional[Block] = None
+
+
+@dataclass(eq=False)
+class SwitchArm(Node):
+    """(1.1) One arm `case L1, ..., Ln -> body` (labels empty and
+    `is_default` for `default -> body`).  `body` is an ExprStmt, a Block or
+    a Throw; in a switch expression an ExprStmt's expression is the arm's
+    value.  `values` are the labels' constant values (int, or bytes for
+    String labels), in order."""
+    labels: list = field(default_factory=list)
+    is_default: bool = False
+    body: Any = None
+    values: Optional[list] = field(default=None, kw_only=True)
+
+
+@dataclass(eq=False)
+class Switch(Stmt):
+    """(1.1) A switch statement (the language reference §5): the selector,
+    evaluated once, picks the arm with an equal label, else `default`, else
+    none; a null String selector throws NullPointerException."""
+    selector: Any = None
+    arms: list = field(default_factory=list)       # SwitchArm
+    kind: Optional[str] = field(default=None, kw_only=True)   # "int" | "String"
 
 
 # ---------------------------------------------------------------- expressions
@@ -442,10 +476,27 @@ class Cast(Expr):
 
 
 @dataclass(eq=False)
+class SwitchExpr(Expr):
+    """(1.1) A switch expression: as Switch, with a `default` and arms that
+    give a value (`e;`) or throw; its type is the expected type or the join
+    of the values (the language reference §5)."""
+    selector: Any = None
+    arms: list = field(default_factory=list)       # SwitchArm
+    kind: Optional[str] = field(default=None, kw_only=True)   # "int" | "String"
+
+
+@dataclass(eq=False)
 class InstanceOf(Expr):
     """`expr instanceof type`: false for null (the language reference §3)."""
     expr: Any = None
     type: TypeNode = None
+
+
+@dataclass(eq=False)
+class FinalMarker:
+    """Parser-internal: the `final` modifier before a declaration (never in
+    a finished AST; the declaration's node gets `final=True`)."""
+    span: Span = None
 
 
 @dataclass(eq=False)

@@ -30,6 +30,55 @@ class _All:
 ALL = _All()
 
 
+# (1.1) The value of an expression that is not a constant expression.
+_NC = object()
+_U64 = 1 << 64
+
+
+def _wrap(v):
+    """`v` reduced to a signed 64-bit value (the run-time rules, §6)."""
+    v %= _U64
+    return v - _U64 if v >= 1 << 63 else v
+
+
+def _const_text(v):
+    """A constant as a label's message shows it."""
+    if isinstance(v, bytes):
+        return '"' + v.decode("latin-1") + '"'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _assigned_names(node):
+    """(1.1) Names assigned anywhere in `node` (`=`, compound, `++`, `--`
+    on a bare name or on `this.f`): what a loop or a try statement may have
+    assigned when control comes back to a point of it (the "possibly
+    assigned" set, the complement of JLS 16's definitely unassigned)."""
+    out = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, list):
+            stack.extend(n)
+            continue
+        if not isinstance(n, A.Node):
+            continue
+        if isinstance(n, (A.Assign, A.IncDec)):
+            t = n.target
+            if isinstance(t, A.Name):
+                out.add(t.name)
+            elif isinstance(t, A.Member) and isinstance(t.obj, A.This):
+                out.add(t.name)
+        for f in n.__dataclass_fields__:
+            if f in ("span", "ty", "ref", "var", "info", "resolved"):
+                continue
+            v = getattr(n, f, None)
+            if isinstance(v, (A.Node, list)):
+                stack.append(v)
+    return out
+
+
 def da_join(a, b):
     if a is ALL:
         return b.copy() if b is not ALL else ALL
@@ -80,6 +129,14 @@ class Checker:
         self.live = True
         self.unreachable_reported = False
         self.da = set()
+        # (1.1) The variables and blank final fields that may have been
+        # assigned on some path to this point (the complement of JLS 16's
+        # "definitely unassigned"): unions at joins, empty where dead.
+        self.pa = set()
+        self.bf_depth = 0         # > 0 inside a loop, try, catch or finally
+        self.bf_assign = None     # the `f = e;` a constructor may assign f by
+        self.in_target = None     # the Member being checked as a target
+        self.const_memo = {}
         self.declared_locals = []   # W0001: LocalVars declared by statements
         self.read_locals = set()    # W0001: LocalVars some name reads
         self.STRING = T.ClassType(self.bs.classes["String"])
@@ -112,6 +169,7 @@ class Checker:
         self.layout_classes()
         self.resolve_functions()
         self.resolve_globals()
+        self.resolve_constants()
         self.check_bodies(program)
         self.diags += unused_locals(self.declared_locals, self.read_locals)
         self.diags.sort(key=lambda d: (d.span[1], d.span[2]))
@@ -158,7 +216,7 @@ class Checker:
             elif isinstance(item, A.MethodDecl):
                 self.out_methods.append(item)
             elif isinstance(item, A.GlobalDecl):
-                gi = GlobalInfo(item.name, None, len(info.globals), decl=item)
+                gi = GlobalInfo(item.name, None, len(info.globals), decl=item, final=item.final)
                 item.info = gi
                 info.globals.append(gi)
                 if self.is_class_name(item.name):
@@ -336,7 +394,7 @@ class Checker:
                     self.error("E0303", f"field `{m.name}` clashes with method `{inh_m.owner_name}.{m.name}`",
                                m.name_span)
                 own_names[m.name] = m.name_span
-                fi = FieldInfo(m.name, ft, len(ci.fields), ci, decl=m)
+                fi = FieldInfo(m.name, ft, len(ci.fields), ci, decl=m, final=m.final)
                 m.info = fi
                 ci.fields.append(fi)
                 ci.own_fields.append(fi)
@@ -456,11 +514,16 @@ class Checker:
             for m in cd.members:
                 if isinstance(m, A.FieldDecl) and m.init is not None:
                     self.fn = _Fn("field", T.VOID, cls=ci, owner=ci.ctor, name=ci.name)
-                    self.live, self.da = True, set()
+                    self.live, self.da, self.pa = True, set(), set()
                     self.check_assign_to(m.init, m.info.type if m.info else T.ERROR)
             for m in cd.members:
                 if isinstance(m, A.CtorDecl):
                     self.check_ctor(m, ci)
+            if ci.ctor is not None and ci.ctor.implicit:
+                for f in ci.own_fields:
+                    if f.blank_final:
+                        self.error("E0502", f"blank final field `{f.name}` is never assigned", f.decl.name_span,
+                                   notes=[f"class `{ci.name}` needs a constructor that assigns it"])
             for mi in list(ci.methods.values()):
                 mi.func_index = len(info.code_units)
                 info.code_units.append(mi)
@@ -470,7 +533,7 @@ class Checker:
                 self.check_function(md, md.info, _Fn("func", md.info.ret, owner=md.info, name=md.name))
         # the init: top-level statements and global initialisers in order
         self.fn = _Fn("init", T.VOID, owner=info, name="<init>")
-        self.live, self.da = True, set()
+        self.live, self.da, self.pa = True, set(), set()
         reported = False
         for item in program.items:
             if isinstance(item, A.GlobalDecl):
@@ -491,13 +554,14 @@ class Checker:
         mi.param_vars = []
         for i, p in enumerate(decl.params):
             t = mi.params[i] if i < len(mi.params) else T.ERROR
-            v = self.declare_local(p.name, t, p.name_span or p.span, is_param=True)
+            v = self.declare_local(p.name, t, p.name_span or p.span, is_param=True,
+                                   final=p.final)
             p.var = v
             mi.param_vars.append(v)
 
     def check_function(self, decl, mi, fn):
         self.fn = fn
-        self.live, self.da = True, set()
+        self.live, self.da, self.pa = True, set(), set()
         self.unreachable_reported = False
         self.declare_params(decl, mi)
         self.check_block(decl.body, new_scope=False)
@@ -516,7 +580,7 @@ class Checker:
         mi = cd.info
         fn = _Fn("ctor", T.VOID, cls=ci, owner=mi, name=f"{ci.name}")
         self.fn = fn
-        self.live, self.da = True, set()
+        self.live, self.da, self.pa = True, set(), set()
         self.declare_params(cd, mi)
         stmts = cd.body.stmts
         first_is_super = bool(stmts) and isinstance(stmts[0], A.ExprStmt) and \
@@ -529,10 +593,26 @@ class Checker:
         self.ctor_first = stmts[0].expr if first_is_super else None
         self.check_block(cd.body, new_scope=False)
         self.ctor_first = None
+        if self.live and mi is ci.ctor:
+            b = cd.body.span
+            self.check_blank_finals((b[0], b[3], b[4] - 1, b[3], b[4]))
         mi.locals = fn.locals
 
+    def check_blank_finals(self, span):
+        """(1.1) Where a constructor completes normally (its end, `return;`)
+        every blank final field of its class must be definitely assigned
+        (the language reference §4)."""
+        fn = self.fn
+        if fn is None or fn.kind != "ctor" or self.da is ALL:
+            return
+        for f in fn.cls.own_fields:
+            if f.blank_final and f not in self.da:
+                self.error("E0502", f"blank final field `{f.name}` might not have been assigned", span,
+                           labels=[(f.decl.name_span, f"`{f.name}` declared here")],
+                           notes=[f"the constructor of `{fn.cls.name}` must assign it on every path"])
+
     # ------------------------------------------------------------ scopes
-    def declare_local(self, name, ty, span, is_param=False):
+    def declare_local(self, name, ty, span, is_param=False, final=False, has_init=False):
         fn = self.fn
         if self.is_class_name(name):
             self.error("E0103", f"{'parameter' if is_param else 'variable'} `{name}` has the name of a class", span)
@@ -543,7 +623,8 @@ class Checker:
                     self.error("E0106", f"`{name}` is already declared in this function", span,
                                labels=[(prev.span, f"`{name}` first declared here")])
                     break
-        v = LocalVar(name, ty, span, is_param=is_param, index=len(fn.locals))
+        v = LocalVar(name, ty, span, is_param=is_param, index=len(fn.locals), final=final,
+                     has_init=has_init)
         fn.locals.append(v)
         fn.scopes[-1][name] = v
         if is_param:
@@ -578,6 +659,7 @@ class Checker:
     def dead(self):
         self.live = False
         self.da = ALL
+        self.pa = set()
 
     def check_stmt(self, s):
         m = getattr(self, "stmt_" + type(s).__name__)
@@ -597,8 +679,13 @@ class Checker:
             t = self.resolve_type(s.type, what="a variable")
             if s.init is not None:
                 self.check_assign_to(s.init, t)
-        v = self.declare_local(s.name, t, s.name_span)
+        if s.final and s.init is None:
+            self.error("E0501", f"final variable `{s.name}` needs an initialiser", s.name_span,
+                       notes=["a final local is declared `final T x = e;`"])
+        v = self.declare_local(s.name, t, s.name_span, final=s.final, has_init=s.init is not None)
         s.var = v
+        if s.final and s.init is None:
+            self.assign_var(v)      # reported above: no cascade of E0402
         self.declared_locals.append(v)
         if s.init is not None:
             self.assign_var(v)
@@ -614,7 +701,10 @@ class Checker:
             self.error("E0220", "this expression is not a statement", e.span,
                        notes=["only assignments, `++`/`--`, calls and `new` can be used as statements"])
             return
+        # (1.1) the only statement that may assign a blank final field
+        self.bf_assign = e if isinstance(e, A.Assign) and e.op == "=" and self.bf_depth == 0 else None
         self.check_expr(e)
+        self.bf_assign = None
 
     def condition(self, e, what):
         t, f, ty = self.flow_cond(e)
@@ -625,11 +715,14 @@ class Checker:
     def stmt_If(self, s):
         t, f = self.condition(s.cond, "the condition of `if`")
         self.da = t
+        pa0 = set(self.pa)
         self.check_stmt(s.then)
         live1, da1 = self.live, self.da
-        self.live, self.da = True, f
+        pa1 = self.pa
+        self.live, self.da, self.pa = True, f, pa0
         if s.els is not None:
             self.check_stmt(s.els)
+        self.pa = self.pa | pa1
         self.live = live1 or self.live
         self.da = da_join(da1 if live1 else ALL, self.da if self.live or s.els is None else ALL) \
             if self.live else ALL
@@ -661,10 +754,40 @@ class Checker:
         self.live = (not const_true) or bool(loop["breaks"])
         self.da = out if self.live else ALL
 
+    def enter_repeated(self, *nodes):
+        """(1.1) Before a loop, try or catch: what its parts assign may be
+        assigned already when control reaches them (again), and a blank
+        final field may not be assigned there.  Returns what
+        `leave_repeated` restores."""
+        names = _assigned_names(list(nodes))
+        extra = set()
+        for n in names:
+            v = self.lookup_local(n)
+            if v is not None:
+                extra.add(v)
+            elif self.fn is not None and self.fn.cls is not None:
+                f = self.fn.cls.lookup_field(n)
+                if f is not None and f.final:
+                    extra.add(f)
+        self.pa = self.pa | extra
+        self.bf_depth += 1
+        return self.pa
+
+    def leave_repeated(self, pa):
+        self.bf_depth -= 1
+        self.pa = set(pa) if self.live else set()
+
     def stmt_While(self, s):
+        pa = self.enter_repeated(s.cond, s.body)
         self._loop(s.cond, s.body, "while")
+        self.leave_repeated(pa)
 
     def stmt_DoWhile(self, s):
+        pa = self.enter_repeated(s.cond, s.body)
+        self._stmt_DoWhile(s)
+        self.leave_repeated(pa)
+
+    def _stmt_DoWhile(self, s):
         loop = {"breaks": [], "continues": []}
         self.fn.loops.append(loop)
         self.check_stmt(s.body)
@@ -687,10 +810,17 @@ class Checker:
         self.fn.scopes.append({})
         for i in s.init:
             self.check_stmt(i) if isinstance(i, A.VarDecl) else self.check_expr(i.expr)
+        pa = self.enter_repeated(s.cond, s.body, s.update)
         self._loop(s.cond, s.body, "for", s.update)
+        self.leave_repeated(pa)
         self.fn.scopes.pop()
 
     def stmt_ForEach(self, s):
+        pa = self.enter_repeated(s.body)
+        self._stmt_ForEach(s)
+        self.leave_repeated(pa)
+
+    def _stmt_ForEach(self, s):
         it = self.check_value(s.iterable)
         elem = T.ERROR
         if isinstance(it, T.ArrayType):
@@ -705,7 +835,7 @@ class Checker:
             if not T.assignable(elem, vt):
                 self.error("E0200", f"mismatched types: elements of `{it}` are `{elem}`, not `{vt}`", s.type.span)
         self.fn.scopes.append({})
-        v = self.declare_local(s.name, vt, s.name_span)
+        v = self.declare_local(s.name, vt, s.name_span, final=s.final, has_init=True)
         s.var = v
         before = self.da
         self.assign_var(v)
@@ -720,21 +850,29 @@ class Checker:
             self.da = da_join(self.da, b)
 
     def stmt_Break(self, s):
+        # (1.1) the innermost loop or switch statement
         if not self.fn.loops:
             self.error("E0403", "`break` outside of a loop", s.span)
         else:
-            self.fn.loops[-1]["breaks"].append(self.da.copy() if self.da is not ALL else ALL)
+            ctx = self.fn.loops[-1]
+            ctx["breaks"].append(self.da.copy() if self.da is not ALL else ALL)
+            if ctx.get("switch"):
+                ctx["pas"].append(set(self.pa))
         self.dead()
 
     def stmt_Continue(self, s):
-        if not self.fn.loops:
+        # (1.1) `continue` belongs to the innermost loop, not to a switch
+        loops = [c for c in self.fn.loops if not c.get("switch")]
+        if not loops:
             self.error("E0403", "`continue` outside of a loop", s.span)
         else:
-            self.fn.loops[-1]["continues"].append(self.da.copy() if self.da is not ALL else ALL)
+            loops[-1]["continues"].append(self.da.copy() if self.da is not ALL else ALL)
         self.dead()
 
     def stmt_Return(self, s):
         fn = self.fn
+        if fn.kind == "ctor" and s.value is None and fn.owner is fn.cls.ctor:
+            self.check_blank_finals(s.span)
         if fn.kind == "init":
             self.error("E0405", "`return` outside of a function", s.span)
             if s.value is not None:
@@ -760,6 +898,11 @@ class Checker:
         self.dead()
 
     def stmt_Try(self, s):
+        pa = self.enter_repeated(s.body, s.catches, s.finally_)
+        self._stmt_Try(s)
+        self.leave_repeated(pa)
+
+    def _stmt_Try(self, s):
         before = self.da.copy() if self.da is not ALL else ALL
         self.check_block(s.body)
         live, da = self.live, (self.da if self.live else ALL)
@@ -780,7 +923,7 @@ class Checker:
             self.live = True
             self.da = before.copy() if before is not ALL else ALL
             self.fn.scopes.append({})
-            v = self.declare_local(c.name, ct, c.name_span)
+            v = self.declare_local(c.name, ct, c.name_span, final=c.final, has_init=True)
             c.var = v
             self.assign_var(v)
             self.check_block(c.body)
@@ -875,6 +1018,7 @@ class Checker:
                 self.assign_var(sym)
             return sym.type
         if isinstance(sym, FieldInfo):
+            self.check_final_read(sym, e.span)
             return sym.type
         if isinstance(sym, GlobalInfo):
             if sym.type is None:
@@ -943,6 +1087,8 @@ class Checker:
             f = t.info.lookup_field(e.name)
             if f is not None:
                 e.ref = f
+                if isinstance(e.obj, A.This) and self.in_target is not e:
+                    self.check_final_read(f, e.span)
                 return f.type
             m = t.info.lookup_method(e.name)
             if m is not None:
@@ -1283,7 +1429,9 @@ class Checker:
             target.ty = T.ERROR
             return None, T.ERROR
         if isinstance(target, A.Member):
+            saved, self.in_target = self.in_target, target
             t = self.check_expr(target)
+            self.in_target = saved
             if isinstance(target.ref, FieldInfo) or T.is_error(t):
                 return target.ref, t
             self.error("E0013", f"cannot {what} method `{target.name}`", target.span)
@@ -1303,12 +1451,15 @@ class Checker:
                 e.target.ref = v
                 e.target.ty = v.type
                 self.check_assign_to(e.value, v.type)
+                self.final_write(e, v, e.target, verb)
                 self.assign_var(v)
                 return v.type
             sym, tt = self.lvalue(e.target, verb)
             self.check_assign_to(e.value, tt)
+            self.final_write(e, sym, e.target, verb)
             return tt
         sym, tt = self.lvalue(e.target, verb)
+        self.final_write(e, sym, e.target, f"apply `{e.op}` to")
         vt = self.check_value(e.value)
         if T.is_error(tt) or T.is_error(vt):
             return tt
@@ -1323,6 +1474,7 @@ class Checker:
 
     def expr_IncDec(self, e, exp):
         sym, tt = self.lvalue(e.target, "increment" if e.op == "++" else "decrement")
+        self.final_write(e, sym, e.target, "increment" if e.op == "++" else "decrement")
         if tt != T.INT and not T.is_error(tt):
             self.error("E0201", f"cannot apply `{e.op}` to `{tt}`", e.span)
             return T.ERROR
@@ -1370,6 +1522,357 @@ class Checker:
         elif not ok:
             self.error("E0204", f"`{st}` can never be an instance of `{tt}`", e.span)
         return T.BOOL
+
+    # ------------------------------------------------------------ (1.1) final
+    def final_write(self, e, sym, target, verb):
+        """Check that the assignment, compound assignment or `++`/`--` `e`
+        may write `sym` (the language reference §4, §5), and keep the
+        flow facts of finals: a blank final field assigned by its
+        constructor becomes definitely assigned, and a local written where
+        it may already be assigned is not effectively final."""
+        plain = isinstance(e, A.Assign) and e.op == "="
+        if isinstance(sym, LocalVar):
+            if sym.final:
+                kind = "parameter" if sym.is_param else "variable"
+                self.error("E0500", f"cannot {verb} final {kind} `{sym.name}`", target.span,
+                           labels=[(sym.span, f"`{sym.name}` is declared final here")])
+                return
+            if not plain or sym.has_init or sym in self.pa:
+                sym.effectively_final = False
+            self.pa.add(sym)
+        elif isinstance(sym, GlobalInfo) and sym.final:
+            self.error("E0500", f"cannot {verb} final global `{sym.name}`", target.span,
+                       labels=[(sym.decl.name_span, f"`{sym.name}` is declared final here")])
+        elif isinstance(sym, FieldInfo) and sym.final:
+            fn = self.fn
+            direct = isinstance(target, A.Name) or (
+                isinstance(target, A.Member) and isinstance(target.obj, A.This))
+            if plain and direct and sym.blank_final and fn is not None and fn.kind == "ctor" \
+                    and fn.cls is sym.owner and fn.owner is fn.cls.ctor:
+                if self.bf_assign is not e:
+                    self.error("E0500", f"cannot assign to final field `{sym.name}` here", target.span,
+                               notes=["a blank final field is assigned by a statement `f = e;` of its "
+                                      "class's constructor, outside loops, `try`, `catch` and `finally`"])
+                elif sym in self.pa:
+                    self.error("E0503", f"final field `{sym.name}` might already have been assigned",
+                               target.span, labels=[(sym.decl.name_span, f"`{sym.name}` declared here")])
+                self.pa.add(sym)
+                self.assign_var(sym)
+                return
+            self.error("E0500", f"cannot {verb} final field `{sym.name}`", target.span,
+                       labels=[(sym.decl.name_span, f"`{sym.name}` is declared final here")]
+                       if sym.decl is not None else None)
+
+    def check_final_read(self, f, span):
+        """A blank final field read in its class's constructor or field
+        initialisers before it is definitely assigned (§4)."""
+        fn = self.fn
+        if not f.blank_final or fn is None or fn.cls is not f.owner:
+            return
+        if fn.kind == "field" or (fn.kind == "ctor" and fn.owner is fn.cls.ctor):
+            if f not in self.da:
+                self.error("E0504", f"final field `{f.name}` might not have been assigned", span,
+                           labels=[(f.decl.name_span, f"`{f.name}` declared here")])
+
+    # ------------------------------------------------------------ (1.1) switch
+    def switch_head(self, s):
+        """The selector and labels of a switch statement or expression
+        (§5): an int or String selector, constant labels of its type, no
+        value twice, at most one `default`.  Sets `s.kind` and each arm's
+        `values`."""
+        t = self.check_value(s.selector)
+        kind = None
+        if t == T.INT:
+            kind = "int"
+        elif t == self.STRING:
+            kind = "String"
+        elif not T.is_error(t):
+            self.error("E0510", f"cannot switch on a value of type `{t}`", s.selector.span,
+                       notes=["the selector of a switch must be `int` or `String`"])
+        s.kind = kind
+        seen = {}
+        default = None
+        for arm in s.arms:
+            if arm.is_default:
+                if default is not None:
+                    self.error("E0514", "a switch has more than one `default` arm",
+                               self._arm_head(arm), labels=[(self._arm_head(default), "first `default`")])
+                else:
+                    default = arm
+            values = []
+            for lab in arm.labels:
+                lt = self.check_value(lab)
+                if T.is_error(lt):
+                    continue
+                if kind is not None and lt != t:
+                    self.error("E0200", f"mismatched types: a label of a switch on `{t}` must be `{t}`, "
+                               f"found `{lt}`", lab.span, label=f"expected `{t}`")
+                    continue
+                v = self.constant(lab)
+                if v is _NC:
+                    notes = ["a label is a literal, a constant global or an operator applied to constants"]
+                    if self._divides_by_zero(lab):
+                        notes = ["a division or remainder by zero is not a constant expression"]
+                    self.error("E0511", "a `case` label must be a constant expression", lab.span,
+                               notes=notes)
+                    continue
+                if kind is None:
+                    continue
+                if v in seen:
+                    self.error("E0513", f"duplicate `case` label {_const_text(v)}", lab.span,
+                               labels=[(seen[v], "first used here")])
+                    continue
+                seen[v] = lab.span
+                values.append(v)
+            arm.values = values
+        return default
+
+    def _arm_head(self, arm):
+        f, l, c = arm.span[0], arm.span[1], arm.span[2]
+        return (f, l, c, l, c + (7 if arm.is_default else 4))
+
+    def _divides_by_zero(self, e):
+        """Whether `e` holds a `/` or `%` whose divisor is the constant 0."""
+        stack = [e]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, A.Binary):
+                if n.op in ("/", "%") and self.constant(n.right) == 0 and n.right.ty == T.INT:
+                    return True
+                stack += [n.left, n.right]
+            elif isinstance(n, A.Unary):
+                stack.append(n.operand)
+            elif isinstance(n, A.Cond):
+                stack += [n.cond, n.then, n.els]
+        return False
+
+    def stmt_Switch(self, s):
+        """A switch statement: flow by the rules of §5 (reachability, and
+        definite assignment after the switch)."""
+        default = self.switch_head(s)
+        da0 = self.da.copy() if self.da is not ALL else ALL
+        pa0 = set(self.pa)
+        ctx = {"breaks": [], "continues": [], "switch": True, "pas": []}
+        self.fn.loops.append(ctx)
+        ends, pas = [], []
+        for arm in s.arms:
+            self.live = True
+            self.da = da0.copy() if da0 is not ALL else ALL
+            self.pa = set(pa0)
+            self.check_stmt(arm.body)
+            if self.live:
+                ends.append(self.da)
+                pas.append(self.pa)
+        self.fn.loops.pop()
+        ends += ctx["breaks"]
+        pas += ctx["pas"]
+        if default is None:
+            self.live = True
+            self.da = da0
+            pas.append(pa0)
+        elif ends:
+            self.live = True
+            da = ALL
+            for d in ends:
+                da = da_join(da, d)
+            self.da = da
+        else:
+            self.dead()
+            return
+        self.pa = set().union(*pas)
+
+    def expr_SwitchExpr(self, e, exp):
+        """A switch expression (§5): a `default`, arms `e;` or `throw e;`,
+        at least one value; the expected type, else the join of the values
+        in order.  Definite assignment flows through the arms as through
+        `?:`."""
+        default = self.switch_head(e)
+        if default is None:
+            f, l, c = e.span[0], e.span[1], e.span[2]
+            self.error("E0515", "a switch expression needs a `default` arm", (f, l, c, l, c + 6),
+                       notes=["add `default -> ...` (it may throw)"])
+        da0 = self.da.copy() if self.da is not ALL else ALL
+        live0 = self.live
+        pa0 = set(self.pa)
+        values, ends, pas = [], [], []
+        target = exp if exp is not None and not T.is_error(exp) else None
+        for arm in e.arms:
+            self.da = da0.copy() if da0 is not ALL else ALL
+            self.pa = set(pa0)
+            body = arm.body
+            if isinstance(body, A.ExprStmt):
+                v = body.expr
+                t = self.check_assign_to(v, target) if target is not None else self.check_value(v)
+                values.append((v, t))
+                ends.append(self.da)
+                pas.append(self.pa)
+            elif isinstance(body, A.Throw):
+                self.stmt_Throw(body)
+                self.live = live0
+            else:
+                self.error("E0516", "an arm of a switch expression cannot be a block", body.span,
+                           notes=["its arms are `case L -> e;` or `case L -> throw e;`: "
+                                  "use a function for statements"])
+        da = ALL
+        for d in ends:
+            da = da_join(da, d)
+        self.da = da
+        self.pa = set().union(pa0, *pas)
+        if not values:
+            f, l, c = e.span[0], e.span[1], e.span[2]
+            self.error("E0517", "no arm of this switch expression gives a value", (f, l, c, l, c + 6))
+            return T.ERROR
+        if target is not None:
+            return target
+        j = values[0][1]
+        for v, t in values[1:]:
+            if T.is_error(j) or T.is_error(t):
+                return T.ERROR
+            nj = T.join(j, t)
+            if nj is None:
+                self.error("E0205", f"switch expression arms have incompatible types `{j}` and `{t}`",
+                           v.span, label=f"{t}")
+                return T.ERROR
+            j = nj
+        return j
+
+    # ------------------------------------------------------------ (1.1) constants
+    def resolve_constants(self):
+        """Final globals need an initialiser; those of type int, boolean or
+        String with a constant initialiser are constant globals (§2)."""
+        for gd in self.global_decls:
+            if not gd.final:
+                continue
+            if gd.init is None:
+                self.error("E0501", f"final global `{gd.name}` needs an initialiser", gd.name_span,
+                           notes=["a final global is declared `final T x = e;`"])
+                continue
+            self.global_const(gd.info)
+
+    def global_const(self, gi):
+        """The value of the constant global `gi`, or _NC.  Checks its
+        initialiser first if that has not been done yet."""
+        if gi.const_state == "done":
+            return gi.const_value if gi.is_const else _NC
+        gd = gi.decl
+        if not gi.final or gd is None or gd.init is None:
+            return _NC
+        if gi.const_state == "busy":
+            self.error("E0505", f"constant global `{gi.name}` depends on itself", gd.name_span,
+                       notes=["constant globals may not refer to each other in a cycle"])
+            gi.const_state = "done"
+            return _NC
+        gi.const_state = "busy"
+        if not getattr(gd, "init_checked", False):
+            if gi.type is None:
+                self.infer_global(gd)
+            else:
+                saved = (self.fn, self.live, self.da, self.pa)
+                self.fn = _Fn("init", T.VOID, owner=self.info, name="<init>")
+                self.live, self.da, self.pa = True, set(), set()
+                self.check_assign_to(gd.init, gi.type)
+                self.fn, self.live, self.da, self.pa = saved
+                gd.init_checked = True
+        v = _NC
+        if gi.type in (T.INT, T.BOOL, self.STRING):
+            v = self.constant(gd.init)
+        if gi.const_state == "busy":
+            gi.const_state = "done"
+            if v is not _NC:
+                gi.is_const, gi.const_value = True, v
+        return v if gi.is_const else _NC
+
+    def constant(self, e):
+        """The value of the checked expression `e` if it is a constant
+        expression (§6: int as a Python int, boolean as bool, String as
+        bytes), else _NC.  Evaluated with the run-time rules; a `/` or `%`
+        by zero is not constant."""
+        key = id(e)
+        hit = self.const_memo.get(key)
+        if hit is not None and hit[0] is e:
+            return hit[1]
+        v = self._constant(e) if e.ty in (T.INT, T.BOOL, self.STRING) else _NC
+        self.const_memo[key] = (e, v)
+        return v
+
+    def _constant(self, e):
+        if isinstance(e, A.IntLit):
+            return _wrap(e.value)
+        if isinstance(e, A.BoolLit):
+            return bool(e.value)
+        if isinstance(e, A.StringLit):
+            return bytes(e.value)
+        if isinstance(e, A.Name):
+            return self.global_const(e.ref) if isinstance(e.ref, GlobalInfo) else _NC
+        if isinstance(e, A.Member):
+            # Errno.* and the other built-in constants the checker folds
+            return e.ref if type(e.ref) is int else _NC
+        if isinstance(e, A.Unary):
+            a = self.constant(e.operand)
+            if a is _NC:
+                return _NC
+            if e.op == "!":
+                return not a if isinstance(a, bool) else _NC
+            if isinstance(a, bool) or not isinstance(a, int):
+                return _NC
+            return _wrap(-a) if e.op == "-" else _wrap(~a)
+        if isinstance(e, A.Cond):
+            c, a, b = self.constant(e.cond), self.constant(e.then), self.constant(e.els)
+            if _NC in (c, a, b) or not isinstance(c, bool):
+                return _NC
+            return a if c else b
+        if isinstance(e, A.Binary):
+            a, b = self.constant(e.left), self.constant(e.right)
+            if a is _NC or b is _NC:
+                return _NC
+            return _fold(e.op, a, b)
+        return _NC
+
+
+def _to_bytes(v):
+    """String conversion of a constant (§6)."""
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, bool):
+        return b"true" if v else b"false"
+    return str(v).encode()
+
+
+def _fold(op, a, b):
+    """A binary operator of levels 3 to 9 applied to two constants, with
+    the run-time rules (§6), or _NC (a zero divisor, mixed operands)."""
+    if op == "+" and (isinstance(a, bytes) or isinstance(b, bytes)):
+        return _to_bytes(a) + _to_bytes(b)
+    if op in ("==", "!="):
+        if type(a) is not type(b):
+            return _NC
+        return (a == b) == (op == "==")
+    if isinstance(a, bool) and isinstance(b, bool):
+        if op in ("&&", "&"):
+            return a and b
+        if op in ("||", "|"):
+            return a or b
+        if op == "^":
+            return a != b
+        return _NC
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, int) or not isinstance(b, int):
+        return _NC
+    if op in ("<", "<=", ">", ">="):
+        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    if op in ("/", "%"):
+        if b == 0:
+            return _NC
+        q = abs(a) // abs(b)
+        if (a < 0) != (b < 0):
+            q = -q
+        return _wrap(q) if op == "/" else _wrap(a - q * b)
+    s = b & 63
+    ops = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+           "&": lambda: a & b, "|": lambda: a | b, "^": lambda: a ^ b,
+           "<<": lambda: a << s, ">>": lambda: a >> s,
+           ">>>": lambda: (a % _U64) >> s}
+    f = ops.get(op)
+    return _wrap(f()) if f is not None else _NC
 
 
 def check(program, filename="<input>"):

@@ -181,6 +181,25 @@ class TryCtx:
     finally_: A.Block | None
 
 
+@dataclasses.dataclass
+class SwitchCtx:
+    """(1.1) A switch statement: where its `break`s go."""
+    brk: Label
+
+
+# (1.1) Lowering of switch dispatch (the language reference §5).  A run of
+# at least DENSE_MIN int labels spanning at most DENSE_FACTOR times their
+# number (and TABLE_MAX values) becomes one SWITCH jump table; other label
+# sets are split by binary search on the sorted labels down to runs of
+# LINEAR_MAX, compared one by one.  String labels dispatch on the length
+# (as int labels), then, in a group of more than LINEAR_MAX labels of one
+# length, on the byte where they differ most, then compare contents.
+DENSE_MIN = 3
+DENSE_FACTOR = 3
+TABLE_MAX = 4096
+LINEAR_MAX = 3
+
+
 # ------------------------------------------------------------- emitter
 
 class ProgramEmitter:
@@ -527,9 +546,16 @@ class FunctionEmitter:
         prog = self.pe.program
         self.line = _line(prog) or 1
         self.push_scope()
+        # (1.1) constant globals hold their value from the start (§2)
+        for item in prog.items:
+            if isinstance(item, A.GlobalDecl) and item.info.is_const:
+                self.at(item)
+                r = self.load_const(item.info.const_value, item.info.type, None)
+                self.op("SETG", item.info.index, r)
+                self.release(r)
         for item in prog.items:
             if isinstance(item, A.GlobalDecl):
-                if item.init is not None:
+                if item.init is not None and not item.info.is_const:
                     self.at(item)
                     g = item.info
                     r = self.value(item.init, g.type)
@@ -721,14 +747,15 @@ class FunctionEmitter:
         return any(isinstance(c, TryCtx) and c.finally_ is not None
                    for c in self.ctl[upto:])
 
-    def _loop_index(self):
+    def _loop_index(self, kinds=(LoopCtx,)):
         for i in range(len(self.ctl) - 1, -1, -1):
-            if isinstance(self.ctl[i], LoopCtx):
+            if isinstance(self.ctl[i], kinds):
                 return i
         raise EmitError(f"line {self.line}: break or continue outside a loop")
 
     def stmt_Break(self, s):
-        i = self._loop_index()
+        # (1.1) the innermost loop or switch statement
+        i = self._loop_index((LoopCtx, SwitchCtx))
         regions = self._exit(i + 1)
         self.at(s)
         self.op("JMP", self.ctl[i].brk)
@@ -819,6 +846,183 @@ class FunctionEmitter:
             self.release(exc)
         self.handlers.extend(handler_entries)
         self.bind(end)
+
+    # ----------------------------------------------------------- (1.1) switch
+    def stmt_Switch(self, s):
+        """The selector once, the dispatch, then the arms in order, each
+        ending with a jump past the switch (no fall-through)."""
+        sel = self.value(s.selector)
+        end = Label()
+        labels = [Label() for _ in s.arms]
+        self.at(s)
+        self.dispatch(s, sel, labels, end)
+        self.release(sel)
+        self.ctl.append(SwitchCtx(end))
+        for arm, lab in zip(s.arms, labels):
+            self.bind(lab)
+            self.stmt(arm.body)
+            self.at(s)
+            self.op("JMP", end)
+        self.ctl.pop()
+        self.bind(end)
+
+    def expr_SwitchExpr(self, e, want):
+        """As stmt_Switch, each value arm evaluated into the result."""
+        t = e.ty
+        if want is not None and (self.reg_ty[want] == t or self._subtype(
+                t, self.reg_ty[want])):
+            r = want
+        else:
+            r = self.temp(t)
+        sel = self.value(e.selector)
+        end = Label()
+        labels = [Label() for _ in e.arms]
+        self.at(e)
+        self.dispatch(e, sel, labels, end)
+        self.release(sel)
+        for arm, lab in zip(e.arms, labels):
+            self.bind(lab)
+            if not self.reachable:
+                continue
+            if isinstance(arm.body, A.Throw):
+                self.stmt_Throw(arm.body)
+                continue
+            self.into(arm.body.expr, r)
+            self.at(e)
+            self.op("JMP", end)
+        self.bind(end)
+        return r
+
+    def dispatch(self, s, sel, labels, end):
+        """Jump from the selector in `sel` to the label of the arm whose
+        label equals it, else the default arm's, else `end`."""
+        default = end
+        cases = []
+        for arm, lab in zip(s.arms, labels):
+            if arm.is_default:
+                default = lab
+            cases += [(v, lab) for v in arm.values or ()]
+        cases.sort(key=lambda c: c[0])
+        if s.kind == "String":
+            self.string_dispatch(sel, cases, default)
+        else:
+            self.int_dispatch(sel, cases, default)
+
+    def int_dispatch(self, sel, cases, default):
+        """`cases`: (value, label) sorted by distinct value."""
+        n = len(cases)
+        if n == 0:
+            self.op("JMP", default)
+            return
+        lo, hi = cases[0][0], cases[-1][0]
+        span = hi - lo + 1
+        if n >= DENSE_MIN and span <= DENSE_FACTOR * n and span <= TABLE_MAX \
+                and _fits32(lo) and _fits32(hi):
+            self.jump_table(sel, lo, span, cases, default)
+            return
+        if n <= LINEAR_MAX:
+            for v, lab in cases:
+                if _fits32(v):
+                    self.op("JEQI", sel, v, lab)
+                else:
+                    k = self.temp(T.INT)
+                    self.load_int(k, v)
+                    self.op("JEQ", sel, k, lab)
+                    self.release(k)
+            self.op("JMP", default)
+            return
+        mid = n // 2
+        pivot = cases[mid][0]
+        upper = Label()
+        if _fits32(pivot):
+            self.op("JGEI", sel, pivot, upper)
+        else:
+            k = self.temp(T.INT)
+            self.load_int(k, pivot)
+            self.op("JLE", k, sel, upper)
+            self.release(k)
+        self.int_dispatch(sel, cases[:mid], default)
+        self.bind(upper)
+        self.int_dispatch(sel, cases[mid:], default)
+
+    def jump_table(self, sel, lo, span, cases, default):
+        """SWITCH sel lo span default, then its table: one JMP per value
+        lo..lo+span-1 (opcodes.def), to the value's label or the default.
+        SWITCH never falls through: it goes to the target of the table's
+        JMP, which the verifier and the JIT see as ordinary jumps."""
+        by_value = dict(cases)
+        self.op("SWITCH", sel, lo, span, default)
+        for v in range(lo, lo + span):
+            self.reachable = True       # the table follows a terminator
+            self.op("JMP", by_value.get(v, default))
+
+    def string_dispatch(self, sel, cases, default):
+        """String labels: `length()` (which throws NullPointerException on
+        a null selector, even with a default) dispatched as int labels,
+        then by content (charged like `==`)."""
+        n = self.temp(T.INT)
+        self.op("CALLN", n, self._native_id("String", "length"), sel)
+        groups: dict[int, list] = {}
+        for v, lab in cases:
+            groups.setdefault(len(v), []).append((v, lab))
+        glabels = [(ln, Label()) for ln in sorted(groups)]
+        self.int_dispatch(n, glabels, default)
+        self.release(n)
+        for ln, gl in glabels:
+            self.bind(gl)
+            self.string_group(sel, ln, groups[ln], default, set())
+
+    def string_group(self, sel, ln, group, default, used):
+        """Labels of one length `ln`: split on a byte while more than
+        LINEAR_MAX remain (positions in `used` are known equal), then
+        compare contents."""
+        if len(group) > LINEAR_MAX:
+            best, pos = 1, None
+            for p in range(ln):
+                if p in used:
+                    continue
+                k = len({v[p] for v, _ in group})
+                if k > best:
+                    best, pos = k, p
+            if pos is not None:
+                regs = self.block([self.reg_ty[sel], T.INT])
+                self.mov(regs[0], sel)
+                self.op("LOADI", regs[1], pos)
+                c = self.temp(T.INT)
+                self.op("CALLN", c, self._native_id("String", "charAt"), regs[0])
+                self.release(*regs)
+                subs: dict[int, list] = {}
+                for v, lab in group:
+                    subs.setdefault(v[pos], []).append((v, lab))
+                slabels = [(b, Label()) for b in sorted(subs)]
+                self.int_dispatch(c, slabels, default)
+                self.release(c)
+                for b, sl in slabels:
+                    self.bind(sl)
+                    self.string_group(sel, ln, subs[b], default, used | {pos})
+                return
+        k = self.temp(self.reg_ty[sel])
+        eq = self.temp(T.BOOL)
+        for v, lab in group:
+            self.op("LOADK", k, self.b.const_str(v))
+            self.op("EQSTR", eq, sel, k)
+            self.op("JT", eq, lab)
+        self.release(k, eq)
+        self.op("JMP", default)
+
+    def load_const(self, v, t, want) -> int:
+        """(1.1) A register holding the constant `v` (int, bool or bytes)
+        of type `t`."""
+        if isinstance(v, bool):
+            r = self.dst(want, T.BOOL)
+            self.op("LOADI", r, 1 if v else 0)
+        elif isinstance(v, int):
+            r = self.dst(want, T.INT)
+            self.load_int(r, v)
+        else:
+            r = self.dst(want, T.ClassType(self.pe.class_by_id[1]))
+            self.op("LOADK", r, self.b.const_str(v))
+        return r
 
     # ----------------------------------------------------------- values
     def value(self, e, ty=None) -> int:
@@ -971,6 +1175,8 @@ class FunctionEmitter:
             self.op("GETF", r, 0, ref.index)
             return r
         if k == "GlobalInfo":
+            if ref.is_const:    # (1.1) a constant global (§2)
+                return self.load_const(ref.const_value, ref.type, want)
             r = self.dst(want, ref.type, exact=False)
             self.op("GETG", r, ref.index)
             return r

@@ -432,10 +432,22 @@ class _Builder:
                            super_span=self.tsp(sup) if sup is not None else None,
                            members=list(members))
 
+    @staticmethod
+    def _final(ch):
+        """(1.1) Strip a leading `final` marker: (is final, the rest)."""
+        if ch and isinstance(ch[0], A.FinalMarker):
+            return True, ch[1:]
+        return False, ch
+
+    def final_mod(self, raw):
+        return A.FinalMarker(self.span(raw))
+
     def field_decl(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        fin, ch = self._final(ch)
         return A.FieldDecl(span, type=ch[0], name=str(ch[1]),
-                           name_span=self.tsp(ch[1]), init=ch[2] if len(ch) > 2 else None)
+                           name_span=self.tsp(ch[1]), init=ch[2] if len(ch) > 2 else None,
+                           final=fin)
 
     def method_decl(self, raw):
         span, ch = self.span(raw), self.clean(raw)
@@ -460,13 +472,16 @@ class _Builder:
 
     def global_decl(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        fin, ch = self._final(ch)
         return A.GlobalDecl(span, type=ch[0], name=str(ch[1]),
-                            name_span=self.tsp(ch[1]), init=ch[2] if len(ch) > 2 else None)
+                            name_span=self.tsp(ch[1]), init=ch[2] if len(ch) > 2 else None,
+                            final=fin)
 
     def global_var(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        fin, ch = self._final(ch)
         return A.GlobalDecl(span, type=None, name=str(ch[0]),
-                            name_span=self.tsp(ch[0]), init=ch[1])
+                            name_span=self.tsp(ch[0]), init=ch[1], final=fin)
 
     def params(self, raw):
         ch = self.clean(raw)
@@ -474,7 +489,9 @@ class _Builder:
 
     def param(self, raw):
         span, ch = self.span(raw), self.clean(raw)
-        return A.Param(span, type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]))
+        fin, ch = self._final(ch)
+        return A.Param(span, type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
+                       final=fin)
 
     # -- statements
     def block(self, raw):
@@ -483,13 +500,16 @@ class _Builder:
 
     def local_decl(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        fin, ch = self._final(ch)
         return A.VarDecl(span, type=ch[0], name=str(ch[1]),
-                         name_span=self.tsp(ch[1]), init=ch[2] if len(ch) > 2 else None)
+                         name_span=self.tsp(ch[1]), init=ch[2] if len(ch) > 2 else None,
+                         final=fin)
 
     def local_var(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        fin, ch = self._final(ch)
         return A.VarDecl(span, type=None, name=str(ch[0]),
-                         name_span=self.tsp(ch[0]), init=ch[1])
+                         name_span=self.tsp(ch[0]), init=ch[1], final=fin)
 
     for_decl = local_decl
     for_var = local_var
@@ -524,13 +544,15 @@ class _Builder:
 
     def foreach_stmt(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        fin, ch = self._final(ch)
         return A.ForEach(span, type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
-                         iterable=ch[2], body=ch[3])
+                         iterable=ch[2], body=ch[3], final=fin)
 
     def foreach_var(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        fin, ch = self._final(ch)
         return A.ForEach(span, type=None, name=str(ch[0]), name_span=self.tsp(ch[0]),
-                         iterable=ch[1], body=ch[2])
+                         iterable=ch[1], body=ch[2], final=fin)
 
     def break_stmt(self, raw):
         span = self.span(raw)
@@ -561,8 +583,30 @@ class _Builder:
 
     def catch_clause(self, raw):
         span, ch = self.span(raw), self.clean(raw)
+        fin, ch = self._final(ch)
         return A.Catch(span, type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
-                       body=ch[2])
+                       body=ch[2], final=fin)
+
+    # (1.1) switch statements and expressions (grammar.lark `switch_arm`)
+    def switch_stmt(self, raw):
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Switch(span, selector=ch[0], arms=[a for a in ch[1:] if a is not None])
+
+    def switch_expr(self, raw):
+        span, ch = self.span(raw), self.clean(raw)
+        return A.SwitchExpr(span, selector=ch[0], arms=[a for a in ch[1:] if a is not None])
+
+    def switch_arm(self, raw):
+        span, ch = self.span(raw), self.clean(raw)
+        return A.SwitchArm(span, labels=list(ch[:-1]), body=ch[-1])
+
+    def default_arm(self, raw):
+        span, ch = self.span(raw), self.clean(raw)
+        return A.SwitchArm(span, is_default=True, body=ch[-1])
+
+    def arm_expr(self, raw):
+        span, ch = self.span(raw), self.clean(raw)
+        return A.ExprStmt(span, expr=ch[0])
 
     def expr_stmt(self, raw):
         span, ch = self.span(raw), self.clean(raw)
@@ -581,6 +625,10 @@ class _Builder:
     def cond(self, raw):
         span, ch = self.span(raw), self.clean(raw)
         return A.Cond(span, cond=ch[0], then=ch[1], els=ch[2])
+
+    def bin_ns(self, ch):
+        """An expression statement's operator run (grammar.lark `bin_ns`)."""
+        return self.bin(ch)
 
     def bin(self, ch):
         """A flat run `operand (op operand)*` (grammar.lark `bin`), where an

@@ -11,16 +11,32 @@ from . import types as T
 class LocalVar:
     """A local variable, parameter, for-each variable or catch parameter of
     one function (a distinct object per declaration).  `index` numbers the
-    locals of their function (parameters first, `this` not counted)."""
+    locals of their function (parameters first, `this` not counted).
 
-    __slots__ = ("name", "type", "span", "is_param", "index")
+    (1.1) `final`: declared `final`.  `has_init`: starts assigned (an
+    initialiser, or a parameter, for-each or catch variable).
+    `effectively_final` (JLS 4.12.4, the language reference §5): not
+    declared final, never the operand of `++`, `--` or a compound
+    assignment, and never assigned when it has an initialiser, or
+    otherwise assigned only where it is definitely unassigned.  The checker
+    clears it as it meets such an assignment, so it is final once the
+    function has been checked (lambdas capture only final or effectively
+    final variables).  An assignment inside a loop to a variable declared
+    outside it counts as one where the variable may already be assigned."""
 
-    def __init__(self, name, type, span, is_param=False, index=0):
+    __slots__ = ("name", "type", "span", "is_param", "index", "final",
+                 "has_init", "effectively_final")
+
+    def __init__(self, name, type, span, is_param=False, index=0, final=False,
+                 has_init=False):
         self.name = name
         self.type = type
         self.span = span
         self.is_param = is_param
         self.index = index
+        self.final = final
+        self.has_init = has_init or is_param
+        self.effectively_final = not final
 
     def __repr__(self):
         return f"LocalVar({self.name}: {self.type})"
@@ -29,17 +45,24 @@ class LocalVar:
 class FieldInfo:
     """A field of a class.  `index` is absolute (inherited fields first,
     built-in hidden fields such as `$message` included); `hidden` fields
-    are never visible by name.  `decl` is the FieldDecl (None if built-in)."""
+    are never visible by name.  `decl` is the FieldDecl (None if built-in).
+    (1.1) `final`: a final field; a blank final when its decl has no
+    initialiser (assigned once by its class's constructor, §4)."""
 
-    __slots__ = ("name", "type", "index", "owner", "decl", "hidden")
+    __slots__ = ("name", "type", "index", "owner", "decl", "hidden", "final")
 
-    def __init__(self, name, type, index, owner, decl=None, hidden=False):
+    def __init__(self, name, type, index, owner, decl=None, hidden=False, final=False):
         self.name = name
         self.type = type
         self.index = index
         self.owner = owner
         self.decl = decl
         self.hidden = hidden
+        self.final = final
+
+    @property
+    def blank_final(self):
+        return self.final and self.decl is not None and self.decl.init is None
 
     def __repr__(self):
         return f"FieldInfo({self.owner.name}.{self.name}#{self.index}: {self.type})"
@@ -139,15 +162,25 @@ class FuncInfo:
 
 
 class GlobalInfo:
-    """A global variable; `index` in declaration order."""
+    """A global variable; `index` in declaration order.  (1.1) `final`: a
+    final global; `is_const`: a constant global (int, boolean or String
+    with a constant initialiser, the language reference §2), whose value
+    `const_value` (int, bool, or bytes) it holds from the start of the init.
+    `const_state` is the checker's: None, "busy" while its initialiser is
+    being evaluated (a cycle), "done"."""
 
-    __slots__ = ("name", "type", "index", "decl")
+    __slots__ = ("name", "type", "index", "decl", "final", "is_const",
+                 "const_value", "const_state")
 
-    def __init__(self, name, type, index, decl=None):
+    def __init__(self, name, type, index, decl=None, final=False):
         self.name = name
         self.type = type
         self.index = index
         self.decl = decl
+        self.final = final
+        self.is_const = False
+        self.const_value = None
+        self.const_state = None
 
     def __repr__(self):
         return f"GlobalInfo({self.name}#{self.index}: {self.type})"

@@ -635,6 +635,45 @@ KOPI(BINDM, a, b, s)
 }
 
 /*
+ * (1.1) The vtable entry of the receiver o's class for method i of
+ * interface type t, found by its itable (link.c).  The verifier made the
+ * receiver's static type a subtype of t, so the class implements it; NULL
+ * only for an image that lied, which the caller reports as a failed cast.
+ */
+static inline const struct kmethod_ref *
+iface_method(const struct kimage *img, uint32_t cls, int32_t t, int32_t i)
+{
+	const struct kimpl *impl = kimg_find_impl(img, cls,
+						  img->types[t].elem);
+
+	if (unlikely(!impl))
+		return NULL;
+	return &img->classes[cls]->vtable[impl->slots[i]];
+}
+
+/*
+ * (1.1) BINDI: the receiver's method for interface method i, bound to it
+ * (the bound method names the class that defines it, as with BINDM).
+ */
+KOPI(BINDI, a, b, t, i)
+{
+	struct kobj *recv = R[b].o;
+	const struct kmethod_ref *m;
+	struct kfn *o;
+
+	if (unlikely(!recv))
+		return throw_npe(vm);
+	m = iface_method(vm->img, kvm_obj_class(recv), t, i);
+	if (unlikely(!m))
+		return throw_cast(vm, recv, (uint32_t)t);
+	o = kvm_fn_new(vm, kvm_top_fn(vm)->reg_types[a], *m, recv);
+	if (!o)
+		return KVM_ABORT;
+	R[a].o = &o->h;
+	return KVM_OK;
+}
+
+/*
  * (1.1) A new closure of lambda function f with the n captured values
  * R[c..c+n), of A's Func type (its run-time type, the language
  * reference §6).
@@ -903,6 +942,40 @@ static inline int kopi_callv_target(struct kvm *vm, union kvalue *R,
 	if (unlikely(!recv))
 		return throw_npe(vm);
 	*m = vm->img->classes[kvm_obj_class(recv)]->vtable[s];
+	return KVM_OK;
+}
+
+/*
+ * (1.1) CALLI: the method of the receiver R[b] for method i of interface
+ * type t.  Inline cache q of the calling function fn remembers the last
+ * receiver class and its method, so a monomorphic site costs one compare
+ * more than CALLV; a miss searches the class's itable (a binary search)
+ * and refills the cache.
+ */
+static inline int kopi_calli_target(struct kvm *vm, const struct kfunc *fn,
+				    union kvalue *R, int32_t t, int32_t i,
+				    int32_t b, int32_t q,
+				    struct kmethod_ref *m)
+{
+	struct kobj *recv = R[b].o;
+	struct kinline_cache *ic = &fn->ics[q];
+	const struct kmethod_ref *found;
+	uint32_t cls;
+
+	if (unlikely(!recv))
+		return throw_npe(vm);
+	cls = kvm_obj_class(recv);
+	if (likely(ic->key == cls)) {
+		*m = ic->target;
+		return KVM_OK;
+	}
+	found = iface_method(vm->img, cls, t, i);
+	if (unlikely(!found))
+		return throw_cast(vm, recv, (uint32_t)t);
+	ic->misses++;
+	ic->key = cls;
+	ic->target = *found;
+	*m = *found;
 	return KVM_OK;
 }
 
