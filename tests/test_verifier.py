@@ -900,6 +900,43 @@ def test_jump_out_of_code(checker):
             "function t: pc 0: JMP: jump target 2 is not an instruction")
 
 
+# (1.1) SWITCH A lo n default: its table is the n JMPs that follow it.
+
+def test_switch_table_valid(checker):
+    accepted(checker, image("SWITCH a, -1, 3, d\nJMP x\nJMP d\nJMP x\n"
+                            "x:\nLOADI b, 1\nd:"))
+
+
+SWITCH_CASES = [
+    ("selector_type", "SWITCH s, 0, 1, d\nJMP d\nd:",
+     "pc 0: SWITCH: register r2 has type String, expected int"),
+    ("empty_table", "SWITCH a, 0, 0, d\nd:",
+     "pc 0: SWITCH: jump table of 0 entries"),
+    ("negative_size", "SWITCH a, 0, -1, d\nd:",
+     "pc 0: SWITCH: jump table of -1 entries"),
+    ("short_table", "SWITCH a, 0, 3, d\nJMP d\nJMP d\nd:\nNOP",
+     "pc 0: SWITCH: jump table entry 2 is not a JMP"),
+    ("entry_not_jmp", "SWITCH a, 5, 2, d\nJMP d\nLOADI a, 0\nd:",
+     "pc 0: SWITCH: jump table entry 1 is not a JMP"),
+    ("runs_off", "SWITCH a, 0, 1000, d\nJMP d\nd:",
+     "pc 0: SWITCH: jump table of 1000 entries runs off the code"),
+    ("default_target", None, "pc 0: SWITCH: jump target 1 is not an instruction"),
+    ("entry_target", None, "pc 5: JMP: jump target 2 is not an instruction"),
+]
+
+
+@pytest.mark.parametrize("name,body,msg", SWITCH_CASES,
+                         ids=[c[0] for c in SWITCH_CASES])
+def test_switch_rule(checker, name, body, msg):
+    if body is not None:
+        data = image(body)
+    elif name == "default_target":
+        data = code_case([OP["SWITCH"], 0, 0, 1, 1, OP["JMP"], 7, OP["RETV"]])
+    else:
+        data = code_case([OP["SWITCH"], 0, 0, 1, 7, OP["JMP"], 2, OP["RETV"]])
+    refused(checker, data, "function t: " + msg)
+
+
 # ---- code: operands ---------------------------------------------------------------
 
 OPERAND_CASES = [
