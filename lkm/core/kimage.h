@@ -97,8 +97,6 @@ struct kmethod_ref {
 };
 
 /*
- * A class, built-in or script, as link.c leaves it.  A subclass's fields
-/*
  * (1.1) One interface a class implements, directly, through an ancestor
  * or through an interface it extends: the class's vtable slot of each of
  * the interface's own methods, in their order.  link.c checked that every
@@ -110,6 +108,8 @@ struct kimpl {
 	const uint32_t *slots;	/* ifaces[iface].nmethods vtable slots */
 };
 
+/*
+ * A class, built-in or script, as link.c leaves it.  A subclass's fields
  * and vtable extend its super's: field i and slot i mean the same in
  * every subclass, which is what lets GETF/SETF and CALLV be typed
  * against the static class alone.
@@ -129,14 +129,12 @@ struct kclass {
 	const struct kmethod_ref *vtable;
 	/* method names by slot, for dynamic calls (CALLA) by name */
 	const char *const *vtable_names;
-	bool builtin;
-};
 	/* (1.1) every interface implemented, sorted by interface index */
 	uint32_t nimpl;
 	const struct kimpl *impl;
+	bool builtin;
+};
 
-/* Catches what an instruction starting in [start, end) throws. */
-struct khandler {
 /*
  * (1.1) An interface (the image's interfaces section).  Interfaces only
  * extend earlier ones, so the graph has no cycles; supers is the closure.
@@ -152,6 +150,8 @@ struct kiface {
 	const uint32_t *method_types;	/* Func types without the receiver */
 };
 
+/* Catches what an instruction starting in [start, end) throws. */
+struct khandler {
 	uint32_t start, end, target;
 	uint32_t class_id;	/* KIMG_NONE catches everything */
 	uint32_t reg;
@@ -223,10 +223,10 @@ struct kimage {
 	const struct ktype *types;
 	uint32_t nclasses;	/* class ids 0..nclasses-1 that exist */
 	const struct kclass *const *classes;	/* by class id; NULL gaps */
-	uint32_t nglobals;
-	const struct kglobal *globals;
 	uint32_t nifaces;	/* (1.1) the interfaces section */
 	const struct kiface *ifaces;
+	uint32_t nglobals;
+	const struct kglobal *globals;
 	uint32_t nfuncs;
 	const struct kfunc *funcs;
 	uint32_t init_func;
@@ -252,11 +252,11 @@ uint32_t kimg_find_type(const struct kimage *img, const struct ktype *t);
 bool kimg_assignable(const struct kimage *img, uint32_t s, uint32_t t);
 /* True when class id sub is cls or a subclass of it. */
 bool kimg_subclass(const struct kimage *img, uint32_t sub, uint32_t cls);
-/* Type name as in source ("int", "Point", "int[]", "Func<int(int)>"). */
-int kimg_type_name(const struct kimage *img, uint32_t type, char *buf,
 /* (1.1) Class cls's slots of interface iface, or NULL if it lacks it. */
 const struct kimpl *kimg_find_impl(const struct kimage *img, uint32_t cls,
 				   uint32_t iface);
+/* Type name as in source ("int", "Point", "int[]", "Func<int(int)>"). */
+int kimg_type_name(const struct kimage *img, uint32_t type, char *buf,
 		   size_t len);
 
 /* SHA-256 (sha256.c). */

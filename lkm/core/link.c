@@ -274,6 +274,12 @@ int ld_verify_type_classes(struct ld *ld)
 	uint32_t i, id;
 
 	for (i = 0; i < ld->priv->nimage_types; i++) {
+		/* (1.1) interface types: an index into the interfaces */
+		if (img->types[i].kind == KT_IFACE &&
+		    img->types[i].elem >= img->nifaces)
+			return ld_err(ld, -EINVAL,
+				      "type %u: interface %u does not exist (%u interfaces)",
+				      i, img->types[i].elem, img->nifaces);
 		if (img->types[i].kind != KT_CLASS)
 			continue;
 		id = img->types[i].elem;
@@ -282,12 +288,6 @@ int ld_verify_type_classes(struct ld *ld)
 		if (id < KIMG_FIRST_SCRIPT_CLASS ||
 		    id - KIMG_FIRST_SCRIPT_CLASS >= ld->nscript_classes)
 			return ld_err(ld, -EINVAL,
-		/* (1.1) interface types: an index into the interfaces */
-		if (img->types[i].kind == KT_IFACE &&
-		    img->types[i].elem >= img->nifaces)
-			return ld_err(ld, -EINVAL,
-				      "type %u: interface %u does not exist (%u interfaces)",
-				      i, img->types[i].elem, img->nifaces);
 				      "type %u: class %u does not exist", i, id);
 	}
 	return 0;
@@ -502,6 +502,10 @@ static const char *method_name(const char *fname)
 	return fname;
 }
 
+static int link_itable(struct ld *ld, struct kclass *k,
+		       const struct raw_class *rc, const uint32_t *hash,
+		       uint32_t hmask);
+
 /*
  * Fields (inherited ones first, at the same indexes), constructor and
  * vtable of one script class.  A vtable extends its super's: a slot the
@@ -512,10 +516,6 @@ static const char *method_name(const char *fname)
  */
 static int verify_class_body(struct ld *ld, struct kclass *k,
 			     const struct raw_class *rc)
-static int link_itable(struct ld *ld, struct kclass *k,
-		       const struct raw_class *rc, const uint32_t *hash,
-		       uint32_t hmask);
-
 {
 	struct kimage *img = ld->img;
 	const struct kclass *sup = ld_get_class(img, k->super);
@@ -642,16 +642,6 @@ static int link_itable(struct ld *ld, struct kclass *k,
 	k->nvtable = rc->nvtable;
 	k->vtable = vt;
 	k->vtable_names = vtn;
-	return 0;
-}
-
-/* Class bodies in id order, so that every super's body is done first. */
-int ld_verify_classes(struct ld *ld, struct kclass *sc)
-{
-	uint32_t i;
-
-	if (ld_scratch_reserve(ld, 2 * LIM_VTABLE * sizeof(uint32_t)))
-		return ld->failed;
 	return link_itable(ld, k, rc, hash, hmask);
 }
 
@@ -799,6 +789,16 @@ static int link_itable(struct ld *ld, struct kclass *k,
 	}
 	k->nimpl = n;
 	k->impl = impl;
+	return 0;
+}
+
+/* Class bodies in id order, so that every super's body is done first. */
+int ld_verify_classes(struct ld *ld, struct kclass *sc)
+{
+	uint32_t i;
+
+	if (ld_scratch_reserve(ld, 2 * LIM_VTABLE * sizeof(uint32_t)))
+		return ld->failed;
 	for (i = 0; i < ld->nscript_classes; i++)
 		if (verify_class_body(ld, &sc[i], &ld->raw[i]))
 			return ld->failed;

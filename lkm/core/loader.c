@@ -189,10 +189,10 @@ static bool type_equal(const struct ktype *a, const struct ktype *b)
 	switch (a->kind) {
 	case KT_CLASS:
 	case KT_ARRAY:
+	case KT_IFACE:
 		return a->elem == b->elem;
 	case KT_FUNC:
 		if (a->result != b->result || a->nparams != b->nparams)
-	case KT_IFACE:
 			return false;
 		return !a->nparams ||
 		       !memcmp(a->params, b->params,
@@ -310,14 +310,6 @@ bool kimg_subclass(const struct kimage *img, uint32_t sub, uint32_t cls)
 }
 
 /*
- * Assignability is identity, any reference into Any, and subclassing
- * between class types: arrays and function types are invariant.  (1.1) A
- * class type is assignable to the interfaces its class implements, an
- * interface type to those it extends and to Object (the language
- * reference §3).
- */
-bool kimg_assignable(const struct kimage *img, uint32_t s, uint32_t t)
-/*
  * (1.1) Binary search of a class's sorted implemented interfaces.  Before
  * link.c has filled them (nimpl 0) a class implements nothing.
  */
@@ -366,6 +358,14 @@ static bool iface_extends(const struct kimage *img, uint32_t sub, uint32_t sup)
 	return false;
 }
 
+/*
+ * Assignability is identity, any reference into Any, and subclassing
+ * between class types: arrays and function types are invariant.  (1.1) A
+ * class type is assignable to the interfaces its class implements, an
+ * interface type to those it extends and to Object (the language
+ * reference §3).
+ */
+bool kimg_assignable(const struct kimage *img, uint32_t s, uint32_t t)
 {
 	const struct ktype *ts, *tt;
 
@@ -379,17 +379,17 @@ static bool iface_extends(const struct kimage *img, uint32_t sub, uint32_t sup)
 		return ld_type_is_ref(img, s);
 	if (ts->kind == KT_CLASS && tt->kind == KT_CLASS)
 		return kimg_subclass(img, ts->elem, tt->elem);
-	return false;
-}
-
-/* Appends s to buf at *pos, always NUL-terminated, truncating. */
-static void name_put(char *buf, size_t len, size_t *pos, const char *s)
 	if (tt->kind == KT_IFACE && ts->kind == KT_CLASS)
 		return kimg_find_impl(img, ts->elem, tt->elem) != NULL;
 	if (tt->kind == KT_IFACE && ts->kind == KT_IFACE)
 		return iface_extends(img, ts->elem, tt->elem);
 	if (ts->kind == KT_IFACE && tt->kind == KT_CLASS)
 		return tt->elem == KC_Object;
+	return false;
+}
+
+/* Appends s to buf at *pos, always NUL-terminated, truncating. */
+static void name_put(char *buf, size_t len, size_t *pos, const char *s)
 {
 	while (*s && *pos + 1 < len)
 		buf[(*pos)++] = *s++;
@@ -400,10 +400,6 @@ static void name_put(char *buf, size_t len, size_t *pos, const char *s)
 /*
  * Array and function types may nest as deep as the image likes; names
  * print "..." below this depth so that the recursion stays bounded.
-	case KT_IFACE:	/* (1.1) */
-		name_put(buf, len, pos, ty->elem < img->nifaces ?
-			 img->ifaces[ty->elem].name : "<bad interface>");
-		break;
  * The work is bounded too: a name stops growing when its buffer is full
  * (a function type may have 4096 parameters, each of a function type:
  * without that stop, naming one nested six deep would take 4096^6
@@ -462,6 +458,10 @@ static void type_name_rec(const struct kimage *img, uint32_t t, char *buf,
 				      depth + 1);
 		}
 		name_put(buf, len, pos, ")>");
+		break;
+	case KT_IFACE:	/* (1.1) */
+		name_put(buf, len, pos, ty->elem < img->nifaces ?
+			 img->ifaces[ty->elem].name : "<bad interface>");
 		break;
 	default:
 		name_put(buf, len, pos, "<bad type>");

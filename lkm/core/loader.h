@@ -42,6 +42,7 @@
 
 #define HEADER_SIZE	48u
 #define NSECTIONS	7u
+#define SEC_INTERFACES	8u	/* (1.1) optional, after the seven */
 #define TYPE_T		0xFFFFFFFEu	/* "T" in an Array method signature */
 #define EXTRA_TYPES	256u		/* room for the loader's own types */
 
@@ -82,6 +83,10 @@ struct kimg_priv {
 struct raw_class {
 	uint32_t name, super, nfields, ctor, nvtable;
 	const uint32_t *field_names, *field_types, *vtable;
+	/* (1.1) interfaces it names (`implements`); listed: seen in the file */
+	uint32_t nimpl;
+	const uint32_t *impl;
+	bool listed;
 };
 
 struct arena_chunk;
@@ -91,10 +96,6 @@ struct ld {
 	struct kimg_priv *priv;
 	struct kimage *img;		/* &priv->img */
 	struct arena_chunk *arena;	/* newest chunk first */
-	/* (1.1) interfaces it names (`implements`); listed: seen in the file */
-	uint32_t nimpl;
-	const uint32_t *impl;
-	bool listed;
 	size_t arena_total;
 	char *err;
 	size_t errlen;
@@ -149,6 +150,7 @@ int ld_link_builtins(struct ld *ld);
 int ld_verify_class_supers(struct ld *ld, struct kclass *sc);
 int ld_verify_function_headers(struct ld *ld);
 int ld_verify_classes(struct ld *ld, struct kclass *sc);
+int ld_link_ifaces(struct ld *ld);
 bool ld_class_exists(const struct kimage *img, uint32_t id);
 bool ld_func_is_member(const struct kfunc *f);
 
@@ -157,4 +159,3 @@ bool ld_func_is_member(const struct kfunc *f);
 int ld_verify_function(struct ld *ld, const struct kfunc *f);
 
 #endif /* KLOADER_H */
-int ld_link_ifaces(struct ld *ld);

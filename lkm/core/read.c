@@ -262,6 +262,7 @@ static int parse_types(struct ld *ld, struct kcur *c)
 		case KT_VOID:
 			break;
 		case KT_CLASS:	/* the class id is checked with the classes */
+		case KT_IFACE:	/* (1.1) the index, with the interfaces */
 			if (rd_u32(ld, c, &t->elem))
 				return ld->failed;
 			break;
@@ -288,7 +289,6 @@ static int parse_types(struct ld *ld, struct kcur *c)
 				     "parameters"))
 				return ld->failed;
 			params = rd_u32_array(ld, c, t->nparams);
-		case KT_IFACE:	/* (1.1) the index, with the interfaces */
 			if (!params)
 				return ld->failed;
 			for (j = 0; j < t->nparams; j++) {
@@ -546,44 +546,6 @@ static int parse_meta(struct ld *ld, struct kcur *c)
 }
 
 /*
- * The header (magic, version 1.0, the image size, a reserved word, the
- * SHA-256 of everything after the header), then the sections in order,
- * each parsed through a cursor bounded by its declared length and
- * required to consume exactly that length.  The digest is checked before
- * any section is parsed: a damaged image fails early and with a clear
- * message; it is no defence, the verifier is.  The digest is kept in the
- * image: it names the image (kvm_jit_register matches stubs by it).
- *
- *	 0  "KBC\0"      4  major, minor (u16)   8  size     12  reserved
- *	16  SHA-256 of [48, size)                 48  section 1 (tag, len)
- *
- * Return: 0, or ld->failed with the first error in ld->err.
- */
-int ld_read_image(struct ld *ld)
-{
-	static int (*const parsers[NSECTIONS])(struct ld *, struct kcur *) = {
-		parse_strings, parse_constants, parse_types, parse_classes,
-		parse_globals, parse_functions, parse_meta,
-	};
-	struct kcur c = { .off = 0, .end = ld->size };
-	uint8_t digest[32];
-	uint32_t v, i;
-
-	ld->where = "image";
-	if (cur_need(ld, &c, HEADER_SIZE))
-		return ld->failed;
-	if (memcmp(ld->data, "KBC\0", 4))
-		return ld_err(ld, -EINVAL, "bad magic: not a K image");
-	if (ld->data[4] != 1 || ld->data[5] != 0 || ld->data[6] != 0 ||
-	    ld->data[7] != 0)
-		return ld_err(ld, -EINVAL, "unsupported image version %u.%u",
-			      ld->data[4] | ld->data[5] << 8,
-			      ld->data[6] | ld->data[7] << 8);
-	v = get_u32(ld->data + 8);
-	if (v != ld->size)
-		return ld_err(ld, -EINVAL,
-			      "image size field %u does not match %zu bytes",
-/*
  * (1.1) The optional interfaces section: the interfaces (name, the
  * earlier interfaces each extends, its own method signatures), then the
  * interfaces each script class names in `implements`.  An interface may
@@ -677,6 +639,44 @@ static int parse_interfaces(struct ld *ld, struct kcur *c)
 	return 0;
 }
 
+/*
+ * The header (magic, version 1.0, the image size, a reserved word, the
+ * SHA-256 of everything after the header), then the sections in order,
+ * each parsed through a cursor bounded by its declared length and
+ * required to consume exactly that length.  The digest is checked before
+ * any section is parsed: a damaged image fails early and with a clear
+ * message; it is no defence, the verifier is.  The digest is kept in the
+ * image: it names the image (kvm_jit_register matches stubs by it).
+ *
+ *	 0  "KBC\0"      4  major, minor (u16)   8  size     12  reserved
+ *	16  SHA-256 of [48, size)                 48  section 1 (tag, len)
+ *
+ * Return: 0, or ld->failed with the first error in ld->err.
+ */
+int ld_read_image(struct ld *ld)
+{
+	static int (*const parsers[NSECTIONS])(struct ld *, struct kcur *) = {
+		parse_strings, parse_constants, parse_types, parse_classes,
+		parse_globals, parse_functions, parse_meta,
+	};
+	struct kcur c = { .off = 0, .end = ld->size };
+	uint8_t digest[32];
+	uint32_t v, i;
+
+	ld->where = "image";
+	if (cur_need(ld, &c, HEADER_SIZE))
+		return ld->failed;
+	if (memcmp(ld->data, "KBC\0", 4))
+		return ld_err(ld, -EINVAL, "bad magic: not a K image");
+	if (ld->data[4] != 1 || ld->data[5] != 0 || ld->data[6] != 0 ||
+	    ld->data[7] != 0)
+		return ld_err(ld, -EINVAL, "unsupported image version %u.%u",
+			      ld->data[4] | ld->data[5] << 8,
+			      ld->data[6] | ld->data[7] << 8);
+	v = get_u32(ld->data + 8);
+	if (v != ld->size)
+		return ld_err(ld, -EINVAL,
+			      "image size field %u does not match %zu bytes",
 			      v, ld->size);
 	if (get_u32(ld->data + 12))
 		return ld_err(ld, -EINVAL, "reserved header field not 0");
@@ -712,12 +712,6 @@ static int parse_interfaces(struct ld *ld, struct kcur *c)
 				      sec.off);
 		c.off = sec.end;
 	}
-	if (c.off != c.end)
-		return ld_err(ld, -EINVAL,
-			      "%zu bytes after the last section at offset %zu",
-			      c.end - c.off, c.off);
-	return 0;
-}
 	/* (1.1) the optional eighth section */
 	if (c.off != c.end) {
 		struct kcur sec;
@@ -743,3 +737,9 @@ static int parse_interfaces(struct ld *ld, struct kcur *c)
 				      sec.end - sec.off, sec.off);
 		c.off = sec.end;
 	}
+	if (c.off != c.end)
+		return ld_err(ld, -EINVAL,
+			      "%zu bytes after the last section at offset %zu",
+			      c.end - c.off, c.off);
+	return 0;
+}

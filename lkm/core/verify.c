@@ -613,6 +613,24 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 			return VERR(ld, v, "inline cache %d used twice", w[5]);
 		ic_used[w[5] / 8] |= (uint8_t)(1u << (w[5] % 8));
 		return 0;
+	/*
+	 * (1.1) An interface call: the method's signature through the
+	 * interface type; the receiver's class finds its slot at run time.
+	 */
+	case KOP_CALLI:		/* A t i B q */
+		if (need_iface_method(ld, v, (uint32_t)w[1], w[2], w[3], &sig))
+			return ld->failed;
+		t = &img->types[sig];
+		if (need_args(ld, v, w[3] + 1, t->nparams, t->params, KIMG_NONE))
+			return ld->failed;
+		if (ic_used[w[4] / 8] & (1u << (w[4] % 8)))
+			return VERR(ld, v, "inline cache %d used twice", w[4]);
+		ic_used[w[4] / 8] |= (uint8_t)(1u << (w[4] % 8));
+		return need_result(ld, v, w[0], t->result);
+	case KOP_BINDI:		/* A B t i */
+		if (need_iface_method(ld, v, (uint32_t)w[2], w[3], w[1], &sig))
+			return ld->failed;
+		return need_type(ld, v, w[0], sig);
 	/* v->f->type is a Func type: link.c checked the function headers */
 	case KOP_RET:
 		t = &img->types[v->f->type];
@@ -652,28 +670,12 @@ static int arg_block_operand(int op)
 		return 2;
 	case KOP_CALLA:
 		return 4;
+	case KOP_CALLI:		/* (1.1) the receiver, then the arguments */
+		return 3;
 	default:
 		return -1;
 	}
 }
-	/*
-	 * (1.1) An interface call: the method's signature through the
-	 * interface type; the receiver's class finds its slot at run time.
-	 */
-	case KOP_CALLI:		/* A t i B q */
-		if (need_iface_method(ld, v, (uint32_t)w[1], w[2], w[3], &sig))
-			return ld->failed;
-		t = &img->types[sig];
-		if (need_args(ld, v, w[3] + 1, t->nparams, t->params, KIMG_NONE))
-			return ld->failed;
-		if (ic_used[w[4] / 8] & (1u << (w[4] % 8)))
-			return VERR(ld, v, "inline cache %d used twice", w[4]);
-		ic_used[w[4] / 8] |= (uint8_t)(1u << (w[4] % 8));
-		return need_result(ld, v, w[0], t->result);
-	case KOP_BINDI:		/* A B t i */
-		if (need_iface_method(ld, v, (uint32_t)w[2], w[3], w[1], &sig))
-			return ld->failed;
-		return need_type(ld, v, w[0], sig);
 
 /* starts: a bit per code word, set where an instruction begins. */
 static bool is_start(const uint8_t *starts, uint32_t pc)
@@ -713,8 +715,6 @@ static int verify_operands(struct ld *ld, struct vinsn *v,
 			if (u >= nregs)
 				return VERR(ld, v, "register r%d out of range (%u registers)",
 					    x, nregs);
-	case KOP_CALLI:		/* (1.1) the receiver, then the arguments */
-		return 3;
 			break;
 		case 'i':
 			break;
