@@ -1368,6 +1368,7 @@ def _annotation(toks, i, report, drop):
     j = i + 1
     while j + 2 < n and toks[j + 1][0] == "." and toks[j + 2][1] == "id":
         j += 2
+    name_end = j        # the diagnostic shows `@a.b.Name`, without arguments
     if j + 1 < n and toks[j + 1][0] == "(":
         depth = 0
         for k in range(j + 1, n):
@@ -1378,9 +1379,8 @@ def _annotation(toks, i, report, drop):
                 if depth == 0:
                     j = k
                     break
-    name = "".join(t[0] for t in toks[i:j + 1]) if j - i < 8 else "@" + toks[i + 1][0]
-    name = name.split("(")[0]
-    report("E0027", f"annotations are not K: remove `{name}`", i, j if toks[j][0] != ")" else i + 1)
+    name = "".join(t[0] for t in toks[i:name_end + 1])
+    report("E0027", f"annotations are not K: remove `{name}`", i, name_end)
     drop(i, j)
     return j + 1
 
