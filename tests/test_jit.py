@@ -481,6 +481,55 @@ def test_budget_sweep_is_exact(src, tmp_path):
         assert got == want, f"budget {budget}"
 
 
+# (1.1) switch: a SWITCH table, a binary search with 64-bit pivots and
+# String dispatch (length, a byte, contents) in loops, so that the budget
+# runs out inside each kind of dispatch.
+SWITCHES = """\
+int dense(int x) {
+    return switch (x) { case 0 -> 1; case 1 -> 2; case 2 -> 3; case 4 -> 5; default -> 0; };
+}
+int sparse(int x) {
+    return switch (x) {
+        case -5 -> 1; case 70 -> 2; case 900 -> 3; case 4294967296 -> 4;
+        case 12345 -> 5; default -> 0;
+    };
+}
+int word(String s) {
+    return switch (s) {
+        case "aa" -> 1; case "ab" -> 2; case "ac" -> 3; case "ad" -> 4;
+        case "b" -> 5; case "ccc" -> 6; default -> 0;
+    };
+}
+int total = 0;
+String[] ws = ["aa", "ad", "b", "ccc", "zz", "ab"];
+for (int i = 0; i < 12; i++) {
+    total += dense(i % 6) + sparse(i * 70 - 5) + word(ws[i % 6]);
+    switch (i % 3) {
+        case 0 -> total++;
+        case 1 -> { continue; }
+        default -> {}
+    }
+}
+print(total);
+"""
+
+
+@pytest.mark.parametrize("ct", ["subroutine", "+branch", "all"])
+def test_switch_budget_sweep_is_exact(ct, tmp_path):
+    """Every budget up to what the run needs stops the JIT at the
+    instruction where the interpreter stops, at the levels that lower
+    SWITCH as a handler call and as an LLVM switch."""
+    image = compile_source(SWITCHES, "p.k")
+    so = build_so(image, str(tmp_path), ct)
+    r = subprocess.run([conf.vm_binary(), "--stats",
+                        str(_write(tmp_path, image))], capture_output=True)
+    need = int(re.search(rb"instructions (\d+)", r.stderr).group(1))
+    for budget in range(1, need + 3):
+        args = ["--budget", str(budget)]
+        assert run_vm(image, args, so=so) == run_vm(image, args, jit=False), \
+            f"budget {budget}"
+
+
 @pytest.mark.parametrize("depth", [1, 2, 50, 63, 64, 65, 100, 149, 150, 151,
                                    152, 1000])
 def test_depth_limit_is_exact(depth, tmp_path):
