@@ -104,7 +104,23 @@ class ClassDecl(Node):
     superclass: Optional[str] = None
     super_span: Span = None
     members: list = field(default_factory=list)   # FieldDecl, MethodDecl, CtorDecl
+    # (1.1) `implements I, J`: (name, span) pairs in source order
+    interfaces: list = field(default_factory=list)
     info: Any = field(default=None, kw_only=True)   # symbols.ClassInfo
+
+
+@dataclass(eq=False)
+class InterfaceDecl(Node):
+    """(1.1) `interface Name extends I1, ..., In { members }` (the language
+    reference §4).  `extends` holds (name, span) pairs.  A signature
+    `R m(T a);` is a MethodDecl whose body is None; the other members the
+    body may hold (fields, method bodies, constructors) are kept so that
+    the checker reports them."""
+    name: str = ""
+    name_span: Span = None
+    extends: list = field(default_factory=list)
+    members: list = field(default_factory=list)
+    info: Any = field(default=None, kw_only=True)   # symbols.InterfaceInfo
 
 
 @dataclass(eq=False)

@@ -12,6 +12,7 @@ from . import types as T
 from .builtins import FIRST_SCRIPT_CLASS_ID, install
 from .diagnostics import Diagnostic, unused_locals
 from .symbols import ClassInfo, FieldInfo, FuncInfo, GlobalInfo, LocalVar, MethodInfo, ProgramInfo
+from .symbols import IfaceMethod, InterfaceInfo
 
 
 class _All:
@@ -166,7 +167,9 @@ class Checker:
         self.decl_spans = {}
         self.declare_top(program)
         self.resolve_hierarchy()
+        self.resolve_interfaces()
         self.layout_classes()
+        self.check_implements()
         self.resolve_functions()
         self.resolve_globals()
         self.resolve_constants()
@@ -195,8 +198,14 @@ class Checker:
         self.func_decls = []
         self.out_methods = []
         self.global_decls = []
+        self.iface_decls = []
         for item in program.items:
-            if isinstance(item, A.ClassDecl):
+            if isinstance(item, A.InterfaceDecl):
+                ii = InterfaceInfo(item.name, decl=item)
+                item.info = ii
+                self.declare_name(item.name, item.name_span, ii)
+                self.iface_decls.append(item)
+            elif isinstance(item, A.ClassDecl):
                 ci = ClassInfo(item.name, FIRST_SCRIPT_CLASS_ID + len(info.script_classes), decl=item)
                 ci.span = item.name_span
                 ci.extendable = True
@@ -226,7 +235,7 @@ class Checker:
 
     def is_class_name(self, name):
         sym = self.info.top.get(name)
-        return isinstance(sym, ClassInfo) or sym is ANY_NAME
+        return isinstance(sym, (ClassInfo, InterfaceInfo)) or sym is ANY_NAME
 
     def resolve_hierarchy(self):
         obj = self.bs.classes["Object"]
@@ -236,7 +245,10 @@ class Checker:
             if cd.superclass is None:
                 continue
             sym = self.info.top.get(cd.superclass)
-            if isinstance(sym, ClassInfo):
+            if isinstance(sym, InterfaceInfo):
+                self.error("E0704", f"class `{cd.name}` cannot extend interface `{cd.superclass}`", cd.super_span,
+                           notes=[f"a class implements interfaces: `class {cd.name} implements {cd.superclass}`"])
+            elif isinstance(sym, ClassInfo):
                 if not sym.extendable:
                     self.error("E0300", f"class `{cd.name}` cannot extend `{cd.superclass}`", cd.super_span,
                                notes=["scripts may extend `Object`, `Exception` and its subclasses, `Device`, and their own classes"])
@@ -286,6 +298,178 @@ class Checker:
             d += 1
         return d
 
+    # ------------------------------------------------------------ (1.1) interfaces
+    def iface_list(self, owner, names, what):
+        """The InterfaceInfos of an `extends` or `implements` list: each
+        name must be an interface, named once (the language reference §4)."""
+        out, seen = [], {}
+        for name, span in names:
+            sym = self.info.top.get(name)
+            if name in seen:
+                self.error("E0706", f"interface `{name}` is named twice in the {what} list of `{owner}`", span,
+                           labels=[(seen[name], "first named here")])
+                continue
+            seen[name] = span
+            if isinstance(sym, InterfaceInfo):
+                out.append(sym)
+            elif isinstance(sym, ClassInfo) or sym is ANY_NAME:
+                hint = ("an interface extends only interfaces" if what == "`extends`"
+                        else f"a class extends a class: `class {owner} extends {name}`")
+                self.error("E0704", f"`{name}` is a class, not an interface", span, notes=[hint])
+            else:
+                self.error("E0104", f"cannot find interface `{name}`", span)
+        return out
+
+    def resolve_interfaces(self):
+        """Extends lists, cycles, the image order (an interface after those
+        it extends), own signatures and method sets; the `implements`
+        lists of classes."""
+        for d in self.iface_decls:
+            d.info.extends = self.iface_list(d.name, d.extends, "`extends`")
+        # cycles: an interface among its own ancestors
+        order = []
+        for d in self.iface_decls:
+            ii = d.info
+            if self._iface_cyclic(ii):
+                self.error("E0705", f"cyclic interface inheritance: `{ii.name}` extends itself", d.name_span,
+                           notes=["through " + " -> ".join(f"`{n}`" for n in self._iface_cycle_path(ii))])
+        for d in self.iface_decls:
+            if self._iface_cyclic(d.info):
+                d.info.extends = []
+        placed = set()
+
+        def place(ii):
+            if id(ii) in placed:
+                return
+            placed.add(id(ii))
+            for e in ii.extends:
+                place(e)
+            order.append(ii)
+
+        for d in self.iface_decls:
+            place(d.info)
+        for i, ii in enumerate(order):
+            ii.index = i
+        self.info.interfaces = order
+        # own signatures
+        for d in self.iface_decls:
+            ii = d.info
+            for m in d.members:
+                if isinstance(m, A.FieldDecl):
+                    self.error("E0700", f"interface `{ii.name}` cannot have field `{m.name}`", m.name_span,
+                               notes=["an interface holds only method signatures"])
+                elif isinstance(m, A.CtorDecl):
+                    self.error("E0702", f"interface `{ii.name}` cannot have a constructor", m.name_span,
+                               notes=["an interface holds only method signatures"])
+                elif isinstance(m, A.MethodDecl):
+                    if m.body is not None:
+                        self.error("E0701", f"interface method `{ii.name}.{m.name}` cannot have a body", m.name_span,
+                                   notes=[f"write the signature only: `...{m.name}(...);`, and the body in the classes"])
+                    for p in m.params:
+                        if p.final:
+                            self.error("E0703", f"parameter `{p.name}` of interface method `{ii.name}.{m.name}` cannot be `final`",
+                                       p.span)
+                    ret, params = self.method_sig(m)
+                    if m.name in ii.own:
+                        self.error("E0303", f"`{m.name}` is declared twice in interface `{ii.name}`", m.name_span,
+                                   labels=[(ii.own[m.name].decl.name_span, "first declared here")],
+                                   notes=["K has no overloading"])
+                        continue
+                    im = IfaceMethod(m.name, ii, ret, params, len(ii.own), decl=m,
+                                     param_names=[p.name for p in m.params])
+                    m.info = im
+                    ii.own[m.name] = im
+                    if m.name == "toString" and not (ret == self.STRING and not params) and \
+                            not T.is_error(ret):
+                        self.error("E0708", f"interface method `{ii.name}.toString` must be `String toString()`",
+                                   m.name_span, notes=[f"found `{_sig_text(im)}`"])
+        # method sets, in order (those extended first)
+        for ii in order:
+            ms = {}
+            for e in ii.extends:
+                for name, im in e.methods.items():
+                    self._merge_method(ms, im, ii.name, ii.decl.name_span, "interface")
+            for name, im in ii.own.items():
+                self._merge_method(ms, im, ii.name, im.decl.name_span, "interface")
+            ii.methods = ms
+        for cd in self.class_decls:
+            cd.info.interfaces = self.iface_list(cd.name, cd.interfaces, "`implements`")
+
+    def _iface_cyclic(self, ii):
+        seen, todo = set(), list(ii.extends)
+        while todo:
+            x = todo.pop()
+            if x is ii:
+                return True
+            if id(x) in seen:
+                continue
+            seen.add(id(x))
+            todo.extend(x.extends)
+        return False
+
+    def _iface_cycle_path(self, ii):
+        """Names along one cycle from `ii` back to itself."""
+        def dfs(x, path, seen):
+            for e in x.extends:
+                if e is ii:
+                    return path + [e.name]
+                if id(e) not in seen:
+                    seen.add(id(e))
+                    r = dfs(e, path + [e.name], seen)
+                    if r:
+                        return r
+            return None
+        return dfs(ii, [ii.name], set()) or [ii.name]
+
+    def _merge_method(self, ms, im, owner, span, what):
+        """Adds IfaceMethod `im` to the method set `ms`; the same name with
+        another signature is E0707 (one signature reached twice is one
+        method)."""
+        old = ms.get(im.name)
+        if old is None:
+            ms[im.name] = im
+            return True
+        if old.ret == im.ret and old.params == im.params:
+            return True
+        if any(T.is_error(t) for t in [old.ret, im.ret] + old.params + im.params):
+            return True
+        self.error("E0707", f"{what} `{owner}` has two methods `{im.name}` with different signatures", span,
+                   notes=[f"`{old.iface.name}` has `{_sig_text(old)}`",
+                          f"`{im.iface.name}` has `{_sig_text(im)}`"])
+        return False
+
+    def check_implements(self):
+        """Every method of every interface a script class names must be
+        declared, added or inherited with the same signature; one error
+        per class lists every missing method (the language reference §4)."""
+        for cd in self.class_decls:
+            ci = cd.info
+            if not ci.interfaces:
+                continue
+            ms = {}
+            ok = True
+            for ii in ci.interfaces:
+                for im in ii.methods.values():
+                    if not self._merge_method(ms, im, ci.name, cd.name_span, "class"):
+                        ok = False
+            if not ok:
+                continue
+            missing = []
+            for im in ms.values():
+                m = ci.lookup_method(im.name)
+                if m is None or m.slot is None or m.slot < 0 or m.ret != im.ret or m.params != im.params:
+                    if m is not None and any(T.is_error(t) for t in [m.ret] + m.params):
+                        continue
+                    missing.append(im)
+            if missing:
+                names = ", ".join(f"`{im.iface.name}.{im.name}`" for im in missing)
+                notes = [f"missing `{_sig_text(im)}` of `{im.iface.name}`" for im in missing]
+                for im in missing:
+                    m = ci.lookup_method(im.name)
+                    if m is not None:
+                        notes.append(f"`{m.qualname}` is `{_sig_text(m)}`, not `{_sig_text(im)}`")
+                self.error("E0709", f"class `{ci.name}` does not implement {names}", cd.name_span, notes=notes)
+
     # ------------------------------------------------------------ types
     def resolve_type(self, node, allow_void=False, what="a variable"):
         t = self._resolve_type(node)
@@ -310,6 +494,8 @@ class Checker:
                     t = T.ANY
                 elif isinstance(sym, ClassInfo):
                     t = T.ClassType(sym)
+                elif isinstance(sym, InterfaceInfo):
+                    t = T.InterfaceType(sym)
                 elif sym is not None:
                     self.error("E0104", f"`{n}` is not a type", node.span)
                     t = T.ERROR
@@ -352,7 +538,11 @@ class Checker:
         by_class = {}
         for md in self.out_methods:
             sym = self.info.top.get(md.class_name)
-            if isinstance(sym, ClassInfo) and not sym.builtin:
+            if isinstance(sym, InterfaceInfo):
+                self.error("E0710", f"cannot add a method to interface `{md.class_name}`", md.class_span,
+                           notes=["an interface holds only the signatures written in its body"])
+                self.orphan_method(md)
+            elif isinstance(sym, ClassInfo) and not sym.builtin:
                 by_class.setdefault(id(sym), []).append(md)
             elif isinstance(sym, ClassInfo) or sym is ANY_NAME:
                 self.error("E0308", f"cannot add a method to the built-in class `{md.class_name}`", md.class_span)
@@ -1034,7 +1224,7 @@ class Checker:
                 self.error("E0215", f"built-in method `{sym.qualname}` is not a value", e.span)
                 return T.ERROR
             return sym.func_type()
-        if isinstance(sym, ClassInfo) or sym is ANY_NAME:
+        if isinstance(sym, (ClassInfo, InterfaceInfo)) or sym is ANY_NAME:
             self.error("E0105", f"`{e.name}` is a type, not a value", e.span)
             return T.ERROR
         if isinstance(sym, Namespace):
@@ -1051,7 +1241,7 @@ class Checker:
             if self.in_class() and (self.fn.cls.lookup_field(obj.name) or self.fn.cls.lookup_method(obj.name)):
                 return None
             sym = self.info.top.get(obj.name)
-            if isinstance(sym, (ClassInfo, Namespace)) or sym is ANY_NAME:
+            if isinstance(sym, (ClassInfo, InterfaceInfo, Namespace)) or sym is ANY_NAME:
                 obj.ref = sym
                 return sym
         return None
@@ -1095,6 +1285,15 @@ class Checker:
                 if m.native_id is not None:
                     self.error("E0215", f"built-in method `{m.qualname}` is not a value", e.span)
                     return T.ERROR
+                e.ref = m
+                return m.func_type()
+        if isinstance(t, T.InterfaceType):
+            if e.name == "toString":
+                self.error("E0711", f"`{e.name}` through interface `{t}` is not a value", e.span,
+                           notes=["call it: `toString()`"])
+                return T.ERROR
+            m = t.info.methods.get(e.name)
+            if m is not None:
                 e.ref = m
                 return m.func_type()
         if isinstance(t, T.ArrayType) and e.name in self.bs.array_methods:
@@ -1164,6 +1363,11 @@ class Checker:
                 e.receiver = None
                 self.check_args(e, sym.params, f"method `{sym.qualname}`")
                 return sym.ret
+            if isinstance(sym, InterfaceInfo):
+                self.error("E0211", f"`{c.name}` is an interface and cannot be called", c.span)
+                for a in e.args:
+                    self.check_expr(a)
+                return T.ERROR
             if isinstance(sym, ClassInfo):
                 self.error("E0211", f"`{c.name}` is a class and cannot be called", c.span,
                            notes=[f"use `new {c.name}(...)` to create an instance"])
@@ -1204,6 +1408,20 @@ class Checker:
                     e.receiver = c.obj
                     c.ref = m
                     self.check_args(e, m.params, f"method `{m.qualname}`")
+                    return m.ret
+            elif isinstance(t, T.InterfaceType):
+                m = t.info.methods.get(c.name)
+                if c.name == "toString":
+                    # Object's toString or its override: slot 0 of any class
+                    m = self.bs.classes["Object"].lookup_method("toString")
+                    e.kind = "virtual"
+                elif m is not None:
+                    e.kind = "iface"
+                if m is not None:
+                    e.target = m
+                    e.receiver = c.obj
+                    c.ref = m
+                    self.check_args(e, m.params, f"method `{t}.{c.name}`")
                     return m.ret
             elif isinstance(t, T.ArrayType):
                 m = self.bs.array_methods.get(c.name)
@@ -1275,6 +1493,12 @@ class Checker:
     def expr_New(self, e, exp):
         t = self._resolve_type(e.type)
         if T.is_error(t):
+            for a in e.args:
+                self.check_expr(a)
+            return T.ERROR
+        if isinstance(t, T.InterfaceType):
+            self.error("E0217", f"cannot create an instance of interface `{t}` with `new`", e.type.span,
+                       notes=[f"create an instance of a class that implements `{t}`"])
             for a in e.args:
                 self.check_expr(a)
             return T.ERROR
@@ -1513,7 +1737,8 @@ class Checker:
         if T.is_error(st) or T.is_error(tt):
             return T.BOOL
         ok = isinstance(st, T.AnyType) or \
-            (isinstance(st, T.ClassType) and isinstance(tt, T.ClassType) and T.castable(st, tt)) or \
+            (isinstance(st, (T.ClassType, T.InterfaceType)) and
+             isinstance(tt, (T.ClassType, T.InterfaceType)) and T.castable(st, tt)) or \
             (st == tt and st.is_ref) or (isinstance(st, T.NullType) and tt.is_ref)
         if tt in (T.INT, T.BOOL) and not isinstance(st, T.AnyType):
             ok = False
@@ -1873,6 +2098,11 @@ def _fold(op, a, b):
            ">>>": lambda: (a % _U64) >> s}
     f = ops.get(op)
     return _wrap(f()) if f is not None else _NC
+
+
+def _sig_text(m):
+    """`R name(P1, P2)`: a method's signature in messages."""
+    return f"{m.ret} {m.name}({', '.join(str(p) for p in m.params)})"
 
 
 def check(program, filename="<input>"):

@@ -90,6 +90,19 @@ CODES = {
     "E0515": "switch expression without `default`",
     "E0516": "block as an arm of a switch expression",
     "E0517": "switch expression with no arm that gives a value",
+    # (1.1) interfaces (E07xx)
+    "E0700": "field in an interface",
+    "E0701": "method body in an interface",
+    "E0702": "constructor in an interface",
+    "E0703": "`final` parameter in an interface method",
+    "E0704": "a class extends an interface, or an interface or `implements` list names a class",
+    "E0705": "cyclic interface inheritance",
+    "E0706": "interface named twice in an `extends` or `implements` list",
+    "E0707": "two interface methods with the same name and different signatures",
+    "E0708": "interface method `toString` that is not `String toString()`",
+    "E0709": "class lacks methods of the interfaces it implements",
+    "E0710": "method added outside the body of an interface",
+    "E0711": "`toString` through an interface type used as a value",
     # flow
     "E0400": "unreachable statement",
     "E0401": "missing return",
@@ -106,7 +119,7 @@ docs = """Error codes of ktc.
 Each diagnostic names a code; `ktc explain CODE` (or this table) gives a one
 line description.  E00xx are lexical and syntax errors (E0020-E0032: Java
 constructs K lacks), E01xx names, E02xx types and expressions, E03xx
-classes, E04xx control flow; Wnnnn are warnings.
+classes, E04xx control flow, (1.1) E07xx interfaces; Wnnnn are warnings.
 """ + "\n".join(f"{code}  {text}" for code, text in CODES.items())
 
 

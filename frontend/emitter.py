@@ -227,6 +227,8 @@ class ProgramEmitter:
             return b.t_array(self.ty(t.elem))
         if isinstance(t, T.FuncType):
             return b.t_func(self.ty(t.ret), [self.ty(p) for p in t.params])
+        if isinstance(t, T.InterfaceType):
+            return b.t_iface(t.info.index)
         # Any, null (only as a register of a null value), error
         return b.t_any()
 
@@ -252,6 +254,14 @@ class ProgramEmitter:
                 name = f"{u.owner.name}.{'<init>' if u.is_ctor else u.name}"
                 b.reserve_function(name, u.owner.id,
                                    self.ty(u.func_type()), flags)
+        # (1.1) interfaces, in the checker's order: each after those it
+        # extends, as the image requires
+        for ii in info.interfaces:
+            b.add_interface(ii.name)
+        for ii in info.interfaces:
+            b.set_interface(ii.index, [e.index for e in ii.extends],
+                            [(m.name, self.ty(m.func_type()))
+                             for m in ii.own.values()])
         init = b.reserve_function("<init>", None,
                                   b.t_func(b.t_void(), []), im.FLAG_INIT)
         b.set_init(init)
@@ -274,6 +284,7 @@ class ProgramEmitter:
         fields = [(f.name, self.ty(f.type)) for f in c.own_fields]
         self.b.set_class(c.id, c.name, c.superclass.id, fields,
                          c.ctor.func_index, vtable)
+        self.b.set_implements(c.id, [i.index for i in c.interfaces])
 
 
 class FunctionEmitter:
@@ -562,7 +573,8 @@ class FunctionEmitter:
                     self.at(item)
                     self.op("SETG", g.index, r)
                     self.release(r)
-            elif isinstance(item, (A.ClassDecl, A.FuncDecl, A.MethodDecl)):
+            elif isinstance(item, (A.ClassDecl, A.FuncDecl, A.MethodDecl,
+                                   A.InterfaceDecl)):
                 continue
             else:
                 self.stmt(item)
@@ -1102,9 +1114,8 @@ class FunctionEmitter:
             return True
         if isinstance(t, T.AnyType):
             return s.is_ref
-        if isinstance(s, T.ClassType) and isinstance(t, T.ClassType):
-            return T.is_subclass(s.info, t.info)
-        return False
+        # classes and (1.1) interfaces: as kimg_assignable in the loader
+        return T.ref_subtype(s, t)
 
     def protect(self, r, later) -> int:
         """Copy a local's register when a later operand may assign it."""
@@ -1207,6 +1218,13 @@ class FunctionEmitter:
             r = self.dst(want, ref.func_type())
             self.at(e)
             self.op("BINDM", r, o, ref.slot)
+            return r
+        if k == "IfaceMethod":      # (1.1) bound through an interface type
+            o = self.expr(e.obj)
+            self.release(o)
+            r = self.dst(want, ref.func_type())
+            self.at(e)
+            self.op("BINDI", r, o, self.pe.ty(ref.iface.type), ref.slot)
             return r
         raise EmitError(f"line {self.line}: cannot emit member `{e.name}`")
 
@@ -1734,6 +1752,21 @@ class FunctionEmitter:
             r = result()
             self.at(e)
             self.op("CALL", r, target.func_index, regs[0] if regs else 0)
+            return r
+        if kind == "iface":
+            # (1.1) CALLI: the method of the interface that declares it,
+            # through a per-site inline cache
+            types = list(e.param_types or target.params)
+            regs = self.block([e.receiver.ty] + types)
+            self.into(e.receiver, regs[0])
+            for a, r in zip(e.args, regs[1:]):
+                self.into(a, r)
+            self.release(*regs)
+            r = result()
+            self.at(e)
+            self.op("CALLI", r, self.pe.ty(target.iface.type), target.slot,
+                    regs[0], self.nics)
+            self.nics += 1
             return r
         if kind in ("virtual", "super", "native"):
             recv = e.receiver

@@ -9,6 +9,7 @@ representation (names are string indexes, types are type-table indexes), so
 Type records are tuples:
     (TY_INT,) (TY_BOOL,) (TY_ANY,) (TY_VOID,)
     (TY_CLASS, class_id) (TY_ARRAY, elem_type) (TY_FUNC, result, (params...))
+    (1.1) (TY_IFACE, interface_index)
 Constant records are tuples (K_INT, value) or (K_STR, string_index).
 """
 
@@ -35,12 +36,17 @@ FIRST_SCRIPT_CLASS = 32
 # Section tags: every image has all seven, exactly in this order.
 SEC_STRINGS, SEC_CONSTANTS, SEC_TYPES, SEC_CLASSES, SEC_GLOBALS, \
     SEC_FUNCTIONS, SEC_META = range(1, 8)
+# (1.1) The optional eighth section: interfaces and the interfaces each
+# class implements.  An image without interfaces leaves it out, so that it
+# stays byte for byte what a 1.0 compiler writes.
+SEC_INTERFACES = 8
 
 # Constant kinds: an i64, or a string (by its string-pool index).
 K_INT, K_STR = 1, 2
 
 # Type record kinds (the first element of a type tuple).
 TY_INT, TY_BOOL, TY_ANY, TY_CLASS, TY_ARRAY, TY_FUNC, TY_VOID = range(1, 8)
+TY_IFACE = 9                 # (1.1) an interface: its interfaces-section index
 
 # Function flags: at most one is set (a constructor is 2, not 3).  A
 # method or constructor takes its receiver in R[0], before the parameters.
@@ -100,6 +106,18 @@ class ClassRecord:
 
 
 @dataclass
+class InterfaceRecord:
+    """(1.1) An interface: its name, the interfaces it extends directly
+    (indexes of earlier interfaces: the order is a topological one, so
+    there are no cycles), and its own method signatures (name string, Func
+    type without the receiver), in declaration order.  CALLI names a
+    method by (interface type, index in this list)."""
+    name: int                                   # string index
+    extends: list[int]                          # interface indexes
+    methods: list[tuple[int, int]]              # (name string, Func type)
+
+
+@dataclass
 class Image:
     """A whole image.  Equality ignores `digest`, which is derived from the
     bytes: an Image built in memory has none until it is written."""
@@ -111,13 +129,17 @@ class Image:
     functions: list[Function] = field(default_factory=list)
     source: int = 0          # string index of the source file name
     init: int = 0            # function index of the init
+    # (1.1) the interfaces section: the interfaces, and (class id, the
+    # interface indexes it names in `implements`) for each class naming any
+    interfaces: list[InterfaceRecord] = field(default_factory=list)
+    implements: list[tuple[int, list[int]]] = field(default_factory=list)
     digest: bytes = b""      # filled by write() and read_image()
 
     def __eq__(self, other):
         if not isinstance(other, Image):
             return NotImplemented
         keys = ("strings", "constants", "types", "classes", "globals",
-                "functions", "source", "init")
+                "functions", "source", "init", "interfaces", "implements")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
     def string(self, index: int) -> str:
@@ -182,7 +204,7 @@ class _Out:
 def _type_record(out: _Out, t: tuple):
     """One type record: its kind byte, then the payload of lkm/image.md."""
     out.u8(t[0])
-    if t[0] in (TY_CLASS, TY_ARRAY):
+    if t[0] in (TY_CLASS, TY_ARRAY, TY_IFACE):
         out.u32(t[1])
     elif t[0] == TY_FUNC:
         out.u32(t[1])
@@ -282,6 +304,26 @@ def sections(img: Image, strict: bool = True) -> list[tuple[int, bytes]]:
     s.u32(img.source)
     s.u32(img.init)
     out.append((SEC_META, s))
+
+    if img.interfaces or img.implements:
+        s = _Out(strict)
+        s.u32(len(img.interfaces))
+        for it in img.interfaces:
+            s.u32(it.name)
+            s.u32(len(it.extends))
+            for x in it.extends:
+                s.u32(x)
+            s.u32(len(it.methods))
+            for name, ty in it.methods:
+                s.u32(name)
+                s.u32(ty)
+        s.u32(len(img.implements))
+        for cid, ifs in img.implements:
+            s.u32(cid)
+            s.u32(len(ifs))
+            for x in ifs:
+                s.u32(x)
+        out.append((SEC_INTERFACES, s))
     return [(tag, sec.bytes()) for tag, sec in out]
 
 
@@ -404,6 +446,14 @@ def read_image(data: bytes, check_digest: bool = True) -> Image:
         sec = _In(top.raw(length), f"section {tag}")
         _READERS[tag](sec, img)
         sec.done()
+    if top.pos < len(data):             # (1.1) the optional interfaces
+        got = top.u32()
+        if got != SEC_INTERFACES:
+            raise ImageError(f"expected section {SEC_INTERFACES}, found tag {got}")
+        length = top.u32()
+        sec = _In(top.raw(length), f"section {SEC_INTERFACES}")
+        _read_interfaces(sec, img)
+        sec.done()
     top.done()
     return img
 
@@ -435,7 +485,7 @@ def _read_types(s: _In, img: Image):
         kind = s.u8()
         if kind in (TY_INT, TY_BOOL, TY_ANY, TY_VOID):
             img.types.append((kind,))
-        elif kind in (TY_CLASS, TY_ARRAY):
+        elif kind in (TY_CLASS, TY_ARRAY, TY_IFACE):
             img.types.append((kind, s.u32()))
         elif kind == TY_FUNC:
             result = s.u32()
@@ -477,6 +527,17 @@ def _read_functions(s: _In, img: Image):
 def _read_meta(s: _In, img: Image):
     img.source = s.u32()
     img.init = s.u32()
+
+
+def _read_interfaces(s: _In, img: Image):
+    for _ in range(s.count(12)):
+        name = s.u32()
+        ext = [s.u32() for _ in range(s.count(4))]
+        methods = [(s.u32(), s.u32()) for _ in range(s.count(8))]
+        img.interfaces.append(InterfaceRecord(name, ext, methods))
+    for _ in range(s.count(8)):
+        cid = s.u32()
+        img.implements.append((cid, [s.u32() for _ in range(s.count(4))]))
 
 
 _READERS = {SEC_STRINGS: _read_strings, SEC_CONSTANTS: _read_constants,
@@ -596,6 +657,27 @@ class ImageBuilder:
 
     def set_init(self, index: int):
         self.image.init = index
+
+    # (1.1) interfaces
+    def add_interface(self, name: str) -> int:
+        """Reserves the next interface (its index is its position); its
+        extends list and methods come with set_interface()."""
+        self.image.interfaces.append(InterfaceRecord(self.string(name), [], []))
+        return len(self.image.interfaces) - 1
+
+    def set_interface(self, index: int, extends: list[int],
+                      methods: list[tuple[str, int]]):
+        it = self.image.interfaces[index]
+        it.extends = list(extends)
+        it.methods = [(self.string(n), t) for n, t in methods]
+
+    def t_iface(self, index: int):
+        return self.type((TY_IFACE, index))
+
+    def set_implements(self, class_id: int, ifaces: list[int]):
+        """The interfaces class `class_id` names in its `implements` list."""
+        if ifaces:
+            self.image.implements.append((class_id, list(ifaces)))
 
     def build(self) -> bytes:
         """The image's bytes (strict write); ImageError if a class slot was

@@ -293,6 +293,12 @@ def _bounds(c):
     return None
 
 
+class _NameList(list):
+    """(1.1) The names of an `implements` or interface `extends` list, as
+    tokens (a list type of its own, so that a builder can tell it from a
+    member)."""
+
+
 class _Builder:
     """Builds AST nodes during the LALR parse: the parser calls the method
     named after each rule (or its alias) with the rule's children as they
@@ -427,10 +433,36 @@ class _Builder:
         name = ch[0]
         sup = ch[1] if len(ch) > 1 and isinstance(ch[1], Token) else None
         members = ch[2:] if sup is not None else ch[1:]
+        impls = []
+        if members and isinstance(members[0], _NameList):
+            impls = [(str(t), self.tsp(t)) for t in members[0]]
+            members = members[1:]
         return A.ClassDecl(span, name=str(name), name_span=self.tsp(name),
                            superclass=str(sup) if sup is not None else None,
                            super_span=self.tsp(sup) if sup is not None else None,
-                           members=list(members))
+                           members=list(members), interfaces=impls)
+
+    # (1.1) interfaces (the language reference §4)
+    def implements_clause(self, raw):
+        return _NameList(self.clean(raw))
+
+    def iface_extends(self, raw):
+        return _NameList(self.clean(raw))
+
+    def interface_decl(self, raw):
+        span, ch = self.span(raw), self.clean(raw)
+        name, rest = ch[0], ch[1:]
+        ext = []
+        if rest and isinstance(rest[0], _NameList):
+            ext = [(str(t), self.tsp(t)) for t in rest[0]]
+            rest = rest[1:]
+        return A.InterfaceDecl(span, name=str(name), name_span=self.tsp(name),
+                               extends=ext, members=list(rest))
+
+    def method_sig(self, raw):
+        span, ch = self.span(raw), self.clean(raw)
+        return A.MethodDecl(span, ret=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
+                            params=ch[2], body=None)
 
     @staticmethod
     def _final(ch):

@@ -198,7 +198,7 @@ class ClassInfo:
 
     __slots__ = ("name", "id", "superclass", "builtin", "decl", "fields",
                  "own_fields", "methods", "vtable", "ctor", "extendable",
-                 "span", "statics", "_field_map")
+                 "span", "statics", "_field_map", "interfaces")
 
     def __init__(self, name, id, superclass=None, builtin=False, decl=None):
         self.name = name
@@ -215,6 +215,7 @@ class ClassInfo:
         self.span = None
         self.statics = {}        # name -> MethodInfo (String.fromChar, Device.register)
         self._field_map = None
+        self.interfaces = []     # (1.1) InterfaceInfos of its `implements`
 
     @property
     def type(self):
@@ -247,6 +248,57 @@ class ClassInfo:
         return f"ClassInfo({self.name}#{self.id})"
 
 
+class IfaceMethod(MethodInfo):
+    """(1.1) A method signature of an interface: `iface` is the
+    InterfaceInfo that declares it and `slot` its index among that
+    interface's own methods (the operand of CALLI and BINDI)."""
+
+    __slots__ = ("iface",)
+
+    def __init__(self, name, iface, ret, params, index, decl=None, param_names=None):
+        super().__init__(name, None, ret, params, kind="iface", slot=index,
+                         decl=decl, param_names=param_names, owner_name=iface.name)
+        self.iface = iface
+
+
+class InterfaceInfo:
+    """(1.1) An interface (the language reference §4).  `index`: its place
+    in the image's interfaces section, a topological order (an interface
+    after those it extends).  `extends`: the InterfaceInfos it names;
+    `own`: its own IfaceMethods by name, in declaration order; `methods`:
+    its method set (own and inherited) by name, one IfaceMethod per
+    signature reached."""
+
+    __slots__ = ("name", "decl", "span", "index", "extends", "own", "methods")
+
+    def __init__(self, name, decl=None):
+        self.name = name
+        self.decl = decl
+        self.span = decl.name_span if decl is not None else None
+        self.index = 0
+        self.extends = []
+        self.own = {}
+        self.methods = {}
+
+    @property
+    def type(self):
+        return T.InterfaceType(self)
+
+    def supers(self):
+        """Itself and every interface it extends, directly or not."""
+        out, todo = [], [self]
+        while todo:
+            i = todo.pop()
+            if any(i is o for o in out):
+                continue
+            out.append(i)
+            todo.extend(i.extends)
+        return out
+
+    def __repr__(self):
+        return f"InterfaceInfo({self.name})"
+
+
 class ProgramInfo:
     """Everything the checker learned about a program.
 
@@ -270,4 +322,5 @@ class ProgramInfo:
         self.natives = []
         self.init_locals = []
         self.code_units = []
+        self.interfaces = []   # (1.1) InterfaceInfos by image index
         self.top = {}          # top-level namespace: name -> symbol

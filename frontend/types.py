@@ -82,6 +82,24 @@ class ClassType(Type):
         return self.info.name
 
 
+class InterfaceType(Type):
+    """(1.1) An interface type; `info` is a symbols.InterfaceInfo."""
+    __slots__ = ("info",)
+    is_ref = True
+
+    def __init__(self, info):
+        self.info = info
+
+    def __eq__(self, other):
+        return isinstance(other, InterfaceType) and other.info is self.info
+
+    def __hash__(self):
+        return id(self.info)
+
+    def __str__(self):
+        return self.info.name
+
+
 class ArrayType(Type):
     __slots__ = ("elem",)
     is_ref = True
@@ -140,6 +158,36 @@ def is_subclass(sub, sup):
     return False
 
 
+def implements(ci, ii):
+    """(1.1) Does ClassInfo `ci` implement InterfaceInfo `ii`: does it or an
+    ancestor name `ii` or an interface extending it (the language
+    reference §3)?"""
+    c = ci
+    while c is not None:
+        for i in getattr(c, "interfaces", ()):
+            if any(s is ii for s in i.supers()):
+                return True
+        c = c.superclass
+    return False
+
+
+def ref_subtype(src, dst):
+    """Subtyping between class and (1.1) interface types: a class is a
+    subtype of its ancestors and of the interfaces it implements, an
+    interface of those it extends and of `Object`."""
+    if isinstance(src, ClassType) and isinstance(dst, ClassType):
+        return is_subclass(src.info, dst.info)
+    if isinstance(dst, InterfaceType):
+        if isinstance(src, ClassType):
+            return implements(src.info, dst.info)
+        if isinstance(src, InterfaceType):
+            return any(s is dst.info for s in src.info.supers())
+        return False
+    if isinstance(src, InterfaceType) and isinstance(dst, ClassType):
+        return dst.info.superclass is None and dst.info.builtin
+    return False
+
+
 def assignable(src, dst):
     """May a value of static type `src` flow into a slot of type `dst`?"""
     if isinstance(src, ErrorType) or isinstance(dst, ErrorType):
@@ -152,8 +200,9 @@ def assignable(src, dst):
         return True
     if isinstance(src, NullType):
         return dst.is_ref
-    if isinstance(src, ClassType) and isinstance(dst, ClassType):
-        return is_subclass(src.info, dst.info)
+    if isinstance(src, (ClassType, InterfaceType)) and \
+            isinstance(dst, (ClassType, InterfaceType)):
+        return ref_subtype(src, dst)
     return False
 
 
@@ -186,6 +235,12 @@ def join(a, b, expected=None):
         c = common_superclass(a.info, b.info)
         if c is not None:
             return ClassType(c)
+    # (1.1) a type and a subtype of it, one of them an interface type
+    if isinstance(a, InterfaceType) or isinstance(b, InterfaceType):
+        if ref_subtype(a, b):
+            return b
+        if ref_subtype(b, a):
+            return a
     if isinstance(expected, AnyType):
         return ANY
     return None
@@ -205,6 +260,14 @@ def castable(src, dst):
         return dst.is_ref
     if isinstance(src, ClassType) and isinstance(dst, ClassType):
         return is_subclass(src.info, dst.info) or is_subclass(dst.info, src.info)
+    # (1.1) interface types with each other and with the class types
+    # scripts may extend, both ways, tested at run time (JLS 5.5)
+    if isinstance(src, InterfaceType) and isinstance(dst, InterfaceType):
+        return True
+    if isinstance(src, InterfaceType) and isinstance(dst, ClassType):
+        return dst.info.extendable
+    if isinstance(src, ClassType) and isinstance(dst, InterfaceType):
+        return src.info.extendable
     return False
 
 
