@@ -2032,6 +2032,8 @@ class Checker:
         if isinstance(e, A.Member):
             # Errno.* and the other built-in constants the checker folds
             return e.ref if type(e.ref) is int else _NC
+        if isinstance(e, A.Call):
+            return self._ioctl_constant(e)
         if isinstance(e, A.Unary):
             a = self.constant(e.operand)
             if a is _NC:
@@ -2052,6 +2054,26 @@ class Checker:
                 return _NC
             return _fold(e.op, a, b)
         return _NC
+
+    def _ioctl_constant(self, e):
+        """(1.1) `Ioctl.io/ior/iow/iowr` applied to constant expressions:
+        Linux's command number (§9.1), or _NC when an argument is not
+        constant or out of range (the call itself reports that)."""
+        t = e.target
+        dirs = {"io": 0, "iow": 1, "ior": 2, "iowr": 3}
+        if e.kind != "native" or t is None or getattr(t, "owner_name", None) != "Ioctl" \
+                or t.name not in dirs:
+            return _NC
+        args = [self.constant(a) for a in e.args]
+        if any(a is _NC or isinstance(a, bool) or not isinstance(a, int) for a in args):
+            return _NC
+        if len(args) != (2 if t.name == "io" else 3):
+            return _NC
+        typ, nr = args[0], args[1]
+        size = args[2] if len(args) == 3 else 0
+        if not (0 <= typ <= 255 and 0 <= nr <= 255 and 0 <= size <= 16383):
+            return _NC
+        return dirs[t.name] << 30 | size << 16 | typ << 8 | nr
 
 
 def _to_bytes(v):
