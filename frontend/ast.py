@@ -71,6 +71,13 @@ class FuncTypeNode(TypeNode):
     params: list = field(default_factory=list)
 
 
+@dataclass(eq=False)
+class MapTypeNode(TypeNode):
+    """(1.1) `Map<K, V>`."""
+    key: TypeNode = None
+    val: TypeNode = None
+
+
 # ---------------------------------------------------------------- top level
 
 @dataclass(eq=False)
@@ -429,6 +436,12 @@ class NewArray(Expr):
     """`new T[n]` (size set) or `new Array<T>()` (size None)."""
     elem: TypeNode = None
     size: Any = None
+
+
+@dataclass(eq=False)
+class NewMap(Expr):
+    """(1.1) `new Map<K, V>()`."""
+    type: TypeNode = None      # a MapTypeNode
 
 
 @dataclass(eq=False)

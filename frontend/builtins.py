@@ -78,7 +78,7 @@ def parse_type(text, classes):
             t = T.FuncType(ret, params)
         else:
             t = {"int": T.INT, "boolean": T.BOOL, "void": T.VOID, "Any": T.ANY,
-                 "T": T.TVAR}.get(name)
+                 "T": T.TVAR, "K": T.KVAR, "V": T.VVAR}.get(name)
             if t is None:
                 t = T.ClassType(classes[name])
         while peek() == "[":
@@ -139,6 +139,7 @@ class BuiltinScope:
     print_func: FuncInfo
     errnos: dict
     natives: list                 # Native by id
+    map_methods: dict = None      # (1.1) name -> MethodInfo (params/ret may hold K, V)
 
 
 def install():
@@ -169,6 +170,7 @@ def install():
                          or (ci.superclass is not None and ci.superclass.name == "Exception"))
     statics = {"Math": {}, "System": {}}
     array_methods = {}
+    map_methods = {}
     print_func = None
     ctor_by_native = {}
     # Natives by kind.  `print` takes any value here; the emitter converts
@@ -197,6 +199,9 @@ def install():
         elif n.owner == "Array":
             array_methods[n.name] = MethodInfo(n.name, None, ret, params, native_id=n.id,
                                                owner_name="Array")
+        elif n.owner == "Map":
+            map_methods[n.name] = MethodInfo(n.name, None, ret, params, native_id=n.id,
+                                             owner_name="Map")
         else:
             m = MethodInfo(n.name, owner, ret, params, slot=n.slot, native_id=n.id)
             owner.methods[n.name] = m
@@ -225,4 +230,5 @@ def install():
                     vt.append(None)
                 vt[m.slot] = m
         ci.vtable = vt
-    return BuiltinScope(classes, statics, array_methods, print_func, dict(b.errnos), list(b.natives))
+    return BuiltinScope(classes, statics, array_methods, print_func, dict(b.errnos), list(b.natives),
+                        map_methods)

@@ -509,6 +509,15 @@ class Checker:
                 self.error("E0206", "arrays of `void` are not allowed", node.elem.span)
                 e = T.ERROR
             t = T.ERROR if T.is_error(e) else T.ArrayType(e)
+        elif isinstance(node, A.MapTypeNode):
+            k = self._resolve_type(node.key)
+            node.key.resolved = k
+            v = self._resolve_type(node.val)
+            node.val.resolved = v
+            for part, pt, what in ((node.key, k, "key"), (node.val, v, "value")):
+                if pt == T.VOID:
+                    self.error("E0206", f"`void` is not allowed as a map {what} type", part.span)
+            t = T.ERROR if T.is_error(k) or T.is_error(v) or T.VOID in (k, v) else T.MapType(k, v)
         elif isinstance(node, A.FuncTypeNode):
             r = self._resolve_type(node.ret)
             node.ret.resolved = r
@@ -1015,6 +1024,9 @@ class Checker:
         elem = T.ERROR
         if isinstance(it, T.ArrayType):
             elem = it.elem
+        elif isinstance(it, T.MapType):
+            self.error("E0219", f"cannot iterate over a value of type `{it}`", s.iterable.span,
+                       notes=["`for (T x : a)` needs an array: iterate over `keys()` or `values()`"])
         elif not T.is_error(it):
             self.error("E0219", f"cannot iterate over a value of type `{it}`", s.iterable.span,
                        notes=["`for (T x : a)` needs an array"])
@@ -1299,6 +1311,9 @@ class Checker:
         if isinstance(t, T.ArrayType) and e.name in self.bs.array_methods:
             self.error("E0215", f"built-in method `Array.{e.name}` is not a value", e.span)
             return T.ERROR
+        if isinstance(t, T.MapType) and e.name in self.bs.map_methods:
+            self.error("E0215", f"built-in method `Map.{e.name}` is not a value", e.span)
+            return T.ERROR
         self.error("E0213", f"no field `{e.name}` on type `{t}`", e.name_span)
         return T.ERROR
 
@@ -1312,11 +1327,14 @@ class Checker:
     def expr_Index(self, e, exp):
         t = self.check_value(e.obj)
         it = self.check_value(e.index)
-        if it != T.INT and not T.is_error(it):
+        if it != T.INT and not T.is_error(it) and not isinstance(t, T.MapType):
             self.error("E0200", f"mismatched types: an index must be `int`, found `{it}`", e.index.span)
         if isinstance(t, T.ArrayType):
             return t.elem
-        if not T.is_error(t):
+        if isinstance(t, T.MapType):
+            self.error("E0210", f"cannot index a value of type `{t}`", e.obj.span,
+                       notes=["a map has no indexing: use `get(k)` and `put(k, v)`"])
+        elif not T.is_error(t):
             self.error("E0210", f"cannot index a value of type `{t}`", e.obj.span)
         return T.ERROR
 
@@ -1432,6 +1450,16 @@ class Checker:
                     c.ref = m
                     self.check_args(e, [T.substitute(p, t.elem) for p in m.params], f"method `Array.{c.name}`")
                     return T.substitute(m.ret, t.elem)
+            elif isinstance(t, T.MapType):
+                m = self.bs.map_methods.get(c.name)
+                if m is not None:
+                    e.kind = "native"
+                    e.target = m
+                    e.receiver = c.obj
+                    c.ref = m
+                    self.check_args(e, [T.substitute_map(p, t) for p in m.params],
+                                    f"method `Map.{c.name}`")
+                    return T.substitute_map(m.ret, t)
             elif T.is_error(t):
                 for a in e.args:
                     self.check_expr(a)
@@ -1519,6 +1547,10 @@ class Checker:
             if st != T.INT and not T.is_error(st):
                 self.error("E0200", f"mismatched types: an array size must be `int`, found `{st}`", e.size.span)
         return T.ERROR if T.is_error(el) else T.ArrayType(el)
+
+    def expr_NewMap(self, e, exp):
+        """(1.1) `new Map<K, V>()`: an empty map of exactly that type."""
+        return self.resolve_type(e.type, what="a map")
 
     def expr_ArrayLit(self, e, exp):
         if isinstance(exp, T.ArrayType):

@@ -66,6 +66,8 @@ class Disassembler:
         if kind == im.TY_FUNC:
             params = ", ".join(self.type_name(p) for p in rec[2])
             return f"Func<{self.type_name(rec[1])}({params})>"
+        if kind == im.TY_MAP:
+            return f"Map<{self.type_name(rec[1])}, {self.type_name(rec[2])}>"
         return f"<type {t}>"
 
     def signature(self, t: int) -> str:

@@ -227,6 +227,8 @@ class ProgramEmitter:
             return b.t_array(self.ty(t.elem))
         if isinstance(t, T.FuncType):
             return b.t_func(self.ty(t.ret), [self.ty(p) for p in t.params])
+        if isinstance(t, T.MapType):
+            return b.t_map(self.ty(t.key), self.ty(t.val))
         if isinstance(t, T.InterfaceType):
             return b.t_iface(t.info.index)
         # Any, null (only as a register of a null value), error
@@ -1693,6 +1695,12 @@ class FunctionEmitter:
         r = self.dst(want, t)
         self.at(e)
         self.op("NEWARR", r, self.pe.ty(t), n)
+        return r
+
+    def expr_NewMap(self, e, want):
+        r = self.dst(want, e.ty)
+        self.at(e)
+        self.op("NEWMAP", r, self.pe.ty(e.ty))
         return r
 
     def expr_ArrayLit(self, e, want):

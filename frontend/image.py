@@ -9,6 +9,7 @@ representation (names are string indexes, types are type-table indexes), so
 Type records are tuples:
     (TY_INT,) (TY_BOOL,) (TY_ANY,) (TY_VOID,)
     (TY_CLASS, class_id) (TY_ARRAY, elem_type) (TY_FUNC, result, (params...))
+    (1.1) (TY_MAP, key_type, value_type)
     (1.1) (TY_IFACE, interface_index)
 Constant records are tuples (K_INT, value) or (K_STR, string_index).
 """
@@ -46,6 +47,7 @@ K_INT, K_STR = 1, 2
 
 # Type record kinds (the first element of a type tuple).
 TY_INT, TY_BOOL, TY_ANY, TY_CLASS, TY_ARRAY, TY_FUNC, TY_VOID = range(1, 8)
+TY_MAP = 8                   # (1.1) Map<K, V>: key type, value type
 TY_IFACE = 9                 # (1.1) an interface: its interfaces-section index
 
 # Function flags: at most one is set (a constructor is 2, not 3).  A
@@ -206,6 +208,9 @@ def _type_record(out: _Out, t: tuple):
     out.u8(t[0])
     if t[0] in (TY_CLASS, TY_ARRAY, TY_IFACE):
         out.u32(t[1])
+    elif t[0] == TY_MAP:
+        out.u32(t[1])
+        out.u32(t[2])
     elif t[0] == TY_FUNC:
         out.u32(t[1])
         out.u32(len(t[2]))
@@ -487,6 +492,9 @@ def _read_types(s: _In, img: Image):
             img.types.append((kind,))
         elif kind in (TY_CLASS, TY_ARRAY, TY_IFACE):
             img.types.append((kind, s.u32()))
+        elif kind == TY_MAP:
+            key = s.u32()
+            img.types.append((kind, key, s.u32()))
         elif kind == TY_FUNC:
             result = s.u32()
             params = tuple(s.u32() for _ in range(s.count(4)))
@@ -623,6 +631,13 @@ class ImageBuilder:
 
     def t_func(self, result: int, params):
         return self.type((TY_FUNC, result, tuple(params)))
+
+    def t_map(self, key: int, value: int):
+        """(1.1) Map<K, V>, after Array<K> and Array<V>, which keys() and
+        values() make and which the image must therefore hold too."""
+        self.t_array(key)
+        self.t_array(value)
+        return self.type((TY_MAP, key, value))
 
     # tables
     def add_global(self, name: str, type_index: int) -> int:

@@ -414,6 +414,14 @@ class _Builder:
             code, alternative = _JAVA_TYPES[name]
             self.error(code, f"`{name}` is not a K type: use {alternative}", self.tsp(tok))
 
+    def map_type(self, raw):
+        span, ch = self.span(raw), self.clean(raw)
+        t = A.MapTypeNode(span, key=ch[0], val=ch[1])
+        if len(ch) > 2:
+            first = ch[2]
+            t.span = (self.filename, span[1], span[2], first.line, first.column)
+        return self._wrap_dims(t, ch[2:])
+
     def _wrap_dims(self, t, dims):
         for d in dims:
             t = A.ArrayTypeNode(self.span2(t.span, self.tsp(d)), elem=t)
@@ -882,6 +890,16 @@ class _Builder:
         span, ch = self.span(raw), self.clean(raw)
         return A.NewArray(span, elem=ch[0], size=None)
 
+
+    def new_map(self, raw):
+        span, ch = self.span(raw), self.clean(raw)
+        t = A.MapTypeNode(self.span2(ch[0].span, ch[1].span), key=ch[0], val=ch[1])
+        return A.NewMap(span, type=t)
+
+    def new_array_map(self, raw):
+        span, ch = self.span(raw), self.clean(raw)
+        elem = A.MapTypeNode(self.span2(ch[0].span, ch[1].span), key=ch[0], val=ch[1])
+        return self._new_array(span, elem, ch[2], ch[3:])
 
     def array_lit(self, raw):
         span, ch = self.span(raw), self.clean(raw)

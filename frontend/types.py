@@ -2,7 +2,7 @@
 
 Types are immutable values: equal types compare equal and hash alike.
 `str(t)` gives source syntax: `int`, `boolean`, `String`, `Point`, `int[]`,
-`Func<int(int)>`.  `ErrorType` is the type of an expression that already
+`Func<int(int)>`, `Map<String, int>`.  `ErrorType` is the type of an expression that already
 produced a diagnostic: it is compatible with everything, which stops
 cascades.
 """
@@ -115,6 +115,26 @@ class ArrayType(Type):
 
     def __str__(self):
         return f"{self.elem}[]"
+
+
+class MapType(Type):
+    """(1.1) `Map<K, V>`: invariant in both, like arrays."""
+    __slots__ = ("key", "val")
+    is_ref = True
+
+    def __init__(self, key, val):
+        self.key = key
+        self.val = val
+
+    def __eq__(self, other):
+        return (isinstance(other, MapType) and other.key == self.key
+                and other.val == self.val)
+
+    def __hash__(self):
+        return hash(("map", self.key, self.val))
+
+    def __str__(self):
+        return f"Map<{self.key}, {self.val}>"
 
 
 class FuncType(Type):
@@ -288,6 +308,41 @@ class TypeVar(Type):
 
 
 TVAR = TypeVar()
+
+
+class MapVar(Type):
+    """The placeholders `K` and `V` of Map natives (builtins.def),
+    substituted by the key and value types of the receiving map."""
+    __slots__ = ("name",)
+    is_ref = True
+
+    def __init__(self, name):
+        self.name = name
+
+    def __eq__(self, other):
+        return isinstance(other, MapVar) and other.name == self.name
+
+    def __hash__(self):
+        return hash(("mapvar", self.name))
+
+    def __str__(self):
+        return self.name
+
+
+KVAR = MapVar("K")
+VVAR = MapVar("V")
+
+
+def substitute_map(t, m):
+    """Replace the placeholders K and V in `t` by the key and value types
+    of the MapType `m`."""
+    if t == KVAR:
+        return m.key
+    if t == VVAR:
+        return m.val
+    if isinstance(t, ArrayType):
+        return ArrayType(substitute_map(t.elem, m))
+    return t
 
 
 def substitute(t, elem):

@@ -200,6 +200,7 @@ class KbSig(ctypes.Structure):
 # enum kb_native_kind, in its order
 C_KINDS = ("METHOD", "STATIC", "FUNC", "CTOR")
 KB_T = 0xFF
+KB_K, KB_V = 0xFE, 0xFD     # (1.1) a Map method's key and value types
 KIMG_NONE = 0xFFFFFFFF
 
 
@@ -248,7 +249,8 @@ def _c_view(t: T.Type) -> tuple[int, int, int]:
     if isinstance(t, T.ClassType):
         return (TY_CLASS, dims, t.info.id)
     base = {T.INT: TY_INT, T.BOOL: TY_BOOL, T.VOID: TY_VOID,
-            T.ANY: TY_ANY, T.TVAR: KB_T}[t]
+            T.ANY: TY_ANY, T.TVAR: KB_T,
+            T.KVAR: KB_K, T.VVAR: KB_V}[t]
     return (base, dims, KIMG_NONE)
 
 

@@ -91,14 +91,20 @@ static const char *skip_blanks(const char *s)
 
 #define WORD_IS(s, n, lit) ((n) == sizeof(lit) - 1 && !memcmp(s, lit, n))
 
-/* T and void are not types of values: no array holds them. */
+/*
+ * T and void are not types of values: no array holds them.  (1.1) K and V
+ * are wrapped once at most (Array<K>), the one form verify.c resolves.
+ */
 static bool can_wrap(const struct kb_type *t)
 {
+	if (t->base == KB_K || t->base == KB_V)
+		return t->dims == 0;
 	return t->base != KB_T && t->base != KT_VOID && t->dims < KB_MAX_DIMS;
 }
 
 /*
- * int, boolean, void, Any, T, a built-in class, Array<X>, X[]: the types
+ * int, boolean, void, Any, T, (1.1) K and V, a built-in class, Array<X>,
+ * X[]: the types
  * the lines of builtins.def use.  Array<X> nests by recursion, bounded by
  * KB_MAX_DIMS as the dims count is.
  */
@@ -131,6 +137,10 @@ int kb_parse_type(const char **p, struct kb_type *t)
 			t->base = KT_ANY;
 		} else if (WORD_IS(s, n, "T")) {
 			t->base = KB_T;
+		} else if (WORD_IS(s, n, "K")) {
+			t->base = KB_K;
+		} else if (WORD_IS(s, n, "V")) {
+			t->base = KB_V;
 		} else {
 			t->base = KT_CLASS;
 			t->cls = kb_class_by_name(s, n);

@@ -62,11 +62,15 @@ uint32_t kb_class_by_name(const char *name, size_t len);
 #define KB_MAX_PARAMS	3u	/* declared parameters, receiver excluded */
 #define KB_MAX_DIMS	4u	/* arrays nested in one type */
 #define KB_T		0xFFu	/* base "T": the receiving array's element */
+/* (1.1) "K", "V": the receiving map's key and value types (Array<K> too) */
+#define KB_K		0xFEu
+#define KB_V		0xFDu
 
 /*
  * One type: a base wrapped in dims arrays (Array<X> and X[] both add
  * one).  base is KT_INT, KT_BOOL, KT_VOID, KT_ANY, KT_CLASS (cls is the
- * class id) or KB_T, which never sits inside an array.
+ * class id) or KB_T, which never sits inside an array, or (1.1) KB_K or
+ * KB_V, which sit in one array at most (keys() gives an Array<K>).
  */
 struct kb_type {
 	uint8_t base;

@@ -244,7 +244,8 @@ struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
  * Whether o may reference other objects and must go on the gray stack:
  * instances (fields), Func values (a bound receiver, (1.1) a closure's
  * captured values), arrays of
- * references.  Strings, boxes and streams never do.
+ * references, (1.1) maps with reference keys or values.  Strings, boxes
+ * and streams never do.
  */
 static bool has_children(const struct kobj *o)
 {
@@ -254,6 +255,9 @@ static bool has_children(const struct kobj *o)
 		return true;
 	case KO_ARRAY:
 		return ((const struct karr *)o)->elem_ref;
+	case KO_MAP:
+		return ((const struct kmap *)o)->key_ref ||
+			((const struct kmap *)o)->val_ref;
 	default:
 		return false;
 	}
@@ -345,6 +349,9 @@ static void mark_children(struct kvm *vm, struct kobj *o)
 		}
 		break;
 	}
+	case KO_MAP:
+		kvm_map_mark(vm, (struct kmap *)o);
+		break;
 	default:
 		break;
 	}
@@ -425,6 +432,8 @@ static void free_obj(struct kvm *vm, struct kobj *o)
 		struct kstream *s = (struct kstream *)o;
 
 		kvm_mem_free(vm, s->buf, s->cap);
+	} else if (o->kind == KO_MAP) {
+		kvm_map_free_storage(vm, (struct kmap *)o);
 	}
 	kvm_mem_free(vm, o, kvm_obj_size(vm, o));
 }

@@ -30,6 +30,7 @@ enum ktype_kind {
 	KT_ARRAY = 5,
 	KT_FUNC = 6,
 	KT_VOID = 7,
+	KT_MAP = 8,		/* (1.1) Map<K, V>: key in elem, value in result */
 	KT_IFACE = 9,		/* (1.1) an interface: its index in ifaces, in elem */
 };
 
@@ -78,8 +79,9 @@ struct kstr_lit {
  */
 struct ktype {
 	uint8_t kind;
-	uint32_t elem;		/* KT_CLASS: class id; KT_ARRAY: element type */
-	uint32_t result;	/* KT_FUNC */
+	uint32_t elem;		/* KT_CLASS: class id; KT_ARRAY: element type;
+				 * KT_MAP: key type */
+	uint32_t result;	/* KT_FUNC; KT_MAP: value type */
 	uint32_t nparams;	/* KT_FUNC */
 	const uint32_t *params;	/* KT_FUNC */
 };

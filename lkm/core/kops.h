@@ -161,6 +161,7 @@ static KP_NOINLINE __attribute__((__unused__)) int throw_npe(struct kvm *vm)
 /* ---- dynamic calls (CALLA) ---------------------------------------------- */
 
 #define KEY_ARRAY	(KIMG_NONE - 1)
+#define KEY_MAP		(KIMG_NONE - 2)	/* (1.1) */
 
 static inline bool name_eq(const char *a, const struct kstr_lit *b)
 {
@@ -214,6 +215,8 @@ static inline bool resolve_dynamic(struct kvm *vm, struct kobj *recv,
 		return find_vtable(img->classes[KC_String], name, m);
 	case KO_ARRAY:
 		return find_native("Array", name, m);
+	case KO_MAP:
+		return find_native("Map", name, m);
 	case KO_STREAM:
 		if (find_native(recv->cls == KC_OutputStream ?
 				"OutputStream" : "InputStream", name, m))
@@ -258,6 +261,24 @@ static inline int dyn_arg(struct kvm *vm, struct kobj *v, uint32_t type,
 	return KVM_OK;
 }
 
+/*
+ * (1.1) The type a Map method's K, V, Array<K> or Array<V> stands for on
+ * the map recv (the reader made sure the arrays are in the image).
+ */
+static inline uint32_t map_param_type(struct kvm *vm, struct kobj *recv,
+				      uint8_t kind)
+{
+	const struct ktype *mt = &vm->img->types[((struct kmap *)recv)->type];
+	struct ktype at = { .kind = KT_ARRAY };
+
+	if (kind == KP_K)
+		return mt->elem;
+	if (kind == KP_V)
+		return mt->result;
+	at.elem = kind == KP_AK ? mt->elem : mt->result;
+	return kimg_find_type(vm->img, &at);
+}
+
 static inline int dyn_arg_native(struct kvm *vm, struct kobj *recv, struct kobj *v,
 			  const struct knparam *p, union kvalue *out)
 {
@@ -265,6 +286,8 @@ static inline int dyn_arg_native(struct kvm *vm, struct kobj *recv, struct kobj 
 
 	if (p->kind == KP_T)
 		type = vm->img->types[((struct karr *)recv)->type].elem;
+	else if (p->kind >= KP_K && p->kind <= KP_AV)
+		type = map_param_type(vm, recv, p->kind);
 	if (type == KIMG_NONE) {
 		/* a class the image's type table does not name */
 		uint32_t cls = v ? kvm_obj_class(v) : KIMG_NONE;
@@ -347,6 +370,9 @@ static KP_NOINLINE __attribute__((__unused__)) int calla_native(struct kvm *vm, 
 	kind = sig->ret.kind;
 	if (kind == KP_T) {
 		rt = vm->img->types[((struct karr *)recv)->type].elem;
+		kind = vm->img->types[rt].kind;
+	} else if (kind >= KP_K && kind <= KP_AV) {
+		rt = map_param_type(vm, recv, kind);
 		kind = vm->img->types[rt].kind;
 	}
 	if (kind == KT_INT || kind == KT_BOOL) {
@@ -851,6 +877,17 @@ KOPI(NEWARR, a, t, c)
 	return KVM_OK;
 }
 
+/* (1.1) An empty Map of type t: its storage comes with the first put. */
+KOPI(NEWMAP, a, t)
+{
+	struct kmap *m = kvm_map_new(vm, (uint32_t)t);
+
+	if (!m)
+		return KVM_ABORT;
+	R[a].o = &m->h;
+	return KVM_OK;
+}
+
 KOPI(NEWARRV, a, t, c, n)
 {
 	struct karr *arr = kvm_arr_new(vm, (uint32_t)t, (uint32_t)n);
@@ -996,7 +1033,8 @@ static inline int kopi_calla_target(struct kvm *vm, const struct kfunc *fn,
 
 	if (unlikely(!recv))
 		return throw_npe(vm);
-	key = recv->kind == KO_ARRAY ? KEY_ARRAY : kvm_obj_class(recv);
+	key = recv->kind == KO_ARRAY ? KEY_ARRAY :
+		recv->kind == KO_MAP ? KEY_MAP : kvm_obj_class(recv);
 	if (likely(key != KIMG_NONE && ic->key == key)) {
 		*m = ic->target;
 	} else {

@@ -56,6 +56,7 @@ enum kobj_kind {
 	KO_BOXI,		/* boxed int (in Any) */
 	KO_BOXZ,		/* boxed boolean */
 	KO_STREAM,		/* OutputStream / InputStream */
+	KO_MAP,			/* (1.1) Map<K, V> (map.c) */
 };
 
 struct kobj {
@@ -66,7 +67,7 @@ struct kobj {
 	uint16_t flags;
 };
 
-#define KOBJ_CONVERTING	1u	/* an array on vm->conv */
+#define KOBJ_CONVERTING	1u	/* an array or (1.1) map on vm->conv */
 
 struct kinst {
 	struct kobj h;
@@ -107,6 +108,31 @@ struct kfn {
 struct kbox {
 	struct kobj h;
 	int64_t v;
+};
+
+/*
+ * A Map<K, V> (map.c): entries in insertion order in e[0..used), the
+ * removed ones dead until the next compaction, and an open-addressed
+ * index of nidx slots (a power of two, or 0 before the first put) holding
+ * the entry's hash and number + 1, 0 for an empty slot.
+ */
+struct kmentry {
+	union kvalue k, v;
+	uint32_t hash;
+	uint32_t live;
+};
+
+struct kmap {
+	struct kobj h;
+	uint32_t type;		/* image type index of the map type */
+	uint8_t key_kind;	/* enum kmap_key_kind (map.c) */
+	uint8_t key_ref, val_ref;	/* keys / values are references */
+	uint32_t n;		/* live entries */
+	uint32_t used;		/* entries used, dead ones included */
+	uint32_t cap;		/* entries allocated */
+	uint32_t nidx;		/* index slots */
+	struct kmentry *e;
+	uint64_t *idx;
 };
 
 /* A device stream; its buffer belongs to the device layer (device.c). */
@@ -210,8 +236,13 @@ struct ktrace_ent {
 
 /* Parsed native signature (builtins.def). */
 #define KP_T		100	/* "T": the array's element type */
+/* (1.1) Map methods: the map's key type, value type, Array<K>, Array<V> */
+#define KP_K		101
+#define KP_V		102
+#define KP_AK		103
+#define KP_AV		104
 struct knparam {
-	uint8_t kind;		/* KT_INT/BOOL/CLASS/ARRAY/VOID, KP_T */
+	uint8_t kind;		/* KT_INT/BOOL/CLASS/ARRAY/VOID, KP_T..KP_AV */
 	uint32_t type;		/* image type index, or NONE */
 	uint32_t cls;		/* KT_CLASS: class id */
 };
@@ -328,7 +359,7 @@ struct kvm {
 	struct kobj **tmp;
 	uint32_t ntmp, tmp_cap;
 	struct kconv {
-		struct kobj *o;	/* an array being converted */
+		struct kobj *o;	/* an array or (1.1) map being converted */
 		uint32_t i;	/* next element */
 	} *conv;
 	uint32_t nconv, conv_cap;
@@ -356,6 +387,14 @@ struct kvm {
 	uintptr_t stack_low;
 	uint64_t stack_min_left;
 	uint64_t jit_entries;	/* JIT stubs entered from C (not stub to stub) */
+
+	/*
+	 * The key of the maps' keyed hash (map.c), random per VM and taken
+	 * when the first map is made: a script cannot choose keys that
+	 * collide without knowing it.
+	 */
+	uint64_t map_seed[2];
+	bool map_seeded;
 };
 
 /* ---- API for hosts ------------------------------------------------------ */
@@ -532,6 +571,20 @@ void kvm_obj_type_name(struct kvm *vm, const struct kobj *o, char *buf,
 		       size_t len);
 bool kvm_str_eq(const struct kobj *a, const struct kobj *b);
 size_t kvm_obj_size(struct kvm *vm, const struct kobj *o);
+
+/* maps (map.c) */
+struct kmap *kvm_map_new(struct kvm *vm, uint32_t type);
+size_t kvm_map_storage(const struct kmap *m);	/* bytes beyond the object */
+void kvm_map_free_storage(struct kvm *vm, struct kmap *m);
+void kvm_map_mark(struct kvm *vm, struct kmap *m);
+struct kmentry *kvm_map_find(struct kvm *vm, struct kmap *m, union kvalue k,
+			     int *st);
+int kvm_map_put(struct kvm *vm, struct kmap *m, union kvalue k,
+		union kvalue v);
+int kvm_map_remove(struct kvm *vm, struct kmap *m, union kvalue k,
+		   bool *removed);
+int kvm_map_list(struct kvm *vm, struct kmap *m, bool keys,
+		 struct karr **out);
 
 /* exceptions (vm.c) */
 int kvm_throw_new(struct kvm *vm, uint32_t cls, const char *msg);

@@ -18,7 +18,9 @@
 
 /*
  * The index in this image of a type of builtins.def, added when absent;
- * "T" stays TYPE_T (verify.c substitutes the element type at each call).
+ * "T" stays TYPE_T (verify.c substitutes the element type at each call),
+ * and (1.1) "K", "V", "Array<K>", "Array<V>" of Map methods stay TYPE_K,
+ * TYPE_V, TYPE_AK, TYPE_AV (the receiving map's types, likewise).
  */
 static uint32_t builtin_type(struct ld *ld, const struct kb_type *bt,
 			     const char *text)
@@ -28,6 +30,10 @@ static uint32_t builtin_type(struct ld *ld, const struct kb_type *bt,
 	switch (bt->base) {
 	case KB_T:
 		return TYPE_T;
+	case KB_K:
+		return bt->dims ? TYPE_AK : TYPE_K;
+	case KB_V:
+		return bt->dims ? TYPE_AV : TYPE_V;
 	case KT_INT:
 		t = ld->img->t_int;
 		break;
@@ -76,19 +82,21 @@ static int link_natives(struct ld *ld)
 				      d->sig);
 		if (!strcmp(d->owner, "Array"))
 			ns->owner = TYPE_T;
+		else if (!strcmp(d->owner, "Map"))
+			ns->owner = TYPE_MAP;
 		else
 			ns->owner = kb_class_by_name(d->owner,
 						     strlen(d->owner));
 		ns->result = builtin_type(ld, &bs.result, d->sig);
 		if (ns->result == KIMG_NONE)
 			return ld->failed;
-		generic = ns->result == TYPE_T;
+		generic = TYPE_IS_GENERIC(ns->result);
 		ns->nparams = bs.nparams;
 		for (j = 0; j < bs.nparams; j++) {
 			ns->params[j] = builtin_type(ld, &bs.params[j], d->sig);
 			if (ns->params[j] == KIMG_NONE)
 				return ld->failed;
-			generic |= ns->params[j] == TYPE_T;
+			generic |= TYPE_IS_GENERIC(ns->params[j]);
 		}
 		ns->functype = KIMG_NONE;
 		if (!generic) {
@@ -399,7 +407,9 @@ int ld_verify_function_headers(struct ld *ld)
 /* LANGUAGE.md 4: Object, Exception and its subclasses, Device, earlier script classes. */
 static bool extendable(uint32_t sup, uint32_t id)
 {
-	if (sup == KC_Object || (sup >= KC_Exception && sup <= KC_Device))
+	if (sup == KC_Object || (sup >= KC_Exception && sup <= KC_Device) ||
+	    (sup >= KC_NoSuchElementException &&
+	     sup <= KC_InterruptedException))
 		return true;
 	return sup >= KIMG_FIRST_SCRIPT_CLASS && sup < id;
 }

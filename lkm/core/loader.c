@@ -166,8 +166,10 @@ static uint32_t type_hash(const struct ktype *t)
 
 	h = (h ^ t->kind) * 16777619u;
 	if (t->kind == KT_CLASS || t->kind == KT_ARRAY ||
-	    t->kind == KT_IFACE)
+	    t->kind == KT_IFACE || t->kind == KT_MAP)
 		h = (h ^ t->elem) * 16777619u;
+	if (t->kind == KT_MAP)
+		h = (h ^ t->result) * 16777619u;
 	if (t->kind == KT_FUNC) {
 		h = (h ^ t->result) * 16777619u;
 		h = (h ^ t->nparams) * 16777619u;
@@ -191,6 +193,8 @@ static bool type_equal(const struct ktype *a, const struct ktype *b)
 	case KT_ARRAY:
 	case KT_IFACE:
 		return a->elem == b->elem;
+	case KT_MAP:
+		return a->elem == b->elem && a->result == b->result;
 	case KT_FUNC:
 		if (a->result != b->result || a->nparams != b->nparams)
 			return false;
@@ -422,7 +426,8 @@ static void type_name_rec(const struct kimage *img, uint32_t t, char *buf,
 	}
 	ty = &img->types[t];
 	if (depth > TYPE_NAME_DEPTH &&
-	    (ty->kind == KT_ARRAY || ty->kind == KT_FUNC)) {
+	    (ty->kind == KT_ARRAY || ty->kind == KT_FUNC ||
+	     ty->kind == KT_MAP)) {
 		name_put(buf, len, pos, "...");
 		return;
 	}
@@ -458,6 +463,13 @@ static void type_name_rec(const struct kimage *img, uint32_t t, char *buf,
 				      depth + 1);
 		}
 		name_put(buf, len, pos, ")>");
+		break;
+	case KT_MAP:	/* canonical, as in messages: Map<String, int> */
+		name_put(buf, len, pos, "Map<");
+		type_name_rec(img, ty->elem, buf, len, pos, depth + 1);
+		name_put(buf, len, pos, ", ");
+		type_name_rec(img, ty->result, buf, len, pos, depth + 1);
+		name_put(buf, len, pos, ">");
 		break;
 	case KT_IFACE:	/* (1.1) */
 		name_put(buf, len, pos, ty->elem < img->nifaces ?

@@ -44,6 +44,14 @@
 #define NSECTIONS	7u
 #define SEC_INTERFACES	8u	/* (1.1) optional, after the seven */
 #define TYPE_T		0xFFFFFFFEu	/* "T" in an Array method signature */
+/* (1.1) Map method signatures: K, V, Array<K>, Array<V>, and the owner */
+#define TYPE_K		0xFFFFFFFDu
+#define TYPE_V		0xFFFFFFFCu
+#define TYPE_AK		0xFFFFFFFBu
+#define TYPE_AV		0xFFFFFFFAu
+#define TYPE_MAP	0xFFFFFFF9u
+/* A placeholder of a generic signature (T, K, V, Array<K>, Array<V>). */
+#define TYPE_IS_GENERIC(t)	((t) >= TYPE_AV && (t) != KIMG_NONE)
 #define EXTRA_TYPES	256u		/* room for the loader's own types */
 
 /* ---- the built-in library in one image (builtins.h) ----------------------- */

@@ -55,6 +55,13 @@ static int sig_param(const struct kimage *img, const struct kb_type *bt,
 		p->type = KIMG_NONE;
 		return 0;
 	}
+	if (bt->base == KB_K || bt->base == KB_V) {
+		/* (1.1) the receiving map's types, found at each call */
+		p->kind = bt->base == KB_K ? (bt->dims ? KP_AK : KP_K) :
+					     (bt->dims ? KP_AV : KP_V);
+		p->type = KIMG_NONE;
+		return 0;
+	}
 	switch (bt->base) {
 	case KT_INT:
 		p->type = img->t_int;
@@ -961,5 +968,121 @@ static int nat_InputStream_available(struct kvm *vm, union kvalue *args,
 	int st = stream_check(vm, s);
 
 	ret->i = s->len - s->pos;
+	return st;
+}
+
+/* ---- Map (1.1; the map itself is map.c) ------------------------------- */
+
+#define ARG_MAP(k)	((struct kmap *)args[k].o)
+
+static int nat_Map_size(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
+{
+	(void)vm;
+	ret->i = ARG_MAP(0)->n;
+	return KVM_OK;
+}
+
+static int nat_Map_has(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
+{
+	int st;
+
+	ret->i = kvm_map_find(vm, ARG_MAP(0), args[1], &st) != NULL;
+	return st;
+}
+
+/*
+ * "key K not found", K being the key's string conversion cut to 64 bytes
+ * (§8): the one map operation that may run script code (a toString),
+ * whose exception or abort is returned instead.  The message is copied
+ * out of the conversion before the exception is allocated.
+ */
+static int throw_no_key(struct kvm *vm, struct kmap *m, union kvalue k)
+{
+	char msg[96];
+	struct kstr *s;
+	size_t n;
+	int st;
+
+	st = kvm_to_string(vm, k, vm->img->types[m->type].elem, &s);
+	if (st)
+		return st;
+	n = s->len > 64 ? 64 : s->len;
+	memcpy(msg, "key ", 4);
+	memcpy(msg + 4, s->b, n);
+	memcpy(msg + 4 + n, " not found", 10);
+	return kvm_throw_newn(vm, KC_NoSuchElementException, msg, n + 14);
+}
+
+static int nat_Map_get(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
+{
+	struct kmentry *e;
+	int st;
+
+	e = kvm_map_find(vm, ARG_MAP(0), args[1], &st);
+	if (e) {
+		*ret = e->v;
+		return KVM_OK;
+	}
+	return st ? st : throw_no_key(vm, ARG_MAP(0), args[1]);
+}
+
+static int nat_Map_getOr(struct kvm *vm, union kvalue *args,
+			 union kvalue *ret)
+{
+	struct kmentry *e;
+	int st;
+
+	e = kvm_map_find(vm, ARG_MAP(0), args[1], &st);
+	*ret = e ? e->v : args[2];
+	return st;
+}
+
+static int nat_Map_put(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
+{
+	(void)ret;
+	return kvm_map_put(vm, ARG_MAP(0), args[1], args[2]);
+}
+
+static int nat_Map_remove(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret)
+{
+	bool removed;
+	int st = kvm_map_remove(vm, ARG_MAP(0), args[1], &removed);
+
+	ret->i = removed;
+	return st;
+}
+
+static int nat_Map_clear(struct kvm *vm, union kvalue *args,
+			 union kvalue *ret)
+{
+	(void)ret;
+	kvm_map_free_storage(vm, ARG_MAP(0));
+	return KVM_OK;
+}
+
+static int nat_Map_keys(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
+{
+	struct karr *a;
+	int st = kvm_map_list(vm, ARG_MAP(0), true, &a);
+
+	if (!st)
+		ret->o = &a->h;
+	return st;
+}
+
+static int nat_Map_values(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret)
+{
+	struct karr *a;
+	int st = kvm_map_list(vm, ARG_MAP(0), false, &a);
+
+	if (!st)
+		ret->o = &a->h;
 	return st;
 }

@@ -38,6 +38,8 @@ size_t kvm_obj_size(struct kvm *vm, const struct kobj *o)
 		return sizeof(struct kbox);
 	case KO_STREAM:
 		return sizeof(struct kstream);
+	case KO_MAP:
+		return sizeof(struct kmap);
 	}
 	return 0;
 }
@@ -253,6 +255,9 @@ bool kvm_instance_of(struct kvm *vm, const struct kobj *o, uint32_t type)
 	case KT_FUNC:
 		return o->kind == KO_FUNC &&
 			((const struct kfn *)o)->type == type;
+	case KT_MAP:	/* (1.1) both exact types: equal map types */
+		return o->kind == KO_MAP &&
+			((const struct kmap *)o)->type == type;
 	case KT_IFACE:	/* (1.1) the class implements it (its itable) */
 		cls = kvm_obj_class(o);
 		return cls != KIMG_NONE &&
@@ -294,6 +299,10 @@ void kvm_obj_type_name(struct kvm *vm, const struct kobj *o, char *buf,
 		return;
 	case KO_FUNC:
 		kimg_type_name(vm->img, ((const struct kfn *)o)->type, buf,
+			       len);
+		return;
+	case KO_MAP:
+		kimg_type_name(vm->img, ((const struct kmap *)o)->type, buf,
 			       len);
 		return;
 	}

@@ -216,6 +216,32 @@ static int parse_constants(struct ld *ld, struct kcur *c)
 }
 
 /*
+ * (1.1) Map<K, V>.keys() and values() make an Array<K> and an Array<V>,
+ * whose types the image must hold too (image.md): the natives then find
+ * them, and the verifier types their results, without adding types.
+ */
+static int map_arrays_present(struct ld *ld)
+{
+	const struct kimage *img = ld->img;
+	uint32_t i;
+
+	for (i = 0; i < img->ntypes; i++) {
+		const struct ktype *t = &img->types[i];
+		struct ktype ak = { .kind = KT_ARRAY, .elem = t->elem };
+		struct ktype av = { .kind = KT_ARRAY, .elem = t->result };
+
+		if (t->kind != KT_MAP)
+			continue;
+		if (kimg_find_type(img, &ak) == KIMG_NONE ||
+		    kimg_find_type(img, &av) == KIMG_NONE)
+			return ld_err(ld, -EINVAL,
+				      "type %u: the image lacks the array types of its keys and values",
+				      i);
+	}
+	return 0;
+}
+
+/*
  * Types may name only earlier types (class types aside: class ids are
  * checked by link.c once the classes are read), so the table is acyclic
  * and can be built in one pass.  Duplicates are refused: type equality is
@@ -303,6 +329,18 @@ static int parse_types(struct ld *ld, struct kcur *c)
 			}
 			t->params = params;
 			break;
+		case KT_MAP:	/* (1.1) key in elem, value in result */
+			if (rd_u32(ld, c, &t->elem) || rd_u32(ld, c, &t->result))
+				return ld->failed;
+			if (t->elem >= i || t->result >= i)
+				return ld_err(ld, -EINVAL,
+					      "type %u: key or value type is not an earlier type",
+					      i);
+			if (types[t->elem].kind == KT_VOID ||
+			    types[t->result].kind == KT_VOID)
+				return ld_err(ld, -EINVAL,
+					      "type %u: map of void", i);
+			break;
 		default:
 			return ld_err(ld, -EINVAL, "type %u: bad kind %u", i,
 				      t->kind);
@@ -316,7 +354,7 @@ static int parse_types(struct ld *ld, struct kcur *c)
 		ld_type_hash_insert(priv, i);
 	}
 	priv->nimage_types = n;
-	return 0;
+	return map_arrays_present(ld);
 }
 
 /*

@@ -2,8 +2,9 @@
 /*
  * string.c - string conversion (language reference §6) and byte buffers.
  *
- * Arrays are converted with an explicit stack (vm->conv, also a GC root;
- * its arrays carry KOBJ_CONVERTING), never by C recursion, so a deeply
+ * Arrays and (1.1) maps are converted with an explicit stack (vm->conv,
+ * also a GC root; its entries carry KOBJ_CONVERTING), never by C
+ * recursion, so a deeply
  * nested array cannot overflow the 16 KiB kernel stack; objects call
  * their toString (vtable slot 0), which may re-enter the interpreter
  * (bounded by KVM_MAX_NEST in vm.c).  Every array element costs 8 units
@@ -244,62 +245,121 @@ static int put_scalar_ref(struct kvm *vm, struct kbuf *b, struct kobj *o)
 	}
 }
 
+/* Arrays and (1.1) maps: what put_array converts with vm->conv. */
+static bool is_container(const struct kobj *o)
+{
+	return o && (o->kind == KO_ARRAY || o->kind == KO_MAP);
+}
+
+/* "[" or "{" when c is pushed, "[...]" or "{...}" when c is on vm->conv. */
+static int put_open(struct kvm *vm, struct kbuf *b, struct kobj *c)
+{
+	bool map = c->kind == KO_MAP;
+	int st;
+
+	if (converting(c))
+		return kvm_buf_put(vm, b, map ? "{...}" : "[...]", 5);
+	st = conv_push(vm, c);
+	if (!st)
+		st = kvm_buf_put(vm, b, map ? "{" : "[", 1);
+	return st;
+}
+
+/* A map's index: an entry was written (entries are fewer than 2^30). */
+#define CONV_MAP_STARTED	0x80000000u
+
 /*
- * Converts the array a into b, iteratively: the top of vm->conv is the
- * array being printed and its next index, a nested array is pushed where
- * a recursive version would call itself.  The caller roots a; the nested
- * arrays are rooted by vm->conv itself.
+ * The next item of the container on top of vm->conv: *v and its type
+ * kind, with *sep the separator before it ("", ", " or ": ").  An array's
+ * index counts elements; (1.1) a map's counts entries twice (key, then
+ * value), dead entries skipped.  false when it has no more.
+ */
+static bool conv_next(struct kvm *vm, struct kconv *top, union kvalue *v,
+		      uint8_t *kind, const char **sep)
+{
+	const struct kimage *img = vm->img;
+
+	if (top->o->kind == KO_ARRAY) {
+		struct karr *arr = (struct karr *)top->o;
+
+		if (top->i >= arr->len)
+			return false;
+		*sep = top->i ? ", " : "";
+		*v = arr->v[top->i++];
+		*kind = img->types[img->types[arr->type].elem].kind;
+		return true;
+	} else {
+		struct kmap *m = (struct kmap *)top->o;
+		const struct ktype *mt = &img->types[m->type];
+		uint32_t i = top->i & ~CONV_MAP_STARTED, e = i / 2;
+
+		/* a toString may have changed the map: only live entries */
+		while (e < m->used && !m->e[e].live)
+			i = ++e * 2;
+		if (e >= m->used)
+			return false;
+		if (i & 1) {
+			*sep = ": ";
+			*v = m->e[e].v;
+			*kind = img->types[mt->result].kind;
+		} else {
+			*sep = top->i & CONV_MAP_STARTED ? ", " : "";
+			*v = m->e[e].k;
+			*kind = img->types[mt->elem].kind;
+		}
+		top->i = (i + 1) | CONV_MAP_STARTED;
+		return true;
+	}
+}
+
+/*
+ * Converts the array (or (1.1) map) a into b, iteratively: the top of
+ * vm->conv is the container being printed and its next index, a nested
+ * one is pushed where a recursive version would call itself.  The caller
+ * roots a; the nested containers are rooted by vm->conv itself.
  */
 static int put_array(struct kvm *vm, struct kbuf *b, struct kobj *a)
 {
-	const struct kimage *img = vm->img;
 	uint32_t base = vm->nconv;
 	int st;
 
 	/*
-	 * An array whose conversion is in progress further out (a
+	 * A container whose conversion is in progress further out (a
 	 * toString converting the array that contains its object) prints
-	 * as [...], as nested elements do.
+	 * as [...] or {...}, as nested elements do.
 	 */
 	if (converting(a))
-		return kvm_buf_put(vm, b, "[...]", 5);
-	st = conv_push(vm, a);
-	if (!st)
-		st = kvm_buf_put(vm, b, "[", 1);
+		return put_open(vm, b, a);
+	st = put_open(vm, b, a);
 	while (!st && vm->nconv > base) {
 		struct kconv *top = &vm->conv[vm->nconv - 1];
-		struct karr *arr = (struct karr *)top->o;
+		const char *sep;
 		uint8_t ek;
 		union kvalue e;
 
-		if (top->i >= arr->len) {
+		if (!conv_next(vm, top, &e, &ek, &sep)) {
+			bool map = top->o->kind == KO_MAP;
+
 			conv_pop_to(vm, vm->nconv - 1);
-			st = kvm_buf_put(vm, b, "]", 1);
+			st = kvm_buf_put(vm, b, map ? "}" : "]", 1);
 			continue;
 		}
-		if (top->i > 0)
-			st = kvm_buf_put(vm, b, ", ", 2);
-		e = arr->v[top->i++];
+		if (*sep)
+			st = kvm_buf_put(vm, b, sep, 2);
 		/* formatting an element costs about what 8 instructions do */
 		if (!st && !kvm_charge(vm, 8))
 			st = KVM_ABORT;
 		if (st)
 			break;
-		ek = img->types[img->types[arr->type].elem].kind;
 		if (ek == KT_INT)
 			st = put_int(vm, b, e.i);
 		else if (ek == KT_BOOL)
 			st = e.i ? kvm_buf_put(vm, b, "true", 4) :
 				kvm_buf_put(vm, b, "false", 5);
-		else if (e.o && e.o->kind == KO_ARRAY && converting(e.o))
-			st = kvm_buf_put(vm, b, "[...]", 5);
-		else if (e.o && e.o->kind == KO_ARRAY) {
-			st = conv_push(vm, e.o);
-			if (!st)
-				st = kvm_buf_put(vm, b, "[", 1);
-		} else {
+		else if (is_container(e.o))
+			st = put_open(vm, b, e.o);
+		else
 			st = put_scalar_ref(vm, b, e.o);
-		}
 	}
 	conv_pop_to(vm, base);
 	return st;
@@ -308,7 +368,7 @@ static int put_array(struct kvm *vm, struct kbuf *b, struct kobj *a)
 /* Appends the conversion of the reference o (null included). */
 static int put_ref(struct kvm *vm, struct kbuf *b, struct kobj *o)
 {
-	if (o && o->kind == KO_ARRAY)
+	if (is_container(o))
 		return put_array(vm, b, o);
 	return put_scalar_ref(vm, b, o);
 }
@@ -330,7 +390,7 @@ int kvm_ref_to_string(struct kvm *vm, struct kobj *o, struct kstr **out)
 		return KVM_OK;
 	}
 	if (o && o->kind != KO_ARRAY && o->kind != KO_FUNC &&
-	    o->kind != KO_BOXI && o->kind != KO_BOXZ) {
+	    o->kind != KO_BOXI && o->kind != KO_BOXZ && o->kind != KO_MAP) {
 		/* an object: its toString result, "null" for null */
 		st = call_tostring(vm, o, &s);
 		if (st)

@@ -260,15 +260,42 @@ static int slot_sig(struct ld *ld, const struct vinsn *v,
 }
 
 /*
+ * (1.1) A type of a Map method's signature for the receiving map type mt:
+ * K, V, Array<K> and Array<V> become its own types (the reader made sure
+ * the arrays are in the image); other types are what they are.
+ */
+static uint32_t map_subst(const struct kimage *img, const struct ktype *mt,
+			  uint32_t t)
+{
+	struct ktype at = { .kind = KT_ARRAY };
+
+	switch (t) {
+	case TYPE_K:
+		return mt->elem;
+	case TYPE_V:
+		return mt->result;
+	case TYPE_AK:
+	case TYPE_AV:
+		at.elem = t == TYPE_AK ? mt->elem : mt->result;
+		return kimg_find_type(img, &at);
+	default:
+		return t;
+	}
+}
+
+/*
  * CALLN A n B: native n on the argument block at B (the receiver first
  * for methods and constructors), result into A.  Generic Array natives
- * take their T from the receiver's element type.
+ * take their T from the receiver's element type, (1.1) Map natives their
+ * K and V from the receiver's map type.
  */
 static int verify_calln(struct ld *ld, const struct vinsn *v)
 {
 	const struct native_sig *ns = &ld->priv->natives[v->w[1]];
 	int32_t a = v->w[0], b = v->w[2];
-	uint32_t elem = KIMG_NONE;
+	uint32_t elem = KIMG_NONE, tp[KB_MAX_PARAMS], i;
+	const uint32_t *params = ns->params;
+	uint32_t result = ns->result;
 
 	if (kb_native_has_recv((uint32_t)v->w[1])) {
 		if (b < 0 || (uint32_t)b >= v->f->nregs)
@@ -277,15 +304,24 @@ static int verify_calln(struct ld *ld, const struct vinsn *v)
 		if (ns->owner == TYPE_T) {
 			if (need_array(ld, v, b, &elem))
 				return ld->failed;
+		} else if (ns->owner == TYPE_MAP) {
+			const struct ktype *mt = &ld->img->types[rtype(v, b)];
+
+			if (mt->kind != KT_MAP)
+				return VERR(ld, v, "register r%d has type %s, expected a map",
+					    b, ld_tname1(ld, rtype(v, b)));
+			for (i = 0; i < ns->nparams; i++)
+				tp[i] = map_subst(ld->img, mt, ns->params[i]);
+			params = tp;
+			result = map_subst(ld->img, mt, ns->result);
 		} else if (need_receiver(ld, v, b, ns->owner)) {
 			return ld->failed;
 		}
 		b++;
 	}
-	if (need_args(ld, v, b, ns->nparams, ns->params, elem))
+	if (need_args(ld, v, b, ns->nparams, params, elem))
 		return ld->failed;
-	return need_result(ld, v, a,
-			   ns->result == TYPE_T ? elem : ns->result);
+	return need_result(ld, v, a, result == TYPE_T ? elem : result);
 }
 
 /*
@@ -296,6 +332,8 @@ static int verify_calln(struct ld *ld, const struct vinsn *v)
 static bool instantiable(uint32_t c)
 {
 	return c == KC_Object || (c >= KC_Exception && c <= KC_Device) ||
+	       (c >= KC_NoSuchElementException &&
+		c <= KC_InterruptedException) ||
 	       c >= KIMG_FIRST_SCRIPT_CLASS;
 }
 
@@ -510,6 +548,11 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 				      "an element"))
 				return ld->failed;
 		return 0;
+	case KOP_NEWMAP:
+		if (img->types[w[1]].kind != KT_MAP)
+			return VERR(ld, v, "type %s is not a map type",
+				    ld_tname1(ld, (uint32_t)w[1]));
+		return need_type(ld, v, w[0], (uint32_t)w[1]);
 	case KOP_AGET:
 		if (need_array(ld, v, w[1], &elem) ||
 		    need_type(ld, v, w[2], img->t_int))
