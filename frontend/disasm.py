@@ -170,6 +170,8 @@ class Disassembler:
                 kind, v = self.img.constants[value]
                 if kind == im.K_INT:
                     return f"k{value}({v})"
+                if not 0 <= v < len(self.img.strings):
+                    return f"k{value}(<string {v}>)"
                 return f"k{value}({_quote(self.img.strings[v])})"
             return f"k{value}(?)"
         if letter == "j":
