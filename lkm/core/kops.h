@@ -308,15 +308,62 @@ static inline uint32_t map_param_type(struct kvm *vm, struct kobj *recv,
 	return kimg_find_type(vm->img, &at);
 }
 
+/*
+ * (1.1) The type an Array method's Array<T> or Func<int(T, T)> stands for
+ * on the array recv; KIMG_NONE when the image has no such Func type.
+ */
+static inline uint32_t array_param_type(struct kvm *vm, struct kobj *recv,
+					uint8_t kind)
+{
+	uint32_t at = ((struct karr *)recv)->type, pair[2];
+	struct ktype ft = {
+		.kind = KT_FUNC, .result = vm->img->t_int, .nparams = 2,
+		.params = pair,
+	};
+
+	if (kind == KP_AT)
+		return at;
+	pair[0] = pair[1] = vm->img->types[at].elem;
+	return kimg_find_type(vm->img, &ft);
+}
+
+/*
+ * (1.1) A dynamic argument for sort's Func<int(T, T)> when the image has
+ * no such type: no value has it, so only null passes (sort then throws
+ * NullPointerException); the message names the type as the checker would.
+ */
+static KP_NOINLINE __attribute__((__unused__)) int dyn_cmp_absent(struct kvm *vm, struct kobj *recv,
+					 struct kobj *v, union kvalue *out)
+{
+	char a[96], e[96], msg[320];
+
+	if (!v) {
+		out->o = NULL;
+		return KVM_OK;
+	}
+	kvm_obj_type_name(vm, v, a, sizeof(a));
+	kimg_type_name(vm->img,
+		       vm->img->types[((struct karr *)recv)->type].elem, e,
+		       sizeof(e));
+	snprintf(msg, sizeof(msg), "cannot cast %s to Func<int(%s, %s)>", a,
+		 e, e);
+	return kvm_throw_new(vm, KC_ClassCastException, msg);
+}
+
 static inline int dyn_arg_native(struct kvm *vm, struct kobj *recv, struct kobj *v,
 			  const struct knparam *p, union kvalue *out)
 {
 	uint32_t type = p->type;
 
-	if (p->kind == KP_T)
+	if (p->kind == KP_T) {
 		type = vm->img->types[((struct karr *)recv)->type].elem;
-	else if (p->kind >= KP_K && p->kind <= KP_AV)
+	} else if (p->kind == KP_AT || p->kind == KP_FT) {
+		type = array_param_type(vm, recv, p->kind);
+		if (type == KIMG_NONE)
+			return dyn_cmp_absent(vm, recv, v, out);
+	} else if (p->kind >= KP_K && p->kind <= KP_AV) {
 		type = map_param_type(vm, recv, p->kind);
+	}
 	if (type == KIMG_NONE) {
 		/* a class the image's type table does not name */
 		uint32_t cls = v ? kvm_obj_class(v) : KIMG_NONE;
@@ -408,6 +455,8 @@ static KP_NOINLINE __attribute__((__unused__)) int calla_native(struct kvm *vm, 
 	if (kind == KP_T) {
 		rt = vm->img->types[((struct karr *)recv)->type].elem;
 		kind = vm->img->types[rt].kind;
+	} else if (kind == KP_AT) {
+		kind = KT_ARRAY;
 	} else if (kind >= KP_K && kind <= KP_AV) {
 		rt = map_param_type(vm, recv, kind);
 		kind = vm->img->types[rt].kind;

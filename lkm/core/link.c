@@ -20,7 +20,8 @@
  * The index in this image of a type of builtins.def, added when absent;
  * "T" stays TYPE_T (verify.c substitutes the element type at each call),
  * and (1.1) "K", "V", "Array<K>", "Array<V>" of Map methods stay TYPE_K,
- * TYPE_V, TYPE_AK, TYPE_AV (the receiving map's types, likewise).
+ * TYPE_V, TYPE_AK, TYPE_AV (the receiving map's types, likewise), and
+ * "Array<T>", "Func<int(T, T)>" of Array methods TYPE_AT, TYPE_FT.
  */
 static uint32_t builtin_type(struct ld *ld, const struct kb_type *bt,
 			     const char *text)
@@ -29,7 +30,9 @@ static uint32_t builtin_type(struct ld *ld, const struct kb_type *bt,
 
 	switch (bt->base) {
 	case KB_T:
-		return TYPE_T;
+		return bt->dims ? TYPE_AT : TYPE_T;
+	case KB_FT:
+		return TYPE_FT;
 	case KB_K:
 		return bt->dims ? TYPE_AK : TYPE_K;
 	case KB_V:
