@@ -22,7 +22,8 @@ Statements:    Block, VarDecl, ExprStmt, EmptyStmt, If, While, DoWhile, For,
                (1.1) Switch, SwitchArm
 Expressions:   IntLit, BoolLit, NullLit, StringLit, Name, This, Super,
                Member, Index, Call, New, NewArray, ArrayLit, Unary, Binary,
-               Assign, IncDec, Cond, Cast, InstanceOf, (1.1) SwitchExpr
+               Assign, IncDec, Cond, Cast, InstanceOf, (1.1) SwitchExpr,
+               (1.1) Lambda
                (all with .ty: types.Type)
 
 (1.1) `final` is syntax: the `final` flag of Param, FieldDecl, GlobalDecl,
@@ -512,6 +513,19 @@ class SwitchExpr(Expr):
     selector: Any = None
     arms: list = field(default_factory=list)       # SwitchArm
     kind: Optional[str] = field(default=None, kw_only=True)   # "int" | "String"
+
+
+@dataclass(eq=False)
+class Lambda(Expr):
+    """(1.1) A lambda `params -> body` (the language reference §6).  Its
+    Params have `type` None when written untyped (`typed` False); `body`
+    is an expression or a Block.  `info` is the symbols.LambdaInfo the
+    checker made of it: the synthetic function's name, its captured
+    variables and its Func type (also `ty`)."""
+    params: list = field(default_factory=list)
+    typed: bool = False
+    body: Any = None
+    info: Any = field(default=None, kw_only=True)   # symbols.LambdaInfo
 
 
 @dataclass(eq=False)

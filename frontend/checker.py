@@ -11,7 +11,7 @@ from . import ast as A
 from . import types as T
 from .builtins import FIRST_SCRIPT_CLASS_ID, install
 from .diagnostics import Diagnostic, unused_locals
-from .symbols import ClassInfo, FieldInfo, FuncInfo, GlobalInfo, LocalVar, MethodInfo, ProgramInfo
+from .symbols import ClassInfo, FieldInfo, FuncInfo, GlobalInfo, LambdaInfo, LocalVar, MethodInfo, ProgramInfo
 from .symbols import IfaceMethod, InterfaceInfo
 
 
@@ -114,6 +114,8 @@ class _Fn:
         self.scopes = [{}]
         self.locals = []
         self.loops = []           # [ {breaks: [da], continues: [da]} ]
+        self.parent = None        # (1.1) of a lambda: the enclosing _Fn
+        self.lam = None           # (1.1) of a lambda: its LambdaInfo
 
 
 def _bin_verb(op):
@@ -139,6 +141,9 @@ class Checker:
         self.in_target = None     # the Member being checked as a target
         self.const_memo = {}
         self.declared_locals = []   # W0001: LocalVars declared by statements
+        self.var_fn = {}            # (1.1) LocalVar -> the _Fn declaring it
+        self.captured = []          # (1.1) (LocalVar, span) used by lambdas
+        self.initialising = []      # (1.1) locals whose initialiser is checked
         self.read_locals = set()    # W0001: LocalVars some name reads
         self.STRING = T.ClassType(self.bs.classes["String"])
         self.exception_cls = self.bs.classes["Exception"]
@@ -174,6 +179,7 @@ class Checker:
         self.resolve_globals()
         self.resolve_constants()
         self.check_bodies(program)
+        self.check_captures()
         self.diags += unused_locals(self.declared_locals, self.read_locals)
         self.diags.sort(key=lambda d: (d.span[1], d.span[2]))
         return info, self.diags
@@ -816,14 +822,22 @@ class Checker:
         if self.is_class_name(name):
             self.error("E0103", f"{'parameter' if is_param else 'variable'} `{name}` has the name of a class", span)
         else:
-            for scope in fn.scopes:
-                if name in scope:
-                    prev = scope[name]
-                    self.error("E0106", f"`{name}` is already declared in this function", span,
-                               labels=[(prev.span, f"`{name}` first declared here")])
-                    break
+            # (1.1) a lambda's parameters and locals may not redeclare
+            # those visible where it is written either (§2)
+            f, found = fn, False
+            while f is not None and not found:
+                for scope in f.scopes:
+                    if name in scope:
+                        prev = scope[name]
+                        where = "in this function" if f is fn else "where this lambda is written"
+                        self.error("E0106", f"`{name}` is already declared {where}", span,
+                                   labels=[(prev.span, f"`{name}` first declared here")])
+                        found = True
+                        break
+                f = f.parent
         v = LocalVar(name, ty, span, is_param=is_param, index=len(fn.locals), final=final,
                      has_init=has_init)
+        self.var_fn[v] = fn
         fn.locals.append(v)
         fn.scopes[-1][name] = v
         if is_param:
@@ -831,12 +845,15 @@ class Checker:
         return v
 
     def lookup_local(self, name):
-        if self.fn is None:
-            return None
-        for scope in reversed(self.fn.scopes):
-            v = scope.get(name)
-            if v is not None:
-                return v
+        """A local or parameter: (1.1) of the lambda being checked, then of
+        the enclosing lambdas and function (§2)."""
+        fn = self.fn
+        while fn is not None:
+            for scope in reversed(fn.scopes):
+                v = scope.get(name)
+                if v is not None:
+                    return v
+            fn = fn.parent
         return None
 
     # ------------------------------------------------------------ statements
@@ -877,7 +894,10 @@ class Checker:
         else:
             t = self.resolve_type(s.type, what="a variable")
             if s.init is not None:
+                # (1.1) a lambda in the initialiser cannot use the local
+                self.initialising.append(s.name)
                 self.check_assign_to(s.init, t)
+                self.initialising.pop()
         if s.final and s.init is None:
             self.error("E0501", f"final variable `{s.name}` needs an initialiser", s.name_span,
                        notes=["a final local is declared `final T x = e;`"])
@@ -1082,7 +1102,8 @@ class Checker:
         elif fn.ret == T.VOID:
             if s.value is not None:
                 t = self.check_expr(s.value)
-                what = "constructor" if fn.kind == "ctor" else f"`{fn.name}`"
+                what = "constructor" if fn.kind == "ctor" else (
+                    "this lambda" if fn.kind == "lambda" else f"`{fn.name}`")
                 self.error("E0404", f"{what} returns `void`: `return` cannot have a value", s.value.span)
         elif s.value is None:
             if not T.is_error(fn.ret):
@@ -1213,8 +1234,16 @@ class Checker:
     def expr_Name(self, e, exp):
         sym = self.lookup_name(e.name)
         e.ref = sym
+        if self.fn is not None and self.fn.lam is not None and e.name in self.initialising and \
+                not isinstance(sym, LocalVar):
+            self.error("E0606", f"a lambda cannot use `{e.name}` in its own initialiser", e.span,
+                       notes=[f"`{e.name}` is not assigned until its initialiser has run; "
+                              "use a global or a field"])
+            return T.ERROR
         if isinstance(sym, LocalVar):
             self.read_locals.add(sym)
+            if self.var_fn.get(sym) is not self.fn:
+                self.capture(sym, e.span)
             if sym not in self.da:
                 self.error("E0402", f"variable `{e.name}` might not have been assigned", e.span)
                 self.assign_var(sym)
@@ -1500,7 +1529,7 @@ class Checker:
 
     def call_super_method(self, e):
         c = e.callee
-        fn = self.fn
+        fn = self.root_fn()
         if not self.in_class() or fn.kind not in ("method", "ctor"):
             self.error("E0216", "`super` is only available in methods and constructors", c.obj.span)
             for a in e.args:
@@ -1748,11 +1777,6 @@ class Checker:
         self.da = da_join(da1, self.da)
         if exp is not None and not T.is_error(exp) and isinstance(exp, (T.ArrayType,)) and a == b:
             return a
-        # (1.1) with an expected type, `?:` takes it when both branches are
-        # assignable to it (`Shape s = c ? sq : ci;`, the language reference §3)
-        if exp is not None and a != b and not T.is_error(exp) and exp != T.VOID and \
-                T.assignable(a, exp) and T.assignable(b, exp):
-            return exp
         j = T.join(a, b, exp)
         if j is None:
             self.error("E0205", f"`?:` branches have incompatible types `{a}` and `{b}`", e.els.span,
@@ -1762,7 +1786,7 @@ class Checker:
 
     def expr_Cast(self, e, exp):
         tt = self.resolve_type(e.type, what="a cast")
-        st = self.check_value(e.expr, tt if isinstance(e.expr, A.ArrayLit) else None)
+        st = self.check_value(e.expr, tt if isinstance(e.expr, (A.ArrayLit, A.Lambda)) else None)
         if not T.castable(st, tt):
             self.error("E0203", f"cannot cast `{st}` to `{tt}`", e.span)
             return tt
@@ -1785,6 +1809,138 @@ class Checker:
             self.error("E0204", f"`{st}` can never be an instance of `{tt}`", e.span)
         return T.BOOL
 
+    # ------------------------------------------------------------ (1.1) lambdas
+    def root_fn(self):
+        """The function, method, constructor, field initialiser or init
+        that the lambdas being checked are written in (self.fn outside
+        lambdas)."""
+        fn = self.fn
+        while fn is not None and fn.lam is not None:
+            fn = fn.parent
+        return fn
+
+    @staticmethod
+    def frame_name(fn):
+        """The trace name of the frame `fn` runs in (§7): a constructor's
+        and a field initialiser's is `Class.<init>`."""
+        if fn.kind in ("ctor", "field") and fn.cls is not None:
+            return f"{fn.cls.name}.<init>"
+        return fn.name
+
+    def capture(self, v, span):
+        """A lambda uses `v`, a local of an enclosing function or lambda:
+        each lambda between them copies it (in order of first use), and
+        `v` must be final or effectively final once its function has been
+        checked (check_captures)."""
+        owner = self.var_fn.get(v)
+        fn = self.fn
+        while fn is not None and fn is not owner and fn.lam is not None:
+            if not any(c is v for c in fn.lam.captures):
+                fn.lam.captures.append(v)
+            fn = fn.parent
+        self.captured.append((v, span))
+
+    def check_captures(self):
+        """(§6) Every local a lambda uses is final or effectively final:
+        known only once its whole function has been checked, since an
+        assignment after the lambda counts too."""
+        seen = set()
+        for v, span in self.captured:
+            if v.final or v.effectively_final or (id(v), span) in seen:
+                continue
+            seen.add((id(v), span))
+            self.error("E0603", f"a lambda cannot use `{v.name}`: it is not final or effectively final",
+                       span, labels=[(v.span, f"`{v.name}` declared here")],
+                       notes=["a lambda copies the locals it uses when it is evaluated, so they "
+                              "must not be assigned after their initialisation"])
+
+    def expr_Lambda(self, e, exp):
+        """(§6) A lambda: it takes the expected Func type, and its body is
+        checked as a function of its own, nested in the current one."""
+        parent = self.fn
+        line = e.span[1]
+        name = f"{self.frame_name(parent)}.lambda@{line}" if parent is not None else f"<init>.lambda@{line}"
+        ok = isinstance(exp, T.FuncType)
+        if not ok and not T.is_error(exp):
+            if exp is None:
+                msg = "a lambda needs an expected `Func` type"
+            else:
+                msg = f"a lambda needs an expected `Func` type, not `{exp}`"
+            self.error("E0600", msg, e.span,
+                       notes=["a lambda may be assigned, passed, returned or cast to a `Func` type; "
+                              "`var`, `Any`, `print` and operators give it none"])
+        if ok and len(e.params) != len(exp.params):
+            n, m = len(e.params), len(exp.params)
+            self.error("E0601", f"this lambda has {n} parameter{'s' if n != 1 else ''} but `{exp}` "
+                       f"takes {m}", e.span)
+            ok = False
+        ptypes = []
+        for i, p in enumerate(e.params):
+            want = exp.params[i] if ok else T.ERROR
+            if p.type is not None:
+                pt = self.resolve_type(p.type, what="a parameter")
+                if ok and pt != want and not T.is_error(pt) and not T.is_error(want):
+                    self.error("E0602", f"lambda parameter `{p.name}` has type `{pt}` but `{exp}` "
+                               f"gives it `{want}`", p.type.span,
+                               notes=["a typed lambda parameter has exactly the Func type's "
+                                      "parameter type"])
+                ptypes.append(pt)
+            else:
+                ptypes.append(want)
+        li = e.info
+        if li is None:
+            li = LambdaInfo(name, line, exp if ok else T.ERROR, e)
+            e.info = li
+            self.info.lambdas.append(li)
+        else:
+            li.captures = []
+        if not ok:
+            li.ret = T.ERROR
+        if parent is not None and parent.cls is not None and (
+                parent.kind in ("method", "ctor", "field") or
+                (parent.lam is not None and parent.lam.this_type is not None)):
+            li.this_type = T.ClassType(parent.cls)
+        saved = (self.fn, self.live, self.da, self.pa, self.bf_depth, self.bf_assign,
+                 self.unreachable_reported, self.in_target, getattr(self, "ctor_first", None))
+        fn = _Fn("lambda", li.ret, cls=parent.cls if li.this_type is not None else None,
+                 owner=li, name=name)
+        fn.parent, fn.lam = parent, li
+        self.fn = fn
+        self.live = True
+        self.da = self.da.copy()
+        self.pa = set()
+        self.bf_depth, self.bf_assign, self.in_target, self.ctor_first = 0, None, None, None
+        self.unreachable_reported = False
+        li.param_vars = []
+        for p, pt in zip(e.params, ptypes):
+            v = self.declare_local(p.name, pt, p.name_span or p.span, is_param=True, final=p.final)
+            p.var = v
+            li.param_vars.append(v)
+        body = e.body
+        if isinstance(body, A.Block):
+            self.check_block(body, new_scope=False)
+            if self.live and not self.unreachable_reported and li.ret != T.VOID and \
+                    not T.is_error(li.ret):
+                b = body.span
+                self.error("E0401", f"missing return: this lambda can reach its end without "
+                           f"returning `{li.ret}`", (b[0], b[3], b[4] - 1, b[3], b[4]),
+                           notes=["every path must end in `return` or `throw`"])
+        elif ok and li.ret == T.VOID:
+            self.check_expr(body)
+            if not isinstance(body, (A.Assign, A.IncDec, A.Call, A.New)):
+                self.error("E0605", "the body of a lambda returning `void` must be a statement "
+                           "expression", body.span,
+                           notes=["only an assignment, `++`/`--`, a call or `new` can be the body "
+                                  "of a `void` lambda; write a block `{ ... }` otherwise"])
+        elif ok:
+            self.check_assign_to(body, li.ret)
+        else:
+            self.check_expr(body)
+        li.locals = fn.locals
+        (self.fn, self.live, self.da, self.pa, self.bf_depth, self.bf_assign,
+         self.unreachable_reported, self.in_target, self.ctor_first) = saved
+        return exp if ok else T.ERROR
+
     # ------------------------------------------------------------ (1.1) final
     def final_write(self, e, sym, target, verb):
         """Check that the assignment, compound assignment or `++`/`--` `e`
@@ -1793,6 +1949,14 @@ class Checker:
         constructor becomes definitely assigned, and a local written where
         it may already be assigned is not effectively final."""
         plain = isinstance(e, A.Assign) and e.op == "="
+        if isinstance(sym, LocalVar) and self.var_fn.get(sym) is not self.fn:
+            # (1.1) a lambda only copies the locals it uses (§6)
+            self.error("E0604", f"a lambda cannot {verb} `{sym.name}`, a local of an enclosing function",
+                       target.span, labels=[(sym.span, f"`{sym.name}` declared here")],
+                       notes=["a lambda copies the locals it uses when it is evaluated; "
+                              "use a field, a global or an array element to share a value"])
+            sym.effectively_final = False
+            return
         if isinstance(sym, LocalVar):
             if sym.final:
                 kind = "parameter" if sym.is_param else "variable"
@@ -1828,7 +1992,7 @@ class Checker:
     def check_final_read(self, f, span):
         """A blank final field read in its class's constructor or field
         initialisers before it is definitely assigned (§4)."""
-        fn = self.fn
+        fn = self.root_fn()
         if not f.blank_final or fn is None or fn.cls is not f.owner:
             return
         if fn.kind == "field" or (fn.kind == "ctor" and fn.owner is fn.cls.ctor):

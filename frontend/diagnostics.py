@@ -90,6 +90,14 @@ CODES = {
     "E0515": "switch expression without `default`",
     "E0516": "block as an arm of a switch expression",
     "E0517": "switch expression with no arm that gives a value",
+    # (1.1) lambdas (E06xx)
+    "E0600": "lambda without an expected `Func` type",
+    "E0601": "lambda with a wrong number of parameters",
+    "E0602": "typed lambda parameter differs from the `Func` type's",
+    "E0603": "lambda uses a local that is not final or effectively final",
+    "E0604": "lambda assigns a local of an enclosing function",
+    "E0605": "`void` lambda whose expression body is not a statement expression",
+    "E0606": "lambda uses a local in its own initialiser",
     # (1.1) interfaces (E07xx)
     "E0700": "field in an interface",
     "E0701": "method body in an interface",

@@ -267,6 +267,11 @@ class ProgramEmitter:
         init = b.reserve_function("<init>", None,
                                   b.t_func(b.t_void(), []), im.FLAG_INIT)
         b.set_init(init)
+        # (1.1) lambdas' functions follow the init
+        for li in info.lambdas:
+            li.func_index = b.reserve_function(li.name, None,
+                                               self.ty(li.func_type()),
+                                               im.FLAG_LAMBDA)
         for g in info.globals:
             b.add_global(g.name, self.ty(g.type))
         for c in info.script_classes:
@@ -274,6 +279,8 @@ class ProgramEmitter:
         for u in slots:
             FunctionEmitter(self, u).emit_unit()
         FunctionEmitter(self, None).emit_init()
+        for li in info.lambdas:
+            FunctionEmitter(self, li).emit_lambda()
         return b.image
 
     def emit_class(self, c):
@@ -497,6 +504,34 @@ class FunctionEmitter:
             self.stmt_list(u.decl.body.stmts)
         self.pop_scope()
         self.finish(u.func_index)
+
+    def emit_lambda(self):
+        """(1.1) A lambda's function: `this` (when captured) and the
+        captured locals in its leading registers, in the order CLOSURE
+        passes them, then its own parameters (the language reference
+        §6)."""
+        li = self.unit
+        self.ret_ty = li.ret
+        if li.this_type is not None:
+            self.this_ty = li.this_type
+            self._new_reg(li.this_type)
+        for v in li.captures:
+            self.var_reg[id(v)] = self._new_reg(v.type)
+        for v, pt in zip(li.param_vars, li.params):
+            self.var_reg[id(v)] = self._new_reg(pt)
+        self.line = li.line
+        self.push_scope()
+        body = li.decl.body
+        if isinstance(body, A.Block):
+            self.stmt_list(body.stmts)
+        elif isinstance(li.ret, T.VoidType):
+            self.effect(body)
+        else:
+            r = self.value(body, li.ret)
+            self.at(body)
+            self.op("RET", r)
+        self.pop_scope()
+        self.finish(li.func_index)
 
     def emit_ctor_body(self, u, params):
         owner = u.owner
@@ -1487,6 +1522,30 @@ class FunctionEmitter:
         r = self.dst(want, t)
         self.at(e)
         self.op("CAST", r, x, self.pe.ty(t))
+        return r
+
+    def expr_Lambda(self, e, want):
+        """(1.1) A new closure: `this` and the captured locals copied into
+        consecutive registers, then CLOSURE of the lambda's function."""
+        li = e.info
+        lead = ([li.this_type] if li.this_type is not None else []) + \
+            [v.type for v in li.captures]
+        if len(lead) > 255:
+            raise EmitError(f"line {self.line}: a lambda captures more than "
+                            "255 values")
+        regs = self.block(lead)
+        i = 0
+        if li.this_type is not None:
+            self.mov(regs[0], 0)
+            i = 1
+        for v in li.captures:
+            self.mov(regs[i], self.local_reg(v))
+            i += 1
+        self.release(*regs)
+        r = self.dst(want, li.type)
+        self.at(e)
+        self.op("CLOSURE", r, li.func_index, regs[0] if regs else 0,
+                len(regs))
         return r
 
     def expr_InstanceOf(self, e, want):

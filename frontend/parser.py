@@ -467,13 +467,6 @@ class _Builder:
         return A.InterfaceDecl(span, name=str(name), name_span=self.tsp(name),
                                extends=ext, members=list(rest))
 
-    def ctor_sig(self, raw):
-        """(1.1) `Name(params);` in an interface: a constructor without a
-        body, which the checker reports (E0702)."""
-        span, ch = self.span(raw), self.clean(raw)
-        return A.CtorDecl(span, name=str(ch[0]), name_span=self.tsp(ch[0]),
-                          params=ch[1], body=None)
-
     def method_sig(self, raw):
         span, ch = self.span(raw), self.clean(raw)
         return A.MethodDecl(span, ret=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
@@ -725,6 +718,26 @@ class _Builder:
     def post_incdec(self, raw):
         span, ch = self.span(raw), self.clean(raw)
         return A.IncDec(span, op=str(ch[1]), prefix=False, target=ch[0])
+
+    # -- (1.1) lambdas
+    def lambda_one(self, raw):
+        """`x -> body`: one untyped parameter."""
+        span, ch = self.span(raw), self.clean(raw)
+        tok = ch[0]
+        p = A.Param(self.tsp(tok), type=None, name=str(tok), name_span=self.tsp(tok))
+        return A.Lambda(span, params=[p], typed=False, body=ch[1])
+
+    def lambda_names(self, raw):
+        """`() -> body` and `(a, b) -> body`: untyped parameters."""
+        span, ch = self.span(raw), self.clean(raw)
+        params = [A.Param(self.tsp(t), type=None, name=str(t), name_span=self.tsp(t))
+                  for t in ch[:-1]]
+        return A.Lambda(span, params=params, typed=False, body=ch[-1])
+
+    def lambda_typed(self, raw):
+        """`(T a, final U b) -> body`."""
+        span, ch = self.span(raw), self.clean(raw)
+        return A.Lambda(span, params=list(ch[:-1]), typed=True, body=ch[-1])
 
     def cast(self, raw):
         span, ch = self.span(raw), self.clean(raw)
@@ -981,6 +994,7 @@ class _Lexer:
         self.java_types = java_types
         self.repairs = repairs
         self.pending = []
+        self.lambda_parens = _lambda_parens(src)
 
     def seek(self, pos):
         """Go on lexing at `pos` (>= the current position)."""
@@ -1040,7 +1054,9 @@ class _Lexer:
                     line += nl
                     line_start = pos + value.rindex("\n") + 1
             else:
-                if kind == "IDENT":
+                if value == "(" and pos in self.lambda_parens:
+                    kind = "LAMBDA_LPAR"      # (1.1) a lambda's parameters
+                elif kind == "IDENT":
                     if value in self.type_names:
                         kind = "TYPE_IDENT"
                     elif value in self.java_types and "TYPE_IDENT" in p.table[stack[-1]]:
@@ -1160,6 +1176,32 @@ def _scan(src, pos=0):
 
 def _is_name(t):
     return t is not None and t[1] == "id" and t[0] not in _KEYWORDS
+
+
+def _lambda_parens(src):
+    """(1.1) The offsets of each `(` whose matching `)` is directly followed
+    by `->`: a parenthesised list there is always a lambda's parameters
+    (the language reference §6), which LALR(1) cannot see at the `(`.  A
+    `(` right after a name, `this`, `super`, a literal or `]` opens a
+    call's arguments instead (`case Ioctl.io(1, 2) ->`)."""
+    if "->" not in src:
+        return frozenset()
+    toks = _scan(src)
+    out, stack = set(), []
+    for i, t in enumerate(toks):
+        if t[0] == "(":
+            stack.append(i)
+        elif t[0] == ")" and stack:
+            j = stack.pop()
+            if i + 1 < len(toks) and toks[i + 1][0] == "->":
+                prev = toks[j - 1] if j else None
+                call = prev is not None and (
+                    prev[1] in ("num", "str") or prev[0] == "]" or
+                    (prev[1] == "id" and (prev[0] not in _KEYWORDS or
+                                          prev[0] in ("this", "super"))))
+                if not call:
+                    out.add(toks[j][2])
+    return frozenset(out)
 
 
 def _java_constructs(src, filename, class_names, tables):

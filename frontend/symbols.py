@@ -161,6 +161,50 @@ class FuncInfo:
         return f"FuncInfo({self.name})"
 
 
+class LambdaInfo:
+    """(1.1) A lambda (the language reference §6), compiled to a synthetic
+    function of the image (flag KFN_LAMBDA) whose leading parameters are
+    the captured values, then the Func type's own.
+
+    - `name`: its trace name, `NAME.lambda@LINE` after the frame it is
+      written in (§7); `line`: where it begins.
+    - `type`: the Func type it was created for (its run-time type);
+      `ret`, `params`: that type's result and parameter types.
+    - `this_type`: the ClassType of the captured `this` (the first
+      captured value), or None outside methods, constructors and field
+      initialisers.
+    - `captures`: the LocalVars of enclosing functions and lambdas it
+      uses, in order of first use (a nested lambda's included), each
+      copied into it when it is evaluated.
+    - `param_vars`, `locals`: its own LocalVars (parameters first);
+      `decl`: the ast.Lambda; `func_index`: its function index."""
+
+    __slots__ = ("name", "line", "type", "ret", "params", "this_type",
+                 "captures", "param_vars", "locals", "decl", "func_index")
+
+    def __init__(self, name, line, type, decl):
+        self.name = name
+        self.line = line
+        self.type = type
+        self.ret = type.ret if isinstance(type, T.FuncType) else T.ERROR
+        self.params = list(type.params) if isinstance(type, T.FuncType) else []
+        self.this_type = None
+        self.captures = []
+        self.param_vars = []
+        self.locals = []
+        self.decl = decl
+        self.func_index = None
+
+    def func_type(self):
+        """The synthetic function's own signature: captured values first."""
+        lead = ([self.this_type] if self.this_type is not None else []) + \
+            [v.type for v in self.captures]
+        return T.FuncType(self.ret, lead + self.params)
+
+    def __repr__(self):
+        return f"LambdaInfo({self.name})"
+
+
 class GlobalInfo:
     """A global variable; `index` in declaration order.  (1.1) `final`: a
     final global; `is_const`: a constant global (int, boolean or String
@@ -311,7 +355,9 @@ class ProgramInfo:
     - `init_locals`: LocalVars of the init (top-level statements).
     - `code_units`: every script function body the emitter compiles, in a
       fixed order: FuncInfo for functions, MethodInfo for script methods and
-      constructors (implicit ones included); each has `.func_index`."""
+      constructors (implicit ones included); each has `.func_index`.
+    - (1.1) `lambdas`: a LambdaInfo per lambda, in the order the checker
+      met them; their functions follow the init in the image."""
 
     def __init__(self):
         self.classes = []
@@ -322,5 +368,6 @@ class ProgramInfo:
         self.natives = []
         self.init_locals = []
         self.code_units = []
+        self.lambdas = []      # (1.1) LambdaInfo per lambda
         self.interfaces = []   # (1.1) InterfaceInfos by image index
         self.top = {}          # top-level namespace: name -> symbol
