@@ -102,6 +102,9 @@ CALLV_MAX_TARGETS = 4
 # (1.1) Likewise for CALLF: the script functions that Func values of the
 # register's type may call (closures, functions, bound methods).
 CALLF_MAX_TARGETS = 4
+# (1.1) Likewise for CALLI: the script methods that implement the
+# interface method in the classes implementing the interface.
+CALLI_MAX_TARGETS = 4
 
 # struct kjit_ret (status, value) of a stub, and (value, budget left) of a
 # direct function: two i64s come back in rax:rdx.
@@ -587,6 +590,9 @@ class Lowering:
         if name == "CALLF" and self.opts.call:
             if self.inline_callf(pc, ops):
                 return
+        if name == "CALLI" and self.opts.call:
+            if self.inline_calli(pc, ops):
+                return
         if self.opts.tiny and name in TINY:
             if self.tiny(pc, name, ops):
                 return
@@ -959,6 +965,56 @@ class Lowering:
             self.f.label(labels[g])
             self.push_and_call(g, a, b, slow, join)
         self.call_slow_path("kop_CALLV", a, s, b, slow, join)
+        return True
+
+    def inline_calli(self, pc, ops) -> bool:
+        """(1.1) CALLI as CALLV: the receiver's class id selects the
+        target among the script methods that implement the interface
+        method (calli_targets: the image is fixed, so these are all of
+        them), each frame pushed inline and its stub called directly.  A
+        site with one target is a monomorphic guard and a direct call.  A
+        null receiver, a class with a native method there (inherited from
+        a built-in class), a method without a stub or the native nesting
+        bound go to kop_CALLI, which keeps the site's inline cache."""
+        a, t, i, b, q = ops
+        targets = {g: cs for g, cs in calli_targets(
+            self.img, self.img.types[t][1], i).items() if self.compiled[g]}
+        if not targets or len(targets) > CALLI_MAX_TARGETS:
+            return False
+        self.save_pc(pc)
+        k = self.f.tmp('')[1:]
+        slow, join = f"is{k}", f"ij{k}"
+        o = self.get(b)
+        isnull = self.t("c")
+        self.e(f"{isnull} = icmp eq i64 {o}, 0")
+        nn = f"in{k}"
+        self.e(f"br i1 {isnull}, label %{slow}, label %{nn}, {COLD}")
+        self.f.label(nn)
+        op = self.t("o")
+        self.e(f"{op} = inttoptr i64 {o} to ptr")
+        kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]), "kd")
+        inst = self.t("c")
+        self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
+        ki = f"ik{k}"
+        self.e(f"br i1 {inst}, label %{ki}, label %{slow}, {HOT_FIRST}")
+        self.f.label(ki)
+        cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]), "cls")
+        labels = {g: f"it{k}_{g}" for g in targets}
+        cases = " ".join(f"i32 {c}, label %{labels[g]}"
+                         for g, cs in targets.items() for c in cs)
+        self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
+        for g in targets:
+            self.f.label(labels[g])
+            self.push_and_call(g, a, b, slow, join)
+        self.f.label(slow)
+        st = self.call_handler("kop_CALLI", ["ptr %vm", f"ptr {self.R()}",
+                                             f"i32 {a}", f"i32 {t}",
+                                             f"i32 {i}", f"i32 {b}",
+                                             f"i32 {q}"])
+        self.reload_R()
+        self.check_status(st, 0)
+        self.e(f"br label %{join}")
+        self.f.label(join)
         return True
 
     def inline_callf(self, pc, ops) -> bool:
@@ -1410,6 +1466,9 @@ def callf_targets(img: Image) -> dict[int, list[int]]:
                     if s < len(cl.vtable) and not cl.vtable[s] & NATIVE_REF \
                             and img.functions[cl.vtable[s]].type == t:
                         add(t, cl.vtable[s])
+            elif op.name == "BINDI":    # (1.1) through an interface
+                for g in calli_targets(img, img.types[ops[2]][1], ops[3]):
+                    add(fn.regs[ops[0]], g)
     _CALLF_TARGETS.clear()
     _CALLF_TARGETS[key] = (img, out)
     return out
@@ -1516,3 +1575,55 @@ def generate(img: Image, digest: bytes, opts: Options,
     if module_tail:
         out.append(module_tail)
     return ModuleIR("\n".join(out) + "\n", compiled, fallback)
+
+
+_IFACE_IMPLS: dict = {}
+
+
+def iface_impls(img: Image) -> dict[int, set[int]]:
+    """(1.1) Class id -> the interface indexes the class implements: those
+    of its superclass, those it names, and all they extend (as link.c
+    computes its itables).  Computed once per image."""
+    key = id(img)
+    hit = _IFACE_IMPLS.get(key)
+    if hit is not None and hit[0] is img:
+        return hit[1]
+    supers: list[set[int]] = []
+    for n, it in enumerate(img.interfaces):
+        sup = {n}
+        for e in it.extends:
+            if e < n:
+                sup |= supers[e]
+        supers.append(sup)
+    named = {cid: ifs for cid, ifs in img.implements}
+    out: dict[int, set[int]] = {}
+    for n, cl in enumerate(img.classes):
+        cid = FIRST_SCRIPT_CLASS + n
+        impl = set(out.get(cl.super_id, ()))
+        for i in named.get(cid, ()):
+            if i < len(supers):
+                impl |= supers[i]
+        out[cid] = impl
+    _IFACE_IMPLS.clear()
+    _IFACE_IMPLS[key] = (img, out)
+    return out
+
+
+def calli_targets(img: Image, iface: int, m: int) -> dict[int, list[int]]:
+    """(1.1) Method m of interface `iface`: script function -> the class
+    ids whose vtable holds it under the method's name (names are unique
+    per vtable).  Classes whose slot holds a native are left out: their
+    calls take the handler."""
+    name = img.strings[img.interfaces[iface].methods[m][0]]
+    out: dict[int, list[int]] = {}
+    for cid, impl in iface_impls(img).items():
+        if iface not in impl:
+            continue
+        for ref in img.classes[cid - FIRST_SCRIPT_CLASS].vtable:
+            if ref & NATIVE_REF:
+                continue
+            fname = img.strings[img.functions[ref].name]
+            if fname.rsplit(b".", 1)[-1] == name:
+                out.setdefault(ref, []).append(cid)
+                break
+    return out

@@ -1777,6 +1777,11 @@ class Checker:
         self.da = da_join(da1, self.da)
         if exp is not None and not T.is_error(exp) and isinstance(exp, (T.ArrayType,)) and a == b:
             return a
+        # (1.1) with an expected type, `?:` takes it when both branches are
+        # assignable to it (`Shape s = c ? sq : ci;`, the language reference §3)
+        if exp is not None and a != b and not T.is_error(exp) and exp != T.VOID and \
+                T.assignable(a, exp) and T.assignable(b, exp):
+            return exp
         j = T.join(a, b, exp)
         if j is None:
             self.error("E0205", f"`?:` branches have incompatible types `{a}` and `{b}`", e.els.span,

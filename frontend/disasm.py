@@ -22,12 +22,16 @@ from . import image as im
 from .defs import BUILTINS
 from .opcodes import BY_NUMBER
 
+# Longest type name a listing prints; a longer one ends with "...".
+TYPE_NAME_MAX = 200
+
 
 class Disassembler:
     """Renders one image; stateless apart from the image it reads."""
 
     def __init__(self, img: im.Image):
         self.img = img
+        self._type_names: list[str] = []    # type_name()'s, in index order
 
     # names
     def class_name(self, cid: int | None) -> str:
@@ -44,31 +48,47 @@ class Disassembler:
 
     def type_name(self, t: int) -> str:
         """A type index in source syntax (`int[]`, `Func<int(int)>`).
-        Types refer only to earlier ones in a loadable image, but
-        read_image does not check it: a type that names itself, directly
-        or through a cycle, recurses until Python's recursion limit."""
+        In a loadable image a type refers only to earlier ones; the
+        names are built in index order from those already built, so a
+        hostile image (a type naming itself or a later one, or a chain
+        of 10^5 nested arrays) costs neither recursion nor quadratic
+        text: a forward reference prints as `<type N>` and a name is cut
+        at TYPE_NAME_MAX characters."""
         if not 0 <= t < len(self.img.types):
             return f"<type {t}>"
+        names = self._type_names
+        while len(names) <= t:
+            names.append(self._build_type_name(len(names)))
+        return names[t]
+
+    def _build_type_name(self, t: int) -> str:
+        """Type t's name from the names of the types before it."""
+        def sub(u: int) -> str:
+            return self._type_names[u] if 0 <= u < t else f"<type {u}>"
         rec = self.img.types[t]
         kind = rec[0]
         if kind == im.TY_INT:
-            return "int"
-        if kind == im.TY_BOOL:
-            return "boolean"
-        if kind == im.TY_ANY:
-            return "Any"
-        if kind == im.TY_VOID:
-            return "void"
-        if kind == im.TY_CLASS:
-            return self.class_name(rec[1])
-        if kind == im.TY_ARRAY:
-            return self.type_name(rec[1]) + "[]"
-        if kind == im.TY_FUNC:
-            params = ", ".join(self.type_name(p) for p in rec[2])
-            return f"Func<{self.type_name(rec[1])}({params})>"
-        if kind == im.TY_MAP:
-            return f"Map<{self.type_name(rec[1])}, {self.type_name(rec[2])}>"
-        return f"<type {t}>"
+            name = "int"
+        elif kind == im.TY_BOOL:
+            name = "boolean"
+        elif kind == im.TY_ANY:
+            name = "Any"
+        elif kind == im.TY_VOID:
+            name = "void"
+        elif kind == im.TY_CLASS:
+            name = self.class_name(rec[1])
+        elif kind == im.TY_ARRAY:
+            name = sub(rec[1]) + "[]"
+        elif kind == im.TY_FUNC:
+            params = ", ".join(sub(p) for p in rec[2])
+            name = f"Func<{sub(rec[1])}({params})>"
+        elif kind == im.TY_MAP:
+            name = f"Map<{sub(rec[1])}, {sub(rec[2])}>"
+        else:
+            name = f"<type {t}>"
+        if len(name) > TYPE_NAME_MAX:
+            name = name[:TYPE_NAME_MAX] + "..."
+        return name
 
     def signature(self, t: int) -> str:
         """A function type as `R(A, B)` (a function header's form);
@@ -93,22 +113,28 @@ class Disassembler:
 
     def _class_chain(self, cid):
         """Field names of class `cid`, inherited first, and its vtable names.
-        Only a class naming itself as superclass is guarded against: a
-        longer cycle, which the verifier refuses but read_image does not,
-        recurses until Python's recursion limit."""
+        The superclass chain is walked with a visited set: a cycle, which
+        the verifier refuses but read_image does not, ends the walk."""
+        chain, seen = [], set()
+        while cid not in BUILTINS.class_by_id and cid not in seen:
+            i = cid - im.FIRST_SCRIPT_CLASS
+            if not 0 <= i < len(self.img.classes):
+                break
+            seen.add(cid)
+            chain.append(self.img.classes[i])
+            cid = self.img.classes[i].super_id
+        fields: list[str] = []
+        vt: list[str] = []
         if cid in BUILTINS.class_by_id:
             bc = BUILTINS.class_by_id[cid]
-            return (list(bc.field_names),
-                    [nat.name if nat else "?" for nat in bc.vtable])
-        i = cid - im.FIRST_SCRIPT_CLASS
-        if not 0 <= i < len(self.img.classes):
-            return [], []
-        c = self.img.classes[i]
-        fields, _ = self._class_chain(c.super_id) if c.super_id != cid \
-            else ([], [])
-        fields = fields + [self.img.string(n) for n, _ in c.fields]
+            fields = list(bc.field_names)
+            vt = [nat.name if nat else "?" for nat in bc.vtable]
+        if not chain:
+            return fields, vt
+        for c in reversed(chain):
+            fields = fields + [self.img.string(n) for n, _ in c.fields]
         vt = []
-        for ref in c.vtable:
+        for ref in chain[0].vtable:
             if ref & im.NATIVE_REF and ref != im.NONE:
                 n = ref & ~im.NATIVE_REF
                 vt.append(BUILTINS.natives[n].name
@@ -144,6 +170,8 @@ class Disassembler:
                 kind, v = self.img.constants[value]
                 if kind == im.K_INT:
                     return f"k{value}({v})"
+                if not 0 <= v < len(self.img.strings):
+                    return f"k{value}(<string {v}>)"
                 return f"k{value}({_quote(self.img.strings[v])})"
             return f"k{value}(?)"
         if letter == "j":

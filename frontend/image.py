@@ -145,7 +145,11 @@ class Image:
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
     def string(self, index: int) -> str:
-        """A string of the pool as text (bytes decoded as Latin-1)."""
+        """A string of the pool as text (bytes decoded as Latin-1), or
+        `<string N>` for an index outside the pool: listings of images
+        the verifier would refuse must not crash."""
+        if not 0 <= index < len(self.strings):
+            return f"<string {index}>"
         return self.strings[index].decode("latin-1")
 
 

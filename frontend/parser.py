@@ -467,6 +467,13 @@ class _Builder:
         return A.InterfaceDecl(span, name=str(name), name_span=self.tsp(name),
                                extends=ext, members=list(rest))
 
+    def ctor_sig(self, raw):
+        """(1.1) `Name(params);` in an interface: a constructor without a
+        body, which the checker reports (E0702)."""
+        span, ch = self.span(raw), self.clean(raw)
+        return A.CtorDecl(span, name=str(ch[0]), name_span=self.tsp(ch[0]),
+                          params=ch[1], body=None)
+
     def method_sig(self, raw):
         span, ch = self.span(raw), self.clean(raw)
         return A.MethodDecl(span, ret=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),

@@ -44,3 +44,29 @@ def test_natives_are_named_from_builtins_def():
              if "CALLN" in ln]
     assert calls[0] == "- print r0"
     assert calls[1] == "r2 String.length r1"
+
+
+def test_hostile_cycles_are_listed_not_recursed():
+    # read_image accepts what only the verifier refuses: a superclass
+    # cycle, a type naming itself, and a long chain of nested arrays.
+    # The listing must still come out, without RecursionError.
+    import dataclasses
+
+    from frontend.disasm import TYPE_NAME_MAX, disassemble
+    img = im.read_image(compile_source(SRC, "t.k"))
+    a, b = img.classes[0], img.classes[1]
+    a_id, b_id = im.FIRST_SCRIPT_CLASS, im.FIRST_SCRIPT_CLASS + 1
+    img.classes[0] = dataclasses.replace(a, super_id=b_id)
+    img.classes[1] = dataclasses.replace(b, super_id=a_id)
+    n = len(img.types)
+    img.types.append((im.TY_ARRAY, n))            # names itself
+    for i in range(20000):                         # T[][]...[] 20000 deep
+        img.types.append((im.TY_ARRAY, n + i if i else 0))
+    text = disassemble(img)
+    assert "== " in text and "Bird.speak" in text
+    assert "; Bird.legs" in text or "; Animal.legs" in text
+    from frontend.disasm import Disassembler
+    d = Disassembler(img)
+    assert d.type_name(n) == f"<type {n}>[]"
+    deep = d.type_name(len(img.types) - 1)
+    assert deep.endswith("[][][]...") and len(deep) == TYPE_NAME_MAX + 3

@@ -654,6 +654,97 @@ def test_userspace_object_runs_exceptions_and_objects():
     assert run_vm(image) == run_vm(image, jit=False)
 
 
+# ---- (1.1) interfaces: CALLI at every level ---------------------------------
+
+IFACE_PROGRAMS = sorted((conf.SUITE / "interfaces").glob("*.k"))
+
+IFACES = """\
+interface Shape { int area(); }
+interface Named extends Shape { String name(); }
+class Sq implements Named {
+    int s; Sq(int s) { this.s = s; }
+    int area() { return s * s; } String name() { return "sq"; }
+}
+class Rect implements Shape {
+    int w; Rect(int w) { this.w = w; } int area() { return w * 2; }
+}
+class Big extends Sq { Big() { super(9); } int area() { return 1000; } }
+class Err extends Exception implements Named {
+    Err() { super("e"); } int area() { return 7; } String name() { return getMessage(); }
+}
+Shape[] xs = [new Sq(3), new Rect(4), new Big(), new Err(), null];
+int total = 0;
+for (int i = 0; i < 5; i++) {
+    Shape x = xs[i % 4];
+    total += x.area();
+    Named n = x instanceof Named ? (Named) x : null;
+    if (n != null) print(n.name() + " " + n.area());
+}
+var f = xs[0].area;
+print(total + f());
+print(xs[4].area());
+"""
+
+
+@pytest.mark.parametrize("ct", ["subroutine", "+branch", "+call", "+tiny",
+                                "all"])
+@pytest.mark.parametrize("path", IFACE_PROGRAMS,
+                         ids=[p.stem for p in IFACE_PROGRAMS])
+def test_interfaces_parity_at_every_level(path, ct, tmp_path):
+    """Every interfaces conformance program gives the interpreter's
+    stdout, stderr and status at each JIT level (test_parity runs them
+    at the default one only)."""
+    source = path.read_bytes().decode("latin-1")
+    d = conf.directives(source)
+    parsed = cli.build_parser().parse_args(
+        ["run", *shlex.split(d.get("args", "")), path.name])
+    args = host.limit_args(parsed.budget, parsed.heap, parsed.depth)
+    image = compile_source(source, path.name)
+    so = build_so(image, str(tmp_path), ct)
+    want = run_vm(image, args, jit=False, cwd=path.parent)
+    assert want[0] == int(d.get("status", "0"))
+    assert run_vm(image, args, cwd=path.parent, so=so) == want
+
+
+def test_interfaces_calli_native_dispatch():
+    """At +call, a CALLI site selects its script targets by the
+    receiver's class id and calls their stubs directly; kop_CALLI is
+    only the slow path.  Below +call it is the handler alone."""
+    image = compile_source(IFACES, "i.k")
+    ir = ctjit.compile_image(image, ct="+call").ir
+    assert re.search(r"switch i32 %cls\d+, label %is\d+ \[", ir), ir
+    assert "call i32 @kop_CALLI(" in ir
+    ir0 = ctjit.compile_image(image, ct="+branch").ir
+    assert "call i32 @kop_CALLI(" in ir0
+    assert not re.search(r"label %is\d+", ir0)
+
+
+@pytest.mark.parametrize("ct", ["subroutine", "+call", "all"])
+def test_interfaces_budget_sweep_is_exact(ct, tmp_path):
+    """Every budget stops interface calls (inline, through the handler's
+    cache, natives inherited from Exception, a null receiver) where the
+    interpreter stops."""
+    image = compile_source(IFACES, "i.k")
+    so = build_so(image, str(tmp_path), ct)
+    r = subprocess.run([conf.vm_binary(), "--stats",
+                        str(_write(tmp_path, image))], capture_output=True)
+    need = int(re.search(rb"instructions (\d+)", r.stderr).group(1))
+    want = run_vm(image, jit=False)
+    assert want[0] == 2 and b"NullPointerException" in want[2]
+    for budget in range(1, need + 3):
+        args = ["--budget", str(budget)]
+        assert run_vm(image, args, so=so) == run_vm(image, args, jit=False), \
+            f"budget {budget}"
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5, 8])
+def test_interfaces_depth_limit_is_exact(depth, tmp_path):
+    image = compile_source(IFACES, "i.k")
+    so = build_so(image, str(tmp_path), "+call")
+    args = ["--depth", str(depth)]
+    assert run_vm(image, args, so=so) == run_vm(image, args, jit=False)
+
+
 # ---- (1.1) lambdas: CALLF inline, every level, exact limits ----------------
 
 LAMBDAS = """\
@@ -737,4 +828,3 @@ def test_lambda_heap_limit_is_exact(tmp_path):
         want = run_vm(image, args, jit=False)
         assert want[0] == 2 and b"out of memory" in want[2]
         assert run_vm(image, args, so=so) == want
-

@@ -219,3 +219,29 @@ def test_mutants_are_refused_or_run_cleanly(kvm_asan, tmp_path):
                          f"(seed {SEED}):\n" + "\n".join(failures[:20])
     # the mutants must reach beyond the digest check
     assert outcomes[3] > COUNT // 2
+
+
+def test_python_reader_and_disassembler_survive_mutants():
+    # `ktc disasm` reads untrusted .kbc files with frontend/image.py: every
+    # mutant is either refused with ImageError or listed; any other
+    # exception (IndexError, RecursionError, ...) is a crash of the tool.
+    from frontend import image as im
+    from frontend.disasm import disassemble
+    seeds = seed_images()
+    rng = random.Random(SEED + 1)
+    refused = listed = 0
+    crashes = []
+    for i in range(min(COUNT, 3000)):
+        data, what = mutate(rng, seeds[rng.randrange(len(seeds))])
+        try:
+            img = im.read_image(data)
+        except im.ImageError:
+            refused += 1
+            continue
+        try:
+            assert isinstance(disassemble(img), str)
+            listed += 1
+        except Exception as e:          # noqa: BLE001 - any crash counts
+            crashes.append(f"mutant {i} ({what}): {type(e).__name__}: {e}")
+    assert not crashes, f"{len(crashes)} crashes:\n" + "\n".join(crashes[:10])
+    assert refused > 0 and listed > 0

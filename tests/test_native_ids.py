@@ -201,6 +201,7 @@ class KbSig(ctypes.Structure):
 C_KINDS = ("METHOD", "STATIC", "FUNC", "CTOR")
 KB_T = 0xFF
 KB_K, KB_V = 0xFE, 0xFD     # (1.1) a Map method's key and value types
+KB_FT = 0xFC                # (1.1) Func<int(T, T)>: Array.sort's comparator
 KIMG_NONE = 0xFFFFFFFF
 
 
@@ -244,6 +245,8 @@ def test_c_classes_are_python_classes(lib):
 def _c_view(t: T.Type) -> tuple[int, int, int]:
     """A frontend type as struct kb_type: (base, dims, cls)."""
     dims = 0
+    if t == T.FuncType(T.INT, [T.TVAR, T.TVAR]):
+        return (KB_FT, 0, KIMG_NONE)
     while isinstance(t, T.ArrayType):
         t, dims = t.elem, dims + 1
     if isinstance(t, T.ClassType):
@@ -279,6 +282,9 @@ def test_c_and_python_parse_every_signature_alike(lib):
     ("T(int, T)", ((KB_T, 0, KIMG_NONE), [(TY_INT, 0, KIMG_NONE),
                                           (KB_T, 0, KIMG_NONE)])),
     ("void( Any )", ((TY_VOID, 0, KIMG_NONE), [(TY_ANY, 0, KIMG_NONE)])),
+    ("Array<T>(Func<int(T, T)>)", ((KB_T, 1, KIMG_NONE),
+                                   [(KB_FT, 0, KIMG_NONE)])),
+    ("T[]()", ((KB_T, 1, KIMG_NONE), [])),
 ])
 def test_c_reads_the_type_syntax(lib, sig, want):
     assert c_parse(lib, sig) == want
@@ -286,7 +292,9 @@ def test_c_reads_the_type_syntax(lib, sig, want):
 
 @pytest.mark.parametrize("sig", [
     "", "int", "int(", "int(int", "int(int,)", "int(,int)", "int()x",
-    "Nope()", "Array<int()", "Array<T>()", "T[]()", "void[]()",
+    "Nope()", "Array<int()", "Array<T[]>()", "T[][]()", "void[]()",
+    "Func<int(T)>()", "Func<int(T, int)>()", "Func<int(T, T)>[]()",
+    "Array<Func<int(T, T)>>()", "Func<void(T, T)>()", "Func<int(T, T)()",
     "int(int, int, int, int)", "int[][][][][]()",
 ])
 def test_c_refuses_what_is_not_the_type_syntax(lib, sig):

@@ -92,19 +92,47 @@ static const char *skip_blanks(const char *s)
 #define WORD_IS(s, n, lit) ((n) == sizeof(lit) - 1 && !memcmp(s, lit, n))
 
 /*
- * T and void are not types of values: no array holds them.  (1.1) K and V
- * are wrapped once at most (Array<K>), the one form verify.c resolves.
+ * void is not a type of values: no array holds it.  (1.1) T, K and V are
+ * wrapped once at most (Array<T>, Array<K>), the forms verify.c resolves;
+ * Func<int(T, T)> is never wrapped.
  */
 static bool can_wrap(const struct kb_type *t)
 {
-	if (t->base == KB_K || t->base == KB_V)
+	if (t->base == KB_T || t->base == KB_K || t->base == KB_V)
 		return t->dims == 0;
-	return t->base != KB_T && t->base != KT_VOID && t->dims < KB_MAX_DIMS;
+	return t->base != KB_FT && t->base != KT_VOID && t->dims < KB_MAX_DIMS;
+}
+
+/*
+ * (1.1) The rest of "Func<int(T, T)>" after "Func<": the comparator type
+ * of Array.sort, the only Func type builtins.def uses, so the reader
+ * accepts exactly that one.
+ */
+static int parse_cmp(const char **p)
+{
+	const char *e = *p;
+	struct kb_type r, a, b;
+
+	if (kb_parse_type(&e, &r) || r.base != KT_INT || r.dims)
+		return -EINVAL;
+	e = skip_blanks(e);
+	if (*e++ != '(' || kb_parse_type(&e, &a))
+		return -EINVAL;
+	e = skip_blanks(e);
+	if (*e++ != ',' || kb_parse_type(&e, &b))
+		return -EINVAL;
+	e = skip_blanks(e);
+	if (*e++ != ')' || *e++ != '>')
+		return -EINVAL;
+	if (a.base != KB_T || a.dims || b.base != KB_T || b.dims)
+		return -EINVAL;
+	*p = e;
+	return 0;
 }
 
 /*
  * int, boolean, void, Any, T, (1.1) K and V, a built-in class, Array<X>,
- * X[]: the types
+ * X[], (1.1) Func<int(T, T)>: the types
  * the lines of builtins.def use.  Array<X> nests by recursion, bounded by
  * KB_MAX_DIMS as the dims count is.
  */
@@ -118,7 +146,14 @@ int kb_parse_type(const char **p, struct kb_type *t)
 	n = (size_t)(e - s);
 	if (!n)
 		return -EINVAL;
-	if (WORD_IS(s, n, "Array") && *e == '<') {
+	if (WORD_IS(s, n, "Func") && *e == '<') {
+		e++;
+		if (parse_cmp(&e))
+			return -EINVAL;
+		t->base = KB_FT;
+		t->dims = 0;
+		t->cls = KIMG_NONE;
+	} else if (WORD_IS(s, n, "Array") && *e == '<') {
 		e++;
 		if (kb_parse_type(&e, t) || *e != '>' || !can_wrap(t))
 			return -EINVAL;

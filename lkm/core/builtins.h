@@ -65,6 +65,12 @@ uint32_t kb_class_by_name(const char *name, size_t len);
 /* (1.1) "K", "V": the receiving map's key and value types (Array<K> too) */
 #define KB_K		0xFEu
 #define KB_V		0xFDu
+/*
+ * (1.1) "Func<int(T, T)>": a comparator of the receiving array's elements
+ * (Array.sort), the one Func type builtins.def names; no array holds it.
+ * "T" itself may be wrapped once (Array<T>: what Array.slice returns).
+ */
+#define KB_FT		0xFCu
 
 /*
  * One type: a base wrapped in dims arrays (Array<X> and X[] both add

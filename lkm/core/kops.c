@@ -23,7 +23,11 @@
 #define KOPS_HANDLERS
 #include "kops.h"
 
-/* The layout JIT code relies on (kjit.h, read by ctjit/layout.py). */
+/*
+ * The layout JIT code relies on (kjit.h, read by ctjit/layout.py).  Every
+ * offset compiled code reads is asserted here, so a field moved in C
+ * without kjit.h fails the build instead of a stub in the kernel.
+ */
 #include "kjit.h"
 
 #define OFF(t, f)	__builtin_offsetof(t, f)
@@ -79,6 +83,7 @@ _Static_assert(KVM_OK == KJIT_ST_OK && KVM_THROW == KJIT_ST_THROW &&
 _Static_assert(KJIT_ABI_VERSION == KJIT_ABI, "abi");
 #undef OFF
 
+/* Short names that keep each handler's parameter list readable. */
 typedef int32_t i32;
 typedef struct kvm kvm_t;
 typedef union kvalue kval_t;
@@ -93,6 +98,11 @@ typedef union kvalue kval_t;
 
 /* ---- branches (subroutine threading without branch inlining) ----------- */
 
+/*
+ * JUMP1 tests one register (a), JUMP2 two (a, b) or, as JUMPI, a register
+ * and an immediate.  The JIT passes next, the pc past the branch, so the
+ * handler needs no instruction lengths.
+ */
 #define JUMP1(name, cond)						\
 	HANDLER(int, kop_##name, kvm_t *vm, kval_t *R, i32 a, i32 j,	\
 		i32 next)						\
@@ -150,6 +160,10 @@ HANDLER(int, kop_throw_div0, kvm_t *vm)
 	return throw_div0(vm);
 }
 
+/*
+ * CALLN (flag s) and THROW (flag t) are not ordinary: their handlers are
+ * written here, over the implementations vm.c's cases use.
+ */
 HANDLER(int, kop_CALLN, kvm_t *vm, kval_t *R, i32 a, i32 n, i32 b)
 {
 	return kopi_CALLN(vm, R, a, n, b);
@@ -162,7 +176,12 @@ HANDLER(int, kop_THROW, kvm_t *vm, kval_t *R, i32 a)
 
 /* ---- calls: the callee runs to its end before the handler returns ------- */
 
-/* The pushed callee's result into the caller's R[a], converted (mode). */
+/*
+ * Runs the pushed callee to its end (its stub or the interpreter, which
+ * pop its frame) and stores the result into the caller's R[a], converted
+ * by mode; a < 0 drops it.  The caller's registers are re-read: the call
+ * may have moved the stack.
+ */
 static int finish_call(kvm_t *vm, i32 a, uint8_t mode)
 {
 	struct kjit_ret r = kvm_jit_run_top(vm);
@@ -180,7 +199,11 @@ static int finish_call(kvm_t *vm, i32 a, uint8_t mode)
 	return KVM_OK;
 }
 
-/* Pushes script function f with R[b..] (after recv if not NULL). */
+/*
+ * Pushes script function f with R[b..] (after recv if not NULL).  The
+ * push may grow, and so move, vm->stack: the arguments are read from the
+ * caller's base after it, never through the caller's R.
+ */
 static int push_call(kvm_t *vm, i32 a, uint32_t f, struct kobj *recv, i32 b,
 		     uint8_t mode)
 {
@@ -202,6 +225,7 @@ static int push_call(kvm_t *vm, i32 a, uint32_t f, struct kobj *recv, i32 b,
 	return KVM_OK;
 }
 
+/* Also the interpreter's call of a callee that has a stub (vm.c). */
 HANDLER(int, kop_CALL, kvm_t *vm, kval_t *R, i32 a, i32 f, i32 b)
 {
 	int st;
@@ -211,6 +235,7 @@ HANDLER(int, kop_CALL, kvm_t *vm, kval_t *R, i32 a, i32 f, i32 b)
 	return st ? st : finish_call(vm, a, KRET_PLAIN);
 }
 
+/* A built-in class's slot may hold a native: it runs with no frame. */
 HANDLER(int, kop_CALLV, kvm_t *vm, kval_t *R, i32 a, i32 s, i32 b)
 {
 	struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
@@ -264,6 +289,10 @@ HANDLER(int, kop_CALLF, kvm_t *vm, kval_t *R, i32 a, i32 b, i32 c)
 	return finish_call(vm, a, KRET_PLAIN);
 }
 
+/*
+ * CALLA: the method found by name, its arguments checked and unboxed;
+ * mode boxes its result for the Any register R[a].
+ */
 HANDLER(int, kop_CALLA, kvm_t *vm, kval_t *R, i32 a, i32 b, i32 e, i32 n,
 	i32 c, i32 q)
 {
@@ -289,6 +318,10 @@ HANDLER(int, kop_CALLA, kvm_t *vm, kval_t *R, i32 a, i32 b, i32 e, i32 n,
 	return finish_call(vm, a, mode);
 }
 
+/*
+ * RTOS: a script toString runs in a frame of its own, whose KRET_TOSTR
+ * turns a null result into "null"; anything else converts natively.
+ */
 HANDLER(int, kop_RTOS, kvm_t *vm, kval_t *R, i32 a, i32 b)
 {
 	struct kobj *o = R[b].o;
@@ -305,7 +338,11 @@ HANDLER(int, kop_RTOS, kvm_t *vm, kval_t *R, i32 a, i32 b)
 	return finish_call(vm, a, KRET_TOSTR);
 }
 
-/* RET and RETV without apply/return inlining: pop the frame. */
+/*
+ * RET and RETV without apply/return inlining: pop the frame.  The result
+ * word is returned as it is (a reference's bits for a reference); the
+ * stub's caller converts it by the frame's ret_mode.
+ */
 HANDLER(int64_t, kop_RET, kvm_t *vm, kval_t *R, i32 a)
 {
 	vm->nframes--;

@@ -132,16 +132,26 @@ enum {
 	}								\
 	static inline int kopi_##name(KOP_SIG(__VA_ARGS__))
 
+/*
+ * The registers of the top frame.  Re-read after anything that may run
+ * script code: a call can grow, and so move, the register stack.
+ */
 static inline union kvalue *kvm_top_regs(struct kvm *vm)
 {
 	return vm->stack + vm->frames[vm->nframes - 1].base;
 }
 
+/* The function of the instruction in progress: its types, its caches. */
 static inline const struct kfunc *kvm_top_fn(struct kvm *vm)
 {
 	return vm->frames[vm->nframes - 1].fn;
 }
 
+/*
+ * "cannot cast A to B": o's run-time type against image type `type`.
+ * The throw helpers are out of line: the rare path keeps its buffers out
+ * of the interpreter's frame (see the 16 KiB kernel stack, kvm.h).
+ */
 static KP_NOINLINE __attribute__((__unused__)) int throw_cast(struct kvm *vm, const struct kobj *o,
 				  uint32_t type)
 {
@@ -160,9 +170,15 @@ static KP_NOINLINE __attribute__((__unused__)) int throw_npe(struct kvm *vm)
 
 /* ---- dynamic calls (CALLA) ---------------------------------------------- */
 
+/*
+ * CALLA's inline-cache keys for receivers that are not instances: every
+ * array (every map) has the same natives, so one key covers them all.
+ * Class ids are below img->nclasses, so they never collide with these.
+ */
 #define KEY_ARRAY	(KIMG_NONE - 1)
 #define KEY_MAP		(KIMG_NONE - 2)	/* (1.1) */
 
+/* A C string against an image string, which is not NUL-terminated. */
 static inline bool name_eq(const char *a, const struct kstr_lit *b)
 {
 	size_t n = strlen(a);
@@ -170,6 +186,10 @@ static inline bool name_eq(const char *a, const struct kstr_lit *b)
 	return n == b->len && !memcmp(a, b->bytes, n);
 }
 
+/*
+ * The native of builtins.def on owner called name.  A linear scan of the
+ * table: it runs only when a CALLA site's inline cache misses.
+ */
 static inline bool find_native(const char *owner, const struct kstr_lit *name,
 			struct kmethod_ref *m)
 {
@@ -187,6 +207,7 @@ static inline bool find_native(const char *owner, const struct kstr_lit *name,
 	return false;
 }
 
+/* The method of class c called name, by its vtable's names. */
 static inline bool find_vtable(const struct kclass *c, const struct kstr_lit *name,
 			struct kmethod_ref *m)
 {
@@ -201,6 +222,13 @@ static inline bool find_vtable(const struct kclass *c, const struct kstr_lit *na
 	return false;
 }
 
+/*
+ * CALLA's lookup of the method name on recv, by what recv is at run time
+ * (the language reference §6, dynamic calls): a String's natives (not its
+ * static ones) then its class's methods, the natives of arrays and maps,
+ * a stream's natives then its class's methods, an instance's vtable.
+ * Boxes and Func values have no methods.  false: NoSuchMethodException.
+ */
 static inline bool resolve_dynamic(struct kvm *vm, struct kobj *recv,
 			    const struct kstr_lit *name,
 			    struct kmethod_ref *m)
@@ -252,6 +280,7 @@ static inline union kvalue dyn_val(struct kvm *vm, struct kobj *v, uint32_t type
 	return r;
 }
 
+/* dyn_ok() and dyn_val(), or ClassCastException when v does not fit. */
 static inline int dyn_arg(struct kvm *vm, struct kobj *v, uint32_t type,
 		   union kvalue *out)
 {
@@ -279,15 +308,62 @@ static inline uint32_t map_param_type(struct kvm *vm, struct kobj *recv,
 	return kimg_find_type(vm->img, &at);
 }
 
+/*
+ * (1.1) The type an Array method's Array<T> or Func<int(T, T)> stands for
+ * on the array recv; KIMG_NONE when the image has no such Func type.
+ */
+static inline uint32_t array_param_type(struct kvm *vm, struct kobj *recv,
+					uint8_t kind)
+{
+	uint32_t at = ((struct karr *)recv)->type, pair[2];
+	struct ktype ft = {
+		.kind = KT_FUNC, .result = vm->img->t_int, .nparams = 2,
+		.params = pair,
+	};
+
+	if (kind == KP_AT)
+		return at;
+	pair[0] = pair[1] = vm->img->types[at].elem;
+	return kimg_find_type(vm->img, &ft);
+}
+
+/*
+ * (1.1) A dynamic argument for sort's Func<int(T, T)> when the image has
+ * no such type: no value has it, so only null passes (sort then throws
+ * NullPointerException); the message names the type as the checker would.
+ */
+static KP_NOINLINE __attribute__((__unused__)) int dyn_cmp_absent(struct kvm *vm, struct kobj *recv,
+					 struct kobj *v, union kvalue *out)
+{
+	char a[96], e[96], msg[320];
+
+	if (!v) {
+		out->o = NULL;
+		return KVM_OK;
+	}
+	kvm_obj_type_name(vm, v, a, sizeof(a));
+	kimg_type_name(vm->img,
+		       vm->img->types[((struct karr *)recv)->type].elem, e,
+		       sizeof(e));
+	snprintf(msg, sizeof(msg), "cannot cast %s to Func<int(%s, %s)>", a,
+		 e, e);
+	return kvm_throw_new(vm, KC_ClassCastException, msg);
+}
+
 static inline int dyn_arg_native(struct kvm *vm, struct kobj *recv, struct kobj *v,
 			  const struct knparam *p, union kvalue *out)
 {
 	uint32_t type = p->type;
 
-	if (p->kind == KP_T)
+	if (p->kind == KP_T) {
 		type = vm->img->types[((struct karr *)recv)->type].elem;
-	else if (p->kind >= KP_K && p->kind <= KP_AV)
+	} else if (p->kind == KP_AT || p->kind == KP_FT) {
+		type = array_param_type(vm, recv, p->kind);
+		if (type == KIMG_NONE)
+			return dyn_cmp_absent(vm, recv, v, out);
+	} else if (p->kind >= KP_K && p->kind <= KP_AV) {
 		type = map_param_type(vm, recv, p->kind);
+	}
 	if (type == KIMG_NONE) {
 		/* a class the image's type table does not name */
 		uint32_t cls = v ? kvm_obj_class(v) : KIMG_NONE;
@@ -315,6 +391,10 @@ static KP_NOINLINE __attribute__((__unused__)) int throw_argc(struct kvm *vm, ui
 	return kvm_throw_new(vm, KC_ClassCastException, msg);
 }
 
+/*
+ * NoSuchMethodException of a CALLA; the name, which the image may make
+ * long, is cut at 64 bytes so the receiver's type still fits.
+ */
 static KP_NOINLINE __attribute__((__unused__)) int throw_nomethod(struct kvm *vm, struct kobj *recv,
 			  const struct kstr_lit *name)
 {
@@ -327,6 +407,10 @@ static KP_NOINLINE __attribute__((__unused__)) int throw_nomethod(struct kvm *vm
 	return kvm_throw_new(vm, KC_NoSuchMethodException, msg);
 }
 
+/*
+ * How a CALLA's script method returns a result of image type `type` into
+ * an Any register (enum kret_mode): int and boolean boxed, void as null.
+ */
 static inline uint8_t ret_mode_of(const struct kimage *img, uint32_t type)
 {
 	switch (img->types[type].kind) {
@@ -371,6 +455,8 @@ static KP_NOINLINE __attribute__((__unused__)) int calla_native(struct kvm *vm, 
 	if (kind == KP_T) {
 		rt = vm->img->types[((struct karr *)recv)->type].elem;
 		kind = vm->img->types[rt].kind;
+	} else if (kind == KP_AT) {
+		kind = KT_ARRAY;
 	} else if (kind >= KP_K && kind <= KP_AV) {
 		rt = map_param_type(vm, recv, kind);
 		kind = vm->img->types[rt].kind;
@@ -398,6 +484,7 @@ static KP_NOINLINE __attribute__((__unused__)) int call_native(struct kvm *vm, u
 				   struct kobj *recv, const union kvalue *src,
 				   union kvalue *out)
 {
+	/* a receiver and at most KB_MAX_PARAMS (3) arguments */
 	union kvalue a[4];
 	uint32_t k = 0, i = 0, nargs = kvm_native_nargs(vm, n);
 
@@ -410,6 +497,11 @@ static KP_NOINLINE __attribute__((__unused__)) int call_native(struct kvm *vm, u
 
 /* ---- string operations used by opcodes ---------------------------------- */
 
+/*
+ * CONCAT: a new String of a then b, a null operand read as "null".  a and
+ * b stay in the caller's registers, which root them while the result is
+ * allocated (the collector never moves objects).  KVM_ABORT: out of quota.
+ */
 static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct kobj *a, struct kobj *b,
 		  struct kobj **out)
 {
@@ -446,6 +538,10 @@ static inline bool str_eq_charge(struct kvm *vm, const struct kobj *a,
 	return kvm_charge(vm, x->len / 64);
 }
 
+/*
+ * == on Any: the same object, two boxes of one kind holding the same
+ * value, or two Strings with the same contents (charged by the caller).
+ */
 static inline bool any_eq(const struct kobj *a, const struct kobj *b)
 {
 	if (a == b)
@@ -486,6 +582,11 @@ static inline int ret_convert(struct kvm *vm, uint8_t mode, union kvalue *v)
 /*
  * R[a] := expr, for the int and boolean ops that cannot fail (the JIT
  * also emits them as IR in place: ctjit/codegen.py, Codegen.tiny).
+ */
+/*
+ * Arithmetic on uint64_t: + - * wrap modulo 2^64 (the language reference
+ * §6) where signed overflow would be undefined in C.  Shift counts use
+ * their low 6 bits, a shift by 64 or more being undefined too.
  */
 #define KU(x)	((uint64_t)(x))
 #define KOP_TINY3(name, expr)						\
@@ -542,6 +643,7 @@ KOPI(LOADNULL, a)
 	return KVM_OK;
 }
 
+/* GETG and SETG: g < img->nglobals, checked by the verifier. */
 KOPI(GETG, a, g)
 {
 	R[a] = vm->globals[g];
@@ -554,6 +656,7 @@ KOPI(SETG, g, b)
 	return KVM_OK;
 }
 
+/* Constant k: an int (kind 1), or a String made by kvm_create(). */
 KOPI(LOADK, a, k)
 {
 	const struct kconst *c = &vm->img->consts[k];
@@ -609,6 +712,11 @@ static KP_NOINLINE __attribute__((__unused__)) int throw_div0(struct kvm *vm)
 	return kvm_throw_new(vm, KC_ArithmeticException, "division by zero");
 }
 
+/*
+ * DIV and MOD by -1 are a negation and 0: INT64_MIN / -1 overflows, which
+ * C leaves undefined and x86 traps on; K gives INT64_MIN and 0 (the
+ * language reference §6).
+ */
 KOPI(DIV, a, b, c)
 {
 	int64_t x = R[b].i, y = R[c].i;
@@ -629,6 +737,10 @@ KOPI(MOD, a, b, c)
 	return KVM_OK;
 }
 
+/*
+ * The Func value of top-level function f: made on first use and kept in
+ * vm->fnvals (a root), so every LOADFN of f gives the same object.
+ */
 KOPI(LOADFN, a, f)
 {
 	if (unlikely(!vm->fnvals[f])) {
@@ -645,6 +757,10 @@ KOPI(LOADFN, a, f)
 	return KVM_OK;
 }
 
+/*
+ * The method in vtable slot s of the receiver's class, bound to it; the
+ * Func value's type is A's declared type.  recv stays rooted in R[b].
+ */
 KOPI(BINDM, a, b, s)
 {
 	struct kobj *recv = R[b].o;
@@ -726,6 +842,7 @@ KOPI(CONCAT, a, b, c)
 	return KVM_OK;
 }
 
+/* ITOS and ZTOS: the String of an int (decimal) or a boolean. */
 KOPI(ITOS, a, b)
 {
 	struct kstr *s = kvm_int_to_str(vm, R[b].i);
@@ -746,7 +863,11 @@ KOPI(ZTOS, a, b)
 	return KVM_OK;
 }
 
-/* RTOS: the script toString of R[b] to run in a frame, or KIMG_NONE. */
+/*
+ * RTOS: the script toString of R[b] to run in a frame, or KIMG_NONE.
+ * Slot 0 of every vtable is toString (Object's first method), overridden
+ * or not.
+ */
 static inline uint32_t kopi_rtos_script(struct kvm *vm, struct kobj *o)
 {
 	if (o && (o->kind == KO_INSTANCE || o->kind == KO_STREAM))
@@ -813,6 +934,7 @@ KOPI(UNBOXZ, a, b)
 	return unbox_reg(vm, R, a, b, true);
 }
 
+/* null passes every cast to a reference type (the language reference §3). */
 KOPI(CAST, a, b, t)
 {
 	struct kobj *o = R[b].o;
@@ -823,6 +945,7 @@ KOPI(CAST, a, b, t)
 	return KVM_OK;
 }
 
+/* null is an instance of nothing. */
 KOPI(INSTOF, a, b, t)
 {
 	struct kobj *o = R[b].o;
@@ -831,6 +954,7 @@ KOPI(INSTOF, a, b, t)
 	return KVM_OK;
 }
 
+/* Instance of class c, fields zeroed; the constructor is a CALL after. */
 KOPI(NEW, a, c)
 {
 	struct kinst *o = kvm_inst_new(vm, (uint32_t)c);
@@ -841,6 +965,11 @@ KOPI(NEW, a, c)
 	return KVM_OK;
 }
 
+/*
+ * GETF and SETF: f is the field's absolute index (inherited fields
+ * first), which the verifier checked against the static class: every
+ * subclass has at least those fields.
+ */
 KOPI(GETF, a, b, f)
 {
 	struct kobj *o = R[b].o;
@@ -861,6 +990,11 @@ KOPI(SETF, a, f, c)
 	return KVM_OK;
 }
 
+/*
+ * An array of type t and length R[c], elements zeroed.  A length past
+ * 2^31 - 1 exceeds any heap quota: it is "out of memory", not an
+ * exception, as any allocation past the quota would be.
+ */
 KOPI(NEWARR, a, t, c)
 {
 	int64_t n = R[c].i;
@@ -888,6 +1022,10 @@ KOPI(NEWMAP, a, t)
 	return KVM_OK;
 }
 
+/*
+ * An array literal: the n values in R[c..c+n), which root them while the
+ * array is allocated.
+ */
 KOPI(NEWARRV, a, t, c, n)
 {
 	struct karr *arr = kvm_arr_new(vm, (uint32_t)t, (uint32_t)n);
@@ -901,6 +1039,7 @@ KOPI(NEWARRV, a, t, c, n)
 	return KVM_OK;
 }
 
+/* AGET and ASET: unsigned, the one compare also refuses i < 0. */
 KOPI(AGET, a, b, c)
 {
 	struct karr *arr = (struct karr *)R[b].o;
@@ -944,6 +1083,11 @@ static inline int kopi_native_call(struct kvm *vm, union kvalue *R,
 	return KVM_OK;
 }
 
+/*
+ * CALLN: native n with its arguments at R[b..]; a native method's
+ * receiver is R[b] and must not be null.  The result goes to R[a] unless
+ * a < 0 (a void native).
+ */
 static inline int kopi_CALLN(struct kvm *vm, union kvalue *R, int32_t a,
 			     int32_t n, int32_t b)
 {
@@ -1033,6 +1177,7 @@ static inline int kopi_calla_target(struct kvm *vm, const struct kfunc *fn,
 
 	if (unlikely(!recv))
 		return throw_npe(vm);
+	/* boxes and Func values have no class: never cached, they miss */
 	key = recv->kind == KO_ARRAY ? KEY_ARRAY :
 		recv->kind == KO_MAP ? KEY_MAP : kvm_obj_class(recv);
 	if (likely(key != KIMG_NONE && ic->key == key)) {
@@ -1046,6 +1191,7 @@ static inline int kopi_calla_target(struct kvm *vm, const struct kfunc *fn,
 			ic->target = *m;
 		}
 	}
+	/* a native's arguments are checked by calla_native() */
 	if (m->func != KIMG_NONE) {
 		const struct ktype *sig = &img->types[img->funcs[m->func].type];
 
@@ -1074,6 +1220,7 @@ static inline void kopi_calla_args(struct kvm *vm, union kvalue *dst,
 		dst[1 + i] = dyn_val(vm, R[c + i].o, sig->params[i]);
 }
 
+/* CALLA that reached a native: its result, boxed as Any, into R[a]. */
 static inline int kopi_calla_native(struct kvm *vm, union kvalue *R,
 				    int32_t a, uint32_t native, int32_t b,
 				    int32_t n, int32_t c)
@@ -1090,6 +1237,7 @@ static inline int kopi_calla_native(struct kvm *vm, union kvalue *R,
 	return KVM_OK;
 }
 
+/* THROW: `throw null` throws a NullPointerException instead. */
 static inline int kopi_THROW(struct kvm *vm, union kvalue *R, int32_t a)
 {
 	struct kobj *e = R[a].o;

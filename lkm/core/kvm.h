@@ -241,8 +241,11 @@ struct ktrace_ent {
 #define KP_V		102
 #define KP_AK		103
 #define KP_AV		104
+/* (1.1) Array methods: Array<T> (the array's type), Func<int(T, T)> */
+#define KP_AT		105
+#define KP_FT		106
 struct knparam {
-	uint8_t kind;		/* KT_INT/BOOL/CLASS/ARRAY/VOID, KP_T..KP_AV */
+	uint8_t kind;		/* KT_INT/BOOL/CLASS/ARRAY/VOID, KP_T..KP_FT */
 	uint32_t type;		/* image type index, or NONE */
 	uint32_t cls;		/* KT_CLASS: class id */
 };

@@ -20,7 +20,8 @@
  * The index in this image of a type of builtins.def, added when absent;
  * "T" stays TYPE_T (verify.c substitutes the element type at each call),
  * and (1.1) "K", "V", "Array<K>", "Array<V>" of Map methods stay TYPE_K,
- * TYPE_V, TYPE_AK, TYPE_AV (the receiving map's types, likewise).
+ * TYPE_V, TYPE_AK, TYPE_AV (the receiving map's types, likewise), and
+ * "Array<T>", "Func<int(T, T)>" of Array methods TYPE_AT, TYPE_FT.
  */
 static uint32_t builtin_type(struct ld *ld, const struct kb_type *bt,
 			     const char *text)
@@ -29,7 +30,9 @@ static uint32_t builtin_type(struct ld *ld, const struct kb_type *bt,
 
 	switch (bt->base) {
 	case KB_T:
-		return TYPE_T;
+		return bt->dims ? TYPE_AT : TYPE_T;
+	case KB_FT:
+		return TYPE_FT;
 	case KB_K:
 		return bt->dims ? TYPE_AK : TYPE_K;
 	case KB_V:
@@ -80,6 +83,7 @@ static int link_natives(struct ld *ld)
 		if (kb_parse_sig(d->sig, &bs))
 			return ld_err(ld, -EINVAL, "internal: bad signature %s",
 				      d->sig);
+		/* Array and Map are pseudo-owners: any array, any map */
 		if (!strcmp(d->owner, "Array"))
 			ns->owner = TYPE_T;
 		else if (!strcmp(d->owner, "Map"))
@@ -115,7 +119,10 @@ static int link_natives(struct ld *ld)
 	return 0;
 }
 
-/* Copies [s, e) into the arena as a NUL-terminated string. */
+/*
+ * Copies the n bytes at s into the arena as a NUL-terminated string.
+ * NULL: out of memory, ld->failed is set.
+ */
 static const char *arena_strndup(struct ld *ld, const char *s, size_t n)
 {
 	char *d = ld_alloc(ld, n + 1);
@@ -168,6 +175,7 @@ static int link_builtin_class(struct ld *ld, const struct kb_class *d,
 	if (r)
 		return ld_err(ld, -EINVAL, "internal: bad fields of %s: %s",
 			      d->name, d->fields);
+	/* inherited fields keep their indexes: GETF on the super works here */
 	k->own_fields = sup ? sup->nfields : 0;
 	k->nfields = k->own_fields + nown;
 	ftypes = ld_array(ld, k->nfields, sizeof(*ftypes));
@@ -188,6 +196,7 @@ static int link_builtin_class(struct ld *ld, const struct kb_class *d,
 	}
 	k->field_types = ftypes;
 	k->field_names = fnames;
+	/* the super's length, or up to the last slot a native here names */
 	nvt = sup ? sup->nvtable : 0;
 	for (i = 0; i < KN__COUNT; i++)
 		if (kb_natives[i].slot >= 0 &&
@@ -201,7 +210,7 @@ static int link_builtin_class(struct ld *ld, const struct kb_class *d,
 	for (i = 0; i < nvt; i++) {
 		vt[i].func = KIMG_NONE;
 		vt[i].native = KIMG_NONE;
-		vtn[i] = "";
+		vtn[i] = "";	/* until a native names the new slot */
 		if (sup && i < sup->nvtable) {
 			vt[i] = sup->vtable[i];
 			vtn[i] = sup->vtable_names[i];
@@ -213,6 +222,7 @@ static int link_builtin_class(struct ld *ld, const struct kb_class *d,
 			vt[kb_natives[i].slot].native = i;
 			vtn[kb_natives[i].slot] = kb_natives[i].name;
 		}
+	/* a slot no native fills is a mistake in builtins.def, not the image */
 	for (i = 0; i < nvt; i++)
 		if (vt[i].native == KIMG_NONE)
 			return ld_err(ld, -EINVAL, "internal: %s has a vtable gap",
@@ -249,6 +259,10 @@ int ld_link_builtins(struct ld *ld)
 	for (i = 0; i < kb_nclasses; i++)
 		classes[kb_classes[i].id] = &bk[i];
 
+	/*
+	 * The types the VM and the verifier name directly.  A failure sets
+	 * ld->failed and returns KIMG_NONE: one test after them all is enough.
+	 */
 	img->t_int = ld_add_simple_type(ld, KT_INT, 0);
 	img->t_bool = ld_add_simple_type(ld, KT_BOOL, 0);
 	img->t_any = ld_add_simple_type(ld, KT_ANY, 0);
@@ -275,7 +289,12 @@ bool ld_class_exists(const struct kimage *img, uint32_t id)
 	return ld_get_class(img, id) != NULL;
 }
 
-/* Class ids in class types, known only now. */
+/*
+ * Class ids in class types, known only now: read.c read the types before
+ * the classes.  A class type names a built-in class or a script class of
+ * this image; the ids between the two (up to KIMG_FIRST_SCRIPT_CLASS) are
+ * gaps, NULL in the class table.
+ */
 int ld_verify_type_classes(struct ld *ld)
 {
 	const struct kimage *img = ld->img;
@@ -346,6 +365,7 @@ int ld_verify_function_headers(struct ld *ld)
 				      "function %s: type %u is not a Func type",
 				      f->name, f->type);
 		ft = &img->types[f->type];
+		/* known flags, at most one: flags & (flags - 1) clears a bit */
 		if (f->flags & ~(KFN_METHOD | KFN_CTOR | KFN_INIT |
 				 KFN_LAMBDA) ||
 		    (f->flags & (f->flags - 1)))
@@ -382,6 +402,7 @@ int ld_verify_function_headers(struct ld *ld)
 			return ld_err(ld, -EINVAL,
 				      "function %s: %u registers for %u arguments",
 				      f->name, f->nregs, f->nargs);
+		/* r0 has the owner's class type: its GETFs verify against it */
 		if (self && ld_type_class(img, f->reg_types[0]) != f->owner)
 			return ld_err(ld, -EINVAL,
 				      "function %s: receiver register r0 has type %s, expected %s",
@@ -396,6 +417,7 @@ int ld_verify_function_headers(struct ld *ld)
 							f->reg_types[self + j]),
 					      ld_tname2(ld, ft->params[j]));
 	}
+	/* kvm_run_init() calls it with no arguments */
 	if (img->funcs[img->init_func].flags != KFN_INIT ||
 	    img->types[img->funcs[img->init_func].type].nparams)
 		return ld_err(ld, -EINVAL,
@@ -404,7 +426,11 @@ int ld_verify_function_headers(struct ld *ld)
 	return 0;
 }
 
-/* LANGUAGE.md 4: Object, Exception and its subclasses, Device, earlier script classes. */
+/*
+ * The classes a script class may extend (the language reference §4):
+ * Object, Exception and the exception classes, Device, and script classes
+ * with a smaller id, so a class's super is always entered before it.
+ */
 static bool extendable(uint32_t sup, uint32_t id)
 {
 	if (sup == KC_Object || (sup >= KC_Exception && sup <= KC_Device) ||
@@ -426,6 +452,10 @@ static int number_classes(struct ld *ld)
 	const struct kimage *img = ld->img;
 	uint32_t *next, i, n = img->nclasses, counter = 0;
 
+	/*
+	 * class_span[c]: c and all its descendants; class_pre[c]: c's number.
+	 * kimg_subclass() tests pre[c] <= pre[sub] < pre[c] + span[c].
+	 */
 	priv->class_pre = ld_array(ld, n, sizeof(uint32_t));
 	priv->class_span = ld_array(ld, n, sizeof(uint32_t));
 	next = ld_array(ld, n, sizeof(uint32_t));
@@ -478,7 +508,7 @@ int ld_verify_class_supers(struct ld *ld, struct kclass *sc)
 		if (ld_check_string(ld, rc->name, "class name"))
 			return ld->failed;
 		sc[i].name = ld_str_of(img, rc->name);
-		/* ids 0..12 exist already; later script classes not yet */
+		/* built-in ids exist already; later script classes not yet */
 		if (!ld_class_exists(img, rc->super) ||
 		    !extendable(rc->super, id))
 			return ld_err(ld, -EINVAL,
@@ -491,7 +521,10 @@ int ld_verify_class_supers(struct ld *ld, struct kclass *sc)
 	return number_classes(ld);
 }
 
-/* Small hash set of names, for unique vtable names. */
+/*
+ * Small hash set of names, for unique vtable names: FNV-1a, then linear
+ * probing in a table twice the vtable limit, so it never fills.
+ */
 static uint32_t name_hash(const char *s)
 {
 	uint32_t h = 2166136261u;
@@ -553,6 +586,7 @@ static int verify_class_body(struct ld *ld, struct kclass *k,
 		if (ld_check_string(ld, rc->field_names[i], "field name"))
 			return ld->failed;
 		fnames[k->own_fields + i] = ld_str_of(img, rc->field_names[i]);
+		/* a type of the file itself, and not void */
 		if (t >= ld->priv->nimage_types || img->types[t].kind == KT_VOID)
 			return ld_err(ld, -EINVAL,
 				      "class %s: field %s has bad type %u",
@@ -562,6 +596,7 @@ static int verify_class_body(struct ld *ld, struct kclass *k,
 	k->field_types = ftypes;
 	k->field_names = fnames;
 
+	/* a script class has its own constructor: the compiler writes one */
 	k->ctor_native = KIMG_NONE;
 	k->ctor_func = rc->ctor;
 	if (rc->ctor >= img->nfuncs)
@@ -583,6 +618,7 @@ static int verify_class_body(struct ld *ld, struct kclass *k,
 	hash = (uint32_t *)ld->scratch;
 	if (!vt || !vtn)
 		return ld->failed;
+	/* every entry KIMG_NONE: empty */
 	memset(hash, 0xff, (hmask + 1) * sizeof(uint32_t));
 	for (i = 0; i < rc->nvtable; i++) {
 		uint32_t ref = rc->vtable[i], sig, h;
@@ -592,6 +628,7 @@ static int verify_class_body(struct ld *ld, struct kclass *k,
 		if (ref & KIMG_NATIVE_REF) {
 			uint32_t n = ref & ~KIMG_NATIVE_REF;
 
+			/* only the slot's native of builtins.def, inherited */
 			if (n >= KN__COUNT || kb_natives[n].slot < 0 ||
 			    (uint32_t)kb_natives[n].slot != i)
 				return ld_err(ld, -EINVAL,
@@ -622,6 +659,10 @@ static int verify_class_body(struct ld *ld, struct kclass *k,
 			vtn[i] = method_name(f->name);
 			sig = f->type;
 		}
+		/*
+		 * An override keeps the slot's exact type and name: a CALLV
+		 * verified against the super passes the arguments it expects.
+		 */
 		if (i < sup->nvtable) {
 			const struct kmethod_ref *sr = &sup->vtable[i];
 			uint32_t ssig = sr->native != KIMG_NONE ?
@@ -655,11 +696,15 @@ static int verify_class_body(struct ld *ld, struct kclass *k,
 	return link_itable(ld, k, rc, hash, hmask);
 }
 
-/* (1.1) A set of interface indexes, one bit each (LIM_IFACES bits). */
+/*
+ * (1.1) A set of interface indexes, one bit each (LIM_IFACES bits): 64
+ * bytes, small enough for the kernel stack of the loading task.
+ */
 struct iface_set {
 	uint8_t bits[LIM_IFACES / 8];
 };
 
+/* i < LIM_IFACES: read.c bounds the interface count. */
 static void iset_add(struct iface_set *set, uint32_t i)
 {
 	set->bits[i / 8] |= (uint8_t)(1u << (i % 8));
@@ -670,7 +715,10 @@ static bool iset_has(const struct iface_set *set, uint32_t i)
 	return set->bits[i / 8] & (1u << (i % 8));
 }
 
-/* The members of set among 0..n-1, sorted, into a new arena array. */
+/*
+ * The members of set among 0..n-1, sorted, into a new arena array, and
+ * their number in *count.  NULL: out of memory, ld->failed is set.
+ */
 static uint32_t *iset_list(struct ld *ld, const struct iface_set *set,
 			   uint32_t n, uint32_t *count)
 {
@@ -711,6 +759,7 @@ int ld_link_ifaces(struct ld *ld)
 			for (k = 0; k < e->nsupers; k++)
 				iset_add(&set, e->supers[k]);
 		}
+		/* members are i and earlier interfaces only */
 		ifs[i].supers = iset_list(ld, &set, i + 1, &ifs[i].nsupers);
 		if (!ifs[i].supers)
 			return ld->failed;
@@ -756,6 +805,10 @@ static int link_itable(struct ld *ld, struct kclass *k,
 	struct kimpl *impl;
 	uint32_t *list, n, i, j, total = 0;
 
+	/*
+	 * The super's interfaces are linked again: their slots are found by
+	 * name in this vtable, where an override may now fill them.
+	 */
 	memset(&set, 0, sizeof(set));
 	for (i = 0; i < sup->nimpl; i++)
 		iset_add(&set, sup->impl[i].iface);
@@ -773,11 +826,13 @@ static int link_itable(struct ld *ld, struct kclass *k,
 		const struct kiface *it = &img->ifaces[list[i]];
 		uint32_t *slots;
 
+		/* itables are arena memory: an image may not inflate them */
 		total += it->nmethods;
 		if (total > LIM_ITABLE)
 			return ld_err(ld, -E2BIG,
 				      "class %s: more than %u interface methods",
 				      k->name, LIM_ITABLE);
+		/* list is sorted: so is impl, which kimg_find_impl() bisects */
 		slots = ld_array(ld, it->nmethods, sizeof(*slots));
 		if (!slots)
 			return ld->failed;
@@ -802,7 +857,10 @@ static int link_itable(struct ld *ld, struct kclass *k,
 	return 0;
 }
 
-/* Class bodies in id order, so that every super's body is done first. */
+/*
+ * Class bodies in id order, so that every super's body is done first.
+ * The vtable name hash's scratch is reserved once for all of them.
+ */
 int ld_verify_classes(struct ld *ld, struct kclass *sc)
 {
 	uint32_t i;

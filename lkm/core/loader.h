@@ -50,8 +50,14 @@
 #define TYPE_AK		0xFFFFFFFBu
 #define TYPE_AV		0xFFFFFFFAu
 #define TYPE_MAP	0xFFFFFFF9u
-/* A placeholder of a generic signature (T, K, V, Array<K>, Array<V>). */
-#define TYPE_IS_GENERIC(t)	((t) >= TYPE_AV && (t) != KIMG_NONE)
+/* (1.1) Array method signatures: Array<T> and Func<int(T, T)> */
+#define TYPE_AT		0xFFFFFFF8u
+#define TYPE_FT		0xFFFFFFF7u
+/*
+ * A placeholder of a generic signature (T, K, V, Array<K>, Array<V>,
+ * Array<T>, Func<int(T, T)>; TYPE_MAP, among them, is only an owner).
+ */
+#define TYPE_IS_GENERIC(t)	((t) >= TYPE_FT && (t) != KIMG_NONE)
 #define EXTRA_TYPES	256u		/* room for the loader's own types */
 
 /* ---- the built-in library in one image (builtins.h) ----------------------- */

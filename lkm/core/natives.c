@@ -7,7 +7,7 @@
  * interpreter has already refused a null receiver.  Natives that
  * allocate keep their objects in vm->tmp (kvm_push_root) meanwhile.
  */
-#include "kvm.h"
+#include "kops.h"	/* any_eq, str_eq_charge: == as the opcodes do it */
 
 #define ARG_STR(k)	((struct kstr *)args[k].o)
 #define ARG_ARR(k)	((struct karr *)args[k].o)
@@ -50,8 +50,9 @@ static int sig_param(const struct kimage *img, const struct kb_type *bt,
 	uint32_t i;
 
 	p->cls = bt->cls;
-	if (bt->base == KB_T) {
-		p->kind = KP_T;
+	if (bt->base == KB_T || bt->base == KB_FT) {
+		/* (1.1) Array<T> and Func<int(T, T)>: found at each call too */
+		p->kind = bt->base == KB_FT ? KP_FT : (bt->dims ? KP_AT : KP_T);
 		p->type = KIMG_NONE;
 		return 0;
 	}
@@ -1084,5 +1085,672 @@ static int nat_Map_values(struct kvm *vm, union kvalue *args,
 
 	if (!st)
 		ret->o = &a->h;
+	return st;
+}
+
+/* ---- (1.1) Array, String and Math additions ------------------------------ */
+
+/*
+ * These natives may run script code (sort's cmp, format's toString
+ * calls), which can move the register stack that args points into: they
+ * read their arguments into locals first and root what they hold across
+ * the calls.
+ */
+
+/*
+ * One call of sort's comparator f on (x, y), through kvm_invoke (its
+ * stack guard, nesting bound and frame depth), charged as a call
+ * instruction is.  cargs[0..lead) holds what f passes first (a bound
+ * receiver or a closure's captured values, kopi_callf_lead's order);
+ * x and y go after it.
+ */
+static int cmp_call(struct kvm *vm, const struct kfn *f, union kvalue *cargs,
+		    uint32_t lead, union kvalue x, union kvalue y, int64_t *r)
+{
+	union kvalue res;
+	int st;
+
+	if (!kvm_charge(vm, 1))
+		return KVM_ABORT;
+	cargs[lead] = x;
+	cargs[lead + 1] = y;
+	res.i = 0;
+	st = kvm_invoke(vm, f->m, cargs, lead + 2, &res);
+	*r = res.i;
+	return st;
+}
+
+/*
+ * Merges the sorted runs s[lo..mid) and s[mid..hi) into d[lo..hi): an
+ * element of the right run goes first only when cmp says it is greater,
+ * which keeps equal elements in their order (stability).  The caller
+ * charged the moves.
+ */
+static int merge_runs(struct kvm *vm, const struct kfn *f,
+		      union kvalue *cargs, uint32_t lead,
+		      const union kvalue *s, union kvalue *d,
+		      uint32_t lo, uint32_t mid, uint32_t hi)
+{
+	uint32_t i = lo, j = mid, k = lo;
+	int64_t r;
+	int st;
+
+	while (i < mid && j < hi) {
+		st = cmp_call(vm, f, cargs, lead, s[i], s[j], &r);
+		if (st)
+			return st;
+		d[k++] = r > 0 ? s[j++] : s[i++];
+	}
+	memcpy(&d[k], &s[i], (size_t)(mid - i) * sizeof(*d));
+	k += mid - i;
+	memcpy(&d[k], &s[j], (size_t)(hi - j) * sizeof(*d));
+	return KVM_OK;
+}
+
+/*
+ * sort(cmp): a bottom-up merge sort, stable, at most n * ceil(log2 n)
+ * calls of cmp whatever it answers.  It sorts a copy: one private array
+ * of 2n elements (the copy and the merge buffer, counted against the heap
+ * quota and seen by the collector, so elements that cmp drops from the
+ * array stay alive), and stores the result back after the last call of
+ * cmp, unless cmp threw or the array's size changed meanwhile.  Every
+ * element copied or moved costs a unit, charged before each pass.
+ */
+static int nat_Array_sort(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret)
+{
+	struct karr *a = ARG_ARR(0), *buf;
+	struct kfn *f = (struct kfn *)args[1].o;
+	union kvalue small[8], *cargs = small, *s, *d, *t;
+	uint32_t n = a->len, lead, k;
+	uint64_t w, lo;
+	size_t csize = 0;
+	int st;
+
+	(void)ret;
+	if (!f)
+		return npe(vm);
+	if (n < 2)
+		return KVM_OK;
+	if (kvm_push_root(vm, &a->h))
+		return KVM_ABORT;
+	if (kvm_push_root(vm, &f->h)) {
+		kvm_pop_roots(vm, 1);
+		return KVM_ABORT;
+	}
+	lead = (f->recv ? 1 : 0) + f->ncap;
+	if (lead + 2 > KP_ARRAY_SIZE(small)) {
+		csize = (size_t)(lead + 2) * sizeof(*cargs);
+		cargs = kvm_mem_alloc(vm, csize);
+		if (!cargs) {
+			kvm_pop_roots(vm, 2);
+			return KVM_ABORT;
+		}
+	}
+	k = 0;
+	if (f->recv)
+		cargs[k++].o = f->recv;
+	memcpy(&cargs[k], f->cap, (size_t)f->ncap * sizeof(*cargs));
+	st = KVM_ABORT;
+	if ((uint64_t)n * 2 > 0x7fffffffu) {
+		kvm_abort(vm, KVM_ABORT_OOM);
+		goto out;
+	}
+	if (!kvm_charge(vm, n))
+		goto out;
+	buf = kvm_arr_new(vm, a->type, n * 2);
+	if (!buf)
+		goto out;
+	if (kvm_push_root(vm, &buf->h))
+		goto out;
+	s = buf->v;
+	d = buf->v + n;
+	memcpy(s, a->v, (size_t)n * sizeof(*s));
+	st = KVM_OK;
+	for (w = 1; w < n && !st; w *= 2) {
+		if (!kvm_charge(vm, n)) {
+			st = KVM_ABORT;
+			break;
+		}
+		for (lo = 0; lo < n && !st; lo += 2 * w) {
+			uint32_t mid = (uint32_t)(lo + w < n ? lo + w : n);
+			uint32_t hi = (uint32_t)(lo + 2 * w < n ? lo + 2 * w : n);
+
+			st = merge_runs(vm, f, cargs, lead, s, d,
+					(uint32_t)lo, mid, hi);
+		}
+		t = s;
+		s = d;
+		d = t;
+	}
+	if (!st && a->len != n)
+		st = kvm_throw_new(vm, KC_IllegalStateException,
+				   "array modified during sort");
+	if (!st && !kvm_charge(vm, n))
+		st = KVM_ABORT;
+	if (!st)
+		memcpy(a->v, s, (size_t)n * sizeof(*s));
+	kvm_pop_roots(vm, 1);
+out:
+	if (csize)
+		kvm_mem_free(vm, cargs, csize);
+	kvm_pop_roots(vm, 2);
+	return st;
+}
+
+/*
+ * Whether the element x equals v by the == rule of the language reference
+ * §6 for the element type et: int and boolean by value, String by
+ * contents (the scan charged as == charges it), Any by its rule, other
+ * references by identity.  False in *eq and KVM_ABORT on the budget.
+ */
+static int elem_eq(struct kvm *vm, uint32_t et, union kvalue x,
+		   union kvalue v, bool *eq)
+{
+	uint8_t kind = vm->img->types[et].kind;
+	bool strs;
+
+	*eq = false;
+	if (kind == KT_INT || kind == KT_BOOL) {
+		*eq = x.i == v.i;
+		return KVM_OK;
+	}
+	strs = et == vm->img->t_string ||
+	       (kind == KT_ANY && x.o && v.o && x.o->kind == KO_STRING &&
+		v.o->kind == KO_STRING);
+	if (strs) {
+		if (!str_eq_charge(vm, x.o, v.o))
+			return KVM_ABORT;
+		*eq = kvm_str_eq(x.o, v.o);
+	} else {
+		*eq = kind == KT_ANY ? any_eq(x.o, v.o) : x.o == v.o;
+	}
+	return KVM_OK;
+}
+
+/*
+ * The first index of v in a, or -1.  One unit per element visited,
+ * charged by blocks of 256 after they are visited (and the last block
+ * for what it visited), so the work between two charges stays bounded.
+ */
+static int array_find(struct kvm *vm, const struct karr *a, union kvalue v,
+		      int64_t *pos)
+{
+	uint32_t et = vm->img->types[a->type].elem, i, done = 0;
+	bool eq = false;
+	int st = KVM_OK;
+
+	*pos = -1;
+	for (i = 0; i < a->len; i++) {
+		st = elem_eq(vm, et, a->v[i], v, &eq);
+		if (st || eq)
+			break;
+		if (i + 1 - done == 256) {
+			if (!kvm_charge(vm, 256))
+				return KVM_ABORT;
+			done = i + 1;
+		}
+	}
+	if (!st && eq)
+		*pos = i;
+	if (!st && !kvm_charge(vm, (uint64_t)(i < a->len ? i + 1 : i) - done))
+		st = KVM_ABORT;
+	return st;
+}
+
+static int nat_Array_indexOf(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	return array_find(vm, ARG_ARR(0), args[1], &ret->i);
+}
+
+static int nat_Array_contains(struct kvm *vm, union kvalue *args,
+			      union kvalue *ret)
+{
+	int64_t pos;
+	int st = array_find(vm, ARG_ARR(0), args[1], &pos);
+
+	ret->i = pos >= 0;
+	return st;
+}
+
+/* A new array of a's type holding a[b..e); substring's bounds rule. */
+static int nat_Array_slice(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
+{
+	struct karr *a = ARG_ARR(0), *r;
+	int64_t b = args[1].i, e = args[2].i;
+
+	if (b < 0 || b > e || e > (int64_t)a->len) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg),
+			 "begin %lld, end %lld, length %u",
+			 (long long)b, (long long)e, a->len);
+		return kvm_throw_new(vm, KC_IndexOutOfBoundsException, msg);
+	}
+	if (!kvm_charge(vm, (uint64_t)(e - b)))
+		return KVM_ABORT;
+	if (kvm_push_root(vm, &a->h))
+		return KVM_ABORT;
+	r = kvm_arr_new(vm, a->type, (uint32_t)(e - b));
+	kvm_pop_roots(vm, 1);
+	if (!r)
+		return KVM_ABORT;
+	if (e > b)
+		memcpy(r->v, a->v + b, (size_t)(e - b) * sizeof(*r->v));
+	ret->o = &r->h;
+	return KVM_OK;
+}
+
+static int nat_Array_reverse(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	struct karr *a = ARG_ARR(0);
+	uint32_t i, j;
+
+	(void)ret;
+	if (!kvm_charge(vm, a->len))
+		return KVM_ABORT;
+	for (i = 0, j = a->len; i + 1 < j; i++) {
+		union kvalue x = a->v[i];
+
+		a->v[i] = a->v[--j];
+		a->v[j] = x;
+	}
+	return KVM_OK;
+}
+
+/* Unsigned bytes from the start; the first difference, else the length. */
+static int nat_String_compareTo(struct kvm *vm, union kvalue *args,
+				union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0), *t = ARG_STR(1);
+	uint32_t n;
+	int c;
+
+	if (!t)
+		return npe(vm);
+	n = s->len < t->len ? s->len : t->len;
+	if (!charge_bytes(vm, n))
+		return KVM_ABORT;
+	c = memcmp(s->b, t->b, n);	/* compares as unsigned char */
+	if (!c)
+		c = s->len < t->len ? -1 : s->len > t->len;
+	ret->i = c < 0 ? -1 : c > 0;
+	return KVM_OK;
+}
+
+/*
+ * The start of the last occurrence of t in s, -1 if none, s->len for "".
+ * A naive search backwards, charged as find() charges: the positions
+ * scanned, plus the compared bytes and four units per candidate.
+ */
+static int nat_String_lastIndexOf(struct kvm *vm, union kvalue *args,
+				  union kvalue *ret)
+{
+	struct kstr *s = ARG_STR(0), *t = ARG_STR(1);
+	uint32_t n, m, i;
+	uint64_t work = 0;
+
+	if (!t)
+		return npe(vm);
+	n = s->len;
+	m = t->len;
+	ret->i = m == 0 ? (int64_t)n : -1;
+	if (m == 0 || m > n)
+		return KVM_OK;
+	for (i = n - m + 1; i-- > 0;) {
+		work++;
+		if (s->b[i] != t->b[0])
+			continue;
+		work += m + 256;
+		if (!memcmp(s->b + i, t->b, m)) {
+			ret->i = i;
+			break;
+		}
+		if (work >= 4096) {
+			if (!charge_bytes(vm, work))
+				return KVM_ABORT;
+			work = 0;
+		}
+	}
+	return charge_bytes(vm, work) ? KVM_OK : KVM_ABORT;
+}
+
+/* pack and the unpacks: widths 1, 2, 4, 8, else IllegalArgumentException. */
+static int check_width(struct kvm *vm, int64_t w)
+{
+	char msg[48];
+
+	if (w == 1 || w == 2 || w == 4 || w == 8)
+		return KVM_OK;
+	snprintf(msg, sizeof(msg), "bad width %lld", (long long)w);
+	return kvm_throw_new(vm, KC_IllegalArgumentException, msg);
+}
+
+/* The width bytes at offset of s, little-endian, in the low bits. */
+static int unpack_bytes(struct kvm *vm, union kvalue *args, uint64_t *v)
+{
+	struct kstr *s = ARG_STR(0);
+	int64_t off = args[1].i, w = args[2].i;
+	int st = check_width(vm, w);
+	int i;
+
+	if (st)
+		return st;
+	if (off < 0 || off > (int64_t)s->len - w) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "offset %lld, width %lld, length %u",
+			 (long long)off, (long long)w, s->len);
+		return kvm_throw_new(vm, KC_IndexOutOfBoundsException, msg);
+	}
+	*v = 0;
+	for (i = 0; i < w; i++)
+		*v |= (uint64_t)s->b[off + i] << (8 * i);
+	return KVM_OK;
+}
+
+static int nat_String_unpack(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	uint64_t v;
+	int st = unpack_bytes(vm, args, &v);
+
+	if (!st)
+		ret->i = (int64_t)v;
+	return st;
+}
+
+static int nat_String_unpackSigned(struct kvm *vm, union kvalue *args,
+				   union kvalue *ret)
+{
+	unsigned int shift = 64 - 8 * (unsigned int)args[2].i;
+	uint64_t v;
+	int st = unpack_bytes(vm, args, &v);
+
+	/* the width's top bit to bit 63, then an arithmetic shift back */
+	if (!st)
+		ret->i = (int64_t)(v << shift) >> shift;
+	return st;
+}
+
+static int nat_String_pack(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
+{
+	uint64_t v = (uint64_t)args[0].i;
+	int64_t w = args[1].i;
+	uint8_t b[8];
+	int st = check_width(vm, w), i;
+
+	if (st)
+		return st;
+	for (i = 0; i < w; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	return ret_str(vm, ret, b, (size_t)w);
+}
+
+static int nat_Math_compare(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	(void)vm;
+	ret->i = args[0].i < args[1].i ? -1 : args[0].i > args[1].i;
+	return KVM_OK;
+}
+
+/* ---- (1.1) String.format ------------------------------------------------- */
+
+/* One directive of String.format: %[-0][width]conv. */
+struct fmt_dir {
+	uint32_t at;		/* index of its '%' in fmt */
+	char flag;		/* '-', '0' or 0 */
+	uint32_t width;		/* 0: none */
+	char conv;
+};
+
+static int fmt_fail(struct kvm *vm, const char *msg)
+{
+	return kvm_throw_new(vm, KC_IllegalArgumentException, msg);
+}
+
+/*
+ * Reads the directive whose '%' is at *i (not "%%"), leaving *i after it;
+ * false when it is malformed: no conversion, an unknown one, a flag
+ * without a width, a width outside 1..9999 or with a leading zero, or
+ * the flag 0 on c or s.
+ */
+static bool fmt_parse(const struct kstr *fmt, uint32_t *i, struct fmt_dir *d)
+{
+	uint32_t p = *i + 1;
+
+	d->at = *i;
+	d->flag = 0;
+	d->width = 0;
+	if (p < fmt->len && (fmt->b[p] == '-' || fmt->b[p] == '0'))
+		d->flag = (char)fmt->b[p++];
+	if (p < fmt->len && fmt->b[p] >= '1' && fmt->b[p] <= '9') {
+		while (p < fmt->len && fmt->b[p] >= '0' && fmt->b[p] <= '9') {
+			if (d->width > 9999)
+				return false;
+			d->width = d->width * 10 + (fmt->b[p++] - '0');
+		}
+		if (d->width > 9999)
+			return false;
+	}
+	if (p >= fmt->len || (d->flag && !d->width))
+		return false;
+	d->conv = (char)fmt->b[p];
+	*i = p + 1;
+	if (!strchr("dxXobcs", d->conv) || !d->conv)
+		return false;
+	return !(d->flag == '0' && (d->conv == 'c' || d->conv == 's'));
+}
+
+/* Digits of v for conv d x X o b (the last four as unsigned), no sign. */
+static uint32_t fmt_digits(char conv, int64_t v, char *buf, bool *neg)
+{
+	const char *dig = conv == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+	unsigned int base = conv == 'd' ? 10 : conv == 'o' ? 8 :
+			    conv == 'b' ? 2 : 16;
+	uint64_t u = (uint64_t)v;
+	char tmp[64];
+	uint32_t n = 0, k = 0;
+
+	*neg = conv == 'd' && v < 0;
+	if (*neg)
+		u = 0 - u;
+	do {
+		tmp[n++] = dig[u % base];
+		u /= base;
+	} while (u);
+	while (n)
+		buf[k++] = tmp[--n];
+	return k;
+}
+
+/* Appends n bytes of ch. */
+static int buf_fill(struct kvm *vm, struct kbuf *b, char ch, uint32_t n)
+{
+	char pad[64];
+	int st = KVM_OK;
+
+	memset(pad, ch, sizeof(pad));
+	while (n && !st) {
+		uint32_t k = n < sizeof(pad) ? n : sizeof(pad);
+
+		st = kvm_buf_put(vm, b, pad, k);
+		n -= k;
+	}
+	return st;
+}
+
+/* An int directive on the boxed int v, padded as d says. */
+static int fmt_int(struct kvm *vm, struct kbuf *b, const struct fmt_dir *d,
+		   int64_t v)
+{
+	char digits[64];
+	uint32_t n, len, pad;
+	bool neg;
+	int st;
+
+	if (d->conv == 'c') {
+		uint8_t c = (uint8_t)v;
+
+		n = 1;
+		neg = false;
+		digits[0] = (char)c;
+	} else {
+		n = fmt_digits(d->conv, v, digits, &neg);
+	}
+	len = n + (neg ? 1 : 0);
+	pad = d->width > len ? d->width - len : 0;
+	st = KVM_OK;
+	if (pad && !d->flag)
+		st = buf_fill(vm, b, ' ', pad);
+	if (!st && neg)
+		st = kvm_buf_put(vm, b, "-", 1);
+	if (!st && pad && d->flag == '0')
+		st = buf_fill(vm, b, '0', pad);
+	if (!st)
+		st = kvm_buf_put(vm, b, digits, n);
+	if (!st && pad && d->flag == '-')
+		st = buf_fill(vm, b, ' ', pad);
+	return st;
+}
+
+/*
+ * A %s directive: the string conversion of v (which may call a toString
+ * and so run script code), padded to the width on the left, or on the
+ * right with the flag -.
+ */
+static int fmt_str(struct kvm *vm, struct kbuf *b, const struct fmt_dir *d,
+		   struct kobj *v)
+{
+	size_t start = b->len, len;
+	uint32_t pad;
+	union kvalue x;
+	int st;
+
+	x.o = v;
+	st = kvm_buf_put_value(vm, b, x, vm->img->t_any);
+	if (st)
+		return st;
+	len = b->len - start;
+	if (len >= d->width)
+		return KVM_OK;
+	pad = d->width - (uint32_t)len;
+	st = buf_fill(vm, b, ' ', pad);
+	if (st || d->flag == '-')
+		return st;
+	/* move the conversion right, the padding in front of it */
+	memmove(b->p + start + pad, b->p + start, len);
+	memset(b->p + start, ' ', pad);
+	return KVM_OK;
+}
+
+/*
+ * The failures of one directive d on the argument v (an Any: a boxed int
+ * for d x X o b c), as the language reference §8 words them; KVM_OK when
+ * the argument fits.
+ */
+static int fmt_check_arg(struct kvm *vm, const struct fmt_dir *d,
+			 struct kobj *v)
+{
+	char msg[200], tn[96];
+
+	if (d->conv == 's')
+		return KVM_OK;
+	if (!v || v->kind != KO_BOXI) {
+		kvm_obj_type_name(vm, v, tn, sizeof(tn));
+		snprintf(msg, sizeof(msg),
+			 "directive at index %u needs an int, got %s", d->at,
+			 tn);
+		return fmt_fail(vm, msg);
+	}
+	if (d->conv == 'c' && (uint64_t)((struct kbox *)v)->v > 255) {
+		snprintf(msg, sizeof(msg),
+			 "directive at index %u needs a byte, got %lld", d->at,
+			 (long long)((struct kbox *)v)->v);
+		return fmt_fail(vm, msg);
+	}
+	return KVM_OK;
+}
+
+/*
+ * String.format(fmt, args): one pass over fmt, left to right, so the
+ * first failure in fmt's order is the one thrown (after any toString
+ * calls of the directives before it); the count of arguments is checked
+ * at the end.  The scan of fmt is charged up front, each directive one
+ * unit (an element converted) and its padding by the byte, and the
+ * result's bytes before it is made.  args is read again at each
+ * directive: a toString may change it.
+ */
+static int nat_String_format(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	struct kstr *fmt = ARG_STR(0);
+	struct karr *av = ARG_ARR(1);
+	struct kbuf b = { 0 };
+	struct fmt_dir d;
+	uint32_t i = 0, lit, used = 0;
+	char msg[120];
+	int st = KVM_OK;
+
+	if (!fmt || !av)
+		return npe(vm);
+	if (!charge_bytes(vm, fmt->len))
+		return KVM_ABORT;
+	if (kvm_push_root(vm, &fmt->h))
+		return KVM_ABORT;
+	if (kvm_push_root(vm, &av->h)) {
+		kvm_pop_roots(vm, 1);
+		return KVM_ABORT;
+	}
+	while (i < fmt->len && !st) {
+		struct kobj *v;
+
+		for (lit = i; i < fmt->len && fmt->b[i] != '%'; i++)
+			;
+		st = kvm_buf_put(vm, &b, fmt->b + lit, i - lit);
+		if (st || i == fmt->len)
+			break;
+		if (i + 1 < fmt->len && fmt->b[i + 1] == '%') {
+			st = kvm_buf_put(vm, &b, "%", 1);
+			i += 2;
+			continue;
+		}
+		if (!fmt_parse(fmt, &i, &d)) {
+			snprintf(msg, sizeof(msg),
+				 "bad format directive at index %u", d.at);
+			st = fmt_fail(vm, msg);
+			break;
+		}
+		if (used >= av->len) {
+			snprintf(msg, sizeof(msg),
+				 "missing argument for directive at index %u",
+				 d.at);
+			st = fmt_fail(vm, msg);
+			break;
+		}
+		v = av->v[used++].o;
+		st = fmt_check_arg(vm, &d, v);
+		if (!st && !kvm_charge(vm, 1 + d.width / 64))
+			st = KVM_ABORT;
+		if (!st)
+			st = d.conv == 's' ? fmt_str(vm, &b, &d, v) :
+			     fmt_int(vm, &b, &d, ((struct kbox *)v)->v);
+	}
+	if (!st && used < av->len) {
+		snprintf(msg, sizeof(msg), "too many arguments: %u given, %u used",
+			 av->len, used);
+		st = fmt_fail(vm, msg);
+	}
+	kvm_pop_roots(vm, 2);
+	if (!st && !charge_bytes(vm, b.len))
+		st = KVM_ABORT;
+	if (!st)
+		st = ret_str(vm, ret, b.p, b.len);
+	kvm_buf_free(vm, &b);
 	return st;
 }

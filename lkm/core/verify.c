@@ -284,9 +284,34 @@ static uint32_t map_subst(const struct kimage *img, const struct ktype *mt,
 }
 
 /*
+ * (1.1) A type of an Array method's signature for the receiving array
+ * type at: Array<T> is at itself, Func<int(T, T)> the Func type of that
+ * shape on at's elements, KIMG_NONE when the image lacks it (then no
+ * register has it either, and need_args refuses the call); other types,
+ * T included (need_args substitutes it), are what they are.
+ */
+static uint32_t array_subst(const struct kimage *img, uint32_t at,
+			    uint32_t t)
+{
+	uint32_t pair[2];
+	struct ktype ft = {
+		.kind = KT_FUNC, .result = img->t_int, .nparams = 2,
+		.params = pair,
+	};
+
+	if (t == TYPE_AT)
+		return at;
+	if (t != TYPE_FT)
+		return t;
+	pair[0] = pair[1] = img->types[at].elem;
+	return kimg_find_type(img, &ft);
+}
+
+/*
  * CALLN A n B: native n on the argument block at B (the receiver first
  * for methods and constructors), result into A.  Generic Array natives
- * take their T from the receiver's element type, (1.1) Map natives their
+ * take their T from the receiver's element type ((1.1) and their
+ * Array<T> and Func<int(T, T)> from its type), (1.1) Map natives their
  * K and V from the receiver's map type.
  */
 static int verify_calln(struct ld *ld, const struct vinsn *v)
@@ -304,6 +329,11 @@ static int verify_calln(struct ld *ld, const struct vinsn *v)
 		if (ns->owner == TYPE_T) {
 			if (need_array(ld, v, b, &elem))
 				return ld->failed;
+			for (i = 0; i < ns->nparams; i++)
+				tp[i] = array_subst(ld->img, rtype(v, b),
+						    ns->params[i]);
+			params = tp;
+			result = array_subst(ld->img, rtype(v, b), ns->result);
 		} else if (ns->owner == TYPE_MAP) {
 			const struct ktype *mt = &ld->img->types[rtype(v, b)];
 

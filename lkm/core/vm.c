@@ -18,16 +18,27 @@
  */
 #include "kvm.h"
 
+/*
+ * Words of each instruction: the opcode and one per operand letter
+ * (sizeof counts the string's NUL for the opcode word).  A return steps
+ * the caller past its call with it, whatever kind of call it was.
+ */
 static const uint8_t op_len[KOP__COUNT] = {
 #define OP(name, operands, flags, doc) sizeof(operands),
 #include "opcodes.def"
 #undef OP
 };
 
+/* Values of the register stack a new VM starts with; it doubles. */
 #define STACK_MIN	1024u
 
 /* ---- limits ------------------------------------------------------------- */
 
+/*
+ * Appends one line (fn at pc) to the trace of the pending exception or
+ * abort.  The trace is the host's memory, not the script's: it is not
+ * charged, and when it cannot grow the line is dropped, never the run.
+ */
 static void trace_add(struct kvm *vm, const struct kfunc *fn, uint32_t pc)
 {
 	struct ktrace_ent *t;
@@ -50,6 +61,13 @@ static void trace_add(struct kvm *vm, const struct kfunc *fn, uint32_t pc)
 	vm->ntrace++;
 }
 
+/*
+ * Ends the running top-level call: nothing catches an abort, so the
+ * frames are not unwound; kvm_call_top() drops them.  The first abort
+ * wins, on the way out of which others may follow: its kind stays and
+ * its trace is the frames at that moment, innermost first.  Returns
+ * KVM_ABORT, for `return kvm_abort(vm, ...)`.
+ */
 int kvm_abort(struct kvm *vm, enum kvm_abort_kind kind)
 {
 	uint32_t i;
@@ -63,6 +81,14 @@ int kvm_abort(struct kvm *vm, enum kvm_abort_kind kind)
 	return KVM_ABORT;
 }
 
+/*
+ * The current slice is spent: polls for a fatal signal (and lets others
+ * run), then moves the next slice, at least need units, from budget_rest
+ * into budget.  need is what the caller runs before it checks again (one
+ * instruction, or a JIT segment charged up front).  false: the task was
+ * killed (vm->killed) or the call's budget has less than need left; the
+ * caller aborts.
+ */
 bool kvm_budget_refill(struct kvm *vm, int64_t need)
 {
 	int64_t total, slice;
@@ -83,6 +109,12 @@ bool kvm_budget_refill(struct kvm *vm, int64_t need)
 	return true;
 }
 
+/*
+ * Charges n units of work (a native that scans or copies) to the budget,
+ * refilling the slice as needed.  false: the run is aborted ("budget
+ * exceeded", or "killed" when the refill found a fatal signal), and the
+ * budget is left negative so no instruction runs on it.
+ */
 bool kvm_charge(struct kvm *vm, uint64_t n)
 {
 	if (n > (uint64_t)INT64_MAX ||
@@ -95,6 +127,11 @@ bool kvm_charge(struct kvm *vm, uint64_t n)
 	return true;
 }
 
+/*
+ * Called where a native re-enters the interpreter (kvm_invoke): aborts
+ * with "stack overflow" when this C frame is below the floor set by
+ * kvm_call_top(), and records the lowest address seen for statistics.
+ */
 int kvm_check_stack(struct kvm *vm)
 {
 	uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
@@ -107,6 +144,7 @@ int kvm_check_stack(struct kvm *vm)
 
 /* ---- exceptions --------------------------------------------------------- */
 
+/* Forgets saved trace i; the others keep their order (innermost last). */
 static void drop_saved(struct kvm *vm, uint32_t i)
 {
 	kp_free(vm->saved[i].ents);
@@ -149,7 +187,14 @@ static void save_trace(struct kvm *vm)
 	t->ents = ents;
 }
 
-/* The exception exc starts unwinding from the top frame. */
+/*
+ * The exception exc starts unwinding from the top frame.  The trace in
+ * progress is kept when this is a rethrow of the same exception from the
+ * frame that caught it (finally's THROW); otherwise it is saved, if its
+ * frame is live, and a new trace starts, or a saved one comes back when
+ * exc is rethrown from the frame that caught it earlier.  Always
+ * KVM_THROW; exc is in vm->exc, which the collector marks.
+ */
 static int begin_throw(struct kvm *vm, struct kobj *exc)
 {
 	uint32_t fi = vm->nframes ? vm->nframes - 1 : KIMG_NONE;
@@ -187,6 +232,11 @@ static int begin_throw(struct kvm *vm, struct kobj *exc)
 	return KVM_THROW;
 }
 
+/*
+ * Throws a new instance of the built-in exception class cls with a copy
+ * of msg as its message.  KVM_THROW, or KVM_ABORT when the heap quota
+ * refused the exception.
+ */
 int kvm_throw_new(struct kvm *vm, uint32_t cls, const char *msg)
 {
 	return kvm_throw_newn(vm, cls, msg, strlen(msg));
@@ -217,6 +267,7 @@ int kvm_throw_newn(struct kvm *vm, uint32_t cls, const char *msg, size_t len)
 	return begin_throw(vm, &e->h);
 }
 
+/* Throws a DeviceError carrying err, a positive errno. */
 int kvm_throw_deverr(struct kvm *vm, int err, const char *msg)
 {
 	int st = kvm_throw_new(vm, KC_DeviceError, msg);
@@ -226,6 +277,7 @@ int kvm_throw_deverr(struct kvm *vm, int err, const char *msg)
 	return st;
 }
 
+/* The IndexOutOfBoundsException of index i into something of length n. */
 int kvm_throw_index(struct kvm *vm, int64_t i, int64_t n)
 {
 	char msg[80];
@@ -235,6 +287,12 @@ int kvm_throw_index(struct kvm *vm, int64_t i, int64_t n)
 	return kvm_throw_new(vm, KC_IndexOutOfBoundsException, msg);
 }
 
+/*
+ * The handler of fn that catches exc thrown at pc, or NULL.  The table
+ * lists inner try blocks before the ones around them (the image format
+ * requires it), so the first match is the innermost; class NONE is a
+ * finally's catch-all.
+ */
 static const struct khandler *find_handler(struct kvm *vm,
 					   const struct kfunc *fn,
 					   uint32_t pc, struct kobj *exc)
@@ -281,6 +339,10 @@ static bool grow_stack(struct kvm *vm, size_t need)
 	return true;
 }
 
+/*
+ * Doubles the frame array, never past the depth limit (push_frame checks
+ * the limit first).  false: the run aborted with "out of memory".
+ */
 static bool grow_frames(struct kvm *vm)
 {
 	uint32_t cap = vm->frames_cap ? vm->frames_cap * 2 : 64;
@@ -383,6 +445,7 @@ static inline int32_t unwind_step(struct kvm *vm)
  */
 static KP_NOINLINE int run_stub(struct kvm *vm)
 {
+	/* the stub pops the frame: read where the result goes first */
 	const struct kframe *cf = &vm->frames[vm->nframes - 1];
 	int32_t ret_reg = cf->ret_reg;
 	uint8_t mode = cf->ret_mode;
@@ -432,6 +495,11 @@ static KP_NOINLINE int run_stub(struct kvm *vm)
 /* past the instruction NAME at ip (its length from opcodes.def) */
 #define vmnextop(name)	vmnext(KOP_LEN_##name)
 
+/*
+ * Operand words of the instruction at ip, registers as ints (RI) or
+ * references (RO).  The verifier proved each operand in range for its
+ * letter and each register of the kind used, so none is checked here.
+ */
 #define A1	ip[1]
 #define A2	ip[2]
 #define A3	ip[3]
@@ -442,12 +510,22 @@ static KP_NOINLINE int run_stub(struct kvm *vm)
 #define RO(x)	(R[x].o)
 #define U(x)	((uint64_t)(x))
 
+/*
+ * The loop caches the top frame, its code and its registers in locals:
+ * reload them after anything that may push or pop a frame or move
+ * vm->stack (grow_stack), that is after every call out that may run
+ * script code.
+ */
 #define LOAD_FRAME() do {						\
 		fr = &vm->frames[vm->nframes - 1];			\
 		fn = fr->fn;						\
 		code = fn->code;					\
 		R = vm->stack + fr->base;				\
 	} while (0)
+/*
+ * The pc is stored only where something may look at it: a throw (the
+ * handler lookup), an abort (the trace) and a call (the return address).
+ */
 #define SAVE_PC()	(fr->pc = (uint32_t)(ip - code))
 #define SYNC_OUT()	(vm->budget = budget)
 #define SYNC_IN()	(budget = vm->budget)
@@ -557,6 +635,15 @@ extern void vm_control_flow_is_not_ordinary(void)
 			OPST(kopx_##name(vm, R, ip));			\
 		vmnext(sizeof(operands));
 
+/*
+ * Runs the top frame from its pc until the frame marked entry returns
+ * (KVM_OK, its result in vm->retval) or an exception leaves it (KVM_THROW,
+ * the entry frame popped, the exception in vm->exc).  On KVM_ABORT the
+ * frames stay as they were, for the trace; kvm_call_top() drops them.
+ * Script calls push frames and loop here; only natives and JIT stubs that
+ * call back in nest kvm_execute() on the C stack.  budget is a local copy
+ * of vm->budget, written back around every call out (OPST, PROTECT).
+ */
 static int kvm_execute(struct kvm *vm)
 {
 #if defined(__GNUC__) && !defined(KVM_NO_COMPUTED_GOTO)
@@ -673,6 +760,11 @@ redispatch:
 		vmnextop(RTOS);
 	}
 
+	/*
+	 * Calls push the callee's frame and copy its arguments from the
+	 * caller's block of registers at the argument operand; the caller's
+	 * pc stays on the call, which the return steps past (op_len).
+	 */
 	vmcase(CALL) {
 		uint32_t f = (uint32_t)A2;
 		const struct kfunc *callee = &img->funcs[f];
@@ -701,6 +793,7 @@ redispatch:
 	vmcase(CALLV) {
 		struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
 
+		/* the receiver's class picks a script method or a native */
 		OPST(kopi_callv_target(vm, R, A2, A3, &m));
 		if (m.func != KIMG_NONE) {
 			const struct kfunc *callee = &img->funcs[m.func];
@@ -826,6 +919,12 @@ native_call:
 	ip = code + fr->pc + op_len[code[fr->pc]];
 	vmfetch();
 
+	/*
+	 * v is the result (null for RETV).  The entry frame hands it to
+	 * kvm_execute()'s caller; any other returns into the frame below,
+	 * whose ret_mode may box it (CALLA) or replace a null toString
+	 * result (RTOS), which can allocate and so abort.
+	 */
 do_return: {
 		bool entry = fr->entry;
 		int32_t ret_reg = fr->ret_reg;
@@ -854,6 +953,7 @@ status:
 	/* KVM_THROW: unwind to the innermost handler */
 	for (;;) {
 		int32_t target;
+		/* read before unwind_step() pops the frame */
 		bool entry = vm->frames[vm->nframes - 1].entry;
 
 		target = unwind_step(vm);
@@ -921,6 +1021,7 @@ out:
 
 /* ---- JIT support (ctjit/README.md) --------------------------------------- */
 
+/* THROW from JIT code: exc is not null (the code tested it). */
 int kvm_throw_obj(struct kvm *vm, struct kobj *exc)
 {
 	return begin_throw(vm, exc);
@@ -932,7 +1033,12 @@ union kvalue *kvm_jit_push(struct kvm *vm, uint32_t f, int32_t ret_reg)
 	return push_frame(vm, &vm->img->funcs[f], ret_reg, KRET_PLAIN);
 }
 
-/* Runs the top frame in the interpreter from its pc to its end. */
+/*
+ * Runs the top frame in the interpreter from its pc to its end, as the
+ * entry frame of a kvm_execute() of its own: a JIT stub falls back here
+ * for a frame it cannot run natively.  The result is moved out of
+ * vm->retval, which the collector does not mark: no stale pointer stays.
+ */
 struct kjit_ret kvm_jit_interp(struct kvm *vm)
 {
 	struct kjit_ret r;
@@ -961,6 +1067,11 @@ struct kjit_ret kvm_jit_run_top(struct kvm *vm)
 	return kvm_jit_interp(vm);
 }
 
+/*
+ * JIT code's handler lookup: one unwind_step() of vm->exc through the top
+ * frame, whose pc the code stored.  The handler's pc, or -1 when the
+ * frame was popped and the stub returns KVM_THROW to its caller.
+ */
 int32_t kvm_jit_unwind(struct kvm *vm)
 {
 	return unwind_step(vm);
@@ -981,6 +1092,7 @@ bool kvm_jit_poll(void)
 	return kp_poll();
 }
 
+/* The first 8 bytes of a digest as 16 hex digits and a NUL, for errors. */
 static void hex16(char *out, const uint8_t *d)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -993,6 +1105,11 @@ static void hex16(char *out, const uint8_t *d)
 	out[16] = '\0';
 }
 
+/*
+ * Binds a stub table to vm (see kvm.h).  Stubs compiled for another image
+ * would read registers and constants by the wrong layout: the digest and
+ * function count must match.
+ */
 int kvm_jit_register(struct kvm *vm, const struct kjit_table *t, char *err,
 		     size_t errlen)
 {
@@ -1026,6 +1143,15 @@ int kvm_jit_register(struct kvm *vm, const struct kjit_table *t, char *err,
 
 /* ---- entry points ------------------------------------------------------- */
 
+/*
+ * Calls m, a script function or a native, with args (the receiver first
+ * for a method) and stores its result in *ret.  The status is the
+ * callee's: a native's directly, a script function's as its frame ends
+ * (an exception that leaves it is pending in vm->exc).  args holds at
+ * least the callee's parameters, copied into the new frame's registers,
+ * which the collector marks: the caller need not root them during the
+ * call.  Nests on the C stack: at most KVM_MAX_NEST deep.
+ */
 int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 	       uint32_t nargs, union kvalue *ret)
 {
@@ -1054,6 +1180,14 @@ int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 	return (int)res.st;
 }
 
+/*
+ * A host's call into the script (its init, a device callback), made with
+ * vm->lock held.  It gets a fresh budget and a C stack floor measured from
+ * here, and leaves no state behind whatever happened: the frames an abort
+ * left, the nesting, the natives' roots above the host's, saved traces
+ * and the marks of conversions cut short are all reset.  A failed call
+ * leaves its report in vm->report (kvm_report()).
+ */
 int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 		 uint32_t nargs, union kvalue *ret, uint64_t budget)
 {
@@ -1098,6 +1232,11 @@ int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 
 /* ---- reports ------------------------------------------------------------ */
 
+/*
+ * The source line of the instruction at pc: fn->lines is sorted by pc
+ * (the verifier checks it), one entry where each line's code starts.  0
+ * when pc is before the first entry.
+ */
 static uint32_t line_of(const struct kfunc *fn, uint32_t pc)
 {
 	uint32_t lo = 0, hi = fn->nlines, line = 0;
@@ -1116,6 +1255,10 @@ static uint32_t line_of(const struct kfunc *fn, uint32_t pc)
 	return line;
 }
 
+/*
+ * Appends n bytes to vm->report, keeping it NUL-terminated.  The report
+ * is the host's memory (not charged): if it cannot grow, it is cut short.
+ */
 static void report_put(struct kvm *vm, const char *s, size_t n, size_t *cap)
 {
 	char *p;
@@ -1136,6 +1279,12 @@ static void report_put(struct kvm *vm, const char *s, size_t n, size_t *cap)
 	vm->report[vm->report_len] = '\0';
 }
 
+/*
+ * The report of a failed call: "abort: <limit>" or "<Class>: <message>",
+ * then one "  at <function> (<file>:<line>)" per trace entry, innermost
+ * first.  The exception's class and message are read, not converted: no
+ * script code runs and nothing is allocated on the script's heap.
+ */
 void kvm_make_report(struct kvm *vm, int st)
 {
 	static const char *const aborts[] = {
@@ -1180,6 +1329,7 @@ void kvm_make_report(struct kvm *vm, int st)
 	}
 }
 
+/* The last failed call's report, or ""; valid until the next call. */
 const char *kvm_report(struct kvm *vm)
 {
 	return vm->report ? vm->report : "";
@@ -1195,6 +1345,7 @@ void kvm_default_limits(struct kvm_limits *lim)
 	lim->depth = KVM_DEFAULT_DEPTH;
 }
 
+/* kvm_mem_alloc() zeroed: charged to the quota, NULL on failure. */
 static void *mem_zalloc(struct kvm *vm, size_t n)
 {
 	void *p = kvm_mem_alloc(vm, n);
@@ -1204,6 +1355,12 @@ static void *mem_zalloc(struct kvm *vm, size_t n)
 	return p;
 }
 
+/*
+ * A VM for img, a loaded and verified image that must outlive it.  It has
+ * its globals, the String objects of the string constants (so loading a
+ * constant never allocates) and the first stack and frames; the init has
+ * not run (kvm_run_init).  NULL when memory or the heap quota ran out.
+ */
 struct kvm *kvm_create(const struct kimage *img, const struct kvm_limits *lim,
 		       const struct kvm_host *host)
 {
@@ -1247,7 +1404,7 @@ struct kvm *kvm_create(const struct kimage *img, const struct kvm_limits *lim,
 		const struct kconst *k = &img->consts[i];
 		struct kstr *s;
 
-		if (k->kind != 2)
+		if (k->kind != 2)	/* 1: an int, 2: a string */
 			continue;
 		s = kvm_str_new(vm, img->strings[k->str].bytes,
 				img->strings[k->str].len);
@@ -1265,6 +1422,13 @@ out_destroy:
 	return NULL;
 }
 
+/*
+ * Runs the script's top level once, under the init budget.  The lock is
+ * free (nothing reaches the VM before its init registers a device, and
+ * opens of those wait for the init to end), so it is taken without a
+ * killable wait.  A failed init removes the devices it registered: a
+ * script that threw leaves nothing a user could open.
+ */
 int kvm_run_init(struct kvm *vm)
 {
 	struct kmethod_ref m = { .func = vm->img->init_func,
@@ -1284,11 +1448,18 @@ int kvm_run_init(struct kvm *vm)
 	return st;
 }
 
+/* Charged blocks not freed: 0 after kvm_destroy() (a leak check). */
 long kvm_live_allocs(const struct kvm *vm)
 {
 	return vm->live_allocs;
 }
 
+/*
+ * Frees vm and everything it allocated; NULL is allowed.  Called when
+ * nothing can use vm any more (no call running, no device file open):
+ * the devices are removed first (the host's dev_remove), then every
+ * object, then the VM's own blocks, each at the size it was charged.
+ */
 void kvm_destroy(struct kvm *vm)
 {
 	if (!vm)
