@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * device.c - character devices written in K (LANGUAGE.md 9).
+ * device.c - character devices written in K (the language reference §9).
  *
  * Shared by the userspace host (kvm --serve, the host library) and the
  * kernel glue: the host calls kdev_open/read/write/ioctl/llseek/release
  * with host memory (the kernel glue copies from/to user space itself) and
  * gets 0 or a count, or -errno.  Each entry takes the script's lock and
  * runs the callback as a top-level call with a fresh budget.
+ *
+ * Every lock wait a user's system call makes is interruptible (-EINTR):
+ * a callback that runs long cannot pin other users in an unkillable wait.
+ * Only release, which must run, waits unconditionally (kdev_release), and
+ * the kernel glue uses kdev_release_nowait() where even that would hang.
  */
 #include "kvm.h"
 
@@ -35,6 +40,11 @@ static const uint16_t callback_native[KD__COUNT] = {
 #undef KD_OP
 };
 
+/*
+ * A device name (the language reference §9): 1 to 31 of a-z, 0-9, _ and
+ * -, so it fits struct kdev's name with its NUL and is safe as a /dev
+ * path component and in the kernel log.
+ */
 static bool valid_name(const struct kstr *s)
 {
 	uint32_t i;
@@ -51,6 +61,7 @@ static bool valid_name(const struct kstr *s)
 	return true;
 }
 
+/* The device of vm called name, or NULL. */
 struct kdev *kdev_find(struct kvm *vm, const char *name)
 {
 	struct kdev *d;
@@ -61,6 +72,13 @@ struct kdev *kdev_find(struct kvm *vm, const char *name)
 	return NULL;
 }
 
+/*
+ * Device.register(name, obj): checks the name and the mode field (read
+ * once, here), resolves the callbacks from obj's class and asks the host
+ * to create the node.  A bad name or mode, a taken name or a host refusal
+ * throws DeviceError with its errno.  The kdev is charged to the quota;
+ * obj stays reachable through vm->devices (kvm_devices_mark).
+ */
 int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 			struct kobj *obj)
 {
@@ -74,7 +92,10 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 
 	if (!valid_name(name))
 		return kvm_throw_deverr(vm, EINVAL, "invalid device name");
-	/* 0 too: devtmpfs would quietly make it 0600 (LANGUAGE.md 9.3) */
+	/*
+	 * 0 too: devtmpfs would quietly make it 0600 (the language
+	 * reference §9.3).
+	 */
 	if ((mode & ~(int64_t)0777) || mode == 0)
 		return kvm_throw_deverr(vm, EINVAL, "invalid device mode");
 	if (kdev_find(vm, (const char *)name->b)) {
@@ -102,6 +123,7 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 			return kvm_throw_deverr(vm, err < 0 ? -err : EIO, msg);
 		}
 	}
+	/* appended: removal and listings follow registration order */
 	for (tail = &vm->devices; *tail; tail = &(*tail)->next)
 		;
 	*tail = d;
@@ -109,6 +131,7 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 	return KVM_OK;
 }
 
+/* The collector's roots of the devices: each registered Device object. */
 void kvm_devices_mark(struct kvm *vm)
 {
 	struct kdev *d;
@@ -117,6 +140,11 @@ void kvm_devices_mark(struct kvm *vm)
 		kvm_gc_mark_obj(vm, d->obj);
 }
 
+/*
+ * Removes every device: the host's dev_remove takes its node away, then
+ * the kdev is freed.  Called after a failed init (under the script's
+ * lock) and when the VM is destroyed.
+ */
 void kvm_devices_remove_all(struct kvm *vm)
 {
 	struct kdev *d;
@@ -184,7 +212,13 @@ int64_t kdev_ioctl_result(int64_t r)
 	return r < 0 && r >= -4095 ? kdev_errno(-r) : r;
 }
 
-/* The result of a callback: 0 or -errno (LANGUAGE.md 9). */
+/*
+ * The result of a callback: 0 or -errno (the language reference §9).  A
+ * DeviceError gives its errno (through kdev_errno()) and is not logged:
+ * it is the script's chosen answer.  Any other exception or an abort is
+ * EIO and its report goes to the log.  The exception is dropped either
+ * way: nothing of a callback outlives it.
+ */
 static int cb_result(struct kvm *vm, int st)
 {
 	if (st == KVM_OK)
@@ -201,6 +235,12 @@ static int cb_result(struct kvm *vm, int st)
 	return -EIO;
 }
 
+/*
+ * Callback op of d with args (the Device first) as a top-level call
+ * under the callback budget.  The caller holds the script's lock and
+ * roots the objects in args (the Device is on vm->devices, a stream is
+ * pushed with kvm_push_root).
+ */
 static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
 		  union kvalue *ret)
 {
@@ -211,7 +251,12 @@ static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
 	return cb_result(vm, st);
 }
 
-/* A stream outside any run; its failure to allocate is logged. */
+/*
+ * A stream outside any run; its failure to allocate is logged.  The last
+ * call's abort state is reset first, so that a failure here is reported
+ * as what it is.  Nothing roots the stream: the caller pushes it before
+ * it allocates again.
+ */
 static struct kstream *new_stream(struct kvm *vm, bool output)
 {
 	struct kstream *s;
@@ -230,6 +275,7 @@ static struct kstream *new_stream(struct kvm *vm, bool output)
 	return s;
 }
 
+/* Frees f's content (charged at its capacity); a read produces anew. */
 static void drop_content(struct kdev_file *f)
 {
 	struct kvm *vm = f->dev->vm;
@@ -240,7 +286,12 @@ static void drop_content(struct kdev_file *f)
 	f->has_content = false;
 }
 
-/* Runs read(out) and makes its output the file's content. */
+/*
+ * Runs read(out) and makes its output the file's content: the stream's
+ * buffer changes hands without a copy, still charged to the quota.  The
+ * stream is invalid afterwards (a script that kept it gets DeviceError),
+ * and on failure the file is left with no content.
+ */
 static int produce(struct kdev_file *f)
 {
 	struct kdev *d = f->dev;
@@ -304,6 +355,7 @@ static struct kdev_file *file_get(struct kvm *vm)
 	return f;
 }
 
+/* Gives f back: kept as a spare if there is room, else freed. */
 static void file_put(struct kvm *vm, struct kdev_file *f)
 {
 	if (vm->nspare_files >= KDEV_SPARE_FILES) {
@@ -315,6 +367,7 @@ static void file_put(struct kvm *vm, struct kdev_file *f)
 	vm->nspare_files++;
 }
 
+/* Frees the spare files (the VM is being destroyed). */
 void kdev_free_spares(struct kvm *vm)
 {
 	struct kdev_file *f;
@@ -326,6 +379,12 @@ void kdev_free_spares(struct kvm *vm)
 	vm->nspare_files = 0;
 }
 
+/*
+ * open(2): a file for d and the script's open(); -ENXIO until the init
+ * has finished (the language reference §9), -ENOMEM when the quota has
+ * no room for the file, or open()'s failure, in which case no file is
+ * kept and release() will not run.
+ */
 int kdev_open(struct kdev *d, struct kdev_file **filep)
 {
 	struct kvm *vm = d->vm;
@@ -357,6 +416,11 @@ out_unlock:
 	return err;
 }
 
+/*
+ * read(2): a read at offset 0, or the first one, produces fresh content
+ * (read()); every read copies out of the content at *pos.  Past the end:
+ * 0, end of file.
+ */
 long kdev_read(struct kdev_file *f, char *buf, size_t count, int64_t *pos)
 {
 	struct kvm *vm = f->dev->vm;
@@ -385,6 +449,12 @@ out_unlock:
 	return n;
 }
 
+/*
+ * write(2): the first KDEV_WRITE_MAX bytes of buf, copied into a charged
+ * buffer, go to write() in an InputStream.  Unless it fails the caller is
+ * told that all of them were written, whatever write() consumed; writes
+ * have no position.
+ */
 long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		int64_t *pos)
 {
@@ -451,6 +521,7 @@ int kdev_call(struct kdev_file *f, int cb, const int64_t *in, uint32_t n,
 	return err;
 }
 
+/* ioctl(2): ioctl(cmd, arg); its result filtered by kdev_ioctl_result(). */
 int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
 	       int64_t *result)
 {
@@ -463,6 +534,11 @@ int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
 	return err;
 }
 
+/*
+ * lseek(2) within the content: SEEK_END is its size, so it is produced
+ * when there is none yet.  A position before 0 or past the end is EINVAL
+ * (the language reference §9).  The new position, or -errno.
+ */
 int64_t kdev_llseek(struct kdev_file *f, int64_t off, int whence,
 		    int64_t *pos)
 {
@@ -525,6 +601,11 @@ static void release_locked(struct kdev_file *f)
 	file_put(vm, f);
 }
 
+/*
+ * The final close(2): release() runs, whatever its result, and the file
+ * is given back.  The lock wait cannot be interrupted: a release that
+ * did not happen would leak the file and the script's open count.
+ */
 int kdev_release(struct kdev_file *f)
 {
 	struct kvm *vm = f->dev->vm;
