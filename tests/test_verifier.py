@@ -445,8 +445,8 @@ def test_constant_bad_string(checker):
 
 def test_type_bad_kind(checker):
     m = module()
-    m.types.append((9,))
-    refused(checker, m.to_bytes(), "bad kind 9")
+    m.types.append((10,))      # (1.1) 8 is Map<K, V>, 9 an interface
+    refused(checker, m.to_bytes(), "bad kind 10")
 
 
 def test_type_forward_reference(checker):
@@ -1324,3 +1324,232 @@ def test_naming_a_huge_nested_function_type_is_bounded(checker):
     assert time.monotonic() - started < 20, "naming the type did not stop"
     assert rc == 3, out
     assert "Func<int(Func<int(" in out
+
+
+# ---- (1.1) interfaces: the interfaces section, itables, CALLI, BINDI --------
+
+IFACE_SRC = """\
+interface Shape { int area(); }
+interface Named extends Shape { String name(); }
+class Sq implements Named {
+    int s;
+    Sq(int s) { this.s = s; }
+    int area() { return s * s; }
+    String name() { return "sq"; }
+}
+class Other { int area() { return 1; } }
+Named n = new Sq(3);
+Shape sh = n;
+print(n.name() + sh.area());
+var f = sh.area;
+print(f());
+print(sh.toString());
+"""
+
+
+def iface_image():
+    """The compiled program above, as an Image to damage, and a writer."""
+    from frontend import image as im
+    from frontend.compiler import compile_source
+    img = im.read_image(compile_source(IFACE_SRC, "i.k"))
+    return img, (lambda: im.write(img, strict=False))
+
+
+def iface_insns(img, name):
+    """(function, word offset) of each `name` instruction of the image."""
+    from frontend import opcodes as O
+    out = []
+    for f in img.functions:
+        pc = 0
+        while pc < len(f.code):
+            op = O.OPCODES[f.code[pc]]
+            if op.name == name:
+                out.append((f, pc))
+            pc += 1 + len(op.operands)
+    return out
+
+
+def test_iface_valid_program_loads(checker):
+    img, write = iface_image()
+    assert [img.string(i.name) for i in img.interfaces] == ["Shape", "Named"]
+    assert img.interfaces[1].extends == [0]
+    rc, out = run_image(checker, write())
+    assert rc == 0 and "invalid image" not in out, out
+
+
+def test_iface_images_without_interfaces_have_seven_sections():
+    """An image without interfaces is byte for byte what 1.0 wrote: no
+    eighth section, so 1.0 loaders and tools read it as before."""
+    from frontend import image as im
+    from frontend.compiler import compile_source
+    data = compile_source("class P { int x; }\nprint(new P().x);\n", "p.k")
+    pos, tags = im.HEADER_SIZE, []
+    while pos < len(data):
+        tag, n = struct.unpack_from("<II", data, pos)
+        tags.append(tag)
+        pos += 8 + n
+    assert tags == list(range(1, 8))
+
+
+@pytest.mark.parametrize("mutate, message", [
+    # the interfaces graph: only earlier interfaces, so no cycles
+    (lambda img: img.interfaces[0].extends.append(1),
+     "interface Shape: extends interface 1, which is not an earlier one"),
+    (lambda img: img.interfaces[1].extends.append(1),
+     "interface Named: extends interface 1, which is not an earlier one"),
+    (lambda img: img.interfaces[1].extends.__setitem__(0, 7),
+     "extends interface 7, which is not an earlier one"),
+    (lambda img: img.interfaces[0].methods.__setitem__(
+        0, (img.interfaces[0].methods[0][0], 0)), "is not a Func type"),
+    (lambda img: img.interfaces[0].methods.__setitem__(
+        0, (100000, img.interfaces[0].methods[0][1])),
+     "interface method name: string 100000 out of range"),
+    # interface types name existing interfaces
+    (lambda img: img.types.__setitem__(
+        next(i for i, t in enumerate(img.types) if t[0] == 9), (9, 5)),
+     "interface 5 does not exist (2 interfaces)"),
+    # implements lists: script classes, existing interfaces, once each
+    (lambda img: img.implements.append((3, [0])),
+     "implements: class 3 is not a script class"),
+    (lambda img: img.implements.append((99, [0])),
+     "implements: class 99 is not a script class"),
+    (lambda img: img.implements.__setitem__(0, (32, [0, 2])),
+     "implements: class 32: interface 2 out of range (2 interfaces)"),
+    (lambda img: img.implements.append((32, [0])),
+     "implements: class 32 listed twice"),
+    # a class claiming an interface it does not implement (Other has
+    # area() of Shape's type, so it may claim Shape, not Named)
+    (lambda img: img.implements.append((33, [1])),
+     "class Other: does not implement Named.name of type Func<String()>"),
+    (lambda img: img.interfaces[1].methods.__setitem__(
+        0, (img.interfaces[1].methods[0][0],
+            img.interfaces[0].methods[0][1])),
+     "class Sq: does not implement Named.name of type Func<int()>"),
+])
+def test_iface_hostile_tables_refused(checker, mutate, message):
+    img, write = iface_image()
+    mutate(img)
+    refused(checker, write(), message)
+
+
+def test_iface_section_framing(checker):
+    """The eighth section: its tag, its length, nothing after it."""
+    img, write = iface_image()
+    data = write()
+    secs, pos = [], 48
+    while pos < len(data):
+        tag, n = struct.unpack_from("<II", data, pos)
+        secs.append((tag, data[pos + 8:pos + 8 + n]))
+        pos += 8 + n
+    assert [t for t, _ in secs] == list(range(1, 9))
+    bad = secs[:-1] + [(9, secs[-1][1])]
+    refused(checker, sections_image(bad),
+            "section 8: expected tag 8 (interfaces), found 9")
+    bad = secs[:-1] + [(8, secs[-1][1] + b"\0\0\0\0")]
+    refused(checker, sections_image(bad),
+            "interfaces section: 4 bytes left over")
+    bad = secs[:-1] + [(8, struct.pack("<I", 513) + secs[-1][1][4:])]
+    refused(checker, sections_image(bad), "too many interfaces: 513")
+    bad = secs[:-1] + [(8, secs[-1][1][:-2])]
+    refused(checker, sections_image(bad), "truncated interfaces")
+    refused(checker, kasm.fix_digest(data + b"\0"),
+            "1 bytes after the last section")
+
+
+@pytest.mark.parametrize("op, k, value, message", [
+    # CALLI A t i B q: words pc+1 .. pc+5
+    ("CALLI", 2, "int", "type int is not an interface"),
+    ("CALLI", 3, 5, "interface Shape has no method 5"),
+    ("CALLI", 3, -1, "has no method -1"),
+    # BINDI A B t i: words pc+1 .. pc+4
+    ("BINDI", 4, 9, "interface Shape has no method 9"),
+    ("BINDI", 3, "String", "type String is not an interface"),
+])
+def test_iface_instructions_typed(checker, op, k, value, message):
+    """CALLI and BINDI: t an interface type and i one of its methods."""
+    img, write = iface_image()
+    f, pc = iface_insns(img, op)[-1]
+    if value == "int":
+        value = next(i for i, t in enumerate(img.types) if t[0] == 1)
+    elif value == "String":
+        value = next(i for i, t in enumerate(img.types) if t == (4, 1))
+    f.code[pc + k] = value
+    refused(checker, write(), message)
+
+
+def test_iface_bindi_result_typed_exactly(checker):
+    """BINDI's result register has exactly the method's Func type."""
+    img, write = iface_image()
+    f, pc = iface_insns(img, "BINDI")[0]
+    other = next(i for i, t in enumerate(img.types)
+                 if t[0] == 6 and img.types[t[1]] == (4, 1) and not t[2])
+    f.regs[f.code[pc + 1]] = other
+    refused(checker, write(),
+            "BINDI: register r%d has type Func<String()>, expected "
+            "Func<int()>" % f.code[pc + 1])
+
+
+def test_iface_receiver_must_implement(checker):
+    """A CALLI whose receiver is a register of a type that is not a
+    subtype of the interface (a String here) is refused."""
+    img, write = iface_image()
+    f, pc = iface_insns(img, "CALLI")[0]
+    string = next(i for i, t in enumerate(img.types) if t == (4, 1))
+    r = next(i for i, t in enumerate(f.regs) if t == string)
+    f.code[pc + 4] = r
+    refused(checker, write(),
+            "receiver r%d has type String, expected Named" % r)
+
+
+def test_iface_calli_cache_used_once(checker):
+    img, write = iface_image()
+    sites = iface_insns(img, "CALLI")
+    assert len(sites) >= 2 and sites[0][0] is sites[1][0]
+    (f, p0), (_, p1) = sites[0], sites[1]
+    f.code[p1 + 5] = f.code[p0 + 5]
+    refused(checker, write(), "inline cache")
+
+
+def test_iface_callv_through_interface_only_object_slots(checker):
+    """toString through an interface type is CALLV slot 0 of Object; a
+    slot Object lacks is refused."""
+    img, write = iface_image()
+    sites = [(f, pc) for f, pc in iface_insns(img, "CALLV")
+             if img.types[f.regs[f.code[pc + 3]]][0] == 9]
+    assert sites
+    f, pc = sites[0]
+    f.code[pc + 2] = 1
+    refused(checker, write(), "class Object has no vtable slot 1")
+
+
+def test_iface_fuzz_section_never_crashes(tmp_path):
+    """Byte flips in the interfaces section: the loader refuses or
+    accepts, never crashes (the ASan VM, when built)."""
+    import random
+    asan = ROOT / "build" / "kvm-asan"
+    if not asan.is_file():
+        pytest.skip("build/kvm-asan not built")
+    img, write = iface_image()
+    data = write()
+    pos = 48
+    while pos < len(data):
+        tag, n = struct.unpack_from("<II", data, pos)
+        if tag == 8:
+            start, end = pos + 8, pos + 8 + n
+        pos += 8 + n
+    rng = random.Random(11)
+    seen = set()
+    for i in range(120):
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 3)):
+            j = rng.randrange(start, end)
+            b[j] = rng.choice([0, 1, 2, 0xff, b[j] ^ (1 << rng.randrange(8))])
+        p = tmp_path / f"m{i}.kbc"
+        p.write_bytes(kasm.fix_digest(bytes(b)))
+        r = subprocess.run([str(asan), str(p)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode in (0, 2, 3), r.stderr
+        assert "AddressSanitizer" not in r.stderr and \
+            "runtime error" not in r.stderr, r.stderr
+        seen.add(r.returncode)
+    assert 3 in seen

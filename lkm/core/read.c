@@ -750,8 +750,8 @@ int ld_read_image(struct ld *ld)
 				      sec.off);
 		c.off = sec.end;
 	}
-	/* (1.1) the optional eighth section */
-	if (c.off != c.end) {
+	/* (1.1) the optional eighth section: a header's worth of bytes */
+	if (c.end - c.off >= 8) {
 		struct kcur sec;
 		uint32_t tag, len;
 
