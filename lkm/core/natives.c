@@ -1,14 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * natives.c - the built-in library of builtins.def (LANGUAGE.md 8).
+ * natives.c - the built-in library of builtins.def (the language
+ * reference §8).
  *
  * A native gets its arguments in args[] (receiver first for methods and
  * constructors) and stores its result in *ret; it returns a status.  The
- * interpreter has already refused a null receiver.  Natives that
- * allocate keep their objects in vm->tmp (kvm_push_root) meanwhile.
+ * interpreter has already refused a null receiver; any other argument may
+ * be null, and a native that dereferences one checks it (npe()).
+ *
+ * Rooting: the objects in args[] are rooted by the caller (the calling
+ * frame's registers, or the host) for the whole call, but args[] itself
+ * may be a copy, and what a native allocates is rooted by nothing: a
+ * native keeps a new object in vm->tmp (kvm_push_root) before it
+ * allocates again, since any allocation may collect.
+ *
+ * Budget: the call instruction costs one unit.  A native whose work grows
+ * with its input charges it too, before or while it runs: one unit per 64
+ * bytes scanned or copied (charge_bytes), one per element visited or
+ * moved.  Allocations charge their size themselves (gc.c).
  */
 #include "kops.h"	/* any_eq, str_eq_charge: == as the opcodes do it */
 
+/* Argument k by its declared type (the verifier checked it), or NULL. */
 #define ARG_STR(k)	((struct kstr *)args[k].o)
 #define ARG_ARR(k)	((struct karr *)args[k].o)
 #define ARG_INST(k)	((struct kinst *)args[k].o)
@@ -85,13 +98,19 @@ static int sig_param(const struct kimage *img, const struct kb_type *bt,
 		t.elem = p->type;
 		p->type = kimg_find_type(img, &t);
 	}
+	/* a type link.c did not add: a bug, warned by kvm_natives_init() */
 	if (p->type == KIMG_NONE)
 		return -EINVAL;
 	p->kind = img->types[p->type].kind;
 	return 0;
 }
 
-/* The signature of every native in vm->img's types, for calls by name. */
+/*
+ * The signature of every native in vm->img's types, for calls by name
+ * (CALLA checks and unboxes by it) and for the argument count of every
+ * call.  It reads only builtins.def and the linked image: a failure is a
+ * bug, not a bad image.
+ */
 int kvm_natives_init(struct kvm *vm)
 {
 	struct kb_sig bs;
@@ -114,6 +133,7 @@ int kvm_natives_init(struct kvm *vm)
 	return 0;
 }
 
+/* The argument words of native n: its receiver, if any, and parameters. */
 uint32_t kvm_native_nargs(const struct kvm *vm, uint32_t n)
 {
 	return vm->nsig[n].nparams + (vm->nsig[n].has_recv ? 1 : 0);
@@ -121,11 +141,17 @@ uint32_t kvm_native_nargs(const struct kvm *vm, uint32_t n)
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* A null argument the native would dereference, as the opcodes say it. */
 static int npe(struct kvm *vm)
 {
 	return kvm_throw_new(vm, KC_NullPointerException, "null dereference");
 }
 
+/*
+ * *ret := a new String of the n bytes at b (copied).  Natives call it
+ * last: nothing allocates between it and the return, after which the
+ * caller roots the result.
+ */
 static int ret_str(struct kvm *vm, union kvalue *ret, const void *b,
 		   size_t n)
 {
@@ -188,6 +214,10 @@ static int find(struct kvm *vm, const struct kstr *hay, uint32_t from,
 
 /* ---- Object, Exception, DeviceError, Device ----------------------------- */
 
+/*
+ * The constructors of built-in classes run after NEW made the instance
+ * with every field zeroed: they only store their arguments.
+ */
 static int nat_Object_Object_init(struct kvm *vm, union kvalue *args,
 				  union kvalue *ret)
 {
@@ -195,6 +225,10 @@ static int nat_Object_Object_init(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/*
+ * Object's toString (vtable slot 0): a String is itself, anything else
+ * the name of its class.
+ */
 static int nat_Object_toString(struct kvm *vm, union kvalue *args,
 			       union kvalue *ret)
 {
@@ -217,6 +251,7 @@ static int nat_Exception_Exception_init(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* "Class: message", the first line of a report too (kvm_make_report). */
 static int nat_Exception_toString(struct kvm *vm, union kvalue *args,
 				  union kvalue *ret)
 {
@@ -236,6 +271,7 @@ static int nat_Exception_toString(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* The message given to the constructor, null when there was none. */
 static int nat_Exception_getMessage(struct kvm *vm, union kvalue *args,
 				    union kvalue *ret)
 {
@@ -244,6 +280,10 @@ static int nat_Exception_getMessage(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/*
+ * DeviceError(errno, message): any errno is stored as given; only the
+ * callback's result filters it (kdev_errno() in device.c).
+ */
 static int nat_DeviceError_DeviceError_init(struct kvm *vm,
 					    union kvalue *args,
 					    union kvalue *ret)
@@ -254,6 +294,7 @@ static int nat_DeviceError_DeviceError_init(struct kvm *vm,
 	return KVM_OK;
 }
 
+/* As given to the constructor, not yet filtered. */
 static int nat_DeviceError_errno(struct kvm *vm, union kvalue *args,
 				 union kvalue *ret)
 {
@@ -262,6 +303,7 @@ static int nat_DeviceError_errno(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* The mode field's default; register() reads it once, after the ctor. */
 static int nat_Device_Device_init(struct kvm *vm, union kvalue *args,
 				  union kvalue *ret)
 {
@@ -270,6 +312,11 @@ static int nat_Device_Device_init(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/*
+ * The default callbacks (the language reference §9): open, read (empty
+ * content) and release do nothing; write and ioctl fail with EINVAL and
+ * ENOTTY, as a driver without those operations would.
+ */
 static int nat_Device_open(struct kvm *vm, union kvalue *args,
 			   union kvalue *ret)
 {
@@ -305,6 +352,7 @@ static int nat_Device_release(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* Device.register is static: no receiver check was made for it. */
 static int nat_Device_register(struct kvm *vm, union kvalue *args,
 			       union kvalue *ret)
 {
@@ -324,6 +372,7 @@ static int nat_String_length(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* The byte at i, 0..255; the unsigned compare also refuses i < 0. */
 static int nat_String_charAt(struct kvm *vm, union kvalue *args,
 			     union kvalue *ret)
 {
@@ -336,6 +385,7 @@ static int nat_String_charAt(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* Bytes [b, e), 0 <= b <= e <= length, else the bounds in the message. */
 static int nat_String_substring(struct kvm *vm, union kvalue *args,
 				union kvalue *ret)
 {
@@ -355,6 +405,7 @@ static int nat_String_substring(struct kvm *vm, union kvalue *args,
 	return ret_str(vm, ret, s->b + b, (size_t)(e - b));
 }
 
+/* The first position of s, -1 if absent, 0 for "". */
 static int nat_String_indexOf(struct kvm *vm, union kvalue *args,
 			      union kvalue *ret)
 {
@@ -376,6 +427,10 @@ static int nat_String_contains(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
+/*
+ * startsWith and endsWith charge the prefix's length whatever the answer:
+ * the compare may read all of it.
+ */
 static int nat_String_startsWith(struct kvm *vm, union kvalue *args,
 				 union kvalue *ret)
 {
@@ -399,6 +454,10 @@ static int nat_String_endsWith(struct kvm *vm, union kvalue *args,
 	return charge_bytes(vm, p->len) ? KVM_OK : KVM_ABORT;
 }
 
+/*
+ * Appends v to a.  The growth may collect: a is rooted by
+ * kvm_arr_reserve(), but a reference v must be rooted by the caller.
+ */
 static int arr_push(struct kvm *vm, struct karr *a, union kvalue v)
 {
 	int st = kvm_arr_reserve(vm, a, a->len + 1);
@@ -419,6 +478,7 @@ static int push_piece(struct kvm *vm, struct karr *a, const struct kstr *s,
 
 	if (!p)
 		return KVM_ABORT;
+	/* a unit per piece, on top of the copy the allocation charged */
 	if (!kvm_charge(vm, 1))
 		return KVM_ABORT;
 	v.o = &p->h;
@@ -429,6 +489,12 @@ static int push_piece(struct kvm *vm, struct karr *a, const struct kstr *s,
 	return st;
 }
 
+/*
+ * The fields between occurrences of sep, empty ones included, the last
+ * one after the last sep; an empty sep splits into single bytes.  The
+ * array is rooted while the pieces are made; on a failure *ret still
+ * gets it, which is harmless: the status says the result is not used.
+ */
 static int nat_String_split(struct kvm *vm, union kvalue *args,
 			    union kvalue *ret)
 {
@@ -468,6 +534,10 @@ static int nat_String_split(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
+/*
+ * Without the bytes <= 0x20 at both ends; s itself when nothing is cut,
+ * which is safe because Strings are immutable.
+ */
 static int nat_String_trim(struct kvm *vm, union kvalue *args,
 			   union kvalue *ret)
 {
@@ -487,6 +557,7 @@ static int nat_String_trim(struct kvm *vm, union kvalue *args,
 	return ret_str(vm, ret, s->b + b, e - b);
 }
 
+/* toUpper and toLower: ASCII letters only, every other byte kept. */
 static int change_case(struct kvm *vm, union kvalue *args,
 		       union kvalue *ret, bool upper)
 {
@@ -523,6 +594,11 @@ static int nat_String_toLower(struct kvm *vm, union kvalue *args,
 	return change_case(vm, args, ret, false);
 }
 
+/*
+ * Every non-overlapping from, left to right, replaced by to; an empty
+ * from changes nothing.  The result grows in a charged kbuf, freed on
+ * every path.
+ */
 static int nat_String_replace(struct kvm *vm, union kvalue *args,
 			      union kvalue *ret)
 {
@@ -561,6 +637,11 @@ static int nat_String_replace(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
+/*
+ * n copies of s, "" for n <= 0.  A result longer than a String may be
+ * (2^31 - 1 bytes) is "out of memory", like any allocation past the
+ * quota, and is refused before anything is charged or copied.
+ */
 static int nat_String_repeat(struct kvm *vm, union kvalue *args,
 			     union kvalue *ret)
 {
@@ -588,6 +669,11 @@ static int nat_String_repeat(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/*
+ * The value of [+-]?[0-9]+ within the int range; anything else throws
+ * NumberFormatException quoting at most 64 bytes of the text.  lim is
+ * the magnitude allowed: one more for a negative number (INT64_MIN).
+ */
 static int nat_String_toInt(struct kvm *vm, union kvalue *args,
 			    union kvalue *ret)
 {
@@ -625,6 +711,7 @@ bad:
 	return kvm_throw_newn(vm, KC_NumberFormatException, msg, 14 + n);
 }
 
+/* The one-byte String of c, 0..255; else c is a bad index into 256. */
 static int nat_String_fromChar(struct kvm *vm, union kvalue *args,
 			       union kvalue *ret)
 {
@@ -646,6 +733,7 @@ static int nat_Array_size(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* args[1] is rooted by the caller's register while the array grows. */
 static int nat_Array_add(struct kvm *vm, union kvalue *args,
 			 union kvalue *ret)
 {
@@ -653,6 +741,10 @@ static int nat_Array_add(struct kvm *vm, union kvalue *args,
 	return arr_push(vm, ARG_ARR(0), args[1]);
 }
 
+/*
+ * pop and remove clear the slot they vacate: slots past the length stay
+ * zero (kvm_arr_reserve's invariant), so a later growth shows defaults.
+ */
 static int nat_Array_pop(struct kvm *vm, union kvalue *args,
 			 union kvalue *ret)
 {
@@ -665,6 +757,10 @@ static int nat_Array_pop(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/*
+ * Inserts before index i, 0 <= i <= length (i == length appends); the
+ * elements moved are charged as 8 bytes each.
+ */
 static int nat_Array_insert(struct kvm *vm, union kvalue *args,
 			    union kvalue *ret)
 {
@@ -686,6 +782,7 @@ static int nat_Array_insert(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* The element at i; the ones after it move down, 8 bytes charged each. */
 static int nat_Array_remove(struct kvm *vm, union kvalue *args,
 			    union kvalue *ret)
 {
@@ -717,6 +814,11 @@ static int nat_Array_clear(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/*
+ * The elements' string conversions separated by sep.  A conversion may
+ * call a script toString, which may change the array: the loop reads
+ * a->len and a->v afresh at each element and holds nothing else of it.
+ */
 static int nat_Array_join(struct kvm *vm, union kvalue *args,
 			  union kvalue *ret)
 {
@@ -779,6 +881,7 @@ static int nat_Math_abs(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* A monotonic clock in nanoseconds, positive (kp_nanotime). */
 static int nat_System_nanoTime(struct kvm *vm, union kvalue *args,
 			       union kvalue *ret)
 {
@@ -804,6 +907,10 @@ static int nat_System_random(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/*
+ * pid and comm are the calling process's: in the kernel the one whose
+ * system call runs the callback.
+ */
 static int nat_System_pid(struct kvm *vm, union kvalue *args,
 			  union kvalue *ret)
 {
@@ -812,6 +919,7 @@ static int nat_System_pid(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* kp_comm() NUL-terminates the name within KP_COMM_LEN bytes. */
 static int nat_System_comm(struct kvm *vm, union kvalue *args,
 			   union kvalue *ret)
 {
@@ -822,6 +930,11 @@ static int nat_System_comm(struct kvm *vm, union kvalue *args,
 	return ret_str(vm, ret, comm, strlen(comm));
 }
 
+/*
+ * Sleeps ms milliseconds, clamped to 0..10000 (the language reference
+ * §8): time asleep costs no budget, so the clamp is what bounds it.  In
+ * the kernel a signal cuts the sleep short.
+ */
 static int nat_System_sleep(struct kvm *vm, union kvalue *args,
 			    union kvalue *ret)
 {
@@ -836,6 +949,11 @@ static int nat_System_sleep(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/*
+ * One line to the host's output: the bytes and the newline in one call,
+ * so that a host writing lines atomically never splits one.  The line is
+ * built in a charged buffer; null prints "null".
+ */
 static int nat_Global_print(struct kvm *vm, union kvalue *args,
 			    union kvalue *ret)
 {
@@ -860,6 +978,11 @@ static int nat_Global_print(struct kvm *vm, union kvalue *args,
 
 /* ---- streams ------------------------------------------------------------ */
 
+/*
+ * A stream is valid only during the callback it was made for: device.c
+ * clears valid when the callback returns, and a script that kept the
+ * stream in a field gets DeviceError(EINVAL).
+ */
 static int stream_check(struct kvm *vm, struct kstream *s)
 {
 	if (!s->valid)
@@ -868,6 +991,12 @@ static int stream_check(struct kvm *vm, struct kstream *s)
 	return KVM_OK;
 }
 
+/*
+ * Appends n bytes to an output stream: at most KDEV_CONTENT_MAX in all
+ * (beyond, DeviceError(EFBIG) inside the callback).  The buffer is the
+ * device layer's (kstream), charged to the quota; s is rooted while it
+ * grows, since the realloc may collect.
+ */
 static int out_put(struct kvm *vm, struct kstream *s, const void *b,
 		   uint32_t n)
 {
@@ -910,6 +1039,7 @@ static int nat_OutputStream_write(struct kvm *vm, union kvalue *args,
 	return out_put(vm, s, str->b, str->len);
 }
 
+/* The int's low 8 bits. */
 static int nat_OutputStream_writeByte(struct kvm *vm, union kvalue *args,
 				      union kvalue *ret)
 {
@@ -923,6 +1053,10 @@ static int nat_OutputStream_writeByte(struct kvm *vm, union kvalue *args,
 	return out_put(vm, s, &c, 1);
 }
 
+/*
+ * size and available: the bytes written so far, or left to read.  On an
+ * invalid stream the value is stored but the status throws.
+ */
 static int nat_OutputStream_size(struct kvm *vm, union kvalue *args,
 				 union kvalue *ret)
 {
@@ -933,6 +1067,7 @@ static int nat_OutputStream_size(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
+/* The rest of the input; the position moves only once the String exists. */
 static int nat_InputStream_readAll(struct kvm *vm, union kvalue *args,
 				   union kvalue *ret)
 {
@@ -950,6 +1085,7 @@ static int nat_InputStream_readAll(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
+/* The next byte, 0..255, or -1 at the end. */
 static int nat_InputStream_readByte(struct kvm *vm, union kvalue *args,
 				    union kvalue *ret)
 {
@@ -976,6 +1112,7 @@ static int nat_InputStream_available(struct kvm *vm, union kvalue *args,
 
 #define ARG_MAP(k)	((struct kmap *)args[k].o)
 
+/* The live entries: removed ones wait dead for a compaction (map.c). */
 static int nat_Map_size(struct kvm *vm, union kvalue *args,
 			union kvalue *ret)
 {
@@ -984,6 +1121,10 @@ static int nat_Map_size(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/*
+ * Map lookups hash and compare the key, which costs budget for a String
+ * key and so may abort: kvm_map_find() reports it in st.
+ */
 static int nat_Map_has(struct kvm *vm, union kvalue *args,
 		       union kvalue *ret)
 {
@@ -1030,6 +1171,7 @@ static int nat_Map_get(struct kvm *vm, union kvalue *args,
 	return st ? st : throw_no_key(vm, ARG_MAP(0), args[1]);
 }
 
+/* The value of k, else the default: no exception and no toString. */
 static int nat_Map_getOr(struct kvm *vm, union kvalue *args,
 			 union kvalue *ret)
 {
@@ -1041,6 +1183,10 @@ static int nat_Map_getOr(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
+/*
+ * A new key goes at the end of the insertion order; a key already there
+ * keeps its place and gets the new value.
+ */
 static int nat_Map_put(struct kvm *vm, union kvalue *args,
 		       union kvalue *ret)
 {
@@ -1048,6 +1194,7 @@ static int nat_Map_put(struct kvm *vm, union kvalue *args,
 	return kvm_map_put(vm, ARG_MAP(0), args[1], args[2]);
 }
 
+/* Whether k was there; its entry stays dead until a compaction. */
 static int nat_Map_remove(struct kvm *vm, union kvalue *args,
 			  union kvalue *ret)
 {
@@ -1058,6 +1205,7 @@ static int nat_Map_remove(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
+/* Frees the storage: the map is as NEWMAP made it. */
 static int nat_Map_clear(struct kvm *vm, union kvalue *args,
 			 union kvalue *ret)
 {
@@ -1066,6 +1214,7 @@ static int nat_Map_clear(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* keys and values: a new array, in insertion order. */
 static int nat_Map_keys(struct kvm *vm, union kvalue *args,
 			union kvalue *ret)
 {
@@ -1343,6 +1492,7 @@ static int nat_Array_slice(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
+/* In place, a unit per element. */
 static int nat_Array_reverse(struct kvm *vm, union kvalue *args,
 			     union kvalue *ret)
 {
@@ -1452,6 +1602,7 @@ static int unpack_bytes(struct kvm *vm, union kvalue *args, uint64_t *v)
 	return KVM_OK;
 }
 
+/* Zero-extended: a width-8 value may come out negative all the same. */
 static int nat_String_unpack(struct kvm *vm, union kvalue *args,
 			     union kvalue *ret)
 {
@@ -1476,6 +1627,7 @@ static int nat_String_unpackSigned(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
+/* The low w bytes of v, little-endian, as a String of w bytes. */
 static int nat_String_pack(struct kvm *vm, union kvalue *args,
 			   union kvalue *ret)
 {
@@ -1491,6 +1643,7 @@ static int nat_String_pack(struct kvm *vm, union kvalue *args,
 	return ret_str(vm, ret, b, (size_t)w);
 }
 
+/* -1, 0 or 1 by comparison: a - b, the usual trick, can overflow. */
 static int nat_Math_compare(struct kvm *vm, union kvalue *args,
 			    union kvalue *ret)
 {
@@ -1509,6 +1662,7 @@ struct fmt_dir {
 	char conv;
 };
 
+/* Every malformed format or argument throws IllegalArgumentException. */
 static int fmt_fail(struct kvm *vm, const char *msg)
 {
 	return kvm_throw_new(vm, KC_IllegalArgumentException, msg);
@@ -1550,6 +1704,7 @@ static bool fmt_parse(const struct kstr *fmt, uint32_t *i, struct fmt_dir *d)
 /* Digits of v for conv d x X o b (the last four as unsigned), no sign. */
 static uint32_t fmt_digits(char conv, int64_t v, char *buf, bool *neg)
 {
+	/* 64 digits at most: an int in base 2; buf holds as many */
 	const char *dig = conv == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
 	unsigned int base = conv == 'd' ? 10 : conv == 'o' ? 8 :
 			    conv == 'b' ? 2 : 16;
@@ -1603,6 +1758,7 @@ static int fmt_int(struct kvm *vm, struct kbuf *b, const struct fmt_dir *d,
 	} else {
 		n = fmt_digits(d->conv, v, digits, &neg);
 	}
+	/* the sign goes after space padding, before zero padding */
 	len = n + (neg ? 1 : 0);
 	pad = d->width > len ? d->width - len : 0;
 	st = KVM_OK;
