@@ -468,14 +468,20 @@ struct kdev {
 	void *host_data;	/* for the host (e.g. the miscdevice) */
 };
 
+/*
+ * One open file of a device.  Its content is what the last read() made,
+ * handed out by read(2) and lseek(2); it is charged to the quota at its
+ * capacity and freed when a read at offset 0 makes it again, or at close.
+ */
 struct kdev_file {
 	struct kdev *dev;
 	uint8_t *content;
 	uint32_t content_len, content_cap;
-	bool has_content;
+	bool has_content;	/* false: the next read(2) runs read() */
 	struct kdev_file *next_spare;	/* on vm->spare_files */
 };
 
+/* The most a read() may write (EFBIG beyond), and a write(2) passes. */
 #define KDEV_CONTENT_MAX	65536u
 /* Trace lines of a logged callback report; the rest are counted. */
 #define KDEV_LOG_FRAMES		16u
@@ -618,7 +624,10 @@ struct kbuf {
 };
 int kvm_buf_put(struct kvm *vm, struct kbuf *b, const void *s, size_t n);
 void kvm_buf_free(struct kvm *vm, struct kbuf *b);
-/* String conversion of a value of the given image type (LANGUAGE.md 6). */
+/*
+ * String conversion of a value of the given image type (the language
+ * reference §6).
+ */
 int kvm_to_string(struct kvm *vm, union kvalue v, uint32_t type,
 		  struct kstr **out);
 int kvm_ref_to_string(struct kvm *vm, struct kobj *o, struct kstr **out);
