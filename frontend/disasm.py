@@ -84,11 +84,20 @@ class Disassembler:
             name = f"Func<{sub(rec[1])}({params})>"
         elif kind == im.TY_MAP:
             name = f"Map<{sub(rec[1])}, {sub(rec[2])}>"
+        elif kind == im.TY_IFACE:       # (1.1) its index may be anything
+            name = self.iface_name(rec[1])
         else:
             name = f"<type {t}>"
         if len(name) > TYPE_NAME_MAX:
             name = name[:TYPE_NAME_MAX] + "..."
         return name
+
+    def iface_name(self, i: int) -> str:
+        """(1.1) Interface i's name, `<interface N>` when out of range."""
+        ifs = self.img.interfaces
+        if 0 <= i < len(ifs) and 0 <= ifs[i].name < len(self.img.strings):
+            return self.img.string(ifs[i].name)
+        return f"<interface {i}>"
 
     def signature(self, t: int) -> str:
         """A function type as `R(A, B)` (a function header's form);
@@ -298,6 +307,19 @@ class Disassembler:
                 else:
                     vt.append(f"{slot}:{self.func_name(ref)}")
             out.append(f";   vtable {' '.join(vt) or '(empty)'}")
+        # (1.1) interfaces: `extends`, own methods by index (CALLI's
+        # operand), then what each class names in `implements`
+        for i, it in enumerate(self.img.interfaces):
+            ext = ", ".join(self.iface_name(e) for e in it.extends)
+            ms = " ".join(
+                f"{k}:{self.img.string(n) if 0 <= n < len(self.img.strings) else '?'}"
+                f" {self.signature(t) if 0 <= t < len(self.img.types) else f'<type {t}>'}"
+                for k, (n, t) in enumerate(it.methods))
+            out.append(f"; interface {i} {self.iface_name(i)}"
+                       f"{' extends ' + ext if ext else ''} {{{ms}}}")
+        for cid, ifs in self.img.implements:
+            out.append(f"; class {self.class_name(cid)} implements "
+                       f"{', '.join(self.iface_name(x) for x in ifs)}")
         for i, (n, t) in enumerate(self.img.globals):
             out.append(f"; global g{i} {self.type_name(t)} {self.img.string(n)}")
         for i in range(len(self.img.functions)):
