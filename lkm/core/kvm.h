@@ -481,10 +481,11 @@ struct kdev_file {
 	struct kdev_file *next_spare;	/* on vm->spare_files */
 };
 
-/* The most a read() may write (EFBIG beyond), and a write(2) passes. */
+/* The most a read() may write into the content (EFBIG beyond). */
 #define KDEV_CONTENT_MAX	65536u
 /* Trace lines of a logged callback report; the rest are counted. */
 #define KDEV_LOG_FRAMES		16u
+/* The bytes of one write(2) that write() sees; a longer one is short. */
 #define KDEV_WRITE_MAX		65536u
 
 struct kdev *kdev_find(struct kvm *vm, const char *name);
