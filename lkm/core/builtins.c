@@ -30,6 +30,7 @@ enum {
 	KB_CTOR_NONE = -1
 };
 
+/* File order: a superclass before its subclasses, as link.c needs. */
 const struct kb_class kb_classes[] = {
 #define K_CLASS(id, name, super, ctor, fields) \
 	{ id, #name, super, KB_CTOR_##ctor, fields },
@@ -43,6 +44,10 @@ const struct kb_class kb_classes[] = {
 
 const uint32_t kb_nclasses = KP_ARRAY_SIZE(kb_classes);
 
+/*
+ * By native id, which is the line's position among the K_NATIVE lines:
+ * images name natives by it, so the lines are append-only.
+ */
 const struct kb_native kb_natives[KN__COUNT] = {
 #define K_CLASS(id, name, super, ctor, fields)
 #define K_NATIVE(id, owner, name, kind, slot, sig) \
@@ -56,6 +61,10 @@ const struct kb_native kb_natives[KN__COUNT] = {
 
 const uint32_t kb_nnatives = KN__COUNT;
 
+/*
+ * A linear scan: a few dozen classes, looked up only while a VM or an
+ * image is set up, never while a script runs.
+ */
 uint32_t kb_class_by_name(const char *name, size_t len)
 {
 	uint32_t i;
@@ -71,6 +80,10 @@ uint32_t kb_class_by_name(const char *name, size_t len)
 
 /* ---- the type syntax ----------------------------------------------------- */
 
+/*
+ * The syntax's lexemes: words ([A-Za-z0-9_]+), punctuation, and blanks
+ * (space and tab only) allowed between them.
+ */
 static bool is_blank(char ch)
 {
 	return ch == ' ' || ch == '\t';
@@ -89,6 +102,7 @@ static const char *skip_blanks(const char *s)
 	return s;
 }
 
+/* Is the n-byte word at s exactly the literal lit? */
 #define WORD_IS(s, n, lit) ((n) == sizeof(lit) - 1 && !memcmp(s, lit, n))
 
 /*
@@ -155,6 +169,7 @@ int kb_parse_type(const char **p, struct kb_type *t)
 		t->cls = KIMG_NONE;
 	} else if (WORD_IS(s, n, "Array") && *e == '<') {
 		e++;
+		/* X with one dimension more, X's own [] suffixes included */
 		if (kb_parse_type(&e, t) || *e != '>' || !can_wrap(t))
 			return -EINVAL;
 		e++;
@@ -183,6 +198,7 @@ int kb_parse_type(const char **p, struct kb_type *t)
 				return -EINVAL;
 		}
 	}
+	/* each [] suffix wraps what came before it once more */
 	while (e[0] == '[' && e[1] == ']') {
 		if (!can_wrap(t))
 			return -EINVAL;
@@ -193,6 +209,10 @@ int kb_parse_type(const char **p, struct kb_type *t)
 	return 0;
 }
 
+/*
+ * "R()" or "R(A, B, ...)" and nothing after the ')': a stray character is
+ * a typo in builtins.def, refused rather than ignored.
+ */
 int kb_parse_sig(const char *s, struct kb_sig *sig)
 {
 	sig->nparams = 0;
@@ -217,6 +237,7 @@ int kb_parse_sig(const char *s, struct kb_sig *sig)
 	}
 }
 
+/* "Type name" then ';' or the end; blanks between type and name required. */
 int kb_parse_field(const char **p, struct kb_type *t, const char **name,
 		   size_t *len)
 {
