@@ -75,8 +75,9 @@ uint32_t kb_class_by_name(const char *name, size_t len);
 /*
  * One type: a base wrapped in dims arrays (Array<X> and X[] both add
  * one).  base is KT_INT, KT_BOOL, KT_VOID, KT_ANY, KT_CLASS (cls is the
- * class id) or KB_T, which never sits inside an array, or (1.1) KB_K or
- * KB_V, which sit in one array at most (keys() gives an Array<K>).
+ * class id), or KB_T or (1.1) KB_K or KB_V, which sit in one array at
+ * most (slice gives an Array<T>, keys() an Array<K>), or (1.1) KB_FT,
+ * which sits in none.
  */
 struct kb_type {
 	uint8_t base;
