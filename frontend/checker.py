@@ -239,6 +239,10 @@ class Checker:
                 self.declare_name(item.name, item.name_span, gi)
                 self.global_decls.append(item)
 
+    def type_kind(self, name):
+        """"an interface" or "a class", for messages about a type's name."""
+        return "an interface" if isinstance(self.info.top.get(name), InterfaceInfo) else "a class"
+
     def is_class_name(self, name):
         sym = self.info.top.get(name)
         return isinstance(sym, (ClassInfo, InterfaceInfo)) or sym is ANY_NAME
@@ -585,7 +589,7 @@ class Checker:
             if isinstance(m, A.FieldDecl):
                 ft = self.resolve_type(m.type, what="a field")
                 if self.is_class_name(m.name):
-                    self.error("E0103", f"field `{m.name}` has the name of a class", m.name_span)
+                    self.error("E0103", f"field `{m.name}` has the name of {self.type_kind(m.name)}", m.name_span)
                 if m.name in own_names:
                     self.error("E0303", f"`{m.name}` is declared twice in class `{ci.name}`", m.name_span,
                                labels=[(own_names[m.name], "first declared here")])
@@ -820,7 +824,8 @@ class Checker:
     def declare_local(self, name, ty, span, is_param=False, final=False, has_init=False):
         fn = self.fn
         if self.is_class_name(name):
-            self.error("E0103", f"{'parameter' if is_param else 'variable'} `{name}` has the name of a class", span)
+            self.error("E0103", f"{'parameter' if is_param else 'variable'} `{name}` has the name of "
+                       f"{self.type_kind(name)}", span)
         else:
             # (1.1) a lambda's parameters and locals may not redeclare
             # those visible where it is written either (§2)
