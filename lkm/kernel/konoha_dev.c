@@ -183,6 +183,7 @@ static long kdev_do_ioctl(struct file *file, unsigned int cmd, int64_t arg)
 	return count_call(f, (long)kdev_ioctl_result((int)result));
 }
 
+/* The argument is a number to the script: never dereferenced here. */
 static long kdev_fop_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
@@ -196,7 +197,10 @@ static long kdev_fop_compat_ioctl(struct file *file, unsigned int cmd,
 	return kdev_do_ioctl(file, cmd, (int64_t)(s32)(u32)arg);
 }
 
-/* lseek(2): the script's seek callback, or device.c's default rule. */
+/*
+ * lseek(2): device.c's rule, within the content (no script callback
+ * runs, except read() when SEEK_END needs the content).
+ */
 static loff_t kdev_fop_llseek(struct file *file, loff_t off, int whence)
 {
 	struct kdev_file *f = file->private_data;
@@ -287,7 +291,7 @@ static char *konoha_devnode(struct device *dev, umode_t *mode)
 
 	if (mode && kd && kd->kdev)
 		*mode = kd->kdev->mode;
-	return NULL;
+	return NULL;	/* the node's name is the device's */
 }
 
 /* The class of all script devices: /sys/class/konoha. */
@@ -299,7 +303,8 @@ struct class konoha_class = {
 /*
  * Whether /dev already has an entry of that name, whichever driver (or
  * anyone) made it: a script must not shadow /dev/null and the like
- * (LANGUAGE.md 9.3).  Anything but "no such entry" counts as taken.
+ * (the language reference §9.3).  Anything but "no such entry" counts as
+ * taken.
  */
 static bool dev_node_exists(const char *name)
 {
