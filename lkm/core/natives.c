@@ -1259,7 +1259,10 @@ static int cmp_call(struct kvm *vm, const struct kfn *f, union kvalue *cargs,
 	union kvalue res;
 	int st;
 
-	if (!kvm_charge(vm, 1))
+	/* kvm_charge(vm, 1) without the call while the slice lasts */
+	if (likely(vm->budget >= 1))
+		vm->budget--;
+	else if (!kvm_charge(vm, 1))
 		return KVM_ABORT;
 	cargs[lead] = x;
 	cargs[lead + 1] = y;
@@ -1285,10 +1288,16 @@ static int merge_runs(struct kvm *vm, const struct kfn *f,
 	int st;
 
 	while (i < mid && j < hi) {
+		bool right;
+
 		st = cmp_call(vm, f, cargs, lead, s[i], s[j], &r);
 		if (st)
 			return st;
-		d[k++] = r > 0 ? s[j++] : s[i++];
+		/* without a branch on cmp's answer, which is a coin toss */
+		right = r > 0;
+		d[k++] = right ? s[j] : s[i];
+		j += right;
+		i += !right;
 	}
 	memcpy(&d[k], &s[i], (size_t)(mid - i) * sizeof(*d));
 	k += mid - i;
