@@ -45,13 +45,21 @@
 #include <errno.h>
 #include <dlfcn.h>
 
+/* sysexits.h's codes; 2 and 3 are this tool's own (see above). */
 #define EX_USAGE	64
 #define EX_NOINPUT	66
+/* The serve protocol's descriptors start where a process's first would. */
 #define FD_BASE		3
 #define MAX_FILES	256
 
+/* --serve: program output and logged reports become prefixed lines. */
 static bool serve_mode;
 
+/*
+ * One open file of the serve protocol (files[fd - FD_BASE]): f is NULL
+ * while the slot is free.  The position is the host's to keep, as Linux
+ * keeps it in struct file: device.c only reads and updates it.
+ */
 struct open_file {
 	struct kdev_file *f;
 	int64_t pos;
@@ -60,6 +68,11 @@ struct open_file {
 
 static struct open_file files[MAX_FILES];
 
+/*
+ * Each line of buf as "PREFIX line".  The protocol is line-based: a
+ * newline in a script's output starts a new prefixed line, so nothing a
+ * script prints can pass for an ok or err line.
+ */
 static void put_prefixed(const char *prefix, const char *buf, size_t len)
 {
 	const char *end = buf + len, *nl;
@@ -75,6 +88,7 @@ static void put_prefixed(const char *prefix, const char *buf, size_t len)
 	}
 }
 
+/* The VM's program output: as it is, or "out" lines under --serve. */
 static void host_output(void *ctx, const char *buf, size_t len)
 {
 	(void)ctx;
@@ -84,6 +98,7 @@ static void host_output(void *ctx, const char *buf, size_t len)
 		fwrite(buf, 1, len, stdout);
 }
 
+/* A line of a failed callback's report: stderr, or a "log" line. */
 static void host_log(void *ctx, const char *line, size_t len)
 {
 	(void)ctx;
@@ -102,6 +117,7 @@ static int usage(void)
 	return EX_USAGE;
 }
 
+/* An unsigned number in C syntax (0x hex, 0 octal), with nothing after. */
 static bool parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
@@ -117,6 +133,7 @@ static bool parse_u64(const char *s, uint64_t *out)
 	return true;
 }
 
+/* The whole file in a malloc'd buffer; NULL on failure (errno says why). */
 static uint8_t *read_file(const char *path, size_t *size)
 {
 	FILE *fp = fopen(path, "rb");
@@ -149,6 +166,7 @@ out_fail:
 	return NULL;
 }
 
+/* A hex digit's value, or -1. */
 static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')
@@ -160,6 +178,10 @@ static int hexval(int c)
 	return -1;
 }
 
+/*
+ * devops.def's i operand: a signed 64-bit number in C syntax, or an
+ * unsigned 64-bit pattern taken as its two's complement.
+ */
 static bool parse_i64(const char *s, int64_t *out)
 {
 	char *end;
@@ -214,10 +236,15 @@ struct serve_result {
 	size_t nbytes;
 };
 
+/*
+ * An operation's handler: 0 with the answer in *r, or -errno, which
+ * serve_command() prints as the err line.
+ */
 struct serve_op;
 typedef int serve_fn(struct kvm *vm, const struct serve_op *op,
 		     struct serve_args *a, struct serve_result *r);
 
+/* One devops.def line the simulation serves, and its handler. */
 struct serve_op {
 	const char *name;
 	const char *operands;
@@ -226,6 +253,10 @@ struct serve_op {
 	serve_fn *run;
 };
 
+/*
+ * The open file of the descriptor in arg, or NULL (EBADF): not a decimal
+ * number, out of range, or not open.
+ */
 static struct open_file *get_file(const char *arg)
 {
 	long fd;
@@ -239,7 +270,10 @@ static struct open_file *get_file(const char *arg)
 	return &files[fd - FD_BASE];
 }
 
-/* Decodes HEX ("-": nothing) into a->bytes: 0 or -EINVAL. */
+/*
+ * Decodes HEX ("-": nothing) into a->bytes: 0 or -EINVAL.  a->bytes is
+ * freed by serve_command() whatever happens, a bad digit included.
+ */
 static int parse_hex(const char *s, struct serve_args *a)
 {
 	size_t len = strcmp(s, "-") ? strlen(s) : 0, i;
@@ -333,6 +367,11 @@ static int parse_operands(const char *spec, char **words, int nwords,
 		if (!end)
 			end = spec + strlen(spec);
 		eq = memchr(spec, '=', (size_t)(end - spec));
+		/*
+		 * The word given, else the default (one too long for def counts
+		 * as none: no line of devops.def comes near), else "", which
+		 * parse_operand() judges like any other word.
+		 */
 		if (k < nwords) {
 			word = words[k++];
 		} else if (eq && (size_t)(end - eq) <= sizeof(def)) {
@@ -351,6 +390,11 @@ static int parse_operands(const char *spec, char **words, int nwords,
 	return k < nwords ? -EINVAL : 0;
 }
 
+/*
+ * The first free slot gets the file; the script's open() runs in
+ * kdev_open().  Read and write permission are this host's, as the
+ * kernel's VFS checks them: device.c knows no open modes.
+ */
 static int serve_open(struct kvm *vm, const struct serve_op *op,
 		      struct serve_args *a, struct serve_result *r)
 {
@@ -376,6 +420,10 @@ static int serve_open(struct kvm *vm, const struct serve_op *op,
 	return 0;
 }
 
+/*
+ * COUNT up to 16 MiB bounds this host's buffer, not the read: a read
+ * past the content returns less.
+ */
 static int serve_read(struct kvm *vm, const struct serve_op *op,
 		      struct serve_args *a, struct serve_result *r)
 {
@@ -423,6 +471,7 @@ static int serve_readall(struct kvm *vm, const struct serve_op *op,
 	return 0;
 }
 
+/* The answer is kdev_write()'s count: at most KDEV_WRITE_MAX bytes. */
 static int serve_write(struct kvm *vm, const struct serve_op *op,
 		       struct serve_args *a, struct serve_result *r)
 {
@@ -439,6 +488,10 @@ static int serve_write(struct kvm *vm, const struct serve_op *op,
 	return 0;
 }
 
+/*
+ * CMD cut to 32 bits as ioctl(2) takes it; the result comes back as
+ * kdev_ioctl_result() filters it for any host.
+ */
 static int serve_ioctl(struct kvm *vm, const struct serve_op *op,
 		       struct serve_args *a, struct serve_result *r)
 {
@@ -448,6 +501,7 @@ static int serve_ioctl(struct kvm *vm, const struct serve_op *op,
 			  &r->value);
 }
 
+/* WHENCE is 0..2 (parse_operand); the new position is the answer. */
 static int serve_lseek(struct kvm *vm, const struct serve_op *op,
 		       struct serve_args *a, struct serve_result *r)
 {
@@ -462,6 +516,7 @@ static int serve_lseek(struct kvm *vm, const struct serve_op *op,
 	return 0;
 }
 
+/* release() runs, whatever it answers, and the slot is free again. */
 static int serve_close(struct kvm *vm, const struct serve_op *op,
 		       struct serve_args *a, struct serve_result *r)
 {
@@ -473,7 +528,10 @@ static int serve_close(struct kvm *vm, const struct serve_op *op,
 	return 0;
 }
 
-/* " NAME" per device, in registration order. */
+/*
+ * " NAME" per device, in registration order.  A name has at most 31
+ * bytes, so with its space it fits the sizeof(d->name) bytes counted.
+ */
 static int serve_devices(struct kvm *vm, const struct serve_op *op,
 			 struct serve_args *a, struct serve_result *r)
 {
@@ -522,9 +580,13 @@ static const struct serve_op serve_ops[] = {
 #undef KD_OP
 };
 
+/* Words read of a command; no operation has nearly as many operands. */
 #define SERVE_MAX_WORDS	16
 
-/* One command; prints its final ok/err line. */
+/*
+ * One command; prints its final ok/err line (the output and log lines
+ * of the callbacks it ran came before it).  false: quit.
+ */
 static bool serve_command(struct kvm *vm, char *line)
 {
 	char *words[SERVE_MAX_WORDS];
@@ -569,6 +631,11 @@ static bool serve_command(struct kvm *vm, char *line)
 	return true;
 }
 
+/*
+ * Runs commands until quit or the end of stdin, then closes every file
+ * still open, so that release() runs for each as it would when a
+ * process exits.
+ */
 static void serve(struct kvm *vm)
 {
 	char *line = NULL;
@@ -591,6 +658,11 @@ static void serve(struct kvm *vm)
 	fflush(stdout);
 }
 
+/*
+ * The first SIGTERM sets kp_killed, which kp_poll() reports at the
+ * running call's next poll; a second one ends the process by the default
+ * action.
+ */
 static void on_sigterm(int sig)
 {
 	if (kp_killed)
@@ -639,6 +711,7 @@ int main(int argc, char **argv)
 			if (i + 1 >= argc || !parse_u64(argv[i + 1], &v))
 				return usage();
 			i++;
+			/* --budget sets both; a later --cb-budget overrides */
 			if (a[2] == 'b') {
 				lim.budget = v;
 				lim.cb_budget = v;
@@ -665,12 +738,14 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return EX_NOINPUT;
 	}
+	/* the image copies what it keeps: data goes either way */
 	if (kimg_load(data, size, &img, err, sizeof(err))) {
 		fprintf(stderr, "error: invalid image: %s\n", err);
 		free(data);
 		return 3;
 	}
 	free(data);
+	/* a VM that cannot be made is reported like an abort in the init */
 	vm = kvm_create(img, &lim, &host);
 	if (!vm) {
 		fprintf(stderr, "error: out of memory\n");
@@ -680,6 +755,7 @@ int main(int argc, char **argv)
 	if (jit_path) {
 		const struct kjit_table *t;
 
+		/* RTLD_NOW: a kop_* the stubs lack fails here, not mid-run */
 		jit_lib = dlopen(jit_path, RTLD_NOW | RTLD_LOCAL);
 		t = jit_lib ? dlsym(jit_lib, "kjit_table") : NULL;
 		if (!t) {
@@ -716,6 +792,7 @@ int main(int argc, char **argv)
 	kimg_free(img);
 	if (jit_lib)
 		dlclose(jit_lib);
+	/* after kvm_destroy(): anything but 0 is a leak (tests read it) */
 	if (stats)
 		fprintf(stderr, "stats: live allocations %ld\n",
 			kp_live_allocs());
