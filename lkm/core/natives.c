@@ -1371,11 +1371,11 @@ static int nat_Array_sort(struct kvm *vm, union kvalue *args,
 			break;
 		}
 		for (lo = 0; lo < n && !st; lo += 2 * w) {
-			uint32_t mid = (uint32_t)(lo + w < n ? lo + w : n);
-			uint32_t hi = (uint32_t)(lo + 2 * w < n ? lo + 2 * w : n);
+			uint64_t mid = lo + w < n ? lo + w : n;
+			uint64_t hi = lo + 2 * w < n ? lo + 2 * w : n;
 
-			st = merge_runs(vm, f, cargs, lead, s, d,
-					(uint32_t)lo, mid, hi);
+			st = merge_runs(vm, f, cargs, lead, s, d, (uint32_t)lo,
+					(uint32_t)mid, (uint32_t)hi);
 		}
 		t = s;
 		s = d;
@@ -1907,8 +1907,9 @@ static int nat_String_format(struct kvm *vm, union kvalue *args,
 			     fmt_int(vm, &b, &d, ((struct kbox *)v)->v);
 	}
 	if (!st && used < av->len) {
-		snprintf(msg, sizeof(msg), "too many arguments: %u given, %u used",
-			 av->len, used);
+		snprintf(msg, sizeof(msg),
+			 "too many arguments: %u given, %u used", av->len,
+			 used);
 		st = fmt_fail(vm, msg);
 	}
 	kvm_pop_roots(vm, 2);
