@@ -215,9 +215,10 @@ function JsonValue:isArray() return false end
 local HashIndexTable = som.class()
 
 function HashIndexTable.new()
-  local t = setmetatable({hashTable = {}}, HashIndexTable)
-  for i = 0, 31 do t.hashTable[i] = 0 end
-  return t
+  -- 32 slots, 0 to 31
+  return setmetatable({hashTable = {[0] = 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}}, HashIndexTable)
 end
 
 local function stringHash(s)

@@ -13,10 +13,8 @@ local NO_TASK, NO_WORK = nil, nil
 local Packet = som.class()
 
 function Packet.new(link, identity, kind)
-  local p = setmetatable({link = link, identity = identity, kind = kind,
-                          datum = 0, data = {}}, Packet)
-  for i = 0, DATA_SIZE - 1 do p.data[i] = 0 end
-  return p
+  return setmetatable({link = link, identity = identity, kind = kind,
+                       datum = 0, data = {[0] = 0, 0, 0, 0}}, Packet)
 end
 
 -- Appends this packet to the queue that starts at `queue`; the new head.
