@@ -21,9 +21,16 @@ bench/results/calls.md.
     CALLS_N        calls per run on the interpreter (default 3,000,000;
                    ten times as many on the JIT)
     CALLS_ROUNDS   timed runs per row (default 9)
+
+Where valgrind is installed, each row also counts the machine instructions
+of a run of CG_N calls under cachegrind (deterministic, unlike times on a
+shared machine): the "instructions per call" column is that count, net of
+the empty loop's, divided by CG_N.
 """
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -76,6 +83,8 @@ COMPARED = ("virtual call", "interface call", "lambda call",
             "lambda call, one captured value")
 
 RESULTS = {}   # (mode, kind) -> (median, min) seconds, or why it did not run
+INSNS = {}     # (mode, kind) -> machine instructions of a run of CG_N calls
+CG_N = 100_000
 
 
 def ktc(*args):
@@ -84,6 +93,28 @@ def ktc(*args):
     return subprocess.run([sys.executable, "-m", "ktc.cli", *args],
                           capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def instructions(kind, mode, cmd, tmp_path):
+    """Machine instructions (cachegrind's I refs) of the row's program
+    with CG_N calls, run by the same command."""
+    src = tmp_path / "cg.k"
+    src.write_text(source(kind, CG_N))
+    image = tmp_path / "cg.kbc"
+    jit = ["--jit"] if mode == "JIT" else []
+    r = ktc("compile", *jit, str(src), "-o", str(image))
+    assert r.returncode == 0, r.stderr
+    run = list(cmd[:-1])
+    if mode == "JIT":
+        so = tmp_path / "cg.jit.so"
+        link_stubs(tmp_path / "cg.jit.o", so)
+        run[run.index("--jit") + 1] = str(so)
+    r = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                        "--cachegrind-out-file=/dev/null", *run, str(image)],
+                       capture_output=True, text=True)
+    assert r.stdout == f"{CG_N}\n", r.stderr
+    m = re.search(r"I\s+refs:\s+([\d,]+)", r.stderr)
+    return int(m.group(1).replace(",", ""))
 
 
 def source(kind, n, interfaces=True):
@@ -120,19 +151,28 @@ def report():
             isinstance(empty, tuple) else None
         lines += [f"## {mode}", "",
                   "| row | median wall s | least CPU s | net s | net ns per call | "
-                  "net / virtual call |", "|---|---|---|---|---|---|"]
+                  "net / virtual call | instructions per call | "
+                  "instructions / virtual call's |",
+                  "|---|---|---|---|---|---|---|---|"]
+        e_i, v_i = INSNS.get((mode, "empty loop")), INSNS.get((mode, "virtual call"))
         for kind in KINDS:
             v = RESULTS.get((mode, kind), "not run")
             if not isinstance(v, tuple):
-                lines.append(f"| {kind} | {v} | | | | |")
+                lines.append(f"| {kind} | {v} | | | | | | |")
                 continue
             if kind == "empty loop" or not isinstance(empty, tuple):
-                lines.append(f"| {kind} | {v[0]:.4f} | {v[1]:.4f} | | | |")
+                lines.append(f"| {kind} | {v[0]:.4f} | {v[1]:.4f} | | | | | |")
                 continue
             net = v[1] - empty[1]
             ratio = f"{net / base:.2f}" if base else "n/a"
+            ins = INSNS.get((mode, kind))
+            ipc = iratio = ""
+            if ins is not None and e_i is not None:
+                ipc = f"{(ins - e_i) / CG_N:.1f}"
+                if v_i is not None and v_i != e_i:
+                    iratio = f"{(ins - e_i) / (v_i - e_i):.2f}"
             lines.append(f"| {kind} | {v[0]:.4f} | {v[1]:.4f} | {net:.4f} | "
-                         f"{net / n * 1e9:.2f} | {ratio} |")
+                         f"{net / n * 1e9:.2f} | {ratio} | {ipc} | {iratio} |")
         lines.append("")
     (RESULTS_DIR / "calls.md").write_text("\n".join(lines) + "\n")
 
@@ -176,6 +216,8 @@ def test_calls(benchmark, kind, mode, kvm, tmp_path):
 
     out = benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
     assert out == f"{n}\n"
+    if shutil.which("valgrind"):
+        INSNS[(mode, kind)] = instructions(kind, mode, cmd, tmp_path)
     median, _ = median_of(benchmark)
     if median is not None:
         RESULTS[(mode, kind)] = (median, min(cpu))
