@@ -225,6 +225,11 @@ struct kimage {
 	const struct ktype *types;
 	uint32_t nclasses;	/* class ids 0..nclasses-1 that exist */
 	const struct kclass *const *classes;	/* by class id; NULL gaps */
+	/*
+	 * each class's vtable by class id (NULL gaps): one load less per
+	 * virtual call than classes[id]->vtable
+	 */
+	const struct kmethod_ref *const *vtables;
 	uint32_t nifaces;	/* (1.1) the interfaces section */
 	const struct kiface *ifaces;
 	uint32_t nglobals;

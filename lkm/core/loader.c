@@ -526,6 +526,7 @@ const char *ld_tname2(struct ld *ld, uint32_t t)
  */
 static int verify_image(struct ld *ld)
 {
+	const struct kmethod_ref **vt;
 	struct kclass *sc;
 	uint32_t i;
 
@@ -536,6 +537,13 @@ static int verify_image(struct ld *ld)
 	    ld_verify_function_headers(ld) || ld_link_ifaces(ld) ||
 	    ld_verify_classes(ld, sc))
 		return ld->failed;
+	vt = ld_array(ld, ld->img->nclasses, sizeof(*vt));
+	if (!vt)
+		return ld->failed;
+	for (i = 0; i < ld->img->nclasses; i++)
+		if (ld->img->classes[i])
+			vt[i] = ld->img->classes[i]->vtable;
+	ld->img->vtables = vt;
 	for (i = 0; i < ld->img->nfuncs; i++)
 		if (ld_verify_function(ld, &ld->img->funcs[i]))
 			return ld->failed;

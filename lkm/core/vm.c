@@ -792,14 +792,23 @@ redispatch:
 	}
 	vmcase(CALLV) {
 		struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
+		struct kobj *recv = RO(A3);
 
-		/* the receiver's class picks a script method or a native */
-		OPST(kopi_callv_target(vm, R, A2, A3, &m));
+		/*
+		 * the receiver's class picks a script method or a native: an
+		 * instance's class is read in place (the common case costs no
+		 * call), null and the other kinds go through the helper
+		 */
+		if (likely(recv && recv->kind == KO_INSTANCE))
+			m = img->vtables[recv->cls][A2];
+		else
+			OPST(kopi_callv_target(vm, R, A2, A3, &m));
 		if (m.func != KIMG_NONE) {
 			const struct kfunc *callee = &img->funcs[m.func];
 			uint32_t caller = fr->base, i;
 			const union kvalue *src;
 
+			SAVE_PC();
 			dst = push_frame(vm, callee, A1, KRET_PLAIN);
 			if (unlikely(!dst)) {
 				st = KVM_ABORT;
@@ -814,15 +823,26 @@ redispatch:
 		vmnextop(CALLV);
 	}
 	vmcase(CALLI) {
-		/* (1.1) A t i B q: CALLV with the slot found by cache q */
+		/*
+		 * (1.1) A t i B q: CALLV of the method cache q holds for the
+		 * receiver's class; a hit is tested in place, a miss (and a
+		 * null receiver) goes through the helper, which refills it
+		 */
 		struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
+		struct kobj *recv = RO(A4);
+		const struct kinline_cache *ic = &fn->ics[A5];
 
-		OPST(kopi_calli_target(vm, fn, R, A2, A3, A4, A5, &m));
+		if (likely(recv && recv->kind == KO_INSTANCE &&
+			   ic->key == recv->cls))
+			m = ic->target;
+		else
+			OPST(kopi_calli_target(vm, fn, R, A2, A3, A4, A5, &m));
 		if (m.func != KIMG_NONE) {
 			const struct kfunc *callee = &img->funcs[m.func];
 			uint32_t caller = fr->base, i;
 			const union kvalue *src;
 
+			SAVE_PC();
 			dst = push_frame(vm, callee, A1, KRET_PLAIN);
 			if (unlikely(!dst)) {
 				st = KVM_ABORT;
