@@ -47,19 +47,27 @@ import lzma
 import os
 import re
 import shutil
-import stat
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+# What `ktc try` shares with this harness lives in the tool (ktc/vmkit.py):
+# the initramfs writer, busybox, vmlinux extraction, QEMU's command line,
+# the kernel log's error lines.
+from ktc.vmkit import (BUSYBOX_CANDIDATES, KERNEL_LOG_ERROR_RES,  # noqa: E402,F401
+                       KERNEL_LOG_ERRORS, QBOOT, QEMU, Cpio, extract_vmlinux,
+                       find_busybox, kernel_log_errors)
+from ktc import vmkit  # noqa: E402
+
 BUILD = REPO / "build"
 GUEST_DIR = Path(__file__).resolve().parent / "guest"
 KERNELS_SH = REPO / "tools" / "kernels.sh"
-BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
-QEMU = "qemu-system-x86_64"
-QBOOT = Path("/usr/share/qemu/qboot.rom")
 
 # The kernel lines the project supports; both must pass.
 DEBIAN_LINES = ("6.1", "6.12")
@@ -90,46 +98,6 @@ SUITE_END = "KTEST-SUITE-END"
 DMESG_BEGIN = "KTEST-DMESG-BEGIN"
 DMESG_END = "KTEST-DMESG-END"
 DONE = "KTEST-DONE"
-
-# Lines of the kernel log that mean the kernel went wrong, whatever the
-# tests said. Most of what the debug kernel's checkers print starts with
-# "BUG:" or "WARNING:"; their own headers are listed too, so a report is
-# caught whatever its first line looks like.
-KERNEL_LOG_ERRORS = (
-    "BUG:",
-    "kernel BUG at",
-    "WARNING:",
-    "scheduling while atomic",
-    "Call Trace",
-    "Kernel panic",
-    "general protection fault",
-    # KASAN and KFENCE ("BUG: KASAN: slab-use-after-free in ...")
-    "KASAN:",
-    "KFENCE:",
-    # UBSAN ("UBSAN: array-index-out-of-bounds in ...")
-    "UBSAN:",
-    # lockdep ("WARNING: possible circular locking dependency detected")
-    "possible circular locking",
-    "possible recursive locking",
-    "inconsistent lock state",
-    "WARNING: possible",
-    "suspicious RCU usage",
-    "held when returning to user space",
-    # DEBUG_ATOMIC_SLEEP
-    "sleeping function called from invalid context",
-    # DEBUG_LIST
-    "list_add corruption",
-    "list_del corruption",
-)
-# The header of every die() report: "Oops: 0000 [#1] PREEMPT SMP", "invalid
-# opcode: 0000 [#1] ...", "general protection fault, ...: 0000 [#1] ...".
-# A bare "Oops" is not enough: scripts print through printk, and a class
-# named Oops shows up as "konoha: c127: Oops: bad".
-KERNEL_LOG_ERROR_RES = (
-    re.compile(r"\bOops\b.*\[#\d+\]"),
-    re.compile(r": [0-9a-f]{4} \[#\d+\]"),
-)
-
 
 # ---- kernels ---------------------------------------------------------------
 
@@ -256,26 +224,6 @@ def accel() -> str:
 
 # ---- the kernel image ------------------------------------------------------
 
-# Compressed payloads a bzImage may carry, by magic, with the command that
-# decompresses them (xz is done in Python).
-_PAYLOADS = ((b"\xfd7zXZ\x00", None), (b"\x28\xb5\x2f\xfd", ["zstd", "-dcq"]),
-             (b"\x1f\x8b\x08", ["gzip", "-dc"]))
-
-
-def _decompress(data: bytes, command: list[str] | None) -> bytes:
-    if command is None:
-        try:
-            return lzma.LZMADecompressor().decompress(data)
-        except lzma.LZMAError:
-            return b""
-    if not shutil.which(command[0]):
-        return b""
-    # Trailing bytes after the stream make the tool complain: what it wrote
-    # before that is what counts (as scripts/extract-vmlinux does).
-    return subprocess.run(command, input=data, capture_output=True,
-                          check=False).stdout
-
-
 def boot_image(kernel: Kernel) -> Path:
     """The image QEMU boots: the uncompressed vmlinux (an ELF with a PVH
     entry point) extracted from /boot/vmlinuz-RELEASE and cached under
@@ -289,26 +237,7 @@ def boot_image(kernel: Kernel) -> Path:
         # its PVH entry, KASAN-instrumented code runs before KASAN's shadow
         # memory is mapped and the machine triple-faults.
         return kernel.image
-    out = kernel.build_dir / "vmlinux"
-    stamp = kernel.build_dir / "vmlinux.source"
-    st = kernel.image.stat()
-    source = f"{kernel.image} {st.st_size} {int(st.st_mtime)}\n"
-    if out.exists() and stamp.exists() and stamp.read_text() == source:
-        return out
-    data = kernel.image.read_bytes()
-    for magic, command in _PAYLOADS:
-        start = data.find(magic)
-        while start >= 0:
-            elf = _decompress(data[start:], command)
-            if elf[:4] == b"\x7fELF" and len(elf) > 1 << 20:
-                kernel.build_dir.mkdir(parents=True, exist_ok=True)
-                tmp = out.with_suffix(".tmp")
-                tmp.write_bytes(elf)
-                tmp.replace(out)
-                stamp.write_text(source)
-                return out
-            start = data.find(magic, start + 1)
-    return kernel.image
+    return extract_vmlinux(kernel.image, kernel.build_dir)
 
 
 def qemu_command(mode: str, kernel: Kernel, initrd: Path, memory_mb: int) -> list[str]:
@@ -316,68 +245,10 @@ def qemu_command(mode: str, kernel: Kernel, initrd: Path, memory_mb: int) -> lis
     if kernel.debug:
         # Every KASAN report, not only the first of the boot.
         append += " kasan_multi_shot"
-    cmd = [QEMU, "-accel", mode, "-m", str(memory_mb), "-smp", "1",
-           "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-           "-serial", "stdio", "-monitor", "none",
-           "-kernel", str(boot_image(kernel)), "-initrd", str(initrd),
-           "-append", append]
-    # qboot starts a kernel in a fraction of SeaBIOS's time under TCG.
-    if QBOOT.exists():
-        cmd += ["-bios", str(QBOOT)]
-    return cmd
+    return vmkit.qemu_command(mode, boot_image(kernel), initrd, memory_mb, append)
 
 
 # ---- initramfs -------------------------------------------------------------
-
-class Cpio:
-    """A newc cpio archive written without root: device nodes included."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-        self._ino = 1
-        self._dirs: set[str] = set()
-
-    def _entry(self, name: str, mode: int, data: bytes = b"",
-               rdev: tuple[int, int] = (0, 0)) -> None:
-        name_b = name.encode() + b"\0"
-        fields = (self._ino, mode, 0, 0, 1, 0, len(data), 0, 0,
-                  rdev[0], rdev[1], len(name_b), 0)
-        self._ino += 1
-        header = b"070701" + b"".join(b"%08X" % f for f in fields)
-        part = header + name_b
-        part += b"\0" * (-len(part) % 4)
-        part += data
-        part += b"\0" * (-len(part) % 4)
-        self._parts.append(part)
-
-    def dir(self, name: str) -> None:
-        name = name.strip("/")
-        if not name or name in self._dirs:
-            return
-        self.dir(os.path.dirname(name))
-        self._dirs.add(name)
-        self._entry(name, stat.S_IFDIR | 0o755)
-
-    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
-        name = name.strip("/")
-        self.dir(os.path.dirname(name))
-        self._entry(name, stat.S_IFREG | mode, data)
-
-    def symlink(self, name: str, target: str) -> None:
-        name = name.strip("/")
-        self.dir(os.path.dirname(name))
-        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
-
-    def chardev(self, name: str, major: int, minor: int, mode: int = 0o600) -> None:
-        name = name.strip("/")
-        self.dir(os.path.dirname(name))
-        self._entry(name, stat.S_IFCHR | mode, rdev=(major, minor))
-
-    def bytes(self) -> bytes:
-        trailer = Cpio()
-        trailer._entry("TRAILER!!!", 0)
-        return b"".join(self._parts) + trailer._parts[0]
-
 
 INIT_SCRIPT = f"""#!/bin/busybox sh
 # /init of the K kernel-test initramfs (written by tests/kernel/qemu.py).
@@ -402,13 +273,6 @@ sync
 poweroff -f
 reboot -f
 """
-
-
-def find_busybox() -> Path:
-    for candidate in BUSYBOX_CANDIDATES:
-        if Path(candidate).exists():
-            return Path(candidate)
-    raise FileNotFoundError("busybox not found (apt-get install busybox-static)")
 
 
 def resolve_kernel_modules(kernel: Kernel, names: list[str]) -> list[Path]:
@@ -571,10 +435,7 @@ class BootResult:
     def kernel_log_errors(self) -> list[str]:
         """Lines of the kernel log (or, when the run died before dmesg was
         printed, of the console) that show the kernel went wrong."""
-        text = self.dmesg if self.completed else self.console
-        return [line for line in text.splitlines()
-                if any(p in line for p in KERNEL_LOG_ERRORS)
-                or any(r.search(line) for r in KERNEL_LOG_ERROR_RES)]
+        return kernel_log_errors(self.dmesg if self.completed else self.console)
 
     def console_tail(self, lines: int = 60) -> str:
         return "\n".join(self.console.splitlines()[-lines:])
