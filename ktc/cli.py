@@ -1,11 +1,12 @@
 """`ktc`: the command line of the K compiler.
 
 Subcommands: check, compile, run, disasm, and load, unload, list for
-konoha.ko (see `ktc --help`).  Passes never print; this module renders
-their results.  Exit statuses: 0 success, 1 compile errors or a user error
-(missing file, bad extension, no /dev/konoha, not root), and for `run` and
-`load` the VM's status: 2 uncaught exception or abort (the init failed), 3
-image refused.
+konoha.ko, try (konoha.ko and a script in a kernel under QEMU), ioctl (one
+ioctl(2) on a device node) (see `ktc --help`).  Passes never print; this
+module renders their results.  Exit statuses: 0 success, 1 compile errors
+or a user error (missing file, bad extension, no /dev/konoha, not root),
+and for `run` and `load` the VM's status: 2 uncaught exception or abort
+(the init failed), 3 image refused; `try` exits with its command's status.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ examples:
   ktc load --name hi --budget 1000000 hello_device.kbc
   ktc list                          the loaded scripts, their devices and memory
   ktc unload hello_device           remove a script and its devices
+  ktc try hello_device.k -- cat /dev/hello
+                                    boot Linux under QEMU (no root), load
+                                    konoha.ko and the script, run the command
+  ktc try --kernel 6.1 hello_device.k   the same, with a shell on the console
+  ktc ioctl /dev/hello 1 21         ioctl(2) on a device node: prints 42
+  ktc ioctl /dev/pts/0 0x5413 @0000000000000000
+                                    a buffer argument, printed in hex after
 
 exit status: 0 ok, 1 compile error or bad input, 2 uncaught exception or
 abort while running (or in the init of a load), 3 image refused by the VM's
@@ -393,6 +401,59 @@ def cmd_list(args) -> int:
     return EXIT_OK
 
 
+def cmd_try(args) -> int:
+    from . import try_
+    name = args.name or pathlib.Path(args.file).stem
+    if not name or len(name.encode()) >= konoha.NAME_LEN or "/" in name:
+        raise UsageError(f"script name `{name}`: 1 to {konoha.NAME_LEN - 1} "
+                         f"bytes, no `/` (--name)")
+    if args.command_line:
+        # the words joined by spaces and run by the guest's sh, as ssh does
+        command = " ".join(args.command_line)
+    elif not sys.stdin.isatty():
+        # commands on stdin: run as a script, like `sh < FILE`
+        command = sys.stdin.buffer.read().decode("latin-1")
+    else:
+        command = None
+    if args.file.endswith(".k"):
+        print(f"ktc: compiling {args.file}", file=sys.stderr)
+    data = _image_bytes(args.file)
+    plan = try_.Plan(image=data, name=name, line=args.kernel, jit=args.jit,
+                     budget=args.budget, heap=args.heap, depth=args.depth,
+                     command=command, timeout=args.timeout)
+    try:
+        return try_.run(plan, interactive_tty=command is None)
+    except try_.TryError as e:
+        raise UsageError(str(e)) from None
+
+
+def cmd_ioctl(args) -> int:
+    from . import ioctl
+    try:
+        req = ioctl.parse(args.cmd, args.arg)
+    except ioctl.ArgError as e:
+        raise UsageError(str(e)) from None
+    try:
+        fd = ioctl.open_node(args.node)
+    except OSError as e:
+        print(f"ktc: ioctl: cannot open {args.node}: "
+              f"{_errno_text(e.errno)}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        result = ioctl.call(fd, req)
+    except OSError as e:
+        print(f"ktc: ioctl {args.node} {req.cmd:#x}: failed: "
+              f"{ioctl.errno_name(e.errno)} ({os.strerror(e.errno)})",
+              file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        os.close(fd)
+    print(result)
+    if req.buffer is not None:
+        print(req.buffer.hex())
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- --ops
 
 def _parse_ops(text: str) -> list[list[str]]:
@@ -720,12 +781,83 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print JSON")
     c.add_argument("--device", default=konoha.DEVICE, help=argparse.SUPPRESS)
     c.set_defaults(func=cmd_list)
+
+    c = sub.add_parser(
+        "try", help="boot Linux under QEMU with konoha.ko and a script, run "
+        "a command or a shell there",
+        usage="ktc try [options] FILE.k|FILE.kbc [-- COMMAND...]",
+        description="Compile FILE.k (or take FILE.kbc), build (or reuse) "
+        "konoha.ko for a Debian kernel (6.12 or 6.1, installed by `make "
+        "setup`), boot that kernel under QEMU (software emulation, as the "
+        "invoking user: no root, the host's kernel is not touched), load "
+        "konoha.ko and the script there, then run COMMAND in the guest's "
+        "shell (its words joined by spaces, as ssh does: `-- 'cat "
+        "/dev/hello | wc -c'` runs a pipeline), print its output and the "
+        "script's kernel log lines (on stderr), and power the guest off.  "
+        "Without COMMAND: a shell on the console (exit or Ctrl-D powers "
+        "off, Ctrl-A x stops QEMU); when stdin is not a terminal, the "
+        "commands are read from it and run as a script.  The guest has "
+        "busybox and the guest tools kdrive and kload (e.g. `kdrive op "
+        "/dev/hello open ioctl:1:21 close`).",
+        epilog="exit status: the command's (or the shell's); if the script "
+        "does not load: 3 image refused, 2 init failed, 1 otherwise; 1 "
+        "when ktc cannot build or boot (`ktc: error:` on stderr).")
+    c.add_argument("file", metavar="FILE.k|FILE.kbc")
+    c.add_argument("--kernel", choices=("6.1", "6.12"), default="6.12",
+                   help="the kernel line to boot (default 6.12)")
+    c.set_defaults(command_line=None)
+    c.add_argument("--jit", action="store_true",
+                   help="also build the image's JIT companion module for "
+                   "that kernel (ktc/kmod.py) and load the script on its "
+                   "stubs")
+    c.add_argument("--name", metavar="NAME",
+                   help="script name (default: the file's name without "
+                   "its extension)")
+    c.add_argument("--budget", type=_positive, metavar="N",
+                   help="instructions per init or callback (default 10^8)")
+    c.add_argument("--heap", type=_positive, metavar="BYTES",
+                   help="heap quota in bytes (default 16 MiB)")
+    c.add_argument("--depth", type=_positive, metavar="N",
+                   help="maximum call depth (default 1000)")
+    c.add_argument("--timeout", type=_positive, metavar="SECONDS",
+                   help="stop the machine after this long (default: never)")
+    c.set_defaults(func=cmd_try)
+
+    c = sub.add_parser(
+        "ioctl", help="issue one ioctl(2) on a device node",
+        description="Open NODE (read-write, or read-only when writing is "
+        "refused) and call ioctl(2) with CMD (decimal or 0x hex, unsigned "
+        "32-bit) and ARG: an integer, passed as the long argument (default "
+        "0), or @HEX, a buffer holding those bytes whose address is the "
+        "argument.  Prints the result, then for @HEX the buffer in hex as "
+        "the driver left it.",
+        epilog="exit status: 0 ok; 1 bad arguments, NODE cannot be opened, "
+        "or the call failed (its errno name on stderr).")
+    c.add_argument("node", metavar="NODE", help="e.g. /dev/hello")
+    c.add_argument("cmd", metavar="CMD")
+    c.add_argument("arg", metavar="ARG|@HEX", nargs="?")
+    c.set_defaults(func=cmd_ioctl)
     return p
+
+
+def _split_try(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """`ktc try ... -- COMMAND...`: the arguments before the first `--`
+    and the guest's command line after it (argparse would take the
+    command's options for its own)."""
+    words = [w for w in argv if not w.startswith("-")]
+    if words and words[0] == "try" and "--" in argv:
+        at = argv.index("--")
+        return argv[:at], argv[at + 1:]
+    return argv, None
 
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv, command_line = _split_try(sys.argv[1:] if argv is None
+                                    else list(argv))
     args = parser.parse_args(argv)
+    if command_line is not None:
+        args.command_line = command_line
     try:
         return args.func(args)
     except (UsageError, konoha.DeviceError) as e:
