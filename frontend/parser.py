@@ -1195,11 +1195,21 @@ def _lambda_parens(src):
         return frozenset()
     toks = _scan(src)
     out, stack = set(), []
+    # Inside a `case` label list, whose `->` at the label's bracket depth
+    # ends it, `(A) -> x` is a parenthesised label, never a lambda (§5:
+    # labels are read as conditional expressions).
+    case_depth = None
     for i, t in enumerate(toks):
+        if t[0] == "case" and t[1] == "id":
+            case_depth = len(stack)
+        elif t[0] == "->" and case_depth == len(stack):
+            case_depth = None
         if t[0] == "(":
             stack.append(i)
         elif t[0] == ")" and stack:
             j = stack.pop()
+            if case_depth == len(stack):
+                continue
             if i + 1 < len(toks) and toks[i + 1][0] == "->":
                 prev = toks[j - 1] if j else None
                 call = prev is not None and (
