@@ -1,9 +1,34 @@
-"""Type checker of K: names, types, classes, flow (LANGUAGE.md 2-9).
+"""Type checker of K: names, types, classes, flow (the language reference
+§2 to §9).
 
-`check(program, filename)` annotates the AST in place (DESIGN.md) and
-returns `(ProgramInfo, diagnostics)`.  Every error of the file is reported
-once; an expression that already failed gets `types.ERROR`, which is
-compatible with everything, so no error cascades from it.
+The second stage of the front end: source -> parse (parser.py) -> check
+(this module) -> emit (emitter.py) -> image (image.py).  `check(program,
+filename)` annotates the AST in place and returns `(ProgramInfo,
+diagnostics)`; the emitter reads only those annotations, never a name or a
+type node again (frontend/DESIGN.md lists them).  What it records:
+
+- on every expression `ty`, its static type (types.py);
+- on names and members `ref`, the symbol they denote (LocalVar, FieldInfo,
+  GlobalInfo, FuncInfo, MethodInfo, IfaceMethod, an errno's int);
+- on calls `kind` ("func", "virtual", "iface", "native", "dynamic",
+  "funcval", "super", "super_ctor", "print"), `target`, `receiver` and
+  `param_types`, which select the instruction the emitter writes;
+- on declarations `info` and `var`, on switches `kind` and each arm's
+  `values`, on lambdas their LambdaInfo with its captures;
+- in ProgramInfo the classes in image order (parents first), the
+  interfaces (extended ones first), functions, globals and the code units
+  in the order their functions get indices.
+
+The work is done in phases (Checker.run), because declarations may appear
+in any order: top-level names first, then the class hierarchy and
+interfaces, class layouts (fields and vtable slots), signatures, globals,
+constants, and only then the bodies.
+
+Every error of the file is reported once; an expression that already
+failed gets `types.ERROR`, which is compatible with everything, so no error
+cascades from it.  Flow analysis (reachability, definite assignment,
+"possibly assigned" for finals) is done in the same walk as typing: `live`,
+`da` and `pa` describe the point being checked.
 """
 from __future__ import annotations
 
@@ -16,7 +41,12 @@ from .symbols import IfaceMethod, InterfaceInfo
 
 
 class _All:
-    """The definite-assignment set of an unreachable point: every variable."""
+    """The definite-assignment set of an unreachable point: every variable.
+
+    JLS 16's convention: after `return`, `break` or `throw` every variable
+    counts as assigned, so that a join with a live path keeps exactly that
+    path's set, and no E0402 is reported on dead code.  It is never
+    mutated, so `copy` returns itself."""
 
     def __contains__(self, item):
         return True
@@ -31,7 +61,8 @@ class _All:
 ALL = _All()
 
 
-# (1.1) The value of an expression that is not a constant expression.
+# (1.1) The value of an expression that is not a constant expression (a
+# sentinel, since None, False and 0 are all constant values).
 _NC = object()
 _U64 = 1 << 64
 
@@ -81,6 +112,9 @@ def _assigned_names(node):
 
 
 def da_join(a, b):
+    """Definite assignment where two paths meet: the variables assigned on both.
+    ALL (a dead path) is the identity, and the result is a fresh set, so
+    neither operand is aliased."""
     if a is ALL:
         return b.copy() if b is not ALL else ALL
     if b is ALL:
@@ -96,6 +130,8 @@ class Namespace:
 
 
 class _AnyName:
+    """The top-level symbol of the type name `Any`: a type, but neither a
+    class nor an interface (it cannot be extended, called or created)."""
     name = "Any"
 
 
@@ -103,7 +139,17 @@ ANY_NAME = _AnyName()
 
 
 class _Fn:
-    """The function whose body is being checked."""
+    """The function whose body is being checked.
+
+    `kind` is "func", "method", "ctor", "init" (top-level statements and
+    global initialisers), "field" (a field initialiser, which runs in the
+    constructor's frame) or "lambda".  `scopes` is the stack of block
+    scopes, innermost last; `locals` every LocalVar declared, in order,
+    which is the register order the emitter gives them.  `loops` is the
+    stack of enclosing loops and switch statements: each collects the
+    definite-assignment sets of its `break`s and `continue`s, and a
+    switch's entry also has `switch: True` and the possibly-assigned sets of
+    its breaks (`pas`)."""
 
     def __init__(self, kind, ret, cls=None, owner=None, name=""):
         self.kind = kind          # func method ctor init field
@@ -119,11 +165,24 @@ class _Fn:
 
 
 def _bin_verb(op):
+    """The verb of an arithmetic operator in E0201's message, or None."""
     return {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "take the remainder of"}.get(op)
 
 
 class Checker:
+    """One check of one file: the symbol tables being built, the diagnostics, and
+    the flow state of the point being checked.
+
+    Flow state: `live` is whether the current point is reachable; `da` the set
+    of LocalVars (and blank final fields, in a constructor) definitely assigned
+    there, or ALL where dead; `pa` the set possibly assigned (for the finals
+    rules and effective finality); `bf_depth` and `bf_assign` restrict where a
+    blank final field may be assigned. Each stmt_X / expr_X method checks one
+    kind of node, updates this state as control flows through it and, for
+    expressions, returns the type it also stores in `e.ty`."""
     def __init__(self, filename):
+        """The state of one check of `filename`; `install()` gives the built-in
+        classes, natives and statics this checker's symbols start from."""
         self.filename = filename
         self.diags = []
         self.info = ProgramInfo()
@@ -150,11 +209,22 @@ class Checker:
 
     # ------------------------------------------------------------ helpers
     def error(self, code, msg, span, labels=None, notes=None, label=""):
+        """Records diagnostic `code` at `span`; `labels` are (span, text) pairs
+        shown under other places, `label` the text under `span` itself."""
         self.diags.append(Diagnostic(code, msg, span, labels=list(labels or []),
                                      notes=list(notes or []), label=label))
 
     # ------------------------------------------------------------ entry
     def run(self, program):
+        """Checks the whole `program` and returns `(ProgramInfo, diagnostics)`,
+        the diagnostics sorted by position.
+
+        The phases run in this order because each needs the previous one's
+        results: names must exist before an `extends` can be resolved, a
+        superclass must be laid out before its subclasses (fields and vtable
+        slots are inherited by index), signatures before bodies call them, and
+        capture errors can only be judged once every assignment of a function
+        is known."""
         info = self.info
         program.info = info
         info.natives = self.bs.natives
@@ -186,6 +256,9 @@ class Checker:
 
     # ------------------------------------------------------------ declarations
     def declare_name(self, name, span, sym):
+        """Enters a top-level symbol; E0102 if it shadows a built-in name, E0101
+        if it is declared twice (the first declaration wins, so later
+        references resolve to it). Returns whether it was entered."""
         top = self.info.top
         if name in self.builtin_names:
             self.error("E0102", f"`{name}` is a built-in name and cannot be redeclared", span)
@@ -199,6 +272,12 @@ class Checker:
         return True
 
     def declare_top(self, program):
+        """The first pass over the top-level items: creates the InterfaceInfo,
+        ClassInfo, FuncInfo and GlobalInfo of every declaration and enters
+        their names, so that any item may refer to any other whatever the
+        order. Class ids are given in declaration order here and renumbered by
+        resolve_hierarchy; methods declared outside their class (`R C.m(...)`)
+        wait in `out_methods` until their class is known."""
         info = self.info
         self.class_decls = []
         self.func_decls = []
@@ -214,6 +293,7 @@ class Checker:
             elif isinstance(item, A.ClassDecl):
                 ci = ClassInfo(item.name, FIRST_SCRIPT_CLASS_ID + len(info.script_classes), decl=item)
                 ci.span = item.name_span
+                # script classes may be extended by script classes
                 ci.extendable = True
                 item.info = ci
                 info.script_classes.append(ci)
@@ -222,6 +302,8 @@ class Checker:
                     info.class_by_name[item.name] = ci
                 self.class_decls.append(item)
             elif isinstance(item, A.FuncDecl):
+                # the signature is resolved later (resolve_functions); its code
+                # unit index, `func_index`, is given by check_bodies
                 fi = FuncInfo(item.name, T.ERROR, [], decl=item, index=len(info.functions),
                               param_names=[p.name for p in item.params])
                 item.info = fi
@@ -244,10 +326,19 @@ class Checker:
         return "an interface" if isinstance(self.info.top.get(name), InterfaceInfo) else "a class"
 
     def is_class_name(self, name):
+        """Whether `name` denotes a type at top level (a class, an interface or
+        `Any`): a local, parameter or field may not take such a name (E0103).
+        """
         sym = self.info.top.get(name)
         return isinstance(sym, (ClassInfo, InterfaceInfo)) or sym is ANY_NAME
 
     def resolve_hierarchy(self):
+        """Resolves each script class's `extends` (Object by default): E0704 for
+        an interface, E0300 for a built-in class scripts may not extend or for
+        `Any`, E0104 for an unknown name, E0301 for a cycle (which is then cut
+        at Object). Finally renumbers the script classes so that every class
+        comes after its superclass, the order the image and its loader require.
+        """
         obj = self.bs.classes["Object"]
         for cd in self.class_decls:
             ci = cd.info
@@ -302,6 +393,7 @@ class Checker:
             self.info.classes[-n:] = order
 
     def depth(self, ci):
+        """The number of superclasses above `ci` (Object's is 0)."""
         d = 0
         while ci.superclass is not None:
             ci = ci.superclass
@@ -359,6 +451,8 @@ class Checker:
         for d in self.iface_decls:
             place(d.info)
         for i, ii in enumerate(order):
+            # an interface's index is its place in this order: after all those
+            # it extends
             ii.index = i
         self.info.interfaces = order
         # own signatures
@@ -406,6 +500,7 @@ class Checker:
             cd.info.interfaces = self.iface_list(cd.name, cd.interfaces, "`implements`")
 
     def _iface_cyclic(self, ii):
+        """Whether `ii` is among the interfaces it extends, directly or not."""
         seen, todo = set(), list(ii.extends)
         while todo:
             x = todo.pop()
@@ -467,7 +562,12 @@ class Checker:
             missing = []
             for im in ms.values():
                 m = ci.lookup_method(im.name)
+                # A method implements an interface method only with a vtable
+                # slot (an itable entry is a slot number) and exactly its
+                # signature.
                 if m is None or m.slot is None or m.slot < 0 or m.ret != im.ret or m.params != im.params:
+                    # a signature that failed to resolve has been reported
+                    # already
                     if m is not None and any(T.is_error(t) for t in [m.ret] + m.params):
                         continue
                     missing.append(im)
@@ -482,6 +582,9 @@ class Checker:
 
     # ------------------------------------------------------------ types
     def resolve_type(self, node, allow_void=False, what="a variable"):
+        """Resolves the type node `node`, records it in `node.resolved` and
+        returns it; `void` is E0206 unless `allow_void` (a return type), `what`
+        naming the place in the message."""
         t = self._resolve_type(node)
         if t == T.VOID and not allow_void:
             self.error("E0206", f"`void` is not allowed as the type of {what}", node.span)
@@ -490,6 +593,11 @@ class Checker:
         return t
 
     def _resolve_type(self, node):
+        """The Type a type node denotes, or ERROR after reporting an unknown or
+        non-type name (E0104), or `void` inside an array, map or Func type
+        (E0206). A compound type with an erroneous part is ERROR as a whole, so
+        that no message mentions a half-known type. Every part node gets its
+        `resolved` type too, for the emitter's type table."""
         if isinstance(node, A.NamedType):
             n = node.name
             if n == "int":
@@ -547,6 +655,8 @@ class Checker:
 
     # ------------------------------------------------------------ classes
     def method_sig(self, md):
+        """The resolved (return type, parameter types) of a method or function
+        declaration."""
         ret = self.resolve_type(md.ret, allow_void=True)
         params = []
         for p in md.params:
@@ -554,6 +664,11 @@ class Checker:
         return ret, params
 
     def layout_classes(self):
+        """Attaches methods declared outside their class to it (E0710 for an
+        interface, E0308 for a built-in or unknown class, whose methods are
+        still checked as orphans), then lays out every script class,
+        superclasses first (by depth), since a class starts from its
+        superclass's fields and vtable."""
         by_class = {}
         for md in self.out_methods:
             sym = self.info.top.get(md.class_name)
@@ -579,6 +694,18 @@ class Checker:
                              param_names=[p.name for p in md.params])
 
     def layout_class(self, cd, extra_methods):
+        """Builds the layout of one script class: fields after the inherited ones
+        (field i means the same in every subclass), the vtable copied from the
+        superclass with overrides put in the slot they override and new methods
+        appended, and the constructor.
+
+        Reports a name declared twice in the class or clashing with an
+        inherited field or method (E0303), an override with another signature
+        (E0302; the slot and signature of the overridden method stay, so calls
+        through the superclass type remain well typed), a misnamed or second
+        constructor (E0307, E0304). A class without a constructor gets an
+        implicit one with its superclass's parameters, which passes them on to
+        `super(...)`."""
         ci = cd.info
         sup = ci.superclass
         ci.fields = list(sup.fields)
@@ -623,6 +750,10 @@ class Checker:
             if inh_f is not None:
                 self.error("E0303", f"method `{m.name}` clashes with field `{inh_f.owner.name}.{m.name}`", m.name_span)
             ci.methods[m.name] = mi
+            # An override takes the slot of the method it overrides, so that
+            # CALLV through the superclass's type reaches it. A built-in method
+            # without a slot (slot < 0) is called natively and cannot be
+            # overridden: a script method of that name gets a new slot.
             if inh_m is not None and inh_m.slot >= 0:
                 if inh_m.ret != ret and not (T.is_error(ret) or T.is_error(inh_m.ret)) or \
                         len(inh_m.params) != len(params) or \
@@ -674,12 +805,17 @@ class Checker:
             ci.ctor = mi
 
     def resolve_functions(self):
+        """The signatures of the top-level functions, before any body calls them.
+        """
         for fd in self.func_decls:
             ret, params = self.method_sig(fd)
             fd.info.ret = ret
             fd.info.params = params
 
     def resolve_globals(self):
+        """The types of the globals: declared ones first, then those declared
+        `var` (inferred from their initialiser, which may use other globals in
+        any order: infer_global recurses and detects a cycle)."""
         for gd in self.global_decls:
             if gd.type is not None:
                 gd.info.type = self.resolve_type(gd.type, what="a variable")
@@ -689,6 +825,11 @@ class Checker:
                 self.infer_global(gd)
 
     def infer_global(self, gd):
+        """Infers the type of the `var` global `gd` by checking its initialiser
+        now, in a fresh init context; a global whose initialiser needs its own
+        type is E0207. The initialiser is marked `init_checked` so that
+        check_bodies does not check it (and report its errors) a second time.
+        """
         if id(gd) in self.inferring:
             self.error("E0207", f"cannot infer the type of `{gd.name}`: its initialiser depends on itself", gd.name_span)
             gd.info.type = T.ERROR
@@ -703,6 +844,8 @@ class Checker:
         gd.info.type = self.var_type_from(t, gd.init, gd.name)
 
     def var_type_from(self, t, init, name):
+        """The type a `var` declaration takes from its initialiser's type `t`:
+        `null` gives none (E0207)."""
         if t == T.NULL:
             self.error("E0207", f"cannot infer the type of `{name}` from `null`", init.span,
                        notes=["declare the variable with a type"])
@@ -711,6 +854,17 @@ class Checker:
 
     # ------------------------------------------------------------ bodies
     def check_bodies(self, program):
+        """Checks every body, in the order that fixes the function indices of the
+        image: functions, then per class its constructor (with the field
+        initialisers, which run in it) and methods, then the orphan methods,
+        and last the init (top-level statements and global initialisers in
+        source order).
+
+        Field initialisers are checked each in a context of their own with
+        nothing definitely assigned; a class whose implicit constructor leaves
+        a blank final field unassigned is E0502 here. In the init an
+        unreachable statement is reported once and checking goes on as if it
+        were reachable."""
         info = self.info
         for fd in self.func_decls:
             fd.info.func_index = len(info.code_units)
@@ -722,6 +876,9 @@ class Checker:
             info.code_units.append(ci.ctor)
             for m in cd.members:
                 if isinstance(m, A.FieldDecl) and m.init is not None:
+                    # a field initialiser runs in the constructor's frame,
+                    # before its body: it has `this` but nothing is assigned
+                    # yet
                     self.fn = _Fn("field", T.VOID, cls=ci, owner=ci.ctor, name=ci.name)
                     self.live, self.da, self.pa = True, set(), set()
                     self.check_assign_to(m.init, m.info.type if m.info else T.ERROR)
@@ -760,6 +917,8 @@ class Checker:
         info.init_locals = self.fn.locals
 
     def declare_params(self, decl, mi):
+        """Declares the parameters of `decl` as the first locals of the current
+        function."""
         mi.param_vars = []
         for i, p in enumerate(decl.params):
             t = mi.params[i] if i < len(mi.params) else T.ERROR
@@ -769,6 +928,9 @@ class Checker:
             mi.param_vars.append(v)
 
     def check_function(self, decl, mi, fn):
+        """Checks the body of a function or method `decl` whose symbol is `mi`, in
+        context `fn`, and records its locals on `mi`. E0401 if a non-void body
+        can complete normally, reported at the closing brace."""
         self.fn = fn
         self.live, self.da, self.pa = True, set(), set()
         self.unreachable_reported = False
@@ -786,6 +948,11 @@ class Checker:
         mi.locals = fn.locals
 
     def check_ctor(self, cd, ci):
+        """Checks constructor `cd` of class `ci`: E0305 if its superclass's
+        constructor takes arguments and the body does not begin with
+        `super(...)` (the only place such a call is allowed: `ctor_first`), and
+        at a normal completion every blank final field must be assigned
+        (E0502)."""
         mi = cd.info
         fn = _Fn("ctor", T.VOID, cls=ci, owner=mi, name=f"{ci.name}")
         self.fn = fn
@@ -822,6 +989,12 @@ class Checker:
 
     # ------------------------------------------------------------ scopes
     def declare_local(self, name, ty, span, is_param=False, final=False, has_init=False):
+        """Declares a local or parameter in the innermost scope and returns its
+        LocalVar, whose `index` is its position in the function's locals (the
+        emitter's register order). E0103 if it has a type's name, E0106 if it
+        shadows a local visible here, including (1.1) those of the functions a
+        lambda is written in. A parameter is definitely assigned from the
+        start."""
         fn = self.fn
         if self.is_class_name(name):
             self.error("E0103", f"{'parameter' if is_param else 'variable'} `{name}` has the name of "
@@ -863,6 +1036,10 @@ class Checker:
 
     # ------------------------------------------------------------ statements
     def check_block(self, block, new_scope=True):
+        """Checks the statements of `block`, in a new scope unless the caller
+        opened it. The first unreachable statement is E0400; checking then goes
+        on as if it were reachable, with everything assigned, so the rest of
+        the dead code reports no flow error (javac's recovery)."""
         if new_scope:
             self.fn.scopes.append({})
         reported = False
@@ -878,11 +1055,15 @@ class Checker:
             self.fn.scopes.pop()
 
     def dead(self):
+        """The current point is unreachable (after `return`, `break`, `continue`,
+        `throw`): every variable counts as assigned and nothing as possibly
+        assigned."""
         self.live = False
         self.da = ALL
         self.pa = set()
 
     def check_stmt(self, s):
+        """Checks statement `s` by its class's stmt_ method."""
         m = getattr(self, "stmt_" + type(s).__name__)
         m(s)
 
@@ -893,6 +1074,10 @@ class Checker:
         pass
 
     def stmt_VarDecl(self, s):
+        """A local declaration: its type is declared or inferred (`var`), the
+        initialiser is checked before the name is in scope (so `int x = x;`
+        finds no `x`), and the local is definitely assigned only when it has an
+        initialiser. A `final` local needs one (E0501)."""
         if s.type is None:
             t = self.check_value(s.init)
             t = self.var_type_from(t, s.init, s.name)
@@ -915,10 +1100,16 @@ class Checker:
             self.assign_var(v)
 
     def assign_var(self, v):
+        """Marks `v` definitely assigned at the current point (a no-op where
+        dead)."""
         if self.da is not ALL:
             self.da.add(v)
 
     def stmt_ExprStmt(self, s):
+        """An expression statement: only assignments, `++`/`--`, calls and `new`
+        (E0220). A plain `f = e;` statement outside loops and try statements is
+        the one form that may assign a blank final field: it is recorded in
+        `bf_assign` for final_write."""
         e = s.expr
         if not isinstance(e, (A.Assign, A.IncDec, A.Call, A.New)):
             self.check_expr(e)
@@ -931,12 +1122,19 @@ class Checker:
         self.bf_assign = None
 
     def condition(self, e, what):
+        """Checks the condition `e` of a statement (E0202 unless boolean) and
+        returns the definite-assignment sets when it is true and when it is
+        false."""
         t, f, ty = self.flow_cond(e)
         if ty != T.BOOL and not T.is_error(ty):
             self.error("E0202", f"{what} must be `boolean`, found `{ty}`", e.span)
         return t, f
 
     def stmt_If(self, s):
+        """`if`: the then-branch starts from the condition's true set and the
+        else-branch from its false set; after the statement the point is live
+        if either branch completes normally (or there is no else), and the
+        variables definitely assigned are those of every live branch."""
         t, f = self.condition(s.cond, "the condition of `if`")
         self.da = t
         pa0 = set(self.pa)
@@ -954,6 +1152,12 @@ class Checker:
             pass
 
     def _loop(self, cond, body, kind, update=None):
+        """The flow of `while` and `for`: the body starts from the condition's
+        true set; the loop completes normally unless its condition is the
+        constant `true` (or absent) and no `break` leaves it, and after it the
+        variables assigned are those of the false condition joined with every
+        `break`'s. A constant `false` condition makes the body unreachable
+        (E0400), as in Java."""
         const_true = cond is None or (isinstance(cond, A.BoolLit) and cond.value)
         const_false = isinstance(cond, A.BoolLit) and not cond.value
         if cond is not None:
@@ -967,6 +1171,7 @@ class Checker:
             self.error("E0400", "unreachable statement", body.span,
                        notes=[f"the condition of this `{kind}` loop is `false`"])
         self.check_stmt(body)
+        # the update is reached by `continue` even when the body's end is not
         if update:
             self.live = True
             for u in update:
@@ -998,20 +1203,30 @@ class Checker:
         return self.pa
 
     def leave_repeated(self, pa):
+        """Ends what enter_repeated began: the possibly-assigned set is the one
+        from before (grown by the part's own assignments, which enter_repeated
+        already added), or empty where dead."""
         self.bf_depth -= 1
         self.pa = set(pa) if self.live else set()
 
     def stmt_While(self, s):
+        """`while`: see _loop; the body's assignments may be assigned again at the
+        condition."""
         pa = self.enter_repeated(s.cond, s.body)
         self._loop(s.cond, s.body, "while")
         self.leave_repeated(pa)
 
     def stmt_DoWhile(self, s):
+        """`do ... while`: see _stmt_DoWhile."""
         pa = self.enter_repeated(s.cond, s.body)
         self._stmt_DoWhile(s)
         self.leave_repeated(pa)
 
     def _stmt_DoWhile(self, s):
+        """The flow of `do`: the body runs first, from the current sets; the
+        condition is reachable if the body completes normally or a `continue`
+        reaches it, and starts from their join. The loop completes normally if
+        the condition can be false or a `break` leaves it."""
         loop = {"breaks": [], "continues": []}
         self.fn.loops.append(loop)
         self.check_stmt(s.body)
@@ -1031,6 +1246,9 @@ class Checker:
         self.da = out if self.live else ALL
 
     def stmt_For(self, s):
+        """`for (init; cond; update)`: the init's declarations are in a scope of
+        the whole statement; the update runs after the body, and is checked as
+        reachable even when the body is not (it is reached by `continue`)."""
         self.fn.scopes.append({})
         for i in s.init:
             self.check_stmt(i) if isinstance(i, A.VarDecl) else self.check_expr(i.expr)
@@ -1040,11 +1258,18 @@ class Checker:
         self.fn.scopes.pop()
 
     def stmt_ForEach(self, s):
+        """`for (T x : a)`: see _stmt_ForEach."""
         pa = self.enter_repeated(s.body)
         self._stmt_ForEach(s)
         self.leave_repeated(pa)
 
     def _stmt_ForEach(self, s):
+        """The flow of `for (T x : a)`: only arrays are iterable (a map is E0219,
+        with a hint to iterate over `keys()` or `values()`); the loop variable,
+        of the element type or a declared type the elements are assignable to
+        (E0200), is assigned for the body. The loop may run zero times, so
+        after it only what was assigned before (and at each `break`) is
+        definitely assigned."""
         it = self.check_value(s.iterable)
         elem = T.ERROR
         if isinstance(it, T.ArrayType):
@@ -1077,17 +1302,23 @@ class Checker:
             self.da = da_join(self.da, b)
 
     def stmt_Break(self, s):
+        """`break`: leaves the innermost loop or (1.1) switch statement (E0403
+        outside one); what is assigned here reaches the point after it."""
         # (1.1) the innermost loop or switch statement
         if not self.fn.loops:
             self.error("E0403", "`break` outside of a loop", s.span)
         else:
             ctx = self.fn.loops[-1]
             ctx["breaks"].append(self.da.copy() if self.da is not ALL else ALL)
+            # a break out of a switch also carries what may have been assigned,
+            # for the join after it
             if ctx.get("switch"):
                 ctx["pas"].append(set(self.pa))
         self.dead()
 
     def stmt_Continue(self, s):
+        """`continue`: goes to the next iteration of the innermost loop, skipping
+        enclosing switches (E0403 outside a loop)."""
         # (1.1) `continue` belongs to the innermost loop, not to a switch
         loops = [c for c in self.fn.loops if not c.get("switch")]
         if not loops:
@@ -1097,6 +1328,10 @@ class Checker:
         self.dead()
 
     def stmt_Return(self, s):
+        """`return`: E0405 at top level; in a void function or constructor a value
+        is E0404, in a non-void one a missing value is E0404 and the value must
+        be assignable to the return type. A `return;` in a constructor is a
+        normal completion, so the blank finals must be assigned there too."""
         fn = self.fn
         if fn.kind == "ctor" and s.value is None and fn.owner is fn.cls.ctor:
             self.check_blank_finals(s.span)
@@ -1118,6 +1353,8 @@ class Checker:
         self.dead()
 
     def stmt_Throw(self, s):
+        """`throw e`: `e` must be an Exception (or null, which throws a
+        NullPointerException at run time); E0218 otherwise."""
         t = self.check_value(s.value)
         if not (T.is_error(t) or t == T.NULL or
                 (isinstance(t, T.ClassType) and t.info.is_subclass_of(self.exception_cls))):
@@ -1126,11 +1363,22 @@ class Checker:
         self.dead()
 
     def stmt_Try(self, s):
+        """`try`: its body, catches and finally may run after one another's
+        assignments (an exception can leave the body anywhere), so they are a
+        "repeated" region for the finals rules (enter_repeated)."""
         pa = self.enter_repeated(s.body, s.catches, s.finally_)
         self._stmt_Try(s)
         self.leave_repeated(pa)
 
     def _stmt_Try(self, s):
+        """The flow of a try statement. Each catch starts from what was definitely
+        assigned before the try (the body may have thrown before any of its
+        assignments), and so does the finally. After the statement: live if the
+        body or some catch completes normally and the finally does; assigned is
+        the join of the body's and the catches' ends, plus what the finally
+        assigns. A catch of a class an earlier catch already covers is
+        unreachable (E0400, JLS 14.21), and only Exceptions can be caught
+        (E0218)."""
         before = self.da.copy() if self.da is not ALL else ALL
         self.check_block(s.body)
         live, da = self.live, (self.da if self.live else ALL)
@@ -1169,6 +1417,8 @@ class Checker:
                 if da is ALL:
                     self.da = ALL
                 else:
+                    # what the finally assigns is assigned after the statement
+                    # too
                     self.da = da | fin_da if fin_da is not ALL else da
             else:
                 self.da = ALL
@@ -1186,6 +1436,8 @@ class Checker:
         return t
 
     def check_value(self, e, expected=None):
+        """Checks `e` where a value is needed: a call of a void function is E0206
+        here."""
         t = self.check_expr(e, expected)
         if t == T.VOID:
             self.error("E0206", "this expression has type `void` and has no value", e.span)
@@ -1194,6 +1446,10 @@ class Checker:
         return t
 
     def check_expr(self, e, expected=None):
+        """Checks expression `e` by its class's expr_ method, records its type in
+        `e.ty` and returns it. `expected` is the type of the slot it flows
+        into, if known (used only by the expressions that take their type from
+        the context)."""
         t = getattr(self, "expr_" + type(e).__name__)(e, expected)
         e.ty = t
         return t
@@ -1211,19 +1467,28 @@ class Checker:
         return self.STRING
 
     def in_class(self):
+        """Whether the code being checked has a `this` (a method, constructor,
+        field initialiser, or a lambda in one)."""
         return self.fn is not None and self.fn.cls is not None
 
     def expr_This(self, e, exp):
+        """`this`: the current class's type, in a method, constructor or field
+        initialiser (E0216 elsewhere)."""
         if not self.in_class():
             self.error("E0216", "`this` is only available in methods and constructors", e.span)
             return T.ERROR
         return T.ClassType(self.fn.cls)
 
     def expr_Super(self, e, exp):
+        """A bare `super` (not called, not `super.m(...)`): E0216."""
         self.error("E0216", "`super` can only be called or used to call a method", e.span)
         return T.ERROR
 
     def lookup_name(self, name):
+        """What a bare name denotes, innermost first: a local or parameter (of
+        this function or, in a lambda, of those it is written in), a field or
+        method of the current class (inherited ones included), then a top-level
+        symbol; None if unknown."""
         v = self.lookup_local(name)
         if v is not None:
             return v
@@ -1237,8 +1502,19 @@ class Checker:
         return self.info.top.get(name)
 
     def expr_Name(self, e, exp):
+        """A bare name used as a value. A local must be definitely assigned
+        (E0402, reported once: the local is then treated as assigned); a local
+        of an enclosing function is captured by the lambdas in between
+        (capture). A blank final field read in its constructor must be assigned
+        (check_final_read). A `var` global used before its declaration has its
+        type inferred now. Functions and methods of the script are values of
+        their Func type; built-in ones (E0215), types and namespaces (E0105)
+        are not."""
         sym = self.lookup_name(e.name)
         e.ref = sym
+        # The local being initialised is not in scope in its own initialiser: a
+        # lambda there naming it would find a global or nothing, so say why
+        # (E0606) instead of E0100.
         if self.fn is not None and self.fn.lam is not None and e.name in self.initialising and \
                 not isinstance(sym, LocalVar):
             self.error("E0606", f"a lambda cannot use `{e.name}` in its own initialiser", e.span,
@@ -1247,6 +1523,8 @@ class Checker:
             return T.ERROR
         if isinstance(sym, LocalVar):
             self.read_locals.add(sym)
+            # a local of an enclosing function: the lambdas in between capture
+            # it
             if self.var_fn.get(sym) is not self.fn:
                 self.capture(sym, e.span)
             if sym not in self.da:
@@ -1293,6 +1571,12 @@ class Checker:
         return None
 
     def expr_Member(self, e, exp):
+        """`obj.name` used as a value: `Errno.X` is an int constant (its value is
+        recorded as `e.ref`, for folding and the emitter), a static method of a
+        namespace or class is not a value (E0215); otherwise a field, or a
+        script method as a Func value bound to the receiver, of a class; a
+        method of an interface. `Any` has no fields (E0214): it must be cast
+        first."""
         q = self.type_qualifier(e.obj)
         if q is not None:
             if isinstance(q, Namespace) and q.name == "Errno":
@@ -1352,6 +1636,8 @@ class Checker:
         return T.ERROR
 
     def static_method(self, q, name):
+        """The built-in static method `name` of namespace or class `q`, or None.
+        """
         if isinstance(q, Namespace):
             return self.bs.statics.get(q.name, {}).get(name)
         if isinstance(q, ClassInfo):
@@ -1359,6 +1645,8 @@ class Checker:
         return None
 
     def expr_Index(self, e, exp):
+        """`a[i]`: `a` must be an array and `i` an int; a map has no indexing
+        (E0210, with a hint to use get and put)."""
         t = self.check_value(e.obj)
         it = self.check_value(e.index)
         if it != T.INT and not T.is_error(it) and not isinstance(t, T.MapType):
@@ -1373,6 +1661,10 @@ class Checker:
         return T.ERROR
 
     def check_args(self, call, params, what):
+        """Checks the arguments of `call` against parameter types `params` (E0212
+        for a wrong count, after which the arguments are still checked for
+        their own errors) and records `params` as the call's `param_types`, the
+        types the emitter converts the arguments to."""
         call.param_types = list(params)
         if len(call.args) != len(params):
             n = len(params)
@@ -1385,6 +1677,22 @@ class Checker:
             self.check_assign_to(a, p)
 
     def expr_Call(self, e, exp):
+        """A call. Decides which instruction will make it and records it as
+        `e.kind` with its `target` and `receiver`:
+
+        - a name: a script function ("func"), the built-in `print` ("print",
+        whose one argument may have any type), or a method of the current class
+        called on `this` ("virtual"); - `super.m(...)` ("super"), `super(...)`
+        ("super_ctor"); - `Q.m(...)` on a namespace or built-in class: a static
+        native ("native"); - `o.m(...)` by `o`'s static type: a class's method
+        ("virtual", or "native" for a built-in method that has no vtable slot),
+        an interface's ("iface"; `toString` is Object's slot 0 of every class,
+        so it stays "virtual"), an array's or map's built-in method ("native",
+        its parameter and return types instantiated for the element, key and
+        value types), or any method of `Any` ("dynamic": looked up by name and
+        checked at run time); - any other callee: a Func value ("funcval").
+
+        Returns the call's result type."""
         c = e.callee
         if isinstance(c, A.Super):
             return self.call_super_ctor(e)
@@ -1444,6 +1752,10 @@ class Checker:
             t = self.check_value(c.obj)
             c.ty = t
             if isinstance(t, T.AnyType):
+                # The receiver's class is known only at run time: CALLA looks
+                # the method up by name and checks the arguments against its
+                # signature then, so each argument is passed as Any and the
+                # result is Any.
                 e.kind = "dynamic"
                 e.name = c.name
                 e.receiver = c.obj
@@ -1455,6 +1767,8 @@ class Checker:
                 f = t.info.lookup_field(c.name)
                 m = t.info.lookup_method(c.name) if f is None else None
                 if m is not None:
+                    # a built-in method with a vtable slot (toString) may be
+                    # overridden, so it is called virtually
                     e.kind = "native" if (m.native_id is not None and m.slot < 0) else "virtual"
                     e.target = m
                     e.receiver = c.obj
@@ -1498,6 +1812,8 @@ class Checker:
                 for a in e.args:
                     self.check_expr(a)
                 return T.ERROR
+            # a field of a Func type is not a method: it falls through to the
+            # call of a Func value below
             if not (isinstance(t, T.ClassType) and t.info.lookup_field(c.name)):
                 self.error("E0213", f"no method `{c.name}` on type `{t}`", c.name_span)
                 for a in e.args:
@@ -1520,6 +1836,9 @@ class Checker:
         return ft.ret
 
     def call_super_ctor(self, e):
+        """`super(...)`: allowed only as the first statement of a constructor
+        (E0306); its arguments are checked against the superclass's
+        constructor."""
         fn = self.fn
         e.kind = "super_ctor"
         if fn is None or fn.kind != "ctor" or getattr(self, "ctor_first", None) is not e:
@@ -1533,6 +1852,8 @@ class Checker:
         return T.VOID
 
     def call_super_method(self, e):
+        """`super.m(...)`: calls the superclass's `m` non-virtually, from a method
+        or constructor (of a lambda written in one, too)."""
         c = e.callee
         fn = self.root_fn()
         if not self.in_class() or fn.kind not in ("method", "ctor"):
@@ -1553,6 +1874,9 @@ class Checker:
         return m.ret
 
     def expr_New(self, e, exp):
+        """`new C(...)`: `C` must be a class with a constructor (built-in classes
+        without one and interfaces are E0217); records the class and
+        constructor for the emitter."""
         t = self._resolve_type(e.type)
         if T.is_error(t):
             for a in e.args:
@@ -1575,6 +1899,8 @@ class Checker:
         return t
 
     def expr_NewArray(self, e, exp):
+        """`new T[n]` (`n` an int) or `new T[]`: an empty array of element type
+        `T`."""
         el = self.resolve_type(e.elem, what="an array element")
         if e.size is not None:
             st = self.check_value(e.size)
@@ -1587,6 +1913,10 @@ class Checker:
         return self.resolve_type(e.type, what="a map")
 
     def expr_ArrayLit(self, e, exp):
+        """`[a, b, ...]`: with an expected array type every element is checked
+        against its element type (this is how `[]` and `[null]` get a type);
+        otherwise the type is the join of the elements' types (E0205 if there
+        is none, E0208 if nothing fixes it)."""
         if isinstance(exp, T.ArrayType):
             for x in e.elems:
                 self.check_assign_to(x, exp.elem)
@@ -1609,6 +1939,8 @@ class Checker:
         return T.ERROR if T.is_error(j) else T.ArrayType(j)
 
     def expr_Unary(self, e, exp):
+        """`!e` (through flow_cond, so that `!` swaps the true and false sets),
+        `-e` and `~e` on ints."""
         if e.op == "!":
             t, f, ty = self.flow_cond(e)
             self.da = da_join(t, f)
@@ -1650,9 +1982,18 @@ class Checker:
             return da_join(t1, t2), f2, ty
         ty = self.check_value(e)
         d = self.da
+        # any other expression assigns the same whichever its value: two sets,
+        # not aliased
         return d, (d.copy() if d is not ALL else ALL), ty
 
     def expr_Binary(self, e, exp):
+        """A binary operator. `&&` and `||` go through flow_cond. `+` with a
+        String operand is concatenation; `==` and `!=` need one operand's type
+        to be assignable to the other's and record the wider as `e.operand_ty`
+        (how the emitter compares: ints, booleans or references; `null == null`
+        compares as Any); `&`, `|`, `^` work on two booleans too; everything
+        else takes two ints. A comparison's type is boolean even when it fails,
+        which spares the enclosing condition a second error."""
         op = e.op
         if op in ("&&", "||"):
             t, f, ty = self.flow_cond(e)
@@ -1676,6 +2017,7 @@ class Checker:
             else:
                 self.error("E0209", f"cannot compare `{lt}` and `{rt}`", e.op_span, labels=labels)
                 return T.BOOL
+            # `null == null` compares references
             if e.operand_ty == T.NULL:
                 e.operand_ty = T.ANY
             return T.BOOL
@@ -1734,6 +2076,11 @@ class Checker:
         return None, T.ERROR
 
     def expr_Assign(self, e, exp):
+        """`t = v` and compound `t op= v`. A plain assignment to a local does not
+        read it (no E0402) and makes it definitely assigned; a compound one
+        reads it (lvalue). `+=` also concatenates to a String, `&=`, `|=`, `^=`
+        also work on booleans. Every write goes through final_write for the
+        rules of finals."""
         verb = "assign to"
         if e.op == "=":
             if isinstance(e.target, A.Name) and isinstance(self.lookup_local(e.target.name), LocalVar):
@@ -1763,6 +2110,8 @@ class Checker:
         return tt
 
     def expr_IncDec(self, e, exp):
+        """`++`/`--` on an int variable, field or element; checked as a write by
+        final_write."""
         sym, tt = self.lvalue(e.target, "increment" if e.op == "++" else "decrement")
         self.final_write(e, sym, e.target, "increment" if e.op == "++" else "decrement")
         if tt != T.INT and not T.is_error(tt):
@@ -1771,6 +2120,9 @@ class Checker:
         return tt
 
     def expr_Cond(self, e, exp):
+        """`c ? a : b`: each branch starts from the condition's true or false set;
+        the result type is the expected type when both branches are assignable
+        to it (1.1), else the join of the two (E0205)."""
         t, f, ty = self.flow_cond(e.cond)
         if ty != T.BOOL and not T.is_error(ty):
             self.error("E0202", f"the condition of `?:` must be `boolean`, found `{ty}`", e.cond.span)
@@ -1780,6 +2132,8 @@ class Checker:
         self.da = f
         b = self.check_value(e.els, exp)
         self.da = da_join(da1, self.da)
+        # two branches of the expected array type (e.g. both `[]`) have that
+        # type
         if exp is not None and not T.is_error(exp) and isinstance(exp, (T.ArrayType,)) and a == b:
             return a
         # (1.1) with an expected type, `?:` takes it when both branches are
@@ -1795,6 +2149,8 @@ class Checker:
         return j
 
     def expr_Cast(self, e, exp):
+        """`(T) e`: E0203 unless castable (types.castable). An array literal or
+        lambda operand takes `T` as its expected type."""
         tt = self.resolve_type(e.type, what="a cast")
         st = self.check_value(e.expr, tt if isinstance(e.expr, (A.ArrayLit, A.Lambda)) else None)
         if not T.castable(st, tt):
@@ -1803,6 +2159,9 @@ class Checker:
         return tt
 
     def expr_InstanceOf(self, e, exp):
+        """`e instanceof T`: E0204 when the test can never be true (unrelated
+        classes) or, for `int` and `boolean`, unless `e` is `Any`. Its type is
+        always boolean."""
         st = self.check_value(e.expr)
         tt = self.resolve_type(e.type, what="an `instanceof` test")
         if T.is_error(st) or T.is_error(tt):
@@ -1897,6 +2256,8 @@ class Checker:
                 ptypes.append(pt)
             else:
                 ptypes.append(want)
+        # A lambda checked a second time keeps its LambdaInfo (and so its index
+        # among the lambdas) and recomputes its captures.
         li = e.info
         if li is None:
             li = LambdaInfo(name, line, exp if ok else T.ERROR, e)
@@ -1906,10 +2267,16 @@ class Checker:
             li.captures = []
         if not ok:
             li.ret = T.ERROR
+        # `this` is captured when the lambda is written in a method,
+        # constructor or field initialiser, or in a lambda that captured it.
         if parent is not None and parent.cls is not None and (
                 parent.kind in ("method", "ctor", "field") or
                 (parent.lam is not None and parent.lam.this_type is not None)):
             li.this_type = T.ClassType(parent.cls)
+        # The body is a function of its own: it starts live, with no blank
+        # final context and nothing possibly assigned. What is definitely
+        # assigned where the lambda is written stays so inside, since the
+        # lambda copies those values when it is evaluated.
         saved = (self.fn, self.live, self.da, self.pa, self.bf_depth, self.bf_assign,
                  self.unreachable_reported, self.in_target, getattr(self, "ctor_first", None))
         fn = _Fn("lambda", li.ret, cls=parent.cls if li.this_type is not None else None,
@@ -1973,6 +2340,10 @@ class Checker:
                 self.error("E0500", f"cannot {verb} final {kind} `{sym.name}`", target.span,
                            labels=[(sym.span, f"`{sym.name}` is declared final here")])
                 return
+            # Effectively final (JLS 4.12.4): a local without an initialiser
+            # may be assigned once, where nothing may have assigned it yet; any
+            # other write, compound or `++`/`--` included, makes it not
+            # effectively final.
             if not plain or sym.has_init or sym in self.pa:
                 sym.effectively_final = False
             self.pa.add(sym)
@@ -2064,6 +2435,8 @@ class Checker:
         return default
 
     def _arm_head(self, arm):
+        """The span of an arm's `case`/`default` keyword, where E0514 points.
+        """
         f, l, c = arm.span[0], arm.span[1], arm.span[2]
         return (f, l, c, l, c + (7 if arm.is_default else 4))
 
@@ -2100,6 +2473,8 @@ class Checker:
                 ends.append(self.da)
                 pas.append(self.pa)
         self.fn.loops.pop()
+        # the switch is left by the arms that complete normally and by every
+        # `break`
         ends += ctx["breaks"]
         pas += ctx["pas"]
         if default is None:
@@ -2144,6 +2519,8 @@ class Checker:
                 pas.append(self.pa)
             elif isinstance(body, A.Throw):
                 self.stmt_Throw(body)
+                # a throwing arm leaves the point after the expression as
+                # reachable as the other arms make it
                 self.live = live0
             else:
                 self.error("E0516", "an arm of a switch expression cannot be a block", body.span,
@@ -2198,6 +2575,9 @@ class Checker:
                        notes=["constant globals may not refer to each other in a cycle"])
             gi.const_state = "done"
             return _NC
+        # const_state: None (not evaluated yet), "busy" (being evaluated:
+        # meeting it again is a cycle, E0505), "done" (is_const and const_value
+        # are final).
         gi.const_state = "busy"
         if not getattr(gd, "init_checked", False):
             if gi.type is None:
@@ -2225,6 +2605,8 @@ class Checker:
         by zero is not constant."""
         key = id(e)
         hit = self.const_memo.get(key)
+        # keyed by id(e), with the node kept in the value: an id reused by
+        # another node after the first was freed must not hit
         if hit is not None and hit[0] is e:
             return hit[1]
         v = self._constant(e) if e.ty in (T.INT, T.BOOL, self.STRING) else _NC
@@ -2232,6 +2614,10 @@ class Checker:
         return v
 
     def _constant(self, e):
+        """The constant value of `e` without the memo: literals, constant globals,
+        `Errno.X`, (1.1) `Ioctl.*` of constants, and operators on constants.
+        Ints are wrapped to 64 bits at every step, as the VM computes them, so
+        that a folded label equals the run-time value."""
         if isinstance(e, A.IntLit):
             return _wrap(e.value)
         if isinstance(e, A.BoolLit):
@@ -2320,10 +2706,12 @@ def _fold(op, a, b):
     if op in ("/", "%"):
         if b == 0:
             return _NC
+        # truncating division, as at run time (Python's // floors)
         q = abs(a) // abs(b)
         if (a < 0) != (b < 0):
             q = -q
         return _wrap(q) if op == "/" else _wrap(a - q * b)
+    # shift counts are taken modulo 64, as at run time
     s = b & 63
     ops = {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
            "&": lambda: a & b, "|": lambda: a | b, "^": lambda: a ^ b,
