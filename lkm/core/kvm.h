@@ -398,6 +398,13 @@ struct kvm {
 	 */
 	uint64_t map_seed[2];
 	bool map_seeded;
+
+	/*
+	 * (1.1) Load-time parameters (params.c): "NAME=VALUE" entries each
+	 * ended by NUL, checked by kvm_params_check(), charged to the quota.
+	 */
+	char *params;
+	uint32_t params_len;
 };
 
 /* ---- API for hosts ------------------------------------------------------ */
@@ -436,6 +443,27 @@ void kvm_destroy(struct kvm *vm);
 void kdev_free_spares(struct kvm *vm);
 /* Blocks allocated by the VM and not freed (for tests). */
 long kvm_live_allocs(const struct kvm *vm);
+
+/*
+ * (1.1) Load-time parameters (params.c, the language reference §9.3):
+ * a blob of "NAME=VALUE" entries, each ended by a NUL byte; at most
+ * KVM_PARAMS_MAX of them, names of 1..KVM_PARAM_NAME_MAX of [a-z0-9_]
+ * given once each, values of at most KVM_PARAM_VALUE_MAX bytes.
+ */
+#define KVM_PARAMS_MAX		32u
+#define KVM_PARAM_NAME_MAX	31u
+#define KVM_PARAM_VALUE_MAX	1024u
+#define KVM_PARAMS_BLOB_MAX	\
+	(KVM_PARAMS_MAX * (KVM_PARAM_NAME_MAX + KVM_PARAM_VALUE_MAX + 2))
+/* 0, or -EINVAL with a one-line reason in err. */
+int kvm_params_check(const char *blob, size_t len, char *err,
+		     size_t errlen);
+/* Checks and keeps a copy, before the init: 0, -EINVAL or -ENOMEM. */
+int kvm_set_params(struct kvm *vm, const char *blob, size_t len, char *err,
+		   size_t errlen);
+bool kvm_param_find(const struct kvm *vm, const uint8_t *name, size_t n,
+		    const char **val, size_t *val_len, size_t *scanned);
+void kvm_params_free(struct kvm *vm);
 
 /* ---- device file API (device.c); all return 0/-errno ------------------- */
 

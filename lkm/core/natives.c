@@ -1920,3 +1920,81 @@ static int nat_String_format(struct kvm *vm, union kvalue *args,
 	kvm_buf_free(vm, &b);
 	return st;
 }
+
+/* ---- (1.1) Ioctl command numbers, System.param ---------------------------- */
+
+/*
+ * Linux's _IOC(dir, type, nr, size) (the language reference §9.1): type
+ * and nr 0..255, size 0..16383, checked in that order, else
+ * IllegalArgumentException.  frontend/checker.py folds the same formula
+ * for constant arguments (and refuses bad constant ones at compile time).
+ */
+static int ioctl_number(struct kvm *vm, union kvalue *ret, int64_t dir,
+			int64_t type, int64_t nr, int64_t size)
+{
+	char msg[48];
+
+	if (type < 0 || type > 255)
+		snprintf(msg, sizeof(msg), "bad ioctl type %lld",
+			 (long long)type);
+	else if (nr < 0 || nr > 255)
+		snprintf(msg, sizeof(msg), "bad ioctl nr %lld", (long long)nr);
+	else if (size < 0 || size > 16383)
+		snprintf(msg, sizeof(msg), "bad ioctl size %lld",
+			 (long long)size);
+	else {
+		ret->i = dir << 30 | size << 16 | type << 8 | nr;
+		return KVM_OK;
+	}
+	return kvm_throw_new(vm, KC_IllegalArgumentException, msg);
+}
+
+static int nat_Ioctl_io(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
+{
+	return ioctl_number(vm, ret, 0, args[0].i, args[1].i, 0);
+}
+
+static int nat_Ioctl_iow(struct kvm *vm, union kvalue *args,
+			 union kvalue *ret)
+{
+	return ioctl_number(vm, ret, 1, args[0].i, args[1].i, args[2].i);
+}
+
+static int nat_Ioctl_ior(struct kvm *vm, union kvalue *args,
+			 union kvalue *ret)
+{
+	return ioctl_number(vm, ret, 2, args[0].i, args[1].i, args[2].i);
+}
+
+static int nat_Ioctl_iowr(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret)
+{
+	return ioctl_number(vm, ret, 3, args[0].i, args[1].i, args[2].i);
+}
+
+/*
+ * The load-time parameter name (params.c), as a new String, or null when
+ * it was not given.  The names compared and the value copied are charged.
+ */
+static int nat_System_param(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	struct kstr *name = ARG_STR(0);
+	const char *val;
+	size_t n, scanned;
+	bool found;
+
+	if (!name)
+		return npe(vm);
+	found = kvm_param_find(vm, name->b, name->len, &val, &n, &scanned);
+	if (!charge_bytes(vm, scanned))
+		return KVM_ABORT;
+	if (!found) {
+		ret->o = NULL;
+		return KVM_OK;
+	}
+	if (!charge_bytes(vm, n))
+		return KVM_ABORT;
+	return ret_str(vm, ret, val, n);
+}

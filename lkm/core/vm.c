@@ -1500,6 +1500,7 @@ void kvm_destroy(struct kvm *vm)
 	kp_free(vm->frames);
 	kvm_mem_free(vm, vm->tmp, vm->tmp_cap * sizeof(struct kobj *));
 	kvm_mem_free(vm, vm->conv, vm->conv_cap * sizeof(struct kconv));
+	kvm_params_free(vm);
 	KP_WARN_ON(vm->live_allocs != 0);
 	drop_all_saved(vm);
 	kp_free(vm->trace);
