@@ -1,5 +1,12 @@
 """Bytecode emitter: the checked, annotated AST (DESIGN.md) to an image.
 
+The third stage of the front end: source -> parse (parser.py) -> check
+(checker.py) -> emit (this module) -> image (image.py writes the bytes that
+lkm/core's loader reads and verifies).  The emitter trusts the checker: it
+reads only the annotations (`ty`, `ref`, `kind`, `target`, `info`, `var`
+...), never reports a diagnostic, and raises EmitError only on an internal
+inconsistency.
+
 `emit(program)` returns an `image.Image`; `image.write` turns it into
 bytes.  One `FunctionEmitter` per function body.  Registers are typed for
 the whole function (opcodes.def): parameters first, then locals and
@@ -12,6 +19,18 @@ code after an unconditional transfer is never emitted.  `finally` code is
 copied onto every exit path, and a catch-all handler runs it on an
 exception and rethrows; protected ranges get a hole around every copy so
 that an exception in the finally code is not caught by its own try.
+
+Switches (1.1) are lowered to a jump table, a binary search or a chain of
+comparisons by the density of their labels (see DENSE_MIN below); String
+switches dispatch on the length first.  Lambdas (1.1) are functions of
+their own, after the init: CLOSURE copies `this` and the captured locals
+into the closure, and the lambda's function finds them in its first
+registers.  Each CALLI and CALLA site gets the next inline cache index of
+its function (`nics`).
+
+Evaluation order is the language reference's (§6): operands left to right,
+a local read by an earlier operand copied when a later one assigns it
+(`protect`).
 """
 
 from __future__ import annotations
@@ -34,15 +53,19 @@ class EmitError(Exception):
 
 
 def _wrap(v: int) -> int:
+    """`v` reduced to a signed 64-bit value, as the VM computes."""
     v %= U64
     return v - U64 if v >= 2 ** 63 else v
 
 
 def _fits32(v) -> bool:
+    """Whether `v` fits the signed 32-bit immediate of LOADI, ADDI, JxxI and
+    SWITCH."""
     return v is not None and I32_MIN <= v <= I32_MAX
 
 
 def _line(node) -> int | None:
+    """The source line of `node`'s span, or None."""
     span = getattr(node, "span", None)
     if span and len(span) > 1 and isinstance(span[1], int):
         return span[1]
@@ -95,6 +118,8 @@ def const_int(e) -> int | None:
 # ------------------------------------------------------------- AST walking
 
 def _children(node):
+    """The child nodes of `node`, skipping the checker's annotations (which point
+    at symbols and other parts of the tree, not at children)."""
     for f in dataclasses.fields(node):
         if f.name in ("span", "ty", "ref", "var", "info", "target",
                       "receiver", "cls", "ctor", "param_types", "resolved",
@@ -109,6 +134,8 @@ def _children(node):
                     yield x
 
 
+# Keyed by id(node), with the node kept in the value: an id reused by another
+# node after the first was freed must not hit.
 _written_cache: dict[int, frozenset] = {}
 
 
@@ -133,16 +160,26 @@ def locals_written(node) -> frozenset:
 
 
 def _is_local(ref) -> bool:
+    """Whether `ref` is a checker LocalVar (by name: the emitter does not import
+    symbols)."""
     return type(ref).__name__ == "LocalVar"
 
 
 def _kind(ref) -> str:
+    """The class name of a checker symbol, which selects how a name or call is
+    emitted."""
     return type(ref).__name__
 
 
 # ------------------------------------------------------------- code buffer
 
 class Label:
+    """A code position, possibly not known yet: jumps to it record the
+    operand word to patch (finish() writes `pos` there).  Binding a label
+    makes the code after it reachable only if something jumps to it (so
+    far) or it is `live` (a loop top reached by a later backward jump, a
+    handler entry): the join point after an `if` whose branches both
+    return stays unreachable, and nothing is emitted there."""
     __slots__ = ("pos", "refs", "live")
 
     def __init__(self, live=False):
@@ -152,31 +189,42 @@ class Label:
 
 
 class Region:
-    """A protected range of one try statement, as a list of intervals."""
+    """A protected range of one try statement, as a list of intervals.
+
+    It is suspended around every copy of finally code emitted inside it
+    (a `break`, `continue` or `return` leaving the try runs the finally
+    there), so that an exception in that copy is not caught by the try it
+    belongs to; the handler table gets one entry per interval."""
 
     def __init__(self, start):
         self.intervals = []
         self.open = start
 
     def suspend(self, pos):
+        """Closes the open interval at `pos` (an empty one is dropped)."""
         if self.open is not None:
             if pos > self.open:
                 self.intervals.append((self.open, pos))
             self.open = None
 
     def resume(self, pos):
+        """Opens a new interval at `pos`, unless one is open."""
         if self.open is None:
             self.open = pos
 
 
 @dataclasses.dataclass
 class LoopCtx:
+    """A loop on the control stack: where `break` and `continue` go."""
     brk: Label
     cont: Label
 
 
 @dataclasses.dataclass
 class TryCtx:
+    """A try statement on the control stack: the regions still open (the
+    catch region while the body is emitted, the finally region through the
+    catches) and the finally block that every exit crossing it runs."""
     regions: list
     finally_: A.Block | None
 
@@ -203,6 +251,10 @@ LINEAR_MAX = 3
 # ------------------------------------------------------------- emitter
 
 class ProgramEmitter:
+    """The image of one checked program: function indices, the type table,
+    classes, interfaces and globals (through image.ImageBuilder), and one
+    FunctionEmitter per body."""
+
     def __init__(self, program, filename=None):
         self.program = program
         self.info = program.info
@@ -214,6 +266,9 @@ class ProgramEmitter:
 
     # types
     def ty(self, t) -> int:
+        """The image type index of checker type `t` (the builder interns it). Any,
+        the type of `null` and ERROR (which a checked program no longer has)
+        are all Any."""
         b = self.b
         if isinstance(t, T.IntType):
             return b.t_int()
@@ -235,6 +290,10 @@ class ProgramEmitter:
         return b.t_any()
 
     def emit(self) -> im.Image:
+        """Emits the whole image. Function indices: the checker's code units in
+        their order (functions, then per class its constructor and methods),
+        then the init, then the lambdas; all are reserved before any body is
+        emitted, since calls, LOADFN and CLOSURE refer forward."""
         info = self.info
         b = self.b
         units = list(info.code_units)
@@ -284,6 +343,9 @@ class ProgramEmitter:
         return b.image
 
     def emit_class(self, c):
+        """Sets the layout of script class `c`: its own fields (after the
+        inherited ones), its whole vtable (a built-in method is a native
+        reference), its constructor and the interfaces it names."""
         vtable = []
         for m in c.vtable:
             if m.native_id is not None:
@@ -297,7 +359,22 @@ class ProgramEmitter:
 
 
 class FunctionEmitter:
+    """The code of one function: a method, constructor, function, lambda
+    (`unit` is its symbol) or the init (`unit` None).
+
+    Registers are typed for the whole function (`reg_ty`, and `reg_idx`
+    their image type indices).  Each register is at any time either held by
+    a local (listed in the scope that declared it), a temporary in `temps`,
+    or in `free`; `release` moves only temporaries back to `free`, so a
+    caller may release whatever register an expression gave it, a local's
+    included.  `ctl` is the stack of enclosing loops, switches and try
+    statements that `break`, `continue` and `return` consult; `reachable`
+    is false after a terminator until a label that is jumped to is bound,
+    and `op` emits nothing while it is false."""
+
     def __init__(self, pe: ProgramEmitter, unit):
+        """`pe` is the program's emitter (shared type table and builder); the
+        register 0 of a method is allocated by emit_unit, not here."""
         self.pe = pe
         self.b = pe.b
         self.unit = unit
@@ -320,6 +397,8 @@ class FunctionEmitter:
 
     # ----------------------------------------------------------- registers
     def _new_reg(self, t) -> int:
+        """A new register of type `t` (null and ERROR become Any); returns its
+        number."""
         if isinstance(t, (T.NullType, T.ErrorType)) or t is None:
             t = T.ANY
         self.reg_ty.append(t)
@@ -327,6 +406,11 @@ class FunctionEmitter:
         return len(self.reg_ty) - 1
 
     def temp(self, t) -> int:
+        """A temporary register of type `t`: the lowest free register of the same
+        image type, else a new one. Reusing only an exact type keeps every
+        register single-typed for the whole function, which the verifier
+        requires; taking the lowest keeps frames small and images reproducible.
+        """
         if isinstance(t, (T.NullType, T.ErrorType)) or t is None:
             t = T.ANY
         idx = self.pe.ty(t)
@@ -349,6 +433,9 @@ class FunctionEmitter:
         if n == 0:
             return []
         nregs = len(self.reg_idx)
+        # Try each start p: the registers p.. must be free and of the right
+        # types; past the last register new ones are made, so p == nregs always
+        # fits.
         for p in range(nregs + 1):
             ok = True
             for j in range(n):
@@ -372,19 +459,27 @@ class FunctionEmitter:
         raise EmitError("no register block")  # unreachable: p == nregs fits
 
     def release(self, *regs):
+        """Frees the given registers if they are temporaries; locals' registers
+        (and None, -1) are left alone."""
         for r in regs:
             if r is not None and r in self.temps:
                 self.temps.discard(r)
                 self.free.add(r)
 
     def local_reg(self, var) -> int:
+        """The register of local `var`, declared earlier in this function."""
         r = self.var_reg.get(id(var))
         if r is None:
             raise EmitError(f"local `{var.name}` used before its declaration")
         return r
 
     def declare(self, var) -> int:
-        """A register for a new local, owned by the innermost scope."""
+        """A register for a new local, owned by the innermost scope.
+
+        It is taken like a temporary (the lowest free one of its type) and
+        then removed from `temps`, so that `release` leaves it alone until
+        pop_scope frees it with the scope; the register of a local whose
+        scope has closed may so hold a later local or temporary."""
         r = self.temp(var.type)
         self.temps.discard(r)
         self.var_reg[id(var)] = r
@@ -393,24 +488,35 @@ class FunctionEmitter:
         return r
 
     def push_scope(self):
+        """Opens a block scope: the locals declared until pop_scope."""
         self.scopes.append([])
 
     def pop_scope(self):
+        """Closes a block scope: its locals' registers become free, to be reused
+        by later locals and temporaries of the same type."""
         for r in self.scopes.pop():
             self.free.add(r)
 
     def is_box(self, src_t, reg) -> bool:
+        """Whether a `src_t` value stored into `reg` must be boxed (an int or
+        boolean into an Any register)."""
         return (isinstance(src_t, (T.IntType, T.BoolType))
                 and isinstance(self.reg_ty[reg], T.AnyType))
 
     # ----------------------------------------------------------- code
     def op(self, name, *operands):
+        """Appends instruction `name` with its operands (a Label operand is
+        patched by finish()), and a line table entry when the line changed; the
+        line of an entry with no instruction yet is overwritten. Nothing is
+        emitted where the code is unreachable, and a terminator (JMP, RET,
+        THROW, ...) makes what follows unreachable."""
         if not self.reachable:
             return
         opc = BY_NAME[name]
         assert len(operands) == len(opc.operands), (name, operands)
         pos = len(self.code)
         if not self.lines or self.lines[-1][1] != self.line:
+            # no instruction at this line yet: the entry moves to the new line
             if self.lines and self.lines[-1][0] == pos:
                 self.lines[-1] = (pos, self.line)
             else:
@@ -427,29 +533,42 @@ class FunctionEmitter:
             self.reachable = False
 
     def bind(self, label: Label):
+        """Binds `label` here; see Label for when this makes the code reachable
+        again."""
         label.pos = len(self.code)
         if label.refs or label.live:
             self.reachable = True
 
     def pos(self) -> int:
+        """The current code position (the index of the next word)."""
         return len(self.code)
 
     def at(self, node):
+        """Makes `node`'s line the line of the instructions that follow."""
         ln = _line(node)
         if ln is not None:
             self.line = ln
 
     def mov(self, dst, src):
+        """MOV unless `dst` is `src`."""
         if dst != src:
             self.op("MOV", dst, src)
 
     def load_int(self, dst, v):
+        """Loads int constant `v`: LOADI for a 32-bit value, else LOADK from the
+        constant pool."""
         if _fits32(v):
             self.op("LOADI", dst, v)
         else:
             self.op("LOADK", dst, self.b.const_int(v))
 
     def finish(self, fn_index, params_types=None):
+        """Completes the function at index `fn_index`: an end that can be reached
+        returns (RETV for void functions, constructors and the init; the type's
+        default value otherwise, where the checker has already proved the end
+        unreachable but this emitter's coarser reachability could not), labels
+        are patched, and registers, code, lines, inline cache count and
+        handlers go to the image."""
         if self.reachable:
             if isinstance(self.ret_ty, T.VoidType) or self.unit is None \
                     or getattr(self.unit, "is_ctor", False):
@@ -472,6 +591,7 @@ class FunctionEmitter:
                       for (s, e, lab, cid, reg) in self.handlers]
 
     def default_value(self, r):
+        """Loads 0, false or null into `r`, by its type."""
         t = self.reg_ty[r]
         if isinstance(t, (T.IntType, T.BoolType)):
             self.op("LOADI", r, 0)
@@ -480,6 +600,10 @@ class FunctionEmitter:
 
     # ----------------------------------------------------------- units
     def emit_unit(self):
+        """Emits a function, method or constructor. The calling convention fixes
+        the first registers: a method's or constructor's receiver in register 0
+        (`this`), then the parameters in order; a CALL copies the argument
+        block into them."""
         u = self.unit
         kind = _kind(u)
         self.ret_ty = u.ret if kind == "FuncInfo" else (
@@ -487,11 +611,14 @@ class FunctionEmitter:
         if kind == "FuncInfo":
             params = [p.var for p in u.decl.params]
         else:
+            # register 0: the receiver
             self.this_ty = T.ClassType(u.owner)
             self._new_reg(self.this_ty)
             if u.decl is not None:
                 params = [p.var for p in u.decl.params]
             else:
+                # an implicit constructor has no declaration: the checker made
+                # its parameters
                 params = list(u.param_vars)
         for v, pt in zip(params, u.params):
             r = self._new_reg(pt)
@@ -513,6 +640,8 @@ class FunctionEmitter:
         li = self.unit
         self.ret_ty = li.ret
         if li.this_type is not None:
+            # the captured `this` in register 0, then the captured locals, in
+            # the order CLOSURE copies them
             self.this_ty = li.this_type
             self._new_reg(li.this_type)
         for v in li.captures:
@@ -534,6 +663,11 @@ class FunctionEmitter:
         self.finish(li.func_index)
 
     def emit_ctor_body(self, u, params):
+        """A constructor: the superclass's constructor first (the explicit
+        `super(...)`, else an implicit call, which passes an implicit
+        constructor's parameters on), then this class's field initialisers in
+        declaration order, then the rest of the body (the language reference
+        §4)."""
         owner = u.owner
         stmts = list(u.decl.body.stmts) if u.decl is not None else []
         first = stmts[0] if stmts else None
@@ -583,12 +717,18 @@ class FunctionEmitter:
         self.release(*regs)
 
     def _object_init(self):
+        """The native id of Object's constructor, whose call is skipped: it does
+        nothing."""
         obj = self.pe.class_by_id.get(0)
         if obj is not None and obj.ctor is not None:
             return obj.ctor.native_id
         return 0
 
     def emit_init(self):
+        """The init function: top-level statements and the initialisers of
+        non-constant globals in source order. Constant globals are stored
+        first, so that functions called by the init see their value however
+        early they run."""
         b = self.b
         self.ret_ty = T.VOID
         prog = self.pe.program
@@ -620,10 +760,13 @@ class FunctionEmitter:
 
     # ----------------------------------------------------------- statements
     def stmt_list(self, stmts):
+        """Emits statements in order (unreachable ones emit nothing)."""
         for s in stmts:
             self.stmt(s)
 
     def stmt(self, s):
+        """Emits statement `s` by its class's stmt_ method, unless unreachable.
+        """
         if not self.reachable:
             return
         self.at(s)
@@ -633,6 +776,7 @@ class FunctionEmitter:
         m(s)
 
     def stmt_Block(self, s):
+        """A block: its locals' registers are freed at its end."""
         self.push_scope()
         self.stmt_list(s.stmts)
         self.pop_scope()
@@ -641,6 +785,8 @@ class FunctionEmitter:
         pass
 
     def stmt_VarDecl(self, s):
+        """A local declaration: a register of the local's type, owned by the
+        current scope."""
         # the initialiser cannot read the new variable (definite
         # assignment), so it is evaluated straight into its register
         dst = self.declare(s.var)
@@ -648,9 +794,12 @@ class FunctionEmitter:
             self.into(s.init, dst)
 
     def stmt_ExprStmt(self, s):
+        """An expression statement: its value is discarded."""
         self.effect(s.expr)
 
     def stmt_If(self, s):
+        """`if`: one conditional branch on the negated condition (fused with a
+        comparison where possible)."""
         if s.els is None:
             end = Label()
             self.branch(s.cond, end, False)
@@ -693,12 +842,16 @@ class FunctionEmitter:
         self.bind(brk)
 
     def stmt_While(self, s):
+        """`while`: see _loop."""
         self._loop(s.cond, s.body, node=s)
 
     def stmt_DoWhile(self, s):
+        """`do ... while`: _loop without the jump to the condition at entry."""
         self._loop(s.cond, s.body, first_cond=False, node=s)
 
     def stmt_For(self, s):
+        """`for`: the init in a scope of the whole statement, then _loop with the
+        update."""
         self.push_scope()
         for i in s.init:
             if isinstance(i, A.Node) and isinstance(i, A.Stmt):
@@ -710,10 +863,18 @@ class FunctionEmitter:
         self.pop_scope()
 
     def stmt_ForEach(self, s):
+        """`for (T x : a)`. The array is evaluated once and kept in a register for
+        the whole loop: a copy, unless it is a local the body never assigns, so
+        that assigning the variable in the body does not change the array
+        walked. The size is read again (Array.size) before every iteration,
+        since the body may grow or shrink the array; the index, the size and
+        the array register belong to the statement's scope. An element going
+        into an Any variable is boxed."""
         self.push_scope()
         arr_t = s.iterable.ty
         r = self.value(s.iterable)
         it = s.iterable
+        # a local the body never assigns may be walked in its own register
         stable = (isinstance(it, A.Name) and _is_local(it.ref)
                   and id(it.ref) not in locals_written(s.body))
         if r not in self.temps and not stable:
@@ -762,6 +923,7 @@ class FunctionEmitter:
         self.pop_scope()
 
     def _native_id(self, owner, name):
+        """The id of built-in native `owner.name` (builtins.def)."""
         from .builtins import load
         for nat in load().natives:
             if nat.owner == owner and nat.name == name:
@@ -783,34 +945,49 @@ class FunctionEmitter:
                     reg.suspend(self.pos())
                     suspended.append(reg)
             if ctx.finally_ is not None:
+                # The copy runs outside this try: a `break` or `return` in the
+                # finally must not run it again, and jumps from it resolve
+                # against the enclosing constructs.
                 self.ctl = saved[:i]
                 self.stmt(ctx.finally_)
                 self.ctl = saved
         return suspended
 
     def _resume(self, regions):
+        """Reopens the regions _exit suspended, after the jump that left them.
+        """
         for reg in regions:
             reg.resume(self.pos())
 
     def _crosses_finally(self, upto):
+        """Whether leaving the control stack down to index `upto` runs some
+        finally code."""
         return any(isinstance(c, TryCtx) and c.finally_ is not None
                    for c in self.ctl[upto:])
 
     def _loop_index(self, kinds=(LoopCtx,)):
+        """The index on the control stack of the innermost construct of `kinds`
+        (loops, or loops and switches)."""
         for i in range(len(self.ctl) - 1, -1, -1):
             if isinstance(self.ctl[i], kinds):
                 return i
         raise EmitError(f"line {self.line}: break or continue outside a loop")
 
     def stmt_Break(self, s):
+        """`break`: runs the finally code of the try statements it leaves (_exit),
+        then jumps past the innermost loop or (1.1) switch."""
         # (1.1) the innermost loop or switch statement
         i = self._loop_index((LoopCtx, SwitchCtx))
         regions = self._exit(i + 1)
         self.at(s)
+        # the jump is a terminator: the region stays suspended until _resume
+        # reopens it for the code after it
         self.op("JMP", self.ctl[i].brk)
         self._resume(regions)
 
     def stmt_Continue(self, s):
+        """`continue`: runs the finally code it crosses, then jumps to the
+        innermost loop's update (switches do not catch it)."""
         i = self._loop_index()
         regions = self._exit(i + 1)
         self.at(s)
@@ -818,6 +995,10 @@ class FunctionEmitter:
         self._resume(regions)
 
     def stmt_Return(self, s):
+        """`return`: the value is computed first, then the finally code of every
+        enclosing try runs, then RET. A value held in a local's register is
+        copied first when finally code runs, since the finally may assign that
+        local and must not change the value returned (Java's rule)."""
         if s.value is None:
             regions = self._exit(0)
             self.at(s)
@@ -836,12 +1017,26 @@ class FunctionEmitter:
         self.release(r)
 
     def stmt_Throw(self, s):
+        """`throw`: THROW (the VM throws NullPointerException for null)."""
         r = self.value(s.value)
         self.at(s)
         self.op("THROW", r)
         self.release(r)
 
     def stmt_Try(self, s):
+        """A try statement. Layout:
+
+        body; [finally copy]; JMP end catch_i: body_i; [finally copy]; JMP end
+        (one per catch) all: finally; THROW exc (with a finally) end:
+
+        The catch region covers the body only; the finally region covers the
+        body and the catches but not the finally copies (each normal exit runs
+        its own copy, and _exit suspends both regions around the copies of
+        `break`, `continue` and `return`). The catch-all handler stores the
+        exception in a temporary, runs the finally and rethrows it. Handlers
+        are added when the statement is finished, so an inner try's come before
+        an outer's: the VM takes the first handler whose range holds the pc and
+        whose class matches."""
         start = self.pos()
         catch_region = Region(start) if s.catches else None
         all_region = Region(start) if s.finally_ is not None else None
@@ -851,6 +1046,7 @@ class FunctionEmitter:
         self.ctl.append(ctx)
         self.stmt(s.body)
         self.ctl.pop()
+        # the catches are not covered by their own try's catch handlers
         if catch_region is not None:
             catch_region.suspend(self.pos())
             ctx.regions = [r for r in regions if r is not catch_region]
@@ -860,6 +1056,8 @@ class FunctionEmitter:
             if self.reachable:
                 self.stmt(s.finally_)
         self.op("JMP", end)
+        # (start, end, label, class id or None for catch-all, register of the
+        # exception)
         handler_entries = []
         for c in s.catches:
             lab = Label(live=True)
@@ -870,6 +1068,7 @@ class FunctionEmitter:
             reg = self.declare(c.var)
             cls = c.var.type
             cid = cls.info.id if isinstance(cls, T.ClassType) else None
+            # one handler entry per interval of the body's protected range
             for (a, b_) in catch_region.intervals:
                 handler_entries.append((a, b_, lab, cid, reg))
             self.at(c)
@@ -886,6 +1085,7 @@ class FunctionEmitter:
             all_region.suspend(self.pos())
             lab = Label(live=True)
             self.bind(lab)
+            # class id 2 is Exception (builtins.def); 1 is String, 0 Object
             exc = self.temp(T.ClassType(self.pe.class_by_id[2]))
             for (a, b_) in all_region.intervals:
                 handler_entries.append((a, b_, lab, None, exc))
@@ -980,9 +1180,13 @@ class FunctionEmitter:
                     self.release(k)
             self.op("JMP", default)
             return
+        # binary search: split at the middle value, the upper half when sel >=
+        # pivot
         mid = n // 2
         pivot = cases[mid][0]
         upper = Label()
+        # JGEI sel pivot, or JLE k sel for a pivot beyond 32 bits: both jump
+        # when sel >= pivot
         if _fits32(pivot):
             self.op("JGEI", sel, pivot, upper)
         else:
@@ -1011,10 +1215,14 @@ class FunctionEmitter:
         then by content (charged like `==`)."""
         n = self.temp(T.INT)
         self.op("CALLN", n, self._native_id("String", "length"), sel)
+        # the labels by length, in byte order within each length (cases are
+        # sorted)
         groups: dict[int, list] = {}
         for v, lab in cases:
             groups.setdefault(len(v), []).append((v, lab))
         glabels = [(ln, Label()) for ln in sorted(groups)]
+        # the length is not needed once dispatched: its register is free for
+        # the groups
         self.int_dispatch(n, glabels, default)
         self.release(n)
         for ln, gl in glabels:
@@ -1027,6 +1235,8 @@ class FunctionEmitter:
         compare contents."""
         if len(group) > LINEAR_MAX:
             best, pos = 1, None
+            # the byte position with the most distinct values among the group's
+            # labels
             for p in range(ln):
                 if p in used:
                     continue
@@ -1077,7 +1287,9 @@ class FunctionEmitter:
     def value(self, e, ty=None) -> int:
         """A register holding `e` (converted to `ty` if given: boxing,
         null).  The register may belong to a local: `release` it, never
-        write it."""
+        write it.  An int or boolean going to Any is boxed into a new
+        temporary, and `null` is loaded in a register of type `ty`, since
+        the instruction reading it needs that type."""
         if ty is not None and not isinstance(ty, (T.VoidType,)):
             if isinstance(ty, T.AnyType) and isinstance(
                     e.ty, (T.IntType, T.BoolType)):
@@ -1103,6 +1315,9 @@ class FunctionEmitter:
         return dst
 
     def expr(self, e, want=None) -> int:
+        """A register holding `e`, preferably `want` (a hint, which an expression
+        may ignore), of `e`'s static type (as_static). The line of the
+        instructions is `e`'s, restored afterwards."""
         saved = self.line
         self.at(e)
         m = getattr(self, "expr_" + type(e).__name__, None)
@@ -1147,6 +1362,8 @@ class FunctionEmitter:
         return self.temp(t)
 
     def _subtype(self, s, t) -> bool:
+        """Whether a register of type `s` may be stored into one of type `t`
+        without a check (the loader's S <= T)."""
         if s == t:
             return True
         if isinstance(t, T.AnyType):
@@ -1155,7 +1372,13 @@ class FunctionEmitter:
         return T.ref_subtype(s, t)
 
     def protect(self, r, later) -> int:
-        """Copy a local's register when a later operand may assign it."""
+        """Copy a local's register when a later operand may assign it.
+
+        Operands are evaluated left to right (the language reference §6).
+        `r`, the value of an earlier operand, is copied to a temporary when
+        it is a local's register and one of the `later` operands assigns
+        that local (`x + (x = 1)` adds the old `x`); temporaries and `this`
+        cannot change."""
         if r in self.temps or r == 0 and self.this_ty is not None:
             return r
         written = set()
@@ -1172,7 +1395,10 @@ class FunctionEmitter:
         return r
 
     def effect(self, e):
-        """Evaluate `e` for its side effects only."""
+        """Evaluate `e` for its side effects only.
+
+        Calls, assignments and `++`/`--` are told the value is discarded:
+        no copy of the old value, no result register for a void call."""
         saved = self.line
         self.at(e)
         if isinstance(e, A.Call):
@@ -1198,6 +1424,8 @@ class FunctionEmitter:
         return r
 
     def expr_NullLit(self, e, want):
+        """`null`: LOADNULL into `want` when it is a reference register, else into
+        an Any temporary."""
         if want is not None and self.reg_ty[want].is_ref:
             r = want
         else:
@@ -1211,9 +1439,14 @@ class FunctionEmitter:
         return r
 
     def expr_This(self, e, want):
+        """`this` is register 0 of a method, constructor or lambda that captured
+        it."""
         return 0
 
     def expr_Name(self, e, want):
+        """A bare name: a local's own register (the caller must not write it), a
+        field of `this` (GETF on register 0), a global (GETG; a constant
+        global's value is loaded instead), or a function (LOADFN)."""
         ref = e.ref
         k = _kind(ref)
         if k == "LocalVar":
@@ -1236,6 +1469,9 @@ class FunctionEmitter:
                         f"`{e.name}`")
 
     def expr_Member(self, e, want):
+        """`o.f` (GETF), `Errno.X` (the int the checker resolved), or a method as
+        a Func value bound to its receiver: BINDM by vtable slot, (1.1) BINDI
+        by interface and slot."""
         ref = e.ref
         if isinstance(ref, int) and not isinstance(ref, bool):
             r = self.dst(want, T.INT)
@@ -1266,6 +1502,7 @@ class FunctionEmitter:
         raise EmitError(f"line {self.line}: cannot emit member `{e.name}`")
 
     def expr_Index(self, e, want):
+        """`a[i]`: AGET (the VM checks the bounds and null)."""
         a = self.expr(e.obj)
         a = self.protect(a, [e.index])
         i = self.expr(e.index)
@@ -1277,6 +1514,7 @@ class FunctionEmitter:
 
     # operators
     def expr_Unary(self, e, want):
+        """`-`, `~` (folded when the operand is made of literals) and `!`."""
         c = const_int(e) if isinstance(e.ty, T.IntType) else None
         if c is not None:
             r = self.dst(want, T.INT)
@@ -1299,11 +1537,15 @@ class FunctionEmitter:
              ">>>": "USHR"}
 
     def expr_Binary(self, e, want):
+        """Arithmetic, concatenation and comparisons. Int expressions made only of
+        literals are folded (const_int); `x + k` and `x - k` with a 32-bit
+        constant become ADDI."""
         op = e.op
         if op in ("&&", "||"):
             return self.logical(e, want)
         if op in ("==", "!=", "<", "<=", ">", ">="):
             return self.compare_value(e, want)
+        # class id 1 is String: `+` with a String operand is concatenation
         if isinstance(e.ty, T.ClassType) and e.ty.info.id == 1:
             return self.concat(e, want)
         if isinstance(e.ty, T.IntType):
@@ -1341,6 +1583,8 @@ class FunctionEmitter:
         return r
 
     def logical(self, e, want):
+        """The value of `a && b` or `a || b` in a boolean register: `a` into it, a
+        jump past `b` when `a` decides, else `b` into the same register."""
         if want is not None and want in self.temps \
                 and isinstance(self.reg_ty[want], T.BoolType):
             r = want
@@ -1355,6 +1599,9 @@ class FunctionEmitter:
         return r
 
     def _operand_type(self, e):
+        """The type in which `==`/`!=` compares: the checker's `operand_ty`, else
+        (for trees built without it) one worked out from the operands; `null`
+        and errors compare as Any."""
         ot = getattr(e, "operand_ty", None)
         lt, rt = e.left.ty, e.right.ty
         if ot is None or isinstance(ot, T.ErrorType):
@@ -1371,6 +1618,10 @@ class FunctionEmitter:
         return ot
 
     def compare_value(self, e, want):
+        """A comparison as a boolean value. Ints and booleans use EQ/NE/LT/LE (`>`
+        and `>=` swap the operands); references use EQSTR (String contents),
+        EQANY (Any: boxed values by value) or EQREF (identity), and `!=`
+        negates their result."""
         op = e.op
         if op in ("==", "!="):
             ot = self._operand_type(e)
@@ -1385,6 +1636,7 @@ class FunctionEmitter:
             r = self.dst(want, T.BOOL)
             self.at(e)
             self.op(name, r, x, y)
+            # there is no not-equal form of the reference comparisons
             if op == "!=" and name not in ("EQ", "NE"):
                 self.op("NOT", r, r)
             return r
@@ -1397,12 +1649,14 @@ class FunctionEmitter:
         elif op == "<=":
             self.op("LE", r, x, y)
         elif op == ">":
+            # a > b is b < a
             self.op("LT", r, y, x)
         else:
             self.op("LE", r, y, x)
         return r
 
     def _eq_op(self, ot):
+        """The equality instruction of operand type `ot`."""
         if isinstance(ot, T.AnyType):
             return "EQANY"
         if isinstance(ot, T.ClassType) and ot.info.id == 1:
@@ -1410,6 +1664,9 @@ class FunctionEmitter:
         return "EQREF"
 
     def _two(self, a, b, conv):
+        """Evaluates two operands in order, the first protected from the second; a
+        `null` operand is loaded into a register of the other's type; `conv`
+        converts both (boxing into Any)."""
         if conv is not None:
             x = self.value(a, conv)
         elif isinstance(a, A.NullLit):
@@ -1459,7 +1716,8 @@ class FunctionEmitter:
         return r
 
     def concat(self, e, want):
-        # LANGUAGE.md 6: both operands are evaluated, left then right,
+        """`a + b` on Strings: CONCAT of the two string conversions."""
+        # The language reference §6: both operands are evaluated, left then right,
         # before the operation; the conversion (a toString call) is part
         # of the operation, so it comes after the right operand's side
         # effects: left, right, toString of left, toString of right.
@@ -1476,6 +1734,8 @@ class FunctionEmitter:
         return r
 
     def expr_Cond(self, e, want):
+        """`c ? a : b`: both branches evaluated into the same register (`want`
+        when its type fits)."""
         t = e.ty
         if want is not None and (self.reg_ty[want] == t or self._subtype(
                 t, self.reg_ty[want])):
@@ -1492,6 +1752,10 @@ class FunctionEmitter:
         return r
 
     def expr_Cast(self, e, want):
+        """A cast: to int/boolean from Any unboxes (UNBOXI/UNBOXZ throw
+        ClassCastException on another value), from int/boolean to Any boxes, an
+        upcast is free, `null` is loaded in the target type, and a downcast is
+        CAST (checked at run time)."""
         s, t = e.expr.ty, e.ty
         if isinstance(t, T.IntType) or isinstance(t, T.BoolType):
             if s == t:
@@ -1530,6 +1794,7 @@ class FunctionEmitter:
         li = e.info
         lead = ([li.this_type] if li.this_type is not None else []) + \
             [v.type for v in li.captures]
+        # CLOSURE's count operand is a byte
         if len(lead) > 255:
             raise EmitError(f"line {self.line}: a lambda captures more than "
                             "255 values")
@@ -1549,6 +1814,8 @@ class FunctionEmitter:
         return r
 
     def expr_InstanceOf(self, e, want):
+        """`e instanceof T`: INSTOF against T's image type; an int or boolean
+        operand is boxed to Any first."""
         t = e.type.resolved if e.type is not None else None
         x = self.value(e.expr, T.ANY if not e.expr.ty.is_ref else None)
         self.release(x)
@@ -1559,6 +1826,10 @@ class FunctionEmitter:
 
     # assignment
     def expr_Assign(self, e, want, discard=False):
+        """`t = v` and compound `t op= v`. A compound assignment reads the target
+        once (GETG/GETF/AGET into a temporary, with the object and index
+        evaluated once), combines, and writes it back. Returns the register
+        holding the assigned value (an assignment is an expression)."""
         tgt = e.target
         op = e.op
         if op == "=":
@@ -1634,6 +1905,9 @@ class FunctionEmitter:
             self.release(cur_safe)
 
     def assign(self, tgt, e, want, discard):
+        """A plain assignment to a local (evaluated straight into its register), a
+        global, a field or an element; the object and index are evaluated
+        before the value and protected from it."""
         k = _kind(getattr(tgt, "ref", None))
         if isinstance(tgt, A.Name) and k == "LocalVar":
             reg = self.local_reg(tgt.ref)
@@ -1670,9 +1944,13 @@ class FunctionEmitter:
         raise EmitError(f"line {self.line}: bad assignment target")
 
     def expr_IncDec(self, e, want):
+        """`++`/`--` used as a value: see incdec."""
         return self.incdec(e, want, discard=False)
 
     def incdec(self, e, want, discard):
+        """`++`/`--` on a local, global, field or element by ADDI. The postfix
+        form used as a value gives the old value, kept in a register of its
+        own; `discard` (a statement) spares that copy."""
         d = 1 if e.op == "++" else -1
         tgt = e.target
         k = _kind(getattr(tgt, "ref", None))
@@ -1725,6 +2003,10 @@ class FunctionEmitter:
 
     # objects and arrays
     def expr_New(self, e, want):
+        """`new C(...)`: NEW into the first register of a block whose others are
+        the constructor's arguments, then the constructor's CALL (or CALLN for
+        a built-in one; Object's is skipped). The object's register stays held
+        and is the result."""
         cls = e.cls
         ctor = e.ctor if e.ctor is not None else cls.ctor
         ct = T.ClassType(cls)
@@ -1736,6 +2018,7 @@ class FunctionEmitter:
             self.into(a, r)
         self.at(e)
         if ctor.native_id is not None:
+            # Object's constructor does nothing: its call is left out
             if ctor.native_id != self._object_init():
                 self.op("CALLN", -1, ctor.native_id, regs[0])
         else:
@@ -1744,6 +2027,8 @@ class FunctionEmitter:
         return regs[0]
 
     def expr_NewArray(self, e, want):
+        """`new T[n]` (NEWARR; the VM checks 0 <= n and charges the heap) or `new
+        T[]` (an empty NEWARRV)."""
         t = e.ty
         if e.size is None:
             r = self.dst(want, t)
@@ -1757,12 +2042,16 @@ class FunctionEmitter:
         return r
 
     def expr_NewMap(self, e, want):
+        """(1.1) `new Map<K, V>()`: NEWMAP of the map's type."""
         r = self.dst(want, e.ty)
         self.at(e)
         self.op("NEWMAP", r, self.pe.ty(e.ty))
         return r
 
     def expr_ArrayLit(self, e, want):
+        """`[a, b, ...]`: the elements in consecutive registers and one NEWARRV,
+        whose count operand is a byte; a longer literal is allocated with
+        NEWARR and filled element by element."""
         t = e.ty
         elem = t.elem if isinstance(t, T.ArrayType) else T.ANY
         ti = self.pe.ty(t)
@@ -1791,12 +2080,29 @@ class FunctionEmitter:
 
     # calls
     def expr_Call(self, e, want, discard=False):
+        """A call, by the `kind` the checker chose:
+
+        - "print": the argument's string conversion, then CALLN of print; -
+        "func": CALL by function index; - "iface": (1.1) CALLI by interface
+        type and slot, with an inline cache; - "virtual": CALLV by vtable slot,
+        receiver first (a method without a slot, a built-in one, is called
+        directly); "super" calls the superclass's method directly; "native":
+        CALLN, with a receiver unless static; - "funcval": CALLF of a Func
+        value; - "dynamic": CALLA by name on an Any receiver, arguments boxed
+        to Any, with an inline cache; - "super_ctor": call_super_ctor.
+
+        Arguments are evaluated left to right into consecutive registers after
+        the receiver (the argument block); the result goes to `want` when its
+        type allows. `discard` means the value is not needed."""
         kind = e.kind
         ret = e.ty if e.ty is not None else T.VOID
         void = isinstance(ret, T.VoidType)
         target = e.target
 
         def result():
+            """The register of the call's result: -1 for void (the VM's "no
+            result"), a throwaway temporary when discarded, else `want` when
+            its type allows."""
             if void:
                 return -1
             if discard:
@@ -1839,6 +2145,7 @@ class FunctionEmitter:
             recv = e.receiver
             has_recv = kind != "native" or target.kind != "static"
             types = list(e.param_types or target.params)
+            # a built-in static (Math.max, System.*) has no receiver register
             if has_recv:
                 if recv is None:
                     rt = self.this_ty
@@ -1861,6 +2168,8 @@ class FunctionEmitter:
             self.at(e)
             first = regs[0] if regs else 0
             if kind == "virtual":
+                # a method without a vtable slot: a built-in one (CALLN) or a
+                # function-like method (CALL)
                 if target.slot is None or target.slot < 0:
                     if target.native_id is not None:
                         self.op("CALLN", r, target.native_id, first)
@@ -1893,6 +2202,8 @@ class FunctionEmitter:
             self.release(o, *regs)
             r = -1 if discard else self.dst(want, T.ANY)
             self.at(e)
+            # the method name is an index into the string table; CALLA takes
+            # the argument count, since the callee is unknown until run time
             name = e.name or getattr(e.callee, "name", "")
             self.op("CALLA", r, o, self.b.string(name), len(regs),
                     regs[0] if regs else 0, self.nics)
@@ -1905,6 +2216,8 @@ class FunctionEmitter:
         raise EmitError(f"line {self.line}: unknown call kind {kind!r}")
 
     def args_block(self, lead, types, args):
+        """A block of registers of `types` holding `args`, evaluated in order.
+        """
         regs = self.block(types)
         for a, r in zip(args, regs):
             self.into(a, r)
@@ -1919,6 +2232,11 @@ class FunctionEmitter:
         self.line = saved
 
     def _branch(self, e, label, when):
+        """Emits the jump. Literals jump or fall through; `!` swaps `when`; `&&`
+        and `||` short-circuit with a skip label where the first operand alone
+        cannot decide; int and boolean comparisons fuse with the jump
+        (compare_branch); a comparison with `null` is JNULL/JNNULL; anything
+        else is evaluated and tested with JT/JF."""
         if isinstance(e, A.BoolLit):
             if e.value == when:
                 self.op("JMP", label)
@@ -1929,6 +2247,9 @@ class FunctionEmitter:
         if isinstance(e, A.Binary):
             op = e.op
             if op in ("&&", "||"):
+                # `a && b` jumping when true (or `a || b` when false) needs
+                # both: if `a` fails, skip `b`; otherwise either operand alone
+                # can take the jump
                 short = (op == "&&") == when     # needs a skip label
                 if short:
                     skip = Label()
@@ -1975,6 +2296,9 @@ class FunctionEmitter:
              "!=": "!="}
 
     def compare_branch(self, e, label, when):
+        """A fused compare-and-branch: the immediate forms (JLTI ...) when one
+        operand is a 32-bit constant (on the left it swaps the operator), else
+        JLT/JLE/JEQ/JNE with the operands in the order _CMP gives."""
         op = e.op
         is_int = isinstance(e.left.ty, T.IntType)
         if is_int:
@@ -2011,4 +2335,5 @@ def emit(program, filename=None) -> im.Image:
 
 
 def emit_bytes(program, filename=None) -> bytes:
+    """The bytes of the image of a checked program."""
     return im.write(emit(program, filename))
