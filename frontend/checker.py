@@ -36,6 +36,7 @@ from . import ast as A
 from . import types as T
 from .builtins import FIRST_SCRIPT_CLASS_ID, install
 from .diagnostics import Diagnostic, unused_locals
+from .devicecheck import device_warnings
 from .symbols import ClassInfo, FieldInfo, FuncInfo, GlobalInfo, LambdaInfo, LocalVar, MethodInfo, ProgramInfo
 from .symbols import IfaceMethod, InterfaceInfo
 
@@ -235,7 +236,7 @@ class Checker:
             info.classes.append(ci)
         info.class_by_name = dict(self.bs.classes)
         top["Any"] = ANY_NAME
-        for ns in ("Math", "System", "Errno"):
+        for ns in ("Math", "System", "Errno", "Ioctl"):
             top[ns] = Namespace(ns)
         top["print"] = self.bs.print_func
         self.builtin_names = set(top)
@@ -251,6 +252,7 @@ class Checker:
         self.check_bodies(program)
         self.check_captures()
         self.diags += unused_locals(self.declared_locals, self.read_locals)
+        self.diags += device_warnings(self, program)
         self.diags.sort(key=lambda d: (d.span[1], d.span[2]))
         return info, self.diags
 
@@ -1748,6 +1750,8 @@ class Checker:
                 e.kind = "native"
                 e.target = m
                 self.check_args(e, m.params, f"`{m.qualname}`")
+                if m.owner_name == "Ioctl":
+                    self.check_ioctl_args(e)
                 return m.ret
             t = self.check_value(c.obj)
             c.ty = t
@@ -2651,6 +2655,22 @@ class Checker:
                 return _NC
             return _fold(e.op, a, b)
         return _NC
+
+    def check_ioctl_args(self, e):
+        """(1.1) `Ioctl.io/ior/iow/iowr` with constant arguments is a
+        constant expression (§9.1), so arguments out of range are a compile
+        error, checked in the run-time order: type, nr, size (E0900)."""
+        ranges = (("type", 255), ("nr", 255), ("size", 16383))
+        if len(e.args) != len(e.target.params):
+            return
+        vals = [self.constant(a) for a in e.args]
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in vals):
+            return
+        for a, v, (what, top) in zip(e.args, vals, ranges):
+            if not 0 <= v <= top:
+                self.error("E0900", f"bad ioctl {what} {v}", a.span,
+                           notes=[f"`{e.target.qualname}` takes a {what} in 0..{top}"])
+                return
 
     def _ioctl_constant(self, e):
         """(1.1) `Ioctl.io/ior/iow/iowr` applied to constant expressions:

@@ -118,8 +118,12 @@ CODES = {
     "E0403": "`break` or `continue` outside a loop",
     "E0404": "`return` with a value in a void function or without one in a non-void function",
     "E0405": "`return` at top level",
+    # (1.1) devices
+    "E0900": "`Ioctl.io`, `ior`, `iow` or `iowr` with a constant argument out of range",
     # (1.1) warnings: valid but suspicious code; `--werror` makes them errors
     "W0001": "unused local variable (its name is used nowhere but as the target of `=`)",
+    "W0901": "`ioctl` compares `cmd` with a command number Linux never passes to a driver",
+    "W0902": "device method one edit away from a callback's name, so never called",
 }
 
 docs = """Error codes of ktc.
@@ -127,7 +131,8 @@ docs = """Error codes of ktc.
 Each diagnostic names a code; `ktc explain CODE` (or this table) gives a one
 line description.  E00xx are lexical and syntax errors (E0020-E0032: Java
 constructs K lacks), E01xx names, E02xx types and expressions, E03xx
-classes, E04xx control flow, (1.1) E07xx interfaces; Wnnnn are warnings.
+classes, E04xx control flow, (1.1) E07xx interfaces, E09xx devices; Wnnnn
+are warnings (W09xx: devices).
 """ + "\n".join(f"{code}  {text}" for code, text in CODES.items())
 
 
