@@ -1,6 +1,19 @@
 """Parser of K: an LALR(1) parser over the tables Lark computes from
 grammar.lark, building `ast` nodes as it reduces.
 
+The first stage of the front end: source -> parse (this module) -> check
+(checker.py) -> emit (emitter.py) -> image (image.py).  The nodes it builds
+carry spans (file, line, column, end line, end column) and no types: the
+checker fills those in.  Besides the grammar's own errors it reports the
+lexical ones (E0001 to E0006: characters, literals, escapes, ranges) and
+the Java constructs K lacks.
+
+Order of work in `parse`: a quick scan for class and interface names (the
+lexer hack needs them before the parse), a scan for Java constructs when
+the text may hold some (`_may_have_java`), then one LALR pass in which the
+contextual lexer (`_Lexer`) feeds the driver (`_Parser`), which calls the
+builder (`_Builder`) at every reduction.
+
 `parse(source, filename)` returns `(Program, diagnostics)`, or `(None,
 diagnostics)` when the file has lexical or syntax errors.  Every one of them
 is reported, in source order, each once (the language reference §10): after
@@ -68,6 +81,8 @@ _JAVA_TYPES = {
 
 
 def builtin_type_names():
+    """The names the lexer hack always makes TYPE_IDENT: the built-in classes and
+    `Any`."""
     names = {c.name for c in load_builtins().classes}
     names.add("Any")
     return names
@@ -99,6 +114,8 @@ class _Tree:
 
 
 def _new_token(kind, value, pos, line, col, end_line, end_col, end_pos):
+    """A Token built without Token.__init__ (the lexer makes one per token; this
+    is its fast path)."""
     tok = str.__new__(Token, value)
     tok.type = kind
     tok.value = value
@@ -114,6 +131,8 @@ def _new_token(kind, value, pos, line, col, end_line, end_col, end_pos):
 # ---------------------------------------------------------------- tables
 
 def _cache_dir():
+    """Where the parser tables are cached: $KTC_CACHE_DIR, else
+    $XDG_CACHE_HOME/ktc, else ~/.cache/ktc."""
     d = os.environ.get("KTC_CACHE_DIR")
     if d:
         return Path(d)
@@ -263,9 +282,13 @@ def _build_tables(text):
 
 _SPACE = "[ \t\r\n\x0c]+"   # the grammar's `%ignore` of white space, as Lark spells it
 
+# The one-character escapes of string and character literals, to their byte
+# (the language reference §1); `\xHH` is handled apart.
 _ESCAPES = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39,
             "b": 8, "f": 12}
 
+# The tokens that carry information into the AST (names, literals, operators,
+# `[]`); `clean` drops all others (punctuation, keywords).
 _KEEP = frozenset({"IDENT", "TYPE_IDENT", "PRIM", "INT", "CHAR", "STRING", "DIMS",
                    "ASSIGN_OP", "OROR", "ANDAND", "BAR", "CARET", "AMP", "EQ_OP",
                    "SHIFT_OP", "ADD_OP", "MINUS", "MUL_OP", "INCDEC", "BANG", "TILDE"})
@@ -305,6 +328,8 @@ class _Builder:
     are reduced, as Lark's inline transformers are called."""
 
     def __init__(self):
+        # One builder serves every parse of the process: parse() resets
+        # its per-file state before each.
         self.filename = "<input>"
         self.java_types = frozenset()  # Java type names this script did not declare
         self.pending_nodes = []
@@ -314,12 +339,16 @@ class _Builder:
 
     # -- helpers
     def tsp(self, tok):
+        """The span of token `tok`."""
         return (self.filename, tok.line, tok.column, tok.end_line, tok.end_column)
 
     def span2(self, a, b):
+        """The span from the start of span `a` to the end of span `b`."""
         return (self.filename, a[1], a[2], b[3], b[4])
 
     def error(self, code, msg, span, **kw):
+        """Records a diagnostic of the builder (lexical errors, E0024/E0025).
+        """
         self.diags.append(Diagnostic(code, msg, span, **kw))
 
     def span(self, raw):
@@ -353,40 +382,54 @@ class _Builder:
 
     @staticmethod
     def clean(raw):
+        """The children of a rule the builder uses: nodes, lists, None
+        placeholders and the tokens that carry information (names, literals,
+        operators: `_KEEP`), without punctuation and keywords."""
         return [c for c in raw if type(c) is not Token or c.type in _KEEP]
 
     # -- names and types
     def name(self, children):
+        """A name rule: its token."""
         return children[0]
 
     def extends_clause(self, raw):
+        """`extends S`: the superclass's name token."""
         return self.clean(raw)[0]
 
     def finally_clause(self, raw):
+        """`finally { ... }`: a marker that try_stmt takes off the end of its
+        catches."""
         return A.FinallyMarker(self.clean(raw)[0])
 
     def for_cond(self, raw):
+        """The condition of a `for`, or None when it is empty."""
         ch = self.clean(raw)
         return ch[0] if ch else None
 
     def paren(self, raw):
+        """`(e)`: the inner expression itself (no node for the parentheses),
+        remembered as parenthesised."""
         inner = self.clean(raw)[0]
         # 2^63 is allowed only directly under unary minus: `-(2^63)` is not.
         self.parenthesized.add(id(inner))
         return inner
 
     def prim_type(self, raw):
+        """`int`, `boolean`, `void` with optional `[]`s."""
         span, ch = self.span(raw), self.clean(raw)
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
         return self._wrap_dims(t, ch[1:])
 
     def class_type(self, raw):
+        """A class or interface name (or a Java primitive type name, E0024/E0025)
+        with optional `[]`s."""
         span, ch = self.span(raw), self.clean(raw)
         self._java_type(ch[0])
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
         return self._wrap_dims(t, ch[1:])
 
     def array_generic(self, raw):
+        """`Array<T>` with optional `[]`s: the same node as `T[]`."""
         span, ch = self.span(raw), self.clean(raw)
         t = A.ArrayTypeNode(span, elem=ch[0])
         if len(ch) > 1:
@@ -423,20 +466,26 @@ class _Builder:
         return self._wrap_dims(t, ch[2:])
 
     def _wrap_dims(self, t, dims):
+        """`t` wrapped in one ArrayTypeNode per `[]` token of `dims`, innermost
+        first."""
         for d in dims:
             t = A.ArrayTypeNode(self.span2(t.span, self.tsp(d)), elem=t)
         return t
 
     def type_list(self, raw):
+        """The parameter types of a `Func<R(P, ...)>`."""
         ch = self.clean(raw)
         return [c for c in ch if c is not None]
 
     # -- declarations
     def start(self, ch):
+        """The top-level items of the file, in order."""
         ch = self.clean(ch)
         return list(ch)
 
     def class_decl(self, raw):
+        """`class N [extends S] [implements I, ...] { members }`; the members are
+        fields, methods and the constructor in source order."""
         span, ch = self.span(raw), self.clean(raw)
         name = ch[0]
         sup = ch[1] if len(ch) > 1 and isinstance(ch[1], Token) else None
@@ -455,9 +504,13 @@ class _Builder:
         return _NameList(self.clean(raw))
 
     def iface_extends(self, raw):
+        """(1.1) An interface's `extends I, J` list."""
         return _NameList(self.clean(raw))
 
     def interface_decl(self, raw):
+        """(1.1) `interface N [extends I, ...] { signatures }` (the language
+        reference §4); the checker reports members that are not method
+        signatures."""
         span, ch = self.span(raw), self.clean(raw)
         name, rest = ch[0], ch[1:]
         ext = []
@@ -475,6 +528,7 @@ class _Builder:
                           params=ch[1], body=None)
 
     def method_sig(self, raw):
+        """(1.1) `R name(params);` in an interface: a method without a body."""
         span, ch = self.span(raw), self.clean(raw)
         return A.MethodDecl(span, ret=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
                             params=ch[2], body=None)
@@ -487,9 +541,12 @@ class _Builder:
         return False, ch
 
     def final_mod(self, raw):
+        """(1.1) `final` in front of a declaration: a marker the declaration's
+        rule strips (_final)."""
         return A.FinalMarker(self.span(raw))
 
     def field_decl(self, raw):
+        """`[final] T name [= init];` in a class body."""
         span, ch = self.span(raw), self.clean(raw)
         fin, ch = self._final(ch)
         return A.FieldDecl(span, type=ch[0], name=str(ch[1]),
@@ -497,27 +554,34 @@ class _Builder:
                            final=fin)
 
     def method_decl(self, raw):
+        """`R name(params) { body }` in a class body."""
         span, ch = self.span(raw), self.clean(raw)
         return A.MethodDecl(span, ret=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
                             params=ch[2], body=ch[3])
 
     def ctor_decl(self, raw):
+        """`Name(params) { body }`: the checker checks that Name is the class's.
+        """
         span, ch = self.span(raw), self.clean(raw)
         return A.CtorDecl(span, name=str(ch[0]), name_span=self.tsp(ch[0]),
                           params=ch[1], body=ch[2])
 
     def func_decl(self, raw):
+        """`R name(params) { body }` at top level."""
         span, ch = self.span(raw), self.clean(raw)
         return A.FuncDecl(span, ret=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
                           params=ch[2], body=ch[3])
 
     def method_out(self, raw):
+        """`R C.name(params) { body }`: a method of class C declared at top level.
+        """
         span, ch = self.span(raw), self.clean(raw)
         return A.MethodDecl(span, ret=ch[0], name=str(ch[2]), name_span=self.tsp(ch[2]),
                             params=ch[3], body=ch[4], class_name=str(ch[1]),
                             class_span=self.tsp(ch[1]))
 
     def global_decl(self, raw):
+        """`[final] T name [= init];` at top level."""
         span, ch = self.span(raw), self.clean(raw)
         fin, ch = self._final(ch)
         return A.GlobalDecl(span, type=ch[0], name=str(ch[1]),
@@ -525,16 +589,20 @@ class _Builder:
                             final=fin)
 
     def global_var(self, raw):
+        """`[final] var name = init;` at top level (type inferred)."""
         span, ch = self.span(raw), self.clean(raw)
         fin, ch = self._final(ch)
         return A.GlobalDecl(span, type=None, name=str(ch[0]),
                             name_span=self.tsp(ch[0]), init=ch[1], final=fin)
 
     def params(self, raw):
+        """The parameters of a declaration, without the commas' placeholders.
+        """
         ch = self.clean(raw)
         return [c for c in ch if c is not None]
 
     def param(self, raw):
+        """`[final] T name`."""
         span, ch = self.span(raw), self.clean(raw)
         fin, ch = self._final(ch)
         return A.Param(span, type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
@@ -542,10 +610,12 @@ class _Builder:
 
     # -- statements
     def block(self, raw):
+        """`{ stmts }`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.Block(span, stmts=list(ch))
 
     def local_decl(self, raw):
+        """`[final] T name [= init];` in a body (also the init of a `for`)."""
         span, ch = self.span(raw), self.clean(raw)
         fin, ch = self._final(ch)
         return A.VarDecl(span, type=ch[0], name=str(ch[1]),
@@ -553,6 +623,7 @@ class _Builder:
                          final=fin)
 
     def local_var(self, raw):
+        """`[final] var name = init;` in a body."""
         span, ch = self.span(raw), self.clean(raw)
         fin, ch = self._final(ch)
         return A.VarDecl(span, type=None, name=str(ch[0]),
@@ -562,18 +633,23 @@ class _Builder:
     for_var = local_var
 
     def if_stmt(self, raw):
+        """`if (c) s [else s]`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.If(span, cond=ch[0], then=ch[1], els=ch[2] if len(ch) > 2 else None)
 
     def while_stmt(self, raw):
+        """`while (c) s`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.While(span, cond=ch[0], body=ch[1])
 
     def do_stmt(self, raw):
+        """`do s while (c);`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.DoWhile(span, body=ch[0], cond=ch[1])
 
     def for_init(self, raw):
+        """The init part of a `for`: one declaration, or expressions as ExprStmts.
+        """
         ch = self.clean(raw)
         if not ch or ch[0] is None:
             return []
@@ -582,42 +658,52 @@ class _Builder:
         return [A.ExprStmt(e.span, expr=e) for e in ch]
 
     def for_update(self, raw):
+        """The update expressions of a `for`."""
         ch = self.clean(raw)
         return [c for c in ch if c is not None]
 
     def for_stmt(self, raw):
+        """`for (init; cond; update) s`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.For(span, init=ch[0], cond=ch[1], update=ch[2], body=ch[3])
 
     def foreach_stmt(self, raw):
+        """`for ([final] T x : a) s`."""
         span, ch = self.span(raw), self.clean(raw)
         fin, ch = self._final(ch)
         return A.ForEach(span, type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
                          iterable=ch[2], body=ch[3], final=fin)
 
     def foreach_var(self, raw):
+        """`for ([final] var x : a) s`."""
         span, ch = self.span(raw), self.clean(raw)
         fin, ch = self._final(ch)
         return A.ForEach(span, type=None, name=str(ch[0]), name_span=self.tsp(ch[0]),
                          iterable=ch[1], body=ch[2], final=fin)
 
     def break_stmt(self, raw):
+        """`break;`."""
         span = self.span(raw)
         return A.Break(span)
 
     def continue_stmt(self, raw):
+        """`continue;`."""
         span = self.span(raw)
         return A.Continue(span)
 
     def return_stmt(self, raw):
+        """`return [e];`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.Return(span, value=ch[0] if ch else None)
 
     def throw_stmt(self, raw):
+        """`throw e;`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.Throw(span, value=ch[0])
 
     def try_stmt(self, raw):
+        """`try { } catch ... [finally { }]`; E0012 when there is neither catch
+        nor finally."""
         span, ch = self.span(raw), self.clean(raw)
         body, rest, fin = ch[0], list(ch[1:]), None
         if rest and isinstance(rest[-1], A.FinallyMarker):
@@ -629,6 +715,7 @@ class _Builder:
         return node
 
     def catch_clause(self, raw):
+        """`catch ([final] C e) { }`."""
         span, ch = self.span(raw), self.clean(raw)
         fin, ch = self._final(ch)
         return A.Catch(span, type=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]),
@@ -636,40 +723,52 @@ class _Builder:
 
     # (1.1) switch statements and expressions (grammar.lark `switch_arm`)
     def switch_stmt(self, raw):
+        """(1.1) `switch (e) { arms }` as a statement."""
         span, ch = self.span(raw), self.clean(raw)
         return A.Switch(span, selector=ch[0], arms=[a for a in ch[1:] if a is not None])
 
     def switch_expr(self, raw):
+        """(1.1) `switch (e) { arms }` as an expression."""
         span, ch = self.span(raw), self.clean(raw)
         return A.SwitchExpr(span, selector=ch[0], arms=[a for a in ch[1:] if a is not None])
 
     def switch_arm(self, raw):
+        """(1.1) `case L, M -> body`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.SwitchArm(span, labels=list(ch[:-1]), body=ch[-1])
 
     def default_arm(self, raw):
+        """(1.1) `default -> body`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.SwitchArm(span, is_default=True, body=ch[-1])
 
     def arm_expr(self, raw):
+        """(1.1) `e;` as the body of an arm: an ExprStmt, whose value a switch
+        expression gives."""
         span, ch = self.span(raw), self.clean(raw)
         return A.ExprStmt(span, expr=ch[0])
 
     def expr_stmt(self, raw):
+        """`e;`; the checker reports expressions that are not statements (E0220).
+        """
         span, ch = self.span(raw), self.clean(raw)
         return A.ExprStmt(span, expr=ch[0])
 
     def empty_stmt(self, raw):
+        """`;`."""
         span = self.span(raw)
         return A.EmptyStmt(span)
 
     # -- expressions
     def assign(self, raw):
+        """`t = v` and the compound assignments; the target is checked to be
+        assignable by the checker (E0013)."""
         span, ch = self.span(raw), self.clean(raw)
         return A.Assign(span, op=str(ch[1]), target=ch[0], value=ch[2],
                         op_span=self.tsp(ch[1]))
 
     def cond(self, raw):
+        """`c ? a : b`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.Cond(span, cond=ch[0], then=ch[1], els=ch[2])
 
@@ -699,6 +798,8 @@ class _Builder:
 
     @staticmethod
     def _fold(operands, tok, fn):
+        """Replaces the last two operands by `left OP right` (a Binary, or an
+        InstanceOf whose right side is a type)."""
         right = operands.pop()
         left = operands[-1]
         a, b = left.span, right.span
@@ -710,6 +811,9 @@ class _Builder:
                                     op_span=(fn, tok.line, tok.column, tok.end_line, tok.end_column))
 
     def unary(self, raw):
+        """`-e`, `!e`, `~e`. `-9223372036854775808` is the one literal 2^63 may
+        appear in: a minus directly in front of it (not of a parenthesised one)
+        makes the IntLit INT_MIN, and the literal leaves `pending_minmax`."""
         span, ch = self.span(raw), self.clean(raw)
         op, operand = str(ch[0]), ch[1]
         if (op == "-" and isinstance(operand, A.IntLit) and id(operand) in self.pending_minmax
@@ -719,10 +823,12 @@ class _Builder:
         return A.Unary(span, op=op, operand=operand)
 
     def pre_incdec(self, raw):
+        """`++x`, `--x`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.IncDec(span, op=str(ch[0]), prefix=True, target=ch[1])
 
     def post_incdec(self, raw):
+        """`x++`, `x--`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.IncDec(span, op=str(ch[1]), prefix=False, target=ch[0])
 
@@ -747,37 +853,54 @@ class _Builder:
         return A.Lambda(span, params=list(ch[:-1]), typed=True, body=ch[-1])
 
     def cast(self, raw):
+        """`(T) e` where T is a type the grammar knows as such (a primitive,
+        generic or array type)."""
         span, ch = self.span(raw), self.clean(raw)
         return A.Cast(span, type=ch[0], expr=ch[1])
 
     def name_cast(self, raw):
+        """`(N) e` where N is a type name (the lexer hack made it TYPE_IDENT).
+        """
         span, ch = self.span(raw), self.clean(raw)
         self._java_type(ch[0])
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
         return A.Cast(span, type=t, expr=ch[1])
 
     def call(self, raw):
+        """`f(args)`: the callee is any expression; the checker decides what kind
+        of call it is."""
         span, ch = self.span(raw), self.clean(raw)
         return A.Call(span, callee=ch[0], args=ch[1])
 
     def member(self, raw):
+        """`o.name`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.Member(span, obj=ch[0], name=str(ch[1]), name_span=self.tsp(ch[1]))
 
     def index(self, raw):
+        """`a[i]`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.Index(span, obj=ch[0], index=ch[1])
 
     def args(self, raw):
+        """The arguments of a call or `new`, without the commas' placeholders.
+        """
         ch = self.clean(raw)
         return [c for c in ch if c is not None]
 
     def int_lit(self, raw):
+        """An integer literal: see _int."""
         ch = self.clean(raw)
         tok = ch[0]
         return self._int(tok, self.tsp(tok))
 
     def _int(self, tok, span):
+        """The IntLit of literal token `tok`: decimal, 0x, 0b, 0o or a leading 0
+        (octal). E0004 for a bad digit or no digits, E0005 out of range.
+        Hexadecimal, binary and octal literals may use all 64 bits (the value
+        wraps to negative); a decimal one at most 2^63 - 1, but 2^63 is kept
+        pending until the parse ends, since `-` in front of it makes it INT_MIN
+        (unary) and parse() reports it otherwise."""
         text = str(tok)
         low = text.lower()
         node = A.IntLit(span, value=0, text=text)
@@ -845,12 +968,17 @@ class _Builder:
         return bytes(out)
 
     def string_lit(self, raw):
+        """A string literal: its bytes (UTF-8 for non-ASCII source, escapes
+        decoded)."""
         ch = self.clean(raw)
         tok = ch[0]
         value = self._escapes(tok, str(tok)[1:-1], tok.column + 1)
         return A.StringLit(self.tsp(tok), value=value)
 
     def char_lit(self, raw):
+        """A character literal: an IntLit of its one byte; E0006 unless it holds
+        exactly one byte (after escapes, and not reported again when an escape
+        was already wrong)."""
         ch = self.clean(raw)
         tok = ch[0]
         n_errors = len(self.diags)
@@ -863,40 +991,49 @@ class _Builder:
         return node
 
     def true_lit(self, raw):
+        """`true`."""
         span = self.tsp(raw[0])
         return A.BoolLit(span, value=True)
 
     def false_lit(self, raw):
+        """`false`."""
         span = self.tsp(raw[0])
         return A.BoolLit(span, value=False)
 
     def null_lit(self, raw):
+        """`null`."""
         span = self.tsp(raw[0])
         return A.NullLit(span)
 
     def this(self, raw):
+        """`this`."""
         span = self.tsp(raw[0])
         return A.This(span)
 
     def super(self, raw):
+        """`super` (as a callee or the object of a member)."""
         span = self.tsp(raw[0])
         return A.Super(span)
 
     def name_expr(self, raw):
+        """A bare name used as an expression."""
         ch = self.clean(raw)
         return A.Name(self.tsp(ch[0]), name=str(ch[0]))
 
     def new_obj(self, raw):
+        """`new C(args)`."""
         span, ch = self.span(raw), self.clean(raw)
         self._java_type(ch[0])
         t = A.NamedType(self.tsp(ch[0]), name=str(ch[0]))
         return A.New(span, type=t, args=ch[1])
 
     def _new_array(self, span, elem, size, dims):
+        """`new E[n]` followed by `[]`s: an array of size n of arrays of E."""
         elem = self._wrap_dims(elem, dims)
         return A.NewArray(span, elem=elem, size=size)
 
     def new_array_prim(self, raw):
+        """`new int[n][]...` and (as new_array_class) `new C[n][]...`."""
         span, ch = self.span(raw), self.clean(raw)
         self._java_type(ch[0])
         return self._new_array(span, A.NamedType(self.tsp(ch[0]), name=str(ch[0])), ch[1], ch[2:])
@@ -904,6 +1041,7 @@ class _Builder:
     new_array_class = new_array_prim
 
     def new_array_generic(self, raw):
+        """`new Array<T>[n]`."""
         span, ch = self.span(raw), self.clean(raw)
         elem = A.ArrayTypeNode(ch[0].span, elem=ch[0])
         return self._new_array(span, elem, ch[1], ch[2:])
@@ -924,11 +1062,13 @@ class _Builder:
         return A.NewMap(span, type=t)
 
     def new_array_map(self, raw):
+        """(1.1) `new Map<K, V>[n]`."""
         span, ch = self.span(raw), self.clean(raw)
         elem = A.MapTypeNode(self.span2(ch[0].span, ch[1].span), key=ch[0], val=ch[1])
         return self._new_array(span, elem, ch[2], ch[3:])
 
     def array_lit(self, raw):
+        """`[a, b, ...]`."""
         span, ch = self.span(raw), self.clean(raw)
         return A.ArrayLit(span, elems=ch[0])
 
@@ -991,6 +1131,8 @@ class _Lexer:
     """
 
     def __init__(self, parser, src, type_names, java_types, repairs):
+        """Lexes `src` for `parser`; positions are offsets, lines and columns
+        1-based."""
         self.p = parser
         self.src = src
         self.end = len(src)
@@ -1045,6 +1187,8 @@ class _Lexer:
                     line += nl
                     line_start = src.rindex("\n", pos, start) + 1
                 pos = start
+            # a Java construct already reported: the lexer reads its K
+            # replacement instead
             if self.repairs and pos in self.repairs:
                 self.pos, self.line, self.line_start = pos, line, line_start
                 tok = self.repair()
@@ -1052,6 +1196,8 @@ class _Lexer:
                     return tok
                 pos, line, line_start = self.pos, self.line, self.line_start
                 continue
+            # Lark's "unless": a keyword or operator that a pattern terminal
+            # also matches, renamed by its text
             if match.unless and stack[-1] in match.unless:
                 kind = match.unless[stack[-1]].get(kind, {}).get(value, kind)
             if kind in newline:
@@ -1182,6 +1328,7 @@ def _scan(src, pos=0):
 
 
 def _is_name(t):
+    """Whether scanned token `t` is an identifier, not a keyword."""
     return t is not None and t[1] == "id" and t[0] not in _KEYWORDS
 
 
@@ -1509,6 +1656,8 @@ class _Parser:
     error recovery."""
 
     def __init__(self, tables):
+        """Unpacks the tables (load_tables) and binds every rule to its
+        builder callback, once per process."""
         self.tables = tables
         self.table = tables["table"]
         self.start = tables["start"]
@@ -1649,6 +1798,8 @@ class _Parser:
                     if tok is not None:
                         return tok
                     continue
+                # a token of another state: handed to the parser, which reports
+                # a syntax error at it
                 tok = lexer.root_token(pos)
                 if tok is not None:
                     lexer.seek(tok.end_pos)
@@ -1671,12 +1822,15 @@ class _Parser:
         A `;` missing at the end of a line is reported there, and read as
         if it were written: the error shows at the first token of the next
         statement, member or item, which skipping would swallow."""
+        # one error per position: after recovery the parser may fail again on
+        # the same token
         first = tok.start_pos != self.last_error
         self.last_error = tok.start_pos
         if first:
             self.diags.append(self._token_diag(tok, states))
         self.failed = True
         if first and self._semicolon_missing(tok, states):
+            # the same token is read again after the inserted `;`
             lexer.pending.insert(0, tok)
             return _new_token(self.semicolon, ";", tok.start_pos, tok.line, tok.column,
                               tok.line, tok.column, tok.start_pos)
@@ -1723,6 +1877,9 @@ class _Parser:
         lexer.seek(end)
         braces = [i for i, v in enumerate(values)
                   if type(v) is Token and v.type == self.lbrace]
+        # values[i] was shifted in state states[i + 1] (states[0] is the start
+        # state): cutting both after the innermost `{` leaves the parser in the
+        # state that reads a statement, member or item there.
         cut = braces[-1] + 1 if braces else 0
         del values[cut:]
         del states[cut + 1:]
@@ -1747,11 +1904,15 @@ class _Parser:
         return "\n" in src[i:tok.start_pos] and self.continues(states, self.semicolon)
 
     def _accepts(self, states):
+        """The terminals the parser can shift after the reductions of its current
+        state (all the state's terminals if none can): the `expected` list of a
+        syntax error."""
         row = self.table[states[-1]]
         return sorted(t for t in row if t.isupper() and self.continues(states, t)) or \
             sorted(t for t in row if t.isupper())
 
     def _describe(self, name):
+        """How a terminal is named in `expected ...` messages."""
         if name in _TOKEN_NAMES:
             return _TOKEN_NAMES[name]
         lit = self.literals.get(name)
@@ -1760,6 +1921,9 @@ class _Parser:
         return name.lower()
 
     def _char_diag(self, pos, lexer):
+        """The diagnostic of a position where no terminal matches: an unterminated
+        string, character or comment (E0002), a character that is K's but wrong
+        here (E0010), or one that K does not use (E0001)."""
         src, filename = self.src, self.filename
         line = src.count("\n", 0, pos) + 1
         col = pos - (src.rfind("\n", 0, pos) + 1) + 1
@@ -1776,6 +1940,8 @@ class _Parser:
         return Diagnostic("E0001", f"invalid character `{ch}` in source", span)
 
     def _error_eof(self, states):
+        """E0011 at the end of the file's last non-blank line, naming what was
+        expected when that is at most four things."""
         src, filename = self.src, self.filename
         self.failed = True
         lines = src.split("\n")
@@ -1791,6 +1957,9 @@ class _Parser:
         self.diags.append(d)
 
     def _token_diag(self, tok, states):
+        """E0010 at `tok`: `expected X, found Y` when at most four terminals fit,
+        else `unexpected Y`. When a `;` fits and `tok` is on a later line, the
+        error points just after the previous token, where the `;` belongs."""
         src, filename = self.src, self.filename
         if tok.value == "/" and src.startswith("/*", tok.start_pos):
             return Diagnostic("E0002", "unterminated block comment",
@@ -1825,6 +1994,7 @@ _TOKEN_NAMES = {
 
 
 def _one_of(items):
+    """`X` or `one of X, Y, Z`, sorted."""
     items = sorted(set(items))
     if len(items) == 1:
         return items[0]
@@ -1836,6 +2006,9 @@ _parser = None
 
 
 def _get_parser():
+    """The process's parser, built on first use (loading or building the tables);
+    parse() serialises its use with `_lock`, since the parser and its builder
+    keep per-parse state."""
     global _parser
     if _parser is None:
         _parser = _Parser(load_tables())
