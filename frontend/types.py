@@ -1,4 +1,9 @@
-"""Static types of K (LANGUAGE.md 3).
+"""Static types of K (the language reference §3).
+
+The checker gives every expression one of these (`node.ty`); the emitter
+maps them to the image's type table (ProgramEmitter.ty), and the loader's
+verifier applies the same rules again to the image, so `assignable` here
+and kimg_assignable in lkm/core must agree.
 
 Types are immutable values: equal types compare equal and hash alike.
 `str(t)` gives source syntax: `int`, `boolean`, `String`, `Point`, `int[]`,
@@ -10,6 +15,8 @@ from __future__ import annotations
 
 
 class Type:
+    """A static type; subclasses define equality and `str` (source
+    syntax)."""
     __slots__ = ()
     is_ref = False          # a reference type (accepts null)
 
@@ -18,6 +25,8 @@ class Type:
 
 
 class _Simple(Type):
+    """A type without parameters: one instance of each class is enough
+    (INT, BOOL, ...), and all instances of one class are equal."""
     __slots__ = ()
     name = "?"
 
@@ -47,18 +56,24 @@ class VoidType(_Simple):
 
 
 class NullType(_Simple):
+    """The type of the literal `null`: assignable to every reference type,
+    never the declared type of anything (`var x = null;` is E0207)."""
     __slots__ = ()
     name = "null"
     is_ref = True
 
 
 class AnyType(_Simple):
+    """`Any`: every value, ints and booleans boxed; methods are called on it
+    by name at run time (CALLA), fields are not reachable through it."""
     __slots__ = ()
     name = "Any"
     is_ref = True
 
 
 class ErrorType(_Simple):
+    """The type of an expression that already failed.  It counts as a
+    reference (`is_ref`) so that no rule on references reports it again."""
     __slots__ = ()
     name = "<error>"
     is_ref = True
@@ -101,6 +116,8 @@ class InterfaceType(Type):
 
 
 class ArrayType(Type):
+    """`T[]` (also written `Array<T>`): invariant in T, so `String[]` is not
+    an `Object[]` (a store could not be checked statically otherwise)."""
     __slots__ = ("elem",)
     is_ref = True
 
@@ -138,6 +155,9 @@ class MapType(Type):
 
 
 class FuncType(Type):
+    """(1.1) `Func<R(P, ...)>`: equal only with the same return and
+    parameter types (no variance), which is the rule CALLF's run-time check
+    and the verifier apply too."""
     __slots__ = ("ret", "params")
     is_ref = True
 
@@ -165,6 +185,7 @@ ERROR = ErrorType()
 
 
 def is_error(t):
+    """Whether `t` is the type of an expression that already failed."""
     return isinstance(t, ErrorType)
 
 
@@ -204,12 +225,19 @@ def ref_subtype(src, dst):
             return any(s is dst.info for s in src.info.supers())
         return False
     if isinstance(src, InterfaceType) and isinstance(dst, ClassType):
+        # an interface type is a subtype of Object only (the one built-in class
+        # without a superclass)
         return dst.info.superclass is None and dst.info.builtin
     return False
 
 
 def assignable(src, dst):
-    """May a value of static type `src` flow into a slot of type `dst`?"""
+    """May a value of static type `src` flow into a slot of type `dst`?
+
+    Equal types; anything but void into Any (ints and booleans are boxed);
+    `null` into any reference type; a class or interface type into its
+    supertypes.  Arrays, maps and Func types are invariant: only equal
+    types match."""
     if isinstance(src, ErrorType) or isinstance(dst, ErrorType):
         return True
     if src == dst:
@@ -242,7 +270,13 @@ def common_superclass(a, b):
 
 
 def join(a, b, expected=None):
-    """Join of two types (LANGUAGE.md 3), or None when there is none."""
+    """Join of two types (the language reference §3), or None when there is
+    none: the type of `?:` and of array literal and switch expression
+    values.  Equal types join to themselves, `null` to the other reference
+    type, two classes to their nearest common superclass, an interface type
+    and one of its subtypes to the interface; otherwise only an expected
+    `Any` gives a join (everything else, e.g. `int` and `String`, is an
+    error for the caller to report)."""
     if isinstance(a, ErrorType) or isinstance(b, ErrorType):
         return ERROR
     if a == b:
@@ -267,7 +301,13 @@ def join(a, b, expected=None):
 
 
 def castable(src, dst):
-    """Is `(dst) e` legal for `e` of static type `src`?"""
+    """Is `(dst) e` legal for `e` of static type `src`?
+
+    A cast that may succeed: from or to Any (unboxing checks the value at
+    run time), `null` to a reference type, between related classes (a
+    downcast is checked by CAST), and (1.1) between interfaces and the
+    classes scripts may extend.  Unrelated classes, and ints to booleans,
+    are E0203."""
     if isinstance(src, ErrorType) or isinstance(dst, ErrorType):
         return True
     if src == dst:
