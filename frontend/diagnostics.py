@@ -1,4 +1,9 @@
-"""Diagnostics of the K compiler, rendered rustc style (STYLE.md).
+"""Diagnostics of the K compiler, rendered in rustc's style: a headline
+`error[E0200]: message`, the `--> file:line:col` location, the source line
+with carets and labels under it, then `= note:` lines.
+
+Every stage of the front end (parser, checker) reports through this
+module; `ktc check` and a failed compile print `render_all`.
 
 `Diagnostic(code, message, span, labels=[(span, text)], notes=[])`.
 Messages are lowercase without a final period, identifiers in backticks.
