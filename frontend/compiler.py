@@ -1,6 +1,10 @@
 """Entry points of the front end: `analyze` (parse + check) and
 `compile_source` (analyze + emit + image).
 
+The pipeline is source -> parse (parser.py) -> check (checker.py) -> emit
+(emitter.py) -> image bytes (image.py).  The tool (ktc/cli.py) and the tests
+come in here; nothing in frontend/ imports ktc/ or ctjit/.
+
 Diagnostics come in two kinds (the language reference §10): errors
 (`Analysis.diagnostics`; any of them stops the compile) and warnings
 (`Analysis.warnings`, severity "warning"), which stop it only under
@@ -18,6 +22,9 @@ from .parser import parse
 
 @dataclass
 class Analysis:
+    """The result of `analyze`: the annotated Program (None after lexical
+    or syntax errors), its errors and warnings, and the source they are
+    rendered against."""
     program: object
     diagnostics: list = field(default_factory=list)   # errors
     source: str = ""
@@ -64,6 +71,8 @@ def analyze(source, filename="<input>"):
 
 
 def _analyze(source, filename):
+    """The check runs only on a file that parsed: a syntax error leaves no
+    tree, and its errors are the only ones reported."""
     program, diags = parse(source, filename)
     if program is not None:
         _, check_diags = check(program, filename)
