@@ -6,8 +6,9 @@
  * Layout (struct kmap in kvm.h): the entries in insertion order in
  * e[0..used), and an index of nidx slots (a power of two, twice cap) by
  * linear probing, a slot holding the entry's hash and number + 1, or 0
- * when empty: a probe reads the entry only when the hashes match.  remove() marks its entry dead (live 0, key and value cleared so
- * the collector lets them go) and takes its slot out of the index by
+ * when empty: a probe reads the entry only when the hashes match.
+ * remove() marks its entry dead (live 0, key and value cleared so the
+ * collector lets them go) and takes its slot out of the index by
  * backward shifting, so the index never holds tombstones; the dead
  * entries are squeezed out when the entries array is full (compaction),
  * before it would grow.  Both keep every operation O(1) amortized.
