@@ -7,6 +7,17 @@ module renders their results.  Exit statuses: 0 success, 1 compile errors
 or a user error (missing file, bad extension, no /dev/konoha, not root),
 and for `run` and `load` the VM's status: 2 uncaught exception or abort
 (the init failed), 3 image refused; `try` exits with its command's status.
+An interrupt (Ctrl-C) exits 130, as a shell reports SIGINT.
+
+How it fits: the compiling commands call the front end (frontend/compiler:
+parse, check, emit, image), the running ones the userspace VM through
+host.py (build/kvm and its serve protocol), the konoha.ko ones the module
+through konoha.py (/dev/konoha), `try` boots a kernel through try_.py and
+vmkit.py, and `--jit` goes through ctjit/ (and kmod.py for the kernel).
+Those modules are imported where a command needs them, so that `ktc check`
+starts without llvmlite or the QEMU pieces.  Errors a user can fix raise
+UsageError and print one `ktc: error:` line; compile errors are printed as
+rendered diagnostics (_CompileFailed).
 """
 
 from __future__ import annotations
@@ -22,6 +33,10 @@ import tempfile
 
 from . import host, konoha
 
+# The exit statuses of every command.  2 and 3 are also build/kvm's own
+# statuses (an uncaught exception or abort, an image its verifier refused),
+# which `ktc run` passes through unchanged; konoha.ko's failures of a load
+# are mapped to the same numbers (cmd_load).
 EXIT_OK, EXIT_ERROR, EXIT_RUNTIME, EXIT_REFUSED = 0, 1, 2, 3
 
 DESCRIPTION = """\
@@ -76,6 +91,8 @@ class UsageError(Exception):
 # ---------------------------------------------------------------- helpers
 
 def _read_source(path: str) -> str:
+    """The text of source file `path`; UsageError when it is missing, a directory
+    or unreadable."""
     p = pathlib.Path(path)
     if not p.exists():
         raise UsageError(f"{path}: no such file")
@@ -90,6 +107,8 @@ def _read_source(path: str) -> str:
 
 
 def _check_ext(path: str, allowed: tuple[str, ...]) -> str:
+    """The extension of `path` if it is one of `allowed`, else UsageError (`ktc
+    compile x.txt` is a user error, not a parse error)."""
     ext = pathlib.Path(path).suffix
     if ext not in allowed:
         want = " or ".join(allowed)
@@ -108,6 +127,8 @@ def render_diagnostics(diags, source: str) -> str:
 
 
 def _diag_json(diag):
+    """A diagnostic as a JSON-able dict for `ktc check --json`: its own
+    serialisation when it has one, else its public attributes."""
     for name in ("to_json", "to_dict", "as_dict", "json"):
         fn = getattr(diag, name, None)
         if callable(fn):
@@ -117,6 +138,7 @@ def _diag_json(diag):
 
 
 def _analyze(path: str):
+    """Reads and analyses `path`: (source, frontend.compiler.Analysis)."""
     source = _read_source(path)
     from frontend.compiler import analyze
     return source, analyze(source, path)
@@ -147,10 +169,13 @@ def _compile(path: str, werror: bool = False,
 
 
 class _CompileFailed(Exception):
-    pass
+    """The compile failed and its diagnostics are printed already: main
+    exits 1 without another message."""
 
 
 def _image_bytes(path: str, **compile_options) -> bytes:
+    """The image of FILE.k (compiled, with `compile_options`) or FILE.kbc (read as
+    is: the VM or the kernel verifies it, not ktc)."""
     ext = _check_ext(path, (".k", ".kbc"))
     if ext == ".k":
         return _compile(path, **compile_options)
@@ -166,6 +191,9 @@ def _image_bytes(path: str, **compile_options) -> bytes:
 # ---------------------------------------------------------------- commands
 
 def cmd_check(args) -> int:
+    """`ktc check FILE.k`: every error and warning, rendered on stderr or as JSON
+    on stdout; exit 1 on an error (or a warning under --werror). Nothing is
+    written."""
     _check_ext(args.file, (".k",))
     source, analysis = _analyze(args.file)
     diags = analysis.all_diagnostics()
@@ -178,6 +206,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_compile(args) -> int:
+    """`ktc compile FILE.k`: writes the image (FILE.kbc or -o), with --jit also
+    its stubs (_write_jit); warnings are printed."""
     _check_ext(args.file, (".k",))
     data = _compile(args.file, werror=args.werror, show_warnings=True)
     out = args.output or str(pathlib.Path(args.file).with_suffix(".kbc"))
@@ -192,6 +222,8 @@ def cmd_compile(args) -> int:
 
 
 def _jit_stubs(data: bytes, args, profile="userspace"):
+    """The JIT stubs of image `data` for `profile` (userspace or kernel) at the
+    --ct level; an image ctjit cannot take is a UsageError."""
     import ctjit   # llvmlite: imported only when compiling stubs
     try:
         return ctjit.compile_image(data, profile=profile, ct=args.ct,
@@ -237,6 +269,8 @@ def _jit_vm_args(data: bytes, args, tmp: str) -> list[str]:
 
 
 def cmd_disasm(args) -> int:
+    """`ktc disasm`: the listing of every function of FILE.k (compiled first) or
+    FILE.kbc; a malformed image is a UsageError."""
     from frontend.disasm import disassemble
     from frontend.image import ImageError, read_image
     data = _image_bytes(args.file)
@@ -249,6 +283,11 @@ def cmd_disasm(args) -> int:
 
 
 def cmd_run(args) -> int:
+    """`ktc run`: runs the image's init in build/kvm (found or built by
+    host.find_vm) with the given limits and returns the VM's exit status; with
+    --ops, drives the script's devices afterwards (_run_ops). The program's
+    stdout and stderr are the VM's own: ktc flushes its own streams before the
+    VM writes."""
     if args.ops is not None:
         _validate_ops(_parse_ops(args.ops))
     # Warnings are printed only when asked for, so that the program's
@@ -274,11 +313,13 @@ def cmd_run(args) -> int:
 # ---------------------------------------------------------------- konoha.ko
 
 def _errno_text(code: int) -> str:
+    """`strerror (ENAME)` of errno `code`, as ktc's failure lines show it."""
     import errno as errno_mod
     return f"{os.strerror(code)} ({errno_mod.errorcode.get(code, code)})"
 
 
-# The source tree ktc runs from: `make load` builds konoha.ko in its build/.
+# The source tree ktc runs from: `make load` builds konoha.ko in its build/,
+# and `ktc load --jit` finds konoha.ko's Module.symvers there by default.
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -322,6 +363,12 @@ def _insmod(ko: pathlib.Path) -> None:
 
 
 def cmd_load(args) -> int:
+    """`ktc load`: loads the image into konoha.ko. With --jit, the companion
+    module is built and inserted first (after checking that /dev/konoha can be
+    opened, so that a missing module or a non-root user fails before a build).
+    A load that fails prints the kernel's message: ENOEXEC (the verifier
+    refused the image) exits 3, a failed init 2, the rest (name taken, no
+    device, not root) 1."""
     import errno as errno_mod
     data = _image_bytes(args.file)
     name = args.name or ""
@@ -352,8 +399,11 @@ def cmd_load(args) -> int:
               file=sys.stderr)
         if text:
             sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        # ENOEXEC: the verifier refused the image (its message says why)
         if e.errno == errno_mod.ENOEXEC:
             return EXIT_REFUSED
+        # the kernel's message tells a failed init from other errors of the
+        # same errno
         if "init failed" in text:
             return EXIT_RUNTIME
         return EXIT_ERROR
@@ -363,6 +413,8 @@ def cmd_load(args) -> int:
 
 
 def cmd_unload(args) -> int:
+    """`ktc unload NAME`: removes a script and its devices; ENOENT and EBUSY get a
+    sentence of their own."""
     import errno as errno_mod
     try:
         konoha.unload(args.name, args.device)
@@ -379,6 +431,9 @@ def cmd_unload(args) -> int:
 
 
 def cmd_list(args) -> int:
+    """`ktc list`: the loaded scripts as a table (or JSON) and the module's live
+    allocation count, which tests read to see that an unload freed everything.
+    """
     try:
         scripts, live = konoha.list_scripts(args.device)
     except OSError as e:
@@ -402,6 +457,11 @@ def cmd_list(args) -> int:
 
 
 def cmd_try(args) -> int:
+    """`ktc try`: boots a kernel under QEMU with konoha.ko and the script
+    (try_.run). The guest's command comes after `--` (its words joined for the
+    guest's sh), or from stdin when it is not a terminal; otherwise the guest's
+    console is a shell. The name must fit konoha.ko's script names. Returns the
+    command's exit status."""
     from . import try_
     name = args.name or pathlib.Path(args.file).stem
     if not name or len(name.encode()) >= konoha.NAME_LEN or "/" in name:
@@ -428,6 +488,9 @@ def cmd_try(args) -> int:
 
 
 def cmd_ioctl(args) -> int:
+    """`ktc ioctl NODE CMD [ARG|@HEX]`: one ioctl(2) on a device node; prints its
+    result, then for a buffer argument the bytes the driver left in it. A
+    failing call exits 1 with its errno name."""
     from . import ioctl
     try:
         req = ioctl.parse(args.cmd, args.arg)
@@ -457,6 +520,9 @@ def cmd_ioctl(args) -> int:
 # ---------------------------------------------------------------- --ops
 
 def _parse_ops(text: str) -> list[list[str]]:
+    """The operations of --ops (separated by `;` or newlines) as lists of words;
+    quotes are kept (posix=False), so that _unescape sees a quoted TEXT whole.
+    """
     ops = []
     for part in text.replace("\n", ";").split(";"):
         part = part.strip()
@@ -471,6 +537,9 @@ def _parse_ops(text: str) -> list[list[str]]:
 
 
 def _unescape(text: str) -> bytes:
+    """The bytes of a --ops TEXT: its quotes removed, the one-character escapes of
+    K's string literals and the hexadecimal escape decoded, other characters as
+    Latin-1 bytes (one byte per character, as K strings are)."""
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         text = text[1:-1]
     out = bytearray()
@@ -497,11 +566,14 @@ def _unescape(text: str) -> bytes:
 
 
 def _show_bytes(b: bytes) -> str:
+    """Bytes quoted as the disassembler shows string constants."""
     from frontend.disasm import _quote
     return _quote(b)
 
 
 def _validate_ops(ops):
+    """UsageError for an unknown operation or a wrong argument count, before the
+    VM starts: a typo must not leave a half-run session."""
     from . import devops
     for words in ops:
         name = words[0]
@@ -529,12 +601,20 @@ def _show_result(op, value) -> str:
 
 
 def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
+    """`ktc run --ops`: starts the VM in serve mode (host.VM), runs the init, then
+    each operation on the script's devices, printing `> op` and its result (an
+    errno as `error ENAME (n): text`, which does not stop the session). The
+    script's output and log lines are flushed between operations, so that they
+    appear in order with the results. Returns the init's status if it failed, 2
+    if the VM failed, else the VM's own exit status."""
     from . import devops
     ops = _parse_ops(ops_text)
     last_fd = None
 
     def operand(o, word):
         """One --ops word as the value host.VM.op takes."""
+        # operand letters (devops.def): f fd (`$` the last open's), i integer,
+        # w whence, m mode, b bytes
         if o.letter == "f":
             if word == "$":
                 if last_fd is None:
@@ -603,15 +683,20 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
         print(f"ktc: error: {e}", file=sys.stderr)
         status = EXIT_RUNTIME
     finally:
+        # quit in every case: the VM's report (uncaught exceptions, leaks) is
+        # printed last
         vm_status = vm.quit()
         _flush_vm_output(vm)
         sys.stderr.write(vm.report)
+    # the VM's own exit status (an abort in a callback) wins over success
     if status == EXIT_OK and vm_status not in (0, None):
         status = vm_status
     return status
 
 
 def _flush_vm_output(vm):
+    """Prints the VM's output (stdout) and kernel-log lines (stderr) received so
+    far."""
     for line in vm.output:
         print(line)
     for line in vm.log:
@@ -625,6 +710,8 @@ def _flush_vm_output(vm):
 # ---------------------------------------------------------------- parser
 
 def _positive(text: str) -> int:
+    """argparse type of --budget, --heap, --depth, --timeout: a positive integer,
+    decimal or 0x."""
     try:
         v = int(text, 0)
     except ValueError:
@@ -644,6 +731,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _jit_options(c):
+    """--jit and --ct, shared by compile and run."""
     c.add_argument("--jit", action="store_true",
                    help="also compile the bytecode to native stubs by "
                    "context threading (ctjit/)")
@@ -654,12 +742,16 @@ def _jit_options(c):
 
 
 def _werror_option(c):
+    """--werror, shared by check, compile and run."""
     c.add_argument("--werror", action="store_true",
                    help="treat warnings as errors: print them and exit 1 "
                    "(nothing is written or run)")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of every subcommand; each sets `func`, the cmd_
+    function main calls. The help texts are the user's reference of the options
+    and exit statuses."""
     p = _Parser(
         prog="ktc", description=DESCRIPTION, epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -844,6 +936,7 @@ def _split_try(argv: list[str]) -> tuple[list[str], list[str] | None]:
     """`ktc try ... -- COMMAND...`: the arguments before the first `--`
     and the guest's command line after it (argparse would take the
     command's options for its own)."""
+    # only when the subcommand is `try`: other commands take no `--`
     words = [w for w in argv if not w.startswith("-")]
     if words and words[0] == "try" and "--" in argv:
         at = argv.index("--")
@@ -852,6 +945,9 @@ def _split_try(argv: list[str]) -> tuple[list[str], list[str] | None]:
 
 
 def main(argv=None) -> int:
+    """Runs ktc with `argv` (sys.argv by default) and returns the exit status: the
+    command's, 1 for a user error or failed compile (the message on stderr), 2
+    when the VM failed, 130 on Ctrl-C."""
     parser = build_parser()
     argv, command_line = _split_try(sys.argv[1:] if argv is None
                                     else list(argv))
