@@ -76,6 +76,8 @@ def _ops_help() -> str:
     from . import devops
     lines = ["device operations for `run --ops`, separated by `;` or "
              "newlines:"]
+    # one line per operation, in devops.def's order, from its synopsis and doc
+    # columns
     for op in devops.SERVED.values():
         lines.append(f"  {op.synopsis:<28} {op.doc}")
     lines.append('FD may be `$`, the fd of the last successful open; MODE '
@@ -289,13 +291,17 @@ def cmd_run(args) -> int:
     stdout and stderr are the VM's own: ktc flushes its own streams before the
     VM writes."""
     if args.ops is not None:
+        # before compiling and starting the VM: a bad --ops runs nothing
         _validate_ops(_parse_ops(args.ops))
     # Warnings are printed only when asked for, so that the program's
     # stderr stays its own (the language reference §10).
     data = _image_bytes(args.file, werror=args.werror,
                         show_warnings=args.warnings or args.werror)
+    # an absent limit is None: the VM's default applies (ktc does not restate
+    # the defaults)
     limits = dict(budget=args.budget, heap=args.heap, depth=args.depth)
     with tempfile.TemporaryDirectory(prefix="ktc-") as tmp:
+        # the stubs' shared object lives in tmp, removed after the run
         vm_args = _jit_vm_args(data, args, tmp)
         if args.ops is not None:
             return _run_ops(data, args.ops, limits, vm_args)
@@ -390,6 +396,7 @@ def cmd_load(args) -> int:
         _insmod(ko)
         flags = konoha.LOAD_JIT
     try:
+        # 0 asks konoha.ko for its own default of that limit
         loaded = konoha.load(data, name=name, budget=args.budget or 0,
                              heap=args.heap or 0, depth=args.depth or 0,
                              flags=flags, device=args.device)
@@ -431,9 +438,9 @@ def cmd_unload(args) -> int:
 
 
 def cmd_list(args) -> int:
-    """`ktc list`: the loaded scripts as a table (or JSON) and the module's live
-    allocation count, which tests read to see that an unload freed everything.
-    """
+    """`ktc list`: the loaded scripts as a table (or JSON)
+    and the module's live allocation count (which returns to its value
+    before a load once the script is unloaded)."""
     try:
         scripts, live = konoha.list_scripts(args.device)
     except OSError as e:
@@ -474,6 +481,7 @@ def cmd_try(args) -> int:
         # commands on stdin: run as a script, like `sh < FILE`
         command = sys.stdin.buffer.read().decode("latin-1")
     else:
+        # no command: an interactive shell on the guest's console
         command = None
     if args.file.endswith(".k"):
         print(f"ktc: compiling {args.file}", file=sys.stderr)
