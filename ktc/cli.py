@@ -2,7 +2,17 @@
 
 Subcommands: check, compile, run, disasm, and load, unload, list for
 konoha.ko, try (konoha.ko and a script in a kernel under QEMU), ioctl (one
-ioctl(2) on a device node) (see `ktc --help`).  Passes never print; this
+ioctl(2) on a device node) (see `ktc --help`).  What each one uses:
+
+    check             frontend.compiler.analyze (parse and check)
+    compile, disasm   compile_source, frontend.disasm; ctjit for --jit
+    run               host.py: build/kvm, run mode or serve mode (--ops,
+                      devops.def's operations)
+    load, unload, list  konoha.py: the /dev/konoha ioctls (root);
+                      kmod.py for `load --jit`'s companion module
+    try               try_.py and vmkit.py: QEMU, the guest's initramfs
+    ioctl             ioctl.py: one ioctl(2), parsed arguments
+  Passes never print; this
 module renders their results.  Exit statuses: 0 success, 1 compile errors
 or a user error (missing file, bad extension, no /dev/konoha, not root),
 and for `run` and `load` the VM's status: 2 uncaught exception or abort
@@ -652,6 +662,8 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
     vm = host.VM(image, vm_args=vm_args, **limits)
     try:
         vm.start()
+    # the init failed: its report and status, as `ktc run` without --ops gives
+    # them
     except host.InitError as e:
         _flush_vm_output(vm)
         sys.stderr.write(e.report)
@@ -673,6 +685,8 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
                         else words[1 + k]
                     args.append(operand(o, word))
                 if op.name == "open":
+                    # `$` refers to the fd of the last successful open from now
+                    # on
                     value = vm.open(*args).fd
                     last_fd = value
                 else:
@@ -961,6 +975,7 @@ def main(argv=None) -> int:
                                     else list(argv))
     args = parser.parse_args(argv)
     if command_line is not None:
+        # argparse never saw the guest's command: cmd_try reads it here
         args.command_line = command_line
     try:
         return args.func(args)
