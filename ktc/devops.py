@@ -35,17 +35,25 @@ class DevopsError(Exception):
 
 @dataclass(frozen=True)
 class Operand:
+    """One operand of an operation, from a `letter:META[=default]` word of
+    its KD_OP line."""
     letter: str             # one of LETTERS
     meta: str               # its name in help texts: FD, COUNT, ...
     default: str | None     # in TEXT form; None: required
 
     @property
     def optional(self) -> bool:
+        """Whether the operand may be left out (it has a default)."""
         return self.default is not None
 
 
 @dataclass(frozen=True)
 class DevOp:
+    """One KD_OP line: an operation on script devices.  `how` is "call"
+    (the operation runs the script's callback `callback` on an open file)
+    or "own" (open, close and the like, which the host implements itself);
+    `where` says who offers it: "s" build/kvm's serve protocol (and so
+    host.py and --ops), "k" the guest tool kdrive, "sk" both."""
     name: str               # the word in every language
     callback: str | None    # a KD_CB name, None for `none`
     how: str                # "call" or "own"
@@ -62,10 +70,13 @@ class DevOp:
 
     @property
     def in_kdrive(self) -> bool:
+        """Offered by the guest tool kdrive (`ktc try`, the kernel tests)."""
         return "k" in self.where
 
     @property
     def has_fd(self) -> bool:
+        """Whether the first operand is a file descriptor (the operation works on
+        an open file)."""
         return bool(self.operands) and self.operands[0].letter == "f"
 
     @property
@@ -94,12 +105,18 @@ class DevOp:
 
 @dataclass(frozen=True)
 class Table:
+    """The whole of devops.def: callbacks, result kinds and operations, each
+    in file order (the C side numbers them in that order)."""
     callbacks: tuple[str, ...]      # KD_CB lines, in order
     kinds: dict[str, str]           # KD_KIND name -> doc
     ops: dict[str, DevOp]           # KD_OP lines, in order
 
 
 def _operands(text: str, where: str) -> tuple[Operand, ...]:
+    """The operands of a KD_OP line's operand text; DevopsError unless each word
+    is `letter:META[=default]` with a known letter, no required operand follows
+    an optional one, and a bytes operand (which takes the rest of an --ops
+    line) is last."""
     out = []
     for word in text.split():
         spec, eq, default = word.partition("=")
@@ -148,6 +165,9 @@ def parse(text: str) -> Table:
                 raise DevopsError(f"{name}: unknown kind {kind} ({where})")
             op = DevOp(name, None if cb == "none" else cb, how, whr,
                        _operands(operands, where), kind, shown, doc)
+            # What the C side's generic dispatch assumes of a `call`: a
+            # callback, run on the file of the first operand, with only
+            # int-sized operands after it.
             if how == "call" and (op.callback is None or not op.has_fd or
                                   any(o.letter not in "iw"
                                       for o in op.operands[1:])):
