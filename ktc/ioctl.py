@@ -27,6 +27,8 @@ class ArgError(ValueError):
 
 @dataclass
 class Request:
+    """One parsed `ktc ioctl` call: the request number and either a long
+    argument or a buffer whose address is passed."""
     cmd: int
     value: int = 0                   # the long argument, without a buffer
     buffer: bytearray | None = None  # @HEX: the argument is its address
@@ -70,6 +72,8 @@ def parse_arg(text: str | None) -> tuple[int, bytearray | None]:
 
 
 def parse(cmd: str, arg: str | None) -> Request:
+    """The Request of `ktc ioctl NODE CMD [ARG]`; ArgError names the bad
+    word."""
     value, buffer = parse_arg(arg)
     return Request(parse_cmd(cmd), value, buffer)
 
@@ -102,11 +106,17 @@ def call(fd: int, req: Request) -> int:
     """Makes the call; returns its result (the buffer, if any, is updated
     in place); OSError with the errno on failure."""
     if req.buffer is not None:
+        # mutate=True: the kernel writes into the bytearray itself, and the
+        # call's int result is returned
         return fcntl.ioctl(fd, req.cmd, req.buffer, True)
+    # fcntl.ioctl passes an int argument as a C int: wider values go through
+    # libc
     if INT_MIN <= req.value <= INT_MAX:
         return fcntl.ioctl(fd, req.cmd, req.value)
     return _ioctl_long(fd, req.cmd, req.value)
 
 
 def errno_name(code: int) -> str:
+    """The symbolic name of errno `code` (`EINVAL`), or `E<n>` for one Python does
+    not name."""
     return errno_mod.errorcode.get(code, f"E{code}")
