@@ -172,6 +172,7 @@ def build_companion(plan: Plan, kit: Kit,
 # ---- the guest --------------------------------------------------------------
 
 def _q(text: str) -> str:
+    """`text` quoted for the guest's sh."""
     return shlex.quote(text)
 
 
@@ -308,6 +309,7 @@ class Control:
         self.mark = f"@@{token} "
         self.err = err
         self.progress = progress
+        # what /init said, in order: (word, arguments) of each marker
         self.events: list[tuple[str, list[str]]] = []
         self.section: str | None = None   # "fail", "dmesg": lines kept
         self.kept: dict[str, list[str]] = {"fail": [], "dmesg": []}
@@ -319,12 +321,17 @@ class Control:
         self.thread = threading.Thread(target=self._read, daemon=True)
 
     def start(self) -> None:
+        """Starts the reading thread."""
         self.thread.start()
 
     def join(self) -> None:
+        """Waits until the channel is closed (the guest powered off)."""
         self.thread.join()
 
     def _read(self) -> None:
+        """The thread: reads the channel until QEMU closes it, splitting on
+        newlines; a last line without a newline is still handled, then the pipe
+        is closed."""
         pending = b""
         while True:
             try:
@@ -354,6 +361,9 @@ class Control:
             self.event(words[0], words[1:])
 
     def text(self, text: str) -> None:
+        """Text of the channel: kept while a `fail` or `dmesg` section is open,
+        relayed to our stderr while the command runs, dropped before (what
+        /init itself writes there is not the command's)."""
         if self.section is not None:
             self.kept[self.section].append(text.rstrip("\n"))
         elif self.running:
@@ -361,6 +371,11 @@ class Control:
             self.err.flush()
 
     def event(self, word: str, args: list[str]) -> None:
+        """A marker of /init: `booted RELEASE`, `loaded DEVICES`, `fail WHAT
+        STATUS` (the load failed; its message follows until `end`), `dmesg`
+        (the kernel log follows until `end`), `run` (the command starts: its
+        stderr is relayed from now on), `status N` (its exit status). Each
+        event is also kept in `events`, for the run's summary and the tests."""
         self.events.append((word, args))
         seconds = time.monotonic() - self.started
         if word == "booted":
@@ -422,6 +437,7 @@ def run(plan: Plan, interactive_tty: bool = False,
     out = out or sys.stdout
 
     def progress(text: str) -> None:
+        """A `ktc:` progress line on stderr."""
         err.write(f"ktc: {text}\n")
         err.flush()
 
