@@ -375,7 +375,7 @@ class Control:
         STATUS` (the load failed; its message follows until `end`), `dmesg`
         (the kernel log follows until `end`), `run` (the command starts: its
         stderr is relayed from now on), `status N` (its exit status). Each
-        event is also kept in `events`, for the run's summary and the tests."""
+        event is also kept in `events`."""
         self.events.append((word, args))
         seconds = time.monotonic() - self.started
         if word == "booted":
@@ -457,6 +457,8 @@ def run(plan: Plan, interactive_tty: bool = False,
     term = size = None
     if interactive_tty:
         term = os.environ.get("TERM", "")
+        # TERM and the window size go into the guest's /init: only a plain name
+        # is passed
         term = term if re.fullmatch(r"[A-Za-z0-9_.+-]+", term) else "vt100"
         try:
             cols, rows = os.get_terminal_size(sys.stdin.fileno())
@@ -468,6 +470,8 @@ def run(plan: Plan, interactive_tty: bool = False,
                                  term, size))
 
     rfd, wfd = os.pipe()
+    # QEMU writes the guest's ttyS1 into the pipe's write end, which it
+    # inherits (pass_fds); we read the other end
     ctl_chardev = ["-chardev", f"file,id=ctl,path=/proc/self/fd/{wfd}"]
     if interactive_tty:
         # The terminal is the guest's console (QEMU makes its input raw,
@@ -529,6 +533,8 @@ def run(plan: Plan, interactive_tty: bool = False,
         for line in kept:
             err.write(f"  {line}\n")
         _report_log(dmesg, plan.name, err)
+        # a failed load exits as `ktc load` would; a failed insmod is a failure
+        # of the set-up: 1
         return _load_status("\n".join(kept)) if step == "load" else 1
     _report_log(dmesg, plan.name, err)
     if interrupted:
