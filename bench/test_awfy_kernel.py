@@ -14,7 +14,7 @@ pytest-benchmark through a guest clock. The table of each line
 and the ratio JIT / interpreter, with its geomean. Under TCG the absolute
 numbers are those of an emulated CPU.
 
-    AWFY_KERNEL_ROUNDS   rounds (default 3)
+    AWFY_KERNEL_ROUNDS   rounds (default 5)
     AWFY_KERNEL_BUDGET   instruction budget per callback (default 10^10, the most
                          konoha.ko accepts)
     AWFY_KERNEL_HEAP     heap quota of each script in bytes (default 64 MiB)
@@ -44,7 +44,7 @@ import kbench  # noqa: E402
 import ktest  # noqa: E402
 import qemu  # noqa: E402
 
-ROUNDS = int(os.environ.get("AWFY_KERNEL_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("AWFY_KERNEL_ROUNDS", "5"))
 BUDGET = int(os.environ.get("AWFY_KERNEL_BUDGET", str(10**10)))
 HEAP = int(os.environ.get("AWFY_KERNEL_HEAP", str(64 << 20)))
 
@@ -88,6 +88,7 @@ SUITE = AwfySuite(
 _ROUND = re.compile(
     r"round (\d+) ioctl (\S+) cmd=(\d+) arg=(\d+) result=(-?\d+) ns=(\d+)")
 _SAMPLES: dict[str, dict[tuple[str, int], list]] = {}
+_NATIVE: dict[str, list[str]] = {}
 # MEDIANS[line][benchmark][label] = median seconds per call
 MEDIANS: dict[str, dict[str, dict[str, float]]] = {}
 
@@ -103,7 +104,12 @@ def guest_samples(line):
                 if m:
                     samples.setdefault((m.group(2), int(m.group(3))), []).append(
                         (int(m.group(5)), int(m.group(6)) * 1e-9))
+        # konoha.ko's line at unload: how many of kawfyj's functions ran
+        # on their stubs (none: the "JIT" device was interpreted)
+        native = [d for d in r.case("unload").diagnostics
+                  if "native entries" in d]
         _SAMPLES[line] = samples
+        _NATIVE[line] = native
     return _SAMPLES[line]
 
 
@@ -158,6 +164,12 @@ def test_awfy_kernel(benchmark, line, name, label):
     assert len(samples) == ROUNDS, (
         f"{len(samples)} rounds reported for {name} on {DEVICES[label]}, "
         f"expected {ROUNDS}")
+    if label == JIT:
+        native = _NATIVE[line]
+        entries = re.search(r"(\d+) native entries", native[-1]) if native else None
+        assert entries and int(entries.group(1)) > 0, (
+            f"kawfyj did not run on its stubs: {native}")
+        benchmark.extra_info["native_entries"] = int(entries.group(1))
     failed = [res for res, _ in samples if res != 1]
     assert not failed, f"{name} on {DEVICES[label]}: verifyResult failed ({failed})"
     it = iter(s for _, s in samples)
