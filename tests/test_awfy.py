@@ -117,3 +117,25 @@ def test_havlak_knows_only_its_published_counts(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "no known result for 2" in proc.stderr
+
+
+def test_kernel_script_on_the_host(tmp_path):
+    """The one script bench/test_awfy_kernel.py loads into konoha.ko (the
+    kernel subset behind one device) compiles without name clashes between
+    the benchmarks, and its ioctl runs each of them, verified, under `ktc
+    run --ops` with one inner iteration (DeltaBlue: 20); an unknown command
+    is refused."""
+    path = tmp_path / "kawfy.k"
+    path.write_text(awfy.kernel_source("kawfy"))
+    calls = [(awfy.KERNEL_CMD_BASE + i, 20 if name == "DeltaBlue" else 1)
+             for i, (name, _) in enumerate(awfy.KERNEL_SUBSET)]
+    ops = "open kawfy; " + "; ".join(f"ioctl $ {c} {n}" for c, n in calls)
+    ops += f"; ioctl $ {awfy.KERNEL_CMD_BASE + len(calls)} 1; close $"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ktc.cli", "run", "--ops", ops, str(path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    results = [line for line in proc.stdout.splitlines()
+               if line.startswith(("result", "error"))]
+    assert results == ["result 1"] * len(calls) + [
+        "error ENOTTY (25): Inappropriate ioctl for device"], proc.stdout

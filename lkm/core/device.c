@@ -213,22 +213,26 @@ int64_t kdev_ioctl_result(int64_t r)
 }
 
 /*
- * The result of a callback: 0 or -errno (the language reference §9).  A
- * DeviceError gives its errno (through kdev_errno()) and is not logged:
- * it is the script's chosen answer.  Any other exception or an abort is
- * EIO and its report goes to the log.  The exception is dropped either
- * way: nothing of a callback outlives it.
+ * The result of callback op of d: 0 or -errno (the language reference
+ * §9).  A DeviceError gives its errno (through kdev_errno()) and (1.1)
+ * one log line, not its report (kdev_log_deverr(), §9.3).  Any other
+ * exception or an abort is EIO and its report goes to the log.  The
+ * exception is dropped either way: nothing of a callback outlives it.
  */
-static int cb_result(struct kvm *vm, int st)
+static int cb_result(struct kdev *d, int op, int st)
 {
+	struct kvm *vm = d->vm;
+
 	if (st == KVM_OK)
 		return 0;
 	if (st == KVM_THROW && vm->exc &&
 	    kimg_subclass(vm->img, vm->exc->cls, KC_DeviceError)) {
 		int64_t e = ((struct kinst *)vm->exc)->f[KF_DEVERR_ERRNO].i;
+		int err = kdev_errno(e);
 
+		kdev_log_deverr(d, op, vm->exc, err);
 		vm->exc = NULL;
-		return kdev_errno(e);
+		return err;
 	}
 	vm->exc = NULL;
 	log_report(vm);
@@ -248,7 +252,7 @@ static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
 	int st;
 
 	st = kvm_call_top(vm, d->ops[op], args, n, ret, vm->lim.cb_budget);
-	return cb_result(vm, st);
+	return cb_result(d, op, st);
 }
 
 /*

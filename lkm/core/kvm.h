@@ -552,6 +552,12 @@ int kdev_release_nowait(struct kdev_file *f, bool may_wait);
 int kdev_errno(int64_t e);
 /* An ioctl result: -4095..-1 through kdev_errno(), others as they are. */
 int64_t kdev_ioctl_result(int64_t r);
+/*
+ * (1.1) Logs "DEVICE: CALLBACK: DeviceError(ENAME): MESSAGE" for callback
+ * cb of d, whose DeviceError exc makes it fail with err (-errno as the
+ * caller gets it), unless err is -EAGAIN or -EINTR (devlog.c).
+ */
+void kdev_log_deverr(struct kdev *d, int cb, struct kobj *exc, int err);
 
 /* ---- internal API shared by the core files ------------------------------ */
 

@@ -113,6 +113,9 @@ struct load_req {
 	u32 flags;			/* KONOHA_LOAD_* */
 	char name[KONOHA_NAME_LEN];	/* "" or the name wanted; the name used */
 	char *msg;			/* KONOHA_MSG_MAX bytes */
+	/* load-time parameters (kernel copies, unchecked), or NULL */
+	const char *params;
+	size_t params_len;
 };
 
 /* konoha_main.c */

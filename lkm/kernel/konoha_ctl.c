@@ -143,22 +143,65 @@ static int konoha_release(struct inode *inode, struct file *file)
 }
 
 /*
- * KONOHA_IOC_LOAD: the image, its name and limits in, the name used and
- * the reason (truncated to msg_len, its full length in msg_out) out; the
- * reply is written back even when the load fails, but not when the image
- * could not be copied in.  msg_len 0 asks for no text; msg_out still says
- * how long it was.  A failed copy back turns the result into -EFAULT.
+ * The parameters of KONOHA_IOC_LOAD_PARAMS into rq (a kernel copy, freed
+ * by the caller with kvfree): 0, or -EINVAL with the reason in rq->msg
+ * (a reserved field set, a length over the limit), or -EFAULT/-ENOMEM.
+ * Only their size is checked here; the core checks their content
+ * (kvm_set_params) before anything of them is used.
  */
-static long ioctl_load(void __user *arg)
+static int copy_params(struct load_req *rq,
+		       const struct konoha_load_params *lp)
 {
+	char *p;
+
+	/* the uapi limits are the core's (konoha_uapi.h, kvm.h) */
+	BUILD_BUG_ON(KONOHA_PARAMS_LEN_MAX != KVM_PARAMS_BLOB_MAX);
+	BUILD_BUG_ON(KONOHA_PARAMS_MAX != KVM_PARAMS_MAX);
+	BUILD_BUG_ON(KONOHA_PARAM_VALUE_MAX != KVM_PARAM_VALUE_MAX);
+
+	if (lp->reserved || lp->params_len > KONOHA_PARAMS_LEN_MAX) {
+		scnprintf(rq->msg, KONOHA_MSG_MAX, lp->reserved ?
+			  "parameters refused: reserved field not 0\n" :
+			  "parameters refused: larger than %u bytes\n",
+			  KONOHA_PARAMS_LEN_MAX);
+		return -EINVAL;
+	}
+	if (!lp->params_len)
+		return 0;
+	p = vmemdup_user(u64_to_user_ptr(lp->params), lp->params_len);
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	rq->params = p;
+	rq->params_len = lp->params_len;
+	return 0;
+}
+
+/*
+ * KONOHA_IOC_LOAD and KONOHA_IOC_LOAD_PARAMS (with_params): the image,
+ * its name and limits (and parameters) in, the name used and the reason
+ * (truncated to msg_len, its full length in msg_out) out; the reply is
+ * written back even when the load fails, but not when the image or the
+ * parameters could not be copied in.  msg_len 0 asks for no text;
+ * msg_out still says how long it was.  A failed copy back turns the
+ * result into -EFAULT.  The struct is read once, whole: the user cannot
+ * change a length after it was checked.
+ */
+static long ioctl_load(void __user *arg, bool with_params)
+{
+	struct konoha_load_params lp = {};
 	struct konoha_load ld;
 	struct load_req *rq;
 	size_t n;
 	u32 bad;
 	int err;
 
-	if (copy_from_user(&ld, arg, sizeof(ld)))
+	if (with_params) {
+		if (copy_from_user(&lp, arg, sizeof(lp)))
+			return -EFAULT;
+		ld = lp.load;
+	} else if (copy_from_user(&ld, arg, sizeof(ld))) {
 		return -EFAULT;
+	}
 	rq = kp_zalloc(sizeof(*rq) + KONOHA_MSG_MAX);
 	if (!rq)
 		return -ENOMEM;
@@ -179,6 +222,11 @@ static long ioctl_load(void __user *arg)
 		err = bad ? -EINVAL : -EFBIG;
 		goto out_reply;
 	}
+	err = with_params ? copy_params(rq, &lp) : 0;
+	if (err == -EINVAL)
+		goto out_reply;
+	if (err)
+		goto out_free;
 	/*
 	 * Up to 16 MiB: vmemdup_user() falls back to vmalloc.  An empty
 	 * image goes to the verifier too, for its message.
@@ -188,15 +236,16 @@ static long ioctl_load(void __user *arg)
 		(const u8 *)"";
 	if (IS_ERR(rq->data)) {
 		err = PTR_ERR(rq->data);
+		kvfree(rq->params);
 		goto out_free;
 	}
 	rq->len = ld.image_len;
 	err = konoha_script_load(rq);
 	if (ld.image_len)
 		kvfree(rq->data);
+	kvfree(rq->params);
 
 out_reply:
-
 	n = strlen(rq->msg);
 	ld.msg_out = n;
 	memcpy(ld.name, rq->name, sizeof(ld.name));
@@ -229,7 +278,9 @@ static long konoha_ioctl(struct file *file, unsigned int cmd,
 
 	switch (cmd) {
 	case KONOHA_IOC_LOAD:
-		return ioctl_load(uarg);
+		return ioctl_load(uarg, false);
+	case KONOHA_IOC_LOAD_PARAMS:
+		return ioctl_load(uarg, true);
 	case KONOHA_IOC_UNLOAD:
 		if (copy_from_user(&ul, uarg, sizeof(ul)))
 			return -EFAULT;

@@ -227,6 +227,15 @@ int konoha_script_load(struct load_req *rq)
 		kimg_free(img);
 		return -ENOMEM;
 	}
+	/* checked and copied by the core, charged to the script's quota */
+	err = kvm_set_params(s->vm, rq->params, rq->params_len, why,
+			     sizeof(why));
+	if (err) {
+		scnprintf(rq->msg, KONOHA_MSG_MAX, "parameters refused: %s\n",
+			  why);
+		konoha_script_put(s);
+		return err;
+	}
 
 	/* the name is ours from here on: a second load of it fails at once */
 	err = mutex_lock_killable(&konoha_scripts_lock);

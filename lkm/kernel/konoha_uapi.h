@@ -61,6 +61,28 @@ struct konoha_load {
 #define KONOHA_LOAD_JIT		0x1u
 #define KONOHA_LOAD_NOJIT	0x2u
 
+/*
+ * KONOHA_IOC_LOAD_PARAMS: KONOHA_IOC_LOAD with load-time parameters for
+ * System.param (the language reference §9.3).  params points to entries
+ * "NAME=VALUE", each ended by a NUL byte: at most KONOHA_PARAMS_MAX of
+ * them, names of 1-31 of [a-z0-9_] given once each, values of at most
+ * KONOHA_PARAM_VALUE_MAX bytes (so no NUL in a value).  Anything else
+ * fails with EINVAL and the reason in msg, as does a nonzero reserved or
+ * a params_len over KONOHA_PARAMS_LEN_MAX; EFAULT when params cannot be
+ * read.  params_len 0 is a load without parameters.  The parameters are
+ * kept with the script and count against its heap quota.
+ */
+#define KONOHA_PARAMS_MAX	32
+#define KONOHA_PARAM_VALUE_MAX	1024
+#define KONOHA_PARAMS_LEN_MAX	(KONOHA_PARAMS_MAX * (31 + 1 + KONOHA_PARAM_VALUE_MAX + 1))
+
+struct konoha_load_params {
+	struct konoha_load load;	/* as KONOHA_IOC_LOAD (in and out) */
+	__u64 params;		/* in: address of the entries */
+	__u32 params_len;	/* in: their size in bytes */
+	__u32 reserved;		/* in: 0 */
+};
+
 /* KONOHA_IOC_UNLOAD: remove a script and its devices (EBUSY if open). */
 struct konoha_unload {
 	char name[KONOHA_NAME_LEN];
@@ -95,5 +117,7 @@ struct konoha_list {
 #define KONOHA_IOC_LOAD		_IOWR(KONOHA_IOC_MAGIC, 1, struct konoha_load)
 #define KONOHA_IOC_UNLOAD	_IOW(KONOHA_IOC_MAGIC, 2, struct konoha_unload)
 #define KONOHA_IOC_LIST		_IOWR(KONOHA_IOC_MAGIC, 3, struct konoha_list)
+#define KONOHA_IOC_LOAD_PARAMS	_IOWR(KONOHA_IOC_MAGIC, 4, \
+				      struct konoha_load_params)
 
 #endif /* _UAPI_KONOHA_H */

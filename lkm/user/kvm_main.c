@@ -3,15 +3,21 @@
  * kvm_main.c - build/kvm: run a K image in the userspace VM.
  *
  *	kvm [--budget N] [--cb-budget N] [--heap BYTES] [--depth N]
- *	    [--serve] [--stats] [--jit STUBS.so] IMAGE.kbc
+ *	    [--param NAME=VALUE]... [--serve] [--stats] [--jit STUBS.so]
+ *	    IMAGE.kbc
+ *
+ * --param gives the script a load-time parameter (System.param, the
+ * language reference §9.3); parameters that break its rules (params.c)
+ * refuse the load with exit status 1 and the reason on stderr.
  *
  * --jit loads the JIT stubs `ktc compile --jit` made for this image (a
  * shared object exporting `kjit_table`; its handlers bind to this
  * executable's kop_* symbols): stubs for another image are refused
  * (exit 3).
  *
- * Exit status: 0 success, 2 uncaught exception or abort in the init (the
- * report on stderr), 3 invalid image, 64 usage, 66 unreadable file.
+ * Exit status: 0 success, 1 parameters refused, 2 uncaught exception or
+ * abort in the init (the report on stderr), 3 invalid image, 64 usage,
+ * 66 unreadable file.
  *
  * SIGTERM plays the kernel's fatal signal: the running call ends with
  * "abort: killed" at its next poll (every KVM_SLICE instructions), and a
@@ -113,7 +119,7 @@ static void host_log(void *ctx, const char *line, size_t len)
 static int usage(void)
 {
 	fprintf(stderr, "usage: kvm [--budget N] [--cb-budget N] [--heap BYTES] [--depth N] "
-		"[--serve] [--stats] [--jit STUBS.so] IMAGE.kbc\n");
+		"[--param NAME=VALUE]... [--serve] [--stats] [--jit STUBS.so] IMAGE.kbc\n");
 	return EX_USAGE;
 }
 
@@ -130,6 +136,23 @@ static bool parse_u64(const char *s, uint64_t *out)
 	if (errno || *end)
 		return false;
 	*out = v;
+	return true;
+}
+
+/*
+ * Appends "NAME=VALUE" and its NUL to the parameters blob (params.c
+ * checks it).  false when out of memory.
+ */
+static bool add_param(char **blob, size_t *len, const char *arg)
+{
+	size_t n = strlen(arg) + 1;
+	char *b = realloc(*blob, *len + n);
+
+	if (!b)
+		return false;
+	memcpy(b + *len, arg, n);
+	*blob = b;
+	*len += n;
 	return true;
 }
 
@@ -680,6 +703,8 @@ int main(int argc, char **argv)
 	const char *path = NULL, *jit_path = NULL;
 	void *jit_lib = NULL;
 	bool stats = false;
+	char *params = NULL;
+	size_t params_len = 0;
 	struct kimage *img;
 	struct kvm *vm;
 	uint8_t *data;
@@ -701,6 +726,13 @@ int main(int argc, char **argv)
 			if (i + 1 >= argc)
 				return usage();
 			jit_path = argv[++i];
+		} else if (!strcmp(a, "--param")) {
+			if (i + 1 >= argc)
+				return usage();
+			if (!add_param(&params, &params_len, argv[++i])) {
+				fprintf(stderr, "error: out of memory\n");
+				return 2;
+			}
 		} else if (!strcmp(a, "--cb-budget")) {
 			/* device callbacks only (the kernel's per-call limit) */
 			if (i + 1 >= argc || !parse_u64(argv[++i], &v))
@@ -736,12 +768,14 @@ int main(int argc, char **argv)
 	if (!data) {
 		fprintf(stderr, "error: cannot read %s: %s\n", path,
 			strerror(errno));
+		free(params);
 		return EX_NOINPUT;
 	}
 	/* the image copies what it keeps: data goes either way */
 	if (kimg_load(data, size, &img, err, sizeof(err))) {
 		fprintf(stderr, "error: invalid image: %s\n", err);
 		free(data);
+		free(params);
 		return 3;
 	}
 	free(data);
@@ -750,7 +784,16 @@ int main(int argc, char **argv)
 	if (!vm) {
 		fprintf(stderr, "error: out of memory\n");
 		kimg_free(img);
+		free(params);
 		return 2;
+	}
+	rc = kvm_set_params(vm, params, params_len, err, sizeof(err));
+	free(params);
+	if (rc) {
+		fprintf(stderr, "error: load refused: %s\n", err);
+		kvm_destroy(vm);
+		kimg_free(img);
+		return rc == -EINVAL ? 1 : 2;
 	}
 	if (jit_path) {
 		const struct kjit_table *t;
