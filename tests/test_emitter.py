@@ -321,8 +321,8 @@ String f() { return l() + r(); }
 
 
 def test_concat_converts_after_evaluating_both_operands():
-    # LANGUAGE.md 6: left, right, then the operation (toString of the
-    # left operand included)
+    # The language reference §6: left, right, then the operation (toString
+    # of the left operand included)
     img = compile_img(CONCAT_ORDER)
     names = ops(img, "f")
     assert names == ["CALL", "CALL", "RTOS", "CONCAT", "RET"]

@@ -38,8 +38,8 @@ CONFORMANCE = qemu.REPO / "tests" / "conformance"
 IMAGES = qemu.BUILD / "kernel" / "images" / "conformance"
 MANIFEST = IMAGES / "manifest"
 
-# The limits of `ktc run` (LANGUAGE.md §7), passed explicitly: the kernel's
-# own defaults are smaller (10^8 instructions, 16 MiB).
+# The limits of `ktc run` (the language reference §7), passed explicitly:
+# the kernel's own defaults are smaller (10^8 instructions, 16 MiB).
 RUN_BUDGET = 1 << 32
 RUN_HEAP = 256 << 20
 RUN_DEPTH = 1000

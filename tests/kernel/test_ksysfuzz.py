@@ -16,9 +16,9 @@ as the scripts' reports wrap the ring buffer) has no oops, BUG, WARNING,
 lockup, stall or hung task. Here: the fuzzer ran, exercised every system
 call, and ended without anomalies, unexpected deaths or hung processes.
 No system call returned an errno outside Linux's user range 1..133 (a
-script's DeviceError(512) once restarted a call forever: LANGUAGE.md 9.1).
-A host test checks that the fuzzer itself ends on time and reaps what it
-started.
+script's DeviceError(512) once restarted a call forever: the language
+reference §9.1). A host test checks that the fuzzer itself ends on time
+and reaps what it started.
 
 FUZZ_SYSCALL_PROCS sets the number of processes (default 6) and
 FUZZ_SYSCALL_CAPS extra fuzzer options, e.g. "-x 108:50 -x 105:20" to cap the

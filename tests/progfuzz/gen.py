@@ -2,7 +2,7 @@
 
 `generate(seed)` returns a `Case`: the K text, the `ktc run` limits it
 needs, and the behaviour the reference model (kast.Machine, written from
-LANGUAGE.md) predicts: stdout, exit status and stderr report.
+docs/language.md) predicts: stdout, exit status and stderr report.
 
 Termination: every callable (function, method slot, constructor) has a
 level and calls only callables of lower levels, except bounded
@@ -48,7 +48,7 @@ FLAGS = {
     # Array.clear() on an array that never had storage
     "clear_never_stored": True,
     # an array converted again from a toString called by its own
-    # conversion: LANGUAGE.md 6 says "[...]", the VM recurses
+    # conversion: the language reference §6 says "[...]", the VM recurses
     "cyclic_root_conversion": True,
     # an uncaught exception whose message holds a NUL byte: the report
     # stops at the NUL and has no trace (found by this generator)

@@ -1,11 +1,11 @@
 """The program representation of the generator and its reference model.
 
-Every node prints itself as K source (`k()` for expressions, `emit()` for
-statements) and runs itself on a `Machine` (`ev()` / `ex()`), an AST
-interpreter written from LANGUAGE.md alone: nothing here uses frontend/,
-lkm/ or ctjit/.  The model produces what `ktc run` must print: stdout, the
-exit status and the stderr report (uncaught exception or abort, with its
-trace).
+Every node prints itself as K source (`k()` for expressions, `emit()`
+for statements) and runs itself on a `Machine` (`ev()` / `ex()`), an AST
+interpreter written from the language reference (docs/language.md)
+alone: nothing here uses frontend/, lkm/ or ctjit/.  The model produces
+what `ktc run` must print: stdout, the exit status and the stderr report
+(uncaught exception or abort, with its trace).
 
 Types are canonical strings, as K writes them in messages: `int`,
 `boolean`, `String`, `Any`, a class name, `T[]` for arrays; `null` is the
@@ -412,7 +412,8 @@ class Machine:
     def conv_array(self, a, root=True):
         if any(x is a for x in self.converting):
             if root and not self.flags.get("cyclic_root_conversion"):
-                # LANGUAGE.md 6: "[...]"; the VM recurses (reported)
+                # the language reference §6: "[...]"; the VM recurses
+                # (reported)
                 raise Avoid("root array already being converted")
             return "[...]"
         self.converting.append(a)
@@ -526,7 +527,7 @@ def ascii_case(s: str, up: bool) -> str:
 
 
 def k_eq(m, a, b, ta: str, tb: str) -> bool:
-    """== of LANGUAGE.md 6 for static operand types ta, tb."""
+    """== of the language reference §6 for static operand types ta, tb."""
     if ta in PRIMS and tb in PRIMS:
         return a == b
     if "Any" in (ta, tb) or ta in PRIMS or tb in PRIMS:

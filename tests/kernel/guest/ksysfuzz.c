@@ -488,7 +488,7 @@ static void do_open(void)
 	/*
 	 * While its script is unloaded, a root worker's O_CREAT would make
 	 * /dev/NAME a regular file, and the name taken keeps the script from
-	 * loading again (EEXIST, LANGUAGE.md 9.3).
+	 * loading again (EEXIST, the language reference §9.3).
 	 */
 	if (dev_cycled[dev])
 		flags &= ~(O_CREAT | O_EXCL);
