@@ -159,7 +159,7 @@ def awfy_report():
 _COMMANDS: dict[tuple[str, str], list[str]] = {}
 
 
-def command(b: awfy.Bench, peer: Peer, workdir, kvm) -> list[str]:
+def command(b: awfy.Bench, peer: Peer, workdir) -> list[str]:
     """The command a round runs; for K the compile happens here, once."""
     key = (b.name, peer.key)
     if key in _COMMANDS:
@@ -187,7 +187,7 @@ def command(b: awfy.Bench, peer: Peer, workdir, kvm) -> list[str]:
 def test_awfy(benchmark, bench, peer, kvm, tmp_path_factory):
     benchmark.group = f"awfy {bench.name}"
     workdir = tmp_path_factory.mktemp(f"awfy-{bench.name}-{peer.key}")
-    cmd = command(bench, peer, workdir, kvm)
+    cmd = command(bench, peer, workdir)  # kvm: build/kvm must exist
     walls = []
 
     def run():
