@@ -481,6 +481,7 @@ def cmd_try(args) -> int:
     command's exit status."""
     from . import try_
     name = args.name or pathlib.Path(args.file).stem
+    # checked here so that a bad name fails before a kernel is built and booted
     if not name or len(name.encode()) >= konoha.NAME_LEN or "/" in name:
         raise UsageError(f"script name `{name}`: 1 to {konoha.NAME_LEN - 1} "
                          f"bytes, no `/` (--name)")
@@ -562,6 +563,8 @@ def _unescape(text: str) -> bytes:
         text = text[1:-1]
     out = bytearray()
     i = 0
+    # K's one-character escapes but `\b` and `\f`; a `\x` without two hex
+    # digits, or an unknown escape, stays as written
     simple = {"n": 10, "t": 9, "r": 13, "0": 0, "\\": 92, '"': 34, "'": 39}
     while i < len(text):
         c = text[i]
@@ -780,6 +783,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
+    # The defaults the help texts give are not applied here: an absent
+    # --budget, --heap or --depth is passed as absent, and the VM (`run`) or
+    # konoha.ko (`load`, `try`) applies its own.
     c = sub.add_parser("check", help="type-check a script and report every error",
                        description="Parse and type-check FILE.k; report all "
                        "diagnostics (stderr), exit 1 if there is any error.")
