@@ -294,6 +294,25 @@ def cmd_disasm(args) -> int:
     return EXIT_OK
 
 
+def _check_params(params: list[str]) -> list[str]:
+    """The --param NAME=VALUE options of run and load, checked by the rules
+    of System.param (the language reference §9.3: konoha.params_blob); a
+    UsageError (exit 1) with the reason when they break them."""
+    try:
+        konoha.params_blob(params)
+    except ValueError as e:
+        raise UsageError(f"--param: {e}") from None
+    return params
+
+
+def _param_option(c) -> None:
+    c.add_argument("--param", action="append", default=[],
+                   metavar="NAME=VALUE",
+                   help="a load-time parameter for System.param (repeat "
+                   "for more: at most 32, names of 1-31 of [a-z0-9_], "
+                   "values up to 1 KiB)")
+
+
 def cmd_run(args) -> int:
     """`ktc run`: runs the image's init in build/kvm (found or built by
     host.find_vm) with the given limits and returns the VM's exit status; with
@@ -303,6 +322,8 @@ def cmd_run(args) -> int:
     if args.ops is not None:
         # before compiling and starting the VM: a bad --ops runs nothing
         _validate_ops(_parse_ops(args.ops))
+    # refused before anything runs, exit 1 (the language reference §9.3)
+    params = [w for p in _check_params(args.param) for w in ("--param", p)]
     # Warnings are printed only when asked for, so that the program's
     # stderr stays its own (the language reference §10).
     data = _image_bytes(args.file, werror=args.werror,
@@ -312,7 +333,7 @@ def cmd_run(args) -> int:
     limits = dict(budget=args.budget, heap=args.heap, depth=args.depth)
     with tempfile.TemporaryDirectory(prefix="ktc-") as tmp:
         # the stubs' shared object lives in tmp, removed after the run
-        vm_args = _jit_vm_args(data, args, tmp)
+        vm_args = _jit_vm_args(data, args, tmp) + params
         if args.ops is not None:
             return _run_ops(data, args.ops, limits, vm_args)
         vm = host.find_vm(announce=lambda m: print(m, file=sys.stderr))
@@ -386,6 +407,7 @@ def cmd_load(args) -> int:
     refused the image) exits 3, a failed init 2, the rest (name taken, no
     device, not root) 1."""
     import errno as errno_mod
+    params = konoha.params_blob(_check_params(args.param))
     data = _image_bytes(args.file)
     name = args.name or ""
     if len(name.encode()) >= konoha.NAME_LEN:
@@ -409,7 +431,8 @@ def cmd_load(args) -> int:
         # 0 asks konoha.ko for its own default of that limit
         loaded = konoha.load(data, name=name, budget=args.budget or 0,
                              heap=args.heap or 0, depth=args.depth or 0,
-                             flags=flags, device=args.device)
+                             flags=flags, device=args.device,
+                             params=params)
     except konoha.LoadError as e:
         text = e.message
         print(f"ktc: load {args.file}: failed: {_errno_text(e.errno)}",
@@ -819,7 +842,8 @@ def build_parser() -> argparse.ArgumentParser:
         "the userspace VM: program output on stdout, the report of an "
         "uncaught exception or abort on stderr.  With --ops, then drive "
         "the devices the script registered.",
-        epilog=_ops_help() + "\n\nexit status: 0 ok, 1 compile error, 2 uncaught "
+        epilog=_ops_help() + "\n\nexit status: 0 ok, 1 compile error or "
+        "parameters refused, 2 uncaught "
         "exception or abort, 3 image refused.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("file", metavar="FILE.k|FILE.kbc")
@@ -837,6 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the compiler's warnings (on stderr) before "
                    "running; without it a run prints none")
     _werror_option(c)
+    _param_option(c)
     c.set_defaults(func=cmd_run)
 
     c = sub.add_parser("disasm", help="print the bytecode of a script or image",
@@ -882,6 +907,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="heap quota in bytes (default 16 MiB)")
     c.add_argument("--depth", type=_positive, metavar="N",
                    help="maximum call depth (default 1000)")
+    _param_option(c)
     c.add_argument("--device", default=konoha.DEVICE, help=argparse.SUPPRESS)
     c.set_defaults(func=cmd_load)
 

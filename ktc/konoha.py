@@ -12,6 +12,7 @@ import ctypes
 import errno as _errno
 import fcntl
 import os
+import re
 import struct
 
 DEVICE = "/dev/konoha"
@@ -21,6 +22,9 @@ MSG_LEN = 65536                      # the verifier's / init's message buffer
 # Field by field: image address and length, budget, heap, depth, flags,
 # message buffer address, its length, the full message length (out), name.
 LOAD_FMT = "<QQQQIIQII32s"           # struct konoha_load (88 bytes)
+# struct konoha_load_params: a konoha_load, then the parameters' address,
+# their length and a reserved 0 (104 bytes)
+LOAD_PARAMS_FMT = LOAD_FMT + "QII"
 UNLOAD_FMT = "<32s"                  # struct konoha_unload
 # name, devices (space-separated), heap used and limit, calls, failed
 # calls, device count, open files
@@ -42,6 +46,40 @@ def ioc(direction: int, nr: int, fmt: str) -> int:
 IOC_LOAD = ioc(_IOC_READ | _IOC_WRITE, 1, LOAD_FMT)
 IOC_UNLOAD = ioc(_IOC_WRITE, 2, UNLOAD_FMT)
 IOC_LIST = ioc(_IOC_READ | _IOC_WRITE, 3, LIST_FMT)
+IOC_LOAD_PARAMS = ioc(_IOC_READ | _IOC_WRITE, 4, LOAD_PARAMS_FMT)
+
+# Load-time parameters (System.param, the language reference §9.3), as
+# lkm/core/params.c checks them: at most PARAMS_MAX, names of 1-31 of
+# [a-z0-9_] given once each, values of at most PARAM_VALUE_MAX bytes.
+PARAMS_MAX = 32
+PARAM_VALUE_MAX = 1024
+_PARAM_NAME = re.compile(rb"[a-z0-9_]{1,31}")
+
+
+def params_blob(params) -> bytes:
+    """The parameters ("NAME=VALUE" texts) as konoha.ko and `kvm --param`
+    take them: each entry ended by a NUL byte.  ValueError with the reason
+    (the VM's words) when they break the rules; a value with a NUL byte
+    cannot be passed."""
+    seen = set()
+    out = []
+    for i, text in enumerate(params, 1):
+        raw = text.encode() if isinstance(text, str) else bytes(text)
+        if i > PARAMS_MAX:
+            raise ValueError(f"more than {PARAMS_MAX} parameters")
+        name, eq, value = raw.partition(b"=")
+        if not eq or b"\0" in raw:
+            raise ValueError(f"parameter {i}: not NAME=VALUE")
+        if not _PARAM_NAME.fullmatch(name):
+            raise ValueError(f"parameter {i}: bad name (1-31 of a-z, 0-9, _)")
+        if len(value) > PARAM_VALUE_MAX:
+            raise ValueError(f"parameter {name.decode()}: value longer than "
+                             f"{PARAM_VALUE_MAX} bytes")
+        if name in seen:
+            raise ValueError(f"parameter {name.decode()} given twice")
+        seen.add(name)
+        out.append(raw + b"\0")
+    return b"".join(out)
 
 
 class DeviceError(Exception):
@@ -94,9 +132,12 @@ def _ioctl(device: str, request: int, buf: bytearray, what: str) -> None:
 
 
 def load(image: bytes, *, name: str = "", budget: int = 0, heap: int = 0,
-         depth: int = 0, flags: int = 0, device: str = DEVICE) -> str:
+         depth: int = 0, flags: int = 0, device: str = DEVICE,
+         params: bytes = b"") -> str:
     """Loads an image (0 limits: the module's defaults); returns the name
-    konoha.ko gave the script, or raises LoadError."""
+    konoha.ko gave the script, or raises LoadError.  params: the blob of
+    params_blob(); with any, the load goes through KONOHA_IOC_LOAD_PARAMS
+    (a module without it answers ENOTTY), else KONOHA_IOC_LOAD."""
     if len(name.encode()) >= NAME_LEN:
         raise ValueError(f"script name: at most {NAME_LEN - 1} bytes")
     # The kernel reads the image and writes the message through the
@@ -104,16 +145,23 @@ def load(image: bytes, *, name: str = "", budget: int = 0, heap: int = 0,
     # here) until the ioctl has returned.
     img = ctypes.create_string_buffer(image, len(image))
     msg = ctypes.create_string_buffer(MSG_LEN)
-    buf = bytearray(struct.pack(
-        LOAD_FMT, ctypes.addressof(img), len(image), budget, heap, depth,
-        flags, ctypes.addressof(msg), MSG_LEN, 0, name.encode()))
+    fields = (ctypes.addressof(img), len(image), budget, heap, depth,
+              flags, ctypes.addressof(msg), MSG_LEN, 0, name.encode())
+    if params:
+        par = ctypes.create_string_buffer(params, len(params))
+        buf = bytearray(struct.pack(LOAD_PARAMS_FMT, *fields,
+                                    ctypes.addressof(par), len(params), 0))
+        request = IOC_LOAD_PARAMS
+    else:
+        buf = bytearray(struct.pack(LOAD_FMT, *fields))
+        request = IOC_LOAD
     try:
-        _ioctl(device, IOC_LOAD, buf, "load")
+        _ioctl(device, request, buf, "load")
     except DeviceError:
         raise
     except OSError as e:
         raise LoadError(e.errno, msg.value.decode("latin-1")) from None
-    return cstr(struct.unpack(LOAD_FMT, bytes(buf))[-1])
+    return cstr(struct.unpack_from(LOAD_FMT, bytes(buf))[-1])
 
 
 def unload(name: str, device: str = DEVICE) -> None:
