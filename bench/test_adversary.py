@@ -4,8 +4,8 @@ code, with the kernel's default heap (16 MiB) and a callback budget of
 
 Every callback of bench/programs/adversary.k but `ioctl 0` loops until
 its budget stops it, so the time of one callback is the time the VM
-lets one budget run for that kind of work.  The goal (ARCHITECTURE.md,
-Safety) is that no kind of work runs longer than about 10x ordinary
+lets one budget run for that kind of work.  The goal (the safety rules of
+HACKING.md) is that no kind of work runs longer than about 10x ordinary
 code per unit.  Each row times one ioctl(2) through `build/kvm --serve`
 (the serve protocol's round trip included, the same for every row), in
 a fresh VM each round;

@@ -28,7 +28,7 @@ TABLE.declare(LABEL)
 def unit(i):
     """One self-contained group of declarations (classes, an override, a
     method added outside its class, loops, arrays, exceptions, a Func value,
-    globals), valid K per LANGUAGE.md; names are suffixed with i."""
+    globals), valid K per the language reference; names are suffixed with i."""
     return f"""\
 // ---- unit {i} ----
 class Shape{i} {{
