@@ -55,8 +55,9 @@ def vm_binary():
 def run_program(path: pathlib.Path, args: list[str]):
     """(status, stdout, stderr) of `ktc run ARGS NAME.k` in path's dir."""
     parsed = cli.build_parser().parse_args(["run", *args, path.name])
-    if parsed.ops is not None:
-        # device operations go through the host library: run the real CLI
+    if parsed.ops is not None or parsed.param:
+        # device operations go through the host library, and --param is
+        # checked by ktc before the VM runs: run the real CLI
         r = subprocess.run(
             [sys.executable, "-m", "ktc.cli", "run", *args, path.name],
             cwd=path.parent, capture_output=True, timeout=300,

@@ -59,7 +59,7 @@ def run_vm(image: bytes, args=(), jit=True, ct="all", cwd=None, so=None):
 
 def run_program_jit(path: pathlib.Path, args: list[str]):
     parsed = cli.build_parser().parse_args(["run", *args, path.name])
-    if parsed.ops is not None:
+    if parsed.ops is not None or parsed.param:
         r = subprocess.run(
             [sys.executable, "-m", "ktc.cli", "run", "--jit", *args,
              path.name], cwd=path.parent, capture_output=True, timeout=300,

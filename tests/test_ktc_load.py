@@ -21,11 +21,14 @@ PROBE = r"""
 #include "%s"
 int main(void)
 {
-	printf("%%zu %%zu %%zu %%zu %%lu %%lu %%lu\n",
+	printf("%%zu %%zu %%zu %%zu %%lu %%lu %%lu %%zu %%lu %%d %%d\n",
 	       sizeof(struct konoha_load), sizeof(struct konoha_unload),
 	       sizeof(struct konoha_script_info), sizeof(struct konoha_list),
 	       (unsigned long)KONOHA_IOC_LOAD, (unsigned long)KONOHA_IOC_UNLOAD,
-	       (unsigned long)KONOHA_IOC_LIST);
+	       (unsigned long)KONOHA_IOC_LIST,
+	       sizeof(struct konoha_load_params),
+	       (unsigned long)KONOHA_IOC_LOAD_PARAMS, KONOHA_PARAMS_MAX,
+	       KONOHA_PARAM_VALUE_MAX);
 	return 0;
 }
 """
@@ -45,8 +48,37 @@ def test_abi_matches_header(tmp_path):
     want = [struct.calcsize(konoha.LOAD_FMT),
             struct.calcsize(konoha.UNLOAD_FMT),
             struct.calcsize(konoha.INFO_FMT), struct.calcsize(konoha.LIST_FMT),
-            konoha.IOC_LOAD, konoha.IOC_UNLOAD, konoha.IOC_LIST]
+            konoha.IOC_LOAD, konoha.IOC_UNLOAD, konoha.IOC_LIST,
+            struct.calcsize(konoha.LOAD_PARAMS_FMT), konoha.IOC_LOAD_PARAMS,
+            konoha.PARAMS_MAX, konoha.PARAM_VALUE_MAX]
     assert [int(x) for x in got] == want
+
+
+@pytest.mark.parametrize("params, reason", [
+    (["noeq"], "parameter 1: not NAME=VALUE"),
+    (["ok=1", "Bad=2"], "parameter 2: bad name (1-31 of a-z, 0-9, _)"),
+    (["=v"], "parameter 1: bad name"),
+    (["a" * 32 + "=v"], "parameter 1: bad name"),
+    (["x=" + "v" * 1025], "parameter x: value longer than 1024 bytes"),
+    (["x=1", "y=2", "x=3"], "parameter x given twice"),
+    ([f"p{i}=v" for i in range(33)], "more than 32 parameters"),
+])
+def test_load_refuses_bad_params_first(params, reason):
+    """ktc load checks --param by the VM's rules before it opens
+    /dev/konoha; konoha.params_blob gives the reason."""
+    argv = [w for p in params for w in ("--param", p)]
+    r = _ktc("load", "--device", "/nonexistent/konoha", *argv,
+             "examples/hello.k")
+    assert r.returncode == 1
+    assert f"--param: {reason}" in r.stderr
+    assert "is konoha.ko loaded?" not in r.stderr
+
+
+def test_params_blob():
+    assert konoha.params_blob([]) == b""
+    assert konoha.params_blob(["a=1", "b_2=", "c=x=y"]) == \
+        b"a=1\0b_2=\0c=x=y\0"
+    assert konoha.params_blob(["v=" + "z" * 1024]).endswith(b"z\0")
 
 
 def _ktc(*args):
