@@ -22,7 +22,11 @@ FIRST_SCRIPT_CLASS_ID = 32
 NAMESPACES = ("Math", "System", "Errno")
 # The built-in classes scripts may extend, by the language reference §4;
 # install() adds every subclass of Exception.
-EXTENDABLE = ("Object", "Exception", "Device")
+EXTENDABLE = ("Object", "Exception", "Device", "CharDevice")
+# (1.1) Poll.NAME: the bits of a CharDevice's poll mask (the language
+# reference §9.1), Linux's POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP; the
+# VM's KDEV_POLL_* (kvm.h) are the same numbers.
+POLL_BITS = {"IN": 1, "PRI": 2, "OUT": 4, "ERR": 8, "HUP": 16}
 
 
 def load() -> Builtins:

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from . import ast as A
 from . import types as T
-from .builtins import FIRST_SCRIPT_CLASS_ID, install
+from .builtins import FIRST_SCRIPT_CLASS_ID, POLL_BITS, install
 from .diagnostics import Diagnostic, unused_locals
 from .devicecheck import device_warnings
 from .symbols import ClassInfo, FieldInfo, FuncInfo, GlobalInfo, LambdaInfo, LocalVar, MethodInfo, ProgramInfo
@@ -236,7 +236,7 @@ class Checker:
             info.classes.append(ci)
         info.class_by_name = dict(self.bs.classes)
         top["Any"] = ANY_NAME
-        for ns in ("Math", "System", "Errno", "Ioctl"):
+        for ns in ("Math", "System", "Errno", "Ioctl", "Poll"):
             top[ns] = Namespace(ns)
         top["print"] = self.bs.print_func
         self.builtin_names = set(top)
@@ -1585,6 +1585,13 @@ class Checker:
                 v = self.bs.errnos.get(e.name)
                 if v is None:
                     self.error("E0213", f"no errno constant `Errno.{e.name}`", e.name_span)
+                    return T.ERROR
+                e.ref = v
+                return T.INT
+            if isinstance(q, Namespace) and q.name == "Poll":
+                v = POLL_BITS.get(e.name)
+                if v is None:
+                    self.error("E0213", f"no poll constant `Poll.{e.name}`", e.name_span)
                     return T.ERROR
                 e.ref = v
                 return T.INT

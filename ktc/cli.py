@@ -639,6 +639,11 @@ def _show_result(op, value) -> str:
         text = f"{len(value)} bytes {_show_bytes(value)}"
     elif op.kind == "NAMES":
         text = " ".join(value) or "(none)"
+    elif op.kind == "IOCTL" and isinstance(value, tuple):
+        # (1.1) the user buffer of `ioctl FD CMD @HEX`, after the call
+        result, buf = value
+        return (op.shown.replace("%", str(result))
+                + f"\nbuffer @{buf.hex()}")
     else:
         text = str(value)
     return op.shown.replace("%", text)
@@ -658,7 +663,8 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
     def operand(o, word):
         """One --ops word as the value host.VM.op takes."""
         # operand letters (devops.def): f fd (`$` the last open's), i integer,
-        # w whence, m mode, b bytes
+        # w whence, m mode, b bytes, o open option, a ioctl argument (an
+        # integer, or @HEX: a user buffer holding those bytes)
         if o.letter == "f":
             if word == "$":
                 if last_fd is None:
@@ -679,6 +685,18 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
             return devops.WHENCE[word.lower()]
         if o.letter == "m" and word not in devops.MODES:
             raise UsageError(f"bad mode `{word}`")
+        if o.letter == "o" and word not in devops.FLAGS:
+            raise UsageError(f"bad open option `{word}`")
+        if o.letter == "a":
+            if word.startswith("@"):
+                try:
+                    return bytes.fromhex(word[1:])
+                except ValueError:
+                    raise UsageError(f"bad user buffer `{word}`") from None
+            try:
+                return int(word, 0)
+            except ValueError:
+                raise UsageError(f"bad {o.meta} `{word}`") from None
         if o.letter == "b":
             return _unescape(word)
         return word
@@ -703,6 +721,10 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
         for words in ops:
             op = devops.SERVED[words[0]]
             print(f"> {' '.join(words)}")
+            if op.name == "open" and len(words) == 3 and \
+                    words[2] in devops.FLAGS:
+                # `open NAME nonblock`: the mode left out (§9.4)
+                words = words[:2] + ["rw"] + words[2:]
             try:
                 args = []
                 for k, o in enumerate(op.operands[:len(words) - 1]):

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 DEF_PATH = (pathlib.Path(__file__).resolve().parent.parent
             / "lkm" / "core" / "devops.def")
 
-# operand letters (devops.def's header): fd, name, mode, int, whence, bytes
-LETTERS = frozenset("fnmiwb")
+# operand letters (devops.def's header): fd, name, mode, int, whence, bytes,
+# (1.1) open option, ioctl argument (an int or @HEX, a user buffer)
+LETTERS = frozenset("fnmiwboa")
 WHENCE = {"0": 0, "set": 0, "1": 1, "cur": 1, "2": 2, "end": 2}
 MODES = frozenset(("r", "w", "rw"))
+FLAGS = frozenset(("nonblock", "-"))
 
 _CB_LINE = re.compile(r'^KD_CB\(\s*(\w+)\s*\)\s*$')
 _KIND_LINE = re.compile(r'^KD_KIND\(\s*(\w+)\s*,\s*"([^"]*)"\s*\)\s*$')

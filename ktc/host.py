@@ -16,11 +16,15 @@ device operations (`python3 -m ktc.devops` lists them): `NAME OPERAND...`
 with bytes in hex (`-` for none), e.g.
 
     command                   answer
-    open NAME [r|w|rw]        ok FD
+    open NAME [r|w|rw] [nonblock|-]  ok FD
     read FD [COUNT]           ok N HEXBYTES      (N = 0 at EOF; HEXBYTES then `-`)
     write FD HEXBYTES         ok N               (HEXBYTES `-` for no bytes)
-    ioctl FD CMD [ARG]        ok RESULT
+    ioctl FD CMD [ARG]        ok RESULT          (ARG @HEX: ok RESULT HEX, a user
+                                                  buffer as the call left it)
     lseek FD OFFSET [WHENCE]  ok POS             (WHENCE 0 SET, 1 CUR, 2 END)
+    pread FD COUNT OFFSET     ok N HEXBYTES      (the position stays)
+    pwrite FD OFFSET HEXBYTES ok N               (the position stays)
+    poll FD                   ok MASK            (Poll's bits; 5 for a Device)
     close FD                  ok 0
     devices                   ok NAME1 NAME2 ... (or `ok` alone)
     quit                      (the VM exits)
@@ -34,7 +38,9 @@ here).  A refused image exits with status 3.
 
 `VM` and `DeviceFile` have a method per operation of the table, made from
 its line (`VM.op(name, ...)` underneath): `vm.ioctl(fd, cmd, arg=0)`,
-`f.ioctl(cmd, arg=0)`, and so on; only `open` is written by hand.
+`f.ioctl(cmd, arg=0)`, and so on; only `open` is written by hand.  An
+ioctl's ARG given as bytes is a user buffer holding them: the method then
+returns (result, the buffer's bytes after the call).
 """
 
 from __future__ import annotations
@@ -289,10 +295,11 @@ class VM:
             raise VMError(f"unexpected answer {text!r} to {line!r}")
 
     # system calls: open here, the others made from devops.def (_install)
-    def open(self, name: str, mode: str = "rw") -> DeviceFile:
+    def open(self, name: str, mode: str = "rw", flag: str = "-") -> DeviceFile:
+        """open(2) of /dev/NAME; flag "nonblock" opens with O_NONBLOCK."""
         if not name or any(c.isspace() for c in name):
             raise OSError(_errno.ENOENT, f"no device named {name!r}")
-        return DeviceFile(self, self.op("open", name, mode), name)
+        return DeviceFile(self, self.op("open", name, mode, flag), name)
 
     def op(self, name: str, *args):
         """Runs operation `name` of devops.def with its operands in the
@@ -315,7 +322,10 @@ def _word(operand: devops.Operand, value) -> str:
         if isinstance(value, str):
             value = value.encode("latin-1")
         return bytes(value).hex() or "-"
-    if operand.letter in "nm":
+    if operand.letter == "a" and isinstance(value, (bytes, bytearray)):
+        # a user buffer holding these bytes (the simulation's one)
+        return "@" + (bytes(value).hex() or "-")
+    if operand.letter in "nmo":
         text = str(value)
         if not text or any(c.isspace() for c in text):
             raise ValueError(f"bad {operand.meta} {text!r}")
@@ -334,6 +344,9 @@ def _result(op: devops.DevOp, values: list[str]):
     if not values:
         raise VMError(f"`{op.name}` answered without a value")
     n = int(values[0])
+    if op.kind == "IOCTL" and len(values) > 1:
+        # the user buffer as the call left it
+        return n, b"" if values[1] == "-" else bytes.fromhex(values[1])
     if op.kind not in ("DATA", "CONTENT"):
         return n
     data = b"" if n == 0 or len(values) < 2 or values[1] == "-" \
@@ -351,7 +364,7 @@ def _default(operand: devops.Operand):
         return operand.default.encode("latin-1")
     if operand.letter == "w":
         return devops.WHENCE[operand.default]
-    if operand.letter == "i":
+    if operand.letter in "ia":
         return int(operand.default, 0)
     return operand.default
 

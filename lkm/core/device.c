@@ -15,23 +15,9 @@
  */
 #include "kvm.h"
 
-/* The vtable slot of every native (builtins.def), -1 if not virtual. */
-static const int8_t native_slot[KN__COUNT] = {
-#define K_CLASS(id, name, super, ctor, fields)
-#define K_NATIVE(id, owner, name, kind, slot, sig) slot,
-#define K_ERRNO(name, value)
-#include "builtins.def"
-#undef K_CLASS
-#undef K_NATIVE
-#undef K_ERRNO
-};
-
-/*
- * The Device method of each callback (devops.def): a KD_CB line without
- * its builtins.def method does not compile.
- */
-static const uint16_t callback_native[KD__COUNT] = {
-#define KD_CB(name) KN_Device_##name,
+/* The name of each callback (devops.def), by enum kd_callback. */
+static const char *const callback_name[KD__COUNT] = {
+#define KD_CB(name) #name,
 #define KD_KIND(name, doc)
 #define KD_OP(name, cb, how, where, operands, kind, shown, doc)
 #include "devops.def"
@@ -39,6 +25,26 @@ static const uint16_t callback_native[KD__COUNT] = {
 #undef KD_KIND
 #undef KD_OP
 };
+
+/*
+ * The vtable slot of callback cb in class owner ("Device" or
+ * "CharDevice"): its virtual method of builtins.def, or -1 when the
+ * class has none (Device has no poll or seek).  Looked up by name at
+ * registration, which is rare; tests/test_devops.py checks that every
+ * KD_CB is a CharDevice method and that the slots follow the table.
+ */
+static int callback_slot(const char *owner, int cb)
+{
+	uint32_t i;
+
+	for (i = 0; i < KN__COUNT; i++)
+		if (kb_natives[i].kind == KB_METHOD &&
+		    kb_natives[i].slot >= 0 &&
+		    !strcmp(kb_natives[i].owner, owner) &&
+		    !strcmp(kb_natives[i].name, callback_name[cb]))
+			return kb_natives[i].slot;
+	return -1;
+}
 
 /*
  * A device name (the language reference §9): 1 to 31 of a-z, 0-9, _ and
@@ -73,14 +79,15 @@ struct kdev *kdev_find(struct kvm *vm, const char *name)
 }
 
 /*
- * Device.register(name, obj): checks the name and the mode field (read
- * once, here), resolves the callbacks from obj's class and asks the host
- * to create the node.  A bad name or mode, a taken name or a host refusal
- * throws DeviceError with its errno.  The kdev is charged to the quota;
- * obj stays reachable through vm->devices (kvm_devices_mark).
+ * Device.register(name, obj) and (1.1) CharDevice.register (chr): checks
+ * the name and the mode field (read once, here), resolves the callbacks
+ * from obj's class and asks the host to create the node.  A bad name or
+ * mode, a taken name or a host refusal throws DeviceError with its
+ * errno.  The kdev is charged to the quota; obj stays reachable through
+ * vm->devices (kvm_devices_mark).
  */
 int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
-			struct kobj *obj)
+			struct kobj *obj, bool chr)
 {
 	const struct kstr *name = (const struct kstr *)nameobj;
 	const struct kclass *c = vm->img->classes[obj->cls];
@@ -88,8 +95,12 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 	struct kdev *d, **tail;
 	int64_t mode = in->f[KF_DEVICE_MODE].i;
 	char msg[96];
-	int i, err;
+	int i, slot, err;
 
+	/* a dynamic call's arguments are checked by type, but not this */
+	if (obj->kind != KO_INSTANCE ||
+	    kimg_subclass(vm->img, obj->cls, KC_CharDevice) != chr)
+		return kvm_throw_deverr(vm, EINVAL, "not a device of this class");
 	if (!valid_name(name))
 		return kvm_throw_deverr(vm, EINVAL, "invalid device name");
 	/*
@@ -110,10 +121,14 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 	d->vm = vm;
 	memcpy(d->name, name->b, name->len);
 	d->mode = (uint32_t)mode;
+	d->chr = chr;
 	d->obj = obj;
-	/* the loader made every Device vtable extend Device's own */
-	for (i = 0; i < KD__COUNT; i++)
-		d->ops[i] = c->vtable[native_slot[callback_native[i]]];
+	/* the loader made every device vtable extend its class's own */
+	for (i = 0; i < KD__COUNT; i++) {
+		slot = callback_slot(chr ? "CharDevice" : "Device", i);
+		if (slot >= 0)
+			d->ops[i] = c->vtable[slot];
+	}
 	if (vm->host.dev_add) {
 		err = vm->host.dev_add(vm->host.ctx, d);
 		if (err) {
@@ -131,13 +146,19 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 	return KVM_OK;
 }
 
-/* The collector's roots of the devices: each registered Device object. */
+/*
+ * The collector's roots of the devices: each registered device object,
+ * and (1.1) the File of each open CharDevice file.
+ */
 void kvm_devices_mark(struct kvm *vm)
 {
+	struct kdev_file *f;
 	struct kdev *d;
 
 	for (d = vm->devices; d; d = d->next)
 		kvm_gc_mark_obj(vm, d->obj);
+	for (f = vm->chr_files; f; f = f->chr_next)
+		kvm_gc_mark_obj(vm, f->file);
 }
 
 /*
@@ -240,19 +261,29 @@ static int cb_result(struct kdev *d, int op, int st)
 }
 
 /*
- * Callback op of d with args (the Device first) as a top-level call
- * under the callback budget.  The caller holds the script's lock and
- * roots the objects in args (the Device is on vm->devices, a stream is
- * pushed with kvm_push_root).
+ * Callback op of d with args (the device first) as a top-level call
+ * under the callback budget, with cb as its state (vm->cb; NULL: none
+ * of its own, no user memory).  The caller holds the script's lock and
+ * roots the objects in args (the device is on vm->devices, an open
+ * file's File on vm->chr_files, a stream is pushed with kvm_push_root).
  */
+static int run_cb_in(struct kdev *d, int op, union kvalue *args,
+		     uint32_t n, union kvalue *ret, struct kdev_cb *cb)
+{
+	struct kvm *vm = d->vm;
+	struct kdev_cb none = { NULL, NULL }, *outer = vm->cb;
+	int st;
+
+	vm->cb = cb ? cb : &none;
+	st = kvm_call_top(vm, d->ops[op], args, n, ret, vm->lim.cb_budget);
+	vm->cb = outer;
+	return cb_result(d, op, st);
+}
+
 static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
 		  union kvalue *ret)
 {
-	struct kvm *vm = d->vm;
-	int st;
-
-	st = kvm_call_top(vm, d->ops[op], args, n, ret, vm->lim.cb_budget);
-	return cb_result(d, op, st);
+	return run_cb_in(d, op, args, n, ret, NULL);
 }
 
 /*
@@ -383,17 +414,77 @@ void kdev_free_spares(struct kvm *vm)
 	vm->nspare_files = 0;
 }
 
+/* ---- (1.1) CharDevice files ---------------------------------------------- */
+
+/*
+ * A built-in instance (a File, a PollTable) outside any run, as
+ * new_stream() makes a stream: NULL, its failure logged, when the quota
+ * is spent.  Nothing roots it.
+ */
+static struct kinst *new_builtin(struct kvm *vm, uint32_t cls)
+{
+	struct kinst *in;
+
+	vm->abort_kind = KVM_ABORT_NONE;
+	vm->ntrace = 0;
+	in = kvm_inst_new(vm, cls);
+	if (!in) {
+		kvm_make_report(vm, KVM_ABORT);
+		log_report(vm);
+	}
+	return in;
+}
+
+/* The File as a callback sees it: the call's position and flags. */
+static void file_set(struct kdev_file *f, int64_t pos, unsigned int fl)
+{
+	struct kinst *in = (struct kinst *)f->file;
+
+	in->f[KF_FILE_POS].i = pos;
+	in->f[KF_FILE_FLAGS].i = fl & (KDEV_FL_READ | KDEV_FL_WRITE |
+				       KDEV_FL_NONBLOCK);
+}
+
+/* An open CharDevice file's File becomes a root (vm->chr_files). */
+static void chr_link(struct kvm *vm, struct kdev_file *f)
+{
+	f->chr_next = vm->chr_files;
+	if (f->chr_next)
+		f->chr_next->chr_pprev = &f->chr_next;
+	f->chr_pprev = &vm->chr_files;
+	vm->chr_files = f;
+}
+
+/*
+ * Its release: the File is never passed to a callback again, but a
+ * script that kept it may still ask it (the language reference §9.1).
+ */
+static void chr_unlink(struct kdev_file *f)
+{
+	struct kinst *in = (struct kinst *)f->file;
+
+	in->f[KF_FILE_FLAGS].i |= KDEV_FL_RELEASED;
+	*f->chr_pprev = f->chr_next;
+	if (f->chr_next)
+		f->chr_next->chr_pprev = f->chr_pprev;
+	f->file = NULL;
+	f->chr_next = NULL;
+	f->chr_pprev = NULL;
+}
+
 /*
  * open(2): a file for d and the script's open(); -ENXIO until the init
  * has finished (the language reference §9), -ENOMEM when the quota has
  * no room for the file, or open()'s failure, in which case no file is
- * kept and release() will not run.
+ * kept and release() will not run.  A CharDevice's file gets its File,
+ * rooted while open() runs and then through vm->chr_files.
  */
-int kdev_open(struct kdev *d, struct kdev_file **filep)
+int kdev_open(struct kdev *d, unsigned int fl, struct kdev_file **filep)
 {
 	struct kvm *vm = d->vm;
 	struct kdev_file *f;
-	union kvalue args[1], ret;
+	struct kinst *file = NULL;
+	union kvalue args[2], ret;
 	int err;
 
 	if (kp_mutex_lock(&vm->lock))
@@ -407,11 +498,32 @@ int kdev_open(struct kdev *d, struct kdev_file **filep)
 		goto out_unlock;
 	f->dev = d;
 	args[0].o = d->obj;
-	err = run_cb(d, KD_open, args, 1, &ret);
+	if (d->chr) {
+		/* f is no object: the File's allocation may collect */
+		file = new_builtin(vm, KC_File);
+		if (!file) {
+			file_put(vm, f);
+			goto out_unlock;
+		}
+		if (kvm_push_root(vm, &file->h)) {
+			file_put(vm, f);
+			goto out_unlock;
+		}
+		f->file = &file->h;
+		file_set(f, 0, fl);
+		args[1].o = &file->h;
+	}
+	err = run_cb(d, KD_open, args, d->chr ? 2 : 1, &ret);
+	if (d->chr)
+		kvm_pop_roots(vm, 1);
 	if (err) {
+		if (file)
+			file->f[KF_FILE_FLAGS].i |= KDEV_FL_RELEASED;
 		file_put(vm, f);
 		goto out_unlock;
 	}
+	if (d->chr)
+		chr_link(vm, f);
 	d->nopen++;
 	vm->open_files++;
 	*filep = f;
@@ -421,11 +533,65 @@ out_unlock:
 }
 
 /*
- * read(2): a read at offset 0, or the first one, produces fresh content
- * (read()); every read copies out of the content at *pos.  Past the end:
- * 0, end of file.
+ * A CharDevice's read(2) or pread(2) at *pos (the language reference
+ * §9.1): read(f, out, count) with count cut to KDEV_READ_MAX, its output
+ * bounded by count (read overflow beyond), copied to buf; the position
+ * advances by it.  Under the script's lock.
  */
-long kdev_read(struct kdev_file *f, char *buf, size_t count, int64_t *pos)
+static long chr_read(struct kdev_file *f, char *buf, size_t count,
+		     int64_t *pos, unsigned int fl)
+{
+	struct kdev *d = f->dev;
+	struct kvm *vm = d->vm;
+	struct kstream *s;
+	union kvalue args[4], ret;
+	long n;
+	int err;
+
+	if (*pos < 0)
+		return -EINVAL;
+	if (count > KDEV_READ_MAX)
+		count = KDEV_READ_MAX;
+	s = new_stream(vm, true);
+	if (!s)
+		return -EIO;
+	s->bounded = true;
+	s->limit = (uint32_t)count;
+	if (kvm_push_root(vm, &s->h)) {
+		s->valid = false;
+		return -EIO;
+	}
+	file_set(f, *pos, fl);
+	args[0].o = d->obj;
+	args[1].o = f->file;
+	args[2].o = &s->h;
+	args[3].i = (int64_t)count;
+	err = run_cb(d, KD_read, args, 4, &ret);
+	kvm_pop_roots(vm, 1);
+	s->valid = false;
+	n = err;
+	if (!err) {
+		/* out_put() kept len within limit, so within count */
+		if (s->len)
+			memcpy(buf, s->buf, s->len);
+		n = (long)s->len;
+		*pos += n;
+		((struct kinst *)f->file)->f[KF_FILE_POS].i = *pos;
+	}
+	/* the bytes are the caller's now: the quota has them back at once */
+	kvm_mem_free(vm, s->buf, s->cap);
+	s->buf = NULL;
+	s->len = s->cap = 0;
+	return n;
+}
+
+/*
+ * read(2): a Device's read at offset 0, or the first one, produces fresh
+ * content (read()); every read copies out of the content at *pos.  Past
+ * the end: 0, end of file.  A CharDevice reads through chr_read().
+ */
+long kdev_read(struct kdev_file *f, char *buf, size_t count, int64_t *pos,
+	       unsigned int fl)
 {
 	struct kvm *vm = f->dev->vm;
 	long n;
@@ -433,6 +599,10 @@ long kdev_read(struct kdev_file *f, char *buf, size_t count, int64_t *pos)
 
 	if (kp_mutex_lock(&vm->lock))
 		return -EINTR;
+	if (f->dev->chr) {
+		n = chr_read(f, buf, count, pos, fl);
+		goto out_unlock;
+	}
 	if (!f->has_content || *pos == 0) {
 		err = produce(f);
 		if (err) {
@@ -455,22 +625,24 @@ out_unlock:
 
 /*
  * write(2): the first KDEV_WRITE_MAX bytes of buf, copied into a charged
- * buffer, go to write() in an InputStream.  Unless it fails the caller is
- * told that all of them were written, whatever write() consumed; writes
- * have no position.
+ * buffer, go to write() in an InputStream.  A Device's caller is told
+ * that all of them were written, whatever write() consumed (writes have
+ * no position); (1.1) a CharDevice's gets the count write(f, in)
+ * consumed from the stream, and its position advances by it.
  */
 long kdev_write(struct kdev_file *f, const char *buf, size_t count,
-		int64_t *pos)
+		int64_t *pos, unsigned int fl)
 {
 	struct kdev *d = f->dev;
 	struct kvm *vm = d->vm;
 	struct kstream *s;
-	union kvalue args[2], ret;
+	union kvalue args[3], ret;
 	size_t n = count < KDEV_WRITE_MAX ? count : KDEV_WRITE_MAX;
 	long res = -EIO;
 	int err;
 
-	(void)pos;
+	if (d->chr && *pos < 0)
+		return -EINVAL;
 	if (kp_mutex_lock(&vm->lock))
 		return -EINTR;
 	s = new_stream(vm, false);
@@ -491,23 +663,45 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 	s->len = (uint32_t)n;
 	memcpy(s->buf, buf, n);
 	args[0].o = d->obj;
-	args[1].o = &s->h;
-	err = run_cb(d, KD_write, args, 2, &ret);
+	if (d->chr) {
+		file_set(f, *pos, fl);
+		args[1].o = f->file;
+		args[2].o = &s->h;
+		err = run_cb(d, KD_write, args, 3, &ret);
+	} else {
+		args[1].o = &s->h;
+		err = run_cb(d, KD_write, args, 2, &ret);
+	}
 	kvm_pop_roots(vm, 1);
 	s->valid = false;
 	res = err ? err : (long)n;
+	if (!err && d->chr) {
+		res = (long)s->pos;
+		*pos += res;
+		((struct kinst *)f->file)->f[KF_FILE_POS].i = *pos;
+	}
+	/* copied for the callback only: given back to the quota at once */
+	kvm_mem_free(vm, s->buf, s->cap);
+	s->buf = NULL;
+	s->len = s->cap = s->pos = 0;
 out_unlock:
 	kp_mutex_unlock(&vm->lock);
 	return res;
 }
 
-int kdev_call(struct kdev_file *f, int cb, const int64_t *in, uint32_t n,
-	      int64_t *result)
+/*
+ * Runs callback cb with the ints in[n] after the device (and, for a
+ * CharDevice, its File) under the script's lock, with callback state
+ * st: 0 and the int result, or -errno.
+ */
+static int call_ints(struct kdev_file *f, int cb, const int64_t *in,
+		     uint32_t n, unsigned int fl, struct kdev_cb *st,
+		     int64_t *result)
 {
 	struct kdev *d = f->dev;
 	struct kvm *vm = d->vm;
-	union kvalue args[1 + KDEV_CALL_MAX_INTS], ret;
-	uint32_t i;
+	union kvalue args[2 + KDEV_CALL_MAX_INTS], ret;
+	uint32_t i, k = 1;
 	int err;
 
 	if (cb < 0 || cb >= KD__COUNT || n > KDEV_CALL_MAX_INTS)
@@ -515,36 +709,130 @@ int kdev_call(struct kdev_file *f, int cb, const int64_t *in, uint32_t n,
 	if (kp_mutex_lock(&vm->lock))
 		return -EINTR;
 	args[0].o = d->obj;
+	if (d->chr) {
+		file_set(f, ((struct kinst *)f->file)->f[KF_FILE_POS].i, fl);
+		args[k++].o = f->file;
+		if (st)
+			st->ufile = f->file;
+	}
 	for (i = 0; i < n; i++)
-		args[1 + i].i = in[i];
+		args[k + i].i = in[i];
 	ret.i = 0;
-	err = run_cb(d, cb, args, 1 + n, &ret);
+	err = run_cb_in(d, cb, args, k + n, &ret, st);
 	if (!err)
 		*result = ret.i;
 	kp_mutex_unlock(&vm->lock);
 	return err;
 }
 
-/* ioctl(2): ioctl(cmd, arg); its result filtered by kdev_ioctl_result(). */
-int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
-	       int64_t *result)
+int kdev_call(struct kdev_file *f, int cb, const int64_t *in, uint32_t n,
+	      int64_t *result)
 {
-	int64_t in[2] = { (int64_t)cmd, arg }, r;
-	int err;
+	unsigned int fl = KDEV_FL_READ | KDEV_FL_WRITE;
 
-	err = kdev_call(f, KD_ioctl, in, 2, &r);
-	if (!err)
-		*result = kdev_ioctl_result(r);
-	return err;
+	if (f->dev->chr)
+		fl = (unsigned int)((struct kinst *)f->file)->f[KF_FILE_FLAGS].i;
+	return call_ints(f, cb, in, n, fl, NULL, result);
 }
 
 /*
- * lseek(2) within the content: SEEK_END is its size, so it is produced
- * when there is none yet.  A position before 0 or past the end is EINVAL
- * (the language reference §9).  The new position, or -errno.
+ * ioctl(2): ioctl(cmd, arg), for a CharDevice ioctl(f, cmd, arg) with the
+ * caller's memory um reachable through f; its result filtered by
+ * kdev_ioctl_result(), and (1.1) a CharDevice's outside the 32-bit int
+ * range fails with EOVERFLOW.
+ */
+int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
+	       unsigned int fl, const struct kdev_umem *um, int64_t *result)
+{
+	int64_t in[2] = { (int64_t)cmd, arg }, r;
+	struct kdev_cb st = { NULL, um };
+	int err;
+
+	err = call_ints(f, KD_ioctl, in, 2, fl, &st, &r);
+	if (err)
+		return err;
+	if (f->dev->chr && r != (int64_t)(int32_t)r)
+		return -EOVERFLOW;
+	*result = kdev_ioctl_result(r);
+	return 0;
+}
+
+/*
+ * (1.1) poll(2) of a CharDevice: poll(f, t) with a fresh PollTable,
+ * valid during the call only; its mask keeps Poll's bits.  A failure is
+ * logged (cb_result) and answers ERR; an interrupted wait for the lock
+ * answers 0, so that poll(2) sees the signal.  A Device answers IN|OUT,
+ * as Linux does for a driver without poll.
+ */
+int kdev_poll(struct kdev_file *f, unsigned int fl)
+{
+	struct kdev *d = f->dev;
+	struct kvm *vm = d->vm;
+	struct kinst *t;
+	union kvalue args[3], ret;
+	int mask = KDEV_POLL_ERR;
+
+	if (!d->chr)
+		return KDEV_POLL_IN | KDEV_POLL_OUT;
+	if (kp_mutex_lock(&vm->lock))
+		return 0;
+	t = new_builtin(vm, KC_PollTable);
+	if (!t)
+		goto out_unlock;
+	if (kvm_push_root(vm, &t->h))
+		goto out_unlock;
+	t->f[KF_POLLTABLE_VALID].i = 1;
+	file_set(f, ((struct kinst *)f->file)->f[KF_FILE_POS].i, fl);
+	args[0].o = d->obj;
+	args[1].o = f->file;
+	args[2].o = &t->h;
+	ret.i = 0;
+	if (!run_cb(d, KD_poll, args, 3, &ret))
+		mask = (int)(ret.i & KDEV_POLL_MASK);
+	kvm_pop_roots(vm, 1);
+	t->f[KF_POLLTABLE_VALID].i = 0;
+out_unlock:
+	kp_mutex_unlock(&vm->lock);
+	return mask;
+}
+
+/*
+ * (1.1) lseek(2) of a CharDevice: seek(f, off, whence) gives the new
+ * position; whence outside 0..2 fails before it runs, a negative result
+ * after (the language reference §9.1).
+ */
+static int64_t chr_llseek(struct kdev_file *f, int64_t off, int whence,
+			  int64_t *pos, unsigned int fl)
+{
+	struct kdev *d = f->dev;
+	union kvalue args[4], ret;
+	int err;
+
+	if (whence < 0 || whence > 2)
+		return -EINVAL;
+	file_set(f, *pos, fl);
+	args[0].o = d->obj;
+	args[1].o = f->file;
+	args[2].i = off;
+	args[3].i = whence;
+	ret.i = 0;
+	err = run_cb(d, KD_seek, args, 4, &ret);
+	if (err)
+		return err;
+	if (ret.i < 0)
+		return -EINVAL;
+	*pos = ret.i;
+	((struct kinst *)f->file)->f[KF_FILE_POS].i = ret.i;
+	return ret.i;
+}
+
+/*
+ * lseek(2) within a Device's content: SEEK_END is its size, so it is
+ * produced when there is none yet.  A position before 0 or past the end
+ * is EINVAL (the language reference §9).  The new position, or -errno.
  */
 int64_t kdev_llseek(struct kdev_file *f, int64_t off, int whence,
-		    int64_t *pos)
+		    int64_t *pos, unsigned int fl)
 {
 	struct kvm *vm = f->dev->vm;
 	int64_t base, np;
@@ -552,6 +840,11 @@ int64_t kdev_llseek(struct kdev_file *f, int64_t off, int whence,
 
 	if (kp_mutex_lock(&vm->lock))
 		return -EINTR;
+	if (f->dev->chr) {
+		np = chr_llseek(f, off, whence, pos, fl);
+		kp_mutex_unlock(&vm->lock);
+		return np;
+	}
 	switch (whence) {
 	case 0:
 		base = 0;
@@ -595,10 +888,16 @@ static void release_locked(struct kdev_file *f)
 {
 	struct kdev *d = f->dev;
 	struct kvm *vm = d->vm;
-	union kvalue args[1], ret;
+	union kvalue args[2], ret;
 
 	args[0].o = d->obj;
-	run_cb(d, KD_release, args, 1, &ret);
+	if (d->chr) {
+		args[1].o = f->file;
+		run_cb(d, KD_release, args, 2, &ret);
+		chr_unlink(f);
+	} else {
+		run_cb(d, KD_release, args, 1, &ret);
+	}
 	drop_content(f);
 	d->nopen--;
 	vm->open_files--;

@@ -140,6 +140,12 @@ struct kstream {
 	struct kobj h;
 	bool valid;		/* false once its callback returned */
 	bool output;
+	/*
+	 * (1.1) A CharDevice read's output: at most limit bytes in all
+	 * (the read's count), beyond which a write throws "read overflow".
+	 */
+	bool bounded;
+	uint32_t limit;
 	uint32_t len, cap, pos;
 	uint8_t *buf;
 };
@@ -148,6 +154,12 @@ struct kstream {
 #define KF_EXC_MESSAGE	0
 #define KF_DEVERR_ERRNO	1
 #define KF_DEVICE_MODE	0
+/* (1.1) File's fields: Any data, then the hidden position and flags. */
+#define KF_FILE_DATA	0
+#define KF_FILE_POS	1
+#define KF_FILE_FLAGS	2
+/* (1.1) PollTable's hidden field: 1 while its poll runs. */
+#define KF_POLLTABLE_VALID	0
 
 /* ---- the VM ------------------------------------------------------------- */
 
@@ -377,6 +389,10 @@ struct kvm {
 	/* released device files kept for the next opens (under vm->lock) */
 	struct kdev_file *spare_files;
 	uint32_t nspare_files;
+	/* (1.1) the open files of CharDevices, whose File objects are roots */
+	struct kdev_file *chr_files;
+	/* (1.1) the device callback running, or NULL (device.c) */
+	struct kdev_cb *cb;
 	bool init_done;
 	bool init_failed;
 
@@ -489,8 +505,12 @@ struct kdev {
 	struct kdev *next;
 	char name[32];
 	uint32_t mode;		/* permission bits, 0..0777 */
-	struct kobj *obj;	/* the Device instance */
-	/* the script's methods for the callbacks, by enum kd_callback */
+	bool chr;		/* (1.1) a CharDevice, not a Device */
+	struct kobj *obj;	/* the Device or CharDevice instance */
+	/*
+	 * The script's methods for the callbacks, by enum kd_callback; a
+	 * Device has no poll and seek (those entries are unused).
+	 */
 	struct kmethod_ref ops[KD__COUNT];
 	uint32_t nopen;
 	void *host_data;	/* for the host (e.g. the miscdevice) */
@@ -507,23 +527,86 @@ struct kdev_file {
 	uint32_t content_len, content_cap;
 	bool has_content;	/* false: the next read(2) runs read() */
 	struct kdev_file *next_spare;	/* on vm->spare_files */
+	/*
+	 * (1.1) A CharDevice's file: its File object, a root while the
+	 * file is open (on vm->chr_files); a File outlives its kdev_file.
+	 */
+	struct kobj *file;
+	struct kdev_file *chr_next, **chr_pprev;
 };
+
+/*
+ * (1.1) The caller's memory during a CharDevice ioctl (File.readUser and
+ * writeUser): get and put copy n bytes at the caller's address addr and
+ * return 0, or -EFAULT.  The kernel glue copies from and to user space;
+ * the simulation has one buffer.  Valid only during that kdev_ioctl().
+ */
+struct kdev_umem {
+	int (*get)(void *ctx, uint64_t addr, void *dst, size_t n);
+	int (*put)(void *ctx, uint64_t addr, const void *src, size_t n);
+	void *ctx;
+};
+
+/*
+ * (1.1) The state of one device callback in progress (vm->cb): which
+ * file's user memory it may reach.  One per callback, so that callbacks
+ * that wait (the language reference §9.2) can each keep their own.
+ */
+struct kdev_cb {
+	struct kobj *ufile;	/* the File whose ioctl this is, or NULL */
+	const struct kdev_umem *um;
+};
+
+/* (1.1) A file's flags as of a call (File's $flags, kdev_* fl). */
+#define KDEV_FL_READ		1u
+#define KDEV_FL_WRITE		2u
+#define KDEV_FL_NONBLOCK	4u
+#define KDEV_FL_RELEASED	8u	/* the File's own: never passed again */
+
+/* (1.1) Poll's bits (Linux's POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP). */
+#define KDEV_POLL_IN		1
+#define KDEV_POLL_PRI		2
+#define KDEV_POLL_OUT		4
+#define KDEV_POLL_ERR		8
+#define KDEV_POLL_HUP		16
+#define KDEV_POLL_MASK		31
 
 /* The most a read() may write into the content (EFBIG beyond). */
 #define KDEV_CONTENT_MAX	65536u
+/* (1.1) A CharDevice read's count is cut to this. */
+#define KDEV_READ_MAX		65536u
+/* (1.1) The most File.readUser and writeUser copy at once. */
+#define KDEV_USER_MAX		65536u
 /* Trace lines of a logged callback report; the rest are counted. */
 #define KDEV_LOG_FRAMES		16u
 /* The bytes of one write(2) that write() sees; a longer one is short. */
 #define KDEV_WRITE_MAX		65536u
 
 struct kdev *kdev_find(struct kvm *vm, const char *name);
-int kdev_open(struct kdev *dev, struct kdev_file **filep);
+/*
+ * fl: the file's KDEV_FL_* flags as of this call (open mode, O_NONBLOCK),
+ * which a CharDevice's File answers.  pos: the call's position, which
+ * the host keeps (Linux's f_pos, or pread's offset in a local).
+ */
+int kdev_open(struct kdev *dev, unsigned int fl, struct kdev_file **filep);
 /* buf: host memory (kernel glue bounces through it); *pos updated */
-long kdev_read(struct kdev_file *f, char *buf, size_t count, int64_t *pos);
+long kdev_read(struct kdev_file *f, char *buf, size_t count, int64_t *pos,
+	       unsigned int fl);
 long kdev_write(struct kdev_file *f, const char *buf, size_t count,
-		int64_t *pos);
+		int64_t *pos, unsigned int fl);
+/*
+ * um: the caller's memory for a CharDevice's File.readUser/writeUser
+ * (NULL: none).  A CharDevice result outside the 32-bit int range is
+ * -EOVERFLOW; any result still goes through kdev_ioctl_result().
+ */
 int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
-	       int64_t *result);
+	       unsigned int fl, const struct kdev_umem *um, int64_t *result);
+/*
+ * (1.1) poll(2): the KDEV_POLL_* mask of a CharDevice's poll (ERR when
+ * it fails, 0 when the wait for the lock was interrupted), IN|OUT for a
+ * Device.
+ */
+int kdev_poll(struct kdev_file *f, unsigned int fl);
 /*
  * Runs callback cb (enum kd_callback) of f's device with the ints in[n]
  * after the receiver (at most KDEV_CALL_MAX_INTS), under the script's
@@ -535,7 +618,7 @@ int kdev_call(struct kdev_file *f, int cb, const int64_t *in, uint32_t n,
 	      int64_t *result);
 #define KDEV_CALL_MAX_INTS	4u
 int64_t kdev_llseek(struct kdev_file *f, int64_t off, int whence,
-		    int64_t *pos);
+		    int64_t *pos, unsigned int fl);
 int kdev_release(struct kdev_file *f);
 /*
  * release(2) for a caller that must not hang on the script's lock (a
@@ -679,7 +762,8 @@ int kvm_natives_init(struct kvm *vm);
 uint32_t kvm_native_nargs(const struct kvm *vm, uint32_t n);
 
 /* devices (device.c) */
-int kvm_device_register(struct kvm *vm, struct kobj *name, struct kobj *obj);
+int kvm_device_register(struct kvm *vm, struct kobj *name, struct kobj *obj,
+			bool chr);
 void kvm_devices_remove_all(struct kvm *vm);
 void kvm_devices_mark(struct kvm *vm);
 void kvm_gc_mark_obj(struct kvm *vm, struct kobj *o);

@@ -428,14 +428,15 @@ int ld_verify_function_headers(struct ld *ld)
 
 /*
  * The classes a script class may extend (the language reference §4):
- * Object, Exception and the exception classes, Device, and script classes
- * with a smaller id, so a class's super is always entered before it.
+ * Object, Exception and the exception classes, Device, (1.1) CharDevice,
+ * and script classes with a smaller id, so a class's super is always
+ * entered before it.
  */
 static bool extendable(uint32_t sup, uint32_t id)
 {
 	if (sup == KC_Object || (sup >= KC_Exception && sup <= KC_Device) ||
 	    (sup >= KC_NoSuchElementException &&
-	     sup <= KC_InterruptedException))
+	     sup <= KC_InterruptedException) || sup == KC_CharDevice)
 		return true;
 	return sup >= KIMG_FIRST_SCRIPT_CLASS && sup < id;
 }

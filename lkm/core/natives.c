@@ -359,7 +359,7 @@ static int nat_Device_register(struct kvm *vm, union kvalue *args,
 	(void)ret;
 	if (!args[0].o || !args[1].o)
 		return npe(vm);
-	return kvm_device_register(vm, args[0].o, args[1].o);
+	return kvm_device_register(vm, args[0].o, args[1].o, false);
 }
 
 /* ---- String ------------------------------------------------------------- */
@@ -1002,7 +1002,13 @@ static int out_put(struct kvm *vm, struct kstream *s, const void *b,
 {
 	uint32_t cap;
 	uint8_t *p;
+	char msg[48];
 
+	/* (1.1) a CharDevice read adds none of a write past its count */
+	if (s->bounded && (uint64_t)s->len + n > s->limit) {
+		snprintf(msg, sizeof(msg), "read overflow: %u bytes", s->limit);
+		return kvm_throw_new(vm, KC_IllegalStateException, msg);
+	}
 	if ((uint64_t)s->len + n > KDEV_CONTENT_MAX)
 		return kvm_throw_deverr(vm, EFBIG,
 					"content exceeds 65536 bytes");
@@ -1997,4 +2003,219 @@ static int nat_System_param(struct kvm *vm, union kvalue *args,
 	if (!charge_bytes(vm, n))
 		return KVM_ABORT;
 	return ret_str(vm, ret, val, n);
+}
+
+/* ---- (1.1) CharDevice, File, InputStream.read ---------------------------- */
+
+/* The mode field's default, as Device's. */
+static int nat_CharDevice_CharDevice_init(struct kvm *vm, union kvalue *args,
+					  union kvalue *ret)
+{
+	(void)vm; (void)ret;
+	ARG_INST(0)->f[KF_DEVICE_MODE].i = 0600;
+	return KVM_OK;
+}
+
+/*
+ * The default callbacks of a CharDevice (the language reference §9.1):
+ * open and release do nothing, read writes nothing (end of file), write
+ * and ioctl fail with EINVAL and ENOTTY, poll answers IN | OUT and seek
+ * moves within 0.. from the start or the position, never from the end.
+ */
+static int nat_CharDevice_open(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	(void)vm; (void)args; (void)ret;
+	return KVM_OK;
+}
+
+static int nat_CharDevice_read(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	(void)vm; (void)args; (void)ret;
+	return KVM_OK;
+}
+
+static int nat_CharDevice_write(struct kvm *vm, union kvalue *args,
+				union kvalue *ret)
+{
+	(void)args; (void)ret;
+	return kvm_throw_deverr(vm, EINVAL, "write not supported");
+}
+
+static int nat_CharDevice_ioctl(struct kvm *vm, union kvalue *args,
+				union kvalue *ret)
+{
+	(void)args; (void)ret;
+	return kvm_throw_deverr(vm, ENOTTY, "ioctl not supported");
+}
+
+static int nat_CharDevice_release(struct kvm *vm, union kvalue *args,
+				  union kvalue *ret)
+{
+	(void)vm; (void)args; (void)ret;
+	return KVM_OK;
+}
+
+static int nat_CharDevice_poll(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	(void)vm; (void)args;
+	ret->i = KDEV_POLL_IN | KDEV_POLL_OUT;
+	return KVM_OK;
+}
+
+static int nat_CharDevice_seek(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	struct kinst *f = ARG_INST(1);
+	int64_t off = args[2].i, base, np;
+
+	if (!f)
+		return npe(vm);
+	switch (args[3].i) {
+	case 0:
+		base = 0;
+		break;
+	case 1:
+		base = f->f[KF_FILE_POS].i;
+		break;
+	default:
+		return kvm_throw_deverr(vm, EINVAL, "cannot seek from there");
+	}
+	if (__builtin_add_overflow(base, off, &np) || np < 0)
+		return kvm_throw_deverr(vm, EINVAL, "negative position");
+	ret->i = np;
+	return KVM_OK;
+}
+
+/* CharDevice.register is static: no receiver check was made for it. */
+static int nat_CharDevice_register(struct kvm *vm, union kvalue *args,
+				   union kvalue *ret)
+{
+	(void)ret;
+	if (!args[0].o || !args[1].o)
+		return npe(vm);
+	return kvm_device_register(vm, args[0].o, args[1].o, true);
+}
+
+/*
+ * File: what device.c stored before the callback (the call's position
+ * and flags); a File kept after its release keeps its last answers.
+ */
+static int nat_File_position(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	(void)vm;
+	ret->i = ARG_INST(0)->f[KF_FILE_POS].i;
+	return KVM_OK;
+}
+
+static int nat_File_canRead(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	(void)vm;
+	ret->i = !!(ARG_INST(0)->f[KF_FILE_FLAGS].i & KDEV_FL_READ);
+	return KVM_OK;
+}
+
+static int nat_File_canWrite(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	(void)vm;
+	ret->i = !!(ARG_INST(0)->f[KF_FILE_FLAGS].i & KDEV_FL_WRITE);
+	return KVM_OK;
+}
+
+static int nat_File_nonBlocking(struct kvm *vm, union kvalue *args,
+				union kvalue *ret)
+{
+	(void)vm;
+	ret->i = !!(ARG_INST(0)->f[KF_FILE_FLAGS].i & KDEV_FL_NONBLOCK);
+	return KVM_OK;
+}
+
+/*
+ * The caller's memory is reachable only from the ioctl callback of that
+ * file, in the caller's own call (vm->cb, set by kdev_ioctl), and at
+ * most KDEV_USER_MAX bytes at once.  KVM_OK, or the status of the throw.
+ */
+static int user_check(struct kvm *vm, struct kobj *file, int64_t n)
+{
+	char msg[48];
+
+	if (!vm->cb || vm->cb->ufile != file || !vm->cb->um)
+		return kvm_throw_new(vm, KC_IllegalStateException,
+				     "cannot access user memory here");
+	if (n < 0 || n > KDEV_USER_MAX) {
+		snprintf(msg, sizeof(msg), "bad length %lld", (long long)n);
+		return kvm_throw_new(vm, KC_IllegalArgumentException, msg);
+	}
+	return KVM_OK;
+}
+
+/* n bytes at the caller's addr, as a new String; EFAULT on a bad one. */
+static int nat_File_readUser(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
+{
+	int64_t n = args[2].i;
+	struct kstr *s;
+	int st = user_check(vm, args[0].o, n);
+
+	if (st)
+		return st;
+	if (!charge_bytes(vm, (uint64_t)n))
+		return KVM_ABORT;
+	s = kvm_str_new(vm, NULL, (size_t)n);
+	if (!s)
+		return KVM_ABORT;
+	if (n && vm->cb->um->get(vm->cb->um->ctx, (uint64_t)args[1].i, s->b,
+				 (size_t)n))
+		return kvm_throw_deverr(vm, EFAULT, "bad user address");
+	ret->o = &s->h;
+	return KVM_OK;
+}
+
+/* The bytes of a String to the caller's addr; EFAULT on a bad one. */
+static int nat_File_writeUser(struct kvm *vm, union kvalue *args,
+			      union kvalue *ret)
+{
+	struct kstr *b = ARG_STR(2);
+	int st;
+
+	(void)ret;
+	if (!b)
+		return npe(vm);
+	st = user_check(vm, args[0].o, b->len);
+	if (st)
+		return st;
+	if (!charge_bytes(vm, b->len))
+		return KVM_ABORT;
+	if (b->len && vm->cb->um->put(vm->cb->um->ctx, (uint64_t)args[1].i,
+				      b->b, b->len))
+		return kvm_throw_deverr(vm, EFAULT, "bad user address");
+	return KVM_OK;
+}
+
+/* Up to max bytes of the rest of the input; "" at its end or for max <= 0. */
+static int nat_InputStream_read(struct kvm *vm, union kvalue *args,
+				union kvalue *ret)
+{
+	struct kstream *s = (struct kstream *)args[0].o;
+	int64_t max = args[1].i;
+	uint32_t n = s->len - s->pos;
+	int st = stream_check(vm, s);
+
+	if (st)
+		return st;
+	if (max <= 0)
+		n = 0;
+	else if ((uint64_t)max < n)
+		n = (uint32_t)max;
+	if (!charge_bytes(vm, n))
+		return KVM_ABORT;
+	st = ret_str(vm, ret, s->buf + s->pos, n);
+	if (!st)
+		s->pos += n;
+	return st;
 }

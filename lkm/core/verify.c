@@ -355,15 +355,15 @@ static int verify_calln(struct ld *ld, const struct vinsn *v)
 }
 
 /*
- * Classes NEW may create: Object, the exception classes and Device (as
- * in extendable() of link.c), and script classes; the other built-in
- * classes are made only by the VM and its natives.
+ * Classes NEW may create: Object, the exception classes, Device, (1.1)
+ * CharDevice (as in extendable() of link.c), and script classes; the
+ * other built-in classes are made only by the VM and its natives.
  */
 static bool instantiable(uint32_t c)
 {
 	return c == KC_Object || (c >= KC_Exception && c <= KC_Device) ||
 	       (c >= KC_NoSuchElementException &&
-		c <= KC_InterruptedException) ||
+		c <= KC_InterruptedException) || c == KC_CharDevice ||
 	       c >= KIMG_FIRST_SCRIPT_CLASS;
 }
 

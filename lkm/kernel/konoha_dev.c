@@ -56,6 +56,14 @@ module_param(stack_min_left, ulong, 0444);
 MODULE_PARM_DESC(stack_min_left,
 		 "least kernel stack left in a script call (bytes, read only)");
 
+/* The file's KDEV_FL_* flags as of this call (open mode, O_NONBLOCK). */
+static unsigned int file_flags(struct file *file)
+{
+	return (file->f_mode & FMODE_READ ? KDEV_FL_READ : 0) |
+	       (file->f_mode & FMODE_WRITE ? KDEV_FL_WRITE : 0) |
+	       (READ_ONCE(file->f_flags) & O_NONBLOCK ? KDEV_FL_NONBLOCK : 0);
+}
+
 /* Counts a finished callback; -EIO is a failure the log tells about. */
 static long count_call(struct kdev_file *f, long ret)
 {
@@ -108,7 +116,7 @@ static int kdev_fop_open(struct inode *inode, struct file *file)
 	 */
 	if (!smp_load_acquire(&s->vm->init_done))
 		goto out_put;
-	err = kdev_open(d, &f);
+	err = kdev_open(d, file_flags(file), &f);
 	if (err)
 		goto out_put;
 	atomic64_inc(&s->calls);
@@ -138,7 +146,7 @@ static ssize_t kdev_fop_read(struct file *file, char __user *buf,
 	bounce = kvmalloc(count ? count : 1, GFP_KERNEL);
 	if (!bounce)
 		return -ENOMEM;
-	n = kdev_read(f, bounce, count, &pos);
+	n = kdev_read(f, bounce, count, &pos, file_flags(file));
 	if (n > 0 && copy_to_user(buf, bounce, n))
 		n = -EFAULT;
 	if (n >= 0)
@@ -159,7 +167,7 @@ static ssize_t kdev_fop_write(struct file *file, const char __user *buf,
 	bounce = vmemdup_user(buf, count);
 	if (IS_ERR(bounce))
 		return PTR_ERR(bounce);
-	n = kdev_write(f, bounce, count, &pos);
+	n = kdev_write(f, bounce, count, &pos, file_flags(file));
 	if (n >= 0)
 		*ppos = pos;
 	kvfree(bounce);
@@ -177,7 +185,7 @@ static long kdev_do_ioctl(struct file *file, unsigned int cmd, int64_t arg)
 	int64_t result;
 	int err;
 
-	err = kdev_ioctl(f, cmd, arg, &result);
+	err = kdev_ioctl(f, cmd, arg, file_flags(file), NULL, &result);
 	if (err)
 		return count_call(f, err);
 	return count_call(f, (long)kdev_ioctl_result((int)result));
@@ -207,7 +215,7 @@ static loff_t kdev_fop_llseek(struct file *file, loff_t off, int whence)
 	int64_t pos = file->f_pos;
 	int64_t ret;
 
-	ret = kdev_llseek(f, off, whence, &pos);
+	ret = kdev_llseek(f, off, whence, &pos, file_flags(file));
 	if (ret >= 0)
 		file->f_pos = pos;
 	return ret;

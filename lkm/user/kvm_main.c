@@ -31,12 +31,15 @@
  * (ENOSYS: no such operation; EBADF, ENOENT, EINVAL: a bad FD, NAME or
  * other operand); script output comes before it as "out TEXT" lines and
  * logged callback failures as "log TEXT" lines.  Today's operations:
- *	open NAME [r|w|rw]	ok FD
+ *	open NAME [r|w|rw] [nonblock|-]	ok FD
  *	read FD [COUNT]		ok N HEX	(ok 0 - at EOF)
  *	readall FD		ok N HEX
  *	write FD [HEX]		ok N		("-" writes nothing)
- *	ioctl FD CMD [ARG]	ok RESULT
+ *	ioctl FD CMD [ARG]	ok RESULT	(ARG @HEX: ok RESULT HEX)
  *	lseek FD OFF [WHENCE]	ok POS		(0|set, 1|cur, 2|end)
+ *	pread FD COUNT OFF	ok N HEX	(the position stays)
+ *	pwrite FD OFF [HEX]	ok N		(the position stays)
+ *	poll FD			ok MASK
  *	close FD		ok 0
  *	devices			ok NAME...
  *	quit
@@ -70,7 +73,16 @@ struct open_file {
 	struct kdev_file *f;
 	int64_t pos;
 	bool can_read, can_write;	/* its open mode */
+	bool nonblock;			/* (1.1) opened with nonblock */
 };
+
+/* The KDEV_FL_* flags of an open file, as device.c takes them. */
+static unsigned int file_flags(const struct open_file *of)
+{
+	return (of->can_read ? KDEV_FL_READ : 0) |
+	       (of->can_write ? KDEV_FL_WRITE : 0) |
+	       (of->nonblock ? KDEV_FL_NONBLOCK : 0);
+}
 
 static struct open_file files[MAX_FILES];
 
@@ -246,10 +258,13 @@ struct serve_args {
 	struct open_file *of;		/* f */
 	const char *name;		/* n */
 	bool can_read, can_write;	/* m */
-	int64_t in[KDEV_CALL_MAX_INTS];	/* i and w, in order */
+	bool nonblock;			/* o */
+	int64_t in[KDEV_CALL_MAX_INTS];	/* i, w and a, in order */
 	uint32_t nin;
 	char *bytes;			/* b, decoded (malloc'd) */
 	size_t nbytes;
+	char *ubuf;			/* a given as @HEX (malloc'd) */
+	size_t nubuf;
 };
 
 /* An answer: value for most kinds, bytes (malloc'd) for DATA, NAMES. */
@@ -257,6 +272,7 @@ struct serve_result {
 	int64_t value;
 	char *bytes;
 	size_t nbytes;
+	bool has_bytes;		/* IOCTL: a user buffer follows the value */
 };
 
 /*
@@ -294,26 +310,78 @@ static struct open_file *get_file(const char *arg)
 }
 
 /*
- * Decodes HEX ("-": nothing) into a->bytes: 0 or -EINVAL.  a->bytes is
- * freed by serve_command() whatever happens, a bad digit included.
+ * Decodes HEX ("-": nothing) into *out: 0 or -EINVAL.  *out is freed by
+ * serve_command() whatever happens, a bad digit included.
  */
-static int parse_hex(const char *s, struct serve_args *a)
+static int parse_hex_into(const char *s, char **out, size_t *n)
 {
 	size_t len = strcmp(s, "-") ? strlen(s) : 0, i;
 
 	if (len % 2)
 		return -EINVAL;
-	a->bytes = malloc(len / 2 + 1);
-	if (!a->bytes)
+	*out = malloc(len / 2 + 1);
+	if (!*out)
 		return -ENOMEM;
 	for (i = 0; i < len / 2; i++) {
 		int h = hexval(s[2 * i]), l = hexval(s[2 * i + 1]);
 
 		if (h < 0 || l < 0)
 			return -EINVAL;
-		a->bytes[i] = (char)(h * 16 + l);
+		(*out)[i] = (char)(h * 16 + l);
 	}
-	a->nbytes = len / 2;
+	*n = len / 2;
+	return 0;
+}
+
+static int parse_hex(const char *s, struct serve_args *a)
+{
+	return parse_hex_into(s, &a->bytes, &a->nbytes);
+}
+
+/*
+ * (1.1) The simulation's user memory: the one buffer of an ioctl given
+ * @HEX, at this address (arg).  Every other address is bad, as is all
+ * of it when ARG was a number (the language reference §9.4).
+ */
+#define USER_BUF_ADDR	0x7f0000001000ll
+
+struct user_buf {
+	char *b;
+	size_t n;
+};
+
+/* Whether [addr, addr + n) lies in the buffer; *off its offset there. */
+static bool user_range(const struct user_buf *u, uint64_t addr, size_t n,
+		       size_t *off)
+{
+	uint64_t start = (uint64_t)USER_BUF_ADDR;
+
+	if (!u->b || addr < start || addr - start > u->n ||
+	    n > u->n - (addr - start))
+		return false;
+	*off = (size_t)(addr - start);
+	return true;
+}
+
+static int user_get(void *ctx, uint64_t addr, void *dst, size_t n)
+{
+	const struct user_buf *u = ctx;
+	size_t off;
+
+	if (!user_range(u, addr, n, &off))
+		return -EFAULT;
+	memcpy(dst, u->b + off, n);
+	return 0;
+}
+
+static int user_put(void *ctx, uint64_t addr, const void *src, size_t n)
+{
+	struct user_buf *u = ctx;
+	size_t off;
+
+	if (!user_range(u, addr, n, &off))
+		return -EFAULT;
+	memcpy(u->b + off, src, n);
 	return 0;
 }
 
@@ -339,6 +407,21 @@ static int parse_operand(char letter, const char *word, bool is_default,
 		a->can_write = strchr(word, 'w') != NULL;
 		return !strcmp(word, "r") || !strcmp(word, "w") ||
 			!strcmp(word, "rw") ? 0 : -EINVAL;
+	case 'o':
+		a->nonblock = !strcmp(word, "nonblock");
+		return a->nonblock || !strcmp(word, "-") ? 0 : -EINVAL;
+	case 'a':
+		if (word[0] == '@') {
+			if (a->ubuf)
+				return -EINVAL;
+			v = USER_BUF_ADDR;
+			if (parse_hex_into(word + 1, &a->ubuf, &a->nubuf))
+				return -EINVAL;
+			goto store_int;
+		}
+		if (!parse_i64(word, &v))
+			return -EINVAL;
+		goto store_int;
 	case 'w':
 		if (!strcmp(word, "set"))
 			word = "0";
@@ -431,14 +514,15 @@ static int serve_open(struct kvm *vm, const struct serve_op *op,
 		;
 	if (i == MAX_FILES)
 		return -EMFILE;
-	err = kdev_open(d, &files[i].f);
+	files[i].can_read = a->can_read;
+	files[i].can_write = a->can_write;
+	files[i].nonblock = a->nonblock;
+	err = kdev_open(d, file_flags(&files[i]), &files[i].f);
 	if (err) {
 		files[i].f = NULL;
 		return err;
 	}
 	files[i].pos = 0;
-	files[i].can_read = a->can_read;
-	files[i].can_write = a->can_write;
 	r->value = FD_BASE + i;
 	return 0;
 }
@@ -461,10 +545,75 @@ static int serve_read(struct kvm *vm, const struct serve_op *op,
 	r->bytes = malloc((size_t)a->in[0] + 1);
 	if (!r->bytes)
 		return -ENOMEM;
-	n = kdev_read(a->of->f, r->bytes, (size_t)a->in[0], &a->of->pos);
+	n = kdev_read(a->of->f, r->bytes, (size_t)a->in[0], &a->of->pos,
+		      file_flags(a->of));
 	if (n < 0)
 		return (int)n;
 	r->nbytes = (size_t)n;
+	return 0;
+}
+
+/*
+ * (1.1) pread(2): a read at OFFSET from a position of its own; the
+ * file's stays.  A negative OFFSET is device.c's EINVAL, as Linux's.
+ */
+static int serve_pread(struct kvm *vm, const struct serve_op *op,
+		       struct serve_args *a, struct serve_result *r)
+{
+	int64_t pos = a->in[1];
+	long n;
+
+	(void)vm;
+	(void)op;
+	if (!a->of->can_read)
+		return -EBADF;
+	if (a->in[0] < 0 || a->in[0] > (1 << 24))
+		return -EINVAL;
+	if (pos < 0)
+		return -EINVAL;
+	r->bytes = malloc((size_t)a->in[0] + 1);
+	if (!r->bytes)
+		return -ENOMEM;
+	n = kdev_read(a->of->f, r->bytes, (size_t)a->in[0], &pos,
+		      file_flags(a->of));
+	if (n < 0)
+		return (int)n;
+	r->nbytes = (size_t)n;
+	return 0;
+}
+
+/* (1.1) pwrite(2): a write at OFFSET; the file's position stays. */
+static int serve_pwrite(struct kvm *vm, const struct serve_op *op,
+			struct serve_args *a, struct serve_result *r)
+{
+	int64_t pos = a->in[0];
+	long n;
+
+	(void)vm;
+	(void)op;
+	if (!a->of->can_write)
+		return -EBADF;
+	if (pos < 0)
+		return -EINVAL;
+	n = kdev_write(a->of->f, a->bytes, a->nbytes, &pos,
+		       file_flags(a->of));
+	if (n < 0)
+		return (int)n;
+	r->value = n;
+	return 0;
+}
+
+/*
+ * (1.1) poll(2)'s answer now: the callback's mask (5 for a Device).
+ * Waiting while it is 0 needs blocking (the language reference §9.2),
+ * which the simulation does not have yet: it answers the 0.
+ */
+static int serve_poll(struct kvm *vm, const struct serve_op *op,
+		      struct serve_args *a, struct serve_result *r)
+{
+	(void)vm;
+	(void)op;
+	r->value = kdev_poll(a->of->f, file_flags(a->of));
 	return 0;
 }
 
@@ -484,7 +633,8 @@ static int serve_readall(struct kvm *vm, const struct serve_op *op,
 		return -ENOMEM;
 	while (r->nbytes < cap) {
 		n = kdev_read(a->of->f, r->bytes + r->nbytes,
-			      cap - r->nbytes, &a->of->pos);
+			      cap - r->nbytes, &a->of->pos,
+			      file_flags(a->of));
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
@@ -504,7 +654,8 @@ static int serve_write(struct kvm *vm, const struct serve_op *op,
 	(void)op;
 	if (!a->of->can_write)
 		return -EBADF;
-	n = kdev_write(a->of->f, a->bytes, a->nbytes, &a->of->pos);
+	n = kdev_write(a->of->f, a->bytes, a->nbytes, &a->of->pos,
+		       file_flags(a->of));
 	if (n < 0)
 		return (int)n;
 	r->value = n;
@@ -513,15 +664,28 @@ static int serve_write(struct kvm *vm, const struct serve_op *op,
 
 /*
  * CMD cut to 32 bits as ioctl(2) takes it; the result comes back as
- * kdev_ioctl_result() filters it for any host.
+ * kdev_ioctl_result() filters it for any host.  ARG @HEX: the user
+ * buffer is the answer's bytes after the call, whatever it returned.
  */
 static int serve_ioctl(struct kvm *vm, const struct serve_op *op,
 		       struct serve_args *a, struct serve_result *r)
 {
+	struct user_buf u = { a->ubuf, a->nubuf };
+	struct kdev_umem um = { user_get, user_put, &u };
+	int err;
+
 	(void)vm;
 	(void)op;
-	return kdev_ioctl(a->of->f, (unsigned int)a->in[0], a->in[1],
-			  &r->value);
+	err = kdev_ioctl(a->of->f, (unsigned int)a->in[0], a->in[1],
+			 file_flags(a->of), &um, &r->value);
+	if (a->ubuf) {
+		/* handed over: serve_command() prints and frees it */
+		r->bytes = a->ubuf;
+		r->nbytes = a->nubuf;
+		r->has_bytes = true;
+		a->ubuf = NULL;
+	}
+	return err;
 }
 
 /* WHENCE is 0..2 (parse_operand); the new position is the answer. */
@@ -532,7 +696,8 @@ static int serve_lseek(struct kvm *vm, const struct serve_op *op,
 
 	(void)vm;
 	(void)op;
-	pos = kdev_llseek(a->of->f, a->in[0], (int)a->in[1], &a->of->pos);
+	pos = kdev_llseek(a->of->f, a->in[0], (int)a->in[1], &a->of->pos,
+			  file_flags(a->of));
 	if (pos < 0)
 		return (int)pos;
 	r->value = pos;
@@ -646,10 +811,18 @@ static bool serve_command(struct kvm *vm, char *line)
 		fputc('\n', stdout);
 	} else if (op->kind == KDK_NAMES) {
 		printf("ok%.*s\n", (int)r.nbytes, r.nbytes ? r.bytes : "");
+	} else if (op->kind == KDK_IOCTL && r.has_bytes) {
+		printf("ok %lld ", (long long)r.value);
+		if (!r.nbytes)
+			fputc('-', stdout);
+		for (i = 0; i < r.nbytes; i++)
+			printf("%02x", (unsigned char)r.bytes[i]);
+		fputc('\n', stdout);
 	} else {
 		printf("ok %lld\n", (long long)r.value);
 	}
 	free(a.bytes);
+	free(a.ubuf);
 	free(r.bytes);
 	return true;
 }

@@ -31,14 +31,17 @@
  * OPs of `op`: the operations of lkm/core/devops.def (the table of
  * device operations) that kdrive offers (`where` has k), each written as
  * one argument NAME:OPERAND:... without FD and NAME (kdrive drives one
- * file of DEV), operands with a default optional: open[:r|w|rw],
- * tryopen (opens a second file, read-only, and closes it at once),
- * read[:COUNT], readall, write[:TEXT] (\n in TEXT is a newline),
- * fill:N[:C] (write N bytes C), ioctl:CMD[:ARG], ioctl32:CMD[:ARG] (the
- * 32-bit system call, through int $0x80: the driver's compat_ioctl; ARG
- * is cut to 32 bits), lseek:OFF[:set|cur|end], sleep:MS, close.  Each
- * prints its result: `read 5 "hello"`, `ioctl 42`, or `write -1 EINVAL`
- * (sleep prints nothing).
+ * file of DEV), operands with a default optional:
+ * open[:r|w|rw[:nonblock|-]], tryopen (opens a second file, read-only,
+ * and closes it at once), read[:COUNT], readall, write[:TEXT] (\n in
+ * TEXT is a newline), fill:N[:C] (write N bytes C), ioctl:CMD[:ARG]
+ * (ARG @HEX: the address of a buffer holding those bytes, printed after
+ * the call), ioctl32:CMD[:ARG] (the 32-bit system call, through int
+ * $0x80: the driver's compat_ioctl; ARG is cut to 32 bits),
+ * lseek:OFF[:set|cur|end|N], pread:COUNT:OFF, pwrite:OFF[:TEXT], poll
+ * (poll(2) without waiting: the revents), sleep:MS, close.  Each prints
+ * its result: `read 5 "hello"`, `ioctl 42`, `ioctl 0 @0102`, or
+ * `write -1 EINVAL` (sleep prints nothing).
 
  * Loading uses the ioctls of lkm/kernel/konoha_uapi.h: LOAD (with limits
  * and a name; returns the loader's or the init's message), UNLOAD, LIST.
@@ -46,6 +49,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -336,10 +340,12 @@ enum kd_kind {
 
 /* An operation's operands (FD and NAME are kdrive's own file and DEV). */
 struct kd_args {
-	int flags;			/* m: O_RDWR, O_RDONLY, O_WRONLY */
-	long long in[KD_MAX_INTS];	/* i and w, in order */
+	int flags;			/* m: O_RDWR, O_RDONLY, O_WRONLY; o */
+	long long in[KD_MAX_INTS];	/* i, w and a, in order */
 	int nin;
 	char *bytes;			/* b, unescaped in place */
+	unsigned char ubuf[256];	/* a as @HEX: the user buffer */
+	int nubuf;			/* its bytes; -1: a was a number */
 };
 
 /* The state of `kdrive op`: DEV, its one file, and the read buffer. */
@@ -430,9 +436,41 @@ static long long kd_fill(struct kd_ctx *c, struct kd_args *a)
 
 static long long kd_ioctl(struct kd_ctx *c, struct kd_args *a)
 {
+	long arg = a->nubuf >= 0 ? (long)a->ubuf : (long)a->in[1];
+
 	/* syscall(2): the whole 64-bit result, not an int; -4095..-1
 	 * come back as -1 and errno, others as they are */
-	return syscall(SYS_ioctl, c->fd, (unsigned long)a->in[0], a->in[1]);
+	return syscall(SYS_ioctl, c->fd, (unsigned long)a->in[0], arg);
+}
+
+/* pread(2) and pwrite(2): at OFFSET, the file's position untouched. */
+static long long kd_pread(struct kd_ctx *c, struct kd_args *a)
+{
+	size_t n = a->in[0] < 0 ? 0 : (size_t)a->in[0];
+	long long ret;
+
+	if (n > c->cap)
+		n = c->cap;
+	ret = pread(c->fd, c->buf, n, (off_t)a->in[1]);
+	c->nread = ret < 0 ? 0 : (size_t)ret;
+	return ret;
+}
+
+static long long kd_pwrite(struct kd_ctx *c, struct kd_args *a)
+{
+	return pwrite(c->fd, a->bytes, strlen(a->bytes), (off_t)a->in[0]);
+}
+
+/* poll(2) without waiting: the revents of every event asked for. */
+static long long kd_poll(struct kd_ctx *c, struct kd_args *a)
+{
+	struct pollfd p = { .fd = c->fd,
+			    .events = POLLIN | POLLPRI | POLLOUT };
+	int ret;
+
+	(void)a;
+	ret = poll(&p, 1, 0);
+	return ret < 0 ? -1 : p.revents;
 }
 
 static long long kd_ioctl32(struct kd_ctx *c, struct kd_args *a)
@@ -515,14 +553,41 @@ static int parse_one(char letter, char *word, struct kd_args *a)
 		else
 			return -1;
 		return 0;
+	case 'o':
+		if (!strcmp(word, "nonblock"))
+			a->flags |= O_NONBLOCK;
+		else if (strcmp(word, "-"))
+			return -1;
+		return 0;
+	case 'a':
+		if (word[0] == '@') {
+			size_t k, n = strlen(word + 1);
+
+			if (n % 2 || n / 2 > sizeof(a->ubuf))
+				return -1;
+			for (k = 0; k < n / 2; k++) {
+				unsigned int b;
+
+				if (sscanf(word + 1 + 2 * k, "%2x", &b) != 1)
+					return -1;
+				a->ubuf[k] = (unsigned char)b;
+			}
+			a->nubuf = (int)(n / 2);
+			v = 0;
+			goto store;
+		}
+		if (parse_int(word, &v))
+			return -1;
+		goto store;
 	case 'w':
-		if (!strcmp(word, "set") || !strcmp(word, "0"))
+		/* numbers past SEEK_END too: the driver must refuse them */
+		if (!strcmp(word, "set"))
 			v = SEEK_SET;
-		else if (!strcmp(word, "cur") || !strcmp(word, "1"))
+		else if (!strcmp(word, "cur"))
 			v = SEEK_CUR;
-		else if (!strcmp(word, "end") || !strcmp(word, "2"))
+		else if (!strcmp(word, "end"))
 			v = SEEK_END;
-		else
+		else if (parse_int(word, &v))
 			return -1;
 		goto store;
 	case 'i':
@@ -597,7 +662,8 @@ static int cmd_op(int argc, char **argv)
 	c.dev = argv[0];
 	for (i = 1; i < argc; i++) {
 		char *name = argv[i], *arg = strchr(name, ':'), defs[64];
-		struct kd_args a = { .flags = O_RDWR, .bytes = "" };
+		struct kd_args a = { .flags = O_RDWR, .bytes = "",
+				     .nubuf = -1 };
 		const struct kd_op *op = NULL;
 		long long ret;
 		size_t k;
@@ -629,6 +695,12 @@ static int cmd_op(int argc, char **argv)
 			putchar('\n');
 		} else if (op->kind == KDK_CONTENT) {
 			printf("%s %zu (%zu bytes)\n", name, c.nread, c.nread);
+		} else if (op->kind == KDK_IOCTL && a.nubuf >= 0) {
+			/* the user buffer as the call left it */
+			printf("%s %lld @", name, ret);
+			for (k = 0; k < (size_t)a.nubuf; k++)
+				printf("%02x", a.ubuf[k]);
+			putchar('\n');
 		} else {
 			/* a result, negative ones included (ioctl) */
 			printf("%s %lld\n", name, op->kind == KDK_FD ? 0 : ret);
