@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from frontend import opcodes as O
 from frontend.image import (FIRST_SCRIPT_CLASS, FLAG_LAMBDA, FLAG_METHOD,
                             Image, K_INT, NATIVE_REF,
-                            TY_BOOL, TY_INT)
+                            TY_BOOL, TY_CLASS, TY_INT)
 
 from .layout import L
 
@@ -913,13 +913,24 @@ class Lowering:
             self.put(a, v)
         self.e(f"br label %{join}")
 
-    def callv_targets(self, s: int) -> dict[int, list[int]]:
+    def callv_targets(self, s: int, recv: int) -> dict[int, list[int]]:
         """Vtable slot s of every script class whose method there has a
-        stub: target function -> class ids.  The image is fixed (its
-        digest binds the stubs), so these are all the script targets."""
+        stub and that may be the class of receiver register `recv`:
+        target function -> class ids.  The image is fixed (its digest
+        binds the stubs), so these are all the script targets.
+
+        A slot number means a method only within one hierarchy, so the
+        classes are those of the register's static class and its
+        subclasses (script_subclasses); without them every unrelated
+        hierarchy's slot s would count as a target and most sites would
+        pass CALLV_MAX_TARGETS.  The switch on the class id stays the
+        guard: a class left out takes kop_CALLV."""
         out: dict[int, list[int]] = {}
+        under = script_subclasses(self.img, self.fn.regs[recv])
         for i, c in enumerate(self.img.classes):
             if s >= len(c.vtable):
+                continue
+            if under is not None and FIRST_SCRIPT_CLASS + i not in under:
                 continue
             ref = c.vtable[s]
             if ref & NATIVE_REF or not self.compiled[ref]:
@@ -936,7 +947,7 @@ class Lowering:
         # cls is meaningful only for some kinds, and only instances
         # (KO_INSTANCE) can be of a script class.
         a, s, b = ops
-        targets = self.callv_targets(s)
+        targets = self.callv_targets(s, b)
         if not targets or len(targets) > CALLV_MAX_TARGETS:
             return False
         self.save_pc(pc)
@@ -1575,6 +1586,34 @@ def generate(img: Image, digest: bytes, opts: Options,
     if module_tail:
         out.append(module_tail)
     return ModuleIR("\n".join(out) + "\n", compiled, fallback)
+
+
+_SUBCLASSES: dict = {}
+
+
+def script_subclasses(img: Image, ty: int) -> set[int] | None:
+    """The script class ids that are type index `ty`'s class or one of
+    its subclasses, or None when `ty` is not a script class type (a
+    built-in class such as Object: every script class may be below it).
+    Computed once per image."""
+    if not 0 <= ty < len(img.types) or img.types[ty][0] != TY_CLASS:
+        return None
+    root = img.types[ty][1]
+    if root < FIRST_SCRIPT_CLASS:
+        return None
+    key = id(img)
+    hit = _SUBCLASSES.get(key)
+    if hit is None or hit[0] is not img:
+        # class id -> the ids of its script ancestors, itself included
+        # (a superclass comes before its subclasses in the image)
+        chains: dict[int, set[int]] = {}
+        for n, cl in enumerate(img.classes):
+            cid = FIRST_SCRIPT_CLASS + n
+            chains[cid] = chains.get(cl.super_id, set()) | {cid}
+        hit = (img, chains)
+        _SUBCLASSES.clear()
+        _SUBCLASSES[key] = hit
+    return {cid for cid, up in hit[1].items() if root in up}
 
 
 _IFACE_IMPLS: dict = {}
