@@ -2295,7 +2295,19 @@ class Checker:
         fn.parent, fn.lam = parent, li
         self.fn = fn
         self.live = True
-        self.da = self.da.copy()
+        if self.da is ALL:
+            # Written where everything counts as assigned (a `?:` branch that
+            # a literal condition skips): so is everything visible here, but
+            # the lambda's own locals still need their own tracking.
+            da, f = set(), parent
+            while f is not None:
+                da.update(f.locals)
+                if f.cls is not None:
+                    da.update(fi for fi in f.cls.fields if fi.blank_final)
+                f = f.parent
+            self.da = da
+        else:
+            self.da = self.da.copy()
         self.pa = set()
         self.bf_depth, self.bf_assign, self.in_target, self.ctor_first = 0, None, None, None
         self.unreachable_reported = False
