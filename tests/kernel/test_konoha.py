@@ -11,6 +11,11 @@ running tests/kernel/guest/konoha.sh:
   defaults of Device, node modes) and the errno mapping, aborts (budget,
   heap, depth) giving EIO with the device still usable;
 - a failing init: its errno, its report, its devices removed;
+- (1.1) a DeviceError logs one line (not for EAGAIN); load-time
+  parameters through KONOHA_IOC_LOAD_PARAMS reach System.param, and every
+  bad parameter blob (names, counts, sizes, duplicates, missing NULs, a
+  set reserved field, bad pointers) is refused with EINVAL or EFAULT,
+  leaves no script and leaks nothing;
 - unload while a device is open: EBUSY, nothing changes; unload removes
   the nodes; 200 load/unload cycles leave the module's live allocation
   count (KONOHA_IOC_LIST) unchanged, and zero once every script is gone;
@@ -22,7 +27,8 @@ import ktest
 from kimages import IMAGES, compile_scripts, guest_files
 import qemu
 
-SCRIPTS = ["hello_dev", "konoha_ops", "konoha_badinit", "konoha_cycle"]
+SCRIPTS = ["hello_dev", "konoha_ops", "konoha_badinit", "konoha_cycle",
+           "konoha_params"]
 
 
 def prepare():

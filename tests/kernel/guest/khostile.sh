@@ -307,6 +307,32 @@ kt_kernel_errnos_become_eio() {
 	done
 }
 
+kt_deverror_lines_are_rate_limited() {
+	# (1.1) every DeviceError of a callback logs a line: 60 in a row from
+	# user 1000 reach the log at most 10 per 5 s per script (log_rs, as
+	# the reports of failed callbacks), so a user cannot flood the log.
+	# The case before logged many: start with a fresh window.
+	sleep 5
+	before=$(dmesg | grep -c 'khost_user: ioctl: DeviceError(EINVAL): errno 22')
+	ops="open"
+	want='open 0'
+	i=0
+	while [ $i -lt 60 ]; do
+		ops="$ops ioctl:104:22"
+		want="$want\nioctl -1 EINVAL"
+		i=$((i + 1))
+	done
+	expect_user_ops /dev/khost_user "$ops close" "$want\nclose 0" ||
+		return 1
+	after=$(dmesg | grep -c 'khost_user: ioctl: DeviceError(EINVAL): errno 22')
+	echo "DeviceError lines logged: $((after - before)) of 60"
+	[ $((after - before)) -ge 1 ] || { echo "no DeviceError line"; return 1; }
+	if [ $((after - before)) -gt 30 ]; then
+		echo "more than 30 lines: DeviceError lines were not limited"
+		return 1
+	fi
+}
+
 kt_compat_ioctl_for_32bit_callers() {
 	# int $0x80 from kdrive: the i386 ioctl, through compat_ioctl. The
 	# argument is an int sign-extended from 32 bits (103: 1 if negative).

@@ -3,7 +3,9 @@
  * kload: load, unload and list K scripts in konoha.ko through the ioctls
  * of /dev/konoha (lkm/kernel/konoha_uapi.h); the guest's `ktc load`.
  *
- *   kload [-u UID] load [-n NAME] [-b BUDGET] [-H HEAP] [-d DEPTH] IMAGE.kbc
+ *   kload [-u UID] load [-n NAME] [-b BUDGET] [-H HEAP] [-d DEPTH]
+ *         [-p NAME=VALUE]... [-x HEX]... [-l LEN] [-a ADDR] [-r N] [-P]
+ *         IMAGE.kbc
  *   kload [-u UID] unload NAME
  *   kload [-u UID] list          one line per script, then "live_allocs N"
  *   kload [-u UID] allocs        the module's live allocation count only
@@ -14,6 +16,13 @@
  * a shell test can check it ($? = 16 for EBUSY); usage errors exit 100.
  * With -u, /dev/konoha is opened as root and the ioctl is made as user
  * UID (so the module's CAP_SYS_ADMIN check is what refuses it: EPERM).
+ *
+ * Load-time parameters (System.param) go through KONOHA_IOC_LOAD_PARAMS:
+ * -p appends "NAME=VALUE" and its NUL to the parameters, -x appends raw
+ * bytes given in hex (hostile tests: no NUL, bad names...); -l sets
+ * params_len and -a the params address to anything (a bad pointer, a
+ * length past the buffer), -r the reserved field; -P uses the new ioctl
+ * even without parameters.  Without any of them a load is KONOHA_IOC_LOAD.
  *
  * Device helpers for shell tests (same output and exit convention):
  *   kload ioctl DEV CMD ARG      prints the ioctl's result
@@ -49,7 +58,8 @@ static int fail(const char *what, int err, const char *msg)
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: kload [-u UID] load [-n NAME] [-b BUDGET] [-H HEAP] [-d DEPTH] IMAGE\n"
+		"usage: kload [-u UID] load [-n NAME] [-b BUDGET] [-H HEAP] [-d DEPTH]\n"
+		"             [-p NAME=VALUE]... [-x HEX]... [-l LEN] [-a ADDR] [-r N] [-P] IMAGE\n"
 		"       kload [-u UID] unload NAME\n"
 		"       kload [-u UID] list | allocs\n"
 		"       kload ioctl DEV CMD ARG | seek DEV OFF WHENCE\n");
@@ -92,18 +102,76 @@ static int read_file(const char *path, char **data, size_t *len)
 	return 0;
 }
 
+/* Parameters being built: up to twice the module's largest, for tests. */
+static char params[2 * KONOHA_PARAMS_LEN_MAX];
+static size_t params_len;
+
+/* Appends n bytes to params; false when they do not fit. */
+static int add_params(const void *b, size_t n)
+{
+	if (n > sizeof(params) - params_len)
+		return 0;
+	memcpy(params + params_len, b, n);
+	params_len += n;
+	return 1;
+}
+
+/* Appends the bytes of a hex string; false when it is malformed. */
+static int add_hex(const char *hex)
+{
+	unsigned int v;
+	char b;
+
+	if (strlen(hex) % 2)
+		return 0;
+	for (; *hex; hex += 2) {
+		if (sscanf(hex, "%2x", &v) != 1)
+			return 0;
+		b = (char)v;
+		if (!add_params(&b, 1))
+			return 0;
+	}
+	return 1;
+}
+
 static int cmd_load(int argc, char **argv)
 {
 	static char msg[MSG_LEN];
+	struct konoha_load_params lp;
 	struct konoha_load ld;
 	char *data = NULL;
 	size_t len = 0;
-	int opt, fd, err;
+	int opt, fd, err, with_params = 0;
+	long long plen = -1;
+	unsigned long long paddr = 0;
+	int set_addr = 0;
 
 	memset(&ld, 0, sizeof(ld));
+	memset(&lp, 0, sizeof(lp));
 	optind = 1;
-	while ((opt = getopt(argc, argv, "n:b:H:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:b:H:d:p:x:l:a:r:P")) != -1) {
+		with_params |= strchr("pxlarP", opt) != NULL;
 		switch (opt) {
+		case 'p':
+			if (!add_params(optarg, strlen(optarg) + 1))
+				return usage();
+			break;
+		case 'x':
+			if (!add_hex(optarg))
+				return usage();
+			break;
+		case 'l':
+			plen = strtoll(optarg, NULL, 0);
+			break;
+		case 'a':
+			paddr = strtoull(optarg, NULL, 0);
+			set_addr = 1;
+			break;
+		case 'r':
+			lp.reserved = (__u32)strtoul(optarg, NULL, 0);
+			break;
+		case 'P':
+			break;
 		case 'n':
 			strncpy(ld.name, optarg, sizeof(ld.name) - 1);
 			break;
@@ -132,8 +200,16 @@ static int cmd_load(int argc, char **argv)
 	ld.image_len = len;
 	ld.msg = (__u64)(unsigned long)msg;
 	ld.msg_len = sizeof(msg);
-	if (ioctl(fd, KONOHA_IOC_LOAD, &ld) < 0)
+	if (with_params) {
+		lp.load = ld;
+		lp.params = set_addr ? paddr : (__u64)(unsigned long)params;
+		lp.params_len = plen >= 0 ? (__u32)plen : (__u32)params_len;
+		if (ioctl(fd, KONOHA_IOC_LOAD_PARAMS, &lp) < 0)
+			return fail("load", errno, msg);
+		ld = lp.load;
+	} else if (ioctl(fd, KONOHA_IOC_LOAD, &ld) < 0) {
 		return fail("load", errno, msg);
+	}
 	printf("loaded %s as %s\n", argv[optind], ld.name);
 	free(data);
 	close(fd);

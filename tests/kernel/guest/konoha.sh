@@ -183,6 +183,30 @@ kt_default_methods() {
 		expect_status 25 $KLOAD ioctl /dev/kplain 101 0
 }
 
+kt_deverror_logged() {
+	# (1.1) a DeviceError logs "DEVICE: CALLBACK: DeviceError(ENAME): MSG";
+	# EAGAIN is a normal answer and is not logged; an errno outside 1..133
+	# is EIO, logged as such; one without an Errno name by its number.
+	# These lines share the script's log limit (10 per 5 s) with reports:
+	# wait for a fresh window before and after, so that the lines of the
+	# cases before and the reports of the cases after are all logged.
+	sleep 5
+	expect_status 1 sh -c 'echo full > /dev/kops' &&
+		in_log 'konoha: konoha_ops: kops: write: DeviceError(ENOSPC): full' &&
+		expect_status 5 $KLOAD ioctl /dev/kops 102 600 &&
+		in_log 'kops: ioctl: DeviceError(EIO): errno 600 on request' &&
+		expect_status 95 $KLOAD ioctl /dev/kops 102 95 &&
+		in_log 'kops: ioctl: DeviceError(95): errno 95 on request' &&
+		expect_status 0 $KLOAD ioctl /dev/kops 106 1 &&
+		expect_status 1 cat /dev/kops &&
+		expect_status 0 $KLOAD ioctl /dev/kops 106 0 || return 1
+	if dmesg | grep -F 'DeviceError(EAGAIN)'; then
+		echo "an EAGAIN DeviceError was logged"
+		return 1
+	fi
+	sleep 5
+}
+
 kt_aborts_keep_device_usable() {
 	expect_status 5 $KLOAD ioctl /dev/kops 103 0 &&
 		in_log 'abort: budget exceeded' &&
@@ -226,6 +250,75 @@ kt_unload() {
 		expect_status 0 $KLOAD load $IMG/konoha_ops.kbc &&
 		expect_out "opens=1 stored=" cat /dev/kops &&
 		expect_status 0 $KLOAD unload konoha_ops
+}
+
+kt_params() {
+	# (1.1) --param through KONOHA_IOC_LOAD_PARAMS, read by System.param
+	expect_status 0 $KLOAD load -p greeting=hi -p to=kernel \
+		$IMG/konoha_params.kbc &&
+		in_log 'konoha: konoha_params: param greeting=hi to=kernel missing=null' &&
+		expect_out hi cat /dev/kparam &&
+		run sh -c 'echo to > /dev/kparam' &&
+		expect_out kernel cat /dev/kparam &&
+		run sh -c 'echo missing > /dev/kparam' &&
+		expect_status 1 cat /dev/kparam &&
+		in_log 'kparam: read: DeviceError(ENOENT): no parameter missing' &&
+		expect_status 0 $KLOAD unload konoha_params || return 1
+	# the limits: 32 parameters, a 31-byte name, a 1 KiB value
+	_v=$(head -c 1024 /dev/zero | tr '\0' v)
+	_many=""
+	for _i in $(seq 1 30); do _many="$_many -p p$_i=$_i"; done
+	expect_status 0 $KLOAD load $_many -p big=$_v \
+		-p abcdefghijklmnopqrstuvwxyz_0123=x $IMG/konoha_params.kbc &&
+		in_log 'konoha: konoha_params: param big length 1024' &&
+		expect_status 0 $KLOAD unload konoha_params &&
+		# no parameters through the new ioctl, and the old one still works
+		expect_status 0 $KLOAD load -P $IMG/konoha_params.kbc &&
+		expect_status 0 $KLOAD unload konoha_params &&
+		expect_status 0 $KLOAD load $IMG/konoha_params.kbc &&
+		expect_status 0 $KLOAD unload konoha_params
+}
+
+kt_params_hostile() {
+	# every refusal: the errno, the reason, no script left, nothing leaked
+	_before=$($KLOAD allocs) || return 1
+	_v=$(head -c 1025 /dev/zero | tr '\0' v)
+	_many=""
+	for _i in $(seq 0 32); do _many="$_many -p p$_i=$_i"; done
+	_P=$IMG/konoha_params.kbc
+	expect_status 22 $KLOAD load -p a=1 -p a=2 $_P &&
+		grep -F 'parameter a given twice' /tmp/expect.out &&
+		expect_status 22 $KLOAD load -p Bad=1 $_P &&
+		grep -F 'parameter 1: bad name' /tmp/expect.out &&
+		expect_status 22 $KLOAD load -p abcdefghijklmnopqrstuvwxyz_01234=1 $_P &&
+		grep -F 'parameter 1: bad name' /tmp/expect.out &&
+		expect_status 22 $KLOAD load -p =1 $_P &&
+		expect_status 22 $KLOAD load -p big=$_v $_P &&
+		grep -F 'parameter big: value longer than 1024 bytes' /tmp/expect.out &&
+		expect_status 22 $KLOAD load $_many $_P &&
+		grep -F 'more than 32 parameters' /tmp/expect.out &&
+		expect_status 22 $KLOAD load -x 613d31 $_P &&
+		grep -F 'parameter 1: not NAME=VALUE' /tmp/expect.out &&
+		expect_status 22 $KLOAD load -x 613d3100 -l 64 $_P &&
+		grep -F 'parameter 2: not NAME=VALUE' /tmp/expect.out &&
+		expect_status 22 $KLOAD load -x 61ff3d3100 $_P &&
+		expect_status 22 $KLOAD load -l 33825 $_P &&
+		grep -F 'larger than 33824 bytes' /tmp/expect.out &&
+		expect_status 22 $KLOAD load -p a=1 -r 1 $_P &&
+		grep -F 'reserved field not 0' /tmp/expect.out &&
+		expect_status 14 $KLOAD load -a 0x10 -l 4 $_P &&
+		expect_status 14 $KLOAD load -a 0xffffffffffff0000 -l 33824 $_P ||
+		return 1
+	if $KLOAD list | grep konoha_params; then
+		echo "a refused load left its script"
+		return 1
+	fi
+	if [ -e /dev/kparam ]; then
+		echo "a refused load left /dev/kparam"
+		return 1
+	fi
+	_after=$($KLOAD allocs)
+	expect_eq "$_after" "$_before" "live allocations after refused loads"
 }
 
 kt_load_unload_200_cycles() {
