@@ -20,12 +20,14 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cdev.h>
+#include <linux/compat.h>
 #include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/namei.h>
+#include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -206,8 +208,97 @@ static long kdev_fop_compat_ioctl(struct file *file, unsigned int cmd,
 }
 
 /*
+ * (1.1) A CharDevice's ioctl may copy from and to the caller's memory
+ * (File.readUser and writeUser), only during that call: device.c calls
+ * these while the ioctl's callback runs in the caller's own context, so
+ * the copies are the caller's.  A 32-bit caller's addresses are its
+ * 32-bit pointers (compat_ptr).
+ */
+struct chr_umem {
+	bool compat;
+};
+
+static void __user *chr_uaddr(const struct chr_umem *u, uint64_t addr)
+{
+#ifdef CONFIG_COMPAT
+	if (u->compat)
+		return compat_ptr((u32)addr);
+#endif
+	return (void __user *)(uintptr_t)addr;
+}
+
+static int chr_uget(void *ctx, uint64_t addr, void *dst, size_t n)
+{
+	return copy_from_user(dst, chr_uaddr(ctx, addr), n) ? -EFAULT : 0;
+}
+
+static int chr_uput(void *ctx, uint64_t addr, const void *src, size_t n)
+{
+	return copy_to_user(chr_uaddr(ctx, addr), src, n) ? -EFAULT : 0;
+}
+
+/*
+ * A CharDevice's ioctl: the result is already within the 32-bit int
+ * range (device.c fails others with EOVERFLOW) and an errno through
+ * kdev_ioctl_result(), so it is returned as it is.
+ */
+static long kdev_do_chr_ioctl(struct file *file, unsigned int cmd,
+			      int64_t arg, bool compat)
+{
+	struct kdev_file *f = file->private_data;
+	struct chr_umem u = { .compat = compat };
+	struct kdev_umem um = { chr_uget, chr_uput, &u };
+	int64_t result;
+	int err;
+
+	err = kdev_ioctl(f, cmd, arg, file_flags(file), &um, &result);
+	if (err)
+		return count_call(f, err);
+	return count_call(f, (long)result);
+}
+
+static long kdev_fop_chr_ioctl(struct file *file, unsigned int cmd,
+			       unsigned long arg)
+{
+	return kdev_do_chr_ioctl(file, cmd, (int64_t)(long)arg, false);
+}
+
+static long kdev_fop_chr_compat_ioctl(struct file *file, unsigned int cmd,
+				      unsigned long arg)
+{
+	return kdev_do_chr_ioctl(file, cmd, (int64_t)(s32)(u32)arg, true);
+}
+
+/*
+ * (1.1) poll(2) of a CharDevice: the script's mask in Linux's bits, IN
+ * and OUT with RDNORM and WRNORM.  Nothing is waited on yet: the poll
+ * table takes no queue until scripts have wait queues.
+ */
+static __poll_t kdev_fop_poll(struct file *file, poll_table *wait)
+{
+	struct kdev_file *f = file->private_data;
+	int m = kdev_poll(f, file_flags(file));
+	__poll_t mask = 0;
+
+	(void)wait;
+	atomic64_inc(&file_script(f)->calls);
+	if (m & KDEV_POLL_IN)
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (m & KDEV_POLL_PRI)
+		mask |= EPOLLPRI;
+	if (m & KDEV_POLL_OUT)
+		mask |= EPOLLOUT | EPOLLWRNORM;
+	if (m & KDEV_POLL_ERR)
+		mask |= EPOLLERR;
+	if (m & KDEV_POLL_HUP)
+		mask |= EPOLLHUP;
+	return mask;
+}
+
+/*
  * lseek(2): device.c's rule, within the content (no script callback
- * runs, except read() when SEEK_END needs the content).
+ * runs, except read() when SEEK_END needs the content); (1.1) a
+ * CharDevice's seek callback.
  */
 static loff_t kdev_fop_llseek(struct file *file, loff_t off, int whence)
 {
@@ -282,6 +373,23 @@ static const struct file_operations konoha_dev_fops = {
 	.unlocked_ioctl = kdev_fop_ioctl,
 	.compat_ioctl = kdev_fop_compat_ioctl,
 	.llseek = kdev_fop_llseek,
+	.release = kdev_fop_release,
+};
+
+/*
+ * (1.1) The same for a CharDevice: read and write at *ppos serve
+ * pread(2) and pwrite(2) too (Linux passes their offset there and leaves
+ * f_pos alone); ioctls may reach the caller's memory; poll.
+ */
+static const struct file_operations konoha_chr_fops = {
+	.owner = THIS_MODULE,
+	.open = kdev_fop_open,
+	.read = kdev_fop_read,
+	.write = kdev_fop_write,
+	.unlocked_ioctl = kdev_fop_chr_ioctl,
+	.compat_ioctl = kdev_fop_chr_compat_ioctl,
+	.llseek = kdev_fop_llseek,
+	.poll = kdev_fop_poll,
 	.release = kdev_fop_release,
 };
 
@@ -367,7 +475,7 @@ int konoha_dev_add(void *ctx, struct kdev *d)
 		goto out_free_kd;
 	}
 	cdev->owner = THIS_MODULE;
-	cdev->ops = &konoha_dev_fops;
+	cdev->ops = d->chr ? &konoha_chr_fops : &konoha_dev_fops;
 	kd->script = s;
 	kd->kdev = d;
 	kd->cdev = cdev;

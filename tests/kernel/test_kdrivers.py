@@ -13,14 +13,18 @@
   (KONOHA_IOC_LIST) back to zero after each;
 - a non-root user cannot load or unload: EACCES on the 0600 node; EPERM
   from the module with a descriptor root opened, or with the node opened
-  up to everyone (ioctl and write+close alike).
+  up to everyone (ioctl and write+close alike);
+- CharDevices (kdrv_chardev.k): positions, pread/pwrite, the script's
+  seek, poll(2)'s revents, ioctls reading and writing the caller's memory
+  (EFAULT for a bad pointer), O_NONBLOCK, EOVERFLOW, read overflow, and a
+  rot13 device streaming 3 MiB through dd, checked byte for byte.
 """
 
 import ktest
 from kimages import compile_scripts, guest_files
 
 SCRIPTS = ["kdrv_ops", "kdrv_stress", "kdrv_cycle", "kdrv_slow_init",
-           "kdrv_failing_init"]
+           "kdrv_failing_init", "kdrv_chardev"]
 
 SUITE = ktest.GuestSuite(
     "kdrivers",

@@ -272,6 +272,89 @@ kt_load_unload_200_cycles() {
 	run $KDRIVE cycle -n 200 cycle $IMG/kdrv_cycle.kbc /dev/kdrv_cycle
 }
 
+# ---- CharDevices (kdrv_chardev.k) ----------------------------------------------
+
+kt_chardev_load() {
+	run $KLOAD load -n chardev $IMG/kdrv_chardev.kbc || return 1
+	ls -l /dev/kdrv_rot13 /dev/kdrv_chr /dev/kdrv_chrplain || return 1
+}
+
+kt_chardev_positions_pread_pwrite() {
+	# Writes advance the position; pread/pwrite leave it; Linux refuses a
+	# negative pread offset itself.
+	expect_ops /dev/kdrv_chr "open write:hello lseek:0:cur pread:3:1 lseek:0:cur pwrite:1:EY lseek:0:cur read:10 lseek:0:set read:10 pread:1:-1 close" \
+		'open 0\nwrite 5\nlseek 5\npread 3 "ell"\nlseek 5\npwrite 2\nlseek 5\nread 0 ""\nlseek 0\nread 5 "hEYlo"\npread -1 EINVAL\nclose 0'
+}
+
+kt_chardev_seek() {
+	# The script's seek; a negative result, and whence SEEK_DATA (3) or
+	# SEEK_HOLE (4), fail with EINVAL and leave the position.
+	expect_ops /dev/kdrv_chr "open lseek:3:set lseek:2:end lseek:0:cur lseek:-9:cur lseek:0:cur lseek:0:3 lseek:0:4 ioctl:205 close" \
+		'open 0\nlseek 3\nlseek 7\nlseek 7\nlseek -1 EINVAL\nlseek 7\nlseek -1 EINVAL\nlseek -1 EINVAL\nioctl 7\nclose 0'
+}
+
+kt_chardev_poll() {
+	# poll(2)'s revents are the script's mask (IN|OUT by default); ERR and
+	# HUP are reported unasked.  A Device answers IN|OUT.
+	expect_ops /dev/kdrv_chr "open poll ioctl:204:3 poll ioctl:204:24 poll ioctl:204:5 close" \
+		'open 0\npoll 5\nioctl 0\npoll 3\nioctl 0\npoll 24\nioctl 0\nclose 0' || return 1
+	expect_ops /dev/kdrv_chrplain "open:r poll close" 'open 0\npoll 5\nclose 0'
+}
+
+kt_chardev_ioctl_user_memory() {
+	# A struct of two ints read and written back through the caller's
+	# pointer; a bad pointer fails with EFAULT either way.
+	expect_ops /dev/kdrv_chr "open ioctl:201:@0500000007000000 ioctl:201:@fbffffff03000000 ioctl:201:1 ioctl:208:1 ioctl:208:@00 close" \
+		'open 0\nioctl 0 @0c00000023000000\nioctl 0 @fefffffff1ffffff\nioctl -1 EFAULT\nioctl -1 EFAULT\nioctl 0 @78\nclose 0'
+}
+
+kt_chardev_flags_and_errnos() {
+	expect_ops /dev/kdrv_chr "open:r:nonblock ioctl:202 close" \
+		'open 0\nioctl 5\nclose 0' || return 1
+	# Results outside the 32-bit int range: EOVERFLOW, from a 32-bit
+	# caller too; errnos outside 1..133 become EIO.
+	expect_ops /dev/kdrv_chr "open:w ioctl:202 ioctl:203 ioctl32:203 ioctl:206:22 ioctl:206:600 ioctl:207:1 close" \
+		'open 0\nioctl 2\nioctl -1 EOVERFLOW\nioctl32 -1 EOVERFLOW\nioctl -1 EINVAL\nioctl -1 EIO\nioctl 0\nclose 0' || return 1
+	# A read that writes past its count fails with EIO; the device stays
+	# usable.
+	expect_ops /dev/kdrv_chr "open:r read:4 ioctl:207:0 read:2 close" \
+		'open 0\nread -1 EIO\nioctl 0\nread 2 "hE"\nclose 0'
+}
+
+kt_chardev_rot13_streams_megabytes() {
+	# 3 MiB written in odd blocks and read back in two other block sizes
+	# (one over the 64 KiB a read is cut to), compared byte for byte
+	# with tr's rot13 of the same bytes.
+	dd if=/dev/urandom of=/tmp/rot.src bs=65536 count=48 2>/dev/null || return 1
+	tr 'A-Za-z' 'N-ZA-Mn-za-m' < /tmp/rot.src > /tmp/rot.want || return 1
+	dd if=/tmp/rot.src of=/dev/kdrv_rot13 bs=7777 2>/dev/null ||
+		{ echo "dd to /dev/kdrv_rot13 failed"; return 1; }
+	rc=0
+	for bs in 4099 100003; do
+		dd if=/dev/kdrv_rot13 of=/tmp/rot.out bs=$bs 2>/dev/null ||
+			{ echo "dd from /dev/kdrv_rot13 bs=$bs failed"; rc=1; }
+		if cmp /tmp/rot.want /tmp/rot.out; then
+			echo "bs=$bs: $(wc -c < /tmp/rot.out) bytes, rot13 of the source"
+		else
+			echo "bs=$bs: the bytes read differ"
+			rc=1
+		fi
+	done
+	rm -f /tmp/rot.src /tmp/rot.want /tmp/rot.out
+	return $rc
+}
+
+kt_chardev_unload() {
+	run $KLOAD unload chardev || return 1
+	for node in /dev/kdrv_rot13 /dev/kdrv_chr /dev/kdrv_chrplain; do
+		if [ -e $node ]; then
+			echo "$node still exists after the unload"
+			return 1
+		fi
+	done
+	allocs_are_zero "after unloading chardev"
+}
+
 kt_rmmod_with_a_script_loaded() {
 	run $KLOAD load -n last $IMG/kdrv_cycle.kbc || return 1
 	# An open device pins the module.
