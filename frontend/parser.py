@@ -1875,8 +1875,15 @@ class _Parser:
             return False
         start, end, what = stop
         lexer.seek(end)
-        braces = [i for i, v in enumerate(values)
-                  if type(v) is Token and v.type == self.lbrace]
+        # the open braces: a `{` whose `}` is on the stack too (a switch
+        # expression not reduced yet when the token after it is an error)
+        # is closed
+        braces = []
+        for i, v in enumerate(values):
+            if type(v) is Token and v.type == self.lbrace:
+                braces.append(i)
+            elif type(v) is Token and v.type == self.rbrace and braces:
+                braces.pop()
         # values[i] was shifted in state states[i + 1] (states[0] is the start
         # state): cutting both after the innermost `{` leaves the parser in the
         # state that reads a statement, member or item there.
