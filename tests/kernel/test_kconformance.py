@@ -103,6 +103,12 @@ EXCLUDED.update({
     p.rel: "drives its devices with `ktc run --ops` (userspace host); "
            "test_kdrivers.py covers device operations in the kernel"
     for p in PROGRAMS if "--ops" in p.directives().get("args", "")})
+# (1.1) Load-time parameters (`ktc run --param`): `kdrive conform` loads
+# without any; test_konoha.py passes them through KONOHA_IOC_LOAD_PARAMS.
+EXCLUDED.update({
+    p.rel: "takes load-time parameters (`ktc run --param`); test_konoha.py "
+           "covers System.param in the kernel"
+    for p in PROGRAMS if "--param" in p.directives().get("args", "")})
 # A NUL byte cannot go through the kernel log (the module shows it as \0).
 EXCLUDED["exceptions/nul_byte_in_message.k"] = (
     "its report holds a NUL byte, which the kernel log shows as \\0")
