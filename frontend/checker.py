@@ -1940,8 +1940,11 @@ class Checker:
             return T.ERROR
         ts = [self.check_value(x) for x in e.elems]
         j = ts[0]
+        # an expected `Any` (`Any x = [1, "a"];`, an element of an `Any[]`
+        # literal) makes elements with no other join `Any[]` (§3)
+        jexp = exp if isinstance(exp, T.AnyType) else None
         for x, t in zip(e.elems[1:], ts[1:]):
-            nj = T.join(j, t)
+            nj = T.join(j, t, jexp)
             if nj is None:
                 self.error("E0205", f"array literal elements have incompatible types `{j}` and `{t}`", x.span)
                 return T.ERROR
