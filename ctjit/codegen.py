@@ -58,6 +58,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from frontend import opcodes as O
+from frontend.defs import BUILTINS
 from frontend.image import (FIRST_SCRIPT_CLASS, FLAG_LAMBDA, FLAG_METHOD,
                             Image, K_INT, NATIVE_REF,
                             TY_BOOL, TY_CLASS, TY_INT)
@@ -97,14 +98,22 @@ DIRECT_OPS = ({"NOP", "MOV", "LOADI", "LOADK", "ADD", "SUB", "MUL",
 # frame, by which a chain may pass its stack floor: calls check it).
 DIRECT_MAX_REGS = 64
 # CALLV sites with more script targets (distinct methods with stubs in the
-# slot) than this keep the handler: each target is an inline frame push.
-CALLV_MAX_TARGETS = 4
+# slot, among the receiver's static class and its subclasses) than this
+# keep the handler: each target is an inline frame push.  8 covers a
+# dispatch over a handful of subclasses plus the base (Richards' apply).
+CALLV_MAX_TARGETS = 8
 # (1.1) Likewise for CALLF: the script functions that Func values of the
 # register's type may call (closures, functions, bound methods).
 CALLF_MAX_TARGETS = 4
 # (1.1) Likewise for CALLI: the script methods that implement the
 # interface method in the classes implementing the interface.
 CALLI_MAX_TARGETS = 4
+
+# (CALLN) natives that only compute their result from their arguments,
+# inlined by +tiny: native id -> name.  Their C versions are in natives.c.
+PURE_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
+                for c, m in (("Array", "size"), ("Math", "abs"),
+                             ("Math", "min"), ("Math", "max"))}
 
 # struct kjit_ret (status, value) of a stub, and (value, budget left) of a
 # direct function: two i64s come back in rax:rdx.
@@ -596,6 +605,11 @@ class Lowering:
         if self.opts.tiny and name in TINY:
             if self.tiny(pc, name, ops):
                 return
+        if self.opts.tiny and name in ("CAST", "INSTOF"):
+            if self.cast(pc, op, ops):
+                return
+        if self.opts.tiny and name == "CALLN" and ops[1] in PURE_NATIVES:
+            return self.pure_native(pc, op, ops)
         self.generic(pc, op, ops)
 
     def generic(self, pc, op, ops):
@@ -1124,6 +1138,92 @@ class Lowering:
         self.e(f"br label %{join}")
         self.f.label(join)
         return True
+
+    def cast(self, pc, op, ops) -> bool:
+        """CAST and INSTOF to a script class type: null (CAST passes it,
+        INSTOF gives false) and an instance of one of the class's script
+        subclasses (a switch on the class id: the image is fixed) inline;
+        anything else, the cast's failure included, takes the handler,
+        which decides exactly as the interpreter.  Other types keep the
+        handler."""
+        a, b, t = ops
+        under = script_subclasses(self.img, t)
+        if not under:
+            return False
+        k = self.f.tmp('')[1:]
+        yes, no, slow, join = (f"c{x}{k}" for x in ("y", "n", "s", "j"))
+        o = self.get(b)
+        isnull = self.t("c")
+        self.e(f"{isnull} = icmp eq i64 {o}, 0")
+        nn = f"cnn{k}"
+        self.e(f"br i1 {isnull}, label %{no}, label %{nn}, {COLD}")
+        self.f.label(nn)
+        op_ = self.t("o")
+        self.e(f"{op_} = inttoptr i64 {o} to ptr")
+        kind = self.load("i8", self.field_ptr(op_, L["OFF_OBJ_KIND"]), "kd")
+        inst = self.t("c")
+        self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
+        ki = f"ck{k}"
+        self.e(f"br i1 {inst}, label %{ki}, label %{slow}, {HOT_FIRST}")
+        self.f.label(ki)
+        cls = self.load("i32", self.field_ptr(op_, L["OFF_OBJ_CLS"]), "cls")
+        cases = " ".join(f"i32 {c}, label %{yes}" for c in sorted(under))
+        self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
+        # CAST: the value itself, null or not; INSTOF: false for null
+        self.f.label(no)
+        self.put(a, o if op.name == "CAST" else "0")
+        self.e(f"br label %{join}")
+        self.f.label(yes)
+        self.put(a, o if op.name == "CAST" else "1")
+        self.e(f"br label %{join}")
+        self.f.label(slow)
+        self.generic(pc, op, ops)
+        self.e(f"br label %{join}")
+        self.f.label(join)
+        return True
+
+    def pure_native(self, pc, op, ops):
+        """CALLN of a native that only computes its result (PURE_NATIVES:
+        Array.size and Math.abs/min/max), as IR; Array.size of null takes
+        the handler, which throws.  The instruction still ends its
+        segment (RUNS_SCRIPT), so the budget is charged as before."""
+        a, n, b = ops
+        name = PURE_NATIVES[n]
+        if name == "Array.size":
+            k = self.f.tmp('')[1:]
+            fast, slow, join = f"nf{k}", f"ns{k}", f"nj{k}"
+            o = self.get(b)
+            isnull = self.t("c")
+            self.e(f"{isnull} = icmp eq i64 {o}, 0")
+            self.e(f"br i1 {isnull}, label %{slow}, label %{fast}, {COLD}")
+            self.f.label(fast)
+            op_ = self.t("o")
+            self.e(f"{op_} = inttoptr i64 {o} to ptr")
+            ln = self.load("i32", self.field_ptr(op_, L["OFF_ARR_LEN"]), "len")
+            v = self.t("len")
+            self.e(f"{v} = zext i32 {ln} to i64")
+            if a >= 0:
+                self.put(a, v)
+            self.e(f"br label %{join}")
+            self.f.label(slow)
+            self.generic(pc, op, ops)
+            self.e(f"br label %{join}")
+            self.f.label(join)
+            return
+        x = self.get(b)
+        v = self.t("v")
+        if name == "Math.abs":
+            # abs(MIN) == MIN, as the native's unsigned negation
+            ng, c = self.t("ng"), self.t("c")
+            self.e(f"{ng} = sub i64 0, {x}")
+            self.e(f"{c} = icmp slt i64 {x}, 0")
+            self.e(f"{v} = select i1 {c}, i64 {ng}, i64 {x}")
+        else:
+            y = self.get(b + 1)
+            fn = "smin" if name == "Math.min" else "smax"
+            self.e(f"{v} = call i64 @llvm.{fn}.i64(i64 {x}, i64 {y})")
+        if a >= 0:
+            self.put(a, v)
 
     def div0(self, pc):
         """The block of a division by zero (DIV/MOD as IR)."""
