@@ -1115,7 +1115,8 @@ class Checker:
         the one form that may assign a blank final field: it is recorded in
         `bf_assign` for final_write."""
         e = s.expr
-        if not isinstance(e, (A.Assign, A.IncDec, A.Call, A.New)):
+        if not isinstance(e, (A.Assign, A.IncDec, A.Call, A.New)) or \
+                getattr(s, "parenthesized", False):
             self.check_expr(e)
             self.error("E0220", "this expression is not a statement", e.span,
                        notes=["only assignments, `++`/`--`, calls and `new` can be used as statements"])
@@ -2332,7 +2333,8 @@ class Checker:
                            notes=["every path must end in `return` or `throw`"])
         elif ok and li.ret == T.VOID:
             self.check_expr(body)
-            if not isinstance(body, (A.Assign, A.IncDec, A.Call, A.New)):
+            if not isinstance(body, (A.Assign, A.IncDec, A.Call, A.New)) or \
+                    getattr(e, "paren_body", False):
                 self.error("E0605", "the body of a lambda returning `void` must be a statement "
                            "expression", body.span,
                            notes=["only an assignment, `++`/`--`, a call or `new` can be the body "

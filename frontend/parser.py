@@ -746,13 +746,20 @@ class _Builder:
         """(1.1) `e;` as the body of an arm: an ExprStmt, whose value a switch
         expression gives."""
         span, ch = self.span(raw), self.clean(raw)
-        return A.ExprStmt(span, expr=ch[0])
+        return self._expr_stmt(span, ch[0])
 
     def expr_stmt(self, raw):
         """`e;`; the checker reports expressions that are not statements (E0220).
         """
         span, ch = self.span(raw), self.clean(raw)
-        return A.ExprStmt(span, expr=ch[0])
+        return self._expr_stmt(span, ch[0])
+
+    def _expr_stmt(self, span, e):
+        """An ExprStmt of `e`, marked when `e` is written in parentheses: a
+        parenthesised expression is not a statement expression (JLS 14.8)."""
+        s = A.ExprStmt(span, expr=e)
+        s.parenthesized = id(e) in self.parenthesized
+        return s
 
     def empty_stmt(self, raw):
         """`;`."""
@@ -838,19 +845,26 @@ class _Builder:
         span, ch = self.span(raw), self.clean(raw)
         tok = ch[0]
         p = A.Param(self.tsp(tok), type=None, name=str(tok), name_span=self.tsp(tok))
-        return A.Lambda(span, params=[p], typed=False, body=ch[1])
+        return self._lambda(span, [p], False, ch[1])
 
     def lambda_names(self, raw):
         """`() -> body` and `(a, b) -> body`: untyped parameters."""
         span, ch = self.span(raw), self.clean(raw)
         params = [A.Param(self.tsp(t), type=None, name=str(t), name_span=self.tsp(t))
                   for t in ch[:-1]]
-        return A.Lambda(span, params=params, typed=False, body=ch[-1])
+        return self._lambda(span, params, False, ch[-1])
 
     def lambda_typed(self, raw):
         """`(T a, final U b) -> body`."""
         span, ch = self.span(raw), self.clean(raw)
-        return A.Lambda(span, params=list(ch[:-1]), typed=True, body=ch[-1])
+        return self._lambda(span, list(ch[:-1]), True, ch[-1])
+
+    def _lambda(self, span, params, typed, body):
+        """A Lambda, marked when its expression body is written in
+        parentheses (then not a statement expression, for a `void` lambda)."""
+        lam = A.Lambda(span, params=params, typed=typed, body=body)
+        lam.paren_body = id(body) in self.parenthesized
+        return lam
 
     def cast(self, raw):
         """`(T) e` where T is a type the grammar knows as such (a primitive,
