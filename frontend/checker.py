@@ -473,10 +473,23 @@ class Checker:
                     if m.body is not None:
                         self.error("E0701", f"interface method `{ii.name}.{m.name}` cannot have a body", m.name_span,
                                    notes=[f"write the signature only: `...{m.name}(...);`, and the body in the classes"])
+                    seen = {}
                     for p in m.params:
                         if p.final:
                             self.error("E0703", f"parameter `{p.name}` of interface method `{ii.name}.{m.name}` cannot be `final`",
                                        p.span)
+                        # a signature has no body, but its parameters follow
+                        # the rules of any function's (§2): no type's name,
+                        # no name twice
+                        if self.is_class_name(p.name):
+                            self.error("E0103", f"parameter `{p.name}` has the name of {self.type_kind(p.name)}",
+                                       p.name_span)
+                        elif p.name in seen:
+                            self.error("E0106", f"`{p.name}` is already declared in interface method "
+                                       f"`{ii.name}.{m.name}`", p.name_span,
+                                       labels=[(seen[p.name].name_span, f"`{p.name}` first declared here")])
+                        else:
+                            seen[p.name] = p
                     ret, params = self.method_sig(m)
                     if m.name in ii.own:
                         self.error("E0303", f"`{m.name}` is declared twice in interface `{ii.name}`", m.name_span,
