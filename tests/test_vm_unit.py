@@ -266,12 +266,17 @@ def test_serve_protocol(vm_bin):
         "log   at Hello.write (t.k:10)",
         "err 5",
         "ok 42",
+        # (1.1) an uncaught DeviceError logs one line (the language
+        # reference §9.3)
+        "log hello: ioctl: DeviceError(EINVAL): stream used outside its callback",
         "err 22",
+        "log hello: ioctl: DeviceError(EBUSY): busy",
         "err 16",
         "log abort: budget exceeded",
         "log   at Hello.ioctl (t.k:15)",
         "err 5",
         "ok 4",
+        "log big: read: DeviceError(EFBIG): content exceeds 65536 bytes",
         "err 27",
         "err 2",
         "out released",
