@@ -41,7 +41,8 @@ import qemu
 
 FUZZ_DIR = qemu.Path(__file__).resolve().parent / "fuzz"
 OUT = qemu.BUILD / "kernel" / "ksysfuzz"
-SCRIPTS = ["fz_state", "fz_errors", "fz_limits", "fz_slow", "fz_cycle", "fz_mode0"]
+SCRIPTS = ["fz_state", "fz_errors", "fz_limits", "fz_slow", "fz_cycle", "fz_mode0",
+           "fz_chardev"]
 
 SECONDS = int(os.environ.get("FUZZ_SYSCALL_SECONDS", "25"))
 SEED = int(os.environ.get("FUZZ_SYSCALL_SEED", "20251201"))

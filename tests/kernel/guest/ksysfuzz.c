@@ -4,7 +4,7 @@
  * ksysfuzz suite, tests/kernel/test_ksysfuzz.py).
  *
  *   ksysfuzz [-s SEED] [-t SECONDS] [-p PROCS] [-g GRACE] [-x CMD:MAX]...
- *            [-L NAME:IMAGE:BUDGET:HEAP]... DEV...
+ *            [-L NAME:IMAGE:BUDGET:HEAP]... [-c NAME]... DEV...
  *
  * The parent keeps PROCS worker processes running for SECONDS: a third of
  * them as root, the others as uid/gid 1000 and 1001. Each worker makes a
@@ -24,7 +24,9 @@
  * for each one that dies, and measures how long a killed worker takes to be
  * reaped. -x CMD:MAX caps the magnitude of the argument of ioctl CMD (and
  * the length of "chain N" lines for CMD 108): inputs that crash the kernel
- * every time can be held back while the crash is being fixed.
+ * every time can be held back while the crash is being fixed. -c NAME
+ * says that /dev/NAME is a CharDevice (the language reference §9.1): its
+ * positions are the script's, not bounded by a Device's 64 KiB content.
  *
  * With -L, one more process (root) unloads script NAME through /dev/konoha
  * every 20 to 200 ms while the workers use its devices (EBUSY while one is
@@ -233,6 +235,10 @@ struct fdent {
 
 /* devs[i] belongs to a script the loader cycles (-L): its files are short-lived */
 static int dev_cycled[MAX_DEVS];
+/* devs[i] is a CharDevice (-c): no content cap on its positions */
+static int dev_chr[MAX_DEVS];
+static const char *chr_names[MAX_DEVS];
+static int nchr_names;
 
 static int slot;
 static struct fdent fds[MAX_FDS];
@@ -598,7 +604,8 @@ static void do_lseek(void)
 	if (r >= 0 && whence == SEEK_SET && r != off)
 		anomaly("lseek(SEEK_SET, %lld) returned %lld", (long long)off,
 			(long long)r);
-	if (r > 65536 && whence != SEEK_DATA && whence != SEEK_HOLE)
+	if (r > 65536 && whence != SEEK_DATA && whence != SEEK_HOLE &&
+	    (dev < 0 || !dev_chr[dev]))
 		anomaly("lseek to %lld, past the 64 KiB content cap", (long long)r);
 }
 
@@ -1244,7 +1251,8 @@ static void summary(double elapsed, int hangs)
 static int usage(void)
 {
 	fprintf(stderr, "usage: ksysfuzz [-s SEED] [-t SECONDS] [-p PROCS] "
-		"[-g GRACE] [-x CMD:MAX]... [-L NAME:IMAGE:BUDGET:HEAP]... DEV...\n");
+		"[-g GRACE] [-x CMD:MAX]... [-L NAME:IMAGE:BUDGET:HEAP]... "
+		"[-c NAME]... DEV...\n");
 	return USAGE_EXIT;
 }
 
@@ -1256,7 +1264,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 	char *colon;
 
-	while ((opt = getopt(argc, argv, "s:t:p:g:x:L:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:t:p:g:x:L:c:")) != -1) {
 		switch (opt) {
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
@@ -1282,6 +1290,11 @@ int main(int argc, char **argv)
 			if (parse_reload(optarg))
 				return usage();
 			break;
+		case 'c':
+			if (nchr_names == MAX_DEVS)
+				return usage();
+			chr_names[nchr_names++] = optarg;
+			break;
 		default:
 			return usage();
 		}
@@ -1294,6 +1307,9 @@ int main(int argc, char **argv)
 		for (i = 0; i < nreloads; i++)
 			if (!strcmp(base, reloads[i].name))
 				dev_cycled[ndevs] = 1;
+		for (i = 0; i < nchr_names; i++)
+			if (!strcmp(base, chr_names[i]))
+				dev_chr[ndevs] = 1;
 		devs[ndevs++] = argv[optind];
 	}
 	if (!ndevs || seconds <= 0 || nprocs < 1 || nprocs > MAX_PROCS || grace < 1)

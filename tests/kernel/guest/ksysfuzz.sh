@@ -22,7 +22,7 @@ KMSG=/tmp/kmsg.log
 TRACE='konoha: fz_[a-z0-9_]*:  +at [^ ]+ [(]'
 . /ktest/ksysfuzz.conf
 
-SCRIPTS="fz_state fz_errors fz_limits fz_slow fz_cycle"
+SCRIPTS="fz_state fz_errors fz_limits fz_slow fz_cycle fz_chardev"
 # budget and heap quota of each script
 budget() {
 	case $1 in
@@ -98,7 +98,7 @@ kt_mode0_device() {
 
 kt_devices_open_to_everyone() {
 	ls -l /dev/fz_*
-	for d in fz_log fz_map fz_err fz_plain fz_big fz_slow fz_cycle; do
+	for d in fz_log fz_map fz_err fz_plain fz_big fz_slow fz_cycle fz_chr; do
 		case "$(ls -l /dev/$d)" in
 		crw-rw-rw-*) ;;
 		*) echo "/dev/$d is not 0666"; return 1 ;;
@@ -117,7 +117,7 @@ kt_fuzz() {
 	done
 	# shellcheck disable=SC2086
 	$FUZZ -s "$FUZZ_SEED" -t "$FUZZ_SECONDS" -p "$FUZZ_PROCS" $FUZZ_CAPS $cycle \
-		/dev/fz_*
+		-c fz_chr /dev/fz_*
 }
 
 kt_only_device_nodes() {
