@@ -64,9 +64,12 @@ examples:
   ktc run --budget 1000000 --heap 1048576 --depth 100 loop.k
   ktc run hello.k --ops "open hello; read \\$ 4096; close \\$"
                                     drive the devices the script registers
+  ktc run --param port=7 --param name=x dev.k
+                                    load-time parameters (System.param)
   ktc disasm fib.k                  list the bytecode of every function
   ktc load hello_device.k           compile, load into konoha.ko (root; make load)
   ktc load --name hi --budget 1000000 hello_device.kbc
+  ktc load --param greeting=hi hello_device.k
   ktc list                          the loaded scripts, their devices and memory
   ktc unload hello_device           remove a script and its devices
   ktc try hello_device.k -- cat /dev/hello
