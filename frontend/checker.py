@@ -356,7 +356,7 @@ class Checker:
             elif isinstance(sym, ClassInfo):
                 if not sym.extendable:
                     self.error("E0300", f"class `{cd.name}` cannot extend `{cd.superclass}`", cd.super_span,
-                               notes=["scripts may extend `Object`, `Exception` and its subclasses, `Device`, and their own classes"])
+                               notes=["scripts may extend `Object`, `Exception` and its subclasses, `Device`, `CharDevice`, and their own classes"])
                 else:
                     ci.superclass = sym
             elif sym is ANY_NAME:
