@@ -1307,7 +1307,8 @@ class Checker:
         self.fn.scopes.append({})
         v = self.declare_local(s.name, vt, s.name_span, final=s.final, has_init=True)
         s.var = v
-        before = self.da
+        # a copy: the body's assignments go into self.da in place
+        before = self.da.copy()
         self.assign_var(v)
         loop = {"breaks": [], "continues": []}
         self.fn.loops.append(loop)
