@@ -112,6 +112,73 @@ def _assigned_names(node):
     return out
 
 
+def _back_edge_names(body):
+    """(1.1) Names a loop body may have assigned when control reaches its
+    next iteration: along the paths that complete the body normally or end
+    in a `continue` of this loop (JLS 16: a local assigned only on paths that
+    then leave the loop, by `break`, `return` or `throw`, is still
+    definitely unassigned at the loop's condition).  Nested loops and try
+    statements count everything they assign; only the literal `true` is a
+    constant condition (§5)."""
+    top = {"loop": True, "breaks": [], "conts": []}
+
+    def walk(s, acc, ctx):
+        # (can complete normally, names possibly assigned on those paths)
+        if s is None or isinstance(s, A.EmptyStmt):
+            return True, acc
+        if isinstance(s, A.Block):
+            live = True
+            for x in s.stmts:
+                if not live:
+                    break
+                live, acc = walk(x, acc, ctx)
+            return live, acc
+        if isinstance(s, A.Break):
+            ctx[-1]["breaks"].append(acc)
+            return False, set()
+        if isinstance(s, A.Continue):
+            next(fr for fr in reversed(ctx) if fr["loop"])["conts"].append(acc)
+            return False, set()
+        if isinstance(s, (A.Return, A.Throw)):
+            return False, set()
+        if isinstance(s, A.If):
+            acc = acc | _assigned_names(s.cond)
+            l1, a1 = walk(s.then, acc, ctx)
+            l2, a2 = walk(s.els, acc, ctx)
+            return l1 or l2, (a1 if l1 else set()) | (a2 if l2 else set())
+        if isinstance(s, (A.While, A.DoWhile, A.For, A.ForEach)):
+            acc = acc | _assigned_names(s)
+            fr = {"loop": True, "breaks": [], "conts": []}
+            walk(s.body, acc, ctx + [fr])
+            cond = getattr(s, "cond", False)
+            forever = cond is None or (isinstance(cond, A.BoolLit) and cond.value)
+            return not forever or bool(fr["breaks"]), acc
+        if isinstance(s, A.Switch):
+            acc = acc | _assigned_names(s.selector)
+            fr = {"loop": False, "breaks": []}
+            live = not any(arm.is_default for arm in s.arms)
+            out = set(acc) if live else set()
+            for arm in s.arms:
+                la, aa = walk(arm.body, acc, ctx + [fr])
+                if la:
+                    live, out = True, out | aa
+            for b in fr["breaks"]:
+                live, out = True, out | b
+            return live, out
+        if isinstance(s, A.Try):
+            acc = acc | _assigned_names(s)
+            for part in [s.body] + [c.body for c in s.catches] + [s.finally_]:
+                walk(part, acc, ctx)
+            return True, acc
+        return True, acc | _assigned_names(s)
+
+    live, acc = walk(body, set(), [top])
+    out = set(acc) if live else set()
+    for c in top["conts"]:
+        out |= c
+    return out
+
+
 def da_join(a, b):
     """Definite assignment where two paths meet: the variables assigned on both.
     ALL (a dead path) is the identity, and the result is a fresh set, so
@@ -1201,24 +1268,31 @@ class Checker:
         self.live = (not const_true) or bool(loop["breaks"])
         self.da = out if self.live else ALL
 
-    def enter_repeated(self, *nodes):
+    def enter_repeated(self, *nodes, loop_body=None):
         """(1.1) Before a loop, try or catch: what its parts assign may be
         assigned already when control reaches them (again), and a blank
-        final field may not be assigned there.  Returns what
-        `leave_repeated` restores."""
+        final field may not be assigned there.  Of a loop's body
+        (`loop_body`, its condition and update being `nodes`), only what
+        can reach the next iteration counts (_back_edge_names).  Returns
+        what `leave_repeated` restores: everything the statement assigns."""
+        def resolve(names):
+            extra = set()
+            for n in names:
+                v = self.lookup_local(n)
+                if v is not None:
+                    extra.add(v)
+                elif self.fn is not None and self.fn.cls is not None:
+                    f = self.fn.cls.lookup_field(n)
+                    if f is not None and f.final:
+                        extra.add(f)
+            return extra
         names = _assigned_names(list(nodes))
-        extra = set()
-        for n in names:
-            v = self.lookup_local(n)
-            if v is not None:
-                extra.add(v)
-            elif self.fn is not None and self.fn.cls is not None:
-                f = self.fn.cls.lookup_field(n)
-                if f is not None and f.final:
-                    extra.add(f)
-        self.pa = self.pa | extra
+        after = self.pa | resolve(names | _assigned_names(loop_body))
+        if loop_body is not None:
+            names = names | _back_edge_names(loop_body)
+        self.pa = self.pa | resolve(names)
         self.bf_depth += 1
-        return self.pa
+        return after
 
     def leave_repeated(self, pa):
         """Ends what enter_repeated began: the possibly-assigned set is the one
@@ -1230,13 +1304,13 @@ class Checker:
     def stmt_While(self, s):
         """`while`: see _loop; the body's assignments may be assigned again at the
         condition."""
-        pa = self.enter_repeated(s.cond, s.body)
+        pa = self.enter_repeated(s.cond, loop_body=s.body)
         self._loop(s.cond, s.body, "while")
         self.leave_repeated(pa)
 
     def stmt_DoWhile(self, s):
         """`do ... while`: see _stmt_DoWhile."""
-        pa = self.enter_repeated(s.cond, s.body)
+        pa = self.enter_repeated(s.cond, loop_body=s.body)
         self._stmt_DoWhile(s)
         self.leave_repeated(pa)
 
@@ -1270,14 +1344,14 @@ class Checker:
         self.fn.scopes.append({})
         for i in s.init:
             self.check_stmt(i) if isinstance(i, A.VarDecl) else self.check_expr(i.expr)
-        pa = self.enter_repeated(s.cond, s.body, s.update)
+        pa = self.enter_repeated(s.cond, s.update, loop_body=s.body)
         self._loop(s.cond, s.body, "for", s.update)
         self.leave_repeated(pa)
         self.fn.scopes.pop()
 
     def stmt_ForEach(self, s):
         """`for (T x : a)`: see _stmt_ForEach."""
-        pa = self.enter_repeated(s.body)
+        pa = self.enter_repeated(loop_body=s.body)
         self._stmt_ForEach(s)
         self.leave_repeated(pa)
 
