@@ -115,6 +115,21 @@ PURE_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
                 for c, m in (("Array", "size"), ("Math", "abs"),
                              ("Math", "min"), ("Math", "max"))}
 
+# Memory classes of the loads and stores that stubs make themselves, as
+# TBAA tags (metadata ids): accesses of two classes never touch the same
+# bytes, so LLVM may keep a register's value in a machine register across
+# a field or element store, or an object's field across a budget update.
+#   reg    the VM register stack (vm->stack: one allocation of its own)
+#   vm     struct kvm's fields and the frames array (vm->frames)
+#   hdr    object headers: kind, class id, an array's length and element
+#          pointer (stubs never store there; handlers, which may, are
+#          calls, and a call may touch any memory)
+#   field  an instance's field slots (after its header)
+#   elem   an array's elements (vm-allocated, apart from headers)
+# Anything else (globals, Func values, direct code's slots) has no tag and
+# may alias everything.
+MEM_CLASSES = {"reg": 31, "vm": 32, "hdr": 33, "field": 34, "elem": 35}
+
 # struct kjit_ret (status, value) of a stub, and (value, budget left) of a
 # direct function: two i64s come back in rax:rdx.
 RET_T = "{ i64, i64 }"
@@ -247,6 +262,7 @@ class Lowering:
         self.opts = opts
         self.compiled = compiled
         self.used = used            # handler/runtime symbols referenced
+        self.mem_of: dict[str, str] = {}  # pointer -> its MEM_CLASSES key
         self.f = _Fn()
 
     # ---- helpers ---------------------------------------------------------
@@ -265,12 +281,20 @@ class Lowering:
         self.e(f"{p} = getelementptr inbounds i8, ptr {base}, i64 {off}")
         return p
 
-    def load(self, ty: str, ptr: str, hint="v") -> str:
-        """A load at the natural alignment of the C field it reads."""
+    def load(self, ty: str, ptr: str, hint="v", mem=None) -> str:
+        """A load at the natural alignment of the C field it reads;
+        `mem` names its memory class (TBAA), found from the pointer when
+        vm_field or frame_field made it."""
         v = self.t(hint)
         al = 8 if ty in ("i64", "ptr") else 4 if ty == "i32" else 1
-        self.e(f"{v} = load {ty}, ptr {ptr}, align {al}")
+        self.e(f"{v} = load {ty}, ptr {ptr}, align {al}{self.tbaa(ptr, mem)}")
         return v
+
+    def tbaa(self, ptr: str, mem) -> str:
+        """The `!tbaa` of an access: MEM_CLASSES says why accesses of two
+        classes never overlap.  No class: the access may alias anything."""
+        mem = mem or self.mem_of.get(ptr)
+        return f", !tbaa !{MEM_CLASSES[mem]}" if mem else ""
 
     def load_expr(self, ty: str, ptr: str) -> str:
         """The right-hand side of a load (for a named result); only used
@@ -282,12 +306,16 @@ class Lowering:
         self.e(f"{r} = ashr i64 {v}, {n}")
         return r
 
-    def store(self, ty: str, val, ptr: str):
+    def store(self, ty: str, val, ptr: str, mem=None):
         al = 8 if ty in ("i64", "ptr") else 4 if ty == "i32" else 1
-        self.e(f"store {ty} {val}, ptr {ptr}, align {al}")
+        self.e(f"store {ty} {val}, ptr {ptr}, align {al}"
+               f"{self.tbaa(ptr, mem)}")
 
     def vm_field(self, name: str) -> str:
-        return self.field_ptr("%vm", L[f"OFF_VM_{name}"])
+        p = self.field_ptr("%vm", L[f"OFF_VM_{name}"])
+        if p != "%vm":
+            self.mem_of[p] = "vm"
+        return p
 
     def R(self) -> str:
         """The current register base (never cached across handler calls:
@@ -305,10 +333,10 @@ class Lowering:
     # Registers are i64 slots of the VM stack (union kvalue): ints and
     # booleans as values, references as pointers, null as 0.
     def get(self, reg: int) -> str:
-        return self.load("i64", self.reg_ptr(reg), "x")
+        return self.load("i64", self.reg_ptr(reg), "x", mem="reg")
 
     def put(self, reg: int, val):
-        self.store("i64", val, self.reg_ptr(reg))
+        self.store("i64", val, self.reg_ptr(reg), mem="reg")
 
     def get_arg(self, reg: int) -> str:
         """R[reg] read for a callee's argument register.  A volatile load:
@@ -318,7 +346,8 @@ class Lowering:
         forwarded from them (a stall of the order of a call's whole cost;
         the receiver and first argument of every method call)."""
         v = self.t("x")
-        self.e(f"{v} = load volatile i64, ptr {self.reg_ptr(reg)}, align 8")
+        self.e(f"{v} = load volatile i64, ptr {self.reg_ptr(reg)}, align 8"
+               f"{self.tbaa('', 'reg')}")
         return v
 
     def reload_R(self):
@@ -336,7 +365,9 @@ class Lowering:
         frames = self.load("ptr", self.vm_field("FRAMES"), "frs")
         p = self.t("fp")
         self.e(f"{p} = getelementptr inbounds i8, ptr {frames}, i64 %froff")
-        return self.field_ptr(p, off)
+        q = self.field_ptr(p, off)
+        self.mem_of[q] = "vm"
+        return q
 
     def save_pc(self, pc: int):
         """Stores pc in the frame before anything that may fail: unwinding
@@ -906,12 +937,12 @@ class Lowering:
         for i in range(nargs_c, nregs_c):
             p = self.t("r")
             self.e(f"{p} = getelementptr inbounds i64, ptr {rc}, i64 {i}")
-            self.store("i64", 0, p)
+            self.store("i64", 0, p, mem="reg")
         for i in range(nargs_c):
             v = self.get_arg(b + i) if args is None else args[i]
             p = self.t("r")
             self.e(f"{p} = getelementptr inbounds i64, ptr {rc}, i64 {i}")
-            self.store("i64", v, p)
+            self.store("i64", v, p, mem="reg")
         # the callee's stub runs its frame to the end and pops it
         res = self.t("res")
         self.e(f"{res} = call {RET_T} @kjit_f{g}(ptr %vm, ptr {rc})")
@@ -975,13 +1006,15 @@ class Lowering:
         self.f.label(nn)
         op = self.t("o")
         self.e(f"{op} = inttoptr i64 {o} to ptr")
-        kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]), "kd")
+        kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]), "kd",
+                         mem="hdr")
         inst = self.t("c")
         self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
         ki = f"vk{k}"
         self.e(f"br i1 {inst}, label %{ki}, label %{slow}, {HOT_FIRST}")
         self.f.label(ki)
-        cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]), "cls")
+        cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]), "cls",
+                        mem="hdr")
         labels = {g: f"vt{k}_{g}" for g in targets}
         cases = " ".join(f"i32 {c}, label %{labels[g]}"
                          for g, cs in targets.items() for c in cs)
@@ -1017,13 +1050,15 @@ class Lowering:
         self.f.label(nn)
         op = self.t("o")
         self.e(f"{op} = inttoptr i64 {o} to ptr")
-        kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]), "kd")
+        kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]), "kd",
+                         mem="hdr")
         inst = self.t("c")
         self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
         ki = f"ik{k}"
         self.e(f"br i1 {inst}, label %{ki}, label %{slow}, {HOT_FIRST}")
         self.f.label(ki)
-        cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]), "cls")
+        cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]), "cls",
+                        mem="hdr")
         labels = {g: f"it{k}_{g}" for g in targets}
         cases = " ".join(f"i32 {c}, label %{labels[g]}"
                          for g, cs in targets.items() for c in cs)
@@ -1110,28 +1145,30 @@ class Lowering:
             fld = ops[2] if name == "GETF" else ops[1]
             p = self.field_ptr(op, L["OFF_INST_FIELDS"] + 8 * fld)
             if name == "GETF":
-                self.put(ops[0], self.load("i64", p, "x"))
+                self.put(ops[0], self.load("i64", p, "x", mem="field"))
             else:
-                self.store("i64", self.get(ops[2]), p)
+                self.store("i64", self.get(ops[2]), p, mem="field")
         else:
             nn = f"gn{k}"
             self.e(f"br i1 {isnull}, label %{slow}, label %{nn}, {COLD}")
             self.f.label(nn)
             idx = self.get(ops[2] if name == "AGET" else ops[1])
-            ln = self.load("i32", self.field_ptr(op, L["OFF_ARR_LEN"]), "len")
+            ln = self.load("i32", self.field_ptr(op, L["OFF_ARR_LEN"]), "len",
+                           mem="hdr")
             ln64 = self.t("len")
             self.e(f"{ln64} = zext i32 {ln} to i64")
             oob = self.t("c")
             self.e(f"{oob} = icmp uge i64 {idx}, {ln64}")
             self.e(f"br i1 {oob}, label %{slow}, label %{fast}, {COLD}")
             self.f.label(fast)
-            v = self.load("ptr", self.field_ptr(op, L["OFF_ARR_V"]), "ev")
+            v = self.load("ptr", self.field_ptr(op, L["OFF_ARR_V"]), "ev",
+                          mem="hdr")
             p = self.t("e")
             self.e(f"{p} = getelementptr inbounds i64, ptr {v}, i64 {idx}")
             if name == "AGET":
-                self.put(ops[0], self.load("i64", p, "x"))
+                self.put(ops[0], self.load("i64", p, "x", mem="elem"))
             else:
-                self.store("i64", self.get(ops[2]), p)
+                self.store("i64", self.get(ops[2]), p, mem="elem")
         self.e(f"br label %{join}")
         self.f.label(slow)
         self.generic(pc, O.BY_NAME[name], ops)
@@ -1160,13 +1197,15 @@ class Lowering:
         self.f.label(nn)
         op_ = self.t("o")
         self.e(f"{op_} = inttoptr i64 {o} to ptr")
-        kind = self.load("i8", self.field_ptr(op_, L["OFF_OBJ_KIND"]), "kd")
+        kind = self.load("i8", self.field_ptr(op_, L["OFF_OBJ_KIND"]), "kd",
+                         mem="hdr")
         inst = self.t("c")
         self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
         ki = f"ck{k}"
         self.e(f"br i1 {inst}, label %{ki}, label %{slow}, {HOT_FIRST}")
         self.f.label(ki)
-        cls = self.load("i32", self.field_ptr(op_, L["OFF_OBJ_CLS"]), "cls")
+        cls = self.load("i32", self.field_ptr(op_, L["OFF_OBJ_CLS"]), "cls",
+                        mem="hdr")
         cases = " ".join(f"i32 {c}, label %{yes}" for c in sorted(under))
         self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
         # CAST: the value itself, null or not; INSTOF: false for null
@@ -1199,7 +1238,8 @@ class Lowering:
             self.f.label(fast)
             op_ = self.t("o")
             self.e(f"{op_} = inttoptr i64 {o} to ptr")
-            ln = self.load("i32", self.field_ptr(op_, L["OFF_ARR_LEN"]), "len")
+            ln = self.load("i32", self.field_ptr(op_, L["OFF_ARR_LEN"]), "len",
+                           mem="hdr")
             v = self.t("len")
             self.e(f"{v} = zext i32 {ln} to i64")
             if a >= 0:
@@ -1683,6 +1723,10 @@ def generate(img: Image, digest: bytes, opts: Options,
     out.append('!0 = !{!"branch_weights", i32 1, i32 2000}')
     out.append('!1 = !{!"branch_weights", i32 2000, i32 1}')
     out.append('!20 = !{!"rsp"}')
+    out.append('!30 = !{!"kjit memory"}')
+    for mem, tag in MEM_CLASSES.items():
+        out.append(f'!{tag + 10} = !{{!"{mem}", !30, i64 0}}')
+        out.append(f'!{tag} = !{{!{tag + 10}, !{tag + 10}, i64 0}}')
     if module_tail:
         out.append(module_tail)
     return ModuleIR("\n".join(out) + "\n", compiled, fallback)
