@@ -29,7 +29,7 @@ kt_use_it_with_shell_tools() {
 	show "cat /dev/hello"
 	show "echo Linus > /dev/hello"
 	show "dd if=/dev/hello bs=8 status=none"
-	show "$KLOAD ioctl /dev/hello 1 21"
+	show "$KLOAD ioctl /dev/hello 0x6801 21"
 	show "$KLOAD list"
 }
 
@@ -42,7 +42,7 @@ kt_a_bad_image_is_refused() {
 
 kt_a_faulting_callback() {
 	show "echo boom > /dev/hello"
-	show "$KLOAD ioctl /dev/hello 3 0"
+	show "$KLOAD ioctl /dev/hello 0x6803 0"
 	show "dmesg | grep -A2 -e IndexOutOfBounds -e 'abort:' | grep konoha"
 	show "cat /dev/hello"
 }
