@@ -1526,6 +1526,10 @@ def _java_constructs(src, filename, class_names, tables):
                     k = skip_type(j)
                     if k is not None and _is_name(tok(k)) and text(k + 1) == "(":
                         what = "a `final` method"
+                    # a method added outside its class: `final T C.m(...)`
+                    elif k is not None and _is_name(tok(k)) and text(k + 1) == "." and \
+                            _is_name(tok(k + 2)) and text(k + 3) == "(":
+                        what = "a `final` method"
                 if what is not None:
                     report("E0032", f"{what} is not K: remove `final`", i)
                     drop(i, i)
