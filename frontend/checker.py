@@ -65,6 +65,10 @@ ALL = _All()
 # (1.1) The value of an expression that is not a constant expression (a
 # sentinel, since None, False and 0 are all constant values).
 _NC = object()
+# (1.1) The value of an expression that would be constant but for a final
+# global whose own value is being computed: a cycle, which is an error only
+# when every initialiser in it would otherwise be constant (§2).
+_CYC = object()
 _U64 = 1 << 64
 
 
@@ -267,6 +271,7 @@ class Checker:
         self.bf_assign = None     # the `f = e;` a constructor may assign f by
         self.in_target = None     # the Member being checked as a target
         self.const_memo = {}
+        self.const_cycle_hits = set()   # constant globals met while busy
         self.declared_locals = []   # W0001: LocalVars declared by statements
         self.var_fn = {}            # (1.1) LocalVar -> the _Fn declaring it
         self.captured = []          # (1.1) (LocalVar, span) used by lambdas
@@ -2534,7 +2539,7 @@ class Checker:
                                f"found `{lt}`", lab.span, label=f"expected `{t}`")
                     continue
                 v = self.constant(lab)
-                if v is _NC:
+                if v is _NC or v is _CYC:
                     notes = ["a label is a literal, a constant global or an operator applied to constants"]
                     if self._divides_by_zero(lab):
                         notes = ["a division or remainder by zero is not a constant expression"]
@@ -2689,10 +2694,11 @@ class Checker:
         if not gi.final or gd is None or gd.init is None:
             return _NC
         if gi.const_state == "busy":
-            self.error("E0505", f"constant global `{gi.name}` depends on itself", gd.name_span,
-                       notes=["constant globals may not refer to each other in a cycle"])
-            gi.const_state = "done"
-            return _NC
+            # reported where its evaluation ends, if the cycle is made of
+            # would-be constants only (a call or a division by zero in it
+            # makes its globals plain final ones)
+            self.const_cycle_hits.add(gi)
+            return _CYC
         # const_state: None (not evaluated yet), "busy" (being evaluated:
         # meeting it again is a cycle, E0505), "done" (is_const and const_value
         # are final).
@@ -2712,6 +2718,12 @@ class Checker:
             v = self.constant(gd.init)
         if gi.const_state == "busy":
             gi.const_state = "done"
+            if v is _CYC:
+                if gi in self.const_cycle_hits:
+                    self.error("E0505", f"constant global `{gi.name}` depends on itself", gd.name_span,
+                               notes=["constant globals may not refer to each other in a cycle"])
+                    return _NC
+                return _CYC
             if v is not _NC:
                 gi.is_const, gi.const_value = True, v
         return v if gi.is_const else _NC
@@ -2728,7 +2740,8 @@ class Checker:
         if hit is not None and hit[0] is e:
             return hit[1]
         v = self._constant(e) if e.ty in (T.INT, T.BOOL, self.STRING) else _NC
-        self.const_memo[key] = (e, v)
+        if v is not _CYC:       # known only once the cycle's start is done
+            self.const_memo[key] = (e, v)
         return v
 
     def _constant(self, e):
@@ -2751,8 +2764,8 @@ class Checker:
             return self._ioctl_constant(e)
         if isinstance(e, A.Unary):
             a = self.constant(e.operand)
-            if a is _NC:
-                return _NC
+            if a is _NC or a is _CYC:
+                return a
             if e.op == "!":
                 return not a if isinstance(a, bool) else _NC
             if isinstance(a, bool) or not isinstance(a, int):
@@ -2760,13 +2773,19 @@ class Checker:
             return _wrap(-a) if e.op == "-" else _wrap(~a)
         if isinstance(e, A.Cond):
             c, a, b = self.constant(e.cond), self.constant(e.then), self.constant(e.els)
-            if _NC in (c, a, b) or not isinstance(c, bool):
+            if any(x is _NC for x in (c, a, b)):
+                return _NC
+            if any(x is _CYC for x in (c, a, b)):
+                return _CYC
+            if not isinstance(c, bool):
                 return _NC
             return a if c else b
         if isinstance(e, A.Binary):
             a, b = self.constant(e.left), self.constant(e.right)
             if a is _NC or b is _NC:
                 return _NC
+            if a is _CYC or b is _CYC:
+                return _CYC
             return _fold(e.op, a, b)
         return _NC
 
