@@ -113,7 +113,8 @@ CALLI_MAX_TARGETS = 4
 # inlined by +tiny: native id -> name.  Their C versions are in natives.c.
 PURE_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
                 for c, m in (("Array", "size"), ("Math", "abs"),
-                             ("Math", "min"), ("Math", "max"))}
+                             ("Math", "min"), ("Math", "max"),
+                             ("String", "length"), ("String", "charAt"))}
 
 # Memory classes of the loads and stores that stubs make themselves, as
 # TBAA tags (metadata ids): accesses of two classes never touch the same
@@ -122,8 +123,8 @@ PURE_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
 #   reg    the VM register stack (vm->stack: one allocation of its own)
 #   vm     struct kvm's fields and the frames array (vm->frames)
 #   hdr    object headers: kind, class id, an array's length and element
-#          pointer (stubs never store there; handlers, which may, are
-#          calls, and a call may touch any memory)
+#          pointer, a string's length and bytes (stubs never store there;
+#          handlers, which may, are calls, and a call may touch any memory)
 #   field  an instance's field slots (after its header)
 #   elem   an array's elements (vm-allocated, apart from headers)
 # Anything else (globals, Func values, direct code's slots) has no tag and
@@ -1223,25 +1224,43 @@ class Lowering:
 
     def pure_native(self, pc, op, ops):
         """CALLN of a native that only computes its result (PURE_NATIVES:
-        Array.size and Math.abs/min/max), as IR; Array.size of null takes
-        the handler, which throws.  The instruction still ends its
-        segment (RUNS_SCRIPT), so the budget is charged as before."""
+        Array.size, Math.abs/min/max, String.length and charAt), as IR; a
+        null receiver or an index out of charAt's bounds takes the
+        handler, which throws.  The instruction still ends its segment
+        (RUNS_SCRIPT), so the budget is charged as before."""
         a, n, b = ops
         name = PURE_NATIVES[n]
-        if name == "Array.size":
+        if name in ("Array.size", "String.length", "String.charAt"):
             k = self.f.tmp('')[1:]
             fast, slow, join = f"nf{k}", f"ns{k}", f"nj{k}"
             o = self.get(b)
             isnull = self.t("c")
             self.e(f"{isnull} = icmp eq i64 {o}, 0")
-            self.e(f"br i1 {isnull}, label %{slow}, label %{fast}, {COLD}")
-            self.f.label(fast)
+            nn = f"nn{k}" if name == "String.charAt" else fast
+            self.e(f"br i1 {isnull}, label %{slow}, label %{nn}, {COLD}")
+            self.f.label(nn)
             op_ = self.t("o")
             self.e(f"{op_} = inttoptr i64 {o} to ptr")
-            ln = self.load("i32", self.field_ptr(op_, L["OFF_ARR_LEN"]), "len",
-                           mem="hdr")
+            off = L["OFF_ARR_LEN" if name == "Array.size" else "OFF_STR_LEN"]
+            # a string's length never changes: no store ever reaches it
+            ln = self.load("i32", self.field_ptr(op_, off), "len", mem="hdr")
             v = self.t("len")
             self.e(f"{v} = zext i32 {ln} to i64")
+            if name == "String.charAt":
+                # the byte at i, 0..255; unsigned, so i < 0 fails too
+                i = self.get(b + 1)
+                oob = self.t("c")
+                self.e(f"{oob} = icmp uge i64 {i}, {v}")
+                self.e(f"br i1 {oob}, label %{slow}, label %{fast}, {COLD}")
+                self.f.label(fast)
+                p = self.t("p")
+                self.e(f"{p} = getelementptr inbounds i8, ptr {op_}, "
+                       f"i64 {L['OFF_STR_B']}")
+                q = self.t("p")
+                self.e(f"{q} = getelementptr inbounds i8, ptr {p}, i64 {i}")
+                by = self.load("i8", q, "by", mem="hdr")
+                v = self.t("by")
+                self.e(f"{v} = zext i8 {by} to i64")
             if a >= 0:
                 self.put(a, v)
             self.e(f"br label %{join}")

@@ -52,6 +52,10 @@
 #define KJIT_OFF_ARR_LEN	24
 #define KJIT_OFF_ARR_V		32
 
+/* struct kstr: its length and its bytes (String.length and charAt) */
+#define KJIT_OFF_STR_LEN	16
+#define KJIT_OFF_STR_B		20
+
 /* struct kfunc */
 #define KJIT_SIZEOF_FUNC	112
 

@@ -76,6 +76,8 @@ _Static_assert(OFF(struct kfn, m.func) == KJIT_OFF_FN_FUNC, "kfn.m.func");
 _Static_assert(OFF(struct kfn, recv) == KJIT_OFF_FN_RECV, "kfn.recv");
 _Static_assert(OFF(struct kfn, cap) == KJIT_OFF_FN_CAP, "kfn.cap");
 _Static_assert(OFF(struct karr, v) == KJIT_OFF_ARR_V, "karr.v");
+_Static_assert(OFF(struct kstr, len) == KJIT_OFF_STR_LEN, "kstr.len");
+_Static_assert(OFF(struct kstr, b) == KJIT_OFF_STR_B, "kstr.b");
 _Static_assert(sizeof(struct kfunc) == KJIT_SIZEOF_FUNC, "kfunc size");
 _Static_assert(sizeof(union kvalue) == 8, "kvalue size");
 _Static_assert(KVM_OK == KJIT_ST_OK && KVM_THROW == KJIT_ST_THROW &&
