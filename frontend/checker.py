@@ -2061,8 +2061,10 @@ class Checker:
             return T.ERROR
         return T.INT
 
-    def flow_cond(self, e):
-        """Check a boolean expression; returns (da_true, da_false, type)."""
+    def flow_cond(self, e, exp=None):
+        """Check a boolean expression; returns (da_true, da_false, type).
+        `exp` is the expected type of an operand that need not be boolean
+        (a branch of `?:` or an arm of a switch expression)."""
         if isinstance(e, A.BoolLit):
             e.ty = T.BOOL
             d = self.da
@@ -2090,7 +2092,15 @@ class Checker:
             if e.op == "&&":
                 return t2, da_join(f1, f2), ty
             return da_join(t1, t2), f2, ty
-        ty = self.check_value(e)
+        ty = self.check_value(e, exp)
+        # a boolean `?:` or switch expression: true and false sets joined
+        # branch by branch (JLS 16.1), which expr_Cond and
+        # expr_SwitchExpr leave on the node
+        sets = getattr(e, "flow_sets", None)
+        if sets is not None:
+            e.flow_sets = None
+            if ty == T.BOOL:
+                return sets[0], sets[1], ty
         d = self.da
         # any other expression assigns the same whichever its value: two sets,
         # not aliased
@@ -2237,11 +2247,11 @@ class Checker:
         if ty != T.BOOL and not T.is_error(ty):
             self.error("E0202", f"the condition of `?:` must be `boolean`, found `{ty}`", e.cond.span)
         self.da = t
-        a = self.check_value(e.then, exp)
-        da1 = self.da
+        t1, f1, a = self.flow_cond(e.then, exp)
         self.da = f
-        b = self.check_value(e.els, exp)
-        self.da = da_join(da1, self.da)
+        t2, f2, b = self.flow_cond(e.els, exp)
+        e.flow_sets = (da_join(t1, t2), da_join(f1, f2))
+        self.da = da_join(da_join(t1, f1), da_join(t2, f2))
         # two branches of the expected array type (e.g. both `[]`) have that
         # type
         if exp is not None and not T.is_error(exp) and isinstance(exp, (T.ArrayType,)) and a == b:
@@ -2628,7 +2638,7 @@ class Checker:
         da0 = self.da.copy() if self.da is not ALL else ALL
         live0 = self.live
         pa0 = set(self.pa)
-        values, ends, pas = [], [], []
+        values, ends, pas, trues, falses = [], [], [], [], []
         target = exp if exp is not None and not T.is_error(exp) else None
         for arm in e.arms:
             self.da = da0.copy() if da0 is not ALL else ALL
@@ -2636,7 +2646,14 @@ class Checker:
             body = arm.body
             if isinstance(body, A.ExprStmt):
                 v = body.expr
-                t = self.check_assign_to(v, target) if target is not None else self.check_value(v)
+                if target is not None:
+                    t = self.check_assign_to(v, target)
+                    tv = fv = self.da
+                else:
+                    tv, fv, t = self.flow_cond(v)
+                    self.da = da_join(tv, fv)
+                trues.append(tv)
+                falses.append(fv)
                 values.append((v, t))
                 ends.append(self.da)
                 pas.append(self.pa)
@@ -2653,6 +2670,11 @@ class Checker:
         for d in ends:
             da = da_join(da, d)
         self.da = da
+        # for a boolean switch expression in a condition (flow_cond)
+        dt = df = ALL
+        for x, y in zip(trues, falses):
+            dt, df = da_join(dt, x), da_join(df, y)
+        e.flow_sets = (dt, df)
         self.pa = set().union(pa0, *pas)
         if not values:
             f, l, c = e.span[0], e.span[1], e.span[2]
