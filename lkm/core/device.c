@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * device.c - character devices written in K (the language reference §9).
+ * device.c - character devices written in K (the language reference §9):
+ * Devices, whose files serve a content produced whole, and (1.1)
+ * CharDevices, whose callbacks see every call with its File (§9.1).
  *
  * Shared by the userspace host (kvm --serve, the host library) and the
- * kernel glue: the host calls kdev_open/read/write/ioctl/llseek/release
- * with host memory (the kernel glue copies from/to user space itself) and
- * gets 0 or a count, or -errno.  Each entry takes the script's lock and
- * runs the callback as a top-level call with a fresh budget.
+ * kernel glue: the host calls kdev_open/read/write/ioctl/poll/llseek/
+ * release with host memory (the kernel glue copies from/to user space
+ * itself; a CharDevice's ioctl reaches the caller's memory only through
+ * the host's struct kdev_umem) and gets 0 or a count, or -errno.  Each
+ * entry takes the script's lock and runs the callback as a top-level call
+ * with a fresh budget.
  *
  * Every lock wait a user's system call makes is interruptible (-EINTR):
  * a callback that runs long cannot pin other users in an unkillable wait.

@@ -609,7 +609,8 @@ int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
 int kdev_poll(struct kdev_file *f, unsigned int fl);
 /*
  * Runs callback cb (enum kd_callback) of f's device with the ints in[n]
- * after the receiver (at most KDEV_CALL_MAX_INTS), under the script's
+ * after the receiver and, for a CharDevice, its File (at most
+ * KDEV_CALL_MAX_INTS), under the script's
  * lock with a callback's budget: 0 and its int result in *result (0 for
  * a void method), or -errno.  The way of every operation whose callback
  * takes only ints (devops.def's `call`), and of kdev_ioctl().
