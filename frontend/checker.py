@@ -1280,17 +1280,7 @@ class Checker:
         (`loop_body`, its condition and update being `nodes`), only what
         can reach the next iteration counts (_back_edge_names).  Returns
         what `leave_repeated` restores: everything the statement assigns."""
-        def resolve(names):
-            extra = set()
-            for n in names:
-                v = self.lookup_local(n)
-                if v is not None:
-                    extra.add(v)
-                elif self.fn is not None and self.fn.cls is not None:
-                    f = self.fn.cls.lookup_field(n)
-                    if f is not None and f.final:
-                        extra.add(f)
-            return extra
+        resolve = self.assigned_vars
         names = _assigned_names(list(nodes))
         after = self.pa | resolve(names | _assigned_names(loop_body))
         if loop_body is not None:
@@ -1298,6 +1288,20 @@ class Checker:
         self.pa = self.pa | resolve(names)
         self.bf_depth += 1
         return after
+
+    def assigned_vars(self, names):
+        """The locals and final fields visible here that `names` (from
+        _assigned_names) denote."""
+        extra = set()
+        for n in names:
+            v = self.lookup_local(n)
+            if v is not None:
+                extra.add(v)
+            elif self.fn is not None and self.fn.cls is not None:
+                f = self.fn.cls.lookup_field(n)
+                if f is not None and f.final:
+                    extra.add(f)
+        return extra
 
     def leave_repeated(self, pa):
         """Ends what enter_repeated began: the possibly-assigned set is the one
@@ -1463,12 +1467,18 @@ class Checker:
     def stmt_Try(self, s):
         """`try`: its body, catches and finally may run after one another's
         assignments (an exception can leave the body anywhere), so they are a
-        "repeated" region for the finals rules (enter_repeated)."""
+        "repeated" region for the finals rules (enter_repeated): a catch may
+        run after what the body assigns, the finally after what the body and
+        the catches assign, but the body itself runs once (JLS 16.2.15)."""
+        pa0 = set(self.pa)
+        body = self.assigned_vars(_assigned_names(s.body))
+        catches = self.assigned_vars(_assigned_names(s.catches))
         pa = self.enter_repeated(s.body, s.catches, s.finally_)
-        self._stmt_Try(s)
+        self.pa = set(pa0)
+        self._stmt_Try(s, pa0 | body, pa0 | body | catches)
         self.leave_repeated(pa)
 
-    def _stmt_Try(self, s):
+    def _stmt_Try(self, s, catch_pa, finally_pa):
         """The flow of a try statement. Each catch starts from what was definitely
         assigned before the try (the body may have thrown before any of its
         assignments), and so does the finally. After the statement: live if the
@@ -1496,6 +1506,7 @@ class Checker:
                 caught.append((ct, c.type.span))
             self.live = True
             self.da = before.copy() if before is not ALL else ALL
+            self.pa = set(catch_pa)
             self.fn.scopes.append({})
             v = self.declare_local(c.name, ct, c.name_span, final=c.final, has_init=True)
             c.var = v
@@ -1508,6 +1519,7 @@ class Checker:
         if s.finally_ is not None:
             self.live = True
             self.da = before.copy() if before is not ALL else ALL
+            self.pa = set(finally_pa)
             self.check_block(s.finally_)
             fin_live, fin_da = self.live, self.da
             self.live = live and fin_live
