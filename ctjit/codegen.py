@@ -14,8 +14,9 @@ the techniques enabled:
                target by the receiver's class id (kop_CALLV as the slow
                path); RET/RETV as an inline pop and `ret`;
   +tiny        moves, constants, globals, int arithmetic and compares,
-               DIV/MOD, and field and element access (the handler as the
-               slow path) as IR;
+               DIV/MOD, field and element access, CAST/INSTOF to script
+               classes and CALLN of natives that only compute a result
+               (the handler as the slow path) as IR;
   +direct      functions that only compute on ints also get a direct
                version, called without a VM frame (DirectLowering).
 
@@ -42,7 +43,9 @@ through layout.py; kops.c checks them against the structs):
                their uses below).
 
 Registers live in the VM stack, not in machine registers, because the
-collector, traces and the interpreter read them there.  A handler that may
+collector, traces and the interpreter read them there; TBAA tags
+(MEM_CLASSES) tell LLVM that they never overlap objects or struct kvm,
+so between calls a register's value may stay in a machine register.  A handler that may
 run script code can move that stack (it grows by reallocation), so R is
 kept in a stack slot (%Rslot, promoted to SSA by LLVM) and recomputed as
 vm->stack plus the frame's byte offset %boff after every handler call but
