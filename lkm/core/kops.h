@@ -1091,9 +1091,42 @@ static inline int kopi_native_call(struct kvm *vm, union kvalue *R,
 static inline int kopi_CALLN(struct kvm *vm, union kvalue *R, int32_t a,
 			     int32_t n, int32_t b)
 {
+	const struct kstr *s;
+	int64_t v;
+
 	if (vm->nsig[n].has_recv && unlikely(!R[b].o))
 		return throw_npe(vm);
-	return kopi_native_call(vm, R, a, (uint32_t)n, NULL, b);
+	/*
+	 * The natives that only compute their result, without the call
+	 * (as their versions in natives.c do; ctjit inlines the same ones):
+	 * the hottest natives of loops.  Anything that may throw (charAt
+	 * out of bounds) goes on to the native.
+	 */
+	switch (n) {
+	case KN_Array_size:
+		v = ((const struct karr *)R[b].o)->len;
+		break;
+	case KN_String_length:
+		v = ((const struct kstr *)R[b].o)->len;
+		break;
+	case KN_String_charAt:
+		s = (const struct kstr *)R[b].o;
+		if ((uint64_t)R[b + 1].i >= s->len)
+			return kopi_native_call(vm, R, a, (uint32_t)n, NULL, b);
+		v = s->b[R[b + 1].i];
+		break;
+	case KN_Math_min:
+		v = R[b].i < R[b + 1].i ? R[b].i : R[b + 1].i;
+		break;
+	case KN_Math_max:
+		v = R[b].i > R[b + 1].i ? R[b].i : R[b + 1].i;
+		break;
+	default:
+		return kopi_native_call(vm, R, a, (uint32_t)n, NULL, b);
+	}
+	if (a >= 0)
+		R[a].i = v;
+	return KVM_OK;
 }
 
 /*
