@@ -73,15 +73,27 @@ static void host_output(void *ctx, const char *buf, size_t len)
 }
 
 /*
+ * The most bytes of a report line that reach the log: printk keeps about
+ * 1 KiB of a record anyway, and an exception's message (the first line)
+ * may be megabytes long, which would ask kmalloc for more than it ever
+ * gives (a WARNING) if the whole line were copied.
+ */
+#define KONOHA_LOG_LINE_MAX	512u
+
+/*
  * A line of a script's report for the kernel log: printk stops at a NUL
- * byte, which a K string may hold, so NULs are shown as \0.
+ * byte, which a K string may hold, so NULs are shown as \0.  A longer
+ * line is cut to KONOHA_LOG_LINE_MAX bytes and ends in "...".
  */
 void konoha_log_line(int level_err, const char *script, const char *indent,
 		     const char *line, size_t len)
 {
-	char *buf = kmalloc(2 * len + 1, GFP_KERNEL);
+	const char *cut = len > KONOHA_LOG_LINE_MAX ? "..." : "";
+	char *buf;
 	size_t i, n = 0;
 
+	len = min_t(size_t, len, KONOHA_LOG_LINE_MAX);
+	buf = kmalloc(2 * len + 1, GFP_KERNEL);
 	if (!buf)
 		return;
 	for (i = 0; i < len; i++) {
@@ -93,9 +105,9 @@ void konoha_log_line(int level_err, const char *script, const char *indent,
 		}
 	}
 	if (level_err)
-		pr_err("%s: %s%.*s\n", script, indent, (int)n, buf);
+		pr_err("%s: %s%.*s%s\n", script, indent, (int)n, buf, cut);
 	else
-		pr_warn("%s: %s%.*s\n", script, indent, (int)n, buf);
+		pr_warn("%s: %s%.*s%s\n", script, indent, (int)n, buf, cut);
 	kfree(buf);
 }
 

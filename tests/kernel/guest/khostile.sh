@@ -123,6 +123,21 @@ kt_load_evil_device() {
 	run $KLOAD load -n evil -b 3000000 -H 8388608 $IMG/khost_evil.kbc
 }
 
+kt_huge_exception_message_is_cut() {
+	# A report's first line holds the exception's message, here 3 MB:
+	# the log shows the line's first 512 bytes ("IllegalStateException: "
+	# and 489 of the message) and "...", and copying it for
+	# the log asks the kernel for no impossible allocation (the boot's
+	# log check finds no WARNING).  First after the load: the reports'
+	# rate limit has room.
+	expect_ops /dev/khost_evil "open:r ioctl:110:3000000 ioctl:100:0 close" \
+		'open 0\nioctl -1 EIO\nioctl 42\nclose 0' || return 1
+	dmesg | grep -q 'evil: IllegalStateException: m*\.\.\.$' ||
+		{ echo "no cut report line"; dmesg | tail -n 5 | cut -c1-200; return 1; }
+	n=$(dmesg | grep 'evil: IllegalStateException: m' | tail -n 1 | tr -cd m | wc -c)
+	expect_eq "$n" 489 "m bytes of the logged message"
+}
+
 kt_callback_loops_forever() {
 	expect_ops /dev/khost_evil "open:r ioctl:101:0 ioctl:100:0 ioctl:101:0 ioctl:100:0 close" \
 		'open 0\nioctl -1 EIO\nioctl 42\nioctl -1 EIO\nioctl 42\nclose 0'
