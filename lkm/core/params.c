@@ -138,7 +138,9 @@ int kvm_set_params(struct kvm *vm, const char *blob, size_t len, char *err,
 /*
  * The value of parameter name (n bytes): true with *val and *val_len, or
  * false.  The blob was checked when it was set.  *scanned counts the
- * bytes compared, for the caller to charge.
+ * bytes of every entry split on the way, values included (split_entry
+ * reads them looking for the NUL), for the caller to charge: a miss costs
+ * the whole blob, up to KVM_PARAMS_BLOB_MAX bytes.
  */
 bool kvm_param_find(const struct kvm *vm, const uint8_t *name, size_t n,
 		    const char **val, size_t *val_len, size_t *scanned)
@@ -149,7 +151,7 @@ bool kvm_param_find(const struct kvm *vm, const uint8_t *name, size_t n,
 	*scanned = 0;
 	while (p && p < end) {
 		split_entry(p, end, &nl, &v, &vl, &next);
-		*scanned += nl + 1;
+		*scanned += (size_t)(next - p);
 		if (nl == n && !memcmp(p, name, n)) {
 			*val = v;
 			*val_len = vl;
