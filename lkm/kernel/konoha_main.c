@@ -50,7 +50,10 @@ struct workqueue_struct *konoha_wq;
  * script is live, its prints come from callbacks that any user of a
  * 0666 device can trigger, so they pass through a per-script limit of
  * KONOHA_PRINT_BURST lines per 5 s (the budget bounds the bytes of one
- * call, not the calls).  READ_ONCE: live is written under
+ * call, not the calls).  Once the limit refuses a line, the rest of
+ * that print is dropped with it: a single print of megabytes of newlines
+ * would otherwise ask the limiter once per line, far more work than the
+ * budget charged for the bytes.  READ_ONCE: live is written under
  * konoha_scripts_lock, which the script's lock does not exclude; a print
  * racing the end of the init is logged either way.
  */
@@ -63,8 +66,9 @@ static void host_output(void *ctx, const char *buf, size_t len)
 		nl = memchr(buf, '\n', len);
 		if (!nl)
 			nl = buf + len;
-		if (!READ_ONCE(s->live) || __ratelimit(&s->print_rs))
-			pr_info("%s: %.*s\n", s->name, (int)(nl - buf), buf);
+		if (READ_ONCE(s->live) && !__ratelimit(&s->print_rs))
+			break;
+		pr_info("%s: %.*s\n", s->name, (int)(nl - buf), buf);
 		if (nl == buf + len)
 			break;
 		len -= nl + 1 - buf;

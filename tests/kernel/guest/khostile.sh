@@ -371,6 +371,25 @@ kt_callback_prints_are_rate_limited() {
 	fi
 }
 
+kt_one_print_of_many_lines_is_cut_short() {
+	# One print of 4,000,000 empty lines (charged a unit per 64 bytes):
+	# once the limit refuses a line, the rest of that print is dropped
+	# at once, not offered to the limit line by line (millions of
+	# limiter calls for a few thousand units).  The limiter reports what
+	# it refused when its next 5 s interval starts: a handful of lines.
+	sleep 6
+	expect_user_ops /dev/khost_user "open ioctl:109:4000000 close" \
+		'open 0\nioctl 4000000\nclose 0' || return 1
+	sleep 6
+	expect_user_ops /dev/khost_user "open ioctl:108:1 close" \
+		'open 0\nioctl 1\nclose 0' || return 1
+	n=$(dmesg | grep 'host_output: [0-9]* callbacks suppressed' | tail -n 1 |
+		sed 's/.*host_output: \([0-9]*\) callbacks.*/\1/')
+	echo "lines refused by the limit: $n"
+	[ -n "$n" ] && [ "$n" -le 1000 ] ||
+		{ echo "the limit was asked about every line"; return 1; }
+}
+
 kt_sigkill_while_waiting_for_the_script() {
 	# A (user 1000) holds the script's lock for 8 s in a sleeping ioctl.
 	# B (user 1000) opened before, then waits for the lock in an ioctl;
