@@ -106,23 +106,17 @@ static void name_from_source(const char *src, char *name)
 		strscpy(name, "script", KONOHA_NAME_LEN);
 }
 
-/* The most lines of a failed init's report that go to the log. */
-#define KONOHA_INIT_LOG_LINES	64u
-
 /*
  * Appends the report to the message and to the log, line by line.  The
  * message is cut at KONOHA_MSG_MAX (scnprintf never writes past it and
- * returns what it wrote, so used stays below the size); the log gets the
- * first KONOHA_INIT_LOG_LINES lines and a count of the rest.  Loads are
- * root's only, but the script is not trusted: its message may hold any
- * number of lines, and a deep recursion has a frame line per call.
+ * returns what it wrote, so used stays below the size); the log gets
+ * every line.  Loads are root's only: no rate limit here.
  */
 static void report_init_failure(struct load_req *rq, const char *report,
 				size_t len)
 {
 	size_t used = strlen(rq->msg);
 	const char *end = report + len, *nl;
-	unsigned int lines = 0, more = 0;
 
 	pr_err("%s: init failed:\n", rq->name);
 	used += scnprintf(rq->msg + used, KONOHA_MSG_MAX - used,
@@ -132,19 +126,11 @@ static void report_init_failure(struct load_req *rq, const char *report,
 		nl = memchr(report, '\n', end - report);
 		if (!nl)
 			nl = end;
-		if (lines++ < KONOHA_INIT_LOG_LINES)
-			konoha_log_line(1, rq->name, "  ", report,
-					nl - report);
-		else
-			more++;
-		if (used < KONOHA_MSG_MAX - 1)
-			used += scnprintf(rq->msg + used, KONOHA_MSG_MAX - used,
-					  "  %.*s\n", (int)(nl - report),
-					  report);
+		konoha_log_line(1, rq->name, "  ", report, nl - report);
+		used += scnprintf(rq->msg + used, KONOHA_MSG_MAX - used,
+				  "  %.*s\n", (int)(nl - report), report);
 		report = nl < end ? nl + 1 : nl;
 	}
-	if (more)
-		pr_err("%s:   ... %u more lines\n", rq->name, more);
 }
 
 /*

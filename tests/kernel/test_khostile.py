@@ -45,7 +45,7 @@ from kimages import IMAGES, compile_scripts, guest_files
 
 SCRIPTS = ["khost_evil", "khost_init_loop", "khost_init_alloc", "khost_init_recurse",
            "khost_user", "khost_squat", "khost_mode0", "khost_race", "khost_tree",
-           "khost_spin", "khost_init_lines"]
+           "khost_spin"]
 MUTANTS = IMAGES / "mutants"
 COUNT = 1000
 SEED = int(os.environ.get("K_KHOSTILE_SEED", "20251127"))

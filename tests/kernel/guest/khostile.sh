@@ -119,22 +119,6 @@ kt_init_recurses_with_the_largest_depth() {
 		allocs_are_zero "after the aborted init"
 }
 
-kt_init_report_of_many_lines_is_cut() {
-	# An init fails with a message of 100,000 lines: the load's message
-	# has what fits, the log the report's first lines and a count of the
-	# rest, not 100,000 lines.
-	before=$(dmesg | grep -c 'lines:   line')
-	out=$($KLOAD load -n lines $IMG/khost_init_lines.kbc 2>&1)
-	echo "$out" | grep -q 'IllegalStateException: line' ||
-		{ echo "$out" | head -n 5; return 1; }
-	after=$(dmesg | grep -c 'lines:   line')
-	echo "log lines of the report: $((after - before))"
-	[ $((after - before)) -ge 1 ] && [ $((after - before)) -le 100 ] ||
-		{ echo "the whole report went to the log"; return 1; }
-	dmesg | grep -q 'lines:   \.\.\. [0-9]* more lines' ||
-		{ echo "no count of the lines left out"; return 1; }
-}
-
 kt_load_evil_device() {
 	run $KLOAD load -n evil -b 3000000 -H 8388608 $IMG/khost_evil.kbc
 }
