@@ -311,9 +311,7 @@ class Checker:
         for ns in ("Math", "System", "Errno", "Ioctl", "Poll"):
             top[ns] = Namespace(ns)
         top["print"] = self.bs.print_func
-        # (1.1) the blocking built-ins of the language reference §9.2 are
-        # reserved names (§2) even where they are not provided yet
-        self.builtin_names = set(top) | {"WaitQueue", "Timer"}
+        self.builtin_names = set(top)
         self.decl_spans = {}
         self.declare_top(program)
         self.resolve_hierarchy()

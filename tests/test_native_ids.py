@@ -202,6 +202,7 @@ C_KINDS = ("METHOD", "STATIC", "FUNC", "CTOR")
 KB_T = 0xFF
 KB_K, KB_V = 0xFE, 0xFD     # (1.1) a Map method's key and value types
 KB_FT = 0xFC                # (1.1) Func<int(T, T)>: Array.sort's comparator
+KB_FV = 0xFB                # (1.1) Func<void()>: Timer's function
 KIMG_NONE = 0xFFFFFFFF
 
 
@@ -247,6 +248,8 @@ def _c_view(t: T.Type) -> tuple[int, int, int]:
     dims = 0
     if t == T.FuncType(T.INT, [T.TVAR, T.TVAR]):
         return (KB_FT, 0, KIMG_NONE)
+    if t == T.FuncType(T.VOID, []):
+        return (KB_FV, 0, KIMG_NONE)
     while isinstance(t, T.ArrayType):
         t, dims = t.elem, dims + 1
     if isinstance(t, T.ClassType):

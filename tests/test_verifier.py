@@ -492,8 +492,8 @@ def test_type_missing_class(checker):
 
 def test_type_class_in_gap(checker):
     m = module()
-    m.types.append((kasm.TY_CLASS, 20))
-    refused(checker, m.to_bytes(), "class 20 does not exist")
+    m.types.append((kasm.TY_CLASS, 30))
+    refused(checker, m.to_bytes(), "class 30 does not exist")
 
 
 # ---- classes --------------------------------------------------------------
@@ -945,7 +945,7 @@ OPERAND_CASES = [
     ("none_dest_not_call", "ADD -1, a, b", "ADD: register r-1 out of range"),
     ("constant", "LOADK a, #99", "LOADK: constant 99 out of range"),
     ("global", "GETG a, 9", "GETG: global 9 out of range (2 globals)"),
-    ("class", "NEW p, 20", "NEW: class 20 does not exist"),
+    ("class", "NEW p, 30", "NEW: class 30 does not exist"),
     ("class_high", "NEW p, 40", "NEW: class 40 does not exist"),
     ("type", "CAST p, o, #9999", "CAST: type 9999 out of range"),
     ("function", "LOADFN fi, 99", "LOADFN: function 99 out of range"),

@@ -114,22 +114,33 @@ static bool can_wrap(const struct kb_type *t)
 {
 	if (t->base == KB_T || t->base == KB_K || t->base == KB_V)
 		return t->dims == 0;
-	return t->base != KB_FT && t->base != KT_VOID && t->dims < KB_MAX_DIMS;
+	return t->base != KB_FT && t->base != KB_FV && t->base != KT_VOID &&
+		t->dims < KB_MAX_DIMS;
 }
 
 /*
- * (1.1) The rest of "Func<int(T, T)>" after "Func<": the comparator type
- * of Array.sort, the only Func type builtins.def uses, so the reader
- * accepts exactly that one.
+ * (1.1) The rest of "Func<int(T, T)>" after "Func<" (the comparator type
+ * of Array.sort: *base KB_FT) or of "Func<void()>" (Timer's: KB_FV), the
+ * only Func types builtins.def uses, so the reader accepts exactly those.
  */
-static int parse_cmp(const char **p)
+static int parse_func(const char **p, uint8_t *base)
 {
 	const char *e = *p;
 	struct kb_type r, a, b;
 
-	if (kb_parse_type(&e, &r) || r.base != KT_INT || r.dims)
+	if (kb_parse_type(&e, &r) || r.dims)
 		return -EINVAL;
 	e = skip_blanks(e);
+	if (r.base == KT_VOID) {
+		if (*e++ != '(' || *e++ != ')' || *e++ != '>')
+			return -EINVAL;
+		*base = KB_FV;
+		*p = e;
+		return 0;
+	}
+	if (r.base != KT_INT)
+		return -EINVAL;
+	*base = KB_FT;
 	if (*e++ != '(' || kb_parse_type(&e, &a))
 		return -EINVAL;
 	e = skip_blanks(e);
@@ -146,7 +157,7 @@ static int parse_cmp(const char **p)
 
 /*
  * int, boolean, void, Any, T, (1.1) K and V, a built-in class, Array<X>,
- * X[], (1.1) Func<int(T, T)>: the types
+ * X[], (1.1) Func<int(T, T)>, Func<void()>: the types
  * the lines of builtins.def use.  Array<X> nests by recursion, bounded by
  * KB_MAX_DIMS as the dims count is.
  */
@@ -162,9 +173,8 @@ int kb_parse_type(const char **p, struct kb_type *t)
 		return -EINVAL;
 	if (WORD_IS(s, n, "Func") && *e == '<') {
 		e++;
-		if (parse_cmp(&e))
+		if (parse_func(&e, &t->base))
 			return -EINVAL;
-		t->base = KB_FT;
 		t->dims = 0;
 		t->cls = KIMG_NONE;
 	} else if (WORD_IS(s, n, "Array") && *e == '<') {

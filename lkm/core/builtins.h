@@ -71,6 +71,11 @@ uint32_t kb_class_by_name(const char *name, size_t len);
  * "T" itself may be wrapped once (Array<T>: what Array.slice returns).
  */
 #define KB_FT		0xFCu
+/*
+ * (1.1) "Func<void()>": a function of no parameters and no result
+ * (Timer's), an ordinary Func type; no array holds it either.
+ */
+#define KB_FV		0xFBu
 
 /*
  * One type: a base wrapped in dims arrays (Array<X> and X[] both add

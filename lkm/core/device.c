@@ -191,7 +191,7 @@ void kvm_devices_remove_all(struct kvm *vm)
  * many more there were (a stack overflow has a thousand, and any user of
  * a device can cause one).
  */
-static void log_report(struct kvm *vm)
+void kvm_log_report(struct kvm *vm)
 {
 	const char *p = kvm_report(vm), *end = p + vm->report_len, *nl;
 	uint32_t line = 0, more = 0;
@@ -250,6 +250,19 @@ static int cb_result(struct kdev *d, int op, int st)
 
 	if (st == KVM_OK)
 		return 0;
+	/*
+	 * (1.1) An uncaught InterruptedException fails the call without a
+	 * log: with ERESTARTSYS when a signal is pending (Linux turns it
+	 * into EINTR, or a restart under SA_RESTART), else with EINTR.
+	 */
+	if (st == KVM_THROW && vm->exc &&
+	    kimg_subclass(vm->img, vm->exc->cls, KC_InterruptedException)) {
+		vm->exc = NULL;
+		if (vm->host.signal_pending &&
+		    vm->host.signal_pending(vm->host.ctx))
+			return -KVM_ERESTARTSYS;
+		return -EINTR;
+	}
 	if (st == KVM_THROW && vm->exc &&
 	    kimg_subclass(vm->img, vm->exc->cls, KC_DeviceError)) {
 		int64_t e = ((struct kinst *)vm->exc)->f[KF_DEVERR_ERRNO].i;
@@ -260,7 +273,7 @@ static int cb_result(struct kdev *d, int op, int st)
 		return err;
 	}
 	vm->exc = NULL;
-	log_report(vm);
+	kvm_log_report(vm);
 	return -EIO;
 }
 
@@ -275,10 +288,15 @@ static int run_cb_in(struct kdev *d, int op, union kvalue *args,
 		     uint32_t n, union kvalue *ret, struct kdev_cb *cb)
 {
 	struct kvm *vm = d->vm;
-	struct kdev_cb none = { NULL, NULL }, *outer = vm->cb;
+	struct kdev_cb none = { .ufile = NULL }, *outer = vm->cb;
 	int st;
 
-	vm->cb = cb ? cb : &none;
+	if (!cb)
+		cb = &none;
+	/* (1.1) the callbacks that may wait (the language reference §9.2) */
+	cb->can_wait = d->chr && (op == KD_open || op == KD_read ||
+				  op == KD_write || op == KD_ioctl);
+	vm->cb = cb;
 	st = kvm_call_top(vm, d->ops[op], args, n, ret, vm->lim.cb_budget);
 	vm->cb = outer;
 	return cb_result(d, op, st);
@@ -306,7 +324,7 @@ static struct kstream *new_stream(struct kvm *vm, bool output)
 			output ? KC_OutputStream : KC_InputStream);
 	if (!s) {
 		kvm_make_report(vm, KVM_ABORT);
-		log_report(vm);
+		kvm_log_report(vm);
 		return NULL;
 	}
 	s->output = output;
@@ -434,7 +452,7 @@ static struct kinst *new_builtin(struct kvm *vm, uint32_t cls)
 	in = kvm_inst_new(vm, cls);
 	if (!in) {
 		kvm_make_report(vm, KVM_ABORT);
-		log_report(vm);
+		kvm_log_report(vm);
 	}
 	return in;
 }
@@ -660,7 +678,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 	if (!s->buf) {
 		kvm_pop_roots(vm, 1);
 		kvm_make_report(vm, KVM_ABORT);
-		log_report(vm);
+		kvm_log_report(vm);
 		goto out_unlock;
 	}
 	s->cap = (uint32_t)n;
@@ -749,7 +767,7 @@ int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
 	       unsigned int fl, const struct kdev_umem *um, int64_t *result)
 {
 	int64_t in[2] = { (int64_t)cmd, arg }, r;
-	struct kdev_cb st = { NULL, um };
+	struct kdev_cb st = { .um = um };
 	int err;
 
 	err = call_ints(f, KD_ioctl, in, 2, fl, &st, &r);
@@ -768,10 +786,11 @@ int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
  * answers 0, so that poll(2) sees the signal.  A Device answers IN|OUT,
  * as Linux does for a driver without poll.
  */
-int kdev_poll(struct kdev_file *f, unsigned int fl)
+int kdev_poll(struct kdev_file *f, unsigned int fl, void *pt)
 {
 	struct kdev *d = f->dev;
 	struct kvm *vm = d->vm;
+	struct kdev_cb cb = { .poll_pt = pt };
 	struct kinst *t;
 	union kvalue args[3], ret;
 	int mask = KDEV_POLL_ERR;
@@ -791,7 +810,8 @@ int kdev_poll(struct kdev_file *f, unsigned int fl)
 	args[1].o = f->file;
 	args[2].o = &t->h;
 	ret.i = 0;
-	if (!run_cb(d, KD_poll, args, 3, &ret))
+	cb.poll_file = f->file;
+	if (!run_cb_in(d, KD_poll, args, 3, &ret, &cb))
 		mask = (int)(ret.i & KDEV_POLL_MASK);
 	kvm_pop_roots(vm, 1);
 	t->f[KF_POLLTABLE_VALID].i = 0;
@@ -898,6 +918,8 @@ static void release_locked(struct kdev_file *f)
 	if (d->chr) {
 		args[1].o = f->file;
 		run_cb(d, KD_release, args, 2, &ret);
+		/* (1.1) the queues its polls registered on may go now */
+		((struct kinst *)f->file)->f[KF_FILE_POLLED].o = NULL;
 		chr_unlink(f);
 	} else {
 		run_cb(d, KD_release, args, 1, &ret);

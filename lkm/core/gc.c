@@ -67,6 +67,16 @@ static bool charge_quota(struct kvm *vm, size_t n)
 	return true;
 }
 
+bool kvm_quota_take(struct kvm *vm, size_t n)
+{
+	return charge_quota(vm, n);
+}
+
+void kvm_quota_give(struct kvm *vm, size_t n)
+{
+	vm->heap_used -= n;
+}
+
 /*
  * Doubles vm->tmp for kvm_push_root().  KVM_OK, or KVM_ABORT (out of
  * memory) with vm->tmp unchanged.
@@ -416,6 +426,7 @@ static void mark_roots(struct kvm *vm)
 	for (i = 0; i < vm->nsaved; i++)
 		kvm_gc_mark_obj(vm, vm->saved[i].exc);
 	kvm_devices_mark(vm);
+	kvm_wait_mark(vm);
 	drain(vm);
 }
 
@@ -434,6 +445,8 @@ static void free_obj(struct kvm *vm, struct kobj *o)
 		kvm_mem_free(vm, s->buf, s->cap);
 	} else if (o->kind == KO_MAP) {
 		kvm_map_free_storage(vm, (struct kmap *)o);
+	} else if (o->kind == KO_INSTANCE && o->cls == KC_WaitQueue) {
+		kvm_wq_free(vm, o);
 	}
 	kvm_mem_free(vm, o, kvm_obj_size(vm, o));
 }

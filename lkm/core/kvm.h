@@ -160,6 +160,17 @@ struct kstream {
 #define KF_FILE_FLAGS	2
 /* (1.1) PollTable's hidden field: 1 while its poll runs. */
 #define KF_POLLTABLE_VALID	0
+/* (1.1) File's queues its poll registered on (wait.c), until release */
+#define KF_FILE_POLLED	3
+/* (1.1) WaitQueue's hidden fields: the host's state, waiting callbacks */
+#define KF_WQ_HOST	0
+#define KF_WQ_WAITERS	1
+/* (1.1) Timer's hidden fields (wait.c); times in host nanoseconds */
+#define KF_TIMER_F	0
+#define KF_TIMER_DUE	1
+#define KF_TIMER_PERIOD	2
+#define KF_TIMER_SEQ	3
+#define KF_TIMER_ACTIVE	4
 
 /* ---- the VM ------------------------------------------------------------- */
 
@@ -210,7 +221,64 @@ struct kvm_host {
 	int (*dev_add)(void *ctx, struct kdev *dev);
 	void (*dev_remove)(void *ctx, struct kdev *dev);
 	void *ctx;
+
+	/*
+	 * (1.1) Wait queues, poll and timers (wait.c, the language
+	 * reference §9.2).  A host without them (wq_wait NULL) makes
+	 * WaitQueue.await throw "cannot wait here" and never fires timers.
+	 * Every hook but now_ns is called with the script's lock held.
+	 *
+	 * Each WaitQueue object owns wq_size bytes of host state (aligned
+	 * to 16, charged to the heap quota), set up by wq_init and torn
+	 * down by wq_fini when the object is freed: no waiter can be on it
+	 * then (a waiting callback roots it), nor a poller (a File roots
+	 * every queue its poll registered on until its release).
+	 */
+	size_t wq_size;
+	void (*wq_init)(void *ctx, void *wq);
+	void (*wq_fini)(void *ctx, void *wq);
+	/*
+	 * Queues the calling task on wq as an exclusive waiter, releases
+	 * lock, sleeps until a wake-up of wq, timeout_ms (< 0: none) or a
+	 * signal, then takes lock again without interruption.  The task is
+	 * queued before the lock goes: a wake-up made under the lock after
+	 * that is never lost.  Returns enum kwait_result.
+	 */
+	int (*wq_wait)(void *ctx, void *wq, int64_t timeout_ms,
+		       struct kp_mutex *lock);
+	/* Wakes every poller of wq and one waiter (all: every waiter). */
+	void (*wq_wake)(void *ctx, void *wq, bool all);
+	/*
+	 * In a CharDevice's poll: registers the poll call pt (what the
+	 * host passed to kdev_poll) on wq, as Linux's poll_wait does.
+	 */
+	void (*poll_wait)(void *ctx, void *wq, void *pt);
+	/* Monotonic nanoseconds for timers (virtual in the simulation). */
+	int64_t (*now_ns)(void *ctx);
+	/*
+	 * Asks for a call of kvm_run_timers() at or after due_ns (with the
+	 * lock taken by the host), replacing any earlier request; due_ns
+	 * INT64_MAX cancels it.
+	 */
+	void (*timer_arm)(void *ctx, int64_t due_ns);
+	/*
+	 * Whether the calling task has a signal pending: a callback that
+	 * ends with an uncaught InterruptedException then fails with
+	 * -ERESTARTSYS, else with -EINTR.  NULL: never.
+	 */
+	bool (*signal_pending)(void *ctx);
 };
+
+/* (1.1) What kvm_host.wq_wait returns. */
+enum kwait_result {
+	KWAIT_WOKEN = 0,	/* a wake-up (or a spurious return) */
+	KWAIT_TIMEOUT,		/* timeout_ms passed */
+	KWAIT_SIGNAL,		/* a signal: InterruptedException */
+	KWAIT_FATAL,		/* a fatal signal: the callback aborts */
+};
+
+/* Linux's ERESTARTSYS: not in userspace errno.h (the kernel's 512). */
+#define KVM_ERESTARTSYS		512
 
 /*
  * A JIT stub runs the top frame (fn's registers at R) to its end, pops
@@ -393,6 +461,19 @@ struct kvm {
 	struct kdev_file *chr_files;
 	/* (1.1) the device callback running, or NULL (device.c) */
 	struct kdev_cb *cb;
+	/*
+	 * (1.1) Callbacks waiting in WaitQueue.await (wait.c), each with
+	 * its execution state put aside, and idle states kept for reuse.
+	 */
+	struct kctx *parked;
+	uint32_t nparked;
+	struct kctx *idle_ctx;
+	uint32_t nidle_ctx;
+	/* (1.1) Timers started and not cancelled (roots), and a counter */
+	struct kobj **timers;
+	uint32_t ntimers, timers_cap;
+	int64_t timer_seq;
+	bool timers_stopped;	/* unloading: none starts or fires */
 	bool init_done;
 	bool init_failed;
 
@@ -423,7 +504,50 @@ struct kvm {
 	uint32_t params_len;
 };
 
+/*
+ * (1.1) The execution state of one top-level call, put aside while that
+ * call waits in WaitQueue.await (the language reference §9.2) so that
+ * other callbacks run on a state of their own: the fields of struct kvm
+ * of the same names, swapped with it by kvm_park() and kvm_unpark()
+ * (wait.c).  An idle one holds empty arrays kept for reuse.
+ */
+struct kctx {
+	struct kctx *next;
+	union kvalue *stack;
+	struct kframe *frames;
+	int64_t budget, budget_rest;
+	uint32_t stack_cap, nframes, frames_cap, jit_nodirect, nest;
+	uint64_t stack_floor;
+	uintptr_t stack_low;
+	struct kobj **tmp;
+	uint32_t ntmp, tmp_cap;
+	struct kconv *conv;
+	uint32_t nconv, conv_cap;
+	struct kobj *exc, *trace_exc;
+	uint32_t trace_frame;
+	struct ktrace_ent *trace;
+	uint32_t ntrace, trace_cap;
+	struct ksaved_trace saved[KVM_SAVED_TRACES];
+	uint32_t nsaved;
+	enum kvm_abort_kind abort_kind;
+	bool killed, charging, lenient;
+	struct kdev_cb *cb;
+	size_t charged;		/* heap quota charged while parked */
+};
+
 /* ---- API for hosts ------------------------------------------------------ */
+
+/*
+ * (1.1) Timers (wait.c).  kvm_run_timers: the host's timer_arm request
+ * came due; runs the timers due by now_ns(), with the lock held, and
+ * asks for the next.  kvm_stop_timers: unloading, with the lock held;
+ * afterwards no timer starts or fires (the host then cancels its own
+ * request and waits for a run in progress).  kvm_waiting: callbacks
+ * now sleeping in a wait.
+ */
+void kvm_run_timers(struct kvm *vm);
+void kvm_stop_timers(struct kvm *vm);
+uint32_t kvm_waiting(const struct kvm *vm);
 
 /*
  * Native stubs compiled by `ktc compile --jit` for one image: a table
@@ -555,6 +679,13 @@ struct kdev_umem {
 struct kdev_cb {
 	struct kobj *ufile;	/* the File whose ioctl this is, or NULL */
 	const struct kdev_umem *um;
+	/* may WaitQueue.await sleep (open, read, write, ioctl of a CharDevice) */
+	bool can_wait;
+	/* a signal ended a wait: every later wait throws at once */
+	bool interrupted;
+	/* in poll: the host's poll call (kdev_poll's pt) and the File */
+	void *poll_pt;
+	struct kobj *poll_file;
 };
 
 /* (1.1) A file's flags as of a call (File's $flags, kdev_* fl). */
@@ -606,7 +737,7 @@ int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
  * it fails, 0 when the wait for the lock was interrupted), IN|OUT for a
  * Device.
  */
-int kdev_poll(struct kdev_file *f, unsigned int fl);
+int kdev_poll(struct kdev_file *f, unsigned int fl, void *pt);
 /*
  * Runs callback cb (enum kd_callback) of f's device with the ints in[n]
  * after the receiver and, for a CharDevice, its File (at most
@@ -699,6 +830,26 @@ void kvm_obj_type_name(struct kvm *vm, const struct kobj *o, char *buf,
 		       size_t len);
 bool kvm_str_eq(const struct kobj *a, const struct kobj *b);
 size_t kvm_obj_size(struct kvm *vm, const struct kobj *o);
+
+/* heap quota only, no budget, no collection (gc.c); false: over it */
+bool kvm_quota_take(struct kvm *vm, size_t n);
+void kvm_quota_give(struct kvm *vm, size_t n);
+
+/* (1.1) waits and timers (wait.c) */
+int kvm_wq_init(struct kvm *vm, struct kobj *q);
+void kvm_wq_free(struct kvm *vm, struct kobj *q);
+int kvm_wq_wait(struct kvm *vm, struct kobj *q, int64_t timeout_ms,
+		bool *woken);
+int64_t kvm_await_ms(int64_t ms);
+void kvm_wq_wake(struct kvm *vm, struct kobj *q, bool all);
+int kvm_poll_wait(struct kvm *vm, struct kobj *t, struct kobj *q);
+int kvm_timer_start(struct kvm *vm, struct kobj *t, int64_t ms, bool every);
+void kvm_timer_cancel(struct kvm *vm, struct kobj *t);
+void kvm_timers_init_done(struct kvm *vm);
+void kvm_wait_mark(struct kvm *vm);
+void kvm_wait_free(struct kvm *vm);
+/* Logs vm->report through the host, cut as a callback's (device.c). */
+void kvm_log_report(struct kvm *vm);
 
 /* maps (map.c) */
 struct kmap *kvm_map_new(struct kvm *vm, uint32_t type);

@@ -52,6 +52,15 @@ static uint32_t builtin_type(struct ld *ld, const struct kb_type *bt,
 	case KT_CLASS:
 		t = ld_add_simple_type(ld, KT_CLASS, bt->cls);
 		break;
+	case KB_FV: {
+		/* (1.1) Func<void()>, an ordinary type of the image */
+		struct ktype ft = { .kind = KT_FUNC };
+
+		ft.result = ld->img->t_void;
+
+		t = ld_add_type(ld, &ft);
+		break;
+	}
 	default:
 		ld_err(ld, -EINVAL, "internal: bad type in builtins.def: %s",
 		       text);

@@ -89,6 +89,13 @@ static int sig_param(const struct kimage *img, const struct kb_type *bt,
 	case KT_ANY:
 		p->type = img->t_any;
 		break;
+	case KB_FV:
+		/* (1.1) Func<void()> */
+		t.kind = KT_FUNC;
+		t.elem = 0;
+		t.result = img->t_void;
+		p->type = kimg_find_type(img, &t);
+		break;
 	default:
 		p->type = kimg_find_type(img, &t);
 		break;
@@ -2218,4 +2225,97 @@ static int nat_InputStream_read(struct kvm *vm, union kvalue *args,
 	if (!st)
 		s->pos += n;
 	return st;
+}
+
+/* ---- (1.1) WaitQueue, Timer, PollTable.wait (wait.c) --------------------- */
+
+static int nat_WaitQueue_WaitQueue_init(struct kvm *vm, union kvalue *args,
+					union kvalue *ret)
+{
+	(void)ret;
+	return kvm_wq_init(vm, args[0].o);
+}
+
+static int nat_WaitQueue_await(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
+{
+	bool woken;
+
+	(void)ret;
+	return kvm_wq_wait(vm, args[0].o, -1, &woken);
+}
+
+/* true: woken up; false: ms (clamped to 0..10,000) passed first */
+static int nat_WaitQueue_awaitFor(struct kvm *vm, union kvalue *args,
+				  union kvalue *ret)
+{
+	bool woken;
+	int st = kvm_wq_wait(vm, args[0].o, kvm_await_ms(args[1].i), &woken);
+
+	ret->i = woken;
+	return st;
+}
+
+static int nat_WaitQueue_wakeOne(struct kvm *vm, union kvalue *args,
+				 union kvalue *ret)
+{
+	(void)ret;
+	kvm_wq_wake(vm, args[0].o, false);
+	return KVM_OK;
+}
+
+static int nat_WaitQueue_wakeAll(struct kvm *vm, union kvalue *args,
+				 union kvalue *ret)
+{
+	(void)ret;
+	kvm_wq_wake(vm, args[0].o, true);
+	return KVM_OK;
+}
+
+/* new Timer(f): a null f fails here rather than when the timer fires */
+static int nat_Timer_Timer_init(struct kvm *vm, union kvalue *args,
+				union kvalue *ret)
+{
+	(void)ret;
+	if (!args[1].o)
+		return npe(vm);
+	ARG_INST(0)->f[KF_TIMER_F].o = args[1].o;
+	return KVM_OK;
+}
+
+static int nat_Timer_start(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
+{
+	(void)ret;
+	return kvm_timer_start(vm, args[0].o, args[1].i, false);
+}
+
+static int nat_Timer_every(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
+{
+	(void)ret;
+	return kvm_timer_start(vm, args[0].o, args[1].i, true);
+}
+
+static int nat_Timer_cancel(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	(void)ret;
+	kvm_timer_cancel(vm, args[0].o);
+	return KVM_OK;
+}
+
+static int nat_Timer_active(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
+{
+	(void)vm;
+	ret->i = !!ARG_INST(0)->f[KF_TIMER_ACTIVE].i;
+	return KVM_OK;
+}
+
+static int nat_PollTable_wait(struct kvm *vm, union kvalue *args,
+			      union kvalue *ret)
+{
+	(void)ret;
+	return kvm_poll_wait(vm, args[0].o, args[1].o);
 }

@@ -355,16 +355,22 @@ static int verify_calln(struct ld *ld, const struct vinsn *v)
 }
 
 /*
- * Classes NEW may create: Object, the exception classes, Device, (1.1)
- * CharDevice (as in extendable() of link.c), and script classes; the
- * other built-in classes are made only by the VM and its natives.
+ * Classes NEW may create: script classes, and the built-in ones that
+ * builtins.def gives a constructor (Object, the exception classes,
+ * Device, (1.1) CharDevice, WaitQueue, Timer); the others (String, the
+ * streams, File, PollTable) are made only by the VM and its natives.
  */
 static bool instantiable(uint32_t c)
 {
-	return c == KC_Object || (c >= KC_Exception && c <= KC_Device) ||
-	       (c >= KC_NoSuchElementException &&
-		c <= KC_InterruptedException) || c == KC_CharDevice ||
-	       c >= KIMG_FIRST_SCRIPT_CLASS;
+	uint32_t i;
+
+	if (c >= KIMG_FIRST_SCRIPT_CLASS)
+		return true;
+	/* a built-in class with a constructor in builtins.def */
+	for (i = 0; i < kb_nclasses; i++)
+		if (kb_classes[i].id == c)
+			return kb_classes[i].ctor >= 0;
+	return false;
 }
 
 /*

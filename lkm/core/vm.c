@@ -1460,9 +1460,13 @@ int kvm_run_init(struct kvm *vm)
 	st = kvm_call_top(vm, m, NULL, 0, &ret, vm->lim.budget);
 	if (st == KVM_OK) {
 		vm->init_done = true;
+		/* (1.1) the init's timers fire from now on */
+		kvm_timers_init_done(vm);
 	} else {
 		vm->init_failed = true;
 		kvm_devices_remove_all(vm);
+		/* (1.1) and never if it failed */
+		kvm_stop_timers(vm);
 	}
 	kp_mutex_unlock(&vm->lock);
 	return st;
@@ -1486,6 +1490,7 @@ void kvm_destroy(struct kvm *vm)
 		return;
 	kvm_devices_remove_all(vm);
 	kdev_free_spares(vm);
+	kvm_wait_free(vm);
 	vm->nframes = 0;
 	vm->ntmp = 0;
 	vm->nconv = 0;

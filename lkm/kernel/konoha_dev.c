@@ -277,7 +277,7 @@ static long kdev_fop_chr_compat_ioctl(struct file *file, unsigned int cmd,
 static __poll_t kdev_fop_poll(struct file *file, poll_table *wait)
 {
 	struct kdev_file *f = file->private_data;
-	int m = kdev_poll(f, file_flags(file));
+	int m = kdev_poll(f, file_flags(file), NULL);
 	__poll_t mask = 0;
 
 	(void)wait;

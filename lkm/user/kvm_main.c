@@ -613,7 +613,7 @@ static int serve_poll(struct kvm *vm, const struct serve_op *op,
 {
 	(void)vm;
 	(void)op;
-	r->value = kdev_poll(a->of->f, file_flags(a->of));
+	r->value = kdev_poll(a->of->f, file_flags(a->of), NULL);
 	return 0;
 }
 

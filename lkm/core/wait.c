@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * wait.c - (1.1) blocking and time: WaitQueue, PollTable.wait and Timer
+ * (the language reference §9.2).
+ *
+ * Callbacks that wait.  A CharDevice callback that calls await() sleeps
+ * in the host (kvm_host.wq_wait) with the script's lock released, so
+ * other callbacks of the same script run meanwhile: other processes,
+ * timers, the same file from another thread.  Each of them needs a call
+ * stack of its own, while the sleeping one keeps its C stack (its task's
+ * kernel stack, or its thread's) where it is.  So before it sleeps, the
+ * waiting call's execution state (the register stack, frames, natives'
+ * roots, budget, traces: struct kctx) is put aside with kvm_park(), and
+ * the VM gets an empty one; after the wake-up, with the lock taken again,
+ * kvm_unpark() swaps it back.  Pointers into the register stack held by
+ * the waiting C frames (the interpreter's, JIT code's) stay valid: no one
+ * else uses that stack meanwhile.
+ *
+ * A parked state is charged to the heap quota and its objects are roots
+ * (kvm_wait_mark).  await may sleep only at the top nesting level of a
+ * callback (vm->nest 1): a native that calls back into the script (sort's
+ * comparator, toString in a conversion) keeps C state about objects that
+ * others could change while it slept.
+ *
+ * Timers are VM objects on vm->timers while active; the host is asked to
+ * call kvm_run_timers() when the earliest is due (one request per VM, a
+ * delayed work item in the kernel, virtual time in the simulation).
+ */
+#include "kvm.h"
+
+/* Idle states kept for reuse: a ping-pong of waits allocates nothing. */
+#define KVM_IDLE_CTX_MAX	2u
+/* Timer callbacks one kvm_run_timers() runs before it lets others go. */
+#define KVM_TIMER_BATCH		64u
+/* The longest delay of Timer.start and every, and of awaitFor's clamp. */
+#define KVM_TIMER_MAX_MS	10000000
+#define KVM_AWAIT_MAX_MS	10000
+
+/* ---- parking a call's execution state ----------------------------------- */
+
+/* Exchanges the execution state of vm and c (struct kctx's fields). */
+static void swap_state(struct kvm *vm, struct kctx *c)
+{
+	struct ksaved_trace saved[KVM_SAVED_TRACES];
+
+#define SWAP(f) do {				\
+		__typeof__(vm->f) t_ = vm->f;	\
+		vm->f = c->f;			\
+		c->f = t_;			\
+	} while (0)
+	SWAP(stack);
+	SWAP(frames);
+	SWAP(budget);
+	SWAP(budget_rest);
+	SWAP(stack_cap);
+	SWAP(nframes);
+	SWAP(frames_cap);
+	SWAP(jit_nodirect);
+	SWAP(nest);
+	SWAP(stack_floor);
+	SWAP(stack_low);
+	SWAP(tmp);
+	SWAP(ntmp);
+	SWAP(tmp_cap);
+	SWAP(conv);
+	SWAP(nconv);
+	SWAP(conv_cap);
+	SWAP(exc);
+	SWAP(trace_exc);
+	SWAP(trace_frame);
+	SWAP(trace);
+	SWAP(ntrace);
+	SWAP(trace_cap);
+	SWAP(nsaved);
+	SWAP(abort_kind);
+	SWAP(killed);
+	SWAP(charging);
+	SWAP(lenient);
+	SWAP(cb);
+#undef SWAP
+	memcpy(saved, vm->saved, sizeof(saved));
+	memcpy(vm->saved, c->saved, sizeof(saved));
+	memcpy(c->saved, saved, sizeof(saved));
+}
+
+/* An idle state: empty arrays (kept ones, or none yet). */
+static struct kctx *idle_get(struct kvm *vm)
+{
+	struct kctx *c = vm->idle_ctx;
+
+	if (c) {
+		vm->idle_ctx = c->next;
+		vm->nidle_ctx--;
+		c->next = NULL;
+		return c;
+	}
+	c = kp_zalloc(sizeof(*c));
+	if (c)
+		c->trace_frame = KIMG_NONE;
+	return c;
+}
+
+/* Frees an idle state and the arrays it holds, at what each was charged. */
+static void idle_free(struct kvm *vm, struct kctx *c)
+{
+	kp_free(c->stack);
+	kp_free(c->frames);
+	kvm_mem_free(vm, c->tmp, c->tmp_cap * sizeof(struct kobj *));
+	kvm_mem_free(vm, c->conv, c->conv_cap * sizeof(struct kconv));
+	kp_free(c->trace);
+	kp_free(c);
+}
+
+/*
+ * The state a finished call left in the VM, now in c, made idle: every
+ * count back to zero (a top-level call resets them as it ends), then
+ * kept, or freed beyond KVM_IDLE_CTX_MAX.
+ */
+static void idle_put(struct kvm *vm, struct kctx *c)
+{
+	c->nframes = 0;
+	c->nest = 0;
+	c->ntmp = 0;
+	c->nconv = 0;
+	c->ntrace = 0;
+	c->nsaved = 0;
+	c->exc = NULL;
+	c->trace_exc = NULL;
+	c->trace_frame = KIMG_NONE;
+	c->abort_kind = KVM_ABORT_NONE;
+	c->killed = c->charging = c->lenient = false;
+	c->cb = NULL;
+	c->charged = 0;
+	if (vm->nidle_ctx >= KVM_IDLE_CTX_MAX) {
+		idle_free(vm, c);
+		return;
+	}
+	c->next = vm->idle_ctx;
+	vm->idle_ctx = c;
+	vm->nidle_ctx++;
+}
+
+/*
+ * Puts the running call's state aside and gives the VM an idle one, for
+ * a wait (the caller then releases the lock).  The register stack and
+ * frames of a parked call are charged to the heap quota (the running
+ * call's are not: the depth limit bounds them).  NULL: out of memory or
+ * over the quota, an abort set, nothing moved.
+ */
+static struct kctx *kvm_park(struct kvm *vm)
+{
+	struct kctx *c;
+	size_t n = sizeof(*c) + vm->stack_cap * sizeof(union kvalue) +
+		vm->frames_cap * sizeof(struct kframe);
+
+	if (!kvm_quota_take(vm, n)) {
+		kvm_abort(vm, KVM_ABORT_OOM);
+		return NULL;
+	}
+	c = idle_get(vm);
+	if (!c) {
+		kvm_quota_give(vm, n);
+		kvm_abort(vm, KVM_ABORT_OOM);
+		return NULL;
+	}
+	swap_state(vm, c);
+	c->charged = n;
+	c->next = vm->parked;
+	vm->parked = c;
+	vm->nparked++;
+	return c;
+}
+
+/*
+ * With the lock taken again after the wait: the VM's current state (an
+ * idle one: whoever ran meanwhile finished or parked) makes way for c's.
+ */
+static void kvm_unpark(struct kvm *vm, struct kctx *c)
+{
+	struct kctx **pp;
+
+	for (pp = &vm->parked; *pp != c; pp = &(*pp)->next)
+		;
+	*pp = c->next;
+	vm->nparked--;
+	kvm_quota_give(vm, c->charged);
+	swap_state(vm, c);
+	idle_put(vm, c);
+}
+
+uint32_t kvm_waiting(const struct kvm *vm)
+{
+	return vm->nparked;
+}
+
+/*
+ * The collector's roots of the parked calls (as mark_roots() marks the
+ * running one's) and of the active timers.
+ */
+void kvm_wait_mark(struct kvm *vm)
+{
+	const struct kctx *c;
+	uint32_t i, r;
+
+	for (c = vm->parked; c; c = c->next) {
+		for (i = 0; i < c->nframes; i++) {
+			const struct kframe *f = &c->frames[i];
+			const union kvalue *regs = c->stack + f->base;
+
+			for (r = 0; r < f->fn->nregs; r++)
+				if (f->fn->reg_is_ref[r])
+					kvm_gc_mark_obj(vm, regs[r].o);
+		}
+		for (i = 0; i < c->ntmp; i++)
+			kvm_gc_mark_obj(vm, c->tmp[i]);
+		for (i = 0; i < c->nconv; i++)
+			kvm_gc_mark_obj(vm, c->conv[i].o);
+		kvm_gc_mark_obj(vm, c->exc);
+		kvm_gc_mark_obj(vm, c->trace_exc);
+		for (i = 0; i < c->nsaved; i++)
+			kvm_gc_mark_obj(vm, c->saved[i].exc);
+		if (c->cb) {
+			kvm_gc_mark_obj(vm, c->cb->ufile);
+			kvm_gc_mark_obj(vm, c->cb->poll_file);
+		}
+	}
+	for (i = 0; i < vm->ntimers; i++)
+		kvm_gc_mark_obj(vm, vm->timers[i]);
+}
+
+/* Frees what kvm_destroy() finds: idle states, the timer list. */
+void kvm_wait_free(struct kvm *vm)
+{
+	struct kctx *c;
+
+	KP_WARN_ON(vm->parked != NULL);
+	while ((c = vm->idle_ctx)) {
+		vm->idle_ctx = c->next;
+		idle_free(vm, c);
+	}
+	vm->nidle_ctx = 0;
+	kvm_mem_free(vm, vm->timers, vm->timers_cap * sizeof(struct kobj *));
+	vm->timers = NULL;
+	vm->ntimers = vm->timers_cap = 0;
+}
+
+/* ---- WaitQueue ---------------------------------------------------------- */
+
+static void *wq_host(const struct kobj *q)
+{
+	return (void *)(uintptr_t)((const struct kinst *)q)->f[KF_WQ_HOST].i;
+}
+
+/* new WaitQueue(): the host's state, charged to the quota. */
+int kvm_wq_init(struct kvm *vm, struct kobj *q)
+{
+	void *h;
+
+	if (!vm->host.wq_size || !vm->host.wq_wait)
+		return KVM_OK;
+	h = kvm_mem_alloc(vm, vm->host.wq_size);
+	if (!h)
+		return KVM_ABORT;
+	memset(h, 0, vm->host.wq_size);
+	if (vm->host.wq_init)
+		vm->host.wq_init(vm->host.ctx, h);
+	((struct kinst *)q)->f[KF_WQ_HOST].i = (int64_t)(uintptr_t)h;
+	return KVM_OK;
+}
+
+/* The collector frees q: nothing waits on it or polls it (see kvm.h). */
+void kvm_wq_free(struct kvm *vm, struct kobj *q)
+{
+	void *h = wq_host(q);
+
+	if (!h)
+		return;
+	KP_WARN_ON(((struct kinst *)q)->f[KF_WQ_WAITERS].i != 0);
+	if (vm->host.wq_fini)
+		vm->host.wq_fini(vm->host.ctx, h);
+	kvm_mem_free(vm, h, vm->host.wq_size);
+	((struct kinst *)q)->f[KF_WQ_HOST].i = 0;
+}
+
+/*
+ * await (timeout_ms < 0) and awaitFor: sleeps on q with the lock
+ * released.  *woken: false when the timeout passed.  Only in the top
+ * level of a callback that may wait (vm->cb->can_wait: open, read,
+ * write and ioctl of a CharDevice); a signal makes it and every later
+ * wait of the callback throw InterruptedException, a fatal one aborts.
+ */
+int kvm_wq_wait(struct kvm *vm, struct kobj *q, int64_t timeout_ms,
+		bool *woken)
+{
+	struct kdev_cb *cb = vm->cb;
+	void *h = wq_host(q);
+	struct kctx *c;
+	int r;
+
+	*woken = false;
+	if (!cb || !cb->can_wait || vm->nest != 1 || !h)
+		return kvm_throw_new(vm, KC_IllegalStateException,
+				     "cannot wait here");
+	if (cb->interrupted)
+		return kvm_throw_new(vm, KC_InterruptedException,
+				     "interrupted");
+	/* a signal that came while running counts as one during the wait */
+	if (kvm_push_root(vm, q))
+		return KVM_ABORT;
+	c = kvm_park(vm);
+	if (!c) {
+		kvm_pop_roots(vm, 1);
+		return KVM_ABORT;
+	}
+	((struct kinst *)q)->f[KF_WQ_WAITERS].i++;
+	r = vm->host.wq_wait(vm->host.ctx, h, timeout_ms, &vm->lock);
+	kvm_unpark(vm, c);
+	((struct kinst *)q)->f[KF_WQ_WAITERS].i--;
+	kvm_pop_roots(vm, 1);
+	switch (r) {
+	case KWAIT_TIMEOUT:
+		return KVM_OK;
+	case KWAIT_SIGNAL:
+		cb->interrupted = true;
+		return kvm_throw_new(vm, KC_InterruptedException,
+				     "interrupted");
+	case KWAIT_FATAL:
+		vm->killed = true;
+		return kvm_abort(vm, KVM_ABORT_KILLED);
+	default:
+		*woken = true;
+		return KVM_OK;
+	}
+}
+
+/* awaitFor's ms, clamped to 0..KVM_AWAIT_MAX_MS. */
+int64_t kvm_await_ms(int64_t ms)
+{
+	return ms < 0 ? 0 : ms > KVM_AWAIT_MAX_MS ? KVM_AWAIT_MAX_MS : ms;
+}
+
+/* wakeOne / wakeAll: anywhere, waking nobody when nobody waits. */
+void kvm_wq_wake(struct kvm *vm, struct kobj *q, bool all)
+{
+	void *h = wq_host(q);
+
+	if (h && vm->host.wq_wake)
+		vm->host.wq_wake(vm->host.ctx, h, all);
+}
+
+/*
+ * PollTable.wait(q) in a CharDevice's poll: the host's poll call is
+ * registered on q, and q is added to the File's $polled list, which
+ * keeps it allocated until the file's release (epoll waits on it until
+ * then).  A table kept past its poll throws DeviceError(EINVAL).
+ */
+int kvm_poll_wait(struct kvm *vm, struct kobj *t, struct kobj *q)
+{
+	struct kdev_cb *cb = vm->cb;
+	struct kinst *file;
+	struct karr *a;
+	void *h;
+	uint32_t i, type;
+
+	if (!((struct kinst *)t)->f[KF_POLLTABLE_VALID].i || !cb ||
+	    !cb->poll_file)
+		return kvm_throw_deverr(vm, EINVAL, "poll table used after its poll");
+	if (!q)
+		return kvm_throw_new(vm, KC_NullPointerException, NULL);
+	file = (struct kinst *)cb->poll_file;
+	a = (struct karr *)file->f[KF_FILE_POLLED].o;
+	if (a) {
+		if (!kvm_charge(vm, a->len))
+			return KVM_ABORT;
+		for (i = 0; i < a->len; i++)
+			if (a->v[i].o == q)
+				goto registered;
+	} else {
+		type = vm->img->classes[KC_File]->field_types[KF_FILE_POLLED];
+		a = kvm_arr_new(vm, type, 0);
+		if (!a)
+			return KVM_ABORT;
+		file->f[KF_FILE_POLLED].o = &a->h;
+	}
+	if (kvm_arr_reserve(vm, a, a->len + 1))
+		return KVM_ABORT;
+	a->v[a->len++].o = q;
+registered:
+	h = wq_host(q);
+	if (h && cb->poll_pt && vm->host.poll_wait)
+		vm->host.poll_wait(vm->host.ctx, h, cb->poll_pt);
+	return KVM_OK;
+}
+
+/* ---- Timer -------------------------------------------------------------- */
+
+static int64_t now_ns(struct kvm *vm)
+{
+	return vm->host.now_ns ? vm->host.now_ns(vm->host.ctx) : 0;
+}
+
+/* Asks the host for a run at the earliest due time, if it may fire. */
+static void timers_arm(struct kvm *vm)
+{
+	int64_t due = INT64_MAX;
+	uint32_t i;
+
+	if (!vm->host.timer_arm || !vm->init_done || vm->timers_stopped)
+		return;
+	for (i = 0; i < vm->ntimers; i++) {
+		int64_t d = ((struct kinst *)vm->timers[i])->f[KF_TIMER_DUE].i;
+
+		if (d < due)
+			due = d;
+	}
+	vm->host.timer_arm(vm->host.ctx, due);
+}
+
+/* Takes t off vm->timers (it is there while active). */
+static void timer_unlist(struct kvm *vm, struct kobj *t)
+{
+	uint32_t i;
+
+	for (i = 0; i < vm->ntimers; i++) {
+		if (vm->timers[i] == t) {
+			vm->timers[i] = vm->timers[--vm->ntimers];
+			return;
+		}
+	}
+}
+
+/*
+ * Timer.start (period_ms 0) and every: (re)starts t, due ms from now.
+ * ms outside the method's range throws IllegalArgumentException.
+ */
+int kvm_timer_start(struct kvm *vm, struct kobj *t, int64_t ms, bool every)
+{
+	struct kinst *ti = (struct kinst *)t;
+	char msg[48];
+
+	if (ms < (every ? 1 : 0) || ms > KVM_TIMER_MAX_MS) {
+		snprintf(msg, sizeof(msg), "bad delay %lld", (long long)ms);
+		return kvm_throw_new(vm, KC_IllegalArgumentException, msg);
+	}
+	if (!ti->f[KF_TIMER_ACTIVE].i) {
+		if (vm->ntimers == vm->timers_cap) {
+			uint32_t cap = vm->timers_cap ? vm->timers_cap * 2 : 8;
+			struct kobj **n;
+
+			n = kvm_mem_realloc(vm, vm->timers, vm->timers_cap *
+					    sizeof(*n), cap * sizeof(*n));
+			if (!n)
+				return KVM_ABORT;
+			vm->timers = n;
+			vm->timers_cap = cap;
+		}
+		vm->timers[vm->ntimers++] = t;
+		ti->f[KF_TIMER_ACTIVE].i = 1;
+	}
+	ti->f[KF_TIMER_DUE].i = now_ns(vm) + ms * 1000000;
+	ti->f[KF_TIMER_PERIOD].i = every ? ms * 1000000 : 0;
+	ti->f[KF_TIMER_SEQ].i = ++vm->timer_seq;
+	timers_arm(vm);
+	return KVM_OK;
+}
+
+void kvm_timer_cancel(struct kvm *vm, struct kobj *t)
+{
+	struct kinst *ti = (struct kinst *)t;
+
+	if (!ti->f[KF_TIMER_ACTIVE].i)
+		return;
+	ti->f[KF_TIMER_ACTIVE].i = 0;
+	timer_unlist(vm, t);
+	timers_arm(vm);
+}
+
+/* The active timer due first by now (ties: started first), or NULL. */
+static struct kinst *timer_due(struct kvm *vm, int64_t now)
+{
+	struct kinst *best = NULL;
+	uint32_t i;
+
+	for (i = 0; i < vm->ntimers; i++) {
+		struct kinst *t = (struct kinst *)vm->timers[i];
+
+		if (t->f[KF_TIMER_DUE].i > now)
+			continue;
+		if (!best || t->f[KF_TIMER_DUE].i < best->f[KF_TIMER_DUE].i ||
+		    (t->f[KF_TIMER_DUE].i == best->f[KF_TIMER_DUE].i &&
+		     t->f[KF_TIMER_SEQ].i < best->f[KF_TIMER_SEQ].i))
+			best = t;
+	}
+	return best;
+}
+
+/*
+ * Runs t's function as a top-level call with a callback's budget and no
+ * waiting; a failure logs its report and cancels t.  t is rooted.
+ */
+static void timer_fire(struct kvm *vm, struct kinst *t)
+{
+	struct kfn *f = (struct kfn *)t->f[KF_TIMER_F].o;
+	struct kdev_cb cb = { .ufile = NULL };
+	union kvalue *args, ret;
+	size_t n;
+	uint32_t i;
+	int st;
+
+	if (!f)
+		return;
+	n = (size_t)f->ncap + 1;
+	args = kvm_mem_alloc(vm, n * sizeof(*args));
+	if (!args) {
+		vm->abort_kind = KVM_ABORT_NONE;
+		kvm_make_report(vm, KVM_ABORT);
+		kvm_log_report(vm);
+		kvm_timer_cancel(vm, &t->h);
+		return;
+	}
+	/* what the Func passes: a bound receiver, a closure's values */
+	n = 0;
+	if (f->recv)
+		args[n++].o = f->recv;
+	for (i = 0; i < f->ncap; i++)
+		args[n++] = f->cap[i];
+	vm->cb = &cb;
+	st = kvm_call_top(vm, f->m, args, (uint32_t)n, &ret,
+			  vm->lim.cb_budget);
+	vm->cb = NULL;
+	kvm_mem_free(vm, args, ((size_t)f->ncap + 1) * sizeof(*args));
+	if (st != KVM_OK) {
+		vm->exc = NULL;
+		kvm_log_report(vm);
+		kvm_timer_cancel(vm, &t->h);
+	}
+}
+
+/*
+ * The host's request came due: runs the timers due by now, by due time
+ * then start order, at most KVM_TIMER_BATCH of them (a timer that
+ * restarts itself with start(0) cannot hold the host forever), then asks
+ * for the next.  A one-shot timer is inactive from when its function
+ * begins; a periodic one is due a period later, or a period from now
+ * when it fell behind (missed periods are skipped, not run in a burst).
+ */
+void kvm_run_timers(struct kvm *vm)
+{
+	int64_t now = now_ns(vm);
+	uint32_t runs;
+	struct kinst *t;
+
+	if (!vm->init_done || vm->timers_stopped)
+		return;
+	for (runs = 0; runs < KVM_TIMER_BATCH; runs++) {
+		t = timer_due(vm, now);
+		if (!t)
+			break;
+		if (t->f[KF_TIMER_PERIOD].i) {
+			t->f[KF_TIMER_DUE].i += t->f[KF_TIMER_PERIOD].i;
+			if (t->f[KF_TIMER_DUE].i <= now)
+				t->f[KF_TIMER_DUE].i = now +
+					t->f[KF_TIMER_PERIOD].i;
+			t->f[KF_TIMER_SEQ].i = ++vm->timer_seq;
+		} else {
+			t->f[KF_TIMER_ACTIVE].i = 0;
+			timer_unlist(vm, &t->h);
+		}
+		/* off the list, a one-shot timer is rooted here */
+		if (kvm_push_root(vm, &t->h)) {
+			vm->abort_kind = KVM_ABORT_NONE;
+			break;
+		}
+		timer_fire(vm, t);
+		kvm_pop_roots(vm, 1);
+	}
+	timers_arm(vm);
+}
+
+/* Unloading: no timer fires or starts from now on. */
+void kvm_stop_timers(struct kvm *vm)
+{
+	uint32_t i;
+
+	vm->timers_stopped = true;
+	for (i = 0; i < vm->ntimers; i++)
+		((struct kinst *)vm->timers[i])->f[KF_TIMER_ACTIVE].i = 0;
+	vm->ntimers = 0;
+	if (vm->host.timer_arm)
+		vm->host.timer_arm(vm->host.ctx, INT64_MAX);
+}
+
+/* After a successful init: the timers it started may fire now. */
+void kvm_timers_init_done(struct kvm *vm)
+{
+	timers_arm(vm);
+}
