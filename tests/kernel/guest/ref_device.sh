@@ -71,3 +71,85 @@ kt_reload() {
 		expect_eq "$(cat /dev/kref)" "$KREF_TEXT" "cat /dev/kref after reload" &&
 		run rmmod kref_dev
 }
+
+# The C peers of the chardev benchmark (bench/test_chardev.py):
+# kref_rot13.ko (/dev/kref_rot13, a per-open rot13 queue) and kref_fifo.ko
+# (/dev/kref_fifo0 and /dev/kref_fifo1, blocking FIFOs with poll), driven
+# by /ktest/bin/kchr (tests/kernel/guest/kchr.c), which checks every
+# answer; examples/rot13.k and examples/fifo.k must behave the same.
+
+kt_chardev_insmod() {
+	run insmod /ktest/modules/kref_rot13.ko &&
+		run insmod /ktest/modules/kref_fifo.ko &&
+		ls -l /dev/kref_rot13 /dev/kref_fifo0 /dev/kref_fifo1
+}
+
+kt_rot13_dd_odd_blocks() {
+	# 300,000 random bytes through one open file of /dev/kref_rot13 (fd 3)
+	# in dd blocks of 7777: each block written, then read back; the
+	# output must be tr's rot13 of the source, byte for byte.
+	dd if=/dev/urandom of=/tmp/rot.src bs=1000 count=300 2>/dev/null || return 1
+	tr 'A-Za-z' 'N-ZA-Mn-za-m' < /tmp/rot.src > /tmp/rot.want || return 1
+	: > /tmp/rot.out
+	exec 3<>/dev/kref_rot13 || return 1
+	i=0
+	while [ $((i * 7777)) -lt 300000 ]; do
+		dd if=/tmp/rot.src bs=7777 skip=$i count=1 2>/dev/null >&3 ||
+			{ echo "dd write of block $i failed"; exec 3>&-; return 1; }
+		dd bs=7777 count=1 <&3 2>/dev/null >> /tmp/rot.out ||
+			{ echo "dd read of block $i failed"; exec 3>&-; return 1; }
+		i=$((i + 1))
+	done
+	exec 3>&-
+	if ! cmp /tmp/rot.want /tmp/rot.out; then
+		echo "$(wc -c < /tmp/rot.out) bytes read: not the rot13 of the source"
+		return 1
+	fi
+	echo "$i blocks, $(wc -c < /tmp/rot.out) bytes, rot13 of the source"
+	rm -f /tmp/rot.src /tmp/rot.want /tmp/rot.out
+}
+
+kt_rot13_odd_reads() {
+	# Writes of one odd size read back in reads of another, every byte
+	# checked by kchr; 64 KiB writes read in 4093-byte pieces.
+	run /ktest/bin/kchr rot13 -b 7777 -r 1001 -n 100 -w 0 /dev/kref_rot13 &&
+		run /ktest/bin/kchr rot13 -b 65536 -r 4093 -n 20 -w 0 /dev/kref_rot13
+}
+
+kt_rot13_bounded() {
+	run /ktest/bin/kchr rot13cap /dev/kref_rot13
+}
+
+kt_fifo_contract() {
+	# EAGAIN, poll masks, 64 KiB bound, order, wake-ups, EINTR.
+	run /ktest/bin/kchr fifocheck /dev/kref_fifo0 &&
+		run /ktest/bin/kchr fifocheck /dev/kref_fifo1
+}
+
+kt_fifo_shell_reader_blocks() {
+	# A reader from the shell sleeps until another process writes.
+	dd if=/dev/kref_fifo0 bs=64 count=1 of=/tmp/fifo.out 2>/dev/null &
+	reader=$!
+	sleep 1
+	if ! kill -0 $reader 2>/dev/null; then
+		echo "the reader did not block"
+		return 1
+	fi
+	echo hello > /dev/kref_fifo0 || return 1
+	wait $reader || { echo "reader exit status $?"; return 1; }
+	expect_eq "$(cat /tmp/fifo.out)" "hello" "what the blocked reader got"
+}
+
+kt_fifo_pingpong() {
+	run /ktest/bin/kchr pingpong -n 2000 -s 8 /dev/kref_fifo0 /dev/kref_fifo1
+}
+
+kt_chardev_rmmod() {
+	run rmmod kref_rot13 && run rmmod kref_fifo || return 1
+	for node in /dev/kref_rot13 /dev/kref_fifo0 /dev/kref_fifo1; do
+		if [ -e $node ]; then
+			echo "$node still exists after rmmod"
+			return 1
+		fi
+	done
+}
