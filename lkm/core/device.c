@@ -574,13 +574,23 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 		return -EINVAL;
 	if (count > KDEV_READ_MAX)
 		count = KDEV_READ_MAX;
+	/*
+	 * The host's buffer (count bytes), which a callback that waits
+	 * keeps for as long as it sleeps, is charged to the quota: sleeping
+	 * readers cannot hold kernel memory beyond it.
+	 */
+	if (!kvm_quota_take(vm, count))
+		return -ENOMEM;
 	s = new_stream(vm, true);
-	if (!s)
+	if (!s) {
+		kvm_quota_give(vm, count);
 		return -EIO;
+	}
 	s->bounded = true;
 	s->limit = (uint32_t)count;
 	if (kvm_push_root(vm, &s->h)) {
 		s->valid = false;
+		kvm_quota_give(vm, count);
 		return -EIO;
 	}
 	file_set(f, *pos, fl);
@@ -604,6 +614,7 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 	kvm_mem_free(vm, s->buf, s->cap);
 	s->buf = NULL;
 	s->len = s->cap = 0;
+	kvm_quota_give(vm, count);
 	return n;
 }
 
@@ -667,6 +678,11 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		return -EINVAL;
 	if (kp_mutex_lock(&vm->lock))
 		return -EINTR;
+	/* (1.1) the host's copy, kept while a CharDevice's write waits */
+	if (d->chr && !kvm_quota_take(vm, n)) {
+		kp_mutex_unlock(&vm->lock);
+		return -ENOMEM;
+	}
 	s = new_stream(vm, false);
 	if (!s)
 		goto out_unlock;
@@ -707,6 +723,8 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 	s->buf = NULL;
 	s->len = s->cap = s->pos = 0;
 out_unlock:
+	if (d->chr)
+		kvm_quota_give(vm, n);
 	kp_mutex_unlock(&vm->lock);
 	return res;
 }

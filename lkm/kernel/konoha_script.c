@@ -342,8 +342,8 @@ int konoha_script_unload(const char *name)
 		goto out_put;
 	if (s->unloaded)
 		err = -ENOENT;		/* another unload got there first */
-	else if (s->vm->open_files)
-		err = -EBUSY;
+	else if (s->vm->open_files || kvm_waiting(s->vm))
+		err = -EBUSY;	/* (1.1) an open() may be waiting, no file yet */
 	else
 		script_unpublish(s);
 	s->unloaded = !err;
