@@ -113,8 +113,9 @@ struct kbox {
 /*
  * A Map<K, V> (map.c): entries in insertion order in e[0..used), the
  * removed ones dead until the next compaction, and an open-addressed
- * index of nidx slots (a power of two, or 0 before the first put) holding
- * the entry's hash and number + 1, 0 for an empty slot.
+ * index of nidx 32-bit slots (a power of two, or 0 before the first put)
+ * holding the entry's number + 1 and some of its hash bits, 0 for an
+ * empty slot and a mark of its own for a removed entry's (map.c's SLOT).
  */
 struct kmentry {
 	union kvalue k, v;
@@ -132,7 +133,7 @@ struct kmap {
 	uint32_t cap;		/* entries allocated */
 	uint32_t nidx;		/* index slots */
 	struct kmentry *e;
-	uint64_t *idx;
+	uint32_t *idx;
 };
 
 /* A device stream; its buffer belongs to the device layer (device.c). */

@@ -4,20 +4,31 @@
  * hash map with O(1) expected time per operation.
  *
  * Layout (struct kmap in kvm.h): the entries in insertion order in
- * e[0..used), and an index of nidx slots (a power of two, twice cap) by
- * linear probing, a slot holding the entry's hash and number + 1, or 0
- * when empty: a probe reads the entry only when the hashes match.
- * remove() marks its entry dead (live 0, key and value cleared so the
- * collector lets them go) and takes its slot out of the index by
- * backward shifting, so the index never holds tombstones; the dead
- * entries are squeezed out when the entries array is full (compaction),
- * before it would grow.  Both keep every operation O(1) amortized.
+ * e[0..used), and an index of nidx 32-bit slots (a power of two, twice
+ * cap) by linear probing, a slot holding the entry's number + 1 and the
+ * hash bits its position does not give (see SLOT), or 0 when empty: a
+ * probe reads the entry only when those bits match.  remove() marks its
+ * entry dead (live 0, key and value cleared so the collector lets them
+ * go) and its slot a tombstone; the dead entries are squeezed out, and
+ * the index rebuilt without tombstones, when the entries array is full
+ * (compaction), before it would grow.  Both keep every operation O(1)
+ * amortized, and at most half of the index in use (make_room()).
+ *
+ * A large map's cost is its cache misses: a lookup reads one index slot
+ * at a random place and, only when the hash bits match, its entry.  The
+ * slots are four bytes so that the index is as small as it can be, and
+ * a removal leaves a tombstone rather than shifting the rest of its run
+ * back, which would read the entry of every slot it moves to find that
+ * slot's home.
  *
  * Hostile keys: the hash is SipHash-1-3 keyed with a random 128-bit key
  * per VM (vm->map_seed), taken when the VM makes its first map.  A script
  * that does not know the key cannot choose keys that share slots, so a
  * crafted key set probes like a random one; keys are never compared by
- * hash alone.
+ * hash alone.  An int key is hashed the same way: a cheaper keyed mix
+ * would save a few percent of a large map's time, while the fast
+ * universal families (multiply-shift) are known to cluster under linear
+ * probing on structured key sets such as i << 20.
  *
  * Keys are equal by the `==` rule of §6 for K: int and boolean by value,
  * String by contents (null equal only to null), Any by its rule (boxes
@@ -203,43 +214,60 @@ static uint64_t eq_units(union kvalue k, const struct kmap *m)
 
 /* ---- the index ------------------------------------------------------- */
 
-/* A used slot: the entry's hash above its number + 1 (never 0). */
-#define SLOT(h, x)	((uint64_t)(h) << 32 | ((uint64_t)(x) + 1))
-#define SLOT_HASH(s)	((uint32_t)((s) >> 32))
-#define SLOT_ENTRY(s)	((uint32_t)(s) - 1)
+/*
+ * A slot is 32 bits: 0 when empty, TOMB when its entry was removed, else
+ * the entry's number + 1 in the bits of mask (nidx - 1) and, above them,
+ * the hash bits that the home slot does not use.  The entry number fits:
+ * x < cap = nidx / 2, so 1 <= x + 1 < mask (nidx >= 16), and mask itself
+ * is free to mark a tombstone.  Four bytes a slot instead of eight keep
+ * the index of a large map twice as dense in the caches; the hash bits
+ * kept beside the number spare most visits to entries of other keys.
+ */
+#define SLOT(h, x, mask)	(((h) & ~(mask)) | ((x) + 1))
+#define SLOT_TOMB(mask)		(mask)
+#define SLOT_ENTRY(s, mask)	(((s) & (mask)) - 1)
+/* whether slot s may hold hash h: its hash bits above mask are h's */
+#define SLOT_MAY_BE(s, h, mask)	((((s) ^ (h)) & ~(mask)) == 0)
 
 /*
- * Looks k (hash h) up.  *slot gets its index slot, or the empty slot
- * where it would go; the result is its entry number, or -1 when absent.
- * A map without an index (nothing put yet) has no slot: *slot is 0.
+ * Looks k (hash h) up.  *slot gets its index slot, or where it would go:
+ * the first tombstone on its run, or else the empty slot ending it.  The
+ * result is its entry number, or -1 when absent.  A map without an index
+ * (nothing put yet) has no slot: *slot is 0.
  *
  * The charge must not depend on the hash, which differs from run to run
  * (the budget is exact: a run stops at the same instruction every time,
  * in the interpreter and the JIT alike): a lookup costs one unit, the
  * key compared with the one found, plus its bytes for a String.  The
- * slots probed on the way are not counted: with the keyed hash and the
- * index at most half full they are fewer than three on average, and a
- * script cannot make them more.  -2: the budget abort is set.
+ * slots probed on the way are not counted: with the keyed hash and at
+ * most half of the index in use (tombstones included, make_room()) they
+ * are fewer than three on average, and a script cannot make them more.
+ * -2: the budget abort is set.
  */
 static int64_t lookup(struct kvm *vm, struct kmap *m, union kvalue k,
 		      uint32_t h, uint32_t *slot)
 {
-	uint32_t mask = m->nidx - 1, i;
+	/* free: the first tombstone seen, nidx while there is none */
+	uint32_t mask = m->nidx - 1, i, s, x, free = m->nidx;
 	int64_t found = -1;
-	uint64_t s;
 
 	*slot = 0;
 	if (m->nidx) {
 		for (i = h & mask; (s = m->idx[i]); i = (i + 1) & mask) {
-			/* the slot's copy of the hash spares a visit to the
-			 * entry */
-			if (SLOT_HASH(s) == h &&
-			    key_eq(m, m->e[SLOT_ENTRY(s)].k, k)) {
-				found = SLOT_ENTRY(s);
+			if (s == SLOT_TOMB(mask)) {
+				if (free == m->nidx)
+					free = i;
+				continue;
+			}
+			if (!SLOT_MAY_BE(s, h, mask))
+				continue;
+			x = SLOT_ENTRY(s, mask);
+			if (m->e[x].hash == h && key_eq(m, m->e[x].k, k)) {
+				found = x;
 				break;
 			}
 		}
-		*slot = i;
+		*slot = found < 0 && free != m->nidx ? free : i;
 	}
 	if (!kvm_charge(vm, 1 + (found >= 0 ? eq_units(k, m) : 0)))
 		return -2;
@@ -253,56 +281,31 @@ static void index_insert(struct kmap *m, uint32_t h, uint32_t x)
 
 	for (i = h & mask; m->idx[i]; i = (i + 1) & mask)
 		;
-	m->idx[i] = SLOT(h, x);
-}
-
-/*
- * Empties slot i and shifts the rest of its run back, so that every
- * entry stays reachable from its home slot without tombstones.  The run
- * is short (see lookup), and its length is not charged, for the same
- * reason.
- */
-static void index_delete(struct kmap *m, uint32_t i)
-{
-	uint32_t mask = m->nidx - 1, j = i, home;
-	uint64_t x;
-
-	m->idx[i] = 0;
-	for (;;) {
-		j = (j + 1) & mask;
-		x = m->idx[j];
-		if (!x)
-			break;
-		home = SLOT_HASH(x) & mask;
-		/* the entry at j may move to i if i is not before its home */
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			m->idx[i] = x;
-			m->idx[j] = 0;
-			i = j;
-		}
-	}
+	m->idx[i] = SLOT(h, x, mask);
 }
 
 /* ---- growth and compaction ------------------------------------------ */
 
 /*
  * Squeezes the dead entries out of e[0..used), keeping the order, and
- * rebuilds the index (zeroed, nidx slots): a unit per entry looked at.
- * The caller has charged it.
+ * rebuilds the index (zeroed, nidx slots, no tombstones left): a unit
+ * per entry looked at.  The caller has charged it.
  */
 static void compact_and_index(struct kmap *m)
 {
-	uint32_t r, w = 0;
+	uint32_t r, w = m->used;
 
-	for (r = 0; r < m->used; r++) {
-		if (!m->e[r].live)
-			continue;
-		if (w != r)
-			m->e[w] = m->e[r];
-		w++;
+	if (m->n < m->used) {
+		for (r = w = 0; r < m->used; r++) {
+			if (!m->e[r].live)
+				continue;
+			if (w != r)
+				m->e[w] = m->e[r];
+			w++;
+		}
+		memset(m->e + w, 0, (size_t)(m->used - w) * sizeof(*m->e));
+		m->used = w;
 	}
-	memset(m->e + w, 0, (size_t)(m->used - w) * sizeof(*m->e));
-	m->used = w;
 	memset(m->idx, 0, (size_t)m->nidx * sizeof(*m->idx));
 	for (r = 0; r < w; r++)
 		index_insert(m, m->e[r].hash, r);
@@ -312,14 +315,23 @@ static void compact_and_index(struct kmap *m)
  * Makes room for one more entry at e[used].  When at least half of the
  * entries are dead they are squeezed out in place; otherwise the entries
  * array doubles and the index is made anew at twice its capacity.  Both
- * cost a unit per entry (moved or indexed), paid before the work.  The
- * map must be rooted (it is: a receiver lives in a register).
+ * cost a unit per entry (moved or indexed), paid before the work.
+ *
+ * This is also what bounds the index's load: a slot is used or a
+ * tombstone only for an entry of e[0..used) (a put takes one slot for
+ * its new entry, a removal turns its entry's slot into a tombstone, and
+ * a rebuild indexes the live entries alone), so at most used <= cap =
+ * nidx / 2 slots are not empty, and every probe ends at an empty one.
+ *
+ * The new index is allocated before the entries grow, so that a failure
+ * leaves the map as it was.  The map must be rooted (it is: a receiver
+ * lives in a register).
  */
 static int make_room(struct kvm *vm, struct kmap *m)
 {
 	uint32_t cap, nidx;
 	struct kmentry *e;
-	uint64_t *idx;
+	uint32_t *idx;
 
 	if (m->used < m->cap)
 		return KVM_OK;
@@ -337,19 +349,21 @@ static int make_room(struct kvm *vm, struct kmap *m)
 		return KVM_ABORT;
 	if (kvm_push_root(vm, &m->h))
 		return KVM_ABORT;
-	e = kvm_mem_realloc(vm, m->e, (size_t)m->cap * sizeof(*e),
-			    (size_t)cap * sizeof(*e));
-	if (!e) {
+	idx = kvm_mem_alloc(vm, (size_t)nidx * sizeof(*idx));
+	if (!idx) {
 		kvm_pop_roots(vm, 1);
 		return KVM_ABORT;
+	}
+	e = kvm_mem_realloc(vm, m->e, (size_t)m->cap * sizeof(*e),
+			    (size_t)cap * sizeof(*e));
+	kvm_pop_roots(vm, 1);
+	if (!e) {
+		kvm_mem_free(vm, idx, (size_t)nidx * sizeof(*idx));
+		return KVM_ABORT;	/* e and its index are unchanged */
 	}
 	memset(e + m->cap, 0, (size_t)(cap - m->cap) * sizeof(*e));
 	m->e = e;
 	m->cap = cap;
-	idx = kvm_mem_alloc(vm, (size_t)nidx * sizeof(*idx));
-	kvm_pop_roots(vm, 1);
-	if (!idx)
-		return KVM_ABORT;	/* the old index still serves e */
 	kvm_mem_free(vm, m->idx, (size_t)m->nidx * sizeof(*m->idx));
 	m->idx = idx;
 	m->nidx = nidx;
@@ -476,7 +490,7 @@ int kvm_map_put(struct kvm *vm, struct kmap *m, union kvalue k,
 		/* the index was made anew: find the free slot again */
 		index_insert(m, h, m->used);
 	} else {
-		m->idx[slot] = SLOT(h, m->used);
+		m->idx[slot] = SLOT(h, m->used, m->nidx - 1);
 	}
 	e = &m->e[m->used++];
 	e->k = k;
@@ -506,16 +520,13 @@ int kvm_map_remove(struct kvm *vm, struct kmap *m, union kvalue k,
 	/* a unit for taking the entry out, and one for the index */
 	if (!kvm_charge(vm, 2))
 		return KVM_ABORT;
-	index_delete(m, slot);
+	m->idx[slot] = SLOT_TOMB(m->nidx - 1);
 	e = &m->e[x];
 	e->live = 0;
 	e->k.i = 0;
 	e->v.i = 0;
 	m->n--;
 	*removed = true;
-	/* an empty map starts its entries over: its index is all empty */
-	if (!m->n)
-		m->used = 0;
 	return KVM_OK;
 }
 
