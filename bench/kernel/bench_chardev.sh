@@ -53,14 +53,18 @@ kt_insmod() {
 }
 
 kt_load_k() {
+	# The K rot13 must answer as the C one: every byte checked, the same
+	# 64 KiB bound (a short write, then ENOSPC).
 	kload -J kchr_empty && kload -J rot13 &&
-		run /ktest/bin/kchr rot13 -b 1000 -n 3 -w 0 /dev/rot13
+		run /ktest/bin/kchr rot13 -b 7777 -r 1001 -n 10 -w 0 /dev/rot13 &&
+		run /ktest/bin/kchr rot13cap /dev/rot13
 }
 
 kt_load_k_jit() {
 	kcompanion kchr_jit && kload -j kchr_emptyj && kload -j rot13j || return 1
 	dmesg | grep 'konoha: jit: \(kchr_emptyj\|rot13j\):' | tail -n 2
-	run /ktest/bin/kchr rot13 -b 1000 -n 3 -w 0 /dev/rot13j
+	run /ktest/bin/kchr rot13 -b 7777 -r 1001 -n 10 -w 0 /dev/rot13j &&
+		run /ktest/bin/kchr rot13cap /dev/rot13j
 }
 
 kt_load_fifo() {
@@ -84,7 +88,11 @@ kt_load_fifo() {
 		return
 	fi
 	kcompanion kchr_fifo_jit && kload -j fifo0j && kload -j fifo1j || return 1
-	run /ktest/bin/kchr pingpong -n 20 -w 0 /dev/fifo0 /dev/fifo1 &&
+	# The K FIFO must keep the C one's contract (EAGAIN, poll masks, the
+	# 64 KiB bound, order, wake-ups from another process, EINTR).
+	run /ktest/bin/kchr fifocheck /dev/fifo0 &&
+		run /ktest/bin/kchr fifocheck /dev/fifo1j &&
+		run /ktest/bin/kchr pingpong -n 20 -w 0 /dev/fifo0 /dev/fifo1 &&
 		run /ktest/bin/kchr pingpong -n 20 -w 0 /dev/fifo0j /dev/fifo1j || return 1
 	: > /tmp/fifo_loaded
 }
