@@ -523,9 +523,10 @@ def cmd_try(args) -> int:
     if args.file.endswith(".k"):
         print(f"ktc: compiling {args.file}", file=sys.stderr)
     data = _image_bytes(args.file)
+    params = _check_params(args.param)
     plan = try_.Plan(image=data, name=name, line=args.kernel, jit=args.jit,
                      budget=args.budget, heap=args.heap, depth=args.depth,
-                     command=command, timeout=args.timeout)
+                     params=params, command=command, timeout=args.timeout)
     try:
         return try_.run(plan, interactive_tty=command is None)
     except try_.TryError as e:
@@ -992,6 +993,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="maximum call depth (default 1000)")
     c.add_argument("--timeout", type=_positive, metavar="SECONDS",
                    help="stop the machine after this long (default: never)")
+    _param_option(c)
     c.set_defaults(func=cmd_try)
 
     c = sub.add_parser(

@@ -73,6 +73,8 @@ class Plan:
     budget: int | None = None
     heap: int | None = None
     depth: int | None = None
+    params: list[str] = field(default_factory=list)
+    """Load-time parameters NAME=VALUE (System.param), checked."""
     command: str | None = None
     """A shell command line run in the guest (stdin /dev/null); None: a
     shell on the console."""
@@ -192,6 +194,8 @@ def init_script(plan: Plan, companion: str | None, term: str | None = None,
         load += ["-d", str(plan.depth)]
     if companion:
         load.append("-j")
+    for p in plan.params:
+        load += ["-P", p]
     load += [plan.name, "/try/script.kbc"]
     lines = [
         "#!/bin/busybox sh",

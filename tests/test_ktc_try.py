@@ -193,6 +193,20 @@ def test_control_channel_relays_stderr_and_reads_markers():
         "[ 1.0] konoha: x: hi", "[ 1.1] konoha: jit: x: runs"]
 
 
+def test_params_go_to_the_guest_load():
+    plan = try_.Plan(image=b"", name="x", params=["greeting=hi there", "n=1"])
+    load = [ln for ln in try_.init_script(plan, None).splitlines()
+            if ln.startswith("kdrive load")]
+    assert load == ["kdrive load -P 'greeting=hi there' -P n=1 x "
+                    "/try/script.kbc > /tmp/step.out 2>&1 || fail load $?"]
+
+
+def test_bad_params_are_refused_before_building():
+    r = ktc("try", "--param", "Bad=1", "examples/hello_device.k", "--", "true")
+    assert r.returncode == 1
+    assert "--param" in r.stderr and "booting" not in r.stderr
+
+
 def test_load_failure_maps_to_ktc_load_statuses():
     assert try_._load_status("load x: ENOEXEC: image refused: bad magic") == 3
     assert try_._load_status("load x: EINVAL: x: init failed:\n  E") == 2
@@ -233,14 +247,15 @@ def test_try_runs_the_command_against_the_script():
 def test_try_reports_a_script_that_does_not_load(tmp_path):
     _kit_or_skip()
     script = tmp_path / "badinit.k"
-    script.write_text('print("starting");\n'
+    # (1.1) and its --param reaches System.param in the guest
+    script.write_text('print("starting " + System.param("who"));\n'
                       'Array<int> a = new Array<int>();\n'
                       'a[3] = 1;\n')
-    r = ktc("try", str(script), "--timeout", "280", "--", "echo", "never",
-            timeout=600)
+    r = ktc("try", str(script), "--param", "who=the guest", "--timeout",
+            "280", "--", "echo", "never", timeout=600)
     assert r.returncode == 2, r.stderr
     assert "never" not in r.stdout
     assert "ktc: loading badinit failed in the guest:" in r.stderr
     assert "init failed" in r.stderr
     assert "IndexOutOfBoundsException: index 3 out of range" in r.stderr
-    assert "konoha: badinit: starting" in r.stderr
+    assert "konoha: badinit: starting the guest" in r.stderr

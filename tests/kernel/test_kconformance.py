@@ -71,8 +71,15 @@ class Program:
         return found
 
     def limits(self) -> tuple[int, int, int]:
+        budget, heap, depth, _ = self.options()
+        return budget, heap, depth
+
+    def options(self) -> tuple[int, int, int, list[str]]:
+        """The limits of `// args:` and (1.1) its load-time parameters,
+        each --param's NAME=VALUE as given."""
         args = shlex.split(self.directives().get("args", ""))
         budget, heap, depth = RUN_BUDGET, RUN_HEAP, RUN_DEPTH
+        params: list[str] = []
         it = iter(args)
         for a in it:
             if a == "--budget":
@@ -81,9 +88,11 @@ class Program:
                 heap = int(next(it))
             elif a == "--depth":
                 depth = int(next(it))
+            elif a == "--param":
+                params.append(next(it))
             else:
                 raise ValueError(f"{self.rel}: unknown `// args:` option {a}")
-        return budget, heap, depth
+        return budget, heap, depth, params
 
     @property
     def status(self) -> int:
@@ -103,12 +112,10 @@ EXCLUDED.update({
     p.rel: "drives its devices with `ktc run --ops` (userspace host); "
            "test_kdrivers.py covers device operations in the kernel"
     for p in PROGRAMS if "--ops" in p.directives().get("args", "")})
-# (1.1) Load-time parameters (`ktc run --param`): `kdrive conform` loads
-# without any; test_konoha.py passes them through KONOHA_IOC_LOAD_PARAMS.
-EXCLUDED.update({
-    p.rel: "takes load-time parameters (`ktc run --param`); test_konoha.py "
-           "covers System.param in the kernel"
-    for p in PROGRAMS if "--param" in p.directives().get("args", "")})
+# (1.1) Load-time parameters (`ktc run --param`) go with the image: the
+# manifest names a file of them, which `kdrive conform` passes through
+# KONOHA_IOC_LOAD_PARAMS; a set `ktc run` refuses (status 1) the module
+# refuses with EINVAL.
 # A NUL byte cannot go through the kernel log (the module shows it as \0).
 EXCLUDED["exceptions/nul_byte_in_message.k"] = (
     "its report holds a NUL byte, which the kernel log shows as \\0")
@@ -134,9 +141,17 @@ def compile_images() -> None:
             COMPILE_ERRORS[p.rel] = f"{type(e).__name__}: {e}"
             continue
         (IMAGES / f"{p.name}.kbc").write_bytes(image)
-        budget, heap, depth = p.limits()
+        budget, heap, depth, params = p.options()
+        pfile = "-"
+        if params:
+            # NUL-ended NAME=VALUE entries, as KONOHA_IOC_LOAD_PARAMS reads
+            (IMAGES / f"{p.name}.params").write_bytes(
+                b"".join(e.encode("latin-1") + b"\0" for e in params))
+            pfile = f"/ktest/conf/{p.name}.params"
+            SUITE.files[f"ktest/conf/{p.name}.params"] = \
+                f"build/kernel/images/conformance/{p.name}.params"
         lines.append(f"{p.name} /ktest/conf/{p.name}.kbc {budget} {heap} {depth}"
-                     f"  {p.rel}\n")
+                     f" {pfile}  {p.rel}\n")
         SUITE.files[f"ktest/conf/{p.name}.kbc"] = \
             f"build/kernel/images/conformance/{p.name}.kbc"
     MANIFEST.write_text("".join(lines))
@@ -203,6 +218,7 @@ def outcomes(result: qemu.BootResult) -> dict[str, Outcome]:
 _OUTCOMES: dict[str, dict[str, Outcome]] = {}
 
 ENOEXEC = 8
+EINVAL = 22
 
 
 @pytest.mark.kernel
@@ -253,6 +269,13 @@ def test_program(line: str, program: Program):
         if got.load == -ENOEXEC:
             pytest.fail(f"{where}: expected the init to fail (status 2), but "
                         f"the verifier refused the image{context}", pytrace=False)
+    if want == 1 and program.options()[3]:
+        # (1.1) parameters `ktc run` refuses: the module refuses the load
+        if got.load != -EINVAL:
+            pytest.fail(f"{where}: expected the load to be refused with "
+                        f"EINVAL for its parameters, got "
+                        f"{got.load}{context}", pytrace=False)
+        return
     if want not in (0, 2):
         pytest.fail(f"{where}: status {want} has no kernel equivalent", pytrace=False)
     if got.load == 0 and got.unload != 0:

@@ -221,6 +221,26 @@ struct limits {
 static uint32_t load_flags;
 
 /*
+ * Load-time parameters of the next loads (System.param): entries
+ * "NAME=VALUE" each ended by a NUL, sent with KONOHA_IOC_LOAD_PARAMS
+ * when there are any (load -P, conform's PARAMS file).
+ */
+static char load_params[KONOHA_PARAMS_LEN_MAX + 1];
+static size_t load_params_len;
+
+/* Appends one NAME=VALUE; -1 when it does not fit. */
+static int add_param(const char *arg)
+{
+	size_t n = strlen(arg) + 1;
+
+	if (n > sizeof(load_params) - load_params_len)
+		return -1;
+	memcpy(load_params + load_params_len, arg, n);
+	load_params_len += n;
+	return 0;
+}
+
+/*
  * Loads an image under NAME with LIM: 0, or -errno with the module's
  * message in msg.
  */
@@ -244,7 +264,17 @@ static int load_image(const char *name, const char *data, size_t len,
 	fd = open(KONOHA_DEV, O_RDWR);
 	if (fd < 0)
 		return -errno;
-	ret = ioctl(fd, KONOHA_IOC_LOAD, &req);
+	if (load_params_len) {
+		struct konoha_load_params preq;
+
+		memset(&preq, 0, sizeof(preq));
+		preq.load = req;
+		preq.params = (uintptr_t)load_params;
+		preq.params_len = load_params_len;
+		ret = ioctl(fd, KONOHA_IOC_LOAD_PARAMS, &preq);
+	} else {
+		ret = ioctl(fd, KONOHA_IOC_LOAD, &req);
+	}
 	ret = ret < 0 ? -errno : 0;
 	close(fd);
 	msg[msgsize - 1] = 0;
@@ -803,8 +833,10 @@ static int cmd_stress(int argc, char **argv)
 /* ---- conform ------------------------------------------------------------------- */
 
 /*
- * MANIFEST: one line per program, "NAME IMAGE BUDGET HEAP DEPTH" (0: the
- * module's default). For each: load it, print every line the script logged
+ * MANIFEST: one line per program, "NAME IMAGE BUDGET HEAP DEPTH [PARAMS]"
+ * (0: the module's default; PARAMS, or "-" for none: a file holding the
+ * load-time parameters as KONOHA_IOC_LOAD_PARAMS takes them, NUL-ended
+ * "NAME=VALUE" entries). For each: load it, print every line the script logged
  * ("konoha: NAME: TEXT") and the result, unload it:
  *
  *   @@ BEGIN NAME
@@ -815,7 +847,8 @@ static int cmd_stress(int argc, char **argv)
  */
 static int cmd_conform(int argc, char **argv)
 {
-	char line[1024], name[128], path[512], text[4096], held[4096];
+	char line[1024], name[128], path[512], ppath[512], text[4096];
+	char held[4096];
 	static char msg[8192];
 	int have_held;
 	unsigned long long budget, heap, depth;
@@ -846,9 +879,24 @@ static int cmd_conform(int argc, char **argv)
 		size_t len, plen;
 		int ret, un = 0, t, level;
 
-		if (sscanf(line, "%127s %511s %llu %llu %llu", name, path,
-			   &budget, &heap, &depth) != 5)
+		ppath[0] = 0;
+		if (sscanf(line, "%127s %511s %llu %llu %llu %511s", name, path,
+			   &budget, &heap, &depth, ppath) < 5)
 			continue;
+		load_params_len = 0;
+		if (ppath[0] && strcmp(ppath, "-")) {
+			char *pdata;
+			size_t pn;
+
+			if (read_file(ppath, &pdata, &pn) ||
+			    pn > sizeof(load_params)) {
+				printf("read %s: failed\n", ppath);
+				return 1;
+			}
+			memcpy(load_params, pdata, pn);
+			load_params_len = pn;
+			free(pdata);
+		}
 		lim.budget = budget;
 		lim.heap = heap;
 		lim.depth = depth;
@@ -992,8 +1040,13 @@ static int cmd_load(int argc, char **argv)
 	int opt, ret;
 
 	optind = 1;
-	while ((opt = getopt(argc, argv, "b:H:d:u:jJ")) != -1) {
-		if (opt == 'j')
+	while ((opt = getopt(argc, argv, "b:H:d:u:jJP:")) != -1) {
+		if (opt == 'P') {
+			if (add_param(optarg)) {
+				printf("load: parameters too long\n");
+				return 1;
+			}
+		} else if (opt == 'j')
 			load_flags = KONOHA_LOAD_JIT;
 		else if (opt == 'J')
 			load_flags = KONOHA_LOAD_NOJIT;
