@@ -42,11 +42,41 @@
  *	poll FD			ok MASK
  *	close FD		ok 0
  *	devices			ok NAME...
+ *	wait MS			ok 0		(virtual time advances by MS)
+ *	sync			ok 0		(every background op has ended)
+ *	&OP OPERAND...		ok N		(OP runs as background op N)
+ *	settle			ok 0		(runs what can run, see below)
  *	quit
  * A file opened r or w refuses write or read with EBADF, as Linux does.
+ *
+ * (1.1) Blocking (the language reference §9.2, §9.4).  Every operation
+ * that runs a callback runs on a thread of its own, so that a callback
+ * waiting in WaitQueue.await keeps its C stack while others run.  A
+ * baton makes the run deterministic: exactly one thread runs at a time,
+ * handed the baton by the main thread (the scheduler), and gives it back
+ * when its operation ends or when it waits.  A foreground operation's
+ * answer is its ok/err line, printed when it ends; if it waits, the
+ * runnable operations run meanwhile, and when none can run and no timer
+ * or timeout is due, the run is a deadlock: "deadlock: every operation
+ * waits" on stderr, exit status 2.  `&OP` starts background operation N
+ * (counted from 1) and answers at once; it runs at the next `settle` or
+ * command, and its own answer comes, when it ends, as a line "&N ok ..."
+ * or "&N err ERRNO" among the output lines of whichever command is
+ * running then.  `settle` runs every runnable operation (those that
+ * wake-ups made runnable after the last command ended, so their lines
+ * come after that command's answer) until none can run; every command
+ * settles first too.  Time is virtual for timers and awaitFor: it
+ * advances only by `wait MS`, which runs the timers and timeouts due,
+ * by due time then start order, each followed by what it woke.  `sync`
+ * waits until every background operation has ended.  `close` of a file
+ * a background operation uses releases it when that operation ends.  At
+ * quit, operations still waiting are killed (as by SIGKILL), then the
+ * files still open are released.
  */
 #include "kvm.h"
 #include <signal.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,15 +95,19 @@
 static bool serve_mode;
 
 /*
- * One open file of the serve protocol (files[fd - FD_BASE]): f is NULL
- * while the slot is free.  The position is the host's to keep, as Linux
- * keeps it in struct file: device.c only reads and updates it.
+ * One open file of the serve protocol (files[fd - FD_BASE], NULL while
+ * the slot is free).  The position is the host's to keep, as Linux
+ * keeps it in struct file: device.c only reads and updates it.  (1.1)
+ * Like a struct file it is counted: the descriptor holds a reference and
+ * so does each operation using it, so that a close while a background
+ * operation uses the file releases it when that operation ends.
  */
 struct open_file {
 	struct kdev_file *f;
 	int64_t pos;
 	bool can_read, can_write;	/* its open mode */
 	bool nonblock;			/* (1.1) opened with nonblock */
+	int refs;
 };
 
 /* The KDEV_FL_* flags of an open file, as device.c takes them. */
@@ -84,7 +118,18 @@ static unsigned int file_flags(const struct open_file *of)
 	       (of->nonblock ? KDEV_FL_NONBLOCK : 0);
 }
 
-static struct open_file files[MAX_FILES];
+static struct open_file *files[MAX_FILES];
+/* (1.1) slots an open in progress has taken (it may wait in open()) */
+static bool fd_reserved[MAX_FILES];
+
+/* Drops a reference to of: the last one releases the file. */
+static void file_unref(struct open_file *of)
+{
+	if (--of->refs)
+		return;
+	kdev_release(of->f);
+	free(of);
+}
 
 /*
  * Each line of buf as "PREFIX line".  The protocol is line-based: a
@@ -292,6 +337,524 @@ struct serve_op {
 	serve_fn *run;
 };
 
+/* ---- (1.1) the simulation's operations and their scheduler -------------- */
+
+/*
+ * An operation in progress (the header comment above says how they are
+ * scheduled).  Its thread runs only while it holds the baton
+ * (running == the task); state changes under sched_mu.
+ */
+enum task_state {
+	TASK_RUNNABLE,		/* on the run list */
+	TASK_RUNNING,		/* holds the baton */
+	TASK_WAITING,		/* in wq_wait, or in a poll with mask 0 */
+	TASK_DONE,		/* ended; the scheduler joins and frees it */
+};
+
+struct sim_wq;
+struct poll_ent;
+
+struct task {
+	struct task *next_run;		/* the run list */
+	struct task *next_wait;		/* wq's waiters */
+	struct task *next_all;		/* every task, in start order */
+	struct sim_wq *wq;		/* waiting on, or NULL */
+	struct poll_ent *polls;		/* a poll's registrations */
+	bool poll_woken;		/* a registered queue was woken */
+	int64_t deadline;		/* awaitFor's timeout, virtual ns */
+	int64_t wait_seq;		/* order in which waits began */
+	int64_t timer_seq;		/* vm->timer_seq when the wait began */
+	int wake;			/* enum kwait_result of the wait */
+	enum task_state state;
+	pthread_t thread;
+	pthread_cond_t cv;		/* signalled when given the baton */
+	unsigned int bg;		/* N of `&N`; 0 in the foreground */
+	struct kvm *vm;
+	const struct serve_op *op;
+	struct serve_args args;
+	struct serve_result res;
+};
+
+/*
+ * A WaitQueue's host state (kvm_host.wq_size bytes, zeroed by the VM):
+ * its waiters in the order they came, and the polls registered on it.
+ */
+struct sim_wq {
+	struct task *head, *tail;
+	struct poll_ent *pollers;
+};
+
+/* A poll's registration on a queue (PollTable.wait, poll_wait below). */
+struct poll_ent {
+	struct poll_ent *next_on_wq, *next_of_task;
+	struct sim_wq *wq;
+	struct task *task;
+};
+
+static pthread_mutex_t sched_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sched_cv = PTHREAD_COND_INITIALIZER;
+static struct task *running;		/* the baton's holder, or NULL */
+static struct task *run_head, *run_tail;
+static struct task *all_tasks;
+static __thread struct task *self;	/* the calling thread's task */
+static unsigned int nbackground;	/* background operations started */
+static unsigned int live_background;	/* of which not yet ended */
+static bool fg_live;			/* a foreground operation is on */
+static int64_t vnow;			/* virtual time, ns */
+static int64_t timer_due = INT64_MAX;	/* the VM's timer_arm request */
+static int64_t wait_seq;
+/*
+ * Timer runs at one virtual instant: a timer that keeps restarting
+ * itself with start(0) would otherwise hold the simulation forever.
+ */
+#define SIM_TIMER_RUNS_MAX	100000
+static int64_t timer_runs_at, timer_runs;
+
+static void make_runnable(struct task *t)
+{
+	t->state = TASK_RUNNABLE;
+	t->next_run = NULL;
+	if (run_tail)
+		run_tail->next_run = t;
+	else
+		run_head = t;
+	run_tail = t;
+}
+
+/*
+ * The calling task gives the baton back (it has waited or ended) and,
+ * unless it ended, sleeps until the scheduler hands it over again.
+ */
+static void task_yield(struct task *t, enum task_state st)
+{
+	pthread_mutex_lock(&sched_mu);
+	t->state = st;
+	running = NULL;
+	pthread_cond_signal(&sched_cv);
+	while (st != TASK_DONE && running != t)
+		pthread_cond_wait(&t->cv, &sched_mu);
+	pthread_mutex_unlock(&sched_mu);
+}
+
+/* Removes t from the queue it waits on, if any. */
+static void wq_unlink(struct task *t)
+{
+	struct sim_wq *q = t->wq;
+	struct task **pp, *prev = NULL;
+
+	if (!q)
+		return;
+	for (pp = &q->head; *pp != t; pp = &(*pp)->next_wait)
+		prev = *pp;
+	*pp = t->next_wait;
+	if (q->tail == t)
+		q->tail = prev;
+	t->next_wait = NULL;
+	t->wq = NULL;
+}
+
+/* Drops every registration of t's poll. */
+static void poll_unlink(struct task *t)
+{
+	struct poll_ent *e, **pp;
+
+	while ((e = t->polls)) {
+		t->polls = e->next_of_task;
+		for (pp = &e->wq->pollers; *pp != e; pp = &(*pp)->next_on_wq)
+			;
+		*pp = e->next_on_wq;
+		free(e);
+	}
+}
+
+/* A waiting task ends its wait with result how and may run again. */
+static void task_wake(struct task *t, int how)
+{
+	wq_unlink(t);
+	poll_unlink(t);
+	t->wake = how;
+	t->deadline = INT64_MAX;
+	make_runnable(t);
+}
+
+/*
+ * kvm_host.wq_wait: queues the calling task on q (at the tail: wakeOne
+ * takes the longest waiting), releases the script's lock, gives the
+ * baton back, and once woken and scheduled takes the lock again.  The
+ * task is queued before the lock goes, and no other thread runs before
+ * it has given the baton back: no wake-up is lost.
+ */
+static int host_wq_wait(void *ctx, void *wq, int64_t timeout_ms,
+			struct kp_mutex *lock)
+{
+	struct sim_wq *q = wq;
+	struct task *t = self;
+
+	(void)ctx;
+	/* the VM lets only device callbacks wait, and they run in tasks */
+	if (KP_WARN_ON(!t))
+		return KWAIT_FATAL;
+	t->wq = q;
+	t->next_wait = NULL;
+	if (q->tail)
+		q->tail->next_wait = t;
+	else
+		q->head = t;
+	q->tail = t;
+	t->deadline = timeout_ms < 0 ? INT64_MAX :
+		vnow + timeout_ms * 1000000;
+	t->wait_seq = ++wait_seq;
+	t->timer_seq = t->vm->timer_seq;
+	t->wake = KWAIT_WOKEN;
+	kp_mutex_unlock(lock);
+	task_yield(t, TASK_WAITING);
+	kp_mutex_lock_always(lock);
+	return t->wake;
+}
+
+/*
+ * kvm_host.wq_wake: the longest waiter (all: every waiter), then every
+ * poll registered on q, become runnable in that order.
+ */
+static void host_wq_wake(void *ctx, void *wq, bool all)
+{
+	struct sim_wq *q = wq;
+	struct task *t;
+
+	(void)ctx;
+	while (q->head) {
+		task_wake(q->head, KWAIT_WOKEN);
+		if (!all)
+			break;
+	}
+	while (q->pollers) {
+		t = q->pollers->task;
+		t->poll_woken = true;
+		/* one whose poll is running now polls again at once */
+		if (t->state == TASK_WAITING)
+			task_wake(t, KWAIT_WOKEN);
+		else
+			poll_unlink(t);
+	}
+}
+
+/* kvm_host.poll_wait: registers the poll of task pt on q. */
+static void host_poll_wait(void *ctx, void *wq, void *pt)
+{
+	struct task *t = pt;
+	struct poll_ent *e;
+
+	(void)ctx;
+	for (e = t->polls; e; e = e->next_of_task)
+		if (e->wq == wq)
+			return;
+	e = malloc(sizeof(*e));
+	if (!e) {
+		/* unregistered, it would sleep through the wake-up */
+		t->poll_woken = true;
+		return;
+	}
+	e->wq = wq;
+	e->task = t;
+	e->next_on_wq = e->wq->pollers;
+	e->wq->pollers = e;
+	e->next_of_task = t->polls;
+	t->polls = e;
+}
+
+/* kvm_host.wq_fini: the VM frees a queue only when nothing is on it. */
+static void host_wq_fini(void *ctx, void *wq)
+{
+	struct sim_wq *q = wq;
+
+	(void)ctx;
+	KP_WARN_ON(q->head || q->pollers);
+}
+
+static int64_t host_now_ns(void *ctx)
+{
+	(void)ctx;
+	return vnow;
+}
+
+static void host_timer_arm(void *ctx, int64_t due_ns)
+{
+	(void)ctx;
+	timer_due = due_ns;
+}
+
+/* Hands the baton to the head of the run list until it gives it back. */
+static void run_one(void)
+{
+	struct task *t = run_head, **pp;
+
+	run_head = t->next_run;
+	if (!run_head)
+		run_tail = NULL;
+	pthread_mutex_lock(&sched_mu);
+	t->state = TASK_RUNNING;
+	running = t;
+	pthread_cond_signal(&t->cv);
+	while (running)
+		pthread_cond_wait(&sched_cv, &sched_mu);
+	pthread_mutex_unlock(&sched_mu);
+	if (t->state != TASK_DONE)
+		return;
+	pthread_join(t->thread, NULL);
+	for (pp = &all_tasks; *pp != t; pp = &(*pp)->next_all)
+		;
+	*pp = t->next_all;
+	if (t->bg)
+		live_background--;
+	else
+		fg_live = false;
+	pthread_cond_destroy(&t->cv);
+	free(t);
+}
+
+/*
+ * The sequence number of the earliest-started timer due at due_ns (the
+ * VM's own; see timer_first()).
+ */
+static int64_t timer_seq_due(struct kvm *vm, int64_t due_ns)
+{
+	int64_t seq = INT64_MAX;
+	uint32_t i;
+
+	for (i = 0; i < vm->ntimers; i++) {
+		const struct kinst *ti = (const struct kinst *)vm->timers[i];
+
+		if (ti->f[KF_TIMER_DUE].i == due_ns &&
+		    ti->f[KF_TIMER_SEQ].i < seq)
+			seq = ti->f[KF_TIMER_SEQ].i;
+	}
+	return seq;
+}
+
+static void runaway_timers(void)
+{
+	fflush(stdout);
+	fprintf(stderr, "abort: timers restart without delay forever at "
+		"%lld ms\n", (long long)(vnow / 1000000));
+	fflush(stderr);
+	_exit(2);
+}
+
+/*
+ * Runs the timer or timeout due first by now (virtual time), if any:
+ * by due time, then the order they were started (a timer due at the
+ * same time as a timeout goes first when it was started before that
+ * wait began; the timers due together then run as one batch).  false:
+ * nothing is due.
+ */
+static bool fire_due(struct kvm *vm)
+{
+	struct task *t, *to = NULL;
+	bool timer;
+
+	for (t = all_tasks; t; t = t->next_all)
+		if (t->state == TASK_WAITING && t->deadline <= vnow &&
+		    (!to || t->deadline < to->deadline ||
+		     (t->deadline == to->deadline &&
+		      t->wait_seq < to->wait_seq)))
+			to = t;
+	timer = timer_due <= vnow;
+	if (!to && !timer)
+		return false;
+	if (timer && to && timer_due == to->deadline)
+		timer = timer_seq_due(vm, timer_due) <= to->timer_seq;
+	else if (timer && to)
+		timer = timer_due < to->deadline;
+	if (!timer) {
+		task_wake(to, KWAIT_TIMEOUT);
+		return true;
+	}
+	if (timer_runs_at != vnow) {
+		timer_runs_at = vnow;
+		timer_runs = 0;
+	}
+	if (++timer_runs > SIM_TIMER_RUNS_MAX)
+		runaway_timers();
+	/* the VM arms the next request; none if it may no longer fire */
+	timer_due = INT64_MAX;
+	kp_mutex_lock_always(&vm->lock);
+	kvm_run_timers(vm);
+	kp_mutex_unlock(&vm->lock);
+	return true;
+}
+
+/* One step: a runnable operation runs, or what is due fires. */
+static bool sched_step(struct kvm *vm)
+{
+	if (run_head) {
+		run_one();
+		return true;
+	}
+	return fire_due(vm);
+}
+
+/* Runs until nothing can run and nothing is due. */
+static void settle(struct kvm *vm)
+{
+	while (sched_step(vm))
+		;
+}
+
+/*
+ * Nothing can run, nothing is due, and an operation that must end waits
+ * (time advances only by `wait`): the run stops, status 2.
+ */
+static void deadlock(void)
+{
+	fflush(stdout);
+	fputs("deadlock: every operation waits\n", stderr);
+	fflush(stderr);
+	_exit(2);
+}
+
+/*
+ * An operation's answer line: "ok ..." by its kind of result, or
+ * "err ERRNO"; prefix "&N " for a background operation's.
+ */
+static void print_answer(const char *prefix, const struct serve_op *op,
+			 int err, const struct serve_result *r)
+{
+	size_t i;
+
+	fputs(prefix, stdout);
+	if (err) {
+		printf("err %d\n", -err);
+	} else if (op->kind == KDK_DATA || op->kind == KDK_CONTENT) {
+		printf("ok %zu ", r->nbytes);
+		if (!r->nbytes)
+			fputc('-', stdout);
+		for (i = 0; i < r->nbytes; i++)
+			printf("%02x", (unsigned char)r->bytes[i]);
+		fputc('\n', stdout);
+	} else if (op->kind == KDK_NAMES) {
+		printf("ok%.*s\n", (int)r->nbytes, r->nbytes ? r->bytes : "");
+	} else if (op->kind == KDK_IOCTL && r->has_bytes) {
+		printf("ok %lld ", (long long)r->value);
+		if (!r->nbytes)
+			fputc('-', stdout);
+		for (i = 0; i < r->nbytes; i++)
+			printf("%02x", (unsigned char)r->bytes[i]);
+		fputc('\n', stdout);
+	} else {
+		printf("ok %lld\n", (long long)r->value);
+	}
+}
+
+/* Frees what parsing and running an operation allocated. */
+static void serve_args_free(struct serve_args *a, struct serve_result *r)
+{
+	if (a->of)
+		file_unref(a->of);
+	a->of = NULL;
+	free(a->bytes);
+	free(a->ubuf);
+	free(r->bytes);
+}
+
+/*
+ * A task's thread: waits for the baton, runs the operation, drops the
+ * file (a close's release runs here), prints the answer and ends.
+ */
+static void *task_main(void *arg)
+{
+	struct task *t = arg;
+	char prefix[24] = "";
+	int err;
+
+	self = t;
+	pthread_mutex_lock(&sched_mu);
+	while (running != t)
+		pthread_cond_wait(&t->cv, &sched_mu);
+	pthread_mutex_unlock(&sched_mu);
+	err = t->op->run(t->vm, t->op, &t->args, &t->res);
+	if (t->args.of) {
+		file_unref(t->args.of);
+		t->args.of = NULL;
+	}
+	if (t->bg)
+		snprintf(prefix, sizeof(prefix), "&%u ", t->bg);
+	print_answer(prefix, t->op, err, &t->res);
+	serve_args_free(&t->args, &t->res);
+	task_yield(t, TASK_DONE);
+	return NULL;
+}
+
+/*
+ * Every operation's thread gets the same stack: the VM's guard allows a
+ * call KP_USER_STACK below where it began, and the sanitizers' frames
+ * are larger.
+ */
+#define TASK_STACK	(8u << 20)
+
+/*
+ * Starts op with its parsed operands (taken over) on a thread of its
+ * own, runnable at the tail of the run list.  -errno when no thread can
+ * be made (the operands are freed).
+ */
+static int task_start(struct kvm *vm, const struct serve_op *op,
+		      struct serve_args *a, unsigned int bg)
+{
+	struct task *t = calloc(1, sizeof(*t)), **pp;
+	pthread_attr_t attr;
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	t->vm = vm;
+	t->op = op;
+	t->args = *a;
+	t->bg = bg;
+	t->deadline = INT64_MAX;
+	pthread_cond_init(&t->cv, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, TASK_STACK);
+	err = pthread_create(&t->thread, &attr, task_main, t);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		*a = t->args;
+		pthread_cond_destroy(&t->cv);
+		free(t);
+		return -err;
+	}
+	memset(a, 0, sizeof(*a));
+	for (pp = &all_tasks; *pp; pp = &(*pp)->next_all)
+		;
+	*pp = t;
+	if (bg)
+		live_background++;
+	else
+		fg_live = true;
+	make_runnable(t);
+	return 0;
+}
+
+/*
+ * The end of the session: every operation still waiting is killed, as
+ * by SIGKILL (its callback aborts: "abort: killed"), and runs to its
+ * end; so are any that were woken meanwhile.
+ */
+static void kill_waiting(struct kvm *vm)
+{
+	struct task *t;
+
+	for (;;) {
+		settle(vm);
+		for (t = all_tasks; t; t = t->next_all)
+			if (t->state == TASK_WAITING)
+				break;
+		if (!t)
+			return;
+		for (t = all_tasks; t; t = t->next_all)
+			if (t->state == TASK_WAITING)
+				task_wake(t, KWAIT_FATAL);
+	}
+}
+
 /*
  * The open file of the descriptor in arg, or NULL (EBADF): not a decimal
  * number, out of range, or not open.
@@ -304,9 +867,7 @@ static struct open_file *get_file(const char *arg)
 	fd = strtol(arg, &end, 10);
 	if (!*arg || *end || fd < FD_BASE || fd >= FD_BASE + MAX_FILES)
 		return NULL;
-	if (!files[fd - FD_BASE].f)
-		return NULL;
-	return &files[fd - FD_BASE];
+	return files[fd - FD_BASE];
 }
 
 /*
@@ -397,8 +958,12 @@ static int parse_operand(char letter, const char *word, bool is_default,
 
 	switch (letter) {
 	case 'f':
+		/* the operation holds the file until it ends */
 		a->of = get_file(word);
-		return a->of ? 0 : -EBADF;
+		if (!a->of)
+			return -EBADF;
+		a->of->refs++;
+		return 0;
 	case 'n':
 		a->name = word;
 		return 0;
@@ -499,30 +1064,38 @@ static int parse_operands(const char *spec, char **words, int nwords,
 /*
  * The first free slot gets the file; the script's open() runs in
  * kdev_open().  Read and write permission are this host's, as the
- * kernel's VFS checks them: device.c knows no open modes.
+ * kernel's VFS checks them: device.c knows no open modes.  The slot is
+ * taken before open() runs, which may wait, as Linux takes the fd.
  */
 static int serve_open(struct kvm *vm, const struct serve_op *op,
 		      struct serve_args *a, struct serve_result *r)
 {
 	struct kdev *d = kdev_find(vm, a->name);
+	struct open_file *of;
 	int i, err;
 
 	(void)op;
 	if (!d)
 		return -ENOENT;
-	for (i = 0; i < MAX_FILES && files[i].f; i++)
+	for (i = 0; i < MAX_FILES && (files[i] || fd_reserved[i]); i++)
 		;
 	if (i == MAX_FILES)
 		return -EMFILE;
-	files[i].can_read = a->can_read;
-	files[i].can_write = a->can_write;
-	files[i].nonblock = a->nonblock;
-	err = kdev_open(d, file_flags(&files[i]), &files[i].f);
+	of = calloc(1, sizeof(*of));
+	if (!of)
+		return -ENOMEM;
+	of->can_read = a->can_read;
+	of->can_write = a->can_write;
+	of->nonblock = a->nonblock;
+	fd_reserved[i] = true;
+	err = kdev_open(d, file_flags(of), &of->f);
+	fd_reserved[i] = false;
 	if (err) {
-		files[i].f = NULL;
+		free(of);
 		return err;
 	}
-	files[i].pos = 0;
+	of->refs = 1;
+	files[i] = of;
 	r->value = FD_BASE + i;
 	return 0;
 }
@@ -604,16 +1177,35 @@ static int serve_pwrite(struct kvm *vm, const struct serve_op *op,
 }
 
 /*
- * (1.1) poll(2)'s answer now: the callback's mask (5 for a Device).
- * Waiting while it is 0 needs blocking (the language reference §9.2),
- * which the simulation does not have yet: it answers the 0.
+ * (1.1) poll(2) with no timeout: the callback's mask (5 for a Device);
+ * while it is 0, the operation waits until a queue its poll registered
+ * on (PollTable.wait) is woken, then polls again, as Linux's do_poll.
+ * A wake-up during the poll itself makes it poll again at once.
  */
 static int serve_poll(struct kvm *vm, const struct serve_op *op,
 		      struct serve_args *a, struct serve_result *r)
 {
+	struct task *t = self;
+	int mask;
+
 	(void)vm;
 	(void)op;
-	r->value = kdev_poll(a->of->f, file_flags(a->of), NULL);
+	for (;;) {
+		t->poll_woken = false;
+		mask = kdev_poll(a->of->f, file_flags(a->of), t);
+		if (mask)
+			break;
+		if (t->poll_woken)
+			continue;
+		t->wake = KWAIT_WOKEN;
+		task_yield(t, TASK_WAITING);
+		if (t->wake == KWAIT_FATAL) {
+			poll_unlink(t);
+			return -EINTR;
+		}
+	}
+	poll_unlink(t);
+	r->value = mask;
 	return 0;
 }
 
@@ -704,15 +1296,26 @@ static int serve_lseek(struct kvm *vm, const struct serve_op *op,
 	return 0;
 }
 
-/* release() runs, whatever it answers, and the slot is free again. */
+/*
+ * The slot is free again at once; release() runs, whatever it answers,
+ * when the last operation using the file ends (this one, unless a
+ * background operation uses it too).
+ */
 static int serve_close(struct kvm *vm, const struct serve_op *op,
 		       struct serve_args *a, struct serve_result *r)
 {
+	int i;
+
 	(void)vm;
 	(void)op;
 	(void)r;
-	kdev_release(a->of->f);
-	a->of->f = NULL;
+	for (i = 0; i < MAX_FILES; i++) {
+		if (files[i] == a->of) {
+			files[i] = NULL;
+			file_unref(a->of);
+			break;
+		}
+	}
 	return 0;
 }
 
@@ -733,6 +1336,59 @@ static int serve_devices(struct kvm *vm, const struct serve_op *op,
 	for (d = vm->devices; d; d = d->next)
 		r->nbytes += (size_t)sprintf(r->bytes + r->nbytes, " %s",
 					     d->name);
+	return 0;
+}
+
+/* The longest `wait`: virtual nanoseconds stay far from overflowing. */
+#define SIM_WAIT_MAX_MS	10000000000ll
+
+/*
+ * (1.1) `wait MS`, on the scheduler's thread: virtual time advances to
+ * each due time of a timer or an awaitFor timeout up to MS from now in
+ * turn, running what falls due there (fire_due()) and what that makes
+ * runnable, then to MS from now.
+ */
+static int serve_wait(struct kvm *vm, const struct serve_op *op,
+		      struct serve_args *a, struct serve_result *r)
+{
+	int64_t end, next;
+	struct task *t;
+
+	(void)op;
+	(void)r;
+	if (a->in[0] < 0 || a->in[0] > SIM_WAIT_MAX_MS)
+		return -EINVAL;
+	end = vnow + a->in[0] * 1000000;
+	for (;;) {
+		settle(vm);
+		next = timer_due;
+		for (t = all_tasks; t; t = t->next_all)
+			if (t->state == TASK_WAITING && t->deadline < next)
+				next = t->deadline;
+		if (next > end)
+			break;
+		vnow = next;
+	}
+	vnow = end;
+	settle(vm);
+	return 0;
+}
+
+/*
+ * (1.1) `sync`, on the scheduler's thread: runs until every background
+ * operation has ended; a deadlock when they wait with nothing to wake
+ * them.
+ */
+static int serve_sync(struct kvm *vm, const struct serve_op *op,
+		      struct serve_args *a, struct serve_result *r)
+{
+	(void)op;
+	(void)a;
+	(void)r;
+	while (live_background)
+		if (!sched_step(vm))
+			deadlock();
+	settle(vm);
 	return 0;
 }
 
@@ -773,7 +1429,11 @@ static const struct serve_op serve_ops[] = {
 
 /*
  * One command; prints its final ok/err line (the output and log lines
- * of the callbacks it ran came before it).  false: quit.
+ * of the callbacks it ran came before it, and the answers of background
+ * operations that ended meanwhile).  Operations that run no callback
+ * (devops.def's `none`: devices, wait, sync) run on this, the
+ * scheduler's, thread; the others on a task's (task_start()).  false:
+ * quit.
  */
 static bool serve_command(struct kvm *vm, char *line)
 {
@@ -781,6 +1441,8 @@ static bool serve_command(struct kvm *vm, char *line)
 	const struct serve_op *op = NULL;
 	struct serve_args a = { .can_read = true, .can_write = true };
 	struct serve_result r = { 0 };
+	const char *name;
+	bool bg;
 	int nwords = 0, err;
 	size_t i;
 
@@ -792,45 +1454,52 @@ static bool serve_command(struct kvm *vm, char *line)
 		return true;
 	if (!strcmp(words[0], "quit"))
 		return false;
+	/* what earlier commands woke runs first, its lines before ours */
+	settle(vm);
+	if (!strcmp(words[0], "settle")) {
+		printf("ok 0\n");
+		return true;
+	}
+	bg = words[0][0] == '&';
+	name = words[0] + bg;
 	for (i = 0; i < sizeof(serve_ops) / sizeof(serve_ops[0]); i++)
-		if (!strcmp(words[0], serve_ops[i].name))
+		if (!strcmp(name, serve_ops[i].name))
 			op = &serve_ops[i];
 	err = -ENOSYS;
 	if (op)
 		err = parse_operands(op->operands, words + 1, nwords - 1, &a);
-	if (!err)
+	/* only a callback can run in the background (not wait or sync) */
+	if (!err && bg && op->cb == KD_none)
+		err = -EINVAL;
+	if (!err && op->cb == KD_none) {
 		err = op->run(vm, op, &a, &r);
-	if (err) {
-		printf("err %d\n", -err);
-	} else if (op->kind == KDK_DATA || op->kind == KDK_CONTENT) {
-		printf("ok %zu ", r.nbytes);
-		if (!r.nbytes)
-			fputc('-', stdout);
-		for (i = 0; i < r.nbytes; i++)
-			printf("%02x", (unsigned char)r.bytes[i]);
-		fputc('\n', stdout);
-	} else if (op->kind == KDK_NAMES) {
-		printf("ok%.*s\n", (int)r.nbytes, r.nbytes ? r.bytes : "");
-	} else if (op->kind == KDK_IOCTL && r.has_bytes) {
-		printf("ok %lld ", (long long)r.value);
-		if (!r.nbytes)
-			fputc('-', stdout);
-		for (i = 0; i < r.nbytes; i++)
-			printf("%02x", (unsigned char)r.bytes[i]);
-		fputc('\n', stdout);
+		print_answer("", op, err, &r);
+	} else if (!err && bg) {
+		err = task_start(vm, op, &a, nbackground + 1);
+		if (err)
+			printf("err %d\n", -err);
+		else
+			printf("ok %u\n", ++nbackground);
+	} else if (!err) {
+		/* the task prints the answer when the operation ends */
+		err = task_start(vm, op, &a, 0);
+		if (err)
+			print_answer("", op, err, &r);
+		while (fg_live)
+			if (!sched_step(vm))
+				deadlock();
 	} else {
-		printf("ok %lld\n", (long long)r.value);
+		printf("err %d\n", -err);
 	}
-	free(a.bytes);
-	free(a.ubuf);
-	free(r.bytes);
+	serve_args_free(&a, &r);
 	return true;
 }
 
 /*
- * Runs commands until quit or the end of stdin, then closes every file
- * still open, so that release() runs for each as it would when a
- * process exits.
+ * Runs commands until quit or the end of stdin; then operations still
+ * waiting are killed (kill_waiting()) and every file still open is
+ * closed, so that release() runs for each as it would when a process
+ * exits.
  */
 static void serve(struct kvm *vm)
 {
@@ -845,10 +1514,11 @@ static void serve(struct kvm *vm)
 		fflush(stdout);
 	}
 	free(line);
+	kill_waiting(vm);
 	for (i = 0; i < MAX_FILES; i++) {
-		if (files[i].f) {
-			kdev_release(files[i].f);
-			files[i].f = NULL;
+		if (files[i]) {
+			file_unref(files[i]);
+			files[i] = NULL;
 		}
 	}
 	fflush(stdout);
@@ -872,6 +1542,14 @@ int main(int argc, char **argv)
 	struct kvm_host host = {
 		.output = host_output,
 		.log = host_log,
+		/* (1.1) wait queues, poll and virtual time (the scheduler) */
+		.wq_size = sizeof(struct sim_wq),
+		.wq_fini = host_wq_fini,
+		.wq_wait = host_wq_wait,
+		.wq_wake = host_wq_wake,
+		.poll_wait = host_poll_wait,
+		.now_ns = host_now_ns,
+		.timer_arm = host_timer_arm,
 	};
 	const char *path = NULL, *jit_path = NULL;
 	void *jit_lib = NULL;
