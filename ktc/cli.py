@@ -93,9 +93,18 @@ def _ops_help() -> str:
     # columns
     for op in devops.SERVED.values():
         lines.append(f"  {op.synopsis:<28} {op.doc}")
+    lines.append(f"  {'&OP ...':<28} run OP in the background, as another "
+                 "process: it may wait until a\n"
+                 f"  {'':<28} later operation or timer wakes it; its result "
+                 "comes as `&N ...`")
     lines.append('FD may be `$`, the fd of the last successful open; MODE '
                  'is r, w or rw;\nWHENCE 0/set, 1/cur or 2/end; TEXT is '
-                 '"quoted" with \\n \\t \\xHH escapes, or bare.')
+                 '"quoted" with \\n \\t \\xHH escapes, or bare.\n'
+                 'Time is virtual for timers and awaitFor: only `wait` '
+                 'advances it. The end of\nthe operations waits for every '
+                 'background one; when every operation waits and\nno timer '
+                 'is due, the run stops: `deadlock: every operation waits`, '
+                 'exit status 2.')
     return "\n".join(lines)
 
 
@@ -624,15 +633,34 @@ def _validate_ops(ops):
     VM starts: a typo must not leave a half-run session."""
     from . import devops
     for words in ops:
-        name = words[0]
+        # (1.1) `&OP`: OP in the background
+        background = words[0].startswith("&")
+        name = words[0][1:] if background else words[0]
         op = devops.SERVED.get(name)
         if op is None:
             raise UsageError(f"unknown operation `{name}` (see `ktc run "
                              f"--help`)")
+        if background and op.callback is None:
+            raise UsageError(f"`{name}` cannot run in the background")
         lo, hi = op.arity
         if len(words) - 1 < lo or (hi is not None and len(words) - 1 > hi):
             raise UsageError(
                 f"wrong number of arguments in `{' '.join(words)}`")
+
+
+def _show_error(code: int) -> str:
+    """What --ops prints for an operation that failed with errno `code`."""
+    import errno as errno_mod
+    sym = errno_mod.errorcode.get(code, "?")
+    return f"error {sym} ({code}): {os.strerror(code)}"
+
+
+def _show_background(b) -> str:
+    """(1.1) The result of an ended background operation, each line
+    prefixed with `&N `."""
+    text = _show_error(b.error.errno) if b.error is not None \
+        else _show_result(b.op, b.value)
+    return "\n".join(f"&{b.number} {line}" for line in text.split("\n"))
 
 
 def _show_result(op, value) -> str:
@@ -658,8 +686,13 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
     each operation on the script's devices, printing `> op` and its result (an
     errno as `error ENAME (n): text`, which does not stop the session). The
     script's output and log lines are flushed between operations, so that they
-    appear in order with the results. Returns the init's status if it failed, 2
-    if the VM failed, else the VM's own exit status."""
+    appear in order with the results. (1.1) `&OP` runs OP in the background
+    (host.VM.background): its result comes as `&N ...` when it ends, after the
+    result of the operation that woke it (each operation's own result is
+    printed before what it woke runs: host.VM.settle); the end of the
+    operations waits for them all (`sync`). Returns the init's status if it
+    failed, 2 if the VM failed or stopped in a deadlock, else the VM's own exit
+    status."""
     from . import devops
     ops = _parse_ops(ops_text)
     last_fd = None
@@ -719,16 +752,25 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
     except host.VMError as e:
         print(f"ktc: error: {e}", file=sys.stderr)
         return EXIT_RUNTIME
+    def flush():
+        """The output so far; `$` follows a background open that ended."""
+        nonlocal last_fd
+        for b in _flush_vm_output(vm):
+            if b.op.name == "open" and b.error is None:
+                last_fd = b.value
+
     status = EXIT_OK
     try:
-        _flush_vm_output(vm)
+        flush()
         for words in ops:
-            op = devops.SERVED[words[0]]
             print(f"> {' '.join(words)}")
+            background = words[0].startswith("&")
+            op = devops.SERVED[words[0][1:] if background else words[0]]
             if op.name == "open" and len(words) == 3 and \
                     words[2] in devops.FLAGS:
                 # `open NAME nonblock`: the mode left out (§9.4)
                 words = words[:2] + ["rw"] + words[2:]
+            result = None
             try:
                 args = []
                 for k, o in enumerate(op.operands[:len(words) - 1]):
@@ -736,22 +778,34 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
                     word = " ".join(words[1 + k:]) if o.letter == "b" \
                         else words[1 + k]
                     args.append(operand(o, word))
-                if op.name == "open":
-                    # `$` refers to the fd of the last successful open from now
-                    # on
-                    value = vm.open(*args).fd
-                    last_fd = value
+                if background:
+                    # its result comes when it ends (flush)
+                    vm.background(op.name, *args)
                 else:
-                    value = vm.op(op.name, *args)
-                result = _show_result(op, value)
+                    # what this operation wakes runs after its result
+                    value = vm.op(op.name, *args, settle=False)
+                    if op.name == "open":
+                        # `$` refers to the fd of the last successful open
+                        # from now on
+                        last_fd = value
+                    result = _show_result(op, value)
             except OSError as e:
-                import errno as errno_mod
-                code = e.errno
-                sym = errno_mod.errorcode.get(code, "?")
-                result = f"error {sym} ({code}): {os.strerror(code)}"
-            _flush_vm_output(vm)
-            print(result)
+                result = _show_error(e.errno)
+            flush()
+            # `wait` and `sync` show nothing of their own
+            if result:
+                print(result)
             sys.stdout.flush()
+            if not background:
+                vm.settle()
+                flush()
+        # the end of the operations waits for the background ones
+        vm.sync()
+        flush()
+    except host.Deadlock:
+        # the VM's report (`deadlock: ...`) is printed below
+        flush()
+        status = EXIT_RUNTIME
     except host.VMError as e:
         _flush_vm_output(vm)
         print(f"ktc: error: {e}", file=sys.stderr)
@@ -768,17 +822,25 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
     return status
 
 
-def _flush_vm_output(vm):
-    """Prints the VM's output (stdout) and kernel-log lines (stderr) received so
-    far."""
-    for line in vm.output:
-        print(line)
+def _flush_vm_output(vm) -> list:
+    """Prints the VM's output and (1.1) the results of background operations
+    that ended, in the order they came (stdout), and kernel-log lines
+    (stderr) received so far; returns those background operations."""
+    ended = []
+    for kind, item in vm.events:
+        if kind == "out":
+            print(item)
+        else:
+            print(_show_background(item))
+            ended.append(item)
     for line in vm.log:
         print(line, file=sys.stderr)
+    vm.events.clear()
     vm.output.clear()
     vm.log.clear()
     sys.stdout.flush()
     sys.stderr.flush()
+    return ended
 
 
 # ---------------------------------------------------------------- parser

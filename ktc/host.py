@@ -24,17 +24,35 @@ with bytes in hex (`-` for none), e.g.
     lseek FD OFFSET [WHENCE]  ok POS             (WHENCE 0 SET, 1 CUR, 2 END)
     pread FD COUNT OFFSET     ok N HEXBYTES      (the position stays)
     pwrite FD OFFSET HEXBYTES ok N               (the position stays)
-    poll FD                   ok MASK            (Poll's bits; 5 for a Device)
+    poll FD                   ok MASK            (Poll's bits; 5 for a Device;
+                                                  waits while it is 0)
     close FD                  ok 0
     devices                   ok NAME1 NAME2 ... (or `ok` alone)
+    wait MS                   ok 0               (virtual time advances by MS)
+    sync                      ok 0               (background operations ended)
+    &OP OPERAND...            ok N               (OP runs in the background)
+    settle                    ok 0               (what wake-ups made runnable runs)
     quit                      (the VM exits)
 
 Every command ends with exactly one `ok VALUES` or `err ERRNO` line; before
-it come any number of `out TEXT` lines (a line the script printed) and `log
-TEXT` lines (a report of a failed callback, as the kernel would log it).
+it come any number of `out TEXT` lines (a line the script printed), `log
+TEXT` lines (a report of a failed callback, as the kernel would log it) and
+`&N ok VALUES` / `&N err ERRNO` lines (background operation N ended).
 The VM runs the script's init first; if it fails, the VM prints the report
 on stderr and exits with status 2 before reading any command (`InitError`
 here).  A refused image exits with status 3.
+
+(1.1) Blocking (the language reference §9.2, §9.4).  A callback may wait
+in a WaitQueue; the VM runs each operation on a thread of its own, one at
+a time, deterministically.  `vm.background(name, ...)` (or
+`f.background(name, ...)`) starts an operation as another process would:
+it returns a `Background`, which is `done` once the operation has ended
+(a later operation or timer woke it).  Every method runs, after its
+operation, what that operation woke (`settle`), so `Background` results
+are up to date when it returns.  `vm.wait(ms)` advances the virtual time
+of timers and `awaitFor`; `vm.sync()` waits for every background
+operation.  When an operation must end but every one waits and no timer
+is due, the VM stops (status 2): `Deadlock` here.
 
 `VM` and `DeviceFile` have a method per operation of the table, made from
 its line (`VM.op(name, ...)` underneath): `vm.ioctl(fd, cmd, arg=0)`,
@@ -62,6 +80,11 @@ EXIT_OK, EXIT_COMPILE, EXIT_RUNTIME, EXIT_REFUSED = 0, 1, 2, 3
 
 class VMError(Exception):
     """The VM could not be found, built or started, or broke the protocol."""
+
+
+class Deadlock(VMError):
+    """(1.1) Every operation waited with nothing due to wake them: the VM
+    stopped with status 2 and `deadlock: every operation waits`."""
 
 
 class InitError(VMError):
@@ -146,7 +169,46 @@ class DeviceFile:
     def __repr__(self):
         return f"<DeviceFile /dev/{self.name} fd={self.fd}>"
 
+    def background(self, name: str, *args) -> "Background":
+        """Operation `name` on this file in the background (`&OP`)."""
+        return self.vm.background(name, self.fd, *args)
+
     # read, write, ioctl, lseek...: made from devops.def below (_install)
+
+
+class Background:
+    """(1.1) An operation started in the background (`VM.background`): like
+    another process's system call, it may wait until a later operation or
+    timer wakes it.  `number` is its N in `&N` (from 1)."""
+
+    def __init__(self, vm: "VM", number: int, op: devops.DevOp):
+        self.vm = vm
+        self.number = number
+        self.op = op
+        self.done = False
+        self.value = None                # the result, once done
+        self.error: OSError | None = None
+
+    def result(self):
+        """The operation's result; its OSError if it failed.  VMError while
+        it has not ended (`vm.sync()` waits for it)."""
+        if not self.done:
+            raise VMError(f"background operation &{self.number} "
+                          f"({self.op.name}) has not ended")
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def _end(self, values: list[str] | None, code: int | None):
+        self.done = True
+        if code is not None:
+            self.error = OSError(code, os.strerror(code))
+        else:
+            self.value = _result(self.op, values)
+
+    def __repr__(self):
+        state = "done" if self.done else "running"
+        return f"<Background &{self.number} {self.op.name} {state}>"
 
 
 class VM:
@@ -167,6 +229,11 @@ class VM:
         self._stderr = None
         self.output: list[str] = []      # `out` lines, in order
         self.log: list[str] = []         # `log` lines, in order
+        # (1.1) background operations by number, and the `out` lines and
+        # ended background operations in the order they came:
+        # ("out", text) and ("bg", Background)
+        self.backgrounds: dict[int, Background] = {}
+        self.events: list[tuple] = []
 
     @classmethod
     def from_source(cls, source: str, filename: str = "script.k", **kw):
@@ -260,11 +327,37 @@ class VM:
     def _note(self, line: str) -> bool:
         if line.startswith("out ") or line == "out":
             self.output.append(line[4:])
+            self.events.append(("out", line[4:]))
             return True
         if line.startswith("log ") or line == "log":
             self.log.append(line[4:])
             return True
+        if line.startswith("&"):
+            # `&N ok VALUES` or `&N err ERRNO`: background operation N ended
+            number, _, answer = line[1:].partition(" ")
+            word, _, rest = answer.partition(" ")
+            b = self.backgrounds.get(int(number)) \
+                if number.isdigit() else None
+            if b is None or word not in ("ok", "err"):
+                raise VMError(f"unexpected line {line!r}")
+            if word == "ok":
+                b._end(rest.split(), None)
+            else:
+                b._end(None, int(rest))
+            self.events.append(("bg", b))
+            return True
         return False
+
+    def _exited(self) -> VMError:
+        """The error for a VM that exited while a command was answered."""
+        report = self.stderr()
+        try:
+            status = self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            status = None
+        if status == EXIT_RUNTIME and report.startswith("deadlock:"):
+            return Deadlock(report.strip())
+        return VMError("the VM exited: " + report.strip())
 
     def command(self, line: str) -> list[str]:
         """Send one command line; returns the values of its `ok` answer,
@@ -275,11 +368,11 @@ class VM:
             self._proc.stdin.write(line.encode("latin-1") + b"\n")
             self._proc.stdin.flush()
         except (BrokenPipeError, OSError):
-            raise VMError("the VM exited: " + self.stderr().strip()) from None
+            raise self._exited() from None
         while True:
             raw = self._proc.stdout.readline()
             if not raw:
-                raise VMError("the VM exited: " + self.stderr().strip())
+                raise self._exited()
             text = raw.decode("latin-1").rstrip("\n")
             if self._note(text):
                 continue
@@ -301,19 +394,53 @@ class VM:
             raise OSError(_errno.ENOENT, f"no device named {name!r}")
         return DeviceFile(self, self.op("open", name, mode, flag), name)
 
-    def op(self, name: str, *args):
+    def op(self, name: str, *args, settle: bool = True):
         """Runs operation `name` of devops.def with its operands in the
         table's order (those with a default may be left out): an int for
         an FD, COUNT, INT or NONE result, bytes for DATA and CONTENT, a
-        list of names for NAMES.  Raises OSError(errno) on `err`."""
+        list of names for NAMES.  Raises OSError(errno) on `err`.  Then,
+        unless settle is false, runs what the operation woke (`settle`),
+        failed or not."""
         op = devops.SERVED.get(name)
         if op is None:
             raise ValueError(f"no device operation `{name}`")
-        least = sum(1 for o in op.operands if not o.optional)
-        if not least <= len(args) <= len(op.operands):
-            raise TypeError(f"{op.synopsis}: {len(args)} operands given")
-        words = [name] + [_word(o, a) for o, a in zip(op.operands, args)]
-        return _result(op, self.command(" ".join(words)))
+        try:
+            values = self.command(_command(op, args))
+        except OSError:
+            if settle:
+                self.settle()
+            raise
+        if settle:
+            self.settle()
+        return _result(op, values)
+
+    def background(self, name: str, *args) -> Background:
+        """(1.1) Starts operation `name` (operands as for `op`) in the
+        background, as another process (`&OP`), and runs it until it
+        waits or ends; the returned `Background` says which."""
+        op = devops.SERVED.get(name)
+        if op is None:
+            raise ValueError(f"no device operation `{name}`")
+        if op.callback is None:
+            raise ValueError(f"`{name}` cannot run in the background")
+        number = int(self.command("&" + _command(op, args))[0])
+        b = self.backgrounds[number] = Background(self, number, op)
+        self.settle()
+        return b
+
+    def settle(self):
+        """(1.1) Runs what wake-ups made runnable until nothing can run;
+        background operations that end meanwhile are marked done."""
+        self.command("settle")
+
+
+def _command(op: devops.DevOp, args) -> str:
+    """A serve-protocol command line: the operation and its operands."""
+    least = sum(1 for o in op.operands if not o.optional)
+    if not least <= len(args) <= len(op.operands):
+        raise TypeError(f"{op.synopsis}: {len(args)} operands given")
+    return " ".join([op.name] + [_word(o, a)
+                                 for o, a in zip(op.operands, args)])
 
 
 def _word(operand: devops.Operand, value) -> str:
