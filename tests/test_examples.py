@@ -4,8 +4,12 @@ scenario with the exact output and log lines it must give, on the
 interpreter and on the JIT. Their kernel twin is tests/kernel/test_kexamples.py.
 
 The heartbeat scenarios need the simulation's background operations (`&`)
-and virtual time (`wait MS`); while `ktc run` lacks them they are skipped,
-saying so."""
+and virtual time (`wait MS`); where `ktc run` lacks them they are skipped,
+saying so.
+
+The transcripts of docs/drivers.md (`$ ktc run` and `$ ktc check` in its
+```console fences) are run too, and must print exactly what the guide
+shows."""
 
 from __future__ import annotations
 
@@ -378,3 +382,97 @@ result 3
 > close $
 closed
 """)
+
+
+def test_heartbeat_read_without_time_is_a_deadlock(mode, virtual_time):
+    # Virtual time stands still without `wait`: a reader waiting for a
+    # beat can never be woken, and the simulation says so.
+    r = run_ops(HEARTBEAT, "open heartbeat r; &read $; sync", *mode)
+    check(r, """\
+> open heartbeat r
+fd 3
+> &read $
+> sync
+""", "deadlock: every operation waits\n", 2)
+
+
+def test_heartbeat_close_while_a_read_waits(mode, virtual_time):
+    # The close of a file a background read uses takes effect when that
+    # read ends: here at the next beat.
+    r = run_ops(HEARTBEAT, f"open heartbeat r; &read $; close $; wait 100; "
+                f"ioctl 3 {HEARTBEAT_BEATS}", *mode)
+    check(r, f"""\
+> open heartbeat r
+fd 3
+> &read $
+> close $
+closed
+> wait 100
+&1 7 bytes "beat 1\\n"
+> ioctl 3 {HEARTBEAT_BEATS}
+error EBADF (9): Bad file descriptor
+""")
+
+
+# ---- docs/drivers.md -------------------------------------------------------
+
+GUIDE = ROOT / "docs" / "drivers.md"
+FILE_MARK = "<!-- file: "
+
+
+def guide() -> tuple[dict[str, str], list[tuple[int, str, str]]]:
+    """The driver writer's guide's files (a ```k fence right after a
+    `<!-- file: NAME -->` line) and its transcripts: each `$ ktc run` or
+    `$ ktc check` line of a ```console fence, with the lines after it up
+    to the next `$ ` line or the fence's end (its stdout, then its
+    stderr)."""
+    files: dict[str, str] = {}
+    transcripts: list[tuple[int, str, str]] = []
+    lines = GUIDE.read_text().split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith(FILE_MARK) and lines[i + 1] == "```k":
+            name = line[len(FILE_MARK):].split()[0]
+            end = lines.index("```", i + 2)
+            files[name] = "\n".join(lines[i + 2:end]) + "\n"
+            i = end
+        elif line == "```console":
+            end = lines.index("```", i + 1)
+            j = i + 1
+            while j < end:
+                k = j + 1
+                while k < end and not lines[k].startswith("$ "):
+                    k += 1
+                command = lines[j][2:]
+                assert lines[j].startswith("$ ktc "), f"drivers.md:{j + 1}: {lines[j]}"
+                transcripts.append((j + 1, command,
+                                    "".join(out + "\n" for out in lines[j + 1:k])))
+                j = k
+            i = end
+        i += 1
+    return files, transcripts
+
+
+GUIDE_FILES, GUIDE_TRANSCRIPTS = guide()
+
+
+@pytest.mark.parametrize(("line", "command", "expected"), GUIDE_TRANSCRIPTS,
+                         ids=[f"drivers.md:{t[0]}" for t in GUIDE_TRANSCRIPTS])
+def test_guide_transcripts(tmp_path, line, command, expected):
+    # Run in a directory holding the guide's files and examples/, as a
+    # reader following the guide would from the repository root.
+    for name, text in GUIDE_FILES.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if env.get("KTC_VM"):
+        env["KTC_VM"] = os.path.abspath(env["KTC_VM"])
+    r = subprocess.run(["bash", "-c", f"{sys.executable} -m ktc.cli {command[4:]}"],
+                       cwd=tmp_path, capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert r.stdout + r.stderr == expected, f"drivers.md:{line}: $ {command}"
+
+
+def test_guide_has_transcripts():
+    assert len(GUIDE_TRANSCRIPTS) >= 8 and {"shout.k", "flaky.k", "reserved.k"} <= set(GUIDE_FILES)
