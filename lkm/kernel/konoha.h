@@ -6,10 +6,12 @@
  *
  *   konoha_main.c    module init and exit, the host callbacks of a VM
  *   konoha_ctl.c     /dev/konoha: writes, the load at close, the ioctls
- *   konoha_script.c  the registry of scripts: load, unload, list, and
- *                    the reference counting that bounds their lifetimes
+ *   konoha_script.c  the registry of scripts: load, unload, list, the
+ *                    reference counting that bounds their lifetimes, and
+ *                    (1.1) their timers (a delayed work item each)
  *   konoha_dev.c     the character devices scripts register: the minor
- *                    map, the class, the nodes and their file_operations
+ *                    map, the class, the nodes, their file_operations and
+ *                    (1.1) the wait queues their callbacks sleep on
  *   konoha_jit.c     the registry of JIT stub tables of companion modules
  *
  * Locks: konoha_scripts_lock is held only for list operations, never
@@ -18,6 +20,12 @@
  * one; konoha_jits_lock is never held while taking another.  So no wait
  * for a script's lock, which a busy callback holds, can stall the loads,
  * unloads and lists of the other scripts.
+ *
+ * (1.1) A callback waiting in WaitQueue.await sleeps with its script's
+ * lock released and takes it again without interruption.  A script's
+ * timer work and deferred releases (release_work) take its lock as
+ * kworkers; so nothing waits for either work item (cancel_*_sync, a
+ * flush) while holding a script's lock.
  */
 #ifndef KONOHA_H
 #define KONOHA_H
@@ -27,6 +35,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/ratelimit.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -82,6 +91,13 @@ struct konoha_script {
 	struct kdev_file *pending;
 	struct work_struct release_work;
 	/*
+	 * (1.1) The script's one timer request (kvm_host.timer_arm): runs
+	 * kvm_run_timers() under the script's lock when its earliest Timer
+	 * is due.  Cancelled and waited for, without the lock, before the
+	 * VM goes (script_stop_timers()).
+	 */
+	struct delayed_work timer_work;
+	/*
 	 * Reports of failed callbacks go to the kernel log at most 10 per
 	 * 5 s per script: any user of a 0666 device can make callbacks fail
 	 * (under the script's lock, which log_shown also belongs to).
@@ -102,6 +118,16 @@ struct konoha_dev {
 	struct kdev *kdev;
 	struct cdev *cdev;
 	int minor;
+};
+
+/*
+ * (1.1) The poll(2) call a CharDevice's poll registers its queues on
+ * (kvm_host.poll_wait, PollTable.wait): what kdev_fop_poll() got, on its
+ * stack, handed through kdev_poll() as its pt.
+ */
+struct konoha_poll {
+	struct file *file;
+	poll_table *table;
 };
 
 /* What a load asks for, and where its error text goes. */
@@ -141,6 +167,7 @@ extern struct class konoha_class;
 int konoha_dev_add(void *ctx, struct kdev *d);
 void konoha_dev_remove(void *ctx, struct kdev *d);
 void konoha_release_work(struct work_struct *work);
+void konoha_dev_host(struct kvm_host *host);
 
 /* konoha_jit.c */
 int konoha_jit_attach(struct konoha_script *s, u32 flags, char *msg);

@@ -13,6 +13,9 @@
  *
  * Each open file holds a reference on its script, so a script outlives
  * the files of its devices; an unload refuses a script with open files.
+ * (1.1) A CharDevice callback may sleep in a WaitQueue (konoha_wq_wait())
+ * with the script's lock released, so other callbacks run meanwhile; its
+ * errno, ERESTARTSYS included, is the system call's as device.c gives it.
  * A release(2) from a killed or exiting task that finds the script busy
  * does not wait: konoha_release_work() releases the file once the lock
  * is free.
@@ -270,17 +273,21 @@ static long kdev_fop_chr_compat_ioctl(struct file *file, unsigned int cmd,
 }
 
 /*
- * (1.1) poll(2) of a CharDevice: the script's mask in Linux's bits, IN
- * and OUT with RDNORM and WRNORM.  Nothing is waited on yet: the poll
- * table takes no queue until scripts have wait queues.
+ * (1.1) poll(2), select(2) and epoll of a CharDevice: the script's mask
+ * in Linux's bits, IN and OUT with RDNORM and WRNORM.  Each queue the
+ * script's poll passes to PollTable.wait is registered on wait
+ * (konoha_poll_wait()), so a wake-up of that queue makes poll(2) ask
+ * again; the File keeps those queues allocated until its release, which
+ * comes after epoll has let go of the file (__fput) and after poll(2)
+ * and select(2) have dropped the reference each of their entries holds.
  */
 static __poll_t kdev_fop_poll(struct file *file, poll_table *wait)
 {
 	struct kdev_file *f = file->private_data;
-	int m = kdev_poll(f, file_flags(file), NULL);
+	struct konoha_poll pt = { .file = file, .table = wait };
+	int m = kdev_poll(f, file_flags(file), &pt);
 	__poll_t mask = 0;
 
-	(void)wait;
 	atomic64_inc(&file_script(f)->calls);
 	if (m & KDEV_POLL_IN)
 		mask |= EPOLLIN | EPOLLRDNORM;
@@ -310,6 +317,135 @@ static loff_t kdev_fop_llseek(struct file *file, loff_t off, int whence)
 	if (ret >= 0)
 		file->f_pos = pos;
 	return ret;
+}
+
+/* ---- (1.1) waiting: the kvm_host hooks of wait queues (wait.c) ---------- */
+
+/*
+ * A WaitQueue's host state is a wait_queue_head_t, wq_size bytes the VM
+ * allocates (charged to the script's quota) and frees with the object.
+ */
+static void konoha_wq_init(void *ctx, void *wq)
+{
+	init_waitqueue_head(wq);
+}
+
+/* Nothing to free; the VM frees a queue only when nobody is on it. */
+static void konoha_wq_fini(void *ctx, void *wq)
+{
+	/*
+	 * No barrier needed: a waiter roots its queue and a File the queues
+	 * its polls registered on (released after epoll and poll(2) let go
+	 * of the file), so nobody can be on it now, nor come.
+	 */
+	WARN_ON_ONCE(waitqueue_active((wait_queue_head_t *)wq));
+}
+
+/*
+ * Ends the wait of entry w on head: true when a wake-up took it off the
+ * queue (autoremove_wake_function does, under head's lock, only when it
+ * woke this task).  The task is running before the lock is taken, so a
+ * wake-up that comes after the check passes over it to the next
+ * exclusive waiter (try_to_wake_up fails on a running task): a wake-up
+ * is either seen here or given to someone else, never lost.
+ */
+static bool konoha_wait_end(wait_queue_head_t *head,
+			    struct wait_queue_entry *w)
+{
+	unsigned long flags;
+	bool woken;
+
+	__set_current_state(TASK_RUNNING);
+	spin_lock_irqsave(&head->lock, flags);
+	woken = list_empty(&w->entry);
+	if (!woken)
+		list_del_init(&w->entry);
+	spin_unlock_irqrestore(&head->lock, flags);
+	return woken;
+}
+
+/*
+ * WaitQueue.await and awaitFor (kvm_host.wq_wait, the language reference
+ * §9.2), called by the VM with the script's lock held and the waiting
+ * call's state parked.  The task goes on the queue as an exclusive
+ * waiter before the lock is released, so a wake-up made under the lock
+ * after that reaches it; it sleeps interruptibly, and takes the lock
+ * again without interruption (the VM's state must be swapped back under
+ * it; the wait for it is bounded by the budget of the callback holding
+ * it).  A signal already pending ends the wait at once, without letting
+ * the lock go.  A waiter that a wake-up chose but that returns for a
+ * signal passes the wake-up on (wake_up: the next exclusive waiter), so
+ * wakeOne is never lost.
+ */
+static int konoha_wq_wait(void *ctx, void *wq, int64_t timeout_ms,
+			  struct kp_mutex *lock)
+{
+	wait_queue_head_t *head = wq;
+	long left = MAX_SCHEDULE_TIMEOUT;
+	int r = KWAIT_WOKEN;
+	bool woken;
+	DEFINE_WAIT(w);
+
+	if (timeout_ms >= 0)
+		left = msecs_to_jiffies((unsigned int)min_t(int64_t, timeout_ms,
+							     INT_MAX));
+	prepare_to_wait_exclusive(head, &w, TASK_INTERRUPTIBLE);
+	if (!signal_pending(current)) {
+		kp_mutex_unlock(lock);
+		left = schedule_timeout(left);
+		woken = konoha_wait_end(head, &w);
+		kp_mutex_lock_always(lock);
+	} else {
+		woken = konoha_wait_end(head, &w);
+	}
+	if (fatal_signal_pending(current))
+		r = KWAIT_FATAL;
+	else if (signal_pending(current))
+		r = KWAIT_SIGNAL;
+	else if (!woken && timeout_ms >= 0 && !left)
+		r = KWAIT_TIMEOUT;
+	if (woken && r != KWAIT_WOKEN)
+		wake_up(head);
+	return r;
+}
+
+/*
+ * wakeOne (all false): one exclusive waiter, the longest waiting, and
+ * every poller (poll, select and epoll entries are not exclusive);
+ * wakeAll: everyone.
+ */
+static void konoha_wq_wake(void *ctx, void *wq, bool all)
+{
+	if (all)
+		wake_up_all((wait_queue_head_t *)wq);
+	else
+		wake_up((wait_queue_head_t *)wq);
+}
+
+/* PollTable.wait(q): q on the poll(2) call of kdev_fop_poll(). */
+static void konoha_poll_wait(void *ctx, void *wq, void *pt)
+{
+	struct konoha_poll *p = pt;
+
+	poll_wait(p->file, wq, p->table);
+}
+
+/* ERESTARTSYS (a restart or EINTR) or EINTR for an interrupted callback. */
+static bool konoha_signal_pending(void *ctx)
+{
+	return signal_pending(current);
+}
+
+/* The wait hooks of a script's VM (konoha_script_load()). */
+void konoha_dev_host(struct kvm_host *host)
+{
+	host->wq_size = sizeof(wait_queue_head_t);
+	host->wq_init = konoha_wq_init;
+	host->wq_fini = konoha_wq_fini;
+	host->wq_wait = konoha_wq_wait;
+	host->wq_wake = konoha_wq_wake;
+	host->poll_wait = konoha_poll_wait;
+	host->signal_pending = konoha_signal_pending;
 }
 
 /* The releases handed over by kdev_fop_release, in process context. */

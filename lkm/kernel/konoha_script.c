@@ -12,7 +12,14 @@
  *
  * Waiting: konoha_scripts_lock is held only for list operations, never
  * while waiting for a script's lock; every wait for a script's lock can
- * be ended by a signal, or at least by SIGKILL.
+ * be ended by a signal, or at least by SIGKILL.  The exceptions are the
+ * kworkers (timers, deferred releases), which get no signals, and a
+ * callback taking the lock back after a wait in a WaitQueue.
+ *
+ * (1.1) Timers: each script has one delayed work item, armed by the VM
+ * (kvm_host.timer_arm) for its earliest Timer; it runs the due timers
+ * under the script's lock.  Unloading, and the last reference, stop the
+ * timers under the lock and then wait for the work without it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -21,8 +28,11 @@
 #include <linux/list.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/jiffies.h>
 #include <linux/slab.h>
+#include <linux/timekeeping.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "konoha.h"
 
@@ -30,10 +40,75 @@
 LIST_HEAD(konoha_scripts);
 static DEFINE_MUTEX(konoha_scripts_lock);
 
+/* ---- (1.1) timers ---------------------------------------------------------- */
+
+/* Monotonic nanoseconds, the clock of Timer's due times (kvm_host.now_ns). */
+static int64_t script_now_ns(void *ctx)
+{
+	return (int64_t)ktime_get_ns();
+}
+
 /*
- * The last reference: the VM (and with it the devices it still has), the
- * image, and only then the stubs' module, since the VM may point into it
- * until it is destroyed.
+ * kvm_host.timer_arm, with the script's lock held: the one timer request
+ * of the script, due_ns from now (rounded up to whole jiffies, at once
+ * when due already), replacing the earlier one; INT64_MAX cancels it
+ * without waiting (the lock is held: the work may be waiting for it).
+ *
+ * The work runs on system_unbound_wq: a timer callback may run for its
+ * whole budget (seconds), which on a per-CPU workqueue would hold back
+ * the other work items of that CPU.
+ */
+static void script_timer_arm(void *ctx, int64_t due_ns)
+{
+	struct konoha_script *s = ctx;
+	int64_t delta;
+
+	if (due_ns == INT64_MAX) {
+		cancel_delayed_work(&s->timer_work);
+		return;
+	}
+	delta = due_ns - (int64_t)ktime_get_ns();
+	mod_delayed_work(system_unbound_wq, &s->timer_work,
+			 delta > 0 ? nsecs_to_jiffies(delta + TICK_NSEC - 1) : 0);
+}
+
+/*
+ * The timer request came due: the script's due timers run under its
+ * lock, taken without interruption (a kworker gets no signals), unless
+ * the script is being unloaded.  kvm_run_timers() asks for the next run.
+ */
+static void script_timer_work(struct work_struct *work)
+{
+	struct konoha_script *s = container_of(to_delayed_work(work),
+					       struct konoha_script, timer_work);
+
+	kp_mutex_lock_always(&s->vm->lock);
+	if (!s->unloaded)
+		kvm_run_timers(s->vm);
+	kp_mutex_unlock(&s->vm->lock);
+}
+
+/*
+ * From here on no timer of s fires: none starts or runs once
+ * kvm_stop_timers() has run under the lock, and the work item, cancelled
+ * and waited for without the lock (it takes the lock itself: holding it
+ * here would deadlock with a run in progress), is idle for good.
+ */
+static void script_stop_timers(struct konoha_script *s)
+{
+	kp_mutex_lock_always(&s->vm->lock);
+	kvm_stop_timers(s->vm);
+	kp_mutex_unlock(&s->vm->lock);
+	cancel_delayed_work_sync(&s->timer_work);
+}
+
+/* ---- the registry -------------------------------------------------------- */
+
+/*
+ * The last reference: the timers (stopped already by an unload; not when
+ * the module goes with the script still loaded), the VM (and with it the
+ * devices it still has), the image, and only then the stubs' module,
+ * since the VM may point into it until it is destroyed.
  */
 static void script_release(struct kref *ref)
 {
@@ -42,6 +117,7 @@ static void script_release(struct kref *ref)
 	/* read before s is freed; dropped only after the VM is gone */
 	struct module *owner = s->jit_owner;
 
+	script_stop_timers(s);
 	kvm_destroy(s->vm);
 	kimg_free(s->img);
 	kp_free(s);
@@ -213,6 +289,7 @@ int konoha_script_load(struct load_req *rq)
 	ratelimit_state_init(&s->log_rs, 5 * HZ, 10);
 	ratelimit_state_init(&s->print_rs, 5 * HZ, KONOHA_PRINT_BURST);
 	INIT_WORK(&s->release_work, konoha_release_work);
+	INIT_DELAYED_WORK(&s->timer_work, script_timer_work);
 	s->img = img;
 	/* 0 selects the kernel default (konoha_uapi.h) */
 	kvm_default_limits(&lim);
@@ -221,6 +298,10 @@ int konoha_script_load(struct load_req *rq)
 	lim.heap = rq->heap ? rq->heap : KONOHA_HEAP;
 	lim.depth = rq->depth ? rq->depth : KVM_DEFAULT_DEPTH;
 	host.ctx = s;
+	/* (1.1) wait queues, poll and timers (the language reference §9.2) */
+	konoha_dev_host(&host);
+	host.now_ns = script_now_ns;
+	host.timer_arm = script_timer_arm;
 	s->vm = kvm_create(img, &lim, &host);
 	if (!s->vm) {
 		kp_free(s);
@@ -325,6 +406,9 @@ static struct konoha_script *script_get(const char *name, int *err)
  * Waits for the script's lock without holding konoha_scripts_lock: a
  * callback that keeps its script busy delays only this unload, never the
  * loads, unloads and lists of the other scripts.
+ *
+ * (1.1) Once the unload is decided, the script's timers stop under the
+ * lock; then, without it, a timer run in progress is waited for.
  */
 int konoha_script_unload(const char *name)
 {
@@ -347,9 +431,12 @@ int konoha_script_unload(const char *name)
 	else
 		script_unpublish(s);
 	s->unloaded = !err;
+	if (!err)
+		kvm_stop_timers(s->vm);
 	kp_mutex_unlock(&s->vm->lock);
 	if (err)
 		goto out_put;
+	cancel_delayed_work_sync(&s->timer_work);
 	mutex_lock(&konoha_scripts_lock);	/* held briefly by all */
 	list_del(&s->node);
 	mutex_unlock(&konoha_scripts_lock);
