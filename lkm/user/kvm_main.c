@@ -542,11 +542,12 @@ static void host_wq_wake(void *ctx, void *wq, bool all)
 static void host_poll_wait(void *ctx, void *wq, void *pt)
 {
 	struct task *t = pt;
-	struct poll_ent *e;
+	struct sim_wq *q = wq;
+	struct poll_ent *e, **pp;
 
 	(void)ctx;
 	for (e = t->polls; e; e = e->next_of_task)
-		if (e->wq == wq)
+		if (e->wq == q)
 			return;
 	e = malloc(sizeof(*e));
 	if (!e) {
@@ -554,10 +555,13 @@ static void host_poll_wait(void *ctx, void *wq, void *pt)
 		t->poll_woken = true;
 		return;
 	}
-	e->wq = wq;
+	e->wq = q;
 	e->task = t;
-	e->next_on_wq = e->wq->pollers;
-	e->wq->pollers = e;
+	/* at the tail: a wake-up makes the polls runnable in their order */
+	for (pp = &q->pollers; *pp; pp = &(*pp)->next_on_wq)
+		;
+	e->next_on_wq = NULL;
+	*pp = e;
 	e->next_of_task = t->polls;
 	t->polls = e;
 }
