@@ -1,0 +1,484 @@
+"""(1.1) Blocking under `ktc run --ops`: the simulation of the language
+reference §9.2 and §9.4 (build/kvm --serve's scheduler, host.py, the CLI).
+
+Each scenario mirrors a kernel test of the CharDevice suites with virtual
+time and background operations (`&OP`) instead of processes and clocks,
+and its whole output is pinned: the simulation is deterministic.  Every
+scenario runs on the interpreter (build/kvm), on the ASan VM
+(build/kvm-asan, through $KTC_VM) and on the JIT (`ktc run --jit`).
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from ktc import host
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FIFO = (ROOT / "examples" / "fifo.k").read_text()
+KVM_ASAN = ROOT / "build" / "kvm-asan"
+DEADLOCK = "deadlock: every operation waits\n"
+
+
+def need_vm():
+    try:
+        host.find_vm(announce=lambda m: None)
+    except host.VMError as e:
+        pytest.skip(f"no VM: {e}")
+
+
+@pytest.fixture(params=["interp", "asan",
+                        pytest.param("jit", marks=pytest.mark.jit)])
+def mode(request):
+    need_vm()
+    if request.param == "asan" and not KVM_ASAN.exists():
+        pytest.skip("build/kvm-asan not built")
+    if request.param == "jit":
+        pytest.importorskip("llvmlite")
+    return request.param
+
+
+@pytest.fixture
+def run(mode, tmp_path):
+    """run(source, ops, *options) -> (status, stdout, stderr) of
+    `ktc run [--jit] [options] script.k --ops OPS` in this mode."""
+    def run_ops(source: str, ops: str, *options: str):
+        (tmp_path / "script.k").write_text(source, encoding="latin-1")
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env.pop("KTC_VM", None)
+        if mode == "asan":
+            env["KTC_VM"] = str(KVM_ASAN)
+        r = subprocess.run(
+            [sys.executable, "-m", "ktc.cli", "run",
+             *(["--jit"] if mode == "jit" else []), *options, "script.k",
+             "--ops", ops],
+            cwd=tmp_path, capture_output=True, text=True, env=env,
+            timeout=600)
+        return r.returncode, r.stdout, r.stderr
+    return run_ops
+
+
+def lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
+# ---- examples/fifo.k: a reader woken by a later writer -------------------------
+
+def test_background_reader_woken_by_a_later_write(run):
+    status, out, err = run(FIFO, "open fifo; &read $ 10; write $ hello; "
+                           "&read $ 3; write $ abcdef; read $ 10; close $")
+    assert (status, err) == (0, ""), err
+    # the reader's result comes after the write that woke it, and after
+    # that write's own result
+    assert lines(out) == [
+        "> open fifo", "fd 3",
+        "> &read $ 10",
+        "> write $ hello", "wrote 5 bytes", '&1 5 bytes "hello"',
+        "> &read $ 3",
+        "> write $ abcdef", "wrote 6 bytes", '&2 3 bytes "abc"',
+        "> read $ 10", '3 bytes "def"',
+        "> close $", "closed"]
+
+
+def test_fifo_blocking_exchange(run):
+    status, out, err = run(FIFO, "open fifo; open fifo nonblock; "
+                           "read 4 10; &read 3 10; &read 3 2; write 4 hello; "
+                           "write 4 xy; sync; close 3; close 4")
+    assert (status, err) == (0, ""), err
+    assert lines(out) == [
+        "> open fifo", "fd 3",
+        "> open fifo nonblock", "fd 4",
+        # O_NONBLOCK: EAGAIN, and no log line (EAGAIN is a normal answer)
+        "> read 4 10", "error EAGAIN (11): Resource temporarily unavailable",
+        "> &read 3 10",
+        "> &read 3 2",
+        # wakeAll: both readers run, in the order they waited; the first
+        # takes everything, the second finds the FIFO empty and waits again
+        "> write 4 hello", "wrote 5 bytes", '&1 5 bytes "hello"',
+        "> write 4 xy", "wrote 2 bytes", '&2 2 bytes "xy"',
+        "> sync",
+        "> close 3", "closed",
+        "> close 4", "closed"]
+
+
+def test_foreground_read_with_no_writer_is_a_deadlock(run):
+    status, out, err = run(FIFO, "open fifo; read $ 10; close $")
+    assert status == 2
+    assert err == DEADLOCK
+    assert lines(out) == ["> open fifo", "fd 3", "> read $ 10"]
+
+
+def test_the_end_of_the_operations_waits_for_background_ones(run):
+    # sync, and the end: a background reader nothing wakes is a deadlock
+    status, out, err = run(FIFO, "open fifo; &read $ 10")
+    assert (status, err) == (2, DEADLOCK)
+    assert lines(out) == ["> open fifo", "fd 3", "> &read $ 10"]
+    status, out, err = run(FIFO, "open fifo; &read $ 10; sync; "
+                           "write $ never")
+    assert (status, err) == (2, DEADLOCK)
+    assert lines(out)[-1] == "> sync"
+    # a background op a timer wakes is not one: see the timer tests
+
+
+# ---- poll ------------------------------------------------------------------------
+
+BELL = """\
+class Bell extends CharDevice {
+    int rings = 0;
+    WaitQueue q = new WaitQueue();
+    void write(File f, InputStream in) {
+        rings += in.readAll().length();
+        q.wakeOne();                    // wakes every poller too
+    }
+    void read(File f, OutputStream out, int count) {
+        if (rings > 0) { rings--; out.write("r"); }
+    }
+    int poll(File f, PollTable t) {
+        t.wait(q);
+        print("poll sees " + rings);
+        return rings > 0 ? Poll.IN | Poll.OUT : 0;
+    }
+}
+CharDevice.register("bell", new Bell());
+"""
+
+
+def test_poll_waits_while_its_mask_is_0_then_a_wake_up_polls_again(run):
+    status, out, err = run(BELL, "open bell; &poll $; &poll $; write $ x; "
+                           "read $; &poll $; write $ yy; poll $")
+    assert (status, err) == (0, ""), err
+    assert lines(out) == [
+        "> open bell", "fd 3",
+        "> &poll $", "poll sees 0",
+        "> &poll $", "poll sees 0",
+        # wakeOne wakes every poll registered on the queue, in their order
+        "> write $ x", "wrote 1 bytes",
+        "poll sees 1", "&1 mask 5",
+        "poll sees 1", "&2 mask 5",
+        "> read $", '1 bytes "r"',
+        "> &poll $", "poll sees 0",
+        "> write $ yy", "wrote 2 bytes", "poll sees 2", "&3 mask 5",
+        "> poll $", "poll sees 2", "mask 5"]
+
+
+def test_foreground_poll_with_mask_0_is_a_deadlock(run):
+    status, out, err = run(BELL, "open bell; poll $")
+    assert (status, err) == (2, DEADLOCK)
+    assert lines(out) == ["> open bell", "fd 3", "> poll $", "poll sees 0"]
+
+
+def test_fifo_poll_readiness(run):
+    status, out, err = run(FIFO, "open fifo; poll $; write $ a; poll $; "
+                           "read $ 1; poll $")
+    assert (status, err) == (0, ""), err
+    assert lines(out)[2:] == ["> poll $", "mask 4", "> write $ a",
+                              "wrote 1 bytes", "> poll $", "mask 5",
+                              "> read $ 1", '1 bytes "a"', "> poll $",
+                              "mask 4"]
+
+
+# ---- virtual time: timers and awaitFor ---------------------------------------------
+
+COUNTER = """\
+int ticks = 0;
+Timer beat = new Timer(() -> { ticks++; });
+class Counter extends CharDevice {
+    int ioctl(File f, int cmd, int arg) {
+        if (cmd == 10) beat.every(arg);
+        if (cmd == 11) beat.cancel();
+        if (cmd == 12) beat.start(arg);
+        return (beat.active() ? 1000 : 0) + ticks;
+    }
+}
+CharDevice.register("counter", new Counter());
+"""
+
+
+def test_periodic_timer_counts_in_virtual_time(run):
+    status, out, err = run(COUNTER, "open counter; ioctl $ 10 100; "
+                           "wait 1000; ioctl $ 0; wait 50; ioctl $ 0; "
+                           "wait 49; ioctl $ 0; wait 1; ioctl $ 0; "
+                           "ioctl $ 11; wait 1000; ioctl $ 0; "
+                           "ioctl $ 12 30; wait 29; ioctl $ 0; wait 1; "
+                           "ioctl $ 0")
+    assert (status, err) == (0, ""), err
+    results = [ln for ln in lines(out) if ln.startswith("result")]
+    assert results == [
+        "result 1000",           # every(100) at 0
+        "result 1010",           # 10 periods in 1000 ms, none skipped
+        "result 1010",           # at 1050
+        "result 1010",           # at 1099
+        "result 1011",           # at 1100
+        "result 11",             # cancelled
+        "result 11",             # nothing more
+        "result 1011",           # start(30) at 2100
+        "result 1011",           # at 2129
+        "result 12"]             # fired once at 2130, inactive from then
+
+
+AWAIT_FOR = """\
+class Q extends CharDevice {
+    WaitQueue q = new WaitQueue();
+    int ioctl(File f, int cmd, int arg) {
+        if (cmd == 1) return q.awaitFor(arg) ? 1 : 0;
+        q.wakeAll();
+        return 7;
+    }
+}
+CharDevice.register("q", new Q());
+"""
+
+
+def test_await_for_times_out_only_when_wait_reaches_it(run):
+    status, out, err = run(AWAIT_FOR, "open q; &ioctl $ 1 100; wait 99; "
+                           "&ioctl $ 1 100; wait 1; ioctl $ 5; "
+                           "&ioctl $ 1 0; &ioctl $ 1 20000; wait 9999; "
+                           "wait 1; close $")
+    assert (status, err) == (0, ""), err
+    assert lines(out) == [
+        "> open q", "fd 3",
+        "> &ioctl $ 1 100",
+        "> wait 99",
+        "> &ioctl $ 1 100",
+        "> wait 1", "&1 result 0",          # its 100 ms passed: false
+        "> ioctl $ 5", "result 7", "&2 result 1",   # woken: true
+        "> &ioctl $ 1 0", "&3 result 0",    # 0 ms: due at once
+        "> &ioctl $ 1 20000",               # clamped to 10,000 ms
+        "> wait 9999",
+        "> wait 1", "&4 result 0",
+        "> close $", "closed"]
+
+
+def test_timer_and_timeout_due_together_go_in_start_order(run):
+    source = """\
+WaitQueue q = new WaitQueue();
+Timer t = new Timer(() -> { print("timer"); q.wakeAll(); });
+class D extends CharDevice {
+    int ioctl(File f, int cmd, int arg) {
+        if (cmd == 1) t.start(arg);
+        if (cmd == 2) return q.awaitFor(arg) ? 1 : 0;
+        return 0;
+    }
+}
+CharDevice.register("d", new D());
+"""
+    # the timer was started before the wait began: it runs first and its
+    # wake-up beats the timeout
+    status, out, err = run(source, "open d; ioctl $ 1 50; &ioctl $ 2 50; "
+                           "wait 50; &ioctl $ 2 50; ioctl $ 1 50; wait 50")
+    assert (status, err) == (0, ""), err
+    assert lines(out)[2:] == [
+        "> ioctl $ 1 50", "result 0",
+        "> &ioctl $ 2 50",
+        "> wait 50", "timer", "&1 result 1",
+        # the wait began first now: the timeout goes first
+        "> &ioctl $ 2 50",
+        "> ioctl $ 1 50", "result 0",
+        "> wait 50", "&2 result 0", "timer"]
+
+
+# ---- files, failures, budgets -------------------------------------------------------
+
+BOX = """\
+class Box extends CharDevice {
+    String data = "";
+    WaitQueue q = new WaitQueue();
+    void open(File f) { print("open"); }
+    void read(File f, OutputStream out, int count) {
+        while (data.length() == 0) q.await();
+        if (data == "bad") { data = ""; throw new DeviceError(Errno.EINVAL, "bad data"); }
+        out.write(data);
+        data = "";
+    }
+    void write(File f, InputStream in) { data = data + in.readAll(); q.wakeAll(); }
+    void release(File f) { print("release"); }
+}
+CharDevice.register("box", new Box());
+"""
+
+
+def test_close_while_a_background_op_uses_the_file(run):
+    status, out, err = run(BOX, "open box; &read 3 10; close 3; open box; "
+                           "write 3 hi; close 3")
+    assert (status, err) == (0, ""), err
+    assert lines(out) == [
+        "> open box", "open", "fd 3",
+        "> &read 3 10",
+        # the descriptor goes at once, the file when the read ends
+        "> close 3", "closed",
+        "> open box", "open", "fd 3",
+        "> write 3 hi", "wrote 2 bytes", "release", '&1 2 bytes "hi"',
+        "> close 3", "release", "closed"]
+
+
+def test_background_failure_is_logged_on_stderr(run):
+    status, out, err = run(BOX, "open box; &read $ 10; write $ bad; close $")
+    assert status == 0
+    assert lines(out)[4:] == [
+        "> write $ bad", "wrote 3 bytes",
+        "&1 error EINVAL (22): Invalid argument",
+        "> close $", "release", "closed"]
+    assert err == "box: read: DeviceError(EINVAL): bad data\n"
+
+
+SPIN = """\
+int spin(int n) { int s = 0; for (int i = 0; i < n; i++) s += i; return s; }
+int ticks = 0;
+Timer hog = new Timer(() -> { ticks++; spin(1000000); });
+class Spin extends CharDevice {
+    WaitQueue q = new WaitQueue();
+    int ioctl(File f, int cmd, int arg) {
+        if (cmd == 3) { hog.every(10); return 0; }
+        if (cmd == 4) return (hog.active() ? 100 : 0) + ticks;
+        spin(arg);
+        if (cmd == 1) { q.await(); spin(arg); }
+        return 0;
+    }
+    void write(File f, InputStream in) { in.readAll(); q.wakeAll(); }
+}
+CharDevice.register("spin", new Spin());
+"""
+
+
+def test_budget_counts_one_callback_across_its_waits(run):
+    # one spin of 25,000 fits in the budget, two do not; sleeping is free
+    # but does not start a new budget
+    status, out, err = run(SPIN, "open spin; ioctl $ 0 25000; "
+                           "ioctl $ 0 25000; &ioctl $ 1 25000; write $ go",
+                           "--budget", "100000")
+    assert status == 0
+    assert lines(out)[2:] == [
+        "> ioctl $ 0 25000", "result 0",
+        "> ioctl $ 0 25000", "result 0",
+        "> &ioctl $ 1 25000",
+        "> write $ go", "wrote 2 bytes",
+        "&1 error EIO (5): Input/output error"]
+    assert lines(err)[0] == "abort: budget exceeded"
+    assert "at Spin.ioctl" in err
+
+
+def test_timer_runs_under_a_callback_budget_and_a_failure_cancels_it(run):
+    status, out, err = run(SPIN, "open spin; ioctl $ 3; ioctl $ 4; wait 10; "
+                           "ioctl $ 4; wait 100; ioctl $ 4",
+                           "--budget", "100000")
+    assert status == 0
+    results = [ln for ln in lines(out) if ln.startswith("result")]
+    assert results == ["result 0", "result 100", "result 1", "result 1"]
+    assert lines(err)[0] == "abort: budget exceeded"
+    assert err.count("abort:") == 1           # cancelled: it never ran again
+
+
+def test_await_where_a_callback_cannot_wait(run):
+    source = """\
+WaitQueue q = new WaitQueue();
+Timer t = new Timer(() -> { q.await(); });
+class Plain extends Device {
+    void read(OutputStream out) { q.await(); }
+}
+class C extends CharDevice {
+    int poll(File f, PollTable p) { q.await(); return 1; }
+    int seek(File f, int off, int whence) { q.await(); return 0; }
+    void release(File f) { q.await(); }
+    int ioctl(File f, int cmd, int arg) { t.start(0); return 0; }
+}
+Device.register("plain", new Plain());
+CharDevice.register("c", new C());
+try { q.await(); } catch (IllegalStateException e) { print("init: " + e.getMessage()); }
+"""
+    status, out, err = run(source, "open plain; read $; open c; poll $; "
+                           "lseek $ 0; ioctl $ 0; wait 0; close $; close 3")
+    assert status == 0, err
+    assert lines(out) == [
+        "init: cannot wait here",
+        "> open plain", "fd 3",
+        "> read $", "error EIO (5): Input/output error",
+        "> open c", "fd 4",
+        "> poll $", "mask 8",                 # a failed poll answers ERR
+        "> lseek $ 0", "error EIO (5): Input/output error",
+        "> ioctl $ 0", "result 0",
+        "> wait 0",
+        "> close $", "closed",
+        "> close 3", "closed"]
+    reports = [ln for ln in lines(err) if not ln.startswith("  at")]
+    assert reports == ["IllegalStateException: cannot wait here"] * 5
+    for where in ("Plain.read", "C.poll", "C.seek", "lambda", "C.release"):
+        assert where in err, where
+
+
+# ---- many waiters --------------------------------------------------------------------
+
+MAILBOX = """\
+class Mailbox extends CharDevice {
+    Array<String> letters = new Array<String>();
+    WaitQueue arrivals = new WaitQueue();
+    void read(File f, OutputStream out, int count) {
+        while (letters.size() == 0) arrivals.await();
+        out.write(letters.remove(0));
+    }
+    void write(File f, InputStream in) {
+        letters.add(in.readAll());
+        arrivals.wakeOne();
+    }
+}
+CharDevice.register("mailbox", new Mailbox());
+"""
+
+
+def test_eight_readers_many_letters_none_lost_or_duplicated(run):
+    readers, rounds = 8, 100
+    ops = ["open mailbox"]
+    sent = []
+    for r in range(rounds):
+        ops += ["&read $ 64"] * readers
+        for i in range(readers):
+            sent.append(f"m{r}_{i}")
+            ops.append(f"write $ {sent[-1]}")
+    status, out, err = run(MAILBOX, "; ".join(ops))
+    assert (status, err) == (0, ""), err
+    got = {}
+    for ln in lines(out):
+        if ln.startswith("&"):
+            number, _, rest = ln[1:].partition(" ")
+            assert number not in got
+            got[number] = rest.split('"')[1]
+    # every letter once, and in order: wakeOne wakes the longest waiter
+    assert [got[str(n + 1)] for n in range(readers * rounds)] == sent
+
+
+def test_library_background_api(tmp_path):
+    need_vm()
+    with host.VM.from_source(MAILBOX, "mailbox.k") as vm:
+        f = vm.open("mailbox")
+        readers = [f.background("read", 64) for _ in range(3)]
+        assert not any(b.done for b in readers)
+        with pytest.raises(host.VMError):
+            readers[0].result()
+        f.write("one")
+        assert [b.done for b in readers] == [True, False, False]
+        assert readers[0].result() == b"one"
+        f.write("two")
+        f.write("three")
+        vm.sync()
+        assert [b.result() for b in readers] == [b"one", b"two", b"three"]
+        assert [b.number for b in readers] == [1, 2, 3]
+        with pytest.raises(ValueError):
+            vm.background("wait", 10)
+        late = f.background("read", 64)
+        with pytest.raises(host.Deadlock):
+            vm.sync()
+        assert not late.done
+
+
+def test_quit_kills_operations_still_waiting(tmp_path):
+    need_vm()
+    vm = host.VM.from_source(FIFO, "fifo.k").start()
+    f = vm.open("fifo")
+    b = f.background("read", 10)
+    assert vm.quit() == 0
+    # killed as by SIGKILL: the callback aborts, the file is released
+    assert b.done and b.error.errno == 5
+    assert vm.log[0] == "abort: killed"
