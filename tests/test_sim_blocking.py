@@ -409,6 +409,40 @@ try { q.await(); } catch (IllegalStateException e) { print("init: " + e.getMessa
         assert where in err, where
 
 
+GATE = """\
+class Gate extends CharDevice {
+    boolean up = false;
+    WaitQueue q = new WaitQueue();
+    void open(File f) { while (!up && !f.nonBlocking()) q.await(); }
+    int ioctl(File f, int cmd, int arg) {
+        if (cmd == 1) f.writeUser(arg, "ok");
+        up = true;
+        q.wakeAll();
+        return 1;
+    }
+    int seek(File f, int off, int whence) { return off; }
+}
+CharDevice.register("gate", new Gate());
+"""
+
+
+def test_background_open_and_ioctl_with_a_user_buffer(run):
+    # an open that waits; `$` follows it once it has ended
+    status, out, err = run(GATE, "open gate nonblock; &open gate; "
+                           "lseek $ 3; &ioctl 3 1 @0000; lseek $ 7; "
+                           "close 4; close 3")
+    assert (status, err) == (0, ""), err
+    assert lines(out) == [
+        "> open gate nonblock", "fd 3",
+        "> &open gate",
+        "> lseek $ 3", "position 3",
+        "> &ioctl 3 1 @0000", "&2 result 1", "&2 buffer @6f6b",
+        "&1 fd 4",
+        "> lseek $ 7", "position 7",
+        "> close 4", "closed",
+        "> close 3", "closed"]
+
+
 # ---- many waiters --------------------------------------------------------------------
 
 MAILBOX = """\

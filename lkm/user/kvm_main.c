@@ -301,7 +301,7 @@ enum kd_kind {
 /* An operation's operands, parsed by their letters. */
 struct serve_args {
 	struct open_file *of;		/* f */
-	const char *name;		/* n */
+	char *name;			/* n (malloc'd: it outlives the line) */
 	bool can_read, can_write;	/* m */
 	bool nonblock;			/* o */
 	int64_t in[KDEV_CALL_MAX_INTS];	/* i, w and a, in order */
@@ -755,6 +755,7 @@ static void serve_args_free(struct serve_args *a, struct serve_result *r)
 	if (a->of)
 		file_unref(a->of);
 	a->of = NULL;
+	free(a->name);
 	free(a->bytes);
 	free(a->ubuf);
 	free(r->bytes);
@@ -969,8 +970,8 @@ static int parse_operand(char letter, const char *word, bool is_default,
 		a->of->refs++;
 		return 0;
 	case 'n':
-		a->name = word;
-		return 0;
+		a->name = strdup(word);
+		return a->name ? 0 : -ENOMEM;
 	case 'm':
 		a->can_read = strchr(word, 'r') != NULL;
 		a->can_write = strchr(word, 'w') != NULL;
