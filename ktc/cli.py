@@ -802,7 +802,7 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
         # the end of the operations waits for the background ones
         vm.sync()
         flush()
-    except host.Deadlock:
+    except host.Stopped:
         # the VM's report (`deadlock: ...`) is printed below
         flush()
         status = EXIT_RUNTIME

@@ -82,7 +82,17 @@ class VMError(Exception):
     """The VM could not be found, built or started, or broke the protocol."""
 
 
-class Deadlock(VMError):
+class Stopped(VMError):
+    """(1.1) The VM stopped the simulation with status 2 and a one-line
+    report on stderr (`report`): a deadlock, or timers that restart
+    without delay forever."""
+
+    def __init__(self, report: str):
+        self.report = report
+        super().__init__(report)
+
+
+class Deadlock(Stopped):
     """(1.1) Every operation waited with nothing due to wake them: the VM
     stopped with status 2 and `deadlock: every operation waits`."""
 
@@ -357,6 +367,8 @@ class VM:
             status = None
         if status == EXIT_RUNTIME and report.startswith("deadlock:"):
             return Deadlock(report.strip())
+        if status == EXIT_RUNTIME and report.startswith("abort: timers"):
+            return Stopped(report.strip())
         return VMError("the VM exited: " + report.strip())
 
     def command(self, line: str) -> list[str]:

@@ -220,6 +220,19 @@ def test_periodic_timer_counts_in_virtual_time(run):
         "result 12"]             # fired once at 2130, inactive from then
 
 
+def test_a_timer_restarting_itself_without_delay_stops_the_run(run):
+    # virtual time cannot pass it: the simulation stops rather than hang
+    source = """\
+int n = 0;
+Timer t = new Timer(() -> { n++; t.start(0); });
+t.start(5);
+"""
+    status, out, err = run(source, "wait 4; wait 1; wait 1")
+    assert status == 2
+    assert lines(out) == ["> wait 4", "> wait 1"]
+    assert err == "abort: timers restart without delay forever at 5 ms\n"
+
+
 AWAIT_FOR = """\
 class Q extends CharDevice {
     WaitQueue q = new WaitQueue();
