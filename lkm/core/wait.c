@@ -83,23 +83,6 @@ static void swap_state(struct kvm *vm, struct kctx *c)
 	memcpy(c->saved, saved, sizeof(saved));
 }
 
-/* An idle state: empty arrays (kept ones, or none yet). */
-static struct kctx *idle_get(struct kvm *vm)
-{
-	struct kctx *c = vm->idle_ctx;
-
-	if (c) {
-		vm->idle_ctx = c->next;
-		vm->nidle_ctx--;
-		c->next = NULL;
-		return c;
-	}
-	c = kp_zalloc(sizeof(*c));
-	if (c)
-		c->trace_frame = KIMG_NONE;
-	return c;
-}
-
 /* Frees an idle state and the arrays it holds, at what each was charged. */
 static void idle_free(struct kvm *vm, struct kctx *c)
 {
@@ -141,18 +124,59 @@ static void idle_put(struct kvm *vm, struct kctx *c)
 }
 
 /*
+ * An idle state: empty arrays (kept ones, or none yet).  Its frame array
+ * holds at least vm->jit_frames_max frames, as kvm_jit_register() made
+ * the first state's: JIT stubs push frames inline below that index
+ * without growing the array (push_and_call in ctjit/codegen.py), so a
+ * call that runs on this state while another waits must find them.
+ */
+static struct kctx *idle_get(struct kvm *vm)
+{
+	struct kctx *c = vm->idle_ctx;
+	struct kframe *f;
+
+	if (c) {
+		vm->idle_ctx = c->next;
+		vm->nidle_ctx--;
+		c->next = NULL;
+	} else {
+		c = kp_zalloc(sizeof(*c));
+		if (!c)
+			return NULL;
+		c->trace_frame = KIMG_NONE;
+	}
+	if (c->frames_cap < vm->jit_frames_max) {
+		f = kp_realloc(c->frames, c->frames_cap * sizeof(*f),
+			       vm->jit_frames_max * sizeof(*f));
+		if (!f) {
+			idle_put(vm, c);
+			return NULL;
+		}
+		c->frames = f;
+		c->frames_cap = vm->jit_frames_max;
+	}
+	return c;
+}
+
+/*
  * Puts the running call's state aside and gives the VM an idle one, for
- * a wait (the caller then releases the lock).  The register stack and
- * frames of a parked call are charged to the heap quota (the running
- * call's are not: the depth limit bounds them).  NULL: out of memory or
- * over the quota, an abort set, nothing moved.
+ * a wait (the caller then releases the lock).  The register stack,
+ * frames and traces (the pending one and the saved copies) of a parked
+ * call are charged to the heap quota (the running call's are not: the
+ * depth limit bounds them); its roots and conversions were charged as
+ * they grew.  NULL: out of memory or over the quota, an abort set,
+ * nothing moved.
  */
 static struct kctx *kvm_park(struct kvm *vm)
 {
 	struct kctx *c;
 	size_t n = sizeof(*c) + vm->stack_cap * sizeof(union kvalue) +
-		vm->frames_cap * sizeof(struct kframe);
+		vm->frames_cap * sizeof(struct kframe) +
+		vm->trace_cap * sizeof(struct ktrace_ent);
+	uint32_t i;
 
+	for (i = 0; i < vm->nsaved; i++)
+		n += vm->saved[i].n * sizeof(struct ktrace_ent);
 	if (!kvm_quota_take(vm, n)) {
 		kvm_abort(vm, KVM_ABORT_OOM);
 		return NULL;
@@ -353,17 +377,24 @@ void kvm_wq_wake(struct kvm *vm, struct kobj *q, bool all)
  * registered on q, and q is added to the File's $polled list, which
  * keeps it allocated until the file's release (epoll waits on it until
  * then).  A table kept past its poll throws DeviceError(EINVAL).
+ *
+ * The host registers each queue once per poll call: Linux's poll_wait
+ * allocates an entry per call (poll(2)'s table pages, epoll's
+ * eppoll_entry), outside the heap quota, so a loop of t.wait(q) must not
+ * reach it more than once.  The table's $valid is 1 + the number of
+ * queues this poll registered, which are kept first in $polled.
  */
 int kvm_poll_wait(struct kvm *vm, struct kobj *t, struct kobj *q)
 {
+	struct kinst *table = (struct kinst *)t;
 	struct kdev_cb *cb = vm->cb;
 	struct kinst *file;
 	struct karr *a;
+	struct kobj *o;
 	void *h;
-	uint32_t i, type;
+	uint32_t i, type, done;
 
-	if (!((struct kinst *)t)->f[KF_POLLTABLE_VALID].i || !cb ||
-	    !cb->poll_file)
+	if (!table->f[KF_POLLTABLE_VALID].i || !cb || !cb->poll_file)
 		return kvm_throw_deverr(vm, EINVAL, "poll table used after its poll");
 	if (!q)
 		return kvm_throw_new(vm, KC_NullPointerException, NULL);
@@ -374,7 +405,7 @@ int kvm_poll_wait(struct kvm *vm, struct kobj *t, struct kobj *q)
 			return KVM_ABORT;
 		for (i = 0; i < a->len; i++)
 			if (a->v[i].o == q)
-				goto registered;
+				goto listed;
 	} else {
 		type = vm->img->classes[KC_File]->field_types[KF_FILE_POLLED];
 		a = kvm_arr_new(vm, type, 0);
@@ -384,8 +415,17 @@ int kvm_poll_wait(struct kvm *vm, struct kobj *t, struct kobj *q)
 	}
 	if (kvm_arr_reserve(vm, a, a->len + 1))
 		return KVM_ABORT;
+	i = a->len;
 	a->v[a->len++].o = q;
-registered:
+listed:
+	done = (uint32_t)(table->f[KF_POLLTABLE_VALID].i - 1);
+	if (i < done)
+		return KVM_OK;	/* registered by this poll already */
+	/* q joins the queues this poll registered, at the front */
+	o = a->v[done].o;
+	a->v[done].o = q;
+	a->v[i].o = o;
+	table->f[KF_POLLTABLE_VALID].i++;
 	h = wq_host(q);
 	if (h && cb->poll_pt && vm->host.poll_wait)
 		vm->host.poll_wait(vm->host.ctx, h, cb->poll_pt);
@@ -442,6 +482,9 @@ int kvm_timer_start(struct kvm *vm, struct kobj *t, int64_t ms, bool every)
 		snprintf(msg, sizeof(msg), "bad delay %lld", (long long)ms);
 		return kvm_throw_new(vm, KC_IllegalArgumentException, msg);
 	}
+	/* unloading (or a failed init): it would never fire */
+	if (vm->timers_stopped)
+		return KVM_OK;
 	if (!ti->f[KF_TIMER_ACTIVE].i) {
 		if (vm->ntimers == vm->timers_cap) {
 			uint32_t cap = vm->timers_cap ? vm->timers_cap * 2 : 8;
@@ -495,6 +538,21 @@ static struct kinst *timer_due(struct kvm *vm, int64_t now)
 }
 
 /*
+ * A timer that cannot run for want of memory (before its call began):
+ * its "abort: out of memory" report is logged and it is cancelled, as
+ * when its function aborts.  No trace: nothing of it ran.
+ */
+static void timer_oom(struct kvm *vm, struct kinst *t)
+{
+	vm->abort_kind = KVM_ABORT_OOM;
+	vm->ntrace = 0;
+	kvm_make_report(vm, KVM_ABORT);
+	kvm_log_report(vm);
+	vm->abort_kind = KVM_ABORT_NONE;
+	kvm_timer_cancel(vm, &t->h);
+}
+
+/*
  * Runs t's function as a top-level call with a callback's budget and no
  * waiting; a failure logs its report and cancels t.  t is rooted.
  */
@@ -512,10 +570,7 @@ static void timer_fire(struct kvm *vm, struct kinst *t)
 	n = (size_t)f->ncap + 1;
 	args = kvm_mem_alloc(vm, n * sizeof(*args));
 	if (!args) {
-		vm->abort_kind = KVM_ABORT_NONE;
-		kvm_make_report(vm, KVM_ABORT);
-		kvm_log_report(vm);
-		kvm_timer_cancel(vm, &t->h);
+		timer_oom(vm, t);
 		return;
 	}
 	/* what the Func passes: a bound receiver, a closure's values */
@@ -538,24 +593,35 @@ static void timer_fire(struct kvm *vm, struct kinst *t)
 
 /*
  * The host's request came due: runs the timers due by now, by due time
- * then start order, at most KVM_TIMER_BATCH of them (a timer that
- * restarts itself with start(0) cannot hold the host forever), then asks
- * for the next.  A one-shot timer is inactive from when its function
- * begins; a periodic one is due a period later, or a period from now
- * when it fell behind (missed periods are skipped, not run in a burst).
+ * then start order, then asks for the next.  One run holds the script's
+ * lock for at most KVM_TIMER_BATCH timers and about two callbacks'
+ * budgets of instructions (a timer that restarts itself with start(0),
+ * or many heavy ones due together, cannot hold the host or keep a woken
+ * waiter from its lock for long); the rest are due at once, for the
+ * next run.  A one-shot timer is inactive from when its function begins;
+ * a periodic one is due a period later, or a period from now when it
+ * fell behind (missed periods are skipped, not run in a burst).
  */
 void kvm_run_timers(struct kvm *vm)
 {
 	int64_t now = now_ns(vm);
+	uint64_t first = vm->executed;
 	uint32_t runs;
 	struct kinst *t;
 
 	if (!vm->init_done || vm->timers_stopped)
 		return;
 	for (runs = 0; runs < KVM_TIMER_BATCH; runs++) {
+		if (vm->executed - first >= vm->lim.cb_budget)
+			break;
 		t = timer_due(vm, now);
 		if (!t)
 			break;
+		/* rooted before it leaves the list (a one-shot timer does) */
+		if (kvm_push_root(vm, &t->h)) {
+			timer_oom(vm, t);
+			continue;
+		}
 		if (t->f[KF_TIMER_PERIOD].i) {
 			t->f[KF_TIMER_DUE].i += t->f[KF_TIMER_PERIOD].i;
 			if (t->f[KF_TIMER_DUE].i <= now)
@@ -565,11 +631,6 @@ void kvm_run_timers(struct kvm *vm)
 		} else {
 			t->f[KF_TIMER_ACTIVE].i = 0;
 			timer_unlist(vm, &t->h);
-		}
-		/* off the list, a one-shot timer is rooted here */
-		if (kvm_push_root(vm, &t->h)) {
-			vm->abort_kind = KVM_ABORT_NONE;
-			break;
 		}
 		timer_fire(vm, t);
 		kvm_pop_roots(vm, 1);
