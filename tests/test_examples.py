@@ -3,9 +3,8 @@ language reference §9.4): examples/kvstore.k and examples/heartbeat.k, each
 scenario with the exact output and log lines it must give, on the
 interpreter and on the JIT. Their kernel twin is tests/kernel/test_kexamples.py.
 
-The heartbeat scenarios need the simulation's background operations (`&`)
-and virtual time (`wait MS`); where `ktc run` lacks them they are skipped,
-saying so.
+The heartbeat scenarios use the simulation's background operations (`&`)
+and virtual time (`wait MS`).
 
 The transcripts of docs/drivers.md (`$ ktc run` and `$ ktc check` in its
 ```console fences) are run too, and must print exactly what the guide
@@ -13,7 +12,6 @@ shows."""
 
 from __future__ import annotations
 
-import functools
 import os
 import pathlib
 import subprocess
@@ -288,25 +286,7 @@ DeviceError: period_ms: {message}
 """, 2)
 
 
-@functools.cache
-def simulation_has(ops: str) -> bool:
-    """Whether `ktc run --ops OPS` runs (on kvstore, whose calls return
-    at once) rather than refusing an operation it does not know."""
-    r = ktc("run", KVSTORE, "--ops", ops)
-    return r.returncode == 0 and "unknown operation" not in r.stderr
-
-
-@pytest.fixture
-def virtual_time():
-    missing = [op for op in ("wait 1", "sync", "open kvstore; &read 3")
-               if not simulation_has(op)]
-    if missing:
-        pytest.skip("the simulation lacks " + ", ".join(f"`{m}`" for m in missing)
-                    + " (background operations and virtual time, the language"
-                    " reference §9.4): heartbeat's timer cannot be driven")
-
-
-def test_heartbeat_counts_in_virtual_time(mode, virtual_time):
+def test_heartbeat_counts_in_virtual_time(mode):
     # Period 100 (the default): 2 beats by 250 ms, 10 by 1000 ms. A
     # non-blocking file reads the latest beat once, then EAGAIN.
     r = run_ops(HEARTBEAT, f"open heartbeat r nonblock; wait 250; read $; read $; "
@@ -334,7 +314,7 @@ closed
 """)
 
 
-def test_heartbeat_blocking_read_and_poll(mode, virtual_time):
+def test_heartbeat_blocking_read_and_poll(mode):
     # A reader sleeps until the next beat; poll waits for it too, and
     # reports IN until the file reads it.
     r = run_ops(HEARTBEAT, "open heartbeat r; &read $; wait 49; wait 1; "
@@ -362,7 +342,7 @@ closed
 """)
 
 
-def test_heartbeat_new_period_restarts_the_timer(mode, virtual_time):
+def test_heartbeat_new_period_restarts_the_timer(mode):
     # Setting the period at 30 ms re-arms the timer: beats at 50, 70, 90.
     r = run_ops(HEARTBEAT, f"open heartbeat; wait 30; ioctl $ {HEARTBEAT_PERIOD} 20; "
                 f"wait 45; ioctl $ {HEARTBEAT_BEATS}; wait 15; "
@@ -384,7 +364,7 @@ closed
 """)
 
 
-def test_heartbeat_read_without_time_is_a_deadlock(mode, virtual_time):
+def test_heartbeat_read_without_time_is_a_deadlock(mode):
     # Virtual time stands still without `wait`: a reader waiting for a
     # beat can never be woken, and the simulation says so.
     r = run_ops(HEARTBEAT, "open heartbeat r; &read $; sync", *mode)
@@ -396,7 +376,7 @@ fd 3
 """, "deadlock: every operation waits\n", 2)
 
 
-def test_heartbeat_close_while_a_read_waits(mode, virtual_time):
+def test_heartbeat_close_while_a_read_waits(mode):
     # The close of a file a background read uses takes effect when that
     # read ends: here at the next beat.
     r = run_ops(HEARTBEAT, f"open heartbeat r; &read $; close $; wait 100; "
