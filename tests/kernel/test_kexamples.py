@@ -11,7 +11,8 @@ C (tests/kernel/guest/kexamples_io.c):
 - examples/heartbeat.k: a bad period_ms parameter refuses the load; head
   reads consecutive beats; blocking reads, O_NONBLOCK EAGAIN, poll(2),
   select(2) and epoll woken by the timer; the beat count against elapsed
-  time; the period set by ioctl (EPERM on a read-only file); a reader
+  time; the period set by ioctl (EPERM on a read-only file); a signal
+  ending a waiting read with EINTR, or restarting it under SA_RESTART; a reader
   waiting in read(2) keeps the unload refused until SIGKILL ends it; 20
   unloads with a 1 ms timer armed or running.
 

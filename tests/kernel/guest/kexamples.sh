@@ -139,6 +139,14 @@ kt_heartbeat_period_ioctl() {
 	period $PERIOD $PERIOD && echo "period back to $PERIOD ms"
 }
 
+kt_heartbeat_signals() {
+	# EINTR without SA_RESTART, a transparent restart with it.
+	run $KIO signals /dev/heartbeat $PERIOD
+	rc=$?
+	[ $rc -eq 0 ] || period $PERIOD $PERIOD
+	return $rc
+}
+
 kt_heartbeat_reader_killed_while_waiting() {
 	# A reader waits for a beat that will not come soon (period 10 s);
 	# the unload is refused while it has the device open; SIGKILL ends

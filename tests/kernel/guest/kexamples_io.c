@@ -21,6 +21,11 @@
  *	HEARTBEAT_PERIOD: prints `period P`, after setting it when MS > 0;
  *	DEV is opened for reading and writing, or with r only for reading.
  *	A failed ioctl prints `HEARTBEAT_PERIOD: ERROR` and exits 1.
+ *   kexamples_io signals DEV PERIOD_MS
+ *	With the period set to 10 s, a signal without SA_RESTART ends a
+ *	blocking read with EINTR; with SA_RESTART the read is restarted
+ *	unseen and returns a beat once another process has set the period
+ *	back to PERIOD_MS.
  *   kexamples_io blockread DEV
  *	One blocking read(2) of DEV; prints what it returned or its errno.
  *
@@ -30,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +44,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/select.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -439,6 +446,71 @@ static int cmd_period(const char *dev, long ms, int flags)
 	return 0;
 }
 
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* SIGALRM in ms milliseconds, handled by on_alarm with `flags`. */
+static void alarm_in(int ms, int flags)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = flags };
+	struct itimerval it = { .it_value = { ms / 1000, ms % 1000 * 1000 } };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) || setitimer(ITIMER_REAL, &it, NULL))
+		fail_errno("sigaction/setitimer");
+}
+
+static void set_period(const char *dev, long ms)
+{
+	int fd = open_or_die(dev, O_RDWR);
+
+	if (ioctl(fd, HEARTBEAT_PERIOD, ms) != ms)
+		fail_errno("HEARTBEAT_PERIOD");
+	close(fd);
+}
+
+static int cmd_signals(const char *dev, long period)
+{
+	int fd = open_or_die(dev, O_RDONLY), status;
+	long long t0, elapsed;
+	char buf[64];
+	pid_t child;
+	long beat;
+
+	set_period(dev, 10000);
+	alarm_in(300, 0);
+	if (read(fd, buf, sizeof(buf)) != -1 || errno != EINTR || alarms != 1)
+		fail("a signal without SA_RESTART did not end the read with EINTR");
+	printf("signal without SA_RESTART: read fails with EINTR\n");
+
+	child = fork();
+	if (child < 0)
+		fail_errno("fork");
+	if (child == 0) {
+		sleep(1);
+		set_period(dev, period);
+		_exit(0);
+	}
+	alarm_in(300, SA_RESTART);
+	t0 = now_ms();
+	beat = read_beat(fd);
+	elapsed = now_ms() - t0;
+	if (waitpid(child, &status, 0) != child || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		fail("the process setting the period failed");
+	if (alarms != 2 || elapsed < 900)
+		fail("the read did not outlast the signal");
+	printf("signal with SA_RESTART: the read went on, beat %ld after %lld ms\n",
+	       beat, elapsed);
+	close(fd);
+	return 0;
+}
+
 static int cmd_blockread(const char *dev)
 {
 	int fd = open_or_die(dev, O_RDONLY);
@@ -465,9 +537,11 @@ int main(int argc, char **argv)
 		return cmd_period(argv[2], atol(argv[3]), O_RDWR);
 	if (argc == 5 && !strcmp(argv[1], "period") && !strcmp(argv[4], "r"))
 		return cmd_period(argv[2], atol(argv[3]), O_RDONLY);
+	if (argc == 4 && !strcmp(argv[1], "signals"))
+		return cmd_signals(argv[2], atol(argv[3]));
 	if (argc == 3 && !strcmp(argv[1], "blockread"))
 		return cmd_blockread(argv[2]);
 	fprintf(stderr, "usage: kexamples_io kvstore DEV | heartbeat DEV PERIOD_MS |\n"
-		"       period DEV MS [r] | blockread DEV\n");
+		"       period DEV MS [r] | signals DEV PERIOD_MS | blockread DEV\n");
 	return 100;
 }
