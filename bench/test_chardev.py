@@ -32,7 +32,7 @@ The FIFO rows need WaitQueue (the language reference §9.2): until
 konoha.ko has it, the guest cannot load examples/fifo.k and those rows
 skip, saying why.
 
-    CHARDEV_ROUNDS      rounds (default 9)
+    CHARDEV_ROUNDS      rounds (default 15)
     CHARDEV_OPEN_N      open+close pairs per round (default 3000)
     CHARDEV_ROT4K_N     4 KiB blocks per round (default 150)
     CHARDEV_ROT64K_N    64 KiB blocks per round (default 12)
@@ -61,7 +61,7 @@ import ktest  # noqa: E402
 import qemu  # noqa: E402
 import kbench  # noqa: E402
 
-ROUNDS = int(os.environ.get("CHARDEV_ROUNDS", "9"))
+ROUNDS = int(os.environ.get("CHARDEV_ROUNDS", "15"))
 OPEN_N = int(os.environ.get("CHARDEV_OPEN_N", "3000"))
 ROT4K_N = int(os.environ.get("CHARDEV_ROT4K_N", "150"))
 ROT64K_N = int(os.environ.get("CHARDEV_ROT64K_N", "12"))
