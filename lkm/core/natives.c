@@ -1032,7 +1032,9 @@ static int out_put(struct kvm *vm, struct kstream *s, const void *b,
 		s->buf = p;
 		s->cap = cap;
 	}
-	memcpy(s->buf + s->len, b, n);
+	/* an empty write to a stream with no buffer yet: NULL + 0 is UB */
+	if (n)
+		memcpy(s->buf + s->len, b, n);
 	s->len += n;
 	return charge_bytes(vm, n) ? KVM_OK : KVM_ABORT;
 }
