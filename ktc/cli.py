@@ -325,6 +325,12 @@ def _param_option(c) -> None:
                    "values up to 1 KiB)")
 
 
+# konoha.ko's default limits of a script (KVM_KERNEL_BUDGET in
+# lkm/core/kvm.h, the module's heap quota), for run --kernel-limits.
+KERNEL_BUDGET = 100_000_000
+KERNEL_HEAP = 16 << 20
+
+
 def cmd_run(args) -> int:
     """`ktc run`: runs the image's init in build/kvm (found or built by
     host.find_vm) with the given limits and returns the VM's exit status; with
@@ -343,6 +349,12 @@ def cmd_run(args) -> int:
     # an absent limit is None: the VM's default applies (ktc does not restate
     # the defaults)
     limits = dict(budget=args.budget, heap=args.heap, depth=args.depth)
+    if args.kernel_limits:
+        # (1.1) konoha.ko's defaults (the language reference §9.4)
+        if limits["budget"] is None:
+            limits["budget"] = KERNEL_BUDGET
+        if limits["heap"] is None:
+            limits["heap"] = KERNEL_HEAP
     with tempfile.TemporaryDirectory(prefix="ktc-") as tmp:
         # the stubs' shared object lives in tmp, removed after the run
         vm_args = _jit_vm_args(data, args, tmp) + params
@@ -941,6 +953,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="heap quota in bytes (default 256 MiB)")
     c.add_argument("--depth", type=_positive, metavar="N",
                    help="maximum call depth (default 1000)")
+    c.add_argument("--kernel-limits", action="store_true",
+                   help="the limits konoha.ko gives a script by default "
+                   "(budget 10^8 per init or callback, heap 16 MiB) where "
+                   "--budget and --heap do not say otherwise")
     _jit_options(c)
     c.add_argument("--ops", "--device-ops", dest="ops", metavar="OPS",
                    help='device operations, e.g. "open hello; read $ 4096; '

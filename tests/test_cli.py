@@ -354,3 +354,32 @@ def test_host_init_failure(script):
         host.VM.from_source(THROWS, "throws.k").start()
     assert e.value.status == 2
     assert "ArithmeticException" in e.value.report
+
+
+# ---- (1.1) run --kernel-limits (the language reference §9.4) -----------------
+
+BIG_HEAP = """\
+Array<String> keep = new Array<String>();
+for (int i = 0; i < 24; i++) keep.add(String.fromChar(65).repeat(1 << 20));
+print(keep.size());
+"""
+
+
+def test_kernel_limits_give_the_kernel_heap(tmp_path):
+    src = tmp_path / "big.k"
+    src.write_text(BIG_HEAP)
+    # 24 MiB of strings: within ktc run's 256 MiB, over konoha.ko's 16 MiB
+    assert ktc("run", str(src)).stdout == "24\n"
+    r = ktc("run", "--kernel-limits", str(src))
+    assert r.returncode == 2 and "out of memory" in r.stderr
+    # --heap says otherwise
+    r = ktc("run", "--kernel-limits", "--heap", str(64 << 20), str(src))
+    assert r.returncode == 0 and r.stdout == "24\n"
+
+
+def test_kernel_limits_give_the_kernel_budget(tmp_path):
+    src = tmp_path / "spin.k"
+    src.write_text("int n = 0;\nwhile (n < 20000000) n++;\nprint(n);\n")
+    assert ktc("run", str(src)).returncode == 0
+    r = ktc("run", "--kernel-limits", str(src))
+    assert r.returncode == 2 and "budget exceeded" in r.stderr
