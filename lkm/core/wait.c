@@ -41,7 +41,8 @@
 /* Exchanges the execution state of vm and c (struct kctx's fields). */
 static void swap_state(struct kvm *vm, struct kctx *c)
 {
-	struct ksaved_trace saved[KVM_SAVED_TRACES];
+	struct ksaved_trace t;
+	uint32_t i;
 
 #define SWAP(f) do {				\
 		__typeof__(vm->f) t_ = vm->f;	\
@@ -78,9 +79,12 @@ static void swap_state(struct kvm *vm, struct kctx *c)
 	SWAP(lenient);
 	SWAP(cb);
 #undef SWAP
-	memcpy(saved, vm->saved, sizeof(saved));
-	memcpy(vm->saved, c->saved, sizeof(saved));
-	memcpy(c->saved, saved, sizeof(saved));
+	/* one entry at a time: the wait runs deep in the kernel's stack */
+	for (i = 0; i < KVM_SAVED_TRACES; i++) {
+		t = vm->saved[i];
+		vm->saved[i] = c->saved[i];
+		c->saved[i] = t;
+	}
 }
 
 /* Frees an idle state and the arrays it holds, at what each was charged. */
