@@ -168,13 +168,29 @@ wait_open_files() {
 	done
 }
 
+# wait_ioctl CMD WANT: until ioctl CMD of /dev/kwait (a counter of the
+# script: 0x770f opens waiting, 0x7710 callbacks waiting) answers WANT.
+wait_ioctl() {
+	_i=0
+	while [ "$($KLOAD ioctl /dev/kwait "$1" 0)" != "$2" ]; do
+		_i=$((_i + 1))
+		if [ $_i -gt 200 ]; then
+			echo "ioctl $1 of /dev/kwait answers $($KLOAD ioctl /dev/kwait "$1" 0), want $2"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
 kt_unload_busy_while_waiting() {
 	wait_open_files 0 || return 1
-	# a reader waiting in read(2): its file is open
+	# a reader waiting in read(2): its file is open (the count of waiting
+	# callbacks is relative: a killed waiter is never counted off)
+	w0=$($KLOAD ioctl /dev/kwait 0x7710 0)
 	dd if=/dev/kwait bs=16 count=1 of=/tmp/kwait.out 2>/dev/null &
 	reader=$!
-	wait_open_files 1 || return 1
-	sleep 0.3
+	wait_open_files 1 && wait_ioctl 0x7710 $((w0 + 1)) ||
+		{ echo wake > /dev/kwait; return 1; }
 	kill -0 $reader 2>/dev/null || { echo "the reader did not block"; return 1; }
 	out=$($KLOAD unload kwait)
 	rc=$?
@@ -187,8 +203,7 @@ kt_unload_busy_while_waiting() {
 	# an open(2) waiting in the script's open: no file yet, still EBUSY
 	cat /dev/kwait_gate > /dev/null &
 	opener=$!
-	sleep 0.5
-	expect_eq "$($KLOAD ioctl /dev/kwait 0x770f 0)" 1 "opens waiting" &&
+	wait_ioctl 0x770f 1 &&
 		expect_eq "$(kwait_open_files)" 0 "open files of kwait" ||
 		{ kill $opener; return 1; }
 	out=$($KLOAD unload kwait)

@@ -74,6 +74,7 @@
 #define KW_LEN		_IO('w', 13)
 #define KW_GATE		_IO('w', 14)
 #define KW_GATED	_IO('w', 15)
+#define KW_WAITERS	_IO('w', 16)
 /* /dev/kwtimer's (tests/kernel/scripts/kwait_timer.k) */
 #define KT_EVERY	_IO('t', 1)
 #define KT_STOP		_IO('t', 2)
@@ -169,6 +170,40 @@ static void expect_exit0(pid_t pid, const char *what)
 		fail("%s: waitpid: %s", what, strerror(errno));
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail("%s: the child ended with status 0x%x", what, status);
+}
+
+/* An ioctl of DEV that returns one of the script's counters. */
+static long stat_of(const char *dev, unsigned long cmd)
+{
+	int fd = open_or_die(dev, O_RDONLY | O_NONBLOCK);
+	long r = ioctl_or_die(fd, cmd, 0, "stats");
+
+	close(fd);
+	return r;
+}
+
+/*
+ * Until the script's counter cmd (KW_WAITERS, KW_GATED) is want, while
+ * the child pid runs: the script, not a guess of time, says the child
+ * sleeps, so that a signal never comes before its handler is set.  The
+ * counters are taken relative to their value before: a wait ended by
+ * SIGKILL is an abort, whose finally blocks do not run (the language
+ * reference §7), so it is never counted off.
+ */
+static void wait_count(const char *dev, unsigned long cmd, long want,
+		       pid_t pid, const char *what)
+{
+	long long t0 = now_ms();
+	int status;
+
+	while (stat_of(dev, cmd) != want) {
+		if (pid > 0 && waitpid(pid, &status, WNOHANG) != 0)
+			fail("%s: the child ended (status 0x%x)", what, status);
+		if (now_ms() - t0 > 20000)
+			fail("%s: the script counts %ld, want %ld, after 20 s", what,
+			     stat_of(dev, cmd), want);
+		sleep_ms(10);
+	}
 }
 
 /* Reads "wake" from fd in the child: exit status 0 when it did. */
@@ -370,23 +405,15 @@ static void set_handler(int sig, int flags)
 		fail("sigaction: %s", strerror(errno));
 }
 
-static long stat_of(const char *dev, unsigned long cmd)
-{
-	int fd = open_or_die(dev, O_RDONLY | O_NONBLOCK);
-	long r = ioctl_or_die(fd, cmd, 0, "stats");
-
-	close(fd);
-	return r;
-}
-
 static int cmd_sigint(const char *dev)
 {
-	long starts, intr;
+	long starts, intr, w0;
 	pid_t pid;
 
 	drain(dev);
 	starts = stat_of(dev, KW_STARTS);
 	intr = stat_of(dev, KW_INTR);
+	w0 = stat_of(dev, KW_WAITERS);
 	pid = fork();
 	if (pid < 0)
 		fail("fork: %s", strerror(errno));
@@ -404,6 +431,7 @@ static int cmd_sigint(const char *dev)
 		}
 		_exit(0);
 	}
+	wait_count(dev, KW_WAITERS, w0 + 1, pid, "SIGINT");
 	expect_blocked(pid, "SIGINT");
 	kill(pid, SIGINT);
 	expect_exit0(pid, "SIGINT");
@@ -416,12 +444,13 @@ static int cmd_sigint(const char *dev)
 
 static int cmd_restart(const char *dev)
 {
-	long starts, intr;
+	long starts, intr, w0;
 	pid_t pid;
 
 	drain(dev);
 	starts = stat_of(dev, KW_STARTS);
 	intr = stat_of(dev, KW_INTR);
+	w0 = stat_of(dev, KW_WAITERS);
 	pid = fork();
 	if (pid < 0)
 		fail("fork: %s", strerror(errno));
@@ -437,9 +466,11 @@ static int cmd_restart(const char *dev)
 		}
 		_exit(rc);
 	}
-	expect_blocked(pid, "SA_RESTART");
+	wait_count(dev, KW_WAITERS, w0 + 1, pid, "SA_RESTART");
 	kill(pid, SIGINT);
-	/* restarted: blocked again, not failed */
+	/* restarted: waiting again in a second read callback, not failed */
+	wait_count(dev, KW_STARTS, starts + 2, pid, "SA_RESTART after the signal");
+	wait_count(dev, KW_WAITERS, w0 + 1, pid, "SA_RESTART after the signal");
 	expect_blocked(pid, "SA_RESTART after the signal");
 	write_str(dev, "wake");
 	expect_exit0(pid, "SA_RESTART");
@@ -452,6 +483,7 @@ static int cmd_restart(const char *dev)
 
 static int cmd_catch(const char *dev)
 {
+	long w0 = stat_of(dev, KW_WAITERS);
 	pid_t pid;
 
 	pid = fork();
@@ -470,7 +502,7 @@ static int cmd_catch(const char *dev)
 		}
 		_exit(0);
 	}
-	expect_blocked(pid, "catch");
+	wait_count(dev, KW_WAITERS, w0 + 1, pid, "catch");
 	kill(pid, SIGINT);
 	expect_exit0(pid, "catch");
 	printf("a caught InterruptedException: the next await throws at once, the result (11) stands\n");
@@ -479,6 +511,7 @@ static int cmd_catch(const char *dev)
 
 static int cmd_wakeone(const char *dev)
 {
+	long w0 = stat_of(dev, KW_WAITERS);
 	pid_t a, b, first;
 	int status, fd;
 
@@ -490,6 +523,7 @@ static int cmd_wakeone(const char *dev)
 		_exit(ioctl(open_or_die(dev, O_RDONLY), KW_AWAIT, 0) == 1 ? 0 : 3);
 	if (a < 0 || b < 0)
 		fail("fork: %s", strerror(errno));
+	wait_count(dev, KW_WAITERS, w0 + 2, -1, "wakeOne waiters");
 	expect_blocked(a, "wakeOne waiter a");
 	expect_blocked(b, "wakeOne waiter b");
 	fd = open_or_die(dev, O_RDONLY);
@@ -501,6 +535,9 @@ static int cmd_wakeone(const char *dev)
 		fail("wakeOne: the woken waiter ended with status 0x%x", status);
 	/* the other one is still waiting */
 	expect_blocked(first == a ? b : a, "wakeOne: the other waiter");
+	if (stat_of(dev, KW_WAITERS) != w0 + 1)
+		fail("wakeOne: %ld waiters left, want 1",
+		     stat_of(dev, KW_WAITERS) - w0);
 	ioctl_or_die(fd, KW_WAKEONE, 0, "wakeOne");
 	expect_exit0(first == a ? b : a, "wakeOne: the other waiter");
 	close(fd);
@@ -523,9 +560,7 @@ static int cmd_gate(const char *dev, const char *gate)
 		g = open(gate, O_RDONLY);
 		_exit(g == -1 && errno == EINTR && handled == 1 ? 0 : 3);
 	}
-	expect_blocked(pid, "open that waits");
-	if (stat_of(dev, KW_GATED) != 1)
-		fail("the script does not see one open waiting");
+	wait_count(dev, KW_GATED, 1, pid, "open that waits");
 	kill(pid, SIGINT);
 	expect_exit0(pid, "open that waits, SIGINT");
 	if (stat_of(dev, KW_GATED) != 0)
@@ -536,6 +571,7 @@ static int cmd_gate(const char *dev, const char *gate)
 		fail("fork: %s", strerror(errno));
 	if (pid == 0)
 		_exit(open(gate, O_RDONLY) >= 0 ? 0 : 3);
+	wait_count(dev, KW_GATED, 1, pid, "open that waits");
 	expect_blocked(pid, "open that waits");
 	fd = open_or_die(dev, O_RDONLY);
 	ioctl_or_die(fd, KW_GATE, 1, "gate");
