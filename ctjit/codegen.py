@@ -354,6 +354,22 @@ class Lowering:
                f"{self.tbaa('', 'reg')}")
         return v
 
+    def call_args(self, b: int, c: int, n: int) -> list[str]:
+        """The n arguments of a CALLV or CALLI target, the receiver R[b]
+        then R[c..c+n-1), for push_and_call(args=...), read in the target's
+        block as CALLF's are.  Plain loads, unlike get_arg's: LLVM replaces
+        them with the values the caller's MOVs just stored there, so an
+        argument goes straight to the callee's register, with no
+        store-to-load round trip on the way (the accumulator of a loop of
+        method calls went through two of those per call, a lambda's
+        through one).  The receiver is apart from the block, so the pair
+        get_arg's comment fears (the receiver and the first argument,
+        merged into one wide load) is not adjacent any more.  Each target
+        reads its own count: a site typed by a built-in class lists every
+        script class's slot, and those of unrelated hierarchies (never
+        the receiver's class at run time) may take other counts."""
+        return [self.get(b)] + [self.get(c + i) for i in range(n - 1)]
+
     def reload_R(self):
         """R := vm->stack + %boff, after a call that may have moved the
         register stack (it grows by reallocation).  The frame's offset in
@@ -995,7 +1011,7 @@ class Lowering:
         # The receiver's kind is checked before its class id: struct kobj's
         # cls is meaningful only for some kinds, and only instances
         # (KO_INSTANCE) can be of a script class.
-        a, s, b = ops
+        a, s, b, c, q = ops
         targets = self.callv_targets(s, b)
         if not targets or len(targets) > CALLV_MAX_TARGETS:
             return False
@@ -1025,8 +1041,16 @@ class Lowering:
         self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
         for g in targets:
             self.f.label(labels[g])
-            self.push_and_call(g, a, b, slow, join)
-        self.call_slow_path("kop_CALLV", a, s, b, slow, join)
+            args = self.call_args(b, c, _nargs(self.img,
+                                               self.img.functions[g]))
+            self.push_and_call(g, a, None, slow, join, args=args)
+        self.f.label(slow)
+        st = self.call_handler("kop_CALLV", ["ptr %vm", f"ptr {self.R()}"]
+                               + [f"i32 {x}" for x in ops])
+        self.reload_R()
+        self.check_status(st, 0)
+        self.e(f"br label %{join}")
+        self.f.label(join)
         return True
 
     def inline_calli(self, pc, ops) -> bool:
@@ -1038,7 +1062,7 @@ class Lowering:
         null receiver, a class with a native method there (inherited from
         a built-in class), a method without a stub or the native nesting
         bound go to kop_CALLI, which keeps the site's inline cache."""
-        a, t, i, b, q = ops
+        a, t, i, b, c, q = ops
         targets = {g: cs for g, cs in calli_targets(
             self.img, self.img.types[t][1], i).items() if self.compiled[g]}
         if not targets or len(targets) > CALLI_MAX_TARGETS:
@@ -1069,12 +1093,12 @@ class Lowering:
         self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
         for g in targets:
             self.f.label(labels[g])
-            self.push_and_call(g, a, b, slow, join)
+            args = self.call_args(b, c, _nargs(self.img,
+                                               self.img.functions[g]))
+            self.push_and_call(g, a, None, slow, join, args=args)
         self.f.label(slow)
-        st = self.call_handler("kop_CALLI", ["ptr %vm", f"ptr {self.R()}",
-                                             f"i32 {a}", f"i32 {t}",
-                                             f"i32 {i}", f"i32 {b}",
-                                             f"i32 {q}"])
+        st = self.call_handler("kop_CALLI", ["ptr %vm", f"ptr {self.R()}"]
+                               + [f"i32 {x}" for x in ops])
         self.reload_R()
         self.check_status(st, 0)
         self.e(f"br label %{join}")

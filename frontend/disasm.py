@@ -214,7 +214,8 @@ class Disassembler:
         the register that holds the object."""
         if op.name in ("GETF", "SETF", "BINDM", "CALLV"):
             # The object is the first plain register operand (GETF ArF,
-            # SETF rFr, BINDM Ars, CALLV Asr); the index is the s or F one.
+            # SETF rFr, BINDM Ars, CALLV Asrrq: the receiver); the index is
+            # the s or F one.
             obj = operands[op.operands.index("r")]
             slot = "s" in op.operands
             idx = operands[op.operands.index("s" if slot else "F")]

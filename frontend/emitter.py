@@ -25,8 +25,8 @@ comparisons by the density of their labels (see DENSE_MIN below); String
 switches dispatch on the length first.  Lambdas (1.1) are functions of
 their own, after the init: CLOSURE copies `this` and the captured locals
 into the closure, and the lambda's function finds them in its first
-registers.  Each CALLI and CALLA site gets the next inline cache index of
-its function (`nics`).
+registers.  Each CALLV, CALLI and CALLA site gets the next inline cache
+index of its function (`nics`).
 
 Evaluation order is the language reference's (§6): operands left to right,
 a local read by an earlier operand copied when a later one assigns it
@@ -2085,15 +2085,17 @@ class FunctionEmitter:
         - "print": the argument's string conversion, then CALLN of print; -
         "func": CALL by function index; - "iface": (1.1) CALLI by interface
         type and slot, with an inline cache; - "virtual": CALLV by vtable slot,
-        receiver first (a method without a slot, a built-in one, is called
-        directly); "super" calls the superclass's method directly; "native":
-        CALLN, with a receiver unless static; - "funcval": CALLF of a Func
-        value; - "dynamic": CALLA by name on an Any receiver, arguments boxed
-        to Any, with an inline cache; - "super_ctor": call_super_ctor.
+        with an inline cache (a method without a slot, a built-in one, is
+        called directly, receiver first); "super" calls the superclass's
+        method directly; "native": CALLN, with a receiver unless static; -
+        "funcval": CALLF of a Func value; - "dynamic": CALLA by name on an
+        Any receiver, arguments boxed to Any, with an inline cache; -
+        "super_ctor": call_super_ctor.
 
         Arguments are evaluated left to right into consecutive registers after
-        the receiver (the argument block); the result goes to `want` when its
-        type allows. `discard` means the value is not needed."""
+        the receiver (the argument block; CALLV, CALLI and CALLF name the
+        receiver or Func value's register apart); the result goes to `want`
+        when its type allows. `discard` means the value is not needed."""
         kind = e.kind
         ret = e.ty if e.ty is not None else T.VOID
         void = isinstance(ret, T.VoidType)
@@ -2128,17 +2130,22 @@ class FunctionEmitter:
             return r
         if kind == "iface":
             # (1.1) CALLI: the method of the interface that declares it,
-            # through a per-site inline cache
-            types = list(e.param_types or target.params)
-            regs = self.block([e.receiver.ty] + types)
-            self.into(e.receiver, regs[0])
-            for a, r in zip(e.args, regs[1:]):
-                self.into(a, r)
-            self.release(*regs)
+            # through a per-site inline cache; the receiver apart, as CALLV
+            o, regs = self.receiver_and_args(e)
             r = result()
             self.at(e)
             self.op("CALLI", r, self.pe.ty(target.iface.type), target.slot,
-                    regs[0], self.nics)
+                    o, regs[0] if regs else 0, self.nics)
+            self.nics += 1
+            return r
+        if kind == "virtual" and target.slot is not None and \
+                target.slot >= 0:
+            # CALLV through the site's inline cache; the receiver apart
+            o, regs = self.receiver_and_args(e)
+            r = result()
+            self.at(e)
+            self.op("CALLV", r, target.slot, o, regs[0] if regs else 0,
+                    self.nics)
             self.nics += 1
             return r
         if kind in ("virtual", "super", "native"):
@@ -2169,14 +2176,11 @@ class FunctionEmitter:
             first = regs[0] if regs else 0
             if kind == "virtual":
                 # a method without a vtable slot: a built-in one (CALLN) or a
-                # function-like method (CALL)
-                if target.slot is None or target.slot < 0:
-                    if target.native_id is not None:
-                        self.op("CALLN", r, target.native_id, first)
-                    else:
-                        self.op("CALL", r, target.func_index, first)
+                # function-like method (CALL); those with one took CALLV
+                if target.native_id is not None:
+                    self.op("CALLN", r, target.native_id, first)
                 else:
-                    self.op("CALLV", r, target.slot, first)
+                    self.op("CALL", r, target.func_index, first)
             elif target.native_id is not None:
                 self.op("CALLN", r, target.native_id, first)
             else:
@@ -2214,6 +2218,22 @@ class FunctionEmitter:
             self.call_super_ctor(sup, e, None)
             return -1
         raise EmitError(f"line {self.line}: unknown call kind {kind!r}")
+
+    def receiver_and_args(self, e):
+        """The receiver of a CALLV or CALLI in a register of its own (a
+        local's, `this`'s: no copy) and the arguments in a block after it
+        is evaluated, both released.  Like CALLF's Func value, the receiver
+        stays apart from the block, so a call on a local costs no move;
+        it is copied only when an argument assigns its local (`protect`).
+        """
+        if e.receiver is None or isinstance(e.receiver, A.Super):
+            o = 0
+        else:
+            o = self.protect(self.expr(e.receiver), e.args)
+        types = list(e.param_types or e.target.params)
+        regs = self.args_block([], types, e.args)
+        self.release(o, *regs)
+        return o, regs
 
     def args_block(self, lead, types, args):
         """A block of registers of `types` holding `args`, evaluated in order.

@@ -26,7 +26,8 @@ def listing(name: str) -> str:
 
 
 def test_virtual_call_names_the_receivers_slot():
-    # CALLV's operands are A s r: the receiver is the last one, not the slot.
+    # CALLV's operands are A s r r q: the receiver is the first r, not the
+    # slot nor the arguments' block.
     lines = [ln for ln in listing("f").splitlines() if "CALLV" in ln]
     assert lines and all(ln.endswith("; Animal.describe") for ln in lines)
     lines = [ln for ln in listing("Animal.describe").splitlines()

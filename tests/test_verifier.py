@@ -216,14 +216,14 @@ VALID_CASES = {
                 "EQSTR z, s, s2\nZTOS s, z\nRTOS s, p\nRTOS s, y", REGS),
     "boxing": ("BOXI y, a\nUNBOXI a, y\nBOXZ y2, z\nEQANY z, y, y2\n"
                "MOV y, s\nMOV y, p\nEQREF z, p, s", REGS),
-    "objects": ("NEW p, P\nCALL _, P.<init>, p\nCALLV a, P.get, p\n"
+    "objects": ("NEW p, P\nCALL _, P.<init>, p\nCALLV a, P.get, p, e, 0\n"
                 "GETF s, p, P.name\nSETF p, P.x, a\nMOV o, p\n"
                 "CAST p, o, P\nINSTOF z, o, Q\nINSTOF z, y, int\n"
                 "NEW e, E\nLOADNULL s\n"
                 "GETF s, e, 0\nMOV ex, e", REGS),
     "subclass_receiver": ("NEW q, Q\nCALL _, Q.<init>, q\n"
-                          "CALLV a, P.get, q\nCALL a, P.get, q\nMOV p, q\n"
-                          "CALLV s, Object.toString, q", REGS),
+                          "CALLV a, P.get, q, 15, 0\nCALL a, P.get, q\nMOV p, q\n"
+                          "CALLV s, Object.toString, q, 15, 1", REGS),
     "arrays": ("NEWARR ia, int[], a\nAGET b, ia, a\nASET ia, a, b\n"
                "NEWARRV sa, String[], s, 2\nCALLN a, Array.size, ia\n"
                "CALLN _, Array.add, sa\nCALLN s, Array.pop, sa\n"
@@ -247,13 +247,13 @@ VALID_CASES = {
                                  "int a; int b"),
     "globals": ("GETG a, gi\nSETG gi, a\nGETG s, gs\nGETG y, gs", REGS),
     "device": ("NEW d, Dev\nCALL _, Dev.<init>, d\nLOADK s, \"x\"\n"
-               "CALLN _, Device.register, s\nCALLV _, Device.open, d\n"
+               "CALLN _, Device.register, s\nCALLV _, Device.open, d, s, 0\n"
                "CALLN _, Device.open, d\nGETF a, d, Device.mode",
                "Dev d; String s; Dev d2; int a"),
     "exceptions": ("NEW ex, Exception\nCALLN s, Exception.getMessage, ex\n"
-                   "CALLV s, Exception.getMessage, de\n"
+                   "CALLV s, Exception.getMessage, de, a, 0\n"
                    "CALLN a, DeviceError.errno, de\n"
-                   "CALLV a, DeviceError.errno, de",
+                   "CALLV a, DeviceError.errno, de, a, 1",
                    "Exception ex; String s; DeviceError de; int a"),
 }
 
@@ -953,7 +953,7 @@ OPERAND_CASES = [
     ("string", "CALLA y, y, 99999, 0, y, 0", "CALLA: string 99999 out of range"),
     ("count", "CALLA y, y, \"m\", 256, y, 0", "CALLA: count 256 out of range"),
     ("cache", "CALLA y, y, \"m\", 0, y, 5", "CALLA: inline cache 5 out of range"),
-    ("slot", "CALLV a, 9, p", "CALLV: class P has no vtable slot 9"),
+    ("slot", "CALLV a, 9, p, e, 0", "CALLV: class P has no vtable slot 9"),
     ("field", "GETF a, p, 9", "GETF: class P has no field 9"),
     ("field_negative", "SETF p, -1, a", "SETF: class P has no field -1"),
 ]
@@ -1052,9 +1052,9 @@ TYPING_CASES = [
     ("CALL_receiver", "CALL a, P.get, o", "CALL: receiver r13 has type Object, expected P"),
     ("CALL_receiver_not_class", "CALL a, P.get, y", "CALL: register r4 has type Any, expected a class"),
     ("CALL_args_range", "CALL a, id, 15", "CALL: argument registers r15..r15 out of range (15 registers)"),
-    ("CALLV_not_class", "CALLV a, 0, y", "CALLV: register r4 has type Any, expected a class"),
-    ("CALLV_result", "CALLV s, P.get, p", "CALLV: register r2 has type String, cannot hold int"),
-    ("CALLV_args", "CALLV _, P.put, p", "CALLV: register r6 has type E, expected int for an argument"),
+    ("CALLV_not_class", "CALLV a, 0, y, p, 0", "CALLV: register r4 has type Any, expected a class"),
+    ("CALLV_result", "CALLV s, P.get, p, e, 0", "CALLV: register r2 has type String, cannot hold int"),
+    ("CALLV_args", "CALLV _, P.put, p, e, 0", "CALLV: register r6 has type E, expected int for an argument"),
     ("CALLN_receiver", "CALLN a, String.length, a", "CALLN: register r0 has type int, expected a class"),
     ("CALLN_receiver_class", "CALLN a, String.length, o", "CALLN: receiver r13 has type Object, expected String"),
     ("CALLN_args", "CALLN _, print, a", "CALLN: register r0 has type int, expected String for an argument"),
@@ -1457,7 +1457,7 @@ def test_iface_section_framing(checker):
 
 
 @pytest.mark.parametrize("op, k, value, message", [
-    # CALLI A t i B q: words pc+1 .. pc+5
+    # CALLI A t i B C q: words pc+1 .. pc+6
     ("CALLI", 2, "int", "type int is not an interface"),
     ("CALLI", 3, 5, "interface Shape has no method 5"),
     ("CALLI", 3, -1, "has no method -1"),
@@ -1506,8 +1506,19 @@ def test_iface_calli_cache_used_once(checker):
     sites = iface_insns(img, "CALLI")
     assert len(sites) >= 2 and sites[0][0] is sites[1][0]
     (f, p0), (_, p1) = sites[0], sites[1]
-    f.code[p1 + 5] = f.code[p0 + 5]
+    f.code[p1 + 6] = f.code[p0 + 6]
     refused(checker, write(), "inline cache")
+
+
+def test_callv_cache_used_once(checker):
+    """Each CALLV site has an inline cache of its own, as CALLI's: the
+    interpreter keeps the last receiver class's method there."""
+    body = "CALLV a, P.get, p, e, 0\nCALLV a, P.get, p, e, 0"
+    refused(checker, image(body),
+            "function t: pc 6: CALLV: inline cache 0 used twice")
+    image_ok = image("CALLV a, P.get, p, e, 0\nCALLV a, P.get, p, e, 1")
+    rc, out = run_image(checker, image_ok)
+    assert "invalid image" not in out, out
 
 
 def test_iface_callv_through_interface_only_object_slots(checker):

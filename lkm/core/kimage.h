@@ -165,11 +165,12 @@ struct kline {
 };
 
 /*
- * Inline cache of one CALLA or (1.1) CALLI site: receiver class/type ->
- * resolved target.
+ * Inline cache of one CALLA, CALLV or (1.1) CALLI site: receiver
+ * class/type -> resolved target.
  * The only part of a loaded image written at run time (by calls, which
- * vm->lock serialises).  It only saves the lookup by name: the arguments
- * are checked against the target's signature on every call.
+ * vm->lock serialises).  It only saves the lookup (by name, in the
+ * itable or the vtable): the arguments are checked against the target's
+ * signature on every call.
  */
 struct kinline_cache {
 	uint32_t key;		/* class id, or KIMG_NONE when empty */

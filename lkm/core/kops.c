@@ -237,23 +237,33 @@ HANDLER(int, kop_CALL, kvm_t *vm, kval_t *R, i32 a, i32 f, i32 b)
 	return st ? st : finish_call(vm, a, KRET_PLAIN);
 }
 
-/* A built-in class's slot may hold a native: it runs with no frame. */
-HANDLER(int, kop_CALLV, kvm_t *vm, kval_t *R, i32 a, i32 s, i32 b)
+/*
+ * CALLV A s B C q: the receiver R[b], the arguments R[c..].  A built-in
+ * class's slot may hold a native: it runs with no frame.  Inline cache q
+ * is the interpreter's (vm.c): JIT code selects its targets by class id
+ * and calls this handler for the rest, which looks the slot up.
+ */
+HANDLER(int, kop_CALLV, kvm_t *vm, kval_t *R, i32 a, i32 s, i32 b, i32 c,
+	i32 q)
 {
 	struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
 	int st = kopi_callv_target(vm, R, s, b, &m);
 
+	(void)q;
 	if (st)
 		return st;
 	if (m.func == KIMG_NONE)
-		return kopi_native_call(vm, R, a, m.native, NULL, b);
-	st = push_call(vm, a, m.func, NULL, b, KRET_PLAIN);
+		return kopi_native_call(vm, R, a, m.native, R[b].o, c);
+	st = push_call(vm, a, m.func, R[b].o, c, KRET_PLAIN);
 	return st ? st : finish_call(vm, a, KRET_PLAIN);
 }
 
-/* (1.1) CALLI: CALLV with the method found through inline cache q. */
+/*
+ * (1.1) CALLI A t i B C q: CALLV with the method found through inline
+ * cache q.
+ */
 HANDLER(int, kop_CALLI, kvm_t *vm, kval_t *R, i32 a, i32 t, i32 i, i32 b,
-	i32 q)
+	i32 c, i32 q)
 {
 	struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
 	int st = kopi_calli_target(vm, kvm_top_fn(vm), R, t, i, b, q, &m);
@@ -261,8 +271,8 @@ HANDLER(int, kop_CALLI, kvm_t *vm, kval_t *R, i32 a, i32 t, i32 i, i32 b,
 	if (st)
 		return st;
 	if (m.func == KIMG_NONE)
-		return kopi_native_call(vm, R, a, m.native, NULL, b);
-	st = push_call(vm, a, m.func, NULL, b, KRET_PLAIN);
+		return kopi_native_call(vm, R, a, m.native, R[b].o, c);
+	st = push_call(vm, a, m.func, R[b].o, c, KRET_PLAIN);
 	return st ? st : finish_call(vm, a, KRET_PLAIN);
 }
 

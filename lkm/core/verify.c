@@ -374,8 +374,21 @@ static bool instantiable(uint32_t c)
 }
 
 /*
+ * Inline cache q taken by the instruction v (CALLV, CALLI): refused if
+ * another site of the function took it already, see verify_insn().
+ */
+static int need_ic(struct ld *ld, struct vinsn *v, uint8_t *ic_used,
+		   int32_t q)
+{
+	if (ic_used[q / 8] & (1u << (q % 8)))
+		return VERR(ld, v, "inline cache %d used twice", q);
+	ic_used[q / 8] |= (uint8_t)(1u << (q % 8));
+	return 0;
+}
+
+/*
  * The typing rule of one instruction whose operands are in range.  Each
- * inline cache may serve one CALLA only (ic_used: a bit per cache), since
+ * inline cache may serve one call site only (ic_used: a bit per cache), since
  * a cache remembers one call site's receiver class.  An opcode without a
  * case here is refused (the last line), so an instruction added to
  * opcodes.def is never trusted before it has a rule.
@@ -624,7 +637,7 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 	 * through an interface type, Object's slots (toString): every
 	 * interface type is a subtype of Object
 	 */
-	case KOP_CALLV:
+	case KOP_CALLV:		/* A s B C q */
 		if (rkind(img, v, w[2]) == KT_IFACE)
 			k = ld_get_class(img, KC_Object);
 		else if (need_class(ld, v, w[2], &k))
@@ -632,7 +645,9 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 		if (slot_sig(ld, v, k, w[1], &sig))
 			return ld->failed;
 		t = &img->types[sig];
-		if (need_args(ld, v, w[2] + 1, t->nparams, t->params, KIMG_NONE))
+		if (need_args(ld, v, w[3], t->nparams, t->params, KIMG_NONE))
+			return ld->failed;
+		if (need_ic(ld, v, ic_used, w[4]))
 			return ld->failed;
 		return need_result(ld, v, w[0], t->result);
 	case KOP_CALLN:
@@ -696,15 +711,14 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 	 * (1.1) An interface call: the method's signature through the
 	 * interface type; the receiver's class finds its slot at run time.
 	 */
-	case KOP_CALLI:		/* A t i B q */
+	case KOP_CALLI:		/* A t i B C q */
 		if (need_iface_method(ld, v, (uint32_t)w[1], w[2], w[3], &sig))
 			return ld->failed;
 		t = &img->types[sig];
-		if (need_args(ld, v, w[3] + 1, t->nparams, t->params, KIMG_NONE))
+		if (need_args(ld, v, w[4], t->nparams, t->params, KIMG_NONE))
 			return ld->failed;
-		if (ic_used[w[4] / 8] & (1u << (w[4] % 8)))
-			return VERR(ld, v, "inline cache %d used twice", w[4]);
-		ic_used[w[4] / 8] |= (uint8_t)(1u << (w[4] % 8));
+		if (need_ic(ld, v, ic_used, w[5]))
+			return ld->failed;
 		return need_result(ld, v, w[0], t->result);
 	case KOP_BINDI:		/* A B t i */
 		if (need_iface_method(ld, v, (uint32_t)w[2], w[3], w[1], &sig))
@@ -749,8 +763,10 @@ static int arg_block_operand(int op)
 		return 2;
 	case KOP_CALLA:
 		return 4;
-	case KOP_CALLI:		/* (1.1) the receiver, then the arguments */
+	case KOP_CALLV:		/* the arguments; the receiver is apart */
 		return 3;
+	case KOP_CALLI:		/* (1.1) likewise */
+		return 4;
 	default:
 		return -1;
 	}

@@ -405,6 +405,31 @@ static inline union kvalue *push_frame(struct kvm *vm,
 	return r;
 }
 
+/*
+ * The frame of script method callee called on recv (CALLV, CALLI), its
+ * other arguments copied from the stack at index args (the caller's
+ * argument block: read after the push, which may move the stack).  The
+ * receiver is an object rooted in a register of the caller; the push
+ * allocates none.  NULL when the push fails (the abort is recorded).
+ */
+static inline union kvalue *push_method(struct kvm *vm,
+					const struct kfunc *callee,
+					int32_t ret_reg, struct kobj *recv,
+					uint32_t args)
+{
+	union kvalue *dst = push_frame(vm, callee, ret_reg, KRET_PLAIN);
+	const union kvalue *src;
+	uint32_t i;
+
+	if (unlikely(!dst))
+		return NULL;
+	dst[0].o = recv;
+	src = vm->stack + args;
+	for (i = 1; i < callee->nargs; i++)
+		dst[i] = src[i - 1];
+	return dst;
+}
+
 #include "kops.h"
 
 /* ---- unwinding ---------------------------------------------------------- */
@@ -791,69 +816,66 @@ redispatch:
 		vmfetch();
 	}
 	vmcase(CALLV) {
+		/*
+		 * A s B C q: the method in slot s of the receiver's class.  An
+		 * instance's class is read in place and looked up through the
+		 * site's inline cache, whose target does not wait for the
+		 * receiver's loads (the vtable's would: one more load between
+		 * the receiver and the callee); a miss refills it in place.
+		 * Null and the other kinds go through the helper.
+		 */
 		struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
 		struct kobj *recv = RO(A3);
+		struct kinline_cache *ic = &fn->ics[A5];
 
-		/*
-		 * the receiver's class picks a script method or a native: an
-		 * instance's class is read in place (the common case costs no
-		 * call), null and the other kinds go through the helper
-		 */
-		if (likely(recv && recv->kind == KO_INSTANCE))
-			m = img->vtables[recv->cls][A2];
-		else
+		if (likely(recv && recv->kind == KO_INSTANCE)) {
+			if (unlikely(ic->key != recv->cls)) {
+				ic->key = recv->cls;
+				ic->target = img->vtables[recv->cls][A2];
+			}
+			m = ic->target;
+		} else {
 			OPST(kopi_callv_target(vm, R, A2, A3, &m));
+		}
 		if (m.func != KIMG_NONE) {
-			const struct kfunc *callee = &img->funcs[m.func];
-			uint32_t caller = fr->base, i;
-			const union kvalue *src;
-
 			SAVE_PC();
-			dst = push_frame(vm, callee, A1, KRET_PLAIN);
+			dst = push_method(vm, &img->funcs[m.func], A1, recv,
+					  fr->base + A4);
 			if (unlikely(!dst)) {
 				st = KVM_ABORT;
 				goto status;
 			}
-			src = vm->stack + caller + A3;
-			for (i = 0; i < callee->nargs; i++)
-				dst[i] = src[i];
 			ENTER(m.func);
 		}
-		PROTECT(kopi_native_call(vm, R, A1, m.native, NULL, A3));
+		PROTECT(kopi_native_call(vm, R, A1, m.native, recv, A4));
 		vmnextop(CALLV);
 	}
 	vmcase(CALLI) {
 		/*
-		 * (1.1) A t i B q: CALLV of the method cache q holds for the
+		 * (1.1) A t i B C q: CALLV of the method cache q holds for the
 		 * receiver's class; a hit is tested in place, a miss (and a
 		 * null receiver) goes through the helper, which refills it
 		 */
 		struct kmethod_ref m = { KIMG_NONE, KIMG_NONE };
 		struct kobj *recv = RO(A4);
-		const struct kinline_cache *ic = &fn->ics[A5];
+		const struct kinline_cache *ic = &fn->ics[A6];
 
 		if (likely(recv && recv->kind == KO_INSTANCE &&
 			   ic->key == recv->cls))
 			m = ic->target;
 		else
-			OPST(kopi_calli_target(vm, fn, R, A2, A3, A4, A5, &m));
+			OPST(kopi_calli_target(vm, fn, R, A2, A3, A4, A6, &m));
 		if (m.func != KIMG_NONE) {
-			const struct kfunc *callee = &img->funcs[m.func];
-			uint32_t caller = fr->base, i;
-			const union kvalue *src;
-
 			SAVE_PC();
-			dst = push_frame(vm, callee, A1, KRET_PLAIN);
+			dst = push_method(vm, &img->funcs[m.func], A1, recv,
+					  fr->base + A5);
 			if (unlikely(!dst)) {
 				st = KVM_ABORT;
 				goto status;
 			}
-			src = vm->stack + caller + A4;
-			for (i = 0; i < callee->nargs; i++)
-				dst[i] = src[i];
 			ENTER(m.func);
 		}
-		PROTECT(kopi_native_call(vm, R, A1, m.native, NULL, A4));
+		PROTECT(kopi_native_call(vm, R, A1, m.native, recv, A5));
 		vmnextop(CALLI);
 	}
 	vmcase(CALLN)
