@@ -529,3 +529,34 @@ def test_quit_kills_operations_still_waiting(tmp_path):
     # killed as by SIGKILL: the callback aborts, the file is released
     assert b.done and b.error.errno == 5
     assert vm.log[0] == "abort: killed"
+
+
+# ---- a waiting call keeps its own position and flags ---------------------------
+
+POSITION = """\
+class D extends CharDevice {
+    WaitQueue q = new WaitQueue();
+    boolean go;
+    void read(File f, OutputStream out, int count) {
+        int before = f.position();
+        while (!go) q.await();
+        out.write("" + before + "/" + f.position() + "/" + f.nonBlocking());
+    }
+    void write(File f, InputStream in) {
+        in.readAll();
+        go = true;
+        q.wakeAll();
+    }
+}
+CharDevice.register("d", new D());
+"""
+
+
+def test_a_waiting_pread_keeps_its_offset_across_other_calls(run):
+    # the pwrite at offset 7 set the File's position for its own call; the
+    # pread that waited sees its offset 100 again (the language reference
+    # §9.1: during the callback f.position() is the call's offset)
+    status, out, err = run(POSITION, "open d; &pread 3 20 100; pwrite 3 7 x; "
+                           "sync")
+    assert (status, err) == (0, ""), err
+    assert lines(out)[-2:] == ['&1 13 bytes "100/100/false"', "> sync"]

@@ -296,6 +296,14 @@ static int run_cb_in(struct kdev *d, int op, union kvalue *args,
 	/* (1.1) the callbacks that may wait (the language reference §9.2) */
 	cb->can_wait = d->chr && (op == KD_open || op == KD_read ||
 				  op == KD_write || op == KD_ioctl);
+	if (d->chr && n >= 2) {
+		/* args[1] is the File: its state as of this call */
+		struct kinst *file = (struct kinst *)args[1].o;
+
+		cb->file = &file->h;
+		cb->pos = file->f[KF_FILE_POS].i;
+		cb->flags = file->f[KF_FILE_FLAGS].i;
+	}
 	vm->cb = cb;
 	st = kvm_call_top(vm, d->ops[op], args, n, ret, vm->lim.cb_budget);
 	vm->cb = outer;

@@ -687,6 +687,13 @@ struct kdev_cb {
 	/* in poll: the host's poll call (kdev_poll's pt) and the File */
 	void *poll_pt;
 	struct kobj *poll_file;
+	/*
+	 * A CharDevice call's File and its position and flags as of this
+	 * call: set again after a wait, as other calls on the same File
+	 * set their own meanwhile (wait.c).
+	 */
+	struct kobj *file;
+	int64_t pos, flags;
 };
 
 /* (1.1) A file's flags as of a call (File's $flags, kdev_* fl). */

@@ -35,6 +35,8 @@
 /* The longest delay of Timer.start and every, and of awaitFor's clamp. */
 #define KVM_TIMER_MAX_MS	10000000
 #define KVM_AWAIT_MAX_MS	10000
+/* Budget units an await or awaitFor costs before it sleeps. */
+#define KVM_WAIT_UNITS		100
 
 /* ---- parking a call's execution state ----------------------------------- */
 
@@ -250,6 +252,7 @@ void kvm_wait_mark(struct kvm *vm)
 		if (c->cb) {
 			kvm_gc_mark_obj(vm, c->cb->ufile);
 			kvm_gc_mark_obj(vm, c->cb->poll_file);
+			kvm_gc_mark_obj(vm, c->cb->file);
 		}
 	}
 	for (i = 0; i < vm->ntimers; i++)
@@ -332,6 +335,14 @@ int kvm_wq_wait(struct kvm *vm, struct kobj *q, int64_t timeout_ms,
 	if (cb->interrupted)
 		return kvm_throw_new(vm, KC_InterruptedException,
 				     "interrupted");
+	/*
+	 * Sleeping is free, but the wait itself (the lock released and
+	 * taken again, a trip through the scheduler) costs the host as
+	 * much as a few hundred instructions: a loop of awaitFor(0) pays
+	 * for it, so the budget still bounds a callback's work.
+	 */
+	if (!kvm_charge(vm, KVM_WAIT_UNITS))
+		return KVM_ABORT;
 	/* a signal that came while running counts as one during the wait */
 	if (kvm_push_root(vm, q))
 		return KVM_ABORT;
@@ -345,6 +356,13 @@ int kvm_wq_wait(struct kvm *vm, struct kobj *q, int64_t timeout_ms,
 	kvm_unpark(vm, c);
 	((struct kinst *)q)->f[KF_WQ_WAITERS].i--;
 	kvm_pop_roots(vm, 1);
+	if (cb->file) {
+		/* f.position() and the flags are this call's again */
+		struct kinst *file = (struct kinst *)cb->file;
+
+		file->f[KF_FILE_POS].i = cb->pos;
+		file->f[KF_FILE_FLAGS].i = cb->flags;
+	}
 	switch (r) {
 	case KWAIT_TIMEOUT:
 		return KVM_OK;
