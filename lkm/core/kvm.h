@@ -159,7 +159,7 @@ struct kstream {
 #define KF_FILE_DATA	0
 #define KF_FILE_POS	1
 #define KF_FILE_FLAGS	2
-/* (1.1) PollTable's hidden field: 1 while its poll runs. */
+/* (1.1) PollTable's hidden field: nonzero while its poll runs (wait.c). */
 #define KF_POLLTABLE_VALID	0
 /* (1.1) File's queues its poll registered on (wait.c), until release */
 #define KF_FILE_POLLED	3
