@@ -8,6 +8,9 @@ scripts examples/fifo.k and tests/kernel/scripts/kwait*.k):
 - poll(2), select(2) and epoll (level and edge triggered): an empty queue
   is writable only, a queued byte makes it readable, and a waiter in each
   is woken by a writer in another process;
+- a WaitQueue per open file, registered by poll for epoll and poll(2):
+  the open files' queues survive a collection, the released ones' are
+  freed (KASAN, on the debug kernel, and a WARN watch those frees);
 - O_NONBLOCK, at open or by F_SETFL: EAGAIN at once; fifo.k passes the
   checks of its C peer kref_fifo (kchr fifocheck);
 - SIGINT during an await: EINTR, not logged; under SA_RESTART the read

@@ -45,7 +45,8 @@ kt_load_scripts() {
 		run $KLOAD load -n kwait -b 10000000000 $IMG/kwait.kbc &&
 		run $KLOAD load -n kwait_timer $IMG/kwait_timer.kbc &&
 		wait_log 'kwait: kwait ready' 5 &&
-		ls -l /dev/fifo /dev/kwait /dev/kwait_bad /dev/kwait_old /dev/kwtimer
+		ls -l /dev/fifo /dev/kwait /dev/kwait_file /dev/kwait_bad \
+			/dev/kwait_old /dev/kwtimer
 }
 
 kt_reader_blocked_until_writer() {
@@ -73,6 +74,10 @@ kt_select_readiness_and_wakeup() {
 
 kt_epoll_readiness_and_wakeup() {
 	run $KCH epoll /dev/kwait && run $KCH epoll /dev/fifo
+}
+
+kt_per_file_queues_collected() {
+	run $KCH perfile /dev/kwait /dev/kwait_file
 }
 
 kt_nonblock_eagain() {

@@ -33,6 +33,10 @@
  *   kchwait timer DEV PERIOD_MS RUN_MS
  *                              a periodic Timer's count against the clock,
  *                              and a reader woken by the timer
+ *   kchwait perfile DEV FILEDEV
+ *                              queues of each open file (FILEDEV) polled by
+ *                              epoll and poll(2), freed by the collector
+ *                              after the files' release, kept while open
  *   kchwait outside DEV BAD OLD
  *                              await where it may not wait: "cannot wait
  *                              here" in the init, a comparator, a timer,
@@ -75,6 +79,7 @@
 #define KW_GATE		_IO('w', 14)
 #define KW_GATED	_IO('w', 15)
 #define KW_WAITERS	_IO('w', 16)
+#define KW_GC		_IO('w', 17)
 /* /dev/kwtimer's (tests/kernel/scripts/kwait_timer.k) */
 #define KT_EVERY	_IO('t', 1)
 #define KT_STOP		_IO('t', 2)
@@ -871,6 +876,63 @@ static int cmd_timer(const char *dev, long period, long run)
 	return 0;
 }
 
+/* ---- queues freed by the collector ----------------------------------------- */
+
+#define PERFILE_N 64
+
+/*
+ * FILEDEV's poll registers the file's own queue: PERFILE_N files are
+ * opened, added to an epoll set and polled; half are closed (epoll lets
+ * go of them, then the release unroots their queues), a collection runs,
+ * and the other half must still answer epoll (their queues are alive);
+ * then all are closed and collected and the set is empty.  KASAN and the
+ * queues' WARN_ON_ONCE(waitqueue_active) watch the frees.
+ */
+static int cmd_perfile(const char *dev, const char *filedev)
+{
+	struct epoll_event evs[PERFILE_N];
+	int fds[PERFILE_N], ep, i, n, kept = 0;
+	int cfd = open_or_die(dev, O_RDONLY);
+
+	ep = epoll_create1(0);
+	if (ep < 0)
+		fail("epoll_create1: %s", strerror(errno));
+	for (i = 0; i < PERFILE_N; i++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.fd = i };
+		struct pollfd p;
+
+		fds[i] = open_or_die(filedev, O_RDWR);
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev))
+			fail("epoll_ctl: %s", strerror(errno));
+		p.fd = fds[i];
+		p.events = POLLIN | POLLOUT;
+		if (poll(&p, 1, 0) != 1 || p.revents != POLLOUT)
+			fail("poll of file %d: revents 0x%x", i, p.revents);
+	}
+	for (i = 0; i < PERFILE_N; i += 2) {
+		close(fds[i]);
+		fds[i] = -1;
+	}
+	ioctl_or_die(cfd, KW_GC, 0, "collection");
+	n = epoll_wait(ep, evs, PERFILE_N, 0);
+	for (i = 0; i < n; i++)
+		if (evs[i].data.fd % 2 == 1 && evs[i].events == EPOLLOUT)
+			kept++;
+	if (n != PERFILE_N / 2 || kept != n)
+		fail("epoll after closing half: %d events, %d of the open files", n, kept);
+	for (i = 1; i < PERFILE_N; i += 2)
+		close(fds[i]);
+	ioctl_or_die(cfd, KW_GC, 0, "collection");
+	n = epoll_wait(ep, evs, PERFILE_N, 0);
+	if (n != 0)
+		fail("epoll after closing all: %d events", n);
+	close(ep);
+	close(cfd);
+	printf("%d files' own queues polled by epoll and poll(2): the open ones answer after a collection, the released ones are freed\n",
+	       PERFILE_N);
+	return 0;
+}
+
 /* ---- where waiting is refused --------------------------------------------- */
 
 static int cmd_outside(const char *dev, const char *bad, const char *old)
@@ -951,6 +1013,8 @@ int main(int argc, char **argv)
 	else if (argc == 5 && !strcmp(argv[1], "timer"))
 		rc = cmd_timer(argv[2], strtol(argv[3], NULL, 10),
 			       strtol(argv[4], NULL, 10));
+	else if (argc == 4 && !strcmp(argv[1], "perfile"))
+		rc = cmd_perfile(argv[2], argv[3]);
 	else if (argc == 5 && !strcmp(argv[1], "outside"))
 		rc = cmd_outside(argv[2], argv[3], argv[4]);
 	if (rc == 2)
