@@ -1,5 +1,5 @@
 """Random programs (tests/progfuzz): a fixed-seed slice of 300 generated K
-programs, each run on the interpreter, the ASan VM and one JIT level (the
+programs (1.0 constructs, and in most of them the 1.1 ones of gen11.py), each run on the interpreter, the ASan VM and one JIT level (the
 levels take turns), against the reference model's stdout, exit status and
 stderr report.  A divergence fails the chunk and shows the program.
 

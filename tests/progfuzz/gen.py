@@ -1,4 +1,5 @@
-"""Seeded generator of well-typed, terminating K 1.0 programs.
+"""Seeded generator of well-typed, terminating K programs (1.0, and the
+1.1 constructs of gen11.py).
 
 `generate(seed)` returns a `Case`: the K text, the `ktc run` limits it
 needs, and the behaviour the reference model (kast.Machine, written from
@@ -11,11 +12,12 @@ follows the data (cyclic data ends in a stack overflow the model predicts
 exactly); loops count up to small bounds.  The model runs with fuel, and a
 program it cannot finish is dropped and the next candidate of the same
 seed tried.  Known open bugs of the implementation are avoided unless
-their flag (FLAGS) is turned on.
+their flag (FLAGS) is turned on.  Lambda bodies have a level of their
+own, and only callables above it call Func values (gen11.py).
 
-Adding 1.1 constructs later: a new expression form is one more entry in
-`Gen.expr_choices` (and a node with `k`/`ev` in kast.py); a new statement
-one more entry in `Gen.stmt`.
+A new expression form is one more entry in `Gen.expr_choices` (1.1
+ones: `Gen11.expr11_choices`) and a node with `k`/`ev` in kast.py; a new
+statement one more entry in `Gen.stmt` (1.1 ones: `Gen11.stmt11`).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from .kast import (
     Func, GlobalDecl, If, IncDec, Index, InstOf, Jump, KAbort, Lit, MAX, MIN,
     MCall, Machine, Method, New, NewArr, NewEmpty, OutsideMethod, Print,
     Program, RawLine, Reject, Avoid, Static, This, Try, Un, Var, While,
-    elem, is_arr, render,
+    elem, is_arr, render, InterfaceDecl, is_func, ArrLit,
 )
+from .gen11 import Gen11, bare_lambda
 
 # Known open bugs: False = do not generate programs that hit them.
 FLAGS = {
@@ -89,6 +92,7 @@ class Ctx:
         self.foreach = 0
         self.top = False
         self.tostring = False
+        self.sw = False          # in a switch arm: `break` leaves it
 
     def child(self):
         c = Ctx(self.level, self.ret, self.cls, self.fn)
@@ -96,6 +100,7 @@ class Ctx:
         c.ro = set(self.ro)
         c.loop, c.fin, c.foreach = self.loop, self.fin, self.foreach
         c.top, c.tostring = self.top, self.tostring
+        c.sw = self.sw
         return c
 
 
@@ -108,7 +113,7 @@ class Slot:
         self.level = level
 
 
-class Gen:
+class Gen(Gen11):
     def __init__(self, seed, flags=None):
         self.seed = seed
         self.rng = random.Random(seed)
@@ -122,6 +127,7 @@ class Gen:
         self.classes: list[str] = []
         self.excs: list[str] = []
         self.globals: list[Var] = []
+        self.setup11()
 
     def name(self, pre):
         self.n += 1
@@ -148,6 +154,10 @@ class Gen:
             return "String"
         if simple:
             return self.rng.choice(["int", "String", "boolean"])
+        if self.v11 and self.chance(0.3):
+            ts = self.types11()
+            if ts:
+                return self.rng.choice(ts)
         t = self.rng.choice(self.ref_types())
         if self.chance(0.05):
             t = "int[][]"
@@ -190,7 +200,7 @@ class Gen:
     def vars_of(self, ctx, t, writable=False):
         out = []
         for v in ctx.vars:
-            if writable and v.name in ctx.ro:
+            if writable and (v.name in ctx.ro or v.name in self.frozen):
                 continue
             if (writable and v.ty == t) or \
                     (not writable and self.p.assignable(v.ty, t)):
@@ -222,6 +232,9 @@ class Gen:
                                     Lit("boolean", True)])
         if is_arr(t):
             return NewArr(elem(t), self.small(3))
+        x = self.leaf11(ctx, t, exact)
+        if x is not None:
+            return x
         if t in self.p.classes and not self.p.classes[t].builtin:
             return self.new_obj(ctx, t, 0)
         if t in self.p.classes:
@@ -343,6 +356,7 @@ class Gen:
             if ctx.cls and self.p.sub(ctx.cls, t) and \
                     (not exact or ctx.cls == t):
                 ch.append((0.5, lambda: This(ctx.cls)))
+        ch += self.expr11_choices(ctx, t, d, exact)
         return ch
 
     def nonnull_str(self, ctx, d):
@@ -373,13 +387,18 @@ class Gen:
             e = self.expr(ctx, "Any", d - 1, exact=True)
             tt = self.rng.choice(["int", "boolean", "String", "int[]",
                                   "String[]", "Any[]"] + self.classes +
-                                 self.excs)
+                                 self.excs + self.ifaces + self.mtypes +
+                                 self.ftypes)
             return InstOf(e, tt)
-        c = self.rng.choice(self.classes)
+        c = self.rng.choice(self.classes + self.ifaces)
         e = self.expr(ctx, c, d - 1)
         if e.ty == "null":
             return None
         subs = [k for k in self.classes if self.p.sub(k, e.ty)]
+        if self.ifaces and (not subs or self.chance(0.3)):
+            # (1.1) an interface and a class: tested at run time
+            subs = self.ifaces + (self.classes if self.p.is_iface(e.ty)
+                                  else [])
         return InstOf(e, self.rng.choice(subs))
 
     def concat(self, ctx, d):
@@ -482,7 +501,7 @@ class Gen:
         if not fs:
             return None
         f = self.rng.choice(fs)
-        return Call(f, [self.expr(ctx, pt, d - 1) for _n, pt in f.params])
+        return Call(f, [self.expr_x(ctx, pt, d - 1) for _n, pt in f.params])
 
     def mcall(self, ctx, t, d):
         ss = [s for s in self.slots if s.ret is not None and
@@ -490,7 +509,7 @@ class Gen:
         if not ss:
             return None
         s = self.rng.choice(ss)
-        args = [self.expr(ctx, pt, d - 1) for _n, pt in s.params]
+        args = [self.expr_x(ctx, pt, d - 1) for _n, pt in s.params]
         if ctx.cls and self.p.sub(ctx.cls, s.owner) and self.chance(0.4):
             return MCall(None, s.name, args, s.ret, bare=True)
         o = self.expr(ctx, s.owner, d - 1)
@@ -500,18 +519,21 @@ class Gen:
 
     def new_obj(self, ctx, c, d):
         ps = self.p.ctor_params(c)
-        return New(c, [self.expr(ctx, pt, max(d - 1, 0)) for pt in ps])
+        return New(c, [self.expr_x(ctx, pt, max(d - 1, 0)) for pt in ps])
 
     def target(self, ctx, t):
         """An assignable place of type exactly t."""
         vs = self.vars_of(ctx, t, writable=True)
         r = self.rng.random()
         if vs and r < 0.6:
-            return self.rng.choice(vs)
+            v = self.rng.choice(vs)
+            if v.kind == "local":
+                self.assigned.add(v.name)   # not effectively final
+            return v
         if r < 0.8:
             for c in self.rng.sample(self.classes, len(self.classes)):
                 for fd in self.p.all_fields(c):
-                    if fd.ty == t:
+                    if fd.ty == t and fd.name not in self.frozen:
                         o = self.expr(ctx, c, 1)
                         if o.ty != "null":
                             return FieldGet(o, fd.name, t)
@@ -534,7 +556,7 @@ class Gen:
             if t == "String" and self.chance(0.4):
                 return Assign(tg, "+", self.expr(ctx, self.any_type(),
                                                  d - 1))
-            return Assign(tg, "", self.expr(ctx, t, d - 1))
+            return Assign(tg, "", self.expr_x(ctx, t, d - 1))
         # a field or element: a compound only with a trivial operand
         if t == "int" and self.chance(0.5):
             return Assign(tg, self.rng.choice(["+", "-", "*"]),
@@ -569,12 +591,17 @@ class Gen:
         if ctx.fin and not self.flags["finally_trace"]:
             # finally blocks stay simple: no throws, no calls
             return Print(self.concat_safe(ctx))
+        if self.v11 and r < 0.1:
+            s = self.stmt11(ctx, d)
+            if s is not None:
+                return s
+            r = rng.random()
         if r < 0.14:
             t = self.any_type()
-            e = self.expr(ctx, t, 2)
+            e = self.expr_x(ctx, t, 2)
             if e.ty == "null":
                 return None
-            use_var = self.chance(0.3)
+            use_var = not bare_lambda(e) and self.chance(0.3)
             return Decl(self.name("v"), e.ty if use_var else t, e, use_var)
         if r < 0.32:
             return Print(self.expr(ctx, self.any_type(), 2))
@@ -586,7 +613,7 @@ class Gen:
             if isinstance(tg, Var) and t == "String" and self.chance(0.3):
                 return ExprStmt(Assign(tg, "+", self.expr(
                     ctx, self.any_type(), 1)))
-            return ExprStmt(Assign(tg, "", self.expr(ctx, t, 2)))
+            return ExprStmt(Assign(tg, "", self.expr_x(ctx, t, 2)))
         if r < 0.47:
             e = self.incdec(ctx)
             return ExprStmt(e) if e else None
@@ -605,8 +632,9 @@ class Gen:
             return self.loop(ctx, d)
         if r < 0.86:
             return self.try_stmt(ctx, d)
-        if r < 0.90 and ctx.loop:
-            return Jump(rng.choice(["break", "continue"]))
+        if r < 0.90 and (ctx.loop or ctx.sw):
+            return Jump(rng.choice(["break", "continue"] if ctx.loop
+                                   else ["break"]))
         if r < 0.94:
             return self.throw_stmt(ctx)
         if r < 0.97 and not ctx.top:
@@ -623,7 +651,7 @@ class Gen:
     def return_stmt(self, ctx):
         if ctx.ret is None:
             return Jump("return")
-        return Jump("return", self.expr(ctx, ctx.ret, 2))
+        return Jump("return", self.expr_x(ctx, ctx.ret, 2))
 
     def throw_stmt(self, ctx):
         cs = self.excs + BUILTIN_EXC
@@ -646,14 +674,14 @@ class Gen:
         ss = [s for s in self.slots if s.level < ctx.level]
         if ss and (not fs or self.chance(0.5)):
             s = self.rng.choice(ss)
-            args = [self.expr(ctx, pt, 1) for _n, pt in s.params]
+            args = [self.expr_x(ctx, pt, 1) for _n, pt in s.params]
             o = self.expr(ctx, s.owner, 1)
             if o.ty == "null":
                 return None
             return ExprStmt(MCall(o, s.name, args, s.ret))
         if fs:
             f = self.rng.choice(fs)
-            return ExprStmt(Call(f, [self.expr(ctx, pt, 1)
+            return ExprStmt(Call(f, [self.expr_x(ctx, pt, 1)
                                      for _n, pt in f.params]))
         return None
 
@@ -701,6 +729,7 @@ class Gen:
         arr = self.expr(ctx, t + "[]", 1, exact=True)
         c.foreach += 1
         use_var = self.chance(0.3)
+        self.maybe_final(v, 0.15)
         c.vars.append(Var(v, t, "local"))
         body = self.block(c, rng.randint(1, 3), d - 1)
         return ForEach(v, t, arr, body, use_var)
@@ -721,6 +750,7 @@ class Gen:
             chosen.append("Exception")
         for c in chosen:
             var = self.name("e")
+            self.maybe_final(var, 0.15)
             cc = ctx.child()
             cc.vars.append(Var(var, c, "local"))
             hb = [Print(Bin("+", Lit("String", "caught "),
@@ -759,12 +789,17 @@ class Gen:
                 init = None
                 if self.chance(0.5):
                     init = self.field_init(t)
-                ci.fields.append(FieldDecl(self.name("f"), t, init))
+                fd = FieldDecl(self.name("f"), t, init)
+                if self.v11 and self.chance(0.15):
+                    fd.final = True         # blank: the constructor sets it
+                    self.frozen.add(fd.name)
+                ci.fields.append(fd)
         for c in self.excs:
             ci = self.p.classes[c]
             if self.chance(0.5):
                 ci.fields.append(FieldDecl(self.name("f"), "int",
                                            Lit("int", rng.randint(0, 9))))
+        self.make_ifaces()
 
     def field_init(self, t):
         if t == "int":
@@ -778,13 +813,18 @@ class Gen:
             return self.arr_lit(ctx, elem(t), 1, False, empty_ok=True)
         if is_arr(t):
             return NewEmpty(elem(t))
+        if is_func(t) and self.chance(0.6):
+            # (1.1) a lambda, made by make_bodies once the constructors
+            # and levels are known
+            return PENDING_LAMBDA
         return None
 
     def make_ctors(self):
         rng = self.rng
         for c in self.classes + self.excs:
             ci = self.p.classes[c]
-            if self.chance(0.4):
+            blank = [fd for fd in ci.fields if fd.final and fd.init is None]
+            if self.chance(0.4) and not blank:
                 continue        # implicit constructor
             sp = self.p.ctor_params(ci.sup)
             params = []
@@ -799,11 +839,20 @@ class Gen:
                 sargs = [self.ctor_arg(ctx, t) for t in sp]
             body = []
             for fd in ci.fields:
+                if fd.final and fd.init is not None:
+                    continue
                 cands = [v for v in ctx.vars if v.ty == fd.ty]
                 if cands and self.chance(0.7):
                     body.append(ExprStmt(Assign(Var(fd.name, fd.ty,
                                                     "field"), "",
                                                 rng.choice(cands))))
+                elif fd.final:
+                    # a blank final is assigned exactly once
+                    body.append(ExprStmt(Assign(
+                        Var(fd.name, fd.ty, "field"), "",
+                        self.leaf(Ctx(0), fd.ty) if fd.ty in
+                        ("int", "String", "boolean") else
+                        Lit("null", None))))
             if self.chance(0.2):
                 body.append(Print(Lit("String", "new " + c)))
             ci.ctor = Ctor(params, sargs, body)
@@ -823,12 +872,22 @@ class Gen:
                 entries.append(("m", c))
         for _ in range(rng.randint(2, 5)):
             entries.append(("f", None))
+        for i in self.ifaces:
+            for _ in range(rng.randint(0 if len(self.ifaces) > 1 else 1, 2)):
+                entries.append(("m", i))
         rng.shuffle(entries)
+        self.lam_level = rng.randint(1, len(entries) // 2 + 1)
         for lvl, (k, c) in enumerate(entries, start=1):
             ret = None if self.chance(0.2) else self.any_type()
             params = [(self.name("a"), self.any_type())
                       for _ in range(rng.randint(0, 2))]
-            if k == "m":
+            for n, _t in params:
+                self.maybe_final(n, 0.1)
+            if k == "m" and self.p.is_iface(c):
+                name = self.name("m")
+                self.p.classes[c].sigs[name] = (ret, params)
+                self.slots.append(Slot(name, c, ret, params, lvl))
+            elif k == "m":
                 s = Slot(self.name("m"), c, ret, params, lvl)
                 self.slots.append(s)
             else:
@@ -840,19 +899,31 @@ class Gen:
         ctx.vars += [Var(nm, t, "local") for nm, t in params]
         body = self.block(ctx, n, 2)
         if blk_completes_(body) and ret is not None:
-            body.append(Jump("return", self.expr(ctx, ret, 2)))
+            body.append(Jump("return", self.expr_x(ctx, ret, 2)))
         return body
 
     def make_bodies(self):
         rng = self.rng
+        for c in self.classes:
+            for fd in self.p.classes[c].fields:
+                if fd.init is PENDING_LAMBDA:
+                    # in a field initialiser: no outer locals, no fields
+                    # (a blank final may not be assigned yet there)
+                    fd.init = self.lambda_(Ctx(self.lam_level), fd.ty, 1)
         for f in self.funcs:
             ctx = Ctx(self.flevel[f.name], f.ret, None, f)
             ctx.vars = list(self.globals)
             f.body = self.body_for(ctx, f.params, f.ret, rng.randint(1, 4))
         for s in self.slots:
-            impls = [s.owner] + [c for c in self.classes
-                                 if c != s.owner and self.p.sub(c, s.owner)
-                                 and self.chance(0.5)]
+            iface = self.p.is_iface(s.owner)
+            if iface:
+                req, opt = self.iface_impls(s)
+                impls = req + opt
+            else:
+                impls = [s.owner] + [c for c in self.classes
+                                     if c != s.owner and
+                                     self.p.sub(c, s.owner)
+                                     and self.chance(0.5)]
             for c in impls:
                 ci = self.p.classes[c]
                 ctx = self.class_ctx(c, s.level, s.ret)
@@ -862,7 +933,8 @@ class Gen:
                     pass
                 m = Method(s.name, s.ret, s.params, body)
                 m.owner = c
-                if c != s.owner and self.chance(0.4):
+                if c != s.owner and self.chance(0.4) and \
+                        (not iface or c in opt):
                     sup = ci.sup
                     call = MCall(None, s.name,
                                  [Var(n, t, "local") for n, t in s.params],
@@ -931,9 +1003,12 @@ class Gen:
         for _ in range(rng.randint(0, 3)):
             t = self.any_type()
             self.globals.append(Var(self.name("g"), t, "global"))
+        const_items = self.make_consts()
         self.make_signatures()
         self.make_bodies()
-        items = []
+        items = const_items
+        for i in self.ifaces:
+            items.append(InterfaceDecl(p.classes[i]))
         for c in self.classes + self.excs:
             items.append(ClassDecl(p.classes[c]))
             for name in p.classes[c].outside:
@@ -942,7 +1017,10 @@ class Gen:
         top = Ctx(10 ** 6)
         top.top = True
         for g in self.globals:
-            init = self.expr(top, g.ty, 2) if self.chance(0.8) else None
+            if g in self.consts:
+                top.vars.append(g)
+                continue
+            init = self.expr_x(top, g.ty, 2) if self.chance(0.8) else None
             items.append(GlobalDecl(g.name, g.ty, init))
             top.vars.append(g)
         rng.shuffle(items)
@@ -956,6 +1034,8 @@ class Gen:
                     "String"))])], None))
             else:
                 stmts += self.block(top, 1, 2)
+        for st in self.scenario11(top):
+            stmts.insert(rng.randint(0, len(stmts)), st)
         from .scenarios import add_scenarios
         extra, sst = add_scenarios(self, top)
         items += extra
@@ -974,6 +1054,9 @@ class Gen:
         p.items = items
         p.notes.append(f"seed {self.seed}")
         return p
+
+
+PENDING_LAMBDA = Lit("null", None)
 
 
 def blk_completes_(stmts):

@@ -8,8 +8,9 @@ what `ktc run` must print: stdout, the exit status and the stderr report
 (uncaught exception or abort, with its trace).
 
 Types are canonical strings, as K writes them in messages: `int`,
-`boolean`, `String`, `Any`, a class name, `T[]` for arrays; `null` is the
-type of the null literal.
+`boolean`, `String`, `Any`, a class or (1.1) interface name, `T[]` for
+arrays, (1.1) `Map<K, V>` and `Func<R(A1, A2)>`; `null` is the type of the
+null literal.
 """
 
 from __future__ import annotations
@@ -36,10 +37,48 @@ def elem(t: str) -> str:
     return t[:-2]
 
 
+def is_map(t: str) -> bool:
+    return t.startswith("Map<") and not is_arr(t)
+
+
+def map_kv(t: str) -> tuple[str, str]:
+    """(K, V) of the map type t (`Map<K, V>`, K a simple type)."""
+    k, v = t[4:-1].split(", ", 1)
+    return k, v
+
+
+def map_type(k: str, v: str) -> str:
+    return f"Map<{k}, {v}>"
+
+
+# (1.1) Func types, canonical as messages write them: Func<R(A1, A2)>
+FUNC_SIGS: dict[str, tuple] = {}
+
+
+def func_type(ret, params) -> str:
+    """The canonical Func type of result ret (None: void) and params,
+    registered so that fsig can take it apart."""
+    t = f"Func<{'void' if ret is None else ret}({', '.join(params)})>"
+    FUNC_SIGS[t] = (ret, list(params))
+    return t
+
+
+def is_func(t: str) -> bool:
+    return t in FUNC_SIGS
+
+
+def fsig(t: str):
+    """(result type or None, [parameter types]) of a Func type."""
+    return FUNC_SIGS[t]
+
+
 PRIMS = ("int", "boolean")
 BUILTIN_EXC = ["Exception", "ArithmeticException", "NullPointerException",
                "IndexOutOfBoundsException", "ClassCastException",
-               "NumberFormatException", "NoSuchMethodException"]
+               "NumberFormatException", "NoSuchMethodException",
+               # (1.1)
+               "NoSuchElementException", "IllegalArgumentException",
+               "IllegalStateException"]
 
 
 # ---------------------------------------------------------------- control
@@ -88,6 +127,30 @@ class Obj:
         self.trace = None
 
 
+class Fn:
+    """(1.1) A lambda value: the node, the captured locals (copied when
+    the lambda was evaluated), `this`, and the frame name of its calls."""
+    __slots__ = ("ty", "lam", "env", "this", "frame")
+
+    def __init__(self, ty, lam, env, this, frame):
+        self.ty = ty
+        self.lam = lam
+        self.env = env
+        self.this = this
+        self.frame = frame
+
+
+class KMap:
+    """(1.1) A Map<K, V>: a dict keeps the insertion order, and K being
+    int or String its keys compare as the language reference §8 says."""
+    __slots__ = ("kty", "vty", "d")
+
+    def __init__(self, kty, vty):
+        self.kty = kty
+        self.vty = vty
+        self.d = {}
+
+
 class Arr:
     __slots__ = ("ety", "v", "stored")
 
@@ -106,6 +169,10 @@ def rtype(v) -> str:
         return "String"
     if isinstance(v, Arr):
         return v.ety + "[]"
+    if isinstance(v, KMap):
+        return map_type(v.kty, v.vty)
+    if isinstance(v, Fn):
+        return v.ty
     return v.cls
 
 
@@ -120,11 +187,15 @@ def default(t: str):
 # ---------------------------------------------------------------- classes
 
 class ClassInfo:
-    def __init__(self, name, sup, is_exc=False, builtin=False):
+    def __init__(self, name, sup, is_exc=False, builtin=False,
+                 is_iface=False):
         self.name = name
         self.sup = sup
         self.is_exc = is_exc
         self.builtin = builtin
+        self.is_iface = is_iface    # (1.1) an interface: sup is None
+        self.ifaces: list[str] = []  # implemented / extended interfaces
+        self.sigs = {}          # interface: name -> (ret, params)
         self.fields = []        # FieldDecl
         self.methods = {}       # name -> Method (declared in this class)
         self.ctor = None        # Ctor or None (implicit)
@@ -144,6 +215,7 @@ class Program:
         self.flags: dict[str, bool] = {}
         self.text = ""
         self.notes: list[str] = []
+        self.finals: set[str] = set()       # names declared `final`
         o = ClassInfo("Object", None, builtin=True)
         self.classes["Object"] = o
         for n in BUILTIN_EXC:
@@ -153,13 +225,34 @@ class Program:
                 is_exc=True, builtin=True)
 
     def sub(self, a: str, b: str) -> bool:
-        """a is b or a subclass of b (class names)."""
+        """a is b or a subtype of b (class and interface names): a class
+        is a subtype of its ancestors and of the interfaces it or an
+        ancestor implements, an interface of those it extends and of
+        Object."""
         while a is not None:
             if a == b:
                 return True
             c = self.classes.get(a)
-            a = c.sup if c else None
+            if c is None:
+                return False
+            if c.is_iface and b == "Object":
+                return True
+            if any(self.sub(j, b) for j in c.ifaces):
+                return True
+            a = c.sup
         return False
+
+    def is_iface(self, t: str) -> bool:
+        c = self.classes.get(t)
+        return c is not None and c.is_iface
+
+    def iface_sigs(self, i: str) -> dict:
+        """The methods of interface i: its own and those it extends."""
+        out = {}
+        for j in self.classes[i].ifaces:
+            out.update(self.iface_sigs(j))
+        out.update(self.classes[i].sigs)
+        return out
 
     def is_class(self, t: str) -> bool:
         return t in self.classes
@@ -396,6 +489,10 @@ class Machine:
             return v
         if isinstance(v, Arr):
             return self.conv_array(v, root=not native)
+        if isinstance(v, KMap):
+            return self.conv_map(v)
+        if isinstance(v, Fn):
+            return f"<lambda {FILE}:{v.lam.line}>"
         if not self.script_tostring(v.cls):
             return self.native_tostring(v)
         if native:
@@ -424,16 +521,75 @@ class Machine:
                 e = a.v[i]
                 i += 1
                 self.step(2)
-                if isinstance(e, Arr):
-                    if any(x is e for x in self.converting):
-                        parts.append("[...]")
-                    else:
-                        parts.append(self.conv_array(e, root=False))
-                else:
-                    parts.append(self.conv(e, native=True))
+                parts.append(self.conv_elem(e))
             return "[" + ", ".join(parts) + "]"
         finally:
             self.converting.pop()
+
+    def conv_elem(self, e):
+        """An element of an array or map, converted inside a native."""
+        if isinstance(e, (Arr, KMap)):
+            if any(x is e for x in self.converting):
+                return "[...]" if isinstance(e, Arr) else "{...}"
+            if isinstance(e, Arr):
+                return self.conv_array(e, root=False)
+            return self.conv_map(e)
+        return self.conv(e, native=True)
+
+    def conv_map(self, mp):
+        """(1.1) `{k1: v1, k2: v2}` in insertion order; a map already
+        being converted is `{...}`."""
+        if any(x is mp for x in self.converting):
+            return "{...}"
+        self.converting.append(mp)
+        try:
+            parts = []
+            for k, v in list(mp.d.items()):
+                self.step(2)
+                parts.append(self.conv_elem(k) + ": " + self.conv_elem(v))
+            return "{" + ", ".join(parts) + "}"
+        finally:
+            self.converting.pop()
+
+    def call_fn(self, f, args):
+        """(1.1) Calls the lambda value f: a frame named after where the
+        lambda was written, its captured values and its parameters."""
+        self.push(f.frame, f.this)
+        loc = self.fr[2]
+        loc.update(f.env)
+        lam = f.lam
+        for n, a in zip(lam.pnames, args):
+            loc[n] = a
+        try:
+            self.line(lam.line)
+            if lam.kind == "block":
+                try:
+                    run_block(self, lam.body)
+                    r = None
+                except Ret as r_:
+                    r = r_.v
+            elif lam.kind == "print":
+                v = lam.body.ev(self)
+                self.write(self.conv(v))
+                r = None
+            else:
+                r = lam.body.ev(self)
+                if lam.ret is None:
+                    r = None
+        finally:
+            self.pop()
+        return r
+
+    def call_native_fn(self, f, args):
+        """A Func called by a native (sort's cmp): one more native
+        re-entry, no frame of the native's own."""
+        if self.nest >= NEST_MAX:
+            raise KAbort("stack overflow", self.trace())
+        self.nest += 1
+        try:
+            return self.call_fn(f, args)
+        finally:
+            self.nest -= 1
 
     def join(self, a, sep):
         parts = []
@@ -442,12 +598,7 @@ class Machine:
             e = a.v[i]
             i += 1
             self.step(2)
-            if isinstance(e, Arr):
-                parts.append(self.conv_array(e, root=False)
-                             if not any(x is e for x in self.converting)
-                             else "[...]")
-            else:
-                parts.append(self.conv(e, native=True))
+            parts.append(self.conv_elem(e))
         return sep.join(parts)
 
     # the whole run
@@ -457,6 +608,10 @@ class Machine:
         for it in self.p.items:
             if isinstance(it, GlobalDecl):
                 self.g[it.name] = default(it.ty)
+                if it.const is not None:
+                    # (1.1) a constant global holds its value from the
+                    # start of the init
+                    self.g[it.name] = it.const
         status, err = 0, ""
         try:
             for it in self.p.items:
@@ -930,6 +1085,8 @@ def instance_of(p, v, t) -> bool:
         return type(v) is str
     if is_arr(t):
         return isinstance(v, Arr) and v.ety == elem(t)
+    if is_map(t) or is_func(t):
+        return rtype(v) == t
     return isinstance(v, Obj) and p.sub(v.cls, t)
 
 
@@ -1075,8 +1232,14 @@ class BI(Expr):
         m.step()
         if r is None:
             m.npe()
+        if isinstance(r, KMap):
+            return map_method(m, r, self.name, args)
+        if isinstance(r, Arr) and self.name in ARR11:
+            return arr_method11(m, r, self.name, args)
         for a, x in zip(args, self.args):
             if a is None and x.ty == "String":
+                if self.name in ("compareTo", "lastIndexOf"):
+                    m.npe()     # (1.1) the language reference §8
                 raise Avoid("null argument of a built-in")
         if isinstance(r, Arr):
             return arr_method(m, r, self.name, args)
@@ -1103,6 +1266,11 @@ def str_method(m, s, name, a):
         return s[b:e]
     if name == "indexOf":
         return s.find(a[0])
+    if name == "lastIndexOf":
+        return s.rfind(a[0])
+    if name == "compareTo":
+        m.step(1 + min(n, len(a[0])) // 64)
+        return (s > a[0]) - (s < a[0])
     if name == "contains":
         return a[0] in s
     if name == "startsWith":
@@ -1193,6 +1361,10 @@ class Static(Expr):
             return max(a)
         if self.name == "Math.abs":
             return wrap(abs(a[0]))
+        if self.name == "Math.compare":
+            return (a[0] > a[1]) - (a[0] < a[1])
+        if self.name == "String.format":
+            return k_format(m, a[0], a[1])
         if self.name == "String.fromChar":
             if not 0 <= a[0] <= 255:
                 m.oob(a[0], 256)
@@ -1203,14 +1375,39 @@ class Static(Expr):
 # ---------------------------------------------------------------- statements
 
 class Writer:
-    def __init__(self, style, rng):
+    def __init__(self, style, rng, finals=frozenset()):
         self.lines: list[str] = []
         self.style = style
         self.rng = rng
+        self.finals = finals        # names rendered with `final`
 
     def add(self, ind, text) -> int:
         self.lines.append("    " * ind + text)
         return len(self.lines)
+
+    def cur_line(self) -> int:
+        """The line the text being built will be on (an expression's k()
+        runs before its statement's add)."""
+        return len(self.lines) + 1
+
+    def fin(self, name) -> str:
+        return "final " if name in self.finals else ""
+
+
+class InlineWriter(Writer):
+    """Writes the statements of a lambda's block body on the one line of
+    the lambda: each statement's line is that line."""
+
+    def __init__(self, parent):
+        super().__init__(parent.style, parent.rng, parent.finals)
+        self.fixed = parent.cur_line()
+
+    def add(self, ind, text) -> int:
+        self.lines.append(text.strip())
+        return self.fixed
+
+    def cur_line(self) -> int:
+        return self.fixed
 
 
 class Stmt:
@@ -1238,7 +1435,8 @@ class Decl(Stmt):
 
     def emit(self, w, ind):
         t = "var" if self.use_var else k_type(self.ty, w.style)
-        self.line = w.add(ind, f"{t} {self.name} = {self.init.k(w)};")
+        self.line = w.add(ind, f"{w.fin(self.name)}{t} {self.name} = "
+                          f"{self.init.k(w)};")
 
     def ex(self, m):
         m.line(self.line)
@@ -1246,17 +1444,19 @@ class Decl(Stmt):
 
 
 class GlobalDecl(Stmt):
-    def __init__(self, name, ty, init):
+    def __init__(self, name, ty, init, const=None):
         self.name = name
         self.ty = ty
         self.init = init
+        self.const = const      # (1.1) a constant global's value
 
     def emit(self, w, ind):
         t = k_type(self.ty, w.style)
         if self.init is None:
             self.line = w.add(ind, f"{t} {self.name};")
         else:
-            self.line = w.add(ind, f"{t} {self.name} = {self.init.k(w)};")
+            self.line = w.add(ind, f"{w.fin(self.name)}{t} {self.name} = "
+                              f"{self.init.k(w)};")
 
     def ex(self, m):
         if self.init is not None:
@@ -1412,7 +1612,8 @@ class ForEach(Stmt):
 
     def emit(self, w, ind):
         t = "var" if self.use_var else k_type(self.ty, w.style)
-        self.line = w.add(ind, f"for ({t} {self.var} : {self.arr.k(w)}) {{")
+        self.line = w.add(ind, f"for ({w.fin(self.var)}{t} {self.var} : "
+                          f"{self.arr.k(w)}) {{")
         emit_block(w, ind + 1, self.body)
         w.add(ind, "}")
 
@@ -1481,7 +1682,7 @@ class Try(Stmt):
         self.line = w.add(ind, "try {")
         emit_block(w, ind + 1, self.body)
         for cls, var, stmts in self.catches:
-            w.add(ind, f"}} catch ({cls} {var}) {{")
+            w.add(ind, f"}} catch ({w.fin(var)}{cls} {var}) {{")
             emit_block(w, ind + 1, stmts)
         if self.fin is not None:
             w.add(ind, "} finally {")
@@ -1530,11 +1731,17 @@ class RawLine(Stmt):
 # ---------------------------------------------------------------- declarations
 
 class FieldDecl:
-    def __init__(self, name, ty, init):
+    def __init__(self, name, ty, init, final=False):
         self.name = name
         self.ty = ty
         self.init = init
         self.line = 0
+        self.final = final      # (1.1)
+
+
+def k_params(params, w) -> str:
+    return ", ".join(f"{w.fin(n)}{k_type(t, w.style)} {n}"
+                     for n, t in params)
 
 
 class Func:
@@ -1546,7 +1753,7 @@ class Func:
         self.line = 0
 
     def emit(self, w, ind):
-        ps = ", ".join(f"{k_type(t, w.style)} {n}" for n, t in self.params)
+        ps = k_params(self.params, w)
         r = "void" if self.ret is None else k_type(self.ret, w.style)
         self.line = w.add(ind, f"{r} {self.name}({ps}) {{")
         emit_block(w, ind + 1, self.body)
@@ -1560,7 +1767,7 @@ class Method(Func):
     owner = ""
 
     def emit_outside(self, w, ind):
-        ps = ", ".join(f"{k_type(t, w.style)} {n}" for n, t in self.params)
+        ps = k_params(self.params, w)
         r = "void" if self.ret is None else k_type(self.ret, w.style)
         self.line = w.add(ind, f"{r} {self.owner}.{self.name}({ps}) {{")
         emit_block(w, ind + 1, self.body)
@@ -1589,16 +1796,18 @@ class ClassDecl:
         ci = self.ci
         ext = "" if ci.sup == "Object" and w.rng.random() < 0.7 \
             else f" extends {ci.sup}"
+        if ci.ifaces:
+            ext += " implements " + ", ".join(ci.ifaces)
         ci.line = w.add(ind, f"class {ci.name}{ext} {{")
         for fd in ci.fields:
-            t = k_type(fd.ty, w.style)
+            t = ("final " if fd.final else "") + k_type(fd.ty, w.style)
             if fd.init is None:
                 fd.line = w.add(ind + 1, f"{t} {fd.name};")
             else:
                 fd.line = w.add(ind + 1, f"{t} {fd.name} = {fd.init.k(w)};")
         if ci.ctor is not None:
             ct = ci.ctor
-            ps = ", ".join(f"{k_type(t, w.style)} {n}" for n, t in ct.params)
+            ps = k_params(ct.params, w)
             ct.line = w.add(ind + 1, f"{ci.name}({ps}) {{")
             if ct.super_args is not None:
                 ct.super_line = w.add(
@@ -1609,6 +1818,29 @@ class ClassDecl:
         for name, mt in ci.methods.items():
             if name not in ci.outside:
                 mt.emit(w, ind + 1)
+        w.add(ind, "}")
+
+
+class InterfaceDecl:
+    """(1.1) `interface I extends J { R m(T a); ... }`."""
+
+    def __init__(self, ci: ClassInfo):
+        self.ci = ci
+
+    def ex(self, m):
+        pass
+
+    def emit(self, w, ind):
+        ci = self.ci
+        ext = f" extends {', '.join(ci.ifaces)}" if ci.ifaces else ""
+        if not ci.sigs:
+            ci.line = w.add(ind, f"interface {ci.name}{ext} {{ }}")
+            return
+        ci.line = w.add(ind, f"interface {ci.name}{ext} {{")
+        for name, (ret, params) in ci.sigs.items():
+            r = "void" if ret is None else k_type(ret, w.style)
+            ps = ", ".join(f"{k_type(t, w.style)} {n}" for n, t in params)
+            w.add(ind + 1, f"{r} {name}({ps});")
         w.add(ind, "}")
 
 
@@ -1625,9 +1857,418 @@ class OutsideMethod:
 
 def render(prog: Program, rng) -> str:
     style = Style(rng, prog.flags)
-    w = Writer(style, rng)
+    w = Writer(style, rng, prog.finals)
     w.add(0, f"// generated by tests/progfuzz ({'; '.join(prog.notes)})")
     for it in prog.items:
         it.emit(w, 0)
     prog.text = "\n".join(w.lines) + "\n"
     return prog.text
+
+
+# ---------------------------------------------------------------- (1.1)
+
+ARR11 = ("sort", "indexOf", "contains", "slice", "reverse")
+
+
+def arr_method11(m, a, name, args):
+    """Array.sort/indexOf/contains/slice/reverse (the language reference
+    §8)."""
+    n = len(a.v)
+    if name == "sort":
+        return arr_sort(m, a, args[0])
+    if name in ("indexOf", "contains"):
+        et = a.ety
+        for i in range(n):
+            m.step()
+            if i < len(a.v) and k_eq(m, a.v[i], args[0], et, et):
+                return i if name == "indexOf" else True
+        return -1 if name == "indexOf" else False
+    if name == "slice":
+        b, e = args
+        if not 0 <= b <= e <= n:
+            m.throw("IndexOutOfBoundsException",
+                    f"begin {b}, end {e}, length {n}")
+        m.step(1 + (e - b))
+        return Arr(a.ety, a.v[b:e])
+    if name == "reverse":
+        m.step(1 + n)
+        a.v.reverse()
+        return None
+    raise AssertionError(name)
+
+
+def arr_sort(m, a, f):
+    """The VM's sort: a bottom-up merge sort of a copy, each merge taking
+    the right run's element only when cmp answers > 0; the result is
+    stored back after the last call of cmp (nothing when cmp throws or
+    the size changed)."""
+    if f is None:
+        m.npe()
+    n = len(a.v)
+    if n < 2:
+        return None
+    m.step(n)
+    s = list(a.v)
+    d = [None] * n
+    w = 1
+    while w < n:
+        m.step(n)
+        for lo in range(0, n, 2 * w):
+            mid = min(lo + w, n)
+            hi = min(lo + 2 * w, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                m.step()
+                r = m.call_native_fn(f, [s[i], s[j]])
+                if r > 0:
+                    d[k] = s[j]
+                    j += 1
+                else:
+                    d[k] = s[i]
+                    i += 1
+                k += 1
+            d[k:k + mid - i] = s[i:mid]
+            k += mid - i
+            d[k:k + hi - j] = s[j:hi]
+        s, d = d, s
+        w *= 2
+    if len(a.v) != n:
+        m.throw("IllegalStateException", "array modified during sort")
+    a.v[:] = s
+    return None
+
+
+def map_method(m, mp, name, a):
+    """Map<K, V> methods (the language reference §8)."""
+    d = mp.d
+    m.step(1 + len(d) // 8)
+    if name == "size":
+        return len(d)
+    if name == "has":
+        return a[0] in d
+    if name == "get":
+        if a[0] not in d:
+            ks = m.conv(a[0])[:64]
+            m.throw("NoSuchElementException", f"key {ks} not found")
+        return d[a[0]]
+    if name == "getOr":
+        return d[a[0]] if a[0] in d else a[1]
+    if name == "put":
+        d[a[0]] = a[1]
+        if len(d) > 100000:
+            raise Reject("huge map")
+        return None
+    if name == "remove":
+        if a[0] in d:
+            del d[a[0]]
+            return True
+        return False
+    if name == "clear":
+        d.clear()
+        return None
+    if name == "keys":
+        m.step(len(d))
+        return Arr(mp.kty, list(d.keys()))
+    if name == "values":
+        m.step(len(d))
+        return Arr(mp.vty, list(d.values()))
+    raise AssertionError(name)
+
+
+def k_format(m, fmt, args):
+    """String.format (the language reference §8), checked left to right."""
+    if fmt is None or args is None:
+        m.npe()
+    out = []
+    used = 0
+    i = 0
+    n = len(fmt)
+
+    def bad(at):
+        m.throw("IllegalArgumentException",
+                f"bad format directive at index {at}")
+
+    while i < n:
+        c = fmt[i]
+        if c != "%":
+            out.append(c)
+            i += 1
+            continue
+        at = i
+        i += 1
+        if i < n and fmt[i] == "%":
+            out.append("%")
+            i += 1
+            continue
+        flag = ""
+        if i < n and fmt[i] in "-0":
+            flag = fmt[i]
+            i += 1
+        ws = ""
+        while i < n and fmt[i].isdigit() and fmt[i] in "0123456789":
+            ws += fmt[i]
+            i += 1
+        if ws and (ws[0] == "0" or int(ws) > 9999):
+            bad(at)
+        if flag and not ws:
+            bad(at)
+        if i >= n or fmt[i] not in "dxXobcs":
+            bad(at)
+        conv = fmt[i]
+        i += 1
+        if flag == "0" and conv not in "dxXob":
+            bad(at)
+        if used >= len(args.v):
+            m.throw("IllegalArgumentException",
+                    f"missing argument for directive at index {at}")
+        v = args.v[used]
+        used += 1
+        m.step()
+        if conv == "s":
+            body = m.conv(v, native=True)
+        else:
+            if type(v) is not int:
+                t = "null" if v is None else rtype(v)
+                m.throw("IllegalArgumentException",
+                        f"directive at index {at} needs an int, got {t}")
+            if conv == "d":
+                body = str(v)
+            elif conv == "c":
+                if not 0 <= v <= 255:
+                    m.throw("IllegalArgumentException",
+                            f"directive at index {at} needs a byte, got {v}")
+                body = chr(v)
+            else:
+                u = v & MASK
+                body = {"x": f"{u:x}", "X": f"{u:X}", "o": f"{u:o}",
+                        "b": f"{u:b}"}[conv]
+        w = int(ws) if ws else 0
+        if len(body) < w:
+            pad = w - len(body)
+            if flag == "-":
+                body = body + " " * pad
+            elif flag == "0":
+                if body.startswith("-"):
+                    body = "-" + "0" * pad + body[1:]
+                else:
+                    body = "0" * pad + body
+            else:
+                body = " " * pad + body
+        out.append(body)
+    if used != len(args.v):
+        m.throw("IllegalArgumentException",
+                f"too many arguments: {len(args.v)} given, {used} used")
+    return "".join(out)
+
+
+class NewMap(Expr):
+    def __init__(self, ty):
+        self.ty = ty
+
+    def k(self, st):
+        return f"(new {self.ty}())"
+
+    def ev(self, m):
+        m.step()
+        k, v = map_kv(self.ty)
+        return KMap(k, v)
+
+
+class Lambda(Expr):
+    """(1.1) `params -> body`: kind "expr" (an expression body), "print"
+    (a void expression body `print(e)`) or "block" (statements)."""
+
+    def __init__(self, ty, pnames, kind, body, typed=False, paren=False):
+        self.ty = ty
+        self.ret, self.ptypes = fsig(ty)
+        self.pnames = pnames
+        self.kind = kind
+        self.body = body
+        self.typed = typed
+        self.paren = paren
+        self.line = 0
+
+    def k(self, st):
+        self.line = st.cur_line()
+        if self.typed:
+            ps = "(" + ", ".join(f"{st.fin(n)}{k_type(t, st.style)} {n}"
+                                 for n, t in zip(self.pnames,
+                                                 self.ptypes)) + ")"
+        elif len(self.pnames) == 1 and not self.paren:
+            ps = self.pnames[0]
+        else:
+            ps = "(" + ", ".join(self.pnames) + ")"
+        if self.kind == "expr":
+            b = self.body.k(st)
+        elif self.kind == "print":
+            b = f"print({self.body.k(st)})"
+        else:
+            iw = InlineWriter(st)
+            emit_block(iw, 0, self.body)
+            b = "{ " + " ".join(iw.lines) + " }" if iw.lines else "{ }"
+        txt = f"{ps} -> {b}"
+        return f"({txt})" if self.paren else txt
+
+    def ev(self, m):
+        m.step()
+        return Fn(self.ty, self, dict(m.fr[2]), m.fr[3],
+                  f"{m.fr[0]}.lambda@{self.line}")
+
+
+class FCall(Expr):
+    """(1.1 values, 1.0 syntax) a call of a Func-typed expression."""
+
+    def __init__(self, f, args):
+        self.f = f
+        self.args = args
+        self.ty = fsig(f.ty)[0]
+
+    def k(self, st):
+        fk = self.f.k(st)
+        if not isinstance(self.f, (Var, FieldGet, Index, FCall, Call,
+                                   MCall)):
+            fk = f"({fk})"
+        return f"{fk}({', '.join(a.k(st) for a in self.args)})"
+
+    def ev(self, m):
+        f = self.f.ev(m)
+        args = [a.ev(m) for a in self.args]
+        m.step()
+        if f is None:
+            m.npe()
+        return m.call_fn(f, args)
+
+
+def switch_arm(arms, v):
+    dflt = None
+    for arm in arms:
+        labels = arm[0]
+        if labels is None:
+            dflt = arm
+        elif any(val == v for _e, val in labels):
+            return arm
+    return dflt
+
+
+def k_labels(labels, st):
+    if labels is None:
+        return "default"
+    return "case " + ", ".join(e.k(st) for e, _v in labels)
+
+
+class Switch(Stmt):
+    """(1.1) A switch statement; arms are (labels, body): labels a list of
+    (constant expression, value) or None for default, body a one-line
+    statement (an expression statement, a print or a throw) or a list of
+    statements (a block)."""
+
+    def __init__(self, sel, arms):
+        self.sel = sel
+        self.arms = arms
+        dflt = any(a[0] is None for a in arms)
+        self.completes = not dflt or any(
+            arm_completes(b) for _l, b in arms)
+
+    def emit(self, w, ind):
+        self.line = w.add(ind, f"switch ({self.sel.k(w)}) {{")
+        for labels, body in self.arms:
+            head = k_labels(labels, w)
+            if isinstance(body, list):
+                w.add(ind + 1, head + " -> {")
+                emit_block(w, ind + 2, body)
+                w.add(ind + 1, "}")
+            else:
+                n = len(w.lines)
+                body.emit(w, ind + 1)
+                w.lines[n] = "    " * (ind + 1) + head + " -> " + \
+                    w.lines[n].strip()
+        w.add(ind, "}")
+
+    def ex(self, m):
+        m.line(self.line)
+        v = self.sel.ev(m)
+        m.step()
+        if v is None:
+            m.npe()
+        arm = switch_arm(self.arms, v)
+        if arm is None:
+            return
+        try:
+            if isinstance(arm[1], list):
+                run_block(m, arm[1])
+            else:
+                arm[1].ex(m)
+        except Brk:
+            pass
+
+
+def arm_completes(body) -> bool:
+    if not isinstance(body, list):
+        return body.completes
+    return blk_completes(body) or has_break(body)
+
+
+def has_break(stmts) -> bool:
+    """A `break` that leaves the switch these statements are an arm of
+    (not one of a nested loop or switch; lambdas are expressions)."""
+    for s in stmts:
+        if isinstance(s, Jump) and s.kind == "break":
+            return True
+        if isinstance(s, If):
+            if has_break(s.then) or (s.els is not None and
+                                     has_break(s.els)):
+                return True
+        if isinstance(s, Block) and has_break(s.stmts):
+            return True
+        if isinstance(s, Try):
+            if has_break(s.body) or any(has_break(b)
+                                        for _c, _v, b in s.catches) or \
+                    (s.fin is not None and has_break(s.fin)):
+                return True
+    return False
+
+
+class SwitchExpr(Expr):
+    """(1.1) A switch expression: arms (labels, kind, e), kind "val" (the
+    arm gives e) or "throw"; always parenthesised, on one line."""
+
+    def __init__(self, sel, arms, ty):
+        self.sel = sel
+        self.arms = arms
+        self.ty = ty
+
+    def k(self, st):
+        parts = []
+        for labels, kind, e in self.arms:
+            body = e.k(st) if kind == "val" else f"throw {e.k(st)}"
+            parts.append(f"{k_labels(labels, st)} -> {body};")
+        return f"(switch ({self.sel.k(st)}) {{ {' '.join(parts)} }})"
+
+    def ev(self, m):
+        v = self.sel.ev(m)
+        m.step()
+        if v is None:
+            m.npe()
+        _l, kind, e = switch_arm(self.arms, v)
+        x = e.ev(m)
+        if kind == "val":
+            return x
+        if x is None:
+            m.npe()
+        m.raise_obj(x)
+
+
+class Block(Stmt):
+    """`{ stmts }`: a scope of its own."""
+
+    def __init__(self, stmts):
+        self.stmts = stmts
+        self.completes = blk_completes(stmts)
+
+    def emit(self, w, ind):
+        self.line = w.add(ind, "{")
+        emit_block(w, ind + 1, self.stmts)
+        w.add(ind, "}")
+
+    def ex(self, m):
+        run_block(m, self.stmts)
