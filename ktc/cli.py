@@ -98,8 +98,9 @@ def _ops_help() -> str:
                  f"  {'':<28} later operation or timer wakes it; its result "
                  "comes as `&N ...`")
     lines.append('FD may be `$`, the fd of the last successful open; MODE '
-                 'is r, w or rw;\nWHENCE 0/set, 1/cur or 2/end; TEXT is '
-                 '"quoted" with \\n \\t \\xHH escapes, or bare.\n'
+                 'is r, w or rw;\nWHENCE 0/set, 1/cur or 2/end (other '
+                 'numbers reach the device, which\nrefuses them: EINVAL); '
+                 'TEXT is "quoted" with \\n \\t \\xHH escapes, or bare.\n'
                  'Time is virtual for timers and awaitFor: only `wait` '
                  'advances it. The end of\nthe operations waits for every '
                  'background one; when every operation waits and\nno timer '
@@ -729,9 +730,14 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
             except ValueError:
                 raise UsageError(f"bad {o.meta} `{word}`") from None
         if o.letter == "w":
-            if word.lower() not in devops.WHENCE:
-                raise UsageError(f"bad whence `{word}`")
-            return devops.WHENCE[word.lower()]
+            # any number too: lseek(2) takes it, and the device refuses
+            # those past SEEK_END with EINVAL (the language reference §9.1)
+            if word.lower() in devops.WHENCE:
+                return devops.WHENCE[word.lower()]
+            try:
+                return int(word, 0)
+            except ValueError:
+                raise UsageError(f"bad whence `{word}`") from None
         if o.letter == "m" and word not in devops.MODES:
             raise UsageError(f"bad mode `{word}`")
         if o.letter == "o" and word not in devops.FLAGS:

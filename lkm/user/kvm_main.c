@@ -36,7 +36,7 @@
  *	readall FD		ok N HEX
  *	write FD [HEX]		ok N		("-" writes nothing)
  *	ioctl FD CMD [ARG]	ok RESULT	(ARG @HEX: ok RESULT HEX)
- *	lseek FD OFF [WHENCE]	ok POS		(0|set, 1|cur, 2|end)
+ *	lseek FD OFF [WHENCE]	ok POS		(0|set, 1|cur, 2|end, or any N)
  *	pread FD COUNT OFF	ok N HEX	(the position stays)
  *	pwrite FD OFF [HEX]	ok N		(the position stays)
  *	poll FD			ok MASK
@@ -993,13 +993,14 @@ static int parse_operand(char letter, const char *word, bool is_default,
 			return -EINVAL;
 		goto store_int;
 	case 'w':
+		/* numbers past SEEK_END too: lseek refuses them (serve_lseek) */
 		if (!strcmp(word, "set"))
 			word = "0";
 		else if (!strcmp(word, "cur"))
 			word = "1";
 		else if (!strcmp(word, "end"))
 			word = "2";
-		if (!parse_i64(word, &v) || v < 0 || v > 2)
+		if (!parse_i64(word, &v))
 			return -EINVAL;
 		goto store_int;
 	case 'i':
@@ -1106,24 +1107,50 @@ static int serve_open(struct kvm *vm, const struct serve_op *op,
 }
 
 /*
- * COUNT up to 16 MiB bounds this host's buffer, not the read: a read
- * past the content returns less.
+ * Linux's checks of a read or write of count bytes at pos before any
+ * driver runs (rw_verify_area): a count that is negative as a ssize_t, a
+ * negative position, or an end past the largest position fail with
+ * EINVAL.  Then a read's count is cut to one call's most (read_count()).
  */
+static int rw_verify(int64_t pos, int64_t count)
+{
+	if (count < 0 || pos < 0 || pos > INT64_MAX - count)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * What a read of count bytes can return: a Device's content and a
+ * CharDevice's read are at most 64 KiB (KDEV_CONTENT_MAX, KDEV_READ_MAX),
+ * so the host's buffer is cut to that, as konoha.ko cuts the call.
+ */
+static size_t read_count(int64_t count)
+{
+	size_t max = KDEV_CONTENT_MAX > KDEV_READ_MAX ? KDEV_CONTENT_MAX :
+		KDEV_READ_MAX;
+
+	return (uint64_t)count < max ? (size_t)count : max;
+}
+
 static int serve_read(struct kvm *vm, const struct serve_op *op,
 		      struct serve_args *a, struct serve_result *r)
 {
+	size_t count;
 	long n;
+	int err;
 
 	(void)vm;
 	(void)op;
 	if (!a->of->can_read)
 		return -EBADF;
-	if (a->in[0] < 0 || a->in[0] > (1 << 24))
-		return -EINVAL;
-	r->bytes = malloc((size_t)a->in[0] + 1);
+	err = rw_verify(a->of->pos, a->in[0]);
+	if (err)
+		return err;
+	count = read_count(a->in[0]);
+	r->bytes = malloc(count + 1);
 	if (!r->bytes)
 		return -ENOMEM;
-	n = kdev_read(a->of->f, r->bytes, (size_t)a->in[0], &a->of->pos,
+	n = kdev_read(a->of->f, r->bytes, count, &a->of->pos,
 		      file_flags(a->of));
 	if (n < 0)
 		return (int)n;
@@ -1139,21 +1166,22 @@ static int serve_pread(struct kvm *vm, const struct serve_op *op,
 		       struct serve_args *a, struct serve_result *r)
 {
 	int64_t pos = a->in[1];
+	size_t count;
 	long n;
+	int err;
 
 	(void)vm;
 	(void)op;
 	if (!a->of->can_read)
 		return -EBADF;
-	if (a->in[0] < 0 || a->in[0] > (1 << 24))
-		return -EINVAL;
-	if (pos < 0)
-		return -EINVAL;
-	r->bytes = malloc((size_t)a->in[0] + 1);
+	err = rw_verify(pos, a->in[0]);
+	if (err)
+		return err;
+	count = read_count(a->in[0]);
+	r->bytes = malloc(count + 1);
 	if (!r->bytes)
 		return -ENOMEM;
-	n = kdev_read(a->of->f, r->bytes, (size_t)a->in[0], &pos,
-		      file_flags(a->of));
+	n = kdev_read(a->of->f, r->bytes, count, &pos, file_flags(a->of));
 	if (n < 0)
 		return (int)n;
 	r->nbytes = (size_t)n;
@@ -1166,13 +1194,15 @@ static int serve_pwrite(struct kvm *vm, const struct serve_op *op,
 {
 	int64_t pos = a->in[0];
 	long n;
+	int err;
 
 	(void)vm;
 	(void)op;
 	if (!a->of->can_write)
 		return -EBADF;
-	if (pos < 0)
-		return -EINVAL;
+	err = rw_verify(pos, (int64_t)a->nbytes);
+	if (err)
+		return err;
 	n = kdev_write(a->of->f, a->bytes, a->nbytes, &pos,
 		       file_flags(a->of));
 	if (n < 0)
@@ -1246,11 +1276,15 @@ static int serve_write(struct kvm *vm, const struct serve_op *op,
 		       struct serve_args *a, struct serve_result *r)
 {
 	long n;
+	int err;
 
 	(void)vm;
 	(void)op;
 	if (!a->of->can_write)
 		return -EBADF;
+	err = rw_verify(a->of->pos, (int64_t)a->nbytes);
+	if (err)
+		return err;
 	n = kdev_write(a->of->f, a->bytes, a->nbytes, &a->of->pos,
 		       file_flags(a->of));
 	if (n < 0)
@@ -1285,15 +1319,21 @@ static int serve_ioctl(struct kvm *vm, const struct serve_op *op,
 	return err;
 }
 
-/* WHENCE is 0..2 (parse_operand); the new position is the answer. */
+/*
+ * The new position is the answer.  WHENCE may be any number, as lseek(2)
+ * takes it: kdev_llseek() refuses those outside 0..2 with EINVAL before
+ * any callback (the language reference §9.1); one outside the int range
+ * is passed as -1, so that no cut makes it 0..2.
+ */
 static int serve_lseek(struct kvm *vm, const struct serve_op *op,
 		       struct serve_args *a, struct serve_result *r)
 {
+	int whence = a->in[1] >= 0 && a->in[1] <= 2 ? (int)a->in[1] : -1;
 	int64_t pos;
 
 	(void)vm;
 	(void)op;
-	pos = kdev_llseek(a->of->f, a->in[0], (int)a->in[1], &a->of->pos,
+	pos = kdev_llseek(a->of->f, a->in[0], whence, &a->of->pos,
 			  file_flags(a->of));
 	if (pos < 0)
 		return (int)pos;
