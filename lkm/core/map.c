@@ -215,13 +215,13 @@ static uint64_t eq_units(union kvalue k, const struct kmap *m)
 /* ---- the index ------------------------------------------------------- */
 
 /*
- * A slot is 32 bits: 0 when empty, TOMB when its entry was removed, else
- * the entry's number + 1 in the bits of mask (nidx - 1) and, above them,
- * the hash bits that the home slot does not use.  The entry number fits:
- * x < cap = nidx / 2, so 1 <= x + 1 < mask (nidx >= 16), and mask itself
- * is free to mark a tombstone.  Four bytes a slot instead of eight keep
- * the index of a large map twice as dense in the caches; the hash bits
- * kept beside the number spare most visits to entries of other keys.
+ * A slot is 32 bits: 0 when empty, SLOT_TOMB when its entry was removed,
+ * else the entry's number + 1 in the bits of mask (nidx - 1) and, above
+ * them, the hash bits that the home slot does not use.  The entry number
+ * fits: x < cap = nidx / 2, so 1 <= x + 1 < mask (nidx >= 16), and mask
+ * itself is free to mark a tombstone.  Four bytes a slot keep the index
+ * of a large map small in the caches; the hash bits kept beside the
+ * number spare most visits to entries of other keys.
  */
 #define SLOT(h, x, mask)	(((h) & ~(mask)) | ((x) + 1))
 #define SLOT_TOMB(mask)		(mask)
