@@ -544,9 +544,12 @@ struct kctx {
  * asks for the next.  kvm_stop_timers: unloading, with the lock held;
  * afterwards no timer starts or fires (the host then cancels its own
  * request and waits for a run in progress).  kvm_waiting: callbacks
- * now sleeping in a wait.
+ * now sleeping in a wait.  kvm_run_timers_started_by: kvm_run_timers()
+ * for the timers last started by sequence number max_seq (those started
+ * later wait for the next run).
  */
 void kvm_run_timers(struct kvm *vm);
+void kvm_run_timers_started_by(struct kvm *vm, int64_t max_seq);
 void kvm_stop_timers(struct kvm *vm);
 uint32_t kvm_waiting(const struct kvm *vm);
 

@@ -540,8 +540,11 @@ void kvm_timer_cancel(struct kvm *vm, struct kobj *t)
 	timers_arm(vm);
 }
 
-/* The active timer due first by now (ties: started first), or NULL. */
-static struct kinst *timer_due(struct kvm *vm, int64_t now)
+/*
+ * The active timer due first by now (ties: started first) among those
+ * started by sequence number max_seq, or NULL.
+ */
+static struct kinst *timer_due(struct kvm *vm, int64_t now, int64_t max_seq)
 {
 	struct kinst *best = NULL;
 	uint32_t i;
@@ -549,7 +552,8 @@ static struct kinst *timer_due(struct kvm *vm, int64_t now)
 	for (i = 0; i < vm->ntimers; i++) {
 		struct kinst *t = (struct kinst *)vm->timers[i];
 
-		if (t->f[KF_TIMER_DUE].i > now)
+		if (t->f[KF_TIMER_DUE].i > now ||
+		    t->f[KF_TIMER_SEQ].i > max_seq)
 			continue;
 		if (!best || t->f[KF_TIMER_DUE].i < best->f[KF_TIMER_DUE].i ||
 		    (t->f[KF_TIMER_DUE].i == best->f[KF_TIMER_DUE].i &&
@@ -626,6 +630,18 @@ static void timer_fire(struct kvm *vm, struct kinst *t)
  */
 void kvm_run_timers(struct kvm *vm)
 {
+	kvm_run_timers_started_by(vm, INT64_MAX);
+}
+
+/*
+ * kvm_run_timers(), but only the timers last (re)started by sequence
+ * number max_seq (vm->timer_seq as it was then): the simulation runs the
+ * timers due together with an awaitFor timeout in start order around it
+ * (the language reference §9.4), those started after the wait began after
+ * its timeout.
+ */
+void kvm_run_timers_started_by(struct kvm *vm, int64_t max_seq)
+{
 	int64_t now = now_ns(vm);
 	uint64_t first = vm->executed;
 	uint32_t runs;
@@ -636,7 +652,7 @@ void kvm_run_timers(struct kvm *vm)
 	for (runs = 0; runs < KVM_TIMER_BATCH; runs++) {
 		if (vm->executed - first >= vm->lim.cb_budget)
 			break;
-		t = timer_due(vm, now);
+		t = timer_due(vm, now, max_seq);
 		if (!t)
 			break;
 		/* rooted before it leaves the list (a one-shot timer does) */

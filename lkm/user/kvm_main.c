@@ -648,12 +648,13 @@ static void runaway_timers(void)
  * Runs the timer or timeout due first by now (virtual time), if any:
  * by due time, then the order they were started (a timer due at the
  * same time as a timeout goes first when it was started before that
- * wait began; the timers due together then run as one batch).  false:
- * nothing is due.
+ * wait began; the timers due together then run as one batch, without
+ * those started after the timeout's wait began).  false: nothing is due.
  */
 static bool fire_due(struct kvm *vm)
 {
 	struct task *t, *to = NULL;
+	int64_t max_seq = INT64_MAX;
 	bool timer;
 
 	for (t = all_tasks; t; t = t->next_all)
@@ -665,9 +666,10 @@ static bool fire_due(struct kvm *vm)
 	timer = timer_due <= vnow;
 	if (!to && !timer)
 		return false;
-	if (timer && to && timer_due == to->deadline)
+	if (timer && to && timer_due == to->deadline) {
 		timer = timer_seq_due(vm, timer_due) <= to->timer_seq;
-	else if (timer && to)
+		max_seq = to->timer_seq;
+	} else if (timer && to)
 		timer = timer_due < to->deadline;
 	if (!timer) {
 		task_wake(to, KWAIT_TIMEOUT);
@@ -682,7 +684,7 @@ static bool fire_due(struct kvm *vm)
 	/* the VM arms the next request; none if it may no longer fire */
 	timer_due = INT64_MAX;
 	kp_mutex_lock_always(&vm->lock);
-	kvm_run_timers(vm);
+	kvm_run_timers_started_by(vm, max_seq);
 	kp_mutex_unlock(&vm->lock);
 	return true;
 }
