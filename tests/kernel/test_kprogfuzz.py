@@ -80,8 +80,10 @@ def prepare() -> None:
         it = iter(case.args)
         for a in it:
             lim[a] = int(next(it))
+        # the sixth field is the load parameters' file (`-`: none);
+        # what follows it is a comment
         lines.append(f"{name} /ktest/pf/{name}.kbc {lim['--budget']} "
-                     f"{lim['--heap']} {lim['--depth']}  seed {seed}\n")
+                     f"{lim['--heap']} {lim['--depth']} -  seed {seed}\n")
         SUITE.files[f"ktest/pf/{name}.kbc"] = \
             f"build/kernel/images/progfuzz/{name}.kbc"
     MANIFEST.write_text("".join(lines))
