@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from .kast import (
     BI, MAX, MIN, ArrLit, Bin, Block, Cast, Decl, Expr, ExprStmt, FCall,
-    For, ForEach, GlobalDecl, Index, Jump, Lambda, Lit, New, NewMap, Print,
+    For, ForEach, GlobalDecl, If, Index, Jump, Lambda, Lit, New, NewMap, Print,
     Static, Stmt, Switch, SwitchExpr, Un, Var, elem, fsig, func_type,
     is_arr, is_func, is_map, map_kv, map_type, wrap,
 )
@@ -568,21 +568,41 @@ class Gen11:
         c = ctx.child()
         c.vars.append(mv)
 
+        big = self.chance(0.2)
+        span = rng.randint(20, 300) if big else rng.randint(2, 5)
+
         def fill(cc, iv):
-            mod = Bin("%", iv, Lit("int", rng.randint(2, 5)), "int")
+            mod = Bin("%", Bin("*", iv, Lit("int", rng.choice([1, 7, 13])),
+                               "int"), Lit("int", span), "int")
             key = mod if k == "int" else Bin("+", Lit("String", "k"), mod,
                                              "String")
-            return [ExprStmt(BI(mv, "put", [key, self.expr_x(cc, v, 1)],
-                                None))]
-        out.append(self.counted(c, rng.randint(1, 7), fill))
+            put = ExprStmt(BI(mv, "put", [key, self.expr_x(cc, v, 1)],
+                              None))
+            if not big:
+                return [put]
+            # many entries: growth, and removals between the puts
+            gone = Bin("+", Lit("String", "k"), Bin(
+                "/", iv, Lit("int", 3), "int"), "String") \
+                if k == "String" else Bin("/", iv, Lit("int", 3), "int")
+            return [put, If(Bin("==", Bin("%", iv, Lit("int", 4), "int"),
+                                Lit("int", 3), "boolean"),
+                            [ExprStmt(BI(mv, "remove", [gone],
+                                         "boolean"))], None)]
+        out.append(self.counted(c, rng.randint(span, 2 * span) if big
+                                else rng.randint(1, 7), fill))
         for _ in range(rng.randint(1, 4)):
             s = self.map_stmt(c, 1)
             out.append(s)
             if isinstance(s, Decl):
                 c.vars.append(Var(s.name, s.ty, "local"))
-        out.append(Print(mv))
+        if not big:
+            out.append(Print(mv))
         out.append(Print(Bin("+", Lit("String", "size "),
                              BI(mv, "size", [], "int"), "String")))
+        if big:
+            out.append(Print(BI(BI(mv, "keys", [], k + "[]"), "join",
+                                [Lit("String", ",")], "String")))
+            return out
         kv = self.name("k")
         out.append(ForEach(kv, k, BI(mv, "keys", [], k + "[]"), [
             Print(Bin("+", Bin("+", Var(kv, k, "local"), Lit("String", "->"),
@@ -602,7 +622,26 @@ class Gen11:
                     self.expr(ctx, t, 1, exact=True))]
         c = ctx.child()
         c.vars.append(av)
-        out.append(ExprStmt(BI(av, "sort", [self.comparator(c, et)], None)))
+        cmp = None
+        if et == "int" and self.chance(0.3):
+            # a comparator with many captured values (more than the
+            # VM's few argument slots on the stack)
+            caps = []
+            for _ in range(rng.randint(5, 10)):
+                caps.append(Var(self.name("c"), "int", "local"))
+                out.append(Decl(caps[-1].name, "int", self.int_lit()))
+            tot = caps[0]
+            for x in caps[1:]:
+                tot = Bin("+", tot, x, "int")
+            a, b = self.name("x"), self.name("x")
+            cmp = Lambda(func_type("int", ["int", "int"]), [a, b], "expr",
+                         Static("Math.compare", [
+                             Bin("^", Var(a, "int", "local"), tot, "int"),
+                             Bin("^", Var(b, "int", "local"), tot, "int")],
+                             "int"))
+            self.frozen |= {x.name for x in caps}
+        out.append(ExprStmt(BI(av, "sort", [cmp or self.comparator(c, et)],
+                               None)))
         out.append(Print(av))
         r = rng.random()
         if r < 0.3:
