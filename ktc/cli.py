@@ -661,17 +661,24 @@ def _validate_ops(ops):
                 f"wrong number of arguments in `{' '.join(words)}`")
 
 
-def _show_error(code: int) -> str:
-    """What --ops prints for an operation that failed with errno `code`."""
+def _show_error(e: OSError) -> str:
+    """What --ops prints for an operation that failed with OSError e; (1.1)
+    then the user buffer of `ioctl FD CMD @HEX` after the call, which the
+    callback may have written before it failed."""
     import errno as errno_mod
+    code = e.errno
     sym = errno_mod.errorcode.get(code, "?")
-    return f"error {sym} ({code}): {os.strerror(code)}"
+    text = f"error {sym} ({code}): {os.strerror(code)}"
+    buf = getattr(e, "buffer", None)
+    if buf is not None:
+        text += f"\nbuffer @{buf.hex()}"
+    return text
 
 
 def _show_background(b) -> str:
     """(1.1) The result of an ended background operation, each line
     prefixed with `&N `."""
-    text = _show_error(b.error.errno) if b.error is not None \
+    text = _show_error(b.error) if b.error is not None \
         else _show_result(b.op, b.value)
     return "\n".join(f"&{b.number} {line}" for line in text.split("\n"))
 
@@ -808,7 +815,7 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
                         last_fd = value
                     result = _show_result(op, value)
             except OSError as e:
-                result = _show_error(e.errno)
+                result = _show_error(e)
             flush()
             # `wait` and `sync` show nothing of their own
             if result:

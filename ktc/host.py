@@ -34,7 +34,9 @@ with bytes in hex (`-` for none), e.g.
     settle                    ok 0               (what wake-ups made runnable runs)
     quit                      (the VM exits)
 
-Every command ends with exactly one `ok VALUES` or `err ERRNO` line; before
+Every command ends with exactly one `ok VALUES` or `err ERRNO` line (`err
+ERRNO HEX` for an ioctl with a user buffer that failed: the buffer after
+the call, as the OSError's `buffer`); before
 it come any number of `out TEXT` lines (a line the script printed), `log
 TEXT` lines (a report of a failed callback, as the kernel would log it) and
 `&N ok VALUES` / `&N err ERRNO` lines (background operation N ended).
@@ -209,10 +211,10 @@ class Background:
             raise self.error
         return self.value
 
-    def _end(self, values: list[str] | None, code: int | None):
+    def _end(self, values: list[str] | None, error: OSError | None):
         self.done = True
-        if code is not None:
-            self.error = OSError(code, os.strerror(code))
+        if error is not None:
+            self.error = error
         else:
             self.value = _result(self.op, values)
 
@@ -353,7 +355,7 @@ class VM:
             if word == "ok":
                 b._end(rest.split(), None)
             else:
-                b._end(None, int(rest))
+                b._end(None, _error(rest, line))
             self.events.append(("bg", b))
             return True
         return False
@@ -392,11 +394,7 @@ class VM:
             if word == "ok":
                 return rest.split()
             if word == "err":
-                try:
-                    code = int(rest)
-                except ValueError:
-                    raise VMError(f"bad answer {text!r}") from None
-                raise OSError(code, os.strerror(code))
+                raise _error(rest, text)
             raise VMError(f"unexpected answer {text!r} to {line!r}")
 
     # system calls: open here, the others made from devops.def (_install)
@@ -444,6 +442,24 @@ class VM:
         """(1.1) Runs what wake-ups made runnable until nothing can run;
         background operations that end meanwhile are marked done."""
         self.command("settle")
+
+
+def _error(rest: str, line: str) -> OSError:
+    """The OSError of an `err ERRNO [HEX]` answer: HEX, an ioctl's user
+    buffer after a call that failed, becomes its `buffer` (bytes)."""
+    words = rest.split()
+    try:
+        code = int(words[0])
+        buf = None if len(words) < 2 else \
+            b"" if words[1] == "-" else bytes.fromhex(words[1])
+    except (IndexError, ValueError):
+        raise VMError(f"bad answer {line!r}") from None
+    if len(words) > 2:
+        raise VMError(f"bad answer {line!r}")
+    e = OSError(code, os.strerror(code))
+    if buf is not None:
+        e.buffer = buf
+    return e
 
 
 def _command(op: devops.DevOp, args) -> str:

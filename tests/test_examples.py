@@ -175,7 +175,7 @@ def test_kvstore_ioctls(mode):
     # (_IOWR) reads the caller's struct and writes it back filled in;
     # a bad address (no `@` buffer) is EFAULT; absent keys ENOENT, bad
     # lengths EINVAL, unknown commands ENOTTY, each logged (the buffer of
-    # a failed call is not printed).
+    # a failed call is printed too, here as the caller passed it).
     assert (KVSTORE_GET, KVSTORE_PUT, KVSTORE_COUNT) == (0xC0687601, 0x40687602, 0x7603)
     r = run_ops(KVSTORE, f'open kvstore; write $ "set color blue\\n"; '
                 f'ioctl $ {KVSTORE_GET} {io("color")}; '
@@ -208,14 +208,17 @@ buffer {io("color", "green", version=2)}
 result 2
 > ioctl $ {KVSTORE_GET} {io("nope")}
 error ENOENT (2): No such file or directory
+buffer {io("nope")}
 > ioctl $ {KVSTORE_GET} 4096
 error EFAULT (14): Bad address
 > ioctl $ {KVSTORE_PUT} 0
 error EFAULT (14): Bad address
 > ioctl $ {KVSTORE_PUT} {io("k", "", 65)}
 error EINVAL (22): Invalid argument
+buffer {io("k", "", 65)}
 > ioctl $ {KVSTORE_GET} {io("")}
 error EINVAL (22): Invalid argument
+buffer {io("")}
 > ioctl $ 30217
 error ENOTTY (25): Inappropriate ioctl for device
 > read $

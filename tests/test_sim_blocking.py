@@ -560,3 +560,30 @@ def test_a_waiting_pread_keeps_its_offset_across_other_calls(run):
                            "sync")
     assert (status, err) == (0, ""), err
     assert lines(out)[-2:] == ['&1 13 bytes "100/100/false"', "> sync"]
+
+
+def test_library_ioctl_buffer_after_a_failed_call(tmp_path):
+    """An ioctl with a user buffer that fails raises OSError with the
+    buffer as the call left it (`buffer`), in the foreground and in the
+    background; an error with no buffer has none."""
+    need_vm()
+    source = """
+class Ub extends CharDevice {
+    int ioctl(File f, int cmd, int arg) {
+        if (cmd == 9) throw new DeviceError(Errno.EPERM, "no buffer");
+        f.writeUser(arg, "ok");
+        throw new DeviceError(Errno.EBUSY, "after writing");
+    }
+}
+CharDevice.register("ub", new Ub());
+"""
+    with host.VM.from_source(source, "ub.k") as vm:
+        f = vm.open("ub")
+        with pytest.raises(OSError) as e:
+            f.ioctl(1, b"\0\0\0")
+        assert e.value.errno == 16 and e.value.buffer == b"ok\0"
+        b = f.background("ioctl", 1, b"")
+        assert b.done and b.error.errno == 14 and b.error.buffer == b""
+        with pytest.raises(OSError) as e:
+            f.ioctl(9, 0)
+        assert e.value.errno == 1 and not hasattr(e.value, "buffer")

@@ -29,13 +29,15 @@
  * bytes in hex (`-` for none), operands with a default optional, or
  * `quit`.  Each answer ends with exactly one "ok ..." or "err ERRNO" line
  * (ENOSYS: no such operation; EBADF, ENOENT, EINVAL: a bad FD, NAME or
- * other operand); script output comes before it as "out TEXT" lines and
- * logged callback failures as "log TEXT" lines.  Today's operations:
+ * other operand; "err ERRNO HEX" for an ioctl with ARG @HEX that failed:
+ * the user buffer after the call); script output comes before it as "out
+ * TEXT" lines and logged callback failures as "log TEXT" lines.  Today's
+ * operations:
  *	open NAME [r|w|rw] [nonblock|-]	ok FD
  *	read FD [COUNT]		ok N HEX	(ok 0 - at EOF)
  *	readall FD		ok N HEX
  *	write FD [HEX]		ok N		("-" writes nothing)
- *	ioctl FD CMD [ARG]	ok RESULT	(ARG @HEX: ok RESULT HEX)
+ *	ioctl FD CMD [ARG]	ok RESULT	(ARG @HEX: ok RESULT HEX, err E HEX)
  *	lseek FD OFF [WHENCE]	ok POS		(0|set, 1|cur, 2|end, or any N)
  *	pread FD COUNT OFF	ok N HEX	(the position stays)
  *	pwrite FD OFF [HEX]	ok N		(the position stays)
@@ -720,7 +722,9 @@ static void deadlock(void)
 
 /*
  * An operation's answer line: "ok ..." by its kind of result, or
- * "err ERRNO"; prefix "&N " for a background operation's.
+ * "err ERRNO" ("err ERRNO HEX": an ioctl's user buffer after a call that
+ * failed, which may have written to it first); prefix "&N " for a
+ * background operation's.
  */
 static void print_answer(const char *prefix, const struct serve_op *op,
 			 int err, const struct serve_result *r)
@@ -728,7 +732,14 @@ static void print_answer(const char *prefix, const struct serve_op *op,
 	size_t i;
 
 	fputs(prefix, stdout);
-	if (err) {
+	if (err && op->kind == KDK_IOCTL && r->has_bytes) {
+		printf("err %d ", -err);
+		if (!r->nbytes)
+			fputc('-', stdout);
+		for (i = 0; i < r->nbytes; i++)
+			printf("%02x", (unsigned char)r->bytes[i]);
+		fputc('\n', stdout);
+	} else if (err) {
 		printf("err %d\n", -err);
 	} else if (op->kind == KDK_DATA || op->kind == KDK_CONTENT) {
 		printf("ok %zu ", r->nbytes);
