@@ -667,7 +667,8 @@ def _show_error(e: OSError) -> str:
     callback may have written before it failed."""
     import errno as errno_mod
     code = e.errno
-    sym = errno_mod.errorcode.get(code, "?")
+    # Python's table lacks Linux's last user errno (133, §9.1's range)
+    sym = errno_mod.errorcode.get(code) or {133: "EHWPOISON"}.get(code, "?")
     text = f"error {sym} ({code}): {os.strerror(code)}"
     buf = getattr(e, "buffer", None)
     if buf is not None:
@@ -717,13 +718,16 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
     ops = _parse_ops(ops_text)
     last_fd = None
 
-    def operand(o, word):
-        """One --ops word as the value host.VM.op takes."""
+    def operand(o, word, dry=False):
+        """One --ops word as the value host.VM.op takes (dry: checks its
+        spelling only, before the run; `$` is then any fd)."""
         # operand letters (devops.def): f fd (`$` the last open's), i integer,
         # w whence, m mode, b bytes, o open option, a ioctl argument (an
         # integer, or @HEX: a user buffer holding those bytes)
         if o.letter == "f":
             if word == "$":
+                if dry:
+                    return 0
                 if last_fd is None:
                     raise UsageError("`$` used before any successful open")
                 return last_fd
@@ -763,7 +767,24 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
             return _unescape(word)
         return word
 
+    def op_args(op, words, dry=False):
+        """The operands of one operation's words, as host.VM.op takes them."""
+        if op.name == "open" and len(words) == 3 and \
+                words[2] in devops.FLAGS:
+            # `open NAME nonblock`: the mode left out (§9.4)
+            words = words[:2] + ["rw"] + words[2:]
+        args = []
+        for k, o in enumerate(op.operands[:len(words) - 1]):
+            # the bytes operand takes the rest of the line
+            word = " ".join(words[1 + k:]) if o.letter == "b" \
+                else words[1 + k]
+            args.append(operand(o, word, dry))
+        return args
+
     _validate_ops(ops)
+    # every operand's spelling too: a typo must not leave a half-run session
+    for words in ops:
+        op_args(devops.SERVED[words[0].lstrip("&")], words, dry=True)
 
     vm = host.VM(image, vm_args=vm_args, **limits)
     try:
@@ -791,18 +812,9 @@ def _run_ops(image: bytes, ops_text: str, limits, vm_args=()) -> int:
             print(f"> {' '.join(words)}")
             background = words[0].startswith("&")
             op = devops.SERVED[words[0][1:] if background else words[0]]
-            if op.name == "open" and len(words) == 3 and \
-                    words[2] in devops.FLAGS:
-                # `open NAME nonblock`: the mode left out (§9.4)
-                words = words[:2] + ["rw"] + words[2:]
             result = None
             try:
-                args = []
-                for k, o in enumerate(op.operands[:len(words) - 1]):
-                    # the bytes operand takes the rest of the line
-                    word = " ".join(words[1 + k:]) if o.letter == "b" \
-                        else words[1 + k]
-                    args.append(operand(o, word))
+                args = op_args(op, words)
                 if background:
                     # its result comes when it ends (flush)
                     vm.background(op.name, *args)

@@ -327,6 +327,28 @@ def test_run_ops_rejects_unknown_operations(script):
     assert "unknown operation `frobnicate`" in r.stderr
 
 
+def test_run_ops_rejects_bad_operands_before_running(script):
+    # a badly spelt operand anywhere stops the run before the init: no
+    # half-run session, whatever operation comes first
+    src = str(script(HELLO_DEVICE, "hello.k"))
+    for ops, message in [("open hello; read $ abc", "bad COUNT `abc`"),
+                         ("open hello; ioctl $ 1 @zz", "bad user buffer `@zz`"),
+                         ("open hello; lseek $ 0 sideways", "bad whence"),
+                         ("open hello x", "bad mode `x`")]:
+        r = ktc("run", src, "--ops", ops)
+        assert (r.returncode, r.stdout) == (1, ""), ops
+        assert message in r.stderr, ops
+
+
+def test_run_ops_lseek_takes_any_whence(script):
+    need_vm()
+    r = ktc("run", str(script(HELLO_DEVICE, "hello.k")), "--ops",
+            "open hello; lseek $ 3 3; lseek $ 0 -1; lseek $ 0 end")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("error EINVAL (22)") == 2
+    assert r.stdout.endswith("> lseek $ 0 end\nposition 9\n")
+
+
 def test_host_library(script):
     need_vm()
     with host.VM.from_source(HELLO_DEVICE, "hello.k") as vm:
