@@ -42,9 +42,12 @@ SCRIPTS = qemu.Path(__file__).resolve().parent / "scripts"
 NAMED = ["kjit_fib", "kjit_classes", "kjit_exc", "kjit_dev"]
 MODULE = "kjit_suite"
 
-# (script name, host source, expected .out or None, limits)
-PROGRAMS: list[tuple[str, qemu.Path, qemu.Path | None, tuple[int, int, int]]] = \
-    [(n, SCRIPTS / f"{n}.k", None, (kconf.RUN_BUDGET, kconf.RUN_HEAP, kconf.RUN_DEPTH))
+# (script name, host source, expected .out or None, limits and (1.1)
+# load-time parameters)
+PROGRAMS: list[tuple[str, qemu.Path, qemu.Path | None,
+                     tuple[int, int, int, list[str]]]] = \
+    [(n, SCRIPTS / f"{n}.k", None,
+      (kconf.RUN_BUDGET, kconf.RUN_HEAP, kconf.RUN_DEPTH, []))
      for n in NAMED]
 # Conformance programs whose `// args:` the kernel cannot honour (device
 # operations driven by `ktc run --ops`): rel -> reason.
@@ -52,7 +55,7 @@ SKIPPED: dict[str, str] = {}
 for _p in kconf.RUN:
     try:
         PROGRAMS.append((f"j{_p.index:03d}", _p.path, _p.path.with_suffix(".out"),
-                         _p.limits()))
+                         _p.options()))
     except ValueError as _e:
         SKIPPED[_p.rel] = str(_e)
 
@@ -113,7 +116,7 @@ def prepare() -> None:
     KJIT.mkdir(parents=True, exist_ok=True)
     images: dict[str, bytes] = {}
     lines = []
-    for name, path, _, (budget, heap, depth) in PROGRAMS:
+    for name, path, _, (budget, heap, depth, params) in PROGRAMS:
         try:
             data = compile_source(path.read_bytes().decode("latin-1"), path.name)
         except Exception as e:
@@ -121,7 +124,16 @@ def prepare() -> None:
             continue
         images[name] = data
         (KJIT / f"{name}.kbc").write_bytes(data)
-        lines.append(f"{name} /ktest/kjit/{name}.kbc {budget} {heap} {depth}\n")
+        pfile = "-"
+        if params:
+            # as test_kconformance.py: NUL-ended NAME=VALUE entries
+            (KJIT / f"{name}.params").write_bytes(
+                b"".join(e.encode("latin-1") + b"\0" for e in params))
+            pfile = f"/ktest/kjit/{name}.params"
+            SUITE.files[f"ktest/kjit/{name}.params"] = \
+                f"build/kernel/kjit/{name}.params"
+        lines.append(f"{name} /ktest/kjit/{name}.kbc {budget} {heap} {depth}"
+                     f" {pfile}\n")
         SUITE.files[f"ktest/kjit/{name}.kbc"] = f"build/kernel/kjit/{name}.kbc"
     (KJIT / "manifest").write_text("".join(lines))
     (KJIT / "nostubs.kbc").write_bytes(
