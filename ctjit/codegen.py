@@ -153,13 +153,27 @@ class Options:
     call: bool = True
     tiny: bool = True
     direct: bool = True
+    # leaf callees inlined (InlineLowering): part of +tiny, which it
+    # needs together with +call and +branch; `-inline` after a level
+    # turns it off (for the ablation)
+    inline: bool = True
 
     @classmethod
     def parse(cls, spec: str) -> "Options":
         """`subroutine`, `+branch`, `+call`, `+tiny`, `+direct`
         (cumulative, as in the paper's table, plus direct calls), `all`,
-        or a comma list of technique names."""
+        or a comma list of technique names; any of them followed by
+        `-inline` leaves callees out of line."""
         spec = (spec or "all").strip()
+        inline = not spec.endswith("-inline")
+        if not inline:
+            spec = spec[:-len("-inline")].strip() or "all"
+        opts = cls._parse(spec)
+        opts.inline = inline and opts.branch and opts.call and opts.tiny
+        return opts
+
+    @classmethod
+    def _parse(cls, spec: str) -> "Options":
         ladder = {"subroutine": 0, "sub": 0, "+branch": 1, "branch": 1,
                   "+call": 2, "call": 2, "+tiny": 3, "tiny": 3,
                   "+direct": 4, "direct": 4, "all": 4}
@@ -181,7 +195,9 @@ class Options:
 
     def label(self) -> str:
         on = [t for t in TECHNIQUES if getattr(self, t)]
-        return "subroutine" + "".join("+" + t for t in on)
+        off = "-inline" if self.tiny and self.call and self.branch and \
+            not self.inline else ""
+        return "subroutine" + "".join("+" + t for t in on) + off
 
 
 def decode(code: list[int]) -> list[tuple[int, O.Opcode, list[int]]]:
@@ -219,6 +235,9 @@ class _Fn:
     def __init__(self):
         self.lines: list[str] = []
         self.n = 0
+        # allocas of inlined callees' registers, put in the entry block
+        # (where mem2reg promotes them)
+        self.allocas: list[str] = []
 
     def tmp(self, hint="t") -> str:
         self.n += 1
@@ -268,6 +287,7 @@ class Lowering:
         self.used = used            # handler/runtime symbols referenced
         self.mem_of: dict[str, str] = {}  # pointer -> its MEM_CLASSES key
         self.f = _Fn()
+        self.pfx = ""               # label prefix (InlineLowering's own)
 
     # ---- helpers ---------------------------------------------------------
 
@@ -509,6 +529,7 @@ class Lowering:
         self.e("br label %L0")
         self.body()
         self.tails()
+        f.lines[1:1] = ["  " + a for a in f.allocas]
         name = f"kjit_f{self.index}"
         return [f"define internal {RET_T} @{name}(ptr %vm, ptr %R0) #0 {{",
                 *f.lines, "}"]
@@ -525,9 +546,10 @@ class Lowering:
         for pc, op, ops in self.insns:
             if pc in self.seg_start:
                 if not self.closed():
-                    self.e(f"br label %L{pc}")
-                self.f.label(f"L{pc}")
+                    self.e(f"br label %{self.L(pc)}")
+                self.f.label(self.L(pc))
                 self.charge(pc, self.seglen[pc])
+            self.cur_pc = pc
             self.instr(pc, op, ops)
         # falling off the end is impossible (verifier); close the last block
         if not self.closed():
@@ -546,9 +568,8 @@ class Lowering:
         b = self.load("i64", bp, "bud")
         ok = self.t("bok")
         self.e(f"{ok} = icmp sge i64 {b}, {n}")
-        lab, refill = f"bail{pc}", f"refill{pc}"
-        self.bail_sites.append((lab, pc))
-        body = f"S{pc}"
+        lab = self.bail_label(pc)
+        refill, body = f"{self.pfx}refill{pc}", f"{self.pfx}S{pc}"
         self.e(f"br i1 {ok}, label %{body}, label %{refill}, {HOT_FIRST}")
         self.f.label(refill)
         self.used.add("kvm_jit_refill")
@@ -560,6 +581,17 @@ class Lowering:
         nb = self.t("bud")
         self.e(f"{nb} = sub i64 {b}, {n}")
         self.store("i64", nb, bp)
+
+    def bail_label(self, pc: int) -> str:
+        """Where a segment at pc goes when its budget cannot be charged:
+        the interpreter, from the segment's start (tails)."""
+        lab = f"bail{pc}"
+        self.bail_sites.append((lab, pc))
+        return lab
+
+    def L(self, pc: int) -> str:
+        """The label of the block at segment start pc."""
+        return f"{self.pfx}L{pc}"
 
     def tails(self):
         """Bail-outs, exception paths and returns shared by the function.
@@ -697,7 +729,7 @@ class Lowering:
             self.e("br label %dispatch")
             return
         if op.name == "JMP":
-            self.e(f"br label %L{target}")
+            self.e(f"br label %{self.L(target)}")
             return
         if op.name == "SWITCH":
             return self.switch(pc, ops)
@@ -716,7 +748,8 @@ class Lowering:
                     "JEQI": "eq", "JNEI": "ne", "JLTI": "slt", "JLEI": "sle",
                     "JGTI": "sgt", "JGEI": "sge"}[n]
             self.e(f"{c} = icmp {pred} i64 {a}, {b}")
-        self.e(f"br i1 {c}, label %L{target}, label %L{nxt}")
+        self.e(f"br i1 {c}, label %{self.L(target)}, "
+               f"label %{self.L(nxt)}")
 
     def switch(self, pc, ops):
         """(1.1) SWITCH A lo n default: an LLVM switch on R[A] whose k-th
@@ -729,9 +762,10 @@ class Lowering:
         lo, n, dflt = ops[1], ops[2], ops[3]
         table = self.next_pc[pc]
         code = self.fn.code
-        cases = " ".join(f"i64 {lo + k}, label %L{code[table + 2 * k + 1]}"
+        cases = " ".join(f"i64 {lo + k}, label "
+                         f"%{self.L(code[table + 2 * k + 1])}"
                          for k in range(n))
-        self.e(f"switch i64 {a}, label %L{dflt} [ {cases} ]")
+        self.e(f"switch i64 {a}, label %{self.L(dflt)} [ {cases} ]")
 
     def ret(self, op, ops):
         """Return (status KVM_OK, value).  With +call the pop is inline:
@@ -753,7 +787,7 @@ class Lowering:
         a, g, b = ops
         k = self.f.tmp('')[1:]
         slow, join = f"ps{k}", f"pj{k}"
-        if self.opts.direct and self.direct[g]:
+        if self.opts.direct and self.direct[g] and not self.inlinable(g):
             self.direct_entry(pc, g, a, b, k, join)
         self.save_pc(pc)
         self.push_and_call(g, a, b, slow, join)
@@ -925,29 +959,12 @@ class Lowering:
         fast = f"pf{self.f.tmp('')[1:]}"
         self.e(f"br i1 {c5}, label %{slow}, label %{fast}, {COLD}")
         self.f.label(fast)
-        frames = self.load("ptr", self.vm_field("FRAMES"), "frs")
-        nf64 = self.t("nf")
-        self.e(f"{nf64} = zext i32 {nf} to i64")
-        off = self.t("off")
-        self.e(f"{off} = mul i64 {nf64}, {L['SIZEOF_FRAME']}")
-        fp = self.t("fp")
-        self.e(f"{fp} = getelementptr inbounds i8, ptr {frames}, i64 {off}")
-        funcs = self.load("ptr", self.vm_field("FUNCS"), "fns")
-        fnp = self.t("fn")
-        self.e(f"{fnp} = getelementptr inbounds i8, ptr {funcs}, i64 "
-               f"{g * L['SIZEOF_FUNC']}")
-        self.store("ptr", fnp, self.field_ptr(fp, L["OFF_FRAME_FN"]))
-        # base and pc (0) in one store; ret_reg, ret_mode and entry are
-        # read only for frames the interpreter pushed (a frame pushed here
-        # runs natively, or in kvm_jit_interp as an entry frame)
-        assert L["OFF_FRAME_PC"] == L["OFF_FRAME_BASE"] + 4
-        cbm = self.t("cb")
-        self.e(f"{cbm} = and i64 {cb2}, 4294967295")
-        bp = self.field_ptr(fp, L['OFF_FRAME_BASE'])
-        self.e(f"store i64 {cbm}, ptr {bp}, align 4")
-        nf1 = self.t("nf")
-        self.e(f"{nf1} = add i32 {nf}, 1")
-        self.store("i32", nf1, self.vm_field("NFRAMES"))
+        if args is None:
+            args = [self.get_arg(b + i) for i in range(nargs_c)]
+        if self.inlinable(g):
+            InlineLowering(self, g, a, nf, cb2, join, args).emit()
+            return
+        self.push_frame(g, nf, cb2, 0)
         # Zero the callee's non-argument registers (they start as 0/null,
         # lkm/image.md, and the collector scans them), then copy the
         # arguments; ours and the callee's registers do not overlap.
@@ -959,7 +976,7 @@ class Lowering:
             self.e(f"{p} = getelementptr inbounds i64, ptr {rc}, i64 {i}")
             self.store("i64", 0, p, mem="reg")
         for i in range(nargs_c):
-            v = self.get_arg(b + i) if args is None else args[i]
+            v = args[i]
             p = self.t("r")
             self.e(f"{p} = getelementptr inbounds i64, ptr {rc}, i64 {i}")
             self.store("i64", v, p, mem="reg")
@@ -977,6 +994,45 @@ class Lowering:
             self.e(f"{v} = extractvalue {RET_T} {res}, 1")
             self.put(a, v)
         self.e(f"br label %{join}")
+
+    def push_frame(self, g: int, nf: str, cb: str, pc: int):
+        """Pushes the frame of script function g at index nf (an i32
+        value: vm->nframes), its registers at value cb of the stack, its
+        pc at pc.  Its ret_reg, ret_mode and entry are read only for
+        frames the interpreter pushed (a frame pushed here runs
+        natively, or in kvm_jit_interp as an entry frame)."""
+        frames = self.load("ptr", self.vm_field("FRAMES"), "frs")
+        nf64 = self.t("nf")
+        self.e(f"{nf64} = zext i32 {nf} to i64")
+        off = self.t("off")
+        self.e(f"{off} = mul i64 {nf64}, {L['SIZEOF_FRAME']}")
+        fp = self.t("fp")
+        self.e(f"{fp} = getelementptr inbounds i8, ptr {frames}, i64 {off}")
+        funcs = self.load("ptr", self.vm_field("FUNCS"), "fns")
+        fnp = self.t("fn")
+        self.e(f"{fnp} = getelementptr inbounds i8, ptr {funcs}, i64 "
+               f"{g * L['SIZEOF_FUNC']}")
+        self.store("ptr", fnp, self.field_ptr(fp, L["OFF_FRAME_FN"]))
+        # base and pc in one store
+        assert L["OFF_FRAME_PC"] == L["OFF_FRAME_BASE"] + 4
+        cbm = self.t("cb")
+        self.e(f"{cbm} = and i64 {cb}, 4294967295")
+        if pc:
+            cbp = self.t("cb")
+            self.e(f"{cbp} = or i64 {cbm}, {pc << 32}")
+            cbm = cbp
+        bp = self.field_ptr(fp, L['OFF_FRAME_BASE'])
+        self.e(f"store i64 {cbm}, ptr {bp}, align 4")
+        nf1 = self.t("nf")
+        self.e(f"{nf1} = add i32 {nf}, 1")
+        self.store("i32", nf1, self.vm_field("NFRAMES"))
+
+    def inlinable(self, g: int) -> bool:
+        """Whether a call of g from this function is inlined
+        (InlineLowering): not from an inlined body, not recursive, and g
+        a small leaf (inline_leaves)."""
+        return (self.opts.inline and not self.pfx and g != self.index and
+                self.compiled[g] and inline_leaves(self.img)[g])
 
     def callv_targets(self, s: int, recv: int) -> dict[int, list[int]]:
         """Vtable slot s of every script class whose method there has a
@@ -1412,6 +1468,213 @@ class Lowering:
             return False
         self.put(a, v)
         return True
+
+
+class InlineLowering(Lowering):
+    """A leaf callee g emitted in its caller's stub in place of a frame
+    push and a call of its stub (inline_leaves says which are leaves).
+
+    The callee's registers are allocas (SSA after mem2reg): they start as
+    its arguments and zeros, as in a frame.  Its code is only moves,
+    arithmetic, field and element access, casts, pure natives, branches
+    and returns; nothing in it calls the VM but a segment's refill, which
+    reads no registers, so the collector never runs while it has no
+    frame.  Its segments charge the budget as its stub's would.
+
+    Anything else, and every slow path (a null, an index out of bounds,
+    a failing cast, a division by zero, an uncharged segment), deopts:
+    the frame is pushed as the stub call would have pushed it, with the
+    registers' current values and the pc of the instruction, the
+    instructions of its segment from there on are refunded (charged on
+    entry, not run yet), and the interpreter runs the frame from there
+    to its end (kvm_jit_interp), which throws, aborts and traces exactly
+    as the interpreter alone.  The caller's call site checked before
+    entering that such a frame fits (depth, register stack, C stack: as
+    for a frame push), and its pc is stored on the way to the
+    interpreter, so its trace line is the call's."""
+
+    def __init__(self, caller: Lowering, g: int, a: int, nf: str, cb: str,
+                 join: str, args: list[str]):
+        super().__init__(caller.img, g, caller.opts, caller.compiled,
+                         caller.used, caller.direct, caller.direct_stack)
+        self.caller = caller
+        self.f = caller.f
+        self.mem_of = caller.mem_of
+        self.pfx = f"in{caller.f.tmp('')[1:]}_"
+        self.a, self.nf, self.cb, self.join = a, nf, cb, join
+        self.args = args
+        self.call_pc = caller.cur_pc
+        self.deopts: list[tuple[str, int, int]] = []
+
+    def get(self, reg: int) -> str:
+        return self.load("i64", f"%{self.pfx}r{reg}", "x")
+
+    def put(self, reg: int, val):
+        self.store("i64", val, f"%{self.pfx}r{reg}")
+
+    def emit(self):
+        """The body, entered from the caller's block (the checks passed),
+        leaving to `join` with the result in the caller's R[a]."""
+        self.segment()
+        nregs = len(self.fn.regs)
+        for i in range(nregs):
+            self.f.allocas.append(f"%{self.pfx}r{i} = alloca i64, align 8")
+            self.put(i, self.args[i] if i < len(self.args) else 0)
+        self.e(f"br label %{self.L(0)}")
+        for pc, op, ops in self.insns:
+            if pc in self.seg_start:
+                if not self.closed():
+                    self.e(f"br label %{self.L(pc)}")
+                self.f.label(self.L(pc))
+                self.charge(pc, self.seglen[pc])
+            elif self.closed():
+                # after a deopt or a return in mid-segment: unreachable
+                self.f.label(f"{self.pfx}u{self.f.tmp('')[1:]}")
+            self.instr(pc, op, ops)
+        if not self.closed():
+            self.e("unreachable")
+        for lab, pc, refund in self.deopts:
+            self.f.label(lab)
+            self.deopt_block(pc, refund)
+
+    def bail_label(self, pc: int) -> str:
+        return self.deopt(pc, 0)
+
+    def deopt(self, pc: int, refund: int) -> str:
+        """A block (emitted after the body) that continues the callee in
+        the interpreter at pc, refunding `refund` instructions."""
+        lab = f"{self.pfx}dz{self.f.tmp('')[1:]}"
+        self.deopts.append((lab, pc, refund))
+        return lab
+
+    def deopt_block(self, pc: int, refund: int):
+        c = self.caller
+        if refund:
+            bp = self.vm_field("BUDGET")
+            b = self.load("i64", bp, "bud")
+            nb = self.t("bud")
+            self.e(f"{nb} = add i64 {b}, {refund}")
+            self.store("i64", nb, bp)
+        c.save_pc(self.call_pc)
+        self.push_frame(self.index, self.nf, self.cb, pc)
+        rc = self.t("Rc")
+        self.e(f"{rc} = getelementptr inbounds i64, ptr {c.R()}, "
+               f"i64 {len(c.fn.regs)}")
+        for i in range(len(self.fn.regs)):
+            q = self.t("r")
+            self.e(f"{q} = getelementptr inbounds i64, ptr {rc}, i64 {i}")
+            self.store("i64", self.get(i), q, mem="reg")
+        self.used.add("kvm_jit_interp")
+        res = self.t("res")
+        self.e(f"{res} = call {RET_T} @kvm_jit_interp(ptr %vm)")
+        c.reload_R()
+        st, st32 = self.t("st"), self.t("st")
+        self.e(f"{st} = extractvalue {RET_T} {res}, 0")
+        self.e(f"{st32} = trunc i64 {st} to i32")
+        c.check_status(st32, 0)
+        if self.a >= 0:
+            v = self.t("v")
+            self.e(f"{v} = extractvalue {RET_T} {res}, 1")
+            c.put(self.a, v)
+        self.e(f"br label %{self.join}")
+
+    def generic(self, pc, op, ops):
+        """Not inline: the interpreter runs it, and the rest."""
+        self.e(f"br label %{self.deopt(pc, self.remaining[pc] + 1)}")
+        # what the inline form emits after its slow path is unreachable
+        self.f.label(f"{self.pfx}u{self.f.tmp('')[1:]}")
+
+    def div0(self, pc):
+        self.e(f"br label %{self.deopt(pc, self.remaining[pc] + 1)}")
+
+    def instr(self, pc: int, op: O.Opcode, ops: list[int]):
+        name = op.name
+        if name in BRANCHES:
+            return self.branch(pc, op, ops)
+        if name in ("RET", "RETV"):
+            if self.a >= 0:
+                self.caller.put(self.a, self.get(ops[0])
+                                if name == "RET" else "0")
+            self.e(f"br label %{self.join}")
+            return
+        if name in TINY and self.tiny(pc, name, ops):
+            return
+        if name in ("CAST", "INSTOF") and self.cast(pc, op, ops):
+            return
+        if name == "CALLN" and ops[1] in PURE_NATIVES:
+            return self.pure_native(pc, op, ops)
+        self.generic(pc, op, ops)
+
+
+# Callees of at most this many code words may be inlined (inline_leaves).
+INLINE_MAX_WORDS = 64
+INLINE_MAX_REGS = 16
+_INLINE_LEAVES: dict = {}
+
+
+def inline_leaves(img: Image) -> list[bool]:
+    """Per function, whether calls of it may be inlined (InlineLowering):
+    small, no handlers, and every instruction from which a return is
+    reachable one that InlineLowering emits in place (moves, constants,
+    int arithmetic, globals, field and element access, casts to script
+    classes, pure natives, branches, returns).  Instructions that reach
+    no return (a throw's path: building and throwing the exception) may
+    be anything: they deopt.  Computed once per image."""
+    key = id(img)
+    hit = _INLINE_LEAVES.get(key)
+    if hit is not None and hit[0] is img:
+        return hit[1]
+    out = []
+    for i, fn in enumerate(img.functions):
+        ok = (i != img.init and not fn.handlers and
+              len(fn.code) <= INLINE_MAX_WORDS and
+              len(fn.regs) <= INLINE_MAX_REGS)
+        if ok:
+            insns = decode(fn.code)
+            nxt = {insns[j][0]: insns[j + 1][0] if j + 1 < len(insns)
+                   else None for j in range(len(insns))}
+            succ = {}
+            for pc, op, ops in insns:
+                out_ = []
+                if op.name in BRANCHES:
+                    out_.append(ops[-1])
+                    if op.name == "SWITCH":
+                        t = nxt[pc]
+                        out_ += [fn.code[t + 2 * k + 1]
+                                 for k in range(ops[2])]
+                if not op.terminates and nxt[pc] is not None:
+                    out_.append(nxt[pc])
+                succ[pc] = out_
+            hot = {pc for pc, op, _ in insns if op.name in ("RET", "RETV")}
+            changed = True
+            while changed:
+                changed = False
+                for pc, _, _ in insns:
+                    if pc not in hot and any(s in hot for s in succ[pc]):
+                        hot.add(pc)
+                        changed = True
+            for pc, op, ops in insns:
+                if pc in hot and not _inline_op(img, op, ops):
+                    ok = False
+                    break
+        out.append(ok)
+    _INLINE_LEAVES.clear()
+    _INLINE_LEAVES[key] = (img, out)
+    return out
+
+
+def _inline_op(img: Image, op: O.Opcode, ops: list[int]) -> bool:
+    """Whether InlineLowering emits op in place (its slow paths deopt)."""
+    n = op.name
+    if n in BRANCHES or n in ("RET", "RETV"):
+        return True
+    if n == "LOADK":
+        return img.constants[ops[1]][0] == K_INT
+    if n in TINY:
+        return True
+    if n in ("CAST", "INSTOF"):
+        return bool(script_subclasses(img, ops[2]))
+    return n == "CALLN" and ops[1] in PURE_NATIVES
 
 
 class DirectLowering(Lowering):
