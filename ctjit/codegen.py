@@ -288,6 +288,12 @@ class Lowering:
         self.mem_of: dict[str, str] = {}  # pointer -> its MEM_CLASSES key
         self.f = _Fn()
         self.pfx = ""               # label prefix (InlineLowering's own)
+        self.ssa = False            # registers and budget in SSA values
+        self.written = {v for _, op, ops in decode(self.fn.code)
+                        for l, v in zip(op.operands, ops) if l == "A"
+                        and v >= 0}
+        self.refs = {i for i, t in enumerate(self.fn.regs)
+                     if img.types[t][0] not in (TY_INT, TY_BOOL)}
 
     # ---- helpers ---------------------------------------------------------
 
@@ -357,10 +363,94 @@ class Lowering:
     # Registers are i64 slots of the VM stack (union kvalue): ints and
     # booleans as values, references as pointers, null as 0.
     def get(self, reg: int) -> str:
+        if self.ssa:
+            return self.load("i64", f"%reg{reg}", "x")
         return self.load("i64", self.reg_ptr(reg), "x", mem="reg")
 
     def put(self, reg: int, val):
+        if self.ssa:
+            self.store("i64", val, f"%reg{reg}")
+        else:
+            self.store("i64", val, self.reg_ptr(reg), mem="reg")
+
+    def mem_get(self, reg: int) -> str:
+        return self.load("i64", self.reg_ptr(reg), "x", mem="reg")
+
+    def mem_put(self, reg: int, val):
         self.store("i64", val, self.reg_ptr(reg), mem="reg")
+
+    # ---- registers and budget in SSA values (self.ssa) -------------------
+    #
+    # With +call, +branch and +tiny, a stub keeps its registers in allocas
+    # and the budget of the current slice in %budslot (SSA values after
+    # mem2reg: machine registers), and makes the VM's copies exact only
+    # where something else reads them:
+    # - before a call of a handler or the runtime (pre_call(full=True)):
+    #   every register the function ever writes (self.written; the others
+    #   still hold what the frame started with), and the budget;
+    # - before a call of a stub or of the interpreter for another frame
+    #   (full=False): the reference registers it writes, which the
+    #   collector marks, and the budget (the callee charges it);
+    # - before a bail to the interpreter: every written register;
+    # - before a return: the budget.
+    # After a call (post_call) the budget is read back, and the registers
+    # the call wrote (a handler's A operands); a stub's result comes back
+    # as a value.  The unwinder writes a handler's exception register,
+    # read back at the handler target.  The collector does not move
+    # objects, so a reference kept in a machine register across a call
+    # stays valid, and the VM's copy equals it whenever the collector
+    # may run: it marks exactly what the interpreter's registers hold.
+
+    def ssa_ok(self) -> bool:
+        """Whether this function keeps its registers in SSA values: the
+        inline techniques are on, and each handler target receives its
+        exception in one register (read back there)."""
+        if not (self.opts.branch and self.opts.call and self.opts.tiny):
+            return False
+        regs: dict[int, set[int]] = {}
+        for h in self.fn.handlers:
+            regs.setdefault(h.target, set()).add(h.register)
+        return all(len(r) == 1 for r in regs.values())
+
+    def pre_call(self, full: bool = True):
+        if not self.ssa:
+            return
+        self.store("i64", self.load("i64", "%budslot", "bud"),
+                   self.vm_field("BUDGET"))
+        for r in sorted(self.written):
+            if full or r in self.refs:
+                self.mem_put(r, self.get(r))
+
+    def post_call(self, dests=()):
+        if not self.ssa:
+            return
+        self.store("i64", self.load("i64", self.vm_field("BUDGET"), "bud"),
+                   "%budslot")
+        for r in dests:
+            if r >= 0:
+                self.put(r, self.mem_get(r))
+
+    def bud_sync_out(self):
+        if self.ssa:
+            self.store("i64", self.load("i64", "%budslot", "bud"),
+                       self.vm_field("BUDGET"))
+
+    def bud_sync_in(self):
+        if self.ssa:
+            self.store("i64", self.load("i64", self.vm_field("BUDGET"),
+                                        "bud"), "%budslot")
+
+    def bud_get(self) -> str:
+        """The slice's budget left (vm->budget, or its SSA value)."""
+        if self.ssa:
+            return self.load("i64", "%budslot", "bud")
+        return self.load("i64", self.vm_field("BUDGET"), "bud")
+
+    def bud_put(self, v):
+        if self.ssa:
+            self.store("i64", v, "%budslot")
+        else:
+            self.store("i64", v, self.vm_field("BUDGET"))
 
     def get_arg(self, reg: int) -> str:
         """R[reg] read for a callee's argument register.  A volatile load:
@@ -526,6 +616,16 @@ class Lowering:
         self.e(f"%fi = sub i32 {nf}, 1")
         self.e("%fi64 = zext i32 %fi to i64")
         self.e(f"%froff = mul i64 %fi64, {L['SIZEOF_FRAME']}")
+        self.ssa = self.ssa_ok()
+        if self.ssa:
+            # the frame starts with the arguments and zeros
+            nargs = _nargs(self.img, self.fn)
+            for i in range(len(self.fn.regs)):
+                self.e(f"%reg{i} = alloca i64, align 8")
+                self.put(i, self.mem_get(i) if i < nargs else 0)
+            self.e("%budslot = alloca i64, align 8")
+            self.store("i64", self.load("i64", self.vm_field("BUDGET"),
+                                        "bud"), "%budslot")
         self.e("br label %L0")
         self.body()
         self.tails()
@@ -564,8 +664,7 @@ class Lowering:
 
         The budget is read again after the refill (which moved the next
         slice into vm->budget) before the segment's length is taken off."""
-        bp = self.vm_field("BUDGET")
-        b = self.load("i64", bp, "bud")
+        b = self.bud_get()
         ok = self.t("bok")
         self.e(f"{ok} = icmp sge i64 {b}, {n}")
         lab = self.bail_label(pc)
@@ -574,13 +673,16 @@ class Lowering:
         self.f.label(refill)
         self.used.add("kvm_jit_refill")
         r = self.t("r")
+        # the refill reads the budget, and no register
+        self.bud_sync_out()
         self.e(f"{r} = call i1 @kvm_jit_refill(ptr %vm, i64 {n})")
+        self.bud_sync_in()
         self.e(f"br i1 {r}, label %{body}, label %{lab}, {HOT_FIRST}")
         self.f.label(body)
-        b = self.load("i64", bp, "bud")
+        b = self.bud_get()
         nb = self.t("bud")
         self.e(f"{nb} = sub i64 {b}, {n}")
-        self.store("i64", nb, bp)
+        self.bud_put(nb)
 
     def bail_label(self, pc: int) -> str:
         """Where a segment at pc goes when its budget cannot be charged:
@@ -606,6 +708,7 @@ class Lowering:
         f = self.f
         for lab, pc in self.bail_sites:
             f.label(lab)
+            self.pre_call(full=True)
             self.e(f"br label %bail")
         if self.bail_sites:
             f.label("bail")
@@ -646,9 +749,20 @@ class Lowering:
             self.used.add("kvm_jit_unwind")
             self.e("%tgt = call i32 @kvm_jit_unwind(ptr %vm)")
             self.reload_R()
-            cases = " ".join(f"i32 {t}, label %L{t}"
-                             for t in self.handler_targets)
-            self.e(f"switch i32 %tgt, label %ret_throw [ {cases} ]")
+            if self.ssa:
+                # the exception register, written by the unwinder
+                cases = " ".join(f"i32 {t}, label %uw{t}"
+                                 for t in self.handler_targets)
+                self.e(f"switch i32 %tgt, label %ret_throw [ {cases} ]")
+                for t in self.handler_targets:
+                    f.label(f"uw{t}")
+                    self.post_call({h.register for h in self.fn.handlers
+                                    if h.target == t})
+                    self.e(f"br label %L{t}")
+            else:
+                cases = " ".join(f"i32 {t}, label %L{t}"
+                                 for t in self.handler_targets)
+                self.e(f"switch i32 %tgt, label %ret_throw [ {cases} ]")
             f.label("ret_throw")
             self.e(f"ret {RET_T} {{ i64 1, i64 0 }}")
             f.label("ret_abort")
@@ -702,10 +816,13 @@ class Lowering:
         throws = op.name not in NOTHROW
         if throws:
             self.save_pc(pc)
+        self.pre_call(full=True)
         args = ["ptr %vm", f"ptr {self.R()}"] + [f"i32 {v}" for v in ops]
         st = self.call_handler(f"kop_{op.name}", args)
         if throws:
             self.reload_R()
+        self.post_call([v for l, v in zip(op.operands, ops) if l == "A"])
+        if throws:
             self.check_status(st, self.remaining[pc])
 
     def branch(self, pc, op, ops):
@@ -772,6 +889,7 @@ class Lowering:
         this frame is the top one, so nframes becomes its index."""
         if self.opts.call:
             v = self.get(ops[0]) if op.name == "RET" else "0"
+            self.bud_sync_out()
             self.store("i32", "%fi", self.vm_field("NFRAMES"))
         else:
             args = ["ptr %vm", f"ptr {self.R()}"] + [f"i32 {x}" for x in ops]
@@ -858,7 +976,7 @@ class Lowering:
         self.e(f"{fl} = call i64 @llvm.umax.i64(i64 {fl1}, i64 {fl2b})")
         # direct code gets the call's whole budget (slice and rest): it
         # polls by itself every slice (DirectLowering.charge)
-        bud = self.load("i64", self.vm_field("BUDGET"), "bud")
+        bud = self.bud_get()
         rest = self.load("i64", self.vm_field("BUDGET_REST"), "rest")
         tot = self.t("tot")
         self.e(f"{tot} = add i64 {bud}, {rest}")
@@ -878,7 +996,7 @@ class Lowering:
         self.e(f"{pos} = icmp sgt i64 {nsl}, 0")
         self.e(f"{b2} = select i1 {pos}, i64 {nsl}, i64 0")
         self.e(f"{r2} = select i1 {pos}, i64 {rest}, i64 {nb}")
-        self.store("i64", b2, self.vm_field("BUDGET"))
+        self.bud_put(b2)
         self.store("i64", r2, self.vm_field("BUDGET_REST"))
         if a >= 0:
             v = self.t("v")
@@ -892,6 +1010,7 @@ class Lowering:
         n1 = self.t("nd")
         self.e(f"{n1} = add i32 {n0}, 1")
         self.store("i32", n1, ndp)
+        self.pre_call(full=True)
         st = self.call_handler("kop_CALL", ["ptr %vm", f"ptr {self.R()}",
                                             f"i32 {a}", f"i32 {g}",
                                             f"i32 {b}"])
@@ -900,6 +1019,7 @@ class Lowering:
         self.e(f"{n3} = sub i32 {n2}, 1")
         self.store("i32", n3, ndp)
         self.reload_R()
+        self.post_call([a])
         self.check_status(st, 0)
         self.e(f"br label %{join}")
         self.f.label(df)
@@ -908,9 +1028,11 @@ class Lowering:
         """Block `slow`: the call through its handler (which pushes the frame
         and runs the callee, stub or interpreter), then on to `join`."""
         self.f.label(slow)
+        self.pre_call(full=True)
         st = self.call_handler(handler, ["ptr %vm", f"ptr {self.R()}",
                                          f"i32 {a}", f"i32 {x}", f"i32 {b}"])
         self.reload_R()
+        self.post_call([a])
         self.check_status(st, 0)
         self.e(f"br label %{join}")
         self.f.label(join)
@@ -960,7 +1082,8 @@ class Lowering:
         self.e(f"br i1 {c5}, label %{slow}, label %{fast}, {COLD}")
         self.f.label(fast)
         if args is None:
-            args = [self.get_arg(b + i) for i in range(nargs_c)]
+            args = [self.get(b + i) if self.ssa else self.get_arg(b + i)
+                    for i in range(nargs_c)]
         if self.inlinable(g):
             InlineLowering(self, g, a, nf, cb2, join, args).emit()
             return
@@ -982,8 +1105,10 @@ class Lowering:
             self.store("i64", v, p, mem="reg")
         # the callee's stub runs its frame to the end and pops it
         res = self.t("res")
+        self.pre_call(full=False)
         self.e(f"{res} = call {RET_T} @kjit_f{g}(ptr %vm, ptr {rc})")
         self.reload_R()
+        self.post_call()
         st = self.t("st")
         self.e(f"{st} = extractvalue {RET_T} {res}, 0")
         st32 = self.t("st")
@@ -1080,30 +1205,44 @@ class Lowering:
         nn = f"vn{k}"
         self.e(f"br i1 {isnull}, label %{slow}, label %{nn}, {COLD}")
         self.f.label(nn)
-        op = self.t("o")
-        self.e(f"{op} = inttoptr i64 {o} to ptr")
-        kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]), "kd",
-                         mem="hdr")
-        inst = self.t("c")
-        self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
-        ki = f"vk{k}"
-        self.e(f"br i1 {inst}, label %{ki}, label %{slow}, {HOT_FIRST}")
-        self.f.label(ki)
-        cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]), "cls",
-                        mem="hdr")
         labels = {g: f"vt{k}_{g}" for g in targets}
-        cases = " ".join(f"i32 {c}, label %{labels[g]}"
-                         for g, cs in targets.items() for c in cs)
-        self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
+        # The register's static class is a script class, and it and
+        # every subclass (all script classes) have the same method with
+        # a stub in slot s: a receiver that is not null can only be one
+        # of them (the verifier typed the register; the image is closed),
+        # so that method is the target, with no class test (with +tiny,
+        # which also decides casts by the class hierarchy).
+        under = script_subclasses(self.img, self.fn.regs[b])
+        if self.opts.tiny and len(targets) == 1 and \
+                under == set(*targets.values()):
+            self.e(f"br label %{labels[next(iter(targets))]}")
+        else:
+            op = self.t("o")
+            self.e(f"{op} = inttoptr i64 {o} to ptr")
+            kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]),
+                             "kd", mem="hdr")
+            inst = self.t("c")
+            self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
+            ki = f"vk{k}"
+            self.e(f"br i1 {inst}, label %{ki}, label %{slow}, "
+                   f"{HOT_FIRST}")
+            self.f.label(ki)
+            cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]),
+                            "cls", mem="hdr")
+            cases = " ".join(f"i32 {c}, label %{labels[g]}"
+                             for g, cs in targets.items() for c in cs)
+            self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
         for g in targets:
             self.f.label(labels[g])
             args = self.call_args(b, c, _nargs(self.img,
                                                self.img.functions[g]))
             self.push_and_call(g, a, None, slow, join, args=args)
         self.f.label(slow)
+        self.pre_call(full=True)
         st = self.call_handler("kop_CALLV", ["ptr %vm", f"ptr {self.R()}"]
                                + [f"i32 {x}" for x in ops])
         self.reload_R()
+        self.post_call([a])
         self.check_status(st, 0)
         self.e(f"br label %{join}")
         self.f.label(join)
@@ -1153,9 +1292,11 @@ class Lowering:
                                                self.img.functions[g]))
             self.push_and_call(g, a, None, slow, join, args=args)
         self.f.label(slow)
+        self.pre_call(full=True)
         st = self.call_handler("kop_CALLI", ["ptr %vm", f"ptr {self.R()}"]
                                + [f"i32 {x}" for x in ops])
         self.reload_R()
+        self.post_call([a])
         self.check_status(st, 0)
         self.e(f"br label %{join}")
         self.f.label(join)
@@ -1370,6 +1511,7 @@ class Lowering:
     def div0(self, pc):
         """The block of a division by zero (DIV/MOD as IR)."""
         self.save_pc(pc)
+        self.pre_call(full=True)
         self.used.add("kop_throw_div0")
         st = self.t("st")
         self.e(f"{st} = call i32 @kop_throw_div0(ptr %vm)")
@@ -1504,6 +1646,7 @@ class InlineLowering(Lowering):
         self.a, self.nf, self.cb, self.join = a, nf, cb, join
         self.args = args
         self.call_pc = caller.cur_pc
+        self.ssa = caller.ssa      # the budget: the caller's %budslot
         self.deopts: list[tuple[str, int, int]] = []
 
     def get(self, reg: int) -> str:
@@ -1550,11 +1693,10 @@ class InlineLowering(Lowering):
     def deopt_block(self, pc: int, refund: int):
         c = self.caller
         if refund:
-            bp = self.vm_field("BUDGET")
-            b = self.load("i64", bp, "bud")
+            b = self.bud_get()
             nb = self.t("bud")
             self.e(f"{nb} = add i64 {b}, {refund}")
-            self.store("i64", nb, bp)
+            self.bud_put(nb)
         c.save_pc(self.call_pc)
         self.push_frame(self.index, self.nf, self.cb, pc)
         rc = self.t("Rc")
@@ -1566,8 +1708,10 @@ class InlineLowering(Lowering):
             self.store("i64", self.get(i), q, mem="reg")
         self.used.add("kvm_jit_interp")
         res = self.t("res")
+        c.pre_call(full=False)
         self.e(f"{res} = call {RET_T} @kvm_jit_interp(ptr %vm)")
         c.reload_R()
+        c.post_call()
         st, st32 = self.t("st"), self.t("st")
         self.e(f"{st} = extractvalue {RET_T} {res}, 0")
         self.e(f"{st32} = trunc i64 {st} to i32")
