@@ -154,7 +154,7 @@ class Gen(Gen11):
             return "String"
         if simple:
             return self.rng.choice(["int", "String", "boolean"])
-        if self.v11 and self.chance(0.3):
+        if self.v11 and self.chance(0.2):
             ts = self.types11()
             if ts:
                 return self.rng.choice(ts)
@@ -868,7 +868,7 @@ class Gen(Gen11):
         rng = self.rng
         entries = []
         for c in self.classes:
-            for _ in range(rng.randint(0, 2)):
+            for _ in range(rng.randint(0, 1 if self.ifaces else 2)):
                 entries.append(("m", c))
         for _ in range(rng.randint(2, 5)):
             entries.append(("f", None))
@@ -1025,7 +1025,9 @@ class Gen(Gen11):
             top.vars.append(g)
         rng.shuffle(items)
         stmts = []
-        for _ in range(rng.randint(3, 8)):
+        # (1.1 programs: a little less random code, room for the rest)
+        for _ in range(rng.randint(2, 6) if self.v11 else
+                       rng.randint(3, 8)):
             if self.chance(0.8):
                 tb = self.block(top, rng.randint(1, 3), 2)
                 v = self.name("e")

@@ -345,7 +345,7 @@ class Gen11:
         ty = "int" if self.chance(0.6) else "String"
         sel = self.selector(ctx, ty)
         arms = []
-        for labels in self.arms_labels(ty, rng.randint(0, 3)):
+        for labels in self.arms_labels(ty, rng.randint(0, 2)):
             arms.append((labels, "val", self.expr(ctx, t, d - 1, True)))
         dflt = (None, "val", self.expr(ctx, t, d - 1, True))
         if arms and self.chance(0.15):
@@ -715,11 +715,11 @@ class Gen11:
         e = lambda tt, dd=d - 1: self.expr(ctx, tt, dd)  # noqa: E731
         ch = []
         if not bare_type(t):
-            ch.append((0.35, lambda: self.switch_expr(ctx, t, d)))
+            ch.append((0.12, lambda: self.switch_expr(ctx, t, d)))
         if t != "null":
-            ch.append((0.5, lambda: self.fcall(ctx, t, d)))
+            ch.append((0.3, lambda: self.fcall(ctx, t, d)))
         if self.mtypes and t not in ("null",):
-            ch.append((0.4, lambda: self.map_get(ctx, t, d)))
+            ch.append((0.2, lambda: self.map_get(ctx, t, d)))
         if t == "int":
             ch += [
                 (0.3, lambda: Static("Math.compare", [e("int"), e("int")],
@@ -743,7 +743,7 @@ class Gen11:
                         "boolean")
                 ch.append((0.4, mb))
         elif t == "String":
-            ch.append((0.6, lambda: self.format_(ctx, d)))
+            ch.append((0.3, lambda: self.format_(ctx, d)))
         elif is_arr(t):
             ch.append((0.3, lambda: self.arr_query(ctx, t, d)))
             for mt in self.mtypes:
