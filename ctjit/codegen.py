@@ -16,7 +16,9 @@ the techniques enabled:
   +tiny        moves, constants, globals, int arithmetic and compares,
                DIV/MOD, field and element access, CAST/INSTOF to script
                classes and CALLN of natives that only compute a result
-               (the handler as the slow path) as IR;
+               (the handler as the slow path) as IR; registers and the
+               budget in SSA values; calls of small leaves inlined
+               (InlineLowering, deoptimizing to the interpreter);
   +direct      functions that only compute on ints also get a direct
                version, called without a VM frame (DirectLowering).
 
@@ -42,15 +44,22 @@ through layout.py; kops.c checks them against the structs):
   runtime      kvm_jit_refill/interp/unwind/poll, kop_throw_div0 (see
                their uses below).
 
-Registers live in the VM stack, not in machine registers, because the
-collector, traces and the interpreter read them there; TBAA tags
-(MEM_CLASSES) tell LLVM that they never overlap objects or struct kvm,
-so between calls a register's value may stay in a machine register.  A handler that may
-run script code can move that stack (it grows by reallocation), so R is
-kept in a stack slot (%Rslot, promoted to SSA by LLVM) and recomputed as
-vm->stack plus the frame's byte offset %boff after every handler call but
-a NOTHROW one; vm->frames is likewise loaded afresh at each use (kop_CALL
-may push frames past jit_frames_max, growing the array).
+Registers belong to the VM stack, where the collector, the handlers and
+the interpreter read them.  Below +tiny every access goes there (TBAA
+tags, MEM_CLASSES, tell LLVM that they never overlap objects or struct
+kvm).  From +tiny on (self.ssa) a stub keeps them, and the slice's
+budget, in allocas that mem2reg makes SSA values, and writes the VM's
+copies only where something reads them: before a handler, runtime call
+or bail every register the function writes, before a stub call the
+written reference registers (the collector's roots; it does not move
+objects), and the budget before every call and return; a handler's
+destination, the budget and a caught exception's register are read back
+after (pre_call, post_call).  A handler that may run script code can
+move that stack (it grows by reallocation), so R is kept in a stack slot
+(%Rslot, promoted to SSA by LLVM) and recomputed as vm->stack plus the
+frame's byte offset %boff after every handler call but a NOTHROW one;
+vm->frames is likewise loaded afresh at each use (kop_CALL may push
+frames past jit_frames_max, growing the array).
 
 The IR is written as text: the kernel profile needs attributes the
 llvmlite IR builder does not know.
@@ -91,6 +100,11 @@ GUARDED = {"GETF", "SETF", "AGET", "ASET"}
 # Functions longer than this (code words) stay in the interpreter: LLVM's
 # compile time grows faster than linearly.
 MAX_CODE_WORDS = 60000
+# A function keeps its registers in SSA values (Lowering.ssa_ok) when its
+# written registers times its code words are at most this: each call and
+# slow path writes every written register back, so the IR grows with the
+# product (a long init with hundreds of registers stays in the VM stack).
+SSA_MAX_WORK = 20000
 # Instructions a direct function may contain (with CALL only to direct
 # functions and LOADK only of int constants).
 DIRECT_OPS = ({"NOP", "MOV", "LOADI", "LOADK", "ADD", "SUB", "MUL",
@@ -386,8 +400,9 @@ class Lowering:
     # mem2reg: machine registers), and makes the VM's copies exact only
     # where something else reads them:
     # - before a call of a handler or the runtime (pre_call(full=True)):
-    #   every register the function ever writes (self.written; the others
-    #   still hold what the frame started with), and the budget;
+    #   the registers the function ever writes (self.written; the others
+    #   still hold what the frame started with) that it reads, or all of
+    #   them for calls, the written reference registers, and the budget;
     # - before a call of a stub or of the interpreter for another frame
     #   (full=False): the reference registers it writes, which the
     #   collector marks, and the budget (the callee charges it);
@@ -407,19 +422,33 @@ class Lowering:
         exception in one register (read back there)."""
         if not (self.opts.branch and self.opts.call and self.opts.tiny):
             return False
+        # every call and slow path writes the written registers back:
+        # bounded, as the IR (and LLVM's time) grows with the product
+        if len(self.written) * len(self.fn.code) > SSA_MAX_WORK:
+            return False
         regs: dict[int, set[int]] = {}
         for h in self.fn.handlers:
             regs.setdefault(h.target, set()).add(h.register)
         return all(len(r) == 1 for r in regs.values())
 
-    def pre_call(self, full: bool = True):
+    def pre_call(self, full: bool = True, reads=None):
+        """full: every written register, or (reads given) the written
+        reference registers and those among `reads`; else the written
+        reference registers only."""
         if not self.ssa:
             return
         self.store("i64", self.load("i64", "%budslot", "bud"),
                    self.vm_field("BUDGET"))
-        for r in sorted(self.written):
-            if full or r in self.refs:
-                self.mem_put(r, self.get(r))
+        regs = [r for r in sorted(self.written)
+                if r in self.refs or (full and (reads is None or
+                                                r in reads))]
+        if regs:
+            R = self.R()
+            for r in regs:
+                p = self.t("r")
+                self.e(f"{p} = getelementptr inbounds i64, ptr {R}, "
+                       f"i64 {r}")
+                self.store("i64", self.get(r), p, mem="reg")
 
     def post_call(self, dests=()):
         if not self.ssa:
@@ -816,7 +845,11 @@ class Lowering:
         throws = op.name not in NOTHROW
         if throws:
             self.save_pc(pc)
-        self.pre_call(full=True)
+        # the handler reads its r operands (and, for those that take a
+        # run of registers, e.g. natives' arguments, any of them)
+        runs = "N" in op.operands or op.name in RUNS_SCRIPT
+        self.pre_call(full=True, reads=None if runs else {
+            v for l, v in zip(op.operands, ops) if l == "r"})
         args = ["ptr %vm", f"ptr {self.R()}"] + [f"i32 {v}" for v in ops]
         st = self.call_handler(f"kop_{op.name}", args)
         if throws:
@@ -1120,10 +1153,10 @@ class Lowering:
             self.put(a, v)
         self.e(f"br label %{join}")
 
-    def push_frame(self, g: int, nf: str, cb: str, pc: int):
+    def push_frame(self, g: int, nf: str, cb: str, pc):
         """Pushes the frame of script function g at index nf (an i32
         value: vm->nframes), its registers at value cb of the stack, its
-        pc at pc.  Its ret_reg, ret_mode and entry are read only for
+        pc at pc (a number, or an i64 value).  Its ret_reg, ret_mode and entry are read only for
         frames the interpreter pushed (a frame pushed here runs
         natively, or in kvm_jit_interp as an entry frame)."""
         frames = self.load("ptr", self.vm_field("FRAMES"), "frs")
@@ -1142,7 +1175,13 @@ class Lowering:
         assert L["OFF_FRAME_PC"] == L["OFF_FRAME_BASE"] + 4
         cbm = self.t("cb")
         self.e(f"{cbm} = and i64 {cb}, 4294967295")
-        if pc:
+        if isinstance(pc, str):
+            sh = self.t("pc")
+            self.e(f"{sh} = shl i64 {pc}, 32")
+            cbp = self.t("cb")
+            self.e(f"{cbp} = or i64 {cbm}, {sh}")
+            cbm = cbp
+        elif pc:
             cbp = self.t("cb")
             self.e(f"{cbp} = or i64 {cbm}, {pc << 32}")
             cbm = cbp
@@ -1511,7 +1550,7 @@ class Lowering:
     def div0(self, pc):
         """The block of a division by zero (DIV/MOD as IR)."""
         self.save_pc(pc)
-        self.pre_call(full=True)
+        self.pre_call(full=True, reads=())
         self.used.add("kop_throw_div0")
         st = self.t("st")
         self.e(f"{st} = call i32 @kop_throw_div0(ptr %vm)")
@@ -1676,9 +1715,21 @@ class InlineLowering(Lowering):
             self.instr(pc, op, ops)
         if not self.closed():
             self.e("unreachable")
-        for lab, pc, refund in self.deopts:
-            self.f.label(lab)
-            self.deopt_block(pc, refund)
+        if self.deopts:
+            # one block for the inline site: each deopt passes its pc
+            # and refund through phis (the registers, allocas, merge)
+            dz = f"{self.pfx}deopt"
+            for lab, pc, refund in self.deopts:
+                self.f.label(lab)
+                self.e(f"br label %{dz}")
+            self.f.label(dz)
+            pcs = ", ".join(f"[ {pc}, %{lab} ]"
+                            for lab, pc, _ in self.deopts)
+            ks = ", ".join(f"[ {k}, %{lab} ]" for lab, _, k in self.deopts)
+            pc, k = self.t("dpc"), self.t("dk")
+            self.e(f"{pc} = phi i64 {pcs}")
+            self.e(f"{k} = phi i64 {ks}")
+            self.deopt_block(pc, k)
 
     def bail_label(self, pc: int) -> str:
         return self.deopt(pc, 0)
@@ -1690,13 +1741,14 @@ class InlineLowering(Lowering):
         self.deopts.append((lab, pc, refund))
         return lab
 
-    def deopt_block(self, pc: int, refund: int):
+    def deopt_block(self, pc: str, refund: str):
+        """The callee's frame pushed at pc (an i64 value), `refund`
+        instructions given back, and the interpreter runs it."""
         c = self.caller
-        if refund:
-            b = self.bud_get()
-            nb = self.t("bud")
-            self.e(f"{nb} = add i64 {b}, {refund}")
-            self.bud_put(nb)
+        b = self.bud_get()
+        nb = self.t("bud")
+        self.e(f"{nb} = add i64 {b}, {refund}")
+        self.bud_put(nb)
         c.save_pc(self.call_pc)
         self.push_frame(self.index, self.nf, self.cb, pc)
         rc = self.t("Rc")
