@@ -401,8 +401,9 @@ class Lowering:
     # where something else reads them:
     # - before a call of a handler or the runtime (pre_call(full=True)):
     #   the registers the function ever writes (self.written; the others
-    #   still hold what the frame started with) that it reads, or all of
-    #   them for calls, the written reference registers, and the budget;
+    #   still hold what the frame started with) that it reads or writes,
+    #   or all of them for calls, the written reference registers, and
+    #   the budget;
     # - before a call of a stub or of the interpreter for another frame
     #   (full=False): the reference registers it writes, which the
     #   collector marks, and the budget (the callee charges it);
@@ -846,10 +847,13 @@ class Lowering:
         if throws:
             self.save_pc(pc)
         # the handler reads its r operands (and, for those that take a
-        # run of registers, e.g. natives' arguments, any of them)
+        # run of registers, e.g. natives' arguments, any of them); its A
+        # operands are read back after it, so the VM's copies must hold
+        # their values too: a handler that throws leaves them as they
+        # were, and a handler target here may read them
         runs = "N" in op.operands or op.name in RUNS_SCRIPT
         self.pre_call(full=True, reads=None if runs else {
-            v for l, v in zip(op.operands, ops) if l == "r"})
+            v for l, v in zip(op.operands, ops) if l in "rA"})
         args = ["ptr %vm", f"ptr {self.R()}"] + [f"i32 {v}" for v in ops]
         st = self.call_handler(f"kop_{op.name}", args)
         if throws:
