@@ -126,6 +126,21 @@ RUN = [p for p in PROGRAMS if p.rel not in EXCLUDED]
 COMPILE_ERRORS: dict[str, str] = {}
 
 
+def params_file(suite, host_dir: Path, guest_dir: str, name: str,
+                params: list[str]) -> str:
+    """The manifest's parameters field of a program: "-" for none, else
+    the guest path of a file of its NAME=VALUE entries, each ended by a
+    NUL as KONOHA_IOC_LOAD_PARAMS reads them, written to host_dir and
+    added to the suite's files."""
+    if not params:
+        return "-"
+    (host_dir / f"{name}.params").write_bytes(
+        b"".join(e.encode("latin-1") + b"\0" for e in params))
+    suite.files[f"{guest_dir}/{name}.params"] = str(
+        (host_dir / f"{name}.params").relative_to(qemu.REPO))
+    return f"/{guest_dir}/{name}.params"
+
+
 def compile_images() -> None:
     """Every program to IMAGES/cNNN.kbc, the manifest the guest reads, and
     the images into the suite's file list (a program that does not compile
@@ -142,14 +157,7 @@ def compile_images() -> None:
             continue
         (IMAGES / f"{p.name}.kbc").write_bytes(image)
         budget, heap, depth, params = p.options()
-        pfile = "-"
-        if params:
-            # NUL-ended NAME=VALUE entries, as KONOHA_IOC_LOAD_PARAMS reads
-            (IMAGES / f"{p.name}.params").write_bytes(
-                b"".join(e.encode("latin-1") + b"\0" for e in params))
-            pfile = f"/ktest/conf/{p.name}.params"
-            SUITE.files[f"ktest/conf/{p.name}.params"] = \
-                f"build/kernel/images/conformance/{p.name}.params"
+        pfile = params_file(SUITE, IMAGES, "ktest/conf", p.name, params)
         lines.append(f"{p.name} /ktest/conf/{p.name}.kbc {budget} {heap} {depth}"
                      f" {pfile}  {p.rel}\n")
         SUITE.files[f"ktest/conf/{p.name}.kbc"] = \

@@ -124,14 +124,7 @@ def prepare() -> None:
             continue
         images[name] = data
         (KJIT / f"{name}.kbc").write_bytes(data)
-        pfile = "-"
-        if params:
-            # as test_kconformance.py: NUL-ended NAME=VALUE entries
-            (KJIT / f"{name}.params").write_bytes(
-                b"".join(e.encode("latin-1") + b"\0" for e in params))
-            pfile = f"/ktest/kjit/{name}.params"
-            SUITE.files[f"ktest/kjit/{name}.params"] = \
-                f"build/kernel/kjit/{name}.params"
+        pfile = kconf.params_file(SUITE, KJIT, "ktest/kjit", name, params)
         lines.append(f"{name} /ktest/kjit/{name}.kbc {budget} {heap} {depth}"
                      f" {pfile}\n")
         SUITE.files[f"ktest/kjit/{name}.kbc"] = f"build/kernel/kjit/{name}.kbc"
