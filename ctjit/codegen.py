@@ -1260,21 +1260,8 @@ class Lowering:
                 under == set(*targets.values()):
             self.e(f"br label %{labels[next(iter(targets))]}")
         else:
-            op = self.t("o")
-            self.e(f"{op} = inttoptr i64 {o} to ptr")
-            kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]),
-                             "kd", mem="hdr")
-            inst = self.t("c")
-            self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
-            ki = f"vk{k}"
-            self.e(f"br i1 {inst}, label %{ki}, label %{slow}, "
-                   f"{HOT_FIRST}")
-            self.f.label(ki)
-            cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]),
-                            "cls", mem="hdr")
-            cases = " ".join(f"i32 {c}, label %{labels[g]}"
-                             for g, cs in targets.items() for c in cs)
-            self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
+            self.class_switch(o, f"vk{k}", slow, [
+                (c, labels[g]) for g, cs in targets.items() for c in cs])
         for g in targets:
             self.f.label(labels[g])
             args = self.call_args(b, c, _nargs(self.img,
@@ -1290,6 +1277,27 @@ class Lowering:
         self.e(f"br label %{join}")
         self.f.label(join)
         return True
+
+    def class_switch(self, o: str, ki: str, slow: str,
+                     cases: list[tuple[int, str]]):
+        """Branches on the class of the reference o (not null): to the
+        label of its class id in cases, or to slow for any other class
+        and for an object that is not an instance (struct kobj's cls is
+        meaningful only for some kinds, and only instances can be of a
+        script class).  ki names the block that reads the class id.  The
+        receiver dispatch of CALLV and CALLI and the casts share it."""
+        op = self.t("o")
+        self.e(f"{op} = inttoptr i64 {o} to ptr")
+        kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]), "kd",
+                         mem="hdr")
+        inst = self.t("c")
+        self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
+        self.e(f"br i1 {inst}, label %{ki}, label %{slow}, {HOT_FIRST}")
+        self.f.label(ki)
+        cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]), "cls",
+                        mem="hdr")
+        text = " ".join(f"i32 {c}, label %{lab}" for c, lab in cases)
+        self.e(f"switch i32 {cls}, label %{slow} [ {text} ]")
 
     def inline_calli(self, pc, ops) -> bool:
         """(1.1) CALLI as CALLV: the receiver's class id selects the
@@ -1314,21 +1322,9 @@ class Lowering:
         nn = f"in{k}"
         self.e(f"br i1 {isnull}, label %{slow}, label %{nn}, {COLD}")
         self.f.label(nn)
-        op = self.t("o")
-        self.e(f"{op} = inttoptr i64 {o} to ptr")
-        kind = self.load("i8", self.field_ptr(op, L["OFF_OBJ_KIND"]), "kd",
-                         mem="hdr")
-        inst = self.t("c")
-        self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
-        ki = f"ik{k}"
-        self.e(f"br i1 {inst}, label %{ki}, label %{slow}, {HOT_FIRST}")
-        self.f.label(ki)
-        cls = self.load("i32", self.field_ptr(op, L["OFF_OBJ_CLS"]), "cls",
-                        mem="hdr")
         labels = {g: f"it{k}_{g}" for g in targets}
-        cases = " ".join(f"i32 {c}, label %{labels[g]}"
-                         for g, cs in targets.items() for c in cs)
-        self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
+        self.class_switch(o, f"ik{k}", slow, [
+            (c, labels[g]) for g, cs in targets.items() for c in cs])
         for g in targets:
             self.f.label(labels[g])
             args = self.call_args(b, c, _nargs(self.img,
@@ -1463,19 +1459,8 @@ class Lowering:
         nn = f"cnn{k}"
         self.e(f"br i1 {isnull}, label %{no}, label %{nn}, {COLD}")
         self.f.label(nn)
-        op_ = self.t("o")
-        self.e(f"{op_} = inttoptr i64 {o} to ptr")
-        kind = self.load("i8", self.field_ptr(op_, L["OFF_OBJ_KIND"]), "kd",
-                         mem="hdr")
-        inst = self.t("c")
-        self.e(f"{inst} = icmp eq i8 {kind}, {L['KO_INSTANCE']}")
-        ki = f"ck{k}"
-        self.e(f"br i1 {inst}, label %{ki}, label %{slow}, {HOT_FIRST}")
-        self.f.label(ki)
-        cls = self.load("i32", self.field_ptr(op_, L["OFF_OBJ_CLS"]), "cls",
-                        mem="hdr")
-        cases = " ".join(f"i32 {c}, label %{yes}" for c in sorted(under))
-        self.e(f"switch i32 {cls}, label %{slow} [ {cases} ]")
+        self.class_switch(o, f"ck{k}", slow,
+                          [(c, yes) for c in sorted(under)])
         # CAST: the value itself, null or not; INSTOF: false for null
         self.f.label(no)
         self.put(a, o if op.name == "CAST" else "0")
