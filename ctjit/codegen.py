@@ -133,6 +133,15 @@ PURE_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
                              ("Math", "min"), ("Math", "max"),
                              ("String", "length"), ("String", "charAt"))}
 
+# (1.1, CALLN) the stream natives whose common case +tiny emits as IR
+# (stream_native): a byte appended to an OutputStream's buffer with room
+# left, a byte taken from an InputStream with bytes left.  Anything else
+# (no room, a bound reached, an invalid or null stream, the end of the
+# input) calls the native, which grows, throws or returns -1.
+STREAM_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
+                  for c, m in (("OutputStream", "writeByte"),
+                               ("InputStream", "readByte"))}
+
 # Memory classes of the loads and stores that stubs make themselves, as
 # TBAA tags (metadata ids): accesses of two classes never touch the same
 # bytes, so LLVM may keep a register's value in a machine register across
@@ -144,9 +153,12 @@ PURE_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
 #          handlers, which may, are calls, and a call may touch any memory)
 #   field  an instance's field slots (after its header)
 #   elem   an array's elements (vm-allocated, apart from headers)
+#   stream (1.1) an OutputStream's or InputStream's fields (struct kstream)
+#   sbuf   the bytes of a stream's buffer (the device layer's allocation)
 # Anything else (globals, Func values, direct code's slots) has no tag and
 # may alias everything.
-MEM_CLASSES = {"reg": 31, "vm": 32, "hdr": 33, "field": 34, "elem": 35}
+MEM_CLASSES = {"reg": 31, "vm": 32, "hdr": 33, "field": 34, "elem": 35,
+               "stream": 36, "sbuf": 37}
 
 # struct kjit_ret (status, value) of a stub, and (value, budget left) of a
 # direct function: two i64s come back in rax:rdx.
@@ -837,6 +849,8 @@ class Lowering:
                 return
         if self.opts.tiny and name == "CALLN" and ops[1] in PURE_NATIVES:
             return self.pure_native(pc, op, ops)
+        if self.opts.tiny and name == "CALLN" and ops[1] in STREAM_NATIVES:
+            return self.stream_native(pc, op, ops)
         self.generic(pc, op, ops)
 
     def generic(self, pc, op, ops):
@@ -1535,6 +1549,98 @@ class Lowering:
             self.e(f"{v} = call i64 @llvm.{fn}.i64(i64 {x}, i64 {y})")
         if a >= 0:
             self.put(a, v)
+
+    def stream_native(self, pc, op, ops):
+        """CALLN of OutputStream.writeByte or InputStream.readByte: the
+        common case as IR, as natives.c does it (a valid stream; for
+        writeByte a buffer with room, under the read's bound and
+        KDEV_CONTENT_MAX; for readByte a byte left), the native for
+        anything else.  Neither fast path allocates, throws or charges
+        (natives.c charges a byte's copy len / 64 = 0 units), and the
+        instruction still ends its segment (RUNS_SCRIPT) as before."""
+        a, n, b = ops
+        name = STREAM_NATIVES[n]
+        k = self.f.tmp('')[1:]
+        nn, ok, slow, join = (f"s{x}{k}" for x in ("n", "f", "s", "j"))
+        o = self.get(b)
+        isnull = self.t("c")
+        self.e(f"{isnull} = icmp eq i64 {o}, 0")
+        self.e(f"br i1 {isnull}, label %{slow}, label %{nn}, {COLD}")
+        self.f.label(nn)
+        sp = self.t("o")
+        self.e(f"{sp} = inttoptr i64 {o} to ptr")
+        valid = self.load("i8", self.field_ptr(sp, L["OFF_STREAM_VALID"]),
+                          "valid", mem="stream")
+        ln = self.load("i32", self.field_ptr(sp, L["OFF_STREAM_LEN"]), "len",
+                       mem="stream")
+        bad = self.t("c")
+        self.e(f"{bad} = icmp eq i8 {valid}, 0")
+        if name == "OutputStream.writeByte":
+            # room: len < cap, len < KDEV_CONTENT_MAX, and for a bounded
+            # stream (a CharDevice read) len < limit
+            cap = self.load("i32", self.field_ptr(sp, L["OFF_STREAM_CAP"]),
+                            "cap", mem="stream")
+            bnd = self.load("i8", self.field_ptr(sp, L["OFF_STREAM_BOUNDED"]),
+                            "bnd", mem="stream")
+            lim = self.load("i32", self.field_ptr(sp, L["OFF_STREAM_LIMIT"]),
+                            "lim", mem="stream")
+            isb = self.t("c")
+            self.e(f"{isb} = icmp ne i8 {bnd}, 0")
+            room = self.t("room")
+            self.e(f"{room} = call i32 @llvm.umin.i32(i32 {cap}, "
+                   f"i32 {L['CONTENT_MAX']})")
+            lim2 = self.t("room")
+            self.e(f"{lim2} = select i1 {isb}, i32 {lim}, i32 -1")
+            room2 = self.t("room")
+            self.e(f"{room2} = call i32 @llvm.umin.i32(i32 {room}, "
+                   f"i32 {lim2})")
+            full = self.t("c")
+            self.e(f"{full} = icmp uge i32 {ln}, {room2}")
+            no = self.t("c")
+            self.e(f"{no} = or i1 {bad}, {full}")
+            self.e(f"br i1 {no}, label %{slow}, label %{ok}, {COLD}")
+            self.f.label(ok)
+            buf = self.load("ptr", self.field_ptr(sp, L["OFF_STREAM_BUF"]),
+                            "buf", mem="stream")
+            ln64 = self.t("len")
+            self.e(f"{ln64} = zext i32 {ln} to i64")
+            q = self.t("p")
+            self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {ln64}")
+            by = self.t("by")
+            self.e(f"{by} = trunc i64 {self.get(b + 1)} to i8")
+            self.store("i8", by, q, mem="sbuf")
+            ln1 = self.t("len")
+            self.e(f"{ln1} = add nuw i32 {ln}, 1")
+            self.store("i32", ln1, self.field_ptr(sp, L["OFF_STREAM_LEN"]),
+                       mem="stream")
+        else:
+            pp = self.field_ptr(sp, L["OFF_STREAM_POS"])
+            pos = self.load("i32", pp, "pos", mem="stream")
+            end = self.t("c")
+            self.e(f"{end} = icmp uge i32 {pos}, {ln}")
+            no = self.t("c")
+            self.e(f"{no} = or i1 {bad}, {end}")
+            self.e(f"br i1 {no}, label %{slow}, label %{ok}, {COLD}")
+            self.f.label(ok)
+            buf = self.load("ptr", self.field_ptr(sp, L["OFF_STREAM_BUF"]),
+                            "buf", mem="stream")
+            pos64 = self.t("pos")
+            self.e(f"{pos64} = zext i32 {pos} to i64")
+            q = self.t("p")
+            self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {pos64}")
+            by = self.load("i8", q, "by", mem="sbuf")
+            pos1 = self.t("pos")
+            self.e(f"{pos1} = add nuw i32 {pos}, 1")
+            self.store("i32", pos1, pp, mem="stream")
+            if a >= 0:
+                v = self.t("by")
+                self.e(f"{v} = zext i8 {by} to i64")
+                self.put(a, v)
+        self.e(f"br label %{join}")
+        self.f.label(slow)
+        self.generic(pc, op, ops)
+        self.e(f"br label %{join}")
+        self.f.label(join)
 
     def div0(self, pc):
         """The block of a division by zero (DIV/MOD as IR)."""

@@ -56,6 +56,17 @@
 #define KJIT_OFF_STR_LEN	16
 #define KJIT_OFF_STR_B		20
 
+/* (1.1) struct kstream (OutputStream.writeByte and InputStream.readByte
+ * fast paths): the flags, the read's bound, the buffer and its cursors */
+#define KJIT_OFF_STREAM_VALID	16
+#define KJIT_OFF_STREAM_BOUNDED	18
+#define KJIT_OFF_STREAM_LIMIT	20
+#define KJIT_OFF_STREAM_LEN	24
+#define KJIT_OFF_STREAM_CAP	28
+#define KJIT_OFF_STREAM_POS	32
+#define KJIT_OFF_STREAM_BUF	40
+#define KJIT_CONTENT_MAX	65536
+
 /* struct kfunc */
 #define KJIT_SIZEOF_FUNC	112
 
