@@ -596,7 +596,12 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 	}
 	s->bounded = true;
 	s->limit = (uint32_t)count;
+	/* out.write and writeByte put the bytes straight into buf */
+	s->borrowed = true;
+	s->buf = (uint8_t *)buf;
+	s->cap = (uint32_t)count;
 	if (kvm_push_root(vm, &s->h)) {
+		s->buf = NULL;
 		s->valid = false;
 		kvm_quota_give(vm, count);
 		return -EIO;
@@ -611,15 +616,12 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 	s->valid = false;
 	n = err;
 	if (!err) {
-		/* out_put() kept len within limit, so within count */
-		if (s->len)
-			memcpy(buf, s->buf, s->len);
+		/* out_put() kept len within limit = count, in buf */
 		n = (long)s->len;
 		*pos += n;
 		((struct kinst *)f->file)->f[KF_FILE_POS].i = *pos;
 	}
-	/* the bytes are the caller's now: the quota has them back at once */
-	kvm_mem_free(vm, s->buf, s->cap);
+	/* the bytes are the caller's: the quota has buf's charge back */
 	s->buf = NULL;
 	s->len = s->cap = 0;
 	kvm_quota_give(vm, count);
@@ -698,16 +700,22 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		s->valid = false;
 		goto out_unlock;
 	}
-	s->buf = kvm_mem_alloc(vm, n);
-	if (!s->buf) {
-		kvm_pop_roots(vm, 1);
-		kvm_make_report(vm, KVM_ABORT);
-		kvm_log_report(vm);
-		goto out_unlock;
+	if (d->chr) {
+		/* (1.1) the host's copy, charged above, read in place */
+		s->borrowed = true;
+		s->buf = (uint8_t *)buf;
+	} else {
+		s->buf = kvm_mem_alloc(vm, n);
+		if (!s->buf) {
+			kvm_pop_roots(vm, 1);
+			kvm_make_report(vm, KVM_ABORT);
+			kvm_log_report(vm);
+			goto out_unlock;
+		}
+		memcpy(s->buf, buf, n);
 	}
 	s->cap = (uint32_t)n;
 	s->len = (uint32_t)n;
-	memcpy(s->buf, buf, n);
 	args[0].o = d->obj;
 	if (d->chr) {
 		file_set(f, *pos, fl);
@@ -727,7 +735,8 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		((struct kinst *)f->file)->f[KF_FILE_POS].i = *pos;
 	}
 	/* copied for the callback only: given back to the quota at once */
-	kvm_mem_free(vm, s->buf, s->cap);
+	if (!s->borrowed)
+		kvm_mem_free(vm, s->buf, s->cap);
 	s->buf = NULL;
 	s->len = s->cap = s->pos = 0;
 out_unlock:

@@ -442,7 +442,8 @@ static void free_obj(struct kvm *vm, struct kobj *o)
 	} else if (o->kind == KO_STREAM) {
 		struct kstream *s = (struct kstream *)o;
 
-		kvm_mem_free(vm, s->buf, s->cap);
+		if (!s->borrowed)
+			kvm_mem_free(vm, s->buf, s->cap);
 	} else if (o->kind == KO_MAP) {
 		kvm_map_free_storage(vm, (struct kmap *)o);
 	} else if (o->kind == KO_INSTANCE && o->cls == KC_WaitQueue) {

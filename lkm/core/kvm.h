@@ -146,6 +146,13 @@ struct kstream {
 	 * (the read's count), beyond which a write throws "read overflow".
 	 */
 	bool bounded;
+	/*
+	 * (1.1) buf is the host's (a CharDevice read's or write's own
+	 * buffer, alive for the callback): never grown or freed here.  A
+	 * borrowed output buffer holds limit bytes, so out_put() stops at
+	 * the bound before it would grow.
+	 */
+	bool borrowed;
 	uint32_t limit;
 	uint32_t len, cap, pos;
 	uint8_t *buf;

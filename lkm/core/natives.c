@@ -1020,6 +1020,9 @@ static int out_put(struct kvm *vm, struct kstream *s, const void *b,
 		return kvm_throw_deverr(vm, EFBIG,
 					"content exceeds 65536 bytes");
 	if (s->len + n > s->cap) {
+		/* a borrowed buffer holds the whole bound: unreachable */
+		if (KP_WARN_ON(s->borrowed))
+			return kvm_abort(vm, KVM_ABORT_OOM);
 		cap = s->cap ? s->cap * 2 : 256;
 		while (cap < s->len + n)
 			cap *= 2;
