@@ -142,6 +142,16 @@ STREAM_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
                   for c, m in (("OutputStream", "writeByte"),
                                ("InputStream", "readByte"))}
 
+
+
+def _pure_call(op, ops) -> bool:
+    """A CALLN of a PURE_NATIVES native: it neither runs script code nor
+    looks at the budget (it only throws, for a null receiver or a bad
+    index, which refunds the rest of its segment as a failing GETF does),
+    so it does not end its segment."""
+    return op.name == "CALLN" and ops[1] in PURE_NATIVES
+
+
 # Memory classes of the loads and stores that stubs make themselves, as
 # TBAA tags (metadata ids): accesses of two classes never touch the same
 # bytes, so LLVM may keep a register's value in a machine register across
@@ -603,8 +613,8 @@ class Lowering:
                 leaders.add(ops[-1])
                 if nxt is not None:
                     leaders.add(nxt)
-            elif (op.name in O.TERMINATORS or op.name in RUNS_SCRIPT or
-                  op.name in CHARGES):
+            elif (op.name in O.TERMINATORS or op.name in CHARGES or
+                  (op.name in RUNS_SCRIPT and not _pure_call(op, ops))):
                 if nxt is not None:
                     leaders.add(nxt)
         for h in self.fn.handlers:
@@ -1492,8 +1502,8 @@ class Lowering:
         """CALLN of a native that only computes its result (PURE_NATIVES:
         Array.size, Math.abs/min/max, String.length and charAt), as IR; a
         null receiver or an index out of charAt's bounds takes the
-        handler, which throws.  The instruction still ends its segment
-        (RUNS_SCRIPT), so the budget is charged as before."""
+        handler, which throws.  The instruction does not end its segment
+        (_pure_call): a throw refunds the instructions after it."""
         a, n, b = ops
         name = PURE_NATIVES[n]
         if name in ("Array.size", "String.length", "String.charAt"):

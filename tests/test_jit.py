@@ -362,6 +362,27 @@ print(f(x, x + ""));
 """
 
 
+# Inlined pure natives in the middle of their segments (charAt, length,
+# Math.min and abs do not end one): a charAt past the end caught in a
+# loop refunds the rest of its segment.
+CHARS = """\
+int scan(String s, int extra) {
+    int n = 0;
+    for (int i = 0; i < s.length() + extra; i++) {
+        try {
+            n = n + s.charAt(i) % 7 + Math.min(i, 3) + Math.abs(n % 5);
+        } catch (IndexOutOfBoundsException e) {
+            n = n + 100;
+        }
+        n = n + 1;
+    }
+    return n;
+}
+print(scan("hello, world", 3));
+print(scan("ab", 0) + scan("", 2));
+"""
+
+
 # Direct functions (sq, div, both, odd) called from frame code (safe,
 # uses, the init, getg which reads a global): a division by zero caught
 # around a direct call, an uncaught one (its trace), recursion.
@@ -463,8 +484,8 @@ def interp_vs_jit(image, args, tmp):
 
 
 @pytest.mark.parametrize("src", [FIB.replace("fib(20)", "fib(7)"), LOOPS,
-                                 STRINGS, DIRECT],
-                         ids=["fib", "loops", "strings", "direct"])
+                                 STRINGS, DIRECT, CHARS],
+                         ids=["fib", "loops", "strings", "direct", "chars"])
 def test_budget_sweep_is_exact(src, tmp_path):
     image = compile_source(src, "p.k")
     so = build_so(image, str(tmp_path))
