@@ -38,11 +38,14 @@ skip, saying why.
     CHARDEV_ROT64K_N    64 KiB blocks per round (default 12)
     CHARDEV_PINGPONG_N  round trips per round (default 1500)
 
-The rot13 driver in K produces its bytes one OutputStream.writeByte call
-at a time (K has no bulk byte transform), and that native call per byte is
-most of the JIT row's time: in userspace (`ktc run --jit`, a 30,000-byte
-read) the read callback costs about 17 ns a byte with writeByte and 3 ns
-with the same loop writing one substring at the end.
+The rot13 driver in K handles its bytes one at a time (K has no bulk byte
+transform): a charAt, the letter tests and an OutputStream.writeByte per
+byte, straight into the read's own buffer. The JIT emits charAt and
+writeByte's common case inline (ctjit/codegen.py, pure_native and
+stream_native); what a byte still costs beyond C's loop is the exact
+budget (every branch target starts a segment that charges its length: a
+letter passes five budget checks) and writeByte's checks (a valid stream,
+room under the read's bound).
 
 Absolute numbers are those of a guest on a shared host (the table notes
 the host's load); the ratios are what matters.
