@@ -144,6 +144,12 @@ STREAM_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
 
 
 
+def _stream_call(op, ops) -> bool:
+    """A CALLN of a STREAM_NATIVES native: only its slow path (the
+    native) may take budget, and it checks again after it."""
+    return op.name == "CALLN" and ops[1] in STREAM_NATIVES
+
+
 def _pure_call(op, ops) -> bool:
     """A CALLN of a PURE_NATIVES native: it neither runs script code nor
     looks at the budget (it only throws, for a null receiver or a bad
@@ -602,6 +608,7 @@ class Lowering:
         the exception's own allocation is charged after the fact."""
         insns = decode(self.fn.code)
         self.insns = insns
+        self.insn_at = {pc: (pc, op, ops) for pc, op, ops in insns}
         pcs = [pc for pc, _, _ in insns]
         self.next_pc = {pcs[i]: (pcs[i + 1] if i + 1 < len(pcs) else None)
                         for i in range(len(pcs))}
@@ -640,6 +647,79 @@ class Lowering:
                 remaining[p] = len(run) - i - 1
         self.seglen, self.remaining = seglen, remaining
         self.seg_start = seg_start
+        # budget_regions() fills these for a stub; inlined and direct
+        # code check every segment
+        self.unchecked: set[int] = set()
+        self.check_need: dict[int, int] = {}
+
+    def budget_regions(self):
+        """Segments that only subtract their length, the checks before
+        them covering it.
+
+        A segment is checked (a head) when it is the entry, a handler or
+        switch target, the target of a backward branch (a loop head), has
+        no predecessor, or comes after a segment ending in something that
+        may take budget itself (a call, a charging instruction; a stream
+        native's slow path checks again, stream_native).  Every other
+        segment is entered only forward and only from segments that take
+        nothing but their own lengths, so any path reaching it passed a
+        head's check without a budget change in between but charges.  A
+        head checks for need[H], the longest path from it through
+        unchecked segments (forward only, so finite), refilling the slice
+        as a segment does, the interpreter from H when the call's budget
+        has less; then it charges its own length.  Every segment still
+        charges its length on entry, so the budget any call or handler
+        sees is unchanged, it never goes below zero in an unchecked
+        segment, and a run that cannot go on stops in the interpreter at
+        the exact instruction."""
+        segs = sorted(self.seg_start)
+        last = {}            # segment start -> its last instruction
+        start = 0
+        for pc, op, ops in self.insns:
+            start = pc if pc in self.seg_start else start
+            last[start] = (pc, op, ops)
+        heads = {0} | set(self.handler_targets)
+        succ: dict[int, list[int]] = {s: [] for s in segs}
+        for s in segs:
+            pc, op, ops = last[s]
+            nxt = self.next_pc[pc]
+            if op.name == "SWITCH":
+                # the targets of its table are reached from it directly
+                heads.add(ops[-1])
+                q = nxt
+                for _ in range(ops[2]):
+                    if q is None:
+                        break
+                    heads.add(self.insn_at[q][2][-1])
+                    q = self.next_pc[q]
+                continue
+            if op.name in BRANCHES:
+                succ[s].append(ops[-1])
+            if op.name not in O.TERMINATORS and nxt is not None:
+                succ[s].append(nxt)
+        preds: dict[int, list[int]] = {s: [] for s in segs}
+        for s in segs:
+            for t in succ[s]:
+                preds[t].append(s)
+        for t in segs:
+            if not preds[t]:
+                heads.add(t)
+            for p in preds[t]:
+                _, op, ops = last[p]
+                if (p >= t or op.name in CHARGES or
+                        (op.name in RUNS_SCRIPT and not _pure_call(op, ops)
+                         and not _stream_call(op, ops))):
+                    heads.add(t)
+        unchecked = set(segs) - heads
+        # the longest path from each segment through unchecked ones
+        longest: dict[int, int] = {}
+        for t in reversed(segs):
+            more = [longest[u] for u in succ[t] if u in unchecked]
+            longest[t] = self.seglen[t] + max(more, default=0)
+        self.unchecked = unchecked
+        self.check_need = {h: longest[h] for h in heads
+                           if h in longest and longest[h] > self.seglen[h]}
+        self.longest = longest
 
     def lower(self) -> list[str]:
         """The IR lines of the stub.  Raises Unsupported for a function
@@ -649,6 +729,8 @@ class Lowering:
             raise Unsupported(f"{len(code)} code words (limit "
                               f"{MAX_CODE_WORDS})")
         self.segment()
+        if self.opts.branch:
+            self.budget_regions()
         self.exc_sites: list[tuple[str, str, int]] = []
         self.bail_sites: list[tuple[str, int]] = []
 
@@ -700,25 +782,35 @@ class Lowering:
                 if not self.closed():
                     self.e(f"br label %{self.L(pc)}")
                 self.f.label(self.L(pc))
-                self.charge(pc, self.seglen[pc])
+                if pc in self.unchecked:
+                    b = self.bud_get()
+                    nb = self.t("bud")
+                    self.e(f"{nb} = sub i64 {b}, {self.seglen[pc]}")
+                    self.bud_put(nb)
+                elif pc in self.check_need:
+                    self.charge(pc, self.seglen[pc], self.check_need[pc])
+                else:
+                    self.charge(pc, self.seglen[pc])
             self.cur_pc = pc
             self.instr(pc, op, ops)
         # falling off the end is impossible (verifier); close the last block
         if not self.closed():
             self.e("unreachable")
 
-    def charge(self, pc: int, n: int):
+    def charge(self, pc: int, n: int, need: int | None = None):
         """A segment of n instructions charges them on entry.  When the
         slice (vm->budget) has less, kvm_jit_refill polls for signals
         and moves the next slice over; when the call's budget has less
         (or it was killed), the segment runs in the interpreter, which
-        stops at the exact instruction.
+        stops at the exact instruction.  A loop head checks for `need`,
+        its region's longest path (budget_regions), instead of n.
 
         The budget is read again after the refill (which moved the next
         slice into vm->budget) before the segment's length is taken off."""
+        need = need or n
         b = self.bud_get()
         ok = self.t("bok")
-        self.e(f"{ok} = icmp sge i64 {b}, {n}")
+        self.e(f"{ok} = icmp sge i64 {b}, {need}")
         lab = self.bail_label(pc)
         refill, body = f"{self.pfx}refill{pc}", f"{self.pfx}S{pc}"
         self.e(f"br i1 {ok}, label %{body}, label %{refill}, {HOT_FIRST}")
@@ -727,7 +819,7 @@ class Lowering:
         r = self.t("r")
         # the refill reads the budget, and no register
         self.bud_sync_out()
-        self.e(f"{r} = call i1 @kvm_jit_refill(ptr %vm, i64 {n})")
+        self.e(f"{r} = call i1 @kvm_jit_refill(ptr %vm, i64 {need})")
         self.bud_sync_in()
         self.e(f"br i1 {r}, label %{body}, label %{lab}, {HOT_FIRST}")
         self.f.label(body)
@@ -735,6 +827,23 @@ class Lowering:
         nb = self.t("bud")
         self.e(f"{nb} = sub i64 {b}, {n}")
         self.bud_put(nb)
+
+    def recheck(self, pc: int, need: int, join: str):
+        """The check of charge() for `need` before segment pc, charging
+        nothing: on to join, or the interpreter from pc."""
+        b = self.bud_get()
+        ok = self.t("bok")
+        self.e(f"{ok} = icmp sge i64 {b}, {need}")
+        refill = f"{self.pfx}rc{self.f.tmp('')[1:]}"
+        self.e(f"br i1 {ok}, label %{join}, label %{refill}, {HOT_FIRST}")
+        self.f.label(refill)
+        self.used.add("kvm_jit_refill")
+        r = self.t("r")
+        self.bud_sync_out()
+        self.e(f"{r} = call i1 @kvm_jit_refill(ptr %vm, i64 {need})")
+        self.bud_sync_in()
+        self.e(f"br i1 {r}, label %{join}, label %{self.bail_label(pc)}, "
+               f"{HOT_FIRST}")
 
     def bail_label(self, pc: int) -> str:
         """Where a segment at pc goes when its budget cannot be charged:
@@ -1649,7 +1758,15 @@ class Lowering:
         self.e(f"br label %{join}")
         self.f.label(slow)
         self.generic(pc, op, ops)
-        self.e(f"br label %{join}")
+        nxt = self.next_pc[pc]
+        if nxt in self.unchecked:
+            # the native may have taken budget that the checks before
+            # counted on (budget_regions): check again for the longest
+            # way on, as the next segment would, the interpreter from it
+            # when the call's budget has less
+            self.recheck(nxt, self.longest[nxt], join)
+        else:
+            self.e(f"br label %{join}")
         self.f.label(join)
 
     def div0(self, pc):

@@ -159,10 +159,53 @@ def test_ir_tiny_inlining():
 
 
 def test_ir_budget_per_segment():
+    # fib's segments: [JGEI] [RET] [ADDI CALL] [ADDI CALL] [ADD RET];
+    # the entry checks for its longest way on (JGEI then ADDI CALL), the
+    # segments after each call check for themselves, [RET] and the first
+    # [ADDI CALL] only subtract
     body = fib_body(fib_ir("all"))
-    # fib's segments: [JGEI] [RET] [ADDI CALL] [ADDI CALL] [ADD RET]
-    charges = re.findall(r"icmp sge i64 %bud\d+, ([1-9]\d*)", body)
-    assert sorted(map(int, charges)) == [1, 1, 2, 2, 2]
+    checks = re.findall(r"icmp sge i64 %bud\d+, ([1-9]\d*)", body)
+    assert sorted(map(int, checks)) == [2, 2, 3]
+    subs = re.findall(r"= sub i64 %bud\d+, ([1-9]\d*)", body)
+    assert sorted(map(int, subs)) == [1, 1, 2, 2, 2]
+    # without +branch every segment checks for its own length
+    body0 = fib_body(fib_ir("subroutine"))
+    checks0 = re.findall(r"icmp sge i64 %bud\d+, ([1-9]\d*)", body0)
+    assert sorted(map(int, checks0)) == [1, 1, 2, 2, 2]
+
+
+# A counting loop whose body branches: [i < n] [x % 3 == 0] [s += 2]
+# [s += 1] [i++, back]: the loop head checks for the longest way round.
+SUMLOOP = """\
+int f(int n) {
+    int s = 0;
+    for (int i = 0; i < n; i++) {
+        if (i % 3 == 0) s = s + 2;
+        else s = s + 1;
+    }
+    return s;
+}
+print(f(10));
+"""
+
+
+def test_ir_loop_head_checks_its_whole_body():
+    image = compile_source(SUMLOOP, "p.k")
+    ir = ctjit.compile_image(image, ct="all").ir
+    body = fib_body(ir)
+    checks = sorted(map(int, re.findall(r"icmp sge i64 %bud\d+, ([1-9]\d*)",
+                                        body)))
+    subs = re.findall(r"= sub i64 %bud\d+, ([1-9]\d*)", body)
+    # the entry segment and the loop head check (the loop's test, reached
+    # from both, only subtracts); the body's segments only subtract
+    assert len(checks) == 2, body
+    assert len(subs) > len(checks)
+    # the head's check covers more than its own length
+    assert max(checks) > 2
+    # with +branch off every segment checks for its own length
+    ir0 = ctjit.compile_image(image, ct="subroutine").ir
+    n0 = re.findall(r"icmp sge i64 %bud\d+, ([1-9]\d*)", fib_body(ir0))
+    assert len(n0) == len(subs)
 
 
 # ---- CALLV: virtual calls dispatched natively (+call) -------------------
@@ -383,6 +426,30 @@ print(scan("ab", 0) + scan("", 2));
 """
 
 
+# Loop heads that check for their whole body: nested loops, a call and
+# a throw inside a body, a body with a long and a short way round, a
+# loop whose head is also reached from a handler.
+NESTED = """\
+class K { int v; int get(int i) { if (i == 7) throw new Exception("seven"); return v + i; } }
+K k = new K();
+int total = 0;
+for (int i = 0; i < 6; i++) {
+    for (int j = 0; j < i; j++) {
+        if ((i + j) % 2 == 0) { total = total + j * 3 + i; total = total % 1000; }
+        else total = total - 1;
+    }
+    try {
+        total = total + k.get(i + 2);
+    } catch (Exception e) {
+        total = total + 50;
+    }
+    int w = 0;
+    while (w < 3) { w++; if (w == 2) continue; total = total + w; }
+}
+print(total);
+"""
+
+
 # Direct functions (sq, div, both, odd) called from frame code (safe,
 # uses, the init, getg which reads a global): a division by zero caught
 # around a direct call, an uncaught one (its trace), recursion.
@@ -484,8 +551,9 @@ def interp_vs_jit(image, args, tmp):
 
 
 @pytest.mark.parametrize("src", [FIB.replace("fib(20)", "fib(7)"), LOOPS,
-                                 STRINGS, DIRECT, CHARS],
-                         ids=["fib", "loops", "strings", "direct", "chars"])
+                                 STRINGS, DIRECT, CHARS, NESTED, SUMLOOP],
+                         ids=["fib", "loops", "strings", "direct", "chars",
+                              "nested", "sumloop"])
 def test_budget_sweep_is_exact(src, tmp_path):
     image = compile_source(src, "p.k")
     so = build_so(image, str(tmp_path))
