@@ -42,10 +42,11 @@ The rot13 driver in K handles its bytes one at a time (K has no bulk byte
 transform): a charAt, the letter tests and an OutputStream.writeByte per
 byte, straight into the read's own buffer. The JIT emits charAt and
 writeByte's common case inline (ctjit/codegen.py, pure_native and
-stream_native); what a byte still costs beyond C's loop is the exact
-budget (every branch target starts a segment that charges its length: a
-letter passes five budget checks) and writeByte's checks (a valid stream,
-room under the read's bound).
+stream_native), and a byte passes one budget check, at the loop head
+(budget_regions). What a byte still costs beyond C's loop: the charges of
+the loop body's segments (one subtraction each), charAt's bounds check and
+writeByte's checks (a valid stream, room under the read's bound), all
+loads and branches that C's loop over its own buffer does not have.
 
 Absolute numbers are those of a guest on a shared host (the table notes
 the host's load); the ratios are what matters.
