@@ -28,7 +28,9 @@ instruction whose handler charges the budget itself) charges its length
 on entry; with too little budget left the function continues in the
 interpreter from the segment's start, which then stops at exactly the
 instruction where the interpreter alone would.  An instruction that throws
-in the middle of a segment refunds the instructions after it.
+in the middle of a segment refunds the instructions after it.  With
++branch only segments entered from elsewhere compare the budget, for the
+longest way on through those that only subtract (budget_regions).
 
 Calling convention with the C VM (struct offsets from lkm/core/kjit.h
 through layout.py; kops.c checks them against the structs):
