@@ -708,9 +708,12 @@ class Lowering:
                 heads.add(t)
             for p in preds[t]:
                 _, op, ops = last[p]
+                # (a stream native checks again only as stream_native,
+                # with +tiny)
+                rechecks = self.opts.tiny and _stream_call(op, ops)
                 if (p >= t or op.name in CHARGES or
                         (op.name in RUNS_SCRIPT and not _pure_call(op, ops)
-                         and not _stream_call(op, ops))):
+                         and not rechecks)):
                     heads.add(t)
         unchecked = set(segs) - heads
         # the longest path from each segment through unchecked ones

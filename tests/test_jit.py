@@ -570,6 +570,57 @@ def test_budget_sweep_is_exact(src, tmp_path):
         assert got == want, f"budget {budget}"
 
 
+# A Device read that grows its output one writeByte at a time: the
+# native's growth charges the budget in the middle of a loop body whose
+# segments only subtract (budget_regions), so writeByte's slow path checks
+# again. Around the first growth (the 257th byte) every budget stops the
+# JIT where the interpreter stops, at each level that lowers writeByte
+# differently.
+GROW = """\
+class Gen extends Device {
+    void read(OutputStream out) {
+        int k = 0;
+        for (int i = 0; i < N; i++) {
+            if (i % 7 == 0) k = k + 1;
+            out.writeByte('a' + (i + k) % 26);
+        }
+    }
+}
+Device.register("gen", new Gen());
+"""
+
+
+def _gen_read(image, budget, so=None):
+    """The read's bytes or its error, and the log (an abort's report and
+    the line it stopped at), under a callback budget."""
+    args = ["--jit", so] if so else []
+    with host.VM(image, budget=budget, vm_args=args) as vm:
+        f = vm.open("gen")
+        try:
+            got = f.read(4096)
+        except OSError as e:
+            got = e.errno
+        return got, list(vm.log)
+
+
+@pytest.mark.parametrize("ct", ["+branch", "all"])
+def test_writebyte_growth_budget_is_exact(ct, tmp_path):
+    # the budget a read of 256 bytes needs, from the interpreter
+    small = compile_source(GROW.replace("N", "256"), "g.k")
+    lo, hi = 1, 1 << 16
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if isinstance(_gen_read(small, mid)[0], bytes):
+            hi = mid
+        else:
+            lo = mid + 1
+    image = compile_source(GROW.replace("N", "300"), "g.k")
+    so = build_so(image, str(tmp_path), ct)
+    for budget in range(lo - 3, lo + 40):
+        want = _gen_read(image, budget)
+        assert _gen_read(image, budget, so) == want, f"budget {budget}"
+
+
 # (1.1) switch: a SWITCH table, a binary search with 64-bit pivots and
 # String dispatch (length, a byte, contents) in loops, so that the budget
 # runs out inside each kind of dispatch.
