@@ -653,6 +653,7 @@ class Lowering:
         # code check every segment
         self.unchecked: set[int] = set()
         self.check_need: dict[int, int] = {}
+        self.longest: dict[int, int] = {}
 
     def budget_regions(self):
         """Segments that only subtract their length, the checks before
@@ -788,10 +789,7 @@ class Lowering:
                     self.e(f"br label %{self.L(pc)}")
                 self.f.label(self.L(pc))
                 if pc in self.unchecked:
-                    b = self.bud_get()
-                    nb = self.t("bud")
-                    self.e(f"{nb} = sub i64 {b}, {self.seglen[pc]}")
-                    self.bud_put(nb)
+                    self.subtract(self.seglen[pc])
                 elif pc in self.check_need:
                     self.charge(pc, self.seglen[pc], self.check_need[pc])
                 else:
@@ -812,13 +810,20 @@ class Lowering:
 
         The budget is read again after the refill (which moved the next
         slice into vm->budget) before the segment's length is taken off."""
-        need = need or n
+        body = f"{self.pfx}S{pc}"
+        self.check(pc, need or n, body, f"{self.pfx}refill{pc}")
+        self.f.label(body)
+        self.subtract(n)
+
+    def check(self, pc: int, need: int, go: str, refill: str):
+        """On to go when the budget holds need, moving the next slice
+        over (kvm_jit_refill, which also polls) when the slice has less;
+        else to the interpreter from segment pc.  Charges nothing."""
         b = self.bud_get()
         ok = self.t("bok")
         self.e(f"{ok} = icmp sge i64 {b}, {need}")
         lab = self.bail_label(pc)
-        refill, body = f"{self.pfx}refill{pc}", f"{self.pfx}S{pc}"
-        self.e(f"br i1 {ok}, label %{body}, label %{refill}, {HOT_FIRST}")
+        self.e(f"br i1 {ok}, label %{go}, label %{refill}, {HOT_FIRST}")
         self.f.label(refill)
         self.used.add("kvm_jit_refill")
         r = self.t("r")
@@ -826,29 +831,14 @@ class Lowering:
         self.bud_sync_out()
         self.e(f"{r} = call i1 @kvm_jit_refill(ptr %vm, i64 {need})")
         self.bud_sync_in()
-        self.e(f"br i1 {r}, label %{body}, label %{lab}, {HOT_FIRST}")
-        self.f.label(body)
+        self.e(f"br i1 {r}, label %{go}, label %{lab}, {HOT_FIRST}")
+
+    def subtract(self, n: int):
+        """Takes a segment's length off the budget, unchecked."""
         b = self.bud_get()
         nb = self.t("bud")
         self.e(f"{nb} = sub i64 {b}, {n}")
         self.bud_put(nb)
-
-    def recheck(self, pc: int, need: int, join: str):
-        """The check of charge() for `need` before segment pc, charging
-        nothing: on to join, or the interpreter from pc."""
-        b = self.bud_get()
-        ok = self.t("bok")
-        self.e(f"{ok} = icmp sge i64 {b}, {need}")
-        refill = f"{self.pfx}rc{self.f.tmp('')[1:]}"
-        self.e(f"br i1 {ok}, label %{join}, label %{refill}, {HOT_FIRST}")
-        self.f.label(refill)
-        self.used.add("kvm_jit_refill")
-        r = self.t("r")
-        self.bud_sync_out()
-        self.e(f"{r} = call i1 @kvm_jit_refill(ptr %vm, i64 {need})")
-        self.bud_sync_in()
-        self.e(f"br i1 {r}, label %{join}, label %{self.bail_label(pc)}, "
-               f"{HOT_FIRST}")
 
     def bail_label(self, pc: int) -> str:
         """Where a segment at pc goes when its budget cannot be charged:
@@ -1679,9 +1669,12 @@ class Lowering:
         common case as IR, as natives.c does it (a valid stream; for
         writeByte a buffer with room, under the read's bound and
         KDEV_CONTENT_MAX; for readByte a byte left), the native for
-        anything else.  Neither fast path allocates, throws or charges
-        (natives.c charges a byte's copy len / 64 = 0 units), and the
-        instruction still ends its segment (RUNS_SCRIPT) as before."""
+        anything else.  Both move a cursor (len, pos) by one byte past
+        a check against its end.  Neither fast path allocates, throws or
+        charges (natives.c charges a byte's copy len / 64 = 0 units); the
+        instruction still ends its segment (RUNS_SCRIPT), and the slow
+        path checks the budget again where the next segment does not
+        (budget_regions)."""
         a, n, b = ops
         name = STREAM_NATIVES[n]
         k = self.f.tmp('')[1:]
@@ -1695,13 +1688,13 @@ class Lowering:
         self.e(f"{sp} = inttoptr i64 {o} to ptr")
         valid = self.load("i8", self.field_ptr(sp, L["OFF_STREAM_VALID"]),
                           "valid", mem="stream")
-        ln = self.load("i32", self.field_ptr(sp, L["OFF_STREAM_LEN"]), "len",
-                       mem="stream")
+        lp = self.field_ptr(sp, L["OFF_STREAM_LEN"])
+        ln = self.load("i32", lp, "len", mem="stream")
         bad = self.t("c")
         self.e(f"{bad} = icmp eq i8 {valid}, 0")
         if name == "OutputStream.writeByte":
             # room: len < cap, len < KDEV_CONTENT_MAX, and for a bounded
-            # stream (a CharDevice read) len < limit
+            # stream (a CharDevice read) len < limit; the cursor is len
             cap = self.load("i32", self.field_ptr(sp, L["OFF_STREAM_CAP"]),
                             "cap", mem="stream")
             bnd = self.load("i8", self.field_ptr(sp, L["OFF_STREAM_BOUNDED"]),
@@ -1715,51 +1708,40 @@ class Lowering:
                    f"i32 {L['CONTENT_MAX']})")
             lim2 = self.t("room")
             self.e(f"{lim2} = select i1 {isb}, i32 {lim}, i32 -1")
-            room2 = self.t("room")
-            self.e(f"{room2} = call i32 @llvm.umin.i32(i32 {room}, "
+            end = self.t("room")
+            self.e(f"{end} = call i32 @llvm.umin.i32(i32 {room}, "
                    f"i32 {lim2})")
-            full = self.t("c")
-            self.e(f"{full} = icmp uge i32 {ln}, {room2}")
-            no = self.t("c")
-            self.e(f"{no} = or i1 {bad}, {full}")
-            self.e(f"br i1 {no}, label %{slow}, label %{ok}, {COLD}")
-            self.f.label(ok)
-            buf = self.load("ptr", self.field_ptr(sp, L["OFF_STREAM_BUF"]),
-                            "buf", mem="stream")
-            ln64 = self.t("len")
-            self.e(f"{ln64} = zext i32 {ln} to i64")
-            q = self.t("p")
-            self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {ln64}")
+            cp, cur = lp, ln
+        else:
+            # a byte left: pos < len; the cursor is pos
+            cp = self.field_ptr(sp, L["OFF_STREAM_POS"])
+            cur = self.load("i32", cp, "pos", mem="stream")
+            end = ln
+        past = self.t("c")
+        self.e(f"{past} = icmp uge i32 {cur}, {end}")
+        no = self.t("c")
+        self.e(f"{no} = or i1 {bad}, {past}")
+        self.e(f"br i1 {no}, label %{slow}, label %{ok}, {COLD}")
+        self.f.label(ok)
+        buf = self.load("ptr", self.field_ptr(sp, L["OFF_STREAM_BUF"]),
+                        "buf", mem="stream")
+        cur64 = self.t("cur")
+        self.e(f"{cur64} = zext i32 {cur} to i64")
+        q = self.t("p")
+        self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {cur64}")
+        if name == "OutputStream.writeByte":
             by = self.t("by")
             self.e(f"{by} = trunc i64 {self.get(b + 1)} to i8")
             self.store("i8", by, q, mem="sbuf")
-            ln1 = self.t("len")
-            self.e(f"{ln1} = add nuw i32 {ln}, 1")
-            self.store("i32", ln1, self.field_ptr(sp, L["OFF_STREAM_LEN"]),
-                       mem="stream")
         else:
-            pp = self.field_ptr(sp, L["OFF_STREAM_POS"])
-            pos = self.load("i32", pp, "pos", mem="stream")
-            end = self.t("c")
-            self.e(f"{end} = icmp uge i32 {pos}, {ln}")
-            no = self.t("c")
-            self.e(f"{no} = or i1 {bad}, {end}")
-            self.e(f"br i1 {no}, label %{slow}, label %{ok}, {COLD}")
-            self.f.label(ok)
-            buf = self.load("ptr", self.field_ptr(sp, L["OFF_STREAM_BUF"]),
-                            "buf", mem="stream")
-            pos64 = self.t("pos")
-            self.e(f"{pos64} = zext i32 {pos} to i64")
-            q = self.t("p")
-            self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {pos64}")
             by = self.load("i8", q, "by", mem="sbuf")
-            pos1 = self.t("pos")
-            self.e(f"{pos1} = add nuw i32 {pos}, 1")
-            self.store("i32", pos1, pp, mem="stream")
             if a >= 0:
                 v = self.t("by")
                 self.e(f"{v} = zext i8 {by} to i64")
                 self.put(a, v)
+        cur1 = self.t("cur")
+        self.e(f"{cur1} = add nuw i32 {cur}, 1")
+        self.store("i32", cur1, cp, mem="stream")
         self.e(f"br label %{join}")
         self.f.label(slow)
         self.generic(pc, op, ops)
@@ -1769,7 +1751,8 @@ class Lowering:
             # counted on (budget_regions): check again for the longest
             # way on, as the next segment would, the interpreter from it
             # when the call's budget has less
-            self.recheck(nxt, self.longest[nxt], join)
+            self.check(nxt, self.longest[nxt], join,
+                       f"{self.pfx}rc{self.f.tmp('')[1:]}")
         else:
             self.e(f"br label %{join}")
         self.f.label(join)
