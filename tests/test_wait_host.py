@@ -1,5 +1,6 @@
 """(1.1) The VM's side of waits, polls and timers (lkm/core/wait.c, the
-language reference §9.2) where the simulation cannot show it.
+language reference §9.2) and of its heap (gc.c's kept objects) where the
+simulation cannot show it.
 
 tests/wait_host.c is a host of its own, linked with build/libkvm.so: it
 counts the poll registrations the VM asks for (build/kvm's host merges
@@ -72,7 +73,7 @@ def wait_host(tmp_path_factory):
          str(ROOT / "tests" / "wait_host.c"), str(LIBKVM),
          f"-Wl,-rpath,{LIBKVM.parent}"], check=True)
 
-    def run(source: str, cb_budget: int, *steps: str) -> list[str]:
+    def run(source: str, cb_budget: int | str, *steps: str) -> list[str]:
         k = d / "script.k"
         k.write_text(source)
         kbc = d / "script.kbc"
@@ -107,6 +108,87 @@ def test_timer_started_after_unloading_began_stays_inactive(wait_host):
                     "timers", "10")
     assert out == ["ioctl 1", "stopped", "ioctl 0", "timers armed -1",
                    "live 0"]
+
+
+# small objects made and dropped (cmd 5), then kept until the quota ends
+# the call (cmd 6) or 4,000 more a call (cmd 8), and how many were kept
+# (cmd 7)
+RECYCLE = """
+class Node { int v; Node next; String s; }
+class D extends CharDevice {
+    Array<Node> kept = new Array<Node>();
+    int ioctl(File f, int cmd, int arg) {
+        if (cmd == 5) {
+            int stale = 0;
+            for (int i = 0; i < 60000; i++) {
+                Node n = new Node();
+                if (n.v != 0 || n.next != null || n.s != null) stale++;
+                n.v = i + 1;
+                n.next = n;
+                n.s = "n" + i;
+            }
+            return stale;
+        }
+        if (cmd == 6) {
+            kept = new Array<Node>();
+            while (true) kept.add(new Node());
+        }
+        if (cmd == 8)
+            for (int i = 0; i < 4000; i++) kept.add(new Node());
+        return kept.size();
+    }
+}
+CharDevice.register("d", new D());
+"""
+
+
+def _heap(line: str) -> tuple[int, int, int]:
+    used, kept, limit = line.split()[2::2]
+    return int(used), int(kept), int(limit)
+
+
+def test_swept_objects_are_reused_within_the_quota(wait_host):
+    # 60,000 nodes and strings a call pass the first collection's 1 MiB:
+    # what it sweeps is kept and handed out again, cleared (no node
+    # shows an old field), and the quota bounds the charged and the kept
+    # bytes together
+    out = wait_host(RECYCLE, 10**9, "ioctl", "5", "heap", "ioctl", "5",
+                    "heap", "ioctl", "5", "heap")
+    assert out[0::2][:3] == ["ioctl 0"] * 3 and out[-1] == "live 0"
+    heaps = [_heap(line) for line in out[1:6:2]]
+    assert any(kept > 0 for _, kept, _ in heaps), heaps
+    assert all(used + kept <= limit for used, kept, limit in heaps), heaps
+
+
+def test_kept_objects_give_way_to_live_ones(wait_host):
+    # 20,000 live nodes, a call's garbage, then live nodes up to a 2 MiB
+    # quota: the blocks kept from the garbage are freed when the live
+    # ones need the room, before any collection would free them
+    steps = (["ioctl", "8"] * 5 + ["ioctl", "5", "heap"]
+             + ["ioctl", "8", "heap"] * 6)
+    out = wait_host(RECYCLE, "1000000000,2097152", *steps)
+    heaps = [_heap(line) for line in out if line.startswith("heap")]
+    assert any(kept > 0 and used > 1500000 for used, kept, _ in heaps), out
+    assert all(used + kept <= limit for used, kept, limit in heaps), out
+    assert out[-1] == "live 0"
+
+
+def test_kept_objects_do_not_move_the_out_of_memory_point(wait_host):
+    # a 2 MiB quota filled with live nodes: the call aborts after as
+    # many nodes whether or not swept objects were kept before it
+    fresh = wait_host(RECYCLE, "1000000000,2097152", "ioctl", "6",
+                      "ioctl", "7", "heap")
+    after = wait_host(RECYCLE, "1000000000,2097152", "ioctl", "5",
+                      "ioctl", "5", "heap", "ioctl", "6", "ioctl", "7",
+                      "heap")
+    assert fresh[0] == "ioctl err 5" and after[3] == "ioctl err 5"
+    assert _heap(after[2])[1] > 0, after
+    count = fresh[1]
+    assert count.startswith("ioctl ") and int(count.split()[1]) > 10000
+    assert after[4] == count
+    used, kept, limit = _heap(after[5])
+    assert used + kept <= limit, after
+    assert fresh[-1] == after[-1] == "live 0"
 
 
 JIT_DEEP = """

@@ -3,7 +3,7 @@
  * wait_host.c - a minimal host of the VM's wait and timer hooks, for
  * tests/test_wait_host.py: what build/kvm --serve cannot show.
  *
- *   wait_host IMAGE.kbc DEVICE CB_BUDGET STEP...
+ *   wait_host IMAGE.kbc DEVICE CB_BUDGET[,HEAP] STEP...
  *
  * Runs the init under a host whose hooks record what the VM asks of
  * them, opens DEVICE (a CharDevice) and runs each STEP, printing one
@@ -15,6 +15,8 @@
  *                 (the kernel's work item runs once); "timers armed D"
  *                 with D the request it left, in ms (-1: none)
  *   stop          kvm_stop_timers (unloading); "stopped"
+ *   heap          "heap used U kept K limit L": the bytes charged, the
+ *                 swept objects kept for reuse (gc.c) and the quota
  *
  * Then releases the file and destroys the VM: "live N" for the VM's
  * blocks left (0 when nothing leaks).  Program output and log lines go
@@ -115,13 +117,13 @@ int main(int argc, char **argv)
 	struct kdev_file *f;
 	struct kdev *d;
 	struct kvm *vm;
-	char err[256];
+	char err[256], *end;
 	uint8_t *data;
 	size_t size;
 	int i, r;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: wait_host IMAGE DEVICE CB_BUDGET STEP...\n");
+		fprintf(stderr, "usage: wait_host IMAGE DEVICE CB_BUDGET[,HEAP] STEP...\n");
 		return 64;
 	}
 	data = slurp(argv[1], &size);
@@ -131,7 +133,9 @@ int main(int argc, char **argv)
 	}
 	free(data);
 	kvm_default_limits(&lim);
-	lim.cb_budget = strtoull(argv[3], NULL, 0);
+	lim.cb_budget = strtoull(argv[3], &end, 0);
+	if (*end == ',')
+		lim.heap = strtoull(end + 1, NULL, 0);
 	vm = kvm_create(img, &lim, &host);
 	if (!vm || kvm_run_init(vm)) {
 		fprintf(stderr, "init failed: %s", vm ? kvm_report(vm) : "");
@@ -163,6 +167,9 @@ int main(int argc, char **argv)
 			kp_mutex_unlock(&vm->lock);
 			printf("timers armed %lld\n", armed == INT64_MAX ? -1LL :
 			       (long long)((armed - vnow) / 1000000));
+		} else if (!strcmp(argv[i], "heap")) {
+			printf("heap used %zu kept %zu limit %zu\n",
+			       vm->heap_used, vm->free_bytes, vm->lim.heap);
 		} else if (!strcmp(argv[i], "stop")) {
 			kp_mutex_lock_always(&vm->lock);
 			kvm_stop_timers(vm);

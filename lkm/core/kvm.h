@@ -427,6 +427,7 @@ struct kvm {
 	size_t report_len;
 
 	/* heap */
+#define KVM_FREE_CLASSES	16	/* objects of 16, 32, ... 256 bytes */
 	struct kobj *objects;
 	size_t heap_used;	/* charged bytes */
 	size_t heap_peak;
@@ -438,6 +439,13 @@ struct kvm {
 	struct kobj **gray;
 	uint32_t ngray, gray_cap;
 	bool gray_overflow;
+	/*
+	 * Swept small objects kept for the next allocations of their size
+	 * class (gc.c): not charged, but heap_used + free_bytes stays
+	 * within the quota.
+	 */
+	void *free_blocks[KVM_FREE_CLASSES];
+	size_t free_bytes;
 
 	/* roots */
 	struct kobj **kstrings;	/* string constants by constant index */
