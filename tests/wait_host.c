@@ -15,6 +15,8 @@
  *                 (the kernel's work item runs once); "timers armed D"
  *                 with D the request it left, in ms (-1: none)
  *   stop          kvm_stop_timers (unloading); "stopped"
+ *   reopen N      closes the file and opens DEVICE again, N times;
+ *                 "reopened N"
  *   heap          "heap used U kept K limit L": the bytes charged, the
  *                 swept objects kept for reuse (gc.c) and the quota
  *
@@ -167,6 +169,18 @@ int main(int argc, char **argv)
 			kp_mutex_unlock(&vm->lock);
 			printf("timers armed %lld\n", armed == INT64_MAX ? -1LL :
 			       (long long)((armed - vnow) / 1000000));
+		} else if (!strcmp(argv[i], "reopen") && i + 1 < argc) {
+			long n = atol(argv[++i]), k;
+
+			for (k = 0; k < n; k++) {
+				kdev_release(f);
+				if (kdev_open(d, KDEV_FL_READ | KDEV_FL_WRITE,
+					      &f)) {
+					printf("reopen failed at %ld\n", k);
+					return 1;
+				}
+			}
+			printf("reopened %ld\n", n);
 		} else if (!strcmp(argv[i], "heap")) {
 			printf("heap used %zu kept %zu limit %zu\n",
 			       vm->heap_used, vm->free_bytes, vm->lim.heap);

@@ -128,10 +128,15 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 	d->chr = chr;
 	d->obj = obj;
 	/* the loader made every device vtable extend its class's own */
+	d->file_private = chr;
 	for (i = 0; i < KD__COUNT; i++) {
 		slot = callback_slot(chr ? "CharDevice" : "Device", i);
-		if (slot >= 0)
-			d->ops[i] = c->vtable[slot];
+		if (slot < 0)
+			continue;
+		d->ops[i] = c->vtable[slot];
+		if (d->ops[i].func != KIMG_NONE &&
+		    (vm->img->funcs[d->ops[i].func].flags & KFN_KEEPS_FILE))
+			d->file_private = false;
 	}
 	if (vm->host.dev_add) {
 		err = vm->host.dev_add(vm->host.ctx, d);
@@ -152,7 +157,7 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 
 /*
  * The collector's roots of the devices: each registered device object,
- * and (1.1) the File of each open CharDevice file.
+ * and (1.1) the File of each open CharDevice file and of each spare.
  */
 void kvm_devices_mark(struct kvm *vm)
 {
@@ -163,6 +168,9 @@ void kvm_devices_mark(struct kvm *vm)
 		kvm_gc_mark_obj(vm, d->obj);
 	for (f = vm->chr_files; f; f = f->chr_next)
 		kvm_gc_mark_obj(vm, f->file);
+	for (f = vm->spare_files; f; f = f->next_spare)
+		if (f->file)
+			kvm_gc_mark_obj(vm, f->file);
 }
 
 /*
@@ -400,11 +408,13 @@ static int produce(struct kdev_file *f)
 /*
  * Called under the script's lock with nothing unrooted live: the charge
  * may run a collection.  NULL when the quota is spent (no abort left
- * pending: nothing runs).
+ * pending: nothing runs).  A spare comes with the File it kept, if any,
+ * no longer rooted: the caller uses it before it allocates, or drops it.
  */
 static struct kdev_file *file_get(struct kvm *vm)
 {
 	struct kdev_file *f = vm->spare_files;
+	struct kobj *file;
 
 	if (!f) {
 		f = kvm_mem_alloc(vm, sizeof(*f));
@@ -416,7 +426,9 @@ static struct kdev_file *file_get(struct kvm *vm)
 	}
 	vm->spare_files = f->next_spare;
 	vm->nspare_files--;
+	file = f->file;
 	memset(f, 0, sizeof(*f));
+	f->file = file;
 	return f;
 }
 
@@ -488,6 +500,7 @@ static void chr_link(struct kvm *vm, struct kdev_file *f)
 /*
  * Its release: the File is never passed to a callback again, but a
  * script that kept it may still ask it (the language reference §9.1).
+ * The file keeps it only if its device is file_private.
  */
 static void chr_unlink(struct kdev_file *f)
 {
@@ -497,9 +510,26 @@ static void chr_unlink(struct kdev_file *f)
 	*f->chr_pprev = f->chr_next;
 	if (f->chr_next)
 		f->chr_next->chr_pprev = f->chr_pprev;
-	f->file = NULL;
+	if (!f->dev->file_private)
+		f->file = NULL;
 	f->chr_next = NULL;
 	f->chr_pprev = NULL;
+}
+
+/*
+ * The File of a new open of a CharDevice: the one a spare kept, cleared
+ * as a new one would be (no script can reach it: see file_private), or
+ * a new one.  NULL when the quota is spent (logged).
+ */
+static struct kinst *file_object(struct kvm *vm, struct kdev_file *f)
+{
+	struct kinst *in = (struct kinst *)f->file;
+
+	if (!in)
+		return (struct kinst *)new_builtin(vm, KC_File);
+	memset(in->f, 0, sizeof(union kvalue) *
+	       (size_t)vm->img->classes[KC_File]->nfields);
+	return in;
 }
 
 /*
@@ -528,9 +558,14 @@ int kdev_open(struct kdev *d, unsigned int fl, struct kdev_file **filep)
 		goto out_unlock;
 	f->dev = d;
 	args[0].o = d->obj;
-	if (d->chr) {
-		/* f is no object: the File's allocation may collect */
-		file = new_builtin(vm, KC_File);
+	if (!d->chr) {
+		f->file = NULL;		/* a Device's file has no File */
+	} else {
+		/*
+		 * f is no object: the File's allocation may collect (f's
+		 * own kept File, unrooted now, is reused without one)
+		 */
+		file = file_object(vm, f);
 		if (!file) {
 			file_put(vm, f);
 			goto out_unlock;
@@ -549,6 +584,9 @@ int kdev_open(struct kdev *d, unsigned int fl, struct kdev_file **filep)
 	if (err) {
 		if (file)
 			file->f[KF_FILE_FLAGS].i |= KDEV_FL_RELEASED;
+		/* open() may have kept the File unless the device is private */
+		if (!d->file_private)
+			f->file = NULL;
 		file_put(vm, f);
 		goto out_unlock;
 	}

@@ -188,6 +188,12 @@ struct kinline_cache {
  * its trace name and ends in "lambda@LINE" (the line where it begins).
  */
 #define KFN_LAMBDA	8u
+/*
+ * (1.1) Set by the loader, never by an image (link.c refuses unknown
+ * bits): the function may let a File out of its File-typed registers
+ * (verify.c, ld_func_keeps_file).
+ */
+#define KFN_KEEPS_FILE	0x100u
 
 struct kfunc {
 	const char *name;	/* NUL-terminated: "fib", "Point.sum", "<init>" */

@@ -655,6 +655,11 @@ struct kdev {
 	 * Device has no poll and seek (those entries are unused).
 	 */
 	struct kmethod_ref ops[KD__COUNT];
+	/*
+	 * (1.1) A CharDevice none of whose callbacks may keep its File
+	 * (KFN_KEEPS_FILE): a released file's File goes to the next open.
+	 */
+	bool file_private;
 	uint32_t nopen;
 	void *host_data;	/* for the host (e.g. the miscdevice) */
 };
@@ -673,6 +678,9 @@ struct kdev_file {
 	/*
 	 * (1.1) A CharDevice's file: its File object, a root while the
 	 * file is open (on vm->chr_files); a File outlives its kdev_file.
+	 * A spare keeps the File of a released file of a file_private
+	 * device, which no script can reach, for the next open (a root on
+	 * vm->spare_files).
 	 */
 	struct kobj *file;
 	struct kdev_file *chr_next, **chr_pprev;

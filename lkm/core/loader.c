@@ -547,6 +547,16 @@ static int verify_image(struct ld *ld)
 	for (i = 0; i < ld->img->nfuncs; i++)
 		if (ld_verify_function(ld, &ld->img->funcs[i]))
 			return ld->failed;
+	/*
+	 * Only now: LOADFN's rule reads the flags of the function it names,
+	 * which must stay the image's until every function is verified.
+	 */
+	for (i = 0; i < ld->img->nfuncs; i++) {
+		struct kfunc *f = (struct kfunc *)&ld->img->funcs[i];
+
+		if (ld_func_keeps_file(ld, f))
+			f->flags |= KFN_KEEPS_FILE;
+	}
 	return 0;
 }
 

@@ -171,5 +171,6 @@ bool ld_func_is_member(const struct kfunc *f);
 /* ---- verify.c: the code -------------------------------------------------- */
 
 int ld_verify_function(struct ld *ld, const struct kfunc *f);
+bool ld_func_keeps_file(struct ld *ld, const struct kfunc *f);
 
 #endif /* KLOADER_H */

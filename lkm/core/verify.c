@@ -868,6 +868,131 @@ static int verify_operands(struct ld *ld, struct vinsn *v,
 	return 0;
 }
 
+/* ---- (1.1) where a File may go ------------------------------------------ */
+
+/* Register r of f is declared File (it holds a File or null). */
+static bool is_file_reg(const struct kimage *img, const struct kfunc *f,
+			int64_t r)
+{
+	return r >= 0 && r < f->nregs &&
+	       ld_type_class(img, f->reg_types[r]) == KC_File;
+}
+
+/*
+ * Whether operand k of instruction op (a register holding a File) only
+ * reads the File without handing it on: its fields (data) read or
+ * written, a test against null or another reference, instanceof, or a
+ * copy into another File register.
+ */
+static bool reads_file_only(const struct kimage *img, const struct kfunc *f,
+			    uint32_t op, uint32_t k, const int32_t *w)
+{
+	switch (op) {
+	case KOP_MOV:
+	case KOP_CAST:
+		return is_file_reg(img, f, w[0]);
+	case KOP_GETF:
+	case KOP_INSTOF:
+		return k == 1;
+	case KOP_SETF:
+		return k == 0;		/* the object, not the value stored */
+	case KOP_JNULL:
+	case KOP_JNNULL:
+	case KOP_EQREF:
+		return true;
+	}
+	return false;
+}
+
+/* The type of the method a verified CALLV calls, as verify_insn found it. */
+static uint32_t callv_sig(struct ld *ld, const struct kfunc *f,
+			  const int32_t *w)
+{
+	const struct kimage *img = ld->img;
+	uint32_t rt = f->reg_types[w[2]];
+	const struct kclass *k = img->types[rt].kind == KT_IFACE ?
+		ld_get_class(img, KC_Object) :
+		ld_get_class(img, ld_type_class(img, rt));
+	const struct kmethod_ref *m = &k->vtable[w[1]];
+
+	return m->native != KIMG_NONE ? ld->priv->natives[m->native].functype :
+					img->funcs[m->func].type;
+}
+
+/*
+ * Whether verified function f may let a File out of its File registers:
+ * into a register of another type, a field, an element, a global, a
+ * captured value, an argument (but the receiver of a File method), or
+ * the result.  A File register holds nothing but a File, so when no
+ * callback of a CharDevice may keep one, the File of a released file is
+ * unreachable from the script and device.c may give it to the next open.
+ * Conservative: any use not listed in reads_file_only() keeps the File,
+ * and so does the receiver of any call but a File method's.
+ */
+bool ld_func_keeps_file(struct ld *ld, const struct kfunc *f)
+{
+	const struct kimage *img = ld->img;
+	uint32_t pc, op = 0, k;
+
+	for (pc = 0; pc < f->ncode;
+	     pc += 1 + (uint32_t)strlen(op_operands[op])) {
+		const int32_t *w = f->code + pc + 1;
+		int32_t blk = -1;	/* the argument block's operand */
+		int64_t b = 0, n = 0;	/* its registers */
+
+		op = (uint32_t)f->code[pc];
+		switch (op) {
+		case KOP_CALL:
+			blk = 2;
+			n = img->funcs[w[1]].nargs;
+			break;
+		case KOP_CALLN:
+			blk = 2;
+			n = ld->priv->natives[w[1]].nparams;
+			if (kb_native_has_recv((uint32_t)w[1])) {
+				/* a File method's receiver stays in */
+				if (ld->priv->natives[w[1]].owner == KC_File)
+					b = 1;
+				else
+					n++;
+			}
+			break;
+		case KOP_CALLV:		/* A s B C q */
+			blk = 3;
+			n = img->types[callv_sig(ld, f, w)].nparams;
+			break;
+		case KOP_CALLF:		/* A B C */
+			blk = 2;
+			n = img->types[f->reg_types[w[1]]].nparams;
+			break;
+		case KOP_CLOSURE:	/* A f C N */
+		case KOP_NEWARRV:	/* A t C N */
+			blk = 2;
+			n = w[3];
+			break;
+		case KOP_CALLA:		/* A B e N C q */
+			blk = 4;
+			n = w[3];
+			break;
+		case KOP_CALLI:		/* A t i B C q */
+			blk = 4;
+			n = img->types[img->ifaces[img->types[w[1]].elem]
+				       .method_types[w[2]]].nparams;
+			break;
+		}
+		if (blk >= 0)
+			for (b += w[blk]; n > 0 && b < f->nregs; b++, n--)
+				if (is_file_reg(img, f, b))
+					return true;
+		for (k = 0; op_operands[op][k]; k++)
+			if (op_operands[op][k] == 'r' && (int32_t)k != blk &&
+			    is_file_reg(img, f, w[k]) &&
+			    !reads_file_only(img, f, op, k, w))
+				return true;
+	}
+	return false;
+}
+
 /*
  * One function (header already checked by link.c).  The scratch buffer
  * holds the instruction-start bits and then the inline-cache bits, both
