@@ -110,6 +110,29 @@ def test_timer_started_after_unloading_began_stays_inactive(wait_host):
                    "live 0"]
 
 
+PERIODIC = """
+int runs;
+Timer t = new Timer(() -> { runs++; });
+t.every(1);
+class D extends CharDevice {
+    int ioctl(File f, int cmd, int arg) { return runs; }
+}
+CharDevice.register("d", new D());
+"""
+
+
+def test_late_periodic_timer_runs_the_periods_it_missed(wait_host):
+    # a 1 ms timer the host wakes 10 ms late runs 10 times in that one
+    # run; 2 s late (past the second it may catch up) once, then again
+    # a period later; 500 ms late, 64 runs (one run's batch), the next
+    # of its missed periods due 435 ms ago: at once
+    out = wait_host(PERIODIC, 10**6, "timers", "10", "ioctl", "9",
+                    "timers", "2000", "ioctl", "9", "timers", "500",
+                    "ioctl", "9")
+    assert out == ["timers armed 1", "ioctl 10", "timers armed 1", "ioctl 11",
+                   "timers armed -435", "ioctl 75", "live 0"], out
+
+
 # small objects made and dropped (cmd 5), then kept until the quota ends
 # the call (cmd 6) or 4,000 more a call (cmd 8), and how many were kept
 # (cmd 7)

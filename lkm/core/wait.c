@@ -32,6 +32,12 @@
 #define KVM_IDLE_CTX_MAX	2u
 /* Timer callbacks one kvm_run_timers() runs before it lets others go. */
 #define KVM_TIMER_BATCH		64u
+/*
+ * How far behind a periodic timer may fall and still run its missed
+ * periods one after another: beyond it, it starts again a period from
+ * now.
+ */
+#define KVM_TIMER_CATCHUP_NS	1000000000LL
 /* The longest delay of Timer.start and every, and of awaitFor's clamp. */
 #define KVM_TIMER_MAX_MS	10000000
 #define KVM_AWAIT_MAX_MS	10000
@@ -625,8 +631,13 @@ static void timer_fire(struct kvm *vm, struct kinst *t)
  * or many heavy ones due together, cannot hold the host or keep a woken
  * waiter from its lock for long); the rest are due at once, for the
  * next run.  A one-shot timer is inactive from when its function begins;
- * a periodic one is due a period later, or a period from now when it
- * fell behind (missed periods are skipped, not run in a burst).
+ * a periodic one is due a period after its last due time, so that its
+ * runs keep up with the clock when the host wakes it late (a kernel's
+ * delayed work waits for whole jiffies: 4 ms at HZ=250, longer than a
+ * short period): the periods it missed run one after another.  One that
+ * fell more than KVM_TIMER_CATCHUP_NS behind (the script's lock was held
+ * that long, or its function takes longer than its period) skips them
+ * and is due a period from now.
  */
 void kvm_run_timers(struct kvm *vm)
 {
@@ -662,7 +673,7 @@ void kvm_run_timers_started_by(struct kvm *vm, int64_t max_seq)
 		}
 		if (t->f[KF_TIMER_PERIOD].i) {
 			t->f[KF_TIMER_DUE].i += t->f[KF_TIMER_PERIOD].i;
-			if (t->f[KF_TIMER_DUE].i <= now)
+			if (t->f[KF_TIMER_DUE].i <= now - KVM_TIMER_CATCHUP_NS)
 				t->f[KF_TIMER_DUE].i = now +
 					t->f[KF_TIMER_PERIOD].i;
 			t->f[KF_TIMER_SEQ].i = ++vm->timer_seq;

@@ -28,8 +28,9 @@ scripts examples/fifo.k and tests/kernel/scripts/kwait*.k):
   through /dev/fifo with 3 messages in flight (at least 5 processes wait
   in read(2) at any time), every message read exactly once;
 - a periodic Timer's count against the clock (never more than one tick a
-  period, at least half of them under emulation), a reader woken by it,
-  nothing after cancel;
+  period, at least half of them under emulation), with a 20 ms period and
+  with a 2 ms one, shorter than a jiffy (the periods the delayed work
+  missed run late), a reader woken by it, nothing after cancel;
 - an open(2) that waits in the script's open: SIGINT gives EINTR, a
   wake-up lets it through;
 - unload: EBUSY while a reader waits, and while an open waits (no file
