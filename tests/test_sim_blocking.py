@@ -374,6 +374,41 @@ def test_budget_counts_one_callback_across_its_waits(run):
     assert "at Spin.ioctl" in err
 
 
+OOM_THEN_WAIT = """
+class D extends CharDevice {
+    WaitQueue q = new WaitQueue();
+    int ioctl(File f, int cmd, int arg) {
+        if (cmd == 7) {
+            Array<String> a = new Array<String>();
+            while (true) a.add("x".repeat(4096));
+        }
+        q.awaitFor(10);
+        return 1;
+    }
+    void read(File f, OutputStream out, int count) { out.write("r"); }
+}
+CharDevice.register("d", new D());
+"""
+
+
+def test_wait_after_an_out_of_memory_abort_collects_its_garbage(run):
+    # the aborted call's arrays fill the quota until a collection: a wait
+    # that finds the quota short for its parked state, and a read for
+    # its buffer, collect first
+    status, out, err = run(OOM_THEN_WAIT, "open d; ioctl $ 7; &ioctl $ 1; "
+                           "wait 10; ioctl $ 7; read $ 65536; &ioctl $ 1; "
+                           "wait 10", "--heap", "4000000")
+    assert status == 0, err
+    assert lines(out)[2:] == [
+        "> ioctl $ 7", "error EIO (5): Input/output error",
+        "> &ioctl $ 1", "> wait 10", "&1 result 1",
+        "> ioctl $ 7", "error EIO (5): Input/output error",
+        "> read $ 65536", '1 bytes "r"',
+        "> &ioctl $ 1", "> wait 10", "&2 result 1"]
+    assert lines(err)[0] == "abort: out of memory"
+    assert err.count("abort:") == 2, err
+
+
 def test_timer_runs_under_a_callback_budget_and_a_failure_cancels_it(run):
     status, out, err = run(SPIN, "open spin; ioctl $ 3; ioctl $ 4; wait 10; "
                            "ioctl $ 4; wait 100; ioctl $ 4",

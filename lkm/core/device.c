@@ -625,7 +625,7 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 	 * keeps for as long as it sleeps, is charged to the quota: sleeping
 	 * readers cannot hold kernel memory beyond it.
 	 */
-	if (!kvm_quota_take(vm, count))
+	if (!kvm_quota_take_collect(vm, count))
 		return -ENOMEM;
 	s = new_stream(vm, true);
 	if (!s) {
@@ -727,7 +727,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 	if (kp_mutex_lock(&vm->lock))
 		return -EINTR;
 	/* (1.1) the host's copy, kept while a CharDevice's write waits */
-	if (d->chr && !kvm_quota_take(vm, n)) {
+	if (d->chr && !kvm_quota_take_collect(vm, n)) {
 		kp_mutex_unlock(&vm->lock);
 		return -ENOMEM;
 	}

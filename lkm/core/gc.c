@@ -230,6 +230,27 @@ static bool charge(struct kvm *vm, size_t n)
 }
 
 /*
+ * kvm_quota_take for a charge that is not an allocation (a parked call's
+ * state), from a point where an allocation could collect: when the quota
+ * is short, a collection runs first (charged as charge()'s are), so that
+ * the garbage of an earlier call does not hold the quota.  false: still
+ * short (no abort set), or the budget could not pay for the collection
+ * (its abort set).
+ */
+bool kvm_quota_take_collect(struct kvm *vm, size_t n)
+{
+	bool skip;
+
+	if (charge_quota(vm, n))
+		return true;
+	if (!can_collect(vm, &skip, n))
+		return false;
+	if (!skip)
+		kvm_gc(vm);
+	return charge_quota(vm, n);
+}
+
+/*
  * A charged block that is not an object (array storage, buffers): not
  * zeroed, unknown to the collector; its owner frees it with kvm_mem_free()
  * and the same n.  NULL: an abort is set.

@@ -867,6 +867,7 @@ size_t kvm_obj_size(struct kvm *vm, const struct kobj *o);
 
 /* heap quota only, no budget, no collection (gc.c); false: over it */
 bool kvm_quota_take(struct kvm *vm, size_t n);
+bool kvm_quota_take_collect(struct kvm *vm, size_t n);
 void kvm_quota_give(struct kvm *vm, size_t n);
 
 /* (1.1) waits and timers (wait.c) */

@@ -189,8 +189,10 @@ static struct kctx *kvm_park(struct kvm *vm)
 
 	for (i = 0; i < vm->nsaved; i++)
 		n += vm->saved[i].n * sizeof(struct ktrace_ent);
-	if (!kvm_quota_take(vm, n)) {
-		kvm_abort(vm, KVM_ABORT_OOM);
+	/* the caller rooted what it holds: a collection may run */
+	if (!kvm_quota_take_collect(vm, n)) {
+		if (vm->abort_kind == KVM_ABORT_NONE)
+			kvm_abort(vm, KVM_ABORT_OOM);
 		return NULL;
 	}
 	c = idle_get(vm);
