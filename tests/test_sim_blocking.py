@@ -374,6 +374,36 @@ def test_budget_counts_one_callback_across_its_waits(run):
     assert "at Spin.ioctl" in err
 
 
+PIDS = """
+class D extends CharDevice {
+    WaitQueue q = new WaitQueue();
+    boolean go;
+    int ioctl(File f, int cmd, int arg) {
+        int me = System.pid();
+        if (cmd == 5) { go = true; q.wakeAll(); return 0; }
+        while (!go) q.await();
+        return System.pid() == me ? 1 : 0;
+    }
+    void read(File f, OutputStream out, int count) {
+        out.write("" + System.pid());
+    }
+}
+CharDevice.register("d", new D());
+"""
+
+
+def test_each_background_operation_is_a_process_of_its_own(run):
+    # System.pid(): the foreground operations share one, each &OP has
+    # another, kept across its waits
+    status, out, err = run(PIDS, "open d; read $; &read 3; &read 3; "
+                           "read 3; &ioctl 3 1; ioctl 3 5")
+    assert status == 0, err
+    got = lines(out)
+    fg, bg1, bg2, fg2 = (got[i].split('"')[1] for i in (3, 5, 7, 9))
+    assert fg == fg2 and len({fg, bg1, bg2}) == 3, got
+    assert got[-1] == "&3 result 1", got
+
+
 OOM_THEN_WAIT = """
 class D extends CharDevice {
     WaitQueue q = new WaitQueue();

@@ -251,6 +251,11 @@ long kp_live_allocs(void);
 int64_t kp_nanotime(void);
 uint64_t kp_random_u64(void);
 int64_t kp_pid(void);
+/*
+ * Userspace only: the pid kp_pid() gives on the calling thread (0: the
+ * process's own), so that a simulated process has one of its own.
+ */
+void kp_set_thread_pid(int64_t pid);
 #define KP_COMM_LEN 16
 void kp_comm(char *buf);
 void kp_sleep_ms(unsigned int ms);

@@ -96,9 +96,16 @@ uint64_t kp_random_u64(void)
 	return v ^ (v >> 31);
 }
 
+static __thread int64_t thread_pid;
+
+void kp_set_thread_pid(int64_t pid)
+{
+	thread_pid = pid;
+}
+
 int64_t kp_pid(void)
 {
-	return (int64_t)getpid();
+	return thread_pid ? thread_pid : (int64_t)getpid();
 }
 
 /* The calling thread's name, as TASK_COMM_LEN bytes are in the kernel. */

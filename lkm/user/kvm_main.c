@@ -786,6 +786,9 @@ static void *task_main(void *arg)
 	int err;
 
 	self = t;
+	/* background operation N runs as another process: its own pid */
+	if (t->bg)
+		kp_set_thread_pid((int64_t)getpid() + t->bg);
 	pthread_mutex_lock(&sched_mu);
 	while (running != t)
 		pthread_cond_wait(&t->cv, &sched_mu);
