@@ -684,13 +684,15 @@ long kdev_read(struct kdev_file *f, char *buf, size_t count, int64_t *pos,
 		n = chr_read(f, buf, count, pos, fl);
 		goto out_unlock;
 	}
-	if (!f->has_content || *pos == 0) {
+	/* the first read(2), even after an lseek made the content */
+	if (!f->has_content || *pos == 0 || !f->read_done) {
 		err = produce(f);
 		if (err) {
 			n = err;
 			goto out_unlock;
 		}
 	}
+	f->read_done = true;
 	n = 0;
 	if (*pos < 0 || *pos >= (int64_t)f->content_len)
 		goto out_unlock;

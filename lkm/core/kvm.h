@@ -674,6 +674,7 @@ struct kdev_file {
 	uint8_t *content;
 	uint32_t content_len, content_cap;
 	bool has_content;	/* false: the next read(2) runs read() */
+	bool read_done;		/* a read(2) ran (an lseek may have made content) */
 	struct kdev_file *next_spare;	/* on vm->spare_files */
 	/*
 	 * (1.1) A CharDevice's file: its File object, a root while the
