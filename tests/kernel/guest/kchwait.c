@@ -855,8 +855,10 @@ static int cmd_timer(const char *dev, long period, long run)
 	boots = ioctl_or_die(fd, KT_BOOT, 0, "boot ticks");
 	if (boots < 1)
 		fail("the timer the init started never ran");
-	ioctl_or_die(fd, KT_EVERY, period, "every");
+	/* the clock from before the start to after the cancel: no tick
+	 * can come outside it */
 	t0 = now_ms();
+	ioctl_or_die(fd, KT_EVERY, period, "every");
 	/* a reader woken by the timer's function */
 	r = read(fd, line, sizeof(line) - 1);
 	if (r <= 0)
