@@ -2040,6 +2040,47 @@ def _get_parser():
     return _parser
 
 
+_JAVA_CODES = frozenset(f"E00{n}" for n in range(20, 33))
+
+
+def _after_java_constructs(source, diags):
+    """`diags` (sorted by position) without the syntax errors that follow
+    a Java construct (E0020-E0032) in its own statement or declaration
+    head: up to the next `;`, `{` or `}` at its brace depth.  The parser
+    repairs such a construct rather than skipping it (the language
+    reference §10: after an error the rest of the statement is skipped),
+    so what comes after it would otherwise be reported too: `long l = 5 +;`
+    gets E0025 only, `double d = 1.0;` no error at `.0`.  Another Java
+    construct there is still reported (`public static`)."""
+    if not any(d.code in _JAVA_CODES for d in diags):
+        return diags
+    starts = [0]
+    for i, ch in enumerate(source):
+        if ch == "\n":
+            starts.append(i + 1)
+
+    def offset(d):
+        line, col = d.span[1], d.span[2]
+        return starts[line - 1] + col - 1 if 0 < line <= len(starts) else 0
+
+    kept, muted_to = [], -1
+    for d in diags:
+        at = offset(d)
+        if d.code not in _JAVA_CODES:
+            if at <= muted_to:
+                continue
+            kept.append(d)
+            continue
+        kept.append(d)
+        end = len(source)
+        for m in _SCAN.finditer(source, at):
+            if m.lastgroup == "op" and m.group() in ";{}":
+                end = m.start()
+                break
+        muted_to = max(muted_to, end)
+    return kept
+
+
 def parse(source, filename="<input>"):
     """Parse `source`; returns (Program or None, diagnostics)."""
     with _lock:
@@ -2077,6 +2118,7 @@ def parse(source, filename="<input>"):
         b.pending_nodes = []
         parser.diags = []
     diags.sort(key=lambda d: (d.span[1], d.span[2]))
+    diags = _after_java_constructs(source, diags)
     if items is None or diags:
         return None, diags
     lines = source.count("\n") + 1
