@@ -639,15 +639,15 @@ class Checker:
             if not ci.interfaces:
                 continue
             ms = {}
-            ok = True
+            clashing = set()    # names reported as E0707: not missing too
             for ii in ci.interfaces:
                 for im in ii.methods.values():
                     if not self._merge_method(ms, im, ci.name, cd.name_span, "class"):
-                        ok = False
-            if not ok:
-                continue
+                        clashing.add(im.name)
             missing = []
             for im in ms.values():
+                if im.name in clashing:
+                    continue
                 m = ci.lookup_method(im.name)
                 # A method implements an interface method only with a vtable
                 # slot (an itable entry is a slot number) and exactly its
