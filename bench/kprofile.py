@@ -1,0 +1,141 @@
+"""Where the time of a chardev benchmark row goes, in the guest's kernel.
+
+One QEMU boot of the chardev benchmark's guest (bench/test_chardev.py,
+bench/kernel/bench_chardev.sh: the same modules, images and companions)
+in which, instead of the timed rounds, perf samples the whole guest
+(`perf record -a -g -e cpu-clock`: QEMU emulates no PMU, so the clock
+samples) while one measurement of each chosen row runs, and
+`perf report` prints its symbols, kernel and user, by self time or with
+their callees (--children). The host's perf binary and its libraries are
+copied into the initramfs (`apt-get install linux-perf`).
+
+    python3 bench/kprofile.py [--kernel 6.1|6.12] [--children] [--limit PCT]
+                              [--scale N] [ROW...]
+
+ROW is a measurement of the benchmark's guest: open:/dev/kref,
+open:/dev/kchr_emptyj, rot4k:/dev/rot13j, pp:/dev/fifo0j,/dev/fifo1j ...
+(default: each JIT row and its C peer). The samples are of the guest as
+emulated: TCG's cost per guest instruction is not the hardware's, and a
+sample lands where interrupts were enabled again, so time spent with them
+off shows at _raw_spin_unlock_irqrestore and finish_task_switch.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import test_chardev as chardev  # noqa: E402
+from test_chardev import kbench, ktest, qemu  # noqa: E402
+
+DEFAULT_ROWS = ["open:/dev/kref", "open:/dev/kchr_emptyj",
+                "rot4k:/dev/kref_rot13", "rot4k:/dev/rot13j",
+                "pp:/dev/kref_fifo0,/dev/kref_fifo1", "pp:/dev/fifo0j,/dev/fifo1j"]
+
+# The profiling case that stands for bench_chardev.sh's kt_rounds: one
+# measurement per row (bench_chardev.sh's own `measure`), perf around it.
+PROFILE_CASE = r"""kt_profile() {
+	for m in $(cat /ktest/kprofile.rows); do
+		echo "=== $m"
+		perf record -q -e cpu-clock -F 4000 -a -g -o /tmp/p.data -- \
+			sh -c ". /ktest/kprofile.measure; measure $m" || return 1
+		perf report -i /tmp/p.data --stdio $PERF_SORT \
+			--percent-limit $PERF_LIMIT -g none --sort sym -n 2>&1 |
+			grep -v '^#' | grep -v '^$' | head -n 60
+	done
+}
+
+"""
+
+
+def guest_script(children: bool, limit: float, scale: int) -> tuple[Path, Path]:
+    """The suite script (bench_chardev.sh with kt_rounds replaced by
+    kt_profile) and the `measure` function it runs, with the round's counts
+    times `scale`, written to build/kernel/bench/."""
+    src = (chardev.BENCH_K / "bench_chardev.sh").read_text()
+    start, end = src.index("kt_rounds() {"), src.index("kt_unload() {")
+    measure_at = src.index("measure() {")
+    measure_end = src.index("\n}\n", measure_at) + 3
+    sort = "--children" if children else "--no-children"
+    script = (src[:start] + f"PERF_SORT={sort}\nPERF_LIMIT={limit}\n"
+              + PROFILE_CASE + src[end:])
+    out = kbench.OUT / "kprofile.sh"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(script)
+    measure = kbench.OUT / "kprofile.measure"
+    counts = "".join(f"{n}=$(({n} * {scale}))\n" for n in
+                     ("OPEN_N", "ROT4K_N", "ROT64K_N", "PINGPONG_N"))
+    measure.write_text(". /ktest/chardev.conf\n" + counts + src[measure_at:measure_end])
+    return out, measure
+
+
+def perf_files() -> dict[str, str]:
+    """Guest path -> host path of the perf binary and its libraries."""
+    perf = shutil.which("perf")
+    if perf is None:
+        sys.exit("kprofile: no perf on this machine (apt-get install linux-perf)")
+    perf = os.path.realpath(perf)
+    files = {"usr/bin/perf": perf}
+    ldd = subprocess.run(["ldd", perf], capture_output=True, text=True,
+                         check=True).stdout
+    for line in ldd.splitlines():
+        for word in line.split():
+            if word.startswith("/"):
+                files[word.lstrip("/")] = os.path.realpath(word)
+    return files
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description="Profile chardev benchmark rows in the guest's kernel with perf.")
+    ap.add_argument("rows", nargs="*", default=DEFAULT_ROWS, metavar="ROW",
+                    help="KIND:DEVICE[,DEVICE2] as bench_chardev.sh measures it")
+    ap.add_argument("--kernel", default="6.1", choices=list(qemu.KERNEL_LINES))
+    ap.add_argument("--children", action="store_true",
+                    help="sort by time including callees")
+    ap.add_argument("--limit", type=float, default=0.5,
+                    help="leave out symbols under this percentage (default 0.5)")
+    ap.add_argument("--scale", type=int, default=10,
+                    help="operations per measurement, times a round's (default 10)")
+    args = ap.parse_args()
+    script, measure = guest_script(args.children, args.limit, args.scale)
+    rows = kbench.OUT / "kprofile.rows"
+    rows.write_text("\n".join(args.rows) + "\n")
+
+    class ProfileSuite(ktest.GuestSuite):
+        @property
+        def script(self) -> Path:
+            return script
+
+    files = dict(chardev.SUITE.files)
+    files.update({"ktest/kprofile.rows": str(rows),
+                  "ktest/kprofile.measure": str(measure)})
+    files.update(perf_files())
+    chardev.SUITE.files = files     # prepare() adds the images there
+    suite = ProfileSuite("kprofile", modules=chardev.SUITE.modules, files=files,
+                         build_hint=chardev.SUITE.build_hint,
+                         prepare=chardev.prepare, timeout=1800)
+    print(f"kprofile: booting {args.kernel} (QEMU, software emulation)...",
+          file=sys.stderr, flush=True)
+    r = suite.boot(args.kernel)
+    failed = [c for c in r.cases if not c.ok]
+    for c in r.cases:
+        if c.name == "profile":
+            print("\n".join(c.diagnostics))
+    if failed or not r.completed:
+        for c in failed:
+            print(f"kprofile: case {c.name} failed: " + " | ".join(c.diagnostics[-6:]),
+                  file=sys.stderr)
+        if not r.completed:
+            print(r.console_tail(20), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
