@@ -138,25 +138,32 @@ out_put:
 /*
  * read(2) and write(2) copy through a kernel buffer: the VM sees kernel
  * memory only, and at most KDEV_CONTENT_MAX / KDEV_WRITE_MAX bytes a call.
+ * Up to KDEV_BOUNCE_SMALL bytes it is on the stack (a FIFO's messages, a
+ * line of text), else allocated.
  */
+#define KDEV_BOUNCE_SMALL	64
+
 static ssize_t kdev_fop_read(struct file *file, char __user *buf,
 			     size_t count, loff_t *ppos)
 {
 	struct kdev_file *f = file->private_data;
 	int64_t pos = *ppos;
-	char *bounce;
+	char small[KDEV_BOUNCE_SMALL], *bounce = small;
 	long n;
 
 	count = min_t(size_t, count, KDEV_CONTENT_MAX);
-	bounce = kvmalloc(count ? count : 1, GFP_KERNEL);
-	if (!bounce)
-		return -ENOMEM;
+	if (count > sizeof(small)) {
+		bounce = kvmalloc(count, GFP_KERNEL);
+		if (!bounce)
+			return -ENOMEM;
+	}
 	n = kdev_read(f, bounce, count, &pos, file_flags(file));
 	if (n > 0 && copy_to_user(buf, bounce, n))
 		n = -EFAULT;
 	if (n >= 0)
 		*ppos = pos;
-	kvfree(bounce);
+	if (bounce != small)
+		kvfree(bounce);
 	return count_call(f, n);
 }
 
@@ -165,17 +172,22 @@ static ssize_t kdev_fop_write(struct file *file, const char __user *buf,
 {
 	struct kdev_file *f = file->private_data;
 	int64_t pos = *ppos;
-	char *bounce;
+	char small[KDEV_BOUNCE_SMALL], *bounce = small;
 	long n;
 
 	count = min_t(size_t, count, KDEV_WRITE_MAX);
-	bounce = vmemdup_user(buf, count);
-	if (IS_ERR(bounce))
-		return PTR_ERR(bounce);
+	if (count > sizeof(small)) {
+		bounce = vmemdup_user(buf, count);
+		if (IS_ERR(bounce))
+			return PTR_ERR(bounce);
+	} else if (copy_from_user(small, buf, count)) {
+		return -EFAULT;
+	}
 	n = kdev_write(f, bounce, count, &pos, file_flags(file));
 	if (n >= 0)
 		*ppos = pos;
-	kvfree(bounce);
+	if (bounce != small)
+		kvfree(bounce);
 	return count_call(f, n);
 }
 
