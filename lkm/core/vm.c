@@ -239,6 +239,9 @@ static int begin_throw(struct kvm *vm, struct kobj *exc)
  */
 int kvm_throw_new(struct kvm *vm, uint32_t cls, const char *msg)
 {
+	/* a native's mistake must not take the kernel with it */
+	if (KP_WARN_ON(!msg))
+		msg = "";
 	return kvm_throw_newn(vm, cls, msg, strlen(msg));
 }
 

@@ -427,7 +427,8 @@ int kvm_poll_wait(struct kvm *vm, struct kobj *t, struct kobj *q)
 	if (!table->f[KF_POLLTABLE_VALID].i || !cb || !cb->poll_file)
 		return kvm_throw_deverr(vm, EINVAL, "poll table used after its poll");
 	if (!q)
-		return kvm_throw_new(vm, KC_NullPointerException, NULL);
+		return kvm_throw_new(vm, KC_NullPointerException,
+				     "null dereference");
 	file = (struct kinst *)cb->poll_file;
 	a = (struct karr *)file->f[KF_FILE_POLLED].o;
 	if (a) {

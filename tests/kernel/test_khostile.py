@@ -24,7 +24,8 @@
   int $0x80); a process killed while it waits for a busy script dies at
   once (its release runs later); an unload waiting for a busy script
   delays no other load; concurrent loads of one name: exactly one runs its
-  init and wins;
+  init and wins; a poll that hands PollTable.wait a null queue fails with
+  POLLERR and a logged NullPointerException, and the device stays usable;
 - a tree that user 1000 grows 20 levels deep and reads through toString
   and Array.join: the read gives the tree or EIO (abort), the log stays
   clean;

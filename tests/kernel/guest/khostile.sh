@@ -309,6 +309,16 @@ kt_load_user_device() {
 	ls -l /dev/khost_user
 }
 
+kt_poll_null_queue() {
+	# PollTable.wait(null) from user 1000: a NullPointerException that
+	# fails the poll with POLLERR and is logged; the next poll and open
+	# find the script free.
+	expect_user_ops /dev/khost_nullpoll "open poll poll close" \
+		'open 0\npoll 8\npoll 8\nclose 0' || return 1
+	dmesg | grep -q 'konoha: user: NullPointerException: null dereference' ||
+		{ echo "no NullPointerException report in the log"; return 1; }
+}
+
 kt_kernel_errnos_become_eio() {
 	# 512 (ERESTARTSYS) would restart the call forever, 514 and up are
 	# not errnos; 134 is past the last one (133): all EIO. From a
