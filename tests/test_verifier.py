@@ -219,8 +219,7 @@ VALID_CASES = {
     "objects": ("NEW p, P\nCALL _, P.<init>, p\nCALLV a, P.get, p, e, 0\n"
                 "GETF s, p, P.name\nSETF p, P.x, a\nMOV o, p\n"
                 "CAST p, o, P\nINSTOF z, o, Q\nINSTOF z, y, int\n"
-                "NEW e, E\nLOADNULL s\n"
-                "GETF s, e, 0\nMOV ex, e", REGS),
+                "NEW e, E\nLOADNULL s\nMOV ex, e", REGS),
     "subclass_receiver": ("NEW q, Q\nCALL _, Q.<init>, q\n"
                           "CALLV a, P.get, q, 15, 0\nCALL a, P.get, q\nMOV p, q\n"
                           "CALLV s, Object.toString, q, 15, 1", REGS),
@@ -959,6 +958,35 @@ OPERAND_CASES = [
 ]
 
 
+# The built-in classes' hidden fields: host pointers, limits and state the
+# natives trust (a forged WaitQueue.$host was a wild pointer in the kernel).
+HIDDEN_FIELDS = [("Exception", "$message", 0), ("DeviceError", "$errno", 1),
+                 ("File", "$pos", 1), ("File", "$flags", 2),
+                 ("File", "$polled", 3), ("PollTable", "$valid", 0),
+                 ("WaitQueue", "$host", 0), ("WaitQueue", "$waiters", 1),
+                 ("Timer", "$f", 0), ("Timer", "$due", 1),
+                 ("Timer", "$period", 2), ("Timer", "$seq", 3),
+                 ("Timer", "$active", 4), ("E", "$message", 0)]
+
+
+@pytest.mark.parametrize("op", ["GETF", "SETF"])
+@pytest.mark.parametrize("cls,field,idx", HIDDEN_FIELDS,
+                         ids=[f"{c}.{f}" for c, f, _ in HIDDEN_FIELDS])
+def test_hidden_builtin_fields_are_the_vms(checker, op, cls, field, idx):
+    ftype = {"$message": "String", "$polled": "WaitQueue[]",
+             "$f": "Func<void()>"}.get(field, "int")
+    regs = f"{cls} x; {ftype} v"
+    body = f"GETF v, x, {idx}" if op == "GETF" else f"SETF x, {idx}, v"
+    refused(checker, image(body, regs=regs),
+            f"function t: pc 0: {op}: field {field} of class {cls} is the VM's own")
+
+
+def test_public_builtin_fields_stay_open(checker):
+    # File.data and Device.mode are the script's
+    accepted(checker, image("GETF y, f, 0\nSETF f, 0, y\nGETF a, d, 0\n"
+                            "SETF d, 0, a", regs="File f; Any y; Device d; int a"))
+
+
 @pytest.mark.parametrize("name,body,msg", OPERAND_CASES,
                          ids=[c[0] for c in OPERAND_CASES])
 def test_operand_rule(checker, name, body, msg):
@@ -1033,7 +1061,7 @@ TYPING_CASES = [
     ("NEW_dest", "NEW p, Q", "NEW: register r5 has type P, expected Q"),
     ("GETF_type", "GETF a, p, P.name", "GETF: register r0 has type int, cannot hold String"),
     ("GETF_not_class", "GETF a, y, 0", "GETF: register r4 has type Any, expected a class"),
-    ("GETF_builtin_hidden_ok_type", "GETF a, ex, 0", "GETF: register r0 has type int, cannot hold String"),
+    ("GETF_builtin_hidden", "GETF a, ex, 0", "GETF: field $message of class Exception is the VM's own"),
     ("SETF_type", "SETF p, P.x, s", "SETF: register r2 has type String, expected int for the field"),
     ("NEWARR_not_array", "NEWARR ia, int, a", "NEWARR: type int is not an array type"),
     ("NEWARR_dest", "NEWARR ia, String[], a", "NEWARR: register r7 has type int[], expected String[]"),

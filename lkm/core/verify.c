@@ -574,6 +574,14 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 		if (w[x + 1] < 0 || (uint32_t)w[x + 1] >= k->nfields)
 			return VERR(ld, v, "class %s has no field %d", k->name,
 				    w[x + 1]);
+		/*
+		 * The built-in classes' hidden fields ($host, $pos, $valid,
+		 * $period...) are the VM's own: host pointers, limits and
+		 * state that natives trust.  Only natives touch them.
+		 */
+		if (k->field_names[w[x + 1]][0] == '$')
+			return VERR(ld, v, "field %s of class %s is the VM's own",
+				    k->field_names[w[x + 1]], k->name);
 		if (v->op == KOP_GETF)
 			return need_into(ld, v, k->field_types[w[2]], w[0]);
 		return need_from(ld, v, w[2], k->field_types[w[1]], "the field");
