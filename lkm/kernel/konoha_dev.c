@@ -402,14 +402,20 @@ static int konoha_wq_wait(void *ctx, void *wq, int64_t timeout_ms,
 		left = msecs_to_jiffies((unsigned int)min_t(int64_t, timeout_ms,
 							     INT_MAX));
 	prepare_to_wait_exclusive(head, &w, TASK_INTERRUPTIBLE);
-	/*
-	 * awaitFor(0) has passed already: schedule_timeout(0) would sleep
-	 * until the next tick.
-	 */
 	if (left && !signal_pending(current)) {
 		kp_mutex_unlock(lock);
 		left = schedule_timeout(left);
 		woken = konoha_wait_end(head, &w);
+		kp_mutex_lock_always(lock);
+	} else if (!left) {
+		/*
+		 * awaitFor(0) has passed already (schedule_timeout(0) would
+		 * sleep until the next tick): the lock is only let go, so
+		 * that whoever waits for it may run.
+		 */
+		woken = konoha_wait_end(head, &w);
+		kp_mutex_unlock(lock);
+		cond_resched();
 		kp_mutex_lock_always(lock);
 	} else {
 		woken = konoha_wait_end(head, &w);
