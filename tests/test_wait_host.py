@@ -184,16 +184,24 @@ def test_swept_objects_are_reused_within_the_quota(wait_host):
 
 
 def test_kept_objects_give_way_to_live_ones(wait_host):
-    # 20,000 live nodes, a call's garbage, then live nodes up to a 2 MiB
-    # quota: the blocks kept from the garbage are freed when the live
-    # ones need the room, before any collection would free them
-    steps = (["ioctl", "8"] * 5 + ["ioctl", "5", "heap"]
-             + ["ioctl", "8", "heap"] * 6)
-    out = wait_host(RECYCLE, "1000000000,2097152", *steps)
+    # a call's garbage, then live nodes, 4,000 a call, up to a quota of
+    # 1,200,000 bytes: the blocks kept from the garbage are freed when the
+    # live ones need the room, before a collection would free them
+    steps = ["ioctl", "5", "heap"] + ["ioctl", "8", "heap"] * 6
+    out = wait_host(RECYCLE, "1000000000,1200000", *steps)
     heaps = [_heap(line) for line in out if line.startswith("heap")]
-    assert any(kept > 0 and used > 1500000 for used, kept, _ in heaps), out
+    assert any(kept > 0 and used > 600000 for used, kept, _ in heaps), out
     assert all(used + kept <= limit for used, kept, limit in heaps), out
     assert out[-1] == "live 0"
+
+
+def test_a_large_heap_keeps_nothing(wait_host):
+    # 40,000 live nodes (more than half a megabyte survives collections):
+    # swept objects go back to the allocator
+    steps = ["ioctl", "8"] * 10 + ["ioctl", "5", "heap"]
+    out = wait_host(RECYCLE, 10**9, *steps)
+    used, kept, _ = _heap(out[-2])
+    assert used > 1000000 and kept == 0, out
 
 
 def test_kept_objects_do_not_move_the_out_of_memory_point(wait_host):
