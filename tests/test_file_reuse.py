@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools import wait_host
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PROGRAM = """
@@ -92,32 +94,26 @@ def run(source: Path, jit: bool) -> subprocess.CompletedProcess:
         env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-@pytest.mark.parametrize("route", sorted(ROUTES))
-def test_kept_file_is_never_given_to_another_open(tmp_path, route):
+# every route on the interpreter, three of them on the JIT as well
+ROUTE_RUNS = [(r, False) for r in sorted(ROUTES)] + [
+    pytest.param(r, True, marks=pytest.mark.jit)
+    for r in ("lambda", "interface_call", "any_local")]
+
+
+@pytest.mark.parametrize("route,jit", ROUTE_RUNS)
+def test_kept_file_is_never_given_to_another_open(tmp_path, route, jit):
+    if jit:
+        pytest.importorskip("llvmlite")
     keep, read = ROUTES[route]
     source = tmp_path / f"{route}.k"
     source.write_text(PROGRAM.format(keep=keep, read=read))
-    r = run(source, jit=False)
+    r = run(source, jit=jit)
     assert r.returncode == 0, r.stderr
     # the kept File still answers as it was at its release
     assert "fresh\n\n5 true\n" in r.stdout, r.stdout
 
 
-@pytest.mark.jit
-@pytest.mark.parametrize("route", ["lambda", "interface_call", "any_local"])
-def test_kept_file_is_never_given_to_another_open_jit(tmp_path, route):
-    pytest.importorskip("llvmlite")
-    keep, read = ROUTES[route]
-    source = tmp_path / f"{route}.k"
-    source.write_text(PROGRAM.format(keep=keep, read=read))
-    r = run(source, jit=True)
-    assert r.returncode == 0, r.stderr
-    assert "fresh\n\n5 true\n" in r.stdout, r.stdout
-
-
 # ---- the reuse, seen in the heap (tests/wait_host.c) ---------------------
-
-LIBKVM = ROOT / "build" / "libkvm.so"
 
 # its callbacks read and write the File's fields, test it, copy it into
 # another File variable and call its methods: none of that keeps it
@@ -142,28 +138,11 @@ CharDevice.register("d", new D());
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory):
-    cc = "gcc"
-    if not LIBKVM.exists():
-        pytest.skip("needs build/libkvm.so (make vm)")
-    d = tmp_path_factory.mktemp("reuse")
-    exe = d / "wait_host"
-    subprocess.run(
-        [cc, "-std=gnu11", "-Wall", "-Wextra", "-Werror",
-         f"-I{ROOT / 'lkm/core'}", f"-I{ROOT / 'lkm/user'}", "-o", str(exe),
-         str(ROOT / "tests" / "wait_host.c"), str(LIBKVM),
-         f"-Wl,-rpath,{LIBKVM.parent}"], check=True)
+    run_host = wait_host.build(tmp_path_factory.mktemp("reuse"))
 
     def heap_after_reopens(source: str) -> list[str]:
-        k = d / "s.k"
-        k.write_text(source)
-        kbc = d / "s.kbc"
-        subprocess.run([sys.executable, "-m", "ktc.cli", "compile", str(k),
-                        "-o", str(kbc)], check=True, cwd=ROOT)
-        r = subprocess.run([str(exe), str(kbc), "d", "1000000", "heap",
-                            "reopen", "500", "ioctl", "9", "heap"],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        return r.stdout.splitlines()
+        return run_host(source, 1000000, "heap", "reopen", "500", "ioctl",
+                        "9", "heap")
     return heap_after_reopens
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
 
 import pytest
 
+from tests.tools import wait_host as tools_wait_host
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-LIBKVM = ROOT / "build" / "libkvm.so"
 KVM_ASAN = ROOT / "build" / "kvm-asan"
 
 POLL_LOOP = """
@@ -60,30 +60,9 @@ CharDevice.register("d", new D());
 
 @pytest.fixture(scope="module")
 def wait_host(tmp_path_factory):
-    """wait_host(source, cb_budget, *steps) -> stdout lines of
+    """wait_host(source, cb_budget[,heap], *steps) -> stdout lines of
     tests/wait_host.c running the compiled source."""
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if not cc or not LIBKVM.exists():
-        pytest.skip("needs a C compiler and build/libkvm.so (make vm)")
-    d = tmp_path_factory.mktemp("wait_host")
-    exe = d / "wait_host"
-    subprocess.run(
-        [cc, "-std=gnu11", "-Wall", "-Wextra", "-Werror",
-         f"-I{ROOT / 'lkm/core'}", f"-I{ROOT / 'lkm/user'}", "-o", str(exe),
-         str(ROOT / "tests" / "wait_host.c"), str(LIBKVM),
-         f"-Wl,-rpath,{LIBKVM.parent}"], check=True)
-
-    def run(source: str, cb_budget: int | str, *steps: str) -> list[str]:
-        k = d / "script.k"
-        k.write_text(source)
-        kbc = d / "script.kbc"
-        subprocess.run([sys.executable, "-m", "ktc.cli", "compile", str(k),
-                        "-o", str(kbc)], check=True, cwd=ROOT)
-        r = subprocess.run([str(exe), str(kbc), "d", str(cb_budget), *steps],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        return r.stdout.splitlines()
-    return run
+    return tools_wait_host.build(tmp_path_factory.mktemp("wait_host"))
 
 
 def test_poll_registers_each_queue_once_per_poll(wait_host):
