@@ -260,6 +260,22 @@ static int slot_sig(struct ld *ld, const struct vinsn *v,
 }
 
 /*
+ * CALLV A s B C q: the type of the method in slot s, through the static
+ * class of B; (1.1) through an interface type, Object's slots
+ * (toString): every interface type is a subtype of Object.
+ */
+static int callv_sig(struct ld *ld, const struct vinsn *v, uint32_t *sig)
+{
+	const struct kclass *k;
+
+	if (rkind(ld->img, v, v->w[2]) == KT_IFACE)
+		k = ld_get_class(ld->img, KC_Object);
+	else if (need_class(ld, v, v->w[2], &k))
+		return ld->failed;
+	return slot_sig(ld, v, k, v->w[1], sig);
+}
+
+/*
  * (1.1) A type of a Map method's signature for the receiving map type mt:
  * K, V, Array<K> and Array<V> become its own types (the reader made sure
  * the arrays are in the image); other types are what they are.
@@ -640,17 +656,9 @@ static int verify_insn(struct ld *ld, struct vinsn *v, uint8_t *ic_used)
 			return ld->failed;
 		return need_result(ld, v, w[0], t->result);
 	}
-	/*
-	 * a virtual call: the slot's type through the static class; (1.1)
-	 * through an interface type, Object's slots (toString): every
-	 * interface type is a subtype of Object
-	 */
+	/* a virtual call: the slot's type (callv_sig) */
 	case KOP_CALLV:		/* A s B C q */
-		if (rkind(img, v, w[2]) == KT_IFACE)
-			k = ld_get_class(img, KC_Object);
-		else if (need_class(ld, v, w[2], &k))
-			return ld->failed;
-		if (slot_sig(ld, v, k, w[1], &sig))
+		if (callv_sig(ld, v, &sig))
 			return ld->failed;
 		t = &img->types[sig];
 		if (need_args(ld, v, w[3], t->nparams, t->params, KIMG_NONE))
@@ -912,21 +920,6 @@ static bool reads_file_only(const struct kimage *img, const struct kfunc *f,
 	return false;
 }
 
-/* The type of the method a verified CALLV calls, as verify_insn found it. */
-static uint32_t callv_sig(struct ld *ld, const struct kfunc *f,
-			  const int32_t *w)
-{
-	const struct kimage *img = ld->img;
-	uint32_t rt = f->reg_types[w[2]];
-	const struct kclass *k = img->types[rt].kind == KT_IFACE ?
-		ld_get_class(img, KC_Object) :
-		ld_get_class(img, ld_type_class(img, rt));
-	const struct kmethod_ref *m = &k->vtable[w[1]];
-
-	return m->native != KIMG_NONE ? ld->priv->natives[m->native].functype :
-					img->funcs[m->func].type;
-}
-
 /*
  * Whether verified function f may let a File out of its File registers:
  * into a register of another type, a field, an element, a global, a
@@ -945,10 +938,13 @@ bool ld_func_keeps_file(struct ld *ld, const struct kfunc *f)
 	for (pc = 0; pc < f->ncode;
 	     pc += 1 + (uint32_t)strlen(op_operands[op])) {
 		const int32_t *w = f->code + pc + 1;
+		struct vinsn v = { .f = f, .pc = pc, .op = f->code[pc], .w = w };
 		int32_t blk = -1;	/* the argument block's operand */
 		int64_t b = 0, n = 0;	/* its registers */
+		uint32_t sig = 0;
 
 		op = (uint32_t)f->code[pc];
+		/* the callee's type as verify_insn found it (f is verified) */
 		switch (op) {
 		case KOP_CALL:
 			blk = 2;
@@ -967,7 +963,8 @@ bool ld_func_keeps_file(struct ld *ld, const struct kfunc *f)
 			break;
 		case KOP_CALLV:		/* A s B C q */
 			blk = 3;
-			n = img->types[callv_sig(ld, f, w)].nparams;
+			callv_sig(ld, &v, &sig);
+			n = img->types[sig].nparams;
 			break;
 		case KOP_CALLF:		/* A B C */
 			blk = 2;
@@ -984,8 +981,9 @@ bool ld_func_keeps_file(struct ld *ld, const struct kfunc *f)
 			break;
 		case KOP_CALLI:		/* A t i B C q */
 			blk = 4;
-			n = img->types[img->ifaces[img->types[w[1]].elem]
-				       .method_types[w[2]]].nparams;
+			need_iface_method(ld, &v, (uint32_t)w[1], w[2], w[3],
+					  &sig);
+			n = img->types[sig].nparams;
 			break;
 		}
 		if (blk >= 0)
