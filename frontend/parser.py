@@ -1996,19 +1996,19 @@ class _Parser:
             expected = [x for x in expected if x not in ("TYPE_IDENT", "DIMS")]
         shown = f"`{tok.value}`"
         # `1.5`: an integer, then a member access with no name
-        i = j = tok.start_pos
-        if i is not None and i >= 2 and src[i - 1] == ".":
+        i = tok.start_pos
+        if (i is not None and i >= 2 and tok.value[:1].isdigit()
+                and src[i - 1] == "." and src[i - 2].isdigit()):
             j = i - 1
             while j > 0 and (src[j - 1].isalnum() or src[j - 1] == "_"):
                 j -= 1
-        if (i is not None and i >= 2 and tok.value[:1].isdigit()
-                and src[i - 1] == "." and src[i - 2].isdigit() and src[j].isdigit()):
-            line = src.count("\n", 0, j) + 1
-            col = j - (src.rfind("\n", 0, j) + 1) + 1
-            text = src[j:i] + tok.value
-            return Diagnostic("E0010", f"`{text}` is not a K literal: K has no "
-                              "floating point (use `int`)",
-                              (filename, line, col, line, col + len(text)))
+            if src[j].isdigit():        # a number, not a name (`a1.5`)
+                line = src.count("\n", 0, j) + 1
+                col = j - (src.rfind("\n", 0, j) + 1) + 1
+                text = src[j:i] + tok.value
+                return Diagnostic("E0010", f"`{text}` is not a K literal: K has "
+                                  "no floating point (use `int`)",
+                                  (filename, line, col, line, col + len(text)))
         if self.semicolon in expected and tok.start_pos is not None:
             # point just after the previous token, where the `;` belongs
             i = tok.start_pos
