@@ -1666,15 +1666,16 @@ class Lowering:
 
     def stream_native(self, pc, op, ops):
         """CALLN of OutputStream.writeByte or InputStream.readByte: the
-        common case as IR, as natives.c does it (a valid stream; for
-        writeByte a buffer with room, under the read's bound and
-        KDEV_CONTENT_MAX; for readByte a byte left), the native for
-        anything else.  Both move a cursor (len, pos) by one byte past
-        a check against its end.  Neither fast path allocates, throws or
-        charges (natives.c charges a byte's copy len / 64 = 0 units); the
-        instruction still ends its segment (RUNS_SCRIPT), and the slow
-        path checks the budget again where the next segment does not
-        (budget_regions)."""
+        common case as IR, the native for anything else.  Both move a
+        cursor (writeByte's len, readByte's pos) by one byte while it is
+        below the stream's jend, which the VM keeps (kstream_sync()): 0
+        for a stream no longer valid, else for an output stream the room
+        it has without growing or throwing (cap, the read's limit,
+        KDEV_CONTENT_MAX), for an input stream its len.  Neither fast
+        path allocates, throws or charges (natives.c charges a byte's
+        copy len / 64 = 0 units); the instruction still ends its segment
+        (RUNS_SCRIPT), and the slow path checks the budget again where
+        the next segment does not (budget_regions)."""
         a, n, b = ops
         name = STREAM_NATIVES[n]
         k = self.f.tmp('')[1:]
@@ -1686,42 +1687,15 @@ class Lowering:
         self.f.label(nn)
         sp = self.t("o")
         self.e(f"{sp} = inttoptr i64 {o} to ptr")
-        valid = self.load("i8", self.field_ptr(sp, L["OFF_STREAM_VALID"]),
-                          "valid", mem="stream")
-        lp = self.field_ptr(sp, L["OFF_STREAM_LEN"])
-        ln = self.load("i32", lp, "len", mem="stream")
-        bad = self.t("c")
-        self.e(f"{bad} = icmp eq i8 {valid}, 0")
-        if name == "OutputStream.writeByte":
-            # room: len < cap, len < KDEV_CONTENT_MAX, and for a bounded
-            # stream (a CharDevice read) len < limit; the cursor is len
-            cap = self.load("i32", self.field_ptr(sp, L["OFF_STREAM_CAP"]),
-                            "cap", mem="stream")
-            bnd = self.load("i8", self.field_ptr(sp, L["OFF_STREAM_BOUNDED"]),
-                            "bnd", mem="stream")
-            lim = self.load("i32", self.field_ptr(sp, L["OFF_STREAM_LIMIT"]),
-                            "lim", mem="stream")
-            isb = self.t("c")
-            self.e(f"{isb} = icmp ne i8 {bnd}, 0")
-            room = self.t("room")
-            self.e(f"{room} = call i32 @llvm.umin.i32(i32 {cap}, "
-                   f"i32 {L['CONTENT_MAX']})")
-            lim2 = self.t("room")
-            self.e(f"{lim2} = select i1 {isb}, i32 {lim}, i32 -1")
-            end = self.t("room")
-            self.e(f"{end} = call i32 @llvm.umin.i32(i32 {room}, "
-                   f"i32 {lim2})")
-            cp, cur = lp, ln
-        else:
-            # a byte left: pos < len; the cursor is pos
-            cp = self.field_ptr(sp, L["OFF_STREAM_POS"])
-            cur = self.load("i32", cp, "pos", mem="stream")
-            end = ln
+        end = self.load("i32", self.field_ptr(sp, L["OFF_STREAM_JEND"]),
+                        "jend", mem="stream")
+        cp = self.field_ptr(sp, L["OFF_STREAM_LEN" if name ==
+                                  "OutputStream.writeByte" else
+                                  "OFF_STREAM_POS"])
+        cur = self.load("i32", cp, "cur", mem="stream")
         past = self.t("c")
         self.e(f"{past} = icmp uge i32 {cur}, {end}")
-        no = self.t("c")
-        self.e(f"{no} = or i1 {bad}, {past}")
-        self.e(f"br i1 {no}, label %{slow}, label %{ok}, {COLD}")
+        self.e(f"br i1 {past}, label %{slow}, label %{ok}, {COLD}")
         self.f.label(ok)
         buf = self.load("ptr", self.field_ptr(sp, L["OFF_STREAM_BUF"]),
                         "buf", mem="stream")

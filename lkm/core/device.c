@@ -345,6 +345,7 @@ static struct kstream *new_stream(struct kvm *vm, bool output)
 	}
 	s->output = output;
 	s->valid = true;
+	kstream_sync(s);
 	return s;
 }
 
@@ -380,12 +381,12 @@ static int produce(struct kdev_file *f)
 	args[0].o = d->obj;
 	args[1].o = &s->h;
 	if (kvm_push_root(vm, &s->h)) {
-		s->valid = false;
+		kstream_invalidate(s);
 		return -EIO;
 	}
 	err = run_cb(d, KD_read, args, 2, &ret);
 	kvm_pop_roots(vm, 1);
-	s->valid = false;
+	kstream_invalidate(s);
 	if (err)
 		return err;
 	f->content = s->buf;
@@ -638,9 +639,10 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 	s->borrowed = true;
 	s->buf = (uint8_t *)buf;
 	s->cap = (uint32_t)count;
+	kstream_sync(s);
 	if (kvm_push_root(vm, &s->h)) {
 		s->buf = NULL;
-		s->valid = false;
+		kstream_invalidate(s);
 		kvm_quota_give(vm, count);
 		return -EIO;
 	}
@@ -651,7 +653,7 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 	args[3].i = (int64_t)count;
 	err = run_cb(d, KD_read, args, 4, &ret);
 	kvm_pop_roots(vm, 1);
-	s->valid = false;
+	kstream_invalidate(s);
 	n = err;
 	if (!err) {
 		/* out_put() kept len within limit = count, in buf */
@@ -737,7 +739,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 	if (!s)
 		goto out_unlock;
 	if (kvm_push_root(vm, &s->h)) {
-		s->valid = false;
+		kstream_invalidate(s);
 		goto out_unlock;
 	}
 	if (d->chr) {
@@ -756,6 +758,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 	}
 	s->cap = (uint32_t)n;
 	s->len = (uint32_t)n;
+	kstream_sync(s);
 	args[0].o = d->obj;
 	if (d->chr) {
 		file_set(f, *pos, fl);
@@ -767,7 +770,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		err = run_cb(d, KD_write, args, 2, &ret);
 	}
 	kvm_pop_roots(vm, 1);
-	s->valid = false;
+	kstream_invalidate(s);
 	res = err ? err : (long)n;
 	if (!err && d->chr) {
 		res = (long)s->pos;

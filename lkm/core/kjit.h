@@ -9,7 +9,7 @@
 #ifndef KJIT_H
 #define KJIT_H
 
-#define KJIT_ABI_VERSION	4
+#define KJIT_ABI_VERSION	5
 
 /* struct kvm: the block of JIT-visible fields at its start */
 #define KJIT_OFF_VM_STACK	0
@@ -57,15 +57,11 @@
 #define KJIT_OFF_STR_B		20
 
 /* (1.1) struct kstream (OutputStream.writeByte and InputStream.readByte
- * fast paths): the flags, the read's bound, the buffer and its cursors */
-#define KJIT_OFF_STREAM_VALID	16
-#define KJIT_OFF_STREAM_BOUNDED	18
-#define KJIT_OFF_STREAM_LIMIT	20
+ * fast paths): the cursors, their bound (jend) and the buffer */
 #define KJIT_OFF_STREAM_LEN	24
-#define KJIT_OFF_STREAM_CAP	28
 #define KJIT_OFF_STREAM_POS	32
+#define KJIT_OFF_STREAM_JEND	36
 #define KJIT_OFF_STREAM_BUF	40
-#define KJIT_CONTENT_MAX	65536
 
 /* struct kfunc */
 #define KJIT_SIZEOF_FUNC	112

@@ -78,17 +78,11 @@ _Static_assert(OFF(struct kfn, cap) == KJIT_OFF_FN_CAP, "kfn.cap");
 _Static_assert(OFF(struct karr, v) == KJIT_OFF_ARR_V, "karr.v");
 _Static_assert(OFF(struct kstr, len) == KJIT_OFF_STR_LEN, "kstr.len");
 _Static_assert(OFF(struct kstr, b) == KJIT_OFF_STR_B, "kstr.b");
-_Static_assert(OFF(struct kstream, valid) == KJIT_OFF_STREAM_VALID &&
-	       sizeof(((struct kstream *)0)->valid) == 1, "kstream.valid");
-_Static_assert(OFF(struct kstream, bounded) == KJIT_OFF_STREAM_BOUNDED &&
-	       sizeof(((struct kstream *)0)->bounded) == 1, "kstream.bounded");
-_Static_assert(OFF(struct kstream, limit) == KJIT_OFF_STREAM_LIMIT,
-	       "kstream.limit");
 _Static_assert(OFF(struct kstream, len) == KJIT_OFF_STREAM_LEN, "kstream.len");
-_Static_assert(OFF(struct kstream, cap) == KJIT_OFF_STREAM_CAP, "kstream.cap");
 _Static_assert(OFF(struct kstream, pos) == KJIT_OFF_STREAM_POS, "kstream.pos");
+_Static_assert(OFF(struct kstream, jend) == KJIT_OFF_STREAM_JEND &&
+	       sizeof(((struct kstream *)0)->jend) == 4, "kstream.jend");
 _Static_assert(OFF(struct kstream, buf) == KJIT_OFF_STREAM_BUF, "kstream.buf");
-_Static_assert(KDEV_CONTENT_MAX == KJIT_CONTENT_MAX, "content max");
 _Static_assert(sizeof(struct kfunc) == KJIT_SIZEOF_FUNC, "kfunc size");
 _Static_assert(sizeof(union kvalue) == 8, "kvalue size");
 _Static_assert(KVM_OK == KJIT_ST_OK && KVM_THROW == KJIT_ST_THROW &&

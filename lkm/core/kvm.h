@@ -155,6 +155,15 @@ struct kstream {
 	bool borrowed;
 	uint32_t limit;
 	uint32_t len, cap, pos;
+	/*
+	 * The cursor bound of JIT code's inline writeByte and readByte
+	 * (ctjit): while the stream is valid, the end of the room an
+	 * output stream has without growing or throwing (cap, the read's
+	 * limit, KDEV_CONTENT_MAX) or an input stream's len; 0 once it is
+	 * not.  kstream_sync() keeps it after every change of the others:
+	 * JIT code writes buf below it unchecked.
+	 */
+	uint32_t jend;
 	uint8_t *buf;
 };
 
@@ -572,7 +581,7 @@ uint32_t kvm_waiting(const struct kvm *vm);
  * Native stubs compiled by `ktc compile --jit` for one image: a table
  * exported by the stub object (ctjit/README.md).
  */
-#define KJIT_ABI	4u
+#define KJIT_ABI	5u
 struct kjit_table {
 	uint32_t abi;		/* KJIT_ABI */
 	uint32_t nfuncs;	/* the image's function count */
@@ -846,6 +855,35 @@ static inline void kvm_pop_roots(struct kvm *vm, uint32_t n)
 {
 	KP_WARN_ON(n > vm->ntmp);
 	vm->ntmp -= n;
+}
+
+/*
+ * (1.1) Recomputes s->jend from the stream's other fields: after any of
+ * valid, output, bounded, limit, len (input), cap or buf changed.
+ */
+static inline void kstream_sync(struct kstream *s)
+{
+	uint32_t end;
+
+	if (!s->valid || !s->buf) {
+		s->jend = 0;
+		return;
+	}
+	if (!s->output) {
+		s->jend = s->len;
+		return;
+	}
+	end = s->cap < KDEV_CONTENT_MAX ? s->cap : KDEV_CONTENT_MAX;
+	if (s->bounded && s->limit < end)
+		end = s->limit;
+	s->jend = end;
+}
+
+/* (1.1) Ends s's use: natives and JIT code refuse it from now on. */
+static inline void kstream_invalidate(struct kstream *s)
+{
+	s->valid = false;
+	s->jend = 0;
 }
 
 /* objects (object.c) */

@@ -1034,6 +1034,7 @@ static int out_put(struct kvm *vm, struct kstream *s, const void *b,
 			return KVM_ABORT;
 		s->buf = p;
 		s->cap = cap;
+		kstream_sync(s);
 	}
 	/* an empty write to a stream with no buffer yet: NULL + 0 is UB */
 	if (n)
