@@ -108,3 +108,27 @@ def test_program(path: pathlib.Path):
     if head.exists():
         want = head.read_bytes().decode("latin-1")
         assert err_text.startswith(want), context
+
+
+# Programs about objects the VM shares or keeps (the String "" every empty
+# result shares, results that are an operand): again under the collector's
+# worst case, a collection before every allocation, with ASan and UBSan.
+STRESS = ["strings/shared_results.k", "strings/immutability.k"]
+
+
+@pytest.fixture(scope="module")
+def stress_vm(tmp_path_factory):
+    from tests.tools import stress_vm as tool
+    exe = tool.build(tmp_path_factory.mktemp("stress") / "kvm-gc-stress")
+    if exe is None:
+        pytest.skip("no C compiler")
+    return exe
+
+
+@pytest.mark.parametrize("name", STRESS)
+def test_program_under_gc_stress(name, stress_vm, monkeypatch):
+    path = SUITE / name
+    monkeypatch.setenv("KTC_VM", str(stress_vm))
+    status, out, err = run_program(path, [])
+    assert status == 0, err.decode("latin-1")
+    assert out == path.with_suffix(".out").read_bytes()

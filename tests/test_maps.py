@@ -10,7 +10,6 @@ from __future__ import annotations
 import pathlib
 import re
 import resource
-import shutil
 import subprocess
 import sys
 
@@ -22,10 +21,10 @@ sys.path.insert(0, str(ROOT))
 from frontend import image as im  # noqa: E402
 from frontend.compiler import compile_source  # noqa: E402
 from frontend.opcodes import opcode  # noqa: E402
+from tests.tools import stress_vm as stress_vm_tool  # noqa: E402
 
 KVM = ROOT / "build" / "kvm"
 KVM_ASAN = ROOT / "build" / "kvm-asan"
-CORE = ROOT / "lkm" / "core"
 MAPS = ROOT / "tests" / "conformance" / "maps"
 
 pytestmark = pytest.mark.skipif(not KVM.is_file(), reason="needs make vm")
@@ -306,18 +305,10 @@ def stress_vm(tmp_path_factory):
     """build/kvm compiled with -DKVM_GC_STRESS (a collection before every
     allocation) under ASan and UBSan: a key or value left unrooted, or
     not traced, is freed and then read."""
-    cc = shutil.which("gcc") or shutil.which("clang")
-    if cc is None:
+    exe = stress_vm_tool.build(tmp_path_factory.mktemp("stress") /
+                               "kvm-gc-stress")
+    if exe is None:
         pytest.skip("no C compiler")
-    exe = tmp_path_factory.mktemp("stress") / "kvm-gc-stress"
-    srcs = [str(p) for p in sorted(CORE.glob("*.c"))]
-    srcs += [str(p) for p in sorted((ROOT / "lkm" / "user").glob("*.c"))
-             if p.name != "fuzz_loader.c"]
-    subprocess.run([cc, "-std=gnu11", "-O1", "-g", "-DKVM_GC_STRESS",
-                    "-fsanitize=address,undefined",
-                    "-fno-sanitize-recover=all", f"-I{CORE}",
-                    f"-I{ROOT / 'lkm' / 'user'}", *srcs, "-o", str(exe)],
-                   check=True, timeout=600)
     return exe
 
 

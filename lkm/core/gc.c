@@ -510,6 +510,8 @@ static void mark_roots(struct kvm *vm)
 	if (vm->fnvals)
 		for (i = 0; i < img->nfuncs; i++)
 			kvm_gc_mark_obj(vm, vm->fnvals[i]);
+	if (vm->empty_str)
+		kvm_gc_mark_obj(vm, &vm->empty_str->h);
 	for (i = 0; i < vm->ntmp; i++)
 		kvm_gc_mark_obj(vm, vm->tmp[i]);
 	for (i = 0; i < vm->nconv; i++)

@@ -498,9 +498,12 @@ static KP_NOINLINE __attribute__((__unused__)) int call_native(struct kvm *vm, u
 /* ---- string operations used by opcodes ---------------------------------- */
 
 /*
- * CONCAT: a new String of a then b, a null operand read as "null".  a and
- * b stay in the caller's registers, which root them while the result is
- * allocated (the collector never moves objects).  KVM_ABORT: out of quota.
+ * CONCAT: a String of a then b, a null operand read as "null".  a and b
+ * stay in the caller's registers, which root them while the result is
+ * allocated (the collector never moves objects).  With one of them ""
+ * the result is the other: Strings never change and `==` compares their
+ * contents, so no script can tell it from a copy.  KVM_ABORT: out of
+ * quota.
  */
 static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct kobj *a, struct kobj *b,
 		  struct kobj **out)
@@ -512,6 +515,10 @@ static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct
 	size_t xl = x ? x->len : 4, yl = y ? y->len : 4;
 	struct kstr *s;
 
+	if (x && y && (!xl || !yl)) {
+		*out = xl ? a : b;
+		return KVM_OK;
+	}
 	/* the allocation is charged by size, which covers the copy */
 	s = kvm_str_new(vm, NULL, xl + yl);
 	if (!s)

@@ -458,6 +458,12 @@ struct kvm {
 
 	/* roots */
 	struct kobj **kstrings;	/* string constants by constant index */
+	/*
+	 * The String "" that every empty result shares, made by the first
+	 * (kvm_str_new()): Strings never change and `==` compares their
+	 * contents, so no script can tell it from a new one.
+	 */
+	struct kstr *empty_str;
 	struct kobj **fnvals;	/* Func values by function index */
 	/*
 	 * Natives' temporary roots, a stack that grows (kvm_push_root):

@@ -58,10 +58,14 @@ struct kstr *kvm_str_new(struct kvm *vm, const void *b, size_t len)
 		kvm_abort(vm, KVM_ABORT_OOM);
 		return NULL;
 	}
+	if (!len && vm->empty_str)
+		return vm->empty_str;
 	s = (struct kstr *)kvm_obj_alloc(vm, sizeof(*s) + len + 1, KO_STRING,
 					 KC_String);
 	if (!s)
 		return NULL;
+	if (!len)
+		vm->empty_str = s;
 	s->len = (uint32_t)len;
 	if (len && b)
 		memcpy(s->b, b, len);
