@@ -10,11 +10,14 @@ their callees (--children). The host's perf binary and its libraries are
 copied into the initramfs (`apt-get install linux-perf`).
 
     python3 bench/kprofile.py [--kernel 6.1|6.12] [--children] [--limit PCT]
-                              [--scale N] [ROW...]
+                              [--scale N] [--stat [--events E,...]]
+                              [ROW...]
 
 ROW is a measurement of the benchmark's guest: open:/dev/kref,
 open:/dev/kchr_emptyj, rot4k:/dev/rot13j, pp:/dev/fifo0j,/dev/fifo1j ...
-(default: each JIT row and its C peer). The samples are of the guest as
+(default: each JIT row and its C peer). With --stat, perf stat counts
+software events (context switches, migrations, task clock) of the whole
+guest around each measurement instead. The samples are of the guest as
 emulated: TCG's cost per guest instruction is not the hardware's, and a
 sample lands where interrupts were enabled again, so time spent with them
 off shows at _raw_spin_unlock_irqrestore and finish_task_switch.
@@ -52,8 +55,21 @@ PROFILE_CASE = r"""kt_profile() {
 
 """
 
+# With --stat: software counters of the whole guest around the same
+# measurement (perf stat -a), the kernel's own counts (no PMU needed).
+STAT_CASE = r"""kt_profile() {
+	for m in $(cat /ktest/kprofile.rows); do
+		echo "=== $m"
+		perf stat -a -e $PERF_EVENTS -- \
+			sh -c ". /ktest/kprofile.measure; measure $m" 2>&1 || return 1
+	done
+}
 
-def guest_script(children: bool, limit: float, scale: int) -> tuple[Path, Path]:
+"""
+
+
+def guest_script(children: bool, limit: float, scale: int,
+                 events: str | None = None) -> tuple[Path, Path]:
     """The suite script (bench_chardev.sh with kt_rounds replaced by
     kt_profile) and the `measure` function it runs, with the round's counts
     times `scale`, written to build/kernel/bench/."""
@@ -63,7 +79,8 @@ def guest_script(children: bool, limit: float, scale: int) -> tuple[Path, Path]:
     measure_end = src.index("\n}\n", measure_at) + 3
     sort = "--children" if children else "--no-children"
     script = (src[:start] + f"PERF_SORT={sort}\nPERF_LIMIT={limit}\n"
-              + PROFILE_CASE + src[end:])
+              + f"PERF_EVENTS={events or ''}\n"
+              + (STAT_CASE if events else PROFILE_CASE) + src[end:])
     out = kbench.OUT / "kprofile.sh"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(script)
@@ -102,8 +119,17 @@ def main() -> int:
                     help="leave out symbols under this percentage (default 0.5)")
     ap.add_argument("--scale", type=int, default=10,
                     help="operations per measurement, times a round's (default 10)")
+    ap.add_argument("--stat", action="store_true",
+                    help="count software events (perf stat -a) instead of "
+                         "sampling")
+    ap.add_argument("--events", default="context-switches,cpu-migrations,"
+                    "task-clock", help="the events of --stat (perf stat -e; "
+                    "default %(default)s)")
     args = ap.parse_args()
-    script, measure = guest_script(args.children, args.limit, args.scale)
+    if not all(c.isalnum() or c in "-_,:" for c in args.events):
+        ap.error(f"--events: not a list of perf events: {args.events!r}")
+    script, measure = guest_script(args.children, args.limit, args.scale,
+                                   args.events if args.stat else None)
     rows = kbench.OUT / "kprofile.rows"
     rows.write_text("\n".join(args.rows) + "\n")
 
