@@ -501,9 +501,11 @@ static KP_NOINLINE __attribute__((__unused__)) int call_native(struct kvm *vm, u
  * CONCAT: a String of a then b, a null operand read as "null".  a and b
  * stay in the caller's registers, which root them while the result is
  * allocated (the collector never moves objects).  With one of them ""
- * the result is the other: Strings never change and `==` compares their
- * contents, so no script can tell it from a copy.  KVM_ABORT: out of
- * quota.
+ * the result is the other, as trim() gives its receiver when there is
+ * nothing to trim: Strings never change and String `==` compares
+ * contents, so only an identity test through Object (`==`, an Object
+ * map key, indexOf) sees that the result is not new, which the language
+ * reference leaves open.  KVM_ABORT: out of quota.
  */
 static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct kobj *a, struct kobj *b,
 		  struct kobj **out)

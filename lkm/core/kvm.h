@@ -460,8 +460,8 @@ struct kvm {
 	struct kobj **kstrings;	/* string constants by constant index */
 	/*
 	 * The String "" that every empty result shares, made by the first
-	 * (kvm_str_new()): Strings never change and `==` compares their
-	 * contents, so no script can tell it from a new one.
+	 * (kvm_str_new()); only identity through Object tells it from a
+	 * new one (see concat() in kops.h).
 	 */
 	struct kstr *empty_str;
 	struct kobj **fnvals;	/* Func values by function index */

@@ -409,7 +409,7 @@ static int nat_String_substring(struct kvm *vm, union kvalue *args,
 	}
 	if (!charge_bytes(vm, (uint64_t)(e - b)))
 		return KVM_ABORT;
-	/* the whole of s is s: Strings never change (see concat()) */
+	/* the whole of s is s itself (see concat()) */
 	if (b == 0 && e == (int64_t)s->len) {
 		ret->o = &s->h;
 		return KVM_OK;
