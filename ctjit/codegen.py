@@ -146,6 +146,33 @@ STREAM_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
 
 
 
+def _native_arity(n: int) -> tuple[bool, int]:
+    """(has a receiver, argument count with it) of native n, as the VM's
+    kvm_native_nargs() counts them: methods and constructors get their
+    receiver first."""
+    nat = BUILTINS.natives[n]
+    sig = nat.signature
+    depth, start, inner = 0, None, ""
+    for i, ch in enumerate(sig):
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif ch == "(" and depth == 0 and start is None:
+            start = i
+    inner = sig[start + 1:-1]
+    nparams, depth = (1 if inner.strip() else 0), 0
+    for ch in inner:
+        if ch in "<(":
+            depth += 1
+        elif ch in ">)":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            nparams += 1
+    recv = nat.kind in ("METHOD", "CTOR")
+    return recv, nparams + (1 if recv else 0)
+
+
 def _stream_call(op, ops) -> bool:
     """A CALLN of a STREAM_NATIVES native: only its slow path (the
     native) may take budget, and it checks again after it."""
@@ -965,6 +992,8 @@ class Lowering:
             return self.pure_native(pc, op, ops)
         if self.opts.tiny and name == "CALLN" and ops[1] in STREAM_NATIVES:
             return self.stream_native(pc, op, ops)
+        if self.opts.tiny and self.ssa and name == "CALLN":
+            return self.direct_native(pc, op, ops)
         self.generic(pc, op, ops)
 
     def generic(self, pc, op, ops):
@@ -1664,6 +1693,59 @@ class Lowering:
         if a >= 0:
             self.put(a, v)
 
+    def direct_native(self, pc, op, ops):
+        """CALLN of any other native: the native itself, called through
+        the VM's table (kvm_natives[n]) with its arguments copied from
+        their SSA values into a block on this stub's stack, as
+        kop_CALLN's call_native() copies them from the registers, and
+        its result taken from there.  Everything else is as for the
+        handler: the pc stored, every written register in the VM's copy
+        first (the native may collect or run script code), R read again
+        after it, its status checked.  A null receiver of a method takes
+        the handler, which throws."""
+        a, n, b = ops
+        recv, nargs = _native_arity(n)
+        assert nargs <= 4, BUILTINS.natives[n].qualified  # KB_MAX_PARAMS
+        k = self.f.tmp('')[1:]
+        go, slow, join = f"dn{k}", f"dns{k}", f"dnj{k}"
+        if not getattr(self.f, "native_block", False):
+            # entry-block slots (never an alloca in a loop): the native's
+            # arguments, a receiver and at most three, and its result
+            self.f.allocas.append("%nargs = alloca [4 x i64], align 8")
+            self.f.allocas.append("%nret = alloca i64, align 8")
+            self.f.native_block = True
+        if recv:
+            isnull = self.t("c")
+            self.e(f"{isnull} = icmp eq i64 {self.get(b)}, 0")
+            self.e(f"br i1 {isnull}, label %{slow}, label %{go}, {COLD}")
+            self.f.label(go)
+        self.save_pc(pc)
+        self.pre_call(full=True, reads=None)
+        for i in range(nargs):
+            p = self.t("p")
+            self.e(f"{p} = getelementptr inbounds [4 x i64], ptr %nargs, "
+                   f"i64 0, i64 {i}")
+            self.store("i64", self.get(b + i), p)
+        self.store("i64", "0", "%nret")
+        self.used.add("kvm_natives")
+        fp = self.t("fp")
+        self.e(f"{fp} = getelementptr inbounds [{len(BUILTINS.natives)} x "
+               f"ptr], ptr @kvm_natives, i64 0, i64 {n}")
+        fn = self.load("ptr", fp, "nat")
+        st = self.t("h")
+        self.e(f"{st} = call i32 {fn}(ptr %vm, ptr %nargs, ptr %nret)")
+        self.reload_R()
+        self.post_call(())
+        self.check_status(st, self.remaining[pc])
+        if a >= 0:
+            self.put(a, self.load("i64", "%nret", "nv"))
+        if recv:
+            self.e(f"br label %{join}")
+            self.f.label(slow)
+            self.generic(pc, op, ops)
+            self.e(f"br label %{join}")
+            self.f.label(join)
+
     def stream_native(self, pc, op, ops):
         """CALLN of OutputStream.writeByte or InputStream.readByte: the
         common case as IR, the native for anything else.  Both move a
@@ -2327,9 +2409,13 @@ def _nargs(img: Image, fn) -> int:
 def generate(img: Image, digest: bytes, opts: Options,
              attrs: str = "nounwind", module_tail: str = "",
              table_name: str = "kjit_table",
-             direct_stack: int = L["DIRECT_STACK_USER"]) -> ModuleIR:
+             direct_stack: int = L["DIRECT_STACK_USER"],
+             static: bool = False) -> ModuleIR:
     """The IR module of the stubs of img (digest: its 32-byte name);
-    direct_stack: bytes of stack a chain of direct calls may use.
+    direct_stack: bytes of stack a chain of direct calls may use;
+    static: static relocations (the kernel), where the VM's data the stubs
+    read (kvm_natives) must be dso_local, or LLVM reaches it through a GOT
+    the module loader refuses.
 
     The module: declarations of the externals used, the stubs (and direct
     versions), the table kjit_fns (NULL for an interpreted function) and
@@ -2384,6 +2470,10 @@ def generate(img: Image, digest: bytes, opts: Options,
             out.append("declare ptr @kvm_jit_push(ptr, i32, i32) #1")
         elif sym == "kop_throw_div0":
             out.append("declare i32 @kop_throw_div0(ptr) #1")
+        elif sym == "kvm_natives":
+            out.append(f"@kvm_natives = external "
+                       f"{'dso_local ' if static else ''}constant "
+                       f"[{len(BUILTINS.natives)} x ptr]")
         else:
             op = by_name[sym[len("kop_"):]]
             out.append(f"declare {handler_ret(op)} @{sym}("

@@ -754,23 +754,59 @@ def test_kernel_object(kernel, ct, tmp_path):
         assert re.search(rf"\n\s+{start - 1:x}:\s+nop", dis)
 
 
+NATIVE_LOOP = """\
+int hits(String s, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++) k = k + s.indexOf("l") + s.substring(1, 3).length();
+    return k;
+}
+print(hits("hello", 1000));
+"""
+
+
+def test_natives_are_called_through_their_table(tmp_path):
+    # a native that is not inlined: a call of kvm_natives[n] from the
+    # stub, not of kop_CALLN (which stays for a null receiver only); the
+    # kernel object reaches the table without a GOT; the result is the
+    # interpreter's
+    image = compile_source(NATIVE_LOOP, "n.k")
+    stubs = ctjit.compile_image(image, profile="userspace")
+    assert "@kvm_natives" in stubs.ir
+    loop = stubs.ir[stubs.ir.index("define"):]
+    assert loop.count("call i32 %nat") >= 2
+    kern = ctjit.compile_image(image, profile="kernel", kernel="6.1")
+    obj = tmp_path / "n.o"
+    obj.write_bytes(kern.obj)
+    relocs = objdump(obj, "-r")
+    assert "kvm_natives" in relocs and "GOT" not in relocs
+    src = tmp_path / "n.k"
+    src.write_text(NATIVE_LOOP)
+    out = [subprocess.run([sys.executable, "-m", "ktc.cli", "run", *jit,
+                           str(src)], capture_output=True, text=True,
+                          check=True).stdout for jit in ([], ["--jit"])]
+    assert out[0] == out[1] == "4000\n"
+
+
 def test_kernel_callv_is_a_direct_call(tmp_path):
     # a recursive method: its virtual self-calls are direct calls of its
     # stub (targets are selected by class id, so no indirect call, no
-    # retpoline thunk); kop_CALLV only behind the slow-path branches
+    # retpoline thunk); kop_CALLV only behind the slow-path branches.
+    # (The init's call of the native print goes through the natives'
+    # table, kvm_natives[]: an indirect call, by the retpoline thunk.)
     image = compile_source(FIBM, "m.k")
     stubs = ctjit.compile_image(image, profile="kernel", kernel="6.12")
     obj = tmp_path / "m.o"
     obj.write_bytes(stubs.obj)
     dis = objdump(obj, "-dr", "--no-show-raw-insn")
     assert not re.search(r"jmp\s+\*|call\s+\*", dis)
-    assert "__x86_indirect_thunk" not in dis
     fns = dict(re.findall(r"<(kjit_f\d+)>:\n(.*?)(?=\n\n|\Z)", dis,
                           re.S))
     rec = [n for n, body in fns.items()
            if len(re.findall(rf"call\s+[0-9a-f]+ <{n}>", body)) == 2]
     assert len(rec) == 1, dis
     body = fns[rec[0]]
+    assert "__x86_indirect_thunk" not in body
+    assert "kvm_natives" not in body
     assert len(re.findall(r"R_X86_64_PLT32\s+kop_CALLV", body)) == 2
 
 

@@ -9,7 +9,7 @@
 #ifndef KJIT_H
 #define KJIT_H
 
-#define KJIT_ABI_VERSION	5
+#define KJIT_ABI_VERSION	6
 
 /* struct kvm: the block of JIT-visible fields at its start */
 #define KJIT_OFF_VM_STACK	0
