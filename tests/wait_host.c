@@ -17,6 +17,8 @@
  *   stop          kvm_stop_timers (unloading); "stopped"
  *   reopen N      closes the file and opens DEVICE again, N times;
  *                 "reopened N"
+ *   rw N          N times: write(2) of 8 bytes, then read(2) of 8 at
+ *                 position 0; "rw N" (or "rw failed at K: E")
  *   heap          "heap used U kept K limit L": the bytes charged, the
  *                 swept objects kept for reuse (gc.c) and the quota
  *
@@ -181,6 +183,26 @@ int main(int argc, char **argv)
 				}
 			}
 			printf("reopened %ld\n", n);
+		} else if (!strcmp(argv[i], "rw") && i + 1 < argc) {
+			long n = atol(argv[++i]), k, w = 0;
+			char buf[8] = "abcdefgh";
+
+			for (k = 0; k < n; k++) {
+				int64_t pos = 0;
+
+				w = kdev_write(f, buf, sizeof(buf), &pos,
+					       KDEV_FL_READ | KDEV_FL_WRITE);
+				if (w >= 0)
+					w = kdev_read(f, buf, sizeof(buf), &pos,
+						      KDEV_FL_READ |
+						      KDEV_FL_WRITE);
+				if (w < 0)
+					break;
+			}
+			if (k < n)
+				printf("rw failed at %ld: %ld\n", k, -w);
+			else
+				printf("rw %ld\n", n);
 		} else if (!strcmp(argv[i], "heap")) {
 			printf("heap used %zu kept %zu limit %zu\n",
 			       vm->heap_used, vm->free_bytes, vm->lim.heap);

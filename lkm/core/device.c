@@ -129,14 +129,18 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 	d->obj = obj;
 	/* the loader made every device vtable extend its class's own */
 	d->file_private = chr;
+	d->stream_private = chr;
 	for (i = 0; i < KD__COUNT; i++) {
 		slot = callback_slot(chr ? "CharDevice" : "Device", i);
 		if (slot < 0)
 			continue;
 		d->ops[i] = c->vtable[slot];
-		if (d->ops[i].func != KIMG_NONE &&
-		    (vm->img->funcs[d->ops[i].func].flags & KFN_KEEPS_FILE))
+		if (d->ops[i].func == KIMG_NONE)
+			continue;
+		if (vm->img->funcs[d->ops[i].func].flags & KFN_KEEPS_FILE)
 			d->file_private = false;
+		if (vm->img->funcs[d->ops[i].func].flags & KFN_KEEPS_STREAM)
+			d->stream_private = false;
 	}
 	if (vm->host.dev_add) {
 		err = vm->host.dev_add(vm->host.ctx, d);
@@ -171,6 +175,10 @@ void kvm_devices_mark(struct kvm *vm)
 	for (f = vm->spare_files; f; f = f->next_spare)
 		if (f->file)
 			kvm_gc_mark_obj(vm, f->file);
+	if (vm->spare_streams[0])
+		kvm_gc_mark_obj(vm, &vm->spare_streams[0]->h);
+	if (vm->spare_streams[1])
+		kvm_gc_mark_obj(vm, &vm->spare_streams[1]->h);
 }
 
 /*
@@ -347,6 +355,40 @@ static struct kstream *new_stream(struct kvm *vm, bool output)
 	s->valid = true;
 	kstream_sync(s);
 	return s;
+}
+
+/*
+ * (1.1) The stream of a CharDevice's read or write: the spare one of a
+ * finished callback when the device is stream_private (cleared as a new
+ * one is), else new_stream()'s.
+ */
+static struct kstream *chr_stream(struct kdev *d, bool output)
+{
+	struct kvm *vm = d->vm;
+	struct kstream *s = vm->spare_streams[output];
+
+	if (!d->stream_private || !s)
+		return new_stream(vm, output);
+	vm->spare_streams[output] = NULL;
+	vm->abort_kind = KVM_ABORT_NONE;
+	vm->ntrace = 0;
+	memset((char *)s + sizeof(s->h), 0, sizeof(*s) - sizeof(s->h));
+	s->output = output;
+	s->valid = true;
+	kstream_sync(s);
+	return s;
+}
+
+/*
+ * (1.1) A CharDevice callback's stream, invalid and with no buffer now:
+ * kept for the next callback when no callback of d can have kept it.
+ */
+static void chr_stream_done(struct kdev *d, struct kstream *s)
+{
+	struct kvm *vm = d->vm;
+
+	if (d->stream_private && !vm->spare_streams[s->output])
+		vm->spare_streams[s->output] = s;
 }
 
 /* Frees f's content (charged at its capacity); a read produces anew. */
@@ -628,7 +670,7 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 	 */
 	if (!kvm_quota_take_collect(vm, count))
 		return -ENOMEM;
-	s = new_stream(vm, true);
+	s = chr_stream(d, true);
 	if (!s) {
 		kvm_quota_give(vm, count);
 		return -EIO;
@@ -664,6 +706,7 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 	/* the bytes are the caller's: the quota has buf's charge back */
 	s->buf = NULL;
 	s->len = s->cap = 0;
+	chr_stream_done(d, s);
 	kvm_quota_give(vm, count);
 	return n;
 }
@@ -735,7 +778,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		kp_mutex_unlock(&vm->lock);
 		return -ENOMEM;
 	}
-	s = new_stream(vm, false);
+	s = d->chr ? chr_stream(d, false) : new_stream(vm, false);
 	if (!s)
 		goto out_unlock;
 	if (kvm_push_root(vm, &s->h)) {
@@ -782,6 +825,8 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		kvm_mem_free(vm, s->buf, s->cap);
 	s->buf = NULL;
 	s->len = s->cap = s->pos = 0;
+	if (d->chr)
+		chr_stream_done(d, s);
 out_unlock:
 	if (d->chr)
 		kvm_quota_give(vm, n);

@@ -194,6 +194,8 @@ struct kinline_cache {
  * (verify.c, ld_func_keeps_file).
  */
 #define KFN_KEEPS_FILE	0x100u
+/* (1.1) The same for OutputStream and InputStream (ld_func_keeps_stream). */
+#define KFN_KEEPS_STREAM	0x200u
 
 struct kfunc {
 	const char *name;	/* NUL-terminated: "fib", "Point.sum", "<init>" */

@@ -488,6 +488,12 @@ struct kvm {
 	/* released device files kept for the next opens (under vm->lock) */
 	struct kdev_file *spare_files;
 	uint32_t nspare_files;
+	/*
+	 * (1.1) An InputStream [0] and an OutputStream [1] of a finished
+	 * callback of a stream_private device, no longer valid and
+	 * unreachable from the script, kept (as roots) for the next.
+	 */
+	struct kstream *spare_streams[2];
 	/* (1.1) the open files of CharDevices, whose File objects are roots */
 	struct kdev_file *chr_files;
 	/* (1.1) the device callback running, or NULL (device.c) */
@@ -675,6 +681,12 @@ struct kdev {
 	 * (KFN_KEEPS_FILE): a released file's File goes to the next open.
 	 */
 	bool file_private;
+	/*
+	 * (1.1) A CharDevice none of whose callbacks may keep a stream
+	 * (KFN_KEEPS_STREAM): a read's or write's stream, once its callback
+	 * is over, goes to the next one (vm->spare_streams).
+	 */
+	bool stream_private;
 	uint32_t nopen;
 	void *host_data;	/* for the host (e.g. the miscdevice) */
 };

@@ -556,6 +556,8 @@ static int verify_image(struct ld *ld)
 
 		if (ld_func_keeps_file(ld, f))
 			f->flags |= KFN_KEEPS_FILE;
+		if (ld_func_keeps_stream(ld, f))
+			f->flags |= KFN_KEEPS_STREAM;
 	}
 	return 0;
 }

@@ -172,5 +172,6 @@ bool ld_func_is_member(const struct kfunc *f);
 
 int ld_verify_function(struct ld *ld, const struct kfunc *f);
 bool ld_func_keeps_file(struct ld *ld, const struct kfunc *f);
+bool ld_func_keeps_stream(struct ld *ld, const struct kfunc *f);
 
 #endif /* KLOADER_H */

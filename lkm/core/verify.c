@@ -884,29 +884,29 @@ static int verify_operands(struct ld *ld, struct vinsn *v,
 	return 0;
 }
 
-/* ---- (1.1) where a File may go ------------------------------------------ */
+/* ---- (1.1) where a File or a stream may go ------------------------------- */
 
-/* Register r of f is declared File (it holds a File or null). */
-static bool is_file_reg(const struct kimage *img, const struct kfunc *f,
-			int64_t r)
+/* Register r of f is declared of class cls (it holds one or null). */
+static bool is_cls_reg(const struct kimage *img, const struct kfunc *f,
+		       int64_t r, uint32_t cls)
 {
 	return r >= 0 && r < f->nregs &&
-	       ld_type_class(img, f->reg_types[r]) == KC_File;
+	       ld_type_class(img, f->reg_types[r]) == cls;
 }
 
 /*
- * Whether operand k of instruction op (a register holding a File) only
- * reads the File without handing it on: its fields (data) read or
- * written, a test against null or another reference, instanceof, or a
- * copy into another File register.
+ * Whether operand k of instruction op (a register of class cls) only
+ * reads the object without handing it on: its fields (a File's data)
+ * read or written, a test against null or another reference,
+ * instanceof, or a copy into another register of cls.
  */
-static bool reads_file_only(const struct kimage *img, const struct kfunc *f,
-			    uint32_t op, uint32_t k, const int32_t *w)
+static bool reads_only(const struct kimage *img, const struct kfunc *f,
+		       uint32_t op, uint32_t k, const int32_t *w, uint32_t cls)
 {
 	switch (op) {
 	case KOP_MOV:
 	case KOP_CAST:
-		return is_file_reg(img, f, w[0]);
+		return is_cls_reg(img, f, w[0], cls);
 	case KOP_GETF:
 	case KOP_INSTOF:
 		return k == 1;
@@ -921,16 +921,18 @@ static bool reads_file_only(const struct kimage *img, const struct kfunc *f,
 }
 
 /*
- * Whether verified function f may let a File out of its File registers:
+ * Whether verified function f may let an object of built-in class cls
+ * (File, OutputStream, InputStream) out of its registers of that class:
  * into a register of another type, a field, an element, a global, a
- * captured value, an argument (but the receiver of a File method), or
- * the result.  A File register holds nothing but a File, so when no
- * callback of a CharDevice may keep one, the File of a released file is
- * unreachable from the script and device.c may give it to the next open.
- * Conservative: any use not listed in reads_file_only() keeps the File,
- * and so does the receiver of any call but a File method's.
+ * captured value, an argument (but the receiver of one of cls's own
+ * natives), or the result.  Such a register holds nothing but an object
+ * of cls, so when no callback of a CharDevice may keep one, the object a
+ * callback got is unreachable from the script once the callback (for a
+ * File, the file) is over, and device.c may give it to the next one.
+ * Conservative: any use not listed in reads_only() keeps the object, and
+ * so does the receiver of any call but a native of cls's.
  */
-bool ld_func_keeps_file(struct ld *ld, const struct kfunc *f)
+static bool func_keeps(struct ld *ld, const struct kfunc *f, uint32_t cls)
 {
 	const struct kimage *img = ld->img;
 	uint32_t pc, op = 0, k;
@@ -954,8 +956,8 @@ bool ld_func_keeps_file(struct ld *ld, const struct kfunc *f)
 			blk = 2;
 			n = ld->priv->natives[w[1]].nparams;
 			if (kb_native_has_recv((uint32_t)w[1])) {
-				/* a File method's receiver stays in */
-				if (ld->priv->natives[w[1]].owner == KC_File)
+				/* a native of cls's own: its receiver stays in */
+				if (ld->priv->natives[w[1]].owner == cls)
 					b = 1;
 				else
 					n++;
@@ -988,15 +990,28 @@ bool ld_func_keeps_file(struct ld *ld, const struct kfunc *f)
 		}
 		if (blk >= 0)
 			for (b += w[blk]; n > 0 && b < f->nregs; b++, n--)
-				if (is_file_reg(img, f, b))
+				if (is_cls_reg(img, f, b, cls))
 					return true;
 		for (k = 0; op_operands[op][k]; k++)
 			if (op_operands[op][k] == 'r' && (int32_t)k != blk &&
-			    is_file_reg(img, f, w[k]) &&
-			    !reads_file_only(img, f, op, k, w))
+			    is_cls_reg(img, f, w[k], cls) &&
+			    !reads_only(img, f, op, k, w, cls))
 				return true;
 	}
 	return false;
+}
+
+/* f may let a File out (KFN_KEEPS_FILE). */
+bool ld_func_keeps_file(struct ld *ld, const struct kfunc *f)
+{
+	return func_keeps(ld, f, KC_File);
+}
+
+/* (1.1) f may let an OutputStream or InputStream out (KFN_KEEPS_STREAM). */
+bool ld_func_keeps_stream(struct ld *ld, const struct kfunc *f)
+{
+	return func_keeps(ld, f, KC_OutputStream) ||
+	       func_keeps(ld, f, KC_InputStream);
 }
 
 /*
