@@ -72,6 +72,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from frontend import opcodes as O
+from frontend.builtins import signature_params
 from frontend.defs import BUILTINS
 from frontend.image import (FIRST_SCRIPT_CLASS, FLAG_LAMBDA, FLAG_METHOD,
                             Image, K_INT, NATIVE_REF,
@@ -151,26 +152,8 @@ def _native_arity(n: int) -> tuple[bool, int]:
     kvm_native_nargs() counts them: methods and constructors get their
     receiver first."""
     nat = BUILTINS.natives[n]
-    sig = nat.signature
-    depth, start, inner = 0, None, ""
-    for i, ch in enumerate(sig):
-        if ch == "<":
-            depth += 1
-        elif ch == ">":
-            depth -= 1
-        elif ch == "(" and depth == 0 and start is None:
-            start = i
-    inner = sig[start + 1:-1]
-    nparams, depth = (1 if inner.strip() else 0), 0
-    for ch in inner:
-        if ch in "<(":
-            depth += 1
-        elif ch in ">)":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            nparams += 1
     recv = nat.kind in ("METHOD", "CTOR")
-    return recv, nparams + (1 if recv else 0)
+    return recv, len(signature_params(nat.signature)) + (1 if recv else 0)
 
 
 def _stream_call(op, ops) -> bool:

@@ -96,10 +96,16 @@ def parse_type(text, classes):
 
 
 def parse_signature(sig, classes):
-    """"R(A, B)" -> (R, [A, B]).  Parameters are split at the commas that
-    are outside every `<...>` and `(...)`, since a parameter may itself be
-    a Func type with a parameter list."""
+    """"R(A, B)" -> (R, [A, B])."""
     ret, _ = parse_type(sig[:_outer_paren(sig)], classes)
+    return ret, [parse_type(p.strip(), classes)[0]
+                 for p in signature_params(sig)]
+
+
+def signature_params(sig):
+    """"R(A, B)" -> ["A", " B"], the parameters' type texts.  They are
+    split at the commas that are outside every `<...>` and `(...)`, since
+    a parameter may itself be a Func type with a parameter list."""
     inner = sig[_outer_paren(sig) + 1:-1]
     params = []
     depth = 0
@@ -114,7 +120,7 @@ def parse_signature(sig, classes):
             start = i + 1
     if inner.strip():
         params.append(inner[start:])
-    return ret, [parse_type(p.strip(), classes)[0] for p in params]
+    return params
 
 
 def _outer_paren(sig):
