@@ -10,6 +10,7 @@ scenario runs on the interpreter (build/kvm), on the ASan VM
 from __future__ import annotations
 
 import os
+import re
 import pathlib
 import subprocess
 import sys
@@ -437,6 +438,33 @@ def test_wait_after_an_out_of_memory_abort_collects_its_garbage(run):
         "> &ioctl $ 1", "> wait 10", "&2 result 1"]
     assert lines(err)[0] == "abort: out of memory"
     assert err.count("abort:") == 2, err
+
+
+HOARD = """\
+class D extends CharDevice {
+    Array<int[]> keep = new Array<int[]>();
+    int ioctl(File f, int cmd, int arg) {
+        for (int i = 0; i < cmd; i++) keep.add(new int[1000]);
+        return keep.size();
+    }
+    void read(File f, OutputStream out, int count) { out.write("r"); }
+}
+CharDevice.register("d", new D());
+"""
+
+
+def test_a_read_the_quota_cannot_hold_fails_with_enomem_and_a_log_line(run):
+    # 245 arrays of 8000 bytes leave less than a 64 KiB buffer of a
+    # 2,000,000-byte heap: that read fails before its callback, says so in
+    # the log, and a smaller one goes on
+    status, out, err = run(HOARD, "open d; ioctl $ 245; read $ 65536; "
+                           "read $ 10; close $", "--heap", "2000000")
+    assert status == 0, err
+    assert lines(out)[4:] == [
+        "> read $ 65536", "error ENOMEM (12): Cannot allocate memory",
+        "> read $ 10", '1 bytes "r"', "> close $", "closed"]
+    assert re.fullmatch(r"d: read: out of memory: no room for 65536 bytes "
+                        r"\(heap \d+ of 2000000\)\n", err), err
 
 
 def test_timer_runs_under_a_callback_budget_and_a_failure_cancels_it(run):

@@ -597,8 +597,10 @@ int kdev_open(struct kdev *d, unsigned int fl, struct kdev_file **filep)
 		goto out_unlock;
 	err = -ENOMEM;
 	f = file_get(vm);
-	if (!f)
+	if (!f) {
+		kdev_log_nomem(d, KD_open, sizeof(*f));
 		goto out_unlock;
+	}
 	f->dev = d;
 	args[0].o = d->obj;
 	if (!d->chr) {
@@ -668,8 +670,10 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 	 * keeps for as long as it sleeps, is charged to the quota: sleeping
 	 * readers cannot hold kernel memory beyond it.
 	 */
-	if (!kvm_quota_take_collect(vm, count))
+	if (!kvm_quota_take_collect(vm, count)) {
+		kdev_log_nomem(d, KD_read, count);
 		return -ENOMEM;
+	}
 	s = chr_stream(d, true);
 	if (!s) {
 		kvm_quota_give(vm, count);
@@ -775,6 +779,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		return -EINTR;
 	/* (1.1) the host's copy, kept while a CharDevice's write waits */
 	if (d->chr && !kvm_quota_take_collect(vm, n)) {
+		kdev_log_nomem(d, KD_write, n);
 		kp_mutex_unlock(&vm->lock);
 		return -ENOMEM;
 	}

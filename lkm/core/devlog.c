@@ -5,7 +5,13 @@
  *
  *	DEVICE: CALLBACK: DeviceError(ENAME): MESSAGE
  *
- * It goes through the host's log (kvm_host.log): the kernel glue
+ * and (kdev_log_nomem) the line of a call that fails with ENOMEM before
+ * its callback runs, when the script's heap quota has no room for what
+ * the call needs (its file, its buffer):
+ *
+ *	DEVICE: CALLBACK: out of memory: no room for N bytes (heap U of L)
+ *
+ * They go through the host's log (kvm_host.log): the kernel glue
  * rate-limits it per script with the reports of failed callbacks, build/kvm
  * writes it to stderr (a "log" line under --serve).  EAGAIN and EINTR are
  * a device's ordinary answers and are not logged.
@@ -85,4 +91,23 @@ void kdev_log_deverr(struct kdev *d, int cb, struct kobj *exc, int err)
 		n += len;
 	}
 	vm->host.log(vm->host.ctx, line, n);
+}
+
+/* Logs that callback cb of d could not run: no quota for bytes more. */
+void kdev_log_nomem(struct kdev *d, int cb, size_t bytes)
+{
+	struct kvm *vm = d->vm;
+	char line[160];
+	int n;
+
+	if (!vm->host.log || cb < 0 || cb >= KD__COUNT)
+		return;
+	n = snprintf(line, sizeof(line),
+		     "%s: %s: out of memory: no room for %zu bytes "
+		     "(heap %zu of %zu)", d->name, cb_names[cb], bytes,
+		     vm->heap_used, vm->lim.heap);
+	if (n > 0)
+		vm->host.log(vm->host.ctx, line,
+			     (size_t)n < sizeof(line) ? (size_t)n :
+			     sizeof(line) - 1);
 }

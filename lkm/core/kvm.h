@@ -835,6 +835,7 @@ int64_t kdev_ioctl_result(int64_t r);
  * caller gets it), unless err is -EAGAIN or -EINTR (devlog.c).
  */
 void kdev_log_deverr(struct kdev *d, int cb, struct kobj *exc, int err);
+void kdev_log_nomem(struct kdev *d, int cb, size_t bytes);
 
 /* ---- internal API shared by the core files ------------------------------ */
 
