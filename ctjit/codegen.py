@@ -292,6 +292,8 @@ class _Fn:
         # allocas of inlined callees' registers, put in the entry block
         # (where mem2reg promotes them)
         self.allocas: list[str] = []
+        # whether the allocas of direct_native's argument block are there
+        self.native_block = False
 
     def tmp(self, hint="t") -> str:
         self.n += 1
@@ -1691,7 +1693,7 @@ class Lowering:
         assert nargs <= 4, BUILTINS.natives[n].qualified  # KB_MAX_PARAMS
         k = self.f.tmp('')[1:]
         go, slow, join = f"dn{k}", f"dns{k}", f"dnj{k}"
-        if not getattr(self.f, "native_block", False):
+        if not self.f.native_block:
             # entry-block slots (never an alloca in a loop): the native's
             # arguments, a receiver and at most three, and its result
             self.f.allocas.append("%nargs = alloca [4 x i64], align 8")

@@ -333,23 +333,29 @@ static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
 }
 
 /*
- * A stream outside any run; its failure to allocate is logged.  The last
- * call's abort state is reset first, so that a failure here is reported
- * as what it is.  Nothing roots the stream: the caller pushes it before
- * it allocates again.
+ * A stream outside any run: spare cleared as a new one would be, or a
+ * new one, whose failure to allocate is logged.  The last call's abort
+ * state is reset first, so that a failure here is reported as what it
+ * is.  Nothing roots the stream: the caller pushes it before it
+ * allocates again.
  */
-static struct kstream *new_stream(struct kvm *vm, bool output)
+static struct kstream *new_stream(struct kvm *vm, bool output,
+				  struct kstream *spare)
 {
-	struct kstream *s;
+	struct kstream *s = spare;
 
 	vm->abort_kind = KVM_ABORT_NONE;
 	vm->ntrace = 0;
-	s = (struct kstream *)kvm_obj_alloc(vm, sizeof(*s), KO_STREAM,
-			output ? KC_OutputStream : KC_InputStream);
-	if (!s) {
-		kvm_make_report(vm, KVM_ABORT);
-		kvm_log_report(vm);
-		return NULL;
+	if (s) {
+		memset((char *)s + sizeof(s->h), 0, sizeof(*s) - sizeof(s->h));
+	} else {
+		s = (struct kstream *)kvm_obj_alloc(vm, sizeof(*s), KO_STREAM,
+				output ? KC_OutputStream : KC_InputStream);
+		if (!s) {
+			kvm_make_report(vm, KVM_ABORT);
+			kvm_log_report(vm);
+			return NULL;
+		}
 	}
 	s->output = output;
 	s->valid = true;
@@ -359,24 +365,18 @@ static struct kstream *new_stream(struct kvm *vm, bool output)
 
 /*
  * (1.1) The stream of a CharDevice's read or write: the spare one of a
- * finished callback when the device is stream_private (cleared as a new
- * one is), else new_stream()'s.
+ * finished callback when the device is stream_private, else a new one.
  */
 static struct kstream *chr_stream(struct kdev *d, bool output)
 {
 	struct kvm *vm = d->vm;
-	struct kstream *s = vm->spare_streams[output];
+	struct kstream *s = NULL;
 
-	if (!d->stream_private || !s)
-		return new_stream(vm, output);
-	vm->spare_streams[output] = NULL;
-	vm->abort_kind = KVM_ABORT_NONE;
-	vm->ntrace = 0;
-	memset((char *)s + sizeof(s->h), 0, sizeof(*s) - sizeof(s->h));
-	s->output = output;
-	s->valid = true;
-	kstream_sync(s);
-	return s;
+	if (d->stream_private) {
+		s = vm->spare_streams[output];
+		vm->spare_streams[output] = NULL;
+	}
+	return new_stream(vm, output, s);
 }
 
 /*
@@ -417,7 +417,7 @@ static int produce(struct kdev_file *f)
 	int err;
 
 	drop_content(f);
-	s = new_stream(vm, true);
+	s = new_stream(vm, true, NULL);
 	if (!s)
 		return -EIO;
 	args[0].o = d->obj;
@@ -783,7 +783,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		kp_mutex_unlock(&vm->lock);
 		return -ENOMEM;
 	}
-	s = d->chr ? chr_stream(d, false) : new_stream(vm, false);
+	s = d->chr ? chr_stream(d, false) : new_stream(vm, false, NULL);
 	if (!s)
 		goto out_unlock;
 	if (kvm_push_root(vm, &s->h)) {
