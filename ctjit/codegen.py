@@ -442,14 +442,17 @@ class Lowering:
     # mem2reg: machine registers), and makes the VM's copies exact only
     # where something else reads them:
     # - before a call of a handler or the runtime (pre_call(full=True)):
-    #   the registers the function ever writes (self.written; the others
-    #   still hold what the frame started with) that it reads or writes,
-    #   or all of them for calls, the written reference registers, and
-    #   the budget;
+    #   among the registers the function ever writes (self.written; the
+    #   others still hold what the frame started with), those the
+    #   handler reads or writes (handler_reads: for a call, its run of
+    #   arguments; none for a native called through its table, which
+    #   reads its own block), the written reference registers, and the
+    #   budget;
     # - before a call of a stub or of the interpreter for another frame
     #   (full=False): the reference registers it writes, which the
     #   collector marks, and the budget (the callee charges it);
-    # - before a bail to the interpreter: every written register;
+    # - before a bail to the interpreter: the written registers live
+    #   where it takes over (liveness) and the written references;
     # - before a return: the budget.
     # After a call (post_call) the budget is read back, and the registers
     # the call wrote (a handler's A operands); a stub's result comes back
@@ -475,11 +478,21 @@ class Lowering:
         return all(len(r) == 1 for r in regs.values())
 
     def pre_call(self, full: bool = True, reads=None):
-        """full: every written register, or (reads given) the written
-        reference registers and those among `reads`; else the written
-        reference registers only."""
+        """full: the written reference registers and those among `reads`
+        (default: what the current instruction's handler may read,
+        handler_reads); else the written reference registers only.
+
+        The VM's copy of an int register is read by nothing but the
+        handler of the instruction at hand (its operands, and the run of
+        arguments of a call); after it the stub goes on with its SSA
+        values, and at a handler target the unwinder has written only the
+        exception register.  The interpreter reads the others where it
+        takes over the frame (a bail: tails() writes every register live
+        there)."""
         if not self.ssa:
             return
+        if full and reads is None:
+            reads = self.handler_reads(self.cur_pc)
         self.store("i64", self.load("i64", "%budslot", "bud"),
                    self.vm_field("BUDGET"))
         regs = [r for r in sorted(self.written)
@@ -492,6 +505,82 @@ class Lowering:
                 self.e(f"{p} = getelementptr inbounds i64, ptr {R}, "
                        f"i64 {r}")
                 self.store("i64", self.get(r), p, mem="reg")
+
+    def handler_reads(self, pc: int) -> set[int]:
+        """The registers the handler of the instruction at pc (kop_NAME,
+        or the VM function a call's slow path calls) may read or leave
+        unwritten for post_call to read back: its r operands; its A
+        operands where a handler of this function covers pc (a handler
+        that throws leaves them as they were, and post_call takes them
+        back for the handler target; else it writes them or the frame
+        ends); for a CALLN or CALL the callee's arguments, and for the
+        other instructions that take a run of registers (calls, RTOS,
+        NEWARRV, CLOSURE) every register from their lowest r operand on."""
+        _, op, ops = self.insn_at[pc]
+        kinds = "rA" if any(h.start <= pc < h.end
+                            for h in self.fn.handlers) else "r"
+        regs = {v for l, v in zip(op.operands, ops)
+                if l in kinds and v >= 0}
+        if op.name == "CALLN":
+            _, nargs = _native_arity(ops[1])
+            regs |= set(range(ops[2], ops[2] + nargs))
+        elif op.name == "CALL":
+            nargs = _nargs(self.img, self.img.functions[ops[1]])
+            regs |= set(range(ops[2], ops[2] + nargs))
+        elif "N" in op.operands or op.name in RUNS_SCRIPT:
+            low = min((v for l, v in zip(op.operands, ops) if l == "r"),
+                      default=len(self.fn.regs))
+            regs |= set(range(low, len(self.fn.regs)))
+        return regs
+
+    def liveness(self) -> dict[int, set[int]]:
+        """The registers live on entry to each instruction: read before
+        they are written on some path from it.  A handler target's live
+        registers but its exception register are live at every
+        instruction its range covers that may throw, before that
+        instruction's own write (a failing instruction leaves its
+        destination as it was)."""
+        uses, defs, succ, exc = {}, {}, {}, {}
+        for pc, op, ops in self.insns:
+            uses[pc] = {v for l, v in zip(op.operands, ops)
+                        if l == "r" and v >= 0}
+            if op.name == "CALLN" or "N" in op.operands or \
+                    op.name in RUNS_SCRIPT:
+                uses[pc] |= self.handler_reads(pc) - {
+                    v for l, v in zip(op.operands, ops) if l == "A"}
+            defs[pc] = {v for l, v in zip(op.operands, ops)
+                        if l == "A" and v >= 0}
+            nxt = self.next_pc[pc]
+            succ[pc] = []
+            if op.name in BRANCHES:
+                succ[pc].append(ops[-1])
+            if op.name == "SWITCH":
+                q = nxt
+                for _ in range(ops[2]):
+                    if q is None:
+                        break
+                    succ[pc].append(self.insn_at[q][2][-1])
+                    q = self.next_pc[q]
+            if op.name not in O.TERMINATORS and nxt is not None:
+                succ[pc].append(nxt)
+            exc[pc] = [] if op.name in NOTHROW else [
+                (h.target, h.register) for h in self.fn.handlers
+                if h.start <= pc < h.end]
+        live: dict[int, set[int]] = {pc: set() for pc in uses}
+        changed = True
+        while changed:
+            changed = False
+            for pc, _, _ in reversed(self.insns):
+                out = set()
+                for t in succ[pc]:
+                    out |= live[t]
+                new = uses[pc] | (out - defs[pc])
+                for t, r in exc[pc]:
+                    new |= live[t] - {r}
+                if new != live[pc]:
+                    live[pc] = new
+                    changed = True
+        return live
 
     def post_call(self, dests=()):
         if not self.ssa:
@@ -874,10 +963,12 @@ class Lowering:
         dispatch (subroutine threading of branches only): the next pc a
         branch handler returned, switched over the segment starts."""
         f = self.f
+        live = self.liveness() if self.ssa and self.bail_sites else {}
         for lab, pc in self.bail_sites:
             f.label(lab)
-            self.pre_call(full=True)
+            self.pre_call(full=True, reads=live[pc] if self.ssa else None)
             self.e(f"br label %bail")
+
         if self.bail_sites:
             f.label("bail")
             phi = ", ".join(f"[ {pc}, %{lab} ]" for lab, pc in self.bail_sites)
@@ -993,9 +1084,7 @@ class Lowering:
         # operands are read back after it, so the VM's copies must hold
         # their values too: a handler that throws leaves them as they
         # were, and a handler target here may read them
-        runs = "N" in op.operands or op.name in RUNS_SCRIPT
-        self.pre_call(full=True, reads=None if runs else {
-            v for l, v in zip(op.operands, ops) if l in "rA"})
+        self.pre_call(full=True, reads=self.handler_reads(pc))
         args = ["ptr %vm", f"ptr {self.R()}"] + [f"i32 {v}" for v in ops]
         st = self.call_handler(f"kop_{op.name}", args)
         if throws:
@@ -1705,7 +1794,8 @@ class Lowering:
             self.e(f"br i1 {isnull}, label %{slow}, label %{go}, {COLD}")
             self.f.label(go)
         self.save_pc(pc)
-        self.pre_call(full=True, reads=None)
+        # the native reads its block, not R: the collector's roots only
+        self.pre_call(full=True, reads=())
         for i in range(nargs):
             p = self.t("p")
             self.e(f"{p} = getelementptr inbounds [4 x i64], ptr %nargs, "
