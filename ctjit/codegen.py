@@ -147,6 +147,24 @@ STREAM_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
 
 
 
+# the stream natives' kinds, which a fast version keeps apart
+STREAM_KINDS = {"OutputStream.writeByte": "w", "InputStream.readByte": "r"}
+
+
+@dataclass
+class FastPlan:
+    """A loop's fast version (Lowering.plan_fast_loops): the code from
+    `head` to `end`; per String.length or charAt call (its pc) the
+    register whose String's length is read before the loop; per stream
+    native call the kind whose state it uses, and per kind ("w", "r")
+    the register holding that stream."""
+    head: int
+    end: int
+    strs: dict[int, int]
+    stream_sites: dict[int, str]
+    streams: dict[str, int]
+
+
 def _native_arity(n: int) -> tuple[bool, int]:
     """(has a receiver, argument count with it) of native n, as the VM's
     kvm_native_nargs() counts them: methods and constructors get their
@@ -211,19 +229,31 @@ class Options:
     # needs together with +call and +branch; `-inline` after a level
     # turns it off (for the ablation)
     inline: bool = True
+    # loops with a fast version (FastLoop): part of +tiny likewise;
+    # `-fastloop` turns it off
+    fastloop: bool = True
 
     @classmethod
     def parse(cls, spec: str) -> "Options":
         """`subroutine`, `+branch`, `+call`, `+tiny`, `+direct`
         (cumulative, as in the paper's table, plus direct calls), `all`,
         or a comma list of technique names; any of them followed by
-        `-inline` leaves callees out of line."""
+        `-inline` leaves callees out of line, by `-fastloop` gives no
+        loop a fast version (both may follow, in either order)."""
         spec = (spec or "all").strip()
-        inline = not spec.endswith("-inline")
-        if not inline:
-            spec = spec[:-len("-inline")].strip() or "all"
-        opts = cls._parse(spec)
-        opts.inline = inline and opts.branch and opts.call and opts.tiny
+        off = set()
+        while True:
+            for tail in ("-inline", "-fastloop"):
+                if spec.endswith(tail):
+                    off.add(tail[1:])
+                    spec = spec[:-len(tail)].strip()
+                    break
+            else:
+                break
+        opts = cls._parse(spec or "all")
+        full = opts.branch and opts.call and opts.tiny
+        opts.inline = "inline" not in off and full
+        opts.fastloop = "fastloop" not in off and full
         return opts
 
     @classmethod
@@ -249,8 +279,9 @@ class Options:
 
     def label(self) -> str:
         on = [t for t in TECHNIQUES if getattr(self, t)]
-        off = "-inline" if self.tiny and self.call and self.branch and \
-            not self.inline else ""
+        full = self.tiny and self.call and self.branch
+        off = ("-inline" if full and not self.inline else "") + \
+            ("-fastloop" if full and not self.fastloop else "")
         return "subroutine" + "".join("+" + t for t in on) + off
 
 
@@ -350,6 +381,10 @@ class Lowering:
                         and v >= 0}
         self.refs = {i for i, t in enumerate(self.fn.regs)
                      if img.types[t][0] not in (TY_INT, TY_BOOL)}
+        # loops with a fast version (plan_fast_loops): head -> FastPlan,
+        # and the pcs of their bodies, where the fast version may leave
+        self.fast: dict[int, "FastPlan"] = {}
+        self.fast_pcs: set[int] = set()
 
     # ---- helpers ---------------------------------------------------------
 
@@ -715,6 +750,9 @@ class Lowering:
         pcs = [pc for pc, _, _ in insns]
         self.next_pc = {pcs[i]: (pcs[i + 1] if i + 1 < len(pcs) else None)
                         for i in range(len(pcs))}
+        self.prev_pc = {pcs[i]: (pcs[i - 1] if i else None)
+                        for i in range(len(pcs))}
+        self.jump_targets: set[int] = set()     # plan_fast_loops
         leaders = {0}
         seg_start = {0}
         for pc, op, ops in insns:
@@ -828,6 +866,119 @@ class Lowering:
                            if h in longest and longest[h] > self.seglen[h]}
         self.longest = longest
 
+    # ---- loops with a fast version (Options.fastloop) ----------------------
+
+    def plan_fast_loops(self):
+        """The loops that get a fast version (FastLoop): an innermost loop,
+        the code from a backward branch's target H to the last backward
+        branch to H, all of whose instructions have an inline form that
+        calls nothing (moves, arithmetic, globals, field and element
+        access, branches but SWITCH, pure and stream natives), with no
+        handler target in it, and in which a String's length or a
+        stream's state can be read once before the loop (FastPlan)."""
+        ends: dict[int, int] = {}
+        table = set()                 # a SWITCH's JMP table
+        for pc, op, ops in self.insns:
+            if op.name == "SWITCH":
+                q = self.next_pc[pc]
+                for _ in range(ops[2]):
+                    if q is None:
+                        break
+                    table.add(q)
+                    q = self.next_pc[q]
+            elif op.name in BRANCHES and ops[-1] <= pc:
+                ends[ops[-1]] = max(ends.get(ops[-1], pc), pc)
+        targets = set(self.handler_targets)
+        for pc, op, ops in self.insns:
+            if op.name in BRANCHES:
+                targets.add(ops[-1])
+        self.jump_targets = targets
+        for h, e in ends.items():
+            if any(h < h2 <= e for h2 in ends) or \
+                    any(h <= t <= e for t in self.handler_targets):
+                continue
+            body = [x for x in self.insns if h <= x[0] <= e]
+            if any(pc in table or not self.fast_ok(op, ops)
+                   for pc, op, ops in body):
+                continue
+            plan = self.fast_plan(h, e, body)
+            if plan:
+                self.fast[h] = plan
+                self.fast_pcs |= {pc for pc, _, _ in body}
+
+    def fast_ok(self, op, ops) -> bool:
+        """Whether an instruction's inline form in a fast version calls
+        nothing (its slow path leaves the fast version instead)."""
+        name = op.name
+        if name == "SWITCH":
+            return False
+        if name in BRANCHES:
+            return True
+        if name == "LOADK":
+            # tiny() leaves the other constants to the handler
+            return self.img.constants[ops[1]][0] == K_INT
+        if name in TINY:
+            # pure IR, or a slow path that throws (a null, a bound, a
+            # division by zero)
+            return True
+        return name == "CALLN" and (ops[1] in PURE_NATIVES or
+                                    ops[1] in STREAM_NATIVES)
+
+    def fast_plan(self, h: int, e: int, body) -> "FastPlan | None":
+        """What the fast version of the loop h..e reads before it: the
+        length of each String register (never written in the loop) that
+        a String.length or charAt there is called on; per stream kind,
+        the stream register all its writeByte (readByte) calls there are
+        made on, if there is one.  None when there is nothing to read."""
+        written = {v for _, op, ops in body
+                   for l, v in zip(op.operands, ops) if l == "A" and v >= 0}
+        strs: dict[int, int] = {}        # CALLN pc -> its String register
+        streams: dict[str, set] = {"w": set(), "r": set()}
+        sites: dict[str, dict[int, int]] = {"w": {}, "r": {}}
+        for pc, op, ops in body:
+            if op.name != "CALLN":
+                continue
+            x = self.invariant_value(pc, ops[2], h, written)
+            name = PURE_NATIVES.get(ops[1]) or STREAM_NATIVES[ops[1]]
+            if name in ("String.length", "String.charAt"):
+                if x is not None:
+                    strs[pc] = x
+            elif name in STREAM_KINDS:
+                k = STREAM_KINDS[name]
+                streams[k].add(x)
+                sites[k][pc] = x
+        hoist = {k: next(iter(v)) for k, v in streams.items()
+                 if len(v) == 1 and None not in v}
+        if not strs and not hoist:
+            return None
+        return FastPlan(h, e, strs,
+                        {pc: k for k in hoist for pc in sites[k]}, hoist)
+
+    def invariant_value(self, pc: int, reg: int, h: int,
+                        written: set[int]) -> int | None:
+        """A register not written in the loop (from h) whose value reg
+        holds at pc on every path: reg itself when the loop never writes
+        it, else the source of a MOV into reg before pc in the same
+        straight run of code (no jump target between, pc included).
+        None when there is none."""
+        if reg not in written:
+            return reg
+        cur = pc
+        while cur > h and cur not in self.jump_targets:
+            q = self.prev_pc[cur]
+            if q is None or q < h:
+                return None
+            _, op, ops = self.insn_at[q]
+            if op.name in O.TERMINATORS or op.name == "JMP":
+                return None
+            dests = [v for l, v in zip(op.operands, ops) if l == "A"]
+            if reg in dests:
+                if op.name == "MOV" and ops[1] not in written:
+                    return ops[1]
+                return None
+            cur = q
+        return None
+
     def lower(self) -> list[str]:
         """The IR lines of the stub.  Raises Unsupported for a function
         the JIT leaves to the interpreter."""
@@ -868,7 +1019,11 @@ class Lowering:
             self.store("i64", self.load("i64", self.vm_field("BUDGET"),
                                         "bud"), "%budslot")
         self.e("br label %L0")
+        if self.ssa and self.opts.fastloop:
+            self.plan_fast_loops()
         self.body()
+        for plan in self.fast.values():
+            FastLoop(self, plan).emit()
         self.tails()
         f.lines[1:1] = ["  " + a for a in f.allocas]
         name = f"kjit_f{self.index}"
@@ -889,12 +1044,22 @@ class Lowering:
                 if not self.closed():
                     self.e(f"br label %{self.L(pc)}")
                 self.f.label(self.L(pc))
+                if pc in self.fast:
+                    # the loop's fast version, entered here each time
+                    # (fastloop); this version of the loop from Lg<pc>
+                    self.e(f"br label %fl{pc}_pre")
+                    self.f.label(f"Lg{pc}")
                 if pc in self.unchecked:
                     self.subtract(self.seglen[pc])
                 elif pc in self.check_need:
                     self.charge(pc, self.seglen[pc], self.check_need[pc])
                 else:
                     self.charge(pc, self.seglen[pc])
+            if pc in self.fast_pcs:
+                # where the fast version leaves, its segment charged
+                if not self.closed():
+                    self.e(f"br label %I{pc}")
+                self.f.label(f"I{pc}")
             self.cur_pc = pc
             self.instr(pc, op, ops)
         # falling off the end is impossible (verifier); close the last block
@@ -968,7 +1133,6 @@ class Lowering:
             f.label(lab)
             self.pre_call(full=True, reads=live[pc] if self.ssa else None)
             self.e(f"br label %bail")
-
         if self.bail_sites:
             f.label("bail")
             phi = ", ".join(f"[ {pc}, %{lab} ]" for lab, pc in self.bail_sites)
@@ -2141,6 +2305,230 @@ class InlineLowering(Lowering):
         if name == "CALLN" and ops[1] in PURE_NATIVES:
             return self.pure_native(pc, op, ops)
         self.generic(pc, op, ops)
+
+
+class FastLoop(Lowering):
+    """The fast version of a loop (FastPlan), emitted after its caller's
+    body, of which it is a second copy of the loop's code with the same
+    registers (the caller's allocas), budget and segments.
+
+    Every time the caller's code reaches the loop's head it goes to the
+    fast version's preheader, which reads what the loop would read on
+    every iteration and cannot change in it: the length of each String
+    a String.length or charAt is called on, and the cursor, bound and
+    buffer of the stream each writeByte (readByte) is called on, into
+    allocas (machine registers after mem2reg); a null there, which the
+    calls would throw on, goes to the caller's loop (Lg<head>) instead.
+
+    In the fast version those calls use the values read before the loop
+    (a stream's cursor moves in its alloca only), and nothing calls the
+    VM: every slow path (a null, a bound, a stream's room, a division by
+    zero) and every segment whose budget check fails leaves it, as does
+    every branch out of the loop.  Leaving, it stores each stream's
+    cursor back, then goes on in the caller's code: at the instruction
+    that could not go on (I<pc>: its segment is charged), which runs it
+    as the caller's code always does (slow path included), or at the
+    segment start (L<pc>, which charges and refills).  So the VM, the
+    collector and the interpreter never see the fast version's state:
+    only calls can run them, and there are none in it.  The caller's
+    code goes back to the preheader at the loop's head, after a refill
+    or a slow path, and the loop is fast again.
+
+    Why a second copy: the caller's slow paths call the VM and rejoin
+    the loop, and across such a call LLVM must assume that any memory
+    changed, so it loads a String's length and a stream's cursor, bound
+    and buffer again on every iteration, and stores the cursor each
+    time; in the fast version no call is on the loop's paths."""
+
+    def __init__(self, caller: Lowering, plan: FastPlan):
+        super().__init__(caller.img, caller.index, caller.opts,
+                         caller.compiled, caller.used, caller.direct,
+                         caller.direct_stack)
+        self.caller = caller
+        self.plan = plan
+        self.f = caller.f
+        self.mem_of = caller.mem_of
+        self.pfx = f"fl{plan.head}_"
+        self.ssa = True
+        self.segment()
+        self.budget_regions()
+        self.exc_sites = caller.exc_sites
+        self.bail_sites = caller.bail_sites
+        self.exits: dict[str, str] = {}    # caller's label -> exit block
+
+    def inside(self, pc) -> bool:
+        return pc is not None and self.plan.head <= pc <= self.plan.end
+
+    def L(self, pc: int) -> str:
+        if self.inside(pc):
+            return f"{self.pfx}L{pc}"
+        return self.leave(f"L{pc}")
+
+    def leave(self, label: str) -> str:
+        """The block that stores the streams' cursors back and goes on
+        at the caller's `label` (emitted by emit())."""
+        if label not in self.exits:
+            self.exits[label] = f"{self.pfx}x{len(self.exits)}"
+        return self.exits[label]
+
+    def seg_label(self, pc: int) -> str:
+        """The caller's segment start pc, charging: at the loop's head the
+        caller's own loop, past the way to this version."""
+        return f"Lg{pc}" if pc == self.plan.head else f"L{pc}"
+
+    def generic(self, pc, op, ops):
+        """Not in this version: the caller's code runs the instruction."""
+        self.e(f"br label %{self.leave(f'I{pc}')}")
+        # what the inline form emits after its slow path is unreachable
+        self.f.label(f"{self.pfx}u{self.f.tmp('')[1:]}")
+
+    def div0(self, pc):
+        self.e(f"br label %{self.leave(f'I{pc}')}")
+
+    def check(self, pc: int, need: int, go: str, refill: str):
+        """The caller's segment refills or bails where this one's budget
+        check fails."""
+        ok = self.t("bok")
+        self.e(f"{ok} = icmp sge i64 {self.bud_get()}, {need}")
+        self.e(f"br i1 {ok}, label %{go}, "
+               f"label %{self.leave(self.seg_label(pc))}, {HOT_FIRST}")
+
+    def slot(self, what: str, key) -> str:
+        return f"%{self.pfx}{what}{key}"
+
+    def pure_native(self, pc, op, ops):
+        a, n, b = ops
+        if pc not in self.plan.strs:
+            return super().pure_native(pc, op, ops)
+        ln = self.load("i64", self.slot("len", self.plan.strs[pc]), "len")
+        if PURE_NATIVES[n] == "String.length":
+            if a >= 0:
+                self.put(a, ln)
+            return
+        # charAt: the receiver holds the String whose length was read
+        i = self.get(b + 1)
+        oob = self.t("c")
+        self.e(f"{oob} = icmp uge i64 {i}, {ln}")
+        k = self.f.tmp('')[1:]
+        self.e(f"br i1 {oob}, label %{self.leave(f'I{pc}')}, "
+               f"label %{self.pfx}cf{k}, {COLD}")
+        self.f.label(f"{self.pfx}cf{k}")
+        o = self.t("o")
+        self.e(f"{o} = inttoptr i64 {self.get(b)} to ptr")
+        p = self.t("p")
+        self.e(f"{p} = getelementptr inbounds i8, ptr {o}, "
+               f"i64 {L['OFF_STR_B']}")
+        q = self.t("p")
+        self.e(f"{q} = getelementptr inbounds i8, ptr {p}, i64 {i}")
+        by = self.load("i8", q, "by", mem="hdr")
+        if a >= 0:
+            v = self.t("by")
+            self.e(f"{v} = zext i8 {by} to i64")
+            self.put(a, v)
+
+    def stream_native(self, pc, op, ops):
+        a, n, b = ops
+        k = self.plan.stream_sites.get(pc)
+        if k is None:
+            return super().stream_native(pc, op, ops)
+        cur = self.load("i32", self.slot("cur", k), "cur")
+        end = self.load("i32", self.slot("end", k), "jend")
+        past = self.t("c")
+        self.e(f"{past} = icmp uge i32 {cur}, {end}")
+        j = self.f.tmp('')[1:]
+        self.e(f"br i1 {past}, label %{self.leave(f'I{pc}')}, "
+               f"label %{self.pfx}sf{j}, {COLD}")
+        self.f.label(f"{self.pfx}sf{j}")
+        buf = self.load("ptr", self.slot("buf", k), "buf")
+        cur64 = self.t("cur")
+        self.e(f"{cur64} = zext i32 {cur} to i64")
+        q = self.t("p")
+        self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {cur64}")
+        if k == "w":
+            by = self.t("by")
+            self.e(f"{by} = trunc i64 {self.get(b + 1)} to i8")
+            self.store("i8", by, q, mem="sbuf")
+        else:
+            by = self.load("i8", q, "by", mem="sbuf")
+            if a >= 0:
+                v = self.t("by")
+                self.e(f"{v} = zext i8 {by} to i64")
+                self.put(a, v)
+        cur1 = self.t("cur")
+        self.e(f"{cur1} = add nuw i32 {cur}, 1")
+        self.store("i32", cur1, self.slot("cur", k))
+
+    def stream_field(self, k: str, name: str) -> str:
+        """A pointer to field OFF_STREAM_<name> of kind k's stream."""
+        o = self.t("o")
+        self.e(f"{o} = inttoptr i64 {self.get(self.plan.streams[k])} to ptr")
+        return self.field_ptr(o, L[f"OFF_STREAM_{name}"])
+
+    def emit(self):
+        plan, c = self.plan, self.caller
+        f = self.f
+        for x in sorted(set(plan.strs.values())):
+            f.allocas.append(f"{self.slot('len', x)} = alloca i64, align 8")
+        for k in plan.streams:
+            f.allocas += [f"{self.slot('cur', k)} = alloca i32, align 4",
+                          f"{self.slot('end', k)} = alloca i32, align 4",
+                          f"{self.slot('buf', k)} = alloca ptr, align 8"]
+        # the preheader: a null goes to the caller's loop, which throws
+        f.label(f"{self.pfx}pre")
+        for x in sorted(set(plan.strs.values())):
+            self.nonnull(x)
+            o = self.t("o")
+            self.e(f"{o} = inttoptr i64 {self.get(x)} to ptr")
+            ln = self.load("i32", self.field_ptr(o, L["OFF_STR_LEN"]),
+                           "len", mem="hdr")
+            v = self.t("len")
+            self.e(f"{v} = zext i32 {ln} to i64")
+            self.store("i64", v, self.slot("len", x))
+        for k, x in plan.streams.items():
+            self.nonnull(x)
+            cursor = "LEN" if k == "w" else "POS"
+            for slot, fld, ty in (("cur", cursor, "i32"), ("end", "JEND", "i32"),
+                                  ("buf", "BUF", "ptr")):
+                self.store(ty, self.load(ty, self.stream_field(k, fld),
+                                         slot, mem="stream"),
+                           self.slot(slot, k))
+        self.e(f"br label %{self.L(plan.head)}")
+        # the loop, as Lowering.body() emits it
+        for pc, op, ops in self.insns:
+            if not self.inside(pc):
+                continue
+            if pc in self.seg_start:
+                if not self.closed():
+                    self.e(f"br label %{self.L(pc)}")
+                self.f.label(self.L(pc))
+                if pc in self.unchecked:
+                    self.subtract(self.seglen[pc])
+                elif pc in self.check_need:
+                    self.charge(pc, self.seglen[pc], self.check_need[pc])
+                else:
+                    self.charge(pc, self.seglen[pc])
+            self.cur_pc = pc
+            self.instr(pc, op, ops)
+        if not self.closed():
+            self.e(f"br label %{self.L(self.next_pc[plan.end])}")
+        # the ways out: each stream's cursor stored back
+        for label, block in self.exits.items():
+            f.label(block)
+            for k in plan.streams:
+                cursor = "LEN" if k == "w" else "POS"
+                self.store("i32", self.load("i32", self.slot("cur", k), "cur"),
+                           self.stream_field(k, cursor), mem="stream")
+            self.e(f"br label %{label}")
+
+    def nonnull(self, reg: int):
+        """On in a new block if R[reg] is not null, else to the caller's
+        loop."""
+        isnull = self.t("c")
+        self.e(f"{isnull} = icmp eq i64 {self.get(reg)}, 0")
+        k = self.f.tmp('')[1:]
+        self.e(f"br i1 {isnull}, label %Lg{self.plan.head}, "
+               f"label %{self.pfx}nn{k}, {COLD}")
+        self.f.label(f"{self.pfx}nn{k}")
 
 
 # Callees of at most this many code words may be inlined (inline_leaves).

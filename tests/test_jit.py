@@ -621,6 +621,138 @@ def test_writebyte_growth_budget_is_exact(ct, tmp_path):
         assert _gen_read(image, budget, so) == want, f"budget {budget}"
 
 
+# Loops with a fast version (ctjit FastLoop): a CharDevice whose read
+# rotates a String into its stream byte by byte (String.charAt,
+# OutputStream.writeByte) and whose write sums its input (readByte). The
+# fast version reads the String's length and the streams' state before
+# the loop and leaves at every slow path; each variant makes one of those
+# happen: the loop running past the String's end (charAt throws), a null
+# String (the loop runs in the caller's version), a division by zero, a
+# read whose count is smaller than the bytes written (the stream's bound,
+# then its limit), two registers holding the same stream (then neither is
+# read before the loop), and the budget running out anywhere in the loop.
+FASTLOOP = """\
+class R extends CharDevice {
+    int total = 0;
+    R() { mode = 0666; }
+    void open(File f) { f.data = DATA; }
+    void write(File f, InputStream in) {
+        int n = 0;
+        int c = in.readByte();
+        while (c >= 0) { n = n + c; c = in.readByte(); }
+        total = total + n;
+        if (total == 38250) throw new DeviceError(Errno.ENOSPC, "sum " + total);
+    }
+    void read(File f, OutputStream out, int count) {
+        String s = (String) f.data;
+        OutputStream o2 = out;
+        int n = 10;
+        if (s != null) n = s.length() + EXTRA;
+        for (int i = 0; i < n; i++) {
+            int c = s.charAt(i);
+            if (c >= 'a' && c <= 'z') c = (c - 'a' + 13) % 26 + 'a';
+            else if (c >= 'A' && c <= 'Z') c = (c - 'A' + 13) % DIV + 'A';
+            out.writeByte(c);
+            if (ALIAS) o2.writeByte(c);
+        }
+    }
+}
+CharDevice.register("r13", new R());
+"""
+
+
+def _fastloop_src(data='"Hello, World! " + "abcXYZ".repeat(40)', extra=0,
+                  div=26, alias="false"):
+    return (FASTLOOP.replace("DATA", data).replace("EXTRA", str(extra))
+            .replace("DIV", str(div)).replace("ALIAS", alias))
+
+
+def _r13(image, budget, so=None, count=4096):
+    """The results of a write and two reads of one open file (bytes, a
+    count or an errno) and the log, under a callback budget."""
+    args = ["--cb-budget", str(budget)] + (["--jit", so] if so else [])
+    out = []
+    with host.VM(image, vm_args=args) as vm:
+        try:
+            f = vm.open("r13")
+        except OSError as e:
+            return [e.errno], list(vm.log)
+        for op, arg in (("write", b"\x01\x02\xff" * 50), ("read", count),
+                        ("read", count)):
+            try:
+                out.append(getattr(f, op)(arg))
+            except OSError as e:
+                out.append(e.errno)
+        return out, list(vm.log)
+
+
+FASTLOOP_CASES = {
+    "plain": {},
+    "past-the-end": {"extra": 1},
+    "null": {"data": "null"},
+    "div0": {"div": 0},
+    "alias": {"alias": "true"},
+}
+
+
+def test_ir_fast_loop_calls_nothing():
+    """The read's loop has a fast version, and no call is in it: its
+    blocks (fl<head>_...) only leave to the caller's code."""
+    image = compile_source(_fastloop_src(), "r.k")
+    ir = ctjit.compile_image(image).ir
+    read = ir[ir.index("define internal", ir.index("kjit_f3") - 40):]
+    read = read[:read.index("\n}\n")]
+    blocks = re.split(r"\n(?=[\w.]+:)", read)
+    fast = [b for b in blocks if b.startswith("fl")]
+    assert any(b.startswith("fl") and "_pre:" in b.split("\n")[0]
+               for b in fast), "no fast version"
+    assert len(fast) > 5
+    assert not [b for b in fast if " call " in b]
+    assert "fastloop" not in ctjit.codegen.Options.parse("all").label()
+    off = ctjit.compile_image(image, ct="all-fastloop").ir
+    assert "_pre:" not in off and "fl" not in off.split("kjit_f3")[1][:2000]
+
+
+@pytest.mark.parametrize("case", sorted(FASTLOOP_CASES))
+def test_fast_loop_parity(case, tmp_path):
+    """Each variant's results and log (exceptions with their lines,
+    short reads) are the interpreter's, with and without fast loops."""
+    image = compile_source(_fastloop_src(**FASTLOOP_CASES[case]), "r.k")
+    so = build_so(image, str(tmp_path))
+    off = build_so(image, str(tmp_path / "off"), "all-fastloop") \
+        if (tmp_path / "off").mkdir() is None else None
+    for count in (4096, 7):
+        want = _r13(image, 10 ** 7, count=count)
+        assert _r13(image, 10 ** 7, so, count) == want, count
+        assert _r13(image, 10 ** 7, off, count) == want, count
+
+
+def test_fast_loop_budget_sweep_is_exact(tmp_path):
+    """Every budget that runs out in the write's or the read's loop stops
+    the JIT where the interpreter stops (the segment checks of the fast
+    version leave it for the caller's, which refills or bails); and a
+    read of 20,000 bytes goes through two dozen refills, leaving the
+    fast version and coming back each time."""
+    image = compile_source(_fastloop_src(), "r.k")
+    so = build_so(image, str(tmp_path))
+    lo, hi = 1, 1 << 20
+    while lo < hi:      # the least budget that completes every call
+        mid = (lo + hi) // 2
+        if b"abort" not in "".join(_r13(image, mid)[1]).encode():
+            hi = mid
+        else:
+            lo = mid + 1
+    for budget in list(range(1, lo, max(1, lo // 150))) + \
+            list(range(lo - 60, lo + 3)):
+        assert _r13(image, budget, so) == _r13(image, budget), budget
+    big = compile_source(_fastloop_src('"Hello! ".repeat(2500)'), "b.k")
+    so = build_so(big, str(tmp_path / "b") if (tmp_path / "b").mkdir()
+                  is None else "")
+    for budget in (10 ** 7, 200000, 150000):
+        assert _r13(big, budget, so, 65536) == _r13(big, budget, None,
+                                                    65536), budget
+
+
 # (1.1) switch: a SWITCH table, a binary search with 64-bit pivots and
 # String dispatch (length, a byte, contents) in loops, so that the budget
 # runs out inside each kind of dispatch.
