@@ -314,6 +314,17 @@ void kvm_mem_free(struct kvm *vm, void *p, size_t n)
 struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
 			   uint32_t cls)
 {
+	return kvm_obj_alloc_part(vm, size, size, kind, cls);
+}
+
+/*
+ * kvm_obj_alloc() with only the first `zero` bytes (the header at
+ * least) zeroed: the caller writes the others before anything reads
+ * them (a String's bytes, copied in).
+ */
+struct kobj *kvm_obj_alloc_part(struct kvm *vm, size_t size, size_t zero,
+				uint8_t kind, uint32_t cls)
+{
 	int c = free_class(size);
 	struct kobj *o;
 
@@ -323,7 +334,11 @@ struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
 		o = vm->free_blocks[c];
 		vm->free_blocks[c] = *(void **)o;
 		vm->free_bytes -= class_bytes(c);
-		memset(o, 0, size);
+		memset(o, 0, zero);
+	} else if (zero < size) {
+		o = kp_malloc(c >= 0 ? class_bytes(c) : size);
+		if (o)
+			memset(o, 0, zero);
 	} else {
 		o = kp_zalloc(c >= 0 ? class_bytes(c) : size);
 	}

@@ -522,7 +522,7 @@ static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct
 		return KVM_OK;
 	}
 	/* the allocation is charged by size, which covers the copy */
-	s = kvm_str_new(vm, NULL, xl + yl);
+	s = kvm_str_alloc(vm, xl + yl);
 	if (!s)
 		return KVM_ABORT;
 	memcpy(s->b, xb, xl);

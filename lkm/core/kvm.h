@@ -845,6 +845,8 @@ void *kvm_mem_realloc(struct kvm *vm, void *p, size_t old, size_t n);
 void kvm_mem_free(struct kvm *vm, void *p, size_t n);
 struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
 			   uint32_t cls);
+struct kobj *kvm_obj_alloc_part(struct kvm *vm, size_t size, size_t zero,
+				uint8_t kind, uint32_t cls);
 void kvm_gc(struct kvm *vm);
 void kvm_free_all_objects(struct kvm *vm);
 
@@ -906,6 +908,7 @@ static inline void kstream_invalidate(struct kstream *s)
 }
 
 /* objects (object.c) */
+struct kstr *kvm_str_alloc(struct kvm *vm, size_t len);
 struct kstr *kvm_str_new(struct kvm *vm, const void *b, size_t len);
 struct kstr *kvm_str_cstr(struct kvm *vm, const char *s);
 struct kinst *kvm_inst_new(struct kvm *vm, uint32_t cls);

@@ -268,7 +268,7 @@ static int nat_Exception_toString(struct kvm *vm, union kvalue *args,
 	size_t nl = strlen(name), ml = msg ? msg->len : 4;
 	struct kstr *s;
 
-	s = kvm_str_new(vm, NULL, nl + 2 + ml);
+	s = kvm_str_alloc(vm, nl + 2 + ml);
 	if (!s)
 		return KVM_ABORT;
 	memcpy(s->b, name, nl);
@@ -668,7 +668,7 @@ static int nat_String_repeat(struct kvm *vm, union kvalue *args,
 		return kvm_abort(vm, KVM_ABORT_OOM);
 	if (!charge_bytes(vm, total))
 		return KVM_ABORT;
-	r = kvm_str_new(vm, NULL, (size_t)total);
+	r = kvm_str_alloc(vm, (size_t)total);
 	if (!r)
 		return KVM_ABORT;
 	/* doubling copies: O(log n) memcpy calls even for a 1-byte s */

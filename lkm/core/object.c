@@ -45,12 +45,12 @@ size_t kvm_obj_size(struct kvm *vm, const struct kobj *o)
 }
 
 /*
- * A String of the len bytes at b, which may hold NULs; a NUL follows them
- * so that b can be read as a C string where no NUL is expected.  b NULL
- * leaves the bytes zeroed for the caller to fill before the string is
- * seen by a script.
+ * A String of len bytes that the caller writes, every one of them,
+ * before anything reads the String (they are not zeroed first), followed
+ * by a NUL so that it can be read as a C string where no NUL is
+ * expected.
  */
-struct kstr *kvm_str_new(struct kvm *vm, const void *b, size_t len)
+struct kstr *kvm_str_alloc(struct kvm *vm, size_t len)
 {
 	struct kstr *s;
 
@@ -60,16 +60,33 @@ struct kstr *kvm_str_new(struct kvm *vm, const void *b, size_t len)
 	}
 	if (!len && vm->empty_str)
 		return vm->empty_str;
-	s = (struct kstr *)kvm_obj_alloc(vm, sizeof(*s) + len + 1, KO_STRING,
-					 KC_String);
+	s = (struct kstr *)kvm_obj_alloc_part(vm, sizeof(*s) + len + 1,
+					      sizeof(*s), KO_STRING,
+					      KC_String);
 	if (!s)
 		return NULL;
 	if (!len)
 		vm->empty_str = s;
 	s->len = (uint32_t)len;
-	if (len && b)
-		memcpy(s->b, b, len);
 	s->b[len] = '\0';
+	return s;
+}
+
+/*
+ * A String of the len bytes at b, which may hold NULs (see
+ * kvm_str_alloc); b NULL leaves the bytes zeroed for the caller to fill
+ * before the string is seen by a script.
+ */
+struct kstr *kvm_str_new(struct kvm *vm, const void *b, size_t len)
+{
+	struct kstr *s = kvm_str_alloc(vm, len);
+
+	if (!s || !len)
+		return s;
+	if (b)
+		memcpy(s->b, b, len);
+	else
+		memset(s->b, 0, len);
 	return s;
 }
 
