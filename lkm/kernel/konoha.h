@@ -35,8 +35,11 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/poll.h>
 #include <linux/ratelimit.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
@@ -77,8 +80,11 @@ struct konoha_script {
 	char name[KONOHA_NAME_LEN];
 	struct kimage *img;
 	struct kvm *vm;
-	atomic64_t calls;
-	atomic64_t failed_calls;
+	/* finished callbacks, failed ones: per CPU, summed when listed */
+	u64 __percpu *calls;
+	u64 __percpu *failed_calls;
+	/* freed after a grace period: kdev_fop_open looks it up under RCU */
+	struct rcu_head rcu;
 	struct module *jit_owner;	/* holds a reference while used */
 	bool live;		/* init done (under konoha_scripts_lock) */
 	bool unloaded;		/* unpublished (under the script's lock) */
@@ -108,12 +114,31 @@ struct konoha_script {
 	struct ratelimit_state print_rs;
 };
 
+/* A per-CPU counter's total. */
+static inline u64 konoha_sum(u64 __percpu *c)
+{
+	u64 n = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		n += *per_cpu_ptr(c, cpu);
+	return n;
+}
+
+/* kp_free() after an RCU grace period, of p's rcu_head `field`. */
+#define kp_free_rcu(p, field)					\
+	do {							\
+		atomic_long_dec(&kp_live_blocks);		\
+		kvfree_rcu(p, field);				\
+	} while (0)
+
 /*
  * A published device: its minor maps to it in konoha_minors until the
  * device is removed. konoha_minors_lock is taken under a script's lock
  * (registration) and never held while taking one.
  */
 struct konoha_dev {
+	struct rcu_head rcu;		/* freed after a grace period */
 	struct konoha_script *script;
 	struct kdev *kdev;
 	struct cdev *cdev;

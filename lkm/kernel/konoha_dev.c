@@ -78,17 +78,19 @@ static long count_call(struct kdev_file *f, long ret)
 	if (left < READ_ONCE(stack_min_left))
 		WRITE_ONCE(stack_min_left, left);
 
-	atomic64_inc(&s->calls);
+	this_cpu_inc(*s->calls);
 	if (ret == -EIO)
-		atomic64_inc(&s->failed_calls);
+		this_cpu_inc(*s->failed_calls);
 	return ret;
 }
 
 /*
- * The minor leads to the device and its script under konoha_minors_lock;
- * the script is pinned before the lock goes (an unload may be removing
- * the device meanwhile), and the open itself runs in device.c under the
- * script's lock.  The file holds its reference until release.
+ * The minor leads to the device and its script under RCU (a device and
+ * a script are freed a grace period after they are unpublished: see
+ * konoha_dev_remove() and script_free()); the script is pinned before
+ * the read section ends (an unload may be removing the device
+ * meanwhile), and the open itself runs in device.c under the script's
+ * lock.  The file holds its reference until release.
  */
 static int kdev_fop_open(struct inode *inode, struct file *file)
 {
@@ -98,20 +100,20 @@ static int kdev_fop_open(struct inode *inode, struct file *file)
 	struct kdev *d;
 	int err;
 
-	mutex_lock(&konoha_minors_lock);
+	rcu_read_lock();
 	kd = idr_find(&konoha_minors, iminor(inode));
 	if (!kd || kd->cdev != inode->i_cdev) {
-		mutex_unlock(&konoha_minors_lock);
+		rcu_read_unlock();
 		return -ENXIO;
 	}
 	d = kd->kdev;
 	s = kd->script;
 	/* a script whose last reference is gone is on its way out */
 	if (!kref_get_unless_zero(&s->ref)) {
-		mutex_unlock(&konoha_minors_lock);
+		rcu_read_unlock();
 		return -ENXIO;
 	}
-	mutex_unlock(&konoha_minors_lock);
+	rcu_read_unlock();
 
 	err = -ENXIO;
 	/*
@@ -124,13 +126,13 @@ static int kdev_fop_open(struct inode *inode, struct file *file)
 	err = kdev_open(d, file_flags(file), &f);
 	if (err)
 		goto out_put;
-	atomic64_inc(&s->calls);
+	this_cpu_inc(*s->calls);
 	file->private_data = f;
 	return 0;
 
 out_put:
 	if (err == -EIO)
-		atomic64_inc(&s->failed_calls);
+		this_cpu_inc(*s->failed_calls);
 	konoha_script_put(s);
 	return err;
 }
@@ -300,7 +302,7 @@ static __poll_t kdev_fop_poll(struct file *file, poll_table *wait)
 	int m = kdev_poll(f, file_flags(file), &pt);
 	__poll_t mask = 0;
 
-	atomic64_inc(&file_script(f)->calls);
+	this_cpu_inc(*file_script(f)->calls);
 	if (m & KDEV_POLL_IN)
 		mask |= EPOLLIN | EPOLLRDNORM;
 	if (m & KDEV_POLL_PRI)
@@ -485,7 +487,7 @@ void konoha_release_work(struct work_struct *work)
 	for (; f; f = next) {
 		next = f->next_spare;
 		kdev_release(f);
-		atomic64_inc(&s->calls);
+		this_cpu_inc(*s->calls);
 		n++;
 	}
 	/* the files' references: s may be freed by the last one */
@@ -514,7 +516,7 @@ static int kdev_fop_release(struct inode *inode, struct file *file)
 		queue_work(konoha_wq, &s->release_work);
 		return 0;
 	}
-	atomic64_inc(&s->calls);
+	this_cpu_inc(*s->calls);
 	konoha_script_put(s);
 	return 0;
 }
@@ -676,6 +678,9 @@ out_remove_minor:
 out_put_cdev:
 	if (cdev)
 		kobject_put(&cdev->kobj);
+	/* published for a moment: an open may be looking at it */
+	kp_free_rcu(kd, rcu);
+	return err;
 out_free_kd:
 	kp_free(kd);
 	return err;
@@ -697,5 +702,6 @@ void konoha_dev_remove(void *ctx, struct kdev *d)
 	mutex_lock(&konoha_minors_lock);
 	idr_remove(&konoha_minors, kd->minor);
 	mutex_unlock(&konoha_minors_lock);
-	kp_free(kd);
+	/* an open may still be looking at it (kdev_fop_open) */
+	kp_free_rcu(kd, rcu);
 }

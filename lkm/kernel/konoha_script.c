@@ -105,6 +105,17 @@ static void script_stop_timers(struct konoha_script *s)
 /* ---- the registry -------------------------------------------------------- */
 
 /*
+ * The script's memory, after a grace period: kdev_fop_open() may still
+ * be reading its reference count under RCU.
+ */
+static void script_free(struct konoha_script *s)
+{
+	free_percpu(s->calls);
+	free_percpu(s->failed_calls);
+	kp_free_rcu(s, rcu);
+}
+
+/*
  * The last reference: the timers (stopped already by an unload; not when
  * the module goes with the script still loaded), the VM (and with it the
  * devices it still has), the image, and only then the stubs' module,
@@ -120,7 +131,7 @@ static void script_release(struct kref *ref)
 	script_stop_timers(s);
 	kvm_destroy(s->vm);
 	kimg_free(s->img);
-	kp_free(s);
+	script_free(s);
 	if (owner)
 		module_put(owner);	/* the stubs are no longer reachable */
 }
@@ -279,7 +290,13 @@ int konoha_script_load(struct load_req *rq)
 		name_from_source(img->source_name, rq->name);
 
 	s = kp_zalloc(sizeof(*s));
-	if (!s) {
+	if (s) {
+		s->calls = alloc_percpu(u64);
+		s->failed_calls = alloc_percpu(u64);
+	}
+	if (!s || !s->calls || !s->failed_calls) {
+		if (s)
+			script_free(s);
 		kimg_free(img);
 		return -ENOMEM;
 	}
@@ -304,7 +321,7 @@ int konoha_script_load(struct load_req *rq)
 	host.timer_arm = script_timer_arm;
 	s->vm = kvm_create(img, &lim, &host);
 	if (!s->vm) {
-		kp_free(s);
+		script_free(s);
 		kimg_free(img);
 		return -ENOMEM;
 	}
@@ -473,8 +490,8 @@ static int script_info(struct konoha_script *s, struct konoha_script_info *in)
 	in->ndevices = s->vm->ndevices;
 	in->open_files = s->vm->open_files;
 	kp_mutex_unlock(&s->vm->lock);
-	in->calls = atomic64_read(&s->calls);
-	in->failed_calls = atomic64_read(&s->failed_calls);
+	in->calls = konoha_sum(s->calls);
+	in->failed_calls = konoha_sum(s->failed_calls);
 	return 0;
 }
 
