@@ -157,12 +157,14 @@ class FastPlan:
     `head` to `end`; per String.length or charAt call (its pc) the
     register whose String's length is read before the loop; per stream
     native call the kind whose state it uses, and per kind ("w", "r")
-    the register holding that stream."""
+    the register holding that stream; per AGET or ASET the register
+    whose array's length and elements are read before the loop."""
     head: int
     end: int
     strs: dict[int, int]
     stream_sites: dict[int, str]
     streams: dict[str, int]
+    arrays: dict[int, int]
 
 
 def _native_arity(n: int) -> tuple[bool, int]:
@@ -874,8 +876,9 @@ class Lowering:
         branch to H, all of whose instructions have an inline form that
         calls nothing (moves, arithmetic, globals, field and element
         access, branches but SWITCH, pure and stream natives), with no
-        handler target in it, and in which a String's length or a
-        stream's state can be read once before the loop (FastPlan)."""
+        handler target in it, and in which a String's length, a stream's
+        state or an array's length and elements can be read once before
+        the loop (FastPlan)."""
         ends: dict[int, int] = {}
         table = set()                 # a SWITCH's JMP table
         for pc, op, ops in self.insns:
@@ -929,13 +932,22 @@ class Lowering:
         length of each String register (never written in the loop) that
         a String.length or charAt there is called on; per stream kind,
         the stream register all its writeByte (readByte) calls there are
-        made on, if there is one.  None when there is nothing to read."""
+        made on, if there is one; the length and elements of each array
+        register an AGET or ASET there indexes (only a native, never in
+        the loop, changes them).  None when there is nothing to read."""
         written = {v for _, op, ops in body
                    for l, v in zip(op.operands, ops) if l == "A" and v >= 0}
         strs: dict[int, int] = {}        # CALLN pc -> its String register
+        arrays: dict[int, int] = {}      # AGET/ASET pc -> its array
         streams: dict[str, set] = {"w": set(), "r": set()}
         sites: dict[str, dict[int, int]] = {"w": {}, "r": {}}
         for pc, op, ops in body:
+            if op.name in ("AGET", "ASET"):
+                x = self.invariant_value(
+                    pc, ops[1] if op.name == "AGET" else ops[0], h, written)
+                if x is not None:
+                    arrays[pc] = x
+                continue
             if op.name != "CALLN":
                 continue
             x = self.invariant_value(pc, ops[2], h, written)
@@ -949,10 +961,11 @@ class Lowering:
                 sites[k][pc] = x
         hoist = {k: next(iter(v)) for k, v in streams.items()
                  if len(v) == 1 and None not in v}
-        if not strs and not hoist:
+        if not strs and not hoist and not arrays:
             return None
         return FastPlan(h, e, strs,
-                        {pc: k for k in hoist for pc in sites[k]}, hoist)
+                        {pc: k for k in hoist for pc in sites[k]}, hoist,
+                        arrays)
 
     def invariant_value(self, pc: int, reg: int, h: int,
                         written: set[int]) -> int | None:
@@ -2315,10 +2328,11 @@ class FastLoop(Lowering):
     Every time the caller's code reaches the loop's head it goes to the
     fast version's preheader, which reads what the loop would read on
     every iteration and cannot change in it: the length of each String
-    a String.length or charAt is called on, and the cursor, bound and
-    buffer of the stream each writeByte (readByte) is called on, into
-    allocas (machine registers after mem2reg); a null there, which the
-    calls would throw on, goes to the caller's loop (Lg<head>) instead.
+    a String.length or charAt is called on, the cursor, bound and buffer
+    of the stream each writeByte (readByte) is called on, and the length
+    and elements of each array an AGET or ASET indexes, into allocas
+    (machine registers after mem2reg); a null there, which the loop
+    would throw on, goes to the caller's loop (Lg<head>) instead.
 
     In the fast version those calls use the values read before the loop
     (a stream's cursor moves in its alloca only), and nothing calls the
@@ -2458,6 +2472,28 @@ class FastLoop(Lowering):
         self.e(f"{cur1} = add nuw i32 {cur}, 1")
         self.store("i32", cur1, self.slot("cur", k))
 
+    def guarded(self, pc, name, ops):
+        x = self.plan.arrays.get(pc)
+        if x is None:
+            return super().guarded(pc, name, ops)
+        # AGET/ASET on an array whose length and elements were read
+        idx = self.get(ops[2] if name == "AGET" else ops[1])
+        oob = self.t("c")
+        self.e(f"{oob} = icmp uge i64 {idx}, "
+               f"{self.load('i64', self.slot('alen', x), 'len')}")
+        k = self.f.tmp('')[1:]
+        self.e(f"br i1 {oob}, label %{self.leave(f'I{pc}')}, "
+               f"label %{self.pfx}af{k}, {COLD}")
+        self.f.label(f"{self.pfx}af{k}")
+        p = self.t("e")
+        self.e(f"{p} = getelementptr inbounds i64, "
+               f"ptr {self.load('ptr', self.slot('av', x), 'ev')}, i64 {idx}")
+        if name == "AGET":
+            self.put(ops[0], self.load("i64", p, "x", mem="elem"))
+        else:
+            self.store("i64", self.get(ops[2]), p, mem="elem")
+        return True
+
     def stream_field(self, k: str, name: str) -> str:
         """A pointer to field OFF_STREAM_<name> of kind k's stream."""
         o = self.t("o")
@@ -2469,6 +2505,9 @@ class FastLoop(Lowering):
         f = self.f
         for x in sorted(set(plan.strs.values())):
             f.allocas.append(f"{self.slot('len', x)} = alloca i64, align 8")
+        for x in sorted(set(plan.arrays.values())):
+            f.allocas += [f"{self.slot('alen', x)} = alloca i64, align 8",
+                          f"{self.slot('av', x)} = alloca ptr, align 8"]
         for k in plan.streams:
             f.allocas += [f"{self.slot('cur', k)} = alloca i32, align 4",
                           f"{self.slot('end', k)} = alloca i32, align 4",
@@ -2484,6 +2523,17 @@ class FastLoop(Lowering):
             v = self.t("len")
             self.e(f"{v} = zext i32 {ln} to i64")
             self.store("i64", v, self.slot("len", x))
+        for x in sorted(set(plan.arrays.values())):
+            self.nonnull(x)
+            o = self.t("o")
+            self.e(f"{o} = inttoptr i64 {self.get(x)} to ptr")
+            ln = self.load("i32", self.field_ptr(o, L["OFF_ARR_LEN"]),
+                           "len", mem="hdr")
+            v = self.t("len")
+            self.e(f"{v} = zext i32 {ln} to i64")
+            self.store("i64", v, self.slot("alen", x))
+            self.store("ptr", self.load("ptr", self.field_ptr(
+                o, L["OFF_ARR_V"]), "ev", mem="hdr"), self.slot("av", x))
         for k, x in plan.streams.items():
             self.nonnull(x)
             cursor = "LEN" if k == "w" else "POS"

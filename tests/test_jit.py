@@ -550,10 +550,46 @@ def interp_vs_jit(image, args, tmp):
     return (run_vm(image, args, jit=False), run_vm(image, args, so=so))
 
 
+# Array loops with a fast version (the arrays' lengths and elements read
+# before the loop): a sieve's inner loop, a sum running past the end, a
+# null array (the ordinary version throws).
+ARRLOOP = """\
+int sieve(int n) {
+    boolean[] flags = new boolean[n];
+    int count = 0;
+    for (int i = 2; i <= n; i++) {
+        if (!flags[i - 1]) {
+            count++;
+            for (int j = i + i; j <= n; j += i) flags[j - 1] = true;
+        }
+    }
+    return count;
+}
+int sum(int[] a, int extra) {
+    int s = 0;
+    for (int i = 0; i < a.size() + extra; i++) s = s + a[i] * 3;
+    return s;
+}
+print(sieve(300));
+int[] a = new int[20];
+for (int i = 0; i < 20; i++) a[i] = i;
+print(sum(a, 0));
+int[] z = null;
+try { print(sum(z, 5)); } catch (Exception e) { print(e.getMessage()); }
+print(sum(a, 1));
+"""
+
+
+def test_ir_array_loops_have_a_fast_version():
+    ir = ctjit.compile_image(compile_source(ARRLOOP, "a.k")).ir
+    assert ir.count("_pre:") == 2
+
+
 @pytest.mark.parametrize("src", [FIB.replace("fib(20)", "fib(7)"), LOOPS,
-                                 STRINGS, DIRECT, CHARS, NESTED, SUMLOOP],
+                                 STRINGS, DIRECT, CHARS, NESTED, SUMLOOP,
+                                 ARRLOOP],
                          ids=["fib", "loops", "strings", "direct", "chars",
-                              "nested", "sumloop"])
+                              "nested", "sumloop", "arrloop"])
 def test_budget_sweep_is_exact(src, tmp_path):
     image = compile_source(src, "p.k")
     so = build_so(image, str(tmp_path))
