@@ -439,8 +439,11 @@ class VM:
         return b
 
     def settle(self):
-        """(1.1) Runs what wake-ups made runnable until nothing can run;
-        background operations that end meanwhile are marked done."""
+        """(1.1) Runs what wake-ups made runnable until nothing can run,
+        or what can has had its share since the last operation ended (each
+        background operation resumes at most 1000 times, the timers due
+        fire at most 1000 times: see build/kvm's header); background
+        operations that end meanwhile are marked done."""
         self.command("settle")
 
 

@@ -9,9 +9,11 @@ scenario runs on the interpreter (build/kvm), on the ASan VM
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -47,7 +49,7 @@ def mode(request):
 def run(mode, tmp_path):
     """run(source, ops, *options) -> (status, stdout, stderr) of
     `ktc run [--jit] [options] script.k --ops OPS` in this mode."""
-    def run_ops(source: str, ops: str, *options: str):
+    def run_ops(source: str, ops: str, *options: str, timeout: int = 600):
         (tmp_path / "script.k").write_text(source, encoding="latin-1")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         env.pop("KTC_VM", None)
@@ -58,7 +60,7 @@ def run(mode, tmp_path):
              *(["--jit"] if mode == "jit" else []), *options, "script.k",
              "--ops", ops],
             cwd=tmp_path, capture_output=True, text=True, env=env,
-            timeout=600)
+            timeout=timeout)
         return r.returncode, r.stdout, r.stderr
     return run_ops
 
@@ -293,6 +295,186 @@ CharDevice.register("d", new D());
         "> &ioctl $ 2 50",
         "> ioctl $ 1 50", "result 0",
         "> wait 50", "&2 result 0", "timer"]
+
+
+# ---- fairness: operations that stay runnable ------------------------------------
+
+# A poll that wakes the queue it has just registered on: poll(2) would spin
+# in Linux, while other processes go on.
+SELF_WAKE = """\
+class S extends CharDevice {
+    WaitQueue q = new WaitQueue();
+    int ready;
+    int polls;
+    int poll(File f, PollTable t) {
+        polls++;
+        t.wait(q);
+        q.wakeAll();
+        return ready > 0 ? Poll.IN : 0;
+    }
+    void write(File f, InputStream in) { in.readAll(); ready = 1; q.wakeAll(); }
+    int ioctl(File f, int cmd, int arg) { return polls; }
+}
+CharDevice.register("kself", new S());
+"""
+
+# Two readers that wake each other before they wait: a livelock that only
+# the writer ends.
+PING_PONG = """\
+class P extends CharDevice {
+    WaitQueue q = new WaitQueue();
+    boolean ready;
+    int spins;
+    void read(File f, OutputStream out, int count) {
+        while (!ready) { spins++; q.wakeAll(); q.await(); }
+        out.write("done");
+    }
+    void write(File f, InputStream in) { in.readAll(); ready = true; q.wakeAll(); }
+    int ioctl(File f, int cmd, int arg) { return spins; }
+}
+CharDevice.register("kpp", new P());
+"""
+
+
+def test_a_poll_that_wakes_itself_lets_the_next_operations_run(run):
+    # between two operations it resumes 1,000 times at most, then the next
+    # operation runs; the counts are the same on every run
+    status, out, err = run(SELF_WAKE, "open kself; &poll $; ioctl $ 0; "
+                           "write $ x; ioctl $ 0; sync", timeout=60)
+    assert (status, err) == (0, ""), err
+    assert lines(out) == [
+        "> open kself", "fd 3",
+        "> &poll $",
+        # polled once per resumption: 1,000 times after `&poll`, once more
+        # as the ioctl waits its turn
+        "> ioctl $ 0", "result 1001",
+        "> write $ x", "wrote 1 bytes", "&1 mask 1",
+        "> ioctl $ 0", "result 2003",
+        "> sync"]
+    # the review's case: the write used to wait forever behind the poll
+    status, out, err = run(SELF_WAKE, "open kself; &poll $; write $ x",
+                           timeout=60)
+    assert (status, err) == (0, ""), err
+    assert lines(out)[2:] == ["> &poll $", "> write $ x", "wrote 1 bytes",
+                              "&1 mask 1"]
+
+
+def test_background_operations_waking_each_other_let_a_write_end_them(run):
+    status, out, err = run(PING_PONG, "open kpp; open kpp; &read 3 10; "
+                           "&read 4 10; ioctl 3 0; write 3 go; sync; "
+                           "ioctl 3 0", timeout=60)
+    assert (status, err) == (0, ""), err
+    assert lines(out) == [
+        "> open kpp", "fd 3",
+        "> open kpp", "fd 4",
+        "> &read 3 10",
+        "> &read 4 10",
+        # the ioctl runs among them, first come, first served
+        "> ioctl 3 0", "result 2002",
+        "> write 3 go", "wrote 2 bytes",
+        '&2 4 bytes "done"', '&1 4 bytes "done"',
+        "> sync",
+        "> ioctl 3 0", "result 4003"]
+    # the review's case: the write runs after their shares
+    status, out, err = run(PING_PONG, "open kpp; open kpp; &read 3 10; "
+                           "&read 4 10; write 3 go; sync; ioctl 3 0",
+                           timeout=60)
+    assert (status, err) == (0, ""), err
+    assert lines(out)[4:] == [
+        "> &read 3 10", "> &read 4 10",
+        "> write 3 go", "wrote 2 bytes",
+        '&1 4 bytes "done"', '&2 4 bytes "done"',
+        "> sync", "> ioctl 3 0", "result 2002"]
+
+
+def test_wait_passes_while_background_operations_stay_runnable(run):
+    # time advances past them to the timer, which ends them
+    source = PING_PONG.replace(
+        "int ioctl(File f, int cmd, int arg) { return spins; }",
+        """Timer t = new Timer(() -> { ready = true; q.wakeAll(); });
+    int ioctl(File f, int cmd, int arg) {
+        if (cmd == 1) t.start(arg);
+        return spins;
+    }""")
+    status, out, err = run(source, "open kpp; ioctl 3 1 20; &read 3 10; "
+                           "&read 3 10; wait 10; ioctl 3 0; wait 10; sync",
+                           timeout=60)
+    assert (status, err) == (0, ""), err
+    assert lines(out)[2:] == [
+        "> ioctl 3 1 20", "result 0",
+        "> &read 3 10",
+        "> &read 3 10",
+        "> wait 10",
+        # one spin; 2,000 after the second read, at 0 ms and at 10 ms in
+        # the wait, and after it; one more as the ioctl waits its turn
+        "> ioctl 3 0", "result 8002",
+        "> wait 10", '&1 4 bytes "done"', '&2 4 bytes "done"',
+        "> sync"]
+
+
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """Raises TimeoutError in the test if its body takes longer (a VM that
+    never answers); leaving the `with host.VM` then kills the VM."""
+    def expire(signum, frame):
+        raise TimeoutError(f"no answer in {seconds} s")
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_quit_kills_operations_that_stay_runnable(tmp_path):
+    need_vm()
+    with deadline(60), host.VM.from_source(SELF_WAKE, "self.k") as vm:
+        f = vm.open("kself")
+        poll = f.background("poll")
+        assert not poll.done and f.ioctl(0) == 1001
+        assert vm.quit() == 0
+        # killed as by SIGKILL: the poll ends with EINTR
+        assert poll.done and poll.error.errno == 4
+    with deadline(60), host.VM.from_source(PING_PONG, "pp.k") as vm:
+        f, g = vm.open("kpp"), vm.open("kpp")
+        readers = [f.background("read", 10), g.background("read", 10)]
+        assert f.ioctl(0) == 2002
+        assert vm.quit() == 0
+        assert [(b.done, b.error.errno) for b in readers] == [(True, 5)] * 2
+        assert vm.log == ["abort: killed", "  at P.read (pp.k:6)"] * 2
+
+
+ZERO_TIMER = """\
+class Z extends CharDevice {
+    int n;
+    boolean stop;
+    Timer t;
+    Z() { t = new Timer(() -> { n++; if (!stop) t.start(0); }); }
+    void open(File f) { t.start(0); }
+    void write(File f, InputStream in) { in.readAll(); stop = true; }
+    int ioctl(File f, int cmd, int arg) { return n; }
+}
+CharDevice.register("kzero", new Z());
+"""
+
+
+def test_a_timer_restarting_without_delay_lets_the_next_operations_run(run):
+    # between two operations the timers due fire 1,000 times at most (a
+    # batch of up to 64 each); only `wait` must run them all before time
+    # passes (the test above)
+    status, out, err = run(ZERO_TIMER, "open kzero; ioctl $ 1; write $ x; "
+                           "ioctl $ 1; wait 5; ioctl $ 1; close $",
+                           timeout=120)
+    assert (status, err) == (0, ""), err
+    assert lines(out) == [
+        "> open kzero", "fd 3",
+        "> ioctl $ 1", "result 64000",
+        "> write $ x", "wrote 1 bytes",
+        "> ioctl $ 1", "result 128001",
+        "> wait 5",
+        "> ioctl $ 1", "result 128001",
+        "> close $", "closed"]
 
 
 # ---- files, failures, budgets -------------------------------------------------------

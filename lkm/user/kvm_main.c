@@ -67,13 +67,26 @@
  * running then.  `settle` runs every runnable operation (those that
  * wake-ups made runnable after the last command ended, so their lines
  * come after that command's answer) until none can run; every command
- * settles first too.  Time is virtual for timers and awaitFor: it
- * advances only by `wait MS`, which runs the timers and timeouts due,
- * by due time then start order, each followed by what it woke.  `sync`
+ * settles first too.  Settling is fair to the commands to come: between
+ * the end of one command (other than `settle`) and the start of the next
+ * one (its own settle included), each operation resumes at most
+ * SIM_SETTLE_RESUMES times and the timers and timeouts due fire at most
+ * SIM_SETTLE_FIRES times (each time a batch of the timers due).  An
+ * operation still runnable after its share (two that keep waking each
+ * other, a poll that wakes a queue it registered on) keeps its place on
+ * the run list: it runs among the next foreground operation's steps,
+ * first come, first served, and gets a new share after that command, so
+ * it cannot keep the command from running.  The order stays
+ * deterministic: a settle runs the first operation of the run list that
+ * still has a share, else fires what is due.  Time is virtual for timers
+ * and awaitFor: it advances only by `wait MS`, which runs the timers and
+ * timeouts due, by due time then start order, each followed by what it
+ * woke (operations with a share at each instant; timers without limit:
+ * time cannot pass a timer that restarts itself without delay).  `sync`
  * waits until every background operation has ended.  `close` of a file
  * a background operation uses releases it when that operation ends.  At
- * quit, operations still waiting are killed (as by SIGKILL), then the
- * files still open are released.
+ * quit, operations still waiting or runnable are killed (as by
+ * SIGKILL), then the files still open are released.
  */
 #include "kvm.h"
 #include <signal.h>
@@ -364,6 +377,9 @@ struct task {
 	struct sim_wq *wq;		/* waiting on, or NULL */
 	struct poll_ent *polls;		/* a poll's registrations */
 	bool poll_woken;		/* a registered queue was woken */
+	bool killed;			/* at quit: waits end, fatally */
+	uint64_t round;			/* the round resumes counts in */
+	unsigned int resumes;		/* resumed in that round */
 	int64_t deadline;		/* awaitFor's timeout, virtual ns */
 	int64_t wait_seq;		/* order in which waits began */
 	int64_t timer_seq;		/* vm->timer_seq when the wait began */
@@ -412,6 +428,16 @@ static int64_t wait_seq;
  */
 #define SIM_TIMER_RUNS_MAX	100000
 static int64_t timer_runs_at, timer_runs;
+/*
+ * The shares of settling (the header comment above): resumptions of each
+ * operation, and fire_due() calls, in one round before it gives way to
+ * the next command.  settle_round numbers the rounds (next_round()),
+ * round_fires counts the current one's fire_due() calls.
+ */
+#define SIM_SETTLE_RESUMES	1000
+#define SIM_SETTLE_FIRES	1000
+static uint64_t settle_round;
+static unsigned int round_fires;
 
 static void make_runnable(struct task *t)
 {
@@ -496,6 +522,9 @@ static int host_wq_wait(void *ctx, void *wq, int64_t timeout_ms,
 	(void)ctx;
 	/* the VM lets only device callbacks wait, and they run in tasks */
 	if (KP_WARN_ON(!t))
+		return KWAIT_FATAL;
+	/* killed at quit: a killable wait ends at once */
+	if (t->killed)
 		return KWAIT_FATAL;
 	t->wq = q;
 	t->next_wait = NULL;
@@ -590,14 +619,17 @@ static void host_timer_arm(void *ctx, int64_t due_ns)
 	timer_due = due_ns;
 }
 
-/* Hands the baton to the head of the run list until it gives it back. */
-static void run_one(void)
+/*
+ * Takes the task at *link off the run list (prev: the one before it, or
+ * NULL) and hands it the baton until it gives it back.
+ */
+static void run_one(struct task **link, struct task *prev)
 {
-	struct task *t = run_head, **pp;
+	struct task *t = *link, **pp;
 
-	run_head = t->next_run;
-	if (!run_head)
-		run_tail = NULL;
+	*link = t->next_run;
+	if (run_tail == t)
+		run_tail = prev;
 	pthread_mutex_lock(&sched_mu);
 	t->state = TASK_RUNNING;
 	running = t;
@@ -653,8 +685,12 @@ static void runaway_timers(void)
  * same time as a timeout goes first when it was started before that
  * wait began; the timers due together then run as one batch, without
  * those started after the timeout's wait began).  false: nothing is due.
+ * runaway: the caller must run everything due before it can go on
+ * (time must pass, or an operation must end), so timers that restart
+ * without delay forever stop the run; a fair settle (settle()) gives
+ * way instead and does not count.
  */
-static bool fire_due(struct kvm *vm)
+static bool fire_due(struct kvm *vm, bool runaway)
 {
 	struct task *t, *to = NULL;
 	int64_t max_seq = INT64_MAX;
@@ -678,11 +714,11 @@ static bool fire_due(struct kvm *vm)
 		task_wake(to, KWAIT_TIMEOUT);
 		return true;
 	}
-	if (timer_runs_at != vnow) {
+	if (runaway && timer_runs_at != vnow) {
 		timer_runs_at = vnow;
 		timer_runs = 0;
 	}
-	if (++timer_runs > SIM_TIMER_RUNS_MAX)
+	if (runaway && ++timer_runs > SIM_TIMER_RUNS_MAX)
 		runaway_timers();
 	/* the VM arms the next request; none if it may no longer fire */
 	timer_due = INT64_MAX;
@@ -692,21 +728,72 @@ static bool fire_due(struct kvm *vm)
 	return true;
 }
 
-/* One step: a runnable operation runs, or what is due fires. */
+/*
+ * One step while an operation must end (the foreground one, or every
+ * background one for sync): the head of the run list runs, whatever its
+ * share, or what is due fires.  The run list is first come, first
+ * served, so the operation waited for runs among any that stay
+ * runnable.
+ */
 static bool sched_step(struct kvm *vm)
 {
 	if (run_head) {
-		run_one();
+		run_one(&run_head, NULL);
 		return true;
 	}
-	return fire_due(vm);
+	return fire_due(vm, true);
 }
 
-/* Runs until nothing can run and nothing is due. */
+/* A new round of settling: every operation gets its share again. */
+static void next_round(void)
+{
+	settle_round++;
+	round_fires = 0;
+}
+
+/*
+ * Runs until nothing can run and nothing is due, or what can run has had
+ * its share of this round (the header comment above): the first task of
+ * the run list with resumptions left runs; when none has, what is due
+ * fires, SIM_SETTLE_FIRES times a round at most unless all_due (`wait`,
+ * which must run every timer due before time passes).  The tasks past
+ * their share stay on the run list in their order.
+ */
+static void settle_shares(struct kvm *vm, bool all_due)
+{
+	struct task **link, *prev, *t;
+
+	for (;;) {
+		prev = NULL;
+		for (link = &run_head; (t = *link); link = &t->next_run) {
+			if (t->round != settle_round) {
+				t->round = settle_round;
+				t->resumes = 0;
+			}
+			if (t->resumes < SIM_SETTLE_RESUMES)
+				break;
+			prev = t;
+		}
+		if (t) {
+			t->resumes++;
+			run_one(link, prev);
+			continue;
+		}
+		if (!all_due && round_fires >= SIM_SETTLE_FIRES)
+			return;
+		if (!fire_due(vm, all_due))
+			return;
+		round_fires++;
+	}
+}
+
+/*
+ * The settle between commands (`settle`, and before every command), in
+ * the round that began when the last command other than `settle` ended.
+ */
 static void settle(struct kvm *vm)
 {
-	while (sched_step(vm))
-		;
+	settle_shares(vm, false);
 }
 
 /*
@@ -856,24 +943,26 @@ static int task_start(struct kvm *vm, const struct serve_op *op,
 }
 
 /*
- * The end of the session: every operation still waiting is killed, as
- * by SIGKILL (its callback aborts: "abort: killed"), and runs to its
- * end; so are any that were woken meanwhile.
+ * The end of the session: what can run runs (a settle); then every
+ * operation still on is killed, as by SIGKILL, and runs to its end: a
+ * waiting one is woken, its callback aborts ("abort: killed"); one still
+ * runnable after its share of the settle aborts at its next wait (a
+ * poll ends with EINTR).  Those woken meanwhile get the same.
  */
 static void kill_waiting(struct kvm *vm)
 {
 	struct task *t;
 
 	for (;;) {
+		next_round();
 		settle(vm);
-		for (t = all_tasks; t; t = t->next_all)
-			if (t->state == TASK_WAITING)
-				break;
-		if (!t)
+		if (!all_tasks)
 			return;
-		for (t = all_tasks; t; t = t->next_all)
+		for (t = all_tasks; t; t = t->next_all) {
+			t->killed = true;
 			if (t->state == TASK_WAITING)
 				task_wake(t, KWAIT_FATAL);
+		}
 	}
 }
 
@@ -1232,7 +1321,11 @@ static int serve_pwrite(struct kvm *vm, const struct serve_op *op,
  * (1.1) poll(2) with no timeout: the callback's mask (5 for a Device);
  * while it is 0, the operation waits until a queue its poll registered
  * on (PollTable.wait) is woken, then polls again, as Linux's do_poll.
- * A wake-up during the poll itself makes it poll again at once.
+ * A wake-up during the poll itself makes it poll again without waiting,
+ * but as Linux's busy poll does, only after what else can run: it goes
+ * to the tail of the run list (a resumption of its settle's share), so a
+ * poll that wakes its own queue cannot keep the next operation from
+ * running.  Killed at quit, it ends with EINTR.
  */
 static int serve_poll(struct kvm *vm, const struct serve_op *op,
 		      struct serve_args *a, struct serve_result *r)
@@ -1243,13 +1336,22 @@ static int serve_poll(struct kvm *vm, const struct serve_op *op,
 	(void)vm;
 	(void)op;
 	for (;;) {
+		if (t->killed) {
+			poll_unlink(t);
+			return -EINTR;
+		}
 		t->poll_woken = false;
 		mask = kdev_poll(a->of->f, file_flags(a->of), t);
 		if (mask)
 			break;
-		if (t->poll_woken)
-			continue;
 		t->wake = KWAIT_WOKEN;
+		if (t->poll_woken) {
+			/* its registrations went with the wake-up */
+			poll_unlink(t);
+			make_runnable(t);
+			task_yield(t, TASK_RUNNABLE);
+			continue;
+		}
 		task_yield(t, TASK_WAITING);
 		if (t->wake == KWAIT_FATAL) {
 			poll_unlink(t);
@@ -1408,7 +1510,11 @@ static int serve_devices(struct kvm *vm, const struct serve_op *op,
  * (1.1) `wait MS`, on the scheduler's thread: virtual time advances to
  * each due time of a timer or an awaitFor timeout up to MS from now in
  * turn, running what falls due there (fire_due()) and what that makes
- * runnable, then to MS from now.
+ * runnable, then to MS from now.  At each instant every timer and timeout
+ * due fires before time passes (timers that restart without delay
+ * forever stop the run); operations run with a share at each instant
+ * (a round of settle_shares()), so ones that stay runnable do not hold
+ * time.
  */
 static int serve_wait(struct kvm *vm, const struct serve_op *op,
 		      struct serve_args *a, struct serve_result *r)
@@ -1422,7 +1528,8 @@ static int serve_wait(struct kvm *vm, const struct serve_op *op,
 		return -EINVAL;
 	end = vnow + a->in[0] * 1000000;
 	for (;;) {
-		settle(vm);
+		next_round();
+		settle_shares(vm, true);
 		next = timer_due;
 		for (t = all_tasks; t; t = t->next_all)
 			if (t->state == TASK_WAITING && t->deadline < next)
@@ -1432,7 +1539,8 @@ static int serve_wait(struct kvm *vm, const struct serve_op *op,
 		vnow = next;
 	}
 	vnow = end;
-	settle(vm);
+	next_round();
+	settle_shares(vm, true);
 	return 0;
 }
 
@@ -1554,6 +1662,8 @@ static bool serve_command(struct kvm *vm, char *line)
 		printf("err %d\n", -err);
 	}
 	serve_args_free(&a, &r);
+	/* what runs after this answer has its shares anew */
+	next_round();
 	return true;
 }
 
