@@ -5,6 +5,8 @@ the checker after every body is checked:
   its `cmd` parameter (`==`, `!=`) with a constant expression equal to a
   command number Linux answers itself and never passes to a driver, or
   switches on it with such a label: that branch is dead in the kernel.
+  `cmd` is the parameter at its position, whatever the script named it;
+  the message names it as declared.
 - W0902: a method of such a subclass whose name is one edit (insertion,
   deletion, substitution, swap of neighbours) away from a callback's name
   of that class and is not itself a callback: it would never be called.
@@ -101,8 +103,12 @@ def _walk(node):
                 stack.append(v)
 
 
-def _ioctl_warnings(checker, decl, cmd_var, base_name):
+def _ioctl_warnings(checker, decl, cmd_param, base_name):
+    """W0901 for the body of `decl`, the `ioctl` method of a device class
+    whose command parameter is `cmd_param` (an ast.Param)."""
     out = []
+    cmd_var = cmd_param.var
+    compared = f"`{cmd_param.name}` compared with"
 
     def is_cmd(e):
         return isinstance(e, A.Name) and e.ref is cmd_var
@@ -125,9 +131,9 @@ def _ioctl_warnings(checker, decl, cmd_var, base_name):
     for n in _walk(decl.body):
         if isinstance(n, A.Binary) and n.op in ("==", "!="):
             if is_cmd(n.left):
-                reserved(n.right, "`cmd` compared with")
+                reserved(n.right, compared)
             elif is_cmd(n.right):
-                reserved(n.left, "`cmd` compared with")
+                reserved(n.left, compared)
         elif isinstance(n, (A.Switch, A.SwitchExpr)) and is_cmd(n.selector):
             for arm in n.arms:
                 for label in arm.labels:
@@ -166,6 +172,6 @@ def device_warnings(checker, program):
             if m.name == "ioctl" and decl.body is not None:
                 k = DEVICE_BASES[base.name]
                 if k < len(decl.params) and decl.params[k].var is not None:
-                    out += _ioctl_warnings(checker, decl, decl.params[k].var,
+                    out += _ioctl_warnings(checker, decl, decl.params[k],
                                            base.name)
     return out

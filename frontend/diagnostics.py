@@ -26,6 +26,7 @@ CODES = {
     "E0011": "unexpected end of file",
     "E0012": "`try` without `catch` or `finally`",
     "E0013": "invalid assignment or increment target",
+    "E0014": "expressions and statements nested too deeply (more than 10000 levels; each operator of a chain counts)",
     # (1.1) Java constructs that K lacks: syntax errors naming the K way
     "E0020": "`static` member or initialiser (use a global or a top-level function)",
     "E0021": "`enum` (use a class with final global instances, or constant globals)",
@@ -127,7 +128,7 @@ CODES = {
     "E0900": "`Ioctl.io`, `ior`, `iow` or `iowr` with a constant argument out of range",
     # (1.1) warnings: valid but suspicious code; `--werror` makes them errors
     "W0001": "unused local variable (its name is used nowhere but as the target of `=`)",
-    "W0901": "`ioctl` compares `cmd` with a command number Linux never passes to a driver",
+    "W0901": "`ioctl` compares its command parameter (`cmd`, whatever its name) with a command number Linux never passes to a driver",
     "W0902": "device method one edit away from a callback's name, so never called",
 }
 

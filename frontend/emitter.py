@@ -72,19 +72,40 @@ def _line(node) -> int | None:
     return None
 
 
+_FOLDED_OPS = frozenset("+ - * / % & | ^ << >> >>>".split())
+_UNSET = object()
+
+
 def const_int(e) -> int | None:
-    """The value of an int expression made only of literals, else None."""
+    """The value of an int expression made only of literals, else None.
+    The emitter asks at every level of an operator chain, so the answer for
+    an operator node is kept in the node (`_const_int`, not a field): each
+    node is folded once, and a long chain costs linear time, not
+    quadratic."""
     if isinstance(e, A.IntLit):
         return _wrap(e.value)
+    if not isinstance(e, (A.Unary, A.Binary)):
+        return None
+    v = e.__dict__.get("_const_int", _UNSET)
+    if v is _UNSET:
+        v = e._const_int = _fold(e)
+    return v
+
+
+def _fold(e) -> int | None:
+    """const_int of a Unary or Binary node, without the memo."""
     if isinstance(e, A.Unary) and e.op in ("-", "~"):
         v = const_int(e.operand)
         if v is None:
             return None
         return _wrap(-v) if e.op == "-" else _wrap(~v)
     if isinstance(e, A.Binary) and isinstance(e.ty, T.IntType) \
-            and e.op in "+ - * / % & | ^ << >> >>>".split():
-        a, b = const_int(e.left), const_int(e.right)
-        if a is None or b is None:
+            and e.op in _FOLDED_OPS:
+        a = const_int(e.left)
+        if a is None:
+            return None
+        b = const_int(e.right)
+        if b is None:
             return None
         op = e.op
         if op == "+":

@@ -35,6 +35,7 @@ state.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import gc
 import marshal
 import os
@@ -2095,8 +2096,92 @@ def _after_java_constructs(source, diags):
     return kept
 
 
+# The deepest nesting of expressions and statements a script may have
+# (E0014).  Parsing is iterative, but the checker and the emitter recurse
+# once or a few times per level of the tree, so a deeper tree would run
+# them out of Python's stack.  frontend/compiler.py gives them a stack and
+# a recursion limit sized for this many levels.
+MAX_NESTING = 10_000
+
+
+_SYNTAX_FIELDS = {}     # node class -> names of its syntax fields
+
+
+def _children(node):
+    """The nodes directly under `node`, in field (source) order: the Nodes
+    of its syntax fields and of their lists.  The checker's annotations
+    (the `kw_only` fields) are skipped: they point back into the tree (a
+    call's `receiver` is its callee's object), so following them would
+    visit a subtree more than once."""
+    cls = type(node)
+    names = _SYNTAX_FIELDS.get(cls)
+    if names is None:
+        names = _SYNTAX_FIELDS[cls] = tuple(
+            f.name for f in dataclasses.fields(cls) if not f.kw_only and f.name != "span")
+    out = []
+    for name in names:
+        v = getattr(node, name)
+        if isinstance(v, A.Node):
+            out.append(v)
+        elif type(v) is list:
+            out.extend(x for x in v if isinstance(x, A.Node))
+    return out
+
+
+def nesting_levels(item, limit=None):
+    """Walks the tree of `item` (a top-level item: level 1) without
+    recursion.  Returns (node, level): the first node, in source order,
+    deeper than `limit`, or with no limit (or none past it) the deepest
+    node."""
+    deepest, deepest_level = item, 1
+    stack = [(item, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > deepest_level:
+            deepest, deepest_level = node, level
+            if limit is not None and level > limit:
+                break
+        kids = _children(node)
+        kids.reverse()          # popped first: the leftmost child
+        stack.extend((k, level + 1) for k in kids)
+    return deepest, deepest_level
+
+
+def nesting_error(node, item, filename=None):
+    """E0014 at `node` (under the top-level item `item`), where the
+    script's nesting passes what the compiler handles.  Only the node's
+    first character is marked: the node may span most of the file.  A node
+    with no position is reported at its item."""
+    f, line, col = node.span[:3]
+    if line <= 0:
+        f, line, col = item.span[:3]
+    return Diagnostic(
+        "E0014",
+        f"expressions and statements nested more than {MAX_NESTING} levels deep",
+        (filename or f, line, col, line, col + 1),
+        label="too deep from here on",
+        notes=["each operator of a chain such as `a + b + c`, each `else if` "
+               "and each nested call, block or expression counts as a level",
+               "split it: give parts of it a local variable or a function "
+               "of their own"])
+
+
+def _too_deep(items, filename):
+    """E0014 for each top-level item nested more than MAX_NESTING levels
+    deep, at the first node past the limit (the language reference §10:
+    every error of the file is reported, so each item gets its own)."""
+    diags = []
+    for item in items:
+        node, level = nesting_levels(item, MAX_NESTING)
+        if level > MAX_NESTING:
+            diags.append(nesting_error(node, item, filename))
+    return diags
+
+
 def parse(source, filename="<input>"):
-    """Parse `source`; returns (Program or None, diagnostics)."""
+    """Parse `source`; returns (Program or None, diagnostics).  A tree
+    nested deeper than MAX_NESTING is refused with E0014, like a syntax
+    error: the later stages never see it."""
     with _lock:
         parser = _get_parser()
         b = parser.builder
@@ -2134,6 +2219,9 @@ def parse(source, filename="<input>"):
     diags.sort(key=lambda d: (d.span[1], d.span[2]))
     diags = _after_java_constructs(source, diags)
     if items is None or diags:
+        return None, diags
+    diags = _too_deep(items, filename)
+    if diags:
         return None, diags
     lines = source.count("\n") + 1
     prog = A.Program((filename, 1, 1, lines, 1), items=items)
