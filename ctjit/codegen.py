@@ -2427,8 +2427,10 @@ class FastLoop(Lowering):
         self.e(f"br i1 {oob}, label %{self.leave(f'I{pc}')}, "
                f"label %{self.pfx}cf{k}, {COLD}")
         self.f.label(f"{self.pfx}cf{k}")
+        # the bytes of the String whose length was read (the receiver
+        # holds it: invariant_value), so that they always go together
         o = self.t("o")
-        self.e(f"{o} = inttoptr i64 {self.get(b)} to ptr")
+        self.e(f"{o} = inttoptr i64 {self.get(self.plan.strs[pc])} to ptr")
         p = self.t("p")
         self.e(f"{p} = getelementptr inbounds i8, ptr {o}, "
                f"i64 {L['OFF_STR_B']}")
