@@ -543,19 +543,22 @@ class Lowering:
                        f"i64 {r}")
                 self.store("i64", self.get(r), p, mem="reg")
 
-    def handler_reads(self, pc: int) -> set[int]:
+    def handler_reads(self, pc: int, dests: bool = True) -> set[int]:
         """The registers the handler of the instruction at pc (kop_NAME,
         or the VM function a call's slow path calls) may read or leave
-        unwritten for post_call to read back: its r operands; its A
-        operands where a handler of this function covers pc (a handler
-        that throws leaves them as they were, and post_call takes them
-        back for the handler target; else it writes them or the frame
-        ends); for a CALLN or CALL the callee's arguments, and for the
-        other instructions that take a run of registers (calls, RTOS,
-        NEWARRV, CLOSURE) every register from their lowest r operand on."""
+        unwritten for post_call to read back: its r operands; with
+        `dests`, its A operands where a handler of this function covers
+        pc (a handler that throws leaves them as they were, and post_call
+        takes them back for the handler target; else it writes them or
+        the frame ends); for a CALLN or CALL the callee's arguments, and
+        for the other instructions that take a run of registers (calls,
+        RTOS, NEWARRV, CLOSURE) every register from their lowest r operand
+        on.  A call's destination may be one of its own arguments (the
+        emitter reuses a temporary): it is read then, before the call
+        writes it."""
         _, op, ops = self.insn_at[pc]
-        kinds = "rA" if any(h.start <= pc < h.end
-                            for h in self.fn.handlers) else "r"
+        kinds = "rA" if dests and any(h.start <= pc < h.end
+                                      for h in self.fn.handlers) else "r"
         regs = {v for l, v in zip(op.operands, ops)
                 if l in kinds and v >= 0}
         if op.name == "CALLN":
@@ -583,8 +586,7 @@ class Lowering:
                         if l == "r" and v >= 0}
             if op.name == "CALLN" or "N" in op.operands or \
                     op.name in RUNS_SCRIPT:
-                uses[pc] |= self.handler_reads(pc) - {
-                    v for l, v in zip(op.operands, ops) if l == "A"}
+                uses[pc] |= self.handler_reads(pc, dests=False)
             defs[pc] = {v for l, v in zip(op.operands, ops)
                         if l == "A" and v >= 0}
             nxt = self.next_pc[pc]
