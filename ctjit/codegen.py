@@ -147,8 +147,10 @@ STREAM_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
 
 
 
-# the stream natives' kinds, which a fast version keeps apart
+# the stream natives' kinds, which a fast version keeps apart, and the
+# field each one moves: writeByte appends at len, readByte takes at pos
 STREAM_KINDS = {"OutputStream.writeByte": "w", "InputStream.readByte": "r"}
+STREAM_CURSOR = {"w": "OFF_STREAM_LEN", "r": "OFF_STREAM_POS"}
 
 
 @dataclass
@@ -1064,12 +1066,7 @@ class Lowering:
                     # (fastloop); this version of the loop from Lg<pc>
                     self.e(f"br label %fl{pc}_pre")
                     self.f.label(f"Lg{pc}")
-                if pc in self.unchecked:
-                    self.subtract(self.seglen[pc])
-                elif pc in self.check_need:
-                    self.charge(pc, self.seglen[pc], self.check_need[pc])
-                else:
-                    self.charge(pc, self.seglen[pc])
+                self.enter_segment(pc)
             if pc in self.fast_pcs:
                 # where the fast version leaves, its segment charged
                 if not self.closed():
@@ -1080,6 +1077,17 @@ class Lowering:
         # falling off the end is impossible (verifier); close the last block
         if not self.closed():
             self.e("unreachable")
+
+    def enter_segment(self, pc: int):
+        """The budget on entry to segment pc: its length subtracted where
+        a head's check covered it (budget_regions), else charged, a head
+        checking for its region's longest path."""
+        if pc in self.unchecked:
+            self.subtract(self.seglen[pc])
+        elif pc in self.check_need:
+            self.charge(pc, self.seglen[pc], self.check_need[pc])
+        else:
+            self.charge(pc, self.seglen[pc])
 
     def charge(self, pc: int, n: int, need: int | None = None):
         """A segment of n instructions charges them on entry.  When the
@@ -1797,6 +1805,61 @@ class Lowering:
         self.call_slow_path("kop_CALLF", a, b, c, slow, join)
         return True
 
+    # ---- shared pieces of the inline forms (and of FastLoop's) -----------
+
+    def load_len(self, op_: str, off: int) -> str:
+        """The i32 length at op_ + off (a String's, an array's) as an
+        i64."""
+        ln = self.load("i32", self.field_ptr(op_, off), "len", mem="hdr")
+        v = self.t("len")
+        self.e(f"{v} = zext i32 {ln} to i64")
+        return v
+
+    def string_byte(self, op_: str, i: str) -> str:
+        """Byte i (checked) of the String at op_, 0..255, as an i64."""
+        p = self.t("p")
+        self.e(f"{p} = getelementptr inbounds i8, ptr {op_}, "
+               f"i64 {L['OFF_STR_B']}")
+        q = self.t("p")
+        self.e(f"{q} = getelementptr inbounds i8, ptr {p}, i64 {i}")
+        by = self.load("i8", q, "by", mem="hdr")
+        v = self.t("by")
+        self.e(f"{v} = zext i8 {by} to i64")
+        return v
+
+    def element(self, name: str, ops, elems: str, idx: str):
+        """AGET or ASET of element idx (checked) of the elements at
+        `elems`."""
+        p = self.t("e")
+        self.e(f"{p} = getelementptr inbounds i64, ptr {elems}, i64 {idx}")
+        if name == "AGET":
+            self.put(ops[0], self.load("i64", p, "x", mem="elem"))
+        else:
+            self.store("i64", self.get(ops[2]), p, mem="elem")
+
+    def stream_byte(self, kind: str, a: int, b: int, buf: str,
+                    cur: str) -> str:
+        """writeByte's (kind "w") or readByte's byte at cursor cur (an
+        i32 below the bound) of the buffer buf; returns the cursor moved
+        by one."""
+        cur64 = self.t("cur")
+        self.e(f"{cur64} = zext i32 {cur} to i64")
+        q = self.t("p")
+        self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {cur64}")
+        if kind == "w":
+            by = self.t("by")
+            self.e(f"{by} = trunc i64 {self.get(b + 1)} to i8")
+            self.store("i8", by, q, mem="sbuf")
+        else:
+            by = self.load("i8", q, "by", mem="sbuf")
+            if a >= 0:
+                v = self.t("by")
+                self.e(f"{v} = zext i8 {by} to i64")
+                self.put(a, v)
+        cur1 = self.t("cur")
+        self.e(f"{cur1} = add nuw i32 {cur}, 1")
+        return cur1
+
     def guarded(self, pc, name, ops):
         """Field and element access: the null and bounds checks and the
         access as IR; the handler, which throws, when a check fails.
@@ -1827,22 +1890,14 @@ class Lowering:
             self.e(f"br i1 {isnull}, label %{slow}, label %{nn}, {COLD}")
             self.f.label(nn)
             idx = self.get(ops[2] if name == "AGET" else ops[1])
-            ln = self.load("i32", self.field_ptr(op, L["OFF_ARR_LEN"]), "len",
-                           mem="hdr")
-            ln64 = self.t("len")
-            self.e(f"{ln64} = zext i32 {ln} to i64")
+            ln64 = self.load_len(op, L["OFF_ARR_LEN"])
             oob = self.t("c")
             self.e(f"{oob} = icmp uge i64 {idx}, {ln64}")
             self.e(f"br i1 {oob}, label %{slow}, label %{fast}, {COLD}")
             self.f.label(fast)
             v = self.load("ptr", self.field_ptr(op, L["OFF_ARR_V"]), "ev",
                           mem="hdr")
-            p = self.t("e")
-            self.e(f"{p} = getelementptr inbounds i64, ptr {v}, i64 {idx}")
-            if name == "AGET":
-                self.put(ops[0], self.load("i64", p, "x", mem="elem"))
-            else:
-                self.store("i64", self.get(ops[2]), p, mem="elem")
+            self.element(name, ops, v, idx)
         self.e(f"br label %{join}")
         self.f.label(slow)
         self.generic(pc, O.BY_NAME[name], ops)
@@ -1905,9 +1960,7 @@ class Lowering:
             self.e(f"{op_} = inttoptr i64 {o} to ptr")
             off = L["OFF_ARR_LEN" if name == "Array.size" else "OFF_STR_LEN"]
             # a string's length never changes: no store ever reaches it
-            ln = self.load("i32", self.field_ptr(op_, off), "len", mem="hdr")
-            v = self.t("len")
-            self.e(f"{v} = zext i32 {ln} to i64")
+            v = self.load_len(op_, off)
             if name == "String.charAt":
                 # the byte at i, 0..255; unsigned, so i < 0 fails too
                 i = self.get(b + 1)
@@ -1915,14 +1968,7 @@ class Lowering:
                 self.e(f"{oob} = icmp uge i64 {i}, {v}")
                 self.e(f"br i1 {oob}, label %{slow}, label %{fast}, {COLD}")
                 self.f.label(fast)
-                p = self.t("p")
-                self.e(f"{p} = getelementptr inbounds i8, ptr {op_}, "
-                       f"i64 {L['OFF_STR_B']}")
-                q = self.t("p")
-                self.e(f"{q} = getelementptr inbounds i8, ptr {p}, i64 {i}")
-                by = self.load("i8", q, "by", mem="hdr")
-                v = self.t("by")
-                self.e(f"{v} = zext i8 {by} to i64")
+                v = self.string_byte(op_, i)
             if a >= 0:
                 self.put(a, v)
             self.e(f"br label %{join}")
@@ -2025,9 +2071,8 @@ class Lowering:
         self.e(f"{sp} = inttoptr i64 {o} to ptr")
         end = self.load("i32", self.field_ptr(sp, L["OFF_STREAM_JEND"]),
                         "jend", mem="stream")
-        cp = self.field_ptr(sp, L["OFF_STREAM_LEN" if name ==
-                                  "OutputStream.writeByte" else
-                                  "OFF_STREAM_POS"])
+        kind = STREAM_KINDS[name]
+        cp = self.field_ptr(sp, L[STREAM_CURSOR[kind]])
         cur = self.load("i32", cp, "cur", mem="stream")
         past = self.t("c")
         self.e(f"{past} = icmp uge i32 {cur}, {end}")
@@ -2035,23 +2080,8 @@ class Lowering:
         self.f.label(ok)
         buf = self.load("ptr", self.field_ptr(sp, L["OFF_STREAM_BUF"]),
                         "buf", mem="stream")
-        cur64 = self.t("cur")
-        self.e(f"{cur64} = zext i32 {cur} to i64")
-        q = self.t("p")
-        self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {cur64}")
-        if name == "OutputStream.writeByte":
-            by = self.t("by")
-            self.e(f"{by} = trunc i64 {self.get(b + 1)} to i8")
-            self.store("i8", by, q, mem="sbuf")
-        else:
-            by = self.load("i8", q, "by", mem="sbuf")
-            if a >= 0:
-                v = self.t("by")
-                self.e(f"{v} = zext i8 {by} to i64")
-                self.put(a, v)
-        cur1 = self.t("cur")
-        self.e(f"{cur1} = add nuw i32 {cur}, 1")
-        self.store("i32", cur1, cp, mem="stream")
+        self.store("i32", self.stream_byte(kind, a, b, buf, cur), cp,
+                   mem="stream")
         self.e(f"br label %{join}")
         self.f.label(slow)
         self.generic(pc, op, ops)
@@ -2360,7 +2390,6 @@ class FastLoop(Lowering):
         super().__init__(caller.img, caller.index, caller.opts,
                          caller.compiled, caller.used, caller.direct,
                          caller.direct_stack)
-        self.caller = caller
         self.plan = plan
         self.f = caller.f
         self.mem_of = caller.mem_of
@@ -2433,15 +2462,8 @@ class FastLoop(Lowering):
         # holds it: invariant_value), so that they always go together
         o = self.t("o")
         self.e(f"{o} = inttoptr i64 {self.get(self.plan.strs[pc])} to ptr")
-        p = self.t("p")
-        self.e(f"{p} = getelementptr inbounds i8, ptr {o}, "
-               f"i64 {L['OFF_STR_B']}")
-        q = self.t("p")
-        self.e(f"{q} = getelementptr inbounds i8, ptr {p}, i64 {i}")
-        by = self.load("i8", q, "by", mem="hdr")
+        v = self.string_byte(o, i)
         if a >= 0:
-            v = self.t("by")
-            self.e(f"{v} = zext i8 {by} to i64")
             self.put(a, v)
 
     def stream_native(self, pc, op, ops):
@@ -2458,23 +2480,8 @@ class FastLoop(Lowering):
                f"label %{self.pfx}sf{j}, {COLD}")
         self.f.label(f"{self.pfx}sf{j}")
         buf = self.load("ptr", self.slot("buf", k), "buf")
-        cur64 = self.t("cur")
-        self.e(f"{cur64} = zext i32 {cur} to i64")
-        q = self.t("p")
-        self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {cur64}")
-        if k == "w":
-            by = self.t("by")
-            self.e(f"{by} = trunc i64 {self.get(b + 1)} to i8")
-            self.store("i8", by, q, mem="sbuf")
-        else:
-            by = self.load("i8", q, "by", mem="sbuf")
-            if a >= 0:
-                v = self.t("by")
-                self.e(f"{v} = zext i8 {by} to i64")
-                self.put(a, v)
-        cur1 = self.t("cur")
-        self.e(f"{cur1} = add nuw i32 {cur}, 1")
-        self.store("i32", cur1, self.slot("cur", k))
+        self.store("i32", self.stream_byte(k, a, b, buf, cur),
+                   self.slot("cur", k))
 
     def guarded(self, pc, name, ops):
         x = self.plan.arrays.get(pc)
@@ -2489,24 +2496,18 @@ class FastLoop(Lowering):
         self.e(f"br i1 {oob}, label %{self.leave(f'I{pc}')}, "
                f"label %{self.pfx}af{k}, {COLD}")
         self.f.label(f"{self.pfx}af{k}")
-        p = self.t("e")
-        self.e(f"{p} = getelementptr inbounds i64, "
-               f"ptr {self.load('ptr', self.slot('av', x), 'ev')}, i64 {idx}")
-        if name == "AGET":
-            self.put(ops[0], self.load("i64", p, "x", mem="elem"))
-        else:
-            self.store("i64", self.get(ops[2]), p, mem="elem")
+        self.element(name, ops, self.load("ptr", self.slot("av", x), "ev"),
+                     idx)
         return True
 
-    def stream_field(self, k: str, name: str) -> str:
-        """A pointer to field OFF_STREAM_<name> of kind k's stream."""
+    def stream_field(self, k: str, off: str) -> str:
+        """A pointer to field `off` (a layout name) of kind k's stream."""
         o = self.t("o")
         self.e(f"{o} = inttoptr i64 {self.get(self.plan.streams[k])} to ptr")
-        return self.field_ptr(o, L[f"OFF_STREAM_{name}"])
+        return self.field_ptr(o, L[off])
 
     def emit(self):
-        plan, c = self.plan, self.caller
-        f = self.f
+        plan, f = self.plan, self.f
         for x in sorted(set(plan.strs.values())):
             f.allocas.append(f"{self.slot('len', x)} = alloca i64, align 8")
         for x in sorted(set(plan.arrays.values())):
@@ -2522,27 +2523,21 @@ class FastLoop(Lowering):
             self.nonnull(x)
             o = self.t("o")
             self.e(f"{o} = inttoptr i64 {self.get(x)} to ptr")
-            ln = self.load("i32", self.field_ptr(o, L["OFF_STR_LEN"]),
-                           "len", mem="hdr")
-            v = self.t("len")
-            self.e(f"{v} = zext i32 {ln} to i64")
-            self.store("i64", v, self.slot("len", x))
+            self.store("i64", self.load_len(o, L["OFF_STR_LEN"]),
+                       self.slot("len", x))
         for x in sorted(set(plan.arrays.values())):
             self.nonnull(x)
             o = self.t("o")
             self.e(f"{o} = inttoptr i64 {self.get(x)} to ptr")
-            ln = self.load("i32", self.field_ptr(o, L["OFF_ARR_LEN"]),
-                           "len", mem="hdr")
-            v = self.t("len")
-            self.e(f"{v} = zext i32 {ln} to i64")
-            self.store("i64", v, self.slot("alen", x))
+            self.store("i64", self.load_len(o, L["OFF_ARR_LEN"]),
+                       self.slot("alen", x))
             self.store("ptr", self.load("ptr", self.field_ptr(
                 o, L["OFF_ARR_V"]), "ev", mem="hdr"), self.slot("av", x))
         for k, x in plan.streams.items():
             self.nonnull(x)
-            cursor = "LEN" if k == "w" else "POS"
-            for slot, fld, ty in (("cur", cursor, "i32"), ("end", "JEND", "i32"),
-                                  ("buf", "BUF", "ptr")):
+            for slot, fld, ty in (("cur", STREAM_CURSOR[k], "i32"),
+                                  ("end", "OFF_STREAM_JEND", "i32"),
+                                  ("buf", "OFF_STREAM_BUF", "ptr")):
                 self.store(ty, self.load(ty, self.stream_field(k, fld),
                                          slot, mem="stream"),
                            self.slot(slot, k))
@@ -2555,12 +2550,7 @@ class FastLoop(Lowering):
                 if not self.closed():
                     self.e(f"br label %{self.L(pc)}")
                 self.f.label(self.L(pc))
-                if pc in self.unchecked:
-                    self.subtract(self.seglen[pc])
-                elif pc in self.check_need:
-                    self.charge(pc, self.seglen[pc], self.check_need[pc])
-                else:
-                    self.charge(pc, self.seglen[pc])
+                self.enter_segment(pc)
             self.cur_pc = pc
             self.instr(pc, op, ops)
         if not self.closed():
@@ -2569,9 +2559,9 @@ class FastLoop(Lowering):
         for label, block in self.exits.items():
             f.label(block)
             for k in plan.streams:
-                cursor = "LEN" if k == "w" else "POS"
                 self.store("i32", self.load("i32", self.slot("cur", k), "cur"),
-                           self.stream_field(k, cursor), mem="stream")
+                           self.stream_field(k, STREAM_CURSOR[k]),
+                           mem="stream")
             self.e(f"br label %{label}")
 
     def nonnull(self, reg: int):
