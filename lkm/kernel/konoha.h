@@ -112,6 +112,14 @@ struct konoha_script {
 	bool log_shown;		/* the report being logged passed */
 	/* print() lines of callbacks: KONOHA_PRINT_BURST per 5 s */
 	struct ratelimit_state print_rs;
+	/*
+	 * The buffer of KDEV_BOUNCE_MAX bytes that read(2) and write(2)
+	 * copy through (konoha_dev.c), made by the first call that needs
+	 * it and kept until the script is freed; one call holds it at a
+	 * time (taken with xchg), the others allocate their own.
+	 */
+	void *bounce;
+	atomic_t bounce_made;
 };
 
 /* A per-CPU counter's total. */

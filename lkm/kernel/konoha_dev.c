@@ -141,21 +141,62 @@ out_put:
  * read(2) and write(2) copy through a kernel buffer: the VM sees kernel
  * memory only, and at most KDEV_CONTENT_MAX / KDEV_WRITE_MAX bytes a call.
  * Up to KDEV_BOUNCE_SMALL bytes it is on the stack (a FIFO's messages, a
- * line of text), else allocated.
+ * line of text).  Above, it is the script's kept buffer (s->bounce) when
+ * no other call holds it, else one allocated for this call: a streaming
+ * driver is spared an allocation a call, which the kernel also clears
+ * (init_on_alloc).  The kept buffer holds what earlier calls left there,
+ * and none of it leaves: a write hands the VM only the bytes it copied
+ * in, a read copies out only the bytes the script wrote (an OutputStream
+ * appends from the buffer's start).
  */
 #define KDEV_BOUNCE_SMALL	64
+#define KDEV_BOUNCE_MAX		max3(KDEV_CONTENT_MAX, KDEV_READ_MAX, \
+				     KDEV_WRITE_MAX)
+
+/*
+ * A buffer of count bytes (KDEV_BOUNCE_SMALL < count <= KDEV_BOUNCE_MAX)
+ * or NULL; *kept: it is the script's kept one.
+ */
+static void *bounce_get(struct konoha_script *s, size_t count, bool *kept)
+{
+	void *p = xchg(&s->bounce, NULL);
+
+	*kept = true;
+	if (p)
+		return p;
+	/* it is made once: while a call holds it, others allocate */
+	if (atomic_cmpxchg(&s->bounce_made, 0, 1) == 0) {
+		p = kvmalloc(KDEV_BOUNCE_MAX, GFP_KERNEL);
+		if (p)
+			return p;
+		atomic_set(&s->bounce_made, 0);
+	}
+	*kept = false;
+	return kvmalloc(count, GFP_KERNEL);
+}
+
+static void bounce_put(struct konoha_script *s, void *p, bool kept)
+{
+	if (kept)
+		p = xchg(&s->bounce, p);
+	/* a kept buffer finds the slot empty: there is only one */
+	if (!WARN_ON_ONCE(kept && p))
+		kvfree(p);
+}
 
 static ssize_t kdev_fop_read(struct file *file, char __user *buf,
 			     size_t count, loff_t *ppos)
 {
 	struct kdev_file *f = file->private_data;
+	struct konoha_script *s = file_script(f);
 	int64_t pos = *ppos;
 	char small[KDEV_BOUNCE_SMALL], *bounce = small;
+	bool kept = false;
 	long n;
 
 	count = min_t(size_t, count, KDEV_CONTENT_MAX);
 	if (count > sizeof(small)) {
-		bounce = kvmalloc(count, GFP_KERNEL);
+		bounce = bounce_get(s, count, &kept);
 		if (!bounce)
 			return -ENOMEM;
 	}
@@ -165,7 +206,7 @@ static ssize_t kdev_fop_read(struct file *file, char __user *buf,
 	if (n >= 0)
 		*ppos = pos;
 	if (bounce != small)
-		kvfree(bounce);
+		bounce_put(s, bounce, kept);
 	return count_call(f, n);
 }
 
@@ -173,23 +214,29 @@ static ssize_t kdev_fop_write(struct file *file, const char __user *buf,
 			      size_t count, loff_t *ppos)
 {
 	struct kdev_file *f = file->private_data;
+	struct konoha_script *s = file_script(f);
 	int64_t pos = *ppos;
 	char small[KDEV_BOUNCE_SMALL], *bounce = small;
+	bool kept = false;
 	long n;
 
 	count = min_t(size_t, count, KDEV_WRITE_MAX);
 	if (count > sizeof(small)) {
-		bounce = vmemdup_user(buf, count);
-		if (IS_ERR(bounce))
-			return PTR_ERR(bounce);
-	} else if (copy_from_user(small, buf, count)) {
+		bounce = bounce_get(s, count, &kept);
+		if (!bounce)
+			return -ENOMEM;
+	}
+	if (copy_from_user(bounce, buf, count)) {
+		/* no call of the script's: not counted */
+		if (bounce != small)
+			bounce_put(s, bounce, kept);
 		return -EFAULT;
 	}
 	n = kdev_write(f, bounce, count, &pos, file_flags(file));
 	if (n >= 0)
 		*ppos = pos;
 	if (bounce != small)
-		kvfree(bounce);
+		bounce_put(s, bounce, kept);
 	return count_call(f, n);
 }
 

@@ -112,6 +112,7 @@ static void script_free(struct konoha_script *s)
 {
 	free_percpu(s->calls);
 	free_percpu(s->failed_calls);
+	kvfree(s->bounce);
 	kp_free_rcu(s, rcu);
 }
 
