@@ -54,21 +54,24 @@ static inline void charge_work(struct kvm *vm, size_t units)
 }
 
 /*
- * Swept objects of up to KVM_FREE_CLASSES * 16 bytes are kept on a free
- * list per 16-byte size class, and an allocation of that class takes one
- * back before it asks the allocator: an allocation costs a list pop and a
- * clear instead of the allocator's work on memory that a collection only
- * gives back in bulk.  Such objects are allocated at their class's size.
- * The kept blocks are not charged, so nothing a script sees (its heap,
- * its budget, when it collects) changes; but the quota still bounds the
- * VM's memory: heap_used + free_bytes never passes it (make_room), and a
- * collection first frees what the last one kept and nobody took.  Only
- * a small heap keeps them (at most half of GC_MIN_THRESHOLD survived the
- * last collection, as in a device driver): with a large one, blocks
- * handed out again all over it make later collections mark more slowly
- * than the allocator's fresh, adjacent ones (Havlak: 1.3 s to 2.3 s).
- * Under KASAN, ASan or the GC stress test nothing is kept, so that a
- * swept object used again is caught.
+ * Swept objects of up to 128 KiB are kept on a free list per size class
+ * (16-byte steps up to 256 bytes, then powers of two), and an allocation
+ * of that class takes one back before it asks the allocator: an
+ * allocation costs a list pop and a clear of what must be cleared (a
+ * String's header only) instead of the allocator's work on memory that
+ * a collection only gives back in bulk, and its clearing of the whole
+ * block (the kernel's init_on_alloc).  Such objects are allocated at
+ * their class's size, which is what the kernel's allocator rounds them
+ * to anyway.  The kept blocks are not charged, so nothing a script sees
+ * (its heap, its budget, when it collects) changes; but the quota still
+ * bounds the VM's memory: heap_used + free_bytes never passes it
+ * (make_room), and a collection first frees what the last one kept and
+ * nobody took.  Only a small heap keeps them (at most half of
+ * GC_MIN_THRESHOLD survived the last collection, as in a device driver):
+ * with a large one, blocks handed out again all over it make later
+ * collections mark more slowly than the allocator's fresh, adjacent ones
+ * (Havlak: 1.3 s to 2.3 s).  Under KASAN, ASan or the GC stress test
+ * nothing is kept, so that a swept object used again is caught.
  */
 #if defined(CONFIG_KASAN) || defined(__SANITIZE_ADDRESS__) || \
 	defined(KVM_GC_STRESS)
@@ -77,18 +80,30 @@ static inline void charge_work(struct kvm *vm, size_t units)
 #define KVM_RECYCLE	1
 #endif
 #define FREE_CLASS_BYTES	16u
+#define FREE_SMALL_MAX		(KVM_FREE_SMALL * FREE_CLASS_BYTES)
+#define FREE_LARGE_SHIFT	9	/* the first power of two: 512 bytes */
 
 /* The size class of an object of n bytes, or -1 for a bigger one. */
 static inline int free_class(size_t n)
 {
-	if (!KVM_RECYCLE || n == 0 || n > KVM_FREE_CLASSES * FREE_CLASS_BYTES)
+	int shift = FREE_LARGE_SHIFT;
+
+	if (!KVM_RECYCLE || n == 0)
 		return -1;
-	return (int)((n - 1) / FREE_CLASS_BYTES);
+	if (n <= FREE_SMALL_MAX)
+		return (int)((n - 1) / FREE_CLASS_BYTES);
+	while (((size_t)1 << shift) < n)
+		shift++;
+	if (shift - FREE_LARGE_SHIFT >= KVM_FREE_CLASSES - KVM_FREE_SMALL)
+		return -1;
+	return KVM_FREE_SMALL + shift - FREE_LARGE_SHIFT;
 }
 
 static inline size_t class_bytes(int c)
 {
-	return ((size_t)c + 1) * FREE_CLASS_BYTES;
+	if (c < KVM_FREE_SMALL)
+		return ((size_t)c + 1) * FREE_CLASS_BYTES;
+	return (size_t)1 << (c - KVM_FREE_SMALL + FREE_LARGE_SHIFT);
 }
 
 /* Frees every kept block. */

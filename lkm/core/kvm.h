@@ -436,7 +436,9 @@ struct kvm {
 	size_t report_len;
 
 	/* heap */
-#define KVM_FREE_CLASSES	16	/* objects of 16, 32, ... 256 bytes */
+/* kept blocks' size classes: 16, 32, ... 256 bytes, then 512 ... 128 KiB */
+#define KVM_FREE_SMALL		16
+#define KVM_FREE_CLASSES	(KVM_FREE_SMALL + 9)
 	struct kobj *objects;
 	size_t heap_used;	/* charged bytes */
 	size_t heap_peak;
