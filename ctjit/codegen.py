@@ -169,6 +169,19 @@ class FastPlan:
     arrays: dict[int, int]
 
 
+@dataclass
+class CountedPlan:
+    """A fast version's counted copy (FastLoop.counted_plan): `need`, the
+    loop head's budget check, which covers a whole iteration; per charAt,
+    AGET or ASET call (its pc) whose index is a counter of the loop, that
+    counter's register and the most it grows in an iteration; per stream
+    kind ("w", "r"), how many of its calls the loop makes at most in an
+    iteration."""
+    need: int
+    idx: dict[int, tuple[int, int]]
+    streams: dict[str, int]
+
+
 def _native_arity(n: int) -> tuple[bool, int]:
     """(has a receiver, argument count with it) of native n, as the VM's
     kvm_native_nargs() counts them: methods and constructors get their
@@ -236,6 +249,9 @@ class Options:
     # loops with a fast version (FastLoop): part of +tiny likewise;
     # `-fastloop` turns it off
     fastloop: bool = True
+    # a fast version's counted copy (FastLoop.counted_plan); `-counted`
+    # turns it off
+    counted: bool = True
 
     @classmethod
     def parse(cls, spec: str) -> "Options":
@@ -243,11 +259,12 @@ class Options:
         (cumulative, as in the paper's table, plus direct calls), `all`,
         or a comma list of technique names; any of them followed by
         `-inline` leaves callees out of line, by `-fastloop` gives no
-        loop a fast version (both may follow, in either order)."""
+        loop a fast version, by `-counted` no fast version a counted
+        copy (any of them may follow, in any order)."""
         spec = (spec or "all").strip()
         off = set()
         while True:
-            for tail in ("-inline", "-fastloop"):
+            for tail in ("-inline", "-fastloop", "-counted"):
                 if spec.endswith(tail):
                     off.add(tail[1:])
                     spec = spec[:-len(tail)].strip()
@@ -258,6 +275,7 @@ class Options:
         full = opts.branch and opts.call and opts.tiny
         opts.inline = "inline" not in off and full
         opts.fastloop = "fastloop" not in off and full
+        opts.counted = "counted" not in off and opts.fastloop
         return opts
 
     @classmethod
@@ -285,7 +303,9 @@ class Options:
         on = [t for t in TECHNIQUES if getattr(self, t)]
         full = self.tiny and self.call and self.branch
         off = ("-inline" if full and not self.inline else "") + \
-            ("-fastloop" if full and not self.fastloop else "")
+            ("-fastloop" if full and not self.fastloop else "") + \
+            ("-counted" if full and self.fastloop and not self.counted
+             else "")
         return "subroutine" + "".join("+" + t for t in on) + off
 
 
@@ -2384,7 +2404,14 @@ class FastLoop(Lowering):
     the loop, and across such a call LLVM must assume that any memory
     changed, so it loads a String's length and a stream's cursor, bound
     and buffer again on every iteration, and stores the cursor each
-    time; in the fast version no call is on the loop's paths."""
+    time; in the fast version no call is on the loop's paths.
+
+    The counted copy (counted_plan): a third copy of the loop, without
+    the checks that a count worked out before it shows will pass.  It
+    runs while its count of iterations lasts, then works the count out
+    again, from the budget, the counters and the streams' cursors as
+    they are then; when that count is 0 it goes on in the fast version,
+    which checks every iteration and leaves where a check fails."""
 
     def __init__(self, caller: Lowering, plan: FastPlan):
         super().__init__(caller.img, caller.index, caller.opts,
@@ -2394,18 +2421,25 @@ class FastLoop(Lowering):
         self.f = caller.f
         self.mem_of = caller.mem_of
         self.pfx = f"fl{plan.head}_"
+        self.spfx = self.pfx       # the allocas' and exits' prefix
         self.ssa = True
         self.segment()
         self.budget_regions()
+        self.jump_targets = caller.jump_targets
         self.exc_sites = caller.exc_sites
         self.bail_sites = caller.bail_sites
         self.exits: dict[str, str] = {}    # caller's label -> exit block
+        self.counted = False               # emitting the counted copy
+        self.cplan = self.counted_plan() if self.opts.counted else None
 
     def inside(self, pc) -> bool:
         return pc is not None and self.plan.head <= pc <= self.plan.end
 
     def L(self, pc: int) -> str:
         if self.inside(pc):
+            if self.counted and pc == self.plan.head:
+                # each iteration of the counted copy starts with its count
+                return f"{self.pfx}M"
             return f"{self.pfx}L{pc}"
         return self.leave(f"L{pc}")
 
@@ -2413,8 +2447,145 @@ class FastLoop(Lowering):
         """The block that stores the streams' cursors back and goes on
         at the caller's `label` (emitted by emit())."""
         if label not in self.exits:
-            self.exits[label] = f"{self.pfx}x{len(self.exits)}"
+            self.exits[label] = f"{self.spfx}x{len(self.exits)}"
         return self.exits[label]
+
+    # ---- the counted copy --------------------------------------------------
+
+    def counted_plan(self) -> "CountedPlan | None":
+        """What the counted copy can leave out, or None for no counted
+        copy.  The loop's head must be its only budget check (every other
+        segment in it unchecked: budget_regions), so that one iteration
+        takes at most the head's need.  A charAt, AGET or ASET leaves its
+        bound check out when its index holds, there (source_reg), a
+        counter: a register whose every write in the loop adds a positive
+        constant to itself, so that in iteration j of the copy it is
+        between its value v0 before the copy and v0 + step * (j + 1),
+        step being the sum of those constants.  Every stream call of the
+        fast version leaves its bound check out: each moves the cursor by
+        one, and the loop makes each call at most once an iteration (it
+        has no inner loop).  None when nothing but the budget check would
+        go, as a count costs as much as that check."""
+        plan = self.plan
+        head, end = plan.head, plan.end
+        if any(head < s <= end and s not in self.unchecked
+               for s in self.seg_start):
+            return None
+        need = self.check_need.get(head, self.seglen[head])
+        body = [x for x in self.insns if head <= x[0] <= end]
+        steps: dict[int, int | None] = {}   # register -> step, None: no
+        for pc, op, ops in body:
+            for l, v in zip(op.operands, ops):
+                if l != "A" or v < 0:
+                    continue
+                if (op.name == "ADDI" and ops[1] == v and ops[2] > 0 and
+                        steps.get(v, 0) is not None):
+                    steps[v] = steps.get(v, 0) + ops[2]
+                else:
+                    steps[v] = None
+        idx: dict[int, tuple[int, int]] = {}
+        for pc, op, ops in body:
+            if op.name == "CALLN" and pc in plan.strs and \
+                    PURE_NATIVES[ops[1]] == "String.charAt":
+                reg = ops[2] + 1
+            elif op.name in ("AGET", "ASET") and pc in plan.arrays:
+                reg = ops[2] if op.name == "AGET" else ops[1]
+            else:
+                continue
+            iv = self.source_reg(pc, reg, head)
+            if iv is not None and steps.get(iv):
+                idx[pc] = (iv, steps[iv])
+        streams: dict[str, int] = {}
+        for k in plan.stream_sites.values():
+            streams[k] = streams.get(k, 0) + 1
+        if not idx and not streams:
+            return None
+        return CountedPlan(need, idx, streams)
+
+    def source_reg(self, pc: int, reg: int, h: int) -> int | None:
+        """The register whose value reg holds at pc on every path: the
+        source of a MOV into reg before pc in the same straight run of
+        code (no jump target between, pc included) when nothing between
+        writes that source; reg itself when nothing in that run writes
+        it; else None."""
+        seen: set[int] = set()        # written between there and pc
+        cur = pc
+        while cur > h and cur not in self.jump_targets:
+            q = self.prev_pc[cur]
+            if q is None or q < h:
+                return None
+            _, op, ops = self.insn_at[q]
+            if op.name in O.TERMINATORS or op.name == "JMP":
+                return None
+            dests = {v for l, v in zip(op.operands, ops) if l == "A"}
+            if reg in dests:
+                if op.name == "MOV" and ops[1] not in seen:
+                    return ops[1]
+                return None
+            seen |= dests
+            cur = q
+        return reg
+
+    def count(self) -> str:
+        """How many iterations the counted copy may run from here (an
+        i64, 0 or less for none): the fewest of the budget's (the
+        slice's budget over the head's need, the most an iteration
+        takes), each counter's room below its String's or array's length
+        and each stream's room below its bound, over the most they move
+        in an iteration."""
+        cp = self.cplan
+        n = self.t("n")
+        self.e(f"{n} = sdiv i64 {self.bud_get()}, {cp.need}")
+        for pc, (iv, step) in sorted(cp.idx.items()):
+            if pc in self.plan.strs:
+                ln = self.load("i64", self.slot("len", self.plan.strs[pc]),
+                               "len")
+            else:
+                ln = self.load("i64", self.slot("alen",
+                                                self.plan.arrays[pc]), "len")
+            v0 = self.get(iv)
+            room = self.t("room")
+            # the counter is at most v0 + step * (j + 1) in iteration j,
+            # and must stay below the length: (len - 1 - v0) / step
+            # iterations; none when v0 < 0 (the unsigned check fails)
+            self.e(f"{room} = sub i64 {ln}, 1")
+            r2 = self.t("room")
+            self.e(f"{r2} = sub i64 {room}, {v0}")
+            r3 = self.t("room")
+            self.e(f"{r3} = sdiv i64 {r2}, {step}")
+            neg = self.t("c")
+            self.e(f"{neg} = icmp slt i64 {v0}, 0")
+            r4 = self.t("room")
+            self.e(f"{r4} = select i1 {neg}, i64 0, i64 {r3}")
+            n = self.smin(n, r4)
+        for k, m in sorted(cp.streams.items()):
+            cur = self.load("i32", self.slot("cur", k), "cur")
+            end = self.load("i32", self.slot("end", k), "jend")
+            c64, e64 = self.t("cur"), self.t("end")
+            self.e(f"{c64} = zext i32 {cur} to i64")
+            self.e(f"{e64} = zext i32 {end} to i64")
+            room = self.t("room")
+            self.e(f"{room} = sub i64 {e64}, {c64}")
+            if m > 1:
+                r2 = self.t("room")
+                self.e(f"{r2} = sdiv i64 {room}, {m}")
+                room = r2
+            n = self.smin(n, room)
+        return n
+
+    def smin(self, a: str, b: str) -> str:
+        c, v = self.t("c"), self.t("n")
+        self.e(f"{c} = icmp slt i64 {a}, {b}")
+        self.e(f"{v} = select i1 {c}, i64 {a}, i64 {b}")
+        return v
+
+    def enter_segment(self, pc: int):
+        """In the counted copy every segment only takes its length: the
+        count covers the head's check, the loop's only one."""
+        if self.counted:
+            self.subtract(self.seglen[pc])
+        else:
+            super().enter_segment(pc)
 
     def seg_label(self, pc: int) -> str:
         """The caller's segment start pc, charging: at the loop's head the
@@ -2439,7 +2610,7 @@ class FastLoop(Lowering):
                f"label %{self.leave(self.seg_label(pc))}, {HOT_FIRST}")
 
     def slot(self, what: str, key) -> str:
-        return f"%{self.pfx}{what}{key}"
+        return f"%{self.spfx}{what}{key}"
 
     def pure_native(self, pc, op, ops):
         a, n, b = ops
@@ -2452,12 +2623,13 @@ class FastLoop(Lowering):
             return
         # charAt: the receiver holds the String whose length was read
         i = self.get(b + 1)
-        oob = self.t("c")
-        self.e(f"{oob} = icmp uge i64 {i}, {ln}")
-        k = self.f.tmp('')[1:]
-        self.e(f"br i1 {oob}, label %{self.leave(f'I{pc}')}, "
-               f"label %{self.pfx}cf{k}, {COLD}")
-        self.f.label(f"{self.pfx}cf{k}")
+        if not self.unchecked_index(pc):
+            oob = self.t("c")
+            self.e(f"{oob} = icmp uge i64 {i}, {ln}")
+            k = self.f.tmp('')[1:]
+            self.e(f"br i1 {oob}, label %{self.leave(f'I{pc}')}, "
+                   f"label %{self.pfx}cf{k}, {COLD}")
+            self.f.label(f"{self.pfx}cf{k}")
         # the bytes of the String whose length was read (the receiver
         # holds it: invariant_value), so that they always go together
         o = self.t("o")
@@ -2472,13 +2644,15 @@ class FastLoop(Lowering):
         if k is None:
             return super().stream_native(pc, op, ops)
         cur = self.load("i32", self.slot("cur", k), "cur")
-        end = self.load("i32", self.slot("end", k), "jend")
-        past = self.t("c")
-        self.e(f"{past} = icmp uge i32 {cur}, {end}")
-        j = self.f.tmp('')[1:]
-        self.e(f"br i1 {past}, label %{self.leave(f'I{pc}')}, "
-               f"label %{self.pfx}sf{j}, {COLD}")
-        self.f.label(f"{self.pfx}sf{j}")
+        if not self.counted:
+            # (the counted copy's count keeps the cursor below the bound)
+            end = self.load("i32", self.slot("end", k), "jend")
+            past = self.t("c")
+            self.e(f"{past} = icmp uge i32 {cur}, {end}")
+            j = self.f.tmp('')[1:]
+            self.e(f"br i1 {past}, label %{self.leave(f'I{pc}')}, "
+                   f"label %{self.pfx}sf{j}, {COLD}")
+            self.f.label(f"{self.pfx}sf{j}")
         buf = self.load("ptr", self.slot("buf", k), "buf")
         self.store("i32", self.stream_byte(k, a, b, buf, cur),
                    self.slot("cur", k))
@@ -2489,16 +2663,23 @@ class FastLoop(Lowering):
             return super().guarded(pc, name, ops)
         # AGET/ASET on an array whose length and elements were read
         idx = self.get(ops[2] if name == "AGET" else ops[1])
-        oob = self.t("c")
-        self.e(f"{oob} = icmp uge i64 {idx}, "
-               f"{self.load('i64', self.slot('alen', x), 'len')}")
-        k = self.f.tmp('')[1:]
-        self.e(f"br i1 {oob}, label %{self.leave(f'I{pc}')}, "
-               f"label %{self.pfx}af{k}, {COLD}")
-        self.f.label(f"{self.pfx}af{k}")
+        if not self.unchecked_index(pc):
+            oob = self.t("c")
+            self.e(f"{oob} = icmp uge i64 {idx}, "
+                   f"{self.load('i64', self.slot('alen', x), 'len')}")
+            k = self.f.tmp('')[1:]
+            self.e(f"br i1 {oob}, label %{self.leave(f'I{pc}')}, "
+                   f"label %{self.pfx}af{k}, {COLD}")
+            self.f.label(f"{self.pfx}af{k}")
         self.element(name, ops, self.load("ptr", self.slot("av", x), "ev"),
                      idx)
         return True
+
+    def unchecked_index(self, pc: int) -> bool:
+        """Whether the counted copy, being emitted, leaves the bound
+        check of the charAt, AGET or ASET at pc out (its count keeps the
+        index below the length)."""
+        return self.counted and pc in self.cplan.idx
 
     def stream_field(self, k: str, off: str) -> str:
         """A pointer to field `off` (a layout name) of kind k's stream."""
@@ -2541,20 +2722,42 @@ class FastLoop(Lowering):
                 self.store(ty, self.load(ty, self.stream_field(k, fld),
                                          slot, mem="stream"),
                            self.slot(slot, k))
-        self.e(f"br label %{self.L(plan.head)}")
-        # the loop, as Lowering.body() emits it
-        for pc, op, ops in self.insns:
-            if not self.inside(pc):
-                continue
-            if pc in self.seg_start:
-                if not self.closed():
-                    self.e(f"br label %{self.L(pc)}")
-                self.f.label(self.L(pc))
-                self.enter_segment(pc)
-            self.cur_pc = pc
-            self.instr(pc, op, ops)
-        if not self.closed():
-            self.e(f"br label %{self.L(self.next_pc[plan.end])}")
+        if self.cplan:
+            f.allocas += [f"{self.slot('k', '')} = alloca i64, align 8",
+                          f"{self.slot('n', '')} = alloca i64, align 8"]
+            # a count of 0 done: the copy works out its first count
+            self.store("i64", "0", self.slot("k", ""))
+            self.store("i64", "0", self.slot("n", ""))
+            self.e(f"br label %fc{plan.head}_M")
+        else:
+            self.e(f"br label %{self.L(plan.head)}")
+        self.loop_copy()
+        if self.cplan:
+            self.counted, self.pfx = True, f"fc{plan.head}_"
+            k, n = self.slot("k", ""), self.slot("n", "")
+            # M: on while the count lasts, else count again
+            f.label(f"{self.pfx}M")
+            c = self.t("c")
+            self.e(f"{c} = icmp slt i64 {self.load('i64', k, 'k')}, "
+                   f"{self.load('i64', n, 'n')}")
+            self.e(f"br i1 {c}, label %{self.pfx}K, label %{self.pfx}P, "
+                   f"{HOT_FIRST}")
+            # P: a new count; none left goes on in the checked version
+            f.label(f"{self.pfx}P")
+            cnt = self.count()
+            self.store("i64", cnt, n)
+            self.store("i64", "0", k)
+            c = self.t("c")
+            self.e(f"{c} = icmp sgt i64 {cnt}, 0")
+            self.e(f"br i1 {c}, label %{self.pfx}K, "
+                   f"label %{self.spfx}L{plan.head}, {HOT_FIRST}")
+            f.label(f"{self.pfx}K")
+            k1 = self.t("k")
+            self.e(f"{k1} = add i64 {self.load('i64', k, 'k')}, 1")
+            self.store("i64", k1, k)
+            self.e(f"br label %{self.pfx}B")
+            self.loop_copy()
+            self.counted, self.pfx = False, self.spfx
         # the ways out: each stream's cursor stored back
         for label, block in self.exits.items():
             f.label(block)
@@ -2563,6 +2766,25 @@ class FastLoop(Lowering):
                            self.stream_field(k, STREAM_CURSOR[k]),
                            mem="stream")
             self.e(f"br label %{label}")
+
+    def loop_copy(self):
+        """The loop, as Lowering.body() emits it; the counted copy's
+        first block is B, after its count."""
+        for pc, op, ops in self.insns:
+            if not self.inside(pc):
+                continue
+            if pc in self.seg_start:
+                label = self.L(pc)
+                if self.counted and pc == self.plan.head:
+                    label = f"{self.pfx}B"
+                if not self.closed():
+                    self.e(f"br label %{label}")
+                self.f.label(label)
+                self.enter_segment(pc)
+            self.cur_pc = pc
+            self.instr(pc, op, ops)
+        if not self.closed():
+            self.e(f"br label %{self.L(self.next_pc[self.plan.end])}")
 
     def nonnull(self, reg: int):
         """On in a new block if R[reg] is not null, else to the caller's

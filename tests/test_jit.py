@@ -810,6 +810,144 @@ def test_fast_loop_budget_sweep_is_exact(tmp_path):
                                                     65536), budget
 
 
+# Counted copies of fast loops (FastLoop.counted_plan): a count worked
+# out before the copy stands for the budget check, the bound checks of a
+# charAt, AGET or ASET indexed by a counter of the loop and those of the
+# stream calls. The loops here step their counters by 1, by 2 and by 3
+# (in two places, one conditional), before or after the index is used,
+# start them at 0, 1 or below 0 (the first charAt throws), run them past
+# the String's or array's end (EX1..EX3), make two stream calls an
+# iteration, and a read may be bounded below what it writes (its count).
+COUNTED = """\
+class C extends CharDevice {
+    C() { mode = 0666; }
+    void open(File f) { f.data = "Hello, counted loops! ".repeat(9); }
+    void write(File f, InputStream in) {
+        int n = 0;
+        int c = in.readByte();
+        while (c >= 0) {
+            n = n + c;
+            c = in.readByte();
+            int d = in.readByte();
+            if (d > 0) n = n + 2 * d;
+        }
+        print(n);
+    }
+    void read(File f, OutputStream out, int count) {
+        String s = (String) f.data;
+        int[] a = new int[40];
+        for (int i = 0; i < 40; i++) a[i] = i * 3;
+        for (int i = START; i < s.length() + EX1; i += 2) {
+            int c = s.charAt(i);
+            out.writeByte(c);
+            out.writeByte(c + 1);
+        }
+        int k = START;
+        while (k < s.length() - 1 + EX2) {
+            k++;
+            out.writeByte(s.charAt(k));
+        }
+        int j = START + 3;
+        int t = 0;
+        while (j < 38 + EX3) {
+            t = t + a[j];
+            j++;
+            if (t % 2 == 0) j = j + 2;
+        }
+        out.writeByte('0' + t % 10);
+    }
+}
+CharDevice.register("cnt", new C());
+"""
+
+
+def _counted_src(start=0, ex1=0, ex2=0, ex3=0):
+    return (COUNTED.replace("START", str(start)).replace("EX1", str(ex1))
+            .replace("EX2", str(ex2)).replace("EX3", str(ex3)))
+
+
+def _cnt(image, budget, so=None, count=4096):
+    """The results of a write and two reads of one open file (bytes, a
+    count or an errno) and the log, under a callback budget."""
+    args = ["--cb-budget", str(budget)] + (["--jit", so] if so else [])
+    out = []
+    with host.VM(image, vm_args=args) as vm:
+        try:
+            f = vm.open("cnt")
+        except OSError as e:
+            return [e.errno], list(vm.log)
+        for op, arg in (("write", bytes(range(1, 200)) * 3), ("read", count),
+                        ("read", count)):
+            try:
+                out.append(getattr(f, op)(arg))
+            except OSError as e:
+                out.append(e.errno)
+        return out, list(vm.log)
+
+
+def test_ir_counted_copy_leaves_the_checks_out():
+    """Every loop of COUNTED gets a counted copy (fc<head>_...), which
+    has no bound check and no budget check and calls nothing; rot13's
+    read loop gets one too.  `-counted` leaves them out."""
+    for src in (_counted_src(), (ROOT / "examples" / "rot13.k").read_text()):
+        image = compile_source(src, "c.k")
+        ir = ctjit.compile_image(image).ir
+        blocks = re.split(r"\n(?=[\w.]+:)", ir)
+        counted = [b for b in blocks if re.match(r"fc\d+_", b)]
+        heads = {b.split("_")[0] for b in counted}
+        assert len(heads) == (5 if src.startswith("class C") else 1)
+        # the count's own blocks (M, P, K) aside, no compare but the
+        # program's own and the division's zero test
+        body = [b for b in counted
+                if not re.match(r"fc\d+_[MPK]:", b)]
+        text = "\n".join(body)
+        assert " call " not in text
+        assert "icmp uge" not in text           # bounds: i >= len
+        assert "icmp sge i64 %bud" not in text  # the budget
+        off = ctjit.compile_image(image, ct="all-counted").ir
+        assert not re.search(r"^fc\d+_", off, re.M)
+        assert re.search(r"^fl\d+_pre:", off, re.M)
+    assert ctjit.codegen.Options.parse("all-counted").label() == \
+        "subroutine+branch+call+tiny+direct-counted"
+
+
+@pytest.mark.parametrize("case", [(0, 0, 0, 0), (1, 0, 0, 0), (-3, 0, 0, 0),
+                                  (0, 1, 0, 0), (1, 5, 0, 0), (0, 0, 1, 0),
+                                  (1, 0, 1, 0), (0, 0, 0, 1), (0, 0, 0, 5)])
+def test_counted_copy_parity(case, tmp_path):
+    """The results and log (the write's sum, the reads' bytes, where an
+    exception is thrown) are the interpreter's, with the counted copies
+    and without them, for reads bounded at 4096, 7 and 50 bytes; the
+    case is the counters' start and how far each loop runs past its
+    String's or array's end."""
+    image = compile_source(_counted_src(*case), "c.k")
+    so = build_so(image, str(tmp_path))
+    (tmp_path / "off").mkdir()
+    off = build_so(image, str(tmp_path / "off"), "all-counted")
+    for count in (4096, 7, 50):
+        want = _cnt(image, 10 ** 7, count=count)
+        assert _cnt(image, 10 ** 7, so, count) == want, count
+        assert _cnt(image, 10 ** 7, off, count) == want, count
+
+
+def test_counted_copy_budget_sweep_is_exact(tmp_path):
+    """Every budget that runs out in one of COUNTED's loops stops the
+    JIT where the interpreter stops: the counted copy runs only as many
+    iterations as the budget covers, then the checked version goes on."""
+    image = compile_source(_counted_src(), "c.k")
+    so = build_so(image, str(tmp_path))
+    lo, hi = 1, 1 << 20
+    while lo < hi:      # the least budget that completes every call
+        mid = (lo + hi) // 2
+        if b"abort" not in "".join(_cnt(image, mid)[1]).encode():
+            hi = mid
+        else:
+            lo = mid + 1
+    for budget in list(range(1, lo, max(1, lo // 200))) + \
+            list(range(lo - 40, lo + 3)):
+        assert _cnt(image, budget, so) == _cnt(image, budget), budget
+
+
 # (1.1) switch: a SWITCH table, a binary search with 64-bit pivots and
 # String dispatch (length, a byte, contents) in loops, so that the budget
 # runs out inside each kind of dispatch.
