@@ -484,13 +484,27 @@ static int konoha_wq_wait(void *ctx, void *wq, int64_t timeout_ms,
  * wakeOne (all false): one exclusive waiter, the longest waiting, and
  * every poller (poll, select and epoll entries are not exclusive);
  * wakeAll: everyone.
+ *
+ * Entries go on a script's queues only under the script's lock (a
+ * waiter in konoha_wq_wait, a poller through PollTable.wait in a poll
+ * callback), and the natives that wake them run under it too: the lock
+ * orders the two, so a queue found empty here has nobody to wake, and
+ * its own lock is not taken (a FIFO's reader wakes the writers' queue
+ * after every message, empty while nobody writes).
  */
 static void konoha_wq_wake(void *ctx, void *wq, bool all)
 {
+	struct konoha_script *s = ctx;
+	wait_queue_head_t *head = wq;
+
+	lockdep_assert_held(&s->vm->lock.m);
+	/* ordered by the script's lock (above): no barrier needed */
+	if (!waitqueue_active(head))
+		return;
 	if (all)
-		wake_up_all((wait_queue_head_t *)wq);
+		wake_up_all(head);
 	else
-		wake_up((wait_queue_head_t *)wq);
+		wake_up(head);
 }
 
 /* PollTable.wait(q): q on the poll(2) call of kdev_fop_poll(). */
