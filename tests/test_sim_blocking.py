@@ -837,6 +837,75 @@ def test_a_waiting_pread_keeps_its_offset_across_other_calls(run):
     assert lines(out)[-2:] == ['&1 13 bytes "100/100/false"', "> sync"]
 
 
+PLACE = """\
+class P extends CharDevice {
+    void read(File f, OutputStream out, int count) { out.write("abc"); }
+    void write(File f, InputStream in) { in.readAll(); }
+    int ioctl(File f, int cmd, int arg) { return f.position(); }
+    int poll(File f, PollTable t) {
+        print("poll " + f.position());
+        return Poll.IN;
+    }
+    void release(File f) { print("release " + f.position()); }
+}
+CharDevice.register("p", new P());
+"""
+
+
+def test_calls_after_a_pread_see_the_file_position(run):
+    # pread and pwrite leave the file position as it is (the language
+    # reference §9.1), so ioctl, poll and release see the file's
+    # position, not the offset after a pread's or pwrite's bytes
+    status, out, err = run(PLACE, "open p; pwrite 3 1000 hello; ioctl 3 1; "
+                           "poll 3; write 3 xy; pread 3 3 500; ioctl 3 1; "
+                           "close 3")
+    assert (status, err) == (0, ""), err
+    got = [x for x in lines(out) if x.startswith(("result", "poll",
+                                                   "release"))]
+    assert got == ["result 0", "poll 0", "result 2", "release 2"]
+
+
+PARK = """\
+final int GO = Ioctl.io('P', 1);
+int deep(int n, WaitQueue q, Park p) {
+    if (n > 0) return deep(n - 1, q, p) + 1;
+    int g = p.gen;
+    while (p.gen == g) q.await();
+    return 0;
+}
+class Park extends CharDevice {
+    int gen = 0;
+    WaitQueue q = new WaitQueue();
+    void read(File f, OutputStream out, int count) {
+        out.write("ok" + deep(count, q, this));
+    }
+    int ioctl(File f, int cmd, int arg) { gen++; q.wakeAll(); return gen; }
+}
+CharDevice.register("park", new Park());
+"""
+
+
+def test_every_read_refused_for_a_full_heap_is_logged(run):
+    # readers parked 200 frames deep fill a small heap; the later ones
+    # fail, each with its line in the log (the language reference §9):
+    # EIO with the abort's report when even the host's objects for the
+    # call find no room, ENOMEM with the no-room line when the read's
+    # buffer does not fit
+    ops = "open park; " + "&read $ 200; " * 40 + "ioctl $ 0x5001; sync"
+    status, out, err = run(PARK, ops, "--heap", "400000")
+    assert status == 0, err
+    eio = [x for x in lines(out) if x.endswith("error EIO (5): "
+                                              "Input/output error")]
+    enomem = [x for x in lines(out) if " error ENOMEM " in x]
+    ok = [x for x in lines(out) if x.endswith('"ok200"')]
+    assert eio and len(eio) + len(enomem) + len(ok) == 40, out
+    logged = [x for x in lines(err) if not x.startswith("  at ")]
+    assert logged.count("abort: out of memory") == len(eio), err
+    assert len([x for x in logged if x.startswith(
+        "park: read: out of memory: no room for 200 bytes")]) == \
+        len(enomem), err
+
+
 def test_library_ioctl_buffer_after_a_failed_call(tmp_path):
     """An ioctl with a user buffer that fails raises OSError with the
     buffer as the call left it (`buffer`), in the foreground and in the

@@ -153,12 +153,12 @@ int main(int argc, char **argv)
 	for (i = 4; i < argc; i++) {
 		if (!strcmp(argv[i], "poll")) {
 			poll_regs = 0;
-			r = kdev_poll(f, KDEV_FL_READ | KDEV_FL_WRITE, &host);
+			r = kdev_poll(f, 0, KDEV_FL_READ | KDEV_FL_WRITE, &host);
 			printf("poll %d regs %lu\n", r, poll_regs);
 		} else if (!strcmp(argv[i], "ioctl") && i + 1 < argc) {
 			int64_t res = 0;
 
-			r = kdev_ioctl(f, (unsigned int)atoi(argv[++i]), 0,
+			r = kdev_ioctl(f, (unsigned int)atoi(argv[++i]), 0, 0,
 				       KDEV_FL_READ | KDEV_FL_WRITE, NULL, &res);
 			if (r)
 				printf("ioctl err %d\n", -r);
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 			long n = atol(argv[++i]), k;
 
 			for (k = 0; k < n; k++) {
-				kdev_release(f);
+				kdev_release(f, 0);
 				if (kdev_open(d, KDEV_FL_READ | KDEV_FL_WRITE,
 					      &f)) {
 					printf("reopen failed at %ld\n", k);
@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 		}
 		fflush(stdout);
 	}
-	kdev_release(f);
+	kdev_release(f, 0);
 	kvm_destroy(vm);
 	kimg_free(img);
 	printf("live %ld\n", kp_live_allocs());

@@ -333,6 +333,17 @@ static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
 }
 
 /*
+ * The host could not root an object it made for a callback (the roots'
+ * stack could not grow within the quota: kvm_push_root): the abort is
+ * reported and logged, as a callback's own would be.
+ */
+static void log_no_root(struct kvm *vm)
+{
+	kvm_make_report(vm, KVM_ABORT);
+	kvm_log_report(vm);
+}
+
+/*
  * A stream outside any run: spare cleared as a new one would be, or a
  * new one, whose failure to allocate is logged.  The last call's abort
  * state is reset first, so that a failure here is reported as what it
@@ -424,6 +435,7 @@ static int produce(struct kdev_file *f)
 	args[1].o = &s->h;
 	if (kvm_push_root(vm, &s->h)) {
 		kstream_invalidate(s);
+		log_no_root(vm);
 		return -EIO;
 	}
 	err = run_cb(d, KD_read, args, 2, &ret);
@@ -616,6 +628,7 @@ int kdev_open(struct kdev *d, unsigned int fl, struct kdev_file **filep)
 			goto out_unlock;
 		}
 		if (kvm_push_root(vm, &file->h)) {
+			log_no_root(vm);
 			file_put(vm, f);
 			goto out_unlock;
 		}
@@ -690,6 +703,7 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 		s->buf = NULL;
 		kstream_invalidate(s);
 		kvm_quota_give(vm, count);
+		log_no_root(vm);
 		return -EIO;
 	}
 	file_set(f, *pos, fl);
@@ -788,6 +802,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		goto out_unlock;
 	if (kvm_push_root(vm, &s->h)) {
 		kstream_invalidate(s);
+		log_no_root(vm);
 		goto out_unlock;
 	}
 	if (d->chr) {
@@ -845,8 +860,8 @@ out_unlock:
  * st: 0 and the int result, or -errno.
  */
 static int call_ints(struct kdev_file *f, int cb, const int64_t *in,
-		     uint32_t n, unsigned int fl, struct kdev_cb *st,
-		     int64_t *result)
+		     uint32_t n, int64_t pos, unsigned int fl,
+		     struct kdev_cb *st, int64_t *result)
 {
 	struct kdev *d = f->dev;
 	struct kvm *vm = d->vm;
@@ -860,7 +875,7 @@ static int call_ints(struct kdev_file *f, int cb, const int64_t *in,
 		return -EINTR;
 	args[0].o = d->obj;
 	if (d->chr) {
-		file_set(f, ((struct kinst *)f->file)->f[KF_FILE_POS].i, fl);
+		file_set(f, pos, fl);
 		args[k++].o = f->file;
 		if (st)
 			st->ufile = f->file;
@@ -879,10 +894,14 @@ int kdev_call(struct kdev_file *f, int cb, const int64_t *in, uint32_t n,
 	      int64_t *result)
 {
 	unsigned int fl = KDEV_FL_READ | KDEV_FL_WRITE;
+	int64_t pos = 0;
 
-	if (f->dev->chr)
+	/* (the File's state as of its last call) */
+	if (f->dev->chr) {
 		fl = (unsigned int)((struct kinst *)f->file)->f[KF_FILE_FLAGS].i;
-	return call_ints(f, cb, in, n, fl, NULL, result);
+		pos = ((struct kinst *)f->file)->f[KF_FILE_POS].i;
+	}
+	return call_ints(f, cb, in, n, pos, fl, NULL, result);
 }
 
 /*
@@ -892,13 +911,14 @@ int kdev_call(struct kdev_file *f, int cb, const int64_t *in, uint32_t n,
  * range fails with EOVERFLOW.
  */
 int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
-	       unsigned int fl, const struct kdev_umem *um, int64_t *result)
+	       int64_t pos, unsigned int fl, const struct kdev_umem *um,
+	       int64_t *result)
 {
 	int64_t in[2] = { (int64_t)cmd, arg }, r;
 	struct kdev_cb st = { .um = um };
 	int err;
 
-	err = call_ints(f, KD_ioctl, in, 2, fl, &st, &r);
+	err = call_ints(f, KD_ioctl, in, 2, pos, fl, &st, &r);
 	if (err)
 		return err;
 	if (f->dev->chr && r != (int64_t)(int32_t)r)
@@ -914,7 +934,7 @@ int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
  * answers 0, so that poll(2) sees the signal.  A Device answers IN|OUT,
  * as Linux does for a driver without poll.
  */
-int kdev_poll(struct kdev_file *f, unsigned int fl, void *pt)
+int kdev_poll(struct kdev_file *f, int64_t pos, unsigned int fl, void *pt)
 {
 	struct kdev *d = f->dev;
 	struct kvm *vm = d->vm;
@@ -930,10 +950,12 @@ int kdev_poll(struct kdev_file *f, unsigned int fl, void *pt)
 	t = new_builtin(vm, KC_PollTable);
 	if (!t)
 		goto out_unlock;
-	if (kvm_push_root(vm, &t->h))
+	if (kvm_push_root(vm, &t->h)) {
+		log_no_root(vm);
 		goto out_unlock;
+	}
 	t->f[KF_POLLTABLE_VALID].i = 1;
-	file_set(f, ((struct kinst *)f->file)->f[KF_FILE_POS].i, fl);
+	file_set(f, pos, fl);
 	args[0].o = d->obj;
 	args[1].o = f->file;
 	args[2].o = &t->h;
@@ -1045,6 +1067,7 @@ static void release_locked(struct kdev_file *f)
 	args[0].o = d->obj;
 	if (d->chr) {
 		args[1].o = f->file;
+		((struct kinst *)f->file)->f[KF_FILE_POS].i = f->close_pos;
 		run_cb(d, KD_release, args, 2, &ret);
 		/* (1.1) the queues its polls registered on may go now */
 		((struct kinst *)f->file)->f[KF_FILE_POLLED].o = NULL;
@@ -1063,20 +1086,23 @@ static void release_locked(struct kdev_file *f)
  * is given back.  The lock wait cannot be interrupted: a release that
  * did not happen would leak the file and the script's open count.
  */
-int kdev_release(struct kdev_file *f)
+int kdev_release(struct kdev_file *f, int64_t pos)
 {
 	struct kvm *vm = f->dev->vm;
 
+	/* the file's last call: nothing else uses f */
+	f->close_pos = pos;
 	kp_mutex_lock_always(&vm->lock);
 	release_locked(f);
 	kp_mutex_unlock(&vm->lock);
 	return 0;
 }
 
-int kdev_release_nowait(struct kdev_file *f, bool may_wait)
+int kdev_release_nowait(struct kdev_file *f, int64_t pos, bool may_wait)
 {
 	struct kvm *vm = f->dev->vm;
 
+	f->close_pos = pos;
 	if (may_wait ? kp_mutex_lock_killable(&vm->lock) :
 	    !kp_mutex_trylock(&vm->lock))
 		return -EINTR;

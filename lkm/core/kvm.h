@@ -714,6 +714,11 @@ struct kdev_file {
 	 */
 	struct kobj *file;
 	struct kdev_file *chr_next, **chr_pprev;
+	/*
+	 * (1.1) The file position release() sees, from kdev_release() or
+	 * kdev_release_nowait(); kept for a release the host runs later.
+	 */
+	int64_t close_pos;
 };
 
 /*
@@ -781,7 +786,9 @@ struct kdev *kdev_find(struct kvm *vm, const char *name);
 /*
  * fl: the file's KDEV_FL_* flags as of this call (open mode, O_NONBLOCK),
  * which a CharDevice's File answers.  pos: the call's position, which
- * the host keeps (Linux's f_pos, or pread's offset in a local).
+ * the host keeps (Linux's f_pos, or pread's offset in a local); for the
+ * calls without one of their own (ioctl, poll, release) the file's
+ * position, which f.position() answers there.
  */
 int kdev_open(struct kdev *dev, unsigned int fl, struct kdev_file **filep);
 /* buf: host memory (kernel glue bounces through it); *pos updated */
@@ -795,13 +802,14 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
  * -EOVERFLOW; any result still goes through kdev_ioctl_result().
  */
 int kdev_ioctl(struct kdev_file *f, unsigned int cmd, int64_t arg,
-	       unsigned int fl, const struct kdev_umem *um, int64_t *result);
+	       int64_t pos, unsigned int fl, const struct kdev_umem *um,
+	       int64_t *result);
 /*
  * (1.1) poll(2): the KDEV_POLL_* mask of a CharDevice's poll (ERR when
  * it fails, 0 when the wait for the lock was interrupted), IN|OUT for a
  * Device.
  */
-int kdev_poll(struct kdev_file *f, unsigned int fl, void *pt);
+int kdev_poll(struct kdev_file *f, int64_t pos, unsigned int fl, void *pt);
 /*
  * Runs callback cb (enum kd_callback) of f's device with the ints in[n]
  * after the receiver and, for a CharDevice, its File (at most
@@ -815,7 +823,7 @@ int kdev_call(struct kdev_file *f, int cb, const int64_t *in, uint32_t n,
 #define KDEV_CALL_MAX_INTS	4u
 int64_t kdev_llseek(struct kdev_file *f, int64_t off, int whence,
 		    int64_t *pos, unsigned int fl);
-int kdev_release(struct kdev_file *f);
+int kdev_release(struct kdev_file *f, int64_t pos);
 /*
  * release(2) for a caller that must not hang on the script's lock (a
  * killed or exiting task): may_wait, it waits killably, else it only tries
@@ -823,7 +831,7 @@ int kdev_release(struct kdev_file *f);
  * kdev_release() later from a context that may wait (the kernel glue's
  * work item), so release() still runs and nothing leaks.
  */
-int kdev_release_nowait(struct kdev_file *f, bool may_wait);
+int kdev_release_nowait(struct kdev_file *f, int64_t pos, bool may_wait);
 
 /* Linux's largest user errno (EHWPOISON); see kdev_errno() in device.c. */
 #define KDEV_ERRNO_MAX		133

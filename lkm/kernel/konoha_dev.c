@@ -251,7 +251,8 @@ static long kdev_do_ioctl(struct file *file, unsigned int cmd, int64_t arg)
 	int64_t result;
 	int err;
 
-	err = kdev_ioctl(f, cmd, arg, file_flags(file), NULL, &result);
+	err = kdev_ioctl(f, cmd, arg, file->f_pos, file_flags(file), NULL,
+			 &result);
 	if (err)
 		return count_call(f, err);
 	return count_call(f, (long)kdev_ioctl_result((int)result));
@@ -315,7 +316,8 @@ static long kdev_do_chr_ioctl(struct file *file, unsigned int cmd,
 	int64_t result;
 	int err;
 
-	err = kdev_ioctl(f, cmd, arg, file_flags(file), &um, &result);
+	err = kdev_ioctl(f, cmd, arg, file->f_pos, file_flags(file), &um,
+			 &result);
 	if (err)
 		return count_call(f, err);
 	return count_call(f, (long)result);
@@ -346,7 +348,7 @@ static __poll_t kdev_fop_poll(struct file *file, poll_table *wait)
 {
 	struct kdev_file *f = file->private_data;
 	struct konoha_poll pt = { .file = file, .table = wait };
-	int m = kdev_poll(f, file_flags(file), &pt);
+	int m = kdev_poll(f, file->f_pos, file_flags(file), &pt);
 	__poll_t mask = 0;
 
 	this_cpu_inc(*file_script(f)->calls);
@@ -547,7 +549,7 @@ void konoha_release_work(struct work_struct *work)
 	spin_unlock(&s->pending_lock);
 	for (; f; f = next) {
 		next = f->next_spare;
-		kdev_release(f);
+		kdev_release(f, f->close_pos);
 		this_cpu_inc(*s->calls);
 		n++;
 	}
@@ -569,7 +571,8 @@ static int kdev_fop_release(struct inode *inode, struct file *file)
 	 * script busy: once a fatal signal has been taken it is no longer
 	 * pending, and nobody waits for the result of an exit's close.
 	 */
-	if (kdev_release_nowait(f, !(current->flags & PF_EXITING))) {
+	if (kdev_release_nowait(f, file->f_pos,
+				!(current->flags & PF_EXITING))) {
 		spin_lock(&s->pending_lock);
 		f->next_spare = s->pending;
 		s->pending = f;

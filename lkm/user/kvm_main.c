@@ -143,7 +143,7 @@ static void file_unref(struct open_file *of)
 {
 	if (--of->refs)
 		return;
-	kdev_release(of->f);
+	kdev_release(of->f, of->pos);
 	free(of);
 }
 
@@ -1341,7 +1341,7 @@ static int serve_poll(struct kvm *vm, const struct serve_op *op,
 			return -EINTR;
 		}
 		t->poll_woken = false;
-		mask = kdev_poll(a->of->f, file_flags(a->of), t);
+		mask = kdev_poll(a->of->f, a->of->pos, file_flags(a->of), t);
 		if (mask)
 			break;
 		t->wake = KWAIT_WOKEN;
@@ -1427,7 +1427,7 @@ static int serve_ioctl(struct kvm *vm, const struct serve_op *op,
 	(void)vm;
 	(void)op;
 	err = kdev_ioctl(a->of->f, (unsigned int)a->in[0], a->in[1],
-			 file_flags(a->of), &um, &r->value);
+			 a->of->pos, file_flags(a->of), &um, &r->value);
 	if (a->ubuf) {
 		/* handed over: serve_command() prints and frees it */
 		r->bytes = a->ubuf;

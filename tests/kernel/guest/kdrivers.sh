@@ -282,8 +282,9 @@ kt_chardev_load() {
 kt_chardev_positions_pread_pwrite() {
 	# Writes advance the position; pread/pwrite leave it; Linux refuses a
 	# negative pread offset itself.
-	expect_ops /dev/kdrv_chr "open write:hello lseek:0:cur pread:3:1 lseek:0:cur pwrite:1:EY lseek:0:cur read:10 lseek:0:set read:10 pread:1:-1 close" \
-		'open 0\nwrite 5\nlseek 5\npread 3 "ell"\nlseek 5\npwrite 2\nlseek 5\nread 0 ""\nlseek 0\nread 5 "hEYlo"\npread -1 EINVAL\nclose 0'
+	# An ioctl after them sees the file's position (205 answers it).
+	expect_ops /dev/kdrv_chr "open write:hello lseek:0:cur pread:3:1 ioctl:205 lseek:0:cur pwrite:1:EY ioctl:205 lseek:0:cur read:10 lseek:0:set read:10 pread:1:-1 close" \
+		'open 0\nwrite 5\nlseek 5\npread 3 "ell"\nioctl 5\nlseek 5\npwrite 2\nioctl 5\nlseek 5\nread 0 ""\nlseek 0\nread 5 "hEYlo"\npread -1 EINVAL\nclose 0'
 }
 
 kt_chardev_seek() {
