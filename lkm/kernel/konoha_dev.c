@@ -159,8 +159,19 @@ out_put:
  */
 static void *bounce_get(struct konoha_script *s, size_t count, bool *kept)
 {
-	void *p = xchg(&s->bounce, NULL);
+	void *p;
 
+	/*
+	 * Under KASAN every call gets count bytes of its own, so that a
+	 * write past a read's count (a bound the VM or the JIT got wrong)
+	 * lands in a redzone rather than in the kept buffer's rest, as
+	 * gc.c keeps no swept objects there.
+	 */
+	if (IS_ENABLED(CONFIG_KASAN)) {
+		*kept = false;
+		return kvmalloc(count, GFP_KERNEL);
+	}
+	p = xchg(&s->bounce, NULL);
 	*kept = true;
 	if (p)
 		return p;
