@@ -2465,14 +2465,23 @@ class FastLoop(Lowering):
         fast version leaves its bound check out: each moves the cursor by
         one, and the loop makes each call at most once an iteration (it
         has no inner loop).  None when nothing but the budget check would
-        go, as a count costs as much as that check."""
+        go, as a count costs as much as that check; and None for a loop
+        that has one path through an iteration (no branch in it but the
+        ones that leave it and the last, back to the head): the budget
+        then falls by the same amount each iteration, and LLVM sees it
+        and the indexes as counters of the fast version itself, whose
+        every check it may then take out of the loop (and vectorize it:
+        the counted copy of a sieve's initialization made it slower)."""
         plan = self.plan
         head, end = plan.head, plan.end
         if any(head < s <= end and s not in self.unchecked
                for s in self.seg_start):
             return None
-        need = self.check_need.get(head, self.seglen[head])
         body = [x for x in self.insns if head <= x[0] <= end]
+        if not any(op.name in BRANCHES and pc != end and
+                   head <= ops[-1] <= end for pc, op, ops in body):
+            return None
+        need = self.check_need.get(head, self.seglen[head])
         steps: dict[int, int | None] = {}   # register -> step, None: no
         for pc, op, ops in body:
             for l, v in zip(op.operands, ops):
@@ -2725,37 +2734,34 @@ class FastLoop(Lowering):
         if self.cplan:
             f.allocas += [f"{self.slot('k', '')} = alloca i64, align 8",
                           f"{self.slot('n', '')} = alloca i64, align 8"]
-            # a count of 0 done: the copy works out its first count
-            self.store("i64", "0", self.slot("k", ""))
-            self.store("i64", "0", self.slot("n", ""))
-            self.e(f"br label %fc{plan.head}_M")
+            self.e(f"br label %fc{plan.head}_P")
         else:
             self.e(f"br label %{self.L(plan.head)}")
         self.loop_copy()
         if self.cplan:
             self.counted, self.pfx = True, f"fc{plan.head}_"
             k, n = self.slot("k", ""), self.slot("n", "")
-            # M: on while the count lasts, else count again
-            f.label(f"{self.pfx}M")
-            c = self.t("c")
-            self.e(f"{c} = icmp slt i64 {self.load('i64', k, 'k')}, "
-                   f"{self.load('i64', n, 'n')}")
-            self.e(f"br i1 {c}, label %{self.pfx}K, label %{self.pfx}P, "
-                   f"{HOT_FIRST}")
-            # P: a new count; none left goes on in the checked version
+            # P: a count; none goes on in the checked version.  The
+            # iterations of one count are a loop of their own (B to M),
+            # whose trip count LLVM sees: it may unroll or vectorize it.
             f.label(f"{self.pfx}P")
             cnt = self.count()
             self.store("i64", cnt, n)
             self.store("i64", "0", k)
             c = self.t("c")
             self.e(f"{c} = icmp sgt i64 {cnt}, 0")
-            self.e(f"br i1 {c}, label %{self.pfx}K, "
+            self.e(f"br i1 {c}, label %{self.pfx}B, "
                    f"label %{self.spfx}L{plan.head}, {HOT_FIRST}")
-            f.label(f"{self.pfx}K")
+            # M, where an iteration ends: on while the count lasts, else
+            # count again
+            f.label(f"{self.pfx}M")
             k1 = self.t("k")
             self.e(f"{k1} = add i64 {self.load('i64', k, 'k')}, 1")
             self.store("i64", k1, k)
-            self.e(f"br label %{self.pfx}B")
+            c = self.t("c")
+            self.e(f"{c} = icmp slt i64 {k1}, {self.load('i64', n, 'n')}")
+            self.e(f"br i1 {c}, label %{self.pfx}B, label %{self.pfx}P, "
+                   f"{HOT_FIRST}")
             self.loop_copy()
             self.counted, self.pfx = False, self.spfx
         # the ways out: each stream's cursor stored back
