@@ -176,10 +176,13 @@ class CountedPlan:
     AGET or ASET call (its pc) whose index is a counter of the loop, that
     counter's register and the most it grows in an iteration; per stream
     kind ("w", "r"), how many of its calls the loop makes at most in an
-    iteration."""
+    iteration; `fused`, the counter and step of the loop's condition
+    when the copy counts its iterations with it (FastLoop.fused_counter),
+    else None."""
     need: int
     idx: dict[int, tuple[int, int]]
     streams: dict[str, int]
+    fused: tuple[int, int] | None = None
 
 
 def _native_arity(n: int) -> tuple[bool, int]:
@@ -2509,7 +2512,44 @@ class FastLoop(Lowering):
             streams[k] = streams.get(k, 0) + 1
         if not idx and not streams:
             return None
-        return CountedPlan(need, idx, streams)
+        return CountedPlan(need, idx, streams,
+                           self.fused_counter(body, steps))
+
+    def fused_counter(self, body, steps) -> tuple[int, int] | None:
+        """(counter, step) when the loop's last instruction, its only way
+        back to the head, compares a counter with something the loop does
+        not change (JLT, JLE and their immediate forms), the counter's one
+        ADDI coming before it in a straight run of code (no branch of the
+        loop to after the ADDI, up to the branch included): every
+        iteration that gets back adds exactly step to it.  The counted copy then keeps
+        no count of its own: iteration j ends with the counter at
+        v0 + step * (j + 1), so the count is a limit on the counter, and
+        one compare with the lesser of the two is the iteration's only
+        one.  Else None."""
+        head, end = self.plan.head, self.plan.end
+        _, op, ops = self.insn_at[end]
+        if op.name not in ("JLT", "JLTI", "JLE", "JLEI") or ops[-1] != head:
+            return None
+        if any(o.name in BRANCHES and x[-1] == head and pc != end
+               for pc, o, x in body):
+            return None
+        iv = ops[0]
+        if not steps.get(iv) or (op.name in ("JLT", "JLE") and
+                                 ops[1] in steps):
+            return None
+        sites = [pc for pc, o, x in body
+                 if any(l == "A" and v == iv for l, v in zip(o.operands, x))]
+        if len(sites) != 1:
+            return None
+        # (the copy is entered at the head only: a jump from before the
+        # loop to its condition does not reach it)
+        targets = {x[-1] for _, o, x in body if o.name in BRANCHES}
+        q = sites[0]
+        while q != end:
+            q = self.next_pc[q]
+            if q in targets:
+                return None
+        return iv, steps[iv]
 
     def source_reg(self, pc: int, reg: int, h: int) -> int | None:
         """The register whose value reg holds at pc on every path: the
@@ -2581,6 +2621,65 @@ class FastLoop(Lowering):
                 room = r2
             n = self.smin(n, room)
         return n
+
+    def fused_limit(self, cnt: str) -> str:
+        """The fused counter's limit for a count cnt (> 0): the counter
+        goes on while below it.  v0 + step * cnt, v0 being the counter
+        now, as its iteration cnt - 1 ends there, and no more than the
+        loop's own bound (JLT: the bound; JLE: the bound plus one, when
+        that is a number).  Where v0 + step * cnt overflows, v0: each
+        iteration then goes through a new count."""
+        iv, step = self.cplan.fused
+        _, op, ops = self.insn_at[self.plan.end]
+        v0 = self.get(iv)
+        self.used.add("llvm.smul.with.overflow.i64")
+        self.used.add("llvm.sadd.with.overflow.i64")
+        m, mv, mo = self.t("m"), self.t("m"), self.t("c")
+        self.e(f"{m} = call {{ i64, i1 }} @llvm.smul.with.overflow.i64("
+               f"i64 {cnt}, i64 {step})")
+        self.e(f"{mv} = extractvalue {{ i64, i1 }} {m}, 0")
+        self.e(f"{mo} = extractvalue {{ i64, i1 }} {m}, 1")
+        a, av, ao = self.t("a"), self.t("a"), self.t("c")
+        self.e(f"{a} = call {{ i64, i1 }} @llvm.sadd.with.overflow.i64("
+               f"i64 {v0}, i64 {mv})")
+        self.e(f"{av} = extractvalue {{ i64, i1 }} {a}, 0")
+        self.e(f"{ao} = extractvalue {{ i64, i1 }} {a}, 1")
+        over, lim = self.t("c"), self.t("lim")
+        self.e(f"{over} = or i1 {mo}, {ao}")
+        self.e(f"{lim} = select i1 {over}, i64 {v0}, i64 {av}")
+        bound = self.get(ops[1]) if op.name in ("JLT", "JLE") \
+            else str(ops[1])
+        if op.name in ("JLE", "JLEI"):
+            top, b1, bb = self.t("c"), self.t("b"), self.t("b")
+            self.e(f"{top} = icmp eq i64 {bound}, {2 ** 63 - 1}")
+            self.e(f"{b1} = add i64 {bound}, 1")
+            self.e(f"{bb} = select i1 {top}, i64 {lim}, i64 {b1}")
+            bound = bb
+        return self.smin(lim, bound)
+
+    def branch(self, pc, op, ops):
+        """The counted copy's last instruction with a fused counter: on
+        to the next iteration while the counter is below its limit; else
+        a new count if the loop's own condition holds, the way out if
+        not."""
+        if not (self.counted and self.cplan.fused and
+                pc == self.plan.end):
+            return super().branch(pc, op, ops)
+        iv = self.get(ops[0])
+        c = self.t("c")
+        self.e(f"{c} = icmp slt i64 {iv}, "
+               f"{self.load('i64', self.slot('lim', ''), 'lim')}")
+        k = self.f.tmp('')[1:]
+        self.e(f"br i1 {c}, label %{self.pfx}B, label %{self.pfx}E{k}, "
+               f"{HOT_FIRST}")
+        self.f.label(f"{self.pfx}E{k}")
+        bound = self.get(ops[1]) if op.name in ("JLT", "JLE") \
+            else str(ops[1])
+        pred = "slt" if op.name in ("JLT", "JLTI") else "sle"
+        c2 = self.t("c")
+        self.e(f"{c2} = icmp {pred} i64 {self.get(ops[0])}, {bound}")
+        self.e(f"br i1 {c2}, label %{self.pfx}P, "
+               f"label %{self.L(self.next_pc[pc])}")
 
     def smin(self, a: str, b: str) -> str:
         c, v = self.t("c"), self.t("n")
@@ -2746,22 +2845,30 @@ class FastLoop(Lowering):
             # whose trip count LLVM sees: it may unroll or vectorize it.
             f.label(f"{self.pfx}P")
             cnt = self.count()
-            self.store("i64", cnt, n)
-            self.store("i64", "0", k)
+            if self.cplan.fused:
+                f.allocas.append(f"{self.slot('lim', '')} = alloca i64, "
+                                 f"align 8")
+                self.store("i64", self.fused_limit(cnt),
+                           self.slot("lim", ""))
+            else:
+                self.store("i64", cnt, n)
+                self.store("i64", "0", k)
             c = self.t("c")
             self.e(f"{c} = icmp sgt i64 {cnt}, 0")
             self.e(f"br i1 {c}, label %{self.pfx}B, "
                    f"label %{self.spfx}L{plan.head}, {HOT_FIRST}")
-            # M, where an iteration ends: on while the count lasts, else
-            # count again
-            f.label(f"{self.pfx}M")
-            k1 = self.t("k")
-            self.e(f"{k1} = add i64 {self.load('i64', k, 'k')}, 1")
-            self.store("i64", k1, k)
-            c = self.t("c")
-            self.e(f"{c} = icmp slt i64 {k1}, {self.load('i64', n, 'n')}")
-            self.e(f"br i1 {c}, label %{self.pfx}B, label %{self.pfx}P, "
-                   f"{HOT_FIRST}")
+            if not self.cplan.fused:
+                # M, where an iteration ends: on while the count lasts,
+                # else count again
+                f.label(f"{self.pfx}M")
+                k1 = self.t("k")
+                self.e(f"{k1} = add i64 {self.load('i64', k, 'k')}, 1")
+                self.store("i64", k1, k)
+                c = self.t("c")
+                self.e(f"{c} = icmp slt i64 {k1}, "
+                       f"{self.load('i64', n, 'n')}")
+                self.e(f"br i1 {c}, label %{self.pfx}B, "
+                       f"label %{self.pfx}P, {HOT_FIRST}")
             self.loop_copy()
             self.counted, self.pfx = False, self.spfx
         # the ways out: each stream's cursor stored back
@@ -3192,6 +3299,10 @@ def generate(img: Image, digest: bytes, opts: Options,
     by_name = {op.name: op for op in O.OPCODES}
     for sym in sorted(used):
         if sym == "read_register":
+            continue
+        if sym.startswith("llvm."):
+            # (the counted copies' overflow checks: FastLoop.fused_limit)
+            out.append(f"declare {{ i64, i1 }} @{sym}(i64, i64)")
             continue
         if sym == "kvm_jit_interp":
             out.append(f"declare {RET_T} @kvm_jit_interp(ptr) #1")

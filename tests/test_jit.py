@@ -817,6 +817,7 @@ def test_fast_loop_budget_sweep_is_exact(tmp_path):
 # (a loop with one path has none: LLVM counts its budget and indexes
 # itself). The loops here step their counters by 1, by 2 and by 3
 # (in two places, one conditional), before or after the index is used,
+# or not at all in some iterations (a `continue` past the increment),
 # start them at 0, 1 or below 0 (the first charAt throws), run them past
 # the String's or array's end (EX1..EX3), make two stream calls an
 # iteration, and a read may be bounded below what it writes (its count).
@@ -854,6 +855,18 @@ class C extends CharDevice {
             int c = s.charAt(k);
             if (c <= 'l') c = c - 32;
             out.writeByte(c);
+        }
+        int p = START;
+        int z = 0;
+        int lim = s.length() + EX2;
+        while (p < lim) {
+            int c = s.charAt(p);
+            if (c == 'o' && z < 40) {
+                z++;
+                continue;
+            }
+            out.writeByte(c);
+            p++;
         }
         int j = START + 3;
         int t = 0;
@@ -904,7 +917,7 @@ def test_ir_counted_copy_leaves_the_checks_out():
         blocks = re.split(r"\n(?=[\w.]+:)", ir)
         counted = [b for b in blocks if re.match(r"fc\d+_", b)]
         heads = {b.split("_")[0] for b in counted}
-        assert len(heads) == (5 if src.startswith("class C") else 1)
+        assert len(heads) == (6 if src.startswith("class C") else 1)
         # the count's own blocks (M, P) aside, no compare but the
         # program's own and the division's zero test
         body = [b for b in counted
