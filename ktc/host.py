@@ -280,6 +280,13 @@ class VM:
             self.devices()
         except VMError:
             status = self._proc.wait()
+            # what the init printed before it failed: the command may
+            # have failed (the pipe closed) before any of it was read
+            try:
+                for raw in self._proc.stdout.read().splitlines():
+                    self._note(raw.decode("latin-1"))
+            except (OSError, ValueError, VMError):
+                pass
             raise InitError(status, self.stderr()) from None
         return self
 

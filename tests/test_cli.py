@@ -321,6 +321,29 @@ def test_run_ops_drives_a_device(script):
     assert "error ENOENT" in out or "error ENXIO" in out
 
 
+def test_run_ops_keeps_what_a_failing_init_printed(script, monkeypatch):
+    # the VM may exit before the first command reaches it (the write
+    # fails); what the init printed before its exception is still read
+    need_vm()
+    from ktc import host
+    src = script('int z = 0;\nprint("before");\nprint(1 / z);\n', "fail.k")
+    r = ktc("run", str(src), "--ops", "devices")
+    assert (r.returncode, r.stdout) == (2, "before\n"), r.stderr
+    assert "ArithmeticException" in r.stderr
+    devices = host.VM.devices
+
+    def late(vm):
+        vm._proc.wait()         # the VM is gone before the command
+        return devices(vm)
+    monkeypatch.setattr(host.VM, "devices", late)
+    vm = host.VM.from_file(src)
+    with pytest.raises(host.InitError) as e:
+        vm.start()
+    assert e.value.status == 2
+    assert vm.output == ["before"]
+    vm.quit()
+
+
 def test_run_ops_rejects_unknown_operations(script):
     r = ktc("run", str(script(HELLO_DEVICE, "hello.k")), "--ops", "frobnicate")
     assert r.returncode == 1
