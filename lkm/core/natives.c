@@ -945,19 +945,25 @@ static int nat_System_comm(struct kvm *vm, union kvalue *args,
 /*
  * Sleeps ms milliseconds, clamped to 0..10000 (the language reference
  * §8): time asleep costs no budget, so the clamp is what bounds it.  In
- * the kernel a signal cuts the sleep short.
+ * the kernel a signal cuts the sleep short, and a fatal one then aborts
+ * the call (§9.2: it ends a callback waiting or running), as the next
+ * budget refill would, but before any more of the script runs.
  */
 static int nat_System_sleep(struct kvm *vm, union kvalue *args,
 			    union kvalue *ret)
 {
 	int64_t ms = args[0].i;
 
-	(void)vm; (void)ret;
+	(void)ret;
 	if (ms < 0)
 		ms = 0;
 	if (ms > 10000)
 		ms = 10000;
 	kp_sleep_ms((unsigned int)ms);
+	if (vm->charging && (vm->killed || kp_poll())) {
+		vm->killed = true;
+		return kvm_abort(vm, KVM_ABORT_KILLED);
+	}
 	return KVM_OK;
 }
 

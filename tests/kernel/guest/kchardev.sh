@@ -141,6 +141,16 @@ kt_sigkill_running_process() {
 		{ echo "no 'abort: killed' report in the log"; return 1; }
 }
 
+kt_sigkill_sleeping_process() {
+	# the callback aborts in System.sleep: nothing after it runs
+	run $KCH killsleep /dev/kwait || return 1
+	sleep 1
+	if dmesg | grep -q "slept to the end"; then
+		echo "the callback ran on after the kill"
+		return 1
+	fi
+}
+
 kt_exchanges_8_processes() {
 	# 8 processes x EXCHANGES blocking read+write exchanges of 16-byte
 	# messages through /dev/fifo, 3 messages in flight (so at least 5

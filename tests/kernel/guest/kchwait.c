@@ -23,6 +23,7 @@
  *                              second one through
  *   kchwait killwait DEV       SIGKILL of a process blocked in read(2)
  *   kchwait killrun DEV        SIGKILL of a process running a callback
+ *   kchwait killsleep DEV      SIGKILL of a process in System.sleep
  *   kchwait awaitfor DEV       awaitFor: false after its timeout, true when
  *                              woken, 0 ms at once
  *   kchwait exchange [-p P] [-n N] [-s SIZE] [-t TOKENS] DEV
@@ -80,6 +81,7 @@
 #define KW_GATED	_IO('w', 15)
 #define KW_WAITERS	_IO('w', 16)
 #define KW_GC		_IO('w', 17)
+#define KW_SLEEP	_IO('w', 18)
 /* /dev/kwtimer's (tests/kernel/scripts/kwait_timer.k) */
 #define KT_EVERY	_IO('t', 1)
 #define KT_STOP		_IO('t', 2)
@@ -662,6 +664,27 @@ static int cmd_killrun(const char *dev)
 	return 0;
 }
 
+/*
+ * SIGKILL of a process in System.sleep: the sleep ends early and the
+ * callback aborts there (the guest script checks that its print after
+ * the sleep never reaches the log).
+ */
+static int cmd_killsleep(const char *dev)
+{
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		fail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		ioctl(open_or_die(dev, O_RDONLY), KW_SLEEP, 10000);
+		_exit(3);
+	}
+	expect_blocked(pid, "killsleep");
+	kill_and_reap(pid, "a process in System.sleep");
+	return 0;
+}
+
 /* ---- awaitFor ------------------------------------------------------------ */
 
 static int cmd_awaitfor(const char *dev)
@@ -1014,6 +1037,8 @@ int main(int argc, char **argv)
 		rc = cmd_killwait(argv[2]);
 	else if (argc == 3 && !strcmp(argv[1], "killrun"))
 		rc = cmd_killrun(argv[2]);
+	else if (argc == 3 && !strcmp(argv[1], "killsleep"))
+		rc = cmd_killsleep(argv[2]);
 	else if (argc == 3 && !strcmp(argv[1], "awaitfor"))
 		rc = cmd_awaitfor(argv[2]);
 	else if (argc >= 3 && !strcmp(argv[1], "exchange"))
