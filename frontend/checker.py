@@ -1609,6 +1609,20 @@ class Checker:
                 return m
         return self.info.top.get(name)
 
+    def used_in_own_initialiser(self, name, sym, span) -> bool:
+        """(E0606) Whether a lambda names the local whose initialiser it is
+        in, as a value or as a callee (an error, reported here). That local
+        is not in scope there yet: the name would find a global, a function
+        or nothing, never the local the writer meant, so say why instead of
+        silently using the other one (or E0100)."""
+        if self.fn is None or self.fn.lam is None or name not in self.initialising or \
+                isinstance(sym, LocalVar):
+            return False
+        self.error("E0606", f"a lambda cannot use `{name}` in its own initialiser", span,
+                   notes=[f"`{name}` is not assigned until its initialiser has run; "
+                          "use a global or a field"])
+        return True
+
     def expr_Name(self, e, exp):
         """A bare name used as a value. A local must be definitely assigned
         (E0402, reported once: the local is then treated as assigned); a local
@@ -1620,14 +1634,7 @@ class Checker:
         are not."""
         sym = self.lookup_name(e.name)
         e.ref = sym
-        # The local being initialised is not in scope in its own initialiser: a
-        # lambda there naming it would find a global or nothing, so say why
-        # (E0606) instead of E0100.
-        if self.fn is not None and self.fn.lam is not None and e.name in self.initialising and \
-                not isinstance(sym, LocalVar):
-            self.error("E0606", f"a lambda cannot use `{e.name}` in its own initialiser", e.span,
-                       notes=[f"`{e.name}` is not assigned until its initialiser has run; "
-                              "use a global or a field"])
+        if self.used_in_own_initialiser(e.name, sym, e.span):
             return T.ERROR
         if isinstance(sym, LocalVar):
             self.read_locals.add(sym)
@@ -1814,6 +1821,10 @@ class Checker:
         if isinstance(c, A.Name):
             sym = self.lookup_name(c.name)
             c.ref = sym
+            if self.used_in_own_initialiser(c.name, sym, c.span):
+                for a in e.args:
+                    self.check_expr(a)
+                return T.ERROR
             if isinstance(sym, FuncInfo):
                 c.ty = sym.func_type()
                 if sym.native_id is not None:   # print
