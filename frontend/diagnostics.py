@@ -227,6 +227,7 @@ def _underlines(pad, src, marks):
         for i in range(start, end):
             if chars[i] == " ":
                 chars[i] = ch
+    chars = _tabbed(chars, src)
     line = "".join(chars)
     labelled = [(m, _extent(m[0], src)) for m in marks if m[2]]
     out = []
@@ -244,15 +245,23 @@ def _underlines(pad, src, marks):
         bar = [" "] * len(line)
         for _, (s, _) in rest:
             bar[s] = "|"
-        out.append(f"{pad} | {''.join(bar)}".rstrip())
+        out.append(f"{pad} | {''.join(_tabbed(bar, src))}".rstrip())
         for i in range(len(rest) - 1, -1, -1):
             (m, (s, _)) = rest[i]
             row = [" "] * len(line)
             for _, (s2, _) in rest[:i]:
                 row[s2] = "|"
-            text = "".join(row[:s]) + m[2]
+            text = "".join(_tabbed(row[:s], src)) + m[2]
             out.append(f"{pad} | {text}".rstrip())
     return out
+
+
+def _tabbed(chars, src):
+    """The marks' blanks with the source line's tabs where it has them, so
+    that the marks stand under their columns when a terminal expands the
+    tabs of both lines alike (a tab counts as one column in positions)."""
+    return ["\t" if c == " " and i < len(src) and src[i] == "\t" else c
+            for i, c in enumerate(chars)]
 
 
 def render_all(diagnostics, source_text):
