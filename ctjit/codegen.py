@@ -2441,7 +2441,8 @@ class FastLoop(Lowering):
     def L(self, pc: int) -> str:
         if self.inside(pc):
             if self.counted and pc == self.plan.head:
-                # each iteration of the counted copy starts with its count
+                # a way back to the head ends an iteration of the counted
+                # copy at its count (M)
                 return f"{self.pfx}M"
             return f"{self.pfx}L{pc}"
         return self.leave(f"L{pc}")
@@ -2841,8 +2842,8 @@ class FastLoop(Lowering):
             self.counted, self.pfx = True, f"fc{plan.head}_"
             k, n = self.slot("k", ""), self.slot("n", "")
             # P: a count; none goes on in the checked version.  The
-            # iterations of one count are a loop of their own (B to M),
-            # whose trip count LLVM sees: it may unroll or vectorize it.
+            # iterations of one count are a loop of their own (B to M, or
+            # to the fused counter's compare), whose trip count LLVM sees.
             f.label(f"{self.pfx}P")
             cnt = self.count()
             if self.cplan.fused:
