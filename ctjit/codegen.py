@@ -1328,6 +1328,13 @@ class Lowering:
             return
         if op.name == "SWITCH":
             return self.switch(pc, ops)
+        c = self.branch_cond(op, ops)
+        self.e(f"br i1 {c}, label %{self.L(target)}, "
+               f"label %{self.L(nxt)}")
+
+    def branch_cond(self, op, ops) -> str:
+        """The i1 on which a conditional branch (not JMP or SWITCH) goes
+        to its target."""
         n = op.name
         a = self.get(ops[0])
         c = self.t("c")
@@ -1335,16 +1342,19 @@ class Lowering:
             pred = "ne" if n in ("JT", "JNNULL") else "eq"
             self.e(f"{c} = icmp {pred} i64 {a}, 0")
         else:
-            if n in ("JEQ", "JNE", "JLT", "JLE"):
-                b = self.get(ops[1])
-            else:
-                b = str(ops[1])
             pred = {"JEQ": "eq", "JNE": "ne", "JLT": "slt", "JLE": "sle",
                     "JEQI": "eq", "JNEI": "ne", "JLTI": "slt", "JLEI": "sle",
                     "JGTI": "sgt", "JGEI": "sge"}[n]
-            self.e(f"{c} = icmp {pred} i64 {a}, {b}")
-        self.e(f"br i1 {c}, label %{self.L(target)}, "
-               f"label %{self.L(nxt)}")
+            self.e(f"{c} = icmp {pred} i64 {a}, "
+                   f"{self.branch_operand(op, ops)}")
+        return c
+
+    def branch_operand(self, op, ops) -> str:
+        """The second operand of a compare-and-branch: a register's value,
+        or the immediate of the I forms."""
+        if op.name in ("JEQ", "JNE", "JLT", "JLE"):
+            return self.get(ops[1])
+        return str(ops[1])
 
     def switch(self, pc, ops):
         """(1.1) SWITCH A lo n default: an LLVM switch on R[A] whose k-th
@@ -2633,23 +2643,12 @@ class FastLoop(Lowering):
         iv, step = self.cplan.fused
         _, op, ops = self.insn_at[self.plan.end]
         v0 = self.get(iv)
-        self.used.add("llvm.smul.with.overflow.i64")
-        self.used.add("llvm.sadd.with.overflow.i64")
-        m, mv, mo = self.t("m"), self.t("m"), self.t("c")
-        self.e(f"{m} = call {{ i64, i1 }} @llvm.smul.with.overflow.i64("
-               f"i64 {cnt}, i64 {step})")
-        self.e(f"{mv} = extractvalue {{ i64, i1 }} {m}, 0")
-        self.e(f"{mo} = extractvalue {{ i64, i1 }} {m}, 1")
-        a, av, ao = self.t("a"), self.t("a"), self.t("c")
-        self.e(f"{a} = call {{ i64, i1 }} @llvm.sadd.with.overflow.i64("
-               f"i64 {v0}, i64 {mv})")
-        self.e(f"{av} = extractvalue {{ i64, i1 }} {a}, 0")
-        self.e(f"{ao} = extractvalue {{ i64, i1 }} {a}, 1")
+        mv, mo = self.with_overflow("smul", cnt, str(step))
+        av, ao = self.with_overflow("sadd", v0, mv)
         over, lim = self.t("c"), self.t("lim")
         self.e(f"{over} = or i1 {mo}, {ao}")
         self.e(f"{lim} = select i1 {over}, i64 {v0}, i64 {av}")
-        bound = self.get(ops[1]) if op.name in ("JLT", "JLE") \
-            else str(ops[1])
+        bound = self.branch_operand(op, ops)
         if op.name in ("JLE", "JLEI"):
             top, b1, bb = self.t("c"), self.t("b"), self.t("b")
             self.e(f"{top} = icmp eq i64 {bound}, {2 ** 63 - 1}")
@@ -2657,6 +2656,17 @@ class FastLoop(Lowering):
             self.e(f"{bb} = select i1 {top}, i64 {lim}, i64 {b1}")
             bound = bb
         return self.smin(lim, bound)
+
+    def with_overflow(self, name: str, a: str, b: str) -> tuple[str, str]:
+        """LLVM's `name`.with.overflow.i64 of a and b: (the i64 result,
+        the i1 overflow)."""
+        sym = f"llvm.{name}.with.overflow.i64"
+        self.used.add(sym)
+        r, v, o = self.t("w"), self.t("w"), self.t("c")
+        self.e(f"{r} = call {{ i64, i1 }} @{sym}(i64 {a}, i64 {b})")
+        self.e(f"{v} = extractvalue {{ i64, i1 }} {r}, 0")
+        self.e(f"{o} = extractvalue {{ i64, i1 }} {r}, 1")
+        return v, o
 
     def branch(self, pc, op, ops):
         """The counted copy's last instruction with a fused counter: on
@@ -2674,11 +2684,7 @@ class FastLoop(Lowering):
         self.e(f"br i1 {c}, label %{self.pfx}B, label %{self.pfx}E{k}, "
                f"{HOT_FIRST}")
         self.f.label(f"{self.pfx}E{k}")
-        bound = self.get(ops[1]) if op.name in ("JLT", "JLE") \
-            else str(ops[1])
-        pred = "slt" if op.name in ("JLT", "JLTI") else "sle"
-        c2 = self.t("c")
-        self.e(f"{c2} = icmp {pred} i64 {self.get(ops[0])}, {bound}")
+        c2 = self.branch_cond(op, ops)
         self.e(f"br i1 {c2}, label %{self.pfx}P, "
                f"label %{self.L(self.next_pc[pc])}")
 
