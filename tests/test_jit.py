@@ -724,23 +724,28 @@ def _fastloop_src(data='"Hello, World! " + "abcXYZ".repeat(40)', extra=0,
             .replace("DIV", str(div)).replace("ALIAS", alias))
 
 
-def _r13(image, budget, so=None, count=4096):
-    """The results of a write and two reads of one open file (bytes, a
-    count or an errno) and the log, under a callback budget."""
+def _write_read_read(image, device, data, budget, so=None, count=4096):
+    """The results of a write of data and two reads of count bytes on one
+    open file of device (bytes, a count or an errno) and the log, under a
+    callback budget; [errno] when the open fails."""
     args = ["--cb-budget", str(budget)] + (["--jit", so] if so else [])
     out = []
     with host.VM(image, vm_args=args) as vm:
         try:
-            f = vm.open("r13")
+            f = vm.open(device)
         except OSError as e:
             return [e.errno], list(vm.log)
-        for op, arg in (("write", b"\x01\x02\xff" * 50), ("read", count),
-                        ("read", count)):
+        for op, arg in (("write", data), ("read", count), ("read", count)):
             try:
                 out.append(getattr(f, op)(arg))
             except OSError as e:
                 out.append(e.errno)
         return out, list(vm.log)
+
+
+def _r13(image, budget, so=None, count=4096):
+    return _write_read_read(image, "r13", b"\x01\x02\xff" * 50, budget, so,
+                            count)
 
 
 FASTLOOP_CASES = {
@@ -888,22 +893,8 @@ def _counted_src(start=0, ex1=0, ex2=0, ex3=0):
 
 
 def _cnt(image, budget, so=None, count=4096):
-    """The results of a write and two reads of one open file (bytes, a
-    count or an errno) and the log, under a callback budget."""
-    args = ["--cb-budget", str(budget)] + (["--jit", so] if so else [])
-    out = []
-    with host.VM(image, vm_args=args) as vm:
-        try:
-            f = vm.open("cnt")
-        except OSError as e:
-            return [e.errno], list(vm.log)
-        for op, arg in (("write", bytes(range(1, 200)) * 3), ("read", count),
-                        ("read", count)):
-            try:
-                out.append(getattr(f, op)(arg))
-            except OSError as e:
-                out.append(e.errno)
-        return out, list(vm.log)
+    return _write_read_read(image, "cnt", bytes(range(1, 200)) * 3, budget,
+                            so, count)
 
 
 def test_ir_counted_copy_leaves_the_checks_out():
