@@ -635,22 +635,33 @@ static int cmd_killwait(const char *dev)
 	return cmd_block(dev);
 }
 
-static int cmd_killrun(const char *dev)
+/*
+ * A child in ioctl(cmd, arg) of DEV, checked still in it (expect_blocked),
+ * then killed with SIGKILL and reaped (kill_and_reap); what names it.
+ */
+static void kill_in_ioctl(const char *dev, unsigned long cmd, long arg,
+			  const char *what)
 {
-	char buf[8];
-	long long t0;
 	pid_t pid;
-	int fd;
 
 	pid = fork();
 	if (pid < 0)
 		fail("fork: %s", strerror(errno));
 	if (pid == 0) {
-		ioctl(open_or_die(dev, O_RDONLY), KW_SPIN, 0);
+		ioctl(open_or_die(dev, O_RDONLY), cmd, arg);
 		_exit(3);
 	}
-	expect_blocked(pid, "killrun");
-	kill_and_reap(pid, "a process running a callback");
+	expect_blocked(pid, what);
+	kill_and_reap(pid, what);
+}
+
+static int cmd_killrun(const char *dev)
+{
+	char buf[8];
+	long long t0;
+	int fd;
+
+	kill_in_ioctl(dev, KW_SPIN, 0, "a process running a callback");
 	/* the lock is free again: a non-blocking read answers at once */
 	drain(dev);
 	fd = open_or_die(dev, O_RDONLY | O_NONBLOCK);
@@ -671,17 +682,7 @@ static int cmd_killrun(const char *dev)
  */
 static int cmd_killsleep(const char *dev)
 {
-	pid_t pid;
-
-	pid = fork();
-	if (pid < 0)
-		fail("fork: %s", strerror(errno));
-	if (pid == 0) {
-		ioctl(open_or_die(dev, O_RDONLY), KW_SLEEP, 10000);
-		_exit(3);
-	}
-	expect_blocked(pid, "killsleep");
-	kill_and_reap(pid, "a process in System.sleep");
+	kill_in_ioctl(dev, KW_SLEEP, 10000, "a process in System.sleep");
 	return 0;
 }
 
