@@ -333,11 +333,12 @@ static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
 }
 
 /*
- * The host could not root an object it made for a callback (the roots'
- * stack could not grow within the quota: kvm_push_root): the abort is
- * reported and logged, as a callback's own would be.
+ * The host could not make or root what a callback needs (its stream,
+ * File, PollTable or buffer: the quota is full, or the roots' stack could
+ * not grow within it): the abort kvm_abort() set is reported and logged,
+ * as a callback's own would be.
  */
-static void log_no_root(struct kvm *vm)
+static void log_setup_abort(struct kvm *vm)
 {
 	kvm_make_report(vm, KVM_ABORT);
 	kvm_log_report(vm);
@@ -363,8 +364,7 @@ static struct kstream *new_stream(struct kvm *vm, bool output,
 		s = (struct kstream *)kvm_obj_alloc(vm, sizeof(*s), KO_STREAM,
 				output ? KC_OutputStream : KC_InputStream);
 		if (!s) {
-			kvm_make_report(vm, KVM_ABORT);
-			kvm_log_report(vm);
+			log_setup_abort(vm);
 			return NULL;
 		}
 	}
@@ -435,7 +435,7 @@ static int produce(struct kdev_file *f)
 	args[1].o = &s->h;
 	if (kvm_push_root(vm, &s->h)) {
 		kstream_invalidate(s);
-		log_no_root(vm);
+		log_setup_abort(vm);
 		return -EIO;
 	}
 	err = run_cb(d, KD_read, args, 2, &ret);
@@ -525,10 +525,8 @@ static struct kinst *new_builtin(struct kvm *vm, uint32_t cls)
 	vm->abort_kind = KVM_ABORT_NONE;
 	vm->ntrace = 0;
 	in = kvm_inst_new(vm, cls);
-	if (!in) {
-		kvm_make_report(vm, KVM_ABORT);
-		kvm_log_report(vm);
-	}
+	if (!in)
+		log_setup_abort(vm);
 	return in;
 }
 
@@ -628,7 +626,7 @@ int kdev_open(struct kdev *d, unsigned int fl, struct kdev_file **filep)
 			goto out_unlock;
 		}
 		if (kvm_push_root(vm, &file->h)) {
-			log_no_root(vm);
+			log_setup_abort(vm);
 			file_put(vm, f);
 			goto out_unlock;
 		}
@@ -703,7 +701,7 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 		s->buf = NULL;
 		kstream_invalidate(s);
 		kvm_quota_give(vm, count);
-		log_no_root(vm);
+		log_setup_abort(vm);
 		return -EIO;
 	}
 	file_set(f, *pos, fl);
@@ -802,7 +800,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		goto out_unlock;
 	if (kvm_push_root(vm, &s->h)) {
 		kstream_invalidate(s);
-		log_no_root(vm);
+		log_setup_abort(vm);
 		goto out_unlock;
 	}
 	if (d->chr) {
@@ -813,8 +811,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		s->buf = kvm_mem_alloc(vm, n);
 		if (!s->buf) {
 			kvm_pop_roots(vm, 1);
-			kvm_make_report(vm, KVM_ABORT);
-			kvm_log_report(vm);
+			log_setup_abort(vm);
 			goto out_unlock;
 		}
 		memcpy(s->buf, buf, n);
@@ -951,7 +948,7 @@ int kdev_poll(struct kdev_file *f, int64_t pos, unsigned int fl, void *pt)
 	if (!t)
 		goto out_unlock;
 	if (kvm_push_root(vm, &t->h)) {
-		log_no_root(vm);
+		log_setup_abort(vm);
 		goto out_unlock;
 	}
 	t->f[KF_POLLTABLE_VALID].i = 1;
