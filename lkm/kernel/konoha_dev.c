@@ -396,23 +396,39 @@ static loff_t kdev_fop_llseek(struct file *file, loff_t off, int whence)
 /* ---- (1.1) waiting: the kvm_host hooks of wait queues (wait.c) ---------- */
 
 /*
- * A WaitQueue's host state is a wait_queue_head_t, wq_size bytes the VM
- * allocates (charged to the script's quota) and frees with the object.
+ * A WaitQueue's host state, wq_size bytes the VM allocates (charged to
+ * the script's quota) and frees with the object: two wait queue heads.
+ * Callbacks in await wait on `waiters`, exclusively, so that wakeOne
+ * wakes one of them; poll, select and epoll wait on `pollers`, every one
+ * of which a wake-up wakes.  On one head an epoll entry added with
+ * EPOLLEXCLUSIVE would be an exclusive entry among the waiters, taking
+ * (or being passed over by) wakeOne's single wake-up.
  */
+struct konoha_wq {
+	wait_queue_head_t waiters;
+	wait_queue_head_t pollers;
+};
+
 static void konoha_wq_init(void *ctx, void *wq)
 {
-	init_waitqueue_head(wq);
+	struct konoha_wq *q = wq;
+
+	init_waitqueue_head(&q->waiters);
+	init_waitqueue_head(&q->pollers);
 }
 
 /* Nothing to free; the VM frees a queue only when nobody is on it. */
 static void konoha_wq_fini(void *ctx, void *wq)
 {
+	struct konoha_wq *q = wq;
+
 	/*
 	 * No barrier needed: a waiter roots its queue and a File the queues
 	 * its polls registered on (released after epoll and poll(2) let go
 	 * of the file), so nobody can be on it now, nor come.
 	 */
-	WARN_ON_ONCE(waitqueue_active((wait_queue_head_t *)wq));
+	WARN_ON_ONCE(waitqueue_active(&q->waiters) ||
+		     waitqueue_active(&q->pollers));
 }
 
 /*
@@ -454,7 +470,7 @@ static bool konoha_wait_end(wait_queue_head_t *head,
 static int konoha_wq_wait(void *ctx, void *wq, int64_t timeout_ms,
 			  struct kp_mutex *lock)
 {
-	wait_queue_head_t *head = wq;
+	wait_queue_head_t *head = &((struct konoha_wq *)wq)->waiters;
 	long left = MAX_SCHEDULE_TIMEOUT;
 	int r = KWAIT_WOKEN;
 	bool woken;
@@ -494,30 +510,31 @@ static int konoha_wq_wait(void *ctx, void *wq, int64_t timeout_ms,
 }
 
 /*
- * wakeOne (all false): one exclusive waiter, the longest waiting, and
- * every poller (poll, select and epoll entries are not exclusive);
- * wakeAll: everyone.
+ * wakeOne (all false): one waiter, the longest waiting, and every poller
+ * (an EPOLLEXCLUSIVE entry included); wakeAll: everyone.
  *
  * Entries go on a script's queues only under the script's lock (a
  * waiter in konoha_wq_wait, a poller through PollTable.wait in a poll
  * callback), and the natives that wake them run under it too: the lock
- * orders the two, so a queue found empty here has nobody to wake, and
+ * orders the two, so a head found empty here has nobody to wake, and
  * its own lock is not taken (a FIFO's reader wakes the writers' queue
  * after every message, empty while nobody writes).
  */
 static void konoha_wq_wake(void *ctx, void *wq, bool all)
 {
 	struct konoha_script *s = ctx;
-	wait_queue_head_t *head = wq;
+	struct konoha_wq *q = wq;
 
 	lockdep_assert_held(&s->vm->lock.m);
 	/* ordered by the script's lock (above): no barrier needed */
-	if (!waitqueue_active(head))
-		return;
-	if (all)
-		wake_up_all(head);
-	else
-		wake_up(head);
+	if (waitqueue_active(&q->waiters)) {
+		if (all)
+			wake_up_all(&q->waiters);
+		else
+			wake_up(&q->waiters);
+	}
+	if (waitqueue_active(&q->pollers))
+		wake_up_all(&q->pollers);
 }
 
 /* PollTable.wait(q): q on the poll(2) call of kdev_fop_poll(). */
@@ -525,7 +542,7 @@ static void konoha_poll_wait(void *ctx, void *wq, void *pt)
 {
 	struct konoha_poll *p = pt;
 
-	poll_wait(p->file, wq, p->table);
+	poll_wait(p->file, &((struct konoha_wq *)wq)->pollers, p->table);
 }
 
 /* ERESTARTSYS (a restart or EINTR) or EINTR for an interrupted callback. */
@@ -537,7 +554,7 @@ static bool konoha_signal_pending(void *ctx)
 /* The wait hooks of a script's VM (konoha_script_load()). */
 void konoha_dev_host(struct kvm_host *host)
 {
-	host->wq_size = sizeof(wait_queue_head_t);
+	host->wq_size = sizeof(struct konoha_wq);
 	host->wq_init = konoha_wq_init;
 	host->wq_fini = konoha_wq_fini;
 	host->wq_wait = konoha_wq_wait;

@@ -17,8 +17,9 @@ scripts examples/fifo.k and tests/kernel/scripts/kwait*.k):
   restarts transparently and gets what a writer sends later (the script
   sees two starts, one interruption); an InterruptedException caught by
   the script makes every later await throw at once and its result stands;
-- wakeOne wakes exactly one of two waiters; awaitFor: false after its
-  timeout, true when woken, 0 ms at once;
+- wakeOne wakes exactly one of two waiters, and a waiter queued behind a
+  process in epoll_wait on an EPOLLEXCLUSIVE registration; awaitFor:
+  false after its timeout, true when woken, 0 ms at once;
 - await outside open/read/write/ioctl: "cannot wait here" in the init, a
   sort comparator, seek (EIO), poll (POLLERR), release, a Device's read
   (EIO) and a Timer's function (one run, then cancelled), logged;

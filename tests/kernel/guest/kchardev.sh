@@ -112,6 +112,10 @@ kt_wakeone_wakes_one() {
 	run $KCH wakeone /dev/kwait
 }
 
+kt_wakeone_wakes_waiter_behind_epollexclusive() {
+	run $KCH wakeone_excl /dev/kwait
+}
+
 kt_open_waits_sigint_eintr() {
 	run $KCH gate /dev/kwait /dev/kwait_gate
 }

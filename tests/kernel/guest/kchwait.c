@@ -18,6 +18,9 @@
  *   kchwait catch DEV          a script that catches InterruptedException:
  *                              its result stands, every later wait throws
  *   kchwait wakeone DEV        wakeOne wakes exactly one of two waiters
+ *   kchwait wakeone_excl DEV   wakeOne wakes a waiter queued after a
+ *                              process sleeping in epoll_wait(2) on an
+ *                              EPOLLEXCLUSIVE registration of DEV
  *   kchwait gate DEV GATE      open(2) of GATE waits in the script's open:
  *                              SIGINT gives EINTR, KW_GATE on DEV lets a
  *                              second one through
@@ -552,6 +555,55 @@ static int cmd_wakeone(const char *dev)
 	return 0;
 }
 
+static void kill_and_reap(pid_t pid, const char *what);
+
+/*
+ * An EPOLLEXCLUSIVE epoll entry is an exclusive entry on a wait queue:
+ * on the queue of the script's waiters it would take wakeOne's one
+ * wake-up (or be passed over), and a waiter queued after it would sleep
+ * on.  The poller sleeps in epoll_wait first, then the waiter queues.
+ */
+static int cmd_wakeone_excl(const char *dev)
+{
+	long w0 = stat_of(dev, KW_WAITERS);
+	long long t0;
+	pid_t p, a;
+	int status, fd;
+
+	p = fork();
+	if (p == 0) {
+		struct epoll_event ev = {
+			.events = EPOLLIN | EPOLLET | EPOLLEXCLUSIVE };
+		int ep = epoll_create1(0);
+
+		if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD,
+					open_or_die(dev, O_RDONLY), &ev))
+			_exit(3);
+		for (;;)
+			epoll_wait(ep, &ev, 1, -1);
+	}
+	if (p < 0)
+		fail("fork: %s", strerror(errno));
+	expect_blocked(p, "wakeOne: the EPOLLEXCLUSIVE poller");
+	a = fork();
+	if (a == 0)
+		_exit(ioctl(open_or_die(dev, O_RDONLY), KW_AWAIT, 0) == 1 ? 0 : 3);
+	if (a < 0)
+		fail("fork: %s", strerror(errno));
+	wait_count(dev, KW_WAITERS, w0 + 1, a, "wakeOne waiter");
+	fd = open_or_die(dev, O_RDONLY);
+	ioctl_or_die(fd, KW_WAKEONE, 0, "wakeOne");
+	close(fd);
+	for (t0 = now_ms(); waitpid(a, &status, WNOHANG) == 0; sleep_ms(10))
+		if (now_ms() - t0 > 5000)
+			fail("wakeOne: the waiter still sleeps 5 s later, behind an EPOLLEXCLUSIVE poller");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail("wakeOne: the waiter ended with status 0x%x", status);
+	kill_and_reap(p, "the EPOLLEXCLUSIVE poller");
+	printf("wakeOne woke the waiter queued behind an EPOLLEXCLUSIVE poller\n");
+	return 0;
+}
+
 static int cmd_gate(const char *dev, const char *gate)
 {
 	pid_t pid;
@@ -1032,6 +1084,8 @@ int main(int argc, char **argv)
 		rc = cmd_catch(argv[2]);
 	else if (argc == 3 && !strcmp(argv[1], "wakeone"))
 		rc = cmd_wakeone(argv[2]);
+	else if (argc == 3 && !strcmp(argv[1], "wakeone_excl"))
+		rc = cmd_wakeone_excl(argv[2]);
 	else if (argc == 4 && !strcmp(argv[1], "gate"))
 		rc = cmd_gate(argv[2], argv[3]);
 	else if (argc == 3 && !strcmp(argv[1], "killwait"))
