@@ -108,6 +108,20 @@ def test_fifo_blocking_exchange(run):
         "> close 4", "closed"]
 
 
+def test_fifo_read_of_no_bytes_returns_at_once(run):
+    # a read of 0 bytes does not wait for bytes, as a pipe's does not
+    status, out, err = run(FIFO, "open fifo; read $ 0; write $ ab; "
+                           "read $ 0; read $ 5; close $")
+    assert (status, err) == (0, ""), err
+    assert lines(out) == [
+        "> open fifo", "fd 3",
+        "> read $ 0", "0 bytes (end of file)",
+        "> write $ ab", "wrote 2 bytes",
+        "> read $ 0", "0 bytes (end of file)",
+        "> read $ 5", '2 bytes "ab"',
+        "> close $", "closed"]
+
+
 def test_foreground_read_with_no_writer_is_a_deadlock(run):
     status, out, err = run(FIFO, "open fifo; read $ 10; close $")
     assert status == 2

@@ -9,8 +9,8 @@
  * - read(2) sleeps while the FIFO is empty (O_NONBLOCK: EAGAIN instead),
  *   then returns up to its count of the oldest bytes and wakes writers;
  * - write(2) sleeps while the FIFO is full (O_NONBLOCK: EAGAIN), then
- *   appends as many of its bytes as fit and wakes readers; a write of
- *   0 bytes returns 0 at once;
+ *   appends as many of its bytes as fit and wakes readers; a read or a
+ *   write of 0 bytes returns 0 at once, as a pipe's does;
  * - poll reports IN while bytes are pending and OUT while there is room;
  * - a signal ends a wait with ERESTARTSYS (EINTR, or a restart under
  *   SA_RESTART);
@@ -103,6 +103,8 @@ static ssize_t kref_fifo_read(struct file *file, char __user *ubuf,
 	size_t n, first;
 	int err;
 
+	if (!count)
+		return 0;
 	err = kref_fifo_lock_when(f, file, true);
 	if (err)
 		return err;

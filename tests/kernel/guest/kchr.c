@@ -22,7 +22,8 @@
  *	timed round trips after WARMUP.  Prints
  *	  pingpong DEV_AB DEV_BA round_trips=N total_ns=T per_s=X
  *   kchr fifocheck DEV
- *	The FIFO's contract: O_NONBLOCK read of an empty FIFO is EAGAIN;
+ *	The FIFO's contract: a read of 0 bytes returns 0 at once, even
+ *	blocking and empty; O_NONBLOCK read of an empty FIFO is EAGAIN;
  *	poll reports OUT only; O_NONBLOCK writes fill it to 65536 bytes, then
  *	EAGAIN; poll reports IN and OUT no longer; reads drain it in order;
  *	a reader blocked in read(2) (and one blocked in poll(2)) is woken by
@@ -394,6 +395,15 @@ static int cmd_fifocheck(int argc, char **argv)
 		return 2;
 	path = argv[1];
 	drain(path);
+	fd = open_or_die(path, O_RDWR);
+	alarm(10);	/* (a read that waits ends the check here) */
+	r = read(fd, back, 0);
+	alarm(0);
+	if (r != 0)
+		fail("%s: a read of 0 bytes of an empty FIFO did not return 0",
+		     path);
+	close(fd);
+	printf("empty read of 0 bytes: 0 at once\n");
 	fd = open_or_die(path, O_RDWR | O_NONBLOCK);
 	r = read(fd, back, 10);
 	if (r != -1 || errno != EAGAIN)
