@@ -427,8 +427,9 @@ static void konoha_wq_fini(void *ctx, void *wq)
 	 * its polls registered on (released after epoll and poll(2) let go
 	 * of the file), so nobody can be on it now, nor come.
 	 */
-	WARN_ON_ONCE(waitqueue_active(&q->waiters) ||
-		     waitqueue_active(&q->pollers));
+	WARN_ON_ONCE(waitqueue_active(&q->waiters));
+	/* no barrier needed: as above */
+	WARN_ON_ONCE(waitqueue_active(&q->pollers));
 }
 
 /*
@@ -533,6 +534,7 @@ static void konoha_wq_wake(void *ctx, void *wq, bool all)
 		else
 			wake_up(&q->waiters);
 	}
+	/* ordered by the script's lock too: no barrier needed */
 	if (waitqueue_active(&q->pollers))
 		wake_up_all(&q->pollers);
 }
