@@ -11,7 +11,7 @@ copied into the initramfs (`apt-get install linux-perf`).
 
     python3 bench/kprofile.py [--kernel 6.1|6.12] [--children] [--limit PCT]
                               [--scale N] [--stat [--events E,...]]
-                              [ROW...]
+                              [--offsets SYMBOL] [ROW...]
 
 ROW is a measurement of the benchmark's guest: open:/dev/kref,
 open:/dev/kchr_emptyj, rot4k:/dev/rot13j, pp:/dev/fifo0j,/dev/fifo1j ...
@@ -21,6 +21,11 @@ guest around each measurement instead. The samples are of the guest as
 emulated: TCG's cost per guest instruction is not the hardware's, and a
 sample lands where interrupts were enabled again, so time spent with them
 off shows at _raw_spin_unlock_irqrestore and finish_task_switch.
+--offsets SYMBOL also counts the samples of one function by offset: under
+TCG a sample lands at the start of a translation block (a run of guest
+instructions up to a branch), so the counts say which blocks of the
+function's machine code the time goes to (objdump -d of the companion
+module in build/kernel/bench/ shows them).
 """
 from __future__ import annotations
 
@@ -50,6 +55,13 @@ PROFILE_CASE = r"""kt_profile() {
 		perf report -i /tmp/p.data --stdio $PERF_SORT \
 			--percent-limit $PERF_LIMIT -g none --sort sym -n 2>&1 |
 			grep -v '^#' | grep -v '^$' | head -n 60
+		if [ -n "$PERF_OFFSETS" ]; then
+			echo "--- samples by offset in $PERF_OFFSETS"
+			perf script -i /tmp/p.data -G -F ip,sym,symoff 2>/dev/null |
+				grep -E "(^|[[:space:]])$PERF_OFFSETS\+" |
+				sed 's/^[[:space:]]*//' | sort | uniq -c |
+				sort -rn | head -n 80
+		fi
 	done
 }
 
@@ -69,7 +81,8 @@ STAT_CASE = r"""kt_profile() {
 
 
 def guest_script(children: bool, limit: float, scale: int,
-                 events: str | None = None) -> tuple[Path, Path]:
+                 events: str | None = None,
+                 offsets: str = "") -> tuple[Path, Path]:
     """The suite script (bench_chardev.sh with kt_rounds replaced by
     kt_profile) and the `measure` function it runs, with the round's counts
     times `scale`, written to build/kernel/bench/."""
@@ -80,6 +93,7 @@ def guest_script(children: bool, limit: float, scale: int,
     sort = "--children" if children else "--no-children"
     script = (src[:start] + f"PERF_SORT={sort}\nPERF_LIMIT={limit}\n"
               + f"PERF_EVENTS={events or ''}\n"
+              + f"PERF_OFFSETS={offsets}\n"
               + (STAT_CASE if events else PROFILE_CASE) + src[end:])
     out = kbench.OUT / "kprofile.sh"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -125,11 +139,18 @@ def main() -> int:
     ap.add_argument("--events", default="context-switches,cpu-migrations,"
                     "task-clock", help="the events of --stat (perf stat -e; "
                     "default %(default)s)")
+    ap.add_argument("--offsets", default="", metavar="SYMBOL",
+                    help="also count the samples in SYMBOL by offset (the "
+                    "hot instructions of a function, e.g. kjit_f3; match "
+                    "them with objdump or ctjit's assembly)")
     args = ap.parse_args()
+    if not all(c.isalnum() or c == "_" for c in args.offsets):
+        ap.error(f"--offsets: not a symbol name: {args.offsets!r}")
     if not all(c.isalnum() or c in "-_,:" for c in args.events):
         ap.error(f"--events: not a list of perf events: {args.events!r}")
     script, measure = guest_script(args.children, args.limit, args.scale,
-                                   args.events if args.stat else None)
+                                   args.events if args.stat else None,
+                                   args.offsets)
     rows = kbench.OUT / "kprofile.rows"
     rows.write_text("\n".join(args.rows) + "\n")
 
