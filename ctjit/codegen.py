@@ -131,6 +131,9 @@ CALLI_MAX_TARGETS = 4
 
 # (CALLN) natives that only compute their result from their arguments,
 # inlined by +tiny: native id -> name.  Their C versions are in natives.c.
+# the built-in class String (CAST and INSTOF to it test the object's kind)
+STRING_CLASS = BUILTINS.class_by_name["String"].id
+
 PURE_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
                 for c, m in (("Array", "size"), ("Math", "abs"),
                              ("Math", "min"), ("Math", "max"),
@@ -1871,17 +1874,25 @@ class Lowering:
             self.store("i64", self.get(ops[2]), p, mem="elem")
 
     def stream_byte(self, kind: str, a: int, b: int, buf: str,
-                    cur: str) -> str:
+                    cur: str, ty: str = "i32") -> str:
         """writeByte's (kind "w") or readByte's byte at cursor cur (an
-        i32 below the bound) of the buffer buf; returns the cursor moved
-        by one."""
-        cur64 = self.t("cur")
-        self.e(f"{cur64} = zext i32 {cur} to i64")
+        integer of type ty below the bound) of the buffer buf; returns
+        the cursor moved by one."""
+        if ty == "i64":
+            cur64 = cur
+        else:
+            cur64 = self.t("cur")
+            self.e(f"{cur64} = zext i32 {cur} to i64")
         q = self.t("p")
         self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {cur64}")
         if kind == "w":
+            # the byte is computed as the i64 it is: an empty asm keeps
+            # instcombine from narrowing its arithmetic to i8, where x86
+            # has no cmov and a select becomes a branch
+            v = self.t("v")
+            self.e(f'{v} = call i64 asm "", "=r,0"(i64 {self.get(b + 1)})')
             by = self.t("by")
-            self.e(f"{by} = trunc i64 {self.get(b + 1)} to i8")
+            self.e(f"{by} = trunc i64 {v} to i8")
             self.store("i8", by, q, mem="sbuf")
         else:
             by = self.load("i8", q, "by", mem="sbuf")
@@ -1890,7 +1901,7 @@ class Lowering:
                 self.e(f"{v} = zext i8 {by} to i64")
                 self.put(a, v)
         cur1 = self.t("cur")
-        self.e(f"{cur1} = add nuw i32 {cur}, 1")
+        self.e(f"{cur1} = add nuw {ty} {cur}, 1")
         return cur1
 
     def guarded(self, pc, name, ops):
@@ -1942,12 +1953,16 @@ class Lowering:
         """CAST and INSTOF to a script class type: null (CAST passes it,
         INSTOF gives false) and an instance of one of the class's script
         subclasses (a switch on the class id: the image is fixed) inline;
-        anything else, the cast's failure included, takes the handler,
-        which decides exactly as the interpreter.  Other types keep the
+        to String: null and a string object (its kind) inline.  Anything
+        else, the cast's failure included, takes the handler, which
+        decides exactly as the interpreter.  Other types keep the
         handler."""
         a, b, t = ops
         under = script_subclasses(self.img, t)
-        if not under:
+        string = (not under and 0 <= t < len(self.img.types)
+                  and self.img.types[t][0] == TY_CLASS
+                  and self.img.types[t][1] == STRING_CLASS)
+        if not under and not string:
             return False
         k = self.f.tmp('')[1:]
         yes, no, slow, join = (f"c{x}{k}" for x in ("y", "n", "s", "j"))
@@ -1957,8 +1972,20 @@ class Lowering:
         nn = f"cnn{k}"
         self.e(f"br i1 {isnull}, label %{no}, label %{nn}, {COLD}")
         self.f.label(nn)
-        self.class_switch(o, f"ck{k}", slow,
-                          [(c, yes) for c in sorted(under)])
+        if string:
+            # a string object is a String; anything else (a script
+            # subclass's instance, a failure) is the handler's to decide
+            op_ = self.t("o")
+            self.e(f"{op_} = inttoptr i64 {o} to ptr")
+            kind = self.load("i8", self.field_ptr(op_, L["OFF_OBJ_KIND"]),
+                             "kd", mem="hdr")
+            isstr = self.t("c")
+            self.e(f"{isstr} = icmp eq i8 {kind}, {L['KO_STRING']}")
+            self.e(f"br i1 {isstr}, label %{yes}, label %{slow}, "
+                   f"{HOT_FIRST}")
+        else:
+            self.class_switch(o, f"ck{k}", slow,
+                              [(c, yes) for c in sorted(under)])
         # CAST: the value itself, null or not; INSTOF: false for null
         self.f.label(no)
         self.put(a, o if op.name == "CAST" else "0")
@@ -2619,11 +2646,8 @@ class FastLoop(Lowering):
             self.e(f"{r4} = select i1 {neg}, i64 0, i64 {r3}")
             n = self.smin(n, r4)
         for k, m in sorted(cp.streams.items()):
-            cur = self.load("i32", self.slot("cur", k), "cur")
-            end = self.load("i32", self.slot("end", k), "jend")
-            c64, e64 = self.t("cur"), self.t("end")
-            self.e(f"{c64} = zext i32 {cur} to i64")
-            self.e(f"{e64} = zext i32 {end} to i64")
+            c64 = self.load("i64", self.slot("cur", k), "cur")
+            e64 = self.load("i64", self.slot("end", k), "jend")
             room = self.t("room")
             self.e(f"{room} = sub i64 {e64}, {c64}")
             if m > 1:
@@ -2758,18 +2782,18 @@ class FastLoop(Lowering):
         k = self.plan.stream_sites.get(pc)
         if k is None:
             return super().stream_native(pc, op, ops)
-        cur = self.load("i32", self.slot("cur", k), "cur")
+        cur = self.load("i64", self.slot("cur", k), "cur")
         if not self.counted:
             # (the counted copy's count keeps the cursor below the bound)
-            end = self.load("i32", self.slot("end", k), "jend")
+            end = self.load("i64", self.slot("end", k), "jend")
             past = self.t("c")
-            self.e(f"{past} = icmp uge i32 {cur}, {end}")
+            self.e(f"{past} = icmp uge i64 {cur}, {end}")
             j = self.f.tmp('')[1:]
             self.e(f"br i1 {past}, label %{self.leave(f'I{pc}')}, "
                    f"label %{self.pfx}sf{j}, {COLD}")
             self.f.label(f"{self.pfx}sf{j}")
         buf = self.load("ptr", self.slot("buf", k), "buf")
-        self.store("i32", self.stream_byte(k, a, b, buf, cur),
+        self.store("i64", self.stream_byte(k, a, b, buf, cur, "i64"),
                    self.slot("cur", k))
 
     def guarded(self, pc, name, ops):
@@ -2810,8 +2834,10 @@ class FastLoop(Lowering):
             f.allocas += [f"{self.slot('alen', x)} = alloca i64, align 8",
                           f"{self.slot('av', x)} = alloca ptr, align 8"]
         for k in plan.streams:
-            f.allocas += [f"{self.slot('cur', k)} = alloca i32, align 4",
-                          f"{self.slot('end', k)} = alloca i32, align 4",
+            # the cursor and bound as i64, as the loop's counters are,
+            # so that LLVM can make them one induction variable
+            f.allocas += [f"{self.slot('cur', k)} = alloca i64, align 8",
+                          f"{self.slot('end', k)} = alloca i64, align 8",
                           f"{self.slot('buf', k)} = alloca ptr, align 8"]
         # the preheader: a null goes to the caller's loop, which throws
         f.label(f"{self.pfx}pre")
@@ -2834,9 +2860,13 @@ class FastLoop(Lowering):
             for slot, fld, ty in (("cur", STREAM_CURSOR[k], "i32"),
                                   ("end", "OFF_STREAM_JEND", "i32"),
                                   ("buf", "OFF_STREAM_BUF", "ptr")):
-                self.store(ty, self.load(ty, self.stream_field(k, fld),
-                                         slot, mem="stream"),
-                           self.slot(slot, k))
+                v = self.load(ty, self.stream_field(k, fld), slot,
+                              mem="stream")
+                if ty == "i32":
+                    w = self.t(slot)
+                    self.e(f"{w} = zext i32 {v} to i64")
+                    v, ty = w, "i64"
+                self.store(ty, v, self.slot(slot, k))
         if self.cplan:
             f.allocas += [f"{self.slot('k', '')} = alloca i64, align 8",
                           f"{self.slot('n', '')} = alloca i64, align 8"]
@@ -2882,8 +2912,10 @@ class FastLoop(Lowering):
         for label, block in self.exits.items():
             f.label(block)
             for k in plan.streams:
-                self.store("i32", self.load("i32", self.slot("cur", k), "cur"),
-                           self.stream_field(k, STREAM_CURSOR[k]),
+                c = self.t("cur")
+                self.e(f"{c} = trunc i64 "
+                       f"{self.load('i64', self.slot('cur', k), 'cur')} to i32")
+                self.store("i32", c, self.stream_field(k, STREAM_CURSOR[k]),
                            mem="stream")
             self.e(f"br label %{label}")
 

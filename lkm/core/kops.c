@@ -70,6 +70,7 @@ _Static_assert(OFF(struct kobj, cls) == KJIT_OFF_OBJ_CLS, "kobj.cls");
 _Static_assert(OFF(struct kobj, kind) == KJIT_OFF_OBJ_KIND, "kobj.kind");
 _Static_assert(sizeof(((struct kobj *)0)->kind) == 1, "kobj.kind size");
 _Static_assert(KO_INSTANCE == KJIT_KO_INSTANCE, "KO_INSTANCE");
+_Static_assert(KO_STRING == KJIT_KO_STRING, "KO_STRING");
 _Static_assert(OFF(struct kinst, f) == KJIT_OFF_INST_FIELDS, "kinst.f");
 _Static_assert(OFF(struct karr, len) == KJIT_OFF_ARR_LEN, "karr.len");
 _Static_assert(OFF(struct kfn, m.func) == KJIT_OFF_FN_FUNC, "kfn.m.func");
