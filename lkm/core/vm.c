@@ -391,10 +391,19 @@ static inline union kvalue *push_frame(struct kvm *vm,
 		return NULL;
 	r = vm->stack + base;
 	/*
-	 * Usually a handful of registers: a loop beats a call to memset.
-	 * The empty asm keeps compilers from turning the loop into one.
+	 * Usually a handful of registers: a loop beats a call to memset, and
+	 * four stores an iteration a loop of one (fewer branches: an
+	 * emulator pays for each).  The empty asm keeps compilers from
+	 * turning the loops into a memset.
 	 */
-	for (i = fn->nargs; i < fn->nregs; i++) {
+	for (i = fn->nargs; i + 4 <= fn->nregs; i += 4) {
+		r[i].i = 0;
+		r[i + 1].i = 0;
+		r[i + 2].i = 0;
+		r[i + 3].i = 0;
+		__asm__ volatile("");
+	}
+	for (; i < fn->nregs; i++) {
 		r[i].i = 0;
 		__asm__ volatile("");
 	}
@@ -1098,7 +1107,8 @@ struct kjit_ret kvm_jit_interp(struct kvm *vm)
 }
 
 /* Runs the top frame, just pushed, to its end: natively if it can. */
-struct kjit_ret kvm_jit_run_top(struct kvm *vm)
+static inline __attribute__((__always_inline__)) struct kjit_ret
+run_top(struct kvm *vm)
 {
 	const struct kframe *fr = &vm->frames[vm->nframes - 1];
 	kjit_fn nat = vm->jit_fns ? vm->jit_fns[fr->fn - vm->funcs] : NULL;
@@ -1110,6 +1120,12 @@ struct kjit_ret kvm_jit_run_top(struct kvm *vm)
 		return nat(vm, vm->stack + fr->base);
 	}
 	return kvm_jit_interp(vm);
+}
+
+/* run_top() for the JIT's call handlers (kops.c) */
+struct kjit_ret kvm_jit_run_top(struct kvm *vm)
+{
+	return run_top(vm);
 }
 
 /*
@@ -1197,8 +1213,9 @@ int kvm_jit_register(struct kvm *vm, const struct kjit_table *t, char *err,
  * which the collector marks: the caller need not root them during the
  * call.  Nests on the C stack: at most KVM_MAX_NEST deep.
  */
-int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
-	       uint32_t nargs, union kvalue *ret)
+static inline __attribute__((__always_inline__)) int
+invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
+       uint32_t nargs, union kvalue *ret)
 {
 	const struct kfunc *fn;
 	struct kjit_ret res;
@@ -1219,10 +1236,17 @@ int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 	for (i = 0; i < fn->nargs && i < nargs; i++)
 		r[i] = args[i];
 	vm->nest++;
-	res = kvm_jit_run_top(vm);
+	res = run_top(vm);
 	vm->nest--;
 	*ret = res.v;
 	return (int)res.st;
+}
+
+/* invoke() for natives; kvm_call_top() has it inline (a call less). */
+int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
+	       uint32_t nargs, union kvalue *ret)
+{
+	return invoke(vm, m, args, nargs, ret);
 }
 
 /*
@@ -1254,7 +1278,7 @@ int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 	vm->trace_exc = NULL;
 	vm->trace_frame = KIMG_NONE;
 	vm->ntrace = 0;
-	st = kvm_invoke(vm, m, args, nargs, ret);
+	st = invoke(vm, m, args, nargs, ret);
 	left = vm->budget + vm->budget_rest;
 	vm->executed += (uint64_t)total - (uint64_t)(left < 0 ? 0 : left);
 	vm->budget_rest = 0;
