@@ -368,9 +368,9 @@ static bool grow_frames(struct kvm *vm)
  * before anything can allocate.  NULL: the run aborted (depth or heap);
  * vm->stack may have moved either way.
  */
-static inline union kvalue *push_frame(struct kvm *vm,
-				       const struct kfunc *fn,
-				       int32_t ret_reg, uint8_t ret_mode)
+static inline __attribute__((__always_inline__)) union kvalue *
+push_frame(struct kvm *vm, const struct kfunc *fn, int32_t ret_reg,
+	   uint8_t ret_mode)
 {
 	uint32_t base = 0, i;
 	struct kframe *f;
@@ -392,9 +392,9 @@ static inline union kvalue *push_frame(struct kvm *vm,
 	r = vm->stack + base;
 	/*
 	 * Usually a handful of registers: a loop beats a call to memset, and
-	 * four stores an iteration a loop of one (fewer branches: an
-	 * emulator pays for each).  The empty asm keeps compilers from
-	 * turning the loops into a memset.
+	 * four stores an iteration, the rest without a loop, beat a store
+	 * an iteration (fewer branches: an emulator pays for each).  The
+	 * empty asm keeps compilers from turning the loop into a memset.
 	 */
 	for (i = fn->nargs; i + 4 <= fn->nregs; i += 4) {
 		r[i].i = 0;
@@ -403,9 +403,15 @@ static inline union kvalue *push_frame(struct kvm *vm,
 		r[i + 3].i = 0;
 		__asm__ volatile("");
 	}
-	for (; i < fn->nregs; i++) {
+	switch (fn->nregs - i) {
+	case 3:
+		r[i + 2].i = 0;
+		fallthrough;
+	case 2:
+		r[i + 1].i = 0;
+		fallthrough;
+	case 1:
 		r[i].i = 0;
-		__asm__ volatile("");
 	}
 	f = &vm->frames[vm->nframes++];
 	f->fn = fn;

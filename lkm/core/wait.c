@@ -50,7 +50,7 @@
 static void swap_state(struct kvm *vm, struct kctx *c)
 {
 	struct ksaved_trace t;
-	uint32_t i;
+	uint32_t i, n;
 
 #define SWAP(f) do {				\
 		__typeof__(vm->f) t_ = vm->f;	\
@@ -87,8 +87,13 @@ static void swap_state(struct kvm *vm, struct kctx *c)
 	SWAP(lenient);
 	SWAP(cb);
 #undef SWAP
-	/* one entry at a time: the wait runs deep in the kernel's stack */
-	for (i = 0; i < KVM_SAVED_TRACES; i++) {
+	/*
+	 * One entry at a time: the wait runs deep in the kernel's stack.
+	 * Entries past nsaved are unused (save_trace fills them, drop_saved
+	 * frees): the used ones of both sides are enough.
+	 */
+	n = vm->nsaved > c->nsaved ? vm->nsaved : c->nsaved;
+	for (i = 0; i < n; i++) {
 		t = vm->saved[i];
 		vm->saved[i] = c->saved[i];
 		c->saved[i] = t;
