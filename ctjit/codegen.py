@@ -129,11 +129,11 @@ CALLF_MAX_TARGETS = 4
 # interface method in the classes implementing the interface.
 CALLI_MAX_TARGETS = 4
 
-# (CALLN) natives that only compute their result from their arguments,
-# inlined by +tiny: native id -> name.  Their C versions are in natives.c.
-# the built-in class String (CAST and INSTOF to it test the object's kind)
+# The built-in class String (CAST and INSTOF to it test the object's kind).
 STRING_CLASS = BUILTINS.class_by_name["String"].id
 
+# (CALLN) natives that only compute their result from their arguments,
+# inlined by +tiny: native id -> name.  Their C versions are in natives.c.
 PURE_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
                 for c, m in (("Array", "size"), ("Math", "abs"),
                              ("Math", "min"), ("Math", "max"),
@@ -2834,8 +2834,9 @@ class FastLoop(Lowering):
             f.allocas += [f"{self.slot('alen', x)} = alloca i64, align 8",
                           f"{self.slot('av', x)} = alloca ptr, align 8"]
         for k in plan.streams:
-            # the cursor and bound as i64, as the loop's counters are,
-            # so that LLVM can make them one induction variable
+            # the cursor and bound as i64, as the loop's counters are:
+            # a byte's address is then the buffer indexed by the cursor,
+            # with no pointer of its own to step
             f.allocas += [f"{self.slot('cur', k)} = alloca i64, align 8",
                           f"{self.slot('end', k)} = alloca i64, align 8",
                           f"{self.slot('buf', k)} = alloca ptr, align 8"]
