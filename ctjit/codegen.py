@@ -2559,11 +2559,11 @@ class FastLoop(Lowering):
         not change (JLT, JLE and their immediate forms), the counter's one
         ADDI coming before it in a straight run of code (no branch of the
         loop to after the ADDI, up to the branch included): every
-        iteration that gets back adds exactly step to it.  The counted copy then keeps
-        no count of its own: iteration j ends with the counter at
-        v0 + step * (j + 1), so the count is a limit on the counter, and
-        one compare with the lesser of the two is the iteration's only
-        one.  Else None."""
+        iteration that gets back adds exactly step to it.  The counted
+        copy then keeps no count of its own: iteration j ends with the
+        counter at v0 + step * (j + 1), so the count is a limit on the
+        counter, and one compare with the lesser of the two is the
+        iteration's only one.  Else None."""
         head, end = self.plan.head, self.plan.end
         _, op, ops = self.insn_at[end]
         if op.name not in ("JLT", "JLTI", "JLE", "JLEI") or ops[-1] != head:
@@ -2777,6 +2777,15 @@ class FastLoop(Lowering):
         if a >= 0:
             self.put(a, v)
 
+    def leave_if(self, c: str, pc: int, tag: str):
+        """A failed check c (an i1) of the instruction at pc leaves the
+        fast version for the caller's I<pc>, which runs it with its slow
+        path; the fast version goes on in a new block named after tag."""
+        j = self.f.tmp('')[1:]
+        self.e(f"br i1 {c}, label %{self.leave(f'I{pc}')}, "
+               f"label %{self.pfx}{tag}{j}, {COLD}")
+        self.f.label(f"{self.pfx}{tag}{j}")
+
     def stream_native(self, pc, op, ops):
         a, n, b = ops
         k = self.plan.stream_sites.get(pc)
@@ -2788,10 +2797,7 @@ class FastLoop(Lowering):
             end = self.load("i64", self.slot("end", k), "jend")
             past = self.t("c")
             self.e(f"{past} = icmp uge i64 {cur}, {end}")
-            j = self.f.tmp('')[1:]
-            self.e(f"br i1 {past}, label %{self.leave(f'I{pc}')}, "
-                   f"label %{self.pfx}sf{j}, {COLD}")
-            self.f.label(f"{self.pfx}sf{j}")
+            self.leave_if(past, pc, "sf")
         buf = self.load("ptr", self.slot("buf", k), "buf")
         self.store("i64", self.stream_byte(k, a, b, buf, cur, "i64"),
                    self.slot("cur", k))
@@ -2806,10 +2812,7 @@ class FastLoop(Lowering):
             oob = self.t("c")
             self.e(f"{oob} = icmp uge i64 {idx}, "
                    f"{self.load('i64', self.slot('alen', x), 'len')}")
-            k = self.f.tmp('')[1:]
-            self.e(f"br i1 {oob}, label %{self.leave(f'I{pc}')}, "
-                   f"label %{self.pfx}af{k}, {COLD}")
-            self.f.label(f"{self.pfx}af{k}")
+            self.leave_if(oob, pc, "af")
         self.element(name, ops, self.load("ptr", self.slot("av", x), "ev"),
                      idx)
         return True
