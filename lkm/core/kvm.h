@@ -979,6 +979,8 @@ int kvm_throw_deverr(struct kvm *vm, int err, const char *msg);
 int kvm_throw_index(struct kvm *vm, int64_t i, int64_t n);
 int kvm_abort(struct kvm *vm, enum kvm_abort_kind kind);
 bool kvm_charge(struct kvm *vm, uint64_t n);	/* false: budget abort */
+/* Whether a fatal signal ends the running call (sets vm->killed). */
+bool kvm_killed(struct kvm *vm);
 /* Moves the next slice over; false: the budget or the task is done. */
 bool kvm_budget_refill(struct kvm *vm, int64_t need);
 /* KVM_OK, or an abort when less than KVM_STACK_RESERVE is left. */

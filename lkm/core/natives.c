@@ -960,10 +960,8 @@ static int nat_System_sleep(struct kvm *vm, union kvalue *args,
 	if (ms > 10000)
 		ms = 10000;
 	kp_sleep_ms((unsigned int)ms);
-	if (vm->charging && (vm->killed || kp_poll())) {
-		vm->killed = true;
+	if (vm->charging && kvm_killed(vm))
 		return kvm_abort(vm, KVM_ABORT_KILLED);
-	}
 	return KVM_OK;
 }
 

@@ -82,6 +82,18 @@ int kvm_abort(struct kvm *vm, enum kvm_abort_kind kind)
 }
 
 /*
+ * Whether the running call must end for a fatal signal: one seen before
+ * (vm->killed stays set), or one kp_poll() finds now (it also lets others
+ * run).  The budget's refill asks here, and System.sleep after it slept.
+ */
+bool kvm_killed(struct kvm *vm)
+{
+	if (!vm->killed && kp_poll())
+		vm->killed = true;
+	return vm->killed;
+}
+
+/*
  * The current slice is spent: polls for a fatal signal (and lets others
  * run), then moves the next slice, at least need units, from budget_rest
  * into budget.  need is what the caller runs before it checks again (one
@@ -93,10 +105,8 @@ bool kvm_budget_refill(struct kvm *vm, int64_t need)
 {
 	int64_t total, slice;
 
-	if (vm->killed || kp_poll()) {
-		vm->killed = true;
+	if (kvm_killed(vm))
 		return false;
-	}
 	/* budget may be negative: allocations charge without checking */
 	total = vm->budget + vm->budget_rest;
 	if (total < need)
