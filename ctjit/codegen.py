@@ -234,17 +234,6 @@ MEM_CLASSES = {"reg": 31, "vm": 32, "hdr": 33, "field": 34, "elem": 35,
 RET_T = "{ i64, i64 }"
 COLD = "!prof !0"      # branch weights: the second successor is hot
 HOT_FIRST = "!prof !1"  # the first successor is hot
-# The back edge of a counted copy (FastLoop), numbered by generate() from
-# LOOP_MD_BASE: LLVM unrolls the loop COUNTED_UNROLL times.  Its checks
-# are out of it already, so what an iteration costs besides its own work
-# is the counter's step and compare and, under software emulation, the
-# end of a translation block at the back edge; unrolled, the join of one
-# iteration runs straight into the next one's code.  rot13's read of
-# 4 KiB: 324,329 host instructions a round in QEMU before, 270,970 after
-# (2: 289,348; 8: 341,623; bench/tcgcount.py).
-LOOP_MD = "!llvm.loop !LOOP"
-LOOP_MD_BASE = 100
-COUNTED_UNROLL = 4
 
 
 class Unsupported(Exception):
@@ -2462,8 +2451,7 @@ class FastLoop(Lowering):
     runs while its count of iterations lasts, then works the count out
     again, from the budget, the counters and the streams' cursors as
     they are then; when that count is 0 it goes on in the fast version,
-    which checks every iteration and leaves where a check fails.  LLVM
-    unrolls the counted copy's loop (LOOP_MD)."""
+    which checks every iteration and leaves where a check fails."""
 
     def __init__(self, caller: Lowering, plan: FastPlan):
         super().__init__(caller.img, caller.index, caller.opts,
@@ -2718,7 +2706,7 @@ class FastLoop(Lowering):
                f"{self.load('i64', self.slot('lim', ''), 'lim')}")
         k = self.f.tmp('')[1:]
         self.e(f"br i1 {c}, label %{self.pfx}B, label %{self.pfx}E{k}, "
-               f"{HOT_FIRST}, {LOOP_MD}")
+               f"{HOT_FIRST}")
         self.f.label(f"{self.pfx}E{k}")
         c2 = self.branch_cond(op, ops)
         self.e(f"br i1 {c2}, label %{self.pfx}P, "
@@ -2921,7 +2909,7 @@ class FastLoop(Lowering):
                 self.e(f"{c} = icmp slt i64 {k1}, "
                        f"{self.load('i64', n, 'n')}")
                 self.e(f"br i1 {c}, label %{self.pfx}B, "
-                       f"label %{self.pfx}P, {HOT_FIRST}, {LOOP_MD}")
+                       f"label %{self.pfx}P, {HOT_FIRST}")
             self.loop_copy()
             self.counted, self.pfx = False, self.spfx
         # the ways out: each stream's cursor stored back
@@ -3319,8 +3307,7 @@ def generate(img: Image, digest: bytes, opts: Options,
     `table_name`, a struct kjit_table {ABI version, function count,
     digest, kjit_fns} that the VM checks when it registers the stubs.
     Attribute group #0 is the profile's, #1 the externals'; !0 and !1 are
-    branch weights, !20 names rsp for llvm.read_register, !30 on TBAA
-    (MEM_CLASSES), !99 on the counted copies' loops (LOOP_MD)."""
+    branch weights, !20 names rsp for llvm.read_register."""
     nf = len(img.functions)
     compiled = [True] * nf
     bodies: dict[int, list[str]] = {}
@@ -3404,18 +3391,6 @@ def generate(img: Image, digest: bytes, opts: Options,
     out.append('!0 = !{!"branch_weights", i32 1, i32 2000}')
     out.append('!1 = !{!"branch_weights", i32 2000, i32 1}')
     out.append('!20 = !{!"rsp"}')
-    # each counted copy's loop its own id (a loop's id is unique)
-    loops = 0
-    for k, line in enumerate(out):
-        if line.endswith(LOOP_MD):
-            out[k] = line[:-len("LOOP")] + str(LOOP_MD_BASE + loops)
-            loops += 1
-    if loops:
-        out.append(f'!{LOOP_MD_BASE - 1} = !{{!"llvm.loop.unroll.count", '
-                   f'i32 {COUNTED_UNROLL}}}')
-    for k in range(loops):
-        n = LOOP_MD_BASE + k
-        out.append(f"!{n} = distinct !{{!{n}, !{LOOP_MD_BASE - 1}}}")
     out.append('!30 = !{!"kjit memory"}')
     for mem, tag in MEM_CLASSES.items():
         out.append(f'!{tag + 10} = !{{!"{mem}", !30, i64 0}}')
