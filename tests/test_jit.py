@@ -246,6 +246,56 @@ print(xs[4].f(1));
 """
 
 
+# Returns that convert the result for the caller: an Any call of script
+# methods returning int and boolean (the result boxed), a script
+# toString returning null ("null"), and both in a loop that also
+# collects, so that the conversions' allocations are charged to the
+# budget (and may collect) between other instructions.
+CONVERTED = """\
+class C {
+    int k;
+    C(int k) { this.k = k; }
+    int f(int n) { return n + k; }
+    boolean odd(int n) { return n % 2 == 1; }
+    String toString() { if (k % 2 == 0) return null; return "c" + k; }
+}
+Any a = new C(1);
+Any r = a.f(2);
+print(r);
+print(a.odd(3));
+String t = "";
+for (int i = 0; i < 40; i++) {
+    Any c = new C(i);
+    Any v = c.f(i);
+    Any w = c.odd(i);
+    t = t + c;
+    int[] junk = new int[50];
+    if (i % 10 == 0) print(t.length());
+}
+print(t);
+"""
+
+
+def test_converted_returns_budget_sweep_is_exact(tmp_path):
+    """The box of a dynamic call's int or boolean result and the "null"
+    of a null toString are charged to the budget by the interpreter as
+    by the JIT: every budget stops both at the same point."""
+    image = compile_source(CONVERTED, "c.k")
+    r = subprocess.run([conf.vm_binary(), "--stats",
+                        str(_write(tmp_path, image))], capture_output=True)
+    need = int(re.search(rb"instructions (\d+)", r.stderr).group(1))
+    sos = [build_so(image, str(tmp_path / ct), ct)
+           for ct in ("subroutine", "all")
+           if not (tmp_path / ct).mkdir()]
+    want = run_vm(image, jit=False)
+    assert want[0] == 0 and b"c39" in want[1]
+    for budget in list(range(1, 60)) + list(range(need - 400, need + 3, 3)):
+        args = ["--budget", str(budget)]
+        base = run_vm(image, args, jit=False)
+        for so in sos:
+            assert run_vm(image, args, so=so) == base, f"budget {budget}"
+
+
 def test_ir_callv_native_dispatch():
     image = compile_source(FIBM, "fibm.k")
     ir = ctjit.compile_image(image, ct="+call").ir

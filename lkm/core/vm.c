@@ -1008,7 +1008,14 @@ do_return: {
 		}
 		LOAD_FRAME();
 		if (ret_reg >= 0) {
+			/*
+			 * a box or "null" is an allocation, charged to the
+			 * budget (and it may collect): vm->budget must be
+			 * ours, and what it charged ours after
+			 */
+			SYNC_OUT();
 			st = ret_convert(vm, mode, &v);
+			SYNC_IN();
 			if (unlikely(st))
 				goto status;
 			R[ret_reg] = v;
