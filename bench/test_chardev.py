@@ -40,13 +40,14 @@ skip, saying why.
 
 The rot13 driver in K handles its bytes one at a time (K has no bulk byte
 transform): a charAt, the letter tests and an OutputStream.writeByte per
-byte, straight into the read's own buffer. The JIT emits charAt and
-writeByte's common case inline (ctjit/codegen.py, pure_native and
-stream_native), and a byte passes one budget check, at the loop head
-(budget_regions). What a byte still costs beyond C's loop: the charges of
-the loop body's segments (one subtraction each), charAt's bounds check and
-writeByte's checks (a valid stream, room under the read's bound), all
-loads and branches that C's loop over its own buffer does not have.
+byte, straight into the read's own buffer. The JIT runs that loop as a
+table (ctjit/README.md, "Tables"): the byte each of the 256 bytes becomes
+and what its path through the loop charges are worked out at compile
+time, so a byte costs a load of itself and of its entry, a store, a
+subtraction from the budget and the counter's compare. What a block
+still costs beyond C's: the table's load (C's loop only loads and
+branches, and stores letters), the copy of the written bytes into a
+String (InputStream.read) and the callbacks' way through the VM.
 
 Absolute numbers are those of a guest on a shared host (the table notes
 the host's load); the ratios are what matters.

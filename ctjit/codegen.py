@@ -188,6 +188,57 @@ class CountedPlan:
     fused: tuple[int, int] | None = None
 
 
+@dataclass
+class TablePlan:
+    """A counted copy run as a table (FastLoop.table_plan): per byte c
+    that the loop's one charAt can read, entries[c] is the byte its one
+    writeByte then writes (bits 0-7) and what the iteration charges
+    (bits 8-15); `name` is the table's global."""
+    site: int
+    name: str
+    entries: list[int]
+
+
+# What a tabulated iteration may run besides its charAt, its writeByte
+# and its counter (FastLoop.table_plan): moves, constants, int
+# arithmetic, compares and forward branches, none with an effect besides
+# its register.
+TABLE_OPS = frozenset({
+    "NOP", "MOV", "LOADI", "ADD", "SUB", "MUL", "DIV", "MOD", "ADDI",
+    "BAND", "BOR", "BXOR", "SHL", "SHR", "USHR", "NEG", "BNOT", "NOT",
+    "EQ", "NE", "LT", "LE", "JMP", "JT", "JF", "JEQ", "JNE", "JLT", "JLE",
+    "JEQI", "JNEI", "JLTI", "JLEI", "JGTI", "JGEI"})
+_INT_MIN = -(1 << 63)
+
+
+def _wrap(x: int) -> int:
+    """x modulo 2^64 as a signed 64-bit int (the VM's int)."""
+    x &= (1 << 64) - 1
+    return x - (1 << 64) if x >> 63 else x
+
+
+def _int_op(name: str, a: int, b: int) -> int | None:
+    """An int instruction's result as the VM computes it (opcodes.def);
+    None for a division by zero, which throws."""
+    if name in ("DIV", "MOD"):
+        if b == 0:
+            return None
+        if a == _INT_MIN and b == -1:
+            return _INT_MIN if name == "DIV" else 0
+        q = abs(a) // abs(b)
+        q = -q if (a < 0) != (b < 0) else q
+        return q if name == "DIV" else a - b * q
+    return _wrap({"ADD": lambda: a + b, "SUB": lambda: a - b,
+                  "MUL": lambda: a * b, "ADDI": lambda: a + b,
+                  "BAND": lambda: a & b, "BOR": lambda: a | b,
+                  "BXOR": lambda: a ^ b, "SHL": lambda: a << (b & 63),
+                  "SHR": lambda: a >> (b & 63),
+                  "USHR": lambda: (a & ((1 << 64) - 1)) >> (b & 63),
+                  "EQ": lambda: int(a == b), "NE": lambda: int(a != b),
+                  "LT": lambda: int(a < b), "LE": lambda: int(a <= b)}
+                 [name]())
+
+
 def _native_arity(n: int) -> tuple[bool, int]:
     """(has a receiver, argument count with it) of native n, as the VM's
     kvm_native_nargs() counts them: methods and constructors get their
@@ -258,6 +309,9 @@ class Options:
     # a fast version's counted copy (FastLoop.counted_plan); `-counted`
     # turns it off
     counted: bool = True
+    # a counted copy that maps bytes run as a table (FastLoop.table_plan);
+    # `-tabulate` turns it off
+    tabulate: bool = True
 
     @classmethod
     def parse(cls, spec: str) -> "Options":
@@ -266,11 +320,12 @@ class Options:
         or a comma list of technique names; any of them followed by
         `-inline` leaves callees out of line, by `-fastloop` gives no
         loop a fast version, by `-counted` no fast version a counted
-        copy (any of them may follow, in any order)."""
+        copy, by `-tabulate` no counted copy a table (any of them may
+        follow, in any order)."""
         spec = (spec or "all").strip()
         off = set()
         while True:
-            for tail in ("-inline", "-fastloop", "-counted"):
+            for tail in ("-inline", "-fastloop", "-counted", "-tabulate"):
                 if spec.endswith(tail):
                     off.add(tail[1:])
                     spec = spec[:-len(tail)].strip()
@@ -282,6 +337,7 @@ class Options:
         opts.inline = "inline" not in off and full
         opts.fastloop = "fastloop" not in off and full
         opts.counted = "counted" not in off and opts.fastloop
+        opts.tabulate = "tabulate" not in off and opts.counted
         return opts
 
     @classmethod
@@ -311,6 +367,8 @@ class Options:
         off = ("-inline" if full and not self.inline else "") + \
             ("-fastloop" if full and not self.fastloop else "") + \
             ("-counted" if full and self.fastloop and not self.counted
+             else "") + \
+            ("-tabulate" if full and self.counted and not self.tabulate
              else "")
         return "subroutine" + "".join("+" + t for t in on) + off
 
@@ -2471,6 +2529,7 @@ class FastLoop(Lowering):
         self.exits: dict[str, str] = {}    # caller's label -> exit block
         self.counted = False               # emitting the counted copy
         self.cplan = self.counted_plan() if self.opts.counted else None
+        self.tplan = self.table_plan() if self.opts.tabulate else None
 
     def inside(self, pc) -> bool:
         return pc is not None and self.plan.head <= pc <= self.plan.end
@@ -2588,6 +2647,110 @@ class FastLoop(Lowering):
             if q in targets:
                 return None
         return iv, steps[iv]
+
+    def table_plan(self) -> "TablePlan | None":
+        """The counted copy as a table, or None.  A loop that reads one
+        byte c of a String with charAt at its counter and writes one byte
+        with writeByte, computing it from c alone, maps bytes: what an
+        iteration writes and charges is a function of c.  So when the
+        copy has a fused counter and its iterations run nothing but that
+        charAt, that writeByte, the counter's ADDI, the loop's compare
+        and TABLE_OPS (forward branches only), every path reading no
+        register it has not written (but the counter, as the charAt's
+        index) and writing none that is live where the loop goes on (its
+        head, after it), each of the 256 bytes is run through the
+        iteration here, as the VM runs it: the byte it writes and the
+        segments it charges (each at its start, as the counted copy
+        does) are the table's entry.  An iteration of the copy is then a
+        load of the String's byte, one of the entry, the byte's store and
+        the charge's subtraction; the count before it is the same.  None
+        when a byte divides by zero (the VM throws), writes no byte or
+        charges over 255."""
+        cp, plan = self.cplan, self.plan
+        if cp is None or cp.fused is None:
+            return None
+        head, end = plan.head, plan.end
+        iv = cp.fused[0]
+        body = [x for x in self.insns if head <= x[0] <= end]
+        chars = [pc for pc, op, ops in body if _pure_call(op, ops)]
+        if len(chars) != 1 or chars[0] not in cp.idx or \
+                PURE_NATIVES[self.insn_at[chars[0]][2][1]] != \
+                "String.charAt" or list(plan.stream_sites.values()) != ["w"]:
+            return None
+        site, wsite = chars[0], next(iter(plan.stream_sites))
+        defs: set[int] = set()
+        for pc, op, ops in body:
+            defs |= {v for l, v in zip(op.operands, ops) if l == "A" and v >= 0}
+            if pc in (site, wsite, end) or \
+                    (op.name == "ADDI" and ops[0] == iv):
+                continue
+            if op.name not in TABLE_OPS or (op.name in BRANCHES and
+                                            not pc < ops[-1] <= end):
+                return None
+        live = self.liveness()
+        after = self.next_pc[end]
+        if (defs - {iv}) & (live[head] | (live[after] if after is not None
+                                          else set())):
+            return None
+        entries = []
+        for c in range(256):
+            env: dict[int, int] = {}   # the registers written, by value
+            pc, out, charge = head, None, 0
+            while True:
+                if pc in self.seg_start:
+                    charge += self.seglen[pc]
+                if pc == end:
+                    break
+                _, op, ops = self.insn_at[pc]
+                n, nxt = op.name, self.next_pc[pc]
+                if pc == site:
+                    env[ops[0]] = c
+                elif pc == wsite:
+                    out = env.get(ops[2] + 1)
+                    if out is None:
+                        return None
+                elif n == "ADDI" and ops[0] == iv:
+                    pass
+                elif n == "MOV":
+                    if ops[1] in env:
+                        env[ops[0]] = env[ops[1]]
+                    else:
+                        env.pop(ops[0], None)   # a register it does not know
+                elif n == "LOADI":
+                    env[ops[0]] = ops[1]
+                elif n == "JMP":
+                    nxt = ops[-1]
+                elif n in BRANCHES:
+                    a = env.get(ops[0])
+                    b = (ops[1] if n.endswith("I") else env.get(ops[1])) \
+                        if n not in ("JT", "JF") else 0
+                    if a is None or b is None:
+                        return None
+                    go = {"JT": a != 0, "JF": a == 0, "JEQ": a == b,
+                          "JNE": a != b, "JLT": a < b, "JLE": a <= b,
+                          "JEQI": a == b, "JNEI": a != b, "JLTI": a < b,
+                          "JLEI": a <= b, "JGTI": a > b,
+                          "JGEI": a >= b}[n]
+                    nxt = ops[-1] if go else nxt
+                elif n != "NOP":
+                    a = env.get(ops[1])
+                    b = ops[2] if n == "ADDI" else \
+                        env.get(ops[2]) if len(ops) > 2 else 0
+                    if a is None or b is None:
+                        return None
+                    if n in ("NEG", "BNOT", "NOT"):
+                        v = {"NEG": _wrap(-a), "BNOT": _wrap(~a),
+                             "NOT": int(not a)}[n]
+                    else:
+                        v = _int_op(n, a, b)
+                    if v is None:
+                        return None
+                    env[ops[0]] = v
+                pc = nxt
+            if out is None or charge > 255 or charge > cp.need:
+                return None
+            entries.append((out & 0xFF) | charge << 8)
+        return TablePlan(site, f"kjit_map{self.index}_{head}", entries)
 
     def source_reg(self, pc: int, reg: int, h: int) -> int | None:
         """The register whose value reg holds at pc on every path: the
@@ -2910,7 +3073,10 @@ class FastLoop(Lowering):
                        f"{self.load('i64', n, 'n')}")
                 self.e(f"br i1 {c}, label %{self.pfx}B, "
                        f"label %{self.pfx}P, {HOT_FIRST}")
-            self.loop_copy()
+            if self.tplan:
+                self.table_copy()
+            else:
+                self.loop_copy()
             self.counted, self.pfx = False, self.spfx
         # the ways out: each stream's cursor stored back
         for label, block in self.exits.items():
@@ -2922,6 +3088,57 @@ class FastLoop(Lowering):
                 self.store("i32", c, self.stream_field(k, STREAM_CURSOR[k]),
                            mem="stream")
             self.e(f"br label %{label}")
+
+    def table_copy(self):
+        """The counted copy as a table (table_plan): B, an iteration, and
+        E, the loop's own compare once the counter reaches its limit."""
+        tp, cp = self.tplan, self.cplan
+        iv, step = cp.fused
+        vals = ", ".join(f"i16 {v}" for v in tp.entries)
+        self.used.add(f"@{tp.name} = internal unnamed_addr constant "
+                      f"[256 x i16] [{vals}], align 2")
+        self.f.label(f"{self.pfx}B")
+        i = self.get(iv)
+        o = self.t("o")
+        self.e(f"{o} = inttoptr i64 {self.get(self.plan.strs[tp.site])} "
+               f"to ptr")
+        c = self.string_byte(o, i)
+        p = self.t("p")
+        self.e(f"{p} = getelementptr inbounds [256 x i16], ptr @{tp.name}, "
+               f"i64 0, i64 {c}")
+        ent = self.t("ent")
+        self.e(f"{ent} = load i16, ptr {p}, align 2")
+        e64 = self.t("ent")
+        self.e(f"{e64} = zext i16 {ent} to i64")
+        ch = self.t("ch")
+        self.e(f"{ch} = lshr i64 {e64}, 8")
+        nb = self.t("bud")
+        self.e(f"{nb} = sub i64 {self.bud_get()}, {ch}")
+        self.bud_put(nb)
+        by = self.t("by")
+        self.e(f"{by} = trunc i64 {e64} to i8")
+        cur = self.load("i64", self.slot("cur", "w"), "cur")
+        q = self.t("p")
+        self.e(f"{q} = getelementptr inbounds i8, "
+               f"ptr {self.load('ptr', self.slot('buf', 'w'), 'buf')}, "
+               f"i64 {cur}")
+        self.store("i8", by, q, mem="sbuf")
+        cur1 = self.t("cur")
+        self.e(f"{cur1} = add nuw i64 {cur}, 1")
+        self.store("i64", cur1, self.slot("cur", "w"))
+        i1 = self.t("i")
+        self.e(f"{i1} = add i64 {i}, {step}")
+        self.put(iv, i1)
+        go = self.t("c")
+        self.e(f"{go} = icmp slt i64 {i1}, "
+               f"{self.load('i64', self.slot('lim', ''), 'lim')}")
+        self.e(f"br i1 {go}, label %{self.pfx}B, label %{self.pfx}E, "
+               f"{HOT_FIRST}")
+        self.f.label(f"{self.pfx}E")
+        _, op, ops = self.insn_at[self.plan.end]
+        again = self.branch_cond(op, ops)
+        self.e(f"br i1 {again}, label %{self.pfx}P, "
+               f"label %{self.L(self.next_pc[self.plan.end])}")
 
     def loop_copy(self):
         """The loop, as Lowering.body() emits it; the counted copy's
@@ -3342,6 +3559,10 @@ def generate(img: Image, digest: bytes, opts: Options,
     by_name = {op.name: op for op in O.OPCODES}
     for sym in sorted(used):
         if sym == "read_register":
+            continue
+        if sym.startswith("@"):
+            # a global of the module's own (FastLoop.table_copy's tables)
+            out.append(sym)
             continue
         if sym.startswith("llvm."):
             # (the counted copies' overflow checks: FastLoop.fused_limit)

@@ -1024,6 +1024,152 @@ def test_counted_copy_budget_sweep_is_exact(tmp_path):
         assert _cnt(image, budget, so) == _cnt(image, budget), budget
 
 
+# Loops that map bytes (FastLoop.table_plan): the first three are
+# tabulated (rot13's shape; signed division and remainder of negatives,
+# shifts, NOT, negation and boolean compares; a step of 2), the last
+# three are not (a field's value in the byte's computation, a byte that
+# divides by zero, a register live after the loop).
+TABLES = """\
+class T extends CharDevice {
+    int key = 7;
+    T() { mode = 0666; }
+    void open(File f) { f.data = ""; }
+    void write(File f, InputStream in) { f.data = (String) f.data + in.readAll(); }
+    void read(File f, OutputStream out, int count) {
+        String s = (String) f.data;
+        int n = Math.min(count / 8, s.length());
+        for (int i = 0; i < n; i++) {
+            int c = s.charAt(i);
+            if (c >= 'a' && c <= 'z') c = (c - 'a' + 13) % 26 + 'a';
+            else if (c >= 'A' && c <= 'Z') c = (c - 'A' + 13) % 26 + 'A';
+            out.writeByte(c);
+        }
+        for (int i = START; i < n; i++) {
+            int c = s.charAt(i) - 128;
+            int d = c / 3 + c % 7 * 5;
+            d = d ^ (c << 3) ^ (c >> 2) ^ (c >>> 60);
+            boolean odd = (c & 1) == 1;
+            if (!odd) d = -d; else d = ~d;
+            if (c < -100 || c > 100) d = d * 1000003;
+            boolean lo = c < -50;
+            boolean hi = c <= 50;
+            if (lo != hi) d = (d | 0x40) - (c & 3);
+            out.writeByte(d);
+        }
+        for (int i = START; i < n; i += 2) {
+            int c = s.charAt(i);
+            int r = c;
+            if (c > 0x7f) r = 255 - c;
+            out.writeByte(r);
+        }
+        int k = key;
+        for (int i = 0; i < n; i++) {
+            int c = s.charAt(i);
+            if (c == 0) c = 1;
+            out.writeByte(c ^ k);
+        }
+        for (int i = 0; i < n; i++) {
+            int c = s.charAt(i);
+            if (c > 200) c = 1000 / (c - DIV0);
+            out.writeByte(c);
+        }
+        int last = 0;
+        for (int i = 0; i < n; i++) {
+            last = s.charAt(i);
+            if (last == 0) last = 1;
+            out.writeByte(last);
+        }
+        out.writeByte(last);
+        f.data = s.substring(n, s.length());
+    }
+}
+CharDevice.register("tab", new T());
+"""
+
+
+def _tables_src(start=0, div0=255):
+    return TABLES.replace("START", str(start)).replace("DIV0", str(div0))
+
+
+def _tab(image, budget, so=None, count=16384):
+    return _write_read_read(image, "tab", bytes(range(256)) * 3, budget,
+                            so, count)
+
+
+def test_ir_tables_only_for_byte_maps():
+    """TABLES's first three loops run their counted copies as tables, a
+    load of the byte and one of its entry, a store and a subtraction an
+    iteration, with no branch but the counter's; the others do not, and
+    with DIV0 moved off the bytes (no division by zero) the fifth one
+    does too.  `-tabulate` leaves the tables out, not the counted
+    copies; rot13.k's read loop gets one."""
+    for src, want in ((_tables_src(), 3), (_tables_src(div0=256), 4),
+                      ((ROOT / "examples" / "rot13.k").read_text(), 1)):
+        image = compile_source(src, "t.k")
+        ir = ctjit.compile_image(image).ir
+        tables = re.findall(r"^@kjit_map\d+_\d+ = internal unnamed_addr "
+                            r"constant \[256 x i16\]", ir, re.M)
+        assert len(tables) == want, src[:40]
+        for b in re.findall(r"^fc\d+_B:\n(?:  [^\n]*\n)+", ir, re.M):
+            if "@kjit_map" not in b:
+                continue
+            assert b.count(" = load i8,") == 1     # the String's byte
+            assert b.count(" = load i16,") == 1    # its entry
+            assert b.count("store i8 ") == 1
+            assert b.count(" = icmp ") == 1        # the counter's limit
+            assert " call " not in b
+        off = ctjit.compile_image(image, ct="all-tabulate").ir
+        assert "@kjit_map" not in off
+        assert re.search(r"^fc\d+_B:", off, re.M)
+    assert ctjit.codegen.Options.parse("all-tabulate").label() == \
+        "subroutine+branch+call+tiny+direct-tabulate"
+
+
+@pytest.mark.parametrize("start,div0", [(0, 256), (1, 256), (-2, 256),
+                                        (0, 255)])
+def test_table_parity(start, div0, tmp_path):
+    """Every byte through TABLES's loops gives what the interpreter
+    gives, with the tables and without them, for reads of 4096, 7 and 50
+    bytes: the bytes read, or the read's error (DIV0 255: an
+    ArithmeticException at byte 255 in the fifth loop; a negative
+    start: an IndexOutOfBoundsException in the second)."""
+    image = compile_source(_tables_src(start, div0), "t.k")
+    so = build_so(image, str(tmp_path))
+    (tmp_path / "off").mkdir()
+    off = build_so(image, str(tmp_path / "off"), "all-tabulate")
+    for count in (16384, 400, 57):
+        want = _tab(image, 10 ** 7, count=count)
+        assert _tab(image, 10 ** 7, so, count) == want, count
+        assert _tab(image, 10 ** 7, off, count) == want, count
+    out, log = _tab(image, 10 ** 7)
+    if start >= 0 and div0 == 256:
+        # the 768 bytes: each loop's output of the first read
+        assert isinstance(out[1], bytes) and len(out[1]) > 4 * 768
+    else:
+        assert ("IndexOutOfBoundsException" if start < 0 else
+                "ArithmeticException") in "".join(log)
+
+
+def test_table_budget_sweep_is_exact(tmp_path):
+    """Every budget that runs out in TABLES's loops (DIV0 off the bytes,
+    so that the read completes) stops the JIT where the interpreter
+    stops: a table's entry charges what the byte's path through the
+    iteration charges."""
+    image = compile_source(_tables_src(div0=256), "t.k")
+    so = build_so(image, str(tmp_path))
+    lo, hi = 1, 1 << 20
+    while lo < hi:      # the least budget that completes every call
+        mid = (lo + hi) // 2
+        if b"abort" not in "".join(_tab(image, mid)[1]).encode():
+            hi = mid
+        else:
+            lo = mid + 1
+    assert lo > 5000
+    for budget in list(range(1, lo, max(1, lo // 300))) + \
+            list(range(lo - 40, lo + 3)):
+        assert _tab(image, budget, so) == _tab(image, budget), budget
+
+
 # (1.1) switch: a SWITCH table, a binary search with 64-bit pivots and
 # String dispatch (length, a byte, contents) in loops, so that the budget
 # runs out inside each kind of dispatch.
