@@ -10,8 +10,10 @@ built by tools/build_kmod.sh against konoha.ko's Module.symvers (Kbuild
 must print nothing: objtool runs on the stub objects). ONE boot per line
 (tests/kernel/guest/kjit.sh) runs every program in the interpreter, loads
 the companion, runs every program again with KONOHA_LOAD_JIT (a load
-without stubs fails), and checks a device on stubs, that the companion is
-pinned while used, and the refusal of an image without stubs.
+without stubs fails), and checks a device on stubs, examples/rot13.k on
+stubs (its read loop runs as a table, ctjit/README.md "Tables"; kchr
+checks every byte it reads back), that the companion is pinned while
+used, and the refusal of an image without stubs.
 
 Per program and line, `test_program`: the output on stubs equals the
 interpreter's (and NAME.out for conformance programs), the load results
@@ -48,7 +50,9 @@ PROGRAMS: list[tuple[str, qemu.Path, qemu.Path | None,
                      tuple[int, int, int, list[str]]]] = \
     [(n, SCRIPTS / f"{n}.k", None,
       (kconf.RUN_BUDGET, kconf.RUN_HEAP, kconf.RUN_DEPTH, []))
-     for n in NAMED]
+     for n in NAMED] + \
+    [("kjit_rot13", qemu.REPO / "examples" / "rot13.k", None,
+      (kconf.RUN_BUDGET, kconf.RUN_HEAP, kconf.RUN_DEPTH, []))]
 # Conformance programs whose `// args:` the kernel cannot honour (device
 # operations driven by `ktc run --ops`): rel -> reason.
 SKIPPED: dict[str, str] = {}
@@ -160,6 +164,7 @@ SUITE = ktest.GuestSuite(
     "kjit",
     modules=["konoha/konoha.ko"],
     files={"ktest/bin/kdrive": "build/kernel/guest/kdrive",
+           "ktest/bin/kchr": "build/kernel/guest/kchr",
            "ktest/kjit/manifest": "build/kernel/kjit/manifest",
            "ktest/kjit/nostubs.kbc": "build/kernel/kjit/nostubs.kbc"},
     build_hint="make kernel-suites",

@@ -71,6 +71,21 @@ kt_interp_with_companion() {
 	fi
 }
 
+kt_rot13_on_stubs() {
+	# examples/rot13.k on its stubs, its read loop a table: kchr checks
+	# every byte of the warm-up blocks (7777 bytes written, read back
+	# 1001 at a time; then 64 KiB blocks) against tr-style rot13, and
+	# the 64 KiB bound of one open file
+	run $KDRIVE load -j rot13 $IMG/kjit_rot13.kbc || return 1
+	rc=0
+	run /ktest/bin/kchr rot13 -b 7777 -r 1001 -n 1 -w 300 /dev/rot13 &&
+		run /ktest/bin/kchr rot13 -b 65536 -n 1 -w 20 /dev/rot13 &&
+		run /ktest/bin/kchr rot13cap /dev/rot13 || rc=1
+	run $KDRIVE unload rot13 || return 1
+	dmesg | grep 'konoha: jit: rot13:' | tail -n 1
+	return $rc
+}
+
 kt_rmmod_companion() {
 	run rmmod kjit_suite
 }
