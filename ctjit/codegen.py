@@ -199,6 +199,11 @@ class TablePlan:
     entries: list[int]
 
 
+# Iterations a table's counted copy runs as one block (table_copy): under
+# QEMU's software emulation one translation block instead of eight, and
+# one step of the counter and the cursor.  rot13's 4 KiB blocks, K's time
+# over C's: 1.25 without, 1.12 with (kprofile --stat, medians of six).
+TABLE_UNROLL = 8
 # What a tabulated iteration may run besides its charAt, its writeByte
 # and its counter (FastLoop.table_plan): moves, constants, int
 # arithmetic, compares and forward branches, none with an effect besides
@@ -3090,55 +3095,103 @@ class FastLoop(Lowering):
             self.e(f"br label %{label}")
 
     def table_copy(self):
-        """The counted copy as a table (table_plan): B, an iteration, and
-        E, the loop's own compare once the counter reaches its limit."""
-        tp, cp = self.tplan, self.cplan
-        iv, step = cp.fused
+        """The counted copy as a table (table_plan).  B, where the count
+        leads, goes on to W.  W: while TABLE_UNROLL iterations fit below
+        the counter's limit, U runs them as one block (no branch between
+        them, one translation block under QEMU; their charges are
+        subtracted together, as nothing looks at the budget in between),
+        then S runs what is left one iteration at a time (S1), and E
+        makes the loop's own compare once the counter reaches its
+        limit."""
+        tp = self.tplan
+        iv, step = self.cplan.fused
         vals = ", ".join(f"i16 {v}" for v in tp.entries)
         self.used.add(f"@{tp.name} = internal unnamed_addr constant "
                       f"[256 x i16] [{vals}], align 2")
-        self.f.label(f"{self.pfx}B")
+        pfx = self.pfx
+        self.f.label(f"{pfx}B")
+        self.e(f"br label %{pfx}W")
+        self.f.label(f"{pfx}W")
+        i = self.get(iv)
+        lim = self.load("i64", self.slot("lim", ""), "lim")
+        rem = self.t("rem")
+        # the counter is below its limit here, both >= 0: no overflow
+        self.e(f"{rem} = sub i64 {lim}, {i}")
+        big = self.t("c")
+        self.e(f"{big} = icmp sge i64 {rem}, {step * TABLE_UNROLL}")
+        self.e(f"br i1 {big}, label %{pfx}U, label %{pfx}S, {HOT_FIRST}")
+        self.f.label(f"{pfx}U")
+        self.table_steps(TABLE_UNROLL)
+        self.e(f"br label %{pfx}W")
+        self.f.label(f"{pfx}S")
+        i = self.get(iv)
+        lim = self.load("i64", self.slot("lim", ""), "lim")
+        go = self.t("c")
+        self.e(f"{go} = icmp slt i64 {i}, {lim}")
+        self.e(f"br i1 {go}, label %{pfx}S1, label %{pfx}E")
+        self.f.label(f"{pfx}S1")
+        self.table_steps(1)
+        self.e(f"br label %{pfx}S")
+        self.f.label(f"{pfx}E")
+        _, op, ops = self.insn_at[self.plan.end]
+        again = self.branch_cond(op, ops)
+        self.e(f"br i1 {again}, label %{pfx}P, "
+               f"label %{self.L(self.next_pc[self.plan.end])}")
+
+    def table_steps(self, n: int):
+        """n iterations of a table's counted copy, which the count and
+        the counter's limit allow: per iteration the String's byte at
+        the counter, its entry, the entry's byte stored at the stream's
+        cursor; then the counter and cursor moved and the charges
+        subtracted."""
+        tp = self.tplan
+        iv, step = self.cplan.fused
         i = self.get(iv)
         o = self.t("o")
         self.e(f"{o} = inttoptr i64 {self.get(self.plan.strs[tp.site])} "
                f"to ptr")
-        c = self.string_byte(o, i)
-        p = self.t("p")
-        self.e(f"{p} = getelementptr inbounds [256 x i16], ptr @{tp.name}, "
-               f"i64 0, i64 {c}")
-        ent = self.t("ent")
-        self.e(f"{ent} = load i16, ptr {p}, align 2")
-        e64 = self.t("ent")
-        self.e(f"{e64} = zext i16 {ent} to i64")
-        ch = self.t("ch")
-        self.e(f"{ch} = lshr i64 {e64}, 8")
-        nb = self.t("bud")
-        self.e(f"{nb} = sub i64 {self.bud_get()}, {ch}")
-        self.bud_put(nb)
-        by = self.t("by")
-        self.e(f"{by} = trunc i64 {e64} to i8")
         cur = self.load("i64", self.slot("cur", "w"), "cur")
-        q = self.t("p")
-        self.e(f"{q} = getelementptr inbounds i8, "
-               f"ptr {self.load('ptr', self.slot('buf', 'w'), 'buf')}, "
-               f"i64 {cur}")
-        self.store("i8", by, q, mem="sbuf")
+        buf = self.load("ptr", self.slot("buf", "w"), "buf")
+        charge = None
+        for k in range(n):
+            ik = i
+            if k:
+                ik = self.t("i")
+                self.e(f"{ik} = add i64 {i}, {step * k}")
+            c = self.string_byte(o, ik)
+            p = self.t("p")
+            self.e(f"{p} = getelementptr inbounds [256 x i16], "
+                   f"ptr @{tp.name}, i64 0, i64 {c}")
+            ent = self.t("ent")
+            self.e(f"{ent} = load i16, ptr {p}, align 2")
+            e64 = self.t("ent")
+            self.e(f"{e64} = zext i16 {ent} to i64")
+            ch = self.t("ch")
+            self.e(f"{ch} = lshr i64 {e64}, 8")
+            if charge is None:
+                charge = ch
+            else:
+                s2 = self.t("ch")
+                self.e(f"{s2} = add i64 {charge}, {ch}")
+                charge = s2
+            by = self.t("by")
+            self.e(f"{by} = trunc i64 {e64} to i8")
+            ck = cur
+            if k:
+                ck = self.t("cur")
+                self.e(f"{ck} = add nuw i64 {cur}, {k}")
+            q = self.t("p")
+            self.e(f"{q} = getelementptr inbounds i8, ptr {buf}, i64 {ck}")
+            self.store("i8", by, q, mem="sbuf")
+        nb = self.t("bud")
+        self.e(f"{nb} = sub i64 {self.bud_get()}, {charge}")
+        self.bud_put(nb)
         cur1 = self.t("cur")
-        self.e(f"{cur1} = add nuw i64 {cur}, 1")
+        self.e(f"{cur1} = add nuw i64 {cur}, {n}")
         self.store("i64", cur1, self.slot("cur", "w"))
         i1 = self.t("i")
-        self.e(f"{i1} = add i64 {i}, {step}")
+        self.e(f"{i1} = add i64 {i}, {step * n}")
         self.put(iv, i1)
-        go = self.t("c")
-        self.e(f"{go} = icmp slt i64 {i1}, "
-               f"{self.load('i64', self.slot('lim', ''), 'lim')}")
-        self.e(f"br i1 {go}, label %{self.pfx}B, label %{self.pfx}E, "
-               f"{HOT_FIRST}")
-        self.f.label(f"{self.pfx}E")
-        _, op, ops = self.insn_at[self.plan.end]
-        again = self.branch_cond(op, ops)
-        self.e(f"br i1 {again}, label %{self.pfx}P, "
-               f"label %{self.L(self.next_pc[self.plan.end])}")
 
     def loop_copy(self):
         """The loop, as Lowering.body() emits it; the counted copy's

@@ -1097,12 +1097,14 @@ def _tab(image, budget, so=None, count=16384):
 
 
 def test_ir_tables_only_for_byte_maps():
-    """TABLES's first three loops run their counted copies as tables, a
-    load of the byte and one of its entry, a store and a subtraction an
-    iteration, with no branch but the counter's; the others do not, and
+    """TABLES's first three loops run their counted copies as tables: a
+    block of TABLE_UNROLL iterations (U) and one of a single iteration
+    (S1), each iteration a load of the byte and one of its entry and a
+    store, with no compare and no call; the other loops do not, and
     with DIV0 moved off the bytes (no division by zero) the fifth one
     does too.  `-tabulate` leaves the tables out, not the counted
     copies; rot13.k's read loop gets one."""
+    n = ctjit.codegen.TABLE_UNROLL
     for src, want in ((_tables_src(), 3), (_tables_src(div0=256), 4),
                       ((ROOT / "examples" / "rot13.k").read_text(), 1)):
         image = compile_source(src, "t.k")
@@ -1110,14 +1112,16 @@ def test_ir_tables_only_for_byte_maps():
         tables = re.findall(r"^@kjit_map\d+_\d+ = internal unnamed_addr "
                             r"constant \[256 x i16\]", ir, re.M)
         assert len(tables) == want, src[:40]
-        for b in re.findall(r"^fc\d+_B:\n(?:  [^\n]*\n)+", ir, re.M):
-            if "@kjit_map" not in b:
-                continue
-            assert b.count(" = load i8,") == 1     # the String's byte
-            assert b.count(" = load i16,") == 1    # its entry
-            assert b.count("store i8 ") == 1
-            assert b.count(" = icmp ") == 1        # the counter's limit
-            assert " call " not in b
+        for label, k in (("U", n), ("S1", 1)):
+            blocks = re.findall(rf"^fc\d+_{label}:\n(?:  [^\n]*\n)+", ir,
+                                re.M)
+            assert len(blocks) == want, label
+            for b in blocks:
+                assert b.count(" = load i8,") == k     # the String's bytes
+                assert b.count(" = load i16, ptr %") == k   # their entries
+                assert b.count("@kjit_map") == k
+                assert b.count("store i8 ") == k
+                assert " icmp " not in b and " call " not in b
         off = ctjit.compile_image(image, ct="all-tabulate").ir
         assert "@kjit_map" not in off
         assert re.search(r"^fc\d+_B:", off, re.M)
