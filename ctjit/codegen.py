@@ -2683,6 +2683,13 @@ class FastLoop(Lowering):
                 "String.charAt" or list(plan.stream_sites.values()) != ["w"]:
             return None
         site, wsite = chars[0], next(iter(plan.stream_sites))
+        # the charAt reads the fused counter as the iteration began:
+        # before its ADDI (fused_counter: the one write of it, which every
+        # path through the iteration runs)
+        if cp.idx[site][0] != iv or any(
+                pc <= site and op.name == "ADDI" and ops[0] == iv
+                for pc, op, ops in body):
+            return None
         defs: set[int] = set()
         for pc, op, ops in body:
             defs |= {v for l, v in zip(op.operands, ops) if l == "A" and v >= 0}
@@ -3096,29 +3103,34 @@ class FastLoop(Lowering):
 
     def table_copy(self):
         """The counted copy as a table (table_plan).  B, where the count
-        leads, goes on to W.  W: while TABLE_UNROLL iterations fit below
-        the counter's limit, U runs them as one block (no branch between
-        them, one translation block under QEMU; their charges are
-        subtracted together, as nothing looks at the budget in between),
-        then S runs what is left one iteration at a time (S1), and E
-        makes the loop's own compare once the counter reaches its
-        limit."""
+        leads, runs one iteration (a count above 0 allows it), then W:
+        while TABLE_UNROLL more fit below the counter's limit, U runs
+        them as one block (no branch between them, one translation block
+        under QEMU; their charges are subtracted together, as nothing
+        looks at the budget in between), then S runs what is left one
+        iteration at a time (S1), and E makes the loop's own compare once
+        the counter reaches its limit."""
         tp = self.tplan
         iv, step = self.cplan.fused
         vals = ", ".join(f"i16 {v}" for v in tp.entries)
         self.used.add(f"@{tp.name} = internal unnamed_addr constant "
                       f"[256 x i16] [{vals}], align 2")
         pfx = self.pfx
+        # B: one iteration, whatever the limit: the loop's own compare is
+        # at its end (a do-while may enter with it false)
         self.f.label(f"{pfx}B")
+        self.table_steps(1)
         self.e(f"br label %{pfx}W")
         self.f.label(f"{pfx}W")
         i = self.get(iv)
         lim = self.load("i64", self.slot("lim", ""), "lim")
-        rem = self.t("rem")
-        # the counter is below its limit here, both >= 0: no overflow
-        self.e(f"{rem} = sub i64 {lim}, {i}")
+        # the counter is an index below a String's length plus a step,
+        # so adding TABLE_UNROLL steps cannot overflow (the limit can be
+        # any int: no subtraction)
+        last = self.t("i")
+        self.e(f"{last} = add i64 {i}, {step * TABLE_UNROLL}")
         big = self.t("c")
-        self.e(f"{big} = icmp sge i64 {rem}, {step * TABLE_UNROLL}")
+        self.e(f"{big} = icmp sle i64 {last}, {lim}")
         self.e(f"br i1 {big}, label %{pfx}U, label %{pfx}S, {HOT_FIRST}")
         self.f.label(f"{pfx}U")
         self.table_steps(TABLE_UNROLL)

@@ -1174,6 +1174,83 @@ def test_table_budget_sweep_is_exact(tmp_path):
         assert _tab(image, budget, so) == _tab(image, budget), budget
 
 
+# Loop shapes at the edges of FastLoop.table_plan: the charAt after the
+# counter's ADDI and the charAt at another counter (no table: the table
+# reads the fused counter as its iteration began), do-whiles entered with
+# their condition false, the second with a bound of MIN (tables: the
+# first iteration runs whatever the limit, and the limit is compared,
+# not subtracted).
+TABLE_EDGES = """\
+class T extends CharDevice {
+    T() { mode = 0666; }
+    void read(File f, OutputStream out, int count) {
+        String s = "abcdefghijklmnopqrstuvwxyz0123456789";
+        int m = count / 8;
+        int i = 0;
+        while (i < m) {
+            int d = 0;
+            if (d == 0) d = 1;
+            i = i + 1;
+            out.writeByte(s.charAt(i) + d);
+        }
+        int j = 1;
+        for (int k = 0; k < m; k++) {
+            int c = s.charAt(j);
+            if (c > 'x') c = c + 1;
+            j++;
+            out.writeByte(c);
+        }
+        int p = 5;
+        do {
+            int c = s.charAt(p);
+            if (c > 'x') c = c + 1;
+            out.writeByte(c);
+            p++;
+        } while (p < 3);
+        int low = -9223372036854775807 - 1;
+        int q = 7;
+        do {
+            int c = s.charAt(q);
+            if (c < 'c') c = c - 1;
+            out.writeByte(c);
+            q++;
+        } while (q < low);
+        for (int r = 2; r < m; r++) {
+            int c = s.charAt(r);
+            if (c == 'q') c = '!';
+            out.writeByte(c);
+        }
+    }
+}
+CharDevice.register("edge", new T());
+"""
+
+
+def test_table_edges_match_the_interpreter(tmp_path):
+    """TABLE_EDGES's loops give the interpreter's bytes and budget
+    aborts on the JIT, tables or not; the first two get no table, the
+    do-whiles and the last loop one each."""
+    image = compile_source(TABLE_EDGES, "e.k")
+    ir = ctjit.compile_image(image).ir
+    assert len(re.findall(r"^@kjit_map\d+_\d+ = ", ir, re.M)) == 3
+    so = build_so(image, str(tmp_path))
+    (tmp_path / "off").mkdir()
+    off = build_so(image, str(tmp_path / "off"), "all-tabulate")
+
+    def run(budget, stubs=None, count=256):
+        return _write_read_read(image, "edge", b"x", budget, stubs, count)
+    for count in (256, 80, 9, 1):
+        want = run(10 ** 6, count=count)
+        assert run(10 ** 6, so, count) == want, count
+        assert run(10 ** 6, off, count) == want, count
+    out = run(10 ** 6)[0][1]
+    # 32 iterations of the first two loops, one of each do-while
+    assert len(out) == 96 and out[:2] == b"cd" and out[32:34] == b"bc"
+    assert out[64:66] == b"fh" and out[66:] == b"cdefghijklmnop!rstuvwxyz012345"
+    for budget in range(1, 900, 7):
+        assert run(budget, so) == run(budget), budget
+
+
 # (1.1) switch: a SWITCH table, a binary search with 64-bit pivots and
 # String dispatch (length, a byte, contents) in loops, so that the budget
 # runs out inside each kind of dispatch.
