@@ -2655,8 +2655,9 @@ class FastLoop(Lowering):
 
     def table_plan(self) -> "TablePlan | None":
         """The counted copy as a table, or None.  A loop that reads one
-        byte c of a String with charAt at its counter and writes one byte
-        with writeByte, computing it from c alone, maps bytes: what an
+        byte c of a String with charAt at its fused counter (before the
+        counter's ADDI) and writes one byte with writeByte, computing it
+        from c alone, maps bytes: what an
         iteration writes and charges is a function of c.  So when the
         copy has a fused counter and its iterations run nothing but that
         charAt, that writeByte, the counter's ADDI, the loop's compare
