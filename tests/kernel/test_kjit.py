@@ -118,6 +118,9 @@ def prepare() -> None:
     import ctjit
     from frontend.compiler import compile_source
     KJIT.mkdir(parents=True, exist_ok=True)
+    # kchr drives examples/rot13.k on its stubs (kt_rot13_on_stubs)
+    subprocess.run(["make", "-s", "build/kernel/guest/kchr"], cwd=qemu.REPO,
+                   check=True, capture_output=True)
     images: dict[str, bytes] = {}
     lines = []
     for name, path, _, (budget, heap, depth, params) in PROGRAMS:
