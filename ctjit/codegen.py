@@ -73,6 +73,7 @@ from dataclasses import dataclass, field
 
 from frontend import opcodes as O
 from frontend.builtins import signature_params
+from frontend.checker import fold_int
 from frontend.defs import BUILTINS
 from frontend.image import (FIRST_SCRIPT_CLASS, FLAG_LAMBDA, FLAG_METHOD,
                             Image, K_INT, NATIVE_REF,
@@ -213,35 +214,11 @@ TABLE_OPS = frozenset({
     "BAND", "BOR", "BXOR", "SHL", "SHR", "USHR", "NEG", "BNOT", "NOT",
     "EQ", "NE", "LT", "LE", "JMP", "JT", "JF", "JEQ", "JNE", "JLT", "JLE",
     "JEQI", "JNEI", "JLTI", "JLEI", "JGTI", "JGEI"})
-_INT_MIN = -(1 << 63)
-
-
-def _wrap(x: int) -> int:
-    """x modulo 2^64 as a signed 64-bit int (the VM's int)."""
-    x &= (1 << 64) - 1
-    return x - (1 << 64) if x >> 63 else x
-
-
-def _int_op(name: str, a: int, b: int) -> int | None:
-    """An int instruction's result as the VM computes it (opcodes.def);
-    None for a division by zero, which throws."""
-    if name in ("DIV", "MOD"):
-        if b == 0:
-            return None
-        if a == _INT_MIN and b == -1:
-            return _INT_MIN if name == "DIV" else 0
-        q = abs(a) // abs(b)
-        q = -q if (a < 0) != (b < 0) else q
-        return q if name == "DIV" else a - b * q
-    return _wrap({"ADD": lambda: a + b, "SUB": lambda: a - b,
-                  "MUL": lambda: a * b, "ADDI": lambda: a + b,
-                  "BAND": lambda: a & b, "BOR": lambda: a | b,
-                  "BXOR": lambda: a ^ b, "SHL": lambda: a << (b & 63),
-                  "SHR": lambda: a >> (b & 63),
-                  "USHR": lambda: (a & ((1 << 64) - 1)) >> (b & 63),
-                  "EQ": lambda: int(a == b), "NE": lambda: int(a != b),
-                  "LT": lambda: int(a < b), "LE": lambda: int(a <= b)}
-                 [name]())
+# The source operator of each int instruction a table evaluates (fold_int).
+_TABLE_FOLD = {"ADD": "+", "ADDI": "+", "SUB": "-", "MUL": "*", "DIV": "/",
+               "MOD": "%", "BAND": "&", "BOR": "|", "BXOR": "^", "SHL": "<<",
+               "SHR": ">>", "USHR": ">>>", "EQ": "==", "NE": "!=", "LT": "<",
+               "LE": "<="}
 
 
 def _native_arity(n: int) -> tuple[bool, int]:
@@ -2751,11 +2728,13 @@ class FastLoop(Lowering):
                         env.get(ops[2]) if len(ops) > 2 else 0
                     if a is None or b is None:
                         return None
-                    if n in ("NEG", "BNOT", "NOT"):
-                        v = {"NEG": _wrap(-a), "BNOT": _wrap(~a),
-                             "NOT": int(not a)}[n]
+                    if n == "NOT":
+                        v = int(not a)
+                    elif n in ("NEG", "BNOT"):
+                        v = fold_int("-", 0, a) if n == "NEG" else \
+                            fold_int("^", a, -1)
                     else:
-                        v = _int_op(n, a, b)
+                        v = fold_int(_TABLE_FOLD[n], a, b)
                     if v is None:
                         return None
                     env[ops[0]] = v

@@ -2917,6 +2917,15 @@ def _fold(op, a, b):
     return _wrap(f()) if f is not None else _NC
 
 
+def fold_int(op, a, b):
+    """Binary operator op (its source form: + - * / % & | ^ << >> >>>
+    == != < <=) on two ints with the run-time rules (§6), as an int (a
+    compare gives 0 or 1); None for a zero divisor.  The JIT evaluates
+    bytecode with it (ctjit's FastLoop.table_plan)."""
+    v = _fold(op, a, b)
+    return None if v is _NC else int(v)
+
+
 def _sig_text(m):
     """`R name(P1, P2)`: a method's signature in messages."""
     return f"{m.ret} {m.name}({', '.join(str(p) for p in m.params)})"
