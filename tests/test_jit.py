@@ -794,6 +794,19 @@ def _write_read_read(image, device, data, budget, so=None, count=4096):
         return out, list(vm.log)
 
 
+def _least_budget(run) -> int:
+    """The least callback budget (below 2^20) under which run(budget),
+    a (results, log) pair, logs no abort: every call completes."""
+    lo, hi = 1, 1 << 20
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if b"abort" not in "".join(run(mid)[1]).encode():
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
 def _r13(image, budget, so=None, count=4096):
     return _write_read_read(image, "r13", b"\x01\x02\xff" * 50, budget, so,
                             count)
@@ -850,13 +863,7 @@ def test_fast_loop_budget_sweep_is_exact(tmp_path):
     fast version and coming back each time."""
     image = compile_source(_fastloop_src(), "r.k")
     so = build_so(image, str(tmp_path))
-    lo, hi = 1, 1 << 20
-    while lo < hi:      # the least budget that completes every call
-        mid = (lo + hi) // 2
-        if b"abort" not in "".join(_r13(image, mid)[1]).encode():
-            hi = mid
-        else:
-            lo = mid + 1
+    lo = _least_budget(lambda b: _r13(image, b))
     for budget in list(range(1, lo, max(1, lo // 150))) + \
             list(range(lo - 60, lo + 3)):
         assert _r13(image, budget, so) == _r13(image, budget), budget
@@ -1012,13 +1019,7 @@ def test_counted_copy_budget_sweep_is_exact(tmp_path):
     iterations as the budget covers, then the checked version goes on."""
     image = compile_source(_counted_src(), "c.k")
     so = build_so(image, str(tmp_path))
-    lo, hi = 1, 1 << 20
-    while lo < hi:      # the least budget that completes every call
-        mid = (lo + hi) // 2
-        if b"abort" not in "".join(_cnt(image, mid)[1]).encode():
-            hi = mid
-        else:
-            lo = mid + 1
+    lo = _least_budget(lambda b: _cnt(image, b))
     for budget in list(range(1, lo, max(1, lo // 200))) + \
             list(range(lo - 40, lo + 3)):
         assert _cnt(image, budget, so) == _cnt(image, budget), budget
@@ -1161,13 +1162,7 @@ def test_table_budget_sweep_is_exact(tmp_path):
     iteration charges."""
     image = compile_source(_tables_src(div0=256), "t.k")
     so = build_so(image, str(tmp_path))
-    lo, hi = 1, 1 << 20
-    while lo < hi:      # the least budget that completes every call
-        mid = (lo + hi) // 2
-        if b"abort" not in "".join(_tab(image, mid)[1]).encode():
-            hi = mid
-        else:
-            lo = mid + 1
+    lo = _least_budget(lambda b: _tab(image, b))
     assert lo > 5000
     for budget in list(range(1, lo, max(1, lo // 300))) + \
             list(range(lo - 40, lo + 3)):
