@@ -105,7 +105,10 @@ def _ops_help() -> str:
                  'advances it. The end of\nthe operations waits for every '
                  'background one; when every operation waits and\nno timer '
                  'is due, the run stops: `deadlock: every operation waits`, '
-                 'exit status 2.\nBetween two operations each background '
+                 'exit status 2;\nwhen only a poll that wakes itself (its '
+                 'poll() wakes a queue it waits on) can\nrun, 10000 times in '
+                 'a row, it stops with `livelock: ...`, exit status 2.\n'
+                 'Between two operations each background '
                  'one resumes at most 1000 times and the\ntimers due fire '
                  'at most 1000 times: ones that keep waking each other do '
                  'not\nhold up the next operation.')

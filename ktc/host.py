@@ -54,7 +54,9 @@ operation, what that operation woke (`settle`), so `Background` results
 are up to date when it returns.  `vm.wait(ms)` advances the virtual time
 of timers and `awaitFor`; `vm.sync()` waits for every background
 operation.  When an operation must end but every one waits and no timer
-is due, the VM stops (status 2): `Deadlock` here.
+is due, the VM stops (status 2): `Deadlock` here; when only a poll that
+wakes itself can run (10,000 times in a row), it stops too (`livelock:
+...`, `Stopped` here).
 
 `VM` and `DeviceFile` have a method per operation of the table, made from
 its line (`VM.op(name, ...)` underneath): `vm.ioctl(fd, cmd, arg=0)`,
@@ -86,8 +88,8 @@ class VMError(Exception):
 
 class Stopped(VMError):
     """(1.1) The VM stopped the simulation with status 2 and a one-line
-    report on stderr (`report`): a deadlock, or timers that restart
-    without delay forever."""
+    report on stderr (`report`): a deadlock, timers that restart without
+    delay forever, or a poll that keeps waking itself (a livelock)."""
 
     def __init__(self, report: str):
         self.report = report
@@ -376,7 +378,7 @@ class VM:
             status = None
         if status == EXIT_RUNTIME and report.startswith("deadlock:"):
             return Deadlock(report.strip())
-        if status == EXIT_RUNTIME and report.startswith("abort: timers"):
+        if status == EXIT_RUNTIME and report.startswith(("abort: timers", "livelock:")):
             return Stopped(report.strip())
         return VMError("the VM exited: " + report.strip())
 

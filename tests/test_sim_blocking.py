@@ -373,6 +373,37 @@ def test_a_poll_that_wakes_itself_lets_the_next_operations_run(run):
                               "&1 mask 1"]
 
 
+LIVELOCK = ("livelock: a poll keeps waking itself (its poll() wakes a queue "
+            "it waits on)\n")
+
+
+def test_a_poll_that_only_wakes_itself_is_a_livelock(run):
+    # Linux's poll(2) would spin until its timeout or a signal; with no
+    # other operation to run, the simulation stops after 10,000 such
+    # steps in a row instead of hanging
+    status, out, err = run(SELF_WAKE, "open kself; poll $", timeout=60)
+    assert (status, err) == (2, LIVELOCK)
+    assert lines(out) == ["> open kself", "fd 3", "> poll $"]
+    # in the background: the end of the operations (`sync`) stops there
+    status, out, err = run(SELF_WAKE, "open kself; &poll $; ioctl $ 0",
+                           timeout=60)
+    assert (status, err) == (2, LIVELOCK)
+    assert lines(out) == ["> open kself", "fd 3", "> &poll $",
+                          "> ioctl $ 0", "result 1001"]
+
+
+def test_a_poll_that_wakes_itself_until_it_is_ready_ends(run):
+    # 9,999 polls that wake themselves, then IN: not a livelock (the
+    # 10,000-step limit counts the steps that ran only such polls)
+    source = SELF_WAKE.replace("return ready > 0 ? Poll.IN : 0;",
+                               "return polls >= 10000 ? Poll.IN : 0;")
+    status, out, err = run(source, "open kself; poll $; ioctl $ 0",
+                           timeout=120)
+    assert (status, err) == (0, ""), err
+    assert lines(out) == ["> open kself", "fd 3", "> poll $", "mask 1",
+                          "> ioctl $ 0", "result 10000"]
+
+
 def test_background_operations_waking_each_other_let_a_write_end_them(run):
     status, out, err = run(PING_PONG, "open kpp; open kpp; &read 3 10; "
                            "&read 4 10; ioctl 3 0; write 3 go; sync; "

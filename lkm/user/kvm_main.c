@@ -60,7 +60,8 @@
  * answer is its ok/err line, printed when it ends; if it waits, the
  * runnable operations run meanwhile, and when none can run and no timer
  * or timeout is due, the run is a deadlock: "deadlock: every operation
- * waits" on stderr, exit status 2.  `&OP` starts background operation N
+ * waits" on stderr, exit status 2 (and when only polls that wake
+ * themselves can run, a livelock: see sched_step()).  `&OP` starts background operation N
  * (counted from 1) and answers at once; it runs at the next `settle` or
  * command, and its own answer comes, when it ends, as a line "&N ok ..."
  * or "&N err ERRNO" among the output lines of whichever command is
@@ -377,6 +378,7 @@ struct task {
 	struct sim_wq *wq;		/* waiting on, or NULL */
 	struct poll_ent *polls;		/* a poll's registrations */
 	bool poll_woken;		/* a registered queue was woken */
+	bool spinning;			/* runnable: its own poll woke it */
 	bool killed;			/* at quit: waits end, fatally */
 	uint64_t round;			/* the round resumes counts in */
 	unsigned int resumes;		/* resumed in that round */
@@ -442,6 +444,7 @@ static unsigned int round_fires;
 static void make_runnable(struct task *t)
 {
 	t->state = TASK_RUNNABLE;
+	t->spinning = false;
 	t->next_run = NULL;
 	if (run_tail)
 		run_tail->next_run = t;
@@ -729,6 +732,28 @@ static bool fire_due(struct kvm *vm, bool runaway)
 }
 
 /*
+ * A poll whose callback wakes a queue it registered on is runnable again
+ * at once (serve_poll()), as Linux's poll(2) loops without sleeping.
+ * While an operation must end (sched_step()), steps that run only such
+ * polls change nothing but what their poll callbacks change: after
+ * SIM_SPIN_STEPS_MAX of them in a row, with no other operation run and
+ * nothing fired in between, the run stops ("livelock: a poll keeps
+ * waking itself", status 2), where the kernel's poll(2) would spin until
+ * its timeout or a signal.  Each command starts the count anew.
+ */
+#define SIM_SPIN_STEPS_MAX	10000
+static unsigned int spin_steps;
+
+static void livelock(void)
+{
+	fflush(stdout);
+	fputs("livelock: a poll keeps waking itself (its poll() wakes a "
+	      "queue it waits on)\n", stderr);
+	fflush(stderr);
+	_exit(2);
+}
+
+/*
  * One step while an operation must end (the foreground one, or every
  * background one for sync): the head of the run list runs, whatever its
  * share, or what is due fires.  The run list is first come, first
@@ -738,9 +763,13 @@ static bool fire_due(struct kvm *vm, bool runaway)
 static bool sched_step(struct kvm *vm)
 {
 	if (run_head) {
+		spin_steps = run_head->spinning ? spin_steps + 1 : 0;
+		if (spin_steps > SIM_SPIN_STEPS_MAX)
+			livelock();
 		run_one(&run_head, NULL);
 		return true;
 	}
+	spin_steps = 0;
 	return fire_due(vm, true);
 }
 
@@ -749,6 +778,7 @@ static void next_round(void)
 {
 	settle_round++;
 	round_fires = 0;
+	spin_steps = 0;
 }
 
 /*
@@ -1349,6 +1379,7 @@ static int serve_poll(struct kvm *vm, const struct serve_op *op,
 			/* its registrations went with the wake-up */
 			poll_unlink(t);
 			make_runnable(t);
+			t->spinning = true;
 			task_yield(t, TASK_RUNNABLE);
 			continue;
 		}
