@@ -1162,11 +1162,16 @@ class Checker:
 
     def stmt_VarDecl(self, s):
         """A local declaration: its type is declared or inferred (`var`), the
-        initialiser is checked before the name is in scope (so `int x = x;`
-        finds no `x`), and the local is definitely assigned only when it has an
-        initialiser. A `final` local needs one (E0501)."""
+        initialiser is checked before the local is declared, with its name in
+        `initialising`: as in Java the local is in scope there but not yet
+        assigned, so `int x = x + 1;` is E0402 even where a global or field `x`
+        exists (expr_Name), and a lambda there cannot use it (E0606). The local
+        is definitely assigned only when it has an initialiser. A `final` local
+        needs one (E0501)."""
         if s.type is None:
+            self.initialising.append(s.name)
             t = self.check_value(s.init)
+            self.initialising.pop()
             t = self.var_type_from(t, s.init, s.name)
         else:
             t = self.resolve_type(s.type, what="a variable")
@@ -1635,6 +1640,15 @@ class Checker:
         sym = self.lookup_name(e.name)
         e.ref = sym
         if self.used_in_own_initialiser(e.name, sym, e.span):
+            return T.ERROR
+        if e.name in self.initialising and not isinstance(sym, LocalVar):
+            # the local being declared: in scope, never assigned yet
+            self.error("E0402", f"variable `{e.name}` might not have been assigned", e.span,
+                       notes=[f"this is the local `{e.name}` being declared: its initialiser "
+                              "runs before it is assigned; "
+                              + (f"the field is `this.{e.name}`" if isinstance(sym, FieldInfo)
+                                 else f"to use another `{e.name}`, give the local a "
+                                 "name of its own")])
             return T.ERROR
         if isinstance(sym, LocalVar):
             self.read_locals.add(sym)
