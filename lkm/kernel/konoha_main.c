@@ -57,6 +57,31 @@ struct workqueue_struct *konoha_wq;
  * konoha_scripts_lock, which the script's lock does not exclude; a print
  * racing the end of the init is logged either way.
  */
+/*
+ * __ratelimit() for one of a script's limits, what naming its lines.  The
+ * kernel's own note of refused lines ("host_log: 12 callbacks
+ * suppressed") would name this file's function, not the script: the
+ * limits keep their count (RATELIMIT_MSG_ON_RELEASE, and they are never
+ * released), and the first line let through after some were refused is
+ * preceded by "SCRIPT: WHAT suppressed: N".
+ */
+static bool script_ratelimit(struct konoha_script *s,
+			     struct ratelimit_state *rs, const char *what)
+{
+	unsigned long flags;
+	int missed;
+
+	if (!__ratelimit(rs))
+		return false;
+	raw_spin_lock_irqsave(&rs->lock, flags);
+	missed = rs->missed;
+	rs->missed = 0;
+	raw_spin_unlock_irqrestore(&rs->lock, flags);
+	if (missed)
+		pr_warn("%s: %s suppressed: %d\n", s->name, what, missed);
+	return true;
+}
+
 static void host_output(void *ctx, const char *buf, size_t len)
 {
 	struct konoha_script *s = ctx;
@@ -66,7 +91,8 @@ static void host_output(void *ctx, const char *buf, size_t len)
 		nl = memchr(buf, '\n', len);
 		if (!nl)
 			nl = buf + len;
-		if (READ_ONCE(s->live) && !__ratelimit(&s->print_rs))
+		if (READ_ONCE(s->live) &&
+		    !script_ratelimit(s, &s->print_rs, "print lines"))
 			break;
 		pr_info("%s: %.*s\n", s->name, (int)(nl - buf), buf);
 		if (nl == buf + len)
@@ -122,7 +148,7 @@ static void host_log(void *ctx, const char *line, size_t len)
 
 	/* a report begins with an unindented line; its trace lines follow */
 	if (!len || line[0] != ' ')
-		s->log_shown = __ratelimit(&s->log_rs);
+		s->log_shown = script_ratelimit(s, &s->log_rs, "reports");
 	if (s->log_shown)
 		konoha_log_line(0, s->name, "", line, len);
 }

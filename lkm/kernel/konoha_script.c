@@ -306,6 +306,9 @@ int konoha_script_load(struct load_req *rq)
 	spin_lock_init(&s->pending_lock);
 	ratelimit_state_init(&s->log_rs, 5 * HZ, 10);
 	ratelimit_state_init(&s->print_rs, 5 * HZ, KONOHA_PRINT_BURST);
+	/* the count of refused lines is logged with the script's name */
+	ratelimit_set_flags(&s->log_rs, RATELIMIT_MSG_ON_RELEASE);
+	ratelimit_set_flags(&s->print_rs, RATELIMIT_MSG_ON_RELEASE);
 	INIT_WORK(&s->release_work, konoha_release_work);
 	INIT_DELAYED_WORK(&s->timer_work, script_timer_work);
 	s->img = img;
