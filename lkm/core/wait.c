@@ -506,8 +506,11 @@ static void timer_unlist(struct kvm *vm, struct kobj *t)
 }
 
 /*
- * Timer.start (period_ms 0) and every: (re)starts t, due ms from now.
- * ms outside the method's range throws IllegalArgumentException.
+ * Timer.start (period_ms 0) and every: (re)starts t, due ms from now, or
+ * (1.1) in the init ms after the init ends: its due time is kept as that
+ * offset until kvm_timers_init_done() (a slow init must not leave a
+ * periodic timer behind, to run its missed periods in a burst).  ms
+ * outside the method's range throws IllegalArgumentException.
  */
 int kvm_timer_start(struct kvm *vm, struct kobj *t, int64_t ms, bool every)
 {
@@ -536,7 +539,8 @@ int kvm_timer_start(struct kvm *vm, struct kobj *t, int64_t ms, bool every)
 		vm->timers[vm->ntimers++] = t;
 		ti->f[KF_TIMER_ACTIVE].i = 1;
 	}
-	ti->f[KF_TIMER_DUE].i = now_ns(vm) + ms * 1000000;
+	ti->f[KF_TIMER_DUE].i = (vm->init_done ? now_ns(vm) : 0) +
+		ms * 1000000;
 	ti->f[KF_TIMER_PERIOD].i = every ? ms * 1000000 : 0;
 	ti->f[KF_TIMER_SEQ].i = ++vm->timer_seq;
 	timers_arm(vm);
@@ -708,8 +712,16 @@ void kvm_stop_timers(struct kvm *vm)
 		vm->host.timer_arm(vm->host.ctx, INT64_MAX);
 }
 
-/* After a successful init: the timers it started may fire now. */
+/*
+ * After a successful init: the timers it started count their delays from
+ * now (kvm_timer_start()) and may fire.
+ */
 void kvm_timers_init_done(struct kvm *vm)
 {
+	int64_t now = now_ns(vm);
+	uint32_t i;
+
+	for (i = 0; i < vm->ntimers; i++)
+		((struct kinst *)vm->timers[i])->f[KF_TIMER_DUE].i += now;
 	timers_arm(vm);
 }

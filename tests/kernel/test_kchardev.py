@@ -54,7 +54,8 @@ import ktest
 import qemu
 from kimages import IMAGES, compile_scripts, guest_files
 
-SCRIPTS = ["kwait", "kwait_timer", "kwait_spin", "kwait_badinit"]
+SCRIPTS = ["kwait", "kwait_timer", "kwait_spin", "kwait_badinit",
+           "kwait_slowinit"]
 EXCHANGES = int(os.environ.get("KCHARDEV_EXCHANGES", "10000"))
 ENV_FILE = qemu.BUILD / "kernel" / "kchardev.env"
 

@@ -287,6 +287,24 @@ kt_failed_init_timers_never_fire() {
 	echo "no timer of the failed init fired in 1 s"
 }
 
+kt_slow_init_timers_start_at_its_end() {
+	# every(10) armed in an init that then holds the script for 900 ms:
+	# its first run is due 10 ms after the init's end, so just after the
+	# load it has run a few times (the time kload takes to answer and to
+	# start again), not the init's 90 periods in a burst.
+	run $KLOAD load -n kwait_slowinit $IMG/kwait_slowinit.kbc || return 1
+	n=$($KLOAD ioctl /dev/kwslow 0x7701 0)
+	echo "runs just after the load: $n"
+	[ -n "$n" ] && [ "$n" -lt 45 ] ||
+		{ echo "the init's periods ran in a burst"; return 1; }
+	sleep 1
+	n=$($KLOAD ioctl /dev/kwslow 0x7702 0)
+	echo "runs 1 s later: $n"
+	[ "$n" -ge 20 ] ||
+		{ echo "want 20 runs or more of a 10 ms timer in 1 s"; return 1; }
+	run $KLOAD unload kwait_slowinit
+}
+
 kt_unload_all_and_rmmod() {
 	run $KLOAD unload kwait && run $KLOAD unload fifo || return 1
 	allocs_are_zero "after every script is unloaded" || return 1
