@@ -146,7 +146,10 @@ int kvm_device_register(struct kvm *vm, struct kobj *nameobj,
 		err = vm->host.dev_add(vm->host.ctx, d);
 		if (err) {
 			kvm_mem_free(vm, d, sizeof(*d));
-			snprintf(msg, sizeof(msg), "cannot create device %s",
+			/* (1.1) EEXIST: any node of that name (§9.3) */
+			snprintf(msg, sizeof(msg), err == -EEXIST ?
+				 "/dev/%s already exists" :
+				 "cannot create device %s",
 				 (const char *)name->b);
 			return kvm_throw_deverr(vm, err < 0 ? -err : EIO, msg);
 		}

@@ -257,9 +257,10 @@ kt_squatting_a_node_is_eexist() {
 	echo "$out"
 	expect_eq "$rc" 17 "exit status (EEXIST) of the squatting load" || return 1
 	for n in zero tty kmsg console; do
-		echo "$out" | grep -q "refused $n errno 17" ||
-			dmesg | grep -q "squat: refused $n errno 17" ||
-			{ echo "no 'refused $n errno 17'"; return 1; }
+		m="refused $n errno 17: /dev/$n already exists"
+		echo "$out" | grep -q "$m" ||
+			dmesg | grep -q "squat: $m" ||
+			{ echo "no '$m'"; return 1; }
 	done
 	for n in null zero tty kmsg console; do
 		if [ -e /sys/class/konoha/$n ]; then

@@ -108,7 +108,7 @@ kt_names_taken() {
 	expect_status 17 $KLOAD load $IMG/konoha_ops.kbc &&
 		grep 'already loaded' /tmp/expect.out &&
 		expect_status 17 $KLOAD load -n other $IMG/konoha_ops.kbc &&
-		grep 'cannot create device kops' /tmp/expect.out &&
+		grep '/dev/kops already exists' /tmp/expect.out &&
 		expect_status 22 $KLOAD load -n 'bad name' $IMG/konoha_ops.kbc
 }
 
