@@ -235,44 +235,6 @@ def test_run_ops_speaks_the_table(tmp_path):
         assert r.returncode == 1 and message in r.stderr, (bad, r.stderr)
 
 
-ERRNO_IOCTLS = """
-class C extends CharDevice {
-    int ioctl(File f, int cmd, int arg) { return -arg; }
-}
-class D extends Device {
-    int ioctl(int cmd, int arg) { return -arg; }
-}
-CharDevice.register("negc", new C());
-Device.register("negd", new D());
-"""
-
-
-def test_run_ops_ioctl_results_in_the_errno_range_are_errors(tmp_path):
-    # ioctl(2) returns them to a process as -1 with errno set: the
-    # simulation answers with that error, not with the number (an errno
-    # outside 1..133 is EIO first, as in the kernel)
-    need_vm()
-    src = tmp_path / "neg.k"
-    src.write_text(ERRNO_IOCTLS)
-    for dev in ("negc", "negd"):
-        r = ktc("run", str(src), "--ops", f"open {dev}; ioctl $ 1 22; "
-                "ioctl $ 1 200; ioctl $ 1 4095; ioctl $ 1 4096; ioctl $ 1 -7")
-        assert r.returncode == 0, r.stderr
-        assert r.stdout.splitlines()[2:] == [
-            "> ioctl $ 1 22", "error EINVAL (22): Invalid argument",
-            "> ioctl $ 1 200", "error EIO (5): Input/output error",
-            "> ioctl $ 1 4095", "error EIO (5): Input/output error",
-            "> ioctl $ 1 4096", "result -4096",
-            "> ioctl $ 1 -7", "result 7"], dev
-    # the library raises it, as fcntl.ioctl does on a device
-    with host.VM.from_source(ERRNO_IOCTLS, "neg.k") as vm:
-        f = vm.open("negc")
-        with pytest.raises(OSError) as e:
-            f.ioctl(1, 1)
-        assert e.value.errno == 1
-        assert f.ioctl(1, -3) == 3
-
-
 # ---- kdrive, on the host ---------------------------------------------------------
 
 @pytest.fixture(scope="module")

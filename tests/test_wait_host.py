@@ -215,7 +215,7 @@ class D extends CharDevice {
     }
     int ioctl(File f, int cmd, int arg) {
         int r = 0;
-        try { r = depth(arg); } catch (Exception e) { r = 1000; }
+        try { r = depth(arg); } catch (Exception e) { r = -1; }
         go = true;
         q.wakeAll();
         return r;
@@ -241,5 +241,5 @@ def test_jit_call_runs_deep_while_another_call_waits(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
     assert (r.returncode, r.stderr) == (0, "")
     assert r.stdout.splitlines() == [
-        "> open d", "fd 3", "> &read 3 10", "> ioctl 3 1 200", "result 1000",
+        "> open d", "fd 3", "> &read 3 10", "> ioctl 3 1 200", "result -1",
         '&1 1 bytes "r"', "> sync", "> close 3", "closed"]

@@ -37,8 +37,7 @@
  *	read FD [COUNT]		ok N HEX	(ok 0 - at EOF)
  *	readall FD		ok N HEX
  *	write FD [HEX]		ok N		("-" writes nothing)
- *	ioctl FD CMD [ARG]	ok RESULT	(ARG @HEX: ok RESULT HEX, err E HEX;
- *						 RESULT -4095..-1: err -RESULT)
+ *	ioctl FD CMD [ARG]	ok RESULT	(ARG @HEX: ok RESULT HEX, err E HEX)
  *	lseek FD OFF [WHENCE]	ok POS		(0|set, 1|cur, 2|end, or any N)
  *	pread FD COUNT OFF	ok N HEX	(the position stays)
  *	pwrite FD OFF [HEX]	ok N		(the position stays)
@@ -1460,13 +1459,6 @@ static int serve_ioctl(struct kvm *vm, const struct serve_op *op,
 	(void)op;
 	err = kdev_ioctl(a->of->f, (unsigned int)a->in[0], a->in[1],
 			 a->of->pos, file_flags(a->of), &um, &r->value);
-	/*
-	 * A result in -4095..-1 (kdev_ioctl_result() made it a user errno)
-	 * reaches a process as that errno, as the C library reads ioctl(2)'s
-	 * return: the answer is the error, not a number.
-	 */
-	if (!err && r->value < 0 && r->value >= -4095)
-		err = (int)r->value;
 	if (a->ubuf) {
 		/* handed over: serve_command() prints and frees it */
 		r->bytes = a->ubuf;
