@@ -1699,6 +1699,16 @@ class Checker:
                 return sym
         return None
 
+    @staticmethod
+    def builtin_value_note(name, params, exp) -> str:
+        """The note of E0215 for `x.name`, a built-in method used as a value
+        (params: its parameter types): a lambda calls it where a Func is
+        expected, else it was meant to be called."""
+        call = f"{name}({'' if not params else '...'})"
+        if isinstance(exp, T.FuncType):
+            return f"a lambda can call it: `({'' if not exp.params else '...'}) -> x.{call}`"
+        return f"call it: `{call}`"
+
     def expr_Member(self, e, exp):
         """`obj.name` used as a value: `Errno.X` is an int constant (its value is
         recorded as `e.ref`, for folding and the emitter), a static method of a
@@ -1749,7 +1759,8 @@ class Checker:
             m = t.info.lookup_method(e.name)
             if m is not None:
                 if m.native_id is not None:
-                    self.error("E0215", f"built-in method `{m.qualname}` is not a value", e.span)
+                    self.error("E0215", f"built-in method `{m.qualname}` is not a value", e.span,
+                               notes=[self.builtin_value_note(e.name, m.params, exp)])
                     return T.ERROR
                 e.ref = m
                 return m.func_type()
@@ -1763,12 +1774,17 @@ class Checker:
                 e.ref = m
                 return m.func_type()
         if isinstance(t, T.ArrayType) and e.name in self.bs.array_methods:
-            self.error("E0215", f"built-in method `Array.{e.name}` is not a value", e.span)
+            self.error("E0215", f"built-in method `Array.{e.name}` is not a value", e.span,
+                       notes=[self.builtin_value_note(
+                           e.name, self.bs.array_methods[e.name].params, exp)])
             return T.ERROR
         if isinstance(t, T.MapType) and e.name in self.bs.map_methods:
             self.error("E0215", f"built-in method `Map.{e.name}` is not a value", e.span)
             return T.ERROR
-        self.error("E0213", f"no field `{e.name}` on type `{t}`", e.name_span)
+        notes = []
+        if isinstance(t, T.ArrayType) and e.name == "length":
+            notes = ["an array's length is its `size()`"]
+        self.error("E0213", f"no field `{e.name}` on type `{t}`", e.name_span, notes=notes)
         return T.ERROR
 
     def static_method(self, q, name):
