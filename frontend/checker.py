@@ -32,6 +32,9 @@ cascades from it.  Flow analysis (reachability, definite assignment,
 """
 from __future__ import annotations
 
+import errno as _errno
+import sys as _sys
+
 from . import ast as A
 from . import types as T
 from .builtins import FIRST_SCRIPT_CLASS_ID, POLL_BITS, install
@@ -40,6 +43,16 @@ from .devicecheck import device_warnings
 from .symbols import ClassInfo, FieldInfo, FuncInfo, GlobalInfo, LambdaInfo, LocalVar, MethodInfo, ProgramInfo
 from .symbols import IfaceMethod, InterfaceInfo
 
+
+
+def _errno_number_note(name: str) -> list[str]:
+    """(E0213) For `Errno.NAME` that `Errno` lacks but Linux has: its
+    number, which a script may write instead (DeviceError takes any int)."""
+    n = getattr(_errno, name, None) if _sys.platform.startswith("linux") else None
+    if not name.startswith("E") or not isinstance(n, int):
+        return []
+    return [f"`Errno` names only some of Linux's errnos; {name} is {n}: "
+            f"`new DeviceError({n}, ...)`"]
 
 class _All:
     """The definite-assignment set of an unreachable point: every variable.
@@ -1721,7 +1734,8 @@ class Checker:
             if isinstance(q, Namespace) and q.name == "Errno":
                 v = self.bs.errnos.get(e.name)
                 if v is None:
-                    self.error("E0213", f"no errno constant `Errno.{e.name}`", e.name_span)
+                    self.error("E0213", f"no errno constant `Errno.{e.name}`", e.name_span,
+                               notes=_errno_number_note(e.name))
                     return T.ERROR
                 e.ref = v
                 return T.INT
