@@ -59,7 +59,7 @@ static bool split_entry(const char *p, const char *end, size_t *name_len,
 int kvm_params_check(const char *blob, size_t len, char *err,
 		     size_t errlen)
 {
-	const char *p = blob, *end = blob + len, *val, *next, *q, *v2, *n2;
+	const char *p = blob, *end, *val, *next, *q, *v2, *n2;
 	size_t nl, vl, nl2, vl2;
 	uint32_t count = 0;
 
@@ -68,6 +68,10 @@ int kvm_params_check(const char *blob, size_t len, char *err,
 			 (unsigned int)KVM_PARAMS_BLOB_MAX);
 		return -EINVAL;
 	}
+	/* none given: blob may be NULL, and NULL + 0 is undefined */
+	if (!len)
+		return 0;
+	end = blob + len;
 	while (p < end) {
 		if (++count > KVM_PARAMS_MAX) {
 			snprintf(err, errlen, "more than %u parameters",
@@ -145,11 +149,15 @@ int kvm_set_params(struct kvm *vm, const char *blob, size_t len, char *err,
 bool kvm_param_find(const struct kvm *vm, const uint8_t *name, size_t n,
 		    const char **val, size_t *val_len, size_t *scanned)
 {
-	const char *p = vm->params, *end = p + vm->params_len, *v, *next;
+	const char *p = vm->params, *end, *v, *next;
 	size_t nl, vl;
 
 	*scanned = 0;
-	while (p && p < end) {
+	/* none given (NULL: NULL + 0 would be undefined) */
+	if (!p)
+		return false;
+	end = p + vm->params_len;
+	while (p < end) {
 		split_entry(p, end, &nl, &v, &vl, &next);
 		*scanned += (size_t)(next - p);
 		if (nl == n && !memcmp(p, name, n)) {
