@@ -42,22 +42,6 @@ struct workqueue_struct *konoha_wq;
 /* ---- the host of a VM ------------------------------------------------------ */
 
 /*
- * print(): one log line per line of output.  Called under the script's
- * lock, by the script; a NUL in the output ends its line early.
- *
- * The init's output is logged whole: only CAP_SYS_ADMIN loads a script,
- * and the kernel conformance suite reads its results there.  Once the
- * script is live, its prints come from callbacks that any user of a
- * 0666 device can trigger, so they pass through a per-script limit of
- * KONOHA_PRINT_BURST lines per 5 s (the budget bounds the bytes of one
- * call, not the calls).  Once the limit refuses a line, the rest of
- * that print is dropped with it: a single print of megabytes of newlines
- * would otherwise ask the limiter once per line, far more work than the
- * budget charged for the bytes.  READ_ONCE: live is written under
- * konoha_scripts_lock, which the script's lock does not exclude; a print
- * racing the end of the init is logged either way.
- */
-/*
  * __ratelimit() for one of a script's limits, what naming its lines.  The
  * kernel's own note of refused lines ("host_log: 12 callbacks
  * suppressed") would name this file's function, not the script: the
@@ -82,6 +66,22 @@ static bool script_ratelimit(struct konoha_script *s,
 	return true;
 }
 
+/*
+ * print(): one log line per line of output.  Called under the script's
+ * lock, by the script; a NUL in the output ends its line early.
+ *
+ * The init's output is logged whole: only CAP_SYS_ADMIN loads a script,
+ * and the kernel conformance suite reads its results there.  Once the
+ * script is live, its prints come from callbacks that any user of a
+ * 0666 device can trigger, so they pass through a per-script limit of
+ * KONOHA_PRINT_BURST lines per 5 s (the budget bounds the bytes of one
+ * call, not the calls).  Once the limit refuses a line, the rest of
+ * that print is dropped with it: a single print of megabytes of newlines
+ * would otherwise ask the limiter once per line, far more work than the
+ * budget charged for the bytes.  READ_ONCE: live is written under
+ * konoha_scripts_lock, which the script's lock does not exclude; a print
+ * racing the end of the init is logged either way.
+ */
 static void host_output(void *ctx, const char *buf, size_t len)
 {
 	struct konoha_script *s = ctx;

@@ -61,11 +61,11 @@
  * runnable operations run meanwhile, and when none can run and no timer
  * or timeout is due, the run is a deadlock: "deadlock: every operation
  * waits" on stderr, exit status 2 (and when only polls that wake
- * themselves can run, a livelock: see sched_step()).  `&OP` starts background operation N
- * (counted from 1) and answers at once; it runs at the next `settle` or
- * command, and its own answer comes, when it ends, as a line "&N ok ..."
- * or "&N err ERRNO" among the output lines of whichever command is
- * running then.  `settle` runs every runnable operation (those that
+ * themselves can run, a livelock: see sched_step()).  `&OP` starts
+ * background operation N (counted from 1) and answers at once; it runs
+ * at the next `settle` or command, and its own answer comes, when it
+ * ends, as a line "&N ok ..." or "&N err ERRNO" among the output lines
+ * of whichever command is running then.  `settle` runs every runnable operation (those that
  * wake-ups made runnable after the last command ended, so their lines
  * come after that command's answer) until none can run; every command
  * settles first too.  Settling is fair to the commands to come: between
