@@ -44,7 +44,6 @@ from .symbols import ClassInfo, FieldInfo, FuncInfo, GlobalInfo, LambdaInfo, Loc
 from .symbols import IfaceMethod, InterfaceInfo
 
 
-
 def _errno_number_note(name: str) -> list[str]:
     """(E0213) For `Errno.NAME` that `Errno` lacks but Linux has: its
     number, which a script may write instead (DeviceError takes any int)."""
@@ -53,6 +52,7 @@ def _errno_number_note(name: str) -> list[str]:
         return []
     return [f"`Errno` names only some of Linux's errnos; {name} is {n}: "
             f"`new DeviceError({n}, ...)`"]
+
 
 class _All:
     """The definite-assignment set of an unreachable point: every variable.
