@@ -1178,7 +1178,7 @@ class Checker:
         initialiser is checked before the local is declared, with its name in
         `initialising`: as in Java the local is in scope there but not yet
         assigned, so `int x = x + 1;` is E0402 even where a global or field `x`
-        exists (expr_Name), and a lambda there cannot use it (E0606). The local
+        exists, and a lambda there cannot use it (E0606: used_in_own_initialiser). The local
         is definitely assigned only when it has an initialiser. A `final` local
         needs one (E0501)."""
         if s.type is None:
@@ -1627,18 +1627,29 @@ class Checker:
                 return m
         return self.info.top.get(name)
 
-    def used_in_own_initialiser(self, name, sym, span) -> bool:
-        """(E0606) Whether a lambda names the local whose initialiser it is
-        in, as a value or as a callee (an error, reported here). That local
-        is not in scope there yet: the name would find a global, a function
-        or nothing, never the local the writer meant, so say why instead of
-        silently using the other one (or E0100)."""
-        if self.fn is None or self.fn.lam is None or name not in self.initialising or \
-                isinstance(sym, LocalVar):
+    def used_in_own_initialiser(self, name, sym, span, value=False) -> bool:
+        """Whether a name in a local's initialiser names that local (an
+        error, reported here; `initialising`). That local is not assigned
+        there: the name would find a global, a field, a function or nothing,
+        never the local the writer meant, so say why instead of silently
+        using the other one (or E0100). In a lambda, as a value or as a
+        callee: E0606. Elsewhere, as a value (value): E0402, as in Java; a
+        callee there is looked up as before."""
+        if name not in self.initialising or isinstance(sym, LocalVar):
             return False
-        self.error("E0606", f"a lambda cannot use `{name}` in its own initialiser", span,
-                   notes=[f"`{name}` is not assigned until its initialiser has run; "
-                          "use a global or a field"])
+        if self.fn is not None and self.fn.lam is not None:
+            self.error("E0606", f"a lambda cannot use `{name}` in its own initialiser", span,
+                       notes=[f"`{name}` is not assigned until its initialiser has run; "
+                              "use a global or a field"])
+            return True
+        if not value:
+            return False
+        self.error("E0402", f"variable `{name}` might not have been assigned", span,
+                   notes=[f"this is the local `{name}` being declared: its initialiser "
+                          "runs before it is assigned; "
+                          + (f"the field is `this.{name}`" if isinstance(sym, FieldInfo)
+                             else f"to use another `{name}`, give the local a "
+                             "name of its own")])
         return True
 
     def expr_Name(self, e, exp):
@@ -1652,16 +1663,7 @@ class Checker:
         are not."""
         sym = self.lookup_name(e.name)
         e.ref = sym
-        if self.used_in_own_initialiser(e.name, sym, e.span):
-            return T.ERROR
-        if e.name in self.initialising and not isinstance(sym, LocalVar):
-            # the local being declared: in scope, never assigned yet
-            self.error("E0402", f"variable `{e.name}` might not have been assigned", e.span,
-                       notes=[f"this is the local `{e.name}` being declared: its initialiser "
-                              "runs before it is assigned; "
-                              + (f"the field is `this.{e.name}`" if isinstance(sym, FieldInfo)
-                                 else f"to use another `{e.name}`, give the local a "
-                                 "name of its own")])
+        if self.used_in_own_initialiser(e.name, sym, e.span, value=True):
             return T.ERROR
         if isinstance(sym, LocalVar):
             self.read_locals.add(sym)
