@@ -673,13 +673,25 @@ static int64_t timer_seq_due(struct kvm *vm, int64_t due_ns)
 	return seq;
 }
 
-static void runaway_timers(void)
+/*
+ * The simulation cannot go on (a deadlock, a livelock, runaway timers):
+ * the output so far, then the one-line report on stderr, exit status 2.
+ */
+static void stop_run(const char *report)
 {
 	fflush(stdout);
-	fprintf(stderr, "abort: timers restart without delay forever at "
-		"%lld ms\n", (long long)(vnow / 1000000));
+	fprintf(stderr, "%s\n", report);
 	fflush(stderr);
 	_exit(2);
+}
+
+static void runaway_timers(void)
+{
+	char report[80];
+
+	snprintf(report, sizeof(report), "abort: timers restart without "
+		 "delay forever at %lld ms", (long long)(vnow / 1000000));
+	stop_run(report);
 }
 
 /*
@@ -746,11 +758,8 @@ static unsigned int spin_steps;
 
 static void livelock(void)
 {
-	fflush(stdout);
-	fputs("livelock: a poll keeps waking itself (its poll() wakes a "
-	      "queue it waits on)\n", stderr);
-	fflush(stderr);
-	_exit(2);
+	stop_run("livelock: a poll keeps waking itself (its poll() wakes a "
+		 "queue it waits on)");
 }
 
 /*
@@ -832,10 +841,7 @@ static void settle(struct kvm *vm)
  */
 static void deadlock(void)
 {
-	fflush(stdout);
-	fputs("deadlock: every operation waits\n", stderr);
-	fflush(stderr);
-	_exit(2);
+	stop_run("deadlock: every operation waits");
 }
 
 /*
