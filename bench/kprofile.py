@@ -11,7 +11,8 @@ copied into the initramfs (`apt-get install linux-perf`).
 
     python3 bench/kprofile.py [--kernel 6.1|6.12] [--children] [--limit PCT]
                               [--scale N] [--stat [--events E,...]]
-                              [--offsets SYMBOL] [ROW...]
+                              [--offsets SYMBOL] [--callers SYMBOL]
+                              [--host] [ROW...]
 
 ROW is a measurement of the benchmark's guest: open:/dev/kref,
 open:/dev/kchr_emptyj, rot4k:/dev/rot13j, pp:/dev/fifo0j,/dev/fifo1j ...
@@ -25,7 +26,17 @@ off shows at _raw_spin_unlock_irqrestore and finish_task_switch.
 TCG a sample lands at the start of a translation block (a run of guest
 instructions up to a branch), so the counts say which blocks of the
 function's machine code the time goes to (objdump -d of the companion
-module in build/kernel/bench/ shows them).
+module in build/kernel/bench/ shows them). --callers SYMBOL prints the
+call chains that lead to one symbol's samples (which callers the time
+with interrupts off comes from, say).
+
+--host samples QEMU itself on the host instead (perf record of the boot,
+the guest counting with --stat meanwhile): where emulation spends its
+time, translated guest code ([JIT]) against QEMU's own helpers (looking
+up translation blocks for indirect branches and returns, filling its
+software TLB after each flush, as every context switch's CR3 load
+causes). The boot's own samples are in the total: a large --scale makes
+the rows dominate; one row a run keeps a JIT row apart from its C peer.
 """
 from __future__ import annotations
 
@@ -40,6 +51,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import test_chardev as chardev  # noqa: E402
 from test_chardev import kbench, ktest, qemu  # noqa: E402
+
+# perf's name of QEMU's emulation threads (the command, cut to 15 bytes).
+QEMU_COMM = "qemu-system-x86"
 
 DEFAULT_ROWS = ["open:/dev/kref", "open:/dev/kchr_emptyj",
                 "rot4k:/dev/kref_rot13", "rot4k:/dev/rot13j",
@@ -62,6 +76,13 @@ PROFILE_CASE = r"""kt_profile() {
 				sed 's/^[[:space:]]*//' | sort | uniq -c |
 				sort -rn | head -n 80
 		fi
+		if [ -n "$PERF_CALLERS" ]; then
+			echo "--- call chains of the samples in $PERF_CALLERS"
+			perf report -i /tmp/p.data --stdio --no-children \
+				--symbols=$PERF_CALLERS -g callee,0.5,2 \
+				--sort sym -n 2>&1 | grep -v '^#' | grep -v '^$' |
+				head -n 120
+		fi
 	done
 }
 
@@ -82,7 +103,7 @@ STAT_CASE = r"""kt_profile() {
 
 def guest_script(children: bool, limit: float, scale: int,
                  events: str | None = None,
-                 offsets: str = "") -> tuple[Path, Path]:
+                 offsets: str = "", callers: str = "") -> tuple[Path, Path]:
     """The suite script (bench_chardev.sh with kt_rounds replaced by
     kt_profile) and the `measure` function it runs, with the round's counts
     times `scale`, written to build/kernel/bench/."""
@@ -93,7 +114,7 @@ def guest_script(children: bool, limit: float, scale: int,
     sort = "--children" if children else "--no-children"
     script = (src[:start] + f"PERF_SORT={sort}\nPERF_LIMIT={limit}\n"
               + f"PERF_EVENTS={events or ''}\n"
-              + f"PERF_OFFSETS={offsets}\n"
+              + f"PERF_OFFSETS={offsets}\nPERF_CALLERS={callers}\n"
               + (STAT_CASE if events else PROFILE_CASE) + src[end:])
     out = kbench.OUT / "kprofile.sh"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -121,6 +142,33 @@ def perf_files() -> dict[str, str]:
     return files
 
 
+def host_profile(args: argparse.Namespace) -> int:
+    """--host: this script run again with --stat, under the host's perf;
+    the report keeps QEMU's samples only."""
+    if shutil.which("perf") is None:
+        sys.exit("kprofile: no perf on this machine (apt-get install linux-perf)")
+    data = kbench.OUT / "kprofile-host.data"
+    data.parent.mkdir(parents=True, exist_ok=True)
+    child = [sys.executable, str(Path(__file__).resolve()), "--stat",
+             "--kernel", args.kernel, "--scale", str(args.scale),
+             "--events", args.events, *args.rows]
+    r = subprocess.run(["perf", "record", "-q", "-F", "999", "-g", "-o",
+                        str(data), "--", *child])
+    if r.returncode:
+        return r.returncode
+    for sort in ("dso", "sym"):
+        rep = subprocess.run(
+            ["perf", "report", "-i", str(data), "--stdio", "--no-children",
+             "--comms", QEMU_COMM, "--percentage", "relative",
+             "--sort", sort, "-g", "none",
+             "--percent-limit", str(args.limit)],
+            capture_output=True, text=True)
+        print(f"--- QEMU's samples by {sort}")
+        print("\n".join(line for line in rep.stdout.splitlines()
+                        if line.strip() and not line.startswith("#")))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description="Profile chardev benchmark rows in the guest's kernel with perf.")
@@ -143,14 +191,24 @@ def main() -> int:
                     help="also count the samples in SYMBOL by offset (the "
                     "hot instructions of a function, e.g. kjit_f3; match "
                     "them with objdump or ctjit's assembly)")
+    ap.add_argument("--callers", default="", metavar="SYMBOL",
+                    help="also print the call chains that lead to SYMBOL's "
+                    "samples (e.g. _raw_spin_unlock_irqrestore, where the "
+                    "time with interrupts off is counted)")
+    ap.add_argument("--host", action="store_true",
+                    help="sample QEMU on the host (perf record) while the "
+                    "guest runs the rows, and print QEMU's symbols")
     args = ap.parse_args()
-    if not all(c.isalnum() or c == "_" for c in args.offsets):
-        ap.error(f"--offsets: not a symbol name: {args.offsets!r}")
+    if args.host:
+        return host_profile(args)
+    for opt in ("offsets", "callers"):
+        if not all(c.isalnum() or c in "_." for c in getattr(args, opt)):
+            ap.error(f"--{opt}: not a symbol name: {getattr(args, opt)!r}")
     if not all(c.isalnum() or c in "-_,:" for c in args.events):
         ap.error(f"--events: not a list of perf events: {args.events!r}")
     script, measure = guest_script(args.children, args.limit, args.scale,
                                    args.events if args.stat else None,
-                                   args.offsets)
+                                   args.offsets, args.callers)
     rows = kbench.OUT / "kprofile.rows"
     rows.write_text("\n".join(args.rows) + "\n")
 
