@@ -289,6 +289,7 @@ class Checker:
         self.var_fn = {}            # (1.1) LocalVar -> the _Fn declaring it
         self.captured = []          # (1.1) (LocalVar, span) used by lambdas
         self.initialising = []      # (1.1) locals whose initialiser is checked
+        self.init_reported = set()  # their entries (ids) with an E0402 reported
         self.read_locals = set()    # W0001: LocalVars some name reads
         self.STRING = T.ClassType(self.bs.classes["String"])
         self.exception_cls = self.bs.classes["Exception"]
@@ -1184,7 +1185,7 @@ class Checker:
         if s.type is None:
             self.initialising.append(s.name)
             t = self.check_value(s.init)
-            self.initialising.pop()
+            self.end_initialiser()
             t = self.var_type_from(t, s.init, s.name)
         else:
             t = self.resolve_type(s.type, what="a variable")
@@ -1192,7 +1193,7 @@ class Checker:
                 # (1.1) a lambda in the initialiser cannot use the local
                 self.initialising.append(s.name)
                 self.check_assign_to(s.init, t)
-                self.initialising.pop()
+                self.end_initialiser()
         if s.final and s.init is None:
             self.error("E0501", f"final variable `{s.name}` needs an initialiser", s.name_span,
                        notes=["a final local is declared `final T x = e;`"])
@@ -1627,6 +1628,11 @@ class Checker:
                 return m
         return self.info.top.get(name)
 
+    def end_initialiser(self):
+        """The innermost local's initialiser has been checked."""
+        self.init_reported.discard(len(self.initialising) - 1)
+        self.initialising.pop()
+
     def used_in_own_initialiser(self, name, sym, span, value=False) -> bool:
         """Whether a name in a local's initialiser names that local (an
         error, reported here; `initialising`). That local is not assigned
@@ -1644,6 +1650,11 @@ class Checker:
             return True
         if not value:
             return False
+        # reported once a declaration, as E0402 is for any local (expr_Name)
+        entry = len(self.initialising) - 1 - self.initialising[::-1].index(name)
+        if entry in self.init_reported:
+            return True
+        self.init_reported.add(entry)
         self.error("E0402", f"variable `{name}` might not have been assigned", span,
                    notes=[f"this is the local `{name}` being declared: its initialiser "
                           "runs before it is assigned; "
