@@ -55,7 +55,7 @@ INT_MAX = (1 << 63) - 1
 U64 = 1 << 64
 
 # Bump when the layout of the cached tables (`_build_tables`) changes.
-_TABLE_FORMAT = 2
+_TABLE_FORMAT = 3
 
 # Terminals lexed in every parser state: IDENT (the lexer hack turns it
 # into TYPE_IDENT) and the reserved words of 1.1 and `->`, so that a
@@ -278,6 +278,7 @@ def _build_tables(text):
         "literals": {str(k): str(v) for k, v in literals.items()},
         "lbrace": names["{"], "rbrace": names["}"], "semicolon": names[";"],
         "arrow": names["->"], "null": names["null"],
+        "case": names["case"], "default": names["default"],
     }
 
 
@@ -1447,6 +1448,22 @@ def _java_constructs(src, filename, class_names, tables):
                 return None
         return None
 
+    def arm_end(i):
+        """Index of the `case`, `default` or `}` that ends the switch arm
+        whose statements begin at i, or None."""
+        depth = 0
+        for j in range(i, n):
+            t = toks[j][0]
+            if t in ("(", "[", "{"):
+                depth += 1
+            elif t in (")", "]", "}"):
+                if depth == 0:
+                    return j if t == "}" else None
+                depth -= 1
+            elif depth == 0 and t in ("case", "default"):
+                return j
+        return None
+
     def skip_type(i):
         """Index after the type that begins at i, or None."""
         t = tok(i)
@@ -1591,7 +1608,16 @@ def _java_constructs(src, filename, class_names, tables):
             if j < n:
                 label = "case L" if t == "case" else "default"
                 report("E0031", f"`{label}:` is not K: write `{label} ->` (no fall-through)", j)
-                drop(j, j, [(tables["arrow"], "->")])
+                # read as `case L -> { ... }`: the arm's statements, up to
+                # the next label or the switch's `}`, in a block (a `break`
+                # there leaves the switch, as in K)
+                k = arm_end(j + 1)
+                if k is None or toks[k][2] in repairs:
+                    drop(j, j, [(tables["arrow"], "->")])
+                else:
+                    drop(j, j, [(tables["arrow"], "->"), (tables["lbrace"], "{")])
+                    kind = {"}": "rbrace", "case": "case", "default": "default"}[toks[k][0]]
+                    drop(k, k, [(tables["rbrace"], "}"), (tables[kind], toks[k][0])])
         if t == "=" and nxt == "{":
             j = closing(i + 1, "{", "}")
             if j is not None:
