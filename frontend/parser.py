@@ -283,6 +283,7 @@ def _build_tables(text):
 
 
 _SPACE = "[ \t\r\n\x0c]+"   # the grammar's `%ignore` of white space, as Lark spells it
+_ARROW_NEXT = re.compile(r"[ \t\r\n\x0c]*->")
 
 # The one-character escapes of string and character literals, to their byte
 # (the language reference §1); `\xHH` is handled apart.
@@ -1226,7 +1227,9 @@ class _Lexer:
                 if value == "(" and pos in self.lambda_parens:
                     kind = "LAMBDA_LPAR"      # (1.1) a lambda's parameters
                 elif kind == "IDENT":
-                    if value in self.type_names:
+                    if value in self.type_names and not _ARROW_NEXT.match(src, npos):
+                        # (a type's name as a lambda's parameter, `Box -> 1`,
+                        # stays a name: the checker says E0103)
                         kind = "TYPE_IDENT"
                     elif value in self.java_types and "TYPE_IDENT" in p.table[stack[-1]]:
                         kind = "TYPE_IDENT"
