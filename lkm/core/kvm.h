@@ -443,6 +443,8 @@ struct kvm {
 	size_t heap_used;	/* charged bytes */
 	size_t heap_peak;
 	size_t gc_next;		/* collect when heap_used exceeds this */
+/* the first collection's gc_next, and the most of a later one's floor */
+#define KVM_GC_FLOOR_MAX	((size_t)1 << 20)
 	long live_allocs;	/* blocks from kvm_mem_alloc not yet freed */
 	uint64_t ngc;
 	uint64_t gc_work;	/* objects the running collection visited */
@@ -952,6 +954,7 @@ int kvm_poll_wait(struct kvm *vm, struct kobj *t, struct kobj *q);
 int kvm_timer_start(struct kvm *vm, struct kobj *t, int64_t ms, bool every);
 void kvm_timer_cancel(struct kvm *vm, struct kobj *t);
 void kvm_timers_init_done(struct kvm *vm);
+void kvm_gc_init_done(struct kvm *vm);
 void kvm_wait_mark(struct kvm *vm);
 void kvm_wait_free(struct kvm *vm);
 /* Logs vm->report through the host, cut as a callback's (device.c). */

@@ -1473,7 +1473,7 @@ struct kvm *kvm_create(const struct kimage *img, const struct kvm_limits *lim,
 			KVM_STACK_VALUES_PER_FRAME > 0x7fffffffu ? 0x7fffffffu :
 			vm->lim.depth * KVM_STACK_VALUES_PER_FRAME;
 	vm->host = *host;
-	vm->gc_next = 1u << 20;
+	vm->gc_next = KVM_GC_FLOOR_MAX;
 	vm->stack_min_left = UINT64_MAX;
 	vm->trace_frame = KIMG_NONE;
 	kp_mutex_init(&vm->lock);
@@ -1534,6 +1534,7 @@ int kvm_run_init(struct kvm *vm)
 		vm->init_done = true;
 		/* (1.1) the init's timers fire from now on */
 		kvm_timers_init_done(vm);
+		kvm_gc_init_done(vm);
 	} else {
 		vm->init_failed = true;
 		kvm_devices_remove_all(vm);
