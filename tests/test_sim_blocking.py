@@ -632,6 +632,32 @@ def test_each_background_operation_is_a_process_of_its_own(run):
     assert got[-1] == "&3 result 1", got
 
 
+def test_a_background_operation_on_a_bad_fd_is_numbered_like_any(run):
+    # &N and its number, as for a background open of a missing name: the
+    # process's own call fails
+    status, out, err = run(FIFO, "&open nosuch; open fifo; &write 77 a; "
+                           "&read 3 2; &close 99; write 3 hi")
+    assert status == 0, err
+    got = lines(out)
+    assert "&1 error ENOENT (2): No such file or directory" in got, got
+    assert "&2 error EBADF (9): Bad file descriptor" in got, got
+    assert '&3 2 bytes "hi"' in got, got
+    assert "&4 error EBADF (9): Bad file descriptor" in got, got
+    assert not any(line.startswith("error") for line in got), got
+
+
+def test_library_background_on_a_bad_fd(tmp_path):
+    need_vm()
+    with host.VM.from_source(FIFO, "fifo.k") as vm:
+        b = vm.background("read", 42, 4)
+        assert b.done and b.number == 1
+        with pytest.raises(OSError) as e:
+            b.result()
+        assert e.value.errno == 9
+        f = vm.open("fifo")
+        assert f.background("read", 4).number == 2
+
+
 OOM_THEN_WAIT = """
 class D extends CharDevice {
     WaitQueue q = new WaitQueue();

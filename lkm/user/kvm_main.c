@@ -65,7 +65,9 @@
  * background operation N (counted from 1) and answers at once; it runs
  * at the next `settle` or command, and its own answer comes, when it
  * ends, as a line "&N ok ..." or "&N err ERRNO" among the output lines
- * of whichever command is running then.  `settle` runs every runnable operation (those that
+ * of whichever command is running then (an FD that names no open file
+ * makes background op N too: "ok N", then "&N err 9" at once, as the
+ * process's own call fails).  `settle` runs every runnable operation (those that
  * wake-ups made runnable after the last command ended, so their lines
  * come after that command's answer) until none can run; every command
  * settles first too.  Settling is fair to the commands to come: between
@@ -1687,6 +1689,10 @@ static bool serve_command(struct kvm *vm, char *line)
 			printf("err %d\n", -err);
 		else
 			printf("ok %u\n", ++nbackground);
+	} else if (bg && err == -EBADF && op->cb != KD_none) {
+		/* a bad FD: the background process's own call fails */
+		printf("ok %u\n", ++nbackground);
+		printf("&%u err %d\n", nbackground, EBADF);
 	} else if (!err) {
 		/* the task prints the answer when the operation ends */
 		err = task_start(vm, op, &a, 0);
