@@ -289,7 +289,7 @@ class Checker:
         self.var_fn = {}            # (1.1) LocalVar -> the _Fn declaring it
         self.captured = []          # (1.1) (LocalVar, span) used by lambdas
         self.initialising = []      # (1.1) locals whose initialiser is checked
-        self.init_reported = set()  # their entries (ids) with an E0402 reported
+        self.init_reported = set()  # indices into it whose E0402 was reported
         self.read_locals = set()    # W0001: LocalVars some name reads
         self.STRING = T.ClassType(self.bs.classes["String"])
         self.exception_cls = self.bs.classes["Exception"]
