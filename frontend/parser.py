@@ -283,7 +283,8 @@ def _build_tables(text):
 
 
 _SPACE = "[ \t\r\n\x0c]+"   # the grammar's `%ignore` of white space, as Lark spells it
-_ARROW_NEXT = re.compile(r"[ \t\r\n\x0c]*->")
+# `->` after white space and comments
+_ARROW_NEXT = re.compile(r"(?:[ \t\r\n\x0c]+|//[^\n]*|/\*.*?\*/)*->", re.S)
 
 # The one-character escapes of string and character literals, to their byte
 # (the language reference §1); `\xHH` is handled apart.
@@ -1453,17 +1454,20 @@ def _java_constructs(src, filename, class_names, tables):
 
     def arm_end(i):
         """Index of the `case`, `default` or `}` that ends the switch arm
-        whose statements begin at i, or None."""
-        depth = 0
+        whose statements begin at i, or None (also when the arm's brackets
+        do not match: then nobody can tell where it ends)."""
+        opened = []
+        pairs = {")": "(", "]": "[", "}": "{"}
         for j in range(i, n):
             t = toks[j][0]
             if t in ("(", "[", "{"):
-                depth += 1
-            elif t in (")", "]", "}"):
-                if depth == 0:
+                opened.append(t)
+            elif t in pairs:
+                if not opened:
                     return j if t == "}" else None
-                depth -= 1
-            elif depth == 0 and t in ("case", "default"):
+                if opened.pop() != pairs[t]:
+                    return None
+            elif not opened and t in ("case", "default"):
                 return j
         return None
 
