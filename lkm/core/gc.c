@@ -78,9 +78,9 @@ static inline void charge_work(struct kvm *vm, size_t units)
  * (its heap, its budget, when it collects) changes; but the quota still
  * bounds the VM's memory: heap_used + free_bytes never passes it
  * (make_room), and a collection first frees what the last one kept and
- * nobody took.  Only a small heap keeps them (at most half of
- * KVM_GC_FLOOR_MAX survived the last collection, as in a device
- * driver):
+ * nobody took.  Only a small heap keeps them (the collection came at
+ * KVM_GC_FLOOR_MAX or sooner: at most half of that survived the last
+ * one, or the init left less than 768 KiB, as in a device driver):
  * with a large one, blocks handed out again all over it make later
  * collections mark more slowly than the allocator's fresh, adjacent ones
  * (Havlak: 1.3 s to 2.3 s).  Under KASAN, ASan or the GC stress test
