@@ -51,45 +51,43 @@
  *	quit
  * A file opened r or w refuses write or read with EBADF, as Linux does.
  *
- * (1.1) Blocking (the language reference §9.2, §9.4).  Every operation
- * that runs a callback runs on a thread of its own, so that a callback
- * waiting in WaitQueue.await keeps its C stack while others run.  A
- * baton makes the run deterministic: exactly one thread runs at a time,
- * handed the baton by the main thread (the scheduler), and gives it back
- * when its operation ends or when it waits.  A foreground operation's
- * answer is its ok/err line, printed when it ends; if it waits, the
- * runnable operations run meanwhile, and when none can run and no timer
- * or timeout is due, the run is a deadlock: "deadlock: every operation
- * waits" on stderr, exit status 2 (and when only polls that wake
- * themselves can run, a livelock: see sched_step()).  `&OP` starts
- * background operation N (counted from 1) and answers at once; it runs
- * at the next `settle` or command, and its own answer comes, when it
- * ends, as a line "&N ok ..." or "&N err ERRNO" among the output lines
- * of whichever command is running then (an FD that names no open file
- * makes background op N too: "ok N", then "&N err 9" at once, as the
- * process's own call fails).  `settle` runs every runnable operation (those that
- * wake-ups made runnable after the last command ended, so their lines
- * come after that command's answer) until none can run; every command
- * settles first too.  Settling is fair to the commands to come: between
- * the end of one command (other than `settle`) and the start of the next
- * one (its own settle included), each operation resumes at most
+ * (1.1) Blocking (the language reference §9.2, §9.4).  Every operation that
+ * runs a callback runs on a thread of its own, so that a callback waiting in
+ * WaitQueue.await keeps its C stack while others run.  A baton makes the run
+ * deterministic: exactly one thread runs at a time, handed the baton by the
+ * main thread (the scheduler), and gives it back when its operation ends or
+ * when it waits.  A foreground operation's answer is its ok/err line,
+ * printed when it ends; if it waits, the runnable operations run meanwhile,
+ * and when none can run and no timer or timeout is due, the run is a
+ * deadlock: "deadlock: every operation waits" on stderr, exit status 2 (and
+ * when only polls that wake themselves can run, a livelock: see
+ * sched_step()).  `&OP` starts background operation N (counted from 1) and
+ * answers at once; it runs at the next `settle` or command, and its own
+ * answer comes, when it ends, as a line "&N ok ..." or "&N err ERRNO" among
+ * the output lines of whichever command is running then (an FD that names no
+ * open file makes background op N too: "ok N", then "&N err 9" at once, as
+ * the process's own call fails).  `settle` runs every runnable operation
+ * (those that wake-ups made runnable after the last command ended, so their
+ * lines come after that command's answer) until none can run; every command
+ * settles first too.  Settling is fair to the commands to come: between the
+ * end of one command (other than `settle`) and the start of the next one
+ * (its own settle included), each operation resumes at most
  * SIM_SETTLE_RESUMES times and the timers and timeouts due fire at most
  * SIM_SETTLE_FIRES times (each time a batch of the timers due).  An
- * operation still runnable after its share (two that keep waking each
- * other, a poll that wakes a queue it registered on) keeps its place on
- * the run list: it runs among the next foreground operation's steps,
- * first come, first served, and gets a new share after that command, so
- * it cannot keep the command from running.  The order stays
- * deterministic: a settle runs the first operation of the run list that
- * still has a share, else fires what is due.  Time is virtual for timers
- * and awaitFor: it advances only by `wait MS`, which runs the timers and
- * timeouts due, by due time then start order, each followed by what it
- * woke (operations with a share at each instant; timers without limit:
- * time cannot pass a timer that restarts itself without delay).  `sync`
- * waits until every background operation has ended.  `close` of a file
- * a background operation uses releases it when that operation ends.  At
- * quit, operations still waiting or runnable are killed (as by
- * SIGKILL), then the files still open are released.
+ * operation still runnable after its share (two that keep waking each other,
+ * a poll that wakes a queue it registered on) keeps its place on the run
+ * list: it runs among the next foreground operation's steps, first come,
+ * first served, and gets a new share after that command, so it cannot keep
+ * the command from running.  The order stays deterministic: a settle runs
+ * the first operation of the run list that still has a share, else fires
+ * what is due.  Time is virtual for timers and awaitFor: it advances only by
+ * `wait MS`, which runs the timers and timeouts due, by due time then start
+ * order, each followed by what it woke (operations with a share at each
+ * instant; timers without limit: time cannot pass a timer that restarts
+ * itself without delay).  `sync` waits until every background operation has
+ * ended.  `close` of a file a background operation uses releases it when
+ * that operation ends.  At quit, operations still waiting or runnable are
+ * killed (as by SIGKILL), then the files still open are released.
  */
 #include "kvm.h"
 #include <signal.h>
