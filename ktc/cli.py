@@ -296,7 +296,7 @@ def _jit_vm_args(data: bytes, args, tmp: str) -> list[str]:
         ctjit.link_shared(obj, so)
     except ctjit.JitError as e:
         raise UsageError(str(e)) from None
-    return ["--jit", so]
+    return host.kernel_jit_args(["--jit", so])
 
 
 def cmd_disasm(args) -> int:

@@ -136,6 +136,22 @@ def find_vm(build: bool = True, announce=None) -> str:
     return str(path)
 
 
+# konoha.ko's KP_JIT_NEST_MAX (lkm/core/kport.h): the frames JIT stubs run
+# natively there.  A simulation on stubs passes it to build/kvm
+# (--jit-nest), whose own default is deeper, so that a waiting call keeps
+# (and is charged for) the frame array it would keep in the kernel.
+KERNEL_JIT_NEST = 24
+
+
+def kernel_jit_args(vm_args) -> list[str]:
+    """vm_args with --jit-nest KERNEL_JIT_NEST added when they load
+    stubs (--jit) and do not set it."""
+    vm_args = list(vm_args)
+    if "--jit" in vm_args and "--jit-nest" not in vm_args:
+        vm_args += ["--jit-nest", str(KERNEL_JIT_NEST)]
+    return vm_args
+
+
 def limit_args(budget=None, heap=None, depth=None) -> list[str]:
     args = []
     if budget is not None:
@@ -236,7 +252,8 @@ class VM:
         self._image = image
         self._image_path = image_path
         self._limits = limit_args(budget, heap, depth)
-        self._vm_args = list(vm_args)    # e.g. ["--jit", "stubs.so"]
+        # e.g. ["--jit", "stubs.so"], run as deep as in the kernel
+        self._vm_args = kernel_jit_args(vm_args)
         self._vm_binary = vm_binary
         self._proc = None
         self._tmpdir = None

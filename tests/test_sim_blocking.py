@@ -1002,3 +1002,72 @@ CharDevice.register("ub", new Ub());
         with pytest.raises(OSError) as e:
             f.ioctl(9, 0)
         assert e.value.errno == 1 and not hasattr(e.value, "buffer")
+
+
+WAITERS = """
+class Q extends CharDevice {
+    String msg = "";
+    WaitQueue readers = new WaitQueue();
+    void read(File f, OutputStream out, int count) {
+        while (msg.length() == 0) readers.await();
+        out.write(msg);
+        msg = "";
+    }
+    void write(File f, InputStream in) {
+        msg = in.readAll();
+        readers.wakeOne();
+    }
+}
+CharDevice.register("q", new Q());
+"""
+
+
+def refused_readers(vm, n):
+    """Starts n background reads of 100 bytes on a file of /dev/q; the
+    number refused (out of memory) before anything wakes them."""
+    f = vm.open("q")
+    reads = [f.background("read", 100) for _ in range(n)]
+    return len([b for b in reads if b.done and b.error is not None])
+
+
+@pytest.mark.jit
+def test_waiting_calls_cost_the_heap_as_in_the_kernel_on_the_jit(tmp_path):
+    """A waiting call keeps its frame array, charged to the heap: on stubs
+    the simulation runs them as deep as konoha.ko (--jit-nest 24, which
+    VM and `ktc run --jit` pass), so as many waiting readers fit into a
+    small heap as in the kernel; with build/kvm's own deeper default
+    fewer do."""
+    need_vm()
+    ctjit = pytest.importorskip("ctjit")
+    image = host.compile_file_source(WAITERS, "q.k")
+    obj, so = tmp_path / "q.jit.o", tmp_path / "q.jit.so"
+    obj.write_bytes(ctjit.compile_image(image).obj)
+    ctjit.link_shared(str(obj), str(so))
+    refused = {}
+    for nest in ("24", "256"):
+        with host.VM(image, heap=100000,
+                     vm_args=["--jit", str(so), "--jit-nest", nest]) as vm:
+            refused[nest] = refused_readers(vm, 30)
+    with host.VM(image, heap=100000, vm_args=["--jit", str(so)]) as vm:
+        assert refused_readers(vm, 30) == refused["24"]
+    assert 0 < refused["24"] < refused["256"] < 30, refused
+    (tmp_path / "q.k").write_text(WAITERS)
+    r = subprocess.run(
+        [sys.executable, "-m", "ktc.cli", "run", "--jit", "--heap", "100000",
+         "q.k", "--ops", "; ".join(["open q"] + ["&read 3 100"] * 30)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert len(re.findall(r"^&\d+ error E", r.stdout, re.M)) == \
+        refused["24"], r.stdout + r.stderr
+
+
+def test_kernel_jit_nest_is_konohas():
+    """host.KERNEL_JIT_NEST is the kernel's KP_JIT_NEST_MAX."""
+    text = (ROOT / "lkm" / "core" / "kport.h").read_text()
+    kernel = text[text.index("#ifdef __KERNEL__"):text.index("#else")]
+    m = re.search(r"#define KP_JIT_NEST_MAX\s+(\d+)", kernel)
+    assert m and int(m.group(1)) == host.KERNEL_JIT_NEST
+    assert host.kernel_jit_args(["--jit", "s.so"]) == [
+        "--jit", "s.so", "--jit-nest", str(host.KERNEL_JIT_NEST)]
+    assert host.kernel_jit_args(["--jit", "s.so", "--jit-nest", "3"]) == [
+        "--jit", "s.so", "--jit-nest", "3"]
+    assert host.kernel_jit_args([]) == []

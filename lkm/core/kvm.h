@@ -196,6 +196,13 @@ struct kvm_limits {
 	uint64_t cb_budget;	/* instructions per device callback */
 	size_t heap;		/* bytes */
 	uint32_t depth;		/* frames */
+	/*
+	 * Frames JIT stubs may run natively (at most KP_JIT_NEST_MAX):
+	 * the frame array each waiting call keeps, charged to the heap, is
+	 * this long.  build/kvm --jit-nest sets the kernel's for a faithful
+	 * simulation.
+	 */
+	uint32_t jit_nest;
 };
 
 #define KVM_DEFAULT_BUDGET	(1ull << 32)

@@ -1214,8 +1214,11 @@ int kvm_jit_register(struct kvm *vm, const struct kjit_table *t, char *err,
 		return -EINVAL;
 	}
 	/* stubs push frames below jit_frames_max without growing them */
-	vm->jit_frames_max = vm->lim.depth < KP_JIT_NEST_MAX ?
-		vm->lim.depth : KP_JIT_NEST_MAX;
+	vm->jit_frames_max = vm->lim.depth;
+	if (vm->jit_frames_max > vm->lim.jit_nest)
+		vm->jit_frames_max = vm->lim.jit_nest;
+	if (vm->jit_frames_max > KP_JIT_NEST_MAX)
+		vm->jit_frames_max = KP_JIT_NEST_MAX;
 	while (vm->frames_cap < vm->jit_frames_max)
 		if (!grow_frames(vm)) {
 			snprintf(err, errlen, "out of memory");
@@ -1435,6 +1438,7 @@ void kvm_default_limits(struct kvm_limits *lim)
 	lim->cb_budget = KVM_DEFAULT_BUDGET;
 	lim->heap = KVM_DEFAULT_HEAP;
 	lim->depth = KVM_DEFAULT_DEPTH;
+	lim->jit_nest = KP_JIT_NEST_MAX;
 }
 
 /* kvm_mem_alloc() zeroed: charged to the quota, NULL on failure. */

@@ -4,7 +4,7 @@
  *
  *	kvm [--budget N] [--cb-budget N] [--heap BYTES] [--depth N]
  *	    [--param NAME=VALUE]... [--serve] [--stats] [--jit STUBS.so]
- *	    IMAGE.kbc
+ *	    [--jit-nest N] IMAGE.kbc
  *
  * --param gives the script a load-time parameter (System.param, the
  * language reference §9.3); parameters that break its rules (params.c)
@@ -13,7 +13,10 @@
  * --jit loads the JIT stubs `ktc compile --jit` made for this image (a
  * shared object exporting `kjit_table`; its handlers bind to this
  * executable's kop_* symbols): stubs for another image are refused
- * (exit 3).
+ * (exit 3).  --jit-nest N lets them run at most N frames deep natively
+ * (1 to KP_JIT_NEST_MAX, the default): konoha.ko's smaller limit
+ * (`ktc run` passes it) makes the frame array a waiting call keeps, which
+ * the heap quota is charged for, as long as in the kernel.
  *
  * Exit status: 0 success, 1 parameters refused, 2 uncaught exception or
  * abort in the init (the report on stderr), 3 invalid image, 64 usage,
@@ -193,7 +196,8 @@ static void host_log(void *ctx, const char *line, size_t len)
 static int usage(void)
 {
 	fprintf(stderr, "usage: kvm [--budget N] [--cb-budget N] [--heap BYTES] [--depth N] "
-		"[--param NAME=VALUE]... [--serve] [--stats] [--jit STUBS.so] IMAGE.kbc\n");
+		"[--param NAME=VALUE]... [--serve] [--stats] [--jit STUBS.so] "
+		"[--jit-nest N] IMAGE.kbc\n");
 	return EX_USAGE;
 }
 
@@ -1808,6 +1812,11 @@ int main(int argc, char **argv)
 				fprintf(stderr, "error: out of memory\n");
 				return 2;
 			}
+		} else if (!strcmp(a, "--jit-nest")) {
+			if (i + 1 >= argc || !parse_u64(argv[++i], &v) ||
+			    v < 1 || v > KP_JIT_NEST_MAX)
+				return usage();
+			lim.jit_nest = (uint32_t)v;
 		} else if (!strcmp(a, "--cb-budget")) {
 			/* device callbacks only (the kernel's per-call limit) */
 			if (i + 1 >= argc || !parse_u64(argv[++i], &v))
