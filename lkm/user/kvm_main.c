@@ -1455,8 +1455,10 @@ static int serve_write(struct kvm *vm, const struct serve_op *op,
 
 /*
  * CMD cut to 32 bits as ioctl(2) takes it; the result comes back as
- * kdev_ioctl_result() filters it for any host.  ARG @HEX: the user
- * buffer is the answer's bytes after the call, whatever it returned.
+ * kdev_ioctl_result() filters it for any host, and one in -4095..-1 is
+ * the error the caller of ioctl(2) would see (-1 and errno in a kernel).
+ * ARG @HEX: the user buffer is the answer's bytes after the call,
+ * whatever it returned.
  */
 static int serve_ioctl(struct kvm *vm, const struct serve_op *op,
 		       struct serve_args *a, struct serve_result *r)
@@ -1469,6 +1471,8 @@ static int serve_ioctl(struct kvm *vm, const struct serve_op *op,
 	(void)op;
 	err = kdev_ioctl(a->of->f, (unsigned int)a->in[0], a->in[1],
 			 a->of->pos, file_flags(a->of), &um, &r->value);
+	if (!err && r->value < 0 && r->value >= -4095)
+		err = (int)r->value;
 	if (a->ubuf) {
 		/* handed over: serve_command() prints and frees it */
 		r->bytes = a->ubuf;
