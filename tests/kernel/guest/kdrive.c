@@ -47,6 +47,7 @@
  * and a name; returns the loader's or the init's message), UNLOAD, LIST.
  * Built with gcc -static: the initramfs has no libc.
  */
+#define _GNU_SOURCE	/* strerrorname_np */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -100,6 +101,9 @@ static const char *errname(int e)
 	case ETIMEDOUT: return "ETIMEDOUT";
 	case EBADMSG: return "EBADMSG";
 	}
+	/* any other errno a driver may give (EMSGSIZE, EXDEV...) */
+	if (strerrorname_np(e))
+		return strerrorname_np(e);
 	snprintf(buf, sizeof(buf), "E%d", e);
 	return buf;
 }
@@ -686,7 +690,14 @@ static int cmd_op(int argc, char **argv)
 	argc--;
 	argv++;
 	if (argc < 2) {
-		fprintf(stderr, "usage: kdrive op DEV OP...\n");
+		fputs("usage: kdrive op DEV OP...\n"
+		      "  one system call each, on one file of DEV, in order:\n"
+		      "  open[:r|w|rw[:nonblock]]  tryopen  close  readall\n"
+		      "  read[:COUNT]  write[:TEXT]  fill:N[:C]  sleep:MS\n"
+		      "  ioctl:CMD[:ARG|@HEX]  ioctl32:CMD[:ARG]  poll\n"
+		      "  lseek:OFF[:set|cur|end]  pread:COUNT:OFF  pwrite:OFF[:TEXT]\n"
+		      "  e.g. kdrive op /dev/hello open:r read:100 ioctl:1:21 close\n",
+		      stderr);
 		return 2;
 	}
 	c.dev = argv[0];
