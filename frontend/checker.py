@@ -284,6 +284,9 @@ class Checker:
         self.bf_assign = None     # the `f = e;` a constructor may assign f by
         self.in_target = None     # the Member being checked as a target
         self.const_memo = {}
+        # (1.1) Ioctl calls reported out of range (E0900): a label whose
+        # constant they spoil gets no E0511 of its own
+        self.bad_ioctl_calls = set()
         self.const_cycle_hits = set()   # constant globals met while busy
         self.declared_locals = []   # W0001: LocalVars declared by statements
         self.var_fn = {}            # (1.1) LocalVar -> the _Fn declaring it
@@ -825,8 +828,12 @@ class Checker:
                 inh_f = sup.lookup_field(m.name)
                 inh_m = sup.lookup_method(m.name)
                 if inh_f is not None:
+                    notes = []
+                    if getattr(m, "init", None) is not None:
+                        notes = [f"to give the inherited field a value, assign it in the "
+                                 f"constructor: `{m.name} = ...;`"]
                     self.error("E0303", f"field `{m.name}` is already declared in superclass `{inh_f.owner.name}`",
-                               m.name_span)
+                               m.name_span, notes=notes)
                 elif inh_m is not None:
                     self.error("E0303", f"field `{m.name}` clashes with method `{inh_m.owner_name}.{m.name}`",
                                m.name_span)
@@ -2627,6 +2634,8 @@ class Checker:
                                f"found `{lt}`", lab.span, label=f"expected `{t}`")
                     continue
                 v = self.constant(lab)
+                if v is _NC and self._spoiled_by_bad_ioctl(lab, set()):
+                    continue
                 if v is _NC or v is _CYC:
                     notes = ["a label is a literal, a constant global or an operator applied to constants"]
                     if self._divides_by_zero(lab):
@@ -2889,6 +2898,28 @@ class Checker:
             return _fold(e.op, a, b)
         return _NC
 
+    def _spoiled_by_bad_ioctl(self, e, seen):
+        """Whether expression `e` is not constant only because of an
+        `Ioctl` call reported out of range (E0900): in `e` itself, or in
+        the initialiser of a global it names."""
+        if e in self.bad_ioctl_calls:
+            return True
+        if isinstance(e, A.Name) and isinstance(e.ref, GlobalInfo):
+            gd = e.ref.decl
+            if e.ref in seen or gd is None or getattr(gd, "init", None) is None:
+                return False
+            seen.add(e.ref)
+            return self._spoiled_by_bad_ioctl(gd.init, seen)
+        if isinstance(e, A.Unary):
+            return self._spoiled_by_bad_ioctl(e.operand, seen)
+        if isinstance(e, A.Binary):
+            return (self._spoiled_by_bad_ioctl(e.left, seen)
+                    or self._spoiled_by_bad_ioctl(e.right, seen))
+        if isinstance(e, A.Cond):
+            return any(self._spoiled_by_bad_ioctl(x, seen)
+                       for x in (e.cond, e.then, e.els))
+        return False
+
     def check_ioctl_args(self, e):
         """(1.1) `Ioctl.io/ior/iow/iowr` with constant arguments is a
         constant expression (§9.1), so arguments out of range are a compile
@@ -2903,6 +2934,7 @@ class Checker:
             if not 0 <= v <= top:
                 self.error("E0900", f"bad ioctl {what} {v}", a.span,
                            notes=[f"`{e.target.qualname}` takes a {what} in 0..{top}"])
+                self.bad_ioctl_calls.add(e)
                 return
 
     def _ioctl_constant(self, e):

@@ -2056,7 +2056,36 @@ class _Parser:
             msg = "expected " + _one_of([self._describe(x) for x in expected]) + f", found {shown}"
         else:
             msg = f"unexpected {shown}"
-        return Diagnostic("E0010", msg, span)
+        d = Diagnostic("E0010", msg, span)
+        note = self._token_note(tok)
+        if note:
+            d.notes.append(note)
+        return d
+
+    def _token_note(self, tok):
+        """A hint for an unexpected token that a Java habit puts there: the
+        diamond `new Map<>()`, and a `case ->` arm that is empty or a
+        `return` (the source before `tok`, comments aside, says which)."""
+        if tok.start_pos is None:
+            return None
+        before = _TOKENS_OR_COMMENTS.sub(
+            lambda m: " " if m.group(0)[:1] == "/" else m.group(0),
+            self.src[:tok.start_pos]).rstrip()
+        if tok.value == ">" and re.search(r"\bnew\s+[A-Za-z_]\w*\s*<$", before):
+            return ("K has no diamond `<>`: write the type arguments, "
+                    "as in `new Map<String, int>()`")
+        if before.endswith("->") and re.search(r"\b(case|default)\b[^;{}]*->$", before):
+            if tok.value == ";":
+                return "an arm that does nothing is `{}`: `case 2 -> {}`"
+            if tok.value == "return":
+                return ("an arm of a switch expression is an expression (`case 1 -> 5`); "
+                        "a statement's arm may be a block: `case 1 -> { return 5; }`")
+        return None
+
+
+# Strings and characters (kept) or comments (blanked) in source text.
+_TOKENS_OR_COMMENTS = re.compile(
+    r'"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|//[^\n]*|/\*.*?\*/', re.S)
 
 
 _TOKEN_NAMES = {
