@@ -178,11 +178,16 @@ static KP_NOINLINE __attribute__((__unused__)) int throw_npe(struct kvm *vm)
 #define KEY_ARRAY	(KIMG_NONE - 1)
 #define KEY_MAP		(KIMG_NONE - 2)	/* (1.1) */
 
-/* A C string against an image string, which is not NUL-terminated. */
-static inline bool name_eq(const char *a, const struct kstr_lit *b)
+/*
+ * A C string against an image string, which is not NUL-terminated; *work
+ * grows by the budget units of the comparison (a unit per 64 bytes).
+ */
+static inline bool name_eq(const char *a, const struct kstr_lit *b,
+			   uint64_t *work)
 {
 	size_t n = strlen(a);
 
+	*work += 1 + n / 64;
 	return n == b->len && !memcmp(a, b->bytes, n);
 }
 
@@ -191,14 +196,15 @@ static inline bool name_eq(const char *a, const struct kstr_lit *b)
  * table: it runs only when a CALLA site's inline cache misses.
  */
 static inline bool find_native(const char *owner, const struct kstr_lit *name,
-			struct kmethod_ref *m)
+			struct kmethod_ref *m, uint64_t *work)
 {
 	uint32_t n;
 
 	for (n = 0; n < KN__COUNT; n++) {
+		++*work;
 		if (strcmp(kb_natives[n].owner, owner))
 			continue;
-		if (!name_eq(kb_natives[n].name, name))
+		if (!name_eq(kb_natives[n].name, name, work))
 			continue;
 		m->func = KIMG_NONE;
 		m->native = n;
@@ -209,12 +215,14 @@ static inline bool find_native(const char *owner, const struct kstr_lit *name,
 
 /* The method of class c called name, by its vtable's names. */
 static inline bool find_vtable(const struct kclass *c, const struct kstr_lit *name,
-			struct kmethod_ref *m)
+			struct kmethod_ref *m, uint64_t *work)
 {
 	uint32_t i;
 
 	for (i = 0; i < c->nvtable; i++) {
-		if (c->vtable_names[i] && name_eq(c->vtable_names[i], name)) {
+		++*work;
+		if (c->vtable_names[i] &&
+		    name_eq(c->vtable_names[i], name, work)) {
 			*m = c->vtable[i];
 			return true;
 		}
@@ -228,30 +236,32 @@ static inline bool find_vtable(const struct kclass *c, const struct kstr_lit *na
  * static ones) then its class's methods, the natives of arrays and maps,
  * a stream's natives then its class's methods, an instance's vtable.
  * Boxes and Func values have no methods.  false: NoSuchMethodException.
+ * *work: the budget units of the search (names are compared byte by
+ * byte: a script's long method names make a miss cost more).
  */
 static inline bool resolve_dynamic(struct kvm *vm, struct kobj *recv,
 			    const struct kstr_lit *name,
-			    struct kmethod_ref *m)
+			    struct kmethod_ref *m, uint64_t *work)
 {
 	const struct kimage *img = vm->img;
 
 	switch (recv->kind) {
 	case KO_STRING:
-		if (find_native("String", name, m) &&
+		if (find_native("String", name, m, work) &&
 		    vm->nsig[m->native].has_recv)
 			return true;
-		return find_vtable(img->classes[KC_String], name, m);
+		return find_vtable(img->classes[KC_String], name, m, work);
 	case KO_ARRAY:
-		return find_native("Array", name, m);
+		return find_native("Array", name, m, work);
 	case KO_MAP:
-		return find_native("Map", name, m);
+		return find_native("Map", name, m, work);
 	case KO_STREAM:
 		if (find_native(recv->cls == KC_OutputStream ?
-				"OutputStream" : "InputStream", name, m))
+				"OutputStream" : "InputStream", name, m, work))
 			return true;
-		return find_vtable(img->classes[recv->cls], name, m);
+		return find_vtable(img->classes[recv->cls], name, m, work);
 	case KO_INSTANCE:
-		return find_vtable(img->classes[recv->cls], name, m);
+		return find_vtable(img->classes[recv->cls], name, m, work);
 	default:
 		return false;
 	}
@@ -1225,7 +1235,13 @@ static inline int kopi_calla_target(struct kvm *vm, const struct kfunc *fn,
 	if (likely(key != KIMG_NONE && ic->key == key)) {
 		*m = ic->target;
 	} else {
-		if (!resolve_dynamic(vm, recv, name, m))
+		uint64_t work = 0;
+		bool found = resolve_dynamic(vm, recv, name, m, &work);
+
+		/* a miss searches by name: charged, found or not */
+		if (!kvm_charge(vm, work))
+			return KVM_ABORT;
+		if (!found)
 			return throw_nomethod(vm, recv, name);
 		ic->misses++;
 		if (key != KIMG_NONE) {

@@ -959,7 +959,7 @@ int64_t kvm_await_ms(int64_t ms);
 void kvm_wq_wake(struct kvm *vm, struct kobj *q, bool all);
 int kvm_poll_wait(struct kvm *vm, struct kobj *t, struct kobj *q);
 int kvm_timer_start(struct kvm *vm, struct kobj *t, int64_t ms, bool every);
-void kvm_timer_cancel(struct kvm *vm, struct kobj *t);
+int kvm_timer_cancel(struct kvm *vm, struct kobj *t);
 void kvm_timers_init_done(struct kvm *vm);
 void kvm_gc_init_done(struct kvm *vm);
 void kvm_wait_mark(struct kvm *vm);

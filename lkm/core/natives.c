@@ -176,6 +176,12 @@ static bool charge_bytes(struct kvm *vm, uint64_t n)
 	return kvm_charge(vm, n / 64);
 }
 
+/* n bytes looked at one by one (a loop over bytes, not memchr): n / 8. */
+static bool charge_byte_loop(struct kvm *vm, uint64_t n)
+{
+	return kvm_charge(vm, n / 8);
+}
+
 /*
  * First occurrence of needle in hay[from..), or -1.  Naive search whose
  * work is charged as it goes, so a quadratic case runs out of budget
@@ -560,7 +566,7 @@ static int nat_String_trim(struct kvm *vm, union kvalue *args,
 		b++;
 	while (e > b && s->b[e - 1] <= 0x20)
 		e--;
-	if (!charge_bytes(vm, s->len))
+	if (!charge_byte_loop(vm, (uint64_t)b + (s->len - e)))
 		return KVM_ABORT;
 	if (b == 0 && e == s->len) {
 		ret->o = &s->h;
@@ -1578,7 +1584,7 @@ static int nat_String_lastIndexOf(struct kvm *vm, union kvalue *args,
 {
 	struct kstr *s = ARG_STR(0), *t = ARG_STR(1);
 	uint32_t n, m, i;
-	uint64_t work = 0;
+	uint64_t steps = 0, work = 0;
 
 	if (!t)
 		return npe(vm);
@@ -1587,8 +1593,9 @@ static int nat_String_lastIndexOf(struct kvm *vm, union kvalue *args,
 	ret->i = m == 0 ? (int64_t)n : -1;
 	if (m == 0 || m > n)
 		return KVM_OK;
+	/* steps: bytes looked at one by one; work: candidates' compares */
 	for (i = n - m + 1; i-- > 0;) {
-		work++;
+		steps++;
 		if (s->b[i] != t->b[0])
 			continue;
 		work += m + 256;
@@ -1597,12 +1604,14 @@ static int nat_String_lastIndexOf(struct kvm *vm, union kvalue *args,
 			break;
 		}
 		if (work >= 4096) {
-			if (!charge_bytes(vm, work))
+			if (!charge_bytes(vm, work) ||
+			    !charge_byte_loop(vm, steps))
 				return KVM_ABORT;
-			work = 0;
+			work = steps = 0;
 		}
 	}
-	return charge_bytes(vm, work) ? KVM_OK : KVM_ABORT;
+	return charge_bytes(vm, work) && charge_byte_loop(vm, steps) ?
+		KVM_OK : KVM_ABORT;
 }
 
 /* pack and the unpacks: widths 1, 2, 4, 8, else IllegalArgumentException. */
@@ -2316,8 +2325,7 @@ static int nat_Timer_cancel(struct kvm *vm, union kvalue *args,
 			    union kvalue *ret)
 {
 	(void)ret;
-	kvm_timer_cancel(vm, args[0].o);
-	return KVM_OK;
+	return kvm_timer_cancel(vm, args[0].o);
 }
 
 static int nat_Timer_active(struct kvm *vm, union kvalue *args,

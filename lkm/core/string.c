@@ -293,9 +293,16 @@ static bool conv_next(struct kvm *vm, struct kconv *top, union kvalue *v,
 		const struct ktype *mt = &img->types[m->type];
 		uint32_t i = top->i & ~CONV_MAP_STARTED, e = i / 2;
 
-		/* a toString may have changed the map: only live entries */
-		while (e < m->used && !m->e[e].live)
+		/*
+		 * A toString may have changed the map: only live entries.
+		 * The dead ones skipped are charged a unit each (a map keeps
+		 * them until a put compacts it), as charge_work() does.
+		 */
+		while (e < m->used && !m->e[e].live) {
 			i = ++e * 2;
+			if (vm->charging)
+				vm->budget--;
+		}
 		if (e >= m->used)
 			return false;
 		if (i & 1) {

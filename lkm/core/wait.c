@@ -43,6 +43,13 @@
 #define KVM_AWAIT_MAX_MS	10000
 /* Budget units an await or awaitFor costs before it sleeps. */
 #define KVM_WAIT_UNITS		100
+/*
+ * Budget units per active timer for each pass over vm->timers (a start
+ * or cancel finding the earliest due time, a cancel finding the timer, a
+ * run finding the next one due): a pass loads each timer object, which
+ * a script with many timers cannot keep in the cache.
+ */
+#define KVM_TIMER_SCAN_UNITS	4
 
 /* ---- parking a call's execution state ----------------------------------- */
 
@@ -475,13 +482,19 @@ static int64_t now_ns(struct kvm *vm)
 	return vm->host.now_ns ? vm->host.now_ns(vm->host.ctx) : 0;
 }
 
+/* Whether timers_arm() looks for the earliest due time now. */
+static bool timers_armed(const struct kvm *vm)
+{
+	return vm->host.timer_arm && vm->init_done && !vm->timers_stopped;
+}
+
 /* Asks the host for a run at the earliest due time, if it may fire. */
 static void timers_arm(struct kvm *vm)
 {
 	int64_t due = INT64_MAX;
 	uint32_t i;
 
-	if (!vm->host.timer_arm || !vm->init_done || vm->timers_stopped)
+	if (!timers_armed(vm))
 		return;
 	for (i = 0; i < vm->ntimers; i++) {
 		int64_t d = ((struct kinst *)vm->timers[i])->f[KF_TIMER_DUE].i;
@@ -506,6 +519,17 @@ static void timer_unlist(struct kvm *vm, struct kobj *t)
 }
 
 /*
+ * The passes over vm->timers a start or cancel makes, charged to the
+ * running call (none when the host cancels a timer that failed): the
+ * budget bounds them as it bounds the call's instructions.
+ */
+static bool charge_timer_passes(struct kvm *vm, uint64_t passes)
+{
+	return !vm->charging ||
+		kvm_charge(vm, passes * vm->ntimers * KVM_TIMER_SCAN_UNITS);
+}
+
+/*
  * Timer.start (period_ms 0) and every: (re)starts t, due ms from now, or
  * (1.1) in the init ms after the init ends: its due time is kept as that
  * offset until kvm_timers_init_done() (a slow init must not leave a
@@ -524,6 +548,8 @@ int kvm_timer_start(struct kvm *vm, struct kobj *t, int64_t ms, bool every)
 	/* unloading (or a failed init): it would never fire */
 	if (vm->timers_stopped)
 		return KVM_OK;
+	if (!charge_timer_passes(vm, timers_armed(vm)))
+		return KVM_ABORT;
 	if (!ti->f[KF_TIMER_ACTIVE].i) {
 		if (vm->ntimers == vm->timers_cap) {
 			uint32_t cap = vm->timers_cap ? vm->timers_cap * 2 : 8;
@@ -547,15 +573,19 @@ int kvm_timer_start(struct kvm *vm, struct kobj *t, int64_t ms, bool every)
 	return KVM_OK;
 }
 
-void kvm_timer_cancel(struct kvm *vm, struct kobj *t)
+/* Timer.cancel, or the host's for a failed timer: KVM_OK or KVM_ABORT. */
+int kvm_timer_cancel(struct kvm *vm, struct kobj *t)
 {
 	struct kinst *ti = (struct kinst *)t;
 
 	if (!ti->f[KF_TIMER_ACTIVE].i)
-		return;
+		return KVM_OK;
+	if (!charge_timer_passes(vm, 1 + timers_armed(vm)))
+		return KVM_ABORT;
 	ti->f[KF_TIMER_ACTIVE].i = 0;
 	timer_unlist(vm, t);
 	timers_arm(vm);
+	return KVM_OK;
 }
 
 /*
@@ -666,15 +696,17 @@ void kvm_run_timers(struct kvm *vm)
 void kvm_run_timers_started_by(struct kvm *vm, int64_t max_seq)
 {
 	int64_t now = now_ns(vm);
-	uint64_t first = vm->executed;
+	uint64_t first = vm->executed, scans = 0;
 	uint32_t runs;
 	struct kinst *t;
 
 	if (!vm->init_done || vm->timers_stopped)
 		return;
 	for (runs = 0; runs < KVM_TIMER_BATCH; runs++) {
-		if (vm->executed - first >= vm->lim.cb_budget)
+		/* the passes that find the timers count as their work */
+		if (vm->executed - first + scans >= vm->lim.cb_budget)
 			break;
+		scans += (uint64_t)vm->ntimers * KVM_TIMER_SCAN_UNITS;
 		t = timer_due(vm, now, max_seq);
 		if (!t)
 			break;
