@@ -11,7 +11,11 @@ code per unit.  Each row times one ioctl(2) through `build/kvm --serve`
 a fresh VM each round;
 "full heap" rows first add about 120,000 small live objects, so that
 a collection has a heap to mark (more than one callback can pay for:
-the allocations then go on without it while the quota has room).  The ratio column divides by the mixed ordinary-code row.
+the allocations then go on without it while the quota has room).  The
+last three rows are library calls whose work grows with the script's
+data: restarting a timer among 2,000 active ones, converting a map that
+holds 20,000 removed entries, dynamic calls whose inline cache misses.
+The ratio column divides by the mixed ordinary-code row.
 
     ADVERSARY_ROUNDS  timed callbacks per row (default 15)
 """
@@ -43,6 +47,9 @@ ROWS = {
     "small garbage, full heap": (3, 0, True),
     "doubling strings, full heap": (4, 1_000_000, True),
     "large arrays, full heap": (2, 200_000, True),
+    "a timer restarted among 2,000": (8, 0, False),
+    "a map of 20,000 removed entries": (9, 0, False),
+    "dynamic calls missing their cache": (10, 0, False),
 }
 
 TAB = table(
