@@ -326,7 +326,7 @@ kt_kernel_errnos_become_eio() {
 	# DeviceError of any callback, and from an ioctl result whose int
 	# (what ioctl(2) returns) is in -4095..-1: 8589934080 = 2^33 - 512.
 	expect_user_ops /dev/khost_user "open ioctl:104:512 ioctl:104:514 ioctl:104:516 ioctl:104:134 ioctl:104:133 ioctl:104:5000 ioctl:104:-512 ioctl:105:-512 ioctl:105:-514 ioctl:105:-516 ioctl:105:-134 ioctl:105:-133 ioctl:105:-4095 ioctl:105:8589934080 ioctl:105:-4096 ioctl:105:-22 close" \
-		'open 0\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 E133\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 E133\nioctl -1 EIO\nioctl -1 EIO\nioctl -4096\nioctl -1 EINVAL\nclose 0' || return 1
+		'open 0\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EHWPOISON\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EIO\nioctl -1 EHWPOISON\nioctl -1 EIO\nioctl -1 EIO\nioctl -4096\nioctl -1 EINVAL\nclose 0' || return 1
 	for e in 512 514 516 134; do
 		expect_user_ops /dev/khost_user "open ioctl:101:$e tryopen read:10 write:x ioctl:101:0 read:10 close" \
 			'open 0\nioctl 0\ntryopen -1 EIO\nread -1 EIO\nwrite -1 EIO\nioctl 0\nread 8 "user ok\\n"\nclose 0' || return 1
