@@ -180,7 +180,10 @@ class Diagnostic:
         }
 
     def render(self, source_text):
-        lines = source_text.split("\n")
+        """The diagnostic as `ktc check` prints it; source_text is the
+        file's text or its lines (render_all splits it once for all)."""
+        lines = source_text if isinstance(source_text, list) \
+            else source_text.split("\n")
         f, l, c, el, ec = self.span
         marks = [(self.span, "^", self.label)] + [(s, "-", t) for s, t in self.labels]
         by_line = {}
@@ -266,7 +269,8 @@ def _tabbed(chars, src):
 
 def render_all(diagnostics, source_text):
     """All diagnostics of a file, separated by blank lines."""
-    return "\n\n".join(d.render(source_text) for d in diagnostics)
+    lines = source_text.split("\n")
+    return "\n\n".join(d.render(lines) for d in diagnostics)
 
 
 def unused_locals(declared, used):

@@ -2066,11 +2066,15 @@ class _Parser:
         """A hint for an unexpected token that a Java habit puts there: the
         diamond `new Map<>()`, and a `case ->` arm that is empty or a
         `return` (the source before `tok`, comments aside, says which)."""
-        if tok.start_pos is None:
+        if tok.start_pos is None or tok.value not in (">", ";", "return"):
             return None
+        # the text just before, from a line start a bounded way back: a
+        # file with an error on every line stays linear
+        pos = tok.start_pos
+        lo = self.src.rfind("\n", 0, max(0, pos - 1024)) + 1
         before = _TOKENS_OR_COMMENTS.sub(
             lambda m: " " if m.group(0)[:1] == "/" else m.group(0),
-            self.src[:tok.start_pos]).rstrip()
+            self.src[lo:pos]).rstrip()
         if tok.value == ">" and re.search(r"\bnew\s+[A-Za-z_]\w*\s*<$", before):
             return ("K has no diamond `<>`: write the type arguments, "
                     "as in `new Map<String, int>()`")

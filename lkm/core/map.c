@@ -150,7 +150,7 @@ static uint32_t hash_bytes(const struct kvm *vm, const uint8_t *p,
 #define TAG_NULL	4u
 
 /*
- * The hash of key k of map m.  A String's bytes cost a unit per 64
+ * The hash of key k of map m.  A String's bytes cost a unit per 16
  * before they are read; false: the budget abort is set.
  */
 static bool key_hash(struct kvm *vm, const struct kmap *m, union kvalue k,

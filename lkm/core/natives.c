@@ -1596,14 +1596,14 @@ static int nat_String_lastIndexOf(struct kvm *vm, union kvalue *args,
 	/* steps: bytes looked at one by one; work: candidates' compares */
 	for (i = n - m + 1; i-- > 0;) {
 		steps++;
-		if (s->b[i] != t->b[0])
-			continue;
-		work += m + 256;
-		if (!memcmp(s->b + i, t->b, m)) {
-			ret->i = i;
-			break;
+		if (s->b[i] == t->b[0]) {
+			work += m + 256;
+			if (!memcmp(s->b + i, t->b, m)) {
+				ret->i = i;
+				break;
+			}
 		}
-		if (work >= 4096) {
+		if (work >= 4096 || steps >= 4096) {
 			if (!charge_bytes(vm, work) ||
 			    !charge_byte_loop(vm, steps))
 				return KVM_ABORT;
