@@ -253,7 +253,7 @@ int kdev_errno(int64_t e)
  */
 int64_t kdev_ioctl_result(int64_t r)
 {
-	return r < 0 && r >= -4095 ? kdev_errno(-r) : r;
+	return kdev_result_is_errno(r) ? kdev_errno(-r) : r;
 }
 
 /*

@@ -57,13 +57,9 @@
  * exception being thrown (vm->lenient): these may take the budget below
  * zero, and the call then aborts at its next instruction, in the
  * interpreter and in JIT code alike (JIT segments are charged up front,
- * so only instructions that end a segment may charge strictly).
+ * so only instructions that end a segment may charge strictly): see
+ * kvm_charge_work().
  */
-static inline void charge_work(struct kvm *vm, size_t units)
-{
-	if (vm->charging)
-		vm->budget -= (int64_t)units;
-}
 
 /*
  * Swept objects of up to 128 KiB are kept on a free list per size class
@@ -257,7 +253,7 @@ static bool charge(struct kvm *vm, size_t n)
 	if (vm->heap_used > vm->heap_peak)
 		vm->heap_peak = vm->heap_used;
 	if (vm->lenient)
-		charge_work(vm, alloc_units(n));
+		kvm_charge_work(vm, alloc_units(n));
 	return true;
 }
 
@@ -641,7 +637,7 @@ void kvm_gc(struct kvm *vm)
 	mark_roots(vm);
 	sweep(vm);
 	vm->ngc++;
-	charge_work(vm, vm->gc_work * GC_UNITS_PER_OBJECT);
+	kvm_charge_work(vm, vm->gc_work * GC_UNITS_PER_OBJECT);
 	if (vm->gray_cap > GC_GRAY_KEEP) {
 		/* a big gray stack is given back, with its charge */
 		vm->heap_used -= vm->gray_cap * sizeof(*vm->gray);

@@ -846,6 +846,12 @@ int kdev_release_nowait(struct kdev_file *f, int64_t pos, bool may_wait);
 #define KDEV_ERRNO_MAX		133
 /* -e for a user errno e (1..KDEV_ERRNO_MAX), else -EIO. */
 int kdev_errno(int64_t e);
+/* Whether a system call's result r is an errno to its caller (-4095..-1). */
+static inline bool kdev_result_is_errno(int64_t r)
+{
+	return r < 0 && r >= -4095;
+}
+
 /* An ioctl result: -4095..-1 through kdev_errno(), others as they are. */
 int64_t kdev_ioctl_result(int64_t r);
 /*
@@ -870,6 +876,19 @@ void kvm_gc(struct kvm *vm);
 void kvm_free_all_objects(struct kvm *vm);
 
 int kvm_grow_roots(struct kvm *vm);
+
+/*
+ * Charges work that already ran to the running call (none outside a
+ * call): the budget may go below zero, and the call then aborts at its
+ * next instruction, in the interpreter and in JIT code alike.  For work
+ * a strict kvm_charge() could not stop before it (a collection, an
+ * exception's allocations, the removed entries a map's conversion skips).
+ */
+static inline void kvm_charge_work(struct kvm *vm, uint64_t units)
+{
+	if (vm->charging)
+		vm->budget -= (int64_t)units;
+}
 
 /* Records sp, a C stack address of the running call (vm->stack_low). */
 static inline void kvm_note_stack(struct kvm *vm, uintptr_t sp)

@@ -295,13 +295,12 @@ static bool conv_next(struct kvm *vm, struct kconv *top, union kvalue *v,
 
 		/*
 		 * A toString may have changed the map: only live entries.
-		 * The dead ones skipped are charged a unit each (a map keeps
-		 * them until a put compacts it), as charge_work() does.
+		 * The dead ones skipped cost a unit each (a map keeps them
+		 * until a put compacts it).
 		 */
 		while (e < m->used && !m->e[e].live) {
 			i = ++e * 2;
-			if (vm->charging)
-				vm->budget--;
+			kvm_charge_work(vm, 1);
 		}
 		if (e >= m->used)
 			return false;

@@ -1471,7 +1471,7 @@ static int serve_ioctl(struct kvm *vm, const struct serve_op *op,
 	(void)op;
 	err = kdev_ioctl(a->of->f, (unsigned int)a->in[0], a->in[1],
 			 a->of->pos, file_flags(a->of), &um, &r->value);
-	if (!err && r->value < 0 && r->value >= -4095)
+	if (!err && kdev_result_is_errno(r->value))
 		err = (int)r->value;
 	if (a->ubuf) {
 		/* handed over: serve_command() prints and frees it */
