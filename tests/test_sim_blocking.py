@@ -1038,11 +1038,10 @@ def test_waiting_calls_cost_the_heap_as_in_the_kernel_on_the_jit(tmp_path):
     small heap as in the kernel; with build/kvm's own deeper default
     fewer do."""
     need_vm()
-    ctjit = pytest.importorskip("ctjit")
+    pytest.importorskip("ctjit")
+    from test_jit import build_so
     image = host.compile_file_source(WAITERS, "q.k")
-    obj, so = tmp_path / "q.jit.o", tmp_path / "q.jit.so"
-    obj.write_bytes(ctjit.compile_image(image).obj)
-    ctjit.link_shared(str(obj), str(so))
+    so = build_so(image, str(tmp_path))
     refused = {}
     for nest in ("24", "256"):
         with host.VM(image, heap=100000,

@@ -231,14 +231,13 @@ def test_jit_call_runs_deep_while_another_call_waits(tmp_path):
     # JIT stubs push 200 frames inline (the frame array must hold
     # jit_frames_max of them: build/kvm's own 256 here, not the kernel's
     # 24 that `ktc run` passes) and the exception unwinds through them
-    ctjit = pytest.importorskip("ctjit")
+    pytest.importorskip("ctjit")
     if not KVM_ASAN.exists():
         pytest.skip("build/kvm-asan not built")
     from ktc import host
+    from test_jit import build_so
     image = host.compile_file_source(JIT_DEEP, "deep.k")
-    obj, so = tmp_path / "deep.jit.o", tmp_path / "deep.jit.so"
-    obj.write_bytes(ctjit.compile_image(image).obj)
-    ctjit.link_shared(str(obj), str(so))
+    so = build_so(image, str(tmp_path))
     with host.VM(image, vm_binary=str(KVM_ASAN),
                  vm_args=["--jit", str(so), "--jit-nest", "256"]) as vm:
         f = vm.open("d")
