@@ -72,38 +72,10 @@
 static const char *errname(int e)
 {
 	static char buf[16];
+	const char *name = strerrorname_np(e);
 
-	switch (e) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EINTR: return "EINTR";
-	case EIO: return "EIO";
-	case ENXIO: return "ENXIO";
-	case E2BIG: return "E2BIG";
-	case EBADF: return "EBADF";
-	case EAGAIN: return "EAGAIN";
-	case ENOMEM: return "ENOMEM";
-	case EACCES: return "EACCES";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case EEXIST: return "EEXIST";
-	case ENODEV: return "ENODEV";
-	case EINVAL: return "EINVAL";
-	case ENOSPC: return "ENOSPC";
-	case ESPIPE: return "ESPIPE";
-	case ENOTTY: return "ENOTTY";
-	case EFBIG: return "EFBIG";
-	case ERANGE: return "ERANGE";
-	case ENAMETOOLONG: return "ENAMETOOLONG";
-	case ENOEXEC: return "ENOEXEC";
-	case EOVERFLOW: return "EOVERFLOW";
-	case ECANCELED: return "ECANCELED";
-	case ETIMEDOUT: return "ETIMEDOUT";
-	case EBADMSG: return "EBADMSG";
-	}
-	/* any other errno a driver may give (EMSGSIZE, EXDEV...) */
-	if (strerrorname_np(e))
-		return strerrorname_np(e);
+	if (name)
+		return name;
 	snprintf(buf, sizeof(buf), "E%d", e);
 	return buf;
 }
