@@ -263,7 +263,7 @@ int64_t kdev_ioctl_result(int64_t r)
  * exception or an abort is EIO and its report goes to the log.  The
  * exception is dropped either way: nothing of a callback outlives it.
  */
-static int cb_result(struct kdev *d, int op, int st)
+static KP_NOINLINE int cb_result(struct kdev *d, int op, int st)
 {
 	struct kvm *vm = d->vm;
 
@@ -303,8 +303,9 @@ static int cb_result(struct kdev *d, int op, int st)
  * roots the objects in args (the device is on vm->devices, an open
  * file's File on vm->chr_files, a stream is pushed with kvm_push_root).
  */
-static int run_cb_in(struct kdev *d, int op, union kvalue *args,
-		     uint32_t n, union kvalue *ret, struct kdev_cb *cb)
+static KP_INLINE int run_cb_inline(struct kdev *d, int op,
+				   union kvalue *args, uint32_t n,
+				   union kvalue *ret, struct kdev_cb *cb)
 {
 	struct kvm *vm = d->vm;
 	struct kdev_cb none = { .ufile = NULL }, *outer = vm->cb;
@@ -326,13 +327,26 @@ static int run_cb_in(struct kdev *d, int op, union kvalue *args,
 	vm->cb = cb;
 	st = kvm_call_top(vm, d->ops[op], args, n, ret, vm->lim.cb_budget);
 	vm->cb = outer;
-	return cb_result(d, op, st);
+	return likely(st == KVM_OK) ? 0 : cb_result(d, op, st);
+}
+
+static int run_cb_in(struct kdev *d, int op, union kvalue *args,
+		     uint32_t n, union kvalue *ret, struct kdev_cb *cb)
+{
+	return run_cb_inline(d, op, args, n, ret, cb);
 }
 
 static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
 		  union kvalue *ret)
 {
 	return run_cb_in(d, op, args, n, ret, NULL);
+}
+
+/* run_cb() inlined, for the calls every use of a device makes */
+static KP_INLINE int run_cb_hot(struct kdev *d, int op, union kvalue *args,
+				uint32_t n, union kvalue *ret)
+{
+	return run_cb_inline(d, op, args, n, ret, NULL);
 }
 
 /*
@@ -354,8 +368,8 @@ static void log_setup_abort(struct kvm *vm)
  * is.  Nothing roots the stream: the caller pushes it before it
  * allocates again.
  */
-static struct kstream *new_stream(struct kvm *vm, bool output,
-				  struct kstream *spare)
+static KP_INLINE struct kstream *new_stream(struct kvm *vm, bool output,
+					    struct kstream *spare)
 {
 	struct kstream *s = spare;
 
@@ -381,7 +395,7 @@ static struct kstream *new_stream(struct kvm *vm, bool output,
  * (1.1) The stream of a CharDevice's read or write: the spare one of a
  * finished callback when the device is stream_private, else a new one.
  */
-static struct kstream *chr_stream(struct kdev *d, bool output)
+static KP_PATH struct kstream *chr_stream(struct kdev *d, bool output)
 {
 	struct kvm *vm = d->vm;
 	struct kstream *s = NULL;
@@ -637,7 +651,7 @@ int kdev_open(struct kdev *d, unsigned int fl, struct kdev_file **filep)
 		file_set(f, 0, fl);
 		args[1].o = &file->h;
 	}
-	err = run_cb(d, KD_open, args, d->chr ? 2 : 1, &ret);
+	err = run_cb_hot(d, KD_open, args, d->chr ? 2 : 1, &ret);
 	if (d->chr)
 		kvm_pop_roots(vm, 1);
 	if (err) {
@@ -665,8 +679,8 @@ out_unlock:
  * bounded by count (read overflow beyond), copied to buf; the position
  * advances by it.  Under the script's lock.
  */
-static long chr_read(struct kdev_file *f, char *buf, size_t count,
-		     int64_t *pos, unsigned int fl)
+static KP_PATH long chr_read(struct kdev_file *f, char *buf, size_t count,
+			     int64_t *pos, unsigned int fl)
 {
 	struct kdev *d = f->dev;
 	struct kvm *vm = d->vm;
@@ -712,7 +726,7 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
 	args[1].o = f->file;
 	args[2].o = &s->h;
 	args[3].i = (int64_t)count;
-	err = run_cb(d, KD_read, args, 4, &ret);
+	err = run_cb_hot(d, KD_read, args, 4, &ret);
 	kvm_pop_roots(vm, 1);
 	kstream_invalidate(s);
 	n = err;
@@ -735,8 +749,8 @@ static long chr_read(struct kdev_file *f, char *buf, size_t count,
  * content (read()); every read copies out of the content at *pos.  Past
  * the end: 0, end of file.  A CharDevice reads through chr_read().
  */
-long kdev_read(struct kdev_file *f, char *buf, size_t count, int64_t *pos,
-	       unsigned int fl)
+KP_PATH long kdev_read(struct kdev_file *f, char *buf, size_t count,
+		       int64_t *pos, unsigned int fl)
 {
 	struct kvm *vm = f->dev->vm;
 	long n;
@@ -777,8 +791,8 @@ out_unlock:
  * no position); (1.1) a CharDevice's gets the count write(f, in)
  * consumed from the stream, and its position advances by it.
  */
-long kdev_write(struct kdev_file *f, const char *buf, size_t count,
-		int64_t *pos, unsigned int fl)
+KP_PATH long kdev_write(struct kdev_file *f, const char *buf, size_t count,
+			int64_t *pos, unsigned int fl)
 {
 	struct kdev *d = f->dev;
 	struct kvm *vm = d->vm;
@@ -827,7 +841,7 @@ long kdev_write(struct kdev_file *f, const char *buf, size_t count,
 		file_set(f, *pos, fl);
 		args[1].o = f->file;
 		args[2].o = &s->h;
-		err = run_cb(d, KD_write, args, 3, &ret);
+		err = run_cb_hot(d, KD_write, args, 3, &ret);
 	} else {
 		args[1].o = &s->h;
 		err = run_cb(d, KD_write, args, 2, &ret);
@@ -1068,7 +1082,7 @@ static void release_locked(struct kdev_file *f)
 	if (d->chr) {
 		args[1].o = f->file;
 		((struct kinst *)f->file)->f[KF_FILE_POS].i = f->close_pos;
-		run_cb(d, KD_release, args, 2, &ret);
+		run_cb_hot(d, KD_release, args, 2, &ret);
 		/* (1.1) the queues its polls registered on may go now */
 		((struct kinst *)f->file)->f[KF_FILE_POLLED].o = NULL;
 		chr_unlink(f);

@@ -159,11 +159,6 @@ bool kvm_quota_take(struct kvm *vm, size_t n)
 	return charge_quota(vm, n);
 }
 
-void kvm_quota_give(struct kvm *vm, size_t n)
-{
-	vm->heap_used -= n;
-}
-
 /*
  * Doubles vm->tmp for kvm_push_root().  KVM_OK, or KVM_ABORT (out of
  * memory) with vm->tmp unchanged.
@@ -225,7 +220,7 @@ static bool can_collect(struct kvm *vm, bool *skip, size_t n)
  * allocation passes here, so any of them may collect: a native roots
  * (kvm_push_root) what it holds across a call that allocates.
  */
-static bool charge(struct kvm *vm, size_t n)
+static KP_INLINE bool charge(struct kvm *vm, size_t n)
 {
 	/* allocation is among the deepest paths (stack_min_left) */
 	kvm_note_stack(vm, (uintptr_t)__builtin_frame_address(0));
@@ -258,14 +253,15 @@ static bool charge(struct kvm *vm, size_t n)
 }
 
 /*
- * kvm_quota_take for a charge that is not an allocation (a parked call's
- * state), from a point where an allocation could collect: when the quota
- * is short, a collection runs first (charged as charge()'s are), so that
- * the garbage of an earlier call does not hold the quota.  false: still
- * short (no abort set), or the budget could not pay for the collection
- * (its abort set).
+ * kvm_quota_take_collect(), the whole rule (kvm.h inlines the case where
+ * n fits): kvm_quota_take for a charge that is not an allocation (a
+ * parked call's state, a write's copy), from a point where an allocation
+ * could collect: when the quota is short, a collection runs first
+ * (charged as charge()'s are), so that the garbage of an earlier call
+ * does not hold the quota.  false: still short (no abort set), or the
+ * budget could not pay for the collection (its abort set).
  */
-bool kvm_quota_take_collect(struct kvm *vm, size_t n)
+bool kvm_quota_take_collect_slow(struct kvm *vm, size_t n)
 {
 	bool skip;
 
@@ -346,8 +342,8 @@ struct kobj *kvm_obj_alloc(struct kvm *vm, size_t size, uint8_t kind,
  * least) zeroed: the caller writes the others before anything reads
  * them (a String's bytes, copied in).
  */
-struct kobj *kvm_obj_alloc_part(struct kvm *vm, size_t size, size_t zero,
-				uint8_t kind, uint32_t cls)
+KP_PATH struct kobj *kvm_obj_alloc_part(struct kvm *vm, size_t size,
+					size_t zero, uint8_t kind, uint32_t cls)
 {
 	int c = free_class(size);
 	struct kobj *o;

@@ -489,9 +489,6 @@ struct kvm {
 	} *conv;
 	uint32_t nconv, conv_cap;
 
-	/* natives */
-	struct knsig nsig[KN__COUNT];
-
 	/* devices (device.c) */
 	struct kdev *devices;	/* registration order */
 	uint32_t ndevices;
@@ -550,6 +547,13 @@ struct kvm {
 	 */
 	char *params;
 	uint32_t params_len;
+
+	/*
+	 * Natives' signatures (5 KiB), last: the fields every callback uses
+	 * stay on the struct's first page (a page less for the emulator's
+	 * TLB to refill after each context switch).
+	 */
+	struct knsig nsig[KN__COUNT];
 };
 
 /*
@@ -966,8 +970,40 @@ size_t kvm_obj_size(struct kvm *vm, const struct kobj *o);
 
 /* heap quota only, no budget, no collection (gc.c); false: over it */
 bool kvm_quota_take(struct kvm *vm, size_t n);
-bool kvm_quota_take_collect(struct kvm *vm, size_t n);
-void kvm_quota_give(struct kvm *vm, size_t n);
+/* kvm_quota_take_collect() when n does not fit as the quota stands */
+bool kvm_quota_take_collect_slow(struct kvm *vm, size_t n);
+
+/*
+ * Whether n more bytes fit in the quota with room left for the kept
+ * blocks too (gc.c's make_room() would free none): the fast paths'
+ * test, where the slow ones are gc.c's exact rules.
+ */
+static KP_INLINE bool kvm_quota_fits(const struct kvm *vm, size_t n)
+{
+	return n <= vm->lim.heap && vm->heap_used <= vm->lim.heap - n &&
+		vm->free_bytes <= vm->lim.heap - vm->heap_used - n;
+}
+
+/*
+ * Charges n bytes to the quota, collecting first when they do not fit
+ * (gc.c); false: still short, or an abort set.
+ */
+static KP_INLINE bool kvm_quota_take_collect(struct kvm *vm, size_t n)
+{
+	if (likely(kvm_quota_fits(vm, n))) {
+		vm->heap_used += n;
+		if (vm->heap_used > vm->heap_peak)
+			vm->heap_peak = vm->heap_used;
+		return true;
+	}
+	return kvm_quota_take_collect_slow(vm, n);
+}
+
+/* Gives back n bytes charged with kvm_quota_take*(). */
+static KP_INLINE void kvm_quota_give(struct kvm *vm, size_t n)
+{
+	vm->heap_used -= n;
+}
 
 /* (1.1) waits and timers (wait.c) */
 int kvm_wq_init(struct kvm *vm, struct kobj *q);
@@ -975,7 +1011,14 @@ void kvm_wq_free(struct kvm *vm, struct kobj *q);
 int kvm_wq_wait(struct kvm *vm, struct kobj *q, int64_t timeout_ms,
 		bool *woken);
 int64_t kvm_await_ms(int64_t ms);
-void kvm_wq_wake(struct kvm *vm, struct kobj *q, bool all);
+/* wakeOne / wakeAll: anywhere, waking nobody when nobody waits. */
+static KP_INLINE void kvm_wq_wake(struct kvm *vm, struct kobj *q, bool all)
+{
+	void *h = (void *)(uintptr_t)((struct kinst *)q)->f[KF_WQ_HOST].i;
+
+	if (h && vm->host.wq_wake)
+		vm->host.wq_wake(vm->host.ctx, h, all);
+}
 int kvm_poll_wait(struct kvm *vm, struct kobj *t, struct kobj *q);
 int kvm_timer_start(struct kvm *vm, struct kobj *t, int64_t ms, bool every);
 int kvm_timer_cancel(struct kvm *vm, struct kobj *t);
@@ -1007,7 +1050,18 @@ int kvm_throw_newn(struct kvm *vm, uint32_t cls, const char *msg, size_t len);
 int kvm_throw_deverr(struct kvm *vm, int err, const char *msg);
 int kvm_throw_index(struct kvm *vm, int64_t i, int64_t n);
 int kvm_abort(struct kvm *vm, enum kvm_abort_kind kind);
-bool kvm_charge(struct kvm *vm, uint64_t n);	/* false: budget abort */
+/* kvm_charge() when the slice cannot pay n: refills or aborts */
+bool kvm_charge_slow(struct kvm *vm, uint64_t n);
+
+/* Charges n units of work about to be done; false: a budget abort set. */
+static KP_INLINE bool kvm_charge(struct kvm *vm, uint64_t n)
+{
+	if (likely(n <= (uint64_t)INT64_MAX && vm->budget >= (int64_t)n)) {
+		vm->budget -= (int64_t)n;
+		return true;
+	}
+	return kvm_charge_slow(vm, n);
+}
 /* Whether a fatal signal ends the running call (sets vm->killed). */
 bool kvm_killed(struct kvm *vm);
 /* Moves the next slice over; false: the budget or the task is done. */

@@ -399,8 +399,8 @@ static int nat_String_charAt(struct kvm *vm, union kvalue *args,
 }
 
 /* Bytes [b, e), 0 <= b <= e <= length, else the bounds in the message. */
-static int nat_String_substring(struct kvm *vm, union kvalue *args,
-				union kvalue *ret)
+static KP_PATH int nat_String_substring(struct kvm *vm, union kvalue *args,
+					union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0);
 	int64_t b = args[1].i, e = args[2].i;
@@ -1019,8 +1019,8 @@ static int stream_check(struct kvm *vm, struct kstream *s)
  * device layer's (kstream), charged to the quota; s is rooted while it
  * grows, since the realloc may collect.
  */
-static int out_put(struct kvm *vm, struct kstream *s, const void *b,
-		   uint32_t n)
+static KP_INLINE int out_put(struct kvm *vm, struct kstream *s, const void *b,
+			     uint32_t n)
 {
 	uint32_t cap;
 	uint8_t *p;
@@ -1058,8 +1058,8 @@ static int out_put(struct kvm *vm, struct kstream *s, const void *b,
 	return charge_bytes(vm, n) ? KVM_OK : KVM_ABORT;
 }
 
-static int nat_OutputStream_write(struct kvm *vm, union kvalue *args,
-				  union kvalue *ret)
+static KP_PATH int nat_OutputStream_write(struct kvm *vm, union kvalue *args,
+					  union kvalue *ret)
 {
 	struct kstream *s = (struct kstream *)args[0].o;
 	struct kstr *str = ARG_STR(1);
@@ -1132,8 +1132,8 @@ static int nat_InputStream_readByte(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
-static int nat_InputStream_available(struct kvm *vm, union kvalue *args,
-				     union kvalue *ret)
+static KP_PATH int nat_InputStream_available(struct kvm *vm, union kvalue *args,
+					     union kvalue *ret)
 {
 	struct kstream *s = (struct kstream *)args[0].o;
 	int st = stream_check(vm, s);
@@ -2158,8 +2158,8 @@ static int nat_File_canWrite(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
-static int nat_File_nonBlocking(struct kvm *vm, union kvalue *args,
-				union kvalue *ret)
+static KP_PATH int nat_File_nonBlocking(struct kvm *vm, union kvalue *args,
+					union kvalue *ret)
 {
 	(void)vm;
 	ret->i = !!(ARG_INST(0)->f[KF_FILE_FLAGS].i & KDEV_FL_NONBLOCK);
@@ -2229,8 +2229,8 @@ static int nat_File_writeUser(struct kvm *vm, union kvalue *args,
 }
 
 /* Up to max bytes of the rest of the input; "" at its end or for max <= 0. */
-static int nat_InputStream_read(struct kvm *vm, union kvalue *args,
-				union kvalue *ret)
+static KP_PATH int nat_InputStream_read(struct kvm *vm, union kvalue *args,
+					union kvalue *ret)
 {
 	struct kstream *s = (struct kstream *)args[0].o;
 	int64_t max = args[1].i;
@@ -2260,8 +2260,8 @@ static int nat_WaitQueue_WaitQueue_init(struct kvm *vm, union kvalue *args,
 	return kvm_wq_init(vm, args[0].o);
 }
 
-static int nat_WaitQueue_await(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+static KP_PATH int nat_WaitQueue_await(struct kvm *vm, union kvalue *args,
+				       union kvalue *ret)
 {
 	bool woken;
 
@@ -2280,16 +2280,16 @@ static int nat_WaitQueue_awaitFor(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
-static int nat_WaitQueue_wakeOne(struct kvm *vm, union kvalue *args,
-				 union kvalue *ret)
+static KP_PATH int nat_WaitQueue_wakeOne(struct kvm *vm, union kvalue *args,
+					 union kvalue *ret)
 {
 	(void)ret;
 	kvm_wq_wake(vm, args[0].o, false);
 	return KVM_OK;
 }
 
-static int nat_WaitQueue_wakeAll(struct kvm *vm, union kvalue *args,
-				 union kvalue *ret)
+static KP_PATH int nat_WaitQueue_wakeAll(struct kvm *vm, union kvalue *args,
+					 union kvalue *ret)
 {
 	(void)ret;
 	kvm_wq_wake(vm, args[0].o, true);

@@ -50,7 +50,7 @@ size_t kvm_obj_size(struct kvm *vm, const struct kobj *o)
  * by a NUL so that it can be read as a C string where no NUL is
  * expected.
  */
-struct kstr *kvm_str_alloc(struct kvm *vm, size_t len)
+static KP_INLINE struct kstr *str_alloc(struct kvm *vm, size_t len)
 {
 	struct kstr *s;
 
@@ -72,14 +72,19 @@ struct kstr *kvm_str_alloc(struct kvm *vm, size_t len)
 	return s;
 }
 
+struct kstr *kvm_str_alloc(struct kvm *vm, size_t len)
+{
+	return str_alloc(vm, len);
+}
+
 /*
  * A String of the len bytes at b, which may hold NULs (see
  * kvm_str_alloc); b NULL leaves the bytes zeroed for the caller to fill
  * before the string is seen by a script.
  */
-struct kstr *kvm_str_new(struct kvm *vm, const void *b, size_t len)
+KP_PATH struct kstr *kvm_str_new(struct kvm *vm, const void *b, size_t len)
 {
-	struct kstr *s = kvm_str_alloc(vm, len);
+	struct kstr *s = str_alloc(vm, len);
 
 	if (!s || !len)
 		return s;

@@ -120,12 +120,13 @@ bool kvm_budget_refill(struct kvm *vm, int64_t need)
 }
 
 /*
- * Charges n units of work (a native that scans or copies) to the budget,
- * refilling the slice as needed.  false: the run is aborted ("budget
- * exceeded", or "killed" when the refill found a fatal signal), and the
- * budget is left negative so no instruction runs on it.
+ * kvm_charge() of n units of work (a native that scans or copies), the
+ * whole rule (kvm.h inlines the case where the slice pays): refills the
+ * slice as needed.  false: the run is aborted ("budget exceeded", or
+ * "killed" when the refill found a fatal signal), and the budget is left
+ * negative so no instruction runs on it.
  */
-bool kvm_charge(struct kvm *vm, uint64_t n)
+bool kvm_charge_slow(struct kvm *vm, uint64_t n)
 {
 	if (n > (uint64_t)INT64_MAX ||
 	    (vm->budget < (int64_t)n && !kvm_budget_refill(vm, (int64_t)n))) {
@@ -1283,8 +1284,9 @@ int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
  * and the marks of conversions cut short are all reset.  A failed call
  * leaves its report in vm->report (kvm_report()).
  */
-int kvm_call_top(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
-		 uint32_t nargs, union kvalue *ret, uint64_t budget)
+KP_PATH int kvm_call_top(struct kvm *vm, struct kmethod_ref m,
+			 union kvalue *args, uint32_t nargs, union kvalue *ret,
+			 uint64_t budget)
 {
 	int64_t total = budget > (uint64_t)INT64_MAX ? INT64_MAX :
 		(int64_t)budget, left;

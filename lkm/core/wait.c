@@ -54,7 +54,7 @@
 /* ---- parking a call's execution state ----------------------------------- */
 
 /* Exchanges the execution state of vm and c (struct kctx's fields). */
-static void swap_state(struct kvm *vm, struct kctx *c)
+static KP_INLINE void swap_state(struct kvm *vm, struct kctx *c)
 {
 	struct ksaved_trace t;
 	uint32_t i, n;
@@ -340,8 +340,8 @@ void kvm_wq_free(struct kvm *vm, struct kobj *q)
  * write and ioctl of a CharDevice); a signal makes it and every later
  * wait of the callback throw InterruptedException, a fatal one aborts.
  */
-int kvm_wq_wait(struct kvm *vm, struct kobj *q, int64_t timeout_ms,
-		bool *woken)
+KP_PATH int kvm_wq_wait(struct kvm *vm, struct kobj *q, int64_t timeout_ms,
+			bool *woken)
 {
 	struct kdev_cb *cb = vm->cb;
 	void *h = wq_host(q);
@@ -403,15 +403,6 @@ int kvm_wq_wait(struct kvm *vm, struct kobj *q, int64_t timeout_ms,
 int64_t kvm_await_ms(int64_t ms)
 {
 	return ms < 0 ? 0 : ms > KVM_AWAIT_MAX_MS ? KVM_AWAIT_MAX_MS : ms;
-}
-
-/* wakeOne / wakeAll: anywhere, waking nobody when nobody waits. */
-void kvm_wq_wake(struct kvm *vm, struct kobj *q, bool all)
-{
-	void *h = wq_host(q);
-
-	if (h && vm->host.wq_wake)
-		vm->host.wq_wake(vm->host.ctx, h, all);
 }
 
 /*

@@ -195,8 +195,8 @@ static void bounce_put(struct konoha_script *s, void *p, bool kept)
 		kvfree(p);
 }
 
-static ssize_t kdev_fop_read(struct file *file, char __user *buf,
-			     size_t count, loff_t *ppos)
+static KP_PATH ssize_t kdev_fop_read(struct file *file, char __user *buf,
+				     size_t count, loff_t *ppos)
 {
 	struct kdev_file *f = file->private_data;
 	struct konoha_script *s = file_script(f);
@@ -221,8 +221,8 @@ static ssize_t kdev_fop_read(struct file *file, char __user *buf,
 	return count_call(f, n);
 }
 
-static ssize_t kdev_fop_write(struct file *file, const char __user *buf,
-			      size_t count, loff_t *ppos)
+static KP_PATH ssize_t kdev_fop_write(struct file *file, const char __user *buf,
+				      size_t count, loff_t *ppos)
 {
 	struct kdev_file *f = file->private_data;
 	struct konoha_script *s = file_script(f);
@@ -440,8 +440,8 @@ static void konoha_wq_fini(void *ctx, void *wq)
  * exclusive waiter (try_to_wake_up fails on a running task): a wake-up
  * is either seen here or given to someone else, never lost.
  */
-static bool konoha_wait_end(wait_queue_head_t *head,
-			    struct wait_queue_entry *w)
+static __always_inline bool konoha_wait_end(wait_queue_head_t *head,
+						 struct wait_queue_entry *w)
 {
 	unsigned long flags;
 	bool woken;
@@ -468,8 +468,8 @@ static bool konoha_wait_end(wait_queue_head_t *head,
  * signal passes the wake-up on (wake_up: the next exclusive waiter), so
  * wakeOne is never lost.
  */
-static int konoha_wq_wait(void *ctx, void *wq, int64_t timeout_ms,
-			  struct kp_mutex *lock)
+static KP_PATH int konoha_wq_wait(void *ctx, void *wq, int64_t timeout_ms,
+				  struct kp_mutex *lock)
 {
 	wait_queue_head_t *head = &((struct konoha_wq *)wq)->waiters;
 	long left = MAX_SCHEDULE_TIMEOUT;
@@ -521,7 +521,7 @@ static int konoha_wq_wait(void *ctx, void *wq, int64_t timeout_ms,
  * its own lock is not taken (a FIFO's reader wakes the writers' queue
  * after every message, empty while nobody writes).
  */
-static void konoha_wq_wake(void *ctx, void *wq, bool all)
+static KP_PATH void konoha_wq_wake(void *ctx, void *wq, bool all)
 {
 	struct konoha_script *s = ctx;
 	struct konoha_wq *q = wq;
