@@ -1011,10 +1011,16 @@ void kvm_wq_free(struct kvm *vm, struct kobj *q);
 int kvm_wq_wait(struct kvm *vm, struct kobj *q, int64_t timeout_ms,
 		bool *woken);
 int64_t kvm_await_ms(int64_t ms);
+/* A WaitQueue's host state (NULL: none, the host cannot wait). */
+static inline void *kvm_wq_host(const struct kobj *q)
+{
+	return (void *)(uintptr_t)((const struct kinst *)q)->f[KF_WQ_HOST].i;
+}
+
 /* wakeOne / wakeAll: anywhere, waking nobody when nobody waits. */
 static KP_INLINE void kvm_wq_wake(struct kvm *vm, struct kobj *q, bool all)
 {
-	void *h = (void *)(uintptr_t)((struct kinst *)q)->f[KF_WQ_HOST].i;
+	void *h = kvm_wq_host(q);
 
 	if (h && vm->host.wq_wake)
 		vm->host.wq_wake(vm->host.ctx, h, all);

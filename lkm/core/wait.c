@@ -297,11 +297,6 @@ void kvm_wait_free(struct kvm *vm)
 
 /* ---- WaitQueue ---------------------------------------------------------- */
 
-static void *wq_host(const struct kobj *q)
-{
-	return (void *)(uintptr_t)((const struct kinst *)q)->f[KF_WQ_HOST].i;
-}
-
 /* new WaitQueue(): the host's state, charged to the quota. */
 int kvm_wq_init(struct kvm *vm, struct kobj *q)
 {
@@ -322,7 +317,7 @@ int kvm_wq_init(struct kvm *vm, struct kobj *q)
 /* The collector frees q: nothing waits on it or polls it (see kvm.h). */
 void kvm_wq_free(struct kvm *vm, struct kobj *q)
 {
-	void *h = wq_host(q);
+	void *h = kvm_wq_host(q);
 
 	if (!h)
 		return;
@@ -344,7 +339,7 @@ KP_PATH int kvm_wq_wait(struct kvm *vm, struct kobj *q, int64_t timeout_ms,
 			bool *woken)
 {
 	struct kdev_cb *cb = vm->cb;
-	void *h = wq_host(q);
+	void *h = kvm_wq_host(q);
 	struct kctx *c;
 	int r;
 
@@ -460,7 +455,7 @@ listed:
 	a->v[done].o = q;
 	a->v[i].o = o;
 	table->f[KF_POLLTABLE_VALID].i++;
-	h = wq_host(q);
+	h = kvm_wq_host(q);
 	if (h && cb->poll_pt && vm->host.poll_wait)
 		vm->host.poll_wait(vm->host.ctx, h, cb->poll_pt);
 	return KVM_OK;
