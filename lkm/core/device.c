@@ -303,9 +303,9 @@ static KP_NOINLINE int cb_result(struct kdev *d, int op, int st)
  * roots the objects in args (the device is on vm->devices, an open
  * file's File on vm->chr_files, a stream is pushed with kvm_push_root).
  */
-static KP_INLINE int run_cb_inline(struct kdev *d, int op,
-				   union kvalue *args, uint32_t n,
-				   union kvalue *ret, struct kdev_cb *cb)
+static KP_INLINE int run_cb_in(struct kdev *d, int op, union kvalue *args,
+				uint32_t n, union kvalue *ret,
+				struct kdev_cb *cb)
 {
 	struct kvm *vm = d->vm;
 	struct kdev_cb none = { .ufile = NULL }, *outer = vm->cb;
@@ -330,12 +330,6 @@ static KP_INLINE int run_cb_inline(struct kdev *d, int op,
 	return likely(st == KVM_OK) ? 0 : cb_result(d, op, st);
 }
 
-static int run_cb_in(struct kdev *d, int op, union kvalue *args,
-		     uint32_t n, union kvalue *ret, struct kdev_cb *cb)
-{
-	return run_cb_inline(d, op, args, n, ret, cb);
-}
-
 static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
 		  union kvalue *ret)
 {
@@ -346,7 +340,7 @@ static int run_cb(struct kdev *d, int op, union kvalue *args, uint32_t n,
 static KP_INLINE int run_cb_hot(struct kdev *d, int op, union kvalue *args,
 				uint32_t n, union kvalue *ret)
 {
-	return run_cb_inline(d, op, args, n, ret, NULL);
+	return run_cb_in(d, op, args, n, ret, NULL);
 }
 
 /*

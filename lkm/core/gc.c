@@ -148,9 +148,7 @@ static bool charge_quota(struct kvm *vm, size_t n)
 	if (n > vm->lim.heap || vm->heap_used > vm->lim.heap - n)
 		return false;
 	make_room(vm, n);
-	vm->heap_used += n;
-	if (vm->heap_used > vm->heap_peak)
-		vm->heap_peak = vm->heap_used;
+	kvm_quota_add(vm, n);
 	return true;
 }
 
@@ -244,9 +242,7 @@ static KP_INLINE bool charge(struct kvm *vm, size_t n)
 		return false;
 	}
 	make_room(vm, n);
-	vm->heap_used += n;
-	if (vm->heap_used > vm->heap_peak)
-		vm->heap_peak = vm->heap_used;
+	kvm_quota_add(vm, n);
 	if (vm->lenient)
 		kvm_charge_work(vm, alloc_units(n));
 	return true;

@@ -984,6 +984,14 @@ static KP_INLINE bool kvm_quota_fits(const struct kvm *vm, size_t n)
 		vm->free_bytes <= vm->lim.heap - vm->heap_used - n;
 }
 
+/* Adds n bytes that fit (the caller checked) to the quota's use. */
+static KP_INLINE void kvm_quota_add(struct kvm *vm, size_t n)
+{
+	vm->heap_used += n;
+	if (vm->heap_used > vm->heap_peak)
+		vm->heap_peak = vm->heap_used;
+}
+
 /*
  * Charges n bytes to the quota, collecting first when they do not fit
  * (gc.c); false: still short, or an abort set.
@@ -991,9 +999,7 @@ static KP_INLINE bool kvm_quota_fits(const struct kvm *vm, size_t n)
 static KP_INLINE bool kvm_quota_take_collect(struct kvm *vm, size_t n)
 {
 	if (likely(kvm_quota_fits(vm, n))) {
-		vm->heap_used += n;
-		if (vm->heap_used > vm->heap_peak)
-			vm->heap_peak = vm->heap_used;
+		kvm_quota_add(vm, n);
 		return true;
 	}
 	return kvm_quota_take_collect_slow(vm, n);
