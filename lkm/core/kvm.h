@@ -450,6 +450,13 @@ struct kvm {
 	size_t heap_used;	/* charged bytes */
 	size_t heap_peak;
 	size_t gc_next;		/* collect when heap_used exceeds this */
+	/*
+	 * Of heap_used, the host's charges outstanding through
+	 * kvm_quota_take_collect() (a callback's stream buffers, parked
+	 * calls' state): not objects, so not what a collection's pacing
+	 * counts as surviving (gc.c).
+	 */
+	size_t host_used;
 /* the first collection's gc_next, and the most of a later one's floor */
 #define KVM_GC_FLOOR_MAX	((size_t)1 << 20)
 	long live_allocs;	/* blocks from kvm_mem_alloc not yet freed */
@@ -466,6 +473,8 @@ struct kvm {
 	 */
 	void *free_blocks[KVM_FREE_CLASSES];
 	size_t free_bytes;
+	/* per class, the collections since one of its blocks was allocated */
+	uint8_t free_age[KVM_FREE_CLASSES];
 
 	/* roots */
 	struct kobj **kstrings;	/* string constants by constant index */
@@ -998,17 +1007,19 @@ static KP_INLINE void kvm_quota_add(struct kvm *vm, size_t n)
  */
 static KP_INLINE bool kvm_quota_take_collect(struct kvm *vm, size_t n)
 {
-	if (likely(kvm_quota_fits(vm, n))) {
+	if (likely(kvm_quota_fits(vm, n)))
 		kvm_quota_add(vm, n);
-		return true;
-	}
-	return kvm_quota_take_collect_slow(vm, n);
+	else if (!kvm_quota_take_collect_slow(vm, n))
+		return false;
+	vm->host_used += n;
+	return true;
 }
 
-/* Gives back n bytes charged with kvm_quota_take*(). */
+/* Gives back n bytes charged with kvm_quota_take_collect(). */
 static KP_INLINE void kvm_quota_give(struct kvm *vm, size_t n)
 {
 	vm->heap_used -= n;
+	vm->host_used -= n;
 }
 
 /* (1.1) waits and timers (wait.c) */
