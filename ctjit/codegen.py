@@ -138,16 +138,19 @@ STRING_CLASS = BUILTINS.class_by_name["String"].id
 PURE_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
                 for c, m in (("Array", "size"), ("Math", "abs"),
                              ("Math", "min"), ("Math", "max"),
-                             ("String", "length"), ("String", "charAt"))}
+                             ("String", "length"), ("String", "charAt"),
+                             ("File", "nonBlocking"))}
 
 # (1.1, CALLN) the stream natives whose common case +tiny emits as IR
 # (stream_native): a byte appended to an OutputStream's buffer with room
-# left, a byte taken from an InputStream with bytes left.  Anything else
-# (no room, a bound reached, an invalid or null stream, the end of the
-# input) calls the native, which grows, throws or returns -1.
+# left, a byte taken from an InputStream with bytes left, the count of
+# an InputStream's bytes left when there are some.  Anything else (no
+# room, a bound reached, an invalid or null stream, the end of the
+# input) calls the native, which grows, throws or returns -1 or 0.
 STREAM_NATIVES = {BUILTINS.native(c, m).id: f"{c}.{m}"
                   for c, m in (("OutputStream", "writeByte"),
-                               ("InputStream", "readByte"))}
+                               ("InputStream", "readByte"),
+                               ("InputStream", "available"))}
 
 
 
@@ -994,8 +997,11 @@ class Lowering:
             # pure IR, or a slow path that throws (a null, a bound, a
             # division by zero)
             return True
-        return name == "CALLN" and (ops[1] in PURE_NATIVES or
-                                    ops[1] in STREAM_NATIVES)
+        # (available reads the cursor that a fast loop keeps aside for
+        # readByte: a loop calling it has no fast version)
+        return name == "CALLN" and (
+            ops[1] in PURE_NATIVES or
+            STREAM_NATIVES.get(ops[1]) in STREAM_KINDS)
 
     def fast_plan(self, h: int, e: int, body) -> "FastPlan | None":
         """What the fast version of the loop h..e reads before it: the
@@ -2047,6 +2053,8 @@ class Lowering:
         (_pure_call): a throw refunds the instructions after it."""
         a, n, b = ops
         name = PURE_NATIVES[n]
+        if name == "File.nonBlocking":
+            return self.file_nonblocking(pc, op, ops)
         if name in ("Array.size", "String.length", "String.charAt"):
             k = self.f.tmp('')[1:]
             fast, slow, join = f"nf{k}", f"ns{k}", f"nj{k}"
@@ -2091,6 +2099,35 @@ class Lowering:
             self.e(f"{v} = call i64 @llvm.{fn}.i64(i64 {x}, i64 {y})")
         if a >= 0:
             self.put(a, v)
+
+    def file_nonblocking(self, pc, op, ops):
+        """File.nonBlocking() as IR: the O_NONBLOCK bit of the File's
+        hidden flags field, which the host sets before each callback
+        (a null receiver takes the handler, which throws)."""
+        a, n, b = ops
+        k = self.f.tmp('')[1:]
+        fast, slow, join = f"fb{k}", f"fbs{k}", f"fbj{k}"
+        o = self.get(b)
+        isnull = self.t("c")
+        self.e(f"{isnull} = icmp eq i64 {o}, 0")
+        self.e(f"br i1 {isnull}, label %{slow}, label %{fast}, {COLD}")
+        self.f.label(fast)
+        op_ = self.t("o")
+        self.e(f"{op_} = inttoptr i64 {o} to ptr")
+        fl = self.load("i64", self.field_ptr(
+            op_, L["OFF_INST_FIELDS"] + 8 * L["KF_FILE_FLAGS"]), "fl",
+            mem="field")
+        bit, c, v = self.t("b"), self.t("c"), self.t("v")
+        self.e(f"{bit} = and i64 {fl}, {L['FL_NONBLOCK']}")
+        self.e(f"{c} = icmp ne i64 {bit}, 0")
+        self.e(f"{v} = zext i1 {c} to i64")
+        if a >= 0:
+            self.put(a, v)
+        self.e(f"br label %{join}")
+        self.f.label(slow)
+        self.generic(pc, op, ops)
+        self.e(f"br label %{join}")
+        self.f.label(join)
 
     def direct_native(self, pc, op, ops):
         """CALLN of any other native: the native itself, called through
@@ -2171,17 +2208,25 @@ class Lowering:
         self.e(f"{sp} = inttoptr i64 {o} to ptr")
         end = self.load("i32", self.field_ptr(sp, L["OFF_STREAM_JEND"]),
                         "jend", mem="stream")
-        kind = STREAM_KINDS[name]
+        kind = STREAM_KINDS.get(name, "r")    # available: the read cursor
         cp = self.field_ptr(sp, L[STREAM_CURSOR[kind]])
         cur = self.load("i32", cp, "cur", mem="stream")
         past = self.t("c")
         self.e(f"{past} = icmp uge i32 {cur}, {end}")
         self.e(f"br i1 {past}, label %{slow}, label %{ok}, {COLD}")
         self.f.label(ok)
-        buf = self.load("ptr", self.field_ptr(sp, L["OFF_STREAM_BUF"]),
-                        "buf", mem="stream")
-        self.store("i32", self.stream_byte(kind, a, b, buf, cur), cp,
-                   mem="stream")
+        if name == "InputStream.available":
+            # bytes left (jend is the valid stream's len): jend - pos
+            d, v = self.t("d"), self.t("v")
+            self.e(f"{d} = sub i32 {end}, {cur}")
+            self.e(f"{v} = zext i32 {d} to i64")
+            if a >= 0:
+                self.put(a, v)
+        else:
+            buf = self.load("ptr", self.field_ptr(sp, L["OFF_STREAM_BUF"]),
+                            "buf", mem="stream")
+            self.store("i32", self.stream_byte(kind, a, b, buf, cur), cp,
+                       mem="stream")
         self.e(f"br label %{join}")
         self.f.label(slow)
         self.generic(pc, op, ops)

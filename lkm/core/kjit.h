@@ -9,7 +9,7 @@
 #ifndef KJIT_H
 #define KJIT_H
 
-#define KJIT_ABI_VERSION	6
+#define KJIT_ABI_VERSION	7
 
 /* struct kvm: the block of JIT-visible fields at its start */
 #define KJIT_OFF_VM_STACK	0
@@ -63,6 +63,10 @@
 #define KJIT_OFF_STREAM_POS	32
 #define KJIT_OFF_STREAM_JEND	36
 #define KJIT_OFF_STREAM_BUF	40
+
+/* (1.1) File's hidden flags field (File.nonBlocking) and its bit */
+#define KJIT_KF_FILE_FLAGS	2
+#define KJIT_FL_NONBLOCK	4
 
 /* struct kfunc */
 #define KJIT_SIZEOF_FUNC	112

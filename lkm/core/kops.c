@@ -84,6 +84,8 @@ _Static_assert(OFF(struct kstream, pos) == KJIT_OFF_STREAM_POS, "kstream.pos");
 _Static_assert(OFF(struct kstream, jend) == KJIT_OFF_STREAM_JEND &&
 	       sizeof(((struct kstream *)0)->jend) == 4, "kstream.jend");
 _Static_assert(OFF(struct kstream, buf) == KJIT_OFF_STREAM_BUF, "kstream.buf");
+_Static_assert(KF_FILE_FLAGS == KJIT_KF_FILE_FLAGS &&
+	       KDEV_FL_NONBLOCK == KJIT_FL_NONBLOCK, "File flags");
 _Static_assert(sizeof(struct kfunc) == KJIT_SIZEOF_FUNC, "kfunc size");
 _Static_assert(sizeof(union kvalue) == 8, "kvalue size");
 _Static_assert(KVM_OK == KJIT_ST_OK && KVM_THROW == KJIT_ST_THROW &&

@@ -617,7 +617,7 @@ uint32_t kvm_waiting(const struct kvm *vm);
  * Native stubs compiled by `ktc compile --jit` for one image: a table
  * exported by the stub object (ctjit/README.md).
  */
-#define KJIT_ABI	6u
+#define KJIT_ABI	7u
 struct kjit_table {
 	uint32_t abi;		/* KJIT_ABI */
 	uint32_t nfuncs;	/* the image's function count */
