@@ -389,7 +389,7 @@ static KP_INLINE struct kstream *new_stream(struct kvm *vm, bool output,
  * (1.1) The stream of a CharDevice's read or write: the spare one of a
  * finished callback when the device is stream_private, else a new one.
  */
-static KP_PATH struct kstream *chr_stream(struct kdev *d, bool output)
+static KP_INLINE struct kstream *chr_stream(struct kdev *d, bool output)
 {
 	struct kvm *vm = d->vm;
 	struct kstream *s = NULL;

@@ -517,6 +517,16 @@ static KP_NOINLINE __attribute__((__unused__)) int call_native(struct kvm *vm, u
  * map key, indexOf) sees that the result is not new, which the language
  * reference leaves open.  KVM_ABORT: out of quota.
  */
+/* The result when it is one of the operands (the other ""), else NULL. */
+static inline struct kobj *concat_same(struct kobj *a, struct kobj *b)
+{
+	if (!a || !b)
+		return NULL;
+	if (!((struct kstr *)a)->len)
+		return b;
+	return ((struct kstr *)b)->len ? NULL : a;
+}
+
 static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct kobj *a, struct kobj *b,
 		  struct kobj **out)
 {
@@ -527,10 +537,9 @@ static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct
 	size_t xl = x ? x->len : 4, yl = y ? y->len : 4;
 	struct kstr *s;
 
-	if (x && y && (!xl || !yl)) {
-		*out = xl ? a : b;
+	*out = concat_same(a, b);
+	if (*out)
 		return KVM_OK;
-	}
 	/* the allocation is charged by size, which covers the copy */
 	s = kvm_str_alloc(vm, xl + yl);
 	if (!s)
@@ -852,9 +861,15 @@ KOPI(CLOSURE, a, f, c, n)
 
 KOPI(CONCAT, a, b, c)
 {
-	struct kobj *o;
-	int st = concat(vm, R[b].o, R[c].o, &o);
+	struct kobj *o = concat_same(R[b].o, R[c].o);
+	int st;
 
+	/* "" + s and s + "": s itself, without concat()'s call */
+	if (o) {
+		R[a].o = o;
+		return KVM_OK;
+	}
+	st = concat(vm, R[b].o, R[c].o, &o);
 	if (st)
 		return st;
 	R[a].o = o;
