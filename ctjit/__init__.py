@@ -62,7 +62,7 @@ def compile_image(data: bytes, profile: str = "userspace", ct: str = "all",
              else codegen.L["DIRECT_STACK_USER"])
     mod = codegen.generate(img, digest, opts, attrs=prof.fn_attrs,
                            module_tail=prof.module_flags,
-                           direct_stack=stack, static=prof.reloc == "static")
+                           direct_stack=stack)
     optimized, obj = target.emit_object(mod.text, prof, opt_level)
     return Stubs(digest, mod.text, optimized, obj, mod.compiled,
                  mod.fallback, prof.name)

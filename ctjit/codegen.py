@@ -233,6 +233,13 @@ def _native_arity(n: int) -> tuple[bool, int]:
     return recv, len(signature_params(nat.signature)) + (1 if recv else 0)
 
 
+def native_symbol(n: int) -> str:
+    """The C function of native n, as natives.c names and exports it
+    from builtins.def: nat_<Owner>_<name>."""
+    nat = BUILTINS.natives[n]
+    return f"nat_{nat.owner}_{nat.name}"
+
+
 def _stream_call(op, ops) -> bool:
     """A CALLN of a STREAM_NATIVES native: only its slow path (the
     native) may take budget, and it checks again after it."""
@@ -2130,8 +2137,10 @@ class Lowering:
         self.f.label(join)
 
     def direct_native(self, pc, op, ops):
-        """CALLN of any other native: the native itself, called through
-        the VM's table (kvm_natives[n]) with its arguments copied from
+        """CALLN of any other native: the native itself, called by name
+        (nat_<Owner>_<name>, which the VM exports: a direct call, where
+        its table kvm_natives[n] would be an indirect one and in the
+        kernel a retpoline) with its arguments copied from
         their SSA values into a block on this stub's stack, as
         kop_CALLN's call_native() copies them from the registers, and
         its result taken from there.  Everything else is as for the
@@ -2164,13 +2173,10 @@ class Lowering:
                    f"i64 0, i64 {i}")
             self.store("i64", self.get(b + i), p)
         self.store("i64", "0", "%nret")
-        self.used.add("kvm_natives")
-        fp = self.t("fp")
-        self.e(f"{fp} = getelementptr inbounds [{len(BUILTINS.natives)} x "
-               f"ptr], ptr @kvm_natives, i64 0, i64 {n}")
-        fn = self.load("ptr", fp, "nat")
+        fn = native_symbol(n)
+        self.used.add(fn)
         st = self.t("h")
-        self.e(f"{st} = call i32 {fn}(ptr %vm, ptr %nargs, ptr %nret)")
+        self.e(f"{st} = call i32 @{fn}(ptr %vm, ptr %nargs, ptr %nret)")
         self.reload_R()
         self.post_call(())
         self.check_status(st, self.remaining[pc])
@@ -3601,13 +3607,9 @@ def _nargs(img: Image, fn) -> int:
 def generate(img: Image, digest: bytes, opts: Options,
              attrs: str = "nounwind", module_tail: str = "",
              table_name: str = "kjit_table",
-             direct_stack: int = L["DIRECT_STACK_USER"],
-             static: bool = False) -> ModuleIR:
+             direct_stack: int = L["DIRECT_STACK_USER"]) -> ModuleIR:
     """The IR module of the stubs of img (digest: its 32-byte name);
-    direct_stack: bytes of stack a chain of direct calls may use;
-    static: static relocations (the kernel), where the VM's data the stubs
-    read (kvm_natives) must be dso_local, or LLVM reaches it through a GOT
-    the module loader refuses.
+    direct_stack: bytes of stack a chain of direct calls may use.
 
     The module: declarations of the externals used, the stubs (and direct
     versions), the table kjit_fns (NULL for an interpreted function) and
@@ -3670,10 +3672,8 @@ def generate(img: Image, digest: bytes, opts: Options,
             out.append("declare ptr @kvm_jit_push(ptr, i32, i32) #1")
         elif sym == "kop_throw_div0":
             out.append("declare i32 @kop_throw_div0(ptr) #1")
-        elif sym == "kvm_natives":
-            out.append(f"@kvm_natives = external "
-                       f"{'dso_local ' if static else ''}constant "
-                       f"[{len(BUILTINS.natives)} x ptr]")
+        elif sym.startswith("nat_"):
+            out.append(f"declare i32 @{sym}(ptr, ptr, ptr) #1")
         else:
             op = by_name[sym[len("kop_"):]]
             out.append(f"declare {handler_ret(op)} @{sym}("

@@ -1389,21 +1389,25 @@ print(hits("hello", 1000));
 """
 
 
-def test_natives_are_called_through_their_table(tmp_path):
-    # a native that is not inlined: a call of kvm_natives[n] from the
-    # stub, not of kop_CALLN (which stays for a null receiver only); the
-    # kernel object reaches the table without a GOT; the result is the
-    # interpreter's
+def test_natives_are_called_by_name(tmp_path):
+    # a native that is not inlined: a direct call of the VM's exported
+    # nat_<Owner>_<name> from the stub, not of kop_CALLN (which stays for
+    # a null receiver only) nor through the table kvm_natives[] (an
+    # indirect call: a retpoline in the kernel); the kernel object has
+    # no indirect call and no GOT; the result is the interpreter's
     image = compile_source(NATIVE_LOOP, "n.k")
     stubs = ctjit.compile_image(image, profile="userspace")
-    assert "@kvm_natives" in stubs.ir
+    assert "@kvm_natives" not in stubs.ir
     loop = stubs.ir[stubs.ir.index("define"):]
-    assert loop.count("call i32 %nat") >= 2
+    assert "call i32 @nat_String_indexOf(" in loop
+    assert "call i32 @nat_String_substring(" in loop
     kern = ctjit.compile_image(image, profile="kernel", kernel="6.1")
     obj = tmp_path / "n.o"
     obj.write_bytes(kern.obj)
     relocs = objdump(obj, "-r")
-    assert "kvm_natives" in relocs and "GOT" not in relocs
+    assert "nat_String_indexOf" in relocs and "GOT" not in relocs
+    dis = objdump(obj, "-d", "--no-show-raw-insn")
+    assert not re.search(r"call\s+\*|jmp\s+\*", dis)
     src = tmp_path / "n.k"
     src.write_text(NATIVE_LOOP)
     out = [subprocess.run([sys.executable, "-m", "ktc.cli", "run", *jit,
@@ -1416,8 +1420,7 @@ def test_kernel_callv_is_a_direct_call(tmp_path):
     # a recursive method: its virtual self-calls are direct calls of its
     # stub (targets are selected by class id, so no indirect call, no
     # retpoline thunk); kop_CALLV only behind the slow-path branches.
-    # (The init's call of the native print goes through the natives'
-    # table, kvm_natives[]: an indirect call, by the retpoline thunk.)
+    # (The init's call of the native print is a direct call too.)
     image = compile_source(FIBM, "m.k")
     stubs = ctjit.compile_image(image, profile="kernel", kernel="6.12")
     obj = tmp_path / "m.o"

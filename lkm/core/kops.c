@@ -392,5 +392,3 @@ KP_EXPORT(kvm_jit_unwind);
 KP_EXPORT(kvm_jit_push);
 KP_EXPORT(kvm_jit_refill);
 KP_EXPORT(kvm_jit_poll);
-/* JIT code calls most natives through their table (ctjit direct_native) */
-KP_EXPORT(kvm_natives);

@@ -32,13 +32,16 @@
  * The one place natives.c expands builtins.def: it binds each native id
  * to its nat_<Owner>_<name> below.  Everything else about a native (its
  * names, kind, slot, signature) is in builtins.c's table, kb_natives[].
+ * Each is also exported: JIT code calls a native by name, a direct call,
+ * rather than through kvm_natives[] (an indirect call, and in the kernel
+ * a retpoline).
  */
 #define K_CLASS(id, name, super, ctor, fields)
 #define K_ERRNO(name, value)
 #define K_NATIVE(id, owner, name, kind, slot, sig)			\
-	static int nat_##owner##_##name(struct kvm *vm,			\
-					union kvalue *args,		\
-					union kvalue *ret);
+	int nat_##owner##_##name(struct kvm *vm, union kvalue *args,	\
+				 union kvalue *ret);			\
+	KP_EXPORT(nat_##owner##_##name);
 #include "builtins.def"
 #undef K_NATIVE
 
@@ -231,8 +234,8 @@ static int find(struct kvm *vm, const struct kstr *hay, uint32_t from,
  * The constructors of built-in classes run after NEW made the instance
  * with every field zeroed: they only store their arguments.
  */
-static int nat_Object_Object_init(struct kvm *vm, union kvalue *args,
-				  union kvalue *ret)
+int nat_Object_Object_init(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
 {
 	(void)vm; (void)args; (void)ret;
 	return KVM_OK;
@@ -242,8 +245,8 @@ static int nat_Object_Object_init(struct kvm *vm, union kvalue *args,
  * Object's toString (vtable slot 0): a String is itself, anything else
  * the name of its class.
  */
-static int nat_Object_toString(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+int nat_Object_toString(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
 {
 	struct kobj *o = args[0].o;
 
@@ -256,8 +259,8 @@ static int nat_Object_toString(struct kvm *vm, union kvalue *args,
 	return ret->o ? KVM_OK : KVM_ABORT;
 }
 
-static int nat_Exception_Exception_init(struct kvm *vm, union kvalue *args,
-					union kvalue *ret)
+int nat_Exception_Exception_init(struct kvm *vm, union kvalue *args,
+				 union kvalue *ret)
 {
 	(void)vm; (void)ret;
 	ARG_INST(0)->f[KF_EXC_MESSAGE] = args[1];
@@ -265,8 +268,8 @@ static int nat_Exception_Exception_init(struct kvm *vm, union kvalue *args,
 }
 
 /* "Class: message", the first line of a report too (kvm_make_report). */
-static int nat_Exception_toString(struct kvm *vm, union kvalue *args,
-				  union kvalue *ret)
+int nat_Exception_toString(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
 {
 	struct kinst *e = ARG_INST(0);
 	const char *name = vm->img->classes[e->h.cls]->name;
@@ -285,8 +288,8 @@ static int nat_Exception_toString(struct kvm *vm, union kvalue *args,
 }
 
 /* The message given to the constructor, null when there was none. */
-static int nat_Exception_getMessage(struct kvm *vm, union kvalue *args,
-				    union kvalue *ret)
+int nat_Exception_getMessage(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
 {
 	(void)vm;
 	*ret = ARG_INST(0)->f[KF_EXC_MESSAGE];
@@ -297,9 +300,9 @@ static int nat_Exception_getMessage(struct kvm *vm, union kvalue *args,
  * DeviceError(errno, message): any errno is stored as given; only the
  * callback's result filters it (kdev_errno() in device.c).
  */
-static int nat_DeviceError_DeviceError_init(struct kvm *vm,
-					    union kvalue *args,
-					    union kvalue *ret)
+int nat_DeviceError_DeviceError_init(struct kvm *vm,
+				     union kvalue *args,
+				     union kvalue *ret)
 {
 	(void)vm; (void)ret;
 	ARG_INST(0)->f[KF_DEVERR_ERRNO] = args[1];
@@ -308,8 +311,8 @@ static int nat_DeviceError_DeviceError_init(struct kvm *vm,
 }
 
 /* As given to the constructor, not yet filtered. */
-static int nat_DeviceError_errno(struct kvm *vm, union kvalue *args,
-				 union kvalue *ret)
+int nat_DeviceError_errno(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret)
 {
 	(void)vm;
 	*ret = ARG_INST(0)->f[KF_DEVERR_ERRNO];
@@ -317,8 +320,8 @@ static int nat_DeviceError_errno(struct kvm *vm, union kvalue *args,
 }
 
 /* The mode field's default; register() reads it once, after the ctor. */
-static int nat_Device_Device_init(struct kvm *vm, union kvalue *args,
-				  union kvalue *ret)
+int nat_Device_Device_init(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
 {
 	(void)vm; (void)ret;
 	ARG_INST(0)->f[KF_DEVICE_MODE].i = 0600;
@@ -330,44 +333,44 @@ static int nat_Device_Device_init(struct kvm *vm, union kvalue *args,
  * content) and release do nothing; write and ioctl fail with EINVAL and
  * ENOTTY, as a driver without those operations would.
  */
-static int nat_Device_open(struct kvm *vm, union kvalue *args,
-			   union kvalue *ret)
+int nat_Device_open(struct kvm *vm, union kvalue *args,
+		    union kvalue *ret)
 {
 	(void)vm; (void)args; (void)ret;
 	return KVM_OK;
 }
 
-static int nat_Device_read(struct kvm *vm, union kvalue *args,
-			   union kvalue *ret)
+int nat_Device_read(struct kvm *vm, union kvalue *args,
+		    union kvalue *ret)
 {
 	(void)vm; (void)args; (void)ret;
 	return KVM_OK;
 }
 
-static int nat_Device_write(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_Device_write(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	(void)args; (void)ret;
 	return kvm_throw_deverr(vm, EINVAL, "write not supported");
 }
 
-static int nat_Device_ioctl(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_Device_ioctl(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	(void)args; (void)ret;
 	return kvm_throw_deverr(vm, ENOTTY, "ioctl not supported");
 }
 
-static int nat_Device_release(struct kvm *vm, union kvalue *args,
-			      union kvalue *ret)
+int nat_Device_release(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
 {
 	(void)vm; (void)args; (void)ret;
 	return KVM_OK;
 }
 
 /* Device.register is static: no receiver check was made for it. */
-static int nat_Device_register(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+int nat_Device_register(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
 {
 	(void)ret;
 	if (!args[0].o || !args[1].o)
@@ -377,8 +380,8 @@ static int nat_Device_register(struct kvm *vm, union kvalue *args,
 
 /* ---- String ------------------------------------------------------------- */
 
-static int nat_String_length(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_String_length(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	(void)vm;
 	ret->i = ARG_STR(0)->len;
@@ -386,8 +389,8 @@ static int nat_String_length(struct kvm *vm, union kvalue *args,
 }
 
 /* The byte at i, 0..255; the unsigned compare also refuses i < 0. */
-static int nat_String_charAt(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_String_charAt(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0);
 	int64_t i = args[1].i;
@@ -399,8 +402,8 @@ static int nat_String_charAt(struct kvm *vm, union kvalue *args,
 }
 
 /* Bytes [b, e), 0 <= b <= e <= length, else the bounds in the message. */
-static KP_PATH int nat_String_substring(struct kvm *vm, union kvalue *args,
-					union kvalue *ret)
+KP_PATH int nat_String_substring(struct kvm *vm, union kvalue *args,
+				 union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0);
 	int64_t b = args[1].i, e = args[2].i;
@@ -424,16 +427,16 @@ static KP_PATH int nat_String_substring(struct kvm *vm, union kvalue *args,
 }
 
 /* The first position of s, -1 if absent, 0 for "". */
-static int nat_String_indexOf(struct kvm *vm, union kvalue *args,
-			      union kvalue *ret)
+int nat_String_indexOf(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
 {
 	if (!args[1].o)
 		return npe(vm);
 	return find(vm, ARG_STR(0), 0, ARG_STR(1), &ret->i);
 }
 
-static int nat_String_contains(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+int nat_String_contains(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
 {
 	int64_t pos;
 	int st;
@@ -449,8 +452,8 @@ static int nat_String_contains(struct kvm *vm, union kvalue *args,
  * startsWith and endsWith charge the prefix's length whatever the answer:
  * the compare may read all of it.
  */
-static int nat_String_startsWith(struct kvm *vm, union kvalue *args,
-				 union kvalue *ret)
+int nat_String_startsWith(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0), *p = ARG_STR(1);
 
@@ -460,8 +463,8 @@ static int nat_String_startsWith(struct kvm *vm, union kvalue *args,
 	return charge_bytes(vm, p->len) ? KVM_OK : KVM_ABORT;
 }
 
-static int nat_String_endsWith(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+int nat_String_endsWith(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0), *p = ARG_STR(1);
 
@@ -513,8 +516,8 @@ static int push_piece(struct kvm *vm, struct karr *a, const struct kstr *s,
  * array is rooted while the pieces are made; on a failure *ret still
  * gets it, which is harmless: the status says the result is not used.
  */
-static int nat_String_split(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_String_split(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0), *sep = ARG_STR(1);
 	struct karr *a;
@@ -556,8 +559,8 @@ static int nat_String_split(struct kvm *vm, union kvalue *args,
  * Without the bytes <= 0x20 at both ends; s itself when nothing is cut,
  * which is safe because Strings are immutable.
  */
-static int nat_String_trim(struct kvm *vm, union kvalue *args,
-			   union kvalue *ret)
+int nat_String_trim(struct kvm *vm, union kvalue *args,
+		    union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0);
 	uint32_t b = 0, e = s->len;
@@ -600,14 +603,14 @@ static int change_case(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
-static int nat_String_toUpper(struct kvm *vm, union kvalue *args,
-			      union kvalue *ret)
+int nat_String_toUpper(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
 {
 	return change_case(vm, args, ret, true);
 }
 
-static int nat_String_toLower(struct kvm *vm, union kvalue *args,
-			      union kvalue *ret)
+int nat_String_toLower(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
 {
 	return change_case(vm, args, ret, false);
 }
@@ -617,8 +620,8 @@ static int nat_String_toLower(struct kvm *vm, union kvalue *args,
  * from changes nothing.  The result grows in a charged kbuf, freed on
  * every path.
  */
-static int nat_String_replace(struct kvm *vm, union kvalue *args,
-			      union kvalue *ret)
+int nat_String_replace(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0), *from = ARG_STR(1), *to = ARG_STR(2);
 	struct kbuf b = { 0 };
@@ -660,8 +663,8 @@ static int nat_String_replace(struct kvm *vm, union kvalue *args,
  * (2^31 - 1 bytes) is "out of memory", like any allocation past the
  * quota, and is refused before anything is charged or copied.
  */
-static int nat_String_repeat(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_String_repeat(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0), *r;
 	int64_t n = args[1].i;
@@ -692,8 +695,8 @@ static int nat_String_repeat(struct kvm *vm, union kvalue *args,
  * NumberFormatException quoting at most 64 bytes of the text.  lim is
  * the magnitude allowed: one more for a negative number (INT64_MIN).
  */
-static int nat_String_toInt(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_String_toInt(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0);
 	uint32_t i = 0;
@@ -730,8 +733,8 @@ bad:
 }
 
 /* The one-byte String of c, 0..255; else c is a bad index into 256. */
-static int nat_String_fromChar(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+int nat_String_fromChar(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
 {
 	uint8_t c;
 
@@ -743,8 +746,8 @@ static int nat_String_fromChar(struct kvm *vm, union kvalue *args,
 
 /* ---- Array -------------------------------------------------------------- */
 
-static int nat_Array_size(struct kvm *vm, union kvalue *args,
-			  union kvalue *ret)
+int nat_Array_size(struct kvm *vm, union kvalue *args,
+		   union kvalue *ret)
 {
 	(void)vm;
 	ret->i = ARG_ARR(0)->len;
@@ -752,8 +755,8 @@ static int nat_Array_size(struct kvm *vm, union kvalue *args,
 }
 
 /* args[1] is rooted by the caller's register while the array grows. */
-static int nat_Array_add(struct kvm *vm, union kvalue *args,
-			 union kvalue *ret)
+int nat_Array_add(struct kvm *vm, union kvalue *args,
+		  union kvalue *ret)
 {
 	(void)ret;
 	return arr_push(vm, ARG_ARR(0), args[1]);
@@ -763,8 +766,8 @@ static int nat_Array_add(struct kvm *vm, union kvalue *args,
  * pop and remove clear the slot they vacate: slots past the length stay
  * zero (kvm_arr_reserve's invariant), so a later growth shows defaults.
  */
-static int nat_Array_pop(struct kvm *vm, union kvalue *args,
-			 union kvalue *ret)
+int nat_Array_pop(struct kvm *vm, union kvalue *args,
+		  union kvalue *ret)
 {
 	struct karr *a = ARG_ARR(0);
 
@@ -779,8 +782,8 @@ static int nat_Array_pop(struct kvm *vm, union kvalue *args,
  * Inserts before index i, 0 <= i <= length (i == length appends); the
  * elements moved are charged as 8 bytes each.
  */
-static int nat_Array_insert(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_Array_insert(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	struct karr *a = ARG_ARR(0);
 	int64_t i = args[1].i;
@@ -801,8 +804,8 @@ static int nat_Array_insert(struct kvm *vm, union kvalue *args,
 }
 
 /* The element at i; the ones after it move down, 8 bytes charged each. */
-static int nat_Array_remove(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_Array_remove(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	struct karr *a = ARG_ARR(0);
 	int64_t i = args[1].i;
@@ -819,8 +822,8 @@ static int nat_Array_remove(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
-static int nat_Array_clear(struct kvm *vm, union kvalue *args,
-			   union kvalue *ret)
+int nat_Array_clear(struct kvm *vm, union kvalue *args,
+		    union kvalue *ret)
 {
 	struct karr *a = ARG_ARR(0);
 
@@ -837,8 +840,8 @@ static int nat_Array_clear(struct kvm *vm, union kvalue *args,
  * call a script toString, which may change the array: the loop reads
  * a->len and a->v afresh at each element and holds nothing else of it.
  */
-static int nat_Array_join(struct kvm *vm, union kvalue *args,
-			  union kvalue *ret)
+int nat_Array_join(struct kvm *vm, union kvalue *args,
+		   union kvalue *ret)
 {
 	struct karr *a = ARG_ARR(0);
 	struct kstr *sep = ARG_STR(1);
@@ -873,24 +876,24 @@ static int nat_Array_join(struct kvm *vm, union kvalue *args,
 
 /* ---- Math, System, print ------------------------------------------------ */
 
-static int nat_Math_min(struct kvm *vm, union kvalue *args,
-			union kvalue *ret)
+int nat_Math_min(struct kvm *vm, union kvalue *args,
+		 union kvalue *ret)
 {
 	(void)vm;
 	ret->i = args[0].i < args[1].i ? args[0].i : args[1].i;
 	return KVM_OK;
 }
 
-static int nat_Math_max(struct kvm *vm, union kvalue *args,
-			union kvalue *ret)
+int nat_Math_max(struct kvm *vm, union kvalue *args,
+		 union kvalue *ret)
 {
 	(void)vm;
 	ret->i = args[0].i > args[1].i ? args[0].i : args[1].i;
 	return KVM_OK;
 }
 
-static int nat_Math_abs(struct kvm *vm, union kvalue *args,
-			union kvalue *ret)
+int nat_Math_abs(struct kvm *vm, union kvalue *args,
+		 union kvalue *ret)
 {
 	(void)vm;
 	/* abs(MIN) == MIN: negate in unsigned arithmetic */
@@ -900,16 +903,16 @@ static int nat_Math_abs(struct kvm *vm, union kvalue *args,
 }
 
 /* A monotonic clock in nanoseconds, positive (kp_nanotime). */
-static int nat_System_nanoTime(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+int nat_System_nanoTime(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
 {
 	(void)vm; (void)args;
 	ret->i = kp_nanotime();
 	return KVM_OK;
 }
 
-static int nat_System_random(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_System_random(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	uint64_t bound = (uint64_t)args[0].i, lim, r;
 
@@ -929,8 +932,8 @@ static int nat_System_random(struct kvm *vm, union kvalue *args,
  * pid and comm are the calling process's: in the kernel the one whose
  * system call runs the callback.
  */
-static int nat_System_pid(struct kvm *vm, union kvalue *args,
-			  union kvalue *ret)
+int nat_System_pid(struct kvm *vm, union kvalue *args,
+		   union kvalue *ret)
 {
 	(void)vm; (void)args;
 	ret->i = kp_pid();
@@ -938,8 +941,8 @@ static int nat_System_pid(struct kvm *vm, union kvalue *args,
 }
 
 /* kp_comm() NUL-terminates the name within KP_COMM_LEN bytes. */
-static int nat_System_comm(struct kvm *vm, union kvalue *args,
-			   union kvalue *ret)
+int nat_System_comm(struct kvm *vm, union kvalue *args,
+		    union kvalue *ret)
 {
 	char comm[KP_COMM_LEN];
 
@@ -955,8 +958,8 @@ static int nat_System_comm(struct kvm *vm, union kvalue *args,
  * the call (§9.2: it ends a callback waiting or running), as the next
  * budget refill would, but before any more of the script runs.
  */
-static int nat_System_sleep(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_System_sleep(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	int64_t ms = args[0].i;
 
@@ -976,8 +979,8 @@ static int nat_System_sleep(struct kvm *vm, union kvalue *args,
  * so that a host writing lines atomically never splits one.  The line is
  * built in a charged buffer; null prints "null".
  */
-static int nat_Global_print(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_Global_print(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0);
 	const uint8_t *b = s ? s->b : (const uint8_t *)"null";
@@ -1058,8 +1061,8 @@ static KP_INLINE int out_put(struct kvm *vm, struct kstream *s, const void *b,
 	return charge_bytes(vm, n) ? KVM_OK : KVM_ABORT;
 }
 
-static KP_PATH int nat_OutputStream_write(struct kvm *vm, union kvalue *args,
-					  union kvalue *ret)
+KP_PATH int nat_OutputStream_write(struct kvm *vm, union kvalue *args,
+				   union kvalue *ret)
 {
 	struct kstream *s = (struct kstream *)args[0].o;
 	struct kstr *str = ARG_STR(1);
@@ -1074,8 +1077,8 @@ static KP_PATH int nat_OutputStream_write(struct kvm *vm, union kvalue *args,
 }
 
 /* The int's low 8 bits. */
-static int nat_OutputStream_writeByte(struct kvm *vm, union kvalue *args,
-				      union kvalue *ret)
+int nat_OutputStream_writeByte(struct kvm *vm, union kvalue *args,
+			       union kvalue *ret)
 {
 	struct kstream *s = (struct kstream *)args[0].o;
 	uint8_t c = (uint8_t)(args[1].i & 0xff);
@@ -1091,8 +1094,8 @@ static int nat_OutputStream_writeByte(struct kvm *vm, union kvalue *args,
  * size and available: the bytes written so far, or left to read.  On an
  * invalid stream the value is stored but the status throws.
  */
-static int nat_OutputStream_size(struct kvm *vm, union kvalue *args,
-				 union kvalue *ret)
+int nat_OutputStream_size(struct kvm *vm, union kvalue *args,
+			  union kvalue *ret)
 {
 	struct kstream *s = (struct kstream *)args[0].o;
 	int st = stream_check(vm, s);
@@ -1102,8 +1105,8 @@ static int nat_OutputStream_size(struct kvm *vm, union kvalue *args,
 }
 
 /* The rest of the input; the position moves only once the String exists. */
-static int nat_InputStream_readAll(struct kvm *vm, union kvalue *args,
-				   union kvalue *ret)
+int nat_InputStream_readAll(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
 {
 	struct kstream *s = (struct kstream *)args[0].o;
 	uint32_t pos = s->pos;
@@ -1120,8 +1123,8 @@ static int nat_InputStream_readAll(struct kvm *vm, union kvalue *args,
 }
 
 /* The next byte, 0..255, or -1 at the end. */
-static int nat_InputStream_readByte(struct kvm *vm, union kvalue *args,
-				    union kvalue *ret)
+int nat_InputStream_readByte(struct kvm *vm, union kvalue *args,
+			     union kvalue *ret)
 {
 	struct kstream *s = (struct kstream *)args[0].o;
 	int st = stream_check(vm, s);
@@ -1132,8 +1135,8 @@ static int nat_InputStream_readByte(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
-static KP_PATH int nat_InputStream_available(struct kvm *vm, union kvalue *args,
-					     union kvalue *ret)
+KP_PATH int nat_InputStream_available(struct kvm *vm, union kvalue *args,
+				      union kvalue *ret)
 {
 	struct kstream *s = (struct kstream *)args[0].o;
 	int st = stream_check(vm, s);
@@ -1147,8 +1150,8 @@ static KP_PATH int nat_InputStream_available(struct kvm *vm, union kvalue *args,
 #define ARG_MAP(k)	((struct kmap *)args[k].o)
 
 /* The live entries: removed ones wait dead for a compaction (map.c). */
-static int nat_Map_size(struct kvm *vm, union kvalue *args,
-			union kvalue *ret)
+int nat_Map_size(struct kvm *vm, union kvalue *args,
+		 union kvalue *ret)
 {
 	(void)vm;
 	ret->i = ARG_MAP(0)->n;
@@ -1159,8 +1162,8 @@ static int nat_Map_size(struct kvm *vm, union kvalue *args,
  * Map lookups hash and compare the key, which costs budget for a String
  * key and so may abort: kvm_map_find() reports it in st.
  */
-static int nat_Map_has(struct kvm *vm, union kvalue *args,
-		       union kvalue *ret)
+int nat_Map_has(struct kvm *vm, union kvalue *args,
+		union kvalue *ret)
 {
 	int st;
 
@@ -1191,8 +1194,8 @@ static int throw_no_key(struct kvm *vm, struct kmap *m, union kvalue k)
 	return kvm_throw_newn(vm, KC_NoSuchElementException, msg, n + 14);
 }
 
-static int nat_Map_get(struct kvm *vm, union kvalue *args,
-		       union kvalue *ret)
+int nat_Map_get(struct kvm *vm, union kvalue *args,
+		union kvalue *ret)
 {
 	struct kmentry *e;
 	int st;
@@ -1206,8 +1209,8 @@ static int nat_Map_get(struct kvm *vm, union kvalue *args,
 }
 
 /* The value of k, else the default: no exception and no toString. */
-static int nat_Map_getOr(struct kvm *vm, union kvalue *args,
-			 union kvalue *ret)
+int nat_Map_getOr(struct kvm *vm, union kvalue *args,
+		  union kvalue *ret)
 {
 	struct kmentry *e;
 	int st;
@@ -1221,16 +1224,16 @@ static int nat_Map_getOr(struct kvm *vm, union kvalue *args,
  * A new key goes at the end of the insertion order; a key already there
  * keeps its place and gets the new value.
  */
-static int nat_Map_put(struct kvm *vm, union kvalue *args,
-		       union kvalue *ret)
+int nat_Map_put(struct kvm *vm, union kvalue *args,
+		union kvalue *ret)
 {
 	(void)ret;
 	return kvm_map_put(vm, ARG_MAP(0), args[1], args[2]);
 }
 
 /* Whether k was there; its entry stays dead until a compaction. */
-static int nat_Map_remove(struct kvm *vm, union kvalue *args,
-			  union kvalue *ret)
+int nat_Map_remove(struct kvm *vm, union kvalue *args,
+		   union kvalue *ret)
 {
 	bool removed;
 	int st = kvm_map_remove(vm, ARG_MAP(0), args[1], &removed);
@@ -1240,8 +1243,8 @@ static int nat_Map_remove(struct kvm *vm, union kvalue *args,
 }
 
 /* Frees the storage: the map is as NEWMAP made it. */
-static int nat_Map_clear(struct kvm *vm, union kvalue *args,
-			 union kvalue *ret)
+int nat_Map_clear(struct kvm *vm, union kvalue *args,
+		  union kvalue *ret)
 {
 	(void)ret;
 	kvm_map_free_storage(vm, ARG_MAP(0));
@@ -1249,8 +1252,8 @@ static int nat_Map_clear(struct kvm *vm, union kvalue *args,
 }
 
 /* keys and values: a new array, in insertion order. */
-static int nat_Map_keys(struct kvm *vm, union kvalue *args,
-			union kvalue *ret)
+int nat_Map_keys(struct kvm *vm, union kvalue *args,
+		 union kvalue *ret)
 {
 	struct karr *a;
 	int st = kvm_map_list(vm, ARG_MAP(0), true, &a);
@@ -1260,8 +1263,8 @@ static int nat_Map_keys(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
-static int nat_Map_values(struct kvm *vm, union kvalue *args,
-			  union kvalue *ret)
+int nat_Map_values(struct kvm *vm, union kvalue *args,
+		   union kvalue *ret)
 {
 	struct karr *a;
 	int st = kvm_map_list(vm, ARG_MAP(0), false, &a);
@@ -1348,8 +1351,8 @@ static int merge_runs(struct kvm *vm, const struct kfn *f,
  * cmp, unless cmp threw or the array's size changed meanwhile.  Every
  * element copied or moved costs a unit, charged before each pass.
  */
-static int nat_Array_sort(struct kvm *vm, union kvalue *args,
-			  union kvalue *ret)
+int nat_Array_sort(struct kvm *vm, union kvalue *args,
+		   union kvalue *ret)
 {
 	struct karr *a = ARG_ARR(0), *buf;
 	struct kfn *f = (struct kfn *)args[1].o;
@@ -1490,14 +1493,14 @@ static int array_find(struct kvm *vm, const struct karr *a, union kvalue v,
 	return st;
 }
 
-static int nat_Array_indexOf(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_Array_indexOf(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	return array_find(vm, ARG_ARR(0), args[1], &ret->i);
 }
 
-static int nat_Array_contains(struct kvm *vm, union kvalue *args,
-			      union kvalue *ret)
+int nat_Array_contains(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
 {
 	int64_t pos;
 	int st = array_find(vm, ARG_ARR(0), args[1], &pos);
@@ -1507,8 +1510,8 @@ static int nat_Array_contains(struct kvm *vm, union kvalue *args,
 }
 
 /* A new array of a's type holding a[b..e); substring's bounds rule. */
-static int nat_Array_slice(struct kvm *vm, union kvalue *args,
-			   union kvalue *ret)
+int nat_Array_slice(struct kvm *vm, union kvalue *args,
+		    union kvalue *ret)
 {
 	struct karr *a = ARG_ARR(0), *r;
 	int64_t b = args[1].i, e = args[2].i;
@@ -1536,8 +1539,8 @@ static int nat_Array_slice(struct kvm *vm, union kvalue *args,
 }
 
 /* In place, a unit per element. */
-static int nat_Array_reverse(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_Array_reverse(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	struct karr *a = ARG_ARR(0);
 	uint32_t i, j;
@@ -1555,8 +1558,8 @@ static int nat_Array_reverse(struct kvm *vm, union kvalue *args,
 }
 
 /* Unsigned bytes from the start; the first difference, else the length. */
-static int nat_String_compareTo(struct kvm *vm, union kvalue *args,
-				union kvalue *ret)
+int nat_String_compareTo(struct kvm *vm, union kvalue *args,
+			 union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0), *t = ARG_STR(1);
 	uint32_t n;
@@ -1579,8 +1582,8 @@ static int nat_String_compareTo(struct kvm *vm, union kvalue *args,
  * A naive search backwards, charged as find() charges: the positions
  * scanned, plus the compared bytes and four units per candidate.
  */
-static int nat_String_lastIndexOf(struct kvm *vm, union kvalue *args,
-				  union kvalue *ret)
+int nat_String_lastIndexOf(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
 {
 	struct kstr *s = ARG_STR(0), *t = ARG_STR(1);
 	uint32_t n, m, i;
@@ -1649,8 +1652,8 @@ static int unpack_bytes(struct kvm *vm, union kvalue *args, uint64_t *v)
 }
 
 /* Zero-extended: a width-8 value may come out negative all the same. */
-static int nat_String_unpack(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_String_unpack(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	uint64_t v;
 	int st = unpack_bytes(vm, args, &v);
@@ -1660,8 +1663,8 @@ static int nat_String_unpack(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
-static int nat_String_unpackSigned(struct kvm *vm, union kvalue *args,
-				   union kvalue *ret)
+int nat_String_unpackSigned(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
 {
 	unsigned int shift = 64 - 8 * (unsigned int)args[2].i;
 	uint64_t v;
@@ -1674,8 +1677,8 @@ static int nat_String_unpackSigned(struct kvm *vm, union kvalue *args,
 }
 
 /* The low w bytes of v, little-endian, as a String of w bytes. */
-static int nat_String_pack(struct kvm *vm, union kvalue *args,
-			   union kvalue *ret)
+int nat_String_pack(struct kvm *vm, union kvalue *args,
+		    union kvalue *ret)
 {
 	uint64_t v = (uint64_t)args[0].i;
 	int64_t w = args[1].i;
@@ -1690,8 +1693,8 @@ static int nat_String_pack(struct kvm *vm, union kvalue *args,
 }
 
 /* -1, 0 or 1 by comparison: a - b, the usual trick, can overflow. */
-static int nat_Math_compare(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_Math_compare(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	(void)vm;
 	ret->i = args[0].i < args[1].i ? -1 : args[0].i > args[1].i;
@@ -1888,8 +1891,8 @@ static int fmt_check_arg(struct kvm *vm, const struct fmt_dir *d,
  * result's bytes before it is made.  args is read again at each
  * directive: a toString may change it.
  */
-static int nat_String_format(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_String_format(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	struct kstr *fmt = ARG_STR(0);
 	struct karr *av = ARG_ARR(1);
@@ -1986,26 +1989,26 @@ static int ioctl_number(struct kvm *vm, union kvalue *ret, int64_t dir,
 	return kvm_throw_new(vm, KC_IllegalArgumentException, msg);
 }
 
-static int nat_Ioctl_io(struct kvm *vm, union kvalue *args,
-			union kvalue *ret)
+int nat_Ioctl_io(struct kvm *vm, union kvalue *args,
+		 union kvalue *ret)
 {
 	return ioctl_number(vm, ret, 0, args[0].i, args[1].i, 0);
 }
 
-static int nat_Ioctl_iow(struct kvm *vm, union kvalue *args,
-			 union kvalue *ret)
+int nat_Ioctl_iow(struct kvm *vm, union kvalue *args,
+		  union kvalue *ret)
 {
 	return ioctl_number(vm, ret, 1, args[0].i, args[1].i, args[2].i);
 }
 
-static int nat_Ioctl_ior(struct kvm *vm, union kvalue *args,
-			 union kvalue *ret)
+int nat_Ioctl_ior(struct kvm *vm, union kvalue *args,
+		  union kvalue *ret)
 {
 	return ioctl_number(vm, ret, 2, args[0].i, args[1].i, args[2].i);
 }
 
-static int nat_Ioctl_iowr(struct kvm *vm, union kvalue *args,
-			  union kvalue *ret)
+int nat_Ioctl_iowr(struct kvm *vm, union kvalue *args,
+		   union kvalue *ret)
 {
 	return ioctl_number(vm, ret, 3, args[0].i, args[1].i, args[2].i);
 }
@@ -2014,8 +2017,8 @@ static int nat_Ioctl_iowr(struct kvm *vm, union kvalue *args,
  * The load-time parameter name (params.c), as a new String, or null when
  * it was not given.  The names compared and the value copied are charged.
  */
-static int nat_System_param(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_System_param(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	struct kstr *name = ARG_STR(0);
 	const char *val;
@@ -2039,8 +2042,8 @@ static int nat_System_param(struct kvm *vm, union kvalue *args,
 /* ---- (1.1) CharDevice, File, InputStream.read ---------------------------- */
 
 /* The mode field's default, as Device's. */
-static int nat_CharDevice_CharDevice_init(struct kvm *vm, union kvalue *args,
-					  union kvalue *ret)
+int nat_CharDevice_CharDevice_init(struct kvm *vm, union kvalue *args,
+				   union kvalue *ret)
 {
 	(void)vm; (void)ret;
 	ARG_INST(0)->f[KF_DEVICE_MODE].i = 0600;
@@ -2053,51 +2056,51 @@ static int nat_CharDevice_CharDevice_init(struct kvm *vm, union kvalue *args,
  * and ioctl fail with EINVAL and ENOTTY, poll answers IN | OUT and seek
  * moves within 0.. from the start or the position, never from the end.
  */
-static int nat_CharDevice_open(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+int nat_CharDevice_open(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
 {
 	(void)vm; (void)args; (void)ret;
 	return KVM_OK;
 }
 
-static int nat_CharDevice_read(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+int nat_CharDevice_read(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
 {
 	(void)vm; (void)args; (void)ret;
 	return KVM_OK;
 }
 
-static int nat_CharDevice_write(struct kvm *vm, union kvalue *args,
-				union kvalue *ret)
+int nat_CharDevice_write(struct kvm *vm, union kvalue *args,
+			 union kvalue *ret)
 {
 	(void)args; (void)ret;
 	return kvm_throw_deverr(vm, EINVAL, "write not supported");
 }
 
-static int nat_CharDevice_ioctl(struct kvm *vm, union kvalue *args,
-				union kvalue *ret)
+int nat_CharDevice_ioctl(struct kvm *vm, union kvalue *args,
+			 union kvalue *ret)
 {
 	(void)args; (void)ret;
 	return kvm_throw_deverr(vm, ENOTTY, "ioctl not supported");
 }
 
-static int nat_CharDevice_release(struct kvm *vm, union kvalue *args,
-				  union kvalue *ret)
+int nat_CharDevice_release(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
 {
 	(void)vm; (void)args; (void)ret;
 	return KVM_OK;
 }
 
-static int nat_CharDevice_poll(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+int nat_CharDevice_poll(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
 {
 	(void)vm; (void)args;
 	ret->i = KDEV_POLL_IN | KDEV_POLL_OUT;
 	return KVM_OK;
 }
 
-static int nat_CharDevice_seek(struct kvm *vm, union kvalue *args,
-			       union kvalue *ret)
+int nat_CharDevice_seek(struct kvm *vm, union kvalue *args,
+			union kvalue *ret)
 {
 	struct kinst *f = ARG_INST(1);
 	int64_t off = args[2].i, base, np;
@@ -2121,8 +2124,8 @@ static int nat_CharDevice_seek(struct kvm *vm, union kvalue *args,
 }
 
 /* CharDevice.register is static: no receiver check was made for it. */
-static int nat_CharDevice_register(struct kvm *vm, union kvalue *args,
-				   union kvalue *ret)
+int nat_CharDevice_register(struct kvm *vm, union kvalue *args,
+			    union kvalue *ret)
 {
 	(void)ret;
 	if (!args[0].o || !args[1].o)
@@ -2134,32 +2137,32 @@ static int nat_CharDevice_register(struct kvm *vm, union kvalue *args,
  * File: what device.c stored before the callback (the call's position
  * and flags); a File kept after its release keeps its last answers.
  */
-static int nat_File_position(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_File_position(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	(void)vm;
 	ret->i = ARG_INST(0)->f[KF_FILE_POS].i;
 	return KVM_OK;
 }
 
-static int nat_File_canRead(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_File_canRead(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	(void)vm;
 	ret->i = !!(ARG_INST(0)->f[KF_FILE_FLAGS].i & KDEV_FL_READ);
 	return KVM_OK;
 }
 
-static int nat_File_canWrite(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_File_canWrite(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	(void)vm;
 	ret->i = !!(ARG_INST(0)->f[KF_FILE_FLAGS].i & KDEV_FL_WRITE);
 	return KVM_OK;
 }
 
-static KP_PATH int nat_File_nonBlocking(struct kvm *vm, union kvalue *args,
-					union kvalue *ret)
+KP_PATH int nat_File_nonBlocking(struct kvm *vm, union kvalue *args,
+				 union kvalue *ret)
 {
 	(void)vm;
 	ret->i = !!(ARG_INST(0)->f[KF_FILE_FLAGS].i & KDEV_FL_NONBLOCK);
@@ -2186,8 +2189,8 @@ static int user_check(struct kvm *vm, struct kobj *file, int64_t n)
 }
 
 /* n bytes at the caller's addr, as a new String; EFAULT on a bad one. */
-static int nat_File_readUser(struct kvm *vm, union kvalue *args,
-			     union kvalue *ret)
+int nat_File_readUser(struct kvm *vm, union kvalue *args,
+		      union kvalue *ret)
 {
 	int64_t n = args[2].i;
 	struct kstr *s;
@@ -2208,8 +2211,8 @@ static int nat_File_readUser(struct kvm *vm, union kvalue *args,
 }
 
 /* The bytes of a String to the caller's addr; EFAULT on a bad one. */
-static int nat_File_writeUser(struct kvm *vm, union kvalue *args,
-			      union kvalue *ret)
+int nat_File_writeUser(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
 {
 	struct kstr *b = ARG_STR(2);
 	int st;
@@ -2229,8 +2232,8 @@ static int nat_File_writeUser(struct kvm *vm, union kvalue *args,
 }
 
 /* Up to max bytes of the rest of the input; "" at its end or for max <= 0. */
-static KP_PATH int nat_InputStream_read(struct kvm *vm, union kvalue *args,
-					union kvalue *ret)
+KP_PATH int nat_InputStream_read(struct kvm *vm, union kvalue *args,
+				 union kvalue *ret)
 {
 	struct kstream *s = (struct kstream *)args[0].o;
 	int64_t max = args[1].i;
@@ -2253,15 +2256,15 @@ static KP_PATH int nat_InputStream_read(struct kvm *vm, union kvalue *args,
 
 /* ---- (1.1) WaitQueue, Timer, PollTable.wait (wait.c) --------------------- */
 
-static int nat_WaitQueue_WaitQueue_init(struct kvm *vm, union kvalue *args,
-					union kvalue *ret)
+int nat_WaitQueue_WaitQueue_init(struct kvm *vm, union kvalue *args,
+				 union kvalue *ret)
 {
 	(void)ret;
 	return kvm_wq_init(vm, args[0].o);
 }
 
-static KP_PATH int nat_WaitQueue_await(struct kvm *vm, union kvalue *args,
-				       union kvalue *ret)
+KP_PATH int nat_WaitQueue_await(struct kvm *vm, union kvalue *args,
+				union kvalue *ret)
 {
 	bool woken;
 
@@ -2270,8 +2273,8 @@ static KP_PATH int nat_WaitQueue_await(struct kvm *vm, union kvalue *args,
 }
 
 /* true: woken up; false: ms (clamped to 0..10,000) passed first */
-static int nat_WaitQueue_awaitFor(struct kvm *vm, union kvalue *args,
-				  union kvalue *ret)
+int nat_WaitQueue_awaitFor(struct kvm *vm, union kvalue *args,
+			   union kvalue *ret)
 {
 	bool woken;
 	int st = kvm_wq_wait(vm, args[0].o, kvm_await_ms(args[1].i), &woken);
@@ -2280,16 +2283,16 @@ static int nat_WaitQueue_awaitFor(struct kvm *vm, union kvalue *args,
 	return st;
 }
 
-static KP_PATH int nat_WaitQueue_wakeOne(struct kvm *vm, union kvalue *args,
-					 union kvalue *ret)
+KP_PATH int nat_WaitQueue_wakeOne(struct kvm *vm, union kvalue *args,
+				  union kvalue *ret)
 {
 	(void)ret;
 	kvm_wq_wake(vm, args[0].o, false);
 	return KVM_OK;
 }
 
-static KP_PATH int nat_WaitQueue_wakeAll(struct kvm *vm, union kvalue *args,
-					 union kvalue *ret)
+KP_PATH int nat_WaitQueue_wakeAll(struct kvm *vm, union kvalue *args,
+				  union kvalue *ret)
 {
 	(void)ret;
 	kvm_wq_wake(vm, args[0].o, true);
@@ -2297,8 +2300,8 @@ static KP_PATH int nat_WaitQueue_wakeAll(struct kvm *vm, union kvalue *args,
 }
 
 /* new Timer(f): a null f fails here rather than when the timer fires */
-static int nat_Timer_Timer_init(struct kvm *vm, union kvalue *args,
-				union kvalue *ret)
+int nat_Timer_Timer_init(struct kvm *vm, union kvalue *args,
+			 union kvalue *ret)
 {
 	(void)ret;
 	if (!args[1].o)
@@ -2307,37 +2310,37 @@ static int nat_Timer_Timer_init(struct kvm *vm, union kvalue *args,
 	return KVM_OK;
 }
 
-static int nat_Timer_start(struct kvm *vm, union kvalue *args,
-			   union kvalue *ret)
+int nat_Timer_start(struct kvm *vm, union kvalue *args,
+		    union kvalue *ret)
 {
 	(void)ret;
 	return kvm_timer_start(vm, args[0].o, args[1].i, false);
 }
 
-static int nat_Timer_every(struct kvm *vm, union kvalue *args,
-			   union kvalue *ret)
+int nat_Timer_every(struct kvm *vm, union kvalue *args,
+		    union kvalue *ret)
 {
 	(void)ret;
 	return kvm_timer_start(vm, args[0].o, args[1].i, true);
 }
 
-static int nat_Timer_cancel(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_Timer_cancel(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	(void)ret;
 	return kvm_timer_cancel(vm, args[0].o);
 }
 
-static int nat_Timer_active(struct kvm *vm, union kvalue *args,
-			    union kvalue *ret)
+int nat_Timer_active(struct kvm *vm, union kvalue *args,
+		     union kvalue *ret)
 {
 	(void)vm;
 	ret->i = !!ARG_INST(0)->f[KF_TIMER_ACTIVE].i;
 	return KVM_OK;
 }
 
-static int nat_PollTable_wait(struct kvm *vm, union kvalue *args,
-			      union kvalue *ret)
+int nat_PollTable_wait(struct kvm *vm, union kvalue *args,
+		       union kvalue *ret)
 {
 	(void)ret;
 	return kvm_poll_wait(vm, args[0].o, args[1].o);
