@@ -418,7 +418,9 @@ static void drop_content(struct kdev_file *f)
 {
 	struct kvm *vm = f->dev->vm;
 
-	kvm_mem_free(vm, f->content, f->content_cap);
+	/* (a CharDevice's file never has any) */
+	if (f->content)
+		kvm_mem_free(vm, f->content, f->content_cap);
 	f->content = NULL;
 	f->content_len = f->content_cap = 0;
 	f->has_content = false;

@@ -1108,7 +1108,7 @@ int kvm_throw_obj(struct kvm *vm, struct kobj *exc)
 /* Pushes a frame for function f; the caller copies the arguments. */
 union kvalue *kvm_jit_push(struct kvm *vm, uint32_t f, int32_t ret_reg)
 {
-	return push_frame(vm, &vm->img->funcs[f], ret_reg, KRET_PLAIN);
+	return push_frame(vm, &vm->funcs[f], ret_reg, KRET_PLAIN);
 }
 
 /*
@@ -1130,12 +1130,15 @@ struct kjit_ret kvm_jit_interp(struct kvm *vm)
 	return r;
 }
 
-/* Runs the top frame, just pushed, to its end: natively if it can. */
+/*
+ * Runs the top frame, just pushed for function fi, to its end: natively
+ * if it can.
+ */
 static inline __attribute__((__always_inline__)) struct kjit_ret
-run_top(struct kvm *vm)
+run_top_fn(struct kvm *vm, uint32_t fi)
 {
 	const struct kframe *fr = &vm->frames[vm->nframes - 1];
-	kjit_fn nat = vm->jit_fns ? vm->jit_fns[fr->fn - vm->funcs] : NULL;
+	kjit_fn nat = vm->jit_fns ? vm->jit_fns[fi] : NULL;
 
 	/* stubs recurse on the C stack: not below the VM's floor */
 	if (nat && vm->nframes <= vm->jit_frames_max &&
@@ -1144,6 +1147,14 @@ run_top(struct kvm *vm)
 		return nat(vm, vm->stack + fr->base);
 	}
 	return kvm_jit_interp(vm);
+}
+
+/* run_top_fn() of the top frame's function */
+static inline __attribute__((__always_inline__)) struct kjit_ret
+run_top(struct kvm *vm)
+{
+	return run_top_fn(vm, (uint32_t)(vm->frames[vm->nframes - 1].fn -
+					 vm->funcs));
 }
 
 /* run_top() for the JIT's call handlers (kops.c) */
@@ -1238,42 +1249,52 @@ int kvm_jit_register(struct kvm *vm, const struct kjit_table *t, char *err,
  * (an exception that leaves it is pending in vm->exc).  args holds at
  * least the callee's parameters, copied into the new frame's registers,
  * which the collector marks: the caller need not root them during the
- * call.  Nests on the C stack: at most KVM_MAX_NEST deep.
+ * call.  Nests on the C stack: at most KVM_MAX_NEST deep.  top_sp: 0,
+ * or kvm_call_top()'s frame address when it is the caller.
  */
 static inline __attribute__((__always_inline__)) int
-invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
-       uint32_t nargs, union kvalue *ret)
+invoke_in(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
+	  uint32_t nargs, union kvalue *ret, uintptr_t top_sp)
 {
 	const struct kfunc *fn;
 	struct kjit_ret res;
 	union kvalue *r;
-	uint32_t i;
+	uint32_t i, n;
 
 	if (m.func == KIMG_NONE) {
 		ret->i = 0;
 		return kvm_natives[m.native](vm, args, ret);
 	}
-	/* a native re-enters the interpreter on the C stack: check it */
-	if (vm->nest >= KVM_MAX_NEST || kvm_check_stack(vm))
+	if (top_sp) {
+		/*
+		 * kvm_call_top(): no nesting yet, and its own frame, just
+		 * measured, is the stack's depth
+		 */
+		if (unlikely(top_sp < vm->stack_floor))
+			return kvm_abort(vm, KVM_ABORT_DEPTH);
+	} else if (vm->nest >= KVM_MAX_NEST || kvm_check_stack(vm)) {
+		/* a native re-enters the interpreter on the C stack */
 		return kvm_abort(vm, KVM_ABORT_DEPTH);
-	fn = &vm->img->funcs[m.func];
+	}
+	fn = &vm->funcs[m.func];
 	r = push_frame(vm, fn, -1, KRET_PLAIN);
 	if (!r)
 		return KVM_ABORT;
-	for (i = 0; i < fn->nargs && i < nargs; i++)
+	n = fn->nargs < nargs ? fn->nargs : nargs;
+	for (i = 0; i < n; i++)
 		r[i] = args[i];
 	vm->nest++;
-	res = run_top(vm);
+	res = run_top_fn(vm, m.func);
 	vm->nest--;
 	*ret = res.v;
 	return (int)res.st;
 }
 
-/* invoke() for natives; kvm_call_top() has it inline (a call less). */
+/* invoke_in() for natives; kvm_call_top() has it inline (a call less). */
 int kvm_invoke(struct kvm *vm, struct kmethod_ref m, union kvalue *args,
 	       uint32_t nargs, union kvalue *ret)
 {
-	return invoke(vm, m, args, nargs, ret);
+	return invoke_in(vm, m, args, nargs, ret, 0);
 }
 
 /*
@@ -1306,7 +1327,7 @@ KP_PATH int kvm_call_top(struct kvm *vm, struct kmethod_ref m,
 	vm->trace_exc = NULL;
 	vm->trace_frame = KIMG_NONE;
 	vm->ntrace = 0;
-	st = invoke(vm, m, args, nargs, ret);
+	st = invoke_in(vm, m, args, nargs, ret, sp);
 	left = vm->budget + vm->budget_rest;
 	vm->executed += (uint64_t)total - (uint64_t)(left < 0 ? 0 : left);
 	vm->budget_rest = 0;
