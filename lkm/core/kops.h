@@ -507,6 +507,16 @@ static KP_NOINLINE __attribute__((__unused__)) int call_native(struct kvm *vm, u
 
 /* ---- string operations used by opcodes ---------------------------------- */
 
+/* CONCAT's result when it is one of its operands (the other ""), else NULL. */
+static inline struct kobj *concat_same(struct kobj *a, struct kobj *b)
+{
+	if (!a || !b)
+		return NULL;
+	if (!((struct kstr *)a)->len)
+		return b;
+	return ((struct kstr *)b)->len ? NULL : a;
+}
+
 /*
  * CONCAT: a String of a then b, a null operand read as "null".  a and b
  * stay in the caller's registers, which root them while the result is
@@ -517,16 +527,6 @@ static KP_NOINLINE __attribute__((__unused__)) int call_native(struct kvm *vm, u
  * map key, indexOf) sees that the result is not new, which the language
  * reference leaves open.  KVM_ABORT: out of quota.
  */
-/* The result when it is one of the operands (the other ""), else NULL. */
-static inline struct kobj *concat_same(struct kobj *a, struct kobj *b)
-{
-	if (!a || !b)
-		return NULL;
-	if (!((struct kstr *)a)->len)
-		return b;
-	return ((struct kstr *)b)->len ? NULL : a;
-}
-
 static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct kobj *a, struct kobj *b,
 		  struct kobj **out)
 {
