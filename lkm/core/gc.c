@@ -466,7 +466,7 @@ void kvm_gc_mark_obj(struct kvm *vm, struct kobj *o)
 			vm->gray_overflow = true;
 			return;
 		}
-		vm->heap_used += (cap - vm->gray_cap) * sizeof(*g);
+		kvm_quota_add(vm, (cap - vm->gray_cap) * sizeof(*g));
 		vm->gray = g;
 		vm->gray_cap = cap;
 	}
