@@ -2054,15 +2054,15 @@ class Lowering:
 
     def pure_native(self, pc, op, ops):
         """CALLN of a native that only computes its result (PURE_NATIVES:
-        Array.size, Math.abs/min/max, String.length and charAt), as IR; a
-        null receiver or an index out of charAt's bounds takes the
-        handler, which throws.  The instruction does not end its segment
-        (_pure_call): a throw refunds the instructions after it."""
+        Array.size, Math.abs/min/max, String.length and charAt,
+        File.nonBlocking), as IR; a null receiver or an index out of
+        charAt's bounds takes the handler, which throws.  The instruction
+        does not end its segment (_pure_call): a throw refunds the
+        instructions after it."""
         a, n, b = ops
         name = PURE_NATIVES[n]
-        if name == "File.nonBlocking":
-            return self.file_nonblocking(pc, op, ops)
-        if name in ("Array.size", "String.length", "String.charAt"):
+        if name in ("Array.size", "String.length", "String.charAt",
+                    "File.nonBlocking"):
             k = self.f.tmp('')[1:]
             fast, slow, join = f"nf{k}", f"ns{k}", f"nj{k}"
             o = self.get(b)
@@ -2073,9 +2073,21 @@ class Lowering:
             self.f.label(nn)
             op_ = self.t("o")
             self.e(f"{op_} = inttoptr i64 {o} to ptr")
-            off = L["OFF_ARR_LEN" if name == "Array.size" else "OFF_STR_LEN"]
-            # a string's length never changes: no store ever reaches it
-            v = self.load_len(op_, off)
+            if name == "File.nonBlocking":
+                # the O_NONBLOCK bit of the hidden flags the host sets
+                # before each callback
+                fl = self.load("i64", self.field_ptr(
+                    op_, L["OFF_INST_FIELDS"] + 8 * L["KF_FILE_FLAGS"]),
+                    "fl", mem="field")
+                bit, c, v = self.t("b"), self.t("c"), self.t("v")
+                self.e(f"{bit} = and i64 {fl}, {L['FL_NONBLOCK']}")
+                self.e(f"{c} = icmp ne i64 {bit}, 0")
+                self.e(f"{v} = zext i1 {c} to i64")
+            else:
+                off = L["OFF_ARR_LEN" if name == "Array.size"
+                        else "OFF_STR_LEN"]
+                # a string's length never changes: no store ever reaches it
+                v = self.load_len(op_, off)
             if name == "String.charAt":
                 # the byte at i, 0..255; unsigned, so i < 0 fails too
                 i = self.get(b + 1)
@@ -2106,35 +2118,6 @@ class Lowering:
             self.e(f"{v} = call i64 @llvm.{fn}.i64(i64 {x}, i64 {y})")
         if a >= 0:
             self.put(a, v)
-
-    def file_nonblocking(self, pc, op, ops):
-        """File.nonBlocking() as IR: the O_NONBLOCK bit of the File's
-        hidden flags field, which the host sets before each callback
-        (a null receiver takes the handler, which throws)."""
-        a, n, b = ops
-        k = self.f.tmp('')[1:]
-        fast, slow, join = f"fb{k}", f"fbs{k}", f"fbj{k}"
-        o = self.get(b)
-        isnull = self.t("c")
-        self.e(f"{isnull} = icmp eq i64 {o}, 0")
-        self.e(f"br i1 {isnull}, label %{slow}, label %{fast}, {COLD}")
-        self.f.label(fast)
-        op_ = self.t("o")
-        self.e(f"{op_} = inttoptr i64 {o} to ptr")
-        fl = self.load("i64", self.field_ptr(
-            op_, L["OFF_INST_FIELDS"] + 8 * L["KF_FILE_FLAGS"]), "fl",
-            mem="field")
-        bit, c, v = self.t("b"), self.t("c"), self.t("v")
-        self.e(f"{bit} = and i64 {fl}, {L['FL_NONBLOCK']}")
-        self.e(f"{c} = icmp ne i64 {bit}, 0")
-        self.e(f"{v} = zext i1 {c} to i64")
-        if a >= 0:
-            self.put(a, v)
-        self.e(f"br label %{join}")
-        self.f.label(slow)
-        self.generic(pc, op, ops)
-        self.e(f"br label %{join}")
-        self.f.label(join)
 
     def direct_native(self, pc, op, ops):
         """CALLN of any other native: the native itself, called by name
