@@ -179,6 +179,7 @@ struct kstream {
 #define KF_POLLTABLE_VALID	0
 /* (1.1) File's queues its poll registered on (wait.c), until release */
 #define KF_FILE_POLLED	3
+#define KF_FILE__COUNT	4	/* File's fields (builtins.def) */
 /* (1.1) WaitQueue's hidden fields: the host's state, waiting callbacks */
 #define KF_WQ_HOST	0
 #define KF_WQ_WAITERS	1
@@ -711,6 +712,12 @@ struct kdev {
 	 * is over, goes to the next one (vm->spare_streams).
 	 */
 	bool stream_private;
+	/*
+	 * The callbacks that do nothing, by bit (1 << enum kd_callback):
+	 * open and release when they are the defaults or an empty method
+	 * (one RETV).  run_cb_in() does not enter the VM for them.
+	 */
+	uint32_t noop;
 	uint32_t nopen;
 	void *host_data;	/* for the host (e.g. the miscdevice) */
 };
