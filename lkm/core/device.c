@@ -344,7 +344,7 @@ static KP_INLINE int run_cb_in(struct kdev *d, int op, union kvalue *args,
 				struct kdev_cb *cb)
 {
 	struct kvm *vm = d->vm;
-	struct kdev_cb none = { .ufile = NULL }, *outer = vm->cb;
+	struct kdev_cb none, *outer = vm->cb;
 	int st;
 
 	if (d->noop & (1u << op)) {
@@ -352,8 +352,10 @@ static KP_INLINE int run_cb_in(struct kdev *d, int op, union kvalue *args,
 		vm->executed += d->ops[op].func != KIMG_NONE;
 		return 0;
 	}
-	if (!cb)
+	if (!cb) {
+		none = (struct kdev_cb){ .ufile = NULL };
 		cb = &none;
+	}
 	/* (1.1) the callbacks that may wait (the language reference §9.2) */
 	cb->can_wait = d->chr && (op == KD_open || op == KD_read ||
 				  op == KD_write || op == KD_ioctl);
