@@ -137,9 +137,25 @@ static inline void kp_mutex_destroy(struct kp_mutex *m)
 	mutex_destroy(&m->m);
 }
 
+/*
+ * A free lock is taken with one compare-and-exchange and no scheduling
+ * point (mutex_lock's might_sleep() is a cond_resched() call on kernels
+ * with voluntary preemption: two a device's open+close, when they found
+ * the lock free).  Kernels that check for sleeping in atomic context or
+ * prove locking keep the plain lock: lockdep learns no lock order from a
+ * trylock.
+ */
+static inline bool kp_mutex_lock_fast(struct kp_mutex *m)
+{
+	return !IS_ENABLED(CONFIG_DEBUG_ATOMIC_SLEEP) &&
+	       !IS_ENABLED(CONFIG_LOCKDEP) && mutex_trylock(&m->m);
+}
+
 /* 0, or -EINTR when a signal interrupted the wait. */
 static inline int kp_mutex_lock(struct kp_mutex *m)
 {
+	if (kp_mutex_lock_fast(m))
+		return 0;
 	return mutex_lock_interruptible(&m->m);
 }
 
@@ -152,6 +168,8 @@ static inline void kp_mutex_lock_always(struct kp_mutex *m)
 /* 0, or -EINTR when the task was killed (SIGKILL) while it waited. */
 static inline int kp_mutex_lock_killable(struct kp_mutex *m)
 {
+	if (kp_mutex_lock_fast(m))
+		return 0;
 	return mutex_lock_killable(&m->m);
 }
 
