@@ -6,12 +6,14 @@ One QEMU boot per kernel line (6.1, 6.12) loads the C reference misc device
 kref_dev.ko (/dev/kref, empty open and release: lkm/kernel/ref/kref_dev.c)
 and the same driver written in K (tests/kernel/scripts/kempty.k,
 /dev/kempty, loaded into konoha.ko; a third row, /dev/kdefault, is the
-same device without open/release callbacks, to tell the cost of calling
-the script from the rest of the path; a fourth, "K (JIT)", is the same
-script, devices renamed /dev/kemptyj and /dev/kdefaultj, loaded with
-`kdrive load -j` after its companion module kempty_jit.ko, so that its
-open/release run on JIT stubs: bench/kbench.py builds the companion from
-`ktc compile --jit --profile kernel --kernel LINE` stubs), then runs an lmbench-style loop
+same device without open/release callbacks; a fourth, "K (JIT)", is the
+same script, devices renamed /dev/kemptyj, /dev/kdefaultj and /dev/kcountj,
+loaded with `kdrive load -j` after its companion module kempty_jit.ko, so
+that its open/release run on JIT stubs: bench/kbench.py builds the
+companion from `ktc compile --jit --profile kernel --kernel LINE` stubs;
+konoha.ko does not call an empty open or release, so a fifth row,
+/dev/kcountj, whose open and release count open files, tells what
+calling the script costs), then runs an lmbench-style loop
 (tests/kernel/guest/ktest_open.c: OPEN_N open+close pairs after 200 untimed
 ones) on each device in turn, rotating them over OPEN_ROUNDS rounds, so
 that slow phases of the emulator hit both. The guest measures with
@@ -53,17 +55,21 @@ C_LABEL = "C kref_dev (empty open/release)"
 K_INTERP = "K (interpreter)"
 K_DEFAULT = "K, open/release not overridden"
 K_JIT = "K (JIT)"
+K_COUNT = "K (JIT), open/release that count"
 DEVICES = {C_LABEL: "/dev/kref", K_INTERP: "/dev/kempty",
-           K_DEFAULT: "/dev/kdefault", K_JIT: "/dev/kemptyj"}
-LABELS = [C_LABEL, K_INTERP, K_DEFAULT, K_JIT]
+           K_DEFAULT: "/dev/kdefault", K_JIT: "/dev/kemptyj",
+           K_COUNT: "/dev/kcountj"}
+LABELS = [C_LABEL, K_INTERP, K_DEFAULT, K_JIT, K_COUNT]
 
 
 def prepare():
     compile_scripts(["kempty"])
     src = (ROOT / "tests" / "kernel" / "scripts" / "kempty.k").read_text()
-    jit_src = (src.replace('Device.register("kempty"', 'Device.register("kemptyj"')
-               .replace('Device.register("kdefault"', 'Device.register("kdefaultj"'))
-    assert jit_src.count('"kemptyj"') == 1 and jit_src.count('"kdefaultj"') == 1
+    jit_src = src
+    for name in ("kempty", "kdefault", "kcount"):
+        jit_src = jit_src.replace(f'Device.register("{name}"',
+                                  f'Device.register("{name}j"')
+        assert jit_src.count(f'"{name}j"') == 1, name
     data = kbench.compile_k(jit_src, "kemptyj")
     SUITE.files.update(kbench.build_companion("kempty_jit", {"kemptyj": data}))
     CONF.parent.mkdir(parents=True, exist_ok=True)

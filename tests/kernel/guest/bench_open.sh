@@ -2,8 +2,9 @@
 # with its JIT row: an lmbench-style open+close loop (ktest_open) on the C
 # reference device /dev/kref (kref_dev.ko, empty open/release), on its twin
 # written in K (tests/kernel/scripts/kempty.k: /dev/kempty, and
-# /dev/kdefault without open/release callbacks), interpreted, and on the
-# same script (devices renamed /dev/kemptyj, /dev/kdefaultj) running on
+# /dev/kdefault without open/release callbacks, /dev/kcount whose
+# open/release count), interpreted, and on the same script (devices
+# renamed /dev/kemptyj, /dev/kdefaultj, /dev/kcountj) running on
 # its JIT stubs (companion kempty_jit.ko loaded first, `kdrive load -j`:
 # stubs required), alternated over several rounds in this one boot.
 # /ktest/bench.conf sets ROUNDS, ITERATIONS and DEVICES.
@@ -32,7 +33,8 @@ kt_load_kempty_jit() {
 	run insmod "$(companion)" || return 1
 	run /ktest/bin/kdrive load -j kemptyj /ktest/bench/kemptyj.kbc || return 1
 	dmesg | grep 'konoha: jit: kemptyj:' | tail -n 1
-	expect_eq "$(cat /dev/kemptyj)" "kref: hello from K" "cat /dev/kemptyj"
+	expect_eq "$(cat /dev/kemptyj)" "kref: hello from K" "cat /dev/kemptyj" &&
+		expect_eq "$(cat /dev/kcountj)" "kref: hello from K" "cat /dev/kcountj"
 }
 
 kt_rounds() {
