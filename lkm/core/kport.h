@@ -139,11 +139,10 @@ static inline void kp_mutex_destroy(struct kp_mutex *m)
 
 /*
  * A free lock is taken with one compare-and-exchange and no scheduling
- * point (mutex_lock's might_sleep() is a cond_resched() call on kernels
- * with voluntary preemption: two a device's open+close, when they found
- * the lock free).  Kernels that check for sleeping in atomic context or
- * prove locking keep the plain lock: lockdep learns no lock order from a
- * trylock.
+ * point: mutex_lock's might_sleep() is a cond_resched() call on kernels
+ * with voluntary preemption, twice in every open+close of a device.
+ * Kernels that check for sleeping in atomic context or prove locking
+ * keep the plain lock: lockdep learns no lock order from a trylock.
  */
 static inline bool kp_mutex_lock_fast(struct kp_mutex *m)
 {
