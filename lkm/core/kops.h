@@ -507,7 +507,14 @@ static KP_NOINLINE __attribute__((__unused__)) int call_native(struct kvm *vm, u
 
 /* ---- string operations used by opcodes ---------------------------------- */
 
-/* CONCAT's result when it is one of its operands (the other ""), else NULL. */
+/*
+ * CONCAT's result when it is one of its operands, else NULL: with one of
+ * them "" the result is the other, as trim() gives its receiver when
+ * there is nothing to trim.  Strings never change and String `==`
+ * compares contents, so only an identity test through Object (`==`, an
+ * Object map key, indexOf) sees that the result is not new, which the
+ * language reference leaves open.
+ */
 static inline struct kobj *concat_same(struct kobj *a, struct kobj *b)
 {
 	if (!a || !b)
@@ -518,14 +525,10 @@ static inline struct kobj *concat_same(struct kobj *a, struct kobj *b)
 }
 
 /*
- * CONCAT: a String of a then b, a null operand read as "null".  a and b
- * stay in the caller's registers, which root them while the result is
- * allocated (the collector never moves objects).  With one of them ""
- * the result is the other, as trim() gives its receiver when there is
- * nothing to trim: Strings never change and String `==` compares
- * contents, so only an identity test through Object (`==`, an Object
- * map key, indexOf) sees that the result is not new, which the language
- * reference leaves open.  KVM_ABORT: out of quota.
+ * CONCAT's new String of a then b, a null operand read as "null", when
+ * concat_same() found no operand to return.  a and b stay in the
+ * caller's registers, which root them while the result is allocated (the
+ * collector never moves objects).  KVM_ABORT: out of quota.
  */
 static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct kobj *a, struct kobj *b,
 		  struct kobj **out)
@@ -537,9 +540,6 @@ static KP_NOINLINE __attribute__((__unused__)) int concat(struct kvm *vm, struct
 	size_t xl = x ? x->len : 4, yl = y ? y->len : 4;
 	struct kstr *s;
 
-	*out = concat_same(a, b);
-	if (*out)
-		return KVM_OK;
 	/* the allocation is charged by size, which covers the copy */
 	s = kvm_str_alloc(vm, xl + yl);
 	if (!s)
@@ -864,7 +864,7 @@ KOPI(CONCAT, a, b, c)
 	struct kobj *o = concat_same(R[b].o, R[c].o);
 	int st;
 
-	/* "" + s and s + "": s itself, without concat()'s call */
+	/* "" + s and s + "": s itself */
 	if (o) {
 		R[a].o = o;
 		return KVM_OK;

@@ -482,7 +482,7 @@ struct kvm {
 	/*
 	 * The String "" that every empty result shares, made by the first
 	 * (kvm_str_new()); only identity through Object tells it from a
-	 * new one (see concat() in kops.h).
+	 * new one (see concat_same() in kops.h).
 	 */
 	struct kstr *empty_str;
 	struct kobj **fnvals;	/* Func values by function index */

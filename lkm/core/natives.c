@@ -418,7 +418,7 @@ KP_PATH int nat_String_substring(struct kvm *vm, union kvalue *args,
 	}
 	if (!charge_bytes(vm, (uint64_t)(e - b)))
 		return KVM_ABORT;
-	/* the whole of s is s itself (see concat()) */
+	/* the whole of s is s itself (see concat_same()) */
 	if (b == 0 && e == (int64_t)s->len) {
 		ret->o = &s->h;
 		return KVM_OK;
