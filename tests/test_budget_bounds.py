@@ -22,16 +22,14 @@ from __future__ import annotations
 import pytest
 
 from ktc import host
+from tests.tools.vm import need_vm
 
 CB_BUDGET = 1_000_000
 
 
 @pytest.fixture(autouse=True)
 def vm_needed():
-    try:
-        host.find_vm(announce=lambda m: None)
-    except host.VMError as e:
-        pytest.skip(f"no VM: {e}")
+    need_vm()
 
 
 def rounds(source: str, heap: int = 16 << 20) -> int:

@@ -10,14 +10,12 @@ import re
 import pytest
 
 from ktc import host
+from tests.tools.vm import need_vm
 
 
 @pytest.fixture(autouse=True)
 def vm_needed():
-    try:
-        host.find_vm(announce=lambda m: None)
-    except host.VMError as e:
-        pytest.skip(f"no VM: {e}")
+    need_vm()
 
 
 def device(kind: str, body: str) -> str:

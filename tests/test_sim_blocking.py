@@ -20,18 +20,12 @@ import sys
 import pytest
 
 from ktc import host
+from tests.tools.vm import need_vm
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FIFO = (ROOT / "examples" / "fifo.k").read_text()
 KVM_ASAN = ROOT / "build" / "kvm-asan"
 DEADLOCK = "deadlock: every operation waits\n"
-
-
-def need_vm():
-    try:
-        host.find_vm(announce=lambda m: None)
-    except host.VMError as e:
-        pytest.skip(f"no VM: {e}")
 
 
 @pytest.fixture(params=["interp", "asan",
